@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project runs against, only when missing.
+# Usage: scripts/apt-deps.sh [runtime|test]
+set -euo pipefail
+want=(nats-server)
+if [ "${1:-runtime}" = test ]; then
+  want+=(etcd-server awscli)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
