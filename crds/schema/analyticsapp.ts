@@ -1,0 +1,51 @@
+// AnalyticsApp: continuous SQL over DataStreams (Kinesis Data Analytics style),
+// run by an analytics worker Deployment.
+import { z } from 'zod';
+import { HttpUrl, LocalObjectRef, Replicas, cel, type ObjectMeta } from './common.js';
+import { WorkerStatus } from './deliverystream.js';
+
+const SqlName = () => z.string().min(1).max(128).regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
+
+export const ColumnMapping = z.object({
+  name: SqlName().describe('SQL column name.'),
+  sqlType: z.string().min(1).max(64).describe('SQL type, e.g. VARCHAR(64), INTEGER, DOUBLE, TIMESTAMP.'),
+  mapping: z.string().max(512).optional().describe('JSONPath (JSON) or 1-based column index (CSV) of the value; default $.<name>.'),
+});
+
+export const AnalyticsInput = z.object({
+  name: SqlName().describe('In-application stream name, e.g. SOURCE_SQL_STREAM_001.'),
+  dataStreamRef: LocalObjectRef.describe('The DataStream to read.'),
+  format: z.enum(['JSON', 'CSV']).default('JSON').describe('Record format.'),
+  startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST').describe('Where a new application starts reading.'),
+  columns: z.array(ColumnMapping).min(1).max(1000).describe('Mapping of record fields to SQL columns.'),
+});
+
+export const AnalyticsOutput = z.object({
+  name: SqlName().describe('In-application stream whose rows are emitted, e.g. DESTINATION_SQL_STREAM.'),
+  dataStreamRef: LocalObjectRef.optional().describe('Write rows to this DataStream.'),
+  deliveryStreamRef: LocalObjectRef.optional().describe('Write rows to this DeliveryStream.'),
+  http: z.object({ url: HttpUrl().describe('URL rows are POSTed to as JSON.') }).optional().describe('POST rows to an HTTP endpoint.'),
+  format: z.enum(['JSON', 'CSV']).default('JSON').describe('Row format.'),
+}).meta(cel({
+  rule: '[has(self.dataStreamRef), has(self.deliveryStreamRef), has(self.http)].filter(x, x).size() == 1',
+  message: 'exactly one of dataStreamRef, deliveryStreamRef or http',
+}));
+
+export const AnalyticsAppSpec = z.object({
+  inputs: z.array(AnalyticsInput).min(1).max(16).describe('Streams read by the application.'),
+  sql: z.string().min(1).max(102400).describe('Application SQL (CREATE STREAM / CREATE PUMP ... statements).'),
+  outputs: z.array(AnalyticsOutput).max(16).default([]).describe('Where in-application streams are written.'),
+  replicas: Replicas('analytics worker', 1),
+});
+export type AnalyticsAppSpec = z.infer<typeof AnalyticsAppSpec>;
+
+export const AnalyticsAppStatus = WorkerStatus;
+export type AnalyticsAppStatus = WorkerStatus;
+
+export interface AnalyticsApp {
+  apiVersion: 'shardline.dev/v1alpha1';
+  kind: 'AnalyticsApp';
+  metadata: ObjectMeta;
+  spec: AnalyticsAppSpec;
+  status?: AnalyticsAppStatus;
+}

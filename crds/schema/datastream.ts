@@ -1,0 +1,87 @@
+// DataStream: one Kinesis-style stream (a set of ordered shards) backed by
+// JetStream, served by its own shard runtime Deployment.
+import { z } from 'zod';
+import { Conditions, ObservedGeneration, SecretKeyRef, Tags, cel, immutable, type ObjectMeta } from './common.js';
+
+export const STREAM_NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
+
+export const StreamMode = z.enum(['PROVISIONED', 'ON_DEMAND']);
+export type StreamMode = z.infer<typeof StreamMode>;
+
+export const MAX_SHARDS = 1024;
+
+export const OnDemandScaling = z.object({
+  minShards: z.number().int().min(1).max(MAX_SHARDS).default(1)
+    .describe('ON_DEMAND: the stream never has fewer open shards than this.'),
+  maxShards: z.number().int().min(1).max(MAX_SHARDS).default(64)
+    .describe('ON_DEMAND: the stream never has more open shards than this.'),
+}).meta(cel({ rule: 'self.minShards <= self.maxShards', message: 'minShards must not exceed maxShards' }));
+
+export const EfoConsumer = z.object({
+  name: z.string().min(1).max(128).regex(STREAM_NAME_PATTERN)
+    .describe('Consumer name, as passed to RegisterStreamConsumer.'),
+});
+
+export const DataStreamSpec = z.object({
+  streamName: z.string().min(1).max(128).regex(STREAM_NAME_PATTERN).optional()
+    .describe('Stream name seen by Kinesis clients; defaults to metadata.name. Unique per NATS store. Immutable.')
+    .meta(cel(immutable('streamName'))),
+  mode: StreamMode.default('PROVISIONED')
+    .describe('Capacity mode: PROVISIONED (fixed spec.shards) or ON_DEMAND (scales between onDemand.minShards and maxShards).'),
+  shards: z.number().int().min(1).max(MAX_SHARDS).default(1)
+    .describe('PROVISIONED: the number of open shards. ON_DEMAND: the initial number, within onDemand bounds. Changing it reshards.'),
+  onDemand: OnDemandScaling.prefault({})
+    .describe('Shard bounds for ON_DEMAND mode.'),
+  retentionHours: z.number().int().min(24).max(8760).default(24)
+    .describe('How long records stay readable, in hours (24 to 8760).'),
+  replicas: z.union([z.literal(1), z.literal(3)]).default(3)
+    .describe('JetStream replicas of every shard stream: 1 (R1) or 3 (R3, needs a 3-server NATS cluster). Immutable.')
+    .meta(cel(immutable('replicas'))),
+  enforceQuotas: z.boolean().default(true)
+    .describe('Enforce Kinesis per-shard write/read quotas (1 MiB/s and 1000 records/s in, 2 MiB/s out).'),
+  consumers: z.array(EfoConsumer).max(20).optional()
+    .describe('Enhanced fan-out consumers registered on the stream (at most 20).')
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
+  encryption: z.object({
+    keySecretRef: SecretKeyRef.describe('Secret holding the record encryption key (32 bytes, base64).'),
+  }).optional().describe('Server-side encryption of record payloads. Unset: records are stored unencrypted.'),
+  tags: Tags,
+  deletionPolicy: z.enum(['Delete', 'Retain']).default('Delete')
+    .describe('What happens to the JetStream data when the DataStream is deleted: Delete removes it, Retain keeps it.'),
+  runtime: z.object({
+    replicas: z.number().int().min(1).max(50).default(2)
+      .describe('Number of shard runtime pods serving the Kinesis API for this stream.'),
+  }).prefault({}).describe('The shard runtime Deployment serving this stream.'),
+}).meta(cel({
+  rule: "self.mode != 'ON_DEMAND' || (self.shards >= self.onDemand.minShards && self.shards <= self.onDemand.maxShards)",
+  message: 'ON_DEMAND: shards must lie within onDemand.minShards..maxShards',
+}));
+export type DataStreamSpec = z.infer<typeof DataStreamSpec>;
+
+export const ShardSummary = z.object({
+  shardId: z.string().describe('Kinesis shard id, e.g. shardId-000000000000.'),
+  startingHashKey: z.string().describe('First hash key of the shard (decimal 128-bit).'),
+  endingHashKey: z.string().describe('Last hash key of the shard (decimal 128-bit).'),
+});
+
+export const DataStreamStatus = z.object({
+  observedGeneration: ObservedGeneration,
+  conditions: Conditions,
+  streamName: z.string().optional().describe('Name of the stream in the store.'),
+  streamStatus: z.string().optional().describe('Stream status reported by the store (CREATING, ACTIVE, UPDATING, DELETING).'),
+  mode: z.string().optional().describe('Capacity mode in effect.'),
+  shardCount: z.number().int().min(0).optional().describe('Number of open shards.'),
+  shards: z.array(ShardSummary).optional().describe('Open shards (first 64).'),
+  retentionHours: z.number().int().optional().describe('Retention in effect, in hours.'),
+  endpoint: z.string().optional().describe('In-cluster Kinesis API endpoint of the stream.'),
+  readyReplicas: z.number().int().min(0).optional().describe('Shard runtime pods that are ready.'),
+});
+export type DataStreamStatus = z.infer<typeof DataStreamStatus>;
+
+export interface DataStream {
+  apiVersion: 'shardline.dev/v1alpha1';
+  kind: 'DataStream';
+  metadata: ObjectMeta;
+  spec: DataStreamSpec;
+  status?: DataStreamStatus;
+}

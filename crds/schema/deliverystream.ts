@@ -1,0 +1,73 @@
+// DeliveryStream: Firehose-style delivery of a DataStream (or of records put
+// directly) to S3 and/or an HTTP endpoint, run by a delivery worker Deployment.
+import { z } from 'zod';
+import { Conditions, HttpUrl, LocalObjectRef, ObservedGeneration, Replicas, SecretKeyRef, cel, immutable, objectName, type ObjectMeta } from './common.js';
+
+export const DeliverySource = z.object({
+  type: z.enum(['DataStream', 'DirectPut']).default('DataStream')
+    .describe('DataStream: read a DataStream. DirectPut: producers call PutRecord(Batch) on the delivery stream itself.'),
+  dataStreamRef: LocalObjectRef.optional().describe('The DataStream to read (type DataStream).'),
+  startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST')
+    .describe('Where a new delivery stream starts reading the DataStream.'),
+}).meta(cel(
+  immutable('source'),
+  { rule: "self.type != 'DataStream' || has(self.dataStreamRef)", message: 'source.dataStreamRef is required for type DataStream' },
+));
+
+export const BufferingHints = z.object({
+  sizeMiB: z.number().int().min(1).max(128).default(5).describe('Deliver once this many MiB are buffered.'),
+  intervalSeconds: z.number().int().min(0).max(900).default(300).describe('Deliver at least this often, in seconds.'),
+});
+
+export const S3Destination = z.object({
+  endpoint: HttpUrl().optional().describe('S3 endpoint URL (e.g. a MinIO service); unset: AWS S3 for the region.'),
+  region: z.string().min(1).max(64).default('us-east-1').describe('S3 region.'),
+  bucket: z.string().min(3).max(63).regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/).describe('Bucket name.'),
+  prefix: z.string().max(1024).default('').describe('Key prefix for delivered objects (supports !{timestamp:yyyy/MM/dd/HH}).'),
+  errorOutputPrefix: z.string().max(1024).default('errors/').describe('Key prefix for records that failed processing or delivery.'),
+  compression: z.enum(['UNCOMPRESSED', 'GZIP', 'ZIP', 'Snappy', 'HADOOP_SNAPPY']).default('UNCOMPRESSED')
+    .describe('Compression of delivered objects.'),
+  format: z.enum(['RAW', 'JSON_LINES', 'PARQUET']).default('RAW')
+    .describe('Object format: RAW (records concatenated), JSON_LINES, or PARQUET (records must be JSON).'),
+  forcePathStyle: z.boolean().default(true).describe('Use path-style bucket addressing (needed by most S3-compatible stores).'),
+  credentialsSecretRef: objectName().optional()
+    .describe('Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; unset: the pod\'s ambient credentials.'),
+});
+
+export const Processing = z.object({
+  functionUrl: HttpUrl().describe('Transform function URL, called with batches of records in the Firehose data-transformation format.'),
+  timeoutSeconds: z.number().int().min(1).max(900).default(60).describe('Timeout of one transform call, in seconds.'),
+});
+
+export const HttpEndpointDestination = z.object({
+  url: HttpUrl().describe('Endpoint URL receiving Firehose HTTP endpoint delivery requests.'),
+  accessKeySecretRef: SecretKeyRef.optional().describe('Secret key sent as X-Amz-Firehose-Access-Key.'),
+  contentEncoding: z.enum(['NONE', 'GZIP']).default('NONE').describe('Request body encoding.'),
+  retrySeconds: z.number().int().min(0).max(7200).default(300).describe('How long to retry a failed request, in seconds.'),
+});
+
+export const DeliveryStreamSpec = z.object({
+  source: DeliverySource.describe('Where records come from. Immutable.'),
+  buffering: BufferingHints.prefault({}).describe('Buffering hints: deliver when either limit is reached.'),
+  s3: S3Destination.optional().describe('S3 destination.'),
+  processing: Processing.optional().describe('Optional record transformation before delivery.'),
+  http: HttpEndpointDestination.optional().describe('HTTP endpoint destination.'),
+  replicas: Replicas('delivery worker', 1),
+}).meta(cel({ rule: 'has(self.s3) || has(self.http)', message: 'at least one destination (s3 or http) is required' }));
+export type DeliveryStreamSpec = z.infer<typeof DeliveryStreamSpec>;
+
+export const WorkerStatus = z.object({
+  observedGeneration: ObservedGeneration,
+  conditions: Conditions,
+  replicas: z.number().int().min(0).optional().describe('Worker pods that are ready.'),
+  selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
+});
+export type WorkerStatus = z.infer<typeof WorkerStatus>;
+
+export interface DeliveryStream {
+  apiVersion: 'shardline.dev/v1alpha1';
+  kind: 'DeliveryStream';
+  metadata: ObjectMeta;
+  spec: DeliveryStreamSpec;
+  status?: WorkerStatus;
+}
