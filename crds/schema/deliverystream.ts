@@ -23,7 +23,7 @@ export const S3Destination = z.object({
   endpoint: HttpUrl().optional().describe('S3 endpoint URL (e.g. a MinIO service); unset: AWS S3 for the region.'),
   region: z.string().min(1).max(64).default('us-east-1').describe('S3 region.'),
   bucket: z.string().min(3).max(63).regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/).describe('Bucket name.'),
-  prefix: z.string().max(1024).default('').describe('Key prefix for delivered objects (supports !{timestamp:yyyy/MM/dd/HH}).'),
+  prefix: z.string().max(1024).optional().describe('Key prefix for delivered objects (supports !{timestamp:yyyy/MM/dd/HH}).'),
   errorOutputPrefix: z.string().max(1024).default('errors/').describe('Key prefix for records that failed processing or delivery.'),
   compression: z.enum(['UNCOMPRESSED', 'GZIP', 'ZIP', 'Snappy', 'HADOOP_SNAPPY']).default('UNCOMPRESSED')
     .describe('Compression of delivered objects.'),
