@@ -45,3 +45,5 @@ export const serviceUnavailable = (message = 'Service unavailable.') =>
   new KinesisError('ServiceUnavailable', message, 503);
 
 export const accessDenied = (message: string) => new KinesisError('AccessDeniedException', message);
+
+export const expiredNextToken = (message: string) => new KinesisError('ExpiredNextTokenException', message);

@@ -1,0 +1,110 @@
+// One Kinesis API request, from bytes to bytes: framing checks in the order
+// AWS applies them (method, content type, target, body, auth, validation),
+// then the operation, then the answer in the request's wire format.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Request, Response } from '../http/server.js';
+import { CONTENT_TYPES, decodeBody, encodeBody, wireOf, type Wire } from '../http/wire.js';
+import { KinesisError, internalFailure, serializationError } from './errors.js';
+import { isKnownOperation, validateRequest } from './validation/index.js';
+import { verifyRequest, type CredentialStore } from '../auth/index.js';
+import { OPERATIONS } from './operations.js';
+import type { ApiContext } from './context.js';
+
+const SERVICE = 'Kinesis_20131202';
+
+export interface HandlerOptions {
+  ctx: ApiContext;
+  credentials: CredentialStore;
+  /** Extra GET routes (health, metrics). */
+  routes?: Record<string, (res: Response) => void | Promise<void>>;
+  onError?: (op: string, err: unknown) => void;
+}
+
+function send(res: Response, status: number, body: Buffer | string, contentType?: string) {
+  if (res.headersSent || res.writableEnded) return;
+  if (contentType) res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.statusCode = status;
+  res.end(body);
+}
+
+function sendXmlError(res: Response, type: string, message: string, status = 403) {
+  send(res, status, `<${type}>\n  <Message>${message}</Message>\n</${type}>\n`);
+}
+
+function sendError(res: Response, wire: Wire, e: KinesisError) {
+  const body: Record<string, unknown> = { __type: e.type };
+  if (e.message) body.message = e.message;
+  send(res, e.statusCode, encodeBody(wire, body), CONTENT_TYPES[wire]);
+}
+
+/** Reads the body, or answers 413 once it passes `limit` bytes. */
+function readBody(req: Request, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => !over && resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
+
+export function kinesisHandler(opts: HandlerOptions) {
+  const { ctx } = opts;
+  return async (req: Request, res: Response): Promise<void> => {
+    try {
+      const body = await readBody(req, ctx.config.maxBodyBytes);
+      res.setHeader('x-amzn-RequestId', randomUUID());
+      res.setHeader('x-amz-id-2', randomBytes(72).toString('base64'));
+      if (body === undefined) {
+        send(res, 413, '');
+        req.resume();
+        return;
+      }
+      const path = (req.url ?? '/').split('?')[0]!;
+      if (req.method === 'GET' && opts.routes?.[path]) return void (await opts.routes[path]!(res));
+      if (req.method !== 'POST') return sendXmlError(res, 'AccessDeniedException', 'Unable to determine service/operation name to be authorized');
+
+      const wire = wireOf(req.headers['content-type'] as string | undefined);
+      const [service, op] = String(req.headers['x-amz-target'] ?? '').split('.');
+      const known = service === SERVICE && op !== undefined && isKnownOperation(op);
+      if (body.length === 0) {
+        const w: Wire = wire === 'json' ? 'json' : 'cbor';
+        return sendError(res, w, new KinesisError(known ? 'SerializationException' : 'UnknownOperationException', ''));
+      }
+      if (wire === undefined || wire === 'aws-json') {
+        if (!service || !op) return sendXmlError(res, 'AccessDeniedException', 'Unable to determine service/operation name to be authorized');
+        return send(res, 404, '<UnknownOperationException/>\n');
+      }
+      const decoded = decodeBody(wire, body);
+      if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return sendError(res, wire, serializationError(''));
+      if (!known) return sendError(res, wire, new KinesisError('UnknownOperationException', ''));
+      const impl = OPERATIONS[op!];
+      try {
+        verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
+        const params = validateRequest(op!, decoded, wire);
+        if (!impl) throw new KinesisError('UnknownOperationException', `Operation ${op} is not supported by this Shardline version yet.`);
+        const out = await impl(ctx, params);
+        send(res, 200, encodeBody(wire, out), CONTENT_TYPES[wire]);
+      } catch (e) {
+        if (e instanceof KinesisError) return sendError(res, wire, e);
+        opts.onError?.(op!, e);
+        sendError(res, wire, internalFailure());
+      }
+    } catch (e) {
+      opts.onError?.('?', e);
+      if (!res.headersSent) send(res, 500, '');
+    }
+  };
+}

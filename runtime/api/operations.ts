@@ -1,0 +1,34 @@
+// X-Amz-Target operation name → implementation.
+import type { Operation } from './context.js';
+import {
+  createStream, deleteStreamOp, describeStream, describeStreamSummary, listStreams,
+  increaseRetention, decreaseRetention, describeLimits,
+} from './ops/streams.js';
+import { putRecord, putRecords } from './ops/put.js';
+import { getRecords, getShardIterator } from './ops/read.js';
+import { listShards } from './ops/listShards.js';
+import {
+  addTagsToStream, removeTagsFromStream, listTagsForStream, tagResource, untagResource, listTagsForResource,
+} from './ops/tags.js';
+
+export const OPERATIONS: Record<string, Operation> = {
+  CreateStream: createStream,
+  DeleteStream: deleteStreamOp,
+  DescribeStream: describeStream,
+  DescribeStreamSummary: describeStreamSummary,
+  ListStreams: listStreams,
+  ListShards: listShards,
+  PutRecord: putRecord,
+  PutRecords: putRecords,
+  GetShardIterator: getShardIterator,
+  GetRecords: getRecords,
+  IncreaseStreamRetentionPeriod: increaseRetention,
+  DecreaseStreamRetentionPeriod: decreaseRetention,
+  DescribeLimits: describeLimits,
+  AddTagsToStream: addTagsToStream,
+  RemoveTagsFromStream: removeTagsFromStream,
+  ListTagsForStream: listTagsForStream,
+  TagResource: tagResource,
+  UntagResource: untagResource,
+  ListTagsForResource: listTagsForResource,
+};

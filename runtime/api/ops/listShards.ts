@@ -1,0 +1,54 @@
+import { hourMs } from '../../store/streams.js';
+import { expiredNextToken, invalidArgument, streamNotFound } from '../errors.js';
+import { streamNameOf, type Operation } from '../context.js';
+import { shardShape, visibleShards } from './describe.js';
+
+const TOKEN_TTL_MS = 300_000;
+
+interface ListShardsToken {
+  stream: string;
+  after: string;
+  limit: number;
+  issuedAtMs: number;
+}
+
+function readToken(t: string): ListShardsToken {
+  try {
+    const v = JSON.parse(Buffer.from(t, 'base64').toString('utf8')) as ListShardsToken;
+    if (typeof v.stream === 'string' && typeof v.after === 'string' && typeof v.issuedAtMs === 'number') return v;
+  } catch {
+    // fall through
+  }
+  throw invalidArgument(`NextToken ${t} is invalid.`);
+}
+
+export const listShards: Operation = async (ctx, p) => {
+  let name: string;
+  let after = p.ExclusiveStartShardId as string | undefined;
+  if (p.NextToken !== undefined) {
+    if (p.StreamName !== undefined || p.StreamARN !== undefined) {
+      throw invalidArgument('NextToken and StreamName cannot be provided together.');
+    }
+    const t = readToken(p.NextToken);
+    if (Date.now() - t.issuedAtMs > TOKEN_TTL_MS) throw expiredNextToken(`The timestamp in NextToken has expired.`);
+    name = t.stream;
+    after = t.after;
+  } else {
+    name = streamNameOf(ctx, p);
+  }
+  const s = await ctx.cache.fresh(name);
+  if (!s) throw streamNotFound(name, ctx.config.accountId);
+  const limit = (p.MaxResults as number | undefined) ?? 1000;
+  const all = visibleShards(s.record, Date.now(), hourMs())
+    .sort((a, b) => a.index - b.index)
+    .filter((x) => after === undefined || x.shardId > after);
+  const page = all.slice(0, limit);
+  const more = all.length > limit;
+  const next: ListShardsToken | undefined = more
+    ? { stream: name, after: page[page.length - 1]!.shardId, limit, issuedAtMs: Date.now() }
+    : undefined;
+  return {
+    Shards: page.map(shardShape),
+    NextToken: next ? Buffer.from(JSON.stringify(next)).toString('base64') : undefined,
+  };
+};

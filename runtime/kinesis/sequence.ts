@@ -1,0 +1,44 @@
+// Sequence numbers: decimal strings of a fixed width, so they compare the same
+// as numbers and as strings. Layout (33 digits):
+//   "49" | shard index (6) | JetStream message sequence (20) | record index in message (5)
+// A record's sequence number is therefore its exact storage position.
+
+const PREFIX = '49';
+const SHARD_DIGITS = 6;
+const JS_DIGITS = 20;
+const INDEX_DIGITS = 5;
+export const SEQUENCE_DIGITS = PREFIX.length + SHARD_DIGITS + JS_DIGITS + INDEX_DIGITS;
+export const MAX_RECORDS_PER_MESSAGE = 10 ** INDEX_DIGITS - 1;
+
+export interface Position {
+  shardIndex: number;
+  /** JetStream stream sequence of the message holding the record. */
+  jsSeq: number;
+  /** Index of the record inside that message. */
+  index: number;
+}
+
+export function encodeSequence(p: Position): string {
+  return (
+    PREFIX +
+    String(p.shardIndex).padStart(SHARD_DIGITS, '0') +
+    String(p.jsSeq).padStart(JS_DIGITS, '0') +
+    String(p.index).padStart(INDEX_DIGITS, '0')
+  );
+}
+
+/** Decodes one of our sequence numbers; undefined when it is not one. */
+export function decodeSequence(seq: string): Position | undefined {
+  if (seq.length !== SEQUENCE_DIGITS || !seq.startsWith(PREFIX) || !/^\d+$/.test(seq)) return undefined;
+  let at = PREFIX.length;
+  const shardIndex = Number(seq.slice(at, (at += SHARD_DIGITS)));
+  const jsSeq = Number(seq.slice(at, (at += JS_DIGITS)));
+  const index = Number(seq.slice(at, (at += INDEX_DIGITS)));
+  if (!Number.isSafeInteger(jsSeq)) return undefined;
+  return { shardIndex, jsSeq, index };
+}
+
+/** The smallest sequence number of a shard: below every record it will hold. */
+export function startingSequence(shardIndex: number): string {
+  return encodeSequence({ shardIndex, jsSeq: 0, index: 0 });
+}

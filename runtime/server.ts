@@ -1,0 +1,57 @@
+// The shard runtime process: Kinesis API on one port, backed by JetStream.
+import { connectStore, type Store } from './store/connect.js';
+import { StreamCache } from './store/streamCache.js';
+import { WindowedPublisher } from './store/publisher.js';
+import { ShardAppender } from './store/shardAppender.js';
+import { IteratorCodec } from './kinesis/iterator.js';
+import { listen, type Listener } from './http/server.js';
+import { kinesisHandler } from './api/handler.js';
+import { loadCredentialStore } from './auth/index.js';
+import type { RuntimeConfig } from './config.js';
+import type { ApiContext } from './api/context.js';
+
+export interface RunningRuntime {
+  port: number;
+  ctx: ApiContext;
+  listener: Listener;
+  close(): Promise<void>;
+}
+
+/** Largest JetStream message we build; single records above it go alone. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
+export async function startRuntime(config: RuntimeConfig, log: (msg: string) => void = () => undefined): Promise<RunningRuntime> {
+  const store: Store = await connectStore({ natsUrl: config.natsUrl, replicas: config.replicas, name: 'shardline-runtime' });
+  const cache = new StreamCache(store.streams);
+  await cache.start();
+  const publisher = new WindowedPublisher(store.nc, { maxInFlight: 4096, timeoutMs: 10_000 });
+  const maxPayload = store.nc.info?.max_payload ?? 1024 * 1024;
+  const appender = new ShardAppender(publisher, Math.min(BATCH_BYTES, maxPayload - 1024));
+  const iterators = await IteratorCodec.fromKv(store.config);
+  const ctx: ApiContext = { store, cache, appender, iterators, config };
+  const credentials = loadCredentialStore({ file: config.credentialsFile, inline: config.credentials });
+  const handler = kinesisHandler({
+    ctx,
+    credentials,
+    routes: {
+      '/healthz': (res) => void res.end('ok'),
+      '/readyz': (res) => {
+        res.statusCode = store.nc.isClosed() ? 503 : 200;
+        res.end(res.statusCode === 200 ? 'ok' : 'nats connection closed');
+      },
+    },
+    onError: (op, e) => log(`${op}: ${(e as Error)?.stack ?? e}`),
+  });
+  const listener = await listen(handler, config.port, config.host);
+  return {
+    port: listener.port,
+    ctx,
+    listener,
+    async close() {
+      await listener.close();
+      cache.stop();
+      publisher.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// The payload of one JetStream message: the records one or more requests sent
+// to one shard within the same tick, packed together so that the per-message
+// ceiling of JetStream does not bound records per second.
+//
+//   u8 version | f64 arrival ms | u32 count | count × (u16 key len | key | u32 data len | data)
+
+const VERSION = 1;
+const HEADER = 1 + 8 + 4;
+
+export interface StoredRecord {
+  partitionKey: string;
+  data: Buffer;
+}
+
+export interface DecodedBatch {
+  arrivalMs: number;
+  records: StoredRecord[];
+}
+
+export function encodedSize(r: { partitionKeyBytes: number; data: Buffer }): number {
+  return 2 + r.partitionKeyBytes + 4 + r.data.length;
+}
+
+export function encodeBatch(arrivalMs: number, records: { partitionKey: string; partitionKeyBytes: number; data: Buffer }[]): Buffer {
+  let size = HEADER;
+  for (const r of records) size += encodedSize(r);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt8(VERSION, 0);
+  out.writeDoubleBE(arrivalMs, 1);
+  out.writeUInt32BE(records.length, 9);
+  let at = HEADER;
+  for (const r of records) {
+    out.writeUInt16BE(r.partitionKeyBytes, at);
+    at += 2;
+    at += out.write(r.partitionKey, at, 'utf8');
+    out.writeUInt32BE(r.data.length, at);
+    at += 4;
+    at += r.data.copy(out, at);
+  }
+  return out;
+}
+
+/** Decodes a batch; records before `fromIndex` are skipped without copying. */
+export function decodeBatch(buf: Uint8Array, fromIndex = 0): DecodedBatch {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (b.length < HEADER || b.readUInt8(0) !== VERSION) throw new Error('unsupported record batch');
+  const arrivalMs = b.readDoubleBE(1);
+  const count = b.readUInt32BE(9);
+  const records: StoredRecord[] = [];
+  let at = HEADER;
+  for (let i = 0; i < count; i++) {
+    const kl = b.readUInt16BE(at);
+    at += 2;
+    const keyAt = at;
+    at += kl;
+    const dl = b.readUInt32BE(at);
+    at += 4;
+    if (i >= fromIndex) {
+      records.push({ partitionKey: b.toString('utf8', keyAt, keyAt + kl), data: b.subarray(at, at + dl) });
+    }
+    at += dl;
+  }
+  return { arrivalMs, records };
+}
+
+/** Arrival time without decoding the records (AT_TIMESTAMP search). */
+export function batchArrivalMs(buf: Uint8Array): number {
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).readDoubleBE(1);
+}
+
+export function batchCount(buf: Uint8Array): number {
+  return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).readUInt32BE(9);
+}

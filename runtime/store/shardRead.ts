@@ -1,0 +1,123 @@
+// Reading one shard's JetStream stream: positions → records. The stream info
+// call tells where the tip is, then messages are fetched with pipelined direct
+// gets (any replica may answer them).
+import type { Store } from './connect.js';
+import { batchArrivalMs, decodeBatch } from './recordBatch.js';
+
+export interface ReadRecord {
+  jsSeq: number;
+  index: number;
+  partitionKey: string;
+  data: Buffer;
+  arrivalMs: number;
+}
+
+export interface ShardTip {
+  firstSeq: number;
+  lastSeq: number;
+  /** Arrival of the newest message, 0 when the shard is empty. */
+  lastMs: number;
+}
+
+export interface ShardRead {
+  records: ReadRecord[];
+  /** Where the next read starts. */
+  next: { jsSeq: number; index: number };
+  tip: ShardTip;
+  /** True when everything stored up to the tip has been returned. */
+  atEnd: boolean;
+}
+
+const WINDOW = 64;
+
+export async function shardTip(store: Store, jsStream: string): Promise<ShardTip> {
+  const info = await store.jsm.streams.info(jsStream);
+  const st = info.state;
+  return {
+    firstSeq: st.first_seq,
+    lastSeq: st.last_seq,
+    lastMs: st.messages > 0 && st.last_ts ? Date.parse(st.last_ts) : 0,
+  };
+}
+
+interface DirectMsg {
+  seq: number;
+  data: Uint8Array;
+}
+
+const enc = new TextEncoder();
+
+/** JetStream direct get; undefined when no such message (expired or beyond the tip). */
+async function getMsg(store: Store, jsStream: string, seq: number, subject?: string): Promise<DirectMsg | undefined> {
+  const req = subject ? { seq, next_by_subj: subject } : { seq };
+  const m = await store.nc.request(`$JS.API.DIRECT.GET.${jsStream}`, enc.encode(JSON.stringify(req)), { timeout: 10_000 });
+  const code = m.headers?.code ?? 0;
+  if (code === 404) return undefined;
+  if (code >= 400) throw new Error(`direct get ${jsStream}#${seq}: status ${code} ${m.headers?.description ?? ''}`);
+  const s = Number(m.headers?.get('Nats-Sequence'));
+  if (!Number.isFinite(s) || s <= 0) throw new Error(`direct get ${jsStream}#${seq}: no sequence header`);
+  return { seq: s, data: m.data };
+}
+
+export async function readShard(
+  store: Store,
+  jsStream: string,
+  from: { jsSeq: number; index: number },
+  opts: { limit: number; maxBytes: number; minArrivalMs: number },
+): Promise<ShardRead> {
+  const tip = await shardTip(store, jsStream);
+  let seq = from.jsSeq;
+  let index = from.index;
+  if (seq < tip.firstSeq) {
+    seq = tip.firstSeq;
+    index = 0;
+  }
+  const records: ReadRecord[] = [];
+  let bytes = 0;
+  let full = false;
+  while (!full && seq <= tip.lastSeq) {
+    const upto = Math.min(tip.lastSeq, seq + WINDOW - 1);
+    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsg(store, jsStream, seq + i)));
+    for (const m of msgs) {
+      if (!m) {
+        seq++;
+        index = 0;
+        continue;
+      }
+      const batch = decodeBatch(m.data, index);
+      if (batch.arrivalMs >= opts.minArrivalMs) {
+        for (const r of batch.records) {
+          if (records.length >= opts.limit || (bytes + r.data.length > opts.maxBytes && records.length > 0)) {
+            full = true;
+            break;
+          }
+          records.push({ jsSeq: m.seq, index, partitionKey: r.partitionKey, data: r.data, arrivalMs: batch.arrivalMs });
+          bytes += r.data.length + Buffer.byteLength(r.partitionKey);
+          index++;
+        }
+      }
+      if (full) break;
+      seq = m.seq + 1;
+      index = 0;
+    }
+  }
+  return { records, next: { jsSeq: seq, index }, tip, atEnd: !full && seq > tip.lastSeq };
+}
+
+/** The first message sequence whose arrival is at or after `ms` (tip+1 when none). */
+export async function seqAtTimestamp(store: Store, jsStream: string, subject: string, ms: number): Promise<number> {
+  const tip = await shardTip(store, jsStream);
+  let lo = tip.firstSeq;
+  let hi = tip.lastSeq + 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const m = await getMsg(store, jsStream, mid, subject);
+    if (!m) {
+      hi = mid;
+      continue;
+    }
+    if (batchArrivalMs(m.data) >= ms) hi = Math.min(mid, m.seq);
+    else lo = m.seq + 1;
+  }
+  return lo;
+}

@@ -1,0 +1,52 @@
+// The stream record: everything the runtime knows about one Kinesis stream,
+// kept as JSON under one key of the JetStream KV bucket. The KV entry is the
+// source of truth; every runtime process caches it through a watch.
+
+export type StreamStatus = 'CREATING' | 'ACTIVE' | 'UPDATING' | 'DELETING';
+export type StreamMode = 'PROVISIONED' | 'ON_DEMAND';
+
+export interface ShardRecord {
+  shardId: string;
+  index: number;
+  parentShardId?: string;
+  adjacentParentShardId?: string;
+  /** Decimal strings of the 128-bit range, inclusive. */
+  hashKeyRange: { startingHashKey: string; endingHashKey: string };
+  startingSequenceNumber: string;
+  /** Set once the shard is closed by a reshard. */
+  endingSequenceNumber?: string;
+  createdAtMs: number;
+  closedAtMs?: number;
+}
+
+export interface StreamRecord {
+  name: string;
+  /** Storage id: names JetStream streams and subjects; new for every creation. */
+  uid: string;
+  status: StreamStatus;
+  mode: StreamMode;
+  createdAtMs: number;
+  retentionHours: number;
+  replicas: number;
+  shards: ShardRecord[];
+  nextShardIndex: number;
+  tags: Record<string, string>;
+  encryption: { type: 'NONE' | 'KMS'; keyId?: string };
+  enhancedMonitoring: string[];
+  maxRecordSizeKiB: number;
+}
+
+export interface StreamSettings {
+  name: string;
+  shardCount: number;
+  mode: StreamMode;
+  retentionHours: number;
+  replicas: 1 | 3;
+  tags?: Record<string, string>;
+}
+
+export const DEFAULT_RETENTION_HOURS = 24;
+export const DEFAULT_MAX_RECORD_SIZE_KIB = 1024;
+export const ON_DEMAND_INITIAL_SHARDS = 4;
+
+export const openShards = (s: StreamRecord) => s.shards.filter((x) => x.endingSequenceNumber === undefined);

@@ -1,0 +1,201 @@
+// Stream and shard-map management: the one implementation both the Kinesis API
+// and the operator use. Every step is idempotent so a crash between steps is
+// finished by whoever touches the stream next.
+import { randomBytes } from 'node:crypto';
+import type { KV, StreamConfig } from 'nats';
+import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
+import type { Store } from './connect.js';
+import { jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
+import { evenRanges } from '../kinesis/hashKeys.js';
+import { startingSequence } from '../kinesis/sequence.js';
+import {
+  DEFAULT_MAX_RECORD_SIZE_KIB,
+  type ShardRecord,
+  type StreamRecord,
+  type StreamSettings,
+} from './streamRecord.js';
+
+export type { StreamRecord, StreamSettings, ShardRecord } from './streamRecord.js';
+
+/** Wall-clock milliseconds in one retention "hour": 3,600,000 except in tests. */
+export const hourMs = () => Number(process.env.SHARDLINE_HOUR_MS ?? 3_600_000);
+
+export interface Versioned {
+  record: StreamRecord;
+  revision: number;
+}
+
+export class StreamExistsError extends Error {}
+export class StreamNotFoundError extends Error {}
+/** A compare-and-set lost against another writer more times than allowed. */
+export class ConflictError extends Error {}
+
+export async function readStream(kv: KV, name: string): Promise<Versioned | undefined> {
+  const e = await kv.get(streamKey(name));
+  if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+  return { record: e.json<StreamRecord>(), revision: e.revision };
+}
+
+export async function getStream(store: Store, name: string): Promise<StreamRecord | undefined> {
+  return (await readStream(store.streams, name))?.record;
+}
+
+export async function listStreamNames(store: Store): Promise<string[]> {
+  const names: string[] = [];
+  for await (const k of await store.streams.keys('stream.>')) {
+    const n = nameFromStreamKey(k);
+    if (n !== undefined) names.push(n);
+  }
+  return names.sort();
+}
+
+/**
+ * Applies `change` to the stored record with compare-and-set, retrying when
+ * another process wrote in between. `change` returns undefined to leave it be.
+ */
+export async function updateStream(
+  store: Store,
+  name: string,
+  change: (r: StreamRecord) => StreamRecord | undefined,
+): Promise<StreamRecord> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const cur = await readStream(store.streams, name);
+    if (!cur) throw new StreamNotFoundError(name);
+    const next = change(structuredClone(cur.record));
+    if (!next) return cur.record;
+    try {
+      await store.streams.update(streamKey(name), JSON.stringify(next), cur.revision);
+      return next;
+    } catch (e) {
+      if (!isWrongRevision(e)) throw e;
+    }
+  }
+  throw new ConflictError(`stream ${name} is being changed concurrently`);
+}
+
+function isWrongRevision(e: unknown): boolean {
+  const m = String((e as Error)?.message ?? e);
+  return m.includes('wrong last sequence') || m.includes('10071');
+}
+
+export function newShards(count: number, nowMs: number, firstIndex = 0): ShardRecord[] {
+  return evenRanges(count).map((r, i) => ({
+    shardId: shardIdOf(firstIndex + i),
+    index: firstIndex + i,
+    hashKeyRange: { startingHashKey: r.start.toString(), endingHashKey: r.end.toString() },
+    startingSequenceNumber: startingSequence(firstIndex + i),
+    createdAtMs: nowMs,
+  }));
+}
+
+export function shardStreamConfig(rec: StreamRecord, shardIndex: number): Partial<StreamConfig> {
+  return {
+    name: jsStreamName(rec.uid, shardIndex),
+    subjects: [jsSubject(rec.uid, shardIndex)],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(rec.retentionHours * hourMs()),
+    num_replicas: rec.replicas,
+    // Reads are direct gets: any replica may answer.
+    allow_direct: true,
+    // Producers retry through Kinesis semantics, not JetStream de-duplication.
+    duplicate_window: nanos(Math.min(1000, rec.retentionHours * hourMs())),
+  };
+}
+
+/** Creates the shard's JetStream stream unless it exists (then aligns its retention). */
+export async function ensureShardStream(store: Store, rec: StreamRecord, shardIndex: number): Promise<void> {
+  const cfg = shardStreamConfig(rec, shardIndex);
+  try {
+    const info = await store.jsm.streams.info(cfg.name!);
+    if (info.config.max_age !== cfg.max_age) {
+      await store.jsm.streams.update(cfg.name!, { ...info.config, max_age: cfg.max_age, duplicate_window: cfg.duplicate_window });
+    }
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    await store.jsm.streams.add(cfg);
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  const m = String((e as Error)?.message ?? e);
+  return m.includes('stream not found') || m.includes('10059');
+}
+
+/**
+ * Creates the stream (record CREATING → JetStream streams → ACTIVE), or
+ * finishes a creation a crashed process left half done. With `mustBeNew`,
+ * an existing stream is a StreamExistsError.
+ */
+export async function ensureStream(
+  store: Store,
+  settings: StreamSettings,
+  opts: { mustBeNew?: boolean } = {},
+): Promise<StreamRecord> {
+  const now = Date.now();
+  let current = await readStream(store.streams, settings.name);
+  if (current && opts.mustBeNew) throw new StreamExistsError(settings.name);
+  if (!current) {
+    const rec: StreamRecord = {
+      name: settings.name,
+      uid: randomBytes(6).toString('hex'),
+      status: 'CREATING',
+      mode: settings.mode,
+      createdAtMs: now,
+      retentionHours: settings.retentionHours,
+      replicas: settings.replicas,
+      shards: newShards(settings.shardCount, now),
+      nextShardIndex: settings.shardCount,
+      tags: settings.tags ?? {},
+      encryption: { type: 'NONE' },
+      enhancedMonitoring: [],
+      maxRecordSizeKiB: DEFAULT_MAX_RECORD_SIZE_KIB,
+    };
+    try {
+      const revision = await store.streams.create(streamKey(settings.name), JSON.stringify(rec));
+      current = { record: rec, revision };
+    } catch (e) {
+      // Lost a race with another creator.
+      if (opts.mustBeNew) throw new StreamExistsError(settings.name);
+      current = await readStream(store.streams, settings.name);
+      if (!current) throw e;
+    }
+  }
+  const rec = current.record;
+  if (rec.status === 'DELETING') return rec;
+  if (rec.status === 'CREATING') {
+    for (const s of rec.shards) if (s.endingSequenceNumber === undefined) await ensureShardStream(store, rec, s.index);
+    return updateStream(store, rec.name, (r) => (r.uid === rec.uid && r.status === 'CREATING' ? { ...r, status: 'ACTIVE' } : undefined));
+  }
+  return rec;
+}
+
+/** Marks the stream DELETING, removes its JetStream streams, then its record. Idempotent. */
+export async function deleteStream(store: Store, name: string): Promise<void> {
+  let rec: StreamRecord;
+  try {
+    rec = await updateStream(store, name, (r) => (r.status === 'DELETING' ? undefined : { ...r, status: 'DELETING' }));
+  } catch (e) {
+    if (e instanceof StreamNotFoundError) return;
+    throw e;
+  }
+  for (const s of rec.shards) {
+    try {
+      await store.jsm.streams.delete(jsStreamName(rec.uid, s.index));
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  const cur = await readStream(store.streams, name);
+  if (cur && cur.record.uid === rec.uid) await store.streams.delete(streamKey(name), { previousSeq: cur.revision }).catch(() => undefined);
+}
+
+/** Changes the retention period of every shard's storage, then the record. */
+export async function setRetention(store: Store, name: string, hours: number): Promise<StreamRecord> {
+  const cur = await getStream(store, name);
+  if (!cur) throw new StreamNotFoundError(name);
+  const next = { ...cur, retentionHours: hours };
+  for (const s of cur.shards) await ensureShardStream(store, next, s.index);
+  return updateStream(store, name, (r) => (r.retentionHours === hours ? undefined : { ...r, retentionHours: hours }));
+}
