@@ -4,6 +4,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 
 export type Request = http.IncomingMessage | http2.Http2ServerRequest;
 export type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -33,10 +34,14 @@ export async function listen(handler: Handler, port: number, host = '0.0.0.0'): 
       if (n < H2_PREFACE.length && head.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) return;
       socket.off('data', onData);
       socket.pause();
-      socket.unshift(head);
       const isH2 = head.subarray(0, H2_PREFACE.length).equals(H2_PREFACE);
-      (isH2 ? h2 : h1).emit('connection', socket);
-      socket.resume();
+      if (isH2) {
+        h2.emit('connection', replay(socket, head));
+      } else {
+        socket.unshift(head);
+        h1.emit('connection', socket);
+        socket.resume();
+      }
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
@@ -55,4 +60,35 @@ export async function listen(handler: Handler, port: number, host = '0.0.0.0'): 
       h2.close();
     },
   };
+}
+
+/**
+ * The HTTP/2 session reads a net.Socket's native handle directly, so bytes
+ * already read (the preface we peeked at) cannot be put back with unshift.
+ * A plain Duplex that replays them and then relays the socket can.
+ */
+function replay(socket: net.Socket, head: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk, enc, cb) {
+      socket.write(chunk, enc, cb);
+    },
+    final(cb) {
+      socket.end(cb);
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  d.push(head);
+  socket.on('data', (c) => {
+    if (!d.push(c)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('error', (e) => d.destroy(e));
+  socket.on('close', () => d.destroy());
+  return d;
 }

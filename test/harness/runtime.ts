@@ -1,0 +1,62 @@
+// Shard runtimes for tests: in this process (fast, inspectable) or as a child
+// process running the built CLI (for SIGKILL and multi-process tests).
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { runtimeConfig, type RuntimeConfig } from '../../runtime/config.js';
+import { startRuntime, type RunningRuntime } from '../../runtime/server.js';
+import { freePort, waitForPort } from './ports.js';
+
+export async function startInProcess(natsUrl: string, overrides: Partial<RuntimeConfig> = {}): Promise<RunningRuntime & { endpoint: string }> {
+  const config = { ...runtimeConfig([]), natsUrl, port: 0, host: '127.0.0.1', ...overrides };
+  const rt = await startRuntime(config, (m) => process.stderr.write(`[runtime] ${m}\n`));
+  return Object.assign(rt, { endpoint: `http://127.0.0.1:${rt.port}` });
+}
+
+export interface ChildRuntime {
+  endpoint: string;
+  port: number;
+  proc: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const CLI = path.resolve('dist/runtime/cli.js');
+
+/** Runs `shardline runtime` from dist/ (jest's globalSetup builds it). */
+export async function startChild(natsUrl: string, env: Record<string, string> = {}, port?: number): Promise<ChildRuntime> {
+  const p = port ?? (await freePort());
+  const proc = spawn(process.execPath, [CLI, 'runtime', '--nats', natsUrl, '--port', String(p), '--host', '127.0.0.1'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+  const exited = new Promise<never>((_, reject) => proc.once('exit', (c) => reject(new Error(`runtime exited (${c}): ${stderr}`))));
+  exited.catch(() => undefined);
+  await Promise.race([waitForPort(p), exited]);
+  return {
+    endpoint: `http://127.0.0.1:${p}`,
+    port: p,
+    proc,
+    async kill(signal = 'SIGKILL') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await gone;
+    },
+  };
+}
+
+export const TEST_CREDENTIALS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'secret' };
+
+/** The SDK as users have it: default handler (HTTP/2 to an http:// endpoint when it chooses). */
+export function sdkClient(endpoint: string, opts: { http1?: boolean } = {}): KinesisClient {
+  return new KinesisClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: TEST_CREDENTIALS,
+    maxAttempts: 1,
+    ...(opts.http1 ? { requestHandler: new NodeHttpHandler() } : {}),
+  });
+}
