@@ -1,0 +1,60 @@
+// `shardline operator`: runs the controller until SIGTERM/SIGINT.
+//   --kubeconfig PATH        (else KUBECONFIG, ~/.kube/config or in-cluster)
+//   --nats URL               (SHARDLINE_NATS_URL)
+//   --image IMAGE            (SHARDLINE_IMAGE, default shardline:0.1.0)
+//   --leader-elect=false     (default true; Lease in --lease-namespace / POD_NAMESPACE)
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startOperator } from './manager.js';
+
+export async function runOperator(args: string[]): Promise<void> {
+  const env = process.env;
+  const { values } = parseArgs({
+    args,
+    options: {
+      kubeconfig: { type: 'string' },
+      nats: { type: 'string' },
+      image: { type: 'string' },
+      'image-pull-policy': { type: 'string' },
+      'leader-elect': { type: 'string' },
+      'lease-namespace': { type: 'string' },
+      'lease-name': { type: 'string' },
+      'lease-duration-seconds': { type: 'string' },
+      'renew-deadline-ms': { type: 'string' },
+      'retry-period-ms': { type: 'string' },
+      identity: { type: 'string' },
+      'resync-seconds': { type: 'string' },
+      workers: { type: 'string' },
+    },
+  });
+  const kc = new KubeConfig();
+  const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const leaderElect = (values['leader-elect'] ?? env.SHARDLINE_LEADER_ELECT ?? 'true') !== 'false';
+  const handle = await startOperator({
+    kubeConfig: kc,
+    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? 'nats://nats.shardline-system.svc:4222',
+    image: values.image ?? env.SHARDLINE_IMAGE ?? 'shardline:0.1.0',
+    imagePullPolicy: values['image-pull-policy'] ?? env.SHARDLINE_IMAGE_PULL_POLICY,
+    identity: values.identity ?? env.POD_NAME,
+    leaderElection: leaderElect && {
+      namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'shardline-system',
+      name: values['lease-name'],
+      leaseDurationSeconds: num(values['lease-duration-seconds']),
+      renewDeadlineMs: num(values['renew-deadline-ms']),
+      retryPeriodMs: num(values['retry-period-ms']),
+    },
+    resyncMs: values['resync-seconds'] ? Number(values['resync-seconds']) * 1000 : undefined,
+    workers: num(values.workers),
+  });
+  console.error('[operator] started');
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
+  });
+  console.error('[operator] shutting down');
+  await handle.stop();
+}

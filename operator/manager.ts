@@ -1,0 +1,176 @@
+// Wires the controllers: informers (caches warm on every replica), one work
+// queue per kind, event handlers mapping child changes to owner keys, periodic
+// resync, and Lease leader election gating the workers.
+import os from 'node:os';
+import crypto from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, isNotFound, type KubeObject } from './kube/client.js';
+import { Informer, keyOf } from './kube/informer.js';
+import { LeaderElector } from './kube/leader.js';
+import { WorkQueue } from './kube/workqueue.js';
+import {
+  AnalyticsApps, ConfigMaps, DataStreams, DeliveryStreams, Deployments, PodDisruptionBudgetsV1, PodDisruptionBudgetsV1beta1, Services,
+} from './kube/resources.js';
+import { MANAGED_BY, type OperatorSettings } from './model/common.js';
+import { EventRecorder } from './status/events.js';
+import { connectStreamStore, type StreamStore } from './store/streamStore.js';
+import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
+import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
+import type { Caches, Context, Result } from './reconcile/context.js';
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  natsUrl: string;
+  image: string;
+  imagePullPolicy?: string;
+  leaderElection?: { namespace: string; name?: string; leaseDurationSeconds?: number; renewDeadlineMs?: number; retryPeriodMs?: number } | false;
+  identity?: string;
+  resyncMs?: number;
+  workers?: number;
+  recheckMs?: number;
+  /** Injected store (tests); default: the runtime's JetStream store at natsUrl. */
+  store?: StreamStore;
+  log?: (m: string) => void;
+}
+
+export interface OperatorHandle {
+  client: KubeClient;
+  caches: Caches;
+  isLeader(): boolean;
+  /** Resolves when every primary cache has listed once. */
+  synced: Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function detectPdbApiVersion(client: KubeClient): Promise<string> {
+  try {
+    await client.request({ method: 'GET', path: '/apis/policy/v1' });
+    return PodDisruptionBudgetsV1.apiVersion;
+  } catch (e) {
+    if (isNotFound(e)) return PodDisruptionBudgetsV1beta1.apiVersion;
+    throw e;
+  }
+}
+
+export async function startOperator(opts: OperatorOptions): Promise<OperatorHandle> {
+  const log = opts.log ?? ((m: string) => console.error(`[operator] ${m}`));
+  const client = new KubeClient(opts.kubeConfig);
+  // A separate client for the Lease, so its renewals are not counted as reconcile writes.
+  const leaseClient = new KubeClient(opts.kubeConfig);
+  const settings: OperatorSettings = {
+    image: opts.image, natsUrl: opts.natsUrl, imagePullPolicy: opts.imagePullPolicy,
+    pdbApiVersion: await detectPdbApiVersion(client),
+  };
+  const managed = { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`, log };
+  const caches: Caches = {
+    dataStreams: new Informer(client, DataStreams, { log }) as Caches['dataStreams'],
+    deliveryStreams: new Informer(client, DeliveryStreams, { log }) as Caches['deliveryStreams'],
+    analyticsApps: new Informer(client, AnalyticsApps, { log }) as Caches['analyticsApps'],
+    deployments: new Informer(client, Deployments, managed),
+    services: new Informer(client, Services, managed),
+    configMaps: new Informer(client, ConfigMaps, managed),
+    pdbs: new Informer(client, pdbType(settings), managed),
+  };
+
+  let storePromise: Promise<StreamStore> | undefined = opts.store ? Promise.resolve(opts.store) : undefined;
+  const store = () => {
+    storePromise ??= connectStreamStore(opts.natsUrl).catch((e) => { storePromise = undefined; throw e; });
+    return storePromise;
+  };
+  const ctx: Context = { client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000 };
+
+  const workers = opts.workers ?? 4;
+  const queue = (fn: (c: Context, k: string) => Promise<Result>) => new WorkQueue((k) => fn(ctx, k), { workers }, log);
+  const queues = {
+    DataStream: queue(reconcileDataStream),
+    DeliveryStream: queue(reconcileDeliveryStream),
+    AnalyticsApp: queue(reconcileAnalyticsApp),
+  };
+
+  // Primary objects: any change (spec, metadata, deletion) is a reason to look.
+  caches.dataStreams.on((_ev, obj) => {
+    queues.DataStream.add(keyOf(obj));
+    // Dependents of a DataStream (its readiness gates theirs).
+    const ns = obj.metadata.namespace;
+    for (const d of caches.deliveryStreams.list(ns)) if ((d.spec as any)?.source?.dataStreamRef?.name === obj.metadata.name) queues.DeliveryStream.add(keyOf(d));
+    for (const a of caches.analyticsApps.list(ns)) {
+      const spec = a.spec as any;
+      const refs = [...(spec?.inputs ?? []), ...(spec?.outputs ?? [])].map((x: any) => x?.dataStreamRef?.name);
+      if (refs.includes(obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
+    }
+  });
+  caches.deliveryStreams.on((_ev, obj) => {
+    queues.DeliveryStream.add(keyOf(obj));
+    for (const a of caches.analyticsApps.list(obj.metadata.namespace)) {
+      if (((a.spec as any)?.outputs ?? []).some((o: any) => o?.deliveryStreamRef?.name === obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
+    }
+  });
+  caches.analyticsApps.on((_ev, obj) => queues.AnalyticsApp.add(keyOf(obj)));
+  // Children: map to the controlling owner (drift, deletion, rollout progress).
+  const toOwner = (_ev: string, obj: KubeObject) => {
+    const ref = obj.metadata.ownerReferences?.find((r) => r.controller && r.apiVersion === DataStreams.apiVersion);
+    if (!ref) return;
+    const q = queues[ref.kind as keyof typeof queues];
+    q?.add(`${obj.metadata.namespace}/${ref.name}`);
+  };
+  for (const c of [caches.deployments, caches.services, caches.configMaps, caches.pdbs]) c.on(toOwner);
+
+  const all = Object.values(caches) as Informer[];
+  all.forEach((i) => i.start());
+  const synced = Promise.all(all.map((i) => i.synced)).then(() => undefined);
+
+  // Resync: periodically re-reconcile everything (level-triggered safety net).
+  let resyncTimer: NodeJS.Timeout | undefined;
+  let leading = false;
+  const startWorkers = async () => {
+    await synced;
+    leading = true;
+    Object.values(queues).forEach((q) => q.start());
+    const enqueueAll = () => {
+      caches.dataStreams.keys().forEach((k) => queues.DataStream.add(k));
+      caches.deliveryStreams.keys().forEach((k) => queues.DeliveryStream.add(k));
+      caches.analyticsApps.keys().forEach((k) => queues.AnalyticsApp.add(k));
+    };
+    enqueueAll();
+    resyncTimer = setInterval(enqueueAll, opts.resyncMs ?? 10 * 60_000);
+    resyncTimer.unref?.();
+  };
+  let stopping = false;
+  const stopWorkers = async () => {
+    leading = false;
+    if (resyncTimer) clearInterval(resyncTimer);
+    await Promise.all(Object.values(queues).map((q) => q.stop()));
+  };
+
+  const identity = opts.identity ?? `${os.hostname()}-${crypto.randomBytes(4).toString('hex')}`;
+  let elector: LeaderElector | undefined;
+  if (opts.leaderElection) {
+    const le = opts.leaderElection;
+    elector = new LeaderElector(leaseClient, {
+      namespace: le.namespace, name: le.name ?? 'shardline-operator', identity,
+      leaseDurationSeconds: le.leaseDurationSeconds, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs,
+      onStartedLeading: () => { void startWorkers(); },
+      onStoppedLeading: async () => {
+        await stopWorkers();
+        // Like client-go: a replica that lost the lease exits and restarts clean.
+        if (!stopping) { log('lost leadership: exiting'); process.exit(1); }
+      },
+      log,
+    });
+    elector.start();
+  } else {
+    void startWorkers();
+  }
+
+  return {
+    client, caches, synced,
+    isLeader: () => leading,
+    async stop() {
+      stopping = true;
+      if (elector) await elector.stop();
+      await stopWorkers();
+      await Promise.all(all.map((i) => i.stop()));
+      if (storePromise) await (await storePromise.catch(() => undefined))?.close().catch(() => undefined);
+    },
+  };
+}

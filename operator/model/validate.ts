@@ -1,0 +1,53 @@
+// Re-checks what the CRD schema checks at admission, plus the CEL rules an
+// apiserver older than 1.25 cannot enforce, and immutable fields against the
+// values pinned in status. A bad spec becomes Stalled/InvalidSpec, never a crash.
+import type { z } from 'zod';
+import { DataStreamSpec, type DataStream } from '../../crds/schema/datastream.js';
+import { DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
+import { AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
+
+export type Validated<T> = { ok: true; spec: T } | { ok: false; reason: string; message: string };
+
+function parse<T>(schema: z.ZodType<T>, raw: unknown): Validated<T> {
+  const r = schema.safeParse(raw ?? {});
+  if (r.success) return { ok: true, spec: r.data };
+  const msg = r.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
+  return { ok: false, reason: 'InvalidSpec', message: msg };
+}
+
+const invalid = (message: string) => ({ ok: false as const, reason: 'InvalidSpec', message });
+
+export function validateDataStream(ds: DataStream): Validated<DataStreamSpec> {
+  const r = parse(DataStreamSpec, ds.spec);
+  if (!r.ok) return r;
+  const s = r.spec;
+  if (s.onDemand.minShards > s.onDemand.maxShards) return invalid('spec.onDemand.minShards must not exceed maxShards');
+  if (s.mode === 'ON_DEMAND' && (s.shards < s.onDemand.minShards || s.shards > s.onDemand.maxShards)) {
+    return invalid('ON_DEMAND: spec.shards must lie within onDemand.minShards..maxShards');
+  }
+  const pinned = ds.status?.streamName;
+  const wanted = s.streamName ?? ds.metadata.name;
+  if (pinned && pinned !== wanted) {
+    return { ok: false, reason: 'ImmutableFieldChanged', message: `spec.streamName is immutable (stream is ${pinned}, spec asks for ${wanted})` };
+  }
+  return r;
+}
+
+export function validateDeliveryStream(raw: unknown) {
+  const r = parse(DeliveryStreamSpec, raw);
+  if (!r.ok) return r;
+  const s = r.spec;
+  if (!s.s3 && !s.http) return invalid('at least one destination (spec.s3 or spec.http) is required');
+  if (s.source.type === 'DataStream' && !s.source.dataStreamRef) return invalid('spec.source.dataStreamRef is required for source type DataStream');
+  return r;
+}
+
+export function validateAnalyticsApp(raw: unknown) {
+  const r = parse(AnalyticsAppSpec, raw);
+  if (!r.ok) return r;
+  for (const [i, o] of r.spec.outputs.entries()) {
+    const n = [o.dataStreamRef, o.deliveryStreamRef, o.http].filter(Boolean).length;
+    if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef or http`);
+  }
+  return r;
+}

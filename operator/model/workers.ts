@@ -1,0 +1,84 @@
+// Pure models of the delivery and analytics worker children: a ConfigMap with
+// the resolved spec and a Deployment running `shardline delivery|analytics`.
+import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
+import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
+import type { KubeObject } from '../kube/client.js';
+import { CONFIG_DIR, childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
+
+export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
+export const analyticsName = (a: { metadata: { name: string } }) => childName(a.metadata.name, 'analytics');
+
+/** Streams a worker reads or writes, resolved to store names and endpoints. */
+export interface ResolvedStream { name: string; streamName: string; endpoint: string }
+
+function workerChildren(
+  owner: Owner, component: Component, name: string, replicas: number, config: unknown,
+  env: unknown[], s: OperatorSettings,
+): { configMap: KubeObject; deployment: KubeObject } {
+  const selector = selectorLabels(owner, component);
+  const configJson = JSON.stringify(config, null, 2) + '\n';
+  return {
+    configMap: {
+      apiVersion: 'v1', kind: 'ConfigMap',
+      metadata: childMeta(owner, name, component),
+      data: { 'config.json': configJson },
+    },
+    deployment: {
+      apiVersion: 'apps/v1', kind: 'Deployment',
+      metadata: childMeta(owner, name, component),
+      spec: {
+        replicas,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels: { ...selector, 'app.kubernetes.io/part-of': 'shardline' },
+            annotations: { 'shardline.dev/config-hash': configHash(configJson) },
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 },
+            containers: [{
+              name: component,
+              image: s.image,
+              ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
+              args: [component, '--config', `${CONFIG_DIR}/config.json`],
+              env: [{ name: 'SHARDLINE_NATS_URL', value: s.natsUrl }, ...env],
+              resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+              securityContext: containerSecurity,
+              volumeMounts: [
+                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            }],
+            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }],
+          },
+        },
+      },
+    },
+  };
+}
+
+export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings) {
+  const env: unknown[] = [];
+  if (spec.s3?.credentialsSecretRef) {
+    for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+      env.push({ name: key, valueFrom: { secretKeyRef: { name: spec.s3.credentialsSecretRef, key } } });
+    }
+  }
+  if (spec.http?.accessKeySecretRef) {
+    env.push({ name: 'SHARDLINE_HTTP_ACCESS_KEY', valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
+  }
+  const config = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
+  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s);
+}
+
+export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings) {
+  const config = {
+    applicationName: a.metadata.name,
+    namespace: a.metadata.namespace,
+    sql: spec.sql,
+    inputs: spec.inputs.map((i) => ({ ...i, stream: streams.get(i.dataStreamRef.name) })),
+    outputs: spec.outputs.map((o) => ({ ...o, stream: o.dataStreamRef ? streams.get(o.dataStreamRef.name) : undefined })),
+  };
+  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s);
+}

@@ -1,0 +1,56 @@
+// Everything a reconcile step needs: the API client, the informer caches it
+// reads from, the stream store, settings and the event recorder.
+import type { KubeClient, KubeObject } from '../kube/client.js';
+import type { Informer } from '../kube/informer.js';
+import type { OperatorSettings } from '../model/common.js';
+import type { EventRecorder } from '../status/events.js';
+import type { StreamStore } from '../store/streamStore.js';
+import type { DataStream } from '../../crds/schema/datastream.js';
+import type { DeliveryStream } from '../../crds/schema/deliverystream.js';
+import type { AnalyticsApp } from '../../crds/schema/analyticsapp.js';
+
+export interface Caches {
+  dataStreams: Informer<DataStream & KubeObject>;
+  deliveryStreams: Informer<DeliveryStream & KubeObject>;
+  analyticsApps: Informer<AnalyticsApp & KubeObject>;
+  deployments: Informer;
+  services: Informer;
+  configMaps: Informer;
+  pdbs: Informer;
+}
+
+export interface Context {
+  client: KubeClient;
+  caches: Caches;
+  /** The stream store, connected on first use; rejects while NATS is unreachable. */
+  store: () => Promise<StreamStore>;
+  settings: OperatorSettings;
+  events: EventRecorder;
+  log: (m: string) => void;
+  /** How long to wait before re-checking something we do not watch (Secrets). */
+  recheckMs: number;
+}
+
+export interface Result { requeueAfterMs?: number }
+
+/** Test failpoints: SHARDLINE_FAILPOINTS=after-ensure-stream kills the process there (an operator killed mid-reconcile). */
+export function failpoint(name: string): void {
+  const fps = (process.env.SHARDLINE_FAILPOINTS ?? '').split(',');
+  if (fps.includes(name)) {
+    process.stderr.write(`failpoint ${name}: SIGKILL\n`);
+    process.kill(process.pid, 'SIGKILL');
+  }
+}
+
+/** A Deployment whose current spec is fully rolled out and available. */
+export function deploymentAvailable(dep: KubeObject | undefined): { available: boolean; ready: number; message: string } {
+  if (!dep) return { available: false, ready: 0, message: 'Deployment not created yet.' };
+  const st = (dep as any).status ?? {};
+  const want = (dep as any).spec?.replicas ?? 1;
+  const ready = st.readyReplicas ?? 0;
+  const observed = (st.observedGeneration ?? 0) >= (dep.metadata.generation ?? 0);
+  const availableCond = (st.conditions ?? []).find((c: any) => c.type === 'Available')?.status === 'True';
+  const updated = (st.updatedReplicas ?? 0) >= want && (st.replicas ?? 0) <= want;
+  const available = observed && availableCond && updated && (st.availableReplicas ?? 0) >= want;
+  return { available, ready, message: `${ready}/${want} pods ready` };
+}

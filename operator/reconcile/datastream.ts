@@ -1,0 +1,163 @@
+// DataStream reconcile: read everything, then a short chain of idempotent steps
+//   finalizer -> validate -> references -> JetStream stream -> children -> status
+// Each step can be re-run at any point (crash, restart, resync) with the same result.
+import { Secrets, DataStreams, Deployments, Services, ConfigMaps, type ResourceType } from '../kube/resources.js';
+import type { KubeObject } from '../kube/client.js';
+import { FINALIZER, type OperatorSettings } from '../model/common.js';
+import { dataStreamChildren, desiredShardCount, endpointOf, streamNameOf } from '../model/datastream.js';
+import { validateDataStream } from '../model/validate.js';
+import { conditionsFor, type Outcome } from '../status/conditions.js';
+import { writeStatus } from '../status/write.js';
+import { openShardsOf, type StreamRecord } from '../store/streamStore.js';
+import type { DataStream, DataStreamSpec, DataStreamStatus } from '../../crds/schema/datastream.js';
+import { ensureChildren } from './children.js';
+import { deploymentAvailable, failpoint, type Context, type Result } from './context.js';
+
+const OWNER_TAG = 'shardline.dev/owner';
+const ownerOf = (ds: DataStream) => `${ds.metadata.namespace}/${ds.metadata.name}`;
+
+export async function reconcileDataStream(ctx: Context, key: string): Promise<Result> {
+  const ds = ctx.caches.dataStreams.get(key);
+  if (!ds) return {}; // gone: children are garbage-collected through owner references
+  if (ds.metadata.deletionTimestamp) return finalize(ctx, ds);
+
+  await ensureFinalizer(ctx, ds);
+
+  const v = validateDataStream(ds);
+  if (!v.ok) return stalled(ctx, ds, v.reason, v.message);
+  const spec = v.spec;
+
+  if (spec.encryption) {
+    const ref = spec.encryption.keySecretRef;
+    const secret = await ctx.client.get(Secrets, ds.metadata.namespace, ref.name);
+    if (!secret) return stalled(ctx, ds, 'SecretNotFound', `Secret ${ref.name} (encryption key) not found.`, ctx.recheckMs);
+    if (!((secret as any).data ?? {})[ref.key]) return stalled(ctx, ds, 'SecretKeyNotFound', `Secret ${ref.name} has no key ${ref.key}.`, ctx.recheckMs);
+  }
+
+  // External state first (NACK style): the JetStream streams and KV shard map.
+  let sync: StreamSync;
+  try {
+    sync = await syncStream(ctx, ds, spec);
+  } catch (e) {
+    await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, undefined, undefined, {
+      state: 'Progressing', reason: 'StoreUnavailable', message: `Stream store: ${(e as Error).message}`,
+    }), ctx.events);
+    throw e; // retried with per-key backoff
+  }
+  if (sync.conflict) return stalled(ctx, ds, 'StreamNameConflict', sync.conflict);
+  failpoint('after-ensure-stream');
+
+  const kids = dataStreamChildren(ds, spec, ctx.settings);
+  const stored = await ensureChildren(ctx, [
+    { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
+    { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
+    { type: Services, cache: ctx.caches.services, desired: kids.service },
+    { type: pdbType(ctx.settings), cache: ctx.caches.pdbs, desired: kids.pdb },
+  ]);
+  failpoint('after-children');
+
+  const dep = deploymentAvailable(stored.get('Deployment'));
+  let outcome: Outcome;
+  if (sync.reshard) outcome = { state: 'Stalled', reason: 'ReshardingUnavailable', message: sync.reshard };
+  else if (sync.record.status !== 'ACTIVE') outcome = { state: 'Progressing', reason: 'StreamNotActive', message: `Stream is ${sync.record.status}.` };
+  else if (!dep.available) outcome = { state: 'Progressing', reason: 'RuntimeNotAvailable', message: `Shard runtime Deployment: ${dep.message}.` };
+  else outcome = { state: 'Ready', reason: 'StreamActive', message: `Stream ${sync.record.name} is ACTIVE with ${openShardsOf(sync.record).length} open shards; runtime ${dep.message}.` };
+  await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, sync.record, dep.ready, outcome), ctx.events);
+  return {};
+}
+
+export const pdbType = (s: OperatorSettings): ResourceType =>
+  ({ apiVersion: s.pdbApiVersion, kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true });
+
+interface StreamSync { record: StreamRecord; reshard?: string; conflict?: string }
+
+/** Step: the stream exists in the store with the spec's retention and shard count. */
+async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): Promise<StreamSync> {
+  const store = await ctx.store();
+  const name = streamNameOf(ds);
+  const existing = await store.get(name);
+  const owner = existing?.tags?.[OWNER_TAG];
+  if (existing && owner && owner !== ownerOf(ds)) {
+    return { record: existing, conflict: `Stream ${name} already belongs to DataStream ${owner}.` };
+  }
+  let record = existing;
+  if (!record || record.status === 'CREATING') {
+    // Creates, or finishes a creation a crashed operator left half done.
+    record = await store.ensure({
+      name, shardCount: desiredShardCount(spec), mode: spec.mode, retentionHours: spec.retentionHours,
+      replicas: spec.replicas, tags: { ...spec.tags, [OWNER_TAG]: ownerOf(ds) },
+    });
+    if (!existing) await ctx.events.emit(ds, 'Normal', 'StreamCreated', `Created stream ${name} with ${openShardsOf(record).length} shards.`);
+  }
+  if (record.retentionHours !== spec.retentionHours) {
+    record = await store.setRetention(name, spec.retentionHours);
+    await ctx.events.emit(ds, 'Normal', 'RetentionChanged', `Retention of ${name} set to ${spec.retentionHours} hours.`);
+  }
+  const open = openShardsOf(record).length;
+  const want = desiredShardCount(spec, open);
+  if (open !== want) {
+    if (!store.updateShardCount) {
+      return { record, reshard: `Stream has ${open} open shards, spec asks for ${want}; resharding is not available in this version. The stream keeps serving with ${open} shards.` };
+    }
+    record = await store.updateShardCount(name, want);
+    await ctx.events.emit(ds, 'Normal', 'Resharding', `Resharding ${name} from ${open} to ${want} shards.`);
+  }
+  return { record };
+}
+
+function statusFor(ds: DataStream, rec: StreamRecord | undefined, readyReplicas: number | undefined, outcome: Outcome): DataStreamStatus {
+  const prev = ds.status ?? {};
+  const open = rec ? openShardsOf(rec) : undefined;
+  return {
+    ...prev,
+    observedGeneration: ds.metadata.generation,
+    conditions: conditionsFor(outcome, ds.metadata.generation ?? 0, prev.conditions),
+    ...(rec ? {
+      streamName: rec.name,
+      streamStatus: rec.status,
+      mode: rec.mode,
+      shardCount: open!.length,
+      shards: open!.slice(0, 64).map((s) => ({ shardId: s.shardId, startingHashKey: s.hashKeyRange.startingHashKey, endingHashKey: s.hashKeyRange.endingHashKey })),
+      retentionHours: rec.retentionHours,
+      endpoint: endpointOf(ds),
+    } : {}),
+    ...(readyReplicas !== undefined ? { readyReplicas } : {}),
+  };
+}
+
+async function stalled(ctx: Context, ds: DataStream & KubeObject, reason: string, message: string, requeueAfterMs?: number): Promise<Result> {
+  await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, undefined, undefined, { state: 'Stalled', reason, message }), ctx.events);
+  return requeueAfterMs ? { requeueAfterMs } : {};
+}
+
+async function ensureFinalizer(ctx: Context, ds: DataStream & KubeObject): Promise<void> {
+  const f = ds.metadata.finalizers ?? [];
+  if (f.includes(FINALIZER)) return;
+  // resourceVersion makes this a compare-and-set: a concurrent change is a 409 and a retry.
+  await ctx.client.patch(DataStreams, ds.metadata.namespace, ds.metadata.name, {
+    metadata: { finalizers: [...f, FINALIZER], resourceVersion: ds.metadata.resourceVersion },
+  });
+}
+
+/** Deletion: remove the JetStream data unless Retain, then release the finalizer. */
+async function finalize(ctx: Context, ds: DataStream & KubeObject): Promise<Result> {
+  const f = ds.metadata.finalizers ?? [];
+  if (!f.includes(FINALIZER)) return {};
+  const name = streamNameOf(ds);
+  const retain = (ds.spec as Partial<DataStreamSpec>)?.deletionPolicy === 'Retain';
+  const store = await ctx.store();
+  const rec = await store.get(name);
+  const owner = rec?.tags?.[OWNER_TAG];
+  if (rec && (!owner || owner === ownerOf(ds))) {
+    if (retain) {
+      await ctx.events.emit(ds, 'Normal', 'StreamRetained', `deletionPolicy Retain: stream ${name} and its data are kept.`);
+    } else {
+      await store.delete(name);
+      await ctx.events.emit(ds, 'Normal', 'StreamDeleted', `Deleted stream ${name} and its JetStream data.`);
+    }
+  }
+  await ctx.client.patch(DataStreams, ds.metadata.namespace, ds.metadata.name, {
+    metadata: { finalizers: f.filter((x) => x !== FINALIZER), resourceVersion: ds.metadata.resourceVersion },
+  });
+  return {};
+}

@@ -1,0 +1,113 @@
+// DeliveryStream and AnalyticsApp reconcile: validate -> resolve references
+// (DataStreams from the cache, Secrets by GET) -> children -> status. They hold
+// no external state, so no finalizer: owner references clean up the children.
+import { AnalyticsApps, ConfigMaps, DeliveryStreams, Deployments, Secrets, type ResourceType } from '../kube/resources.js';
+import type { KubeObject } from '../kube/client.js';
+import { endpointOf, streamNameOf } from '../model/datastream.js';
+import { analyticsChildren, deliveryChildren, type ResolvedStream } from '../model/workers.js';
+import { selectorLabels, type Component } from '../model/common.js';
+import { validateAnalyticsApp, validateDeliveryStream } from '../model/validate.js';
+import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
+import { writeStatus } from '../status/write.js';
+import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
+import { ensureChildren } from './children.js';
+import { deploymentAvailable, type Context, type Result } from './context.js';
+
+type Ref = { ok: true; stream: ResolvedStream } | { ok: false; reason: string; message: string; progressing?: boolean };
+
+/** A referenced DataStream must exist and be Ready before a worker can use it. */
+function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
+  const ds = ctx.caches.dataStreams.getByName(namespace, name);
+  if (!ds || ds.metadata.deletionTimestamp) return { ok: false, reason: 'DataStreamNotFound', message: `DataStream ${name} not found in namespace ${namespace}.` };
+  if (readyCondition(ds.status?.conditions)?.status !== 'True') {
+    return { ok: false, reason: 'DataStreamNotReady', message: `DataStream ${name} is not Ready yet.`, progressing: true };
+  }
+  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint: endpointOf(ds) } };
+}
+
+async function missingSecrets(ctx: Context, namespace: string, names: string[]): Promise<string | undefined> {
+  for (const n of names) if (!(await ctx.client.get(Secrets, namespace, n))) return n;
+  return undefined;
+}
+
+async function finish(
+  ctx: Context, type: ResourceType, obj: KubeObject & { status?: WorkerStatus }, component: Component,
+  outcome: Outcome, dep?: KubeObject, requeueAfterMs?: number,
+): Promise<Result> {
+  const prev = obj.status ?? {};
+  const ready = deploymentAvailable(dep).ready;
+  const sel = Object.entries(selectorLabels(obj as any, component)).map(([k, v]) => `${k}=${v}`).join(',');
+  const status: WorkerStatus = {
+    ...prev,
+    observedGeneration: obj.metadata.generation,
+    conditions: conditionsFor(outcome, obj.metadata.generation ?? 0, prev.conditions),
+    replicas: dep ? ready : prev.replicas,
+    selector: sel,
+  };
+  await writeStatus(ctx.client, type, obj, status as any, ctx.events);
+  return requeueAfterMs ? { requeueAfterMs } : {};
+}
+
+function outcomeFor(dep: KubeObject | undefined, what: string): Outcome {
+  const d = deploymentAvailable(dep);
+  return d.available
+    ? { state: 'Ready', reason: 'WorkersAvailable', message: `${what} workers available: ${d.message}.` }
+    : { state: 'Progressing', reason: 'WorkersNotAvailable', message: `${what} worker Deployment: ${d.message}.` };
+}
+
+export async function reconcileDeliveryStream(ctx: Context, key: string): Promise<Result> {
+  const d = ctx.caches.deliveryStreams.get(key);
+  if (!d || d.metadata.deletionTimestamp) return {};
+  const ns = d.metadata.namespace!;
+  const v = validateDeliveryStream(d.spec);
+  if (!v.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: v.reason, message: v.message });
+  const spec = v.spec;
+
+  let source: ResolvedStream | undefined;
+  if (spec.source.type === 'DataStream') {
+    const r = resolveDataStream(ctx, ns, spec.source.dataStreamRef!.name);
+    if (!r.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
+    source = r.stream;
+  }
+  const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name].filter((x): x is string => !!x);
+  const missing = await missingSecrets(ctx, ns, secrets);
+  if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
+
+  const kids = deliveryChildren(d, spec, source, ctx.settings);
+  const stored = await ensureChildren(ctx, [
+    { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
+    { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
+  ]);
+  const dep = stored.get('Deployment');
+  return finish(ctx, DeliveryStreams, d, 'delivery', outcomeFor(dep, 'Delivery'), dep);
+}
+
+export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<Result> {
+  const a = ctx.caches.analyticsApps.get(key);
+  if (!a || a.metadata.deletionTimestamp) return {};
+  const ns = a.metadata.namespace!;
+  const v = validateAnalyticsApp(a.spec);
+  if (!v.ok) return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: v.reason, message: v.message });
+  const spec = v.spec;
+
+  const streams = new Map<string, ResolvedStream>();
+  const refs = [...spec.inputs.map((i) => i.dataStreamRef.name), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))];
+  for (const name of refs) {
+    const r = resolveDataStream(ctx, ns, name);
+    if (!r.ok) return finish(ctx, AnalyticsApps, a, 'analytics', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
+    streams.set(name, r.stream);
+  }
+  for (const o of spec.outputs) {
+    if (o.deliveryStreamRef && !ctx.caches.deliveryStreams.getByName(ns, o.deliveryStreamRef.name)) {
+      return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'DeliveryStreamNotFound', message: `DeliveryStream ${o.deliveryStreamRef.name} not found in namespace ${ns}.` });
+    }
+  }
+
+  const kids = analyticsChildren(a, spec, streams, ctx.settings);
+  const stored = await ensureChildren(ctx, [
+    { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
+    { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
+  ]);
+  const dep = stored.get('Deployment');
+  return finish(ctx, AnalyticsApps, a, 'analytics', outcomeFor(dep, 'Analytics'), dep);
+}

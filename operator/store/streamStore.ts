@@ -1,0 +1,35 @@
+// The operator's view of the stream store. The implementation is the shard
+// runtime's own stream/shard-map management (runtime/store/streams.ts): one
+// implementation of JetStream management, used by the Kinesis API and by us.
+import * as streams from '../../runtime/store/streams.js';
+import { connectStore, type Store } from '../../runtime/store/connect.js';
+import type { StreamRecord, StreamSettings } from '../../runtime/store/streamRecord.js';
+
+export type { StreamRecord, StreamSettings };
+
+export interface StreamStore {
+  get(name: string): Promise<StreamRecord | undefined>;
+  ensure(settings: StreamSettings): Promise<StreamRecord>;
+  delete(name: string): Promise<void>;
+  setRetention(name: string, hours: number): Promise<StreamRecord>;
+  /** Present once the runtime implements resharding (issue 3). */
+  updateShardCount?: (name: string, count: number) => Promise<StreamRecord>;
+  close(): Promise<void>;
+}
+
+export async function connectStreamStore(natsUrl: string): Promise<StreamStore> {
+  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator' });
+  const reshard = (streams as Record<string, unknown>).updateShardCount as
+    | ((s: Store, name: string, count: number) => Promise<StreamRecord>)
+    | undefined;
+  return {
+    get: (name) => streams.getStream(store, name),
+    ensure: (settings) => streams.ensureStream(store, settings),
+    delete: (name) => streams.deleteStream(store, name),
+    setRetention: (name, hours) => streams.setRetention(store, name, hours),
+    ...(reshard ? { updateShardCount: (name: string, count: number) => reshard(store, name, count) } : {}),
+    close: () => store.close(),
+  };
+}
+
+export const openShardsOf = (r: StreamRecord) => r.shards.filter((s) => s.endingSequenceNumber === undefined);
