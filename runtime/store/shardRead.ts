@@ -68,8 +68,10 @@ export async function readShard(
   const tip = await shardTip(store, jsStream);
   let seq = from.jsSeq;
   let index = from.index;
-  if (seq < tip.firstSeq) {
-    seq = tip.firstSeq;
+  // JetStream sequences start at 1; an empty stream reports first_seq 0.
+  const first = Math.max(tip.firstSeq, 1);
+  if (seq < first) {
+    seq = first;
     index = 0;
   }
   const records: ReadRecord[] = [];
@@ -107,7 +109,7 @@ export async function readShard(
 /** The first message sequence whose arrival is at or after `ms` (tip+1 when none). */
 export async function seqAtTimestamp(store: Store, jsStream: string, subject: string, ms: number): Promise<number> {
   const tip = await shardTip(store, jsStream);
-  let lo = tip.firstSeq;
+  let lo = Math.max(tip.firstSeq, 1);
   let hi = tip.lastSeq + 1;
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
