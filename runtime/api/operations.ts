@@ -7,6 +7,7 @@ import {
 import { putRecord, putRecords } from './ops/put.js';
 import { getRecords, getShardIterator } from './ops/read.js';
 import { listShards } from './ops/listShards.js';
+import { splitShard, mergeShards, updateShardCount, updateStreamMode } from './ops/reshard.js';
 import {
   addTagsToStream, removeTagsFromStream, listTagsForStream, tagResource, untagResource, listTagsForResource,
 } from './ops/tags.js';
@@ -31,4 +32,8 @@ export const OPERATIONS: Record<string, Operation> = {
   TagResource: tagResource,
   UntagResource: untagResource,
   ListTagsForResource: listTagsForResource,
+  SplitShard: splitShard,
+  MergeShards: mergeShards,
+  UpdateShardCount: updateShardCount,
+  UpdateStreamMode: updateStreamMode,
 };

@@ -34,6 +34,9 @@ export interface StreamRecord {
   encryption: { type: 'NONE' | 'KMS'; keyId?: string };
   enhancedMonitoring: string[];
   maxRecordSizeKiB: number;
+  /** During a reshard (status UPDATING): the shards being opened and closed. */
+  pendingShards?: ShardRecord[];
+  pendingParents?: string[];
 }
 
 export interface StreamSettings {

@@ -1,5 +1,8 @@
 // The write path: route each record by hash key, append per shard, answer
 // with per-record sequence numbers made from the message's storage position.
+// A write that races a reshard hits a sealed parent stream, is re-routed with
+// the fresh shard map, and at worst fails retryably; it never lands in a
+// closed shard and is never dropped silently.
 import { hashKeyOf, MAX_HASH_KEY } from '../../kinesis/hashKeys.js';
 import { encodeSequence } from '../../kinesis/sequence.js';
 import { jsSubject } from '../../store/names.js';
@@ -11,21 +14,25 @@ import { KinesisError, invalidArgument, resourceNotFound, serviceUnavailable, va
 import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 
 const PUT_RECORDS_MAX_BYTES = 10 * 1024 * 1024;
+const ROUTE_ATTEMPTS = 3;
 
-interface Routed {
-  shard: ShardRecord;
+interface Prepared {
+  key: bigint;
   rec: AppendRecord;
 }
 
-async function writableStream(ctx: ApiContext, name: string): Promise<CachedStream> {
-  const s = await ctx.cache.lookup(name);
+type Outcome = { shard: ShardRecord; seq: string } | { error: KinesisError };
+
+async function writableStream(ctx: ApiContext, name: string, fresh = false): Promise<CachedStream> {
+  const s = fresh ? await ctx.cache.fresh(name) : await ctx.cache.lookup(name);
   if (!s || s.record.status === 'CREATING' || s.record.status === 'DELETING') {
     throw resourceNotFound(`Stream ${name} under account ${ctx.config.accountId} not found.`);
   }
   return s;
 }
 
-function route(ctx: ApiContext, s: CachedStream, entry: Params, path: string): Routed {
+/** Checks one entry against the stream's limits; nothing is written if any fails. */
+function prepare(s: CachedStream, entry: Params, path: string): Prepared {
   const data = entry.Data as Buffer;
   const pk = entry.PartitionKey as string;
   const max = s.record.maxRecordSizeKiB * 1024;
@@ -43,15 +50,10 @@ function route(ctx: ApiContext, s: CachedStream, entry: Params, path: string): R
   } else {
     key = hashKeyOf(pk);
   }
-  const shard = routeOf(s, key);
-  // A stream's open shards always cover the key space; a gap means the map is mid-change.
-  if (!shard) throw serviceUnavailable('The stream is being resharded; retry the request.');
-  return { shard, rec: { partitionKey: pk, partitionKeyBytes: Buffer.byteLength(pk, 'utf8'), data } };
+  return { key, rec: { partitionKey: pk, partitionKeyBytes: Buffer.byteLength(pk, 'utf8'), data } };
 }
 
-function appendOne(ctx: ApiContext, s: CachedStream, shard: ShardRecord, recs: AppendRecord[]) {
-  return ctx.appender.append(jsSubject(s.record.uid, shard.index), recs);
-}
+const isSealed = (e: unknown) => e instanceof PublishError && /sealed|no JetStream stream/.test(e.message);
 
 function failureOf(e: unknown): KinesisError {
   if (e instanceof KinesisError) return e;
@@ -59,56 +61,68 @@ function failureOf(e: unknown): KinesisError {
   return new KinesisError('InternalFailure', 'Internal service failure.', 500);
 }
 
-export const putRecord: Operation = async (ctx, p) => {
-  const s = await writableStream(ctx, streamNameOf(ctx, p));
-  const { shard, rec } = route(ctx, s, p, '');
-  try {
-    const r = await appendOne(ctx, s, shard, [rec]);
-    return {
-      ShardId: shard.shardId,
-      SequenceNumber: encodeSequence({ shardIndex: shard.index, jsSeq: r.jsSeq, index: r.firstIndex }),
-      EncryptionType: s.record.encryption.type === 'KMS' ? 'KMS' : undefined,
-    };
-  } catch (e) {
-    throw failureOf(e);
+/** Stores prepared records, re-routing those a reshard turned away. */
+async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prepared[]): Promise<Outcome[]> {
+  const out: Outcome[] = new Array(items.length);
+  let todo = items.map((_, i) => i);
+  for (let attempt = 0; attempt < ROUTE_ATTEMPTS && todo.length > 0; attempt++) {
+    if (attempt > 0) s = await writableStream(ctx, name, true);
+    const groups = new Map<number, { shard: ShardRecord; at: number[] }>();
+    const retry: number[] = [];
+    for (const i of todo) {
+      const shard = routeOf(s, items[i]!.key);
+      if (!shard) {
+        retry.push(i); // the map is mid-change: a gap in the open ranges
+        continue;
+      }
+      let g = groups.get(shard.index);
+      if (!g) groups.set(shard.index, (g = { shard, at: [] }));
+      g.at.push(i);
+    }
+    await Promise.all(
+      [...groups.values()].map(async (g) => {
+        try {
+          const r = await ctx.appender.append(jsSubject(s.record.uid, g.shard.index), g.at.map((i) => items[i]!.rec));
+          g.at.forEach((i, k) => {
+            out[i] = { shard: g.shard, seq: encodeSequence({ shardIndex: g.shard.index, jsSeq: r.jsSeq, index: r.firstIndex + k }) };
+          });
+        } catch (e) {
+          if (isSealed(e)) retry.push(...g.at);
+          else for (const i of g.at) out[i] = { error: failureOf(e) };
+        }
+      }),
+    );
+    todo = retry;
   }
+  for (const i of todo) out[i] = { error: serviceUnavailable('The stream is being resharded; retry the request.') };
+  return out;
+}
+
+export const putRecord: Operation = async (ctx, p) => {
+  const name = streamNameOf(ctx, p);
+  const s = await writableStream(ctx, name);
+  const [r] = await write(ctx, name, s, [prepare(s, p, '')]);
+  if ('error' in r!) throw r.error;
+  return { ShardId: r!.shard.shardId, SequenceNumber: r!.seq, EncryptionType: s.record.encryption.type === 'KMS' ? 'KMS' : undefined };
 };
 
 export const putRecords: Operation = async (ctx, p) => {
-  const s = await writableStream(ctx, streamNameOf(ctx, p));
+  const name = streamNameOf(ctx, p);
+  const s = await writableStream(ctx, name);
   const entries = p.Records as Params[];
   let total = 0;
   for (const e of entries) total += (e.Data as Buffer).length + Buffer.byteLength(e.PartitionKey as string, 'utf8');
   if (total > PUT_RECORDS_MAX_BYTES) throw invalidArgument('Records size exceeds 10 MB limit');
-  const routed = entries.map((e, i) => route(ctx, s, e, `records.${i + 1}.member.`));
-  // Group by shard, keeping each record's place in the request.
-  const groups = new Map<number, { shard: ShardRecord; recs: AppendRecord[]; at: number[] }>();
-  routed.forEach((r, i) => {
-    let g = groups.get(r.shard.index);
-    if (!g) groups.set(r.shard.index, (g = { shard: r.shard, recs: [], at: [] }));
-    g.recs.push(r.rec);
-    g.at.push(i);
-  });
-  const results: Record<string, unknown>[] = new Array(entries.length);
+  const prepared = entries.map((e, i) => prepare(s, e, `records.${i + 1}.member.`));
+  const outcomes = await write(ctx, name, s, prepared);
   let failed = 0;
-  const encryption = s.record.encryption.type === 'KMS' ? 'KMS' : undefined;
-  await Promise.all(
-    [...groups.values()].map(async (g) => {
-      try {
-        const r = await appendOne(ctx, s, g.shard, g.recs);
-        g.at.forEach((at, k) => {
-          results[at] = {
-            SequenceNumber: encodeSequence({ shardIndex: g.shard.index, jsSeq: r.jsSeq, index: r.firstIndex + k }),
-            ShardId: g.shard.shardId,
-          };
-        });
-      } catch (e) {
-        const err = failureOf(e);
-        failed += g.at.length;
-        const code = err.type === 'ProvisionedThroughputExceededException' ? err.type : 'InternalFailure';
-        for (const at of g.at) results[at] = { ErrorCode: code, ErrorMessage: code === 'InternalFailure' ? 'Internal service failure.' : err.message };
-      }
-    }),
-  );
-  return { FailedRecordCount: failed, Records: results, EncryptionType: encryption };
+  const records = outcomes.map((o) => {
+    if ('error' in o) {
+      failed++;
+      const code = o.error.type === 'ProvisionedThroughputExceededException' ? o.error.type : 'InternalFailure';
+      return { ErrorCode: code, ErrorMessage: code === 'InternalFailure' ? 'Internal service failure.' : o.error.message };
+    }
+    return { SequenceNumber: o.seq, ShardId: o.shard.shardId };
+  });
+  return { FailedRecordCount: failed, Records: records, EncryptionType: s.record.encryption.type === 'KMS' ? 'KMS' : undefined };
 };

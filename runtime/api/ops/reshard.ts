@@ -1,0 +1,79 @@
+// SplitShard, MergeShards, UpdateShardCount, UpdateStreamMode.
+import { planMerge, planSplit, reshard, updateShardCount as scale, ReshardError } from '../../store/reshard.js';
+import { updateStream, StreamNotFoundError } from '../../store/streams.js';
+import { openShards, type StreamRecord } from '../../store/streamRecord.js';
+import { KinesisError, invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
+import { streamArn, streamNameOf, type ApiContext, type Operation } from '../context.js';
+
+function accountShards(ctx: ApiContext): number {
+  let n = 0;
+  for (const name of ctx.cache.names()) n += openShards(ctx.cache.get(name)!.record).length;
+  return n;
+}
+
+function checkLimit(ctx: ApiContext, extra: number) {
+  const cur = accountShards(ctx);
+  if (cur + extra > ctx.config.shardLimit) {
+    throw limitExceeded(
+      `This request would exceed the shard limit for the account ${ctx.config.accountId} in ${ctx.config.region}. ` +
+        `Current shard count for the account: ${cur}. Limit: ${ctx.config.shardLimit}. Number of additional shards that would have resulted from this request: ${extra}.`,
+    );
+  }
+}
+
+async function run(ctx: ApiContext, name: string, f: () => Promise<StreamRecord>): Promise<StreamRecord> {
+  try {
+    const r = await f();
+    await ctx.cache.fresh(name);
+    return r;
+  } catch (e) {
+    if (e instanceof ReshardError) {
+      if (e.kind === 'ResourceNotFound') throw streamNotFound(name, ctx.config.accountId);
+      if (e.kind === 'ResourceInUse') {
+        const s = await ctx.cache.fresh(name);
+        throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} not ACTIVE, instead in state ${s?.record.status}`);
+      }
+      throw new KinesisError(`${e.kind}Exception`, e.message);
+    }
+    if (e instanceof StreamNotFoundError) throw streamNotFound(name, ctx.config.accountId);
+    throw e;
+  }
+}
+
+export const splitShard: Operation = async (ctx, p) => {
+  const name = streamNameOf(ctx, p);
+  checkLimit(ctx, 1);
+  await run(ctx, name, () => reshard(ctx.store, name, (r) => planSplit(r, p.ShardToSplit, BigInt(p.NewStartingHashKey))));
+  return {};
+};
+
+export const mergeShards: Operation = async (ctx, p) => {
+  const name = streamNameOf(ctx, p);
+  await run(ctx, name, () => reshard(ctx.store, name, (r) => planMerge(r, p.ShardToMerge, p.AdjacentShardToMerge)));
+  return {};
+};
+
+export const updateShardCount: Operation = async (ctx, p) => {
+  const name = streamNameOf(ctx, p);
+  const before = await ctx.cache.fresh(name);
+  if (!before) throw streamNotFound(name, ctx.config.accountId);
+  const current = openShards(before.record).length;
+  const target = p.TargetShardCount as number;
+  if (target > current) checkLimit(ctx, target - current);
+  await run(ctx, name, () => scale(ctx.store, name, target));
+  return { StreamName: name, StreamARN: streamArn(ctx, name), CurrentShardCount: current, TargetShardCount: target };
+};
+
+export const updateStreamMode: Operation = async (ctx, p) => {
+  const name = streamNameOf(ctx, { StreamARN: p.StreamARN });
+  const mode = p.StreamModeDetails?.StreamMode as 'PROVISIONED' | 'ON_DEMAND';
+  if (mode === undefined) throw invalidArgument('StreamModeDetails.StreamMode must be specified.');
+  await run(ctx, name, () =>
+    updateStream(ctx.store, name, (r) => {
+      if (r.status !== 'ACTIVE') throw new ReshardError('ResourceInUse', '');
+      if (r.mode === mode) throw new ReshardError('InvalidArgument', `Stream ${name} is already in ${mode} mode.`);
+      return { ...r, mode };
+    }),
+  );
+  return {};
+};
