@@ -294,3 +294,17 @@ describe('streamRef', () => {
     expect(streamRef(validateRequest('DescribeStreamSummary', {}, 'json'))).toEqual({});
   });
 });
+
+describe('non-finite numbers', () => {
+  it('rejects NaN integers and unrepresentable timestamps', () => {
+    expectSerialization('ListStreams', { Limit: NaN }, 'class java.lang.Double can not be converted to an Integer', 'cbor');
+    const iterator = { StreamName: 's', ShardId: 'shardId-0', ShardIteratorType: 'AT_TIMESTAMP' };
+    expectSerialization('GetShardIterator', { ...iterator, Timestamp: NaN }, 'class java.lang.Double can not be converted to milliseconds since epoch', 'cbor');
+    expectSerialization('GetShardIterator', { ...iterator, Timestamp: new Date(NaN) }, 'class java.lang.Double can not be converted to milliseconds since epoch', 'cbor');
+    expectSerialization('GetShardIterator', JSON.parse(`{"ShardId":"s","ShardIteratorType":"LATEST","Timestamp":1e999}`), 'class java.lang.Double can not be converted to milliseconds since epoch');
+  });
+
+  it('saturates a huge JSON integer literal like any other large one', () => {
+    expectValidation('ListStreams', JSON.parse('{"Limit":1e999}'), [bad(2147483647, 'limit', 'Member must have value less than or equal to 10000')]);
+  });
+});

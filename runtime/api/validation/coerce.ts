@@ -70,6 +70,7 @@ function coerceNumber(val: unknown, type: 'Integer' | 'Long') {
     case 'bigint': {
       // Coral truncates fractions and saturates Integers at Java's Integer.MAX_VALUE.
       const n = Math.floor(Number(val));
+      if (Number.isNaN(n)) throw notANumber(`an ${type}`);
       return type === 'Integer' ? Math.min(n, INT_MAX) : n;
     }
     case 'boolean':
@@ -131,19 +132,32 @@ function decodeBase64(val: string): Buffer {
 function coerceTimestamp(val: unknown, protocol: WireProtocol): Date {
   switch (typeof val) {
     case 'number':
-    case 'bigint':
+    case 'bigint': {
       // JSON carries epoch seconds (fractions allowed); our CBOR carries epoch milliseconds.
-      return new Date(protocol === 'json' ? Number(val) * 1000 : Number(val));
+      const date = new Date(protocol === 'json' ? Number(val) * 1000 : Number(val));
+      if (Number.isNaN(date.getTime())) throw notANumber('milliseconds since epoch');
+      return date;
+    }
     case 'boolean':
       throw serializationError('class java.lang.Boolean can not be converted to milliseconds since epoch');
     case 'string':
       throw serializationError('class java.lang.String can not be converted to milliseconds since epoch');
     default:
       // cbor-x decodes tag 1 to a Date.
-      if (val instanceof Date) return val;
+      if (val instanceof Date) {
+        if (Number.isNaN(val.getTime())) throw notANumber('milliseconds since epoch');
+        return val;
+      }
       throw containerMismatch(val as object);
   }
 }
+
+/**
+ * CBOR can carry NaN, and a huge JSON literal parses to Infinity (an Invalid
+ * Date). kinesalite has no message for these; this one follows the Java-class
+ * wording of the others, so operations never see NaN or an Invalid Date.
+ */
+const notANumber = (target: string) => serializationError(`class java.lang.Double can not be converted to ${target}`);
 
 function coerceList(val: unknown, shape: Shape, protocol: WireProtocol): unknown[] {
   if (typeof val !== 'object') throw serializationError('Expected list or null');
