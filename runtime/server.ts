@@ -9,6 +9,7 @@ import { kinesisHandler } from './api/handler.js';
 import { loadCredentialStore } from './auth/index.js';
 import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
+import { startClosedShardJanitor } from './store/closedShardJanitor.js';
 
 export interface RunningRuntime {
   port: number;
@@ -43,12 +44,14 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     onError: (op, e) => log(`${op}: ${(e as Error)?.stack ?? e}`),
   });
   const listener = await listen(handler, config.port, config.host);
+  const stopJanitor = startClosedShardJanitor(store, log);
   return {
     port: listener.port,
     ctx,
     listener,
     async close() {
       await listener.close();
+      stopJanitor();
       cache.stop();
       publisher.close();
       await store.close();

@@ -131,3 +131,19 @@ test('UpdateShardCount 4→8→4 under concurrent writers on two runtimes loses 
   }
   process.stdout.write(`reshard 4→8 ${up} ms, 8→4 ${down} ms, acked ${acked.size}, retried ${retried}\n`);
 }, 60000);
+
+test('a closed shard is dropped with its storage once its data is past retention', async () => {
+  const { sweepClosedShards } = await import('../../runtime/store/closedShardJanitor.js');
+  const { getStream } = await import('../../runtime/store/streams.js');
+  const { jsStreamName } = await import('../../runtime/store/names.js');
+  await ca.send(new CreateStreamCommand({ StreamName: 'rs3', ShardCount: 1 }));
+  await ca.send(new SplitShardCommand({ StreamName: 'rs3', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: (1n << 127n).toString() }));
+  const rec = (await getStream(a.ctx.store, 'rs3'))!;
+  // Not yet past retention: nothing removed.
+  await sweepClosedShards(a.ctx.store, Date.now());
+  expect((await getStream(a.ctx.store, 'rs3'))!.shards.map((s) => s.shardId)).toContain('shardId-000000000000');
+  await sweepClosedShards(a.ctx.store, Date.now() + 25 * 3600_000);
+  const after = (await getStream(a.ctx.store, 'rs3'))!;
+  expect(after.shards.map((s) => s.shardId)).toEqual(['shardId-000000000001', 'shardId-000000000002']);
+  await expect(a.ctx.store.jsm.streams.info(jsStreamName(rec.uid, 0))).rejects.toThrow(/not found/);
+});
