@@ -36,6 +36,7 @@ export async function runDev(args: string[]): Promise<void> {
     [
       `listen: 127.0.0.1:${natsPort}`,
       `max_payload: 16MB`,
+      `log_file: "${path.join(dataDir, 'nats.log')}"`,
       `jetstream { store_dir: "${path.join(dataDir, 'jetstream')}" }`,
     ].join('\n') + '\n',
   );

@@ -27,6 +27,10 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   await cache.start();
   const publisher = new WindowedPublisher(store.nc, { maxInFlight: 4096, timeoutMs: 10_000 });
   const maxPayload = store.nc.info?.max_payload ?? 1024 * 1024;
+  if (maxPayload < 2 * 1024 * 1024) {
+    // A 1 MiB record plus framing does not fit NATS's 1 MB default.
+    log(`warning: NATS max_payload is ${maxPayload} bytes; set max_payload to at least 2MB (16MB for 10 MiB records) or large records will fail`);
+  }
   const appender = new ShardAppender(publisher, Math.min(BATCH_BYTES, maxPayload - 1024));
   const iterators = await IteratorCodec.fromKv(store.config);
   const ctx: ApiContext = { store, cache, appender, iterators, config };
