@@ -7,8 +7,12 @@ import path from 'node:path';
 import { freePort, waitForPort } from './ports.js';
 
 export interface NatsNode {
+  /** server_name: n0, n1, ... */
+  name: string;
   port: number;
   clusterPort: number;
+  /** HTTP monitoring port (cluster only: readiness is read from /jsz). */
+  monitorPort: number;
   storeDir: string;
   configFile: string;
   proc?: ChildProcess;
@@ -18,18 +22,22 @@ export interface NatsServers {
   /** Client URL(s): comma-separated for a cluster. */
   url: string;
   nodes: NatsNode[];
+  /** Client URL of one server. */
+  urlOf(index: number): string;
+  /** Index of the server with this server_name. */
+  indexOf(serverName: string): number;
   /** SIGKILL one server. */
   kill(index: number): Promise<void>;
-  /** Start a killed server again with the same store. */
+  /** Start a killed server again with the same store; on a cluster, resolves once it is a current JetStream peer again. */
   restart(index: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export const NATS_SERVER = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
-function configFor(node: NatsNode, name: string, routes: number[]): string {
+function configFor(node: NatsNode, routes: number[]): string {
   const lines = [
-    `server_name: ${name}`,
+    `server_name: ${node.name}`,
     `listen: 127.0.0.1:${node.port}`,
     // Large enough for a 10 MiB record plus framing.
     `max_payload: 16MB`,
@@ -37,6 +45,7 @@ function configFor(node: NatsNode, name: string, routes: number[]): string {
   ];
   if (routes.length > 0) {
     lines.push(
+      `http: 127.0.0.1:${node.monitorPort}`,
       `cluster {`,
       `  name: shardline-test`,
       `  listen: 127.0.0.1:${node.clusterPort}`,
@@ -59,20 +68,81 @@ async function launch(node: NatsNode): Promise<void> {
   await Promise.race([waitForPort(node.port), exited]);
 }
 
+interface MetaCluster {
+  leader?: string;
+  replicas?: { name: string; current: boolean; offline?: boolean }[];
+}
+
+async function metaOf(node: NatsNode): Promise<MetaCluster | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`, { signal: AbortSignal.timeout(1000) });
+    if (!res.ok) return undefined;
+    return ((await res.json()) as { meta_cluster?: MetaCluster }).meta_cluster;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resolves once JetStream's meta group is usable by every running server: all
+ * of them name the same leader and the leader counts each of the others as a
+ * current peer. Until then R3 asset creation fails ("insufficient resources")
+ * or JetStream API requests go unanswered.
+ */
+async function waitForMetaGroup(nodes: NatsNode[], timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const up = nodes.filter((n) => n.proc && n.proc.exitCode === null && n.proc.signalCode === null);
+    const metas = await Promise.all(up.map(metaOf));
+    const leader = metas[0]?.leader;
+    const leaderMeta = metas[up.findIndex((n) => n.name === leader)];
+    const current = new Set((leaderMeta?.replicas ?? []).filter((r) => r.current && !r.offline).map((r) => r.name));
+    if (
+      leader &&
+      leaderMeta &&
+      metas.every((m) => m?.leader === leader) &&
+      up.every((n) => n.name === leader || current.has(n.name))
+    ) {
+      return;
+    }
+    last = JSON.stringify(metas);
+    if (Date.now() > deadline) throw new Error(`JetStream meta group not ready after ${timeoutMs} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function startNats(opts: { servers?: number } = {}): Promise<NatsServers> {
   const count = opts.servers ?? 1;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-nats-'));
   const nodes: NatsNode[] = [];
+  // freePort() closes its probe socket, so two calls may hand out the same port.
+  const taken = new Set<number>();
+  const port = async () => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) return taken.add(p), p;
+    }
+  };
   for (let i = 0; i < count; i++) {
     const storeDir = path.join(root, `s${i}`);
     fs.mkdirSync(storeDir);
-    nodes.push({ port: await freePort(), clusterPort: await freePort(), storeDir, configFile: path.join(root, `s${i}.conf`) });
+    nodes.push({
+      name: `n${i}`,
+      port: await port(),
+      clusterPort: await port(),
+      monitorPort: count > 1 ? await port() : 0,
+      storeDir,
+      configFile: path.join(root, `s${i}.conf`),
+    });
   }
-  nodes.forEach((n, i) => {
+  for (const n of nodes) {
+    // Every server lists every route, its own included (the server skips it).
     const routes = count > 1 ? nodes.map((m) => m.clusterPort) : [];
-    fs.writeFileSync(n.configFile, configFor(n, `n${i}`, routes));
-  });
+    fs.writeFileSync(n.configFile, configFor(n, routes));
+  }
   await Promise.all(nodes.map(launch));
+  if (count > 1) await waitForMetaGroup(nodes);
   const killProc = async (n: NatsNode, signal: NodeJS.Signals) => {
     const p = n.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
@@ -80,11 +150,21 @@ export async function startNats(opts: { servers?: number } = {}): Promise<NatsSe
     p.kill(signal);
     await gone;
   };
+  const urlOf = (i: number) => `nats://127.0.0.1:${nodes[i]!.port}`;
   return {
-    url: nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(','),
+    url: nodes.map((_, i) => urlOf(i)).join(','),
     nodes,
+    urlOf,
+    indexOf(serverName) {
+      const i = nodes.findIndex((n) => n.name === serverName);
+      if (i < 0) throw new Error(`no server named ${serverName}`);
+      return i;
+    },
     kill: (i) => killProc(nodes[i]!, 'SIGKILL'),
-    restart: (i) => launch(nodes[i]!),
+    async restart(i) {
+      await launch(nodes[i]!);
+      if (count > 1) await waitForMetaGroup(nodes);
+    },
     async stop() {
       await Promise.all(nodes.map((n) => killProc(n, 'SIGTERM')));
       fs.rmSync(root, { recursive: true, force: true });
