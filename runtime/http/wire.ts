@@ -1,7 +1,7 @@
 // The two wire formats of the Kinesis API. JSON 1.1 carries blobs as base64 and
 // timestamps as epoch seconds; CBOR 1.1 carries blobs as byte strings and
 // timestamps as tag 1 in epoch milliseconds (as the AWS Java SDK and KPL do).
-import { Encoder, Tag, decode as cborDecode } from 'cbor-x';
+import { Encoder, Tag, addExtension, decode as cborDecode } from 'cbor-x';
 
 export type Wire = 'json' | 'cbor';
 
@@ -18,10 +18,29 @@ export function wireOf(contentType: string | undefined): Wire | 'aws-json' | und
   return undefined;
 }
 
+// cbor-x reads tag 1 as RFC 8949 epoch SECONDS, through a process-wide table.
+// Kinesis CBOR clients send tag 1 in epoch MILLISECONDS, so a tagged Timestamp
+// (AT_TIMESTAMP, ListShards' ShardFilter) used to come out 1000 times too far
+// in the future. The millisecond reading is swapped in only for our own
+// (synchronous) decode, leaving cbor-x's standard one for anyone else.
+type TagDecoder = { tag: number; decode(v: number): Date };
+const setTag1 = addExtension as (e: TagDecoder) => void;
+const TAG1_MS: TagDecoder = { tag: 1, decode: (ms) => new Date(Number(ms)) };
+const TAG1_SECONDS: TagDecoder = { tag: 1, decode: (s) => new Date(Math.round(Number(s) * 1000)) };
+
+function decodeCbor(body: Buffer): unknown {
+  setTag1(TAG1_MS);
+  try {
+    return cborDecode(body);
+  } finally {
+    setTag1(TAG1_SECONDS);
+  }
+}
+
 /** Parses a request body; undefined when it is not a map. */
 export function decodeBody(wire: Wire, body: Buffer): unknown {
   try {
-    return wire === 'json' ? JSON.parse(body.toString('utf8')) : cborDecode(body);
+    return wire === 'json' ? JSON.parse(body.toString('utf8')) : decodeCbor(body);
   } catch {
     return undefined;
   }
