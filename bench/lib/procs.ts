@@ -1,0 +1,89 @@
+// The processes a benchmark measures: the runtime and kinesalite each in a
+// child process of their own, so the load generator does not share their
+// event loop, and CPU time read from /proc for each.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, waitForPort } from '../../test/harness/ports.js';
+import { REPO_ROOT } from './results.js';
+
+export interface Child {
+  name: string;
+  endpoint: string;
+  port: number;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system) a process has used so far; NaN when unreadable. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+async function spawnServer(name: string, args: string[], port: number, env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+  const proc = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr = (stderr + d).slice(-8000)));
+  const exited = new Promise<never>((_, reject) => proc.once('exit', (c) => reject(new Error(`${name} exited (${c}): ${stderr}`))));
+  exited.catch(() => undefined);
+  await Promise.race([waitForPort(port, 30_000), exited]);
+  return {
+    name,
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    proc,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      // SIGINT lets `node --cpu-prof` write its profile.
+      proc.kill('SIGINT');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await gone;
+      clearTimeout(t);
+    },
+  };
+}
+
+export interface RuntimeChildOptions {
+  natsUrl: string;
+  /** Directory for a V8 CPU profile of the runtime (node --cpu-prof). */
+  cpuProfDir?: string;
+}
+
+/** `shardline runtime` from dist/, as deployed. */
+export async function startRuntimeChild(opts: RuntimeChildOptions): Promise<Child> {
+  const port = await freePort();
+  const flags = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+  const cli = path.join(REPO_ROOT, 'dist/runtime/cli.js');
+  return spawnServer('shardline', [...flags, cli, 'runtime', '--nats', opts.natsUrl, '--port', String(port), '--host', '127.0.0.1'], port, withoutCredentials());
+}
+
+/** No credentials configured: signatures are not checked (kinesalite does not check them either). */
+function withoutCredentials(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.SHARDLINE_CREDENTIALS;
+  delete env.SHARDLINE_CREDENTIALS_FILE;
+  return env;
+}
+
+/** kinesalite 3.3.3 in memory (memdown), in its own process. */
+export async function startKinesaliteChild(opts: { cpuProfDir?: string } = {}): Promise<Child> {
+  const port = await freePort();
+  const flags = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
+  const entry = path.join(REPO_ROOT, 'dist/bench/kinesaliteChild.js');
+  return spawnServer('kinesalite', [...flags, entry, String(port)], port);
+}
