@@ -17,6 +17,10 @@ export interface RuntimeConfig {
   shardLimit: number;
   onDemandStreamCountLimit: number;
   maxBodyBytes: number;
+  /** How long one SubscribeToShard stream lasts (AWS: 5 minutes). */
+  subscriptionMs: number;
+  /** How long a consumer stays CREATING (then ACTIVE) or DELETING (then gone). */
+  consumerTransitionMs: number;
 }
 
 const env = process.env;
@@ -50,5 +54,7 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
     shardLimit: Number(values['shard-limit'] ?? env.SHARDLINE_SHARD_LIMIT ?? 500),
     onDemandStreamCountLimit: Number(env.SHARDLINE_ON_DEMAND_STREAM_LIMIT ?? 50),
     maxBodyBytes: Number(env.SHARDLINE_MAX_BODY_BYTES ?? 20 * 1024 * 1024),
+    subscriptionMs: Number(env.SHARDLINE_SUBSCRIPTION_MS ?? 300_000),
+    consumerTransitionMs: Number(env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500),
   };
 }

@@ -37,6 +37,20 @@ export interface StreamRecord {
   /** During a reshard (status UPDATING): the shards being opened and closed. */
   pendingShards?: ShardRecord[];
   pendingParents?: string[];
+  /** Enhanced fan-out consumers (absent in records written before they existed). */
+  consumers?: ConsumerRecord[];
+}
+
+export type ConsumerStatus = 'CREATING' | 'ACTIVE' | 'DELETING';
+
+/** A registered stream consumer; its ARN ends in the creation time in epoch seconds. */
+export interface ConsumerRecord {
+  name: string;
+  createdAtMs: number;
+  /** As written; CREATING/DELETING end `consumerTransitionMs` after `statusAtMs` (store/consumers.ts). */
+  status: ConsumerStatus;
+  statusAtMs: number;
+  tags?: Record<string, string>;
 }
 
 export interface StreamSettings {
