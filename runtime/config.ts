@@ -17,6 +17,10 @@ export interface RuntimeConfig {
   shardLimit: number;
   onDemandStreamCountLimit: number;
   maxBodyBytes: number;
+  /** Encryption keys for StartStreamEncryption: file or Secret directory (runtime/store/keyring.ts). */
+  kmsKeysFile?: string;
+  /** The same inline: `keyId:base64key` entries (newline- or comma-separated). */
+  kmsKeys?: string;
   /** How long one SubscribeToShard stream lasts (AWS: 5 minutes). */
   subscriptionMs: number;
   /** How long a consumer stays CREATING (then ACTIVE) or DELETING (then gone). */
@@ -39,6 +43,7 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
       'credentials-file': { type: 'string' },
       'iterator-ttl-ms': { type: 'string' },
       'shard-limit': { type: 'string' },
+      'kms-keys-file': { type: 'string' },
     },
   });
   return {
@@ -54,6 +59,8 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
     shardLimit: Number(values['shard-limit'] ?? env.SHARDLINE_SHARD_LIMIT ?? 500),
     onDemandStreamCountLimit: Number(env.SHARDLINE_ON_DEMAND_STREAM_LIMIT ?? 50),
     maxBodyBytes: Number(env.SHARDLINE_MAX_BODY_BYTES ?? 20 * 1024 * 1024),
+    kmsKeysFile: values['kms-keys-file'] ?? (env.SHARDLINE_KMS_KEYS_FILE || undefined),
+    kmsKeys: env.SHARDLINE_KMS_KEYS || undefined,
     subscriptionMs: Number(env.SHARDLINE_SUBSCRIPTION_MS ?? 300_000),
     consumerTransitionMs: Number(env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500),
   };

@@ -10,6 +10,7 @@ import { loadCredentialStore } from './auth/index.js';
 import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
 import { startClosedShardJanitor } from './store/closedShardJanitor.js';
+import { loadKeyRing } from './store/keyring.js';
 
 export interface RunningRuntime {
   port: number;
@@ -34,6 +35,7 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   const appender = new ShardAppender(publisher, Math.min(BATCH_BYTES, maxPayload - 1024));
   const iterators = await IteratorCodec.fromKv(store.config);
   const ctx: ApiContext = { store, cache, appender, iterators, config };
+  ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   const credentials = loadCredentialStore({ file: config.credentialsFile, inline: config.credentials });
   const handler = kinesisHandler({
     ctx,

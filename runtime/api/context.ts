@@ -4,6 +4,7 @@ import type { StreamCache, CachedStream } from '../store/streamCache.js';
 import type { ShardAppender } from '../store/shardAppender.js';
 import type { IteratorCodec } from '../kinesis/iterator.js';
 import type { RuntimeConfig } from '../config.js';
+import type { KeyRing } from '../store/keyring.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 
 export interface ApiContext {
@@ -12,6 +13,8 @@ export interface ApiContext {
   appender: ShardAppender;
   iterators: IteratorCodec;
   config: RuntimeConfig;
+  /** Encryption keys (stand-in for KMS); absent: the SHARDLINE_KMS_KEYS* environment's. */
+  keys?: KeyRing;
 }
 
 export type Params = Record<string, any>;

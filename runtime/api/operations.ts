@@ -11,6 +11,7 @@ import { splitShard, mergeShards, updateShardCount, updateStreamMode } from './o
 import {
   addTagsToStream, removeTagsFromStream, listTagsForStream, tagResource, untagResource, listTagsForResource,
 } from './ops/tags.js';
+import { startStreamEncryption, stopStreamEncryption } from './ops/encryption.js';
 
 export const OPERATIONS: Record<string, Operation> = {
   CreateStream: createStream,
@@ -36,4 +37,6 @@ export const OPERATIONS: Record<string, Operation> = {
   MergeShards: mergeShards,
   UpdateShardCount: updateShardCount,
   UpdateStreamMode: updateStreamMode,
+  StartStreamEncryption: startStreamEncryption,
+  StopStreamEncryption: stopStreamEncryption,
 };

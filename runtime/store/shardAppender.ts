@@ -2,6 +2,8 @@
 // same event-loop turn into one JetStream message. Each caller learns the
 // message's sequence and its records' offsets, which make their sequence numbers.
 import { encodeBatch, encodedSize } from './recordBatch.js';
+import { sealBatch, sealOverhead } from './batchCipher.js';
+import type { DataKey } from './keyring.js';
 import { MAX_RECORDS_PER_MESSAGE } from '../kinesis/sequence.js';
 import type { PubAck, WindowedPublisher } from './publisher.js';
 
@@ -30,6 +32,8 @@ interface Batch {
   records: AppendRecord[];
   bytes: number;
   waiters: Waiter[];
+  /** Set when the stream is encrypted: the message is sealed with it. */
+  key?: DataKey;
 }
 
 const HEADER_BYTES = 13;
@@ -44,20 +48,21 @@ export class ShardAppender {
     private readonly maxMessageBytes: number,
   ) {}
 
-  /** Appends records (all for one shard subject) and resolves once stored. */
-  append(subject: string, records: AppendRecord[]): Promise<AppendResult> {
+  /** Appends records (all for one shard subject) and resolves once stored; sealed with `key` when given. */
+  append(subject: string, records: AppendRecord[], key?: DataKey): Promise<AppendResult> {
     let bytes = 0;
     for (const r of records) bytes += encodedSize(r);
     let batch = this.open.get(subject);
     if (
       batch &&
-      (batch.bytes + bytes > this.maxMessageBytes || batch.records.length + records.length > MAX_RECORDS_PER_MESSAGE)
+      (batch.key !== key ||
+        batch.bytes + bytes > this.maxMessageBytes || batch.records.length + records.length > MAX_RECORDS_PER_MESSAGE)
     ) {
       this.flush(batch);
       batch = undefined;
     }
     if (!batch) {
-      batch = { subject, records: [], bytes: HEADER_BYTES, waiters: [] };
+      batch = { subject, records: [], bytes: HEADER_BYTES + (key ? sealOverhead(key) : 0), waiters: [], key };
       this.open.set(subject, batch);
     }
     const b = batch;
@@ -81,7 +86,8 @@ export class ShardAppender {
   private flush(b: Batch): void {
     if (this.open.get(b.subject) === b) this.open.delete(b.subject);
     const arrivalMs = Date.now();
-    const payload = encodeBatch(arrivalMs, b.records);
+    const plain = encodeBatch(arrivalMs, b.records);
+    const payload = b.key ? sealBatch(plain, b.key) : plain;
     this.publisher.publish(b.subject, payload).then(
       (ack: PubAck) => {
         for (const w of b.waiters) w.resolve({ jsSeq: ack.seq, firstIndex: w.firstIndex, arrivalMs });

@@ -3,6 +3,8 @@
 // gets (any replica may answer them).
 import type { Store } from './connect.js';
 import { batchArrivalMs, decodeBatch } from './recordBatch.js';
+import { isSealed, openBatch } from './batchCipher.js';
+import { defaultKeyRing, KeyError, type KeyRing } from './keyring.js';
 
 export interface ReadRecord {
   jsSeq: number;
@@ -10,6 +12,8 @@ export interface ReadRecord {
   partitionKey: string;
   data: Buffer;
   arrivalMs: number;
+  /** Stored encrypted (the stream had server-side encryption on when it was written). */
+  encrypted?: boolean;
 }
 
 export interface ShardTip {
@@ -63,7 +67,7 @@ export async function readShard(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number },
+  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing },
 ): Promise<ShardRead> {
   const tip = await shardTip(store, jsStream);
   let seq = from.jsSeq;
@@ -86,14 +90,29 @@ export async function readShard(
         index = 0;
         continue;
       }
-      const batch = decodeBatch(m.data, index);
+      // Encrypted messages are opened with the key they name (a KeyError when it is not usable).
+      const sealed = isSealed(m.data);
+      let data: Uint8Array = m.data;
+      if (sealed && batchArrivalMs(data) >= opts.minArrivalMs) {
+        try {
+          data = openBatch(data, opts.keys ?? defaultKeyRing());
+        } catch (e) {
+          // Hand out what came before it; the next read starts at it and fails.
+          if (e instanceof KeyError && records.length > 0) {
+            full = true;
+            break;
+          }
+          throw e;
+        }
+      }
+      const batch = isSealed(data) ? { arrivalMs: batchArrivalMs(data), records: [] } : decodeBatch(data, index);
       if (batch.arrivalMs >= opts.minArrivalMs) {
         for (const r of batch.records) {
           if (records.length >= opts.limit || (bytes + r.data.length > opts.maxBytes && records.length > 0)) {
             full = true;
             break;
           }
-          records.push({ jsSeq: m.seq, index, partitionKey: r.partitionKey, data: r.data, arrivalMs: batch.arrivalMs });
+          records.push({ jsSeq: m.seq, index, partitionKey: r.partitionKey, data: r.data, arrivalMs: batch.arrivalMs, encrypted: sealed });
           bytes += r.data.length + Buffer.byteLength(r.partitionKey);
           index++;
         }

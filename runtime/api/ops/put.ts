@@ -12,6 +12,7 @@ import type { AppendRecord } from '../../store/shardAppender.js';
 import { PublishError } from '../../store/publisher.js';
 import { KinesisError, invalidArgument, resourceNotFound, serviceUnavailable, validationError } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
+import { streamDataKey } from './encryption.js';
 
 const PUT_RECORDS_MAX_BYTES = 10 * 1024 * 1024;
 const ROUTE_ATTEMPTS = 3;
@@ -21,7 +22,8 @@ interface Prepared {
   rec: AppendRecord;
 }
 
-type Outcome = { shard: ShardRecord; seq: string } | { error: KinesisError };
+/** `kms`: the record was stored encrypted. */
+type Outcome = { shard: ShardRecord; seq: string; kms: boolean } | { error: KinesisError };
 
 async function writableStream(ctx: ApiContext, name: string, fresh = false): Promise<CachedStream> {
   const s = fresh ? await ctx.cache.fresh(name) : await ctx.cache.lookup(name);
@@ -67,6 +69,9 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
   let todo = items.map((_, i) => i);
   for (let attempt = 0; attempt < ROUTE_ATTEMPTS && todo.length > 0; attempt++) {
     if (attempt > 0) s = await writableStream(ctx, name, true);
+    // Encrypted stream: its messages are sealed with the key (KMS* error when unusable).
+    const key = streamDataKey(ctx, s.record);
+    const appendTo = (subject: string, recs: AppendRecord[]) => ctx.appender.append(subject, recs, key);
     const groups = new Map<number, { shard: ShardRecord; at: number[] }>();
     const retry: number[] = [];
     for (const i of todo) {
@@ -82,9 +87,9 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
     await Promise.all(
       [...groups.values()].map(async (g) => {
         try {
-          const r = await ctx.appender.append(jsSubject(s.record.uid, g.shard.index), g.at.map((i) => items[i]!.rec));
+          const r = await appendTo(jsSubject(s.record.uid, g.shard.index), g.at.map((i) => items[i]!.rec));
           g.at.forEach((i, k) => {
-            out[i] = { shard: g.shard, seq: encodeSequence({ shardIndex: g.shard.index, jsSeq: r.jsSeq, index: r.firstIndex + k }) };
+            out[i] = { shard: g.shard, seq: encodeSequence({ shardIndex: g.shard.index, jsSeq: r.jsSeq, index: r.firstIndex + k }), kms: key !== undefined };
           });
         } catch (e) {
           if (isSealed(e)) retry.push(...g.at);
@@ -103,7 +108,7 @@ export const putRecord: Operation = async (ctx, p) => {
   const s = await writableStream(ctx, name);
   const [r] = await write(ctx, name, s, [prepare(s, p, '')]);
   if ('error' in r!) throw r.error;
-  return { ShardId: r!.shard.shardId, SequenceNumber: r!.seq, EncryptionType: s.record.encryption.type === 'KMS' ? 'KMS' : undefined };
+  return { ShardId: r!.shard.shardId, SequenceNumber: r!.seq, EncryptionType: r!.kms ? 'KMS' : undefined };
 };
 
 export const putRecords: Operation = async (ctx, p) => {
@@ -124,5 +129,5 @@ export const putRecords: Operation = async (ctx, p) => {
     }
     return { SequenceNumber: o.seq, ShardId: o.shard.shardId };
   });
-  return { FailedRecordCount: failed, Records: records, EncryptionType: s.record.encryption.type === 'KMS' ? 'KMS' : undefined };
+  return { FailedRecordCount: failed, Records: records, EncryptionType: outcomes.some((o) => 'kms' in o && o.kms) ? 'KMS' : undefined };
 };

@@ -7,6 +7,7 @@ import { hourMs } from '../../store/streams.js';
 import type { ShardRecord, StreamRecord } from '../../store/streamRecord.js';
 import { expiredIterator, invalidArgument, resourceNotFound } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation } from '../context.js';
+import { keysOf, kmsFailure } from './encryption.js';
 
 const GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024;
 
@@ -95,18 +96,18 @@ export const getRecords: Operation = async (ctx, p) => {
     limit: (p.Limit as number | undefined) ?? 10000,
     maxBytes: GET_RECORDS_MAX_BYTES,
     minArrivalMs: now - rec.retentionHours * hourMs(),
-  });
+    keys: keysOf(ctx),
+  }).catch(kmsFailure);
   const last = read.records[read.records.length - 1];
   const behind = read.atEnd || !last ? 0 : Math.max(0, read.tip.lastMs - last.arrivalMs);
   const closedAndDrained = shard.endingSequenceNumber !== undefined && read.atEnd;
-  const encrypted = rec.encryption.type === 'KMS' ? 'KMS' : undefined;
   return {
     Records: read.records.map((r) => ({
       SequenceNumber: encodeSequence({ shardIndex: shard.index, jsSeq: r.jsSeq, index: r.index }),
       ApproximateArrivalTimestamp: new Date(r.arrivalMs),
       Data: r.data,
       PartitionKey: r.partitionKey,
-      EncryptionType: encrypted,
+      EncryptionType: r.encrypted ? 'KMS' : undefined,
     })),
     NextShardIterator: closedAndDrained ? undefined : ctx.iterators.encode({ ...it, ...read.next, issuedAtMs: now }),
     MillisBehindLatest: behind,

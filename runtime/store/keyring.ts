@@ -1,0 +1,286 @@
+// The encryption keys StartStreamEncryption names, standing in for AWS KMS.
+// The operator supplies them from a Kubernetes Secret; every runtime (and every
+// worker that reads shards) loads the same Secret, so any process can decrypt
+// what another wrote.
+//
+// Sources (merged; the file wins on a clash):
+//   inline  SHARDLINE_KMS_KEYS="id1:BASE64KEY,alias/orders:id1" (newlines or commas)
+//   file    --kms-keys-file PATH / SHARDLINE_KMS_KEYS_FILE=PATH, where PATH is
+//     * a file of entries, one a line (`#` starts a comment line):
+//         <keyId>:<base64 of 32 random bytes> [enabled|disabled|pending-deletion]
+//         alias/<name>:<keyId or key ARN>
+//       <keyId> may also be written as a key ARN
+//       (arn:aws:kms:<region>:<account>:key/<keyId>); only the id is kept. The
+//       optional state makes the key answer like a disabled key or one pending
+//       deletion in KMS (KMSDisabledException / KMSInvalidStateException). Or
+//     * a directory (a Secret mounted whole): each file is either named by a key
+//       id and holds only its base64 key, or holds entries as above. Dot files
+//       (the kubelet's ..data links) are skipped.
+//   Generate a key with `openssl rand -base64 32`.
+//
+// A stream's KeyId may be given as a key id, a key ARN, an alias name
+// (alias/<name>) or an alias ARN (arn:aws:kms:<region>:<account>:alias/<name>).
+// ARNs are matched by their key id or alias name whatever region/account they
+// carry. Like the credentials file, the source is stat'ed at most once a second
+// and re-read when it changed (Secret rotation); a reload that fails keeps the
+// previous keys and warns. Removing a key makes data written with it
+// unreadable (GetRecords answers KMSNotFoundException) until it is restored.
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
+
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+
+export interface DataKey {
+  /** The key id, as written in each encrypted message's header. */
+  id: string;
+  /** 32 bytes: AES-256. */
+  key: Buffer;
+  state: KeyState;
+}
+
+export type KmsErrorCode =
+  | 'KMSNotFoundException'
+  | 'KMSDisabledException'
+  | 'KMSInvalidStateException'
+  | 'KMSAccessDeniedException';
+
+/** A key cannot be used; `code` is the Kinesis error name, `message` AWS-style. */
+export class KeyError extends Error {
+  constructor(readonly code: KmsErrorCode, message: string) {
+    super(message);
+    this.name = code;
+  }
+}
+
+interface Parsed {
+  keys: Map<string, DataKey>;
+  /** alias/<name> → key id. */
+  aliases: Map<string, string>;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const ALIAS_RE = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
+const KEY_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]*:\d*:key\/(.+)$/;
+const ALIAS_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]*:\d*:(alias\/.+)$/;
+const STATES: Record<string, KeyState> = { enabled: 'Enabled', disabled: 'Disabled', 'pending-deletion': 'PendingDeletion' };
+
+/** Key id from a bare id or key ARN; undefined when neither. */
+function keyIdOf(ref: string): string | undefined {
+  const m = KEY_ARN_RE.exec(ref);
+  const id = m ? m[1]! : ref;
+  return ID_RE.test(id) ? id : undefined;
+}
+
+function decodeKey(b64: string, where: string): Buffer {
+  const key = Buffer.from(b64, 'base64');
+  // Never echo the value: it is secret.
+  if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== b64.replace(/=+$/, '')) {
+    throw new Error(`${where}: key material must be the base64 of exactly 32 bytes`);
+  }
+  return key;
+}
+
+/** Parses key and alias entries; throws naming the source and line, never the key. */
+export function parseKeyEntries(text: string, source: string, into: Parsed = { keys: new Map(), aliases: new Map() }): Parsed {
+  const aliasTargets: [string, string, string][] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const where = `${source}:${i + 1}`;
+    if (line.startsWith('alias/')) {
+      const colon = line.indexOf(':');
+      const name = colon > 0 ? line.slice(0, colon) : '';
+      const target = colon > 0 ? line.slice(colon + 1).trim() : '';
+      if (!ALIAS_RE.test(name) || !target) throw new Error(`${where}: malformed alias entry (want alias/<name>:<keyId>)`);
+      aliasTargets.push([name, target, where]);
+      return;
+    }
+    const [entry, stateWord, ...extra] = line.split(/\s+/);
+    const colon = entry!.lastIndexOf(':');
+    const id = colon > 0 ? keyIdOf(entry!.slice(0, colon)) : undefined;
+    const state = stateWord === undefined ? 'Enabled' : STATES[stateWord.toLowerCase()];
+    if (!id || Buffer.byteLength(id) > 255 || !state || extra.length > 0) {
+      throw new Error(`${where}: malformed key entry (want <keyId>:<base64 32-byte key> [enabled|disabled|pending-deletion])`);
+    }
+    into.keys.set(id, { id, key: decodeKey(entry!.slice(colon + 1), where), state });
+  });
+  for (const [name, target, where] of aliasTargets) {
+    const id = keyIdOf(target);
+    if (!id) throw new Error(`${where}: alias ${name} must name a key id or key ARN`);
+    into.aliases.set(name, id);
+  }
+  return into;
+}
+
+function readSource(path: string, into: Parsed): void {
+  if (!statSync(path).isDirectory()) {
+    parseKeyEntries(readFileSync(path, 'utf8'), path, into);
+    return;
+  }
+  for (const name of readdirSync(path).sort()) {
+    if (name.startsWith('.')) continue;
+    const file = join(path, name);
+    if (!statSync(file).isFile()) continue;
+    const text = readFileSync(file, 'utf8').trim();
+    if (!text.includes(':') && !text.includes('\n')) {
+      const id = keyIdOf(name);
+      if (!id) throw new Error(`${file}: file name is not a valid key id`);
+      into.keys.set(id, { id, key: decodeKey(text, file), state: 'Enabled' });
+    } else {
+      parseKeyEntries(text, file, into);
+    }
+  }
+}
+
+const stamp = (s: Stats) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
+
+function fingerprint(path: string): string {
+  const top = statSync(path);
+  if (!top.isDirectory()) return stamp(top);
+  const parts = [stamp(top)];
+  for (const name of readdirSync(path).sort()) {
+    if (name.startsWith('.')) continue;
+    try {
+      parts.push(`${name}=${stamp(statSync(join(path, name)))}`);
+    } catch {
+      parts.push(`${name}=gone`);
+    }
+  }
+  return parts.join('|');
+}
+
+export interface KeyRingOptions {
+  file?: string;
+  inline?: string;
+  /** For the ARNs in error messages. */
+  region?: string;
+  accountId?: string;
+  checkIntervalMs?: number;
+  now?: () => number;
+}
+
+export class KeyRing {
+  private parsed: Parsed = { keys: new Map(), aliases: new Map() };
+  private readonly inline: Parsed;
+  /** KeyId as clients give it → key (or why not); cleared on reload. */
+  private resolved = new Map<string, DataKey | KeyError>();
+  private stamp = '';
+  private checkedAt = 0;
+  private lastFailure = '';
+  private readonly interval: number;
+  private readonly now: () => number;
+  private readonly region: string;
+  private readonly account: string;
+
+  constructor(private readonly opts: KeyRingOptions = {}) {
+    this.interval = opts.checkIntervalMs ?? 1000;
+    this.now = opts.now ?? Date.now;
+    this.region = opts.region ?? 'us-east-1';
+    this.account = opts.accountId ?? '000000000000';
+    // Inline entries may also be separated by commas (one-line env values).
+    this.inline = opts.inline
+      ? parseKeyEntries(opts.inline.replace(/,/g, '\n'), 'SHARDLINE_KMS_KEYS')
+      : { keys: new Map(), aliases: new Map() };
+    this.parsed = this.inline;
+    if (opts.file !== undefined) this.load(opts.file);
+  }
+
+  /** Number of configured keys (0: StartStreamEncryption can never succeed). */
+  get size(): number {
+    this.refresh();
+    return this.parsed.keys.size;
+  }
+
+  keyArn(id: string): string {
+    return `arn:aws:kms:${this.region}:${this.account}:key/${id}`;
+  }
+
+  /**
+   * The usable key a stream's KeyId (id, key ARN, alias or alias ARN) names;
+   * throws KeyError as KMS would answer (not found, disabled, pending deletion).
+   */
+  resolve(ref: string): DataKey {
+    this.refresh();
+    let r = this.resolved.get(ref);
+    if (r === undefined) {
+      try {
+        r = this.lookup(ref);
+      } catch (e) {
+        if (!(e instanceof KeyError)) throw e;
+        r = e;
+      }
+      if (this.resolved.size > 10_000) this.resolved.clear();
+      this.resolved.set(ref, r);
+    }
+    if (r instanceof KeyError) throw r;
+    return r;
+  }
+
+  /** The key an encrypted message names, for decryption; throws KeyError. */
+  forDecrypt(id: string): DataKey {
+    return this.resolve(id);
+  }
+
+  private lookup(ref: string): DataKey {
+    const aliasArn = ALIAS_ARN_RE.exec(ref);
+    const alias = aliasArn ? aliasArn[1]! : ref.startsWith('alias/') ? ref : undefined;
+    let id: string | undefined;
+    if (alias !== undefined) {
+      id = this.parsed.aliases.get(alias);
+      if (id === undefined) throw new KeyError('KMSNotFoundException', `Alias arn:aws:kms:${this.region}:${this.account}:${alias} is not found.`);
+    } else {
+      id = keyIdOf(ref);
+      if (id === undefined) throw new KeyError('KMSNotFoundException', `Invalid keyId '${ref}'`);
+    }
+    const key = this.parsed.keys.get(id);
+    if (!key) throw new KeyError('KMSNotFoundException', `Key '${this.keyArn(id)}' does not exist`);
+    if (key.state === 'Disabled') throw new KeyError('KMSDisabledException', `${this.keyArn(id)} is disabled.`);
+    if (key.state === 'PendingDeletion') throw new KeyError('KMSInvalidStateException', `${this.keyArn(id)} is pending deletion.`);
+    return key;
+  }
+
+  private load(file: string): void {
+    const stamp = fingerprint(file);
+    const next: Parsed = { keys: new Map(this.inline.keys), aliases: new Map(this.inline.aliases) };
+    readSource(file, next);
+    this.parsed = next;
+    this.resolved = new Map();
+    this.stamp = stamp;
+    this.checkedAt = this.now();
+  }
+
+  private refresh(): void {
+    const file = this.opts.file;
+    if (file === undefined || this.now() - this.checkedAt < this.interval) return;
+    this.checkedAt = this.now();
+    try {
+      if (fingerprint(file) !== this.stamp) this.load(file);
+      this.lastFailure = '';
+    } catch (err) {
+      const failure = (err as Error).message;
+      if (failure !== this.lastFailure) process.emitWarning(`KMS keys reload from ${file} failed, keeping previous keys: ${failure}`);
+      this.lastFailure = failure;
+    }
+  }
+}
+
+/** Keys from the environment (SHARDLINE_KMS_KEYS_FILE, SHARDLINE_KMS_KEYS), or from explicit sources. */
+export function loadKeyRing(opts: KeyRingOptions = {}): KeyRing {
+  return new KeyRing(opts);
+}
+
+let envRing: KeyRing | undefined;
+
+/**
+ * The process-wide key ring from the environment, for readers that are not
+ * handed one (delivery and analytics workers mount the same Secret).
+ */
+export function defaultKeyRing(): KeyRing {
+  envRing ??= new KeyRing({
+    file: process.env.SHARDLINE_KMS_KEYS_FILE || undefined,
+    inline: process.env.SHARDLINE_KMS_KEYS || undefined,
+    region: process.env.SHARDLINE_REGION,
+    accountId: process.env.SHARDLINE_ACCOUNT_ID,
+  });
+  return envRing;
+}
