@@ -113,20 +113,27 @@ function coerceBlob(val: unknown): Buffer {
   }
 }
 
-/** Strict base64 as Coral checks it: padded length, alphabet, canonical last character. */
+/**
+ * Strict base64 as Coral checks it: padded length, alphabet, canonical last character.
+ * A string that re-encodes to itself passes all three checks (the encoder only
+ * writes canonical, padded base64), so the common case is one decode and one
+ * encode; the checks below run only to name what is wrong.
+ */
 function decodeBase64(val: string): Buffer {
+  const buf = Buffer.from(val, 'base64');
+  if (buf.toString('base64') === val) return buf;
+  return base64Error(val);
+}
+
+function base64Error(val: string): never {
   const prefix = `'${val}' can not be converted to a Blob: `;
   if (val.length % 4) {
     throw serializationError(`${prefix}Base64 encoded length is expected a multiple of 4 bytes but found: ${val.length}`);
   }
   const bad = /[^a-zA-Z0-9+/=]|=[^=]/.exec(val);
   if (bad) throw serializationError(`${prefix}Invalid Base64 character: '${bad[0][0]}'`);
-  const buf = Buffer.from(val, 'base64');
   // Non-zero bits after the last full byte: the spelling (sic) is Coral's.
-  if (buf.toString('base64') !== val) {
-    throw serializationError(`${prefix}Invalid last non-pad Base64 character dectected`);
-  }
-  return buf;
+  throw serializationError(`${prefix}Invalid last non-pad Base64 character dectected`);
 }
 
 function coerceTimestamp(val: unknown, protocol: WireProtocol): Date {
