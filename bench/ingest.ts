@@ -123,15 +123,21 @@ interface TargetRun {
 
 const sizeLabel = (n: number) => (n >= 1024 ? `${n / 1024} KB` : `${n} B`);
 
+/** Kinesalite has no stream modes (and no limits); Shardline's ON_DEMAND streams have no per-shard limits and start with 4 shards. */
+const streamMode = (target: string, o: Options) => (target === 'shardline' && o.shards === ON_DEMAND_SHARDS ? 'ON_DEMAND' : 'PROVISIONED');
+const ON_DEMAND_SHARDS = 4;
+
 async function runTarget(name: string, server: Child, pids: Record<string, number | undefined>, o: Options): Promise<TargetRun> {
   const out: TargetRun = { throughput: [], visibility: [], errors: [] };
+  const mode = streamMode(name, o);
+  if (mode === 'PROVISIONED' && name === 'shardline') process.stderr.write(`[${name}] --shards ${o.shards}: PROVISIONED streams, per-shard limits apply\n`);
   const admin = new KinesisHttp(server.endpoint, { connections: 1 });
   const log = (m: string) => process.stderr.write(`[${name}] ${m}\n`);
   try {
     if (o.scenarios.has('putrecords')) {
       for (const size of o.sizes) {
         const stream = `bench-putrecords-${size}`;
-        await createStreamAndWait(admin, stream, o.shards);
+        await createStreamAndWait(admin, stream, o.shards, mode);
         const client = new KinesisHttp(server.endpoint, { connections: o.concurrency });
         log(`PutRecords 500 × ${sizeLabel(size)}, ${o.concurrency} concurrent`);
         try {
@@ -150,7 +156,7 @@ async function runTarget(name: string, server: Child, pids: Record<string, numbe
     if (o.scenarios.has('putrecord')) {
       const size = 1024;
       const stream = 'bench-putrecord';
-      await createStreamAndWait(admin, stream, o.shards);
+      await createStreamAndWait(admin, stream, o.shards, mode);
       const client = new KinesisHttp(server.endpoint, { connections: o.putConcurrency });
       log(`PutRecord ${sizeLabel(size)}, ${o.putConcurrency} concurrent`);
       try {
@@ -167,7 +173,7 @@ async function runTarget(name: string, server: Child, pids: Record<string, numbe
     }
     if (o.scenarios.has('latency')) {
       const stream = 'bench-visibility';
-      const shardIds = await createStreamAndWait(admin, stream, o.shards);
+      const shardIds = await createStreamAndWait(admin, stream, o.shards, mode);
       const producer = new KinesisHttp(server.endpoint, { connections: 8 });
       const consumers = shardIds.map(() => new KinesisHttp(server.endpoint, { connections: 1 }));
       log(`put→GetRecords visibility at ${o.rate} rec/s, ${shardIds.length} shards polled without pause`);
@@ -330,6 +336,7 @@ export async function runIngest(argv: string[]): Promise<void> {
       runtime: 'child process (node dist/runtime/cli.js runtime), load generator in the parent',
       kinesalite: 'kinesalite 3.3.3 in memory (memdown) in a child process, createStreamMs 0',
       nats: 'nats-server, one node, file store in a temp dir, max_payload 16MB',
+      streams: 'shardline: ON_DEMAND (4 shards, no per-shard limits) unless --shards is not 4; kinesalite: PROVISIONED, --shards shards',
       loadGenerator: 'undici Pool, HTTP/1.1 keep-alive, pre-serialised JSON bodies',
       ...o,
       targets: [...o.targets],

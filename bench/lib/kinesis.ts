@@ -61,8 +61,13 @@ export class KinesisHttp {
   }
 }
 
-export async function createStreamAndWait(k: KinesisHttp, name: string, shards: number): Promise<string[]> {
-  await k.json('CreateStream', { StreamName: name, ShardCount: shards });
+/**
+ * Creates a stream and waits for ACTIVE; returns its shard ids. ON_DEMAND
+ * (always 4 shards at creation) is not throttled per shard, so the server's
+ * own speed is measured rather than AWS's per-shard limits.
+ */
+export async function createStreamAndWait(k: KinesisHttp, name: string, shards: number, mode: 'PROVISIONED' | 'ON_DEMAND' = 'PROVISIONED'): Promise<string[]> {
+  await k.json('CreateStream', mode === 'ON_DEMAND' ? { StreamName: name, StreamModeDetails: { StreamMode: 'ON_DEMAND' } } : { StreamName: name, ShardCount: shards });
   const deadline = Date.now() + 30_000;
   for (;;) {
     const d = await k.json('DescribeStream', { StreamName: name });
