@@ -7,7 +7,7 @@ import { CONTENT_TYPES, decodeBody, encodeBody, wireOf, type Wire } from '../htt
 import { KinesisError, internalFailure, serializationError } from './errors.js';
 import { isKnownOperation, validateRequest } from './validation/index.js';
 import { verifyRequest, type CredentialStore } from '../auth/index.js';
-import { OPERATIONS } from './operations.js';
+import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
 
 const SERVICE = 'Kinesis_20131202';
@@ -91,11 +91,14 @@ export function kinesisHandler(opts: HandlerOptions) {
       if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return sendError(res, wire, serializationError(''));
       if (!known) return sendError(res, wire, new KinesisError('UnknownOperationException', ''));
       const impl = OPERATIONS[op!];
+      const streaming = STREAMING_OPERATIONS[op!];
       try {
         verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
         const params = validateRequest(op!, decoded, wire);
-        if (!impl) throw new KinesisError('UnknownOperationException', `Operation ${op} is not supported by this Shardline version yet.`);
-        const out = await impl(ctx, params);
+        if (!impl && !streaming) throw new KinesisError('UnknownOperationException', `Operation ${op} is not supported by this Shardline version yet.`);
+        // Event-stream answers (SubscribeToShard) write their own response once it has started.
+        if (streaming) return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
+        const out = await impl!(ctx, params);
         send(res, 200, encodeBody(wire, out), CONTENT_TYPES[wire]);
       } catch (e) {
         if (e instanceof KinesisError) return sendError(res, wire, e);

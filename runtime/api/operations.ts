@@ -12,6 +12,7 @@ import {
   addTagsToStream, removeTagsFromStream, listTagsForStream, tagResource, untagResource, listTagsForResource,
 } from './ops/tags.js';
 import { startStreamEncryption, stopStreamEncryption } from './ops/encryption.js';
+import { enableEnhancedMonitoring, disableEnhancedMonitoring } from './ops/monitoring.js';
 
 export const OPERATIONS: Record<string, Operation> = {
   CreateStream: createStream,
@@ -39,4 +40,6 @@ export const OPERATIONS: Record<string, Operation> = {
   UpdateStreamMode: updateStreamMode,
   StartStreamEncryption: startStreamEncryption,
   StopStreamEncryption: stopStreamEncryption,
+  EnableEnhancedMonitoring: enableEnhancedMonitoring,
+  DisableEnhancedMonitoring: disableEnhancedMonitoring,
 };

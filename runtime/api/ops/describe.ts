@@ -1,6 +1,7 @@
 // Shapes of stream and shard descriptions as the Kinesis API returns them.
 import type { ShardRecord, StreamRecord } from '../../store/streamRecord.js';
 import { openShards } from '../../store/streamRecord.js';
+import { liveConsumers } from '../../store/consumers.js';
 import { streamArn, type ApiContext } from '../context.js';
 
 export function shardShape(s: ShardRecord): Record<string, unknown> {
@@ -25,7 +26,7 @@ export function streamSummaryShape(ctx: ApiContext, r: StreamRecord): Record<str
     EncryptionType: r.encryption.type,
     KeyId: r.encryption.keyId,
     OpenShardCount: openShards(r).length,
-    ConsumerCount: 0,
+    ConsumerCount: liveConsumers(r, Date.now(), ctx.config.consumerTransitionMs).length,
   };
 }
 
