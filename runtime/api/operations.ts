@@ -9,6 +9,10 @@ import { getRecords, getShardIterator } from './ops/read.js';
 import { listShards } from './ops/listShards.js';
 import { splitShard, mergeShards, updateShardCount, updateStreamMode } from './ops/reshard.js';
 import {
+  registerStreamConsumer, deregisterStreamConsumer, describeStreamConsumer, listStreamConsumers,
+} from './ops/consumers.js';
+import { subscribeToShard, type StreamingOperation } from './subscribe.js';
+import {
   addTagsToStream, removeTagsFromStream, listTagsForStream, tagResource, untagResource, listTagsForResource,
 } from './ops/tags.js';
 import { startStreamEncryption, stopStreamEncryption } from './ops/encryption.js';
@@ -42,4 +46,13 @@ export const OPERATIONS: Record<string, Operation> = {
   StopStreamEncryption: stopStreamEncryption,
   EnableEnhancedMonitoring: enableEnhancedMonitoring,
   DisableEnhancedMonitoring: disableEnhancedMonitoring,
+  RegisterStreamConsumer: registerStreamConsumer,
+  DeregisterStreamConsumer: deregisterStreamConsumer,
+  DescribeStreamConsumer: describeStreamConsumer,
+  ListStreamConsumers: listStreamConsumers,
+};
+
+/** Operations answered with an event stream written as it goes. */
+export const STREAMING_OPERATIONS: Record<string, StreamingOperation> = {
+  SubscribeToShard: subscribeToShard,
 };
