@@ -9,6 +9,7 @@ import { isKnownOperation, validateRequest } from './validation/index.js';
 import { verifyRequest, type CredentialStore } from '../auth/index.js';
 import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
+import { enforceResourcePolicy } from './resourcePolicy.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -93,9 +94,11 @@ export function kinesisHandler(opts: HandlerOptions) {
       const impl = OPERATIONS[op!];
       const streaming = STREAMING_OPERATIONS[op!];
       try {
-        verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
+        const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
         const params = validateRequest(op!, decoded, wire);
         if (!impl && !streaming) throw new KinesisError('UnknownOperationException', `Operation ${op} is not supported by this Shardline version yet.`);
+        // Resource policies: explicit Deny statements for the caller's access key (AccessDeniedException).
+        if (caller !== undefined) await enforceResourcePolicy(ctx, op!, params, caller);
         // Event-stream answers (SubscribeToShard) write their own response once it has started.
         if (streaming) return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
         const out = await impl!(ctx, params);

@@ -17,6 +17,7 @@ import {
 } from './ops/tags.js';
 import { startStreamEncryption, stopStreamEncryption } from './ops/encryption.js';
 import { enableEnhancedMonitoring, disableEnhancedMonitoring } from './ops/monitoring.js';
+import { putResourcePolicy, getResourcePolicy, deleteResourcePolicy } from './ops/policies.js';
 
 export const OPERATIONS: Record<string, Operation> = {
   CreateStream: createStream,
@@ -46,6 +47,9 @@ export const OPERATIONS: Record<string, Operation> = {
   StopStreamEncryption: stopStreamEncryption,
   EnableEnhancedMonitoring: enableEnhancedMonitoring,
   DisableEnhancedMonitoring: disableEnhancedMonitoring,
+  PutResourcePolicy: putResourcePolicy,
+  GetResourcePolicy: getResourcePolicy,
+  DeleteResourcePolicy: deleteResourcePolicy,
   RegisterStreamConsumer: registerStreamConsumer,
   DeregisterStreamConsumer: deregisterStreamConsumer,
   DescribeStreamConsumer: describeStreamConsumer,

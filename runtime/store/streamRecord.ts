@@ -34,6 +34,10 @@ export interface StreamRecord {
   encryption: { type: 'NONE' | 'KMS'; keyId?: string };
   enhancedMonitoring: string[];
   maxRecordSizeKiB: number;
+  /** Resource-based policy (PutResourcePolicy): the JSON text as given. */
+  resourcePolicy?: string;
+  /** Consumers' resource policies, keyed by `<consumer name>:<creation epoch seconds>`. */
+  consumerPolicies?: Record<string, string>;
   /** During a reshard (status UPDATING): the shards being opened and closed. */
   pendingShards?: ShardRecord[];
   pendingParents?: string[];
