@@ -8,7 +8,7 @@ import { dataStreamChildren, desiredShardCount, endpointOf, streamNameOf } from 
 import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
-import { openShardsOf, type StreamRecord } from '../store/streamStore.js';
+import { isReshardRejection, openShardsOf, type StreamRecord } from '../store/streamStore.js';
 import type { DataStream, DataStreamSpec, DataStreamStatus } from '../../crds/schema/datastream.js';
 import { ensureChildren } from './children.js';
 import { deploymentAvailable, failpoint, type Context, type Result } from './context.js';
@@ -58,18 +58,20 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
 
   const dep = deploymentAvailable(stored.get('Deployment'));
   let outcome: Outcome;
-  if (sync.reshard) outcome = { state: 'Stalled', reason: 'ReshardingUnavailable', message: sync.reshard };
+  if (sync.reshard) outcome = { state: 'Stalled', ...sync.reshard };
+  else if (sync.more) outcome = { state: 'Progressing', reason: 'Resharding', message: `Resharding towards ${spec.shards} shards.` };
   else if (sync.record.status !== 'ACTIVE') outcome = { state: 'Progressing', reason: 'StreamNotActive', message: `Stream is ${sync.record.status}.` };
   else if (!dep.available) outcome = { state: 'Progressing', reason: 'RuntimeNotAvailable', message: `Shard runtime Deployment: ${dep.message}.` };
   else outcome = { state: 'Ready', reason: 'StreamActive', message: `Stream ${sync.record.name} is ACTIVE with ${openShardsOf(sync.record).length} open shards; runtime ${dep.message}.` };
   await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, sync.record, dep.ready, outcome), ctx.events);
-  return {};
+  // The store is not watched: look again while it is still moving.
+  return sync.more || sync.record.status !== 'ACTIVE' ? { requeueAfterMs: 500 } : {};
 }
 
 export const pdbType = (s: OperatorSettings): ResourceType =>
   ({ apiVersion: s.pdbApiVersion, kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true });
 
-interface StreamSync { record: StreamRecord; reshard?: string; conflict?: string }
+interface StreamSync { record: StreamRecord; reshard?: { reason: string; message: string }; conflict?: string; more?: boolean }
 
 /** Step: the stream exists in the store with the spec's retention and shard count. */
 async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): Promise<StreamSync> {
@@ -93,14 +95,23 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     record = await store.setRetention(name, spec.retentionHours);
     await ctx.events.emit(ds, 'Normal', 'RetentionChanged', `Retention of ${name} set to ${spec.retentionHours} hours.`);
   }
+  if (record.status === 'UPDATING' && store.finishReshard) record = await store.finishReshard(record);
   const open = openShardsOf(record).length;
   const want = desiredShardCount(spec, open);
   if (open !== want) {
     if (!store.updateShardCount) {
-      return { record, reshard: `Stream has ${open} open shards, spec asks for ${want}; resharding is not available in this version. The stream keeps serving with ${open} shards.` };
+      return { record, reshard: { reason: 'ReshardingUnavailable', message: `Stream has ${open} open shards, spec asks for ${want}; resharding is not available in this version. The stream keeps serving with ${open} shards.` } };
     }
-    record = await store.updateShardCount(name, want);
-    await ctx.events.emit(ds, 'Normal', 'Resharding', `Resharding ${name} from ${open} to ${want} shards.`);
+    // Kinesis allows at most doubling or halving per UpdateShardCount: step there.
+    const step = want > open ? Math.min(want, open * 2) : Math.max(want, Math.ceil(open / 2));
+    try {
+      record = await store.updateShardCount(name, step);
+    } catch (e) {
+      if (!isReshardRejection(e)) throw e;
+      return { record, reshard: { reason: 'ReshardRejected', message: `Resharding ${name} from ${open} to ${step} shards was rejected: ${e.message}` } };
+    }
+    await ctx.events.emit(ds, 'Normal', 'Resharded', `Resharded ${name} from ${open} to ${openShardsOf(record).length} shards.`);
+    if (step !== want) return { record, more: true };
   }
   return { record };
 }

@@ -2,6 +2,7 @@
 // runtime's own stream/shard-map management (runtime/store/streams.ts): one
 // implementation of JetStream management, used by the Kinesis API and by us.
 import * as streams from '../../runtime/store/streams.js';
+import { finishReshard } from '../../runtime/store/reshard.js';
 import { connectStore, type Store } from '../../runtime/store/connect.js';
 import type { StreamRecord, StreamSettings } from '../../runtime/store/streamRecord.js';
 
@@ -12,8 +13,10 @@ export interface StreamStore {
   ensure(settings: StreamSettings): Promise<StreamRecord>;
   delete(name: string): Promise<void>;
   setRetention(name: string, hours: number): Promise<StreamRecord>;
-  /** Present once the runtime implements resharding (issue 3). */
+  /** Present once the runtime implements resharding (issue 3). Rejections throw a ReshardError. */
   updateShardCount?: (name: string, count: number) => Promise<StreamRecord>;
+  /** Completes a reshard a crashed process left UPDATING. */
+  finishReshard?: (rec: StreamRecord) => Promise<StreamRecord>;
   close(): Promise<void>;
 }
 
@@ -27,9 +30,16 @@ export async function connectStreamStore(natsUrl: string): Promise<StreamStore> 
     ensure: (settings) => streams.ensureStream(store, settings),
     delete: (name) => streams.deleteStream(store, name),
     setRetention: (name, hours) => streams.setRetention(store, name, hours),
-    ...(reshard ? { updateShardCount: (name: string, count: number) => reshard(store, name, count) } : {}),
+    ...(reshard ? {
+      updateShardCount: (name: string, count: number) => reshard(store, name, count),
+      finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
+    } : {}),
     close: () => store.close(),
   };
 }
 
 export const openShardsOf = (r: StreamRecord) => r.shards.filter((s) => s.endingSequenceNumber === undefined);
+
+/** A reshard the stream's state does not allow (the runtime's ReshardError): not retryable as is. */
+export const isReshardRejection = (e: unknown): e is Error & { kind: string } =>
+  e instanceof Error && typeof (e as { kind?: unknown }).kind === 'string' && e.constructor.name === 'ReshardError';

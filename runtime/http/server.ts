@@ -58,8 +58,10 @@ export async function listen(handler: Handler, port: number, host = '0.0.0.0'): 
     port: (tcp.address() as net.AddressInfo).port,
     h2,
     async close() {
-      await new Promise<void>((r) => tcp.close(() => r()));
+      // close() waits for open connections, so end keep-alive ones first.
+      const closed = new Promise<void>((r) => tcp.close(() => r()));
       for (const s of sockets) s.destroy();
+      await closed;
       h1.close();
       h2.close();
     },

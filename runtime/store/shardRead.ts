@@ -63,6 +63,29 @@ async function getMsg(store: Store, jsStream: string, seq: number, subject?: str
   return { seq: s, data: m.data };
 }
 
+/**
+ * A message inside the tip (first..last sequence, which the stream leader
+ * reported). A direct get may be answered by a follower that has not yet
+ * applied a message the leader already acknowledged: its 404 does not mean
+ * the message is gone, and skipping it would silently lose the record for this
+ * reader (seen on replicas-3 streams when reading at the tip). So a 404 here
+ * is checked with the leader's STREAM.MSG.GET, which is authoritative; only a
+ * message the leader does not have either (expired since the tip was read) is
+ * skipped. Rare, so reads stay on direct gets.
+ */
+async function getMsgInTip(store: Store, jsStream: string, seq: number): Promise<DirectMsg | undefined> {
+  const m = await getMsg(store, jsStream, seq);
+  if (m) return m;
+  try {
+    const sm = await store.jsm.streams.getMessage(jsStream, { seq });
+    return { seq: sm.seq, data: sm.data };
+  } catch (e) {
+    const err = e as { api_error?: { err_code?: number }; message?: string };
+    if (err.api_error?.err_code === 10037 || /no message found/i.test(String(err.message))) return undefined;
+    throw e;
+  }
+}
+
 export async function readShard(
   store: Store,
   jsStream: string,
@@ -83,7 +106,7 @@ export async function readShard(
   let full = false;
   while (!full && seq <= tip.lastSeq) {
     const upto = Math.min(tip.lastSeq, seq + WINDOW - 1);
-    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsg(store, jsStream, seq + i)));
+    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i)));
     for (const m of msgs) {
       if (!m) {
         seq++;
