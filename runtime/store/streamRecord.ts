@@ -38,6 +38,11 @@ export interface StreamRecord {
   resourcePolicy?: string;
   /** Consumers' resource policies, keyed by `<consumer name>:<creation epoch seconds>`. */
   consumerPolicies?: Record<string, string>;
+  /**
+   * Per-shard throughput limits (runtime/QUOTAS.md). Absent: enforced for
+   * PROVISIONED streams; ON_DEMAND streams are never throttled per shard.
+   */
+  quotaEnforcement?: boolean;
   /** During a reshard (status UPDATING): the shards being opened and closed. */
   pendingShards?: ShardRecord[];
   pendingParents?: string[];
