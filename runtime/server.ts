@@ -11,6 +11,8 @@ import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
 import { startClosedShardJanitor } from './store/closedShardJanitor.js';
 import { loadKeyRing } from './store/keyring.js';
+import { ShardUsage } from './usage/shardUsage.js';
+import { createMetricsRegistry } from './usage/metrics.js';
 
 export interface RunningRuntime {
   port: number;
@@ -34,7 +36,10 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   }
   const appender = new ShardAppender(publisher, Math.min(BATCH_BYTES, maxPayload - 1024));
   const iterators = await IteratorCodec.fromKv(store.config);
-  const ctx: ApiContext = { store, cache, appender, iterators, config };
+  const usage = new ShardUsage(store.nc, { log });
+  usage.start(cache);
+  const metrics = createMetricsRegistry(usage);
+  const ctx: ApiContext = { store, cache, appender, iterators, config, usage };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   const credentials = loadCredentialStore({ file: config.credentialsFile, inline: config.credentials });
   const handler = kinesisHandler({
@@ -42,6 +47,11 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     credentials,
     routes: {
       '/healthz': (res) => void res.end('ok'),
+      '/metrics': async (res) => {
+        const body = await metrics.metrics();
+        res.setHeader('Content-Type', metrics.contentType);
+        res.end(body);
+      },
       '/readyz': (res) => {
         res.statusCode = store.nc.isClosed() ? 503 : 200;
         res.end(res.statusCode === 200 ? 'ok' : 'nats connection closed');
@@ -58,6 +68,7 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     async close() {
       await listener.close();
       stopJanitor();
+      usage.stop();
       cache.stop();
       publisher.close();
       await store.close();

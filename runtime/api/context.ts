@@ -5,6 +5,7 @@ import type { ShardAppender } from '../store/shardAppender.js';
 import type { IteratorCodec } from '../kinesis/iterator.js';
 import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../store/keyring.js';
+import type { ShardUsage } from '../usage/shardUsage.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 
 export interface ApiContext {
@@ -15,6 +16,8 @@ export interface ApiContext {
   config: RuntimeConfig;
   /** Encryption keys (stand-in for KMS); absent: the SHARDLINE_KMS_KEYS* environment's. */
   keys?: KeyRing;
+  /** Per-shard limits and metrics (runtime/QUOTAS.md); absent: neither. */
+  usage?: ShardUsage;
 }
 
 export type Params = Record<string, any>;

@@ -10,7 +10,7 @@ import { routeOf, type CachedStream } from '../../store/streamCache.js';
 import type { ShardRecord } from '../../store/streamRecord.js';
 import type { AppendRecord } from '../../store/shardAppender.js';
 import { PublishError } from '../../store/publisher.js';
-import { KinesisError, invalidArgument, resourceNotFound, serviceUnavailable, validationError } from '../errors.js';
+import { KinesisError, invalidArgument, resourceNotFound, serviceUnavailable, throughputExceeded, validationError } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 import { streamDataKey } from './encryption.js';
 
@@ -55,6 +55,9 @@ function prepare(s: CachedStream, entry: Params, path: string): Prepared {
   return { key, rec: { partitionKey: pk, partitionKeyBytes: Buffer.byteLength(pk, 'utf8'), data } };
 }
 
+/** What a record counts against the shard's write limit: data plus partition key, as AWS counts it. */
+const recordBytes = (r: AppendRecord) => r.data.length + r.partitionKeyBytes;
+
 const isSealed = (e: unknown) => e instanceof PublishError && /sealed|no JetStream stream/.test(e.message);
 
 function failureOf(e: unknown): KinesisError {
@@ -80,6 +83,11 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
         retry.push(i); // the map is mid-change: a gap in the open ranges
         continue;
       }
+      // Per-shard limits (runtime/QUOTAS.md), charged once: a re-routed record was admitted already.
+      if (attempt === 0 && ctx.usage && !ctx.usage.admitWrite(s.record, shard, recordBytes(items[i]!.rec))) {
+        out[i] = { error: throughputExceeded(`Rate exceeded for shard ${shard.shardId} in stream ${name} under account ${ctx.config.accountId}.`) };
+        continue;
+      }
       let g = groups.get(shard.index);
       if (!g) groups.set(shard.index, (g = { shard, at: [] }));
       g.at.push(i);
@@ -87,7 +95,9 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
     await Promise.all(
       [...groups.values()].map(async (g) => {
         try {
-          const r = await appendTo(jsSubject(s.record.uid, g.shard.index), g.at.map((i) => items[i]!.rec));
+          const recs = g.at.map((i) => items[i]!.rec);
+          const r = await appendTo(jsSubject(s.record.uid, g.shard.index), recs);
+          ctx.usage?.wrote(s.record, g.shard, recs.length, recs.reduce((n, x) => n + recordBytes(x), 0));
           g.at.forEach((i, k) => {
             out[i] = { shard: g.shard, seq: encodeSequence({ shardIndex: g.shard.index, jsSeq: r.jsSeq, index: r.firstIndex + k }), kms: key !== undefined };
           });

@@ -5,7 +5,7 @@ import { jsStreamName, jsSubject, shardIndexOf } from '../../store/names.js';
 import { readShard, seqAtTimestamp, shardTip } from '../../store/shardRead.js';
 import { hourMs } from '../../store/streams.js';
 import type { ShardRecord, StreamRecord } from '../../store/streamRecord.js';
-import { expiredIterator, invalidArgument, resourceNotFound } from '../errors.js';
+import { expiredIterator, invalidArgument, resourceNotFound, throughputExceeded } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation } from '../context.js';
 import { keysOf, kmsFailure } from './encryption.js';
 
@@ -91,6 +91,9 @@ export const getRecords: Operation = async (ctx, p) => {
   if (!s || s.record.uid !== it.uid) throw shardMissing(ctx, it.streamName, shardId);
   const rec = s.record;
   const shard = findShard(ctx, rec, it.streamName, shardId);
+  if (ctx.usage && !ctx.usage.admitRead(rec, shard)) {
+    throw throughputExceeded(`Rate exceeded for Shard - ${ctx.config.accountId}/${it.streamName}/${shardId}`);
+  }
   const now = Date.now();
   const read = await readShard(ctx.store, jsStreamName(rec.uid, shard.index), it, {
     limit: (p.Limit as number | undefined) ?? 10000,
@@ -100,6 +103,11 @@ export const getRecords: Operation = async (ctx, p) => {
   }).catch(kmsFailure);
   const last = read.records[read.records.length - 1];
   const behind = read.atEnd || !last ? 0 : Math.max(0, read.tip.lastMs - last.arrivalMs);
+  if (ctx.usage) {
+    let bytes = 0;
+    for (const r of read.records) bytes += r.data.length + Buffer.byteLength(r.partitionKey, 'utf8');
+    ctx.usage.readDone(rec, shard, read.records.length, bytes, last ? Math.max(0, Date.now() - last.arrivalMs) : 0);
+  }
   const closedAndDrained = shard.endingSequenceNumber !== undefined && read.atEnd;
   return {
     Records: read.records.map((r) => ({
