@@ -18,6 +18,7 @@ import {
 import { startStreamEncryption, stopStreamEncryption } from './ops/encryption.js';
 import { enableEnhancedMonitoring, disableEnhancedMonitoring } from './ops/monitoring.js';
 import { putResourcePolicy, getResourcePolicy, deleteResourcePolicy } from './ops/policies.js';
+import { updateMaxRecordSize, describeAccountSettings, updateAccountSettings } from './ops/settings.js';
 
 export const OPERATIONS: Record<string, Operation> = {
   CreateStream: createStream,
@@ -50,6 +51,9 @@ export const OPERATIONS: Record<string, Operation> = {
   PutResourcePolicy: putResourcePolicy,
   GetResourcePolicy: getResourcePolicy,
   DeleteResourcePolicy: deleteResourcePolicy,
+  UpdateMaxRecordSize: updateMaxRecordSize,
+  DescribeAccountSettings: describeAccountSettings,
+  UpdateAccountSettings: updateAccountSettings,
   RegisterStreamConsumer: registerStreamConsumer,
   DeregisterStreamConsumer: deregisterStreamConsumer,
   DescribeStreamConsumer: describeStreamConsumer,

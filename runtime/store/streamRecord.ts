@@ -69,6 +69,8 @@ export interface StreamSettings {
   retentionHours: number;
   replicas: 1 | 3;
   tags?: Record<string, string>;
+  /** CreateStream's MaxRecordSizeInKiB (default 1024). */
+  maxRecordSizeKiB?: number;
 }
 
 export const DEFAULT_RETENTION_HOURS = 24;

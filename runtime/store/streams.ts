@@ -150,7 +150,7 @@ export async function ensureStream(
       tags: settings.tags ?? {},
       encryption: { type: 'NONE' },
       enhancedMonitoring: [],
-      maxRecordSizeKiB: DEFAULT_MAX_RECORD_SIZE_KIB,
+      maxRecordSizeKiB: settings.maxRecordSizeKiB ?? DEFAULT_MAX_RECORD_SIZE_KIB,
     };
     try {
       const revision = await store.streams.create(streamKey(settings.name), JSON.stringify(rec));

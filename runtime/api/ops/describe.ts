@@ -26,6 +26,7 @@ export function streamSummaryShape(ctx: ApiContext, r: StreamRecord): Record<str
     EncryptionType: r.encryption.type,
     KeyId: r.encryption.keyId,
     OpenShardCount: openShards(r).length,
+    MaxRecordSizeInKiB: r.maxRecordSizeKiB,
     ConsumerCount: liveConsumers(r, Date.now(), ctx.config.consumerTransitionMs).length,
   };
 }
