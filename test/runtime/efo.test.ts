@@ -3,7 +3,7 @@
 // pushed records, heartbeats, expiry, the 5-second rule across processes, and
 // ChildShards at the end of a split shard.
 import {
-  CreateStreamCommand, DeregisterStreamConsumerCommand, DescribeStreamConsumerCommand, DescribeStreamSummaryCommand,
+  CreateStreamCommand, DeleteStreamCommand, DeregisterStreamConsumerCommand, DescribeStreamConsumerCommand, DescribeStreamSummaryCommand,
   InvalidArgumentException, KinesisClient, LimitExceededException, ListStreamConsumersCommand, PutRecordCommand,
   PutRecordsCommand, RegisterStreamConsumerCommand, ResourceInUseException, ResourceNotFoundException, SplitShardCommand,
   StartStreamEncryptionCommand, SubscribeToShardCommand, type StartingPosition, type SubscribeToShardEvent,
@@ -468,6 +468,21 @@ describe('SubscribeToShard and resharding', () => {
     await latest.done;
     expect(latest.records()).toHaveLength(0);
     expect(latest.events.at(-1)!.e.ChildShards).toHaveLength(2);
+  });
+});
+
+describe('DeleteStream with consumers', () => {
+  test('refused without EnforceConsumerDeletion; with it, the stream goes and its subscriptions end', async () => {
+    const s = 'efo-delete';
+    const sArn = await createStream(s, 1);
+    const arn = await registerActive(sArn, 'doomed');
+    const sub = await subscribe(client, arn, 'shardId-000000000000', { Type: 'LATEST' });
+    await expect(client.send(new DeleteStreamCommand({ StreamName: s }))).rejects.toBeInstanceOf(ResourceInUseException);
+    await expect(client.send(new DeleteStreamCommand({ StreamName: s, EnforceConsumerDeletion: false }))).rejects.toBeInstanceOf(ResourceInUseException);
+    await client.send(new DeleteStreamCommand({ StreamName: s, EnforceConsumerDeletion: true }));
+    await waitFor(() => sub.ended, 5000, 'subscription to end');
+    expect(sub.error).toBeInstanceOf(ResourceNotFoundException);
+    await expect(client.send(new DescribeStreamConsumerCommand({ ConsumerARN: arn }))).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 });
 

@@ -6,6 +6,7 @@ import { ON_DEMAND_INITIAL_SHARDS, openShards, DEFAULT_RETENTION_HOURS } from '.
 import { invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
 import { requireStream, streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 import { shardShape, streamSummaryShape, visibleShards } from './describe.js';
+import { liveConsumers } from '../../store/consumers.js';
 
 async function accountOpenShards(ctx: ApiContext): Promise<{ shards: number; onDemandStreams: number }> {
   let shards = 0;
@@ -64,6 +65,9 @@ export const deleteStreamOp: Operation = async (ctx, p) => {
   if (!s) throw streamNotFound(name, ctx.config.accountId);
   if (s.record.status === 'CREATING' || s.record.status === 'UPDATING') {
     throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} not ACTIVE, instead in state ${s.record.status}`);
+  }
+  if (p.EnforceConsumerDeletion !== true && liveConsumers(s.record, Date.now(), ctx.config.consumerTransitionMs).length > 0) {
+    throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} has registered consumers. Set EnforceConsumerDeletion to delete it with them.`);
   }
   await deleteStream(ctx.store, name);
   await ctx.cache.fresh(name);
