@@ -9,6 +9,8 @@ import {
   StartStreamEncryptionCommand, SubscribeToShardCommand, type StartingPosition, type SubscribeToShardEvent,
 } from '@aws-sdk/client-kinesis';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { Encoder, decode as cborDecode } from 'cbor-x';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startChild, startInProcess, type ChildRuntime } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
@@ -502,6 +504,48 @@ describe('SubscribeToShard on an encrypted stream', () => {
     ]);
     sub.abort();
     await sub.done;
+  });
+});
+
+describe('SubscribeToShard over CBOR', () => {
+  test('a CBOR request gets CBOR event payloads: byte-string Data, tag 1 millisecond timestamps', async () => {
+    const s = 'efo-cbor';
+    const sArn = await createStream(s, 1);
+    const arn = await registerActive(sArn, 'cbor');
+    const data = Buffer.from([0, 1, 2, 250, 255]);
+    await putter.send(new PutRecordCommand({ StreamName: s, PartitionKey: 'a', Data: data }));
+    const body = Buffer.from(
+      new Encoder({ useRecords: false, tagUint8Array: false }).encode({ ConsumerARN: arn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }),
+    );
+    const messages: { headers: Record<string, unknown>; payload: Buffer }[] = [];
+    let contentType: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${rt.endpoint}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-cbor-1.1', 'x-amz-target': 'Kinesis_20131202.SubscribeToShard', 'content-length': body.length },
+      }, (res) => {
+        contentType = res.headers['content-type'];
+        const dec = new EventStreamDecoder();
+        res.on('data', (c: Buffer) => {
+          messages.push(...dec.push(c));
+          if (messages.length >= 2) {
+            req.destroy();
+            resolve();
+          }
+        });
+        res.on('end', () => resolve());
+      });
+      req.on('error', (e) => (messages.length >= 2 ? resolve() : reject(e)));
+      req.end(body);
+    });
+    expect(contentType).toBe('application/vnd.amazon.eventstream');
+    expect(messages[0]!.headers).toEqual({ ':event-type': 'initial-response', ':content-type': 'application/x-amz-cbor-1.1', ':message-type': 'event' });
+    expect(messages[1]!.headers[':event-type']).toBe('SubscribeToShardEvent');
+    const ev = cborDecode(messages[1]!.payload) as { Records: { Data: Uint8Array; ApproximateArrivalTimestamp: Date; PartitionKey: string }[] };
+    expect(Buffer.from(ev.Records[0]!.Data)).toEqual(data);
+    expect(ev.Records[0]!.PartitionKey).toBe('a');
+    // cbor-x reads tag 1 as seconds: a millisecond value comes out 1000 times too far in the future.
+    expect(Math.abs(ev.Records[0]!.ApproximateArrivalTimestamp.getTime() / 1000 - Date.now())).toBeLessThan(60_000);
   });
 });
 
