@@ -1,11 +1,14 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
 
-/** The 128-bit hash key Kinesis routes a partition key by: MD5 of its UTF-8 bytes. */
+/**
+ * The 128-bit hash key Kinesis routes a partition key by: MD5 of its UTF-8 bytes.
+ * One-shot crypto.hash (no Hash object) and one BigInt from hex: this runs for
+ * every record written.
+ */
 export function hashKeyOf(partitionKey: string): bigint {
-  const d = createHash('md5').update(partitionKey, 'utf8').digest();
-  return (d.readBigUInt64BE(0) << 64n) | d.readBigUInt64BE(8);
+  return BigInt('0x' + hash('md5', partitionKey, 'hex'));
 }
 
 export interface HashRange {
