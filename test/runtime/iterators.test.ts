@@ -9,7 +9,7 @@ import {
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { drain, sleep, text, until } from './records.helpers.js';
+import { drain, sleep, text, until, withoutQuotas } from './records.helpers.js';
 
 const SHARD = 'shardId-000000000000';
 const TTL_MS = 300;
@@ -39,6 +39,12 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+/** A stream with per-shard limits off: these tests read far faster than 5 calls/s a shard. */
+async function create(StreamName: string, ShardCount: number) {
+  await client.send(new CreateStreamCommand({ StreamName, ShardCount }));
+  await withoutQuotas(rt.ctx.store, StreamName, [client, otherClient, shortClient]);
+}
+
 async function iterator(input: Omit<GetShardIteratorCommandInput, 'ShardId'> & { ShardId?: string }, c = client): Promise<string> {
   const r = await c.send(new GetShardIteratorCommand({ ShardId: SHARD, ...input }));
   expect(typeof r.ShardIterator).toBe('string');
@@ -65,7 +71,7 @@ describe('positions', () => {
   let latestBeforeC: string; // a LATEST iterator taken after m2
 
   beforeAll(async () => {
-    await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
+    await create(stream, 1);
     const a = await client.send(new PutRecordsCommand({
       StreamName: stream, Records: all.slice(0, 10).map((d) => ({ PartitionKey: 'pk', Data: Buffer.from(d) })),
     }));
@@ -120,7 +126,7 @@ describe('positions', () => {
 
   test('AFTER_SEQUENCE_NUMBER of the last record then sees the next write', async () => {
     const s = 'iter-after-last';
-    await client.send(new CreateStreamCommand({ StreamName: s, ShardCount: 1 }));
+    await create(s, 1);
     const first = await client.send(new PutRecordCommand({ StreamName: s, PartitionKey: 'k', Data: Buffer.from('one') }));
     const it = await iterator({ StreamName: s, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: first.SequenceNumber });
     const empty = await get(it);
@@ -202,7 +208,7 @@ describe('paging a larger shard', () => {
   const expected: string[] = [];
 
   beforeAll(async () => {
-    await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
+    await create(stream, 1);
     // Twelve messages of varying sizes (PutRecords and PutRecord mixed).
     for (let m = 0; m < 12; m++) {
       const n = m % 3 === 0 ? 1 : 7 + m;
@@ -239,7 +245,7 @@ describe('iterator validity', () => {
   const stream = 'iter-validity';
 
   beforeAll(async () => {
-    await client.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 2 }));
+    await create(stream, 2);
     await client.send(new PutRecordsCommand({
       StreamName: stream, Records: Array.from({ length: 20 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) })),
     }));
@@ -304,14 +310,14 @@ describe('iterator validity', () => {
 
   test('an iterator of a deleted stream, and of a deleted-and-recreated one, is ResourceNotFoundException', async () => {
     const s = 'iter-recreated';
-    await client.send(new CreateStreamCommand({ StreamName: s, ShardCount: 1 }));
+    await create(s, 1);
     await client.send(new PutRecordCommand({ StreamName: s, PartitionKey: 'k', Data: Buffer.from('old') }));
     const oldIt = await iterator({ StreamName: s, ShardIteratorType: 'TRIM_HORIZON' });
     await client.send(new DeleteStreamCommand({ StreamName: s }));
     const gone = await get(oldIt).catch((x) => x);
     expect(gone).toBeInstanceOf(ResourceNotFoundException);
 
-    await client.send(new CreateStreamCommand({ StreamName: s, ShardCount: 1 }));
+    await create(s, 1);
     await client.send(new PutRecordCommand({ StreamName: s, PartitionKey: 'k', Data: Buffer.from('new') }));
     for (const c of [client, otherClient]) {
       // The other process learns of the re-creation through its KV watch.

@@ -10,6 +10,7 @@ import {
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
+import { withoutQuotas } from './records.helpers.js';
 
 const JSON_CT = 'application/x-amz-json-1.1';
 const MAX_BODY = 4 * 1024 * 1024;
@@ -27,6 +28,8 @@ beforeAll(async () => {
   h1 = sdkClient(rt.endpoint, { http1: true });
   h2 = sdkClient(rt.endpoint);
   await h1.send(new CreateStreamCommand({ StreamName: STREAM, ShardCount: 1 }));
+  // MiB-sized records back to back: more than a shard's 1 MiB/s write limit.
+  await withoutQuotas(rt.ctx.store, STREAM, [h1, h2]);
 });
 afterAll(async () => {
   h1?.destroy();

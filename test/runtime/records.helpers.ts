@@ -3,6 +3,8 @@
 import {
   DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, type _Record,
 } from '@aws-sdk/client-kinesis';
+import type { Store } from '../../runtime/store/connect.js';
+import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -63,3 +65,21 @@ export async function readStream(client: KinesisClient, stream: string, opts: { 
 }
 
 export const text = (r: _Record) => Buffer.from(r.Data!).toString('utf8');
+
+/**
+ * Turns per-shard throughput limits off for a stream (quotas.test.ts covers
+ * them; these suites read and write faster than 5 reads/s or 1 MiB/s a shard
+ * on purpose) and waits until every given runtime acts on it: a burst of six
+ * GetRecords on the first shard, more than a bucket of five holds, succeeds.
+ */
+export async function withoutQuotas(store: Store, stream: string, clients: KinesisClient[]): Promise<void> {
+  await setQuotaEnforcement(store, stream, false);
+  const [shard] = await shardIds(clients[0]!, stream);
+  for (const c of clients) {
+    await until(`quotas off for ${stream}`, async () => {
+      const it = await c.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard, ShardIteratorType: 'LATEST' }));
+      for (let i = 0; i < 6; i++) await c.send(new GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+      return true;
+    }, 5000, 100);
+  }
+}
