@@ -33,10 +33,13 @@ export interface Context {
 
 export interface Result { requeueAfterMs?: number }
 
-/** Test failpoints: SHARDLINE_FAILPOINTS=after-ensure-stream kills the process there (an operator killed mid-reconcile). */
-export function failpoint(name: string): void {
+/**
+ * Test failpoints: SHARDLINE_FAILPOINTS=after-ensure-stream@ns/name SIGKILLs the
+ * process at that step of that object's reconcile (an operator killed mid-reconcile).
+ */
+export function failpoint(name: string, key: string): void {
   const fps = (process.env.SHARDLINE_FAILPOINTS ?? '').split(',');
-  if (fps.includes(name)) {
+  if (fps.includes(name) || fps.includes(`${name}@${key}`)) {
     process.stderr.write(`failpoint ${name}: SIGKILL\n`);
     process.kill(process.pid, 'SIGKILL');
   }

@@ -45,7 +45,7 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
     throw e; // retried with per-key backoff
   }
   if (sync.conflict) return stalled(ctx, ds, 'StreamNameConflict', sync.conflict);
-  failpoint('after-ensure-stream');
+  failpoint('after-ensure-stream', key);
 
   const kids = dataStreamChildren(ds, spec, ctx.settings);
   const stored = await ensureChildren(ctx, [
@@ -54,7 +54,7 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
     { type: Services, cache: ctx.caches.services, desired: kids.service },
     { type: pdbType(ctx.settings), cache: ctx.caches.pdbs, desired: kids.pdb },
   ]);
-  failpoint('after-children');
+  failpoint('after-children', key);
 
   const dep = deploymentAvailable(stored.get('Deployment'));
   let outcome: Outcome;
