@@ -1,7 +1,7 @@
 // Shared helpers for the runtime behaviour suites: reading whole shards with
 // the real SDK, and small timing utilities with bounded waits.
 import {
-  DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, type _Record,
+  DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type GetRecordsCommandOutput, type KinesisClient, type _Record,
 } from '@aws-sdk/client-kinesis';
 import type { Store } from '../../runtime/store/connect.js';
 import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
@@ -49,7 +49,7 @@ export async function drain(client: KinesisClient, iterator: string, opts: { lim
   let iter: string | undefined = iterator;
   for (let page = 0; iter; page++) {
     if (page >= (opts.maxPages ?? 1000)) throw new Error(`shard not drained after ${page} pages`);
-    const r = await client.send(new GetRecordsCommand({ ShardIterator: iter, Limit: opts.limit }));
+    const r: GetRecordsCommandOutput = await client.send(new GetRecordsCommand({ ShardIterator: iter, Limit: opts.limit }));
     out.push(...(r.Records ?? []));
     if ((r.Records ?? []).length === 0 && r.MillisBehindLatest === 0) break;
     iter = r.NextShardIterator;
