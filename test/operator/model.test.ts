@@ -1,0 +1,131 @@
+// Pure builders and helpers: spec in, objects out. No I/O.
+import { dataStreamChildren, desiredShardCount, endpointOf, streamNameOf } from '../../operator/model/datastream.js';
+import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
+import { childName } from '../../operator/model/common.js';
+import { validateDataStream, validateDeliveryStream, validateAnalyticsApp } from '../../operator/model/validate.js';
+import { conditionsFor } from '../../operator/status/conditions.js';
+import { isSubset, needsApply, withHash } from '../../operator/kube/apply.js';
+import { DataStreamSpec, DeliveryStreamSpec, AnalyticsAppSpec, type DataStream } from '../../crds/index.js';
+
+const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1' };
+const ds = (spec: Record<string, unknown> = {}, status?: any): DataStream => ({
+  apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream',
+  metadata: { name: 'orders', namespace: 'shop', uid: 'u-1', generation: 1 },
+  spec: DataStreamSpec.parse(spec), status,
+});
+
+describe('DataStream model', () => {
+  test('children: runtime Deployment, Service, PDB, ConfigMap; all owned by the DataStream', () => {
+    const d = ds({ shards: 4, runtime: { replicas: 3 } });
+    const kids = dataStreamChildren(d, d.spec, settings);
+    for (const k of Object.values(kids)) {
+      expect(k.metadata.name).toBe('orders-stream');
+      expect(k.metadata.namespace).toBe('shop');
+      expect(k.metadata.ownerReferences).toEqual([{ apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', name: 'orders', uid: 'u-1', controller: true, blockOwnerDeletion: true }]);
+      expect(k.metadata.labels!['app.kubernetes.io/managed-by']).toBe('shardline-operator');
+    }
+    const dep = kids.deployment as any;
+    expect(dep.spec.replicas).toBe(3);
+    const c = dep.spec.template.spec.containers[0];
+    expect(c.image).toBe('shardline:1');
+    expect(c.args).toEqual(['runtime']);
+    expect(c.env).toEqual(expect.arrayContaining([{ name: 'SHARDLINE_NATS_URL', value: 'nats://nats:4222' }, { name: 'SHARDLINE_PORT', value: '4567' }]));
+    expect(dep.spec.selector.matchLabels).toEqual((kids.service as any).spec.selector);
+    expect((kids.pdb as any).apiVersion).toBe('policy/v1');
+    expect(JSON.parse((kids.configMap as any).data['config.json'])).toMatchObject({ streamName: 'orders', shards: 4, retentionHours: 24 });
+    expect(endpointOf(d)).toBe('http://orders-stream.shop.svc:4567');
+  });
+
+  test('a spec change changes the pod template config hash (pods roll); an unchanged spec does not', () => {
+    const hash = (spec: Record<string, unknown>) => {
+      const d = ds(spec);
+      return (dataStreamChildren(d, d.spec, settings).deployment as any).spec.template.metadata.annotations['shardline.dev/config-hash'];
+    };
+    expect(hash({ retentionHours: 24 })).toBe(hash({}));
+    expect(hash({ retentionHours: 48 })).not.toBe(hash({}));
+  });
+
+  test('encryption key Secret is mounted', () => {
+    const d = ds({ encryption: { keySecretRef: { name: 'k' } } });
+    const pod = (dataStreamChildren(d, d.spec, settings).deployment as any).spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'encryption', secret: { secretName: 'k', items: [{ key: 'key', path: 'key' }] } });
+  });
+
+  test('stream name: pinned in status, else spec.streamName, else metadata.name', () => {
+    expect(streamNameOf(ds())).toBe('orders');
+    expect(streamNameOf(ds({ streamName: 'Orders.v2' }))).toBe('Orders.v2');
+    expect(streamNameOf(ds({ streamName: 'x' }, { streamName: 'pinned' }))).toBe('pinned');
+  });
+
+  test('desired shard count: PROVISIONED exact, ON_DEMAND only clamped', () => {
+    expect(desiredShardCount(DataStreamSpec.parse({ shards: 3 }))).toBe(3);
+    const od = DataStreamSpec.parse({ mode: 'ON_DEMAND', shards: 2, onDemand: { minShards: 2, maxShards: 8 } });
+    expect(desiredShardCount(od, 5)).toBe(5);
+    expect(desiredShardCount(od, 1)).toBe(2);
+    expect(desiredShardCount(od, 20)).toBe(8);
+  });
+
+  test('validation the apiserver may not do: cross-field rules, immutable stream name', () => {
+    expect(validateDataStream(ds()).ok).toBe(true);
+    const bad = { ...ds(), spec: { ...ds().spec, onDemand: { minShards: 9, maxShards: 2 } } };
+    expect(validateDataStream(bad)).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect(validateDataStream(ds({ streamName: 'other' }, { streamName: 'orders' }))).toMatchObject({ ok: false, reason: 'ImmutableFieldChanged' });
+    expect(validateDataStream({ ...ds(), spec: { shards: -1 } as any })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+  });
+});
+
+describe('worker models', () => {
+  const owner = (kind: string) => ({ apiVersion: 'shardline.dev/v1alpha1', kind, metadata: { name: 'w', namespace: 'shop', uid: 'u-2' } });
+  test('delivery Deployment runs `shardline delivery --config`, credentials from the Secret', () => {
+    const spec = DeliveryStreamSpec.parse({ source: { dataStreamRef: { name: 'orders' } }, s3: { bucket: 'lake', credentialsSecretRef: 'creds' } });
+    const kids = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings);
+    const c = (kids.deployment as any).spec.template.spec.containers[0];
+    expect(kids.deployment.metadata.name).toBe('w-delivery');
+    expect(c.args).toEqual(['delivery', '--config', '/etc/shardline/config.json']);
+    expect(c.env).toContainEqual({ name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'creds', key: 'AWS_SECRET_ACCESS_KEY' } } });
+    expect(JSON.parse((kids.configMap as any).data['config.json']).source.stream.streamName).toBe('orders');
+  });
+  test('analytics Deployment and validation of outputs', () => {
+    const spec = AnalyticsAppSpec.parse({ inputs: [{ name: 'S', dataStreamRef: { name: 'orders' }, columns: [{ name: 'a', sqlType: 'INTEGER' }] }], sql: 'x', replicas: 2 });
+    const kids = analyticsChildren(owner('AnalyticsApp') as any, spec, new Map(), settings);
+    expect((kids.deployment as any).spec.replicas).toBe(2);
+    expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', format: 'JSON' }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect(validateDeliveryStream({ source: { dataStreamRef: { name: 'o' } } })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+  });
+  test('child names are DNS-1035 labels, hashed when too long', () => {
+    expect(childName('a.b', 'stream')).toBe('a-b-stream');
+    const long = childName('x'.repeat(200), 'delivery');
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).toMatch(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
+    expect(childName('x'.repeat(200), 'delivery')).toBe(long);
+  });
+});
+
+describe('conditions', () => {
+  test('kstatus triple; lastTransitionTime only moves on a status change', () => {
+    const t1 = new Date('2026-01-01T00:00:00Z');
+    const a = conditionsFor({ state: 'Progressing', reason: 'RuntimeNotAvailable', message: 'm' }, 1, [], t1);
+    expect(a.map((c) => [c.type, c.status])).toEqual([['Ready', 'False'], ['Reconciling', 'True'], ['Stalled', 'False']]);
+    const b = conditionsFor({ state: 'Ready', reason: 'StreamActive', message: 'ok' }, 1, a, new Date('2026-01-01T00:01:00Z'));
+    expect(b.find((c) => c.type === 'Ready')!.lastTransitionTime).toBe('2026-01-01T00:01:00Z');
+    expect(b.find((c) => c.type === 'Stalled')!.lastTransitionTime).toBe('2026-01-01T00:00:00Z');
+    const s = conditionsFor({ state: 'Stalled', reason: 'InvalidSpec', message: 'bad' }, 2, b);
+    expect(s.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidSpec', observedGeneration: 2 });
+  });
+});
+
+describe('apply only when needed', () => {
+  const desired = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'n', labels: { a: '1' } }, data: { k: 'v' } };
+  test('subset comparison ignores server-added fields', () => {
+    expect(isSubset({ a: [{ x: 1 }] }, { a: [{ x: 1, y: 2 }], b: 3 })).toBe(true);
+    expect(isSubset({ a: [{ x: 1 }] }, { a: [{ x: 1 }, { x: 2 }] })).toBe(false);
+    expect(isSubset({ port: 80 }, { port: '80' })).toBe(true);
+  });
+  test('converged object needs no apply; drift or a desired change does', () => {
+    const stored = { ...withHash(desired), metadata: { ...withHash(desired).metadata, uid: 'x', resourceVersion: '5', managedFields: [] } };
+    expect(needsApply(desired, stored)).toBe(false);
+    expect(needsApply(desired, undefined)).toBe(true);
+    expect(needsApply(desired, { ...stored, data: { k: 'hand-edited' } })).toBe(true);
+    expect(needsApply({ ...desired, metadata: { ...desired.metadata, labels: {} } }, stored)).toBe(true); // removed label
+  });
+});
