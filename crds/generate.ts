@@ -26,8 +26,17 @@ export function writeCrds(dir: string): string[] {
   return written;
 }
 
-// Run as a script: the crds/ directory of the source tree is the target.
+/** config/crd/kustomization.yaml: kustomize may not load files outside its root, so config/crd holds a copy. */
+export function renderKustomization(): string {
+  return HEADER + stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [...renderCrds().keys()] });
+}
+
+// Run as a script from the repository root: writes crds/ and config/crd/.
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const dir = process.argv[2] ?? process.cwd() + '/crds';
-  for (const f of writeCrds(dir)) console.log(`wrote ${path.join(dir, f)}`);
+  const root = process.argv[2] ?? process.cwd();
+  for (const dir of [path.join(root, 'crds'), path.join(root, 'config/crd')]) {
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of writeCrds(dir)) console.log(`wrote ${path.join(dir, f)}`);
+  }
+  fs.writeFileSync(path.join(root, 'config/crd/kustomization.yaml'), renderKustomization());
 }

@@ -20,6 +20,9 @@ import { freePort, waitForPort } from './ports.js';
 export interface ControlPlane {
   kubeconfigPath: string;
   kc: KubeConfig;
+  /** Kubeconfig of user `shardline-operator`, bound only to config/rbac (with operatorRbac). */
+  operatorKubeconfigPath?: string;
+  operatorKc?: KubeConfig;
   client: KubeClient;
   /** Start timings in ms, for keeping the suites fast. */
   timings: Record<string, number>;
@@ -80,6 +83,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 export interface StartOptions {
   /** CRD manifests (YAML files) installed before the controller-manager starts, so its garbage collector knows the kinds. */
   crdFiles?: string[];
+  /** Create user shardline-operator with exactly the RBAC of config/rbac (lease Role in shardline-system). */
+  operatorRbac?: boolean;
 }
 
 export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
@@ -113,7 +118,8 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     fs.writeFileSync(saKey, privateKey.export({ type: 'pkcs1', format: 'pem' }));
     fs.writeFileSync(saPub, publicKey.export({ type: 'spki', format: 'pem' }));
     const token = crypto.randomBytes(24).toString('hex');
-    fs.writeFileSync(path.join(root, 'tokens.csv'), `${token},admin,admin,"system:masters"\n`);
+    const opToken = crypto.randomBytes(24).toString('hex');
+    fs.writeFileSync(path.join(root, 'tokens.csv'), `${token},admin,admin,"system:masters"\n${opToken},shardline-operator,shardline-operator\n`);
 
     const apiPort = await freePort();
     const apiserver = new Proc('kube-apiserver', spawn(bin(dir, 'kube-apiserver'), [
@@ -130,13 +136,16 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     ], { stdio: ['ignore', 'pipe', 'pipe'] }), path.join(root, 'apiserver.log'));
     procs.push(apiserver);
 
-    const kubeconfigPath = path.join(root, 'kubeconfig');
-    fs.writeFileSync(kubeconfigPath, [
+    const writeKubeconfig = (file: string, user: string, tok: string) => fs.writeFileSync(file, [
       'apiVersion: v1', 'kind: Config', 'current-context: test',
       'clusters:', '- name: test', '  cluster:', `    server: https://127.0.0.1:${apiPort}`, '    insecure-skip-tls-verify: true',
-      'users:', '- name: admin', '  user:', `    token: ${token}`,
-      'contexts:', '- name: test', '  context:', '    cluster: test', '    user: admin', '    namespace: default',
+      'users:', `- name: ${user}`, '  user:', `    token: ${tok}`,
+      'contexts:', '- name: test', '  context:', '    cluster: test', `    user: ${user}`, '    namespace: default',
     ].join('\n') + '\n');
+    const kubeconfigPath = path.join(root, 'kubeconfig');
+    writeKubeconfig(kubeconfigPath, 'admin', token);
+    const operatorKubeconfigPath = path.join(root, 'kubeconfig-operator');
+    writeKubeconfig(operatorKubeconfigPath, 'shardline-operator', opToken);
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfigPath);
     const client = new KubeClient(kc);
@@ -148,7 +157,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     timings.apiserver = Date.now() - t0;
 
     if (opts.crdFiles?.length) await installCrds(client, opts.crdFiles);
+    if (opts.operatorRbac) await bindOperatorRbac(client);
     timings.crds = Date.now() - t0;
+    let operatorKc: KubeConfig | undefined;
+    if (opts.operatorRbac) { operatorKc = new KubeConfig(); operatorKc.loadFromFile(operatorKubeconfigPath); }
 
     const kcm = new Proc('kube-controller-manager', spawn(bin(dir, 'kube-controller-manager'), [
       `--kubeconfig=${kubeconfigPath}`,
@@ -165,6 +177,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     let n = 0;
     return {
       kubeconfigPath, kc, client, timings, stop,
+      ...(opts.operatorRbac ? { operatorKubeconfigPath, operatorKc } : {}),
       namespace: async (prefix = 'test') => {
         const name = `${prefix}-${++n}-${crypto.randomBytes(2).toString('hex')}`;
         await client.create(Namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -210,6 +223,33 @@ export async function installCrds(client: KubeClient, files: string[]): Promise<
       const got = await client.get<any>(CustomResourceDefinitions, undefined, crd.metadata.name);
       return got?.status?.conditions?.some((c: any) => c.type === 'Established' && c.status === 'True');
     }, 30_000, 50);
+  }
+}
+
+/**
+ * Applies the operator's ClusterRole and leader-election Role from
+ * config/rbac/role.yaml and binds them to user shardline-operator, so tests
+ * prove the shipped RBAC is enough (least privilege: nothing else is granted).
+ */
+export async function bindOperatorRbac(client: KubeClient): Promise<void> {
+  const { parseAllDocuments } = await import('yaml');
+  const docs = parseAllDocuments(fs.readFileSync(path.join(REPO, 'config/rbac/role.yaml'), 'utf8')).map((d) => d.toJSON() as KubeObject);
+  const rbac = (kind: string, plural: string, namespaced: boolean) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind, plural, namespaced });
+  await client.apply(Namespaces, { metadata: { name: 'shardline-system' } });
+  const subject = [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'shardline-operator' }];
+  for (const doc of docs) {
+    if (doc.kind === 'ClusterRole') {
+      await client.apply(rbac('ClusterRole', 'clusterroles', false), doc);
+      await client.apply(rbac('ClusterRoleBinding', 'clusterrolebindings', false), {
+        metadata: { name: `test-${doc.metadata.name}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: doc.metadata.name }, subjects: subject,
+      });
+    } else if (doc.kind === 'Role') {
+      const ns = 'shardline-system';
+      await client.apply(rbac('Role', 'roles', true), { ...doc, metadata: { ...doc.metadata, namespace: ns } });
+      await client.apply(rbac('RoleBinding', 'rolebindings', true), {
+        metadata: { name: `test-${doc.metadata.name}`, namespace: ns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: doc.metadata.name }, subjects: subject,
+      });
+    }
   }
 }
 

@@ -3,11 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { renderCrds } from '../../crds/generate.js';
+import { renderCrds, renderKustomization } from '../../crds/generate.js';
 import { buildCrds } from '../../crds/definitions.js';
 import { DataStreamSpec, DeliveryStreamSpec, AnalyticsAppSpec } from '../../crds/index.js';
 
 const crdDir = path.resolve('crds');
+const configCrdDir = path.resolve('config/crd');
 
 describe('CRD YAML', () => {
   test('committed crds/*.yaml equal what the schemas generate (run `npm run gen:crds`)', () => {
@@ -16,7 +17,9 @@ describe('CRD YAML', () => {
     expect(committed).toEqual([...rendered.keys()].sort());
     for (const [name, text] of rendered) {
       expect(fs.readFileSync(path.join(crdDir, name), 'utf8')).toBe(text);
+      expect(fs.readFileSync(path.join(configCrdDir, name), 'utf8')).toBe(text);
     }
+    expect(fs.readFileSync(path.join(configCrdDir, 'kustomization.yaml'), 'utf8')).toBe(renderKustomization());
   });
 
   test('every field has a description and a type (structural, kubectl explain)', () => {

@@ -17,7 +17,7 @@ let reshardEnabled = false;
 const t0 = Date.now();
 
 beforeAll(async () => {
-  [cp, nats] = await Promise.all([startControlPlane({ crdFiles: CRD_FILES }), startNats()]);
+  [cp, nats] = await Promise.all([startControlPlane({ crdFiles: CRD_FILES, operatorRbac: true }), startNats()]);
   store = await connectStreamStore(nats.url);
   const real = await connectStreamStore(nats.url);
   const wrapped: StreamStore = {
@@ -25,7 +25,7 @@ beforeAll(async () => {
     get updateShardCount() { return reshardEnabled ? real.updateShardCount : undefined; },
     get finishReshard() { return reshardEnabled ? real.finishReshard : undefined; },
   };
-  op = await startOperator({ kubeConfig: cp.kc, natsUrl: nats.url, image: 'shardline:test', resyncMs: 1000, recheckMs: 500, store: wrapped, log: () => {} });
+  op = await startOperator({ kubeConfig: cp.operatorKc!, natsUrl: nats.url, image: 'shardline:test', resyncMs: 1000, recheckMs: 500, store: wrapped, log: () => {} });
   await op.synced;
   // Play kubelet: pods of our Deployments become Ready.
   const tick = async () => {

@@ -16,7 +16,7 @@ const procs: OperatorProcess[] = [];
 
 beforeAll(async () => {
   const t0 = Date.now();
-  [cp, nats] = await Promise.all([startControlPlane({ crdFiles: CRD_FILES }), startNats(), Promise.resolve(buildOperatorJs())]);
+  [cp, nats] = await Promise.all([startControlPlane({ crdFiles: CRD_FILES, operatorRbac: true }), startNats(), Promise.resolve(buildOperatorJs())]);
   store = await connectStreamStore(nats.url);
   const tick = async () => {
     try { for (const n of namespaces) await markPodsReady(cp.client, n); } catch { /* ignore */ }
@@ -37,8 +37,8 @@ afterAll(async () => {
 
 function operator(lease: string, env: Record<string, string> = {}) {
   const p = spawnOperator([
-    '--kubeconfig', cp.kubeconfigPath, '--nats', nats.url, '--image', 'shardline:test',
-    '--lease-namespace', 'default', '--lease-name', lease,
+    '--kubeconfig', cp.operatorKubeconfigPath!, '--nats', nats.url, '--image', 'shardline:test',
+    '--lease-namespace', 'shardline-system', '--lease-name', lease,
     '--lease-duration-seconds', '3', '--renew-deadline-ms', '2000', '--retry-period-ms', '300', '--resync-seconds', '2',
   ], env);
   procs.push(p);
@@ -52,7 +52,7 @@ const create = (n: string, name: string) => cp.client.create(DataStreams, {
 });
 const waitReady = (n: string, name: string, timeout = 30_000) =>
   until(`${name} Ready`, async () => { const o = await cp.client.get<any>(DataStreams, n, name); return cond(o)?.status === 'True' && o; }, timeout);
-const holder = async (lease: string) => (await cp.client.get<any>(Leases, 'default', lease))?.spec?.holderIdentity as string | undefined;
+const holder = async (lease: string) => (await cp.client.get<any>(Leases, 'shardline-system', lease))?.spec?.holderIdentity as string | undefined;
 
 test('leader hand-over between two operator processes', async () => {
   const a = operator('handover');
@@ -71,7 +71,7 @@ test('leader hand-over between two operator processes', async () => {
   console.log('hand-over ms', Date.now() - t);
   await create(n, 'h2');
   await waitReady(n, 'h2');
-  const lease = await cp.client.get<any>(Leases, 'default', 'handover');
+  const lease = await cp.client.get<any>(Leases, 'shardline-system', 'handover');
   expect(lease.spec.leaseTransitions).toBeGreaterThanOrEqual(1);
   await standby.signal('SIGTERM');
 }, 90_000);

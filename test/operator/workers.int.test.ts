@@ -13,8 +13,8 @@ let stopped = false;
 const namespaces: string[] = [];
 
 beforeAll(async () => {
-  [cp, nats] = await Promise.all([startControlPlane({ crdFiles: CRD_FILES }), startNats()]);
-  op = await startOperator({ kubeConfig: cp.kc, natsUrl: nats.url, image: 'shardline:test', resyncMs: 1000, recheckMs: 300, log: () => {} });
+  [cp, nats] = await Promise.all([startControlPlane({ crdFiles: CRD_FILES, operatorRbac: true }), startNats()]);
+  op = await startOperator({ kubeConfig: cp.operatorKc!, natsUrl: nats.url, image: 'shardline:test', resyncMs: 1000, recheckMs: 300, log: () => {} });
   await op.synced;
   const tick = async () => {
     try { for (const n of namespaces) await markPodsReady(cp.client, n); } catch { /* ignore */ }
