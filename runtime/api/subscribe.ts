@@ -14,7 +14,7 @@
 // notice on core NATS; the older subscription then ends with
 // ResourceInUseException, as AWS does.
 import { createHash, randomUUID } from 'node:crypto';
-import { DeliverPolicy, StorageType, type ConsumerMessages, type KV, type Subscription } from 'nats';
+import { DeliverPolicy, StorageType, type Consumer, type ConsumerMessages, type KV, type Subscription } from 'nats';
 import type { Response } from '../http/server.js';
 import { encodeBody, type Wire } from '../http/wire.js';
 import { eventFrame, exceptionFrame } from '../http/eventStream.js';
@@ -155,9 +155,10 @@ export const subscribeToShard: StreamingOperation = async (ctx, p, io) => {
   }
   ctx.store.nc.publish(takeoverSubject, me);
 
+  let oc: Consumer;
   let messages: ConsumerMessages;
   try {
-    const oc = await ctx.store.js.consumers.get(jsStream, {
+    oc = await ctx.store.js.consumers.get(jsStream, {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: Math.max(start.jsSeq, 1),
     });
@@ -170,7 +171,7 @@ export const subscribeToShard: StreamingOperation = async (ctx, p, io) => {
   }
 
   await new ShardSubscription(ctx, io, {
-    streamName, uid, shard, start, messages, takeoverSubject, me, consumerName: consumer.name, consumerCreatedAtMs: consumer.createdAtMs,
+    streamName, uid, shard, start, consumer: oc, messages, takeoverSubject, me, consumerName: consumer.name, consumerCreatedAtMs: consumer.createdAtMs,
   }).run();
 };
 
@@ -179,6 +180,7 @@ interface SubscriptionArgs {
   uid: string;
   shard: ShardRecord;
   start: { jsSeq: number; index: number };
+  consumer: Consumer;
   messages: ConsumerMessages;
   takeoverSubject: string;
   me: string;
@@ -225,6 +227,11 @@ class ShardSubscription {
     res.setHeader('Content-Type', 'application/vnd.amazon.eventstream');
     res.on('close', () => this.finish(false));
     res.on('drain', () => this.wakeDrainWaiters());
+    if (res.destroyed) {
+      // The client went away while the subscription was being set up.
+      this.finish(false);
+      return;
+    }
     this.write(eventFrame('initial-response', EVENT_CONTENT_TYPE[this.wire], encodeBody(this.wire, {})));
 
     this.takeover = this.ctx.store.nc.subscribe(this.a.takeoverSubject, {
@@ -431,6 +438,8 @@ class ShardSubscription {
     this.takeover?.unsubscribe();
     this.unwatch?.();
     this.a.messages.stop();
+    // The ordered consumer is ephemeral on the server; remove it now rather than at its inactivity threshold.
+    this.a.consumer.delete().catch(() => undefined);
     this.wakeDrainWaiters();
     if (endResponse && !this.res.writableEnded && !this.res.destroyed) this.res.end();
     this.done();

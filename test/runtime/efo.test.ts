@@ -300,10 +300,13 @@ describe('SubscribeToShard', () => {
     }
     await waitFor(() => sub.records().length >= N, 10_000, 'all records pushed');
     const lat: number[] = [];
+    // The push alone: stored (ApproximateArrivalTimestamp) → event received.
+    const push: number[] = [];
     for (const { at, e } of sub.events) {
       for (const r of e.Records ?? []) {
         const i = Number(Buffer.from(r.Data!).toString().slice(4));
         lat[i] = at - sentAt[i]!;
+        push[i] = at - r.ApproximateArrivalTimestamp!.getTime();
       }
     }
     const got = sub.records();
@@ -319,7 +322,8 @@ describe('SubscribeToShard', () => {
     const p50 = percentile(lat, 50);
     const p99 = percentile(lat, 99);
     process.stdout.write(
-      `[efo] push latency over ${N} records at 100/s (PutRecord sent → event received): p50 ${p50} ms, p99 ${p99} ms, max ${Math.max(...lat)} ms; ${sub.events.length} events\n`,
+      `[efo] push latency over ${N} records at 100/s (PutRecord sent → event received): p50 ${p50} ms, p99 ${p99} ms, max ${Math.max(...lat)} ms; ` +
+        `stored → received: p50 ${percentile(push, 50)} ms, p99 ${percentile(push, 99)} ms; ${sub.events.length} events\n`,
     );
     expect(lat.filter((x) => x === undefined)).toHaveLength(0);
     expect(p99).toBeLessThan(200);
@@ -560,7 +564,11 @@ describe('SubscribeToShard over HTTP/1.1', () => {
     await putter.send(new PutRecordCommand({ StreamName: s, PartitionKey: 'a', Data: Buffer.from('over-h1') }));
     await waitFor(() => sub.records().length >= 1, 5000, 'record over HTTP/1.1');
     expect(Buffer.from(sub.records()[0]!.Data!).toString()).toBe('over-h1');
+    const js = `KDS_${rt.ctx.cache.get(s)!.record.uid}_0`;
+    expect((await rt.ctx.store.jsm.streams.info(js)).state.consumer_count).toBe(1);
     sub.abort();
     await sub.done;
+    // The client going away ends the subscription on the server: its JetStream consumer is removed.
+    await waitFor(async () => (await rt.ctx.store.jsm.streams.info(js)).state.consumer_count === 0, 5000, 'consumer removed');
   });
 });
