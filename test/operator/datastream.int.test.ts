@@ -5,6 +5,7 @@ import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { connectStreamStore, type StreamStore } from '../../operator/store/streamStore.js';
 import { ConfigMaps, DataStreams, Deployments, Services } from '../../operator/kube/resources.js';
 import { ApiError } from '../../operator/kube/client.js';
+import { execFileSync } from 'node:child_process';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -61,6 +62,18 @@ async function waitReady(namespace: string, name: string, timeout = 20_000) {
 async function waitReason(namespace: string, name: string, reason: string, timeout = 20_000) {
   return until(`${name} reason ${reason}`, async () => { const o = await get(namespace, name); return cond(o)?.reason === reason && o; }, timeout);
 }
+
+test('CRDs install: established, short names and kubectl explain work', async () => {
+  const crd = await cp.client.get<any>({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', namespaced: false }, undefined, 'datastreams.shardline.dev');
+  expect(crd.status.acceptedNames.shortNames).toEqual(['kds', 'dstream']);
+  let kubectl = true;
+  try { execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' }); } catch { kubectl = false; }
+  if (!kubectl) return; // kubectl is optional on developer machines
+  const out = await until('explain', async () => {
+    try { return execFileSync('kubectl', ['--kubeconfig', cp.kubeconfigPath, 'explain', 'kds.spec.shards'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }); } catch { return undefined; }
+  }, 20_000, 500);
+  expect(out).toMatch(/PROVISIONED: the number of open shards/);
+});
 
 test('apply -> Ready within seconds, JetStream stream and every child owned', async () => {
   const n = await ns();
@@ -150,6 +163,20 @@ test('what admission cannot check becomes Ready=False with a reason, never a cra
   await waitReason(n, 'secret', 'SecretNotFound');
   await cp.client.create({ apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true }, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ds-key', namespace: n }, data: { key: Buffer.alloc(32).toString('base64') } });
   await waitReady(n, 'secret');
+});
+
+test('a stream name already used by another DataStream is StreamNameConflict', async () => {
+  const a = await ns();
+  const b = await ns();
+  await cp.client.create(DataStreams, dataStream(a, 'shared'));
+  await waitReady(a, 'shared');
+  await cp.client.create(DataStreams, dataStream(b, 'shared'));
+  const ds = await waitReason(b, 'shared', 'StreamNameConflict');
+  expect(cond(ds).message).toContain(`${a}/shared`);
+  // Deleting the loser must not delete the winner's stream.
+  await cp.client.delete(DataStreams, b, 'shared');
+  await until('loser gone', async () => !(await get(b, 'shared')));
+  expect((await store.get('shared'))?.status).toBe('ACTIVE');
 });
 
 test('a shard-count change without runtime resharding is ReshardingUnavailable, data kept', async () => {
