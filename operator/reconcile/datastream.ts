@@ -8,7 +8,7 @@ import { dataStreamChildren, desiredShardCount, endpointOf, streamNameOf } from 
 import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
-import { isReshardRejection, openShardsOf, type StreamRecord } from '../store/streamStore.js';
+import { isReshardRejection, openShardsOf, type StreamRecord, type StreamStore } from '../store/streamStore.js';
 import type { DataStream, DataStreamSpec, DataStreamStatus } from '../../crds/schema/datastream.js';
 import { ensureChildren } from './children.js';
 import { deploymentAvailable, failpoint, type Context, type Result } from './context.js';
@@ -95,6 +95,11 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     record = await store.setRetention(name, spec.retentionHours);
     await ctx.events.emit(ds, 'Normal', 'RetentionChanged', `Retention of ${name} set to ${spec.retentionHours} hours.`);
   }
+  if (spec.mode === 'PROVISIONED' && (record.quotaEnforcement !== false) !== spec.enforceQuotas) {
+    record = await store.setQuotaEnforcement(name, spec.enforceQuotas);
+  }
+  const consumerProblem = await syncConsumers(ctx, store, record, spec);
+  if (consumerProblem) return { record, reshard: consumerProblem };
   if (record.status === 'UPDATING' && store.finishReshard) record = await store.finishReshard(record);
   const open = openShardsOf(record).length;
   const want = desiredShardCount(spec, open);
@@ -114,6 +119,28 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     if (step !== want) return { record, more: true };
   }
   return { record };
+}
+
+/** Step: registered EFO consumers match spec.consumers (only consumers the operator registered are removed). */
+async function syncConsumers(ctx: Context, store: StreamStore, record: StreamRecord, spec: DataStreamSpec): Promise<{ reason: string; message: string } | undefined> {
+  const live = store.liveConsumers(record);
+  const wanted = new Set((spec.consumers ?? []).map((c) => c.name));
+  for (const name of wanted) {
+    if (live.some((c) => c.name === name)) continue;
+    try {
+      await store.registerConsumer(record.name, name);
+    } catch (e) {
+      const kind = (e as { kind?: string }).kind;
+      if (kind === 'ResourceInUse') continue; // registered meanwhile, or DELETING: next pass
+      if (kind === 'LimitExceeded') return { reason: 'ConsumerLimitExceeded', message: (e as Error).message };
+      throw e;
+    }
+    ctx.log(`registered consumer ${name} on ${record.name}`);
+  }
+  for (const c of live) {
+    if (c.managed && c.status === 'ACTIVE' && !wanted.has(c.name)) await store.deregisterConsumer(record.name, c.name);
+  }
+  return undefined;
 }
 
 function statusFor(ds: DataStream, rec: StreamRecord | undefined, readyReplicas: number | undefined, outcome: Outcome): DataStreamStatus {

@@ -3,6 +3,8 @@
 // implementation of JetStream management, used by the Kinesis API and by us.
 import * as streams from '../../runtime/store/streams.js';
 import { finishReshard } from '../../runtime/store/reshard.js';
+import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
+import { deregisterConsumer, liveConsumers, registerConsumer } from '../../runtime/store/consumers.js';
 import { connectStore, type Store } from '../../runtime/store/connect.js';
 import type { StreamRecord, StreamSettings } from '../../runtime/store/streamRecord.js';
 
@@ -17,8 +19,17 @@ export interface StreamStore {
   updateShardCount?: (name: string, count: number) => Promise<StreamRecord>;
   /** Completes a reshard a crashed process left UPDATING. */
   finishReshard?: (rec: StreamRecord) => Promise<StreamRecord>;
+  setQuotaEnforcement(name: string, on: boolean): Promise<StreamRecord>;
+  /** Enhanced fan-out consumers the operator registers carry this tag; only those are ever deregistered by it. */
+  registerConsumer(name: string, consumer: string): Promise<void>;
+  deregisterConsumer(name: string, consumer: string): Promise<void>;
+  liveConsumers(rec: StreamRecord): Array<{ name: string; status: string; managed: boolean }>;
   close(): Promise<void>;
 }
+
+export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
+// Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
+const transitionMs = () => Number(process.env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500);
 
 export async function connectStreamStore(natsUrl: string): Promise<StreamStore> {
   const store: Store = await connectStore({ natsUrl, name: 'shardline-operator' });
@@ -34,6 +45,28 @@ export async function connectStreamStore(natsUrl: string): Promise<StreamStore> 
       updateShardCount: (name: string, count: number) => reshard(store, name, count),
       finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
     } : {}),
+    setQuotaEnforcement: (name, on) => setQuotaEnforcement(store, name, on),
+    registerConsumer: async (name, consumer) => {
+      await registerConsumer(store, name, consumer, {
+        transitionMs: transitionMs(),
+        tags: { [MANAGED_CONSUMER_TAG]: 'shardline-operator' },
+        messages: {
+          exists: `Consumer ${consumer} already exists on ${name}.`,
+          limit: `Stream ${name} already has the maximum number of consumers.`,
+          streamNotActive: (st) => `Stream ${name} is ${st}.`,
+        },
+      });
+    },
+    deregisterConsumer: async (name, consumer) => {
+      await deregisterConsumer(store, name, (c) => c.name === consumer, {
+        transitionMs: transitionMs(),
+        notActive: (c) => `Consumer ${c.name} is ${c.status}.`,
+      });
+    },
+    liveConsumers: (rec) => {
+      const tagged = new Set((rec.consumers ?? []).filter((c) => c.tags?.[MANAGED_CONSUMER_TAG]).map((c) => c.name));
+      return liveConsumers(rec, Date.now(), transitionMs()).map((c) => ({ name: c.name, status: c.status, managed: tagged.has(c.name) }));
+    },
     close: () => store.close(),
   };
 }

@@ -22,7 +22,7 @@ beforeAll(async () => {
   store = await connectStreamStore(nats.url);
   const real = await connectStreamStore(nats.url);
   const wrapped: StreamStore = {
-    get: real.get, ensure: real.ensure, delete: real.delete, setRetention: real.setRetention, close: real.close,
+    ...real,
     get updateShardCount() { return reshardEnabled ? real.updateShardCount : undefined; },
     get finishReshard() { return reshardEnabled ? real.finishReshard : undefined; },
   };
@@ -116,6 +116,21 @@ test('spec change updates children; drift (deleted or edited child) is corrected
   const oldUid = (await cp.client.get<any>(Services, n, 'clicks-stream')).metadata.uid;
   await cp.client.delete(Services, n, 'clicks-stream');
   await until('service recreated', async () => { const s = await cp.client.get<any>(Services, n, 'clicks-stream'); return s && s.metadata.uid !== oldUid; });
+});
+
+test('EFO consumers and quota enforcement follow the spec', async () => {
+  const n = await ns();
+  await cp.client.create(DataStreams, dataStream(n, 'fanout', { consumers: [{ name: 'app-a' }, { name: 'app-b' }], enforceQuotas: false }));
+  await waitReady(n, 'fanout');
+  let rec = await store.get('fanout');
+  expect(rec!.consumers!.map((c) => c.name).sort()).toEqual(['app-a', 'app-b']);
+  expect(rec!.quotaEnforcement).toBe(false);
+  await new Promise((r) => setTimeout(r, 600)); // CREATING -> ACTIVE
+  await cp.client.patch(DataStreams, n, 'fanout', { spec: { consumers: [{ name: 'app-a' }], enforceQuotas: true } });
+  await until('app-b deregistered', async () => {
+    rec = await store.get('fanout');
+    return rec!.quotaEnforcement !== false && (rec!.consumers ?? []).every((c) => c.name === 'app-a' || c.status === 'DELETING');
+  });
 });
 
 test('deletion removes the JetStream stream; Retain keeps it', async () => {

@@ -1,0 +1,29 @@
+# One image for the operator and every runtime subcommand:
+#   shardline operator | runtime | delivery | analytics
+# Build: docker build -t shardline:0.1.0 .
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY runtime ./runtime
+COPY operator ./operator
+COPY crds ./crds
+COPY bench ./bench
+COPY test ./test
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf dist/test dist/bench
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/package.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY crds ./crds
+# Non-root, read-only root filesystem friendly (the manifests set readOnlyRootFilesystem).
+USER 1000:1000
+EXPOSE 4567
+ENTRYPOINT ["node", "/app/dist/runtime/cli.js"]
+CMD ["--help"]
