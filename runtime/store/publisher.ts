@@ -1,7 +1,7 @@
 // A windowed asynchronous JetStream publisher: core publish with a reply
 // subject under one shared inbox, many messages in flight, acks matched back
 // by reply token. Awaiting one ack at a time caps near 5k msg/s; this does not.
-import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { createInbox, Events, type Msg, type NatsConnection, type Subscription } from 'nats';
 
 export interface PubAck {
   stream: string;
@@ -37,6 +37,24 @@ export class WindowedPublisher {
     // One timer for all in-flight messages instead of one each.
     this.sweeper = setInterval(() => this.expire(), 250);
     this.sweeper.unref();
+    void this.watchConnection();
+  }
+
+  /**
+   * Acks for messages in flight when the connection drops never arrive: they
+   * would come back over the dead connection. Without this they waited out the
+   * ack timeout (10 s), which made the whole write pause when the runtime's
+   * NATS server died, although the client reconnects to another server within
+   * a second. They fail now, retryable; a message may have been stored anyway,
+   * so the client's retry can make a duplicate, as with any failed Kinesis write.
+   */
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type !== Events.Disconnect) continue;
+      for (const token of [...this.pending.keys()]) {
+        this.settle(token)?.reject(new PublishError('NATS connection lost before the JetStream ack', true));
+      }
+    }
   }
 
   get inFlight(): number {
