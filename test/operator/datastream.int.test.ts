@@ -94,6 +94,12 @@ test('apply -> Ready within seconds, JetStream stream and every child owned', as
     const child = await cp.client.get<any>(t, n, 'orders-stream');
     expect(child?.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'DataStream', name: 'orders', uid: ds.metadata.uid, controller: true })]);
   }
+  const events = await until('events', async () => {
+    const list = await cp.client.list<any>({ apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true }, n);
+    const reasons = list.items.filter((e: any) => e.involvedObject.name === 'orders').map((e: any) => e.reason);
+    return reasons.includes('StreamCreated') && reasons.includes('StreamActive') && reasons;
+  });
+  expect(events).toEqual(expect.arrayContaining(['StreamCreated', 'StreamActive']));
   const pdb = await cp.client.get<any>({ apiVersion: 'policy/v1beta1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true }, n, 'orders-stream');
   expect(pdb?.metadata.ownerReferences?.[0]?.uid).toBe(ds.metadata.uid);
 });
