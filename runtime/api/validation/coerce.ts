@@ -10,9 +10,18 @@ const STRUCTURE_HERE = 'Start of structure or map found where not expected.';
 const LIST_HERE = 'Start of list found where not expected';
 const INT_MAX = 2147483647;
 
+// Member names per rule table, listed once rather than per record.
+const memberKeys = new WeakMap<Members, string[]>();
+
+function keysOf(members: Members): string[] {
+  let keys = memberKeys.get(members);
+  if (!keys) memberKeys.set(members, (keys = Object.keys(members)));
+  return keys;
+}
+
 export function coerceMembers(data: Record<string, unknown>, members: Members, protocol: WireProtocol) {
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(members)) {
+  for (const key of keysOf(members)) {
     // Inherited properties (e.g. a "constructor" member) are not members of the request.
     if (!Object.hasOwn(data, key)) continue;
     const value = coerce(data[key], members[key], protocol);
@@ -185,7 +194,9 @@ function coerceMap(val: unknown, shape: Shape, protocol: WireProtocol): Record<s
 function coerceStructure(val: unknown, shape: Shape, protocol: WireProtocol): Record<string, unknown> {
   if (typeof val !== 'object') throw serializationError('Expected null');
   if (Array.isArray(val)) throw serializationError(LIST_HERE);
-  return coerceMembers(Object.fromEntries(entries(val as object)), shape.members ?? {}, protocol);
+  // Decoders give plain objects (own, enumerable members): read them in place.
+  const data = val instanceof Map ? Object.fromEntries(entries(val)) : (val as Record<string, unknown>);
+  return coerceMembers(data, shape.members ?? {}, protocol);
 }
 
 /** Plain objects, or Map instances if the CBOR decoder was set to produce them. */

@@ -7,10 +7,68 @@ import type { Members, Shape } from './types.js';
 const MAX_ERRORS = 10;
 
 export function checkConstraints(params: Record<string, unknown>, members: Members): string[] {
+  // Nearly every request is valid: a check that builds no paths or messages
+  // answers that; the reporting walk below runs only to list what is wrong.
+  if (membersValid(params, members)) return [];
   const errors: string[] = [];
   checkMembers(params, members, '', errors);
   return errors;
 }
+
+// ---- The fast path: true exactly when check() would report nothing. ----
+
+function membersValid(data: Record<string, unknown>, members: Members): boolean {
+  for (const name in members) {
+    if (!valid(data[name], members[name]!)) return false;
+  }
+  return true;
+}
+
+function valid(value: unknown, shape: Shape): boolean {
+  if (value == null) return !shape.notNull;
+  if (shape.min != null && (value as number) < shape.min) return false;
+  if (shape.max != null && (value as number) > shape.max) return false;
+  if (shape.pattern != null && !fullMatch(shape.pattern, value as string)) return false;
+  if (shape.minLength != null && lengthOf(value) < shape.minLength) return false;
+  if (shape.maxLength != null && lengthOf(value) > shape.maxLength) return false;
+  if (shape.enum && !shape.enum.includes(value as string)) return false;
+  if (shape.type === 'List') return listValid(value as unknown[], shape);
+  if (shape.type === 'Map') return mapValid(value as Record<string, unknown>, shape);
+  if (shape.type === 'Structure' && shape.members) return membersValid(value as Record<string, unknown>, shape.members);
+  return true;
+}
+
+function listValid(list: unknown[], shape: Shape): boolean {
+  const [lo, hi] = shape.memberLengths ?? [];
+  if (lo != null && hi != null && !list.every((s) => typeof s === 'string' && s.length >= lo && s.length <= hi)) return false;
+  const allowed = shape.memberEnum;
+  if (allowed && !list.every((s) => allowed.includes(s as string))) return false;
+  const member = shape.member;
+  if (member?.type === 'Structure') {
+    for (let i = 0; i < list.length; i++) {
+      if (!(i in list)) continue; // as forEach: holes are not visited
+      const item = list[i];
+      // Members of a list are required (check() is given notNull: true).
+      if (item == null || !valid(item, member)) return false;
+    }
+  }
+  return true;
+}
+
+function mapValid(map: Record<string, unknown>, shape: Shape): boolean {
+  const keys = Object.keys(map);
+  if (shape.keyLengths) {
+    const [lo, hi] = shape.keyLengths;
+    if (!keys.every((k) => k.length >= lo && k.length <= hi)) return false;
+  }
+  if (shape.valueLengths) {
+    const [lo, hi] = shape.valueLengths;
+    if (!keys.every((k) => typeof map[k] === 'string' && (map[k] as string).length >= lo && (map[k] as string).length <= hi)) return false;
+  }
+  return true;
+}
+
+// ---- The reporting walk. ----
 
 function checkMembers(data: Record<string, unknown>, members: Members, parent: string, errors: string[]) {
   for (const [name, shape] of Object.entries(members)) {
