@@ -1,0 +1,344 @@
+// Per-shard throughput limits across two runtime processes on one NATS server
+// (runtime/QUOTAS.md): producers split across both runtimes offer ~1.5× a
+// shard's write limit; the accepted rate per shard stays within tolerance of
+// 1000 records/s and 1 MiB/s. ON_DEMAND and enforcement-off streams take the
+// same load unthrottled. GetRecords beyond 5 calls/s or 2 MiB/s is throttled.
+import {
+  CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand,
+  PutRecordCommand, PutRecordsCommand, ProvisionedThroughputExceededException, type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
+import { startNats, type NatsServers } from '../harness/nats.js';
+import { sdkClient, startInProcess } from '../harness/runtime.js';
+import type { RunningRuntime } from '../../runtime/server.js';
+import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
+
+/** Accepted rate must be within this share of the limit (documented in runtime/QUOTAS.md). */
+const TOLERANCE = 0.1;
+const MiB = 1024 * 1024;
+/** Long enough for 1.5× the limit to use up the one second of burst a shard starts with. */
+const WARMUP_MS = 2500;
+const MEASURE_MS = 3000;
+const TICK_MS = 100;
+
+let nats: NatsServers;
+let a: RunningRuntime & { endpoint: string };
+let b: RunningRuntime & { endpoint: string };
+let ca: KinesisClient;
+let cb: KinesisClient;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = (m: string) => process.stderr.write(`[quotas.test] ${m}\n`);
+
+beforeAll(async () => {
+  nats = await startNats();
+  a = await startInProcess(nats.url);
+  b = await startInProcess(nats.url);
+  ca = sdkClient(a.endpoint, { http1: true });
+  cb = sdkClient(b.endpoint, { http1: true });
+});
+afterAll(async () => {
+  ca?.destroy();
+  cb?.destroy();
+  await a?.close();
+  await b?.close();
+  await nats?.stop();
+});
+
+async function createStream(name: string, shards: number, mode: 'PROVISIONED' | 'ON_DEMAND' = 'PROVISIONED'): Promise<string[]> {
+  await ca.send(
+    new CreateStreamCommand(mode === 'ON_DEMAND' ? { StreamName: name, StreamModeDetails: { StreamMode: 'ON_DEMAND' } } : { StreamName: name, ShardCount: shards }),
+  );
+  // Both runtimes route with the record before the load starts.
+  for (const rt of [a, b]) await rt.ctx.cache.fresh(name);
+  const l = await ca.send(new ListShardsCommand({ StreamName: name }));
+  return l.Shards!.map((s) => s.HashKeyRange!.StartingHashKey!);
+}
+
+async function waitForCaches(pred: (rt: RunningRuntime) => boolean): Promise<void> {
+  for (let i = 0; i < 100 && ![a, b].every(pred); i++) await sleep(20);
+  expect([a, b].every(pred)).toBe(true);
+}
+
+interface LoadResult {
+  /** Client side, requests sent in the measured interval. */
+  offered: number[];
+  accepted: number[];
+  throttled: number[];
+  acceptedBytes: number[];
+  other: number;
+  /** Server side: records and bytes stored per second, by arrival time, over the measured interval. */
+  storedPerSec: number[];
+  storedBytesPerSec: number[];
+}
+
+/** Arrival time (ms) and size (data + key) of every record stored in a shard. */
+async function storedRecords(stream: string, shardId: string): Promise<{ at: number; bytes: number }[]> {
+  const out: { at: number; bytes: number }[] = [];
+  let it = (await ca.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+  for (;;) {
+    const got = await ca.send(new GetRecordsCommand({ ShardIterator: it })).catch(async (e: unknown) => {
+      if (!(e instanceof ProvisionedThroughputExceededException)) throw e;
+      await sleep(500);
+      return undefined;
+    });
+    if (!got) continue;
+    for (const x of got.Records!) out.push({ at: x.ApproximateArrivalTimestamp!.getTime(), bytes: x.Data!.length + Buffer.byteLength(x.PartitionKey!) });
+    if (got.Records!.length === 0) return out;
+    it = got.NextShardIterator;
+  }
+}
+
+/**
+ * Every TICK_MS each client sends one PutRecords with its share of
+ * `perShardPerSec` records of `dataBytes` for every target shard (by
+ * ExplicitHashKey), for WARMUP_MS + MEASURE_MS and a little after. The
+ * accepted rate is what the shards stored with an arrival time (set when the
+ * runtime batches admitted records, in the event-loop turn that admitted
+ * them) inside the measured interval, so that client-side delays on a busy
+ * machine do not skew it; the clients' view is kept for the log.
+ */
+async function load(stream: string, targets: string[], perShardPerSec: number, dataBytes: number): Promise<LoadResult> {
+  const clients = [ca, cb];
+  const perTick = Math.round((perShardPerSec * TICK_MS) / 1000 / clients.length);
+  const data = Buffer.alloc(dataBytes, 7);
+  const zeros = () => targets.map(() => 0);
+  const r: LoadResult = { offered: zeros(), accepted: zeros(), throttled: zeros(), acceptedBytes: zeros(), other: 0, storedPerSec: zeros(), storedBytesPerSec: zeros() };
+  const shardIds = targets.map((_, i) => `shardId-${String(i).padStart(12, '0')}`);
+  const inflight: Promise<void>[] = [];
+  const start = Date.now();
+  for (let tick = 0; tick * TICK_MS < WARMUP_MS + MEASURE_MS + 500; tick++) {
+    const at = start + tick * TICK_MS;
+    if (at > Date.now()) await sleep(at - Date.now());
+    const measured = tick * TICK_MS >= WARMUP_MS && tick * TICK_MS < WARMUP_MS + MEASURE_MS;
+    for (const c of clients) {
+      const entries: PutRecordsRequestEntry[] = [];
+      // Interleaved, so neither shard's records come first in a request.
+      for (let k = 0; k < perTick; k++) for (const h of targets) entries.push({ PartitionKey: 'k', ExplicitHashKey: h, Data: data });
+      inflight.push(
+        c.send(new PutRecordsCommand({ StreamName: stream, Records: entries })).then(
+          (res) => {
+            if (!measured) return;
+            res.Records!.forEach((x, i) => {
+              const si = i % targets.length;
+              r.offered[si]!++;
+              if (!x.ErrorCode) {
+                r.accepted[si]!++;
+                r.acceptedBytes[si]! += dataBytes + 1;
+              } else if (x.ErrorCode === 'ProvisionedThroughputExceededException') r.throttled[si]!++;
+              else r.other++;
+            });
+          },
+          () => {
+            if (measured) r.other++;
+          },
+        ),
+      );
+    }
+  }
+  await Promise.all(inflight);
+  const [from, to] = [start + WARMUP_MS, start + WARMUP_MS + MEASURE_MS];
+  for (let i = 0; i < shardIds.length; i++) {
+    const inWindow = (await storedRecords(stream, shardIds[i]!)).filter((x) => x.at >= from && x.at < to);
+    r.storedPerSec[i] = inWindow.length / (MEASURE_MS / 1000);
+    r.storedBytesPerSec[i] = inWindow.reduce((n, x) => n + x.bytes, 0) / (MEASURE_MS / 1000);
+  }
+  return r;
+}
+
+const perSec = (n: number) => n / (MEASURE_MS / 1000);
+
+test('PutRecord and PutRecords: AWS errors, throttled records are not written, limits hold across both runtimes', async () => {
+  const [h0] = await createStream('q-single', 1);
+  const message = 'Rate exceeded for shard shardId-000000000000 in stream q-single under account 000000000000.';
+  let n = 0;
+  const small = (count: number): PutRecordsRequestEntry[] =>
+    Array.from({ length: count }, () => ({ PartitionKey: 'k', ExplicitHashKey: h0, Data: Buffer.from(String(n++).padStart(5, '0')) }));
+  // Warm connections, so the timing below is the runtimes', not connection setup.
+  await Promise.all([ca, cb].map((c) => c.send(new ListShardsCommand({ StreamName: 'q-single' }))));
+  // 1500 records at once through runtime a: the shard's second of burst (1000) plus what refills meanwhile (1/ms).
+  const t0 = Date.now();
+  const first = await Promise.all([0, 1, 2].map(() => ca.send(new PutRecordsCommand({ StreamName: 'q-single', Records: small(500) }))));
+  const accepted = new Set<string>();
+  let failed = 0;
+  for (const r of first) {
+    expect(r.$metadata.httpStatusCode).toBe(200);
+    failed += r.FailedRecordCount!;
+    for (const x of r.Records!) {
+      if (x.SequenceNumber) accepted.add(x.SequenceNumber);
+      else expect(x).toEqual({ ErrorCode: 'ProvisionedThroughputExceededException', ErrorMessage: message });
+    }
+  }
+  const elapsed = Date.now() - t0;
+  log(`1500 records at once: ${accepted.size} accepted, ${failed} throttled, in ${elapsed} ms`);
+  expect(accepted.size + failed).toBe(1500);
+  expect(accepted.size).toBeGreaterThanOrEqual(1000);
+  expect(accepted.size).toBeLessThanOrEqual(1000 + elapsed);
+  // Right after, through runtime b: it knows what a admitted, so both together stay within the limit.
+  const viaB = await cb.send(new PutRecordsCommand({ StreamName: 'q-single', Records: small(300) }));
+  const elapsedAll = Date.now() - t0;
+  for (const x of viaB.Records!) if (x.SequenceNumber) accepted.add(x.SequenceNumber);
+  log(`then 300 through runtime b: ${300 - viaB.FailedRecordCount!} accepted; ${accepted.size} in ${elapsedAll} ms in all`);
+  // The bucket holds 1000 and refills 1 per ms, whichever runtime admits.
+  expect(accepted.size).toBeLessThanOrEqual(1000 + elapsedAll);
+  // Exactly the accepted records were stored.
+  const stored = new Set<string>();
+  let it = (await ca.send(new GetShardIteratorCommand({ StreamName: 'q-single', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+  for (;;) {
+    const got = await ca.send(new GetRecordsCommand({ ShardIterator: it }));
+    for (const x of got.Records!) stored.add(x.SequenceNumber!);
+    if (got.Records!.length === 0) break;
+    it = got.NextShardIterator;
+  }
+  expect([...stored].sort()).toEqual([...accepted].sort());
+
+  // Bytes: once a second has refilled the shard, a record of exactly 1 MiB (data + key) takes all
+  // of it; a 200 kB record right after, through the other runtime, is refused.
+  await sleep(1100);
+  const big = await ca.send(new PutRecordCommand({ StreamName: 'q-single', PartitionKey: 'p', ExplicitHashKey: h0, Data: Buffer.alloc(MiB - 1) }));
+  expect(big.SequenceNumber).toBeDefined();
+  const e = await cb
+    .send(new PutRecordCommand({ StreamName: 'q-single', PartitionKey: 'p', ExplicitHashKey: h0, Data: Buffer.alloc(200_000) }))
+    .catch((x: unknown) => x as ProvisionedThroughputExceededException);
+  expect(e).toBeInstanceOf(ProvisionedThroughputExceededException);
+  expect((e as ProvisionedThroughputExceededException).message).toBe(message);
+  expect((e as ProvisionedThroughputExceededException).$metadata.httpStatusCode).toBe(400);
+});
+
+test('records/s: 1.5× the limit split across two runtimes is throttled to ~1000 records/s per shard', async () => {
+  const targets = await createStream('q-records', 2);
+  const r = await load('q-records', targets, 1500, 100);
+  targets.forEach((_, i) => {
+    log(
+      `records/s shard ${i}: offered ${perSec(r.offered[i]!).toFixed(0)}/s; stored by the runtimes ${r.storedPerSec[i]!.toFixed(1)}/s (limit 1000); ` +
+        `clients saw ${perSec(r.accepted[i]!).toFixed(1)}/s accepted, ${perSec(r.throttled[i]!).toFixed(0)}/s throttled`,
+    );
+  });
+  expect(r.other).toBe(0);
+  for (let i = 0; i < targets.length; i++) {
+    expect(perSec(r.offered[i]!)).toBeGreaterThan(1400);
+    expect(r.storedPerSec[i]!).toBeGreaterThanOrEqual(1000 * (1 - TOLERANCE));
+    expect(r.storedPerSec[i]!).toBeLessThanOrEqual(1000 * (1 + TOLERANCE));
+  }
+});
+
+test('bytes/s: 1.5× the limit split across two runtimes is throttled to ~1 MiB/s per shard', async () => {
+  const targets = await createStream('q-bytes', 2);
+  // 10 kB records, 160/s per shard: ~1.53 MiB/s, far below the records limit.
+  const r = await load('q-bytes', targets, 160, 10_000);
+  targets.forEach((_, i) => {
+    log(
+      `bytes/s shard ${i}: offered ${(perSec(r.offered[i]! * 10_001) / MiB).toFixed(3)} MiB/s; stored by the runtimes ${(r.storedBytesPerSec[i]! / MiB).toFixed(3)} MiB/s (limit 1); ` +
+        `clients saw ${(perSec(r.acceptedBytes[i]!) / MiB).toFixed(3)} MiB/s accepted, ${perSec(r.throttled[i]!).toFixed(0)} records/s throttled`,
+    );
+  });
+  expect(r.other).toBe(0);
+  for (let i = 0; i < targets.length; i++) {
+    expect(perSec(r.offered[i]! * 10_001)).toBeGreaterThan(1.4 * MiB);
+    expect(r.storedBytesPerSec[i]!).toBeGreaterThanOrEqual(MiB * (1 - TOLERANCE));
+    expect(r.storedBytesPerSec[i]!).toBeLessThanOrEqual(MiB * (1 + TOLERANCE));
+  }
+});
+
+test('ON_DEMAND streams are not throttled per shard at the same load', async () => {
+  const targets = (await createStream('q-ondemand', 0, 'ON_DEMAND')).slice(0, 2);
+  const r = await load('q-ondemand', targets, 1500, 100);
+  log(`ON_DEMAND: accepted ${r.accepted.map((n) => perSec(n).toFixed(0)).join(', ')} records/s of ${r.offered.map((n) => perSec(n).toFixed(0)).join(', ')}`);
+  expect(r.other).toBe(0);
+  expect(r.throttled).toEqual([0, 0]);
+  expect(r.accepted).toEqual(r.offered);
+});
+
+test('a PROVISIONED stream with enforcement switched off is not throttled; switched back on, it is', async () => {
+  const targets = await createStream('q-off', 2);
+  await setQuotaEnforcement(a.ctx.store, 'q-off', false);
+  await waitForCaches((rt) => rt.ctx.cache.get('q-off')?.record.quotaEnforcement === false);
+  const r = await load('q-off', targets, 1500, 100);
+  log(`enforcement off: accepted ${r.accepted.map((n) => perSec(n).toFixed(0)).join(', ')} records/s of ${r.offered.map((n) => perSec(n).toFixed(0)).join(', ')}`);
+  expect(r.other).toBe(0);
+  expect(r.throttled).toEqual([0, 0]);
+  expect(r.accepted).toEqual(r.offered);
+
+  await setQuotaEnforcement(a.ctx.store, 'q-off', true);
+  await waitForCaches((rt) => rt.ctx.cache.get('q-off')?.record.quotaEnforcement === true);
+  const many = Array.from({ length: 500 }, () => ({ PartitionKey: 'k', ExplicitHashKey: targets[0], Data: Buffer.from('x') }));
+  await sleep(1000); // the load above drained nothing: enforcement was off; start from a full second
+  const t0 = Date.now();
+  const res = await Promise.all([1, 2, 3].map(() => ca.send(new PutRecordsCommand({ StreamName: 'q-off', Records: many }))));
+  const failed = res.reduce((n, x) => n + x.FailedRecordCount!, 0);
+  expect(failed).toBeGreaterThan(0);
+  expect(1500 - failed).toBeLessThanOrEqual(1000 + (Date.now() - t0));
+});
+
+test('GetRecords: more than 5 calls/s per shard across both runtimes are throttled', async () => {
+  await createStream('q-reads', 1);
+  await ca.send(new PutRecordCommand({ StreamName: 'q-reads', PartitionKey: 'p', Data: Buffer.from('r') }));
+  let it = (await ca.send(new GetShardIteratorCommand({ StreamName: 'q-reads', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!;
+  // Calls back to back, alternating runtimes: the first second spends the burst
+  // (5) plus a second's refill (5); after that, 5 per second.
+  const okAt: number[] = [];
+  const attemptsAt: number[] = [];
+  let throttled = 0;
+  let message = '';
+  const start = Date.now();
+  for (let i = 0; Date.now() - start < 3000; i++) {
+    try {
+      attemptsAt.push(Date.now() - start);
+      const r = await [ca, cb][i % 2]!.send(new GetRecordsCommand({ ShardIterator: it }));
+      it = r.NextShardIterator!;
+      okAt.push(Date.now() - start);
+    } catch (e) {
+      if (!(e instanceof ProvisionedThroughputExceededException)) throw e;
+      message = e.message;
+      throttled++;
+    }
+    await sleep(5);
+  }
+  const end = Date.now() - start;
+  const steady = okAt.filter((t) => t >= 1000).length;
+  const steadyAttempts = attemptsAt.filter((t) => t >= 1000).length;
+  log(
+    `GetRecords for ${end} ms back to back, alternating runtimes: ${okAt.length} admitted, ${steady} of them after the first second ` +
+      `(${((steady * 1000) / (end - 1000)).toFixed(2)}/s, limit 5/s) of ${steadyAttempts} attempts; ${throttled} throttled`,
+  );
+  expect(message).toBe('Rate exceeded for Shard - 000000000000/q-reads/shardId-000000000000');
+  expect(throttled).toBeGreaterThan(0);
+  // Token bucket: 5 to start with, 5 per second after; one call of slack for the gossip delay.
+  expect(okAt.length).toBeLessThanOrEqual(5 + Math.floor((5 * end) / 1000) + 1);
+  // Once the burst is spent, the shard still serves its 5 calls per second to a caller that keeps asking.
+  if (steadyAttempts >= 40) expect(steady).toBeGreaterThanOrEqual(Math.floor((5 * (end - 1000)) / 1000) - 1);
+});
+
+test('GetRecords: a read past 2 MiB/s holds the shard\'s reads until the bytes are paid off', async () => {
+  await createStream('q-readbytes', 1);
+  // Write 6 MiB unthrottled, then enforce again for the reads.
+  await setQuotaEnforcement(a.ctx.store, 'q-readbytes', false);
+  await waitForCaches((rt) => rt.ctx.cache.get('q-readbytes')?.record.quotaEnforcement === false);
+  for (let i = 0; i < 6; i++) await ca.send(new PutRecordCommand({ StreamName: 'q-readbytes', PartitionKey: 'p', Data: Buffer.alloc(MiB - 1, i) }));
+  await setQuotaEnforcement(a.ctx.store, 'q-readbytes', true);
+  await waitForCaches((rt) => rt.ctx.cache.get('q-readbytes')?.record.quotaEnforcement === true);
+  const it = (await ca.send(new GetShardIteratorCommand({ StreamName: 'q-readbytes', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator!;
+  const sent = Date.now();
+  const first = await ca.send(new GetRecordsCommand({ ShardIterator: it }));
+  const answered = Date.now();
+  expect(first.Records).toHaveLength(6);
+  // 6 MiB read against 2 MiB of burst: 4 MiB owed at 2 MiB/s, so the shard's reads
+  // wait 2 s from the read, on either runtime. A call answered within those 2 s was refused
+  // whenever it reached the runtime; one sent 2 s after the answer is admitted.
+  const call = async (c: KinesisClient) => {
+    const t = Date.now();
+    const outcome = await c.send(new GetRecordsCommand({ ShardIterator: first.NextShardIterator })).then(
+      () => 'ok',
+      (e: unknown) => (e instanceof ProvisionedThroughputExceededException ? 'throttled' : String(e)),
+    );
+    return { outcome, sentAfter: t - answered, answeredWithin: Date.now() - sent };
+  };
+  const checks = [await call(cb)];
+  await sleep(Math.max(0, sent + 1200 - Date.now()));
+  checks.push(await call(ca));
+  log(`after a 6 MiB read: ${JSON.stringify(checks)}`);
+  for (const c of checks) if (c.answeredWithin < 2000) expect(c.outcome).toBe('throttled');
+  expect(checks.some((c) => c.answeredWithin < 2000)).toBe(true);
+  await sleep(Math.max(0, answered + 2200 - Date.now()));
+  const after = await cb.send(new GetRecordsCommand({ ShardIterator: first.NextShardIterator }));
+  expect(after.Records).toEqual([]);
+});
