@@ -104,3 +104,16 @@ test('AnalyticsApp: worker Deployment owned, scale subresource, spec change roll
   await cp.client.patch(AnalyticsApps, n, 'vwap', { spec: { sql: 'CREATE STREAM DESTINATION_SQL_STREAM (q DOUBLE);' } });
   await waitFor(Deployments, n, 'vwap-analytics', (o) => o.spec.template.metadata.annotations['shardline.dev/config-hash'] !== before, 'rolled');
 });
+
+test('converged DeliveryStreams and AnalyticsApps cause zero writes over several resyncs', async () => {
+  // Everything from the tests above has converged by now; resync runs every second.
+  await until('all Ready', async () => {
+    const all = [...op.caches.deliveryStreams.list(), ...op.caches.analyticsApps.list()];
+    return all.filter((o) => o.metadata.name !== 'nowhere').every((o) => cond(o)?.status === 'True');
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  const before = op.client.writes.total;
+  await new Promise((r) => setTimeout(r, 3500));
+  expect([...op.client.writes.byKey.keys()].length).toBeGreaterThan(0);
+  expect(op.client.writes.total - before).toBe(0);
+});
