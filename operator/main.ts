@@ -3,6 +3,7 @@
 //   --nats URL               (SHARDLINE_NATS_URL)
 //   --image IMAGE            (SHARDLINE_IMAGE, default shardline:0.1.0)
 //   --leader-elect=false     (default true; Lease in --lease-namespace / POD_NAMESPACE)
+//   --health-port 8081       (/healthz, /readyz, /metrics; 0 picks a free port)
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startOperator } from './manager.js';
@@ -25,6 +26,7 @@ export async function runOperator(args: string[]): Promise<void> {
       identity: { type: 'string' },
       'resync-seconds': { type: 'string' },
       workers: { type: 'string' },
+      'health-port': { type: 'string' },
     },
   });
   const kc = new KubeConfig();
@@ -48,6 +50,7 @@ export async function runOperator(args: string[]): Promise<void> {
     },
     resyncMs: values['resync-seconds'] ? Number(values['resync-seconds']) * 1000 : undefined,
     workers: num(values.workers),
+    healthPort: Number(values['health-port'] ?? env.SHARDLINE_HEALTH_PORT ?? 8081),
   });
   console.error('[operator] started');
   await new Promise<void>((resolve) => {

@@ -17,6 +17,7 @@ import { connectStreamStore, type StreamStore } from './store/streamStore.js';
 import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
 import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
 import type { Caches, Context, Result } from './reconcile/context.js';
+import { OperatorMetrics, startHealthServer } from './health.js';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
@@ -28,6 +29,8 @@ export interface OperatorOptions {
   resyncMs?: number;
   workers?: number;
   recheckMs?: number;
+  /** Port for /healthz, /readyz and /metrics; unset: no server. */
+  healthPort?: number;
   /** Injected store (tests); default: the runtime's JetStream store at natsUrl. */
   store?: StreamStore;
   log?: (m: string) => void;
@@ -37,6 +40,7 @@ export interface OperatorHandle {
   client: KubeClient;
   caches: Caches;
   isLeader(): boolean;
+  metrics: OperatorMetrics;
   /** Resolves when every primary cache has listed once. */
   synced: Promise<void>;
   stop(): Promise<void>;
@@ -80,11 +84,24 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const ctx: Context = { client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000 };
 
   const workers = opts.workers ?? 4;
-  const queue = (fn: (c: Context, k: string) => Promise<Result>) => new WorkQueue((k) => fn(ctx, k), { workers }, log);
+  const metrics = new OperatorMetrics();
+  const queue = (kind: string, fn: (c: Context, k: string) => Promise<Result>) => new WorkQueue(async (k) => {
+    const end = metrics.duration.startTimer({ kind });
+    try {
+      const r = await fn(ctx, k);
+      metrics.reconciles.inc({ kind, result: r.requeueAfterMs ? 'requeue' : 'success' });
+      return r;
+    } catch (e) {
+      metrics.reconciles.inc({ kind, result: 'error' });
+      throw e;
+    } finally {
+      end();
+    }
+  }, { workers }, log);
   const queues = {
-    DataStream: queue(reconcileDataStream),
-    DeliveryStream: queue(reconcileDeliveryStream),
-    AnalyticsApp: queue(reconcileAnalyticsApp),
+    DataStream: queue('DataStream', reconcileDataStream),
+    DeliveryStream: queue('DeliveryStream', reconcileDeliveryStream),
+    AnalyticsApp: queue('AnalyticsApp', reconcileAnalyticsApp),
   };
 
   // Primary objects: any change (spec, metadata, deletion) is a reason to look.
@@ -117,7 +134,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
 
   const all = Object.values(caches) as Informer[];
   all.forEach((i) => i.start());
-  const synced = Promise.all(all.map((i) => i.synced)).then(() => undefined);
+  let isSynced = false;
+  const synced = Promise.all(all.map((i) => i.synced)).then(() => { isSynced = true; });
 
   // Resync: periodically re-reconcile everything (level-triggered safety net).
   let resyncTimer: NodeJS.Timeout | undefined;
@@ -162,11 +180,16 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     void startWorkers();
   }
 
+  const health = opts.healthPort !== undefined
+    ? await startHealthServer(opts.healthPort, { ready: () => isSynced, writes: () => client.writes.total, leader: () => leading }, metrics)
+    : undefined;
+
   return {
-    client, caches, synced,
+    client, caches, synced, metrics,
     isLeader: () => leading,
     async stop() {
       stopping = true;
+      health?.close();
       if (elector) await elector.stop();
       await stopWorkers();
       await Promise.all(all.map((i) => i.stop()));

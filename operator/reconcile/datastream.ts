@@ -44,7 +44,7 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
     }), ctx.events);
     throw e; // retried with per-key backoff
   }
-  if (sync.conflict) return stalled(ctx, ds, 'StreamNameConflict', sync.conflict);
+  if (sync.problem && !sync.problem.reason.startsWith('Reshard')) return stalled(ctx, ds, sync.problem.reason, sync.problem.message);
   failpoint('after-ensure-stream', key);
 
   const kids = dataStreamChildren(ds, spec, ctx.settings);
@@ -58,7 +58,7 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
 
   const dep = deploymentAvailable(stored.get('Deployment'));
   let outcome: Outcome;
-  if (sync.reshard) outcome = { state: 'Stalled', ...sync.reshard };
+  if (sync.problem) outcome = { state: 'Stalled', ...sync.problem };
   else if (sync.more) outcome = { state: 'Progressing', reason: 'Resharding', message: `Resharding towards ${spec.shards} shards.` };
   else if (sync.record.status !== 'ACTIVE') outcome = { state: 'Progressing', reason: 'StreamNotActive', message: `Stream is ${sync.record.status}.` };
   else if (!dep.available) outcome = { state: 'Progressing', reason: 'RuntimeNotAvailable', message: `Shard runtime Deployment: ${dep.message}.` };
@@ -71,7 +71,7 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
 export const pdbType = (s: OperatorSettings): ResourceType =>
   ({ apiVersion: s.pdbApiVersion, kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true });
 
-interface StreamSync { record: StreamRecord; reshard?: { reason: string; message: string }; conflict?: string; more?: boolean }
+interface StreamSync { record: StreamRecord; problem?: { reason: string; message: string }; more?: boolean }
 
 /** Step: the stream exists in the store with the spec's retention and shard count. */
 async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): Promise<StreamSync> {
@@ -80,7 +80,11 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
   const existing = await store.get(name);
   const owner = existing?.tags?.[OWNER_TAG];
   if (existing && owner && owner !== ownerOf(ds)) {
-    return { record: existing, conflict: `Stream ${name} already belongs to DataStream ${owner}.` };
+    return { record: existing, problem: { reason: 'StreamNameConflict', message: `Stream ${name} already belongs to DataStream ${owner}.` } };
+  }
+  if (existing && existing.replicas !== spec.replicas) {
+    // A CEL rule on >= 1.25; JetStream replicas are fixed at creation here.
+    return { record: existing, problem: { reason: 'ImmutableFieldChanged', message: `spec.replicas is immutable: the stream was created with ${existing.replicas} replicas.` } };
   }
   let record = existing;
   if (!record || record.status === 'CREATING') {
@@ -99,13 +103,13 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     record = await store.setQuotaEnforcement(name, spec.enforceQuotas);
   }
   const consumerProblem = await syncConsumers(ctx, store, record, spec);
-  if (consumerProblem) return { record, reshard: consumerProblem };
+  if (consumerProblem) return { record, problem: consumerProblem };
   if (record.status === 'UPDATING' && store.finishReshard) record = await store.finishReshard(record);
   const open = openShardsOf(record).length;
   const want = desiredShardCount(spec, open);
   if (open !== want) {
     if (!store.updateShardCount) {
-      return { record, reshard: { reason: 'ReshardingUnavailable', message: `Stream has ${open} open shards, spec asks for ${want}; resharding is not available in this version. The stream keeps serving with ${open} shards.` } };
+      return { record, problem: { reason: 'ReshardingUnavailable', message: `Stream has ${open} open shards, spec asks for ${want}; resharding is not available in this version. The stream keeps serving with ${open} shards.` } };
     }
     // Kinesis allows at most doubling or halving per UpdateShardCount: step there.
     const step = want > open ? Math.min(want, open * 2) : Math.max(want, Math.ceil(open / 2));
@@ -113,7 +117,7 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
       record = await store.updateShardCount(name, step);
     } catch (e) {
       if (!isReshardRejection(e)) throw e;
-      return { record, reshard: { reason: 'ReshardRejected', message: `Resharding ${name} from ${open} to ${step} shards was rejected: ${e.message}` } };
+      return { record, problem: { reason: 'ReshardRejected', message: `Resharding ${name} from ${open} to ${step} shards was rejected: ${e.message}` } };
     }
     await ctx.events.emit(ds, 'Normal', 'Resharded', `Resharded ${name} from ${open} to ${openShardsOf(record).length} shards.`);
     if (step !== want) return { record, more: true };

@@ -174,6 +174,13 @@ test('invalid specs are rejected by the apiserver', async () => {
 
 test('what admission cannot check becomes Ready=False with a reason, never a crash', async () => {
   const n = await ns();
+  // JetStream replicas are fixed at creation (CEL transition rule on >= 1.25).
+  await cp.client.create(DataStreams, dataStream(n, 'fixed'));
+  await waitReady(n, 'fixed');
+  await cp.client.patch(DataStreams, n, 'fixed', { spec: { replicas: 3 } });
+  await waitReason(n, 'fixed', 'ImmutableFieldChanged');
+  await cp.client.patch(DataStreams, n, 'fixed', { spec: { replicas: 1 } });
+  await waitReady(n, 'fixed');
   // minShards > maxShards: a CEL rule on >= 1.25; re-checked by the operator here.
   await cp.client.create(DataStreams, dataStream(n, 'odd', { mode: 'ON_DEMAND', shards: 5, onDemand: { minShards: 8, maxShards: 4 } }));
   const ds = await waitReason(n, 'odd', 'InvalidSpec');

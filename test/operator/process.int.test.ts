@@ -5,6 +5,7 @@ import { startNats, type NatsServers } from '../harness/nats.js';
 import { buildOperatorJs, cleanOperatorJs, spawnOperator, type OperatorProcess } from '../harness/kube-operator.js';
 import { connectStreamStore, type StreamStore } from '../../operator/store/streamStore.js';
 import { DataStreams, Deployments, Leases, Services } from '../../operator/kube/resources.js';
+import { freePort } from '../harness/ports.js';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -35,14 +36,16 @@ afterAll(async () => {
   cleanOperatorJs();
 });
 
-function operator(lease: string, env: Record<string, string> = {}) {
+async function operator(lease: string, env: Record<string, string> = {}) {
+  const health = await freePort();
   const p = spawnOperator([
+    '--health-port', String(health),
     '--kubeconfig', cp.operatorKubeconfigPath!, '--nats', nats.url, '--image', 'shardline:test',
     '--lease-namespace', 'shardline-system', '--lease-name', lease,
     '--lease-duration-seconds', '3', '--renew-deadline-ms', '2000', '--retry-period-ms', '300', '--resync-seconds', '2',
   ], env);
   procs.push(p);
-  return p;
+  return Object.assign(p, { health });
 }
 
 async function ns() { const n = await cp.namespace('proc'); namespaces.push(n); return n; }
@@ -55,13 +58,21 @@ const waitReady = (n: string, name: string, timeout = 30_000) =>
 const holder = async (lease: string) => (await cp.client.get<any>(Leases, 'shardline-system', lease))?.spec?.holderIdentity as string | undefined;
 
 test('leader hand-over between two operator processes', async () => {
-  const a = operator('handover');
-  const b = operator('handover');
+  const a = await operator('handover');
+  const b = await operator('handover');
   const first = await until('a leader', async () => { const h = await holder('handover'); return h && h; }, 30_000);
   const [leader, standby] = first === a.identity ? [a, b] : [b, a];
   const n = await ns();
   await create(n, 'h1');
   await waitReady(n, 'h1');
+  // Probes and metrics: both replicas are ready (warm caches); only one leads.
+  for (const p of [leader, standby]) {
+    expect((await fetch(`http://127.0.0.1:${p.health}/readyz`)).status).toBe(200);
+  }
+  const metrics = await (await fetch(`http://127.0.0.1:${leader.health}/metrics`)).text();
+  expect(metrics).toMatch(/shardline_operator_leader 1/);
+  expect(metrics).toMatch(/shardline_operator_reconcile_total\{kind="DataStream",result="success"\} \d+/);
+  expect(await (await fetch(`http://127.0.0.1:${standby.health}/metrics`)).text()).toMatch(/shardline_operator_leader 0/);
 
   // A graceful stop releases the Lease: the standby takes over at once.
   const t = Date.now();
@@ -79,7 +90,7 @@ test('leader hand-over between two operator processes', async () => {
 test('an operator killed mid-reconcile converges after restart', async () => {
   const n = await ns();
   // Dies (SIGKILL, lease not released) right after creating the JetStream stream, before any child.
-  const doomed = operator('crash', { SHARDLINE_FAILPOINTS: `after-ensure-stream@${n}/crashy` });
+  const doomed = await operator('crash', { SHARDLINE_FAILPOINTS: `after-ensure-stream@${n}/crashy` });
   await until('doomed leads', async () => (await holder('crash')) === doomed.identity, 30_000);
   await create(n, 'crashy');
   const exit = await doomed.exited;
@@ -89,7 +100,7 @@ test('an operator killed mid-reconcile converges after restart', async () => {
 
   // A fresh process waits out the dead leader's Lease, then finishes the job.
   const t = Date.now();
-  const next = operator('crash');
+  const next = await operator('crash');
   const ds = await waitReady(n, 'crashy');
   console.log('converged after restart ms', Date.now() - t);
   expect(ds.status.shardCount).toBe(2);
