@@ -94,18 +94,21 @@ test('/metrics exposes per-shard counters with exact values after a known load',
   expect(g1.Records!.length + g2.Records!.length).toBe(100);
   const readAt = Date.now();
 
-  // Shard 1: six GetRecords back to back: five admitted, the sixth throttled.
-  let it1 = (await ca.send(new GetShardIteratorCommand({ StreamName: 'm1', ShardId: SHARD1, ShardIteratorType: 'LATEST' }))).ShardIterator;
-  let throttled = 0;
-  for (let i = 0; i < 6; i++) {
-    try {
-      it1 = (await ca.send(new GetRecordsCommand({ ShardIterator: it1 }))).NextShardIterator;
-    } catch (e) {
-      expect(e).toBeInstanceOf(ProvisionedThroughputExceededException);
-      throttled++;
-    }
-  }
-  expect(throttled).toBe(1);
+  // Shard 1: ten GetRecords at once: five (plus whatever refilled meanwhile) admitted, the rest throttled.
+  const it1 = (await ca.send(new GetShardIteratorCommand({ StreamName: 'm1', ShardId: SHARD1, ShardIteratorType: 'LATEST' }))).ShardIterator;
+  const outcomes = await Promise.all(
+    Array.from({ length: 10 }, () =>
+      ca.send(new GetRecordsCommand({ ShardIterator: it1 })).then(
+        () => 'ok',
+        (e: unknown) => (e instanceof ProvisionedThroughputExceededException ? 'throttled' : String(e)),
+      ),
+    ),
+  );
+  const admitted = outcomes.filter((o) => o === 'ok').length;
+  const throttled = outcomes.filter((o) => o === 'throttled').length;
+  expect(admitted + throttled).toBe(10);
+  expect(admitted).toBeGreaterThanOrEqual(5);
+  expect(throttled).toBeGreaterThanOrEqual(1);
 
   const { contentType, samples, text } = await scrape(a);
   expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -123,8 +126,8 @@ test('/metrics exposes per-shard counters with exact values after a known load',
   expect(v('shardline_shard_get_records_total', SHARD0)).toBe(2);
   expect(v('shardline_shard_read_provisioned_throughput_exceeded_total', SHARD0)).toBe(0);
   expect(v('shardline_shard_outgoing_records_total', SHARD1)).toBe(0);
-  expect(v('shardline_shard_get_records_total', SHARD1)).toBe(5);
-  expect(v('shardline_shard_read_provisioned_throughput_exceeded_total', SHARD1)).toBe(1);
+  expect(v('shardline_shard_get_records_total', SHARD1)).toBe(admitted);
+  expect(v('shardline_shard_read_provisioned_throughput_exceeded_total', SHARD1)).toBe(throttled);
   // Shard 0's last GetRecords returned records ≥ 300 ms old; shard 1's returned none.
   const age0 = v('shardline_shard_iterator_age_milliseconds', SHARD0)!;
   expect(age0).toBeGreaterThanOrEqual(300);
