@@ -99,6 +99,12 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     record = await store.setRetention(name, spec.retentionHours);
     await ctx.events.emit(ds, 'Normal', 'RetentionChanged', `Retention of ${name} set to ${spec.retentionHours} hours.`);
   }
+  if (record.mode !== spec.mode && record.status === 'ACTIVE') {
+    record = await store.setMode(name, spec.mode);
+    await ctx.events.emit(ds, 'Normal', 'ModeChanged', `Stream ${name} is now ${spec.mode}.`);
+  }
+  const tags = { ...spec.tags, [OWNER_TAG]: ownerOf(ds) };
+  if (Object.entries(tags).some(([k, v]) => record!.tags?.[k] !== v)) record = await store.mergeTags(name, tags);
   if (spec.mode === 'PROVISIONED' && (record.quotaEnforcement !== false) !== spec.enforceQuotas) {
     record = await store.setQuotaEnforcement(name, spec.enforceQuotas);
   }

@@ -20,6 +20,9 @@ export interface StreamStore {
   /** Completes a reshard a crashed process left UPDATING. */
   finishReshard?: (rec: StreamRecord) => Promise<StreamRecord>;
   setQuotaEnforcement(name: string, on: boolean): Promise<StreamRecord>;
+  /** UpdateStreamMode and AddTagsToStream semantics, through the store's compare-and-set. */
+  setMode(name: string, mode: StreamRecord['mode']): Promise<StreamRecord>;
+  mergeTags(name: string, tags: Record<string, string>): Promise<StreamRecord>;
   /** Enhanced fan-out consumers the operator registers carry this tag; only those are ever deregistered by it. */
   registerConsumer(name: string, consumer: string): Promise<void>;
   deregisterConsumer(name: string, consumer: string): Promise<void>;
@@ -46,6 +49,9 @@ export async function connectStreamStore(natsUrl: string): Promise<StreamStore> 
       finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
     } : {}),
     setQuotaEnforcement: (name, on) => setQuotaEnforcement(store, name, on),
+    setMode: (name, mode) => streams.updateStream(store, name, (r) => (r.mode === mode || r.status !== 'ACTIVE' ? undefined : { ...r, mode })),
+    mergeTags: (name, tags) => streams.updateStream(store, name, (r) =>
+      Object.entries(tags).every(([k, v]) => r.tags?.[k] === v) ? undefined : { ...r, tags: { ...r.tags, ...tags } }),
     registerConsumer: async (name, consumer) => {
       await registerConsumer(store, name, consumer, {
         transitionMs: transitionMs(),

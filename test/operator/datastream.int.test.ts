@@ -139,6 +139,17 @@ test('EFO consumers and quota enforcement follow the spec', async () => {
   });
 });
 
+test('mode and tags follow the spec (UpdateStreamMode, AddTagsToStream)', async () => {
+  const n = await ns();
+  await cp.client.create(DataStreams, dataStream(n, 'modal', { tags: { team: 'a' } }));
+  await waitReady(n, 'modal');
+  expect((await store.get('modal'))!.tags).toMatchObject({ team: 'a', 'shardline.dev/owner': `${n}/modal` });
+  await cp.client.patch(DataStreams, n, 'modal', { spec: { mode: 'ON_DEMAND', onDemand: { minShards: 1, maxShards: 8 }, tags: { team: 'b', env: 'prod' } } });
+  const ds = await until('ON_DEMAND', async () => { const o = await get(n, 'modal'); return o.status.mode === 'ON_DEMAND' && cond(o)?.status === 'True' && o; });
+  expect(ds.status.shardCount).toBe(2); // within bounds: ON_DEMAND keeps the current count
+  expect((await store.get('modal'))!.tags).toMatchObject({ team: 'b', env: 'prod' });
+});
+
 test('deletion removes the JetStream stream; Retain keeps it', async () => {
   const n = await ns();
   await cp.client.create(DataStreams, dataStream(n, 'gone'));
