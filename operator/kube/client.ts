@@ -204,6 +204,8 @@ export class KubeClient {
         if (ev) onEvent(ev.type, ev.object);
       });
       res.on('error', (e) => (stopped ? resolve() : reject(e)));
+      // readline re-emits input errors on the interface: without a listener they would be uncaught.
+      lines.on('error', (e) => (stopped ? resolve() : reject(e)));
       res.on('aborted', () => (stopped ? resolve() : reject(new Error('watch aborted'))));
       lines.on('close', () => resolve());
     });

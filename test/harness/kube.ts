@@ -26,6 +26,8 @@ export interface ControlPlane {
   client: KubeClient;
   /** Start timings in ms, for keeping the suites fast. */
   timings: Record<string, number>;
+  /** Kills kube-apiserver and starts it again on the same port and etcd (local control plane only). */
+  restartApiserver?(): Promise<void>;
   /** Fresh namespace for one test. */
   namespace(prefix?: string): Promise<string>;
   stop(): Promise<void>;
@@ -122,7 +124,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     fs.writeFileSync(path.join(root, 'tokens.csv'), `${token},admin,admin,"system:masters"\n${opToken},shardline-operator,shardline-operator\n`);
 
     const apiPort = await freePort();
-    const apiserver = new Proc('kube-apiserver', spawn(bin(dir, 'kube-apiserver'), [
+    const apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       `--secure-port=${apiPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
       '--insecure-port=0', `--cert-dir=${path.join(root, 'certs')}`,
@@ -133,7 +135,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       // No token controller / kubelet here: pods need no service account token.
       '--disable-admission-plugins=ServiceAccount',
       '--v=0',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] }), path.join(root, 'apiserver.log'));
+    ];
+    const launchApiserver = () => new Proc('kube-apiserver', spawn(bin(dir, 'kube-apiserver'), apiserverArgs, { stdio: ['ignore', 'pipe', 'pipe'] }), path.join(root, `apiserver-${Date.now()}.log`));
+    let apiserver = launchApiserver();
     procs.push(apiserver);
 
     const writeKubeconfig = (file: string, user: string, tok: string) => fs.writeFileSync(file, [
@@ -177,6 +181,17 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     let n = 0;
     return {
       kubeconfigPath, kc, client, timings, stop,
+      restartApiserver: async () => {
+        // SIGKILL: clients see their watches and connections drop mid-stream.
+        apiserver.proc.kill('SIGKILL');
+        await new Promise((r) => apiserver.proc.once('exit', r));
+        apiserver = launchApiserver();
+        procs.splice(1, 1, apiserver);
+        await Promise.race([
+          until('kube-apiserver back', async () => !!(await client.get(Namespaces, undefined, 'default')), 60_000, 100),
+          apiserver.exited,
+        ]);
+      },
       ...(opts.operatorRbac ? { operatorKubeconfigPath, operatorKc } : {}),
       namespace: async (prefix = 'test') => {
         const name = `${prefix}-${++n}-${crypto.randomBytes(2).toString('hex')}`;

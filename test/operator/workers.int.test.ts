@@ -117,3 +117,18 @@ test('converged DeliveryStreams and AnalyticsApps cause zero writes over several
   expect([...op.client.writes.byKey.keys()].length).toBeGreaterThan(0);
   expect(op.client.writes.total - before).toBe(0);
 });
+
+test('informers survive an apiserver restart: the operator keeps reconciling', async () => {
+  if (!cp.restartApiserver) return;
+  const n = await ns();
+  await cp.client.create(DataStreams, { apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'survivor', namespace: n }, spec: { replicas: 1, streamName: `survivor-${n}` } });
+  await waitFor(DataStreams, n, 'survivor', (o) => cond(o)?.status === 'True', 'Ready');
+  const watchesBefore = op.caches.dataStreams.stats.watches;
+  await cp.restartApiserver();
+  // Changes made after the restart reach the operator through re-established watches.
+  await cp.client.patch(DataStreams, n, 'survivor', { spec: { runtime: { replicas: 3 } } });
+  await waitFor(Deployments, n, 'survivor-stream', (o) => o.spec.replicas === 3, 'scaled after restart');
+  await cp.client.create(DeliveryStreams, delivery(n, 'after-restart', { source: { dataStreamRef: { name: 'survivor' } } }));
+  await waitFor(DeliveryStreams, n, 'after-restart', (o) => cond(o)?.status === 'True', 'Ready');
+  expect(op.caches.dataStreams.stats.watches).toBeGreaterThan(watchesBefore);
+}, 120_000);
