@@ -8,7 +8,12 @@ export const MAX_HASH_KEY = (1n << 128n) - 1n;
  * every record written.
  */
 export function hashKeyOf(partitionKey: string): bigint {
-  return BigInt('0x' + hash('md5', partitionKey, 'hex'));
+  return BigInt('0x' + hashKeyHexOf(partitionKey));
+}
+
+/** The same key as 32 lowercase hex digits (for routing without a BigInt: routeOfHex). */
+export function hashKeyHexOf(partitionKey: string): string {
+  return hash('md5', partitionKey, 'hex');
 }
 
 export interface HashRange {

@@ -8,16 +8,43 @@ import type { ShardRecord, StreamRecord } from './streamRecord.js';
 export interface CachedStream {
   record: StreamRecord;
   revision: number;
-  /** Open shards sorted by starting hash key, with bigint bounds for routing. */
-  routes: { start: bigint; end: bigint; shard: ShardRecord }[];
+  /**
+   * Open shards sorted by starting hash key, with bigint bounds for routing and
+   * the same bounds as 32-digit lowercase hex (which compare as the numbers do).
+   */
+  routes: { start: bigint; end: bigint; startHex: string; endHex: string; shard: ShardRecord }[];
 }
+
+const hex128 = (n: bigint) => n.toString(16).padStart(32, '0');
 
 function toCached(record: StreamRecord, revision: number): CachedStream {
   const routes = record.shards
     .filter((s) => s.endingSequenceNumber === undefined)
-    .map((s) => ({ start: BigInt(s.hashKeyRange.startingHashKey), end: BigInt(s.hashKeyRange.endingHashKey), shard: s }))
+    .map((s) => {
+      const start = BigInt(s.hashKeyRange.startingHashKey);
+      const end = BigInt(s.hashKeyRange.endingHashKey);
+      return { start, end, startHex: hex128(start), endHex: hex128(end), shard: s };
+    })
     .sort((a, b) => (a.start < b.start ? -1 : 1));
   return { record, revision, routes };
+}
+
+/**
+ * routeOf for a hash key given as 32 lowercase hex digits (an MD5 digest):
+ * equal-length hex strings compare as their numbers, so the write path routes
+ * every record without making a BigInt.
+ */
+export function routeOfHex(s: CachedStream, hex: string): ShardRecord | undefined {
+  let lo = 0;
+  let hi = s.routes.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = s.routes[mid]!;
+    if (hex < r.startHex) hi = mid - 1;
+    else if (hex > r.endHex) lo = mid + 1;
+    else return r.shard;
+  }
+  return undefined;
 }
 
 /** The open shard whose hash key range holds `key`. */

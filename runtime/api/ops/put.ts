@@ -3,10 +3,10 @@
 // A write that races a reshard hits a sealed parent stream, is re-routed with
 // the fresh shard map, and at worst fails retryably; it never lands in a
 // closed shard and is never dropped silently.
-import { hashKeyOf, MAX_HASH_KEY } from '../../kinesis/hashKeys.js';
+import { hashKeyHexOf, MAX_HASH_KEY } from '../../kinesis/hashKeys.js';
 import { encodeSequence } from '../../kinesis/sequence.js';
 import { jsSubject } from '../../store/names.js';
-import { routeOf, type CachedStream } from '../../store/streamCache.js';
+import { routeOf, routeOfHex, type CachedStream } from '../../store/streamCache.js';
 import type { ShardRecord } from '../../store/streamRecord.js';
 import type { AppendRecord } from '../../store/shardAppender.js';
 import { PublishError } from '../../store/publisher.js';
@@ -18,7 +18,8 @@ const PUT_RECORDS_MAX_BYTES = 10 * 1024 * 1024;
 const ROUTE_ATTEMPTS = 3;
 
 interface Prepared {
-  key: bigint;
+  /** ExplicitHashKey as a bigint, or the partition key's MD5 as 32 hex digits (no BigInt per record). */
+  key: bigint | string;
   rec: AppendRecord;
 }
 
@@ -43,14 +44,14 @@ function prepare(s: CachedStream, entry: Params, path: string): Prepared {
       `Value 'java.nio.HeapByteBuffer[pos=0 lim=${data.length} cap=${data.length}]' at '${path}data' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
     ]);
   }
-  let key: bigint;
+  let key: bigint | string;
   if (entry.ExplicitHashKey !== undefined) {
     key = BigInt(entry.ExplicitHashKey);
     if (key > MAX_HASH_KEY) {
       throw invalidArgument(`Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was ${entry.ExplicitHashKey}`);
     }
   } else {
-    key = hashKeyOf(pk);
+    key = hashKeyHexOf(pk);
   }
   return { key, rec: { partitionKey: pk, partitionKeyBytes: Buffer.byteLength(pk, 'utf8'), data } };
 }
@@ -78,7 +79,8 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
     const groups = new Map<number, { shard: ShardRecord; at: number[] }>();
     const retry: number[] = [];
     for (const i of todo) {
-      const shard = routeOf(s, items[i]!.key);
+      const key = items[i]!.key;
+      const shard = typeof key === 'string' ? routeOfHex(s, key) : routeOf(s, key);
       if (!shard) {
         retry.push(i); // the map is mid-change: a gap in the open ranges
         continue;
