@@ -22,13 +22,13 @@ export function machineInfo(natsServerBin: string): Record<string, unknown> {
   const cpus = os.cpus();
   let natsVersion = 'unknown';
   try {
-    natsVersion = execFileSync(natsServerBin, ['--version'], { encoding: 'utf8' }).trim();
+    natsVersion = execFileSync(natsServerBin, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     // reported as unknown
   }
   let commit = 'unknown';
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     // not a checkout
   }
