@@ -52,6 +52,8 @@ export async function runOperator(args: string[]): Promise<void> {
     workers: num(values.workers),
     healthPort: Number(values['health-port'] ?? env.SHARDLINE_HEALTH_PORT ?? 8081),
   });
+  // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).
+  process.on('unhandledRejection', (e) => console.error('[operator] unhandled rejection:', e));
   console.error('[operator] started');
   await new Promise<void>((resolve) => {
     const done = () => resolve();

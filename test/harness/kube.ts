@@ -154,7 +154,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     kc.loadFromFile(kubeconfigPath);
     const client = new KubeClient(kc);
     await Promise.race([
-      until('kube-apiserver /readyz', async () => (await client.request<string>({ method: 'GET', path: '/readyz' })) !== undefined || true, 60_000, 100)
+      until('kube-apiserver /readyz', async () => { await client.request({ method: 'GET', path: '/readyz' }); return true; }, 60_000, 100)
         .then(() => until('default namespace', () => client.get(Namespaces, undefined, 'default'))),
       apiserver.exited,
     ]);
@@ -188,7 +188,8 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
         apiserver = launchApiserver();
         procs.splice(1, 1, apiserver);
         await Promise.race([
-          until('kube-apiserver back', async () => !!(await client.get(Namespaces, undefined, 'default')), 60_000, 100),
+          // /readyz, not just any GET: requests fail with 503 until the post-start hooks finish.
+          until('kube-apiserver back', async () => { await client.request({ method: 'GET', path: '/readyz' }); return true; }, 60_000, 100),
           apiserver.exited,
         ]);
       },
