@@ -3,6 +3,7 @@
 //   --nats URL               (SHARDLINE_NATS_URL)
 //   --image IMAGE            (SHARDLINE_IMAGE, default shardline:0.1.0)
 //   --leader-elect=false     (default true; Lease in --lease-namespace / POD_NAMESPACE)
+//   --store-replicas 1       (SHARDLINE_REPLICAS: metadata KV bucket replicas, 3 on a NATS cluster)
 //   --health-port 8081       (/healthz, /readyz, /metrics; 0 picks a free port)
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -27,6 +28,7 @@ export async function runOperator(args: string[]): Promise<void> {
       'resync-seconds': { type: 'string' },
       workers: { type: 'string' },
       'health-port': { type: 'string' },
+      'store-replicas': { type: 'string' },
     },
   });
   const kc = new KubeConfig();
@@ -50,6 +52,7 @@ export async function runOperator(args: string[]): Promise<void> {
     },
     resyncMs: values['resync-seconds'] ? Number(values['resync-seconds']) * 1000 : undefined,
     workers: num(values.workers),
+    storeReplicas: num(values['store-replicas'] ?? env.SHARDLINE_REPLICAS),
     healthPort: Number(values['health-port'] ?? env.SHARDLINE_HEALTH_PORT ?? 8081),
   });
   // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).

@@ -24,6 +24,8 @@ export interface OperatorOptions {
   natsUrl: string;
   image: string;
   imagePullPolicy?: string;
+  /** Replicas of the store's metadata KV buckets (default 1; 3 on a 3-server NATS). */
+  storeReplicas?: number;
   leaderElection?: { namespace: string; name?: string; leaseDurationSeconds?: number; renewDeadlineMs?: number; retryPeriodMs?: number } | false;
   identity?: string;
   resyncMs?: number;
@@ -62,7 +64,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   // A separate client for the Lease, so its renewals are not counted as reconcile writes.
   const leaseClient = new KubeClient(opts.kubeConfig);
   const settings: OperatorSettings = {
-    image: opts.image, natsUrl: opts.natsUrl, imagePullPolicy: opts.imagePullPolicy,
+    image: opts.image, natsUrl: opts.natsUrl, imagePullPolicy: opts.imagePullPolicy, storeReplicas: opts.storeReplicas,
     pdbApiVersion: await detectPdbApiVersion(client),
   };
   const managed = { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`, log };
@@ -78,7 +80,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
 
   let storePromise: Promise<StreamStore> | undefined = opts.store ? Promise.resolve(opts.store) : undefined;
   const store = () => {
-    storePromise ??= connectStreamStore(opts.natsUrl).catch((e) => { storePromise = undefined; throw e; });
+    storePromise ??= connectStreamStore(opts.natsUrl, opts.storeReplicas).catch((e) => { storePromise = undefined; throw e; });
     return storePromise;
   };
   const ctx: Context = { client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000 };

@@ -13,6 +13,8 @@ export interface OperatorSettings {
   /** apiVersion for PodDisruptionBudgets on this cluster (policy/v1 or policy/v1beta1). */
   pdbApiVersion: string;
   imagePullPolicy?: string;
+  /** JetStream replicas of the store's metadata KV buckets (3 on the default 3-server NATS). */
+  storeReplicas?: number;
 }
 
 export type Component = 'runtime' | 'delivery' | 'analytics';

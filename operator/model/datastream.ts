@@ -72,7 +72,8 @@ export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: Oper
               env: [
                 { name: 'SHARDLINE_NATS_URL', value: s.natsUrl },
                 { name: 'SHARDLINE_PORT', value: String(RUNTIME_PORT) },
-                { name: 'SHARDLINE_REPLICAS', value: String(spec.replicas) },
+                // Metadata bucket replicas: a property of the store, not of this stream.
+                { name: 'SHARDLINE_REPLICAS', value: String(s.storeReplicas ?? 1) },
                 { name: 'SHARDLINE_STREAM_CONFIG', value: `${CONFIG_DIR}/config.json` },
               ],
               ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],

@@ -34,8 +34,8 @@ export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
 // Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
 const transitionMs = () => Number(process.env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500);
 
-export async function connectStreamStore(natsUrl: string): Promise<StreamStore> {
-  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator' });
+export async function connectStreamStore(natsUrl: string, replicas = 1): Promise<StreamStore> {
+  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas });
   const reshard = (streams as Record<string, unknown>).updateShardCount as
     | ((s: Store, name: string, count: number) => Promise<StreamRecord>)
     | undefined;
