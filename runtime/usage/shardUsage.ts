@@ -129,13 +129,16 @@ export class ShardUsage {
   /**
    * Admits one record of `bytes` (data + partition key) to the shard, counting
    * it against the limits; false (and nothing counted but the throttle) when
-   * it does not fit. Always true for streams without enforcement.
+   * it does not fit. Always true for streams without enforcement. A record
+   * above 1 MiB (streams with MaxRecordSizeInKiB up to 10 MiB) needs a full
+   * bytes bucket and leaves it in debt, which later writes wait out: AWS's
+   * "burst up to 10 MiB while averaging 1 MiB/s".
    */
   admitWrite(rec: StreamRecord, shard: ShardRecord, bytes: number): boolean {
     if (!quotaEnforced(rec)) return true;
     const st = this.local(rec, shard);
     const now = Date.now();
-    if (st.writeRecords.level(now) < 1 || st.writeBytes.level(now) < bytes) {
+    if (st.writeRecords.level(now) < 1 || st.writeBytes.level(now) < Math.min(bytes, SHARD_LIMITS.writeBytesPerSec)) {
       st.counters.writeProvisionedThroughputExceeded++;
       return false;
     }

@@ -11,6 +11,7 @@ import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
+import { updateStream } from '../../runtime/store/streams.js';
 
 /** Accepted rate must be within this share of the limit (documented in runtime/QUOTAS.md). */
 const TOLERANCE = 0.1;
@@ -71,8 +72,8 @@ interface LoadResult {
   storedBytesPerSec: number[];
 }
 
-/** Arrival time (ms) and size (data + key) of every record stored in a shard. */
-async function storedRecords(stream: string, shardId: string): Promise<{ at: number; bytes: number }[]> {
+/** Arrival time (ms) and size (data + key) of the records stored in a shard, up to the first that arrived at or after `untilMs`. */
+async function storedRecords(stream: string, shardId: string, untilMs: number): Promise<{ at: number; bytes: number }[]> {
   const out: { at: number; bytes: number }[] = [];
   let it = (await ca.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
   for (;;) {
@@ -83,7 +84,7 @@ async function storedRecords(stream: string, shardId: string): Promise<{ at: num
     });
     if (!got) continue;
     for (const x of got.Records!) out.push({ at: x.ApproximateArrivalTimestamp!.getTime(), bytes: x.Data!.length + Buffer.byteLength(x.PartitionKey!) });
-    if (got.Records!.length === 0) return out;
+    if (got.Records!.length === 0 || out[out.length - 1]!.at >= untilMs) return out;
     it = got.NextShardIterator;
   }
 }
@@ -138,7 +139,7 @@ async function load(stream: string, targets: string[], perShardPerSec: number, d
   await Promise.all(inflight);
   const [from, to] = [start + WARMUP_MS, start + WARMUP_MS + MEASURE_MS];
   for (let i = 0; i < shardIds.length; i++) {
-    const inWindow = (await storedRecords(stream, shardIds[i]!)).filter((x) => x.at >= from && x.at < to);
+    const inWindow = (await storedRecords(stream, shardIds[i]!, to)).filter((x) => x.at >= from && x.at < to);
     r.storedPerSec[i] = inWindow.length / (MEASURE_MS / 1000);
     r.storedBytesPerSec[i] = inWindow.reduce((n, x) => n + x.bytes, 0) / (MEASURE_MS / 1000);
   }
@@ -202,6 +203,25 @@ test('PutRecord and PutRecords: AWS errors, throttled records are not written, l
   expect(e).toBeInstanceOf(ProvisionedThroughputExceededException);
   expect((e as ProvisionedThroughputExceededException).message).toBe(message);
   expect((e as ProvisionedThroughputExceededException).$metadata.httpStatusCode).toBe(400);
+});
+
+test('a record above 1 MiB (MaxRecordSizeInKiB raised) takes a full second of bytes and leaves the shard in debt', async () => {
+  const [h0] = await createStream('q-large', 1);
+  await updateStream(a.ctx.store, 'q-large', (r) => ({ ...r, maxRecordSizeKiB: 5120 }));
+  await waitForCaches((rt) => rt.ctx.cache.get('q-large')?.record.maxRecordSizeKiB === 5120);
+  const put = (c: KinesisClient, bytes: number) =>
+    c.send(new PutRecordCommand({ StreamName: 'q-large', PartitionKey: 'p', ExplicitHashKey: h0, Data: Buffer.alloc(bytes) })).then(
+      () => 'ok',
+      (e: unknown) => (e instanceof ProvisionedThroughputExceededException ? 'throttled' : String(e)),
+    );
+  const sent = Date.now();
+  expect(await put(ca, 3 * MiB - 1)).toBe('ok');
+  const answered = Date.now();
+  // 3 MiB against 1 MiB of burst: 2 MiB owed at 1 MiB/s, so writes wait 2 s from the big one, on either runtime.
+  const small = await put(cb, 10);
+  if (Date.now() - sent < 2000) expect(small).toBe('throttled');
+  await sleep(Math.max(0, answered + 2100 - Date.now()));
+  expect(await put(cb, 10)).toBe('ok');
 });
 
 test('records/s: 1.5× the limit split across two runtimes is throttled to ~1000 records/s per shard', async () => {
