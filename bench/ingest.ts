@@ -174,7 +174,8 @@ async function runTarget(name: string, server: Child, pids: Record<string, numbe
     if (o.scenarios.has('latency')) {
       const stream = 'bench-visibility';
       const shardIds = await createStreamAndWait(admin, stream, o.shards, mode);
-      const producer = new KinesisHttp(server.endpoint, { connections: 8 });
+      // Enough connections that the open-loop producer never queues in the client.
+      const producer = new KinesisHttp(server.endpoint, { connections: 64 });
       const consumers = shardIds.map(() => new KinesisHttp(server.endpoint, { connections: 1 }));
       log(`put→GetRecords visibility at ${o.rate} rec/s, ${shardIds.length} shards polled without pause`);
       try {
