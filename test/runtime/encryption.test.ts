@@ -76,12 +76,29 @@ async function createStream(c: KinesisClient, name: string, shards = 1) {
   await c.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
 }
 
+/**
+ * GetRecords, waiting out ProvisionedThroughputExceededException: a shard allows
+ * 5 calls per second across all runtimes (runtime/QUOTAS.md), and these tests
+ * read the same shard back-to-back from several processes. The SDK would retry
+ * it; sdkClient sets maxAttempts 1.
+ */
+async function getRecordsPaced(c: KinesisClient, iter: string) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await c.send(new GetRecordsCommand({ ShardIterator: iter }));
+    } catch (e) {
+      if ((e as Error).name !== 'ProvisionedThroughputExceededException' || attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 async function readAll(c: KinesisClient, stream: string, shardId = 'shardId-000000000000'): Promise<_Record[]> {
   const it = await c.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }));
   const out: _Record[] = [];
   let iter = it.ShardIterator;
   for (let page = 0; iter && page < 100; page++) {
-    const r = await c.send(new GetRecordsCommand({ ShardIterator: iter }));
+    const r = await getRecordsPaced(c, iter);
     out.push(...(r.Records ?? []));
     if ((r.Records ?? []).length === 0) break;
     iter = r.NextShardIterator;
