@@ -4,7 +4,8 @@
 // encrypted per JetStream message (runtime/store/batchCipher.ts), so records
 // written before Start stay readable and records written after Stop are plain.
 import { defaultKeyRing, KeyError, type DataKey, type KeyRing } from '../../store/keyring.js';
-import { updateStream, StreamNotFoundError } from '../../store/streams.js';
+import { StreamNotFoundError } from '../../store/streams.js';
+import { setStreamEncryption, StreamNotActiveError } from '../../store/streamEncryption.js';
 import type { StreamRecord } from '../../store/streamRecord.js';
 import { KinesisError, invalidArgument, resourceInUse, streamNotFound } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation } from '../context.js';
@@ -33,12 +34,9 @@ const notActive = (ctx: ApiContext, name: string, status: string) =>
 
 async function setEncryption(ctx: ApiContext, name: string, encryption: StreamRecord['encryption']): Promise<void> {
   try {
-    await updateStream(ctx.store, name, (r) => {
-      if (r.status !== 'ACTIVE') throw notActive(ctx, name, r.status);
-      if (r.encryption.type === encryption.type && r.encryption.keyId === encryption.keyId) return undefined;
-      return { ...r, encryption };
-    });
+    await setStreamEncryption(ctx.store, name, encryption);
   } catch (e) {
+    if (e instanceof StreamNotActiveError) throw notActive(ctx, name, e.status);
     if (e instanceof StreamNotFoundError) throw streamNotFound(name, ctx.config.accountId);
     throw e;
   }
