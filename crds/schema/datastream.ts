@@ -1,7 +1,7 @@
 // DataStream: one Kinesis-style stream (a set of ordered shards) backed by
 // JetStream, served by its own shard runtime Deployment.
 import { z } from 'zod';
-import { Conditions, ObservedGeneration, SecretKeyRef, Tags, cel, immutable, type ObjectMeta } from './common.js';
+import { Conditions, ObservedGeneration, SecretKeyRef, Tags, cel, immutable, objectName, type ObjectMeta } from './common.js';
 
 export const STREAM_NAME_PATTERN = /^[a-zA-Z0-9_.-]+$/;
 
@@ -43,8 +43,12 @@ export const DataStreamSpec = z.object({
     .describe('Enhanced fan-out consumers registered on the stream (at most 20).')
     .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] }),
   encryption: z.object({
-    keySecretRef: SecretKeyRef.describe('Secret holding the record encryption key (32 bytes, base64).'),
-  }).optional().describe('Server-side encryption of record payloads. Unset: records are stored unencrypted.'),
+    keySecretRef: SecretKeyRef.describe('Secret key holding the record encryption key: the base64 of 32 random bytes (`openssl rand -base64 32`). The stream\'s KMS key id is `<Secret name>_<key>` (shortened with a hash beyond 128 characters).'),
+  }).optional().describe('Server-side encryption of record payloads (StartStreamEncryption with KeyId `<Secret name>_<key>`). Unset: records written from then on are stored unencrypted.'),
+  auth: z.object({
+    credentialsSecretRef: objectName()
+      .describe('Secret whose keys are access key ids and whose values are their secret access keys. The runtime then accepts only requests signed (AWS Signature Version 4) with one of them; the Secret is re-read when it changes.'),
+  }).optional().describe('Authentication of Kinesis API requests. Unset: requests are not authenticated.'),
   tags: Tags,
   deletionPolicy: z.enum(['Delete', 'Retain']).default('Delete')
     .describe('What happens to the JetStream data when the DataStream is deleted: Delete removes it, Retain keeps it.'),

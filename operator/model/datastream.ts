@@ -1,7 +1,9 @@
 // Pure model of a DataStream's Kubernetes children: spec in, desired objects
 // out. No I/O, so every field is unit-tested (test/operator/model.test.ts).
+import crypto from 'node:crypto';
 import type { DataStream, DataStreamSpec } from '../../crds/schema/datastream.js';
 import type { KubeObject } from '../kube/client.js';
+import { parseKeyEntries } from '../../runtime/store/keyring.js';
 import { CONFIG_DIR, RUNTIME_PORT, childMeta, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
@@ -15,40 +17,107 @@ export function desiredShardCount(spec: DataStreamSpec, current?: number): numbe
   return Math.min(spec.onDemand.maxShards, Math.max(spec.onDemand.minShards, n));
 }
 
-/** What the runtime pods read from /etc/shardline/config.json. */
-export function runtimeConfig(ds: DataStream, spec: DataStreamSpec) {
-  return {
-    streamName: streamNameOf(ds),
-    mode: spec.mode,
-    shards: spec.shards,
-    onDemand: spec.onDemand,
-    retentionHours: spec.retentionHours,
-    replicas: spec.replicas,
-    enforceQuotas: spec.enforceQuotas,
-    consumers: (spec.consumers ?? []).map((c) => c.name),
-    encryption: spec.encryption ? { keyFile: `${CONFIG_DIR}/encryption/key` } : undefined,
-  };
+/** Where the runtime reads its key ring (SHARDLINE_KMS_KEYS_FILE): a directory, one file per key id. */
+export const KMS_KEYS_DIR = `${CONFIG_DIR}/kms-keys`;
+/** Where the runtime reads its access keys (SHARDLINE_CREDENTIALS_FILE): a directory, one file per access key id. */
+export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
+
+const KEY_ID_MAX = 128; // the key ring's limit (runtime/store/keyring.ts)
+
+/**
+ * The KMS key id spec.encryption.keySecretRef stands for: `<Secret name>_<key>`,
+ * e.g. `orders-key_key`. `_` never occurs in a Secret name, so different refs
+ * never share an id. Beyond 128 characters: the first 119, `-`, and 8 hex
+ * digits of the SHA-256 of the whole. The runtime sees the key as the file of
+ * that name in KMS_KEYS_DIR; the stream record names it (DescribeStream's KeyId).
+ */
+export function encryptionKeyId(ref: { name: string; key: string }): string {
+  const id = `${ref.name}_${ref.key}`;
+  if (id.length <= KEY_ID_MAX) return id;
+  const h = crypto.createHash('sha256').update(id).digest('hex').slice(0, 8);
+  return `${id.slice(0, KEY_ID_MAX - 9)}-${h}`;
+}
+
+/** The stream record's encryption state spec.encryption asks for. */
+export const desiredEncryption = (spec: DataStreamSpec): { type: 'NONE' | 'KMS'; keyId?: string } =>
+  spec.encryption ? { type: 'KMS', keyId: encryptionKeyId(spec.encryption.keySecretRef) } : { type: 'NONE' };
+
+/**
+ * What the runtime container is configured with: environment variables the
+ * runtime reads (runtime/config.ts) and the Secret volumes they point at.
+ */
+export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+  const env: unknown[] = [
+    { name: 'SHARDLINE_NATS_URL', value: s.natsUrl },
+    { name: 'SHARDLINE_PORT', value: String(RUNTIME_PORT) },
+    // Metadata bucket replicas: a property of the store, not of this stream.
+    { name: 'SHARDLINE_REPLICAS', value: String(s.storeReplicas ?? 1) },
+  ];
+  const volumes: unknown[] = [];
+  const mounts: unknown[] = [];
+  if (spec.encryption) {
+    // One item, renamed to the key id: the key ring reads a directory of `<keyId>` files.
+    // Mounted whole (no subPath), so a Secret update reaches the pod and the key ring reloads.
+    const ref = spec.encryption.keySecretRef;
+    volumes.push({ name: 'kms-keys', secret: { secretName: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } });
+    mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
+    env.push({ name: 'SHARDLINE_KMS_KEYS_FILE', value: KMS_KEYS_DIR });
+  }
+  if (spec.auth) {
+    // Every key of the Secret is a file named by the access key id, holding its secret.
+    volumes.push({ name: 'credentials', secret: { secretName: spec.auth.credentialsSecretRef } });
+    mounts.push({ name: 'credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
+    env.push({ name: 'SHARDLINE_CREDENTIALS_FILE', value: CREDENTIALS_DIR });
+  }
+  return { env, volumes, mounts };
+}
+
+export interface SecretProblem { reason: 'SecretKeyNotFound' | 'SecretKeyInvalid'; message: string }
+type SecretData = Record<string, string> | undefined;
+const fromData = (b64: string) => Buffer.from(b64, 'base64').toString('utf8').trim();
+
+/**
+ * Whether the key Secret's data holds what the runtime's key ring can load
+ * (runtime/store/keyring.ts; a bad file would stop the runtime from starting).
+ * Messages never carry the value.
+ */
+export function encryptionSecretProblem(data: SecretData, ref: { name: string; key: string }): SecretProblem | undefined {
+  const b64 = data?.[ref.key];
+  if (!b64) return { reason: 'SecretKeyNotFound', message: `Secret ${ref.name} has no key ${ref.key}.` };
+  const text = fromData(b64);
+  try {
+    if (/[\s:]/.test(text)) throw new Error('not a bare key');
+    parseKeyEntries(`${encryptionKeyId(ref)}:${text}`, `Secret ${ref.name}`);
+  } catch {
+    return { reason: 'SecretKeyInvalid', message: `Secret ${ref.name} key ${ref.key} must hold the base64 of exactly 32 bytes (openssl rand -base64 32).` };
+  }
+  return undefined;
+}
+
+/**
+ * Whether every entry of the credentials Secret is what the runtime's
+ * credentials directory reader accepts (runtime/auth/credentials.ts): a
+ * non-empty secret without whitespace. Keys starting with `.` are not read.
+ */
+export function credentialsSecretProblem(data: SecretData, name: string): SecretProblem | undefined {
+  for (const [id, b64] of Object.entries(data ?? {})) {
+    if (id.startsWith('.')) continue;
+    const secret = fromData(b64);
+    if (!secret || /\s/.test(secret)) {
+      return { reason: 'SecretKeyInvalid', message: `Secret ${name} key ${id} must hold only the secret access key of access key id ${id}.` };
+    }
+  }
+  return undefined;
 }
 
 export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: OperatorSettings): {
-  configMap: KubeObject; deployment: KubeObject; service: KubeObject; pdb: KubeObject;
+  deployment: KubeObject; service: KubeObject; pdb: KubeObject;
 } {
   const name = runtimeName(ds);
   const selector = selectorLabels(ds, 'runtime');
-  const configJson = JSON.stringify(runtimeConfig(ds, spec), null, 2) + '\n';
-  const volumes: unknown[] = [{ name: 'config', configMap: { name } }];
-  const mounts: unknown[] = [{ name: 'config', mountPath: CONFIG_DIR, readOnly: true }];
-  if (spec.encryption) {
-    const ref = spec.encryption.keySecretRef;
-    volumes.push({ name: 'encryption', secret: { secretName: ref.name, items: [{ key: ref.key, path: 'key' }] } });
-    mounts.push({ name: 'encryption', mountPath: `${CONFIG_DIR}/encryption`, readOnly: true });
-  }
+  // Everything else the runtime needs (stream settings, shard map) it reads from the store.
+  const { env, volumes, mounts } = runtimeEnvAndVolumes(spec, s);
   return {
-    configMap: {
-      apiVersion: 'v1', kind: 'ConfigMap',
-      metadata: childMeta(ds, name, 'runtime'),
-      data: { 'config.json': configJson },
-    },
     deployment: {
       apiVersion: 'apps/v1', kind: 'Deployment',
       metadata: childMeta(ds, name, 'runtime'),
@@ -58,8 +127,8 @@ export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: Oper
         template: {
           metadata: {
             labels: { ...selector, 'app.kubernetes.io/part-of': 'shardline' },
-            // A config change rolls the pods.
-            annotations: { 'shardline.dev/config-hash': configHash(configJson) },
+            // What the pods are configured with (env, Secret refs); changes to it roll them.
+            annotations: { 'shardline.dev/config-hash': configHash(JSON.stringify({ env, volumes })) },
           },
           spec: {
             automountServiceAccountToken: false,
@@ -69,21 +138,16 @@ export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: Oper
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
               args: ['runtime'],
-              env: [
-                { name: 'SHARDLINE_NATS_URL', value: s.natsUrl },
-                { name: 'SHARDLINE_PORT', value: String(RUNTIME_PORT) },
-                // Metadata bucket replicas: a property of the store, not of this stream.
-                { name: 'SHARDLINE_REPLICAS', value: String(s.storeReplicas ?? 1) },
-                { name: 'SHARDLINE_STREAM_CONFIG', value: `${CONFIG_DIR}/config.json` },
-              ],
+              env,
               ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
               readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5 },
               livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
-              volumeMounts: mounts,
+              // Empty lists are left out: the apiserver drops them, and the stored object must match.
+              ...(mounts.length ? { volumeMounts: mounts } : {}),
             }],
-            volumes,
+            ...(volumes.length ? { volumes } : {}),
           },
         },
       },

@@ -1,14 +1,16 @@
 // DataStream reconcile: read everything, then a short chain of idempotent steps
-//   finalizer -> validate -> references -> JetStream stream -> children -> status
+//   finalizer -> validate -> references (Secrets) -> JetStream stream -> children
+//   -> encryption on (once the pods mount the key) -> status
 // Each step can be re-run at any point (crash, restart, resync) with the same result.
-import { Secrets, DataStreams, Deployments, Services, ConfigMaps, type ResourceType } from '../kube/resources.js';
+import { Secrets, DataStreams, Deployments, Services, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { FINALIZER, type OperatorSettings } from '../model/common.js';
-import { dataStreamChildren, desiredShardCount, endpointOf, streamNameOf } from '../model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, streamNameOf } from '../model/datastream.js';
 import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
 import { isReshardRejection, openShardsOf, type StreamRecord, type StreamStore } from '../store/streamStore.js';
+import { sameEncryption } from '../../runtime/store/streamEncryption.js';
 import type { DataStream, DataStreamSpec, DataStreamStatus } from '../../crds/schema/datastream.js';
 import { ensureChildren } from './children.js';
 import { deploymentAvailable, failpoint, type Context, type Result } from './context.js';
@@ -27,11 +29,20 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
   if (!v.ok) return stalled(ctx, ds, v.reason, v.message);
   const spec = v.spec;
 
+  // Secrets the runtime pods mount: present, and loadable by the runtime (a bad one would crash-loop it).
   if (spec.encryption) {
     const ref = spec.encryption.keySecretRef;
     const secret = await ctx.client.get(Secrets, ds.metadata.namespace, ref.name);
     if (!secret) return stalled(ctx, ds, 'SecretNotFound', `Secret ${ref.name} (encryption key) not found.`, ctx.recheckMs);
-    if (!((secret as any).data ?? {})[ref.key]) return stalled(ctx, ds, 'SecretKeyNotFound', `Secret ${ref.name} has no key ${ref.key}.`, ctx.recheckMs);
+    const p = encryptionSecretProblem((secret as any).data, ref);
+    if (p) return stalled(ctx, ds, p.reason, p.message, ctx.recheckMs);
+  }
+  if (spec.auth) {
+    const name = spec.auth.credentialsSecretRef;
+    const secret = await ctx.client.get(Secrets, ds.metadata.namespace, name);
+    if (!secret) return stalled(ctx, ds, 'SecretNotFound', `Secret ${name} (access keys) not found.`, ctx.recheckMs);
+    const p = credentialsSecretProblem((secret as any).data, name);
+    if (p) return stalled(ctx, ds, p.reason, p.message, ctx.recheckMs);
   }
 
   // External state first (NACK style): the JetStream streams and KV shard map.
@@ -49,7 +60,6 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
 
   const kids = dataStreamChildren(ds, spec, ctx.settings);
   const stored = await ensureChildren(ctx, [
-    { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
     { type: Services, cache: ctx.caches.services, desired: kids.service },
     { type: pdbType(ctx.settings), cache: ctx.caches.pdbs, desired: kids.pdb },
@@ -57,6 +67,9 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
   failpoint('after-children', key);
 
   const dep = deploymentAvailable(stored.get('Deployment'));
+  // Encryption on (or onto another key) only once every runtime pod mounts the key:
+  // a pod without it would refuse writes with KMSNotFoundException.
+  if (!sync.problem && !sync.more && dep.available) sync.record = await startEncryption(ctx, ds, spec, sync.record);
   let outcome: Outcome;
   if (sync.problem) outcome = { state: 'Stalled', ...sync.problem };
   else if (sync.more) outcome = { state: 'Progressing', reason: 'Resharding', message: `Resharding towards ${spec.shards} shards.` };
@@ -108,6 +121,11 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
   if (spec.mode === 'PROVISIONED' && (record.quotaEnforcement !== false) !== spec.enforceQuotas) {
     record = await store.setQuotaEnforcement(name, spec.enforceQuotas);
   }
+  if (!spec.encryption && record.encryption.type !== 'NONE' && record.status === 'ACTIVE') {
+    // Off before the pods lose the key (children step): StopStreamEncryption semantics.
+    record = await store.setEncryption(name, { type: 'NONE' });
+    if (record.encryption.type === 'NONE') await ctx.events.emit(ds, 'Normal', 'EncryptionStopped', `Records written to ${name} from now on are stored unencrypted.`);
+  }
   const consumerProblem = await syncConsumers(ctx, store, record, spec);
   if (consumerProblem) return { record, problem: consumerProblem };
   if (record.status === 'UPDATING' && store.finishReshard) record = await store.finishReshard(record);
@@ -129,6 +147,18 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     if (step !== want) return { record, more: true };
   }
   return { record };
+}
+
+/** Step (after the runtime pods mount the key): the stream record encrypts with spec.encryption's key. */
+async function startEncryption(ctx: Context, ds: DataStream, spec: DataStreamSpec, record: StreamRecord): Promise<StreamRecord> {
+  const want = desiredEncryption(spec);
+  if (want.type !== 'KMS' || sameEncryption(record.encryption, want) || record.status !== 'ACTIVE') return record;
+  const store = await ctx.store();
+  const next = await store.setEncryption(record.name, want);
+  if (sameEncryption(next.encryption, want)) {
+    await ctx.events.emit(ds, 'Normal', 'EncryptionStarted', `Records written to ${record.name} from now on are encrypted with key ${want.keyId}.`);
+  }
+  return next;
 }
 
 /** Step: registered EFO consumers match spec.consumers (only consumers the operator registered are removed). */

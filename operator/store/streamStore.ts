@@ -4,11 +4,12 @@
 import * as streams from '../../runtime/store/streams.js';
 import { finishReshard } from '../../runtime/store/reshard.js';
 import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
+import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../runtime/store/streamEncryption.js';
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../runtime/store/consumers.js';
 import { connectStore, type Store } from '../../runtime/store/connect.js';
 import type { StreamRecord, StreamSettings } from '../../runtime/store/streamRecord.js';
 
-export type { StreamRecord, StreamSettings };
+export type { StreamRecord, StreamSettings, StreamEncryption };
 
 export interface StreamStore {
   get(name: string): Promise<StreamRecord | undefined>;
@@ -23,6 +24,11 @@ export interface StreamStore {
   /** UpdateStreamMode and AddTagsToStream semantics, through the store's compare-and-set. */
   setMode(name: string, mode: StreamRecord['mode']): Promise<StreamRecord>;
   mergeTags(name: string, tags: Record<string, string>): Promise<StreamRecord>;
+  /**
+   * StartStreamEncryption / StopStreamEncryption semantics, through the store's
+   * compare-and-set. A stream that is not ACTIVE is left as it is (the record is returned).
+   */
+  setEncryption(name: string, encryption: StreamEncryption): Promise<StreamRecord>;
   /** Enhanced fan-out consumers the operator registers carry this tag; only those are ever deregistered by it. */
   registerConsumer(name: string, consumer: string): Promise<void>;
   deregisterConsumer(name: string, consumer: string): Promise<void>;
@@ -52,6 +58,15 @@ export async function connectStreamStore(natsUrl: string, replicas = 1): Promise
     setMode: (name, mode) => streams.updateStream(store, name, (r) => (r.mode === mode || r.status !== 'ACTIVE' ? undefined : { ...r, mode })),
     mergeTags: (name, tags) => streams.updateStream(store, name, (r) =>
       Object.entries(tags).every(([k, v]) => r.tags?.[k] === v) ? undefined : { ...r, tags: { ...r.tags, ...tags } }),
+    setEncryption: async (name, encryption) => {
+      try {
+        return await setStreamEncryption(store, name, encryption);
+      } catch (e) {
+        const rec = e instanceof StreamNotActiveError ? await streams.getStream(store, name) : undefined;
+        if (!rec) throw e;
+        return rec;
+      }
+    },
     registerConsumer: async (name, consumer) => {
       await registerConsumer(store, name, consumer, {
         transitionMs: transitionMs(),

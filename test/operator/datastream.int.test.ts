@@ -3,9 +3,10 @@ import { startControlPlane, CRD_FILES, markPodsReady, until, type ControlPlane }
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { connectStreamStore, type StreamStore } from '../../operator/store/streamStore.js';
-import { ConfigMaps, DataStreams, Deployments, Services } from '../../operator/kube/resources.js';
+import { ConfigMaps, DataStreams, Deployments, Secrets, Services } from '../../operator/kube/resources.js';
 import { ApiError } from '../../operator/kube/client.js';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -54,6 +55,13 @@ const dataStream = (namespace: string, name: string, spec: Record<string, unknow
   spec: { shards: 2, replicas: 1, ...spec },
 });
 
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+/** What `openssl rand -base64 32` prints. */
+const randomKey = () => randomBytes(32).toString('base64');
+const secret = (namespace: string, name: string, stringData: Record<string, string>) =>
+  cp.client.create(Secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData });
+const runtimePod = async (namespace: string, name: string) => (await cp.client.get<any>(Deployments, namespace, `${name}-stream`))?.spec.template.spec;
+
 const get = (namespace: string, name: string) => cp.client.get<any>(DataStreams, namespace, name);
 const cond = (o: any, type = 'Ready') => o?.status?.conditions?.find((c: any) => c.type === type);
 async function waitReady(namespace: string, name: string, timeout = 20_000) {
@@ -90,10 +98,13 @@ test('apply -> Ready within seconds, JetStream stream and every child owned', as
   const rec = await store.get('orders');
   expect(rec?.status).toBe('ACTIVE');
   expect(rec?.shards).toHaveLength(2);
-  for (const t of [Deployments, Services, ConfigMaps]) {
+  for (const t of [Deployments, Services]) {
     const child = await cp.client.get<any>(t, n, 'orders-stream');
     expect(child?.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'DataStream', name: 'orders', uid: ds.metadata.uid, controller: true })]);
   }
+  // The runtime reads its settings from the store and env: no ConfigMap.
+  expect(await cp.client.get(ConfigMaps, n, 'orders-stream')).toBeUndefined();
+  expect(rec?.encryption).toEqual({ type: 'NONE' });
   const events = await until('events', async () => {
     const list = await cp.client.list<any>({ apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true }, n);
     const reasons = list.items.filter((e: any) => e.involvedObject.name === 'orders').map((e: any) => e.reason);
@@ -112,8 +123,6 @@ test('spec change updates children; drift (deleted or edited child) is corrected
   await until('deployment scaled', async () => (await cp.client.get<any>(Deployments, n, 'clicks-stream'))?.spec.replicas === 3);
   await waitReady(n, 'clicks');
   expect((await store.get('clicks'))?.retentionHours).toBe(48);
-  const cm = await cp.client.get<any>(ConfigMaps, n, 'clicks-stream');
-  expect(JSON.parse(cm.data['config.json']).retentionHours).toBe(48);
 
   // Hand edit: the operator takes its fields back.
   await cp.client.patch(Deployments, n, 'clicks-stream', { spec: { replicas: 7 } });
@@ -200,8 +209,61 @@ test('what admission cannot check becomes Ready=False with a reason, never a cra
   // Missing encryption key Secret, then it appears.
   await cp.client.create(DataStreams, dataStream(n, 'secret', { encryption: { keySecretRef: { name: 'ds-key' } } }));
   await waitReason(n, 'secret', 'SecretNotFound');
-  await cp.client.create({ apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true }, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ds-key', namespace: n }, data: { key: Buffer.alloc(32).toString('base64') } });
+  // Raw key bytes instead of their base64: the runtime's key ring could not load it.
+  await cp.client.create(Secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'ds-key', namespace: n }, data: { key: Buffer.alloc(32).toString('base64') } });
+  const bad = await waitReason(n, 'secret', 'SecretKeyInvalid');
+  expect(cond(bad, 'Stalled').status).toBe('True');
+  await cp.client.patch(Secrets, n, 'ds-key', { data: { key: b64(randomKey()) } });
   await waitReady(n, 'secret');
+});
+
+test('spec.encryption: key Secret mounted as the key ring, stream record KMS with the derived key id; removed: NONE', async () => {
+  const n = await ns();
+  await secret(n, 'sealed-key', { k1: randomKey() });
+  await cp.client.create(DataStreams, dataStream(n, 'sealed', { encryption: { keySecretRef: { name: 'sealed-key', key: 'k1' } } }));
+  await waitReady(n, 'sealed');
+  let pod = await runtimePod(n, 'sealed');
+  expect(pod.volumes).toEqual([{ name: 'kms-keys', secret: expect.objectContaining({ secretName: 'sealed-key', items: [{ key: 'k1', path: 'sealed-key_k1' }] }) }]);
+  expect(pod.containers[0].env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+  expect(pod.containers[0].volumeMounts).toEqual([expect.objectContaining({ name: 'kms-keys', mountPath: '/etc/shardline/kms-keys', readOnly: true })]);
+  // Through the runtime's own store code, as StartStreamEncryption writes it.
+  await until('KMS', async () => (await store.get('sealed'))?.encryption.type === 'KMS');
+  expect((await store.get('sealed'))!.encryption).toEqual({ type: 'KMS', keyId: 'sealed-key_k1' });
+
+  // Another key: once the pods mount it, the stream encrypts with it.
+  await secret(n, 'sealed-key-2', { key: randomKey() });
+  await cp.client.patch(DataStreams, n, 'sealed', { spec: { encryption: { keySecretRef: { name: 'sealed-key-2', key: 'key' } } } });
+  await until('re-keyed', async () => (await store.get('sealed'))?.encryption.keyId === 'sealed-key-2_key');
+  await waitReady(n, 'sealed');
+
+  // Removed from the spec: StopStreamEncryption, and the key is no longer mounted.
+  await cp.client.patch(DataStreams, n, 'sealed', { spec: { encryption: null } });
+  await until('NONE', async () => (await store.get('sealed'))?.encryption.type === 'NONE');
+  expect((await store.get('sealed'))!.encryption).toEqual({ type: 'NONE' });
+  await until('unmounted', async () => (await runtimePod(n, 'sealed'))?.volumes === undefined);
+  pod = await runtimePod(n, 'sealed');
+  expect(pod.containers[0].env.map((e: any) => e.name)).not.toContain('SHARDLINE_KMS_KEYS_FILE');
+  await waitReady(n, 'sealed');
+  const events = await cp.client.list<any>({ apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true }, n);
+  expect(events.items.filter((e: any) => e.involvedObject.name === 'sealed').map((e: any) => e.reason)).toEqual(expect.arrayContaining(['EncryptionStarted', 'EncryptionStopped']));
+});
+
+test('spec.auth: credentials Secret missing is SecretNotFound; present, it is mounted as the runtime\'s credentials directory', async () => {
+  const n = await ns();
+  await cp.client.create(DataStreams, dataStream(n, 'guarded', { auth: { credentialsSecretRef: 'api-keys' } }));
+  const ds = await waitReason(n, 'guarded', 'SecretNotFound');
+  expect(cond(ds).message).toContain('api-keys');
+  expect(cond(ds, 'Stalled').status).toBe('True');
+  // A secret the runtime's reader refuses (whitespace) is reported, not mounted into a crash loop.
+  await secret(n, 'api-keys', { AKIDGUARDED: 'two words' });
+  await waitReason(n, 'guarded', 'SecretKeyInvalid');
+  await cp.client.patch(Secrets, n, 'api-keys', { data: { AKIDGUARDED: b64('s3cret') } });
+  await waitReady(n, 'guarded');
+  const pod = await runtimePod(n, 'guarded');
+  expect(pod.volumes).toEqual([{ name: 'credentials', secret: expect.objectContaining({ secretName: 'api-keys' }) }]);
+  expect(pod.containers[0].volumeMounts).toEqual([expect.objectContaining({ name: 'credentials', mountPath: '/etc/shardline/credentials', readOnly: true })]);
+  expect(pod.containers[0].env).toContainEqual({ name: 'SHARDLINE_CREDENTIALS_FILE', value: '/etc/shardline/credentials' });
+  expect((await store.get('guarded'))!.encryption).toEqual({ type: 'NONE' });
 });
 
 test('a stream name already used by another DataStream is StreamNameConflict', async () => {
@@ -251,8 +313,12 @@ test('with runtime resharding, a shard-count change reshards (stepping by at mos
 
 test('a converged DataStream causes zero writes over several resyncs', async () => {
   const n = await ns();
-  await cp.client.create(DataStreams, dataStream(n, 'quiet'));
+  // With both Secrets: their volumes come back from the apiserver with defaults added.
+  await secret(n, 'quiet-key', { key: randomKey() });
+  await secret(n, 'quiet-keys', { AKIDQUIET: 's3cret' });
+  await cp.client.create(DataStreams, dataStream(n, 'quiet', { encryption: { keySecretRef: { name: 'quiet-key' } }, auth: { credentialsSecretRef: 'quiet-keys' } }));
   const ready = await waitReady(n, 'quiet');
+  await until('KMS', async () => (await store.get('quiet'))?.encryption.type === 'KMS');
   await new Promise((r) => setTimeout(r, 1500)); // let the rollout's last events settle
   const before = op.client.writes.total;
   const rv = (await get(n, 'quiet')).metadata.resourceVersion;

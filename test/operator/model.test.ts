@@ -1,5 +1,6 @@
 // Pure builders and helpers: spec in, objects out. No I/O.
-import { dataStreamChildren, desiredShardCount, endpointOf, streamNameOf } from '../../operator/model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, streamNameOf } from '../../operator/model/datastream.js';
+import { parseKeyEntries } from '../../runtime/store/keyring.js';
 import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
 import { childName } from '../../operator/model/common.js';
 import { validateDataStream, validateDeliveryStream, validateAnalyticsApp } from '../../operator/model/validate.js';
@@ -15,7 +16,7 @@ const ds = (spec: Record<string, unknown> = {}, status?: any): DataStream => ({
 });
 
 describe('DataStream model', () => {
-  test('children: runtime Deployment, Service, PDB, ConfigMap; all owned by the DataStream', () => {
+  test('children: runtime Deployment, Service, PDB; all owned by the DataStream', () => {
     const d = ds({ shards: 4, runtime: { replicas: 3 } });
     const kids = dataStreamChildren(d, d.spec, settings);
     for (const k of Object.values(kids)) {
@@ -29,26 +30,93 @@ describe('DataStream model', () => {
     const c = dep.spec.template.spec.containers[0];
     expect(c.image).toBe('shardline:1');
     expect(c.args).toEqual(['runtime']);
-    expect(c.env).toEqual(expect.arrayContaining([{ name: 'SHARDLINE_NATS_URL', value: 'nats://nats:4222' }, { name: 'SHARDLINE_PORT', value: '4567' }]));
+    // Only what the runtime reads (runtime/config.ts); the stream's settings live in the store.
+    expect(c.env).toEqual([
+      { name: 'SHARDLINE_NATS_URL', value: 'nats://nats:4222' },
+      { name: 'SHARDLINE_PORT', value: '4567' },
+      { name: 'SHARDLINE_REPLICAS', value: '1' },
+    ]);
+    // No ConfigMap, no volumes without Secrets (empty lists are left out: the apiserver drops them).
+    expect(Object.keys(kids).sort()).toEqual(['deployment', 'pdb', 'service']);
+    expect(dep.spec.template.spec.volumes).toBeUndefined();
+    expect(c.volumeMounts).toBeUndefined();
     expect(dep.spec.selector.matchLabels).toEqual((kids.service as any).spec.selector);
     expect((kids.pdb as any).apiVersion).toBe('policy/v1');
-    expect(JSON.parse((kids.configMap as any).data['config.json'])).toMatchObject({ streamName: 'orders', shards: 4, retentionHours: 24 });
     expect(endpointOf(d)).toBe('http://orders-stream.shop.svc:4567');
   });
 
-  test('a spec change changes the pod template config hash (pods roll); an unchanged spec does not', () => {
+  test('the config hash follows what the pods are configured with (env, Secret refs), not settings read from the store', () => {
     const hash = (spec: Record<string, unknown>) => {
       const d = ds(spec);
       return (dataStreamChildren(d, d.spec, settings).deployment as any).spec.template.metadata.annotations['shardline.dev/config-hash'];
     };
-    expect(hash({ retentionHours: 24 })).toBe(hash({}));
-    expect(hash({ retentionHours: 48 })).not.toBe(hash({}));
+    expect(hash({ retentionHours: 48, shards: 3 })).toBe(hash({}));
+    expect(hash({ encryption: { keySecretRef: { name: 'k' } } })).not.toBe(hash({}));
+    expect(hash({ encryption: { keySecretRef: { name: 'k2' } } })).not.toBe(hash({ encryption: { keySecretRef: { name: 'k' } } }));
+    expect(hash({ auth: { credentialsSecretRef: 'creds' } })).not.toBe(hash({}));
   });
 
-  test('encryption key Secret is mounted', () => {
-    const d = ds({ encryption: { keySecretRef: { name: 'k' } } });
+  test('encryption: the key Secret item is mounted as a key ring directory file named by the derived key id', () => {
+    const d = ds({ encryption: { keySecretRef: { name: 'orders-key', key: 'k1' } } });
     const pod = (dataStreamChildren(d, d.spec, settings).deployment as any).spec.template.spec;
-    expect(pod.volumes).toContainEqual({ name: 'encryption', secret: { secretName: 'k', items: [{ key: 'key', path: 'key' }] } });
+    const c = pod.containers[0];
+    expect(pod.volumes).toEqual([{ name: 'kms-keys', secret: { secretName: 'orders-key', items: [{ key: 'k1', path: 'orders-key_k1' }] } }]);
+    // Mounted whole (no subPath): Secret updates reach the pod and the key ring reloads.
+    expect(c.volumeMounts).toEqual([{ name: 'kms-keys', mountPath: '/etc/shardline/kms-keys', readOnly: true }]);
+    expect(c.env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+    expect(c.env.map((e: any) => e.name)).not.toContain('SHARDLINE_CREDENTIALS_FILE');
+    expect(desiredEncryption(d.spec)).toEqual({ type: 'KMS', keyId: 'orders-key_k1' });
+    expect(desiredEncryption(ds().spec)).toEqual({ type: 'NONE' });
+  });
+
+  test('encryption key id: <Secret name>_<key>, unambiguous, hashed down to the key ring limit', () => {
+    expect(encryptionKeyId({ name: 'orders-key', key: 'key' })).toBe('orders-key_key');
+    // A '.' may be in both names; '_' never in a Secret name, so these differ.
+    expect(encryptionKeyId({ name: 'a.b', key: 'c' })).not.toBe(encryptionKeyId({ name: 'a', key: 'b.c' }));
+    const long = { name: 'n'.repeat(200), key: 'key' };
+    const id = encryptionKeyId(long);
+    expect(id).toHaveLength(128);
+    expect(id).toBe(encryptionKeyId(long));
+    expect(id).not.toBe(encryptionKeyId({ ...long, key: 'key2' }));
+    // Every derived id is one the runtime's key ring accepts.
+    const key = Buffer.alloc(32, 7).toString('base64');
+    for (const ref of [long, { name: 'x', key: '_a.b-C' }, { name: 'orders-key', key: 'key' }]) {
+      expect(parseKeyEntries(`${encryptionKeyId(ref)}:${key}`, 't').keys.has(encryptionKeyId(ref))).toBe(true);
+    }
+  });
+
+  test('encryption key Secret: present, and the base64 of 32 bytes; never echoed', () => {
+    const ref = { name: 'k', key: 'key' };
+    const data = (text: string) => ({ key: Buffer.from(text).toString('base64') });
+    const good = Buffer.alloc(32, 1).toString('base64');
+    expect(encryptionSecretProblem(data(good), ref)).toBeUndefined();
+    expect(encryptionSecretProblem(data(good + '\n'), ref)).toBeUndefined();
+    expect(encryptionSecretProblem({}, ref)).toMatchObject({ reason: 'SecretKeyNotFound' });
+    expect(encryptionSecretProblem(undefined, ref)).toMatchObject({ reason: 'SecretKeyNotFound' });
+    // Raw bytes in the Secret (not their base64), a short key, key entries: the key ring could not load them.
+    for (const bad of [{ key: Buffer.alloc(32).toString('base64') }, data(Buffer.alloc(16, 1).toString('base64')), data(`other:${good}`)]) {
+      const p = encryptionSecretProblem(bad, ref);
+      expect(p).toMatchObject({ reason: 'SecretKeyInvalid' });
+      expect(p!.message).not.toContain(good);
+    }
+  });
+
+  test('auth: the credentials Secret is mounted whole as the runtime\'s credentials directory', () => {
+    const d = ds({ auth: { credentialsSecretRef: 'api-keys' }, encryption: { keySecretRef: { name: 'k' } } });
+    const pod = (dataStreamChildren(d, d.spec, settings).deployment as any).spec.template.spec;
+    const c = pod.containers[0];
+    expect(pod.volumes).toContainEqual({ name: 'credentials', secret: { secretName: 'api-keys' } });
+    expect(c.volumeMounts).toContainEqual({ name: 'credentials', mountPath: '/etc/shardline/credentials', readOnly: true });
+    expect(c.env).toContainEqual({ name: 'SHARDLINE_CREDENTIALS_FILE', value: '/etc/shardline/credentials' });
+    expect(c.env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+    expect(c.volumeMounts.every((m: any) => m.subPath === undefined)).toBe(true);
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    expect(credentialsSecretProblem({ AKID1: b64('s3cret\n'), AKID2: b64('x') }, 'api-keys')).toBeUndefined();
+    expect(credentialsSecretProblem({}, 'api-keys')).toBeUndefined();
+    expect(credentialsSecretProblem({ AKID1: b64('two words') }, 'api-keys')).toMatchObject({ reason: 'SecretKeyInvalid' });
+    expect(credentialsSecretProblem({ AKID1: b64('  ') }, 'api-keys')?.message).toContain('AKID1');
+    expect(() => DataStreamSpec.parse({ auth: {} })).toThrow();
+    expect(() => DataStreamSpec.parse({ auth: { credentialsSecretRef: 'Bad_Name' } })).toThrow();
   });
 
   test('stream name: pinned in status, else spec.streamName, else metadata.name', () => {
