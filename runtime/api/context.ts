@@ -16,7 +16,7 @@ export interface ApiContext {
   config: RuntimeConfig;
   /** Encryption keys (stand-in for KMS); absent: the SHARDLINE_KMS_KEYS* environment's. */
   keys?: KeyRing;
-  /** Per-shard limits and metrics (runtime/QUOTAS.md); absent: neither. */
+  /** Per-shard limits and metrics (ARCHITECTURE.md, "Per-shard limits and metrics"); absent: neither. */
   usage?: ShardUsage;
 }
 
