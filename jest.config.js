@@ -10,6 +10,7 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
+  reporters: ['default', '<rootDir>/test/summaryReporter.js'],
   globalSetup: '<rootDir>/test/globalSetup.ts',
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 60000,
