@@ -2,6 +2,7 @@ import { hourMs } from '../../store/streams.js';
 import { expiredNextToken, invalidArgument, streamNotFound } from '../errors.js';
 import { streamNameOf, type Operation } from '../context.js';
 import { shardShape, visibleShards } from './describe.js';
+import { shardFilter, type ShardFilterSpec } from './shardFilter.js';
 
 const TOKEN_TTL_MS = 300_000;
 
@@ -9,6 +10,7 @@ interface ListShardsToken {
   stream: string;
   after: string;
   limit: number;
+  filter?: ShardFilterSpec;
   issuedAtMs: number;
 }
 
@@ -25,7 +27,11 @@ function readToken(t: string): ListShardsToken {
 export const listShards: Operation = async (ctx, p) => {
   let name: string;
   let after = p.ExclusiveStartShardId as string | undefined;
+  let filter: ShardFilterSpec | undefined = p.ShardFilter
+    ? { ...p.ShardFilter, Timestamp: (p.ShardFilter.Timestamp as Date | undefined)?.getTime() }
+    : undefined;
   if (p.NextToken !== undefined) {
+    if (filter !== undefined) throw invalidArgument('NextToken and ShardFilter cannot be provided together.');
     if (p.StreamName !== undefined || p.StreamARN !== undefined) {
       throw invalidArgument('NextToken and StreamName cannot be provided together.');
     }
@@ -33,19 +39,24 @@ export const listShards: Operation = async (ctx, p) => {
     if (Date.now() - t.issuedAtMs > TOKEN_TTL_MS) throw expiredNextToken(`The timestamp in NextToken has expired.`);
     name = t.stream;
     after = t.after;
+    filter = t.filter;
   } else {
     name = streamNameOf(ctx, p);
   }
   const s = await ctx.cache.fresh(name);
   if (!s) throw streamNotFound(name, ctx.config.accountId);
   const limit = (p.MaxResults as number | undefined) ?? 1000;
-  const all = visibleShards(s.record, Date.now(), hourMs())
+  const now = Date.now();
+  // A young stream's trim horizon is its creation: nothing older exists.
+  const horizon = Math.max(now - s.record.retentionHours * hourMs(), s.record.createdAtMs);
+  const keep = filter ? shardFilter(filter, now, horizon) : () => true;
+  const all = visibleShards(s.record, now, hourMs())
     .sort((a, b) => a.index - b.index)
-    .filter((x) => after === undefined || x.shardId > after);
+    .filter((x) => (after === undefined || x.shardId > after) && keep(x));
   const page = all.slice(0, limit);
   const more = all.length > limit;
   const next: ListShardsToken | undefined = more
-    ? { stream: name, after: page[page.length - 1]!.shardId, limit, issuedAtMs: Date.now() }
+    ? { stream: name, after: page[page.length - 1]!.shardId, limit, filter, issuedAtMs: now }
     : undefined;
   return {
     Shards: page.map(shardShape),
