@@ -19,8 +19,9 @@
 // mount is never updated by Kubernetes, so don't mount it that way.) A reload
 // that fails keeps the last good keys and emits a process warning; a file
 // that is missing or malformed at start-up throws.
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MountedSource } from '../secrets/mountedSource.js';
 
 export interface CredentialStore {
   secretFor(accessKeyId: string): string | undefined;
@@ -67,26 +68,6 @@ function readSource(path: string): Map<string, string> {
   return statSync(path).isDirectory() ? readDirectory(path) : parseCredentials(readFileSync(path, 'utf8'), path);
 }
 
-const stamp = (s: Stats) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-
-// What changes when the source is edited or swapped. For a directory that is
-// the directory itself plus every entry (a file edited in place leaves the
-// directory's own mtime alone).
-function fingerprint(path: string): string {
-  const top = statSync(path);
-  if (!top.isDirectory()) return stamp(top);
-  const parts = [stamp(top)];
-  for (const name of readdirSync(path).sort()) {
-    if (name.startsWith('.')) continue;
-    try {
-      parts.push(`${name}=${stamp(statSync(join(path, name)))}`);
-    } catch {
-      parts.push(`${name}=gone`);
-    }
-  }
-  return parts.join('|');
-}
-
 export interface StoreOptions {
   file?: string;
   inline?: string;
@@ -97,50 +78,28 @@ export interface StoreOptions {
 
 class Store implements CredentialStore {
   readonly enabled: boolean;
-  private readonly inline: Map<string, string>;
   private keys: Map<string, string>;
-  private stamp = '';
-  private checkedAt = 0;
-  private lastFailure = '';
-  private readonly interval: number;
-  private readonly now: () => number;
+  private readonly source?: MountedSource<Map<string, string>>;
 
-  constructor(private readonly opts: StoreOptions) {
+  constructor(opts: StoreOptions) {
     this.enabled = opts.file !== undefined || opts.inline !== undefined;
-    this.interval = opts.checkIntervalMs ?? 1000;
-    this.now = opts.now ?? Date.now;
-    this.inline = opts.inline !== undefined ? parseCredentials(opts.inline, 'SHARDLINE_CREDENTIALS') : new Map();
-    this.keys = this.inline;
-    if (opts.file !== undefined) this.load(opts.file);
+    const inline = opts.inline !== undefined ? parseCredentials(opts.inline, 'SHARDLINE_CREDENTIALS') : new Map<string, string>();
+    this.keys = inline;
+    if (opts.file !== undefined) {
+      this.source = new MountedSource({
+        path: opts.file,
+        read: readSource,
+        onLoad: (fromFile) => (this.keys = new Map([...inline, ...fromFile])),
+        label: 'credentials',
+        checkIntervalMs: opts.checkIntervalMs,
+        now: opts.now,
+      });
+    }
   }
 
   secretFor(accessKeyId: string): string | undefined {
-    this.refresh();
+    this.source?.refresh();
     return this.keys.get(accessKeyId);
-  }
-
-  private load(file: string): void {
-    const stamp = fingerprint(file);
-    this.keys = new Map([...this.inline, ...readSource(file)]);
-    this.stamp = stamp;
-    this.checkedAt = this.now();
-  }
-
-  private refresh(): void {
-    const file = this.opts.file;
-    if (file === undefined || this.now() - this.checkedAt < this.interval) return;
-    this.checkedAt = this.now();
-    try {
-      if (fingerprint(file) !== this.stamp) this.load(file);
-      this.lastFailure = '';
-    } catch (err) {
-      // Mid-rotation or broken: keep serving the keys we had; warn once per distinct failure.
-      const failure = (err as Error).message;
-      if (failure !== this.lastFailure) {
-        process.emitWarning(`credentials reload from ${file} failed, keeping previous keys: ${failure}`);
-      }
-      this.lastFailure = failure;
-    }
   }
 }
 

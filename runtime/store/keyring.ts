@@ -25,8 +25,9 @@
 // and re-read when it changed (Secret rotation); a reload that fails keeps the
 // previous keys and warns. Removing a key makes data written with it
 // unreadable (GetRecords answers KMSNotFoundException) until it is restored.
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MountedSource } from '../secrets/mountedSource.js';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
@@ -132,23 +133,6 @@ function readSource(path: string, into: Parsed): void {
   }
 }
 
-const stamp = (s: Stats) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
-
-function fingerprint(path: string): string {
-  const top = statSync(path);
-  if (!top.isDirectory()) return stamp(top);
-  const parts = [stamp(top)];
-  for (const name of readdirSync(path).sort()) {
-    if (name.startsWith('.')) continue;
-    try {
-      parts.push(`${name}=${stamp(statSync(join(path, name)))}`);
-    } catch {
-      parts.push(`${name}=gone`);
-    }
-  }
-  return parts.join('|');
-}
-
 export interface KeyRingOptions {
   file?: string;
   inline?: string;
@@ -164,17 +148,11 @@ export class KeyRing {
   private readonly inline: Parsed;
   /** KeyId as clients give it → key (or why not); cleared on reload. */
   private resolved = new Map<string, DataKey | KeyError>();
-  private stamp = '';
-  private checkedAt = 0;
-  private lastFailure = '';
-  private readonly interval: number;
-  private readonly now: () => number;
+  private readonly source?: MountedSource<Parsed>;
   private readonly region: string;
   private readonly account: string;
 
   constructor(private readonly opts: KeyRingOptions = {}) {
-    this.interval = opts.checkIntervalMs ?? 1000;
-    this.now = opts.now ?? Date.now;
     this.region = opts.region ?? 'us-east-1';
     this.account = opts.accountId ?? '000000000000';
     // Inline entries may also be separated by commas (one-line env values).
@@ -182,12 +160,29 @@ export class KeyRing {
       ? parseKeyEntries(opts.inline.replace(/,/g, '\n'), 'SHARDLINE_KMS_KEYS')
       : { keys: new Map(), aliases: new Map() };
     this.parsed = this.inline;
-    if (opts.file !== undefined) this.load(opts.file);
+    if (opts.file !== undefined) {
+      const inline = this.inline;
+      this.source = new MountedSource({
+        path: opts.file,
+        read: (path) => {
+          const next: Parsed = { keys: new Map(inline.keys), aliases: new Map(inline.aliases) };
+          readSource(path, next);
+          return next;
+        },
+        onLoad: (next) => {
+          this.parsed = next;
+          this.resolved = new Map();
+        },
+        label: 'KMS keys',
+        checkIntervalMs: opts.checkIntervalMs,
+        now: opts.now,
+      });
+    }
   }
 
   /** Number of configured keys (0: StartStreamEncryption can never succeed). */
   get size(): number {
-    this.refresh();
+    this.source?.refresh();
     return this.parsed.keys.size;
   }
 
@@ -200,7 +195,7 @@ export class KeyRing {
    * throws KeyError as KMS would answer (not found, disabled, pending deletion).
    */
   resolve(ref: string): DataKey {
-    this.refresh();
+    this.source?.refresh();
     let r = this.resolved.get(ref);
     if (r === undefined) {
       try {
@@ -239,29 +234,6 @@ export class KeyRing {
     return key;
   }
 
-  private load(file: string): void {
-    const stamp = fingerprint(file);
-    const next: Parsed = { keys: new Map(this.inline.keys), aliases: new Map(this.inline.aliases) };
-    readSource(file, next);
-    this.parsed = next;
-    this.resolved = new Map();
-    this.stamp = stamp;
-    this.checkedAt = this.now();
-  }
-
-  private refresh(): void {
-    const file = this.opts.file;
-    if (file === undefined || this.now() - this.checkedAt < this.interval) return;
-    this.checkedAt = this.now();
-    try {
-      if (fingerprint(file) !== this.stamp) this.load(file);
-      this.lastFailure = '';
-    } catch (err) {
-      const failure = (err as Error).message;
-      if (failure !== this.lastFailure) process.emitWarning(`KMS keys reload from ${file} failed, keeping previous keys: ${failure}`);
-      this.lastFailure = failure;
-    }
-  }
 }
 
 /** Keys from the environment (SHARDLINE_KMS_KEYS_FILE, SHARDLINE_KMS_KEYS), or from explicit sources. */
