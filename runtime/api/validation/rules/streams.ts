@@ -16,17 +16,9 @@ import {
   tagMap,
 } from '../shapes.js';
 import type { OperationRules, Shape } from '../types.js';
+import { SHARD_LEVEL_METRICS } from '../../../store/enhancedMonitoring.js';
 
-const METRICS = [
-  'IncomingBytes',
-  'IncomingRecords',
-  'OutgoingBytes',
-  'OutgoingRecords',
-  'WriteProvisionedThroughputExceeded',
-  'ReadProvisionedThroughputExceeded',
-  'IteratorAgeMilliseconds',
-  'ALL',
-];
+const METRICS = [...SHARD_LEVEL_METRICS, 'ALL'];
 
 const shardLevelMetrics: Shape = {
   type: 'List',
