@@ -26,7 +26,7 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 
 export async function startRuntime(config: RuntimeConfig, log: (msg: string) => void = () => undefined): Promise<RunningRuntime> {
   const store: Store = await connectStore({ natsUrl: config.natsUrl, replicas: config.replicas, name: 'shardline-runtime' });
-  const cache = new StreamCache(store.streams);
+  const cache = new StreamCache(store.streams, store.nc, log);
   await cache.start();
   const publisher = new WindowedPublisher(store.nc, { maxInFlight: 4096, timeoutMs: 10_000 });
   const maxPayload = store.nc.info?.max_payload ?? 1024 * 1024;

@@ -1,6 +1,6 @@
 // Every runtime process keeps the stream records in memory through a KV watch,
 // so the write path routes without a round trip and sees reshards promptly.
-import type { KV, KvWatchOptions, QueuedIterator, KvEntry } from 'nats';
+import { Events, type KV, type KvWatchOptions, type NatsConnection, type QueuedIterator, type KvEntry } from 'nats';
 import { nameFromStreamKey } from './names.js';
 import { readStream } from './streams.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
@@ -65,18 +65,85 @@ export class StreamCache {
   private readonly byName = new Map<string, CachedStream>();
   private watcher?: QueuedIterator<KvEntry>;
   private readonly listeners = new Set<(name: string, s: CachedStream | undefined) => void>();
+  private stopped = false;
+  private reopening = false;
+  /** The bucket the watch reads through (see start()). */
+  private watchKv: KV;
 
-  constructor(private readonly kv: KV) {}
+  /** With `nc`, the watch is opened again after every reconnect (see restartOnReconnect). */
+  constructor(
+    private readonly kv: KV,
+    private readonly nc?: NatsConnection,
+    private readonly log: (msg: string) => void = () => undefined,
+  ) {
+    this.watchKv = kv;
+  }
 
   async start(): Promise<void> {
+    // Watches go through a handle whose JetStream requests time out after 2 s
+    // (the store's wait 10 s). With a server down, creating the watch's
+    // consumer either answers in milliseconds or never (nats-server 2.9 may
+    // place the ephemeral consumer on the dead peer; about one try in three on
+    // a 3-server cluster, and every try while the bucket elects a leader):
+    // trying again soon beats waiting 10 s for an answer that will not come.
+    const bucket = (this.kv as Partial<{ bucket: string }>).bucket;
+    if (this.nc && bucket) this.watchKv = await this.nc.jetstream({ timeout: 2_000 }).views.kv(bucket, { bindOnly: true });
+    await (await this.open()).initial;
+    if (this.nc) void this.restartOnReconnect(this.nc);
+  }
+
+  /**
+   * Opens the KV watch (an ordered consumer); `initial` resolves once the
+   * current values are in. If the watch ends other than through stop() it is
+   * opened again: a watch that ends on an error (the client gives up
+   * recreating its consumer, e.g. while the bucket has no leader) used to
+   * leave the cache frozen for the life of the process.
+   */
+  private async open(): Promise<{ initial: Promise<void> }> {
     let ready!: () => void;
     const initial = new Promise<void>((r) => (ready = r));
     const opts: KvWatchOptions = { key: 'stream.>', initializedFn: () => ready() };
-    this.watcher = await this.kv.watch(opts);
+    const w = await this.watchKv.watch(opts);
+    this.watcher = w;
     void (async () => {
-      for await (const e of this.watcher!) this.apply(e);
+      try {
+        for await (const e of w) this.apply(e);
+      } catch (e) {
+        this.log(`stream cache: KV watch failed: ${(e as Error)?.message ?? e}`);
+      }
+      if (!this.stopped) void this.reopen();
     })();
-    await initial;
+    return { initial };
+  }
+
+  /** Opens the watch again, retrying until it opens; replayed entries older than the cache's are ignored. */
+  private async reopen(): Promise<void> {
+    if (this.reopening || this.stopped) return;
+    this.reopening = true;
+    for (let delay = 250; !this.stopped; delay = Math.min(delay * 2, 1_000)) {
+      try {
+        await this.open();
+        break;
+      } catch (e) {
+        this.log(`stream cache: reopening the KV watch: ${(e as Error)?.message ?? e}`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    this.reopening = false;
+  }
+
+  /**
+   * After the connection moves to another server (the one it was on died),
+   * the watch is replaced. Its ordered consumer could otherwise stay silent
+   * for good: seen on a 3-server cluster when the runtime's server, which also
+   * led the bucket, was SIGKILLed — no error, no heartbeat-triggered reset,
+   * and the cache never saw another change (reshards, deletes) again.
+   */
+  private async restartOnReconnect(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (this.stopped) return;
+      if (s.type === Events.Reconnect) this.watcher?.stop(); // its loop ends and reopens
+    }
   }
 
   private apply(e: KvEntry): void {
@@ -131,6 +198,7 @@ export class StreamCache {
   }
 
   stop(): void {
+    this.stopped = true;
     this.watcher?.stop();
   }
 }
