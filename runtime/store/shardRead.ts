@@ -1,6 +1,7 @@
 // Reading one shard's JetStream stream: positions → records. The stream info
 // call tells where the tip is, then messages are fetched with pipelined direct
 // gets (any replica may answer them).
+import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Store } from './connect.js';
 import { batchArrivalMs, decodeBatch } from './recordBatch.js';
 import { isSealed, openBatch } from './batchCipher.js';
@@ -34,8 +35,40 @@ export interface ShardRead {
 
 const WINDOW = 64;
 
+/** Per-attempt timeout of the read path's JetStream requests, and attempts (the old single timeout was 10 s). */
+const ATTEMPT_MS = 2_000;
+const ATTEMPTS = 5;
+
+/**
+ * Sends a read-path JetStream request again when it times out. During a
+ * failover an answer may never come: the request left on a connection that
+ * then died (the answer is lost with it), or the shard stream is electing a
+ * leader (STREAM.INFO goes unanswered until there is one). Waiting out one
+ * 10 s timeout stalled every GetRecords caught in it for 10 s; asking again
+ * every 2 s (over the reconnected connection, of the new leader) answers as
+ * soon as the cluster can, within the same 10 s in all.
+ */
+async function retryOnTimeout<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if ((e as { code?: string })?.code !== 'TIMEOUT' || i >= ATTEMPTS) throw e;
+    }
+  }
+}
+
+/** A JetStreamManager on the store's connection whose requests time out after ATTEMPT_MS. */
+const shortJsm = new WeakMap<NatsConnection, Promise<JetStreamManager>>();
+function readJsm(store: Store): Promise<JetStreamManager> {
+  let jsm = shortJsm.get(store.nc);
+  if (!jsm) shortJsm.set(store.nc, (jsm = store.nc.jetstreamManager({ timeout: ATTEMPT_MS, checkAPI: false })));
+  return jsm;
+}
+
 export async function shardTip(store: Store, jsStream: string): Promise<ShardTip> {
-  const info = await store.jsm.streams.info(jsStream);
+  const jsm = await readJsm(store);
+  const info = await retryOnTimeout(() => jsm.streams.info(jsStream));
   const st = info.state;
   return {
     firstSeq: st.first_seq,
@@ -54,7 +87,7 @@ const enc = new TextEncoder();
 /** JetStream direct get; undefined when no such message (expired or beyond the tip). */
 async function getMsg(store: Store, jsStream: string, seq: number, subject?: string): Promise<DirectMsg | undefined> {
   const req = subject ? { seq, next_by_subj: subject } : { seq };
-  const m = await store.nc.request(`$JS.API.DIRECT.GET.${jsStream}`, enc.encode(JSON.stringify(req)), { timeout: 10_000 });
+  const m = await retryOnTimeout(() => store.nc.request(`$JS.API.DIRECT.GET.${jsStream}`, enc.encode(JSON.stringify(req)), { timeout: ATTEMPT_MS }));
   const code = m.headers?.code ?? 0;
   if (code === 404) return undefined;
   if (code >= 400) throw new Error(`direct get ${jsStream}#${seq}: status ${code} ${m.headers?.description ?? ''}`);

@@ -1,6 +1,7 @@
 // readShard on a replicated shard stream: direct gets may be answered by a
 // follower that has not applied the newest messages yet. A 404 inside the tip
-// the leader reported must not make the reader skip a stored record.
+// the leader reported must not make the reader skip a stored record; a request
+// whose answer is lost in a failover is sent again.
 import type { Store } from '../../runtime/store/connect.js';
 import { readShard } from '../../runtime/store/shardRead.js';
 import { encodeBatch } from '../../runtime/store/recordBatch.js';
@@ -8,12 +9,27 @@ import { encodeBatch } from '../../runtime/store/recordBatch.js';
 const batch = (s: string) => encodeBatch(1_000, [{ partitionKey: 'k', partitionKeyBytes: 1, data: Buffer.from(s) }]);
 
 /** Three stored messages; `lagging` are missing on the replica answering direct gets; `gone` are missing everywhere. */
-function fakeStore(opts: { lagging: number[]; gone: number[] }) {
+function fakeStore(opts: { lagging: number[]; gone: number[]; timeouts?: number }) {
   const stored = new Map([1, 2, 3].filter((s) => !opts.gone.includes(s)).map((s) => [s, batch(`m${s}`)]));
   const leaderGets: number[] = [];
+  let timeouts = opts.timeouts ?? 0;
+  const jsm = {
+    streams: {
+      info: async () => ({ state: { first_seq: 1, last_seq: 3, messages: stored.size, last_ts: new Date(1_000).toISOString() } }),
+      async getMessage(_stream: string, q: { seq: number }) {
+        leaderGets.push(q.seq);
+        const data = stored.get(q.seq);
+        if (!data) throw Object.assign(new Error('no message found'), { api_error: { code: 404, err_code: 10037, description: 'no message found' } });
+        return { seq: q.seq, data };
+      },
+    },
+  };
   const store = {
     nc: {
+      jetstreamManager: async () => jsm,
       async request(_subject: string, payload: Uint8Array) {
+        // An answer lost with a dead connection: the caller sees a timeout.
+        if (timeouts-- > 0) throw Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' });
         const { seq } = JSON.parse(new TextDecoder().decode(payload)) as { seq: number };
         const data = opts.lagging.includes(seq) ? undefined : stored.get(seq);
         return data
@@ -21,17 +37,7 @@ function fakeStore(opts: { lagging: number[]; gone: number[] }) {
           : { data: new Uint8Array(), headers: { code: 404, description: 'Message Not Found', get: () => '' } };
       },
     },
-    jsm: {
-      streams: {
-        info: async () => ({ state: { first_seq: 1, last_seq: 3, messages: stored.size, last_ts: new Date(1_000).toISOString() } }),
-        async getMessage(_stream: string, q: { seq: number }) {
-          leaderGets.push(q.seq);
-          const data = stored.get(q.seq);
-          if (!data) throw Object.assign(new Error('no message found'), { api_error: { code: 404, err_code: 10037, description: 'no message found' } });
-          return { seq: q.seq, data };
-        },
-      },
-    },
+    jsm,
   };
   return { store: store as unknown as Store, leaderGets };
 }
@@ -59,4 +65,10 @@ test('reads served by direct gets alone do not ask the leader', async () => {
   const r = await readShard(store, 'KDS_x_0', { jsSeq: 1, index: 0 }, opts);
   expect(r.records).toHaveLength(3);
   expect(leaderGets).toEqual([]);
+});
+
+test('a direct get whose answer never comes is sent again', async () => {
+  const { store } = fakeStore({ lagging: [], gone: [], timeouts: 2 });
+  const r = await readShard(store, 'KDS_x_0', { jsSeq: 1, index: 0 }, opts);
+  expect(r.records.map((x) => x.data.toString())).toEqual(['m1', 'm2', 'm3']);
 });
