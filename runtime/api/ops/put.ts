@@ -70,15 +70,15 @@ function failureOf(e: unknown): KinesisError {
 /** Stores prepared records, re-routing those a reshard turned away. */
 async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prepared[]): Promise<Outcome[]> {
   const out: Outcome[] = new Array(items.length);
-  let todo = items.map((_, i) => i);
-  for (let attempt = 0; attempt < ROUTE_ATTEMPTS && todo.length > 0; attempt++) {
+  let pending = items.map((_, i) => i);
+  for (let attempt = 0; attempt < ROUTE_ATTEMPTS && pending.length > 0; attempt++) {
     if (attempt > 0) s = await writableStream(ctx, name, true);
     // Encrypted stream: its messages are sealed with the key (KMS* error when unusable).
     const key = streamDataKey(ctx, s.record);
     const appendTo = (subject: string, recs: AppendRecord[]) => ctx.appender.append(subject, recs, key);
     const groups = new Map<number, { shard: ShardRecord; at: number[] }>();
     const retry: number[] = [];
-    for (const i of todo) {
+    for (const i of pending) {
       const key = items[i]!.key;
       const shard = typeof key === 'string' ? routeOfHex(s, key) : routeOf(s, key);
       if (!shard) {
@@ -109,9 +109,9 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
         }
       }),
     );
-    todo = retry;
+    pending = retry;
   }
-  for (const i of todo) out[i] = { error: serviceUnavailable('The stream is being resharded; retry the request.') };
+  for (const i of pending) out[i] = { error: serviceUnavailable('The stream is being resharded; retry the request.') };
   return out;
 }
 
