@@ -3,6 +3,9 @@
 // they print a table and write bench/results/<name>-<timestamp>.json.
 const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   ingest: async () => ({ run: (await import('./ingest.js')).runIngest }),
+  reshard: async () => ({ run: (await import('./reshard.js')).runReshard }),
+  efo: async () => ({ run: (await import('./efo.js')).runEfo }),
+  quota: async () => ({ run: (await import('./quota.js')).runQuota }),
 };
 
 async function main(argv: string[]): Promise<void> {
