@@ -40,6 +40,8 @@ interface Options {
   putConcurrency: number;
   rate: number;
   rawWindow: number;
+  /** `shardline runtime --workers N`. */
+  workers: number;
   profileDir?: string;
 }
 
@@ -57,6 +59,7 @@ function options(argv: string[]): Options {
       'put-concurrency': { type: 'string' },
       rate: { type: 'string' },
       'raw-window': { type: 'string' },
+      workers: { type: 'string' },
       profile: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -77,6 +80,7 @@ function options(argv: string[]): Options {
     putConcurrency: Number(values['put-concurrency'] ?? 32),
     rate: Number(values.rate ?? 1000),
     rawWindow: Number(values['raw-window'] ?? 4096),
+    workers: Number(values.workers ?? 1),
     profileDir: values.profile ? path.resolve(values.profile) : undefined,
   };
 }
@@ -292,7 +296,7 @@ export async function runIngest(argv: string[]): Promise<void> {
       }
     }
     if (o.targets.has('shardline')) {
-      const rt = await startRuntimeChild({ natsUrl: nats.url, cpuProfDir: o.profileDir });
+      const rt = await startRuntimeChild({ natsUrl: nats.url, cpuProfDir: o.profileDir, workers: o.workers });
       try {
         runs.push(await runTarget('shardline', rt, { shardline: rt.proc.pid, nats: natsPid }, o));
       } finally {
@@ -335,7 +339,7 @@ export async function runIngest(argv: string[]): Promise<void> {
     finishedAt: new Date().toISOString(),
     machine: { ...machineInfo(NATS_SERVER), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     setup: {
-      runtime: 'child process (node dist/runtime/cli.js runtime), load generator in the parent',
+      runtime: `child process (node dist/runtime/cli.js runtime${o.workers > 1 ? ` --workers ${o.workers}` : ''}), load generator in the parent`,
       kinesalite: 'kinesalite 3.3.3 in memory (memdown) in a child process, createStreamMs 0',
       nats: 'nats-server, one node, file store in a temp dir, max_payload 16MB',
       streams: 'shardline: ON_DEMAND (4 shards, no per-shard limits) unless --shards is not 4; kinesalite: PROVISIONED, --shards shards',

@@ -2,9 +2,10 @@
 // `shardline <subcommand>`: one binary for every process the system runs.
 import { runtimeConfig } from './config.js';
 import { startRuntime } from './server.js';
+import { isPrimaryOfWorkers, superviseWorkers } from './workers.js';
 
 const USAGE = `usage: shardline <command> [flags]
-  runtime    the shard runtime: Kinesis API on JetStream (--nats, --port; SHARDLINE_* env)
+  runtime    the shard runtime: Kinesis API on JetStream (--nats, --port, --workers; SHARDLINE_* env)
   dev        local all-in-one: nats-server with JetStream plus the runtime on :4567
   operator   the Kubernetes operator (KUBECONFIG or in-cluster; --nats)`;
 
@@ -13,6 +14,7 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'runtime': {
       const config = runtimeConfig(rest);
+      if (isPrimaryOfWorkers(config)) return superviseWorkers(config, (m) => console.log(m));
       const rt = await startRuntime(config, (m) => console.error(m));
       console.log(`shardline runtime listening on ${config.host}:${rt.port} (NATS ${config.natsUrl})`);
       const stop = () => void rt.close().finally(() => process.exit(0));

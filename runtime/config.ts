@@ -25,6 +25,8 @@ export interface RuntimeConfig {
   subscriptionMs: number;
   /** How long a consumer stays CREATING (then ACTIVE) or DELETING (then gone). */
   consumerTransitionMs: number;
+  /** Runtime processes sharing the port (node:cluster); 1 runs in this process. */
+  workers: number;
 }
 
 const env = process.env;
@@ -44,6 +46,7 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
       'iterator-ttl-ms': { type: 'string' },
       'shard-limit': { type: 'string' },
       'kms-keys-file': { type: 'string' },
+      workers: { type: 'string' },
     },
   });
   return {
@@ -63,5 +66,6 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
     kmsKeys: env.SHARDLINE_KMS_KEYS || undefined,
     subscriptionMs: Number(env.SHARDLINE_SUBSCRIPTION_MS ?? 300_000),
     consumerTransitionMs: Number(env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500),
+    workers: Math.max(1, Number(values.workers ?? env.SHARDLINE_WORKERS ?? 1)),
   };
 }

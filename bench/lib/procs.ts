@@ -17,9 +17,22 @@ export interface Child {
 
 const CLK_TCK = 100;
 
-/** CPU seconds (user + system) a process has used so far; NaN when unreadable. */
+/** Live child processes (a runtime started with --workers forks its workers). */
+function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds (user + system) a process and its live children have used so far; NaN when unreadable. */
 export function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return NaN;
+  return ownCpuSeconds(pid) + childrenOf(pid).reduce((sum, c) => sum + (ownCpuSeconds(c) || 0), 0);
+}
+
+function ownCpuSeconds(pid: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
@@ -62,6 +75,8 @@ export interface RuntimeChildOptions {
   natsUrl: string;
   /** Directory for a V8 CPU profile of the runtime (node --cpu-prof). */
   cpuProfDir?: string;
+  /** `shardline runtime --workers N` (default 1). */
+  workers?: number;
 }
 
 /** `shardline runtime` from dist/, as deployed. */
@@ -69,7 +84,8 @@ export async function startRuntimeChild(opts: RuntimeChildOptions): Promise<Chil
   const port = await freePort();
   const flags = opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : [];
   const cli = path.join(REPO_ROOT, 'dist/runtime/cli.js');
-  return spawnServer('shardline', [...flags, cli, 'runtime', '--nats', opts.natsUrl, '--port', String(port), '--host', '127.0.0.1'], port, withoutCredentials());
+  const workers = opts.workers && opts.workers > 1 ? ['--workers', String(opts.workers)] : [];
+  return spawnServer('shardline', [...flags, cli, 'runtime', '--nats', opts.natsUrl, '--port', String(port), '--host', '127.0.0.1', ...workers], port, withoutCredentials());
 }
 
 /** No credentials configured: signatures are not checked (kinesalite does not check them either). */
