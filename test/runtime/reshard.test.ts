@@ -146,3 +146,33 @@ test('a closed shard is dropped with its storage once its data is past retention
   expect(after.shards.map((s) => s.shardId)).toEqual(['shardId-000000000001', 'shardId-000000000002']);
   await expect(a.ctx.store.jsm.streams.info(jsStreamName(rec.uid, 0))).rejects.toThrow(/not found/);
 });
+
+test('reshard errors: hash key outside the parent, scaling beyond 2× or below ½×, shard limit, UPDATING', async () => {
+  const { LimitExceededException, ResourceInUseException, UpdateShardCountCommand: Scale, DeleteStreamCommand, IncreaseStreamRetentionPeriodCommand } = await import('@aws-sdk/client-kinesis');
+  const { updateStream } = await import('../../runtime/store/streams.js');
+  await ca.send(new CreateStreamCommand({ StreamName: 'rs4', ShardCount: 2 }));
+  const half = (1n << 127n).toString();
+  // shardId-000000000000 covers [0, 2^127-1]: 2^127 lies in its neighbour, 0 is its own start.
+  await expect(ca.send(new SplitShardCommand({ StreamName: 'rs4', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: half }))).rejects.toBeInstanceOf(InvalidArgumentException);
+  await expect(ca.send(new SplitShardCommand({ StreamName: 'rs4', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: '0' }))).rejects.toBeInstanceOf(InvalidArgumentException);
+  await expect(ca.send(new Scale({ StreamName: 'rs4', TargetShardCount: 5, ScalingType: 'UNIFORM_SCALING' }))).rejects.toThrow(/double/);
+  await expect(ca.send(new Scale({ StreamName: 'rs4', TargetShardCount: 1, ScalingType: 'UNIFORM_SCALING' }))).resolves.toMatchObject({ CurrentShardCount: 2, TargetShardCount: 1 });
+  // A runtime with a small account shard limit refuses growth past it.
+  const small = await startInProcess(nats.url, { shardLimit: 4 });
+  const cs = sdkClient(small.endpoint, { http1: true });
+  try {
+    await expect(cs.send(new CreateStreamCommand({ StreamName: 'rs5', ShardCount: 100 }))).rejects.toBeInstanceOf(LimitExceededException);
+    await expect(cs.send(new Scale({ StreamName: 'rs4', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }))).rejects.toBeInstanceOf(LimitExceededException);
+  } finally {
+    cs.destroy();
+    await small.close();
+  }
+  // While UPDATING (a reshard in progress), AWS refuses further changes.
+  await updateStream(a.ctx.store, 'rs4', (r) => ({ ...r, status: 'UPDATING' }));
+  await a.ctx.cache.fresh('rs4');
+  const open = (await ca.send(new ListShardsCommand({ StreamName: 'rs4', ShardFilter: { Type: 'AT_LATEST' } }))).Shards![0]!.ShardId!;
+  await expect(ca.send(new SplitShardCommand({ StreamName: 'rs4', ShardToSplit: open, NewStartingHashKey: '12345' }))).rejects.toBeInstanceOf(ResourceInUseException);
+  await expect(ca.send(new Scale({ StreamName: 'rs4', TargetShardCount: 2, ScalingType: 'UNIFORM_SCALING' }))).rejects.toBeInstanceOf(ResourceInUseException);
+  await expect(ca.send(new DeleteStreamCommand({ StreamName: 'rs4' }))).rejects.toBeInstanceOf(ResourceInUseException);
+  await expect(ca.send(new IncreaseStreamRetentionPeriodCommand({ StreamName: 'rs4', RetentionPeriodHours: 48 }))).rejects.toBeInstanceOf(ResourceInUseException);
+});
