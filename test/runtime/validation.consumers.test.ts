@@ -12,8 +12,6 @@ import {
   STREAM_ARN,
   STREAM_ID,
   bad,
-  bodyAt,
-  expectSerialization,
   expectValidation,
   gte,
   isNull,
@@ -23,13 +21,8 @@ import {
   minLen,
   oneOf,
   pattern,
-  typeRows,
+  serializations,
 } from './validation.helpers.js';
-
-const serializations = (op: string, rows: Parameters<typeof typeRows>[0]) =>
-  it.each(typeRows(rows))('SerializationException when %s (%s) is %s', (path, _t, _s, value, message) => {
-    expectSerialization(op, bodyAt(path, value), message);
-  });
 
 describe('RegisterStreamConsumer', () => {
   const op = 'RegisterStreamConsumer';

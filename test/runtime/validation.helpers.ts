@@ -169,3 +169,9 @@ export function typeRows(members: [string, TypeName][]) {
     TYPE_CASES[type].map(([value, message]) => [path, type, JSON.stringify(value), value, message] as const),
   );
 }
+
+/** One SerializationException test per member and wrong-type case (kinesalite's type table). */
+export const serializations = (op: string, rows: Parameters<typeof typeRows>[0]) =>
+  it.each(typeRows(rows))('SerializationException when %s (%s) is %s', (path, _t, _s, value, message) => {
+    expectSerialization(op, bodyAt(path, value), message);
+  });

@@ -7,9 +7,7 @@ import {
   ARN,
   NAME,
   bad,
-  bodyAt,
   emptyArnTail,
-  expectSerialization,
   expectValidation,
   isNull,
   long,
@@ -17,13 +15,8 @@ import {
   minLen,
   oneOf,
   pattern,
-  typeRows,
+  serializations,
 } from './validation.helpers.js';
-
-const serializations = (op: string, rows: Parameters<typeof typeRows>[0]) =>
-  it.each(typeRows(rows))('SerializationException when %s (%s) is %s', (path, _t, _s, value, message) => {
-    expectSerialization(op, bodyAt(path, value), message);
-  });
 
 const FILTER_TYPES = ['AFTER_SHARD_ID', 'AT_TRIM_HORIZON', 'FROM_TRIM_HORIZON', 'AT_LATEST', 'AT_TIMESTAMP', 'FROM_TIMESTAMP'];
 

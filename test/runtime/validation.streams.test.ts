@@ -9,10 +9,8 @@ import {
   NAME,
   STREAM_ARN,
   bad,
-  bodyAt,
   emptyArnTail,
   emptyStreamRef,
-  expectSerialization,
   expectValidation,
   gte,
   isNull,
@@ -22,13 +20,8 @@ import {
   minLen,
   oneOf,
   pattern,
-  typeRows,
+  serializations,
 } from './validation.helpers.js';
-
-const serializations = (op: string, rows: Parameters<typeof typeRows>[0]) =>
-  it.each(typeRows(rows))('SerializationException when %s (%s) is %s', (path, _t, _s, value, message) => {
-    expectSerialization(op, bodyAt(path, value), message);
-  });
 
 describe('CreateStream', () => {
   const op = 'CreateStream';

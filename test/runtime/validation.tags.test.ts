@@ -8,22 +8,15 @@ import {
   CONSUMER,
   RESOURCE_ARN,
   bad,
-  bodyAt,
   emptyArnTail,
-  expectSerialization,
   expectValidation,
   isNull,
   long,
   maxLen,
   minLen,
   pattern,
-  typeRows,
+  serializations,
 } from './validation.helpers.js';
-
-const serializations = (op: string, rows: Parameters<typeof typeRows>[0]) =>
-  it.each(typeRows(rows))('SerializationException when %s (%s) is %s', (path, _t, _s, value, message) => {
-    expectSerialization(op, bodyAt(path, value), message);
-  });
 
 const KEYS = 'Map keys must satisfy constraint: [Member must have length less than or equal to 128, ' +
   'Member must have length greater than or equal to 1]';
