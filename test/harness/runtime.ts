@@ -60,3 +60,30 @@ export function sdkClient(endpoint: string, opts: { http1?: boolean } = {}): Kin
     ...(opts.http1 ? { requestHandler: new NodeHttpHandler() } : {}),
   });
 }
+
+export interface Stack {
+  nats: import('./nats.js').NatsServers;
+  runtimes: (RunningRuntime & { endpoint: string })[];
+  /** One HTTP/1.1 SDK client per runtime. */
+  clients: KinesisClient[];
+  stop(): Promise<void>;
+}
+
+/** A real nats-server and `count` in-process runtimes on it, each with a client. */
+export async function startStack(count: number): Promise<Stack> {
+  const { startNats } = await import('./nats.js');
+  const nats = await startNats();
+  const runtimes: Stack['runtimes'] = [];
+  for (let i = 0; i < count; i++) runtimes.push(await startInProcess(nats.url));
+  const clients = runtimes.map((r) => sdkClient(r.endpoint, { http1: true }));
+  return {
+    nats,
+    runtimes,
+    clients,
+    async stop() {
+      for (const c of clients) c.destroy();
+      for (const r of runtimes) await r.close();
+      await nats.stop();
+    },
+  };
+}

@@ -5,8 +5,8 @@ import {
   CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand, PutRecordsCommand,
   ProvisionedThroughputExceededException,
 } from '@aws-sdk/client-kinesis';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { sdkClient, startInProcess } from '../harness/runtime.js';
+import type { NatsServers } from '../harness/nats.js';
+import { startStack, type Stack } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { readShardMetrics } from '../../runtime/store/shardMetrics.js';
 
@@ -21,20 +21,13 @@ const log = (m: string) => process.stderr.write(`[metrics.test] ${m}\n`);
 const SHARD0 = 'shardId-000000000000';
 const SHARD1 = 'shardId-000000000001';
 
+let stack: Stack;
+
 beforeAll(async () => {
-  nats = await startNats();
-  a = await startInProcess(nats.url);
-  b = await startInProcess(nats.url);
-  ca = sdkClient(a.endpoint, { http1: true });
-  cb = sdkClient(b.endpoint, { http1: true });
+  stack = await startStack(2);
+  ({ nats, runtimes: [a, b], clients: [ca, cb] } = stack);
 });
-afterAll(async () => {
-  ca?.destroy();
-  cb?.destroy();
-  await a?.close();
-  await b?.close();
-  await nats?.stop();
-});
+afterAll(() => stack?.stop());
 
 interface Sample {
   name: string;

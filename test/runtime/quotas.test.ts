@@ -7,8 +7,8 @@ import {
   CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand,
   PutRecordCommand, PutRecordsCommand, ProvisionedThroughputExceededException, type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { sdkClient, startInProcess } from '../harness/runtime.js';
+import type { NatsServers } from '../harness/nats.js';
+import { startStack, type Stack } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
 import { updateStream } from '../../runtime/store/streams.js';
@@ -30,20 +30,13 @@ let cb: KinesisClient;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (m: string) => process.stderr.write(`[quotas.test] ${m}\n`);
 
+let stack: Stack;
+
 beforeAll(async () => {
-  nats = await startNats();
-  a = await startInProcess(nats.url);
-  b = await startInProcess(nats.url);
-  ca = sdkClient(a.endpoint, { http1: true });
-  cb = sdkClient(b.endpoint, { http1: true });
+  stack = await startStack(2);
+  ({ nats, runtimes: [a, b], clients: [ca, cb] } = stack);
 });
-afterAll(async () => {
-  ca?.destroy();
-  cb?.destroy();
-  await a?.close();
-  await b?.close();
-  await nats?.stop();
-});
+afterAll(() => stack?.stop());
 
 async function createStream(name: string, shards: number, mode: 'PROVISIONED' | 'ON_DEMAND' = 'PROVISIONED'): Promise<string[]> {
   await ca.send(

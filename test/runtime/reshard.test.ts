@@ -5,8 +5,8 @@ import {
   PutRecordsCommand, SplitShardCommand, UpdateShardCountCommand, InvalidArgumentException, KinesisClient,
   ListShardsCommand,
 } from '@aws-sdk/client-kinesis';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { sdkClient, startInProcess } from '../harness/runtime.js';
+import type { NatsServers } from '../harness/nats.js';
+import { sdkClient, startInProcess, startStack, type Stack } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 
 let nats: NatsServers;
@@ -15,20 +15,13 @@ let b: RunningRuntime & { endpoint: string };
 let ca: KinesisClient;
 let cb: KinesisClient;
 
+let stack: Stack;
+
 beforeAll(async () => {
-  nats = await startNats();
-  a = await startInProcess(nats.url);
-  b = await startInProcess(nats.url);
-  ca = sdkClient(a.endpoint, { http1: true });
-  cb = sdkClient(b.endpoint, { http1: true });
+  stack = await startStack(2);
+  ({ nats, runtimes: [a, b], clients: [ca, cb] } = stack);
 });
-afterAll(async () => {
-  ca?.destroy();
-  cb?.destroy();
-  await a?.close();
-  await b?.close();
-  await nats?.stop();
-});
+afterAll(() => stack?.stop());
 
 /** Reads a whole stream parent-before-children; returns data by partition key in read order. */
 async function readAll(client: KinesisClient, stream: string): Promise<Map<string, string[]>> {
