@@ -17,7 +17,7 @@ export interface RuntimeConfig {
   shardLimit: number;
   onDemandStreamCountLimit: number;
   maxBodyBytes: number;
-  /** Encryption keys for StartStreamEncryption: file or Secret directory (runtime/store/keyring.ts). */
+  /** Encryption keys for StartStreamEncryption: file or Secret directory (stream/keyring.ts). */
   kmsKeysFile?: string;
   /** The same inline: `keyId:base64key` entries (newline- or comma-separated). */
   kmsKeys?: string;

@@ -1,16 +1,16 @@
 // The shard runtime process: Kinesis API on one port, backed by JetStream.
-import { connectStore, type Store } from './store/connect.js';
-import { StreamCache } from './store/streamCache.js';
-import { WindowedPublisher } from './store/publisher.js';
-import { ShardAppender } from './store/shardAppender.js';
-import { IteratorCodec } from './kinesis/iterator.js';
+import { connectStore, type Store } from '../stream/connect.js';
+import { StreamCache } from '../stream/streamCache.js';
+import { WindowedPublisher } from '../stream/publisher.js';
+import { ShardAppender } from '../stream/shardAppender.js';
+import { IteratorCodec } from '../stream/kinesis/iterator.js';
 import { listen, type Listener } from './http/server.js';
 import { kinesisHandler } from './api/handler.js';
 import { loadCredentialStore } from './auth/index.js';
 import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
-import { startClosedShardJanitor } from './store/closedShardJanitor.js';
-import { loadKeyRing } from './store/keyring.js';
+import { startClosedShardJanitor } from '../stream/closedShardJanitor.js';
+import { loadKeyRing } from '../stream/keyring.js';
 import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
 

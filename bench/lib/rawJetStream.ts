@@ -3,7 +3,7 @@
 // flight, acks matched back) with the runtime's own WindowedPublisher.
 import { performance } from 'node:perf_hooks';
 import { connect, DiscardPolicy, RetentionPolicy, StorageType } from 'nats';
-import { WindowedPublisher } from '../../runtime/store/publisher.js';
+import { WindowedPublisher } from '../../stream/publisher.js';
 import { Samples, type LatencySummary } from './stats.js';
 import { CpuMeter } from './load.js';
 

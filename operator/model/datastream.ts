@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import type { DataStream, DataStreamSpec } from '../../crds/schema/datastream.js';
 import type { KubeObject } from '../kube/client.js';
-import { parseKeyEntries } from '../../runtime/store/keyring.js';
+import { parseKeyEntries } from '../../stream/keyring.js';
 import { CONFIG_DIR, RUNTIME_PORT, childMeta, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
@@ -22,7 +22,7 @@ export const KMS_KEYS_DIR = `${CONFIG_DIR}/kms-keys`;
 /** Where the runtime reads its access keys (SHARDLINE_CREDENTIALS_FILE): a directory, one file per access key id. */
 export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
 
-const KEY_ID_MAX = 128; // the key ring's limit (runtime/store/keyring.ts)
+const KEY_ID_MAX = 128; // the key ring's limit (stream/keyring.ts)
 
 /**
  * The KMS key id spec.encryption.keySecretRef stands for: `<Secret name>_<key>`,
@@ -78,7 +78,7 @@ const fromData = (b64: string) => Buffer.from(b64, 'base64').toString('utf8').tr
 
 /**
  * Whether the key Secret's data holds what the runtime's key ring can load
- * (runtime/store/keyring.ts; a bad file would stop the runtime from starting).
+ * (stream/keyring.ts; a bad file would stop the runtime from starting).
  * Messages never carry the value.
  */
 export function encryptionSecretProblem(data: SecretData, ref: { name: string; key: string }): SecretProblem | undefined {

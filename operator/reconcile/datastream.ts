@@ -10,7 +10,7 @@ import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
 import { isReshardRejection, openShardsOf, type StreamRecord, type StreamStore } from '../store/streamStore.js';
-import { sameEncryption } from '../../runtime/store/streamEncryption.js';
+import { sameEncryption } from '../../stream/streamEncryption.js';
 import type { DataStream, DataStreamSpec, DataStreamStatus } from '../../crds/schema/datastream.js';
 import { ensureChildren } from './children.js';
 import { deploymentAvailable, failpoint, type Context, type Result } from './context.js';

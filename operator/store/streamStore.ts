@@ -1,13 +1,13 @@
 // The operator's view of the stream store. The implementation is the shard
-// runtime's own stream/shard-map management (runtime/store/streams.ts): one
+// runtime's own stream/shard-map management (stream/streams.ts): one
 // implementation of JetStream management, used by the Kinesis API and by us.
-import * as streams from '../../runtime/store/streams.js';
-import { finishReshard } from '../../runtime/store/reshard.js';
-import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
-import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../runtime/store/streamEncryption.js';
-import { deregisterConsumer, liveConsumers, registerConsumer } from '../../runtime/store/consumers.js';
-import { connectStore, type Store } from '../../runtime/store/connect.js';
-import type { StreamRecord, StreamSettings } from '../../runtime/store/streamRecord.js';
+import * as streams from '../../stream/streams.js';
+import { finishReshard } from '../../stream/reshard.js';
+import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
+import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../stream/streamEncryption.js';
+import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
+import { connectStore, type Store } from '../../stream/connect.js';
+import type { StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
 

@@ -1,10 +1,10 @@
 // What every operation is handed: the store, this process's caches, settings.
-import type { Store } from '../store/connect.js';
-import type { StreamCache, CachedStream } from '../store/streamCache.js';
-import type { ShardAppender } from '../store/shardAppender.js';
-import type { IteratorCodec } from '../kinesis/iterator.js';
+import type { Store } from '../../stream/connect.js';
+import type { StreamCache, CachedStream } from '../../stream/streamCache.js';
+import type { ShardAppender } from '../../stream/shardAppender.js';
+import type { IteratorCodec } from '../../stream/kinesis/iterator.js';
 import type { RuntimeConfig } from '../config.js';
-import type { KeyRing } from '../store/keyring.js';
+import type { KeyRing } from '../../stream/keyring.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 

@@ -21,7 +21,7 @@
 // that is missing or malformed at start-up throws.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MountedSource } from '../secrets/mountedSource.js';
+import { MountedSource } from '../../stream/secrets/mountedSource.js';
 
 export interface CredentialStore {
   secretFor(accessKeyId: string): string | undefined;

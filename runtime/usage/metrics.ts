@@ -3,7 +3,7 @@
 // runtimes in one test process do not share counters). Values are read from
 // ShardUsage at scrape time; the hot path never touches prom-client.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ShardCounters } from '../store/shardMetrics.js';
+import type { ShardCounters } from '../../stream/shardMetrics.js';
 import type { ShardUsage } from './shardUsage.js';
 
 /** Metric name → the counter it exports, and its help text. */

@@ -11,9 +11,9 @@
 // turn) when it passes 5% of a limit or was a GetRecords call.
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection, Subscription } from 'nats';
-import type { ShardRecord, StreamRecord } from '../store/streamRecord.js';
-import type { StreamCache } from '../store/streamCache.js';
-import { quotaEnforced } from '../store/quotaSettings.js';
+import type { ShardRecord, StreamRecord } from '../../stream/streamRecord.js';
+import type { StreamCache } from '../../stream/streamCache.js';
+import { quotaEnforced } from '../../stream/quotaSettings.js';
 import {
   COUNTER_NAMES,
   metricsPublishMs,
@@ -21,7 +21,7 @@ import {
   zeroCounters,
   type ShardCounters,
   type ShardMetricsMessage,
-} from '../store/shardMetrics.js';
+} from '../../stream/shardMetrics.js';
 import { TokenBucket } from './tokenBucket.js';
 
 const MiB = 1024 * 1024;

@@ -1,6 +1,6 @@
 // Pure builders and helpers: spec in, objects out. No I/O.
 import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, streamNameOf } from '../../operator/model/datastream.js';
-import { parseKeyEntries } from '../../runtime/store/keyring.js';
+import { parseKeyEntries } from '../../stream/keyring.js';
 import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
 import { childName } from '../../operator/model/common.js';
 import { validateDataStream, validateDeliveryStream, validateAnalyticsApp } from '../../operator/model/validate.js';

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { jsStreamName, STREAMS_BUCKET, CONFIG_BUCKET, shardIdOf } from '../../runtime/store/names.js';
+import { jsStreamName, STREAMS_BUCKET, CONFIG_BUCKET, shardIdOf } from '../../stream/names.js';
 
 const STREAM = 'cluster-load';
 const SHARDS = 4;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateStreamCommand, PutRecordCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startChild, type ChildRuntime } from '../harness/runtime.js';
-import { connectStore, type Store } from '../../runtime/store/connect.js';
+import { connectStore, type Store } from '../../stream/connect.js';
 import { readStream, sleep, until, withoutQuotas } from './records.helpers.js';
 
 const STREAM = 'crash';

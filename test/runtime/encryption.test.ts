@@ -17,11 +17,11 @@ import { connect, type NatsConnection } from 'nats';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startChild, startInProcess, type ChildRuntime } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { KeyError, KeyRing, parseKeyEntries } from '../../runtime/store/keyring.js';
-import { isSealed, openBatch, sealBatch } from '../../runtime/store/batchCipher.js';
-import { decodeBatch, encodeBatch } from '../../runtime/store/recordBatch.js';
-import { getStream } from '../../runtime/store/streams.js';
-import { jsStreamName } from '../../runtime/store/names.js';
+import { KeyError, KeyRing, parseKeyEntries } from '../../stream/keyring.js';
+import { isSealed, openBatch, sealBatch } from '../../stream/batchCipher.js';
+import { decodeBatch, encodeBatch } from '../../stream/recordBatch.js';
+import { getStream } from '../../stream/streams.js';
+import { jsStreamName } from '../../stream/names.js';
 
 const b64 = () => randomBytes(32).toString('base64');
 const K1 = { id: '1234abcd-12ab-34cd-56ef-1234567890ab', key: b64() };

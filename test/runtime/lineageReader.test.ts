@@ -2,7 +2,7 @@
 import { CreateStreamCommand, PutRecordsCommand, SplitShardCommand, MergeShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
-import { LineageReader, SHARD_END } from '../../runtime/store/lineageReader.js';
+import { LineageReader, SHARD_END } from '../../stream/lineageReader.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 
 let nats: NatsServers;

@@ -3,7 +3,7 @@ import { CreateStreamCommand, ListShardsCommand, SplitShardCommand, MergeShardsC
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import { shardFilter } from '../../runtime/api/ops/shardFilter.js';
-import type { ShardRecord } from '../../runtime/store/streamRecord.js';
+import type { ShardRecord } from '../../stream/streamRecord.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 
 const shard = (id: number, createdAtMs: number, closedAtMs?: number): ShardRecord => ({

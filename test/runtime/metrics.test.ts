@@ -8,7 +8,7 @@ import {
 import type { NatsServers } from '../harness/nats.js';
 import { startStack, type Stack } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { readShardMetrics } from '../../runtime/store/shardMetrics.js';
+import { readShardMetrics } from '../../stream/shardMetrics.js';
 
 let nats: NatsServers;
 let a: RunningRuntime & { endpoint: string };

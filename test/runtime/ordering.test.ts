@@ -5,7 +5,7 @@
 import { CreateStreamCommand, PutRecordCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startChild, type ChildRuntime } from '../harness/runtime.js';
-import { connectStore, type Store } from '../../runtime/store/connect.js';
+import { connectStore, type Store } from '../../stream/connect.js';
 import { readStream, text, withoutQuotas } from './records.helpers.js';
 
 const STREAM = 'ordering';

@@ -3,7 +3,7 @@
 // publishing works again once the connection is back.
 import { connect, StorageType, type NatsConnection } from 'nats';
 import { startNats, type NatsServers } from '../harness/nats.js';
-import { PublishError, WindowedPublisher } from '../../runtime/store/publisher.js';
+import { PublishError, WindowedPublisher } from '../../stream/publisher.js';
 
 let nats: NatsServers;
 let nc: NatsConnection;

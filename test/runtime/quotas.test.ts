@@ -10,8 +10,8 @@ import {
 import type { NatsServers } from '../harness/nats.js';
 import { startStack, type Stack } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
-import { updateStream } from '../../runtime/store/streams.js';
+import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
+import { updateStream } from '../../stream/streams.js';
 
 /** Accepted rate must be within this share of the limit (documented in ARCHITECTURE.md, "Per-shard limits and metrics"). */
 const TOLERANCE = 0.1;

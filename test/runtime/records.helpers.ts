@@ -3,8 +3,8 @@
 import {
   DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, type GetRecordsCommandOutput, type KinesisClient, type _Record,
 } from '@aws-sdk/client-kinesis';
-import type { Store } from '../../runtime/store/connect.js';
-import { setQuotaEnforcement } from '../../runtime/store/quotaSettings.js';
+import type { Store } from '../../stream/connect.js';
+import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -125,9 +125,9 @@ test('UpdateShardCount 4→8→4 under concurrent writers on two runtimes loses 
 }, 60000);
 
 test('a closed shard is dropped with its storage once its data is past retention', async () => {
-  const { sweepClosedShards } = await import('../../runtime/store/closedShardJanitor.js');
-  const { getStream } = await import('../../runtime/store/streams.js');
-  const { jsStreamName } = await import('../../runtime/store/names.js');
+  const { sweepClosedShards } = await import('../../stream/closedShardJanitor.js');
+  const { getStream } = await import('../../stream/streams.js');
+  const { jsStreamName } = await import('../../stream/names.js');
   await ca.send(new CreateStreamCommand({ StreamName: 'rs3', ShardCount: 1 }));
   await ca.send(new SplitShardCommand({ StreamName: 'rs3', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: (1n << 127n).toString() }));
   const rec = (await getStream(a.ctx.store, 'rs3'))!;
@@ -142,7 +142,7 @@ test('a closed shard is dropped with its storage once its data is past retention
 
 test('reshard errors: hash key outside the parent, scaling beyond 2× or below ½×, shard limit, UPDATING', async () => {
   const { LimitExceededException, ResourceInUseException, UpdateShardCountCommand: Scale, DeleteStreamCommand, IncreaseStreamRetentionPeriodCommand } = await import('@aws-sdk/client-kinesis');
-  const { updateStream } = await import('../../runtime/store/streams.js');
+  const { updateStream } = await import('../../stream/streams.js');
   await ca.send(new CreateStreamCommand({ StreamName: 'rs4', ShardCount: 2 }));
   const half = (1n << 127n).toString();
   // shardId-000000000000 covers [0, 2^127-1]: 2^127 lies in its neighbour, 0 is its own start.

@@ -8,9 +8,9 @@ import {
 import { nanos } from 'nats';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startChild, type ChildRuntime } from '../harness/runtime.js';
-import { connectStore, type Store } from '../../runtime/store/connect.js';
-import { getStream, hourMs } from '../../runtime/store/streams.js';
-import { jsStreamName } from '../../runtime/store/names.js';
+import { connectStore, type Store } from '../../stream/connect.js';
+import { getStream, hourMs } from '../../stream/streams.js';
+import { jsStreamName } from '../../stream/names.js';
 import { readShard, sleep, text, until, withoutQuotas } from './records.helpers.js';
 
 const HOUR_MS = 150;

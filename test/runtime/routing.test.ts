@@ -1,7 +1,7 @@
 // MD5 routing as Kinesis does it: a record's hash key is the MD5 of its
 // partition key (UTF-8) read as a 128-bit big-endian integer, or its
 // ExplicitHashKey; it lands in the open shard whose hash key range holds it.
-// The expected shard is computed here, independently of runtime/kinesis.
+// The expected shard is computed here, independently of stream/kinesis.
 import { createHash } from 'node:crypto';
 import {
   CreateStreamCommand, DescribeStreamCommand, InvalidArgumentException, PutRecordCommand, PutRecordsCommand,

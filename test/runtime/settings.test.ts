@@ -11,8 +11,8 @@ import {
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { getStream, updateStream } from '../../runtime/store/streams.js';
-import { enabledShardMetrics, SHARD_LEVEL_METRICS } from '../../runtime/store/enhancedMonitoring.js';
+import { getStream, updateStream } from '../../stream/streams.js';
+import { enabledShardMetrics, SHARD_LEVEL_METRICS } from '../../stream/enhancedMonitoring.js';
 import { commitmentAt, MIN_COMMITMENT_MS, nextCommitment } from '../../runtime/api/ops/settings.js';
 
 const ACCOUNT = '000000000000';

@@ -2,9 +2,9 @@
 // follower that has not applied the newest messages yet. A 404 inside the tip
 // the leader reported must not make the reader skip a stored record; a request
 // whose answer is lost in a failover is sent again.
-import type { Store } from '../../runtime/store/connect.js';
-import { readShard } from '../../runtime/store/shardRead.js';
-import { encodeBatch } from '../../runtime/store/recordBatch.js';
+import type { Store } from '../../stream/connect.js';
+import { readShard } from '../../stream/shardRead.js';
+import { encodeBatch } from '../../stream/recordBatch.js';
 
 const batch = (s: string) => encodeBatch(1_000, [{ partitionKey: 'k', partitionKeyBytes: 1, data: Buffer.from(s) }]);
 

@@ -2,9 +2,9 @@
 // ARNs as AWS forms them: <stream ARN>/consumer/<name>:<creation epoch seconds>.
 import {
   ConsumerError, deregisterConsumer, liveConsumers, registerConsumer, MAX_CONSUMERS_PER_STREAM, type ConsumerView,
-} from '../../store/consumers.js';
-import { StreamNotFoundError } from '../../store/streams.js';
-import type { StreamRecord } from '../../store/streamRecord.js';
+} from '../../../stream/consumers.js';
+import { StreamNotFoundError } from '../../../stream/streams.js';
+import type { StreamRecord } from '../../../stream/streamRecord.js';
 import { invalidArgument, KinesisError, limitExceeded, resourceInUse, resourceNotFound, streamNotFound } from '../errors.js';
 import { streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 

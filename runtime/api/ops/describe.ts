@@ -1,7 +1,7 @@
 // Shapes of stream and shard descriptions as the Kinesis API returns them.
-import type { ShardRecord, StreamRecord } from '../../store/streamRecord.js';
-import { openShards } from '../../store/streamRecord.js';
-import { liveConsumers } from '../../store/consumers.js';
+import type { ShardRecord, StreamRecord } from '../../../stream/streamRecord.js';
+import { openShards } from '../../../stream/streamRecord.js';
+import { liveConsumers } from '../../../stream/consumers.js';
 import { streamArn, type ApiContext } from '../context.js';
 
 export function shardShape(s: ShardRecord): Record<string, unknown> {

@@ -1,12 +1,12 @@
 // Server-side encryption: StartStreamEncryption / StopStreamEncryption, and the
 // key a write seals its message with. Keys come from the key ring (the
-// operator's Secret, runtime/store/keyring.ts) in place of AWS KMS; records are
-// encrypted per JetStream message (runtime/store/batchCipher.ts), so records
+// operator's Secret, stream/keyring.ts) in place of AWS KMS; records are
+// encrypted per JetStream message (stream/batchCipher.ts), so records
 // written before Start stay readable and records written after Stop are plain.
-import { defaultKeyRing, KeyError, type DataKey, type KeyRing } from '../../store/keyring.js';
-import { StreamNotFoundError } from '../../store/streams.js';
-import { setStreamEncryption, StreamNotActiveError } from '../../store/streamEncryption.js';
-import type { StreamRecord } from '../../store/streamRecord.js';
+import { defaultKeyRing, KeyError, type DataKey, type KeyRing } from '../../../stream/keyring.js';
+import { StreamNotFoundError } from '../../../stream/streams.js';
+import { setStreamEncryption, StreamNotActiveError } from '../../../stream/streamEncryption.js';
+import type { StreamRecord } from '../../../stream/streamRecord.js';
 import { KinesisError, invalidArgument, resourceInUse, streamNotFound } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation } from '../context.js';
 

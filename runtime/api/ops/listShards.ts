@@ -1,4 +1,4 @@
-import { hourMs } from '../../store/streams.js';
+import { hourMs } from '../../../stream/streams.js';
 import { expiredNextToken, invalidArgument, streamNotFound } from '../errors.js';
 import { streamNameOf, type Operation } from '../context.js';
 import { shardShape, visibleShards } from './describe.js';

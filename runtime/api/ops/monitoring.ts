@@ -1,8 +1,8 @@
 // EnableEnhancedMonitoring / DisableEnhancedMonitoring: the stream's set of
 // shard-level metrics (ALL expands to the seven). The set is what the metrics
 // exporter publishes per shard (enabledShardMetrics in store/enhancedMonitoring.ts).
-import { expandMetrics } from '../../store/enhancedMonitoring.js';
-import { updateStream, StreamNotFoundError } from '../../store/streams.js';
+import { expandMetrics } from '../../../stream/enhancedMonitoring.js';
+import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { resourceInUse, streamNotFound } from '../errors.js';
 import { streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 

@@ -1,8 +1,8 @@
 // PutResourcePolicy / GetResourcePolicy / DeleteResourcePolicy for a stream or
 // a registered consumer. Policies live in the stream record; their Deny
 // statements are enforced by api/resourcePolicy.ts, Allow statements are stored only.
-import { updateStream, StreamNotFoundError } from '../../store/streams.js';
-import type { StreamRecord } from '../../store/streamRecord.js';
+import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
+import type { StreamRecord } from '../../../stream/streamRecord.js';
 import { invalidArgument, resourceInUse, resourceNotFound, streamNotFound } from '../errors.js';
 import type { ApiContext, Operation, Params } from '../context.js';
 import { parseResourceArn, validatePolicy, type ResourceRef } from '../resourcePolicy.js';

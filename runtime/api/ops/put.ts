@@ -3,13 +3,13 @@
 // A write that races a reshard hits a sealed parent stream, is re-routed with
 // the fresh shard map, and at worst fails retryably; it never lands in a
 // closed shard and is never dropped silently.
-import { hashKeyHexOf, MAX_HASH_KEY } from '../../kinesis/hashKeys.js';
-import { encodeSequence } from '../../kinesis/sequence.js';
-import { jsSubject } from '../../store/names.js';
-import { routeOf, routeOfHex, type CachedStream } from '../../store/streamCache.js';
-import type { ShardRecord } from '../../store/streamRecord.js';
-import type { AppendRecord } from '../../store/shardAppender.js';
-import { PublishError } from '../../store/publisher.js';
+import { hashKeyHexOf, MAX_HASH_KEY } from '../../../stream/kinesis/hashKeys.js';
+import { encodeSequence } from '../../../stream/kinesis/sequence.js';
+import { jsSubject } from '../../../stream/names.js';
+import { routeOf, routeOfHex, type CachedStream } from '../../../stream/streamCache.js';
+import type { ShardRecord } from '../../../stream/streamRecord.js';
+import type { AppendRecord } from '../../../stream/shardAppender.js';
+import { PublishError } from '../../../stream/publisher.js';
 import { KinesisError, invalidArgument, resourceNotFound, serviceUnavailable, throughputExceeded, validationError } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 import { streamDataKey } from './encryption.js';

@@ -1,10 +1,10 @@
 // The read path: iterators name a storage position; GetRecords reads from it.
-import { decodeSequence, encodeSequence } from '../../kinesis/sequence.js';
-import type { IteratorState } from '../../kinesis/iterator.js';
-import { jsStreamName, jsSubject, shardIndexOf } from '../../store/names.js';
-import { readShard, seqAtTimestamp, shardTip } from '../../store/shardRead.js';
-import { hourMs } from '../../store/streams.js';
-import type { ShardRecord, StreamRecord } from '../../store/streamRecord.js';
+import { decodeSequence, encodeSequence } from '../../../stream/kinesis/sequence.js';
+import type { IteratorState } from '../../../stream/kinesis/iterator.js';
+import { jsStreamName, jsSubject, shardIndexOf } from '../../../stream/names.js';
+import { readShard, seqAtTimestamp, shardTip } from '../../../stream/shardRead.js';
+import { hourMs } from '../../../stream/streams.js';
+import type { ShardRecord, StreamRecord } from '../../../stream/streamRecord.js';
 import { expiredIterator, invalidArgument, resourceNotFound, throughputExceeded } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation } from '../context.js';
 import { keysOf, kmsFailure } from './encryption.js';

@@ -1,7 +1,7 @@
 // SplitShard, MergeShards, UpdateShardCount, UpdateStreamMode.
-import { planMerge, planSplit, reshard, updateShardCount as scale, ReshardError } from '../../store/reshard.js';
-import { updateStream, StreamNotFoundError } from '../../store/streams.js';
-import { openShards, type StreamRecord } from '../../store/streamRecord.js';
+import { planMerge, planSplit, reshard, updateShardCount as scale, ReshardError } from '../../../stream/reshard.js';
+import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
+import { openShards, type StreamRecord } from '../../../stream/streamRecord.js';
 import { KinesisError, invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
 import { streamArn, streamNameOf, type ApiContext, type Operation } from '../context.js';
 

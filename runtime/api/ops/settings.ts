@@ -4,7 +4,7 @@
 // Kinesis (24-hour minimum; disabling early schedules the end) and is kept in
 // the config KV bucket so every runtime answers the same.
 import type { KV } from 'nats';
-import { updateStream, StreamNotFoundError } from '../../store/streams.js';
+import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { invalidArgument, KinesisError, resourceInUse, streamNotFound } from '../errors.js';
 import { streamNameOf, type Operation } from '../context.js';
 

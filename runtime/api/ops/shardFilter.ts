@@ -1,7 +1,7 @@
 // ListShards' ShardFilter: which shards a consumer starting at a point in the
 // stream's history needs. A shard is "open at t" when it was created at or
 // before t and not closed before t.
-import type { ShardRecord } from '../../store/streamRecord.js';
+import type { ShardRecord } from '../../../stream/streamRecord.js';
 import { invalidArgument } from '../errors.js';
 
 export interface ShardFilterSpec {

@@ -1,12 +1,12 @@
 // Stream lifecycle: create, delete, describe, list, retention, limits.
 import {
   ensureStream, deleteStream, setRetention, hourMs, StreamExistsError,
-} from '../../store/streams.js';
-import { ON_DEMAND_INITIAL_SHARDS, openShards, DEFAULT_RETENTION_HOURS } from '../../store/streamRecord.js';
+} from '../../../stream/streams.js';
+import { ON_DEMAND_INITIAL_SHARDS, openShards, DEFAULT_RETENTION_HOURS } from '../../../stream/streamRecord.js';
 import { invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
 import { requireStream, streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 import { shardShape, streamSummaryShape, visibleShards } from './describe.js';
-import { liveConsumers } from '../../store/consumers.js';
+import { liveConsumers } from '../../../stream/consumers.js';
 
 async function accountOpenShards(ctx: ApiContext): Promise<{ shards: number; onDemandStreams: number }> {
   let shards = 0;

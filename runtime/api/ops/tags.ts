@@ -1,5 +1,5 @@
 // Stream tags, addressed by stream (…TagsForStream) or by ARN (…Resource).
-import { updateStream, StreamNotFoundError } from '../../store/streams.js';
+import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { invalidArgument, streamNotFound, resourceNotFound } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 

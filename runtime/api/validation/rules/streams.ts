@@ -16,7 +16,7 @@ import {
   tagMap,
 } from '../shapes.js';
 import type { OperationRules, Shape } from '../types.js';
-import { SHARD_LEVEL_METRICS } from '../../../store/enhancedMonitoring.js';
+import { SHARD_LEVEL_METRICS } from '../../../../stream/enhancedMonitoring.js';
 
 const METRICS = [...SHARD_LEVEL_METRICS, 'ALL'];
 

@@ -7,7 +7,7 @@ import type { Store } from './connect.js';
 import { jsStreamName } from './names.js';
 import { readShard, seqAtTimestamp, shardTip, type ReadRecord } from './shardRead.js';
 import { getStream, hourMs } from './streams.js';
-import { decodeSequence, encodeSequence } from '../kinesis/sequence.js';
+import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsSubject } from './names.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 

@@ -4,7 +4,7 @@
 import { encodeBatch, encodedSize } from './recordBatch.js';
 import { sealBatch, sealOverhead } from './batchCipher.js';
 import type { DataKey } from './keyring.js';
-import { MAX_RECORDS_PER_MESSAGE } from '../kinesis/sequence.js';
+import { MAX_RECORDS_PER_MESSAGE } from './kinesis/sequence.js';
 import type { PubAck, WindowedPublisher } from './publisher.js';
 
 export interface AppendRecord {

@@ -27,7 +27,7 @@
 // unreadable (GetRecords answers KMSNotFoundException) until it is restored.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MountedSource } from '../secrets/mountedSource.js';
+import { MountedSource } from './secrets/mountedSource.js';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 

@@ -6,8 +6,8 @@ import type { KV, StreamConfig } from 'nats';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
 import type { Store } from './connect.js';
 import { jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
-import { evenRanges } from '../kinesis/hashKeys.js';
-import { startingSequence } from '../kinesis/sequence.js';
+import { evenRanges } from './kinesis/hashKeys.js';
+import { startingSequence } from './kinesis/sequence.js';
 import {
   DEFAULT_MAX_RECORD_SIZE_KIB,
   type ShardRecord,

@@ -2,7 +2,7 @@
 // of switching it, used by StartStreamEncryption / StopStreamEncryption
 // (runtime/api/ops/encryption.ts) and by the operator (DataStream
 // spec.encryption, operator/store/streamStore.ts). Which key seals a message is
-// decided per write from this state; see runtime/store/batchCipher.ts.
+// decided per write from this state; see stream/batchCipher.ts.
 import type { Store } from './connect.js';
 import { updateStream } from './streams.js';
 import type { StreamRecord, StreamStatus } from './streamRecord.js';
