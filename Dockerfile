@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY runtime ./runtime
+COPY stream ./stream
 COPY operator ./operator
 COPY crds ./crds
 COPY bench ./bench
