@@ -397,8 +397,11 @@ export class Producer {
     for (const q of this.queues.values()) {
       const head = q.at(0);
       if (!head) continue;
-      let t = Math.max(full ? now : head.enqueuedMs + this.maxBufferedTimeMs, head.notBeforeMs);
-      if (q.limiter) t = Math.max(t, now + q.limiter.waitMs(now, this.nextCost(q)));
+      let t = Math.max(full || this.fullAggregate(q) ? now : head.enqueuedMs + this.maxBufferedTimeMs, head.notBeforeMs);
+      if (q.limiter) {
+        const cost = this.nextCost(q);
+        t = Math.max(t, now + q.limiter.waitMs(now, cost.records, cost.bytes));
+      }
       next = Math.min(next, t, head.deadlineMs);
       if (next <= now) break;
     }
@@ -430,10 +433,18 @@ export class Producer {
    * record, or with aggregation everything queued plus the protobuf overhead (≤ 20 bytes a record),
    * capped at one aggregate. Never below the real cost, so a wake-up finds the tokens it waited for.
    */
-  private nextCost(q: Queue): number {
+  private nextCost(q: Queue): { records: number; bytes: number } {
     const head = q.at(0)!;
-    if (!this.agg) return head.bytes;
-    return Math.max(head.bytes, Math.min(this.agg.maxBytes, q.bytes + 20 * q.length + 64));
+    if (this.agg) return { records: 1, bytes: Math.max(head.bytes, Math.min(this.agg.maxBytes, q.bytes + 20 * q.length + 64)) };
+    // Plain records: wait for room for a batch (50 ms of the record rate) rather than wake for every
+    // token, which would spend the in-flight requests on calls of a record or two.
+    const n = Math.min(q.length, Math.max(1, Math.floor(this.rateLimit!.recordsPerSecond * 0.05)));
+    return { records: n, bytes: Math.max(head.bytes, Math.ceil((q.bytes / q.length) * n)) };
+  }
+
+  /** With aggregation, a queue holding a full aggregated record sends it without waiting out the buffer time. */
+  private fullAggregate(q: Queue): boolean {
+    return this.agg !== undefined && q.bytes >= this.agg.maxBytes;
   }
 
   /** Builds and sends PutRecords calls while there is room in flight and something is due. */
@@ -463,8 +474,11 @@ export class Producer {
       const q = queues[(start + k) % queues.length]!;
       while (q.length > 0 && q.at(0)!.deadlineMs <= now) this.expire(q.shift());
       const head = q.at(0);
-      if (!head || head.notBeforeMs > now || (!full && head.enqueuedMs + this.maxBufferedTimeMs > now)) continue;
-      while (entries.length < this.maxRecords) {
+      if (!head || head.notBeforeMs > now) continue;
+      const due = full || head.enqueuedMs + this.maxBufferedTimeMs <= now;
+      if (!due && !this.fullAggregate(q)) continue;
+      // Not due yet: only full aggregated records go; the rest keeps filling.
+      while (entries.length < this.maxRecords && (due || this.fullAggregate(q))) {
         const e = this.agg ? this.nextAggregate(q, now, this.maxBytes - bytes) : this.nextPlain(q, now, this.maxBytes - bytes);
         if (!e) break;
         bytes += e.bytes;

@@ -56,7 +56,8 @@ export class ShardLimiter {
     this.bytes.take(nowMs, bytes);
     return true;
   }
-  waitMs(nowMs: number, bytes: number): number {
-    return Math.max(this.records.waitMs(nowMs, 1), this.bytes.waitMs(nowMs, bytes));
+  /** Ms until `records` records of `bytes` in all would be admitted. */
+  waitMs(nowMs: number, records: number, bytes: number): number {
+    return Math.max(this.records.waitMs(nowMs, records), this.bytes.waitMs(nowMs, bytes));
   }
 }

@@ -11,14 +11,15 @@ test('the limiter admits a half-second burst, then the configured rate, never mo
   admitted = 0;
   for (let t = 1; t <= 2000; t++) while (l.tryTake(t, 100)) admitted++;
   expect(admitted).toBe(2000);
-  expect(l.waitMs(2000, 100)).toBe(1);
+  expect(l.waitMs(2000, 1, 100)).toBe(1);
+  expect(l.waitMs(2000, 50, 5000)).toBe(50);
 });
 
 test('bytes are limited too; a cost above the bucket needs a full bucket and leaves it in debt', () => {
   const l = new ShardLimiter({ recordsPerSecond: 1000, bytesPerSecond: 1000, burstSeconds: 0.5 }, 0);
   expect(l.tryTake(0, 2000)).toBe(true); // full bucket (500): allowed, now -1500
   expect(l.tryTake(0, 1)).toBe(false);
-  expect(l.waitMs(0, 1)).toBe(1501);
+  expect(l.waitMs(0, 1, 1)).toBe(1501);
   expect(l.tryTake(1500, 1)).toBe(false);
   expect(l.tryTake(1501, 1)).toBe(true);
 });
