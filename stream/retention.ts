@@ -2,9 +2,10 @@
 // retention horizon; readers, shard listing and the closed-shard janitor all
 // use it.
 import type { StreamRecord } from './streamRecord.js';
+import { ENV, envNumber } from '../contract/env.js';
 
 /** Wall-clock milliseconds in one retention "hour": 3,600,000 except in tests (SHARDLINE_HOUR_MS). */
-export const hourMs = () => Number(process.env.SHARDLINE_HOUR_MS ?? 3_600_000);
+export const hourMs = () => envNumber(process.env, ENV.hourMs, 3_600_000);
 
 /** The stream's retention period in milliseconds (its shards' JetStream max_age). */
 export function retentionMs(stream: Pick<StreamRecord, 'retentionHours'>): number {
