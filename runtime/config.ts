@@ -27,6 +27,15 @@ export interface RuntimeConfig {
   consumerTransitionMs: number;
   /** Runtime processes sharing the port (node:cluster); 1 runs in this process. */
   workers: number;
+  /** The store's shard autoscaler for ON_DEMAND streams (runtime/autoscale/); one runtime holds it at a time. */
+  autoscale: {
+    enabled: boolean;
+    /** Bounds for streams whose owner set none (API-created streams): AWS's on-demand baseline is 4 shards. */
+    defaultMinShards: number;
+    defaultMaxShards: number;
+    scaleDownStabilizationMs: number;
+    scaleUpWindowMs: number;
+  };
 }
 
 const env = process.env;
@@ -67,5 +76,12 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
     subscriptionMs: Number(env.SHARDLINE_SUBSCRIPTION_MS ?? 300_000),
     consumerTransitionMs: Number(env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500),
     workers: Math.max(1, Number(values.workers ?? env.SHARDLINE_WORKERS ?? 1)),
+    autoscale: {
+      enabled: (env.SHARDLINE_AUTOSCALE ?? 'on') !== 'off',
+      defaultMinShards: Number(env.SHARDLINE_ON_DEMAND_MIN_SHARDS ?? 4),
+      defaultMaxShards: Number(env.SHARDLINE_ON_DEMAND_MAX_SHARDS ?? 64),
+      scaleDownStabilizationMs: Number(env.SHARDLINE_SCALE_DOWN_STABILIZATION_MS ?? 300_000),
+      scaleUpWindowMs: Number(env.SHARDLINE_SCALE_UP_WINDOW_MS ?? 10_000),
+    },
   };
 }

@@ -39,6 +39,8 @@ export interface ShardView {
   samples: ShardSample[];
   /** Sampled hash keys of the recent (up-window) traffic; absent when none were sampled. */
   keys?: KeySample[];
+  /** Weight of all sampled traffic, keys past the sample's size limit included (default: the sum of `keys`). */
+  keysTotalWeight?: number;
 }
 
 export interface ScalingPolicy {
@@ -151,7 +153,7 @@ function hotKeysOf(v: ShardView, u: number): HotKey[] {
   if (!v.keys?.length) return [];
   const byKey = new Map<bigint, number>();
   for (const k of v.keys) byKey.set(k.hashKey, (byKey.get(k.hashKey) ?? 0) + k.weight);
-  const total = [...byKey.values()].reduce((a, b) => a + b, 0);
+  const total = Math.max(v.keysTotalWeight ?? 0, [...byKey.values()].reduce((a, b) => a + b, 0));
   const out: HotKey[] = [];
   for (const [hashKey, w] of byKey) {
     const share = w / total;
