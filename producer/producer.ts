@@ -57,6 +57,14 @@ export interface ProducerOptions {
   aggregation?: boolean | AggregationOptions;
   /** Largest user record, data + partition key (default 1 MiB). */
   maxRecordBytes?: number;
+  /**
+   * Keep each shard's records in put() order: one PutRecords call per shard in flight, failed entries
+   * retried before anything later, and with aggregation one aggregated record per shard per call (so
+   * even a throttled entry cannot be overtaken). Without aggregation, entries of one call that partly
+   * fail can still be overtaken by their successors in that call, as PutRecords does not order entries.
+   * Default false: calls for a shard overlap, as with the KPL.
+   */
+  ordered?: boolean;
   /** Errors with no put() to reject (a failed shard map refresh). Default: ignored. */
   onError?: (e: unknown) => void;
 }
@@ -100,6 +108,8 @@ class Queue {
   private items: Pending[] = [];
   private head = 0;
   bytes = 0;
+  /** A PutRecords call carrying this shard's records is in flight (ordered mode sends one at a time). */
+  busy = false;
   constructor(
     public shard: OpenShard,
     readonly limiter: ShardLimiter | undefined,
@@ -139,6 +149,7 @@ class Queue {
 
 interface Entry {
   shard: OpenShard;
+  queue: Queue;
   items: Pending[];
   aggregated: boolean;
   request: PutRecordsRequestEntry;
@@ -157,6 +168,7 @@ export class Producer {
   private readonly retryMaxMs: number;
   private readonly agg: { maxBytes: number; maxCount: number } | undefined;
   private readonly maxRecordBytes: number;
+  private readonly ordered: boolean;
   private readonly onError: (e: unknown) => void;
 
   private map?: ShardMap;
@@ -199,6 +211,7 @@ export class Producer {
       maxCount: agg.maxCount ?? Number.MAX_SAFE_INTEGER,
     };
     this.maxRecordBytes = opts.maxRecordBytes ?? MiB;
+    this.ordered = opts.ordered ?? false;
     this.onError = opts.onError ?? (() => undefined);
   }
 
@@ -353,7 +366,8 @@ export class Producer {
         this.onError(e);
         if (this.unrouted.length > 0 || this.mapStale) {
           const wait = backoffMs(this.mapFailures, this.retryBaseMs, this.retryMaxMs);
-          setTimeout(() => void this.loadMap().catch(() => undefined), wait).unref();
+          // Not unref'd: records waiting for a shard map keep the process alive until written or expired.
+          setTimeout(() => void this.loadMap().catch(() => undefined), wait);
         }
         throw e;
       } finally {
@@ -396,7 +410,7 @@ export class Producer {
     let next = Infinity;
     for (const q of this.queues.values()) {
       const head = q.at(0);
-      if (!head) continue;
+      if (!head || (this.ordered && q.busy)) continue;
       let t = Math.max(full || this.fullAggregate(q) ? now : head.enqueuedMs + this.maxBufferedTimeMs, head.notBeforeMs);
       if (q.limiter) {
         const cost = this.nextCost(q);
@@ -474,7 +488,7 @@ export class Producer {
       const q = queues[(start + k) % queues.length]!;
       while (q.length > 0 && q.at(0)!.deadlineMs <= now) this.expire(q.shift());
       const head = q.at(0);
-      if (!head || head.notBeforeMs > now) continue;
+      if (!head || head.notBeforeMs > now || (this.ordered && q.busy)) continue;
       const due = full || head.enqueuedMs + this.maxBufferedTimeMs <= now;
       if (!due && !this.fullAggregate(q)) continue;
       // Not due yet: only full aggregated records go; the rest keeps filling.
@@ -483,6 +497,10 @@ export class Producer {
         if (!e) break;
         bytes += e.bytes;
         entries.push(e.entry);
+        if (this.ordered) {
+          q.busy = true;
+          if (this.agg) break;
+        }
       }
     }
     return entries;
@@ -494,13 +512,14 @@ export class Producer {
     if (!p || p.notBeforeMs > now || p.deadlineMs <= now || (p.bytes > room && room < this.maxBytes)) return undefined;
     if (q.limiter && !q.limiter.tryTake(now, p.bytes)) return undefined;
     q.shift();
-    return { entry: this.plainEntry(q.shard, p), bytes: p.bytes };
+    return { entry: this.plainEntry(q, p), bytes: p.bytes };
   }
 
-  private plainEntry(shard: OpenShard, p: Pending): Entry {
+  private plainEntry(q: Queue, p: Pending): Entry {
     this.unbuffer(p);
     return {
-      shard,
+      shard: q.shard,
+      queue: q,
       items: [p],
       aggregated: false,
       request: { PartitionKey: p.partitionKey, Data: p.data, ExplicitHashKey: p.explicitHashKey },
@@ -533,6 +552,7 @@ export class Producer {
       // predicted for all of them (the KPL does the same).
       entry: {
         shard: q.shard,
+        queue: q,
         items,
         aggregated: true,
         request: { PartitionKey: first.partitionKey, Data: b.build(), ExplicitHashKey: first.hashKey.toString() },
@@ -570,6 +590,7 @@ export class Producer {
       for (const e of entries) this.failed(e, code, (err as Error).message ?? String(err), retryable);
     } finally {
       this.inFlight--;
+      for (const e of entries) e.queue.busy = false;
       if (this.mapStale && !this.mapLoad) void this.loadMap().catch(() => undefined);
       this.schedule();
     }
