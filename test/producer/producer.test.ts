@@ -57,6 +57,16 @@ async function stored(name: string): Promise<Map<string, _Record & { shardId: st
   return out;
 }
 
+/** The runtime's own count of records it refused with ProvisionedThroughputExceeded on a stream (GET /metrics). */
+async function serverThrottles(stream: string): Promise<number> {
+  const text = await (await fetch(`${stack.runtimes[0]!.endpoint}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('shardline_shard_write_provisioned_throughput_exceeded_total{') && line.includes(`stream="${stream}"`)) n += Number(line.split(' ').at(-1));
+  }
+  return n;
+}
+
 /** Observes the PutRecords calls a client makes (the real calls: an SDK middleware, not a mock). */
 function observePutRecords(c: KinesisClient) {
   const calls: { records: number; bytes: number }[] = [];
@@ -187,6 +197,7 @@ describe('Producer on Shardline', () => {
     await limited.close();
     const ls = limited.stats();
     expect(ls.throttled).toBe(0);
+    expect(await serverThrottles('p-prov')).toBe(0);
     expect(ls.retries).toBe(0);
     expect(ls.succeeded).toBe(n);
     // 2 shards × 1000 records/s after half a second of burst each: it really did pace itself.
@@ -198,6 +209,7 @@ describe('Producer on Shardline', () => {
     await unlimited.close();
     const us = unlimited.stats();
     expect(us.throttled).toBeGreaterThan(0);
+    expect(await serverThrottles('p-prov')).toBe(us.throttled);
     expect(us.retries).toBeGreaterThan(0);
     expect(us.succeeded).toBe(n);
     expect(Math.max(...res.map((r) => r.attempts))).toBeGreaterThan(1);
@@ -267,6 +279,7 @@ describe('Producer on Shardline', () => {
     await producer.close();
     const st = producer.stats();
     expect(st.throttled).toBe(0);
+    expect(await serverThrottles('p-agg')).toBe(0);
     expect(st.entries).toBeLessThan(recs.length / 10); // ~190 user records per aggregate
 
     const all = await stored('p-agg');
