@@ -194,15 +194,20 @@ export class Producer {
     if (!opts.streamName && !opts.streamARN) throw new TypeError('Producer needs streamName or streamARN');
     this.client = opts.client;
     this.stream = { streamName: opts.streamName, streamARN: opts.streamARN };
-    this.maxBufferedTimeMs = opts.maxBufferedTimeMs ?? 100;
+    this.maxBufferedTimeMs = clamp(opts.maxBufferedTimeMs ?? 100, 0, 3_600_000, 'maxBufferedTimeMs');
     this.maxRecords = clamp(opts.maxRecordsPerRequest ?? 500, 1, 500, 'maxRecordsPerRequest');
     this.maxBytes = clamp(opts.maxBytesPerRequest ?? 5 * MiB, 1, 5 * MiB, 'maxBytesPerRequest');
     this.maxInFlight = clamp(opts.maxInFlightRequests ?? 8, 1, 1000, 'maxInFlightRequests');
-    this.ttlMs = opts.recordTtlMs ?? 30_000;
+    this.ttlMs = clamp(opts.recordTtlMs ?? 30_000, 1, Number.MAX_SAFE_INTEGER, 'recordTtlMs');
     this.rateLimit =
       opts.rateLimit === false
         ? undefined
         : { recordsPerSecond: 1000, bytesPerSecond: MiB, burstSeconds: 0.5, ...(opts.rateLimit ?? {}) };
+    if (this.rateLimit) {
+      clamp(this.rateLimit.recordsPerSecond, 1e-3, Infinity, 'rateLimit.recordsPerSecond');
+      clamp(this.rateLimit.bytesPerSecond, 1, Infinity, 'rateLimit.bytesPerSecond');
+      clamp(this.rateLimit.burstSeconds, 1e-3, 3600, 'rateLimit.burstSeconds');
+    }
     this.retryBaseMs = opts.retry?.baseMs ?? 100;
     this.retryMaxMs = opts.retry?.maxMs ?? 5000;
     const agg = opts.aggregation === true ? {} : opts.aggregation || undefined;
@@ -364,7 +369,7 @@ export class Producer {
           } else this.expireUnrouted(Date.now());
         }
         this.onError(e);
-        if (this.unrouted.length > 0 || this.mapStale) {
+        if (this.unrouted.length > 0 || (this.mapStale && !this.closed)) {
           const wait = backoffMs(this.mapFailures, this.retryBaseMs, this.retryMaxMs);
           // Not unref'd: records waiting for a shard map keep the process alive until written or expired.
           setTimeout(() => void this.loadMap().catch(() => undefined), wait);
@@ -632,7 +637,7 @@ export class Producer {
 }
 
 function clamp(v: number, min: number, max: number, name: string): number {
-  if (!Number.isFinite(v) || v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max} (got ${v})`);
+  if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max} (got ${v})`);
   return v;
 }
 
