@@ -85,6 +85,8 @@ export interface ProducerStats {
   /** Entries the server answered with ProvisionedThroughputExceededException. */
   throttled: number;
   shardMapLoads: number;
+  /** Failed entries by error code (entry-level ErrorCode or the failed call's error name). */
+  errors: Record<string, number>;
 }
 
 interface Pending {
@@ -188,6 +190,7 @@ export class Producer {
   private timerAt = Infinity;
   private idleUntil = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly errorCounts: Record<string, number> = {};
   private readonly counters = { outstanding: 0, requests: 0, entries: 0, succeeded: 0, failed: 0, expired: 0, retries: 0, throttled: 0, shardMapLoads: 0 };
 
   constructor(opts: ProducerOptions) {
@@ -284,7 +287,7 @@ export class Producer {
   }
 
   stats(): ProducerStats {
-    return { ...this.counters, buffered: this.buffered, inFlightRequests: this.inFlight };
+    return { ...this.counters, errors: { ...this.errorCounts }, buffered: this.buffered, inFlightRequests: this.inFlight };
   }
 
   /** The shard map the producer routes by (loaded on first use), for inspection. */
@@ -603,6 +606,7 @@ export class Producer {
 
   private failed(e: Entry, code: string, message: string, retryable: boolean): void {
     if (code === 'ProvisionedThroughputExceededException') this.counters.throttled++;
+    this.errorCounts[code] = (this.errorCounts[code] ?? 0) + 1;
     const now = Date.now();
     const back: Pending[] = [];
     for (const p of e.items) {
