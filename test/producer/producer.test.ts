@@ -265,6 +265,12 @@ describe('Producer on Shardline', () => {
     await expect(p.put({ partitionKey: 'k', data: Buffer.alloc(1024 * 1024) })).rejects.toMatchObject({ code: 'ValidationError' });
     await expect(p.put({ partitionKey: 'k', data: 'ok' })).resolves.toMatchObject({ shardId: 'shardId-000000000000' });
     await p.close();
+    // The stream named by ARN alone (ListShards and PutRecords both take StreamARN).
+    const { DescribeStreamSummaryCommand } = await import('@aws-sdk/client-kinesis');
+    const arn = (await client.send(new DescribeStreamSummaryCommand({ StreamName: 'p-valid' }))).StreamDescriptionSummary!.StreamARN!;
+    const byArn = new Producer({ client, streamARN: arn });
+    await expect(byArn.put({ partitionKey: 'k', data: 'by arn' })).resolves.toMatchObject({ shardId: 'shardId-000000000000' });
+    await byArn.close();
   });
 
   test('aggregated records: sequence + sub-sequence numbers, read back de-aggregated by us and by aws-kinesis-agg', async () => {
