@@ -471,6 +471,10 @@ export class Producer {
 
   /** Builds and sends PutRecords calls while there is room in flight and something is due. */
   private drain(): void {
+    // PutRecords reported a shard the map did not predict (a reshard): send nothing more by the old
+    // map until the reload answers (its completion schedules the next drain; a failed reload falls
+    // back to the old map).
+    if (this.mapStale && this.mapLoad) return;
     const now = Date.now();
     this.expireUnrouted(now);
     let sent = 0;
