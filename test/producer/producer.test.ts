@@ -342,7 +342,7 @@ describe('Producer on Shardline', () => {
     expect(firstMismatch).toBe(-1);
   });
 
-  test('a split while producing: the producer notices the new shards and keeps routing by them', async () => {
+  test('a split and a merge while producing: the producer notices the new shards and keeps routing by them', async () => {
     const { SplitShardCommand } = await import('@aws-sdk/client-kinesis');
     await createStream('p-split', 1);
     const producer = new Producer({ client, streamName: 'p-split' });
@@ -358,6 +358,21 @@ describe('Producer on Shardline', () => {
     expect(producer.stats().shardMapLoads).toBeGreaterThanOrEqual(2);
     expect(new Set(after.map((r) => r.shardId))).toEqual(new Set(['shardId-000000000001', 'shardId-000000000002']));
     expect((await producer.shards()).map((s) => s.shardId)).toEqual(['shardId-000000000001', 'shardId-000000000002']);
-    expect((await stored('p-split')).size).toBe(600);
+
+    // And back: a merge of the two children, noticed the same way by a producer that knew them.
+    const producer2 = new Producer({ client, streamName: 'p-split' });
+    expect((await producer2.shards()).length).toBe(2);
+    const { MergeShardsCommand } = await import('@aws-sdk/client-kinesis');
+    await client.send(new MergeShardsCommand({ StreamName: 'p-split', ShardToMerge: 'shardId-000000000001', AdjacentShardToMerge: 'shardId-000000000002' }));
+    for (let i = 0; i < 100; i++) {
+      const l = await client.send(new ListShardsCommand({ StreamName: 'p-split' }));
+      if (l.Shards!.length === 4) break;
+      await sleep(50);
+    }
+    const merged = await Promise.all(records(400, 20, 'merged').map((r) => producer2.put(r)));
+    await producer2.close();
+    expect(new Set(merged.map((r) => r.shardId))).toEqual(new Set(['shardId-000000000003']));
+    expect((await producer2.shards()).map((s) => s.shardId)).toEqual(['shardId-000000000003']);
+    expect((await stored('p-split')).size).toBe(1000);
   });
 });
