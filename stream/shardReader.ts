@@ -223,8 +223,6 @@ async function currentRecord(store: Store, stream: StreamRecord, opts: FollowOpt
   return r && r.uid === stream.uid ? r : undefined;
 }
 
-type Step = { kind: 'msg'; r: IteratorResult<JsMsg> } | { kind: 'timer' } | { kind: 'abort' };
-
 async function* followShard(
   store: Store,
   stream: StreamRecord,
@@ -247,13 +245,36 @@ async function* followShard(
   let pending = 0;
   let lastArrivalMs = 0;
   let firstAt = 0;
-  let inFlight: Promise<IteratorResult<JsMsg>> | undefined;
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<Step>((resolve) => {
-    onAbort = () => resolve({ kind: 'abort' });
-    if (opts.signal.aborted) onAbort();
-    else opts.signal.addEventListener('abort', onAbort, { once: true });
-  });
+  // The next message is asked for once and parked here; each wait below
+  // listens for it, a timer and the abort signal, and removes its listeners
+  // when done (a follow idles for hours: nothing may pile up per wait).
+  let asking = false;
+  let arrived: { r: IteratorResult<JsMsg> } | { e: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const ask = () => {
+    asking = true;
+    it.next().then(
+      (r) => (arrived = { r }),
+      (e) => (arrived = { e }),
+    ).finally(() => {
+      asking = false;
+      wake?.();
+    });
+  };
+  const wait = (ms: number) =>
+    new Promise<'arrived' | 'timer' | 'abort'>((resolve) => {
+      const finish = (k: 'arrived' | 'timer' | 'abort') => {
+        clearTimeout(timer);
+        opts.signal.removeEventListener('abort', onAbort);
+        wake = undefined;
+        resolve(k);
+      };
+      const onAbort = () => finish('abort');
+      const timer = setTimeout(() => finish('timer'), ms);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      wake = () => finish('arrived');
+      if (opts.signal.aborted) finish('abort');
+    });
 
   const take = (shardEnded: boolean): ShardBatchOut => {
     const out = {
@@ -292,35 +313,38 @@ async function* followShard(
       return;
     }
     for (;;) {
-      inFlight ??= it.next();
-      const wait = records.length > 0 ? Math.max(0, firstAt + PENDING_FLUSH_MS - Date.now()) : recheckMs;
-      let timer: NodeJS.Timeout | undefined;
-      const step = await Promise.race<Step>([
-        inFlight.then((r) => ({ kind: 'msg' as const, r })),
-        new Promise<Step>((resolve) => (timer = setTimeout(() => resolve({ kind: 'timer' }), wait))),
-        aborted,
-      ]).finally(() => clearTimeout(timer));
-      if (step.kind === 'abort') return;
-      if (step.kind === 'timer') {
-        if (records.length > 0) {
-          yield take(false);
+      if (opts.signal.aborted) return;
+      if (!arrived) {
+        if (!asking) ask();
+        const woke = await wait(records.length > 0 ? Math.max(0, firstAt + PENDING_FLUSH_MS - Date.now()) : recheckMs);
+        if (woke === 'abort') return;
+        if (woke === 'timer') {
+          if (records.length > 0) {
+            yield take(false);
+            continue;
+          }
+          await refresh();
+          if (await drained(true)) {
+            yield take(true);
+            return;
+          }
           continue;
         }
-        await refresh();
-        if (await drained(true)) {
-          yield take(true);
-          return;
-        }
-        continue;
       }
-      inFlight = undefined;
-      if (step.r.done) {
+      const got = arrived!;
+      arrived = undefined;
+      if ('e' in got) {
+        // The consumer failed: a deleted stream is ShardNotFoundError, anything else as it came.
+        await refresh();
+        throw got.e;
+      }
+      if (got.r.done) {
         // The consumer stopped under us (stream deleted, or stopped on abort).
         if (opts.signal.aborted) return;
         await refresh();
         throw new StreamLibraryError(`follow of ${stream.name}/${shard.shardId} ended unexpectedly`);
       }
-      const m = step.r.value;
+      const m = got.r.value;
       const fromIndex = m.seq === next.jsSeq ? next.index : 0;
       let decoded;
       try {
@@ -353,7 +377,6 @@ async function* followShard(
       if (pending === 0 || records.length >= limit || bytes >= maxBytes) yield take(false);
     }
   } finally {
-    opts.signal.removeEventListener('abort', onAbort);
     messages.stop();
     // The ordered consumer is ephemeral on the server; remove it now rather than at its inactivity threshold.
     consumer.delete().catch(() => undefined);

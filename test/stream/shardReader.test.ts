@@ -2,8 +2,9 @@
 // Records are written through the Kinesis API with the AWS SDK, so the oracle
 // (sequence numbers PutRecord returned, data sent) is independent of the reader.
 import { randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import {
-  CreateStreamCommand, PutRecordCommand, PutRecordsCommand, SplitShardCommand, StartStreamEncryptionCommand, type KinesisClient,
+  CreateStreamCommand, DeleteStreamCommand, PutRecordCommand, PutRecordsCommand, SplitShardCommand, StartStreamEncryptionCommand, type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
@@ -236,5 +237,21 @@ describe('follow', () => {
     })().catch((e) => e);
     expect(got).toEqual(['plain']);
     expect(err).toBeInstanceOf(KeyUnavailableError);
+  });
+
+  test('idle for many rechecks: nothing piles up on the abort signal; the stream deleted: ShardNotFoundError', async () => {
+    await create('fdel');
+    const rec = await stream('fdel');
+    const ac = new AbortController();
+    const f = follow(rt.ctx.store, rec, S0, { jsSeq: 0, index: 0 }, { signal: ac.signal, recheckMs: 10 });
+    const it = f[Symbol.asyncIterator]();
+    const first = it.next();
+    await new Promise((r) => setTimeout(r, 400));
+    // One listener for the consumer's clean-up, one for the current wait: not one per recheck (~40 by now).
+    expect(getEventListeners(ac.signal, 'abort').length).toBeLessThanOrEqual(2);
+    await client.send(new DeleteStreamCommand({ StreamName: 'fdel' }));
+    const err = await first.then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(ShardNotFoundError);
+    ac.abort();
   });
 });
