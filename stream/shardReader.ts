@@ -81,9 +81,10 @@ export function readableShards(stream: StreamRecord, ended: (shardId: string) =>
  * be a sequence number of this shard (InvalidPositionError otherwise); a
  * position before what the shard still holds reads from its trim horizon. On a
  * closed shard LATEST is its end. With `parentsRead` (the caller has read this
- * shard's parents to their end, in lineage order) TRIM_HORIZON, LATEST and
- * AT_TIMESTAMP all start at the shard's beginning: every record of the child
- * was written after the parents' last, so starting later would skip some.
+ * shard's parents to their end, in lineage order) LATEST starts at the shard's
+ * beginning: every record of the child was written after the parents' last, so
+ * starting at its tip would skip some. AT_TIMESTAMP needs no such care: the
+ * search finds the child's first record at or after the time either way.
  */
 export async function resolveStart(
   store: Store,
@@ -109,7 +110,6 @@ export async function resolveStart(
       if (start.timestampMs > now) {
         throw new InvalidPositionError(stream.name, shard.shardId, { kind: 'future-timestamp', timestampMs: start.timestampMs, nowMs: now });
       }
-      if (opts.parentsRead) return { jsSeq: 0, index: 0 };
       return { jsSeq: await seqAtTimestamp(store, js, jsSubject(stream.uid, shard.index), start.timestampMs), index: 0 };
     }
     case 'LATEST':
@@ -123,7 +123,8 @@ export async function resolveStart(
 /**
  * Reads the records from `from` on, bounded by `limit` records and `maxBytes`
  * (data plus partition key; at least one record is returned when there is
- * one). An encrypted message whose key is unusable fails the read with
+ * one). `shardEnded` is judged on `stream` as passed: give a current record
+ * (a shard closed after the record was read is seen on a later call). An encrypted message whose key is unusable fails the read with
  * KeyUnavailableError, unless records before it were read: those are returned
  * and the next read (starting at it) fails.
  */

@@ -149,10 +149,20 @@ describe('readBatch', () => {
     const partial = await readBatch(rt.ctx.store, rec, S0, { jsSeq: 0, index: 0 }, { limit: 1, maxBytes: 1 << 20 });
     expect(partial.shardEnded).toBe(false);
     expect(readableShards(rec, (id) => id === S0).map((s) => s.shardId)).toEqual(['shardId-000000000001', 'shardId-000000000002']);
-    // A child reached through its parent starts at its beginning whatever the start position.
+    // A child reached through its parent: LATEST is its beginning (nothing written after the parent is skipped);
+    // AT_TIMESTAMP is still the time.
+    const C1 = 'shardId-000000000001';
     await client.send(new PutRecordCommand({ StreamName: 'rsplit', PartitionKey: 'k', Data: Buffer.from('c1'), ExplicitHashKey: '1' }));
-    const pos = await resolveStart(rt.ctx.store, rec, 'shardId-000000000001', { type: 'LATEST' }, { parentsRead: true });
-    expect(values(await readBatch(rt.ctx.store, rec, 'shardId-000000000001', pos, { limit: 10, maxBytes: 1 << 20 }))).toEqual(['c1']);
+    await new Promise((r) => setTimeout(r, 30));
+    const t = Date.now();
+    await new Promise((r) => setTimeout(r, 30));
+    await client.send(new PutRecordCommand({ StreamName: 'rsplit', PartitionKey: 'k', Data: Buffer.from('c2'), ExplicitHashKey: '1' }));
+    const read = async (start: Parameters<typeof resolveStart>[3], parentsRead: boolean) =>
+      values(await readBatch(rt.ctx.store, rec, C1, await resolveStart(rt.ctx.store, rec, C1, start, { parentsRead }), { limit: 10, maxBytes: 1 << 20 }));
+    expect(await read({ type: 'LATEST' }, true)).toEqual(['c1', 'c2']);
+    expect(await read({ type: 'LATEST' }, false)).toEqual([]);
+    expect(await read({ type: 'AT_TIMESTAMP', timestampMs: t }, true)).toEqual(['c2']);
+    expect(await read({ type: 'TRIM_HORIZON' }, true)).toEqual(['c1', 'c2']);
   });
 
   test('encrypted records: decrypted with the key ring, KeyUnavailableError without the key', async () => {
