@@ -1,13 +1,19 @@
 // `shardline operator`: runs the controller until SIGTERM/SIGINT.
 //   --kubeconfig PATH        (else KUBECONFIG, ~/.kube/config or in-cluster)
-//   --nats URL               (SHARDLINE_NATS_URL)
-//   --image IMAGE            (SHARDLINE_IMAGE, default shardline:0.1.0)
-//   --leader-elect=false     (default true; Lease in --lease-namespace / POD_NAMESPACE)
+//   --nats URL               (SHARDLINE_NATS_URL, default nats://nats.<namespace>.svc:4222)
+//   --image IMAGE            (SHARDLINE_IMAGE; default the image of this pod's operator
+//                             container, out of cluster shardline:0.1.0)
+//   --leader-elect=false     (default true; Lease in the operator's namespace:
+//                             --lease-namespace, else POD_NAMESPACE, else the kubeconfig context's)
 //   --store-replicas 1       (SHARDLINE_REPLICAS: metadata KV bucket replicas, 3 on a NATS cluster)
 //   --health-port 8081       (/healthz, /readyz, /metrics; 0 picks a free port)
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startOperator } from './manager.js';
+import { KubeClient } from './kube/client.js';
+import { operatorNamespace, ownImage } from './kube/self.js';
+
+const DEFAULT_IMAGE = 'shardline:0.1.0';
 
 export async function runOperator(args: string[]): Promise<void> {
   const env = process.env;
@@ -37,14 +43,25 @@ export async function runOperator(args: string[]): Promise<void> {
   else kc.loadFromDefault();
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const leaderElect = (values['leader-elect'] ?? env.SHARDLINE_LEADER_ELECT ?? 'true') !== 'false';
+  const namespace = operatorNamespace(kc, values['lease-namespace'], env.POD_NAMESPACE);
+  if (leaderElect && !namespace) {
+    throw new Error('no namespace for the leader-election Lease: the kubeconfig context names none and POD_NAMESPACE is unset; pass --lease-namespace (e.g. shardline-system) or --leader-elect=false');
+  }
+  let image = values.image || env.SHARDLINE_IMAGE || undefined;
+  if (!image && env.POD_NAME && namespace) {
+    image = await ownImage(new KubeClient(kc), namespace, env.POD_NAME).catch((e) => {
+      throw new Error(`cannot read my own Pod ${namespace}/${env.POD_NAME} for the runtime image (RBAC: get pods in ${namespace}), or set SHARDLINE_IMAGE: ${(e as Error).message}`);
+    });
+  }
+  image ??= DEFAULT_IMAGE;
   const handle = await startOperator({
     kubeConfig: kc,
-    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? 'nats://nats.shardline-system.svc:4222',
-    image: values.image ?? env.SHARDLINE_IMAGE ?? 'shardline:0.1.0',
+    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? `nats://nats.${namespace ?? 'shardline-system'}.svc:4222`,
+    image,
     imagePullPolicy: values['image-pull-policy'] ?? env.SHARDLINE_IMAGE_PULL_POLICY,
     identity: values.identity ?? env.POD_NAME,
     leaderElection: leaderElect && {
-      namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'shardline-system',
+      namespace: namespace!,
       name: values['lease-name'],
       leaseDurationSeconds: num(values['lease-duration-seconds']),
       renewDeadlineMs: num(values['renew-deadline-ms']),
@@ -57,7 +74,7 @@ export async function runOperator(args: string[]): Promise<void> {
   });
   // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).
   process.on('unhandledRejection', (e) => console.error('[operator] unhandled rejection:', e));
-  console.error('[operator] started');
+  console.error(`[operator] started (namespace ${namespace ?? '-'}, image ${image})`);
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGTERM', done);

@@ -178,6 +178,12 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
       log,
     });
     elector.start();
+    try {
+      await elector.firstAttempt;
+    } catch (e) {
+      await Promise.all(all.map((i) => i.stop()));
+      throw e;
+    }
   } else {
     void startWorkers();
   }
