@@ -5,6 +5,7 @@
 //                             container, out of cluster shardline:0.1.0)
 //   --leader-elect=false     (default true; Lease in the operator's namespace:
 //                             --lease-namespace, else POD_NAMESPACE, else the kubeconfig context's)
+//   --shared-endpoint URL    (SHARDLINE_SHARED_ENDPOINT, default http://shardline.<namespace>.svc:4567)
 //   --store-replicas 1       (SHARDLINE_REPLICAS: metadata KV bucket replicas, 3 on a NATS cluster)
 //   --health-port 8081       (/healthz, /readyz, /metrics; 0 picks a free port)
 import { parseArgs } from 'node:util';
@@ -12,6 +13,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { startOperator } from './manager.js';
 import { KubeClient } from './kube/client.js';
 import { operatorNamespace, ownImage } from './kube/self.js';
+import { sharedEndpointIn } from './model/common.js';
 
 const DEFAULT_IMAGE = 'shardline:0.1.0';
 
@@ -35,6 +37,7 @@ export async function runOperator(args: string[]): Promise<void> {
       workers: { type: 'string' },
       'health-port': { type: 'string' },
       'store-replicas': { type: 'string' },
+      'shared-endpoint': { type: 'string' },
     },
   });
   const kc = new KubeConfig();
@@ -59,6 +62,7 @@ export async function runOperator(args: string[]): Promise<void> {
     natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? `nats://nats.${namespace ?? 'shardline-system'}.svc:4222`,
     image,
     imagePullPolicy: values['image-pull-policy'] ?? env.SHARDLINE_IMAGE_PULL_POLICY,
+    sharedEndpoint: values['shared-endpoint'] ?? env.SHARDLINE_SHARED_ENDPOINT ?? sharedEndpointIn(namespace ?? 'shardline-system'),
     identity: values.identity ?? env.POD_NAME,
     leaderElection: leaderElect && {
       namespace: namespace!,

@@ -15,7 +15,12 @@ export interface OperatorSettings {
   imagePullPolicy?: string;
   /** JetStream replicas of the store's metadata KV buckets (3 on the default 3-server NATS). */
   storeReplicas?: number;
+  /** The install's shared Kinesis endpoint (config/runtime: Service `shardline` in the operator's namespace). */
+  sharedEndpoint: string;
 }
+
+/** The shared runtime's in-cluster URL when the operator runs in `namespace`. */
+export const sharedEndpointIn = (namespace: string) => `http://shardline.${namespace}.svc:${RUNTIME_PORT}`;
 
 export type Component = 'runtime' | 'delivery' | 'analytics';
 

@@ -56,10 +56,10 @@ test('RBAC subjects follow the ServiceAccount into the new namespace', () => {
   expect(dep.spec.template.spec.serviceAccountName).toBe(sa.metadata.name);
 });
 
-test('the NATS URL the operator uses and hands to pods names the NATS Service in the new namespace', () => {
-  const dep = find(docs, 'Deployment', 'shardline-operator');
-  const c = dep.spec.template.spec.containers.find((x: any) => x.name === 'operator');
-  const env = expandEnv(c.env, { name: 'shardline-operator-abc', namespace: dep.metadata.namespace });
+test.each(['shardline-operator', 'shardline-runtime'])('the NATS URL %s uses (and the operator hands to pods) names the NATS Service in the new namespace', (name) => {
+  const dep = find(docs, 'Deployment', name);
+  const c = dep.spec.template.spec.containers[0];
+  const env = expandEnv(c.env, { name: `${name}-abc`, namespace: dep.metadata.namespace! });
   const url = new URL(env.SHARDLINE_NATS_URL!);
   const [svcName, svcNs, svc] = url.hostname.split('.');
   expect(svc).toBe('svc');
@@ -78,6 +78,7 @@ test('the overlay image is the operator image, and no other copy of the old imag
   expect(c.image).toBe(`${IMAGE}:${TAG}`);
   // The operator gives pods its own image (operator/kube/self.ts), so no env var may pin another.
   expect(c.env.find((e: any) => e.name === 'SHARDLINE_IMAGE')).toBeUndefined();
+  expect(find(docs, 'Deployment', 'shardline-runtime').spec.template.spec.containers[0].image).toBe(`${IMAGE}:${TAG}`);
   const baseImage = find(base, 'Deployment', 'shardline-operator').spec.template.spec.containers[0].image;
   expect(JSON.stringify(docs)).not.toContain(baseImage);
   // It may read its own Pod for that: get pods in its namespace, bound to its ServiceAccount.
