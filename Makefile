@@ -18,8 +18,10 @@ build: node_modules/.installed
 	npm run build
 
 ## Local all-in-one: nats-server with JetStream in .shardline/, Kinesis API on :4567 (SHARDLINE_PORT).
+## make dev F=examples/manifests applies those DataStream manifests first.
+F ?=
 dev: deps build
-	node dist/runtime/cli.js dev
+	node dist/runtime/cli.js dev $(if $(F),-f $(F))
 
 ## Every test, against real nats-server, kube-apiserver + etcd, AWS SDK and CLI.
 test: deps-test build
