@@ -54,13 +54,16 @@ export class AnalyticsApp extends Construct {
     super(scope, id);
     const spec = clean({
       sql: props.sql,
+      // inputs and outputs are atomic lists: items carry the fields the CRD would
+      // default, so the stored list equals the applied one and a re-apply is a
+      // no-op (an apiserver before 1.22 otherwise rewrites managedFields each time).
       inputs: props.inputs.map((i, n) => ({
         name: i.name ?? `SOURCE_SQL_STREAM_${String(n + 1).padStart(3, '0')}`,
-        dataStreamRef: { name: i.stream.name }, format: i.format, startingPosition: i.startingPosition, columns: i.columns,
+        dataStreamRef: { name: i.stream.name }, format: i.format ?? 'JSON', startingPosition: i.startingPosition ?? 'LATEST', columns: i.columns,
       })),
       outputs: (props.outputs ?? []).map((o) => ({
         name: o.name ?? 'DESTINATION_SQL_STREAM',
-        format: o.format,
+        format: o.format ?? 'JSON',
         ...(o.to instanceof DataStream ? { dataStreamRef: { name: o.to.name } }
           : o.to instanceof DeliveryStream ? { deliveryStreamRef: { name: o.to.name } }
           : { http: { url: o.to.url } }),

@@ -58,10 +58,13 @@ test('AnalyticsApp: inputs and outputs by object; default in-application stream 
     outputs: [{ to: vwap }, { name: 'ALERTS', to: { url: 'http://hooks.example/alerts' } }],
   });
   const a = Testing.synth(c).find((x) => x.kind === 'AnalyticsApp');
-  expect(a.spec.inputs[0]).toMatchObject({ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'trades' } });
+  expect(a.spec.inputs[0]).toMatchObject({ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'trades' }, format: 'JSON', startingPosition: 'LATEST' });
+  // Atomic-list items carry what the CRD defaults: the stored spec equals the applied one.
+  expect(AnalyticsAppSpec.parse(a.spec).inputs).toEqual(a.spec.inputs);
+  expect(AnalyticsAppSpec.parse(a.spec).outputs).toEqual(a.spec.outputs);
   expect(a.spec.outputs).toEqual([
-    { name: 'DESTINATION_SQL_STREAM', dataStreamRef: { name: 'vwap' } },
-    { name: 'ALERTS', http: { url: 'http://hooks.example/alerts' } },
+    { name: 'DESTINATION_SQL_STREAM', format: 'JSON', dataStreamRef: { name: 'vwap' } },
+    { name: 'ALERTS', format: 'JSON', http: { url: 'http://hooks.example/alerts' } },
   ]);
   expect(() => AnalyticsAppSpec.parse(a.spec)).not.toThrow();
 });
