@@ -10,6 +10,8 @@ import { startNats, type NatsServers } from '../harness/nats.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { resourcePath, type ResourceType } from '../../operator/kube/resources.js';
 import { clickstream } from '../../examples/cdk8s/main.js';
+import { argoHealth } from '../harness/lua.js';
+import { kstatus } from '../harness/kstatus.js';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -58,6 +60,8 @@ test('synthesized manifests applied with server-side apply become Ready; re-appl
     return got.every(ready) && got;
   }, 60_000);
   expect(live.find((o: any) => o.metadata.name === 'clicks').status.shardCount).toBe(2);
+  // What Argo CD (config/argocd/health.lua) and Flux (kstatus) make of the live objects.
+  for (const o of live) expect(`${o.kind}/${o.metadata.name}: ${argoHealth('config/argocd/health.lua', o).status} ${kstatus(o)}`).toBe(`${o.kind}/${o.metadata.name}: Healthy Current`);
 
   // Converged: let a few resyncs pass, then apply the same manifests again.
   await new Promise((r) => setTimeout(r, 2500));

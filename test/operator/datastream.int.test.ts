@@ -7,6 +7,8 @@ import { ConfigMaps, DataStreams, Deployments, Secrets, Services } from '../../o
 import { ApiError } from '../../operator/kube/client.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { argoHealth } from '../harness/lua.js';
+import { kstatus } from '../harness/kstatus.js';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -149,6 +151,9 @@ test('a JetStream refusal (R3 on a single server) shows as Ready=False / Stalled
   expect(cond(ds, 'Stalled')).toMatchObject({ status: 'True', reason: 'JetStreamError' });
   expect(cond(ds, 'Reconciling').status).toBe('False');
   expect(ds.status.observedGeneration).toBe(ds.metadata.generation);
+  // Argo CD (config/argocd/health.lua) shows it Degraded, Flux (kstatus) Failed.
+  expect(argoHealth('config/argocd/health.lua', ds).status).toBe('Degraded');
+  expect(kstatus(ds)).toBe('Failed');
   const events = await until('warning event', async () => {
     const list = await cp.client.list<any>({ apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true }, n);
     return list.items.find((e: any) => e.involvedObject.name === 'triple' && e.reason === 'JetStreamError');
