@@ -14,6 +14,8 @@ import { startOperator } from './manager.js';
 import { KubeClient } from './kube/client.js';
 import { operatorNamespace, ownImage } from './kube/self.js';
 import { sharedEndpointIn } from './model/common.js';
+import { ENV } from '../contract/env.js';
+import { OPERATOR_HEALTH_PORT } from '../contract/ports.js';
 
 const DEFAULT_IMAGE = 'shardline:0.1.0';
 
@@ -45,25 +47,26 @@ export async function runOperator(args: string[]): Promise<void> {
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const leaderElect = (values['leader-elect'] ?? env.SHARDLINE_LEADER_ELECT ?? 'true') !== 'false';
-  const namespace = operatorNamespace(kc, values['lease-namespace'], env.POD_NAMESPACE);
+  const leaderElect = (values['leader-elect'] ?? env[ENV.leaderElect] ?? 'true') !== 'false';
+  const namespace = operatorNamespace(kc, values['lease-namespace'], env[ENV.podNamespace]);
   if (leaderElect && !namespace) {
     throw new Error('no namespace for the leader-election Lease: the kubeconfig context names none and POD_NAMESPACE is unset; pass --lease-namespace (e.g. shardline-system) or --leader-elect=false');
   }
-  let image = values.image || env.SHARDLINE_IMAGE || undefined;
-  if (!image && env.POD_NAME && namespace) {
-    image = await ownImage(new KubeClient(kc), namespace, env.POD_NAME).catch((e) => {
-      throw new Error(`cannot read my own Pod ${namespace}/${env.POD_NAME} for the runtime image (RBAC: get pods in ${namespace}), or set SHARDLINE_IMAGE: ${(e as Error).message}`);
+  let image = values.image || env[ENV.image] || undefined;
+  const podName = env[ENV.podName];
+  if (!image && podName && namespace) {
+    image = await ownImage(new KubeClient(kc), namespace, podName).catch((e) => {
+      throw new Error(`cannot read my own Pod ${namespace}/${podName} for the runtime image (RBAC: get pods in ${namespace}), or set SHARDLINE_IMAGE: ${(e as Error).message}`);
     });
   }
   image ??= DEFAULT_IMAGE;
   const handle = await startOperator({
     kubeConfig: kc,
-    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? `nats://nats.${namespace ?? 'shardline-system'}.svc:4222`,
+    natsUrl: values.nats ?? env[ENV.natsUrl] ?? `nats://nats.${namespace ?? 'shardline-system'}.svc:4222`,
     image,
-    imagePullPolicy: values['image-pull-policy'] ?? env.SHARDLINE_IMAGE_PULL_POLICY,
-    sharedEndpoint: values['shared-endpoint'] ?? env.SHARDLINE_SHARED_ENDPOINT ?? sharedEndpointIn(namespace ?? 'shardline-system'),
-    identity: values.identity ?? env.POD_NAME,
+    imagePullPolicy: values['image-pull-policy'] ?? env[ENV.imagePullPolicy],
+    sharedEndpoint: values['shared-endpoint'] ?? env[ENV.sharedEndpoint] ?? sharedEndpointIn(namespace ?? 'shardline-system'),
+    identity: values.identity ?? env[ENV.podName],
     leaderElection: leaderElect && {
       namespace: namespace!,
       name: values['lease-name'],
@@ -73,8 +76,8 @@ export async function runOperator(args: string[]): Promise<void> {
     },
     resyncMs: values['resync-seconds'] ? Number(values['resync-seconds']) * 1000 : undefined,
     workers: num(values.workers),
-    storeReplicas: num(values['store-replicas'] ?? env.SHARDLINE_REPLICAS),
-    healthPort: Number(values['health-port'] ?? env.SHARDLINE_HEALTH_PORT ?? 8081),
+    storeReplicas: num(values['store-replicas'] ?? env[ENV.replicas]),
+    healthPort: Number(values['health-port'] ?? env[ENV.healthPort] ?? OPERATOR_HEALTH_PORT),
   });
   // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).
   process.on('unhandledRejection', (e) => console.error('[operator] unhandled rejection:', e));

@@ -14,6 +14,7 @@ import { loadManifests, ManifestError, type Manifest } from './dev/manifests.js'
 import { applyDataStream, validateDataStream } from './dev/applyStreams.js';
 import { devWorkerStarter, type DevWorker } from './dev/workers.js';
 import { startupSummary } from './dev/summary.js';
+import { ENV } from '../contract/env.js';
 
 const say = (m: string) => console.log(`[dev] ${m}`);
 
@@ -27,11 +28,11 @@ export async function runDev(args: string[]): Promise<void> {
       filename: { type: 'string', short: 'f', multiple: true },
     },
   });
-  const dataDir = path.resolve(values['data-dir'] ?? process.env.SHARDLINE_DATA_DIR ?? '.shardline');
-  const natsPort = Number(values['nats-port'] ?? process.env.SHARDLINE_NATS_PORT ?? 4222);
+  const dataDir = path.resolve(values['data-dir'] ?? process.env[ENV.dataDir] ?? '.shardline');
+  const natsPort = Number(values['nats-port'] ?? process.env[ENV.natsPort] ?? 4222);
   const config = runtimeConfig([]);
   if (values.port) config.port = Number(values.port);
-  config.host = process.env.SHARDLINE_HOST ?? '127.0.0.1';
+  config.host = process.env[ENV.host] ?? '127.0.0.1';
 
   // Manifests first: a typo is reported before anything starts.
   let manifests: Manifest[] = [];

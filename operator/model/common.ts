@@ -1,11 +1,10 @@
 // Names, labels and owner references shared by every child the operator creates.
 import crypto from 'node:crypto';
 import type { KubeObject } from '../kube/client.js';
+import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const MANAGED_BY = 'shardline-operator';
 export const FINALIZER = 'shardline.dev/jetstream';
-export const RUNTIME_PORT = 4567;
-export const CONFIG_DIR = '/etc/shardline';
 
 export interface OperatorSettings {
   image: string;
