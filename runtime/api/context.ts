@@ -21,7 +21,12 @@ export interface ApiContext {
 }
 
 export type Params = Record<string, any>;
-export type Operation = (ctx: ApiContext, params: Params) => Promise<Record<string, unknown>>;
+/**
+ * An operation's output; NO_OUTPUT for the operations AWS documents without an
+ * output shape, which answer with an empty body (CreateStream, DeleteStream, …).
+ */
+export type Operation = (ctx: ApiContext, params: Params) => Promise<Record<string, unknown> | typeof NO_OUTPUT>;
+export const NO_OUTPUT = undefined;
 
 export const streamArn = (ctx: ApiContext, name: string) =>
   `arn:aws:kinesis:${ctx.config.region}:${ctx.config.accountId}:stream/${name}`;

@@ -123,7 +123,8 @@ export function kinesisHandler(opts: HandlerOptions) {
         // Event-stream answers (SubscribeToShard) write their own response once it has started.
         if (streaming) return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
         const out = await impl!(ctx, params);
-        send(res, 200, encodeBody(wire, out), CONTENT_TYPES[wire]);
+        // Operations without an output shape answer with an empty body, as AWS does.
+        send(res, 200, out === undefined ? '' : encodeBody(wire, out), CONTENT_TYPES[wire]);
       } catch (e) {
         if (e instanceof KinesisError) return sendError(res, wire, e);
         opts.onError?.(op!, e);

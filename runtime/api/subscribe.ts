@@ -13,6 +13,7 @@
 // after 5 s (JetStream's create is atomic). A later start publishes a takeover
 // notice on core NATS; the older subscription then ends with
 // ResourceInUseException, as AWS does.
+import { resolveShardId } from './shardIds.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { DeliverPolicy, StorageType, type Consumer, type ConsumerMessages, type KV, type Subscription } from 'nats';
 import type { Response } from '../http/server.js';
@@ -136,7 +137,7 @@ export const subscribeToShard: StreamingOperation = async (ctx, p, io) => {
   if (consumer.status !== 'ACTIVE') throw consumerNotActive(ctx, rec0.name, consumer);
   const streamName = rec0.name;
   const uid = rec0.uid;
-  const shardId = p.ShardId as string;
+  const shardId = resolveShardId(p.ShardId as string) ?? (p.ShardId as string);
   const idx = shardIndexOf(shardId);
   const shard = idx === undefined ? undefined : rec0.shards.find((s) => s.index === idx);
   if (!shard) throw shardMissing(ctx, streamName, shardId);

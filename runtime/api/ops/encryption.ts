@@ -8,7 +8,7 @@ import { StreamNotFoundError } from '../../../stream/streams.js';
 import { setStreamEncryption, StreamNotActiveError } from '../../../stream/streamEncryption.js';
 import type { StreamRecord } from '../../../stream/streamRecord.js';
 import { KinesisError, invalidArgument, resourceInUse, streamNotFound } from '../errors.js';
-import { streamNameOf, type ApiContext, type Operation } from '../context.js';
+import { streamNameOf, type ApiContext, NO_OUTPUT, type Operation } from '../context.js';
 
 export const keysOf = (ctx: ApiContext): KeyRing => ctx.keys ?? defaultKeyRing();
 
@@ -60,7 +60,7 @@ export const startStreamEncryption: Operation = async (ctx, p) => {
     throw e;
   }
   await setEncryption(ctx, name, { type: 'KMS', keyId });
-  return {};
+  return NO_OUTPUT;
 };
 
 export const stopStreamEncryption: Operation = async (ctx, p) => {
@@ -72,7 +72,7 @@ export const stopStreamEncryption: Operation = async (ctx, p) => {
   if (!s) throw streamNotFound(name, ctx.config.accountId);
   if (s.record.status !== 'ACTIVE') throw notActive(ctx, name, s.record.status);
   await setEncryption(ctx, name, { type: 'NONE' });
-  return {};
+  return NO_OUTPUT;
 };
 
 /** Rethrows a KeyError from reading encrypted records as its KMS* KinesisError. */

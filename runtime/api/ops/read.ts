@@ -8,6 +8,7 @@ import type { ShardRecord, StreamRecord } from '../../../stream/streamRecord.js'
 import { expiredIterator, invalidArgument, resourceNotFound, throughputExceeded } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation } from '../context.js';
 import { keysOf, kmsFailure } from './encryption.js';
+import { resolveShardId } from '../shardIds.js';
 
 const GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024;
 
@@ -28,8 +29,10 @@ const MUST_EITHER =
 
 export const getShardIterator: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
+  const shardId = resolveShardId(p.ShardId);
+  if (shardId === undefined) throw resourceNotFound(`Could not find shard ${p.ShardId} in stream ${name} under account ${ctx.config.accountId}.`);
   const s = await ctx.cache.lookup(name);
-  const shard = findShard(ctx, s?.record, name, p.ShardId);
+  const shard = findShard(ctx, s?.record, name, shardId);
   const rec = s!.record;
   const type = p.ShardIteratorType as string;
   const seqStr = p.StartingSequenceNumber as string | undefined;

@@ -4,7 +4,7 @@ import {
 } from '../../../stream/streams.js';
 import { ON_DEMAND_INITIAL_SHARDS, openShards, DEFAULT_RETENTION_HOURS } from '../../../stream/streamRecord.js';
 import { invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
-import { requireStream, streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
+import { requireStream, streamArn, streamNameOf, type ApiContext, NO_OUTPUT, type Operation, type Params } from '../context.js';
 import { shardShape, streamSummaryShape, visibleShards } from './describe.js';
 import { liveConsumers } from '../../../stream/consumers.js';
 
@@ -56,7 +56,7 @@ export const createStream: Operation = async (ctx, p) => {
     throw e;
   }
   await ctx.cache.fresh(p.StreamName);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const deleteStreamOp: Operation = async (ctx, p) => {
@@ -71,7 +71,7 @@ export const deleteStreamOp: Operation = async (ctx, p) => {
   }
   await deleteStream(ctx.store, name);
   await ctx.cache.fresh(name);
-  return {};
+  return NO_OUTPUT;
 };
 
 function pageShards(all: ReturnType<typeof visibleShards>, exclusiveStart: string | undefined, limit: number) {
@@ -163,7 +163,7 @@ async function changeRetention(ctx: ApiContext, p: Params, direction: 'increase'
   }
   await setRetention(ctx.store, name, hours);
   await ctx.cache.fresh(name);
-  return {};
+  return NO_OUTPUT;
 }
 
 export const increaseRetention: Operation = (ctx, p) => changeRetention(ctx, p, 'increase');
