@@ -31,7 +31,10 @@ export const NO_OUTPUT = undefined;
 export const streamArn = (ctx: ApiContext, name: string) =>
   `arn:aws:kinesis:${ctx.config.region}:${ctx.config.accountId}:stream/${name}`;
 
-const ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/(\S+)$/;
+// The name part is held to the stream-name rule (1-128 of [a-zA-Z0-9_.-]): the
+// model's StreamARN pattern (`stream/\S+`) lets through names no stream can
+// have, which must be answered as a client error, never reach a KV key.
+const ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})$/;
 
 /** The stream a request names by StreamName or StreamARN (both: they must agree). */
 export function streamNameOf(ctx: ApiContext, p: Params): string {

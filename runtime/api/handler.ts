@@ -10,6 +10,7 @@ import { verifyRequest, type CredentialStore } from '../auth/index.js';
 import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
 import { enforceResourcePolicy } from './resourcePolicy.js';
+import { applyCors } from '../http/cors.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -83,6 +84,8 @@ export function kinesisHandler(opts: HandlerOptions) {
       // `let`: released before the operation runs (see below).
       let body = await readBody(req, ctx.config.maxBodyBytes);
       res.setHeader('x-amzn-RequestId', randomUUID());
+      // A browser's preflight is answered before any other check (no x-amz-id-2 there, as on AWS).
+      if (applyCors(req, res)) return;
       res.setHeader('x-amz-id-2', requestId2());
       if (body === undefined) {
         send(res, 413, '');

@@ -6,7 +6,7 @@ import { readShard, seqAtTimestamp, shardTip } from '../../../stream/shardRead.j
 import { hourMs } from '../../../stream/streams.js';
 import type { ShardRecord, StreamRecord } from '../../../stream/streamRecord.js';
 import { expiredIterator, invalidArgument, resourceNotFound, throughputExceeded } from '../errors.js';
-import { streamNameOf, type ApiContext, type Operation } from '../context.js';
+import { streamArn, streamNameOf, type ApiContext, type Operation } from '../context.js';
 import { keysOf, kmsFailure } from './encryption.js';
 import { resolveShardId } from '../shardIds.js';
 
@@ -89,6 +89,12 @@ function openIterator(ctx: ApiContext, token: string): IteratorState {
 
 export const getRecords: Operation = async (ctx, p) => {
   const it = openIterator(ctx, p.ShardIterator);
+  // A StreamARN must name the iterator's own stream (it is also what resource
+  // policies are checked against): anything else is refused, never read past.
+  if (p.StreamARN !== undefined && streamArn(ctx, it.streamName) !== p.StreamARN) {
+    streamNameOf(ctx, { StreamARN: p.StreamARN }); // a malformed ARN gets its own answer
+    throw invalidArgument(`StreamARN ${p.StreamARN} does not match the stream of the shard iterator.`);
+  }
   const s = await ctx.cache.lookup(it.streamName);
   const shardId = `shardId-${String(it.shardIndex).padStart(12, '0')}`;
   if (!s || s.record.uid !== it.uid) throw shardMissing(ctx, it.streamName, shardId);

@@ -66,7 +66,9 @@ export const deleteStreamOp: Operation = async (ctx, p) => {
   if (s.record.status === 'CREATING' || s.record.status === 'UPDATING') {
     throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} not ACTIVE, instead in state ${s.record.status}`);
   }
-  if (p.EnforceConsumerDeletion !== true && liveConsumers(s.record, Date.now(), ctx.config.consumerTransitionMs).length > 0) {
+  // A consumer already DELETING (DeregisterStreamConsumer) does not count: it is on its way out.
+  const registered = liveConsumers(s.record, Date.now(), ctx.config.consumerTransitionMs).filter((c) => c.status !== 'DELETING');
+  if (p.EnforceConsumerDeletion !== true && registered.length > 0) {
     throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} has registered consumers. Set EnforceConsumerDeletion to delete it with them.`);
   }
   await deleteStream(ctx.store, name);
