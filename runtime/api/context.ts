@@ -5,6 +5,7 @@ import type { ShardAppender } from '../../stream/shardAppender.js';
 import type { IteratorCodec } from '../../stream/kinesis/iterator.js';
 import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../../stream/keyring.js';
+import type { StoreKeys } from '../../stream/storeKeys.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 
@@ -16,6 +17,8 @@ export interface ApiContext {
   config: RuntimeConfig;
   /** Encryption keys (stand-in for KMS); absent: the SHARDLINE_KMS_KEYS* environment's. */
   keys?: KeyRing;
+  /** The default key and kept key materials in JetStream (stream/storeKeys.ts); absent: Secret keys only. */
+  storeKeys?: StoreKeys;
   /** Per-shard limits and metrics (ARCHITECTURE.md, "Per-shard limits and metrics"); absent: neither. */
   usage?: ShardUsage;
 }

@@ -77,6 +77,8 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
     if (attempt > 0) s = await writableStream(ctx, name, true);
     // Encrypted stream: its messages are sealed with the key (KMS* error when unusable).
     const key = streamDataKey(ctx, s.record);
+    // Its material is stored durably before the first message is sealed with it.
+    if (key && ctx.storeKeys) await ctx.storeKeys.ensureKept(key);
     const appendTo = (subject: string, recs: AppendRecord[]) => ctx.appender.append(subject, recs, key);
     const groups = new Map<number, { shard: ShardRecord; at: number[] }>();
     const retry: number[] = [];
