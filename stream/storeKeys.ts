@@ -148,7 +148,10 @@ export class StoreKeys {
 
   private async entries(): Promise<{ fp: string; entry: KeptEntry; revision: number }[]> {
     const out: { fp: string; entry: KeptEntry; revision: number }[] = [];
-    for await (const k of await this.kv.keys(`${KEPT_PREFIX}>`)) {
+    // Collect the keys first: awaiting inside the keys() iteration loses entries.
+    const names: string[] = [];
+    for await (const k of await this.kv.keys(`${KEPT_PREFIX}>`)) names.push(k);
+    for (const k of names) {
       const e = await this.kv.get(k);
       if (!e || e.operation !== 'PUT' || e.length === 0) continue;
       out.push({ fp: k.slice(KEPT_PREFIX.length), entry: e.json<KeptEntry>(), revision: e.revision });
