@@ -73,6 +73,14 @@ describe('fault 1: ARN name parts are validated before anything is looked up', (
     expect(answers.length).toBeGreaterThanOrEqual(28);
   });
 
+  test('a forged ListShards NextToken is checked like any input (stream name, filter)', async () => {
+    const token = (v: object) => Buffer.from(JSON.stringify({ after: '', issuedAtMs: Date.now(), ...v })).toString('base64');
+    for (const t of [token({ stream: 'fz1%' }), token({ stream: 'fz1', filter: { Type: 'BOGUS' } }), token({ stream: 'fz1', filter: { Type: 'AT_TIMESTAMP', Timestamp: 'x' } }), token({ stream: 42 })]) {
+      const r = await call(endpoint, 'ListShards', { NextToken: t });
+      expect({ status: r.status, type: r.json.__type }).toEqual({ status: 400, type: 'InvalidArgumentException' });
+    }
+  });
+
   test('the stream library treats a name no stream can have as absent, never as a KV key', async () => {
     const store = stack.runtimes[0]!.ctx.store;
     for (const name of ['fz1%', 'a b', 'é', 'x>', 'a*', '', 'a'.repeat(129)]) {
