@@ -14,11 +14,13 @@ import { loadKeyRing } from '../stream/keyring.js';
 import { StoreKeys, startKeyJanitor } from '../stream/storeKeys.js';
 import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
+import { Autoscaler } from './autoscale/controller.js';
 
 export interface RunningRuntime {
   port: number;
   ctx: ApiContext;
   listener: Listener;
+  autoscaler?: Autoscaler;
   close(): Promise<void>;
 }
 
@@ -65,15 +67,19 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   });
   const listener = await listen(handler, config.port, config.host);
   const stopJanitor = startClosedShardJanitor(store, log);
+  const autoscaler = config.autoscale.enabled ? new Autoscaler(store, cache, { ...config.autoscale, shardLimit: config.shardLimit, log }) : undefined;
+  autoscaler?.start();
   return {
     port: listener.port,
     ctx,
     listener,
+    autoscaler,
     async close() {
       await listener.close();
       stopJanitor();
       stopKeyJanitor();
       ctx.storeKeys?.stop();
+      await autoscaler?.stop();
       usage.stop();
       cache.stop();
       publisher.close();
