@@ -4,10 +4,9 @@
 // the fresh shard map, and at worst fails retryably; it never lands in a
 // closed shard and is never dropped silently.
 import { hashKeyHexOf, MAX_HASH_KEY } from '../../../stream/kinesis/hashKeys.js';
-import { decodeSequence, encodeSequence } from '../../../stream/kinesis/sequence.js';
-import { jsStreamName, jsSubject } from '../../../stream/names.js';
-import { shardTip } from '../../../stream/shardRead.js';
-import { batchCount } from '../../../stream/recordBatch.js';
+import { encodeSequence } from '../../../stream/kinesis/sequence.js';
+import { isIssuedSequence } from '../../../stream/issuedSequence.js';
+import { jsSubject } from '../../../stream/names.js';
 import { routeOf, routeOfHex, type CachedStream } from '../../../stream/streamCache.js';
 import type { ShardRecord } from '../../../stream/streamRecord.js';
 import type { AppendRecord } from '../../../stream/shardAppender.js';
@@ -120,25 +119,10 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
   return out;
 }
 
-/**
- * SequenceNumberForOrdering must be a sequence number this stream has issued:
- * one of its shards, at or below that shard's last stored record. Any record
- * stored after this check gets a greater sequence number (same shard: a later
- * storage position; a child after a reshard: a higher shard index), which is
- * the ordering Kinesis promises. Anything else could not be honoured.
- */
+/** SequenceNumberForOrdering must be a sequence number the stream has issued; anything else could not be honoured. */
 async function checkOrdering(ctx: ApiContext, s: CachedStream, name: string, seq: string): Promise<void> {
-  const invalid = () => invalidArgument(`ExclusiveMinimumSequenceNumber ${seq} used in PutRecord on stream ${name} under account ${ctx.config.accountId} is invalid.`);
-  const pos = decodeSequence(seq);
-  const shard = pos && s.record.shards.find((x) => x.index === pos.shardIndex);
-  if (!pos || !shard) throw invalid();
-  if (pos.jsSeq === 0 && pos.index === 0) return; // the shard's StartingSequenceNumber
-  const js = jsStreamName(s.record.uid, shard.index);
-  const tip = await shardTip(ctx.store, js);
-  if (pos.jsSeq > tip.lastSeq || pos.jsSeq === 0) throw invalid();
-  if (pos.jsSeq === tip.lastSeq) {
-    const last = await ctx.store.jsm.streams.getMessage(js, { seq: tip.lastSeq }).catch(() => undefined);
-    if (!last || pos.index >= batchCount(last.data)) throw invalid();
+  if (!(await isIssuedSequence(ctx.store, s.record, seq))) {
+    throw invalidArgument(`ExclusiveMinimumSequenceNumber ${seq} used in PutRecord on stream ${name} under account ${ctx.config.accountId} is invalid.`);
   }
 }
 
