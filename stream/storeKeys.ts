@@ -27,7 +27,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KV } from 'nats';
 import type { Store } from './connect.js';
-import { keyFingerprint, type DataKey, type KeyRing } from './keyring.js';
+import { defaultKeyRing, keyFingerprint, type DataKey, type KeyRing } from './keyring.js';
 import { jsStreamName } from './names.js';
 import { getStream, listStreamNames } from './streams.js';
 
@@ -44,6 +44,29 @@ interface KeptEntry {
   key: string;
   firstSeenMs: number;
   retiredAtMs?: number;
+}
+
+/** Which rings already have a store's keys attached (one attachment per ring and store). */
+const attached = new WeakMap<Store, WeakMap<KeyRing, Promise<StoreKeys>>>();
+
+/**
+ * The ring a library reader decrypts with (`keys`, or the process's
+ * environment ring), with the store's default key and kept materials
+ * attached once: delivery, analytics and client-library readers open what
+ * the runtime sealed without wiring anything themselves.
+ */
+export async function readerKeys(store: Store, keys?: KeyRing): Promise<KeyRing> {
+  const ring = keys ?? defaultKeyRing();
+  let byRing = attached.get(store);
+  if (!byRing) attached.set(store, (byRing = new WeakMap()));
+  let p = byRing.get(ring);
+  if (!p) {
+    p = StoreKeys.attach(store, ring);
+    byRing.set(ring, p);
+    p.catch(() => byRing!.delete(ring)); // try again on the next read
+  }
+  await p;
+  return ring;
 }
 
 export async function keysBucket(store: Store): Promise<KV> {
@@ -114,6 +137,7 @@ export class StoreKeys {
   static async attach(store: Store, ring: KeyRing, log: (m: string) => void = () => undefined): Promise<StoreKeys> {
     const kv = await keysBucket(store);
     const defaultKey = await ensureDefaultKey(kv);
+    if (store.nc.isClosed()) throw new Error('NATS connection closed');
     ring.addManagedKey(defaultKey, DEFAULT_KEY_ALIAS);
     const sk = new StoreKeys(store, ring, kv, defaultKey, log);
     await sk.reload();
@@ -225,6 +249,15 @@ export class StoreKeys {
     this.unsubscribe?.();
     this.watcher?.stop();
   }
+}
+
+/** Attaches the store's keys to `ring` (StoreKeys.attach), registered so library readers on the same ring reuse it. */
+export async function attachStoreKeys(store: Store, ring: KeyRing, log: (m: string) => void = () => undefined): Promise<StoreKeys> {
+  let byRing = attached.get(store);
+  if (!byRing) attached.set(store, (byRing = new WeakMap()));
+  const p = StoreKeys.attach(store, ring, log);
+  byRing.set(ring, p);
+  return p;
 }
 
 /** Runs `sweep` every `everyMs` (default 10 minutes); returns the stop function. */

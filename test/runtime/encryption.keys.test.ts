@@ -18,6 +18,8 @@ import { isSealed, sealedKeyId } from '../../stream/batchCipher.js';
 import { getStream } from '../../stream/streams.js';
 import { jsStreamName } from '../../stream/names.js';
 import { keysBucket, RETIRE_MARGIN_MS } from '../../stream/storeKeys.js';
+import { connectStore } from '../../stream/connect.js';
+import { readBatch } from '../../stream/shardReader.js';
 
 type Rt = RunningRuntime & { endpoint: string };
 let nats: NatsServers;
@@ -114,6 +116,18 @@ describe('the store-managed default key (alias/aws/kinesis)', () => {
       { data: 'secret one', kms: true },
       { data: 'secret two', kms: true },
     ]);
+    // A library reader in another process (delivery, analytics, the client library) wires nothing and reads it.
+    const store = await connectStore({ natsUrl: nats.url });
+    try {
+      const rec = (await getStream(store, 'dflt'))!;
+      const batch = await readBatch(store, rec, 'shardId-000000000000', { jsSeq: 0, index: 0 }, { limit: 10, maxBytes: 1 << 20 });
+      expect(batch.records.map((x) => [x.data.toString(), x.encrypted])).toEqual([
+        ['secret one', true],
+        ['secret two', true],
+      ]);
+    } finally {
+      await store.close();
+    }
     // The key ARN form of the alias works too.
     await c.c.send(new CreateStreamCommand({ StreamName: 'dflt2', ShardCount: 1 }));
     await c.c.send(new StartStreamEncryptionCommand({ StreamName: 'dflt2', EncryptionType: 'KMS', KeyId: 'arn:aws:kms:us-east-1:000000000000:alias/aws/kinesis' }));
