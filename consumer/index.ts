@@ -1,0 +1,10 @@
+// shardline/consumer: consumer groups over Shardline or any Kinesis endpoint (KCL equivalent).
+export type * from './types.js';
+export { Consumer } from './consumer.js';
+export { LeaseLostError } from './shardRunner.js';
+export { SHARD_END } from './leaseRecords.js';
+export { directSource } from './sources/direct.js';
+export { kvLeaseStore, LEASES_BUCKET } from './leases/kv.js';
+export { memoryLeaseStore } from './leases/memory.js';
+export { fileLeaseStore } from './leases/file.js';
+export { consumerMetrics, type ConsumerMetrics } from './metrics.js';
