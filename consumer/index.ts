@@ -4,6 +4,7 @@ export { Consumer } from './consumer.js';
 export { LeaseLostError } from './shardRunner.js';
 export { SHARD_END } from './leaseRecords.js';
 export { directSource } from './sources/direct.js';
+export { kinesisSource, type KinesisSourceOptions } from './sources/kinesis.js';
 export { kvLeaseStore, LEASES_BUCKET } from './leases/kv.js';
 export { memoryLeaseStore } from './leases/memory.js';
 export { fileLeaseStore } from './leases/file.js';
