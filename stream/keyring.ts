@@ -27,6 +27,7 @@
 // unreadable (GetRecords answers KMSNotFoundException) until it is restored.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { KeyUnavailableError as KeyError } from './errors.js';
 import { MountedSource } from './secrets/mountedSource.js';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
@@ -39,19 +40,8 @@ export interface DataKey {
   state: KeyState;
 }
 
-export type KmsErrorCode =
-  | 'KMSNotFoundException'
-  | 'KMSDisabledException'
-  | 'KMSInvalidStateException'
-  | 'KMSAccessDeniedException';
-
-/** A key cannot be used; `code` is the Kinesis error name, `message` AWS-style. */
-export class KeyError extends Error {
-  constructor(readonly code: KmsErrorCode, message: string) {
-    super(message);
-    this.name = code;
-  }
-}
+/** A key cannot be used: the library's KeyUnavailableError (stream/errors.ts), under its older name. */
+export { KeyUnavailableError as KeyError, type KmsErrorCode } from './errors.js';
 
 interface Parsed {
   keys: Map<string, DataKey>;

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { KV, StreamConfig } from 'nats';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
 import type { Store } from './connect.js';
+import { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
 import { jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
@@ -25,10 +26,7 @@ export interface Versioned {
   revision: number;
 }
 
-export class StreamExistsError extends Error {}
-export class StreamNotFoundError extends Error {}
-/** A compare-and-set lost against another writer more times than allowed. */
-export class ConflictError extends Error {}
+export { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
 
 export async function readStream(kv: KV, name: string): Promise<Versioned | undefined> {
   const e = await kv.get(streamKey(name));
