@@ -1,7 +1,7 @@
 // Stored records → the user records processRecords sees: KPL aggregates are
 // opened into their user records, each with the aggregate's sequence number
 // and its index as sub-sequence number (as the KCL does).
-import { deaggregate } from './kplSeam.js';
+import { deaggregate } from '../stream/kinesis/aggregation.js';
 import type { ConsumerRecord, SourceRecord } from './types.js';
 
 export function userRecords(shardId: string, records: SourceRecord[], opts: { deaggregate: boolean }): ConsumerRecord[] {

@@ -1,28 +1,29 @@
 // The in-cluster source: reads shards straight from JetStream through the
-// stream library (no API server in between), decrypting with the key ring.
-// Until the library's single shard reader (stream/shardReader.ts) lands this
-// adapts stream/shardRead.ts, the same calls GetRecords makes.
-import type { Subscription } from 'nats';
+// stream library's one shard reader (no API server in between), decrypting
+// with the key ring. A backlog is read in bounded batches (pipelined direct
+// gets); once caught up the reader follows the shard live (a JetStream ordered
+// consumer pushes each append), so a record reaches processRecords within
+// milliseconds of being stored.
 import type { Store } from '../../stream/connect.js';
+import { StreamNotFoundError } from '../../stream/errors.js';
 import type { KeyRing } from '../../stream/keyring.js';
-import { decodeSequence, encodeSequence } from '../../stream/kinesis/sequence.js';
-import { jsStreamName, jsSubject } from '../../stream/names.js';
-import { readShard, seqAtTimestamp, shardTip } from '../../stream/shardRead.js';
-import { getStream, hourMs } from '../../stream/streams.js';
+import { follow, readBatch, resolveStart, type Position, type ShardBatchOut } from '../../stream/shardReader.js';
+import { getStream } from '../../stream/streams.js';
 import type { StreamRecord } from '../../stream/streamRecord.js';
-import type { ShardReader, ShardSource, SourceBatch, SourceStart } from '../types.js';
+import type { ShardReader, ShardSource, SourceBatch } from '../types.js';
 
 const MAX_BYTES = 10 * 1024 * 1024;
 
+async function streamRecord(store: Store, name: string): Promise<StreamRecord> {
+  const rec = await getStream(store, name);
+  if (!rec || rec.status === 'DELETING') throw new StreamNotFoundError(name);
+  return rec;
+}
+
 export function directSource(store: Store, opts: { keys?: KeyRing } = {}): ShardSource {
-  const record = async (name: string): Promise<StreamRecord> => {
-    const rec = await getStream(store, name);
-    if (!rec || rec.status === 'DELETING') throw new Error(`stream ${name} not found`);
-    return rec;
-  };
   return {
     async listShards(name) {
-      const rec = await record(name);
+      const rec = await streamRecord(store, name);
       return rec.shards.map((s) => ({
         shardId: s.shardId,
         parentShardId: s.parentShardId,
@@ -31,123 +32,72 @@ export function directSource(store: Store, opts: { keys?: KeyRing } = {}): Shard
       }));
     },
     async openShard(name, shardId, start) {
-      const rec = await record(name);
-      const shard = rec.shards.find((s) => s.shardId === shardId);
-      if (!shard) throw new Error(`shard ${shardId} not found in stream ${name}`);
-      return new DirectReader(store, rec, shard.index, await startPosition(store, rec, shard.index, start), opts.keys);
+      const rec = await streamRecord(store, name);
+      return new DirectReader(store, rec, shardId, await resolveStart(store, rec, shardId, start), opts.keys);
     },
   };
 }
 
-async function startPosition(store: Store, rec: StreamRecord, index: number, start: SourceStart): Promise<{ jsSeq: number; index: number }> {
-  const js = jsStreamName(rec.uid, index);
-  switch (start.type) {
-    case 'TRIM_HORIZON':
-      return { jsSeq: 0, index: 0 };
-    case 'LATEST':
-      return { jsSeq: (await shardTip(store, js)).lastSeq + 1, index: 0 };
-    case 'AT_TIMESTAMP':
-      return { jsSeq: await seqAtTimestamp(store, js, jsSubject(rec.uid, index), start.timestampMs), index: 0 };
-    case 'AT_SEQUENCE_NUMBER':
-    case 'AFTER_SEQUENCE_NUMBER': {
-      const p = decodeSequence(start.sequenceNumber);
-      if (!p || p.shardIndex !== index) throw new Error(`sequence number ${start.sequenceNumber} is not of shard index ${index}`);
-      return { jsSeq: p.jsSeq, index: p.index + (start.type === 'AFTER_SEQUENCE_NUMBER' ? 1 : 0) };
-    }
-  }
-}
+const toSource = (b: ShardBatchOut): SourceBatch => ({ records: b.records, millisBehindLatest: b.millisBehindLatest, shardEnded: b.shardEnded });
 
 class DirectReader implements ShardReader {
-  private readonly js: string;
-  private sub?: Subscription;
-  /** Set by a message on the shard's subject: something new to read. */
-  private wake?: () => void;
-  private pinged = false;
-  private closedShard: boolean;
+  private live?: { ctl: AbortController; it: AsyncIterator<ShardBatchOut>; pending?: Promise<IteratorResult<ShardBatchOut>> };
 
   constructor(
     private readonly store: Store,
     private rec: StreamRecord,
-    private readonly index: number,
-    private pos: { jsSeq: number; index: number },
+    private readonly shardId: string,
+    private pos: Position,
     private readonly keys?: KeyRing,
-  ) {
-    this.js = jsStreamName(rec.uid, index);
-    this.closedShard = this.isClosed(rec);
-  }
-
-  private isClosed(rec: StreamRecord): boolean {
-    return rec.shards.find((s) => s.index === this.index)?.endingSequenceNumber !== undefined;
-  }
-
-  /**
-   * A core subscription on the shard's subject sees every append as it is
-   * stored (JetStream publishes are plain NATS messages): the reader waits on
-   * it instead of polling, so a record reaches processRecords within
-   * milliseconds. Taken only while the reader is caught up.
-   */
-  private listen(): void {
-    if (this.sub || this.closedShard) return;
-    this.sub = this.store.nc.subscribe(jsSubject(this.rec.uid, this.index), {
-      callback: () => {
-        this.pinged = true;
-        this.wake?.();
-      },
-    });
-  }
+  ) {}
 
   async next(opts: { limit: number; waitMs: number; signal: AbortSignal }): Promise<SourceBatch> {
-    for (let waited = false; ; waited = true) {
-      this.pinged = false;
-      const read = await readShard(this.store, this.js, this.pos, {
-        limit: opts.limit,
-        maxBytes: MAX_BYTES,
-        minArrivalMs: Date.now() - this.rec.retentionHours * hourMs(),
-        keys: this.keys,
-      });
-      this.pos = read.next;
-      if (read.records.length > 0 || waited || opts.signal.aborted || this.closedShard) {
-        const last = read.records[read.records.length - 1];
-        if (read.atEnd && !this.closedShard && read.records.length === 0) {
-          // The shard may have been closed by a reshard since we looked.
-          const rec = await getStream(this.store, this.rec.name);
-          if (rec && rec.uid === this.rec.uid) {
-            this.rec = rec;
-            this.closedShard = this.isClosed(rec);
-          }
-        }
-        return {
-          records: read.records.map((r) => ({
-            sequenceNumber: encodeSequence({ shardIndex: this.index, jsSeq: r.jsSeq, index: r.index }),
-            partitionKey: r.partitionKey,
-            data: r.data,
-            arrivalMs: r.arrivalMs,
-            encrypted: r.encrypted,
-          })),
-          millisBehindLatest: read.atEnd || !last ? 0 : Math.max(0, read.tip.lastMs - last.arrivalMs),
-          shardEnded: this.closedShard && read.atEnd && read.records.length === 0,
-        };
-      }
-      this.listen();
-      if (!this.pinged) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(t);
-            opts.signal.removeEventListener('abort', done);
-            this.wake = undefined;
-            resolve();
-          };
-          const t = setTimeout(done, opts.waitMs);
-          opts.signal.addEventListener('abort', done);
-          this.wake = done;
-        });
-      }
+    if (!this.live) {
+      // Fresh record each time: a reshard may have closed the shard.
+      this.rec = await streamRecord(this.store, this.rec.name);
+      const b = await readBatch(this.store, this.rec, this.shardId, this.pos, { limit: opts.limit, maxBytes: MAX_BYTES, keys: this.keys });
+      this.pos = b.next;
+      if (b.records.length > 0 || b.shardEnded) return toSource(b);
+      const ctl = new AbortController();
+      const it = follow(this.store, this.rec, this.shardId, this.pos, { signal: ctl.signal, keys: this.keys, limit: opts.limit })[Symbol.asyncIterator]();
+      this.live = { ctl, it };
     }
+    const live = this.live;
+    live.pending ??= live.it.next();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort = () => undefined as void;
+    const idle = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), opts.waitMs);
+      onAbort = () => resolve(undefined);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    let r: IteratorResult<ShardBatchOut> | undefined;
+    try {
+      r = await Promise.race([live.pending, idle]);
+    } catch (e) {
+      // Follow again from the last position handed out on the next call.
+      this.stopLive();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      opts.signal.removeEventListener('abort', onAbort);
+    }
+    if (!r) return { records: [], millisBehindLatest: 0, shardEnded: false };
+    live.pending = undefined;
+    if (r.done) {
+      this.stopLive();
+      return { records: [], millisBehindLatest: 0, shardEnded: false };
+    }
+    this.pos = r.value.next;
+    return toSource(r.value);
+  }
+
+  private stopLive(): void {
+    this.live?.ctl.abort();
+    this.live = undefined;
   }
 
   close(): void {
-    this.sub?.unsubscribe();
-    this.sub = undefined;
-    this.wake?.();
+    this.stopLive();
   }
 }
