@@ -74,6 +74,36 @@ test('two workers split four shards; stop() hands over with a final checkpoint a
   await b.stop();
 });
 
+test('a worker joining gets its share by graceful hand-off (final checkpoint, no record processed twice)', async () => {
+  await client.send(new CreateStreamCommand({ StreamName: 'c4', ShardCount: 4 }));
+  const seen: Seen[] = [];
+  const a = consumer('app4', 'c4', 'wa', seen);
+  await a.start();
+  await waitFor(() => a.heldShards().length === 4, 10_000, 'a holds all');
+  let n = 0;
+  let putting = true;
+  const writer = (async () => {
+    while (putting) {
+      await putRange(client, 'c4', n, n + KEYS, KEYS);
+      n += KEYS;
+      await sleep(20);
+    }
+  })();
+  await waitFor(() => seen.length > 100, 10_000, 'records');
+  const b = consumer('app4', 'c4', 'wb', seen);
+  await b.start();
+  await waitFor(() => b.heldShards().length === 2 && a.heldShards().length === 2, 15_000, 'two each');
+  await sleep(500);
+  putting = false;
+  await writer;
+  await waitFor(() => new Set(seen.map((s) => s.value)).size >= n, 15_000, 'all records');
+  await sleep(300);
+  expect(values(seen)).toEqual(range(0, n));
+  expect(seen.some((s) => s.worker === 'wb')).toBe(true);
+  expect(orderViolations(seen)).toEqual([]);
+  await Promise.all([a.stop(), b.stop()]);
+});
+
 test('a split and a merge during consumption: parents finish before children, per-key order holds', async () => {
   await client.send(new CreateStreamCommand({ StreamName: 'c2', ShardCount: 2 }));
   const seen: Seen[] = [];
