@@ -9,3 +9,6 @@ export { kvLeaseStore, LEASES_BUCKET } from './leases/kv.js';
 export { memoryLeaseStore } from './leases/memory.js';
 export { fileLeaseStore } from './leases/file.js';
 export { consumerMetrics, type ConsumerMetrics } from './metrics.js';
+export { EventSourceMapping, type EventSourceMappingOptions, type BatchHandler } from './batching/eventSourceMapping.js';
+export { validateSettings, InvalidSettingError, MAX_PAYLOAD_BYTES, type EventSourceMappingSettings } from './batching/settings.js';
+export { dataStreamDestination, onFailureRecord, type FailureDestination, type OnFailureRecord, type FailureCondition } from './batching/failure.js';

@@ -53,18 +53,18 @@ const range = (from: number, to: number) => Array.from({ length: to - from }, (_
 
 test('two workers split four shards; stop() hands over with a final checkpoint and nothing is processed twice', async () => {
   await client.send(new CreateStreamCommand({ StreamName: 'c1', ShardCount: 4 }));
-  await putRange(client, 'c1', 0, 400);
+  await putRange(client, 'c1', 0, 400, KEYS);
   const seen: Seen[] = [];
   const a = consumer('app1', 'c1', 'wa', seen);
   const b = consumer('app1', 'c1', 'wb', seen);
   await Promise.all([a.start(), b.start()]);
   await waitFor(() => a.heldShards().length === 2 && b.heldShards().length === 2, 15_000, 'two leases each');
   await waitFor(() => seen.length >= 400, 15_000, '400 records');
-  await putRange(client, 'c1', 400, 600);
+  await putRange(client, 'c1', 400, 600, KEYS);
   await waitFor(() => seen.length >= 600, 15_000, '600 records');
   await a.stop();
   await waitFor(() => b.heldShards().length === 4, 15_000, 'b holds all four');
-  await putRange(client, 'c1', 600, 700);
+  await putRange(client, 'c1', 600, 700, KEYS);
   await waitFor(() => seen.length >= 700, 15_000, '700 records');
   await sleep(300);
   expect(values(seen)).toEqual(range(0, 700));
