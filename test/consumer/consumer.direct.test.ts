@@ -55,8 +55,9 @@ test('two workers split four shards; stop() hands over with a final checkpoint a
   await client.send(new CreateStreamCommand({ StreamName: 'c1', ShardCount: 4 }));
   await putRange(client, 'c1', 0, 400, KEYS);
   const seen: Seen[] = [];
-  const a = consumer('app1', 'c1', 'wa', seen);
-  const b = consumer('app1', 'c1', 'wb', seen);
+  const registry = new Registry();
+  const a = consumer('app1', 'c1', 'wa', seen, { metricsRegistry: registry });
+  const b = consumer('app1', 'c1', 'wb', seen, { metricsRegistry: registry });
   await Promise.all([a.start(), b.start()]);
   await waitFor(() => a.heldShards().length === 2 && b.heldShards().length === 2, 15_000, 'two leases each');
   await waitFor(() => seen.length >= 400, 15_000, '400 records');
@@ -71,6 +72,22 @@ test('two workers split four shards; stop() hands over with a final checkpoint a
   expect(orderViolations(seen)).toEqual([]);
   // After the hand-off only b processes.
   expect(seen.filter((s) => s.value >= 600).every((s) => s.worker === 'wb')).toBe(true);
+  // Metrics per application and shard.
+  const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
+  const processed = await metric('shardline_consumer_records_processed_total');
+  expect(processed.filter((v) => v.labels.application === 'app1').reduce((s, v) => s + v.value, 0)).toBe(700);
+  expect(new Set(processed.map((v) => v.labels.shard))).toEqual(new Set(['shardId-000000000000', 'shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003']));
+  const bytes = await metric('shardline_consumer_bytes_processed_total');
+  expect(bytes.reduce((s, v) => s + v.value, 0)).toBe(seen.reduce((s, r) => s + String(r.value).length, 0));
+  const leaseCount = await metric('shardline_consumer_leases');
+  expect(leaseCount.find((v) => v.labels.worker === 'wb')!.value).toBe(4);
+  const transfers = await metric('shardline_consumer_lease_transfers_total');
+  // Four free leases at start, then a's two released by stop() and taken free by b.
+  expect(transfers.find((v) => v.labels.kind === 'free')!.value).toBe(6);
+  expect((await metric('shardline_consumer_millis_behind_latest')).length).toBe(4);
+  expect((await metric('shardline_consumer_iterator_age_ms')).length).toBe(4);
+  const latency = await metric('shardline_consumer_processing_seconds');
+  expect(latency.find((v) => v.metricName === 'shardline_consumer_processing_seconds_count')!.value).toBeGreaterThan(0);
   await b.stop();
 });
 
