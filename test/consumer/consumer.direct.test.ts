@@ -87,7 +87,7 @@ test('two workers split four shards; stop() hands over with a final checkpoint a
   expect((await metric('shardline_consumer_millis_behind_latest')).length).toBe(4);
   expect((await metric('shardline_consumer_iterator_age_ms')).length).toBe(4);
   const latency = await metric('shardline_consumer_processing_seconds');
-  expect(latency.find((v) => v.metricName === 'shardline_consumer_processing_seconds_count')!.value).toBeGreaterThan(0);
+  expect(latency.find((v) => (v as { metricName?: string }).metricName === 'shardline_consumer_processing_seconds_count')!.value).toBeGreaterThan(0);
   await b.stop();
 });
 
