@@ -29,6 +29,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyUnavailableError as KeyError } from './errors.js';
 import { MountedSource } from './secrets/mountedSource.js';
+import { ENV } from '../contract/env.js';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
@@ -147,7 +148,7 @@ export class KeyRing {
     this.account = opts.accountId ?? '000000000000';
     // Inline entries may also be separated by commas (one-line env values).
     this.inline = opts.inline
-      ? parseKeyEntries(opts.inline.replace(/,/g, '\n'), 'SHARDLINE_KMS_KEYS')
+      ? parseKeyEntries(opts.inline.replace(/,/g, '\n'), ENV.kmsKeys)
       : { keys: new Map(), aliases: new Map() };
     this.parsed = this.inline;
     if (opts.file !== undefined) {
@@ -239,10 +240,10 @@ let envRing: KeyRing | undefined;
  */
 export function defaultKeyRing(): KeyRing {
   envRing ??= new KeyRing({
-    file: process.env.SHARDLINE_KMS_KEYS_FILE || undefined,
-    inline: process.env.SHARDLINE_KMS_KEYS || undefined,
-    region: process.env.SHARDLINE_REGION,
-    accountId: process.env.SHARDLINE_ACCOUNT_ID,
+    file: process.env[ENV.kmsKeysFile] || undefined,
+    inline: process.env[ENV.kmsKeys] || undefined,
+    region: process.env[ENV.region],
+    accountId: process.env[ENV.accountId],
   });
   return envRing;
 }

@@ -12,7 +12,8 @@ import type { KeyRing } from './keyring.js';
 import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
 import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip } from './shardRead.js';
-import { getStream, hourMs } from './streams.js';
+import { retentionHorizonMs } from './retention.js';
+import { getStream } from './streams.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 
 export type StartPosition =
@@ -46,10 +47,7 @@ export interface ShardBatchOut {
   shardEnded: boolean;
 }
 
-/** The oldest arrival time still readable: records that arrived before it are past the stream's retention. */
-export function retentionHorizonMs(stream: StreamRecord, nowMs = Date.now()): number {
-  return nowMs - stream.retentionHours * hourMs();
-}
+export { retentionHorizonMs } from './retention.js';
 
 /** The shard of the stream with this id; ShardNotFoundError when there is none. */
 export function shardOf(stream: StreamRecord, shardId: string): ShardRecord {
