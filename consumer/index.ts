@@ -4,6 +4,8 @@ export { Consumer } from './consumer.js';
 export { LeaseLostError } from './shardRunner.js';
 export { SHARD_END } from './leaseRecords.js';
 export { directSource } from './sources/direct.js';
+// directSource and kvLeaseStore take the stream library's NATS handle.
+export { connectStore, type Store, type StoreOptions } from '../stream/connect.js';
 export { kinesisSource, type KinesisSourceOptions } from './sources/kinesis.js';
 export { kvLeaseStore, LEASES_BUCKET } from './leases/kv.js';
 export { memoryLeaseStore } from './leases/memory.js';
