@@ -50,6 +50,8 @@ export class Consumer {
   /** Per key: the revision last seen and when (this worker's clock) it was first seen. */
   private readonly seen = new Map<string, { revision: number; atMs: number }>();
   private workerRevision = 0;
+  /** Workers seen alive at the last round (this one included). */
+  private liveWorkers = new Set<string>();
   private shards: SourceShard[] = [];
   private shardsAt = 0;
   private shardsDirty = true;
@@ -155,9 +157,15 @@ export class Consumer {
     const now = Date.now();
     await this.heartbeat();
     if (this.shardsDirty || now - this.shardsAt >= (this.o.shardSyncIntervalMs ?? DEFAULTS.shardSyncIntervalMs)) {
-      this.shards = await this.o.source.listShards(this.o.streamName);
-      this.shardsAt = now;
-      this.shardsDirty = false;
+      try {
+        this.shards = await this.o.source.listShards(this.o.streamName);
+        this.shardsAt = now;
+        this.shardsDirty = false;
+      } catch (e) {
+        // Renewals must go on while the shard list is unavailable (the endpoint restarts, a throttle).
+        if (this.shardsAt === 0) throw e;
+        this.log(`worker ${this.workerId}: listing shards: ${(e as Error).message}`);
+      }
     }
     const entries = await this.store.list(this.keys.all);
     const leases = new Map<string, Entry>();
@@ -174,6 +182,9 @@ export class Consumer {
         else await this.store.delete(key, v.revision);
       }
     }
+    // Forget what was seen of entries that are gone.
+    for (const k of this.seen.keys()) if (!entries.has(k)) this.seen.delete(k);
+    this.liveWorkers = new Set([...workers, this.workerId]);
     await this.createLeases(leases);
     this.syncTasks(leases);
     if (this.stopped) return;
@@ -345,7 +356,7 @@ export class Consumer {
       await this.write(t, (v) => ({
         ...v,
         // A hand-off goes to the worker that asked; otherwise (stop, shard end) the lease is free for anyone.
-        owner: t.handingOff && !ended ? v.handoffTo : undefined,
+        owner: t.handingOff && !ended && v.handoffTo && this.liveWorkers.has(v.handoffTo) ? v.handoffTo : undefined,
         handoffTo: undefined,
         ratePerSec: ended ? 0 : v.ratePerSec,
       }));
