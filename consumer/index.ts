@@ -14,3 +14,4 @@ export { consumerMetrics, type ConsumerMetrics } from './metrics.js';
 export { EventSourceMapping, type EventSourceMappingOptions, type BatchHandler } from './batching/eventSourceMapping.js';
 export { validateSettings, InvalidSettingError, MAX_PAYLOAD_BYTES, type EventSourceMappingSettings } from './batching/settings.js';
 export { dataStreamDestination, onFailureRecord, type FailureDestination, type OnFailureRecord, type FailureCondition } from './batching/failure.js';
+export { toLambdaEvent, type KinesisEventRecord } from './batching/lambdaEvent.js';

@@ -19,9 +19,9 @@ interface Entry {
   done: boolean;
 }
 
-/** The record's share of the Lambda event: base64 data, key, sequence number (twice) and the fixed fields (~400 bytes). */
+/** The record's share of the Lambda event: base64 data, key, sequence number (twice) and the fixed fields and ARNs (≤ 512 bytes). */
 export function eventBytes(r: ConsumerRecord): number {
-  return Math.ceil(r.data.length / 3) * 4 + Buffer.byteLength(r.partitionKey) + 2 * r.sequenceNumber.length + 400;
+  return Math.ceil(r.data.length / 3) * 4 + Buffer.byteLength(r.partitionKey) + 2 * r.sequenceNumber.length + 512;
 }
 
 /** Raised inside a lane when the shard is being given up: the batch is neither done nor failed. */
