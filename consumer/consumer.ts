@@ -271,6 +271,15 @@ export class Consumer {
 
   private startTask(e: Entry, kind: 'free' | 'expired' | 'handoff'): void {
     if (this.stopped) return;
+    let processor;
+    try {
+      processor = this.o.processorFactory(e.value.shardId);
+    } catch (err) {
+      // Not held without a processor: released for the next round (here or elsewhere).
+      this.log(`worker ${this.workerId}: processorFactory(${e.value.shardId}) failed: ${(err as Error).message}`);
+      void this.store.put(e.key, { ...e.value, owner: undefined, handoffTo: undefined }, e.revision).catch(() => undefined);
+      return;
+    }
     this.metrics.transfers.inc({ application: this.o.applicationName, stream: this.o.streamName, kind });
     this.log(`worker ${this.workerId}: took ${e.value.shardId} (${kind}) at ${e.value.checkpoint}`);
     const t: Task = { shardId: e.value.shardId, key: e.key, revision: e.revision, value: e.value, writes: Promise.resolve(), renewedAt: Date.now() };
@@ -282,7 +291,7 @@ export class Consumer {
       checkpoint: e.value.checkpoint,
       subSequenceNumber: e.value.subSequenceNumber,
       source: this.o.source,
-      processor: this.o.processorFactory(t.shardId),
+      processor,
       maxRecords: this.o.maxRecords ?? DEFAULTS.maxRecords,
       idleTimeBetweenReadsMs: this.o.idleTimeBetweenReadsMs ?? DEFAULTS.idleTimeBetweenReadsMs,
       deaggregate: this.o.deaggregate ?? true,
