@@ -149,6 +149,7 @@ export async function ensureStream(
       encryption: { type: 'NONE' },
       enhancedMonitoring: [],
       maxRecordSizeKiB: settings.maxRecordSizeKiB ?? DEFAULT_MAX_RECORD_SIZE_KIB,
+      ...(settings.autoscaling ? { autoscaling: settings.autoscaling } : {}),
     };
     try {
       const revision = await store.streams.create(streamKey(settings.name), JSON.stringify(rec));

@@ -108,7 +108,7 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     // Creates, or finishes a creation a crashed operator left half done.
     record = await store.ensure({
       name, shardCount: desiredShardCount(spec), mode: spec.mode, retentionHours: spec.retentionHours,
-      replicas: spec.replicas, tags: { ...spec.tags, [OWNER_TAG]: ownerOf(ds) },
+      replicas: spec.replicas, tags: { ...spec.tags, [OWNER_TAG]: ownerOf(ds) }, autoscaling: desiredAutoscaling(spec),
     });
     if (!existing) await ctx.events.emit(ds, 'Normal', 'StreamCreated', `Created stream ${name} with ${openShardsOf(record).length} shards.`);
   }
@@ -116,6 +116,9 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
     record = await store.setRetention(name, spec.retentionHours);
     await ctx.events.emit(ds, 'Normal', 'RetentionChanged', `Retention of ${name} set to ${spec.retentionHours} hours.`);
   }
+  // Bounds before the mode: a stream never is ON_DEMAND under the store-wide defaults instead of its own.
+  const scaling = desiredAutoscaling(spec);
+  if (JSON.stringify(record.autoscaling ?? null) !== JSON.stringify(scaling ?? null)) record = await store.setAutoscaling(name, scaling);
   if (record.mode !== spec.mode && record.status === 'ACTIVE') {
     record = await store.setMode(name, spec.mode);
     await ctx.events.emit(ds, 'Normal', 'ModeChanged', `Stream ${name} is now ${spec.mode}.`);
@@ -125,8 +128,7 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
   if (spec.mode === 'PROVISIONED' && (record.quotaEnforcement !== false) !== spec.enforceQuotas) {
     record = await store.setQuotaEnforcement(name, spec.enforceQuotas);
   }
-  const scaling = desiredAutoscaling(spec);
-  if (JSON.stringify(record.autoscaling ?? null) !== JSON.stringify(scaling ?? null)) record = await store.setAutoscaling(name, scaling);
+
   if (!spec.encryption && record.encryption.type !== 'NONE' && record.status === 'ACTIVE') {
     // Off before the pods lose the key (children step): StopStreamEncryption semantics.
     record = await store.setEncryption(name, { type: 'NONE' });
