@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   consumer: async () => ({ run: (await import('./consumer.js')).runConsumer }),
   autoscale: async () => ({ run: (await import('./autoscale.js')).runAutoscale }),
   producer: async () => ({ run: (await import('./producer.js')).runProducer }),
+  read: async () => ({ run: (await import('./read.js')).runRead }),
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -46,6 +46,9 @@ export const ENV = {
   leaderElect: 'SHARDLINE_LEADER_ELECT',
   healthPort: 'SHARDLINE_HEALTH_PORT',
   failpoints: 'SHARDLINE_FAILPOINTS',
+  /** From the downward API (config/manager/operator.yaml): Lease holder identity and namespace. */
+  podName: 'POD_NAME',
+  podNamespace: 'POD_NAMESPACE',
   // Delivery workers: from the Secrets the DeliveryStream names.
   httpAccessKey: 'SHARDLINE_HTTP_ACCESS_KEY',
   awsAccessKeyId: 'AWS_ACCESS_KEY_ID',

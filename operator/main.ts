@@ -44,9 +44,9 @@ export async function runOperator(args: string[]): Promise<void> {
     natsUrl: values.nats ?? env[ENV.natsUrl] ?? 'nats://nats.shardline-system.svc:4222',
     image: values.image ?? env[ENV.image] ?? 'shardline:0.1.0',
     imagePullPolicy: values['image-pull-policy'] ?? env[ENV.imagePullPolicy],
-    identity: values.identity ?? env.POD_NAME,
+    identity: values.identity ?? env[ENV.podName],
     leaderElection: leaderElect && {
-      namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'shardline-system',
+      namespace: values['lease-namespace'] ?? env[ENV.podNamespace] ?? 'shardline-system',
       name: values['lease-name'],
       leaseDurationSeconds: num(values['lease-duration-seconds']),
       renewDeadlineMs: num(values['renew-deadline-ms']),

@@ -198,7 +198,3 @@ export async function setRetention(store: Store, name: string, hours: number): P
   for (const s of cur.shards) await ensureShardStream(store, next, s.index);
   return updateStream(store, name, (r) => (r.retentionHours === hours ? undefined : { ...r, retentionHours: hours }));
 }
-
-// Resharding lives in reshard.ts; re-exported so callers (the operator) find all
-// stream management here.
-export { updateShardCount, ReshardError } from './reshard.js';

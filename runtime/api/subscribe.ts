@@ -98,14 +98,6 @@ function startOf(sp: Params): StartPosition {
   return { type };
 }
 
-interface EventRecord {
-  SequenceNumber: string;
-  ApproximateArrivalTimestamp: Date;
-  Data: Buffer;
-  PartitionKey: string;
-  EncryptionType?: string;
-}
-
 export const subscribeToShard: StreamingOperation = async (ctx, p, io) => {
   // Everything that can fail the request fails it before the response starts.
   const { stream: rec0, consumer } = await resolveConsumer(ctx, { ConsumerARN: p.ConsumerARN }, false);

@@ -2,6 +2,10 @@
 // pods it creates is what the processes there accept. Both sides are taken
 // from their real builders and parsers; the expectations are spelled out
 // literally so a rename on both sides still shows up here.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { OPERATOR_HEALTH_PORT } from '../../contract/ports.js';
 import { deliveryWorkerConfig, analyticsWorkerConfig } from '../../contract/workerConfig.js';
 import { ENV, runtimeEnv } from '../../contract/env.js';
 import { WORKER_CONFIG_FILE } from '../../contract/mounts.js';
@@ -89,4 +93,31 @@ test('analytics workers: the config file parses with the worker schema', () => {
   expect(cfg.inputs[0]!.stream?.streamName).toBe('orders');
   expect(cfg.inputs[0]!.format).toBe('JSON');
   expect(cfg.outputs[0]!.stream?.endpoint).toBe('http://out-stream.shop.svc:4567');
+});
+
+test('the shipped manifests set only variables the contract names, and the operator listens where its probes look', () => {
+  const known = new Set<string>(Object.values(ENV));
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ya?ml$/.test(e.name) && !p.includes(`${path.sep}crd${path.sep}`)) files.push(p);
+    }
+  };
+  walk('config');
+  const set: string[] = [];
+  let operatorPorts: number[] = [];
+  for (const f of files) {
+    for (const doc of parseAllDocuments(fs.readFileSync(f, 'utf8'))) {
+      const o = doc.toJS() as any;
+      for (const c of o?.spec?.template?.spec?.containers ?? []) {
+        if (c.image?.startsWith('shardline')) set.push(...(c.env ?? []).map((e: { name: string }) => e.name));
+        if (c.args?.[0] === 'operator') operatorPorts = (c.ports ?? []).map((p: { containerPort: number }) => p.containerPort);
+      }
+    }
+  }
+  expect(set).toEqual(expect.arrayContaining(['SHARDLINE_NATS_URL', 'POD_NAME']));
+  expect(set.filter((n) => !known.has(n))).toEqual([]);
+  expect(operatorPorts).toEqual([OPERATOR_HEALTH_PORT]);
 });
