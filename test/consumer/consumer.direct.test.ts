@@ -1,7 +1,7 @@
 // Consumer groups over the direct source and JetStream KV leases, on a real
 // nats-server: shards spread over workers, graceful hand-off on stop(), a
 // split and a merge during consumption, and the initial positions.
-import { CreateStreamCommand, MergeShardsCommand, SplitShardCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, MergeShardsCommand, PutRecordsCommand, SplitShardCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
@@ -122,6 +122,34 @@ test('a worker joining gets its share by graceful hand-off (final checkpoint, no
   expect(orderViolations(seen)).toEqual([]);
   await Promise.all([a.stop(), b.stop()]);
 });
+
+test('balance by load: the worker holding the one hot shard gives its cold shards away (1 lease against 3)', async () => {
+  await client.send(new CreateStreamCommand({ StreamName: 'c5', ShardCount: 4 }));
+  const seen: Seen[] = [];
+  const a = consumer('app5', 'c5', 'wa', seen);
+  const b = consumer('app5', 'c5', 'wb', seen);
+  await Promise.all([a.start(), b.start()]);
+  await waitFor(() => a.heldShards().length === 2 && b.heldShards().length === 2, 10_000, 'two each while idle');
+  let putting = true;
+  let n = 0;
+  // Everything into shard 0 (hash key 0).
+  const writer = (async () => {
+    while (putting) {
+      const res = await client.send(new PutRecordsCommand({
+        StreamName: 'c5',
+        Records: Array.from({ length: 100 }, (_, i) => ({ PartitionKey: 'hot', ExplicitHashKey: '0', Data: Buffer.from(String(n + i)) })),
+      }));
+      n += 100 - (res.FailedRecordCount ?? 0);
+      await sleep(50);
+    }
+  })();
+  const hotOwner = () => (a.heldShards().includes('shardId-000000000000') ? a : b);
+  await waitFor(() => hotOwner().heldShards().length === 1 && (hotOwner() === a ? b : a).heldShards().length === 3, 20_000, 'hot shard alone');
+  putting = false;
+  await writer;
+  expect(hotOwner().heldShards()).toEqual(['shardId-000000000000']);
+  await Promise.all([a.stop(), b.stop()]);
+}, 60_000);
 
 test('a split and a merge during consumption: parents finish before children, per-key order holds', async () => {
   await client.send(new CreateStreamCommand({ StreamName: 'c2', ShardCount: 2 }));
