@@ -9,6 +9,7 @@ COPY tsconfig.json ./
 COPY runtime ./runtime
 COPY stream ./stream
 COPY consumer ./consumer
+COPY producer ./producer
 COPY operator ./operator
 COPY crds ./crds
 COPY bench ./bench

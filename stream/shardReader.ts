@@ -174,7 +174,7 @@ export interface FollowOptions {
   recheckMs?: number;
 }
 
-/** A live follow of one shard; iterate it, or await ready() to know the subscription is in place first. */
+/** A live follow of one shard; iterate it once, after awaiting ready() if the subscription must be in place first. */
 export interface Follower extends AsyncIterable<ShardBatchOut> {
   /** Resolves once the server-side consumer exists; rejects as the iteration would (e.g. ShardNotFoundError). */
   ready(): Promise<void>;
