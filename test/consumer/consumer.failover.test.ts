@@ -102,5 +102,7 @@ test('SIGKILL of one of three workers: its shards are taken over within the fail
   // Each worker saw every partition key's records in order.
   for (const w of [a, b, c]) expect(orderViolations(w.seen.map((s) => ({ key: `key-${s.v % KEYS}`, value: s.v })))).toEqual([]);
   console.log(`failover: ${n} records, take-over ${takeoverMs} ms after SIGKILL (failover ${FAILOVER_MS} ms), ${twice.length} records processed twice`);
-  expect(takeoverMs).toBeLessThanOrEqual(FAILOVER_MS + 2 * TICK_MS + 1_000);
+  // Worst case by design: the last renewal a tick before the kill, seen a tick later, expiry judged at tick granularity;
+  // plus scheduling slack on a loaded machine.
+  expect(takeoverMs).toBeLessThanOrEqual(FAILOVER_MS + 2 * TICK_MS + 2_000);
 }, 120_000);
