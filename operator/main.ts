@@ -1,68 +1,58 @@
 // `shardline operator`: runs the controller until SIGTERM/SIGINT.
-//   --kubeconfig PATH        (else KUBECONFIG, ~/.kube/config or in-cluster)
-//   --nats URL               (SHARDLINE_NATS_URL)
-//   --image IMAGE            (SHARDLINE_IMAGE, default shardline:0.1.0)
-//   --leader-elect=false     (default true; Lease in --lease-namespace / POD_NAMESPACE)
-//   --store-replicas 1       (SHARDLINE_REPLICAS: metadata KV bucket replicas, 3 on a NATS cluster)
-//   --health-port 8081       (/healthz, /readyz, /metrics; 0 picks a free port)
-import { parseArgs } from 'node:util';
+// Flags and env: operator/options.ts (`shardline operator --help`).
+import { Command } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startOperator } from './manager.js';
+import { OPERATOR_OPTIONS } from './options.js';
+import { addOptions, resolveOptions } from '../common/options.js';
+import { natsConnectOptions } from '../common/natsAuth.js';
+import { createLogger } from '../common/log.js';
 
-export async function runOperator(args: string[]): Promise<void> {
-  const env = process.env;
-  const { values } = parseArgs({
-    args,
-    options: {
-      kubeconfig: { type: 'string' },
-      nats: { type: 'string' },
-      image: { type: 'string' },
-      'image-pull-policy': { type: 'string' },
-      'leader-elect': { type: 'string' },
-      'lease-namespace': { type: 'string' },
-      'lease-name': { type: 'string' },
-      'lease-duration-seconds': { type: 'string' },
-      'renew-deadline-ms': { type: 'string' },
-      'retry-period-ms': { type: 'string' },
-      identity: { type: 'string' },
-      'resync-seconds': { type: 'string' },
-      workers: { type: 'string' },
-      'health-port': { type: 'string' },
-      'store-replicas': { type: 'string' },
-    },
-  });
+/** `values` as the CLI resolves them; an argv array is parsed here (tests spawn this module directly). */
+export async function runOperator(input: string[] | Record<string, any>): Promise<void> {
+  let v: Record<string, any>;
+  if (Array.isArray(input)) {
+    const cmd = addOptions(new Command('operator'), OPERATOR_OPTIONS);
+    cmd.parse(input, { from: 'user' });
+    v = resolveOptions(OPERATOR_OPTIONS, cmd.opts(), cmd);
+  } else v = input;
+  const logger = createLogger('operator');
   const kc = new KubeConfig();
-  const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  if (v.kubeconfig) kc.loadFromFile(v.kubeconfig);
   else kc.loadFromDefault();
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const leaderElect = (values['leader-elect'] ?? env.SHARDLINE_LEADER_ELECT ?? 'true') !== 'false';
+  const natsAuth = {
+    user: v.natsUser, password: v.natsPassword, passwordFile: v.natsPasswordFile, token: v.natsToken, tokenFile: v.natsTokenFile,
+    nkeySeedFile: v.natsNkeySeedFile, credsFile: v.natsCredsFile, tlsCa: v.natsTlsCa, tlsCert: v.natsTlsCert, tlsKey: v.natsTlsKey,
+  };
   const handle = await startOperator({
     kubeConfig: kc,
-    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? 'nats://nats.shardline-system.svc:4222',
-    image: values.image ?? env.SHARDLINE_IMAGE ?? 'shardline:0.1.0',
-    imagePullPolicy: values['image-pull-policy'] ?? env.SHARDLINE_IMAGE_PULL_POLICY,
-    identity: values.identity ?? env.POD_NAME,
-    leaderElection: leaderElect && {
-      namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'shardline-system',
-      name: values['lease-name'],
-      leaseDurationSeconds: num(values['lease-duration-seconds']),
-      renewDeadlineMs: num(values['renew-deadline-ms']),
-      retryPeriodMs: num(values['retry-period-ms']),
+    natsUrl: v.nats,
+    natsConnectOptions: natsConnectOptions(natsAuth),
+    natsAuthSecret: v.natsAuthSecret,
+    image: v.image,
+    imagePullPolicy: v.imagePullPolicy,
+    identity: v.identity,
+    leaderElection: v.leaderElect && {
+      namespace: v.leaseNamespace,
+      name: v.leaseName,
+      leaseDurationSeconds: v.leaseDurationSeconds,
+      renewDeadlineMs: v.renewDeadlineMs,
+      retryPeriodMs: v.retryPeriodMs,
     },
-    resyncMs: values['resync-seconds'] ? Number(values['resync-seconds']) * 1000 : undefined,
-    workers: num(values.workers),
-    storeReplicas: num(values['store-replicas'] ?? env.SHARDLINE_REPLICAS),
-    healthPort: Number(values['health-port'] ?? env.SHARDLINE_HEALTH_PORT ?? 8081),
+    resyncMs: v.resyncSeconds ? v.resyncSeconds * 1000 : undefined,
+    workers: v.workers,
+    storeReplicas: v.storeReplicas,
+    healthPort: v.healthPort,
+    log: (m: string) => logger.info(m),
   });
   // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).
-  process.on('unhandledRejection', (e) => console.error('[operator] unhandled rejection:', e));
-  console.error('[operator] started');
+  process.on('unhandledRejection', (e) => logger.error({ err: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack }, 'unhandled rejection'));
+  logger.info('[operator] started');
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });
-  console.error('[operator] shutting down');
+  logger.info('[operator] shutting down');
   await handle.stop();
 }

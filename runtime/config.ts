@@ -1,8 +1,14 @@
-// Runtime settings, from flags or SHARDLINE_* environment variables.
-import { parseArgs } from 'node:util';
+// Runtime settings, from flags or SHARDLINE_* environment variables. One table
+// (RUNTIME_OPTIONS) drives the CLI's flags and help, env lookup and checks.
+import { Command } from 'commander';
+import { NATS_AUTH_OPTIONS, type NatsAuth } from '../common/natsAuth.js';
+import { addOptions, boolean, integer, port, resolveOptions, text, type OptionSpec } from '../common/options.js';
+import { DEFAULT_LIMITS, type ListenLimits } from './http/server.js';
 
 export interface RuntimeConfig {
   natsUrl: string;
+  /** NATS credentials and TLS (common/natsAuth.ts). */
+  natsAuth: NatsAuth;
   port: number;
   host: string;
   region: string;
@@ -27,45 +33,106 @@ export interface RuntimeConfig {
   consumerTransitionMs: number;
   /** Runtime processes sharing the port (node:cluster); 1 runs in this process. */
   workers: number;
+  /** Connection and header limits before authentication (runtime/http/server.ts). */
+  limits: ListenLimits;
+  /** A request body must arrive completely within this. */
+  bodyTimeoutMs: number;
+  /** Request body bytes the process holds at once; beyond it requests are throttled (LimitExceededException). */
+  bodyBudgetBytes: number;
+  /** One JSON line per request (request id, operation, stream, status, error, latency, caller). */
+  accessLog: boolean;
+  /** HTTPS: certificate and key files (PEM), re-read when they change. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** How long /readyz waits for JetStream to answer. */
+  readyTimeoutMs: number;
 }
+
+const ms = integer(1, 86_400_000, 'milliseconds');
+const count = integer(1, 1_000_000);
+const bytes = integer(1, 2 ** 40, 'a byte count');
+
+/** Flag → env → default, in the order `shardline runtime --help` lists them. */
+export const RUNTIME_OPTIONS: OptionSpec[] = [
+  { flag: '--nats <urls>', env: 'SHARDLINE_NATS_URL', description: 'NATS server URL(s), comma-separated', parse: text, default: 'nats://127.0.0.1:4222' },
+  ...NATS_AUTH_OPTIONS,
+  { flag: '--port <n>', env: 'SHARDLINE_PORT', description: 'Kinesis API port (0: any free port)', parse: port, default: 4567 },
+  { flag: '--host <address>', env: 'SHARDLINE_HOST', description: 'address to listen on', parse: text, default: '0.0.0.0' },
+  { flag: '--workers <n>', env: 'SHARDLINE_WORKERS', description: 'runtime processes sharing the port', parse: integer(1, 256), default: 1 },
+  { flag: '--region <region>', env: 'SHARDLINE_REGION', description: 'region in ARNs', parse: text, default: 'us-east-1' },
+  { flag: '--account <id>', env: 'SHARDLINE_ACCOUNT_ID', description: '12-digit account id in ARNs', parse: text, default: '000000000000' },
+  { flag: '--replicas <n>', env: 'SHARDLINE_REPLICAS', description: 'JetStream replicas of the metadata buckets (1 or 3)', parse: integer(1, 5), default: 1 },
+  { flag: '--credentials-file <path>', env: 'SHARDLINE_CREDENTIALS_FILE', description: 'SigV4 access keys (file or Secret directory); turns auth on', parse: text },
+  { flag: '--kms-keys-file <path>', env: 'SHARDLINE_KMS_KEYS_FILE', description: 'encryption keys (file or Secret directory)', parse: text },
+  { flag: '--tls-cert <file>', env: 'SHARDLINE_TLS_CERT_FILE', description: 'serve HTTPS (h2 and HTTP/1.1 by ALPN) with this PEM certificate chain', parse: text },
+  { flag: '--tls-key <file>', env: 'SHARDLINE_TLS_KEY_FILE', description: 'PEM private key of --tls-cert', parse: text },
+  { flag: '--access-log <bool>', env: 'SHARDLINE_ACCESS_LOG', description: 'one JSON log line per request', parse: boolean, default: true },
+  { flag: '--iterator-ttl-ms <ms>', env: 'SHARDLINE_ITERATOR_TTL_MS', description: 'shard iterator lifetime', parse: ms, default: 300_000 },
+  { flag: '--shard-limit <n>', env: 'SHARDLINE_SHARD_LIMIT', description: 'open shards allowed in the account', parse: count, default: 500 },
+  { flag: '--max-body-bytes <n>', env: 'SHARDLINE_MAX_BODY_BYTES', description: 'largest request body (413 above)', parse: bytes, default: 20 * 1024 * 1024 },
+  { flag: '--body-budget-bytes <n>', env: 'SHARDLINE_BODY_BUDGET_BYTES', description: 'request body bytes held at once by the process; beyond it requests get LimitExceededException', parse: bytes, default: 256 * 1024 * 1024 },
+  { flag: '--body-timeout-ms <ms>', env: 'SHARDLINE_BODY_TIMEOUT_MS', description: 'deadline for a whole request body', parse: ms, default: 30_000 },
+  { flag: '--headers-timeout-ms <ms>', env: 'SHARDLINE_HEADERS_TIMEOUT_MS', description: 'deadline for request headers (HTTP/1.1)', parse: ms, default: DEFAULT_LIMITS.headersTimeoutMs },
+  { flag: '--idle-timeout-ms <ms>', env: 'SHARDLINE_IDLE_TIMEOUT_MS', description: 'keep-alive connection / h2 session idle timeout', parse: ms, default: DEFAULT_LIMITS.idleTimeoutMs },
+  { flag: '--sniff-timeout-ms <ms>', env: 'SHARDLINE_SNIFF_TIMEOUT_MS', description: 'deadline for a new connection\'s first bytes or TLS handshake', parse: ms, default: DEFAULT_LIMITS.sniffTimeoutMs },
+  { flag: '--max-connections <n>', env: 'SHARDLINE_MAX_CONNECTIONS', description: 'open connections per process (default: from the open-file limit)', parse: count, default: DEFAULT_LIMITS.maxConnections },
+  { flag: '--h2-max-streams <n>', env: 'SHARDLINE_H2_MAX_STREAMS', description: 'concurrent streams per h2 connection', parse: count, default: DEFAULT_LIMITS.h2MaxConcurrentStreams },
+  { flag: '--ready-timeout-ms <ms>', env: 'SHARDLINE_READY_TIMEOUT_MS', description: 'how long /readyz waits for JetStream', parse: ms, default: 2000 },
+];
 
 const env = process.env;
 
-export function runtimeConfig(args: string[] = []): RuntimeConfig {
-  const { values } = parseArgs({
-    args,
-    allowPositionals: false,
-    options: {
-      nats: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      region: { type: 'string' },
-      account: { type: 'string' },
-      replicas: { type: 'string' },
-      'credentials-file': { type: 'string' },
-      'iterator-ttl-ms': { type: 'string' },
-      'shard-limit': { type: 'string' },
-      'kms-keys-file': { type: 'string' },
-      workers: { type: 'string' },
-    },
-  });
+/** Settings from parsed flag values (commander's, keyed by attribute name) plus env and defaults. */
+export function configFromValues(v: Record<string, any>): RuntimeConfig {
   return {
-    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? 'nats://127.0.0.1:4222',
-    port: Number(values.port ?? env.SHARDLINE_PORT ?? 4567),
-    host: values.host ?? env.SHARDLINE_HOST ?? '0.0.0.0',
-    region: values.region ?? env.SHARDLINE_REGION ?? 'us-east-1',
-    accountId: values.account ?? env.SHARDLINE_ACCOUNT_ID ?? '000000000000',
-    replicas: Number(values.replicas ?? env.SHARDLINE_REPLICAS ?? 1),
-    credentialsFile: values['credentials-file'] ?? env.SHARDLINE_CREDENTIALS_FILE,
+    natsUrl: v.nats,
+    natsAuth: {
+      user: v.natsUser, password: v.natsPassword, passwordFile: v.natsPasswordFile, token: v.natsToken, tokenFile: v.natsTokenFile,
+      nkeySeedFile: v.natsNkeySeedFile, credsFile: v.natsCredsFile, tlsCa: v.natsTlsCa, tlsCert: v.natsTlsCert, tlsKey: v.natsTlsKey,
+    },
+    port: v.port,
+    host: v.host,
+    region: v.region,
+    accountId: v.account,
+    replicas: v.replicas,
+    credentialsFile: v.credentialsFile,
     credentials: env.SHARDLINE_CREDENTIALS,
-    iteratorTtlMs: Number(values['iterator-ttl-ms'] ?? env.SHARDLINE_ITERATOR_TTL_MS ?? 300_000),
-    shardLimit: Number(values['shard-limit'] ?? env.SHARDLINE_SHARD_LIMIT ?? 500),
+    iteratorTtlMs: v.iteratorTtlMs,
+    shardLimit: v.shardLimit,
     onDemandStreamCountLimit: Number(env.SHARDLINE_ON_DEMAND_STREAM_LIMIT ?? 50),
-    maxBodyBytes: Number(env.SHARDLINE_MAX_BODY_BYTES ?? 20 * 1024 * 1024),
-    kmsKeysFile: values['kms-keys-file'] ?? (env.SHARDLINE_KMS_KEYS_FILE || undefined),
+    maxBodyBytes: v.maxBodyBytes,
+    kmsKeysFile: v.kmsKeysFile || undefined,
     kmsKeys: env.SHARDLINE_KMS_KEYS || undefined,
     subscriptionMs: Number(env.SHARDLINE_SUBSCRIPTION_MS ?? 300_000),
     consumerTransitionMs: Number(env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500),
-    workers: Math.max(1, Number(values.workers ?? env.SHARDLINE_WORKERS ?? 1)),
+    workers: v.workers,
+    limits: {
+      ...DEFAULT_LIMITS,
+      headersTimeoutMs: v.headersTimeoutMs,
+      idleTimeoutMs: v.idleTimeoutMs,
+      sniffTimeoutMs: v.sniffTimeoutMs,
+      maxConnections: v.maxConnections,
+      h2MaxConcurrentStreams: v.h2MaxStreams,
+      // The HTTP/1.1 whole-request backstop: headers, then the body.
+      requestTimeoutMs: v.headersTimeoutMs + v.bodyTimeoutMs,
+    },
+    bodyTimeoutMs: v.bodyTimeoutMs,
+    bodyBudgetBytes: v.bodyBudgetBytes,
+    accessLog: v.accessLog,
+    tlsCertFile: v.tlsCert,
+    tlsKeyFile: v.tlsKey,
+    readyTimeoutMs: v.readyTimeoutMs,
   };
+}
+
+/** The commander command `shardline runtime` (flags from RUNTIME_OPTIONS). */
+export function runtimeCommand(name = 'runtime'): Command {
+  return addOptions(new Command(name), RUNTIME_OPTIONS);
+}
+
+/** Parses runtime flags (as `shardline runtime` does) for tests and `dev`; throws on bad input. */
+export function runtimeConfig(args: string[] = []): RuntimeConfig {
+  const cmd = runtimeCommand().exitOverride().configureOutput({ writeErr: () => undefined });
+  cmd.parse(args, { from: 'user' });
+  return configFromValues(resolveOptions(RUNTIME_OPTIONS, cmd.opts(), cmd));
 }

@@ -15,6 +15,24 @@ export interface OperatorSettings {
   imagePullPolicy?: string;
   /** JetStream replicas of the store's metadata KV buckets (3 on the default 3-server NATS). */
   storeReplicas?: number;
+  /** Secret with NATS credentials, mounted into runtime and worker pods (natsAuthMount). */
+  natsAuthSecret?: string;
+}
+
+export const NATS_AUTH_DIR = `${CONFIG_DIR}/nats`;
+
+/**
+ * The NATS credentials Secret as the runtime and workers read it: mounted
+ * whole (kubelet updates reach the pod) at NATS_AUTH_DIR, named by
+ * SHARDLINE_NATS_AUTH_DIR (common/natsAuth.ts lists the file names).
+ */
+export function natsAuthMount(s: OperatorSettings): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+  if (!s.natsAuthSecret) return { env: [], volumes: [], mounts: [] };
+  return {
+    env: [{ name: 'SHARDLINE_NATS_AUTH_DIR', value: NATS_AUTH_DIR }],
+    volumes: [{ name: 'nats-auth', secret: { secretName: s.natsAuthSecret } }],
+    mounts: [{ name: 'nats-auth', mountPath: NATS_AUTH_DIR, readOnly: true }],
+  };
 }
 
 export type Component = 'runtime' | 'delivery' | 'analytics';

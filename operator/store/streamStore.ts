@@ -6,7 +6,7 @@ import { finishReshard } from '../../stream/reshard.js';
 import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../stream/streamEncryption.js';
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
-import { connectStore, type Store } from '../../stream/connect.js';
+import { connectStore, type Store, type StoreOptions } from '../../stream/connect.js';
 import type { StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
@@ -40,8 +40,8 @@ export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
 // Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
 const transitionMs = () => Number(process.env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500);
 
-export async function connectStreamStore(natsUrl: string, replicas = 1): Promise<StreamStore> {
-  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas });
+export async function connectStreamStore(natsUrl: string, replicas = 1, connectOptions?: StoreOptions['connectOptions']): Promise<StreamStore> {
+  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions });
   const reshard = (streams as Record<string, unknown>).updateShardCount as
     | ((s: Store, name: string, count: number) => Promise<StreamRecord>)
     | undefined;

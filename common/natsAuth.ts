@@ -1,0 +1,82 @@
+// How a Shardline process authenticates to NATS: user/password, token, NKey
+// seed, or a creds file (JWT + seed), and TLS with a CA and a client
+// certificate. From flags or env; on Kubernetes the operator mounts a Secret
+// and points the *_FILE variables at it. Files are read at every (re)connect,
+// so a rotated Secret is picked up without a restart.
+//
+// Used by the runtime, the operator, and the delivery/analytics workers
+// (`natsOptionSpecs` for their CLI, `natsConnectOptions` for `connect`).
+import fs from 'node:fs';
+import {
+  credsAuthenticator,
+  nkeyAuthenticator,
+  tokenAuthenticator,
+  usernamePasswordAuthenticator,
+  type Authenticator,
+  type ConnectionOptions,
+} from 'nats';
+import { text, type OptionSpec } from './options.js';
+
+export interface NatsAuth {
+  user?: string;
+  password?: string;
+  passwordFile?: string;
+  token?: string;
+  tokenFile?: string;
+  nkeySeedFile?: string;
+  credsFile?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export const NATS_AUTH_OPTIONS: OptionSpec[] = [
+  { flag: '--nats-user <name>', env: 'SHARDLINE_NATS_USER', description: 'NATS user name (with a password)', parse: text },
+  { flag: '--nats-password <password>', env: 'SHARDLINE_NATS_PASSWORD', description: 'NATS password (prefer --nats-password-file)', parse: text },
+  { flag: '--nats-password-file <file>', env: 'SHARDLINE_NATS_PASSWORD_FILE', description: 'file holding the NATS password', parse: text },
+  { flag: '--nats-token <token>', env: 'SHARDLINE_NATS_TOKEN', description: 'NATS token (prefer --nats-token-file)', parse: text },
+  { flag: '--nats-token-file <file>', env: 'SHARDLINE_NATS_TOKEN_FILE', description: 'file holding the NATS token', parse: text },
+  { flag: '--nats-nkey-seed-file <file>', env: 'SHARDLINE_NATS_NKEY_SEED_FILE', description: 'file holding an NKey user seed (SU...)', parse: text },
+  { flag: '--nats-creds-file <file>', env: 'SHARDLINE_NATS_CREDS_FILE', description: 'NATS .creds file (user JWT and seed)', parse: text },
+  { flag: '--nats-tls-ca <file>', env: 'SHARDLINE_NATS_TLS_CA', description: 'CA bundle to verify the NATS server (turns TLS on)', parse: text },
+  { flag: '--nats-tls-cert <file>', env: 'SHARDLINE_NATS_TLS_CERT', description: 'client certificate for NATS mutual TLS', parse: text },
+  { flag: '--nats-tls-key <file>', env: 'SHARDLINE_NATS_TLS_KEY', description: 'private key of the client certificate', parse: text },
+];
+
+const readTrimmed = (file: string) => fs.readFileSync(file, 'utf8').trim();
+
+/** Throws a one-line Error when the combination is unusable (two methods, a missing file). */
+export function natsConnectOptions(a: NatsAuth): Partial<ConnectionOptions> {
+  const methods = [
+    a.user !== undefined && 'user/password',
+    (a.token ?? a.tokenFile) !== undefined && 'token',
+    a.nkeySeedFile !== undefined && 'nkey',
+    a.credsFile !== undefined && 'creds',
+  ].filter(Boolean);
+  if (methods.length > 1) throw new Error(`NATS authentication: choose one of ${methods.join(', ')}`);
+  if ((a.password ?? a.passwordFile) !== undefined && a.user === undefined) throw new Error('NATS authentication: a password needs --nats-user');
+  for (const f of [a.passwordFile, a.tokenFile, a.nkeySeedFile, a.credsFile, a.tlsCa, a.tlsCert, a.tlsKey]) {
+    if (f !== undefined && !fs.existsSync(f)) throw new Error(`NATS authentication: ${f} does not exist`);
+  }
+  if ((a.tlsCert === undefined) !== (a.tlsKey === undefined)) throw new Error('NATS TLS: --nats-tls-cert and --nats-tls-key go together');
+  const out: Partial<ConnectionOptions> = {};
+  // Authenticators run at every (re)connect: reading files there follows Secret rotation.
+  let auth: Authenticator | undefined;
+  if (a.user !== undefined) {
+    const user = a.user;
+    auth = (nonce) => usernamePasswordAuthenticator(user, a.passwordFile ? readTrimmed(a.passwordFile) : a.password)(nonce);
+  } else if (a.tokenFile !== undefined || a.token !== undefined) {
+    auth = (nonce) => tokenAuthenticator(a.tokenFile ? readTrimmed(a.tokenFile) : a.token!)(nonce);
+  } else if (a.nkeySeedFile !== undefined) {
+    const file = a.nkeySeedFile;
+    auth = (nonce) => nkeyAuthenticator(new TextEncoder().encode(readTrimmed(file)))(nonce);
+  } else if (a.credsFile !== undefined) {
+    const file = a.credsFile;
+    auth = (nonce) => credsAuthenticator(fs.readFileSync(file))(nonce);
+  }
+  if (auth) out.authenticator = auth;
+  if (a.tlsCa !== undefined || a.tlsCert !== undefined) {
+    out.tls = { ...(a.tlsCa ? { caFile: a.tlsCa } : {}), ...(a.tlsCert ? { certFile: a.tlsCert, keyFile: a.tlsKey } : {}) };
+  }
+  return out;
+}

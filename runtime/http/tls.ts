@@ -1,0 +1,48 @@
+// HTTPS certificate for the Kinesis endpoint, from PEM files (on Kubernetes a
+// mounted Secret, e.g. one cert-manager renews). The files are polled once a
+// second and a changed pair becomes the context for new connections; a pair
+// that does not load (half-written, key and cert not matching) is logged and
+// the previous one kept.
+import fs from 'node:fs';
+import tls from 'node:tls';
+import type { Logger } from '../../common/log.js';
+
+export interface TlsSource {
+  context(): tls.SecureContext;
+  onChange(cb: (ctx: tls.SecureContext) => void): void;
+  stop(): void;
+}
+
+function load(certFile: string, keyFile: string): tls.SecureContext {
+  return tls.createSecureContext({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) });
+}
+
+export function loadTls(config: { tlsCertFile?: string; tlsKeyFile?: string }, logger: Logger, pollMs = 1000): TlsSource | undefined {
+  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = config;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new Error('TLS needs both --tls-cert and --tls-key');
+  let current = load(certFile, keyFile);
+  const listeners: ((ctx: tls.SecureContext) => void)[] = [];
+  const reload = () => {
+    try {
+      current = load(certFile, keyFile);
+      for (const l of listeners) l(current);
+      logger.info({ certFile }, 'TLS certificate reloaded');
+    } catch (e) {
+      logger.warn({ certFile, err: (e as Error).message }, 'TLS certificate not reloaded; keeping the previous one');
+    }
+  };
+  const onStat = (now: fs.Stats, before: fs.Stats) => {
+    if (now.mtimeMs !== before.mtimeMs || now.ino !== before.ino || now.size !== before.size) reload();
+  };
+  fs.watchFile(certFile, { interval: pollMs, persistent: false }, onStat);
+  fs.watchFile(keyFile, { interval: pollMs, persistent: false }, onStat);
+  return {
+    context: () => current,
+    onChange: (cb) => void listeners.push(cb),
+    stop() {
+      fs.unwatchFile(certFile, onStat);
+      fs.unwatchFile(keyFile, onStat);
+    },
+  };
+}
