@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .configureOutput({
       // Commander's messages are already one line; say where the valid forms are.
-      outputError: (msg, write) => write(`${msg.trimEnd()}${/--help/.test(msg) ? '' : ` (see '${helpHint(argv)}')`}\n`),
+      outputError: (msg, write) => write(`${msg.trimEnd()}${validForms(msg, argv)} (see '${helpHint(argv)}')\n`),
     })
     .showSuggestionAfterError(true);
   for (const sub of SUBCOMMANDS) {
@@ -105,6 +105,16 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   await program.parseAsync(argv, { from: 'user' });
+}
+
+/** For an unknown flag or command: the valid ones, on the same line. */
+function validForms(msg: string, argv: string[]): string {
+  const sub = SUBCOMMANDS.find((s) => s.name === argv[0]);
+  if (/unknown command/.test(msg)) return `; commands: ${SUBCOMMANDS.map((s) => s.name).join(', ')}`;
+  if (/unknown option/.test(msg) && sub && sub.options.length > 0) {
+    return `; valid flags: ${sub.options.map((o) => o.flag.split(' ')[0]).join(', ')}`;
+  }
+  return '';
 }
 
 function helpHint(argv: string[]): string {

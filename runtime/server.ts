@@ -25,6 +25,8 @@ export interface RunningRuntime {
   port: number;
   ctx: ApiContext;
   listener: Listener;
+  /** Request body bytes held right now (runtime/http/body.ts). */
+  bodyBudget: BodyBudget;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
   const scrape = metricsSource(metrics.registry);
   const ready = readiness(store.nc, config.readyTimeoutMs);
   const access = accessLogger(logger, config.accessLog);
+  const bodyBudget = new BodyBudget(config.bodyBudgetBytes);
   const ctx: ApiContext = { store, cache, appender, iterators, config, usage };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   const credentials = loadCredentialStore({ file: config.credentialsFile, inline: config.credentials });
@@ -77,7 +80,7 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
         res.end(problem ?? 'ok');
       },
     },
-    bodyBudget: new BodyBudget(config.bodyBudgetBytes),
+    bodyBudget,
     bodyTimeoutMs: config.bodyTimeoutMs,
     onDone: (r) => {
       metrics.observe(r);
@@ -100,6 +103,7 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
     port: listener.port,
     ctx,
     listener,
+    bodyBudget,
     async close() {
       tls?.stop();
       await listener.close();

@@ -92,6 +92,8 @@ export function kinesisHandler(opts: HandlerOptions) {
     res.setHeader('x-amz-id-2', requestId2());
     res.once('close', () => {
       rec.status = res.writableFinished ? res.statusCode : 0;
+      // The connection closed before the answer was complete: the client went away.
+      if (rec.status === 0) rec.errorType ??= 'ClientAborted';
       opts.onDone?.(rec);
     });
     let release = () => undefined as void;

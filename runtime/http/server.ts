@@ -93,6 +93,10 @@ export async function listen(handler: Handler, opts: ListenOptions): Promise<Lis
     },
     tracked,
   );
+  // Node starts enforcing headersTimeout/requestTimeout (its periodic
+  // connection check) when the server emits 'listening'. This server never
+  // listens itself (the TCP server hands it connections), so say it does.
+  h1.emit('listening');
   const h2 = http2.createServer(
     {
       settings: { maxConcurrentStreams: limits.h2MaxConcurrentStreams, maxHeaderListSize: 64 * 1024 },
