@@ -15,6 +15,8 @@ import { configFromValues, RUNTIME_OPTIONS } from './config.js';
 
 /** A usage error: reported in one line, exit 2. */
 class UsageError extends Error {}
+/** A failure to start something for a person at a terminal (dev): one plain line, exit 1. */
+class StartError extends Error {}
 
 interface Subcommand {
   name: string;
@@ -45,7 +47,11 @@ const dev: Subcommand = {
   ],
   async run(values) {
     const args = ['--data-dir', values.dataDir, '--nats-port', String(values.natsPort)];
-    return (await import('./dev.js')).runDev(args);
+    try {
+      return await (await import('./dev.js')).runDev(args);
+    } catch (e) {
+      throw new StartError(`shardline dev: ${(e as Error).message}`);
+    }
   },
 };
 
@@ -92,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .configureOutput({
       // Commander's messages are already one line; say where the valid forms are.
-      outputError: (msg, write) => write(`${msg.trimEnd()}${validForms(msg, argv)} (see '${helpHint(argv)}')\n`),
+      outputError: (msg, write) => write(`${msg.trim().replace(/\s*\n\s*/g, ' ')}${validForms(msg, argv)} (see '${helpHint(argv)}')\n`),
     })
     .showSuggestionAfterError(true);
   for (const sub of SUBCOMMANDS) {
@@ -129,6 +135,10 @@ main(process.argv.slice(2)).catch((e) => {
   if (e instanceof UsageError || e instanceof OptionValueError) {
     process.stderr.write(`error: ${e.message}\n`);
     process.exit(2);
+  }
+  if (e instanceof StartError) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
   }
   // Anything else is a start-up failure: one structured line with its cause.
   const logger = createLogger('shardline', {});

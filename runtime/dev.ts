@@ -22,6 +22,26 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
 }
 
+/** Port in use → a one-line error naming it (nats-server would only say so in its log file). */
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === 'EADDRINUSE' ? `nats-server port ${port} is already in use (choose another with --nats-port)` : e.message)),
+    );
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve()));
+  });
+}
+
+function lastLogLine(file: string): string {
+  try {
+    const lines = fs.readFileSync(file, 'utf8').trim().split('\n');
+    return lines.filter((l) => /\[(ERR|FTL)\]/.test(l)).pop() ?? lines.pop() ?? '(no log)';
+  } catch {
+    return '(no log)';
+  }
+}
+
 export async function runDev(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -40,12 +60,23 @@ export async function runDev(args: string[]): Promise<void> {
       `jetstream { store_dir: "${path.join(dataDir, 'jetstream')}" }`,
     ].join('\n') + '\n',
   );
-  const nats = spawn(process.env.NATS_SERVER_BIN ?? 'nats-server', ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await assertPortFree(natsPort);
+  const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
+  const nats = spawn(bin, ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // Start failures name their cause: a missing binary, or what nats-server logged before exiting.
+  const failed = new Promise<never>((_, reject) => {
+    nats.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === 'ENOENT' ? `nats-server not found ('${bin}'): install it or set NATS_SERVER_BIN` : `nats-server could not start: ${e.message}`)),
+    );
+    nats.once('exit', (code) => reject(new Error(`nats-server exited (${code}) during start: ${lastLogLine(path.join(dataDir, 'nats.log'))}`)));
+  });
+  failed.catch(() => undefined);
+  await Promise.race([waitForPort(natsPort, 15_000), failed]);
+  nats.removeAllListeners('exit');
   nats.once('exit', (code) => {
     console.error(`nats-server exited (${code})`);
     process.exit(1);
   });
-  await waitForPort(natsPort, 15_000);
   const config = runtimeConfig([]);
   config.natsUrl = `nats://127.0.0.1:${natsPort}`;
   const rt = await startRuntime(config, (m) => console.error(m));
