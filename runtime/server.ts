@@ -94,10 +94,10 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
     port: config.port,
     host: config.host,
     limits: config.limits,
-    secureContext: tls?.context(),
+    tls: tls?.current(),
     onEvent: (event, fields) => logger.debug(fields, event),
   });
-  tls?.onChange((ctx) => listener.setSecureContext?.(ctx));
+  tls?.onChange((pair) => listener.setCertificate?.(pair));
   const stopJanitor = startClosedShardJanitor(store, log);
   return {
     port: listener.port,

@@ -28,7 +28,13 @@ export interface Listener {
   h2: http2.Http2Server;
   connections: ConnectionTable;
   /** Swaps the certificate for new connections (TLS only). */
-  setSecureContext?(ctx: tls.SecureContext): void;
+  setCertificate?(pair: CertificatePair): void;
+}
+
+/** PEM certificate chain and private key. */
+export interface CertificatePair {
+  cert: Buffer;
+  key: Buffer;
 }
 
 export interface ListenLimits {
@@ -64,7 +70,7 @@ export interface ListenOptions {
   host?: string;
   limits?: Partial<ListenLimits>;
   /** Serve TLS (h2 and http/1.1 by ALPN) with this certificate instead of cleartext. */
-  secureContext?: tls.SecureContext;
+  tls?: CertificatePair;
   /** One line per connection-level event (refused, sniff timeout). */
   onEvent?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -111,12 +117,28 @@ export async function listen(handler: Handler, opts: ListenOptions): Promise<Lis
   h2.setTimeout(limits.idleTimeoutMs);
   h2.on('sessionError', () => undefined);
 
-  const toH2 = (session: Duplex, raw: net.Socket) => {
+  const toH2 = (session: Duplex, raw: Duplex) => {
     const link = (s: http2.ServerHttp2Session) => table.link(s, raw);
     h2.once('session', link);
     h2.emit('connection', session);
     h2.off('session', link);
   };
+
+  const tlsFront = opts.tls
+    ? tls.createServer({ ...opts.tls, ALPNProtocols: ['h2', 'http/1.1'], handshakeTimeout: limits.sniffTimeoutMs })
+    : undefined;
+  tlsFront?.on('tlsClientError', (_e, s) => s.destroy());
+  tlsFront?.on('secureConnection', (secure: tls.TLSSocket) => {
+    const raw = (secure as unknown as { _parent?: net.Socket })._parent;
+    if (raw) {
+      raw.setTimeout(0);
+      raw.removeAllListeners('timeout');
+      table.link(secure, raw);
+    }
+    secure.on('error', () => secure.destroy());
+    if (secure.alpnProtocol === 'h2') toH2(secure, raw ?? secure);
+    else h1.emit('connection', secure);
+  });
 
   const tcp = net.createServer((socket) => {
     socket.on('error', () => socket.destroy());
@@ -134,19 +156,9 @@ export async function listen(handler: Handler, opts: ListenOptions): Promise<Lis
       socket.setTimeout(0);
       socket.removeAllListeners('timeout');
     };
-    if (opts.secureContext) {
-      const secure = new tls.TLSSocket(socket, {
-        isServer: true,
-        secureContext: currentContext,
-        ALPNProtocols: ['h2', 'http/1.1'],
-      });
-      secure.on('error', () => secure.destroy());
-      secure.once('secure', () => {
-        handOff();
-        table.link(secure, socket);
-        if (secure.alpnProtocol === 'h2') toH2(secure, socket);
-        else h1.emit('connection', secure);
-      });
+    if (tlsFront) {
+      // The TLS server does the handshake and ALPN; 'secureConnection' dispatches.
+      tlsFront.emit('connection', socket);
       return;
     }
     let head = Buffer.alloc(0);
@@ -173,7 +185,6 @@ export async function listen(handler: Handler, opts: ListenOptions): Promise<Lis
     };
     socket.on('data', onData);
   });
-  let currentContext = opts.secureContext;
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve());
@@ -182,7 +193,8 @@ export async function listen(handler: Handler, opts: ListenOptions): Promise<Lis
     port: (tcp.address() as net.AddressInfo).port,
     h2,
     connections: table,
-    setSecureContext: opts.secureContext ? (ctx) => void (currentContext = ctx) : undefined,
+    // New connections take the new pair; open ones keep theirs.
+    setCertificate: tlsFront ? (pair) => tlsFront.setSecureContext(pair) : undefined,
     async close() {
       // close() waits for open connections, so end keep-alive ones first.
       const closed = new Promise<void>((r) => tcp.close(() => r()));

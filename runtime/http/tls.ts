@@ -6,15 +6,19 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from '../../common/log.js';
+import type { CertificatePair } from './server.js';
 
 export interface TlsSource {
-  context(): tls.SecureContext;
-  onChange(cb: (ctx: tls.SecureContext) => void): void;
+  current(): CertificatePair;
+  onChange(cb: (pair: CertificatePair) => void): void;
   stop(): void;
 }
 
-function load(certFile: string, keyFile: string): tls.SecureContext {
-  return tls.createSecureContext({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) });
+/** Reads the pair and checks it loads (key matches certificate) before it is used. */
+function load(certFile: string, keyFile: string): CertificatePair {
+  const pair = { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
+  tls.createSecureContext(pair);
+  return pair;
 }
 
 export function loadTls(config: { tlsCertFile?: string; tlsKeyFile?: string }, logger: Logger, pollMs = 1000): TlsSource | undefined {
@@ -22,7 +26,7 @@ export function loadTls(config: { tlsCertFile?: string; tlsKeyFile?: string }, l
   if (!certFile && !keyFile) return undefined;
   if (!certFile || !keyFile) throw new Error('TLS needs both --tls-cert and --tls-key');
   let current = load(certFile, keyFile);
-  const listeners: ((ctx: tls.SecureContext) => void)[] = [];
+  const listeners: ((pair: CertificatePair) => void)[] = [];
   const reload = () => {
     try {
       current = load(certFile, keyFile);
@@ -38,7 +42,7 @@ export function loadTls(config: { tlsCertFile?: string; tlsKeyFile?: string }, l
   fs.watchFile(certFile, { interval: pollMs, persistent: false }, onStat);
   fs.watchFile(keyFile, { interval: pollMs, persistent: false }, onStat);
   return {
-    context: () => current,
+    current: () => current,
     onChange: (cb) => void listeners.push(cb),
     stop() {
       fs.unwatchFile(certFile, onStat);
