@@ -7,6 +7,7 @@
 // Used by the runtime, the operator, and the delivery/analytics workers
 // (`natsOptionSpecs` for their CLI, `natsConnectOptions` for `connect`).
 import fs from 'node:fs';
+import path from 'node:path';
 import {
   credsAuthenticator,
   nkeyAuthenticator,
@@ -18,6 +19,8 @@ import {
 import { text, type OptionSpec } from './options.js';
 
 export interface NatsAuth {
+  /** A directory (a mounted Secret) holding any of AUTH_DIR_FILES; explicit settings win. */
+  authDir?: string;
   user?: string;
   password?: string;
   passwordFile?: string;
@@ -30,7 +33,23 @@ export interface NatsAuth {
   tlsKey?: string;
 }
 
+/**
+ * File names read from --nats-auth-dir (the keys of the Secret the operator
+ * mounts). ca.crt/tls.crt/tls.key match a cert-manager Certificate's Secret.
+ */
+export const AUTH_DIR_FILES: Record<string, keyof NatsAuth> = {
+  user: 'user',
+  password: 'passwordFile',
+  token: 'tokenFile',
+  'nkey-seed': 'nkeySeedFile',
+  'user.creds': 'credsFile',
+  'ca.crt': 'tlsCa',
+  'tls.crt': 'tlsCert',
+  'tls.key': 'tlsKey',
+};
+
 export const NATS_AUTH_OPTIONS: OptionSpec[] = [
+  { flag: '--nats-auth-dir <dir>', env: 'SHARDLINE_NATS_AUTH_DIR', description: 'directory of NATS credential files: user, password, token, nkey-seed, user.creds, ca.crt, tls.crt, tls.key', parse: text },
   { flag: '--nats-user <name>', env: 'SHARDLINE_NATS_USER', description: 'NATS user name (with a password)', parse: text },
   { flag: '--nats-password <password>', env: 'SHARDLINE_NATS_PASSWORD', description: 'NATS password (prefer --nats-password-file)', parse: text },
   { flag: '--nats-password-file <file>', env: 'SHARDLINE_NATS_PASSWORD_FILE', description: 'file holding the NATS password', parse: text },
@@ -46,7 +65,8 @@ export const NATS_AUTH_OPTIONS: OptionSpec[] = [
 const readTrimmed = (file: string) => fs.readFileSync(file, 'utf8').trim();
 
 /** Throws a one-line Error when the combination is unusable (two methods, a missing file). */
-export function natsConnectOptions(a: NatsAuth): Partial<ConnectionOptions> {
+export function natsConnectOptions(given: NatsAuth): Partial<ConnectionOptions> {
+  const a = withAuthDir(given);
   const methods = [
     a.user !== undefined && 'user/password',
     (a.token ?? a.tokenFile) !== undefined && 'token',
@@ -79,4 +99,25 @@ export function natsConnectOptions(a: NatsAuth): Partial<ConnectionOptions> {
     out.tls = { ...(a.tlsCa ? { caFile: a.tlsCa } : {}), ...(a.tlsCert ? { certFile: a.tlsCert, keyFile: a.tlsKey } : {}) };
   }
   return out;
+}
+
+/** Fills what `authDir` holds into the settings not given explicitly. */
+function withAuthDir(given: NatsAuth): NatsAuth {
+  if (!given.authDir) return given;
+  if (!fs.existsSync(given.authDir)) throw new Error(`NATS authentication: ${given.authDir} does not exist`);
+  const out: NatsAuth = { ...given };
+  for (const [file, field] of Object.entries(AUTH_DIR_FILES)) {
+    const p = path.join(given.authDir, file);
+    if (out[field] !== undefined || !fs.existsSync(p)) continue;
+    out[field] = field === 'user' ? readTrimmed(p) : p;
+  }
+  return out;
+}
+
+/** The NatsAuth fields from option values keyed by attribute name (common/options.ts). */
+export function natsAuthFromValues(v: Record<string, any>): NatsAuth {
+  return {
+    authDir: v.natsAuthDir, user: v.natsUser, password: v.natsPassword, passwordFile: v.natsPasswordFile, token: v.natsToken,
+    tokenFile: v.natsTokenFile, nkeySeedFile: v.natsNkeySeedFile, credsFile: v.natsCredsFile, tlsCa: v.natsTlsCa, tlsCert: v.natsTlsCert, tlsKey: v.natsTlsKey,
+  };
 }

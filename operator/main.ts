@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { startOperator } from './manager.js';
 import { OPERATOR_OPTIONS } from './options.js';
 import { addOptions, resolveOptions } from '../common/options.js';
-import { natsConnectOptions } from '../common/natsAuth.js';
+import { natsAuthFromValues, natsConnectOptions } from '../common/natsAuth.js';
 import { createLogger } from '../common/log.js';
 
 /** `values` as the CLI resolves them; an argv array is parsed here (tests spawn this module directly). */
@@ -20,10 +20,7 @@ export async function runOperator(input: string[] | Record<string, any>): Promis
   const kc = new KubeConfig();
   if (v.kubeconfig) kc.loadFromFile(v.kubeconfig);
   else kc.loadFromDefault();
-  const natsAuth = {
-    user: v.natsUser, password: v.natsPassword, passwordFile: v.natsPasswordFile, token: v.natsToken, tokenFile: v.natsTokenFile,
-    nkeySeedFile: v.natsNkeySeedFile, credsFile: v.natsCredsFile, tlsCa: v.natsTlsCa, tlsCert: v.natsTlsCert, tlsKey: v.natsTlsKey,
-  };
+  const natsAuth = natsAuthFromValues(v);
   const handle = await startOperator({
     kubeConfig: kc,
     natsUrl: v.nats,

@@ -1,7 +1,7 @@
 // Runtime settings, from flags or SHARDLINE_* environment variables. One table
 // (RUNTIME_OPTIONS) drives the CLI's flags and help, env lookup and checks.
 import { Command } from 'commander';
-import { NATS_AUTH_OPTIONS, type NatsAuth } from '../common/natsAuth.js';
+import { NATS_AUTH_OPTIONS, natsAuthFromValues, type NatsAuth } from '../common/natsAuth.js';
 import { addOptions, boolean, integer, port, resolveOptions, text, type OptionSpec } from '../common/options.js';
 import { DEFAULT_LIMITS, type ListenLimits } from './http/server.js';
 
@@ -86,10 +86,7 @@ const env = process.env;
 export function configFromValues(v: Record<string, any>): RuntimeConfig {
   return {
     natsUrl: v.nats,
-    natsAuth: {
-      user: v.natsUser, password: v.natsPassword, passwordFile: v.natsPasswordFile, token: v.natsToken, tokenFile: v.natsTokenFile,
-      nkeySeedFile: v.natsNkeySeedFile, credsFile: v.natsCredsFile, tlsCa: v.natsTlsCa, tlsCert: v.natsTlsCert, tlsKey: v.natsTlsKey,
-    },
+    natsAuth: natsAuthFromValues(v),
     port: v.port,
     host: v.host,
     region: v.region,
