@@ -19,7 +19,8 @@ export interface OperatorSettings {
   natsAuthSecret?: string;
 }
 
-export const NATS_AUTH_DIR = `${CONFIG_DIR}/nats`;
+// Apart from CONFIG_DIR: worker pods mount their ConfigMap there.
+export const NATS_AUTH_DIR = '/etc/shardline-nats';
 
 /**
  * The NATS credentials Secret as the runtime and workers read it: mounted

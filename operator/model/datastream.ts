@@ -4,11 +4,13 @@ import crypto from 'node:crypto';
 import type { DataStream, DataStreamSpec } from '../../crds/schema/datastream.js';
 import type { KubeObject } from '../kube/client.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
-import { CONFIG_DIR, RUNTIME_PORT, childMeta, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
+import { CONFIG_DIR, RUNTIME_PORT, childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
 export const runtimeName = (ds: DataStream) => childName(ds.metadata.name, 'stream');
-export const endpointOf = (ds: DataStream) => `http://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}`;
+export const endpointOf = (ds: DataStream) => `${ds.spec.tls ? 'https' : 'http'}://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}`;
+/** Where the runtime reads its HTTPS certificate (SHARDLINE_TLS_CERT_FILE / _KEY_FILE). */
+export const TLS_DIR = `${CONFIG_DIR}/tls`;
 
 /** The shard count the store should have: PROVISIONED takes spec.shards; ON_DEMAND only keeps it in bounds. */
 export function desiredShardCount(spec: DataStreamSpec, current?: number): number {
@@ -69,6 +71,16 @@ export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings):
     mounts.push({ name: 'credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
     env.push({ name: 'SHARDLINE_CREDENTIALS_FILE', value: CREDENTIALS_DIR });
   }
+  if (spec.tls) {
+    // Mounted whole (no subPath), so a renewed certificate reaches the pod; the runtime polls the files.
+    volumes.push({ name: 'tls', secret: { secretName: spec.tls.certificateSecretRef } });
+    mounts.push({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
+    env.push({ name: 'SHARDLINE_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` }, { name: 'SHARDLINE_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` });
+  }
+  const nats = natsAuthMount(s);
+  env.push(...nats.env);
+  volumes.push(...nats.volumes);
+  mounts.push(...nats.mounts);
   return { env, volumes, mounts };
 }
 
@@ -140,8 +152,9 @@ export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: Oper
               args: ['runtime'],
               env,
               ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
-              readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5 },
-              livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
+              // Ready only while JetStream answers (/readyz is a round trip); alive while the process serves HTTP.
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http', scheme: spec.tls ? 'HTTPS' : 'HTTP' }, periodSeconds: 5, timeoutSeconds: 3 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: spec.tls ? 'HTTPS' : 'HTTP' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               // Empty lists are left out: the apiserver drops them, and the stored object must match.

@@ -3,7 +3,7 @@
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
 import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
 import type { KubeObject } from '../kube/client.js';
-import { CONFIG_DIR, childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
+import { CONFIG_DIR, childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
 export const analyticsName = (a: { metadata: { name: string } }) => childName(a.metadata.name, 'analytics');
@@ -17,6 +17,7 @@ function workerChildren(
 ): { configMap: KubeObject; deployment: KubeObject } {
   const selector = selectorLabels(owner, component);
   const configJson = JSON.stringify(config, null, 2) + '\n';
+  const nats = natsAuthMount(s);
   return {
     configMap: {
       apiVersion: 'v1', kind: 'ConfigMap',
@@ -42,15 +43,16 @@ function workerChildren(
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
               args: [component, '--config', `${CONFIG_DIR}/config.json`],
-              env: [{ name: 'SHARDLINE_NATS_URL', value: s.natsUrl }, ...env],
+              env: [{ name: 'SHARDLINE_NATS_URL', value: s.natsUrl }, ...env, ...nats.env],
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts: [
                 { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
                 { name: 'tmp', mountPath: '/tmp' },
+                ...nats.mounts,
               ],
             }],
-            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }],
+            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...nats.volumes],
           },
         },
       },
