@@ -10,6 +10,7 @@ COPY tsconfig.json ./
 COPY common ./common
 COPY runtime ./runtime
 COPY stream ./stream
+COPY producer ./producer
 COPY operator ./operator
 COPY crds ./crds
 COPY bench ./bench

@@ -1,10 +1,11 @@
 // Structured logs for every Shardline process (runtime, operator, delivery and
-// analytics workers): one JSON object per line on stderr, with pino's numeric
-// levels and a `component` field. This module imports nothing from the rest of
-// the repository, so any process folder can use it without import cycles.
+// analytics workers): one JSON object per line on stderr, with the level as a
+// word and a `component` field. It imports only contract/env.ts (names, zod),
+// so any process folder can use it without import cycles.
 //
 //   SHARDLINE_LOG_LEVEL   trace | debug | info (default) | warn | error | fatal | silent
 import pino, { type Logger } from 'pino';
+import { ENV } from '../contract/env.js';
 
 export type { Logger };
 
@@ -18,7 +19,7 @@ export interface LoggerOptions {
 
 /** A root logger for one process; `component` names it (runtime, operator, delivery, analytics, dev). */
 export function createLogger(component: string, opts: LoggerOptions = {}): Logger {
-  const level = opts.level ?? process.env.SHARDLINE_LOG_LEVEL ?? 'info';
+  const level = opts.level ?? process.env[ENV.logLevel] ?? 'info';
   const base = { component, pid: process.pid };
   const options = { level, base, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
   if (opts.write) {

@@ -16,6 +16,7 @@ import {
   type Authenticator,
   type ConnectionOptions,
 } from 'nats';
+import { ENV } from '../contract/env.js';
 import { text, type OptionSpec } from './options.js';
 
 export interface NatsAuth {
@@ -49,17 +50,17 @@ export const AUTH_DIR_FILES: Record<string, keyof NatsAuth> = {
 };
 
 export const NATS_AUTH_OPTIONS: OptionSpec[] = [
-  { flag: '--nats-auth-dir <dir>', env: 'SHARDLINE_NATS_AUTH_DIR', description: 'directory of NATS credential files: user, password, token, nkey-seed, user.creds, ca.crt, tls.crt, tls.key', parse: text },
-  { flag: '--nats-user <name>', env: 'SHARDLINE_NATS_USER', description: 'NATS user name (with a password)', parse: text },
-  { flag: '--nats-password <password>', env: 'SHARDLINE_NATS_PASSWORD', description: 'NATS password (prefer --nats-password-file)', parse: text },
-  { flag: '--nats-password-file <file>', env: 'SHARDLINE_NATS_PASSWORD_FILE', description: 'file holding the NATS password', parse: text },
-  { flag: '--nats-token <token>', env: 'SHARDLINE_NATS_TOKEN', description: 'NATS token (prefer --nats-token-file)', parse: text },
-  { flag: '--nats-token-file <file>', env: 'SHARDLINE_NATS_TOKEN_FILE', description: 'file holding the NATS token', parse: text },
-  { flag: '--nats-nkey-seed-file <file>', env: 'SHARDLINE_NATS_NKEY_SEED_FILE', description: 'file holding an NKey user seed (SU...)', parse: text },
-  { flag: '--nats-creds-file <file>', env: 'SHARDLINE_NATS_CREDS_FILE', description: 'NATS .creds file (user JWT and seed)', parse: text },
-  { flag: '--nats-tls-ca <file>', env: 'SHARDLINE_NATS_TLS_CA', description: 'CA bundle to verify the NATS server (turns TLS on)', parse: text },
-  { flag: '--nats-tls-cert <file>', env: 'SHARDLINE_NATS_TLS_CERT', description: 'client certificate for NATS mutual TLS', parse: text },
-  { flag: '--nats-tls-key <file>', env: 'SHARDLINE_NATS_TLS_KEY', description: 'private key of the client certificate', parse: text },
+  { flag: '--nats-auth-dir <dir>', env: ENV.natsAuthDir, description: 'directory of NATS credential files: user, password, token, nkey-seed, user.creds, ca.crt, tls.crt, tls.key', parse: text },
+  { flag: '--nats-user <name>', env: ENV.natsUser, description: 'NATS user name (with a password)', parse: text },
+  { flag: '--nats-password <password>', env: ENV.natsPassword, description: 'NATS password (prefer --nats-password-file)', parse: text },
+  { flag: '--nats-password-file <file>', env: ENV.natsPasswordFile, description: 'file holding the NATS password', parse: text },
+  { flag: '--nats-token <token>', env: ENV.natsToken, description: 'NATS token (prefer --nats-token-file)', parse: text },
+  { flag: '--nats-token-file <file>', env: ENV.natsTokenFile, description: 'file holding the NATS token', parse: text },
+  { flag: '--nats-nkey-seed-file <file>', env: ENV.natsNkeySeedFile, description: 'file holding an NKey user seed (SU...)', parse: text },
+  { flag: '--nats-creds-file <file>', env: ENV.natsCredsFile, description: 'NATS .creds file (user JWT and seed)', parse: text },
+  { flag: '--nats-tls-ca <file>', env: ENV.natsTlsCa, description: 'CA bundle to verify the NATS server (turns TLS on)', parse: text },
+  { flag: '--nats-tls-cert <file>', env: ENV.natsTlsCert, description: 'client certificate for NATS mutual TLS', parse: text },
+  { flag: '--nats-tls-key <file>', env: ENV.natsTlsKey, description: 'private key of the client certificate', parse: text },
 ];
 
 const readTrimmed = (file: string) => fs.readFileSync(file, 'utf8').trim();

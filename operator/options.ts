@@ -2,26 +2,28 @@
 // default). Kept apart from main.ts so `shardline --help` does not load the
 // Kubernetes client.
 import { NATS_AUTH_OPTIONS } from '../common/natsAuth.js';
+import { ENV } from '../contract/env.js';
+import { OPERATOR_HEALTH_PORT } from '../contract/ports.js';
 import { boolean, integer, port, text, type OptionSpec } from '../common/options.js';
 
 const positive = integer(1, 1_000_000);
 
 export const OPERATOR_OPTIONS: OptionSpec[] = [
-  { flag: '--kubeconfig <path>', env: 'KUBECONFIG', description: 'kubeconfig file (else ~/.kube/config or in-cluster)', parse: text },
-  { flag: '--nats <urls>', env: 'SHARDLINE_NATS_URL', description: 'NATS server URL(s)', parse: text, default: 'nats://nats.shardline-system.svc:4222' },
+  { flag: '--kubeconfig <path>', env: ENV.kubeconfig, description: 'kubeconfig file (else ~/.kube/config or in-cluster)', parse: text },
+  { flag: '--nats <urls>', env: ENV.natsUrl, description: 'NATS server URL(s)', parse: text, default: 'nats://nats.shardline-system.svc:4222' },
   ...NATS_AUTH_OPTIONS,
-  { flag: '--nats-auth-secret <name>', env: 'SHARDLINE_NATS_AUTH_SECRET', description: 'Secret (in each resource\'s namespace) mounted into runtime and worker pods for NATS credentials', parse: text },
-  { flag: '--image <image>', env: 'SHARDLINE_IMAGE', description: 'image of runtime and worker pods', parse: text, default: 'shardline:0.1.0' },
-  { flag: '--image-pull-policy <policy>', env: 'SHARDLINE_IMAGE_PULL_POLICY', description: 'imagePullPolicy of those pods', parse: text },
-  { flag: '--leader-elect <bool>', env: 'SHARDLINE_LEADER_ELECT', description: 'elect a leader through a Lease', parse: boolean, default: true },
-  { flag: '--lease-namespace <ns>', env: 'POD_NAMESPACE', description: 'namespace of the Lease', parse: text, default: 'shardline-system' },
+  { flag: '--nats-auth-secret <name>', env: ENV.natsAuthSecret, description: 'Secret (in each resource\'s namespace) mounted into runtime and worker pods for NATS credentials', parse: text },
+  { flag: '--image <image>', env: ENV.image, description: 'image of runtime and worker pods', parse: text, default: 'shardline:0.1.0' },
+  { flag: '--image-pull-policy <policy>', env: ENV.imagePullPolicy, description: 'imagePullPolicy of those pods', parse: text },
+  { flag: '--leader-elect <bool>', env: ENV.leaderElect, description: 'elect a leader through a Lease', parse: boolean, default: true },
+  { flag: '--lease-namespace <ns>', env: ENV.podNamespace, description: 'namespace of the Lease', parse: text, default: 'shardline-system' },
   { flag: '--lease-name <name>', description: 'name of the Lease', parse: text },
   { flag: '--lease-duration-seconds <n>', description: 'Lease duration', parse: positive },
   { flag: '--renew-deadline-ms <ms>', description: 'leader renew deadline', parse: positive },
   { flag: '--retry-period-ms <ms>', description: 'leader election retry period', parse: positive },
-  { flag: '--identity <id>', env: 'POD_NAME', description: 'this replica\'s identity in the Lease', parse: text },
+  { flag: '--identity <id>', env: ENV.podName, description: 'this replica\'s identity in the Lease', parse: text },
   { flag: '--resync-seconds <n>', description: 're-enqueue every key this often', parse: positive },
   { flag: '--workers <n>', description: 'concurrent reconciles', parse: integer(1, 256) },
-  { flag: '--health-port <n>', env: 'SHARDLINE_HEALTH_PORT', description: '/healthz, /readyz, /metrics port (0: any free port)', parse: port, default: 8081 },
-  { flag: '--store-replicas <n>', env: 'SHARDLINE_REPLICAS', description: 'JetStream replicas of the metadata buckets', parse: integer(1, 5) },
+  { flag: '--health-port <n>', env: ENV.healthPort, description: '/healthz, /readyz, /metrics port (0: any free port)', parse: port, default: OPERATOR_HEALTH_PORT },
+  { flag: '--store-replicas <n>', env: ENV.replicas, description: 'JetStream replicas of the metadata buckets', parse: integer(1, 5) },
 ];

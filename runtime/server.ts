@@ -20,6 +20,7 @@ import { readiness } from './readiness.js';
 import { accessLogger } from './accessLog.js';
 import { natsConnectOptions } from '../common/natsAuth.js';
 import { errorFields, toLogger, type Logger } from '../common/log.js';
+import { Autoscaler } from './autoscale/controller.js';
 
 export interface RunningRuntime {
   port: number;
@@ -27,6 +28,7 @@ export interface RunningRuntime {
   listener: Listener;
   /** Request body bytes held right now (runtime/http/body.ts). */
   bodyBudget: BodyBudget;
+  autoscaler?: Autoscaler;
   close(): Promise<void>;
 }
 
@@ -99,15 +101,19 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
   });
   tls?.onChange((pair) => listener.setCertificate?.(pair));
   const stopJanitor = startClosedShardJanitor(store, log);
+  const autoscaler = config.autoscale.enabled ? new Autoscaler(store, cache, { ...config.autoscale, shardLimit: config.shardLimit, log }) : undefined;
+  autoscaler?.start();
   return {
     port: listener.port,
     ctx,
     listener,
     bodyBudget,
+    autoscaler,
     async close() {
       tls?.stop();
       await listener.close();
       stopJanitor();
+      await autoscaler?.stop();
       usage.stop();
       cache.stop();
       publisher.close();

@@ -1,11 +1,11 @@
 // Names, labels and owner references shared by every child the operator creates.
 import crypto from 'node:crypto';
 import type { KubeObject } from '../kube/client.js';
+import { ENV } from '../../contract/env.js';
+import { NATS_AUTH_DIR } from '../../contract/mounts.js';
 
 export const MANAGED_BY = 'shardline-operator';
 export const FINALIZER = 'shardline.dev/jetstream';
-export const RUNTIME_PORT = 4567;
-export const CONFIG_DIR = '/etc/shardline';
 
 export interface OperatorSettings {
   image: string;
@@ -19,8 +19,6 @@ export interface OperatorSettings {
   natsAuthSecret?: string;
 }
 
-// Apart from CONFIG_DIR: worker pods mount their ConfigMap there.
-export const NATS_AUTH_DIR = '/etc/shardline-nats';
 
 /**
  * The NATS credentials Secret as the runtime and workers read it: mounted
@@ -30,7 +28,7 @@ export const NATS_AUTH_DIR = '/etc/shardline-nats';
 export function natsAuthMount(s: OperatorSettings): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
   if (!s.natsAuthSecret) return { env: [], volumes: [], mounts: [] };
   return {
-    env: [{ name: 'SHARDLINE_NATS_AUTH_DIR', value: NATS_AUTH_DIR }],
+    env: [{ name: ENV.natsAuthDir, value: NATS_AUTH_DIR }],
     volumes: [{ name: 'nats-auth', secret: { secretName: s.natsAuthSecret } }],
     mounts: [{ name: 'nats-auth', mountPath: NATS_AUTH_DIR, readOnly: true }],
   };

@@ -4,13 +4,14 @@ import crypto from 'node:crypto';
 import type { DataStream, DataStreamSpec } from '../../crds/schema/datastream.js';
 import type { KubeObject } from '../kube/client.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
-import { CONFIG_DIR, RUNTIME_PORT, childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
+import { childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
+import { ENV } from '../../contract/env.js';
+import { CREDENTIALS_DIR, KMS_KEYS_DIR, TLS_DIR } from '../../contract/mounts.js';
+import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
 export const runtimeName = (ds: DataStream) => childName(ds.metadata.name, 'stream');
 export const endpointOf = (ds: DataStream) => `${ds.spec.tls ? 'https' : 'http'}://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}`;
-/** Where the runtime reads its HTTPS certificate (SHARDLINE_TLS_CERT_FILE / _KEY_FILE). */
-export const TLS_DIR = `${CONFIG_DIR}/tls`;
 
 /** The shard count the store should have: PROVISIONED takes spec.shards; ON_DEMAND only keeps it in bounds. */
 export function desiredShardCount(spec: DataStreamSpec, current?: number): number {
@@ -19,10 +20,6 @@ export function desiredShardCount(spec: DataStreamSpec, current?: number): numbe
   return Math.min(spec.onDemand.maxShards, Math.max(spec.onDemand.minShards, n));
 }
 
-/** Where the runtime reads its key ring (SHARDLINE_KMS_KEYS_FILE): a directory, one file per key id. */
-export const KMS_KEYS_DIR = `${CONFIG_DIR}/kms-keys`;
-/** Where the runtime reads its access keys (SHARDLINE_CREDENTIALS_FILE): a directory, one file per access key id. */
-export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
 
 const KEY_ID_MAX = 128; // the key ring's limit (stream/keyring.ts)
 
@@ -50,10 +47,10 @@ export const desiredEncryption = (spec: DataStreamSpec): { type: 'NONE' | 'KMS';
  */
 export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
   const env: unknown[] = [
-    { name: 'SHARDLINE_NATS_URL', value: s.natsUrl },
-    { name: 'SHARDLINE_PORT', value: String(RUNTIME_PORT) },
+    { name: ENV.natsUrl, value: s.natsUrl },
+    { name: ENV.port, value: String(RUNTIME_PORT) },
     // Metadata bucket replicas: a property of the store, not of this stream.
-    { name: 'SHARDLINE_REPLICAS', value: String(s.storeReplicas ?? 1) },
+    { name: ENV.replicas, value: String(s.storeReplicas ?? 1) },
   ];
   const volumes: unknown[] = [];
   const mounts: unknown[] = [];
@@ -63,19 +60,19 @@ export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings):
     const ref = spec.encryption.keySecretRef;
     volumes.push({ name: 'kms-keys', secret: { secretName: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } });
     mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
-    env.push({ name: 'SHARDLINE_KMS_KEYS_FILE', value: KMS_KEYS_DIR });
+    env.push({ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR });
   }
   if (spec.auth) {
     // Every key of the Secret is a file named by the access key id, holding its secret.
     volumes.push({ name: 'credentials', secret: { secretName: spec.auth.credentialsSecretRef } });
     mounts.push({ name: 'credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
-    env.push({ name: 'SHARDLINE_CREDENTIALS_FILE', value: CREDENTIALS_DIR });
+    env.push({ name: ENV.credentialsFile, value: CREDENTIALS_DIR });
   }
   if (spec.tls) {
     // Mounted whole (no subPath), so a renewed certificate reaches the pod; the runtime polls the files.
     volumes.push({ name: 'tls', secret: { secretName: spec.tls.certificateSecretRef } });
     mounts.push({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
-    env.push({ name: 'SHARDLINE_TLS_CERT_FILE', value: `${TLS_DIR}/tls.crt` }, { name: 'SHARDLINE_TLS_KEY_FILE', value: `${TLS_DIR}/tls.key` });
+    env.push({ name: ENV.tlsCertFile, value: `${TLS_DIR}/tls.crt` }, { name: ENV.tlsKeyFile, value: `${TLS_DIR}/tls.key` });
   }
   const nats = natsAuthMount(s);
   env.push(...nats.env);

@@ -3,26 +3,48 @@
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
 import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
 import type { KubeObject } from '../kube/client.js';
-import { CONFIG_DIR, childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
+import { ENV } from '../../contract/env.js';
+import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
+import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
+import { encryptionKeyId } from './datastream.js';
+import { childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
 export const analyticsName = (a: { metadata: { name: string } }) => childName(a.metadata.name, 'analytics');
 
-/** Streams a worker reads or writes, resolved to store names and endpoints. */
-export interface ResolvedStream { name: string; streamName: string; endpoint: string }
+export type { ResolvedStream };
+
+/** The key Secret item of an encrypted DataStream a worker reads or writes (its spec.encryption.keySecretRef). */
+export interface KeySecretRef { name: string; key: string }
+
+/**
+ * The key ring of a worker: every key Secret item of the encrypted DataStreams
+ * it reads or writes, projected into one directory as the runtime has it
+ * (file name = key id), so the worker opens and seals records itself.
+ */
+function keyRing(refs: KeySecretRef[]): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+  const unique = [...new Map(refs.map((r) => [encryptionKeyId(r), r])).entries()];
+  if (unique.length === 0) return { env: [], volumes: [], mounts: [] };
+  return {
+    env: [{ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR }],
+    volumes: [{ name: 'kms-keys', projected: { sources: unique.map(([id, r]) => ({ secret: { name: r.name, items: [{ key: r.key, path: id }] } })) } }],
+    mounts: [{ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true }],
+  };
+}
 
 function workerChildren(
-  owner: Owner, component: Component, name: string, replicas: number, config: unknown,
-  env: unknown[], s: OperatorSettings,
+  owner: Owner, component: Component, name: string, replicas: number, config: DeliveryWorkerConfig | AnalyticsWorkerConfig,
+  env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[],
 ): { configMap: KubeObject; deployment: KubeObject } {
   const selector = selectorLabels(owner, component);
+  const keys = keyRing(keyRefs);
   const configJson = JSON.stringify(config, null, 2) + '\n';
   const nats = natsAuthMount(s);
   return {
     configMap: {
       apiVersion: 'v1', kind: 'ConfigMap',
       metadata: childMeta(owner, name, component),
-      data: { 'config.json': configJson },
+      data: { [WORKER_CONFIG_KEY]: configJson },
     },
     deployment: {
       apiVersion: 'apps/v1', kind: 'Deployment',
@@ -42,17 +64,18 @@ function workerChildren(
               name: component,
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
-              args: [component, '--config', `${CONFIG_DIR}/config.json`],
-              env: [{ name: 'SHARDLINE_NATS_URL', value: s.natsUrl }, ...env, ...nats.env],
+              args: [component, '--config', WORKER_CONFIG_FILE],
+              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env, ...keys.env, ...nats.env],
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts: [
-                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'config', mountPath: WORKER_CONFIG_DIR, readOnly: true },
+                { name: 'tmp', mountPath: TMP_DIR },
+                ...keys.mounts,
                 ...nats.mounts,
               ],
             }],
-            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...nats.volumes],
+            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...keys.volumes, ...nats.volumes],
           },
         },
       },
@@ -60,27 +83,27 @@ function workerChildren(
   };
 }
 
-export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings) {
+export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const env: unknown[] = [];
   if (spec.s3?.credentialsSecretRef) {
-    for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+    for (const key of [ENV.awsAccessKeyId, ENV.awsSecretAccessKey]) {
       env.push({ name: key, valueFrom: { secretKeyRef: { name: spec.s3.credentialsSecretRef, key } } });
     }
   }
   if (spec.http?.accessKeySecretRef) {
-    env.push({ name: 'SHARDLINE_HTTP_ACCESS_KEY', valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
+    env.push({ name: ENV.httpAccessKey, valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
   }
-  const config = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
-  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s);
+  const config: DeliveryWorkerConfig = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
+  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s, keyRefs);
 }
 
-export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings) {
-  const config = {
+export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
+  const config: AnalyticsWorkerConfig = {
     applicationName: a.metadata.name,
     namespace: a.metadata.namespace,
     sql: spec.sql,
     inputs: spec.inputs.map((i) => ({ ...i, stream: streams.get(i.dataStreamRef.name) })),
     outputs: spec.outputs.map((o) => ({ ...o, stream: o.dataStreamRef ? streams.get(o.dataStreamRef.name) : undefined })),
   };
-  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s);
+  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s, keyRefs);
 }

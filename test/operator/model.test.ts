@@ -135,7 +135,7 @@ describe('DataStream model', () => {
 
   test('validation the apiserver may not do: cross-field rules, immutable stream name', () => {
     expect(validateDataStream(ds()).ok).toBe(true);
-    const bad = { ...ds(), spec: { ...ds().spec, onDemand: { minShards: 9, maxShards: 2 } } };
+    const bad = { ...ds(), spec: { ...ds().spec, onDemand: { ...ds().spec.onDemand, minShards: 9, maxShards: 2 } } };
     expect(validateDataStream(bad)).toMatchObject({ ok: false, reason: 'InvalidSpec' });
     expect(validateDataStream(ds({ streamName: 'other' }, { streamName: 'orders' }))).toMatchObject({ ok: false, reason: 'ImmutableFieldChanged' });
     expect(validateDataStream({ ...ds(), spec: { shards: -1 } as any })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
@@ -149,7 +149,7 @@ describe('worker models', () => {
     const kids = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings);
     const c = (kids.deployment as any).spec.template.spec.containers[0];
     expect(kids.deployment.metadata.name).toBe('w-delivery');
-    expect(c.args).toEqual(['delivery', '--config', '/etc/shardline/config.json']);
+    expect(c.args).toEqual(['delivery', '--config', '/etc/shardline/config/config.json']);
     expect(c.env).toContainEqual({ name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'creds', key: 'AWS_SECRET_ACCESS_KEY' } } });
     expect(JSON.parse((kids.configMap as any).data['config.json']).source.stream.streamName).toBe('orders');
   });
