@@ -47,7 +47,9 @@ export const oneOf = (values: readonly string[]) => (raw: string): string => {
 /** Registers the specs on a commander command (help text shows env and default). */
 export function addOptions(cmd: Command, specs: OptionSpec[]): Command {
   for (const s of specs) {
-    const o = new Option(s.flag, s.description + (s.env ? ` (env ${s.env})` : '')).argParser((v) => s.parse(v));
+    const o = new Option(s.flag, s.description + (s.env ? ` (env ${s.env})` : ''));
+    // Variadic flags (`<paths...>`) keep commander's own collecting of values.
+    if (!s.flag.includes('...')) o.argParser((v) => s.parse(v));
     if (s.default !== undefined) o.default(s.default);
     cmd.addOption(o);
   }

@@ -8,7 +8,9 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { addOptions, OptionValueError, resolveOptions, type OptionSpec } from '../common/options.js';
+import { addOptions, OptionValueError, port, resolveOptions, type OptionSpec } from '../common/options.js';
+import { ENV } from '../contract/env.js';
+import { RUNTIME_PORT } from '../contract/ports.js';
 import { natsConnectOptions } from '../common/natsAuth.js';
 import { createLogger } from '../common/log.js';
 import { configFromValues, RUNTIME_OPTIONS } from './config.js';
@@ -40,13 +42,17 @@ const runtime: Subcommand = {
 
 const dev: Subcommand = {
   name: 'dev',
-  description: 'local all-in-one: nats-server with JetStream plus the runtime (port from SHARDLINE_PORT, default 4567)',
+  description: 'local all-in-one: supervised nats-server with JetStream plus the Kinesis endpoint; -f applies DataStream manifests',
   options: [
-    { flag: '--data-dir <dir>', env: 'SHARDLINE_DATA_DIR', description: 'where nats-server keeps its data', parse: (v) => v, default: '.shardline' },
-    { flag: '--nats-port <n>', env: 'SHARDLINE_NATS_PORT', description: 'nats-server client port', parse: RUNTIME_OPTIONS.find((o) => o.flag.startsWith('--port'))!.parse, default: 4222 },
+    { flag: '-f, --filename <paths...>', description: 'DataStream manifests (files or directories) to apply', parse: (v) => v },
+    { flag: '--data-dir <dir>', env: ENV.dataDir, description: 'where nats-server keeps its data', parse: (v) => v, default: '.shardline' },
+    { flag: '--nats-port <n>', env: ENV.natsPort, description: 'nats-server client port', parse: port, default: 4222 },
+    { flag: '--port <n>', env: ENV.port, description: 'Kinesis API port', parse: port, default: RUNTIME_PORT },
   ],
   async run(values) {
-    const args = ['--data-dir', values.dataDir, '--nats-port', String(values.natsPort)];
+    const args = ['--data-dir', values.dataDir, '--nats-port', String(values.natsPort), '--port', String(values.port)];
+    // Commander collects repeated -f values; each is passed on as its own -f.
+    for (const f of ([] as string[]).concat(...((values.filename as string[][] | string[] | undefined) ?? []))) args.push('-f', f);
     try {
       return await (await import('./dev.js')).runDev(args);
     } catch (e) {

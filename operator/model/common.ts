@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import type { KubeObject } from '../kube/client.js';
 import { ENV } from '../../contract/env.js';
 import { NATS_AUTH_DIR } from '../../contract/mounts.js';
+import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const MANAGED_BY = 'shardline-operator';
 export const FINALIZER = 'shardline.dev/jetstream';
@@ -17,6 +18,8 @@ export interface OperatorSettings {
   storeReplicas?: number;
   /** Secret with NATS credentials, mounted into runtime and worker pods (natsAuthMount). */
   natsAuthSecret?: string;
+  /** The install's shared Kinesis endpoint (config/runtime: Service `shardline` in the operator's namespace). */
+  sharedEndpoint: string;
 }
 
 
@@ -33,6 +36,9 @@ export function natsAuthMount(s: OperatorSettings): { env: unknown[]; volumes: u
     mounts: [{ name: 'nats-auth', mountPath: NATS_AUTH_DIR, readOnly: true }],
   };
 }
+
+/** The shared runtime's in-cluster URL when the operator runs in `namespace`. */
+export const sharedEndpointIn = (namespace: string) => `http://shardline.${namespace}.svc:${RUNTIME_PORT}`;
 
 export type Component = 'runtime' | 'delivery' | 'analytics';
 

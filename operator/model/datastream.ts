@@ -11,7 +11,14 @@ import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
 export const runtimeName = (ds: DataStream) => childName(ds.metadata.name, 'stream');
-export const endpointOf = (ds: DataStream) => `${ds.spec.tls ? 'https' : 'http'}://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}`;
+/**
+ * Whether the stream gets a runtime Deployment of its own: asked for, or
+ * needed because its pods must mount the stream's Secrets (encryption key,
+ * access keys), which a shared runtime in another namespace cannot.
+ */
+export const isDedicated = (spec: DataStreamSpec) => spec.runtime.dedicated || !!spec.encryption || !!spec.auth || !!spec.tls;
+export const endpointOf = (ds: DataStream, spec: DataStreamSpec, s: Pick<OperatorSettings, 'sharedEndpoint'>) =>
+  isDedicated(spec) ? `${spec.tls ? 'https' : 'http'}://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}` : s.sharedEndpoint;
 
 /** The shard count the store should have: PROVISIONED takes spec.shards; ON_DEMAND only keeps it in bounds. */
 export function desiredShardCount(spec: DataStreamSpec, current?: number): number {
