@@ -5,7 +5,8 @@
 // so a rotated Secret is picked up without a restart.
 //
 // Used by the runtime, the operator, and the delivery/analytics workers
-// (`natsOptionSpecs` for their CLI, `natsConnectOptions` for `connect`).
+// (`NATS_AUTH_OPTIONS` for their CLI table, `natsAuthFromValues` + `natsConnectOptions`
+// for connectStore's `connectOptions`).
 import fs from 'node:fs';
 import path from 'node:path';
 import {
