@@ -8,16 +8,19 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY common ./common
+COPY contract ./contract
 COPY runtime ./runtime
 COPY stream ./stream
 COPY producer ./producer
 COPY operator ./operator
 COPY crds ./crds
+COPY cdk8s ./cdk8s
+COPY examples ./examples
 COPY bench ./bench
 COPY test ./test
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
- && rm -rf dist/test dist/bench dist/crds/generate.js*
+ && rm -rf dist/test dist/bench dist/examples dist/crds/generate.js*
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
