@@ -14,6 +14,7 @@ import { enforceResourcePolicy } from './resourcePolicy.js';
 import { precheckRequest } from '../auth/precheck.js';
 import { readBody, type BodyBudget } from '../http/body.js';
 import { streamLabel, type RequestRecord } from './requestRecord.js';
+import { applyCors } from '../http/cors.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -89,6 +90,11 @@ export function kinesisHandler(opts: HandlerOptions) {
   return async (req: Request, res: Response): Promise<void> => {
     const rec: RequestRecord = { requestId: randomUUID(), startedAt: process.hrtime.bigint(), status: 0 };
     res.setHeader('x-amzn-RequestId', rec.requestId);
+    // A browser's preflight is answered before any other check (no x-amz-id-2 there, as on AWS).
+    if (applyCors(req, res)) {
+      req.resume();
+      return;
+    }
     res.setHeader('x-amz-id-2', requestId2());
     res.once('close', () => {
       rec.status = res.writableFinished ? res.statusCode : 0;
@@ -184,7 +190,8 @@ export function kinesisHandler(opts: HandlerOptions) {
           return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
         }
         const out = await impl!(ctx, params);
-        send(res, 200, encodeBody(wire, out), CONTENT_TYPES[wire]);
+        // Operations without an output shape answer with an empty body, as AWS does.
+        send(res, 200, out === undefined ? '' : encodeBody(wire, out), CONTENT_TYPES[wire]);
       } catch (e) {
         if (e instanceof KinesisError) return sendError(res, wire, e, rec);
         opts.onError?.(op!, e);
