@@ -172,7 +172,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
         j = sig(j + 1);
         partitionBy.push(nameOf(tokens[j]!));
         j = sig(j + 1);
-        if (!isPunct(tokens[j], ',')) break;
+        // `PARTITION BY a, b, DESCRIPTOR(…)`: the comma before DESCRIPTOR ends the list.
+        if (!isPunct(tokens[j], ',') || isWord(tokens[sig(j + 1)], 'DESCRIPTOR')) break;
       }
     }
     if (!isPunct(tokens[j], ',')) throw new SqlError(`expected ',' but found '${tokens[j]?.text}'`, tokens[j]?.pos ?? 0);
@@ -321,7 +322,12 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   // `*` in the select list leaves out ROWTIME and the work table's bookkeeping columns.
   const selectAt = top('SELECT');
   for (let k = selectAt + 1; k < fromAt; k++) {
-    if (depth[k] === 0 && isPunct(tokens[k], '*')) rw.insertBefore(k + 1, ` EXCLUDE (${INTERNAL_COLUMNS.map(quote).join(', ')})`);
+    if (depth[k] !== 0 || !isPunct(tokens[k], '*')) continue;
+    // A star, not a product: it follows SELECT [STREAM] [DISTINCT], a comma or `alias.`.
+    let prev = k - 1;
+    while (prev > 0 && (tokens[prev]!.kind === 'space' || tokens[prev]!.kind === 'comment')) prev--;
+    const p = tokens[prev];
+    if (isWord(p, 'SELECT', 'STREAM', 'DISTINCT', 'ALL') || isPunct(p, ',') || isPunct(p, '.')) rw.insertBefore(k + 1, ` EXCLUDE (${INTERNAL_COLUMNS.map(quote).join(', ')})`);
   }
   // The output row's ROWTIME: the input row's, or the window's end for aggregates.
   const aggregated = window.type === 'tumbling' || window.type === 'stagger' || (window.type === 'tvf' && groupAt >= 0);
