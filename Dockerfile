@@ -8,6 +8,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY runtime ./runtime
 COPY stream ./stream
+COPY analytics ./analytics
+COPY contract ./contract
 COPY operator ./operator
 COPY crds ./crds
 COPY bench ./bench

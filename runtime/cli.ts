@@ -7,7 +7,8 @@ import { isPrimaryOfWorkers, superviseWorkers } from './workers.js';
 const USAGE = `usage: shardline <command> [flags]
   runtime    the shard runtime: Kinesis API on JetStream (--nats, --port, --workers; SHARDLINE_* env)
   dev        local all-in-one: nats-server with JetStream plus the runtime on :4567
-  operator   the Kubernetes operator (KUBECONFIG or in-cluster; --nats)`;
+  operator   the Kubernetes operator (KUBECONFIG or in-cluster; --nats)
+  analytics  an analytics application worker (--config <file>, contract/analytics.ts)`;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
@@ -29,6 +30,8 @@ async function main(argv: string[]): Promise<void> {
       const mod = '../operator/main.js';
       return (await import(mod)).runOperator(rest);
     }
+    case 'analytics':
+      return (await import('../analytics/worker/main.js')).runAnalytics(rest);
     default:
       console.error(USAGE);
       process.exit(cmd === undefined || cmd === '--help' || cmd === '-h' ? 0 : 2);

@@ -10,6 +10,7 @@ import { verifyRequest, type CredentialStore } from '../auth/index.js';
 import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
 import { enforceResourcePolicy } from './resourcePolicy.js';
+import { SERVICES } from './services.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -95,7 +96,9 @@ export function kinesisHandler(opts: HandlerOptions) {
 
       const wire = wireOf(req.headers['content-type'] as string | undefined);
       const [service, op] = String(req.headers['x-amz-target'] ?? '').split('.');
-      const known = service === SERVICE && op !== undefined && isKnownOperation(op);
+      // Other services on this endpoint (services.ts) bring their own operation table.
+      const other = service !== SERVICE && service !== undefined && Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+      const known = op !== undefined && (other ? Object.hasOwn(other, op) : service === SERVICE && isKnownOperation(op));
       if (body.length === 0) {
         const w: Wire = wire === 'json' ? 'json' : 'cbor';
         return sendError(res, w, new KinesisError(known ? 'SerializationException' : 'UnknownOperationException', ''));
@@ -107,11 +110,11 @@ export function kinesisHandler(opts: HandlerOptions) {
       let decoded = decodeBody(wire, body);
       if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return sendError(res, wire, serializationError(''));
       if (!known) return sendError(res, wire, new KinesisError('UnknownOperationException', ''));
-      const impl = OPERATIONS[op!];
-      const streaming = STREAMING_OPERATIONS[op!];
+      const impl = other ? other[op!] : OPERATIONS[op!];
+      const streaming = other ? undefined : STREAMING_OPERATIONS[op!];
       try {
         const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
-        const params = validateRequest(op!, decoded, wire);
+        const params = other ? (decoded as Record<string, unknown>) : validateRequest(op!, decoded, wire);
         // V8 keeps an async function's dead locals alive across await: drop the
         // raw body and its parse tree (700 KB of base64 strings for 500 x 1 KB)
         // so they die young instead of being copied by every scavenge until the ack.
@@ -119,7 +122,7 @@ export function kinesisHandler(opts: HandlerOptions) {
         body = undefined;
         if (!impl && !streaming) throw new KinesisError('UnknownOperationException', `Operation ${op} is not supported by this Shardline version yet.`);
         // Resource policies: explicit Deny statements for the caller's access key (AccessDeniedException).
-        if (caller !== undefined) await enforceResourcePolicy(ctx, op!, params, caller);
+        if (caller !== undefined && !other) await enforceResourcePolicy(ctx, op!, params, caller);
         // Event-stream answers (SubscribeToShard) write their own response once it has started.
         if (streaming) return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
         const out = await impl!(ctx, params);
