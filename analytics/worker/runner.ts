@@ -176,6 +176,13 @@ export class ApplicationRunner {
     await saveCheckpoint(this.os, this.name, ckpt);
     this.lastCheckpoint = Date.now();
     this.emitSeq = ckpt.emitSeq;
+    // Fault injection for the exactly-once tests: die right after the checkpoint, or after the emit's first message.
+    const crash = pending.length ? process.env.SHARDLINE_TEST_CRASH_AT : undefined;
+    if (crash === 'before-emit') process.kill(process.pid, 'SIGKILL');
+    if (crash === 'mid-emit' && pending.length > 1) {
+      await publishPending(this.o.store, pending.slice(0, 1), false);
+      process.kill(process.pid, 'SIGKILL');
+    }
     if (pending.length) await publishPending(this.o.store, pending, false);
     for (const h of pendingHttp) await postWithRetry(h.url, h.body);
   }
