@@ -87,8 +87,11 @@ export async function deleteApplicationRecord(kv: KV, name: string): Promise<voi
 }
 
 export async function listApplications<D>(kv: KV): Promise<ApplicationRecord<D>[]> {
+  // Keys first: awaiting a read inside the keys iteration loses keys (the lister stops once it is idle).
+  const keys: string[] = [];
+  for await (const k of await kv.keys(`${PREFIX}>`)) keys.push(k);
   const out: ApplicationRecord<D>[] = [];
-  for await (const k of await kv.keys(`${PREFIX}>`)) {
+  for (const k of keys) {
     const r = await readApplication<D>(kv, Buffer.from(k.slice(PREFIX.length), 'base64url').toString());
     if (r) out.push(r.record);
   }
