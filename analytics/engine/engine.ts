@@ -41,7 +41,7 @@ export const ERROR_COLUMNS: StreamColumn[] = [
 
 interface Win extends Span { id: string; key?: string; rows: Row[] }
 
-interface RunnerState { closedUpTo: number | null; maxEvent: number | null; windows: Win[]; history: Row[] }
+interface RunnerState { closedUpTo: number | null; maxEvent: number | null; windows: Win[]; history: Row[]; pending?: Row[] }
 
 const INTERNAL_TYPES: TableColumn[] = [
   { name: 'ROWTIME', type: parseSqlType('TIMESTAMP') }, { name: '__SEQ', type: parseSqlType('BIGINT') },
@@ -199,6 +199,7 @@ export class Engine {
     this.watermark = ms;
     for (const p of this.pumps) {
       if (isWindowed(p) && !p.eventTime) await this.closeWindows(p, ms);
+      if (p.plan.window.type === 'sliding') await this.slide(p, []);
     }
   }
 
@@ -289,9 +290,18 @@ export class Engine {
     return out;
   }
 
-  private async slide(p: Pump, rows: Row[]): Promise<void> {
+  /**
+   * Sliding frames (RANGE … PRECEDING) take in every row with the same ROWTIME
+   * (peers), so a row is evaluated once the ROWTIME watermark has passed it and
+   * no more peers can come: the result does not depend on how reads were split.
+   */
+  private async slide(p: Pump, incoming: Row[]): Promise<void> {
     const w = p.plan.window;
     if (w.type !== 'sliding') return;
+    const waiting = [...(p.state.pending ?? []), ...incoming];
+    const rows = waiting.filter((r) => r.t < this.watermark).sort((a, b) => a.t - b.t || a.seq - b.seq);
+    p.state.pending = waiting.filter((r) => r.t >= this.watermark);
+    if (rows.length === 0) return;
     const all = [...p.state.history.map((r) => work(p, r, { new: false })), ...rows.map((r) => work(p, r, { new: true }))];
     const out = await this.run(p, all);
     // Keep what a later row's frame can still reach: RANGE → rows within the range of the newest; ROWS n → n per partition.

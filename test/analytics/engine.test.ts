@@ -41,7 +41,7 @@ const toRows = (b: Rec[]) => b.map((x) => ({ t: x.t, v: [x.ticker, x.price, x.ev
 const key = (v: unknown[]) => JSON.stringify(v.map((x) => (typeof x === 'number' ? Math.round(x * 1e6) / 1e6 : x)));
 const sorted = (rows: unknown[][]) => rows.map(key).sort();
 
-async function run(code: string, bs: Rec[][], opts: { watermarkLag?: number; restoreAt?: number; delayMs?: number } = {}) {
+async function run(code: string, bs: Rec[][], opts: { watermarkLag?: number; restoreAt?: number; delayMs?: number; final?: boolean } = {}) {
   const spec = { code, inputs: [{ ...INPUT, watermark: { column: 'EVENT_TIME', delayMs: opts.delayMs ?? 0 } }] };
   let e = await Engine.compile(spec);
   const out = new Map<string, Row[]>();
@@ -59,6 +59,11 @@ async function run(code: string, bs: Rec[][], opts: { watermarkLag?: number; res
     const wm = Math.max(...bs[i]!.map((x) => x.t)) - (opts.watermarkLag ?? 0);
     marks.push(wm);
     await e.advance(wm);
+    collect();
+  }
+  if (opts.final) {
+    // Everything has arrived: the watermark moves past the last row.
+    await e.advance(Number.MAX_SAFE_INTEGER);
     collect();
   }
   e.close();
@@ -143,7 +148,7 @@ describe('sliding windows (OVER … PRECEDING)', () => {
     const { out } = await run(`CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(8), AVG_PRICE DOUBLE, N INTEGER);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
   SELECT STREAM TICKER, AVG(PRICE) OVER W, COUNT(*) OVER W FROM "${SRC}"
-  WINDOW W AS (PARTITION BY TICKER RANGE INTERVAL '3' SECOND PRECEDING);`, bs);
+  WINDOW W AS (PARTITION BY TICKER RANGE INTERVAL '3' SECOND PRECEDING);`, bs, { final: true });
     const expected = flat.map((x) => {
       const frame = flat.filter((y) => y.ticker === x.ticker && y.t <= x.t && y.t >= x.t - 3000);
       return [x.ticker, frame.reduce((s, y) => s + y.price, 0) / frame.length, frame.length];
@@ -154,7 +159,7 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
   test('ROWS n PRECEDING: maximum of the row and the 4 before it, per ticker', async () => {
     const { out } = await run(`CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(8), MAX_PRICE DOUBLE);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
-  SELECT STREAM TICKER, MAX(PRICE) OVER (PARTITION BY TICKER ROWS 4 PRECEDING) FROM "${SRC}";`, bs, { restoreAt: 9 });
+  SELECT STREAM TICKER, MAX(PRICE) OVER (PARTITION BY TICKER ROWS 4 PRECEDING) FROM "${SRC}";`, bs, { restoreAt: 9, final: true });
     const expected = flat.map((x, i) => {
       const frame = flat.slice(0, i + 1).filter((y) => y.ticker === x.ticker).slice(-5);
       return [x.ticker, Math.max(...frame.map((y) => y.price))];
