@@ -21,6 +21,8 @@ export const InputDef = z.object({
   id: z.string().min(1).max(50),
   /** In-application stream names are NamePrefix_001 … NamePrefix_00n. */
   namePrefix: z.string().min(1).max(32),
+  /** The in-application stream's name when it is not NamePrefix_001 (AnalyticsApp inputs name it directly). */
+  inAppName: z.string().min(1).max(128).optional(),
   parallelism: z.number().int().min(1).max(64).default(1),
   source: z.object({ kind: z.enum(['stream', 'firehose']), name: z.string().min(1).max(128) }),
   format: RecordFormat,
@@ -86,4 +88,5 @@ export const AnalyticsWorkerConfig = z.object({
 export type AnalyticsWorkerConfig = z.infer<typeof AnalyticsWorkerConfig>;
 
 /** In-application stream name of an input's first parallel stream (NamePrefix_001). */
-export const inAppStreamName = (i: Pick<InputDef, 'namePrefix'>, n = 1) => `${i.namePrefix}_${String(n).padStart(3, '0')}`;
+export const inAppStreamName = (i: Pick<InputDef, 'namePrefix' | 'inAppName'>, n = 1) =>
+  i.inAppName !== undefined && n === 1 ? i.inAppName : `${i.namePrefix}_${String(n).padStart(3, '0')}`;

@@ -21,7 +21,7 @@ const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(
 
 let stack: Stack;
 let ka: KinesisAnalyticsClient;
-let s3rver: S3rver;
+let s3rver: { run(): Promise<unknown>; close(): Promise<unknown> };
 let s3Endpoint: string;
 const workers: WorkerProcess[] = [];
 
