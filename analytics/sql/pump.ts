@@ -225,7 +225,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   const A = quote(alias);
 
   // Expressions at any depth: STEP, FLOOR … TO, CURRENT_ROW_TIMESTAMP, window specifications.
-  const slidingSpecs: SlidingSpec[] = [];
+  // Window specifications are sliding windows only in a pump without GROUP BY windows; in a windowed
+  // pump (QUALIFY … OVER (PARTITION BY window_start …)) DuckDB evaluates them over the closing windows' rows.
+  const specOpens: number[] = [];
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k]!;
     if (isWord(t, 'STEP') && isPunct(tokens[sig(k + 1)], '(')) {
@@ -251,7 +253,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     } else if (isWord(t, 'CURRENT_ROW_TIMESTAMP')) {
       rw.splice(k, k + 1, 'current_timestamp');
     } else if (isWord(t, 'OVER') && isPunct(tokens[sig(k + 1)], '(')) {
-      slidingSpecs.push(windowSpec(tokens, rw, sig(k + 1), A));
+      specOpens.push(sig(k + 1));
     } else if (isWord(t, 'WINDOW') && depth[k] === 0) {
       // WINDOW w AS (spec) [, w2 AS (spec)]
       let n = k;
@@ -261,7 +263,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
         if (!isWord(tokens[n], 'AS')) throw new SqlError('expected AS in the WINDOW clause', tokens[n]?.pos ?? t.pos);
         n = sig(n + 1);
         if (!isPunct(tokens[n], '(')) throw new SqlError("expected '('", tokens[n]?.pos ?? t.pos);
-        slidingSpecs.push(windowSpec(tokens, rw, n, A));
+        specOpens.push(n);
         n = sig(closing(tokens, n));
         if (!isPunct(tokens[n], ',')) break;
       }
@@ -314,9 +316,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     window = { type: 'stagger', rangeMs: iv.ms, partitionSql };
     rw.splice(staggerAt, close, `GROUP BY ${partitionSql}, ${A}."__WID"`);
   }
-  if (slidingSpecs.length) {
-    if (window.type !== 'none') throw new SqlError('a pump cannot mix a sliding window (OVER) with GROUP BY windows', tokens[0]!.pos);
-    window = { type: 'sliding', specs: slidingSpecs };
+  if (specOpens.length && window.type === 'none') {
+    window = { type: 'sliding', specs: specOpens.map((open) => windowSpec(tokens, rw, open, A)) };
   }
 
   // `*` in the select list leaves out ROWTIME and the work table's bookkeeping columns.
