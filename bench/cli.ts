@@ -7,6 +7,8 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   efo: async () => ({ run: (await import('./efo.js')).runEfo }),
   quota: async () => ({ run: (await import('./quota.js')).runQuota }),
   analytics: async () => ({ run: (await import('./analytics.js')).runAnalyticsBench }),
+  autoscale: async () => ({ run: (await import('./autoscale.js')).runAutoscale }),
+  producer: async () => ({ run: (await import('./producer.js')).runProducer }),
 };
 
 async function main(argv: string[]): Promise<void> {

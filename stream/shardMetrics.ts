@@ -6,11 +6,12 @@
 // one publish interval (plus slack) and then answers.
 import type { Store } from './connect.js';
 import { getStream } from './streams.js';
+import { ENV, envNumber } from '../contract/env.js';
 
 export const METRICS_SUBJECT_PREFIX = 'shardline.metrics.';
 export const metricsSubject = (uid: string) => `${METRICS_SUBJECT_PREFIX}${uid}`;
 /** How often runtimes publish (ms); SHARDLINE_METRICS_PUBLISH_MS overrides. */
-export const metricsPublishMs = () => Number(process.env.SHARDLINE_METRICS_PUBLISH_MS ?? 1000);
+export const metricsPublishMs = () => envNumber(process.env, ENV.metricsPublishMs, 1000);
 
 /** Counters one process keeps per shard (rates use the same fields, per second). */
 export interface ShardCounters {
@@ -62,6 +63,14 @@ export interface ShardMetricsMessage {
     rates: ShardCounters;
     /** GetRecords.IteratorAgeMilliseconds of the last GetRecords this process served (0: none in the interval). */
     iteratorAgeMs: number;
+    /**
+     * ON_DEMAND streams: hash keys (32 hex digits) sampled from the interval's writes with their
+     * weight (capacity units: max(1, KiB) per sampled record), and the weight of every sampled
+     * record including keys past the sample's size limit. The autoscaler splits at their median
+     * and names a key that alone exceeds a shard.
+     */
+    keys?: [string, number][];
+    keyWeight?: number;
   }[];
 }
 

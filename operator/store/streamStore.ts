@@ -7,7 +7,9 @@ import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../stream/streamEncryption.js';
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
 import { connectStore, type Store } from '../../stream/connect.js';
-import type { StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
+import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
+import { ENV, envNumber } from '../../contract/env.js';
+import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
 
@@ -33,12 +35,18 @@ export interface StreamStore {
   registerConsumer(name: string, consumer: string): Promise<void>;
   deregisterConsumer(name: string, consumer: string): Promise<void>;
   liveConsumers(rec: StreamRecord): Array<{ name: string; status: string; managed: boolean }>;
+  /** What the owner asks of the store's autoscaler (undefined: store-wide defaults). */
+  setAutoscaling(name: string, settings: AutoscalingSettings | undefined): Promise<StreamRecord>;
+  /** The autoscaler's decisions and hot keys for a stream. */
+  scaling(uid: string): Promise<StreamScaling | undefined>;
+  /** Calls back with the stream name whenever the autoscaler records something; returns a stop function. */
+  watchScaling(onChange: (stream: string) => void): Promise<() => void>;
   close(): Promise<void>;
 }
 
 export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
 // Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
-const transitionMs = () => Number(process.env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500);
+const transitionMs = () => envNumber(process.env, ENV.consumerTransitionMs, 500);
 
 export async function connectStreamStore(natsUrl: string, replicas = 1): Promise<StreamStore> {
   const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas });
@@ -55,6 +63,23 @@ export async function connectStreamStore(natsUrl: string, replicas = 1): Promise
       finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
     } : {}),
     setQuotaEnforcement: (name, on) => setQuotaEnforcement(store, name, on),
+    setAutoscaling: (name, settings) => setAutoscaling(store, name, settings),
+    scaling: async (uid) => readScaling(await autoscaleBucket(store), uid),
+    watchScaling: async (onChange) => {
+      const kv = await autoscaleBucket(store);
+      const it = await kv.watch({ key: 'stream.>' });
+      void (async () => {
+        for await (const e of it) {
+          if (e.operation !== 'PUT') continue;
+          try {
+            onChange(e.json<StreamScaling>().stream);
+          } catch {
+            // not a scaling record
+          }
+        }
+      })().catch(() => undefined);
+      return () => it.stop();
+    },
     setMode: (name, mode) => streams.updateStream(store, name, (r) => (r.mode === mode || r.status !== 'ACTIVE' ? undefined : { ...r, mode })),
     mergeTags: (name, tags) => streams.updateStream(store, name, (r) =>
       Object.entries(tags).every(([k, v]) => r.tags?.[k] === v) ? undefined : { ...r, tags: { ...r.tags, ...tags } }),
