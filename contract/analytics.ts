@@ -60,7 +60,8 @@ export type ReferenceDef = z.infer<typeof ReferenceDef>;
 export const ApplicationDefinition = z.object({
   name: z.string().min(1).max(128),
   code: z.string().max(102400).default(''),
-  inputs: z.array(InputDef).max(1).default([]),
+  // The Kinesis Analytics API allows one input (it enforces that); AnalyticsApp resources up to 16.
+  inputs: z.array(InputDef).max(16).default([]),
   outputs: z.array(OutputDef).max(3).default([]),
   references: z.array(ReferenceDef).max(1).default([]),
 });
