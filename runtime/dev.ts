@@ -51,7 +51,14 @@ export async function runDev(args: string[]): Promise<void> {
   config.natsUrl = `nats://127.0.0.1:${natsPort}`;
   const rt = await startRuntime(config, (m) => console.error(m));
   console.log(`shardline dev: Kinesis endpoint http://127.0.0.1:${rt.port} (NATS ${config.natsUrl}, data in ${dataDir})`);
+  // The analytics applications of the store (created through the Kinesis Data Analytics API) run here too.
+  const { superviseApplications } = await import('../analytics/worker/supervisor.js');
+  const { connectStore } = await import('../stream/connect.js');
+  const appStore = await connectStore({ natsUrl: config.natsUrl, name: 'shardline-dev-analytics' });
+  const apps = superviseApplications(appStore, config.natsUrl, (m) => console.error(m));
   const stop = async () => {
+    await apps.close().catch(() => undefined);
+    await appStore.close().catch(() => undefined);
     await rt.close().catch(() => undefined);
     nats.removeAllListeners('exit');
     nats.kill('SIGTERM');
