@@ -158,3 +158,24 @@ test('DiscoverInputSchema infers columns from the stream\'s records', async () =
   expect(r.ParsedInputRecords).toEqual([['AMZN', '10.5', '3', '2024-01-01T00:00:00Z', 'true'], ['MSFT', '11', '4', '2024-01-01T00:00:01Z', 'false']]);
   expect(r.RawInputRecords).toHaveLength(2);
 });
+
+test('the AWS CLI v2 (aws kinesisanalytics …) works unchanged', async () => {
+  const { execFile } = await import('node:child_process');
+  const os = await import('node:os');
+  const home = (await import('node:fs')).mkdtempSync((await import('node:path')).join(os.tmpdir(), 'awscli-'));
+  const aws = (...args: string[]) => new Promise<{ code: number; out: string; err: string }>((resolve) => {
+    execFile('/usr/bin/aws', ['--endpoint-url', stack.runtimes[0]!.endpoint, '--output', 'json', 'kinesisanalytics', ...args], {
+      env: { PATH: process.env.PATH, HOME: home, AWS_ACCESS_KEY_ID: 'AKIDTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '', AWS_MAX_ATTEMPTS: '1', AWS_CONFIG_FILE: `${home}/config`, AWS_SHARED_CREDENTIALS_FILE: `${home}/credentials` },
+    }, (e, out, err) => resolve({ code: e ? (e as { code?: number }).code ?? 1 : 0, out, err }));
+  });
+  const c = await aws('create-application', '--application-name', 'cli-app', '--application-code', CODE, '--inputs', JSON.stringify([input()]));
+  expect(c.err).toBe('');
+  expect(JSON.parse(c.out).ApplicationSummary.ApplicationStatus).toBe('READY');
+  const d = JSON.parse((await aws('describe-application', '--application-name', 'cli-app')).out);
+  expect(d.ApplicationDetail.ApplicationVersionId).toBe(1);
+  const l = JSON.parse((await aws('list-applications')).out);
+  expect(l.ApplicationSummaries.map((a: { ApplicationName: string }) => a.ApplicationName)).toContain('cli-app');
+  const bad = await aws('update-application', '--application-name', 'cli-app', '--current-application-version-id', '7', '--application-update', JSON.stringify({ ApplicationCodeUpdate: CODE }));
+  expect(bad.code).not.toBe(0);
+  expect(bad.err).toMatch(/ConcurrentModificationException/);
+});
