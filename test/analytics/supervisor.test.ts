@@ -45,6 +45,15 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM
   await putJson(k, 'dev-in', [{ msg: 'hello' }, { msg: 'world' }]);
   const rows = await waitFor('rows', async () => { const r = await readAll(k, 'dev-out'); return r.length >= 2 ? r : undefined; });
   expect(rows.map((r) => r.data).sort()).toEqual(['{"MSG":"HELLO"}', '{"MSG":"WORLD"}']);
+  // UpdateApplication while RUNNING: UPDATING, then the worker runs version 2 from where version 1 stopped.
+  const { UpdateApplicationCommand } = await import('@aws-sdk/client-kinesis-analytics');
+  await ka.send(new UpdateApplicationCommand({ ApplicationName: 'dev-app', CurrentApplicationVersionId: 1, ApplicationUpdate: { ApplicationCodeUpdate: `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (MSG VARCHAR(32));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM LOWER(MSG) || '!' FROM "SOURCE_SQL_STREAM_001";` } }));
+  expect((await status()).ApplicationStatus).toBe('UPDATING');
+  await waitFor('RUNNING version 2', async () => { const d = await status(); return d.ApplicationStatus === 'RUNNING' && d.ApplicationVersionId === 2; });
+  await putJson(k, 'dev-in', [{ msg: 'AGAIN' }]);
+  const rows2 = await waitFor('rows of version 2', async () => { const r = await readAll(k, 'dev-out'); return r.length >= 3 ? r : undefined; });
+  expect(rows2.map((r) => r.data).sort()).toEqual(['{"MSG":"HELLO"}', '{"MSG":"WORLD"}', '{"MSG":"again!"}']);
   await ka.send(new StopApplicationCommand({ ApplicationName: 'dev-app' }));
   await waitFor('READY', async () => (await status()).ApplicationStatus === 'READY');
   await ka.send(new DeleteApplicationCommand({ ApplicationName: 'dev-app', CreateTimestamp: (await status()).CreateTimestamp }));
