@@ -1,7 +1,9 @@
 // The DuckDB side of the engine: one in-memory database per application, work
 // tables filled through the appender, queries read back as JS rows.
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { append, duckType, fromDuck, type SqlType, type Value } from './types.js';
+import { DuckDBDataChunk, DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { duckType, fromDuck, toDuck, type SqlType, type Value } from './types.js';
+
+const CHUNK_ROWS = 2048;
 import { quote } from '../sql/pump.js';
 
 export interface TableColumn { name: string; type: SqlType }
@@ -27,9 +29,20 @@ export class Duck {
     if (rows.length === 0) return;
     const a = await this.conn.createAppender(name);
     try {
-      for (const r of rows) {
-        for (let i = 0; i < columns.length; i++) append(a, columns[i]!.type, r[i] ?? null);
-        a.endRow();
+      // Column-wise, one data chunk (DuckDB's vector size) at a time: a call per
+      // value through the appender cost more than the query itself.
+      const types = columns.map((_, i) => a.columnType(i));
+      for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, rows.length - from);
+        const cols: DuckDBValue[][] = columns.map((c, i) => {
+          const conv = toDuck(c.type);
+          const out = new Array<DuckDBValue>(n);
+          for (let r = 0; r < n; r++) out[r] = conv(rows[from + r]![i] ?? null);
+          return out;
+        });
+        const chunk = DuckDBDataChunk.create(types, n);
+        chunk.setColumns(cols);
+        a.appendDataChunk(chunk);
       }
       a.flushSync();
     } finally {

@@ -107,6 +107,17 @@ export function append(a: DuckDBAppender, t: SqlType, v: Value): void {
   }
 }
 
+/** Converts a JS value of the column type to the DuckDB value a data chunk takes. */
+export function toDuck(t: SqlType): (v: Value) => DuckDBValue {
+  switch (t.base) {
+    case 'BIGINT': return (v) => (v === null ? null : BigInt(v as number));
+    case 'TIMESTAMP': return (v) => (v === null ? null : new DuckDBTimestampValue(BigInt(v as number) * 1000n));
+    case 'DATE': return (v) => (v === null ? null : new DuckDBDateValue(Math.floor((v as number) / 86_400_000)));
+    case 'VARCHAR': case 'VARBINARY': return (v) => (v === null ? null : String(v));
+    default: return (v) => v;
+  }
+}
+
 /** A DuckDB result value in the JS representation (timestamps → epoch ms). */
 export function fromDuck(v: DuckDBValue): Value {
   if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
