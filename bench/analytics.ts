@@ -65,22 +65,26 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
     const engine = await Engine.compile({ code: q.sql, inputs: [{ name: 'BID', columns: BID_COLUMNS, watermark: { column: 'DATETIME', delayMs: 0 } }] });
     const mapper = new RecordMapper({ type: 'JSON', rowPath: '$' }, BID_COLUMNS);
     const gen = new Nexmark(42, Date.UTC(2026, 0, 1), rate, q.keys ?? 0);
-    let bids = 0;
-    let out = 0;
-    const closes: number[] = [];
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    while (bids < events) {
-      // JSON records as they would arrive from the stream; persons and auctions are not read by these queries.
+    // The records are generated before the clock starts: the figure is mapping + engine, not the generator.
+    const batches: { recs: Buffer[]; lastT: number }[] = [];
+    for (let bids = 0; bids < events;) {
       const recs: Buffer[] = [];
       let lastT = 0;
       while (recs.length < batch && bids < events) {
         const e = gen.next();
-        if (e.type !== 'bid') continue;
+        if (e.type !== 'bid') continue; // persons and auctions are not read by these queries
         recs.push(Buffer.from(JSON.stringify(e.bid)));
         lastT = gen.timeMs;
         bids++;
       }
+      batches.push({ recs, lastT });
+    }
+    const bids = events;
+    let out = 0;
+    const closes: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const { recs, lastT } of batches) {
       const pushed: { t: number; v: import('../analytics/engine/types.js').Value[] }[] = [];
       for (const r of recs) for (const v of mapper.map(r).rows) pushed.push({ t: v[5] as number, v });
       const a = performance.now();
@@ -88,7 +92,7 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
       await engine.advance(lastT);
       const dt = performance.now() - a;
       const emitted = engine.drain().get('OUT')?.length ?? 0;
-      if (emitted && !name.startsWith('q0') && !name.startsWith('q1') && !name.startsWith('q2')) closes.push(dt);
+      if (emitted && !['q0', 'q1', 'q2'].includes(name)) closes.push(dt);
       out += emitted;
     }
     const wall = (performance.now() - t0) / 1000;
