@@ -337,7 +337,11 @@ export class Engine {
         this.error('NULL_EVENT_TIME', `the event-time column of ${p.plan.source} is null`, r.t, JSON.stringify(r.v), p.plan.name);
         return;
       }
-      const closed = st.closedUpTo ?? Number.NEGATIVE_INFINITY;
+      // Event time: the watermark moves with every row (max event time so far - delay), so whether a row is
+      // late does not depend on how the reads were batched; ROWTIME windows close on advance().
+      const running = p.eventTime && st.maxEvent !== null ? st.maxEvent - p.delayMs : Number.NEGATIVE_INFINITY;
+      const closed = Math.max(st.closedUpTo ?? Number.NEGATIVE_INFINITY, running);
+      if (p.eventTime && (st.maxEvent === null || t > st.maxEvent)) st.maxEvent = t;
       let placed = false;
       const add = (id: string, span: Span, key?: string) => {
         if (span.end <= closed) return;
@@ -379,13 +383,7 @@ export class Engine {
         this.error('LATE_ROW', `row at ${new Date(t).toISOString()} arrived after its window closed (watermark ${new Date(closed).toISOString()})`, r.t, JSON.stringify(r.v), p.plan.name);
       }
     });
-    if (p.eventTime) {
-      for (const r of rows) {
-        const t = r.v[p.eventIndex] as number | null;
-        if (t !== null && (st.maxEvent === null || t > st.maxEvent)) st.maxEvent = t;
-      }
-      if (st.maxEvent !== null) await this.closeWindows(p, st.maxEvent - p.delayMs);
-    }
+    if (p.eventTime && st.maxEvent !== null) await this.closeWindows(p, st.maxEvent - p.delayMs);
   }
 
   /** Evaluates and removes every window of the pump that ends at or before `wm`. */

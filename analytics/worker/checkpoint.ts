@@ -16,6 +16,8 @@ export interface Checkpoint {
   versionId: number;
   /** input id → shard id → next position. */
   positions: Record<string, Record<string, { jsSeq: number; index: number }>>;
+  /** input id → records read past the aligned point (inputs.ts), handed out after a restart. */
+  held?: Record<string, import('./inputs.js').HeldRecord[]>;
   engine: EngineState;
   /** Emits so far; names the messages of the next one. */
   emitSeq: number;

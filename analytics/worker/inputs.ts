@@ -24,9 +24,13 @@ export interface ShardCursor {
 
 export interface ReadRecordOut { shardId: string; data: Buffer; arrivalMs: number; partitionKey: string }
 
+export interface HeldRecord { shardId: string; arrivalMs: number; partitionKey: string; data: string }
+
 export class InputReader {
   readonly cursors = new Map<string, ShardCursor>();
   private lastRefresh = 0;
+  /** Records read but not yet handed out: a shard behind the others may still hold earlier arrivals. */
+  private held: ReadRecordOut[] = [];
 
   constructor(
     private readonly store: Store,
@@ -34,8 +38,10 @@ export class InputReader {
     /** Where shards without a saved position start. */
     private readonly start: 'NOW' | 'TRIM_HORIZON',
     saved: Record<string, { jsSeq: number; index: number }> | undefined,
+    held: HeldRecord[] | undefined,
     private readonly keys?: KeyRing,
   ) {
+    this.held = (held ?? []).map((h) => ({ shardId: h.shardId, arrivalMs: h.arrivalMs, partitionKey: h.partitionKey, data: Buffer.from(h.data, 'base64') }));
     for (const [shardId, pos] of Object.entries(saved ?? {})) {
       this.cursors.set(shardId, { shardId, jsStream: '', pos, maxArrivalMs: Number.NEGATIVE_INFINITY, atEnd: false, closed: false });
     }
@@ -60,6 +66,28 @@ export class InputReader {
       c.jsStream = jsStream;
       c.closed = s.endingSequenceNumber !== undefined;
     }
+  }
+
+  /**
+   * One read from every shard, handed out merged in arrival order, and only up
+   * to the newest arrival every shard still being read has reached: rows of
+   * different shards then reach the engine in the order they arrived, whatever
+   * order the shards were read in (event-time watermarks depend on that order).
+   */
+  async pollAligned(limit: number): Promise<ReadRecordOut[]> {
+    const fresh = await this.poll(limit);
+    const all = [...this.held, ...fresh];
+    let bound = Number.POSITIVE_INFINITY;
+    for (const c of this.cursors.values()) if (!c.atEnd) bound = Math.min(bound, c.maxArrivalMs);
+    const out: ReadRecordOut[] = [];
+    this.held = [];
+    for (const r of all) (r.arrivalMs <= bound ? out : this.held).push(r);
+    // Stable: records of one shard keep their order, equal arrivals keep the read order.
+    return out.map((r, i) => ({ r, i })).sort((a, b) => a.r.arrivalMs - b.r.arrivalMs || a.i - b.i).map((x) => x.r);
+  }
+
+  heldRecords(): HeldRecord[] {
+    return this.held.map((h) => ({ shardId: h.shardId, arrivalMs: h.arrivalMs, partitionKey: h.partitionKey, data: h.data.toString('base64') }));
   }
 
   /** One read from every shard. */

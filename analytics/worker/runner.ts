@@ -71,7 +71,7 @@ export class ApplicationRunner {
     }
     for (const i of d.inputs) {
       if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
-      const reader = new InputReader(this.o.store, i.source.name, this.o.startingPositions[i.id] ?? 'NOW', ckpt?.positions[i.id]);
+      const reader = new InputReader(this.o.store, i.source.name, this.o.startingPositions[i.id] ?? 'NOW', ckpt?.positions[i.id], ckpt?.held?.[i.id]);
       await reader.refresh(true);
       this.readers.set(i.id, { reader, mapper: new RecordMapper(i.format, i.columns), inApp: inAppStreamName(i) });
     }
@@ -108,7 +108,7 @@ export class ApplicationRunner {
     let n = 0;
     let wm = Number.POSITIVE_INFINITY;
     for (const { reader, mapper, inApp } of this.readers.values()) {
-      const recs = await reader.poll(5000);
+      const recs = await reader.pollAligned(5000);
       n += recs.length;
       const rows: { t: number; v: Value[] }[] = [];
       for (const r of recs) {
@@ -168,6 +168,7 @@ export class ApplicationRunner {
       epoch: this.epoch,
       versionId: this.o.versionId,
       positions: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.positions()])),
+      held: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.heldRecords()])),
       engine: this.engine.snapshot(),
       emitSeq: pending.length || pendingHttp.length ? seq + 1 : seq,
       pending,

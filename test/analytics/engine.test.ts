@@ -176,7 +176,7 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
   GROUP BY window_start, window_end, TICKER;`;
 
   type Assign = (ev: number) => [number, number][];
-  /** Oracle: a row counts in each of its windows not closed before its batch (watermark = max event time - delay). */
+  /** Oracle: a row counts in each of its windows not closed before it (watermark = max event time of the rows before it - delay). */
   function oracle(bs: Rec[][], assign: Assign, delay: number) {
     const acc = new Map<string, [number, number, string, number, number]>();
     let wm = -Infinity;
@@ -191,8 +191,8 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
           g[3]++; g[4] = Math.max(g[4], x.price);
           acc.set(k, g);
         }
+        wm = Math.max(wm, x.ev - delay);
       }
-      wm = Math.max(wm, Math.max(...b.map((x) => x.ev)) - delay);
     }
     return { rows: [...acc.values()].filter((g) => g[1] <= wm), late };
   }
@@ -234,8 +234,10 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
     let wm = -Infinity;
     const emitted: unknown[][] = [];
     for (const b of bs) {
-      for (const x of b) if (x.ev + gap > wm) pending.push(x);
-      wm = Math.max(wm, Math.max(...b.map((x) => x.ev)) - 500);
+      for (const x of b) {
+        if (x.ev + gap > wm) pending.push(x);
+        wm = Math.max(wm, x.ev - 500);
+      }
       const byTicker = new Map<string, Rec[]>();
       for (const x of pending) byTicker.set(x.ticker, [...(byTicker.get(x.ticker) ?? []), x]);
       const keep: Rec[] = [];
