@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   analytics: async () => ({ run: (await import('./analytics.js')).runAnalyticsBench }),
   autoscale: async () => ({ run: (await import('./autoscale.js')).runAutoscale }),
   producer: async () => ({ run: (await import('./producer.js')).runProducer }),
+  read: async () => ({ run: (await import('./read.js')).runRead }),
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -57,6 +57,14 @@ export interface ProducerOptions {
   aggregation?: boolean | AggregationOptions;
   /** Largest user record, data + partition key (default 1 MiB). */
   maxRecordBytes?: number;
+  /**
+   * Keep each shard's records in put() order: one PutRecords call per shard in flight, failed entries
+   * retried before anything later, and with aggregation one aggregated record per shard per call (so
+   * even a throttled entry cannot be overtaken). Without aggregation, entries of one call that partly
+   * fail can still be overtaken by their successors in that call, as PutRecords does not order entries.
+   * Default false: calls for a shard overlap, as with the KPL.
+   */
+  ordered?: boolean;
   /** Errors with no put() to reject (a failed shard map refresh). Default: ignored. */
   onError?: (e: unknown) => void;
 }
@@ -77,6 +85,8 @@ export interface ProducerStats {
   /** Entries the server answered with ProvisionedThroughputExceededException. */
   throttled: number;
   shardMapLoads: number;
+  /** Failed entries by error code (entry-level ErrorCode or the failed call's error name). */
+  errors: Record<string, number>;
 }
 
 interface Pending {
@@ -100,6 +110,8 @@ class Queue {
   private items: Pending[] = [];
   private head = 0;
   bytes = 0;
+  /** A PutRecords call carrying this shard's records is in flight (ordered mode sends one at a time). */
+  busy = false;
   constructor(
     public shard: OpenShard,
     readonly limiter: ShardLimiter | undefined,
@@ -139,6 +151,7 @@ class Queue {
 
 interface Entry {
   shard: OpenShard;
+  queue: Queue;
   items: Pending[];
   aggregated: boolean;
   request: PutRecordsRequestEntry;
@@ -157,6 +170,7 @@ export class Producer {
   private readonly retryMaxMs: number;
   private readonly agg: { maxBytes: number; maxCount: number } | undefined;
   private readonly maxRecordBytes: number;
+  private readonly ordered: boolean;
   private readonly onError: (e: unknown) => void;
 
   private map?: ShardMap;
@@ -176,21 +190,27 @@ export class Producer {
   private timerAt = Infinity;
   private idleUntil = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly errorCounts: Record<string, number> = {};
   private readonly counters = { outstanding: 0, requests: 0, entries: 0, succeeded: 0, failed: 0, expired: 0, retries: 0, throttled: 0, shardMapLoads: 0 };
 
   constructor(opts: ProducerOptions) {
     if (!opts.streamName && !opts.streamARN) throw new TypeError('Producer needs streamName or streamARN');
     this.client = opts.client;
     this.stream = { streamName: opts.streamName, streamARN: opts.streamARN };
-    this.maxBufferedTimeMs = opts.maxBufferedTimeMs ?? 100;
+    this.maxBufferedTimeMs = clamp(opts.maxBufferedTimeMs ?? 100, 0, 3_600_000, 'maxBufferedTimeMs');
     this.maxRecords = clamp(opts.maxRecordsPerRequest ?? 500, 1, 500, 'maxRecordsPerRequest');
     this.maxBytes = clamp(opts.maxBytesPerRequest ?? 5 * MiB, 1, 5 * MiB, 'maxBytesPerRequest');
     this.maxInFlight = clamp(opts.maxInFlightRequests ?? 8, 1, 1000, 'maxInFlightRequests');
-    this.ttlMs = opts.recordTtlMs ?? 30_000;
+    this.ttlMs = clamp(opts.recordTtlMs ?? 30_000, 1, Number.MAX_SAFE_INTEGER, 'recordTtlMs');
     this.rateLimit =
       opts.rateLimit === false
         ? undefined
         : { recordsPerSecond: 1000, bytesPerSecond: MiB, burstSeconds: 0.5, ...(opts.rateLimit ?? {}) };
+    if (this.rateLimit) {
+      clamp(this.rateLimit.recordsPerSecond, 1e-3, Infinity, 'rateLimit.recordsPerSecond');
+      clamp(this.rateLimit.bytesPerSecond, 1, Infinity, 'rateLimit.bytesPerSecond');
+      clamp(this.rateLimit.burstSeconds, 1e-3, 3600, 'rateLimit.burstSeconds');
+    }
     this.retryBaseMs = opts.retry?.baseMs ?? 100;
     this.retryMaxMs = opts.retry?.maxMs ?? 5000;
     const agg = opts.aggregation === true ? {} : opts.aggregation || undefined;
@@ -199,6 +219,7 @@ export class Producer {
       maxCount: agg.maxCount ?? Number.MAX_SAFE_INTEGER,
     };
     this.maxRecordBytes = opts.maxRecordBytes ?? MiB;
+    this.ordered = opts.ordered ?? false;
     this.onError = opts.onError ?? (() => undefined);
   }
 
@@ -266,7 +287,7 @@ export class Producer {
   }
 
   stats(): ProducerStats {
-    return { ...this.counters, buffered: this.buffered, inFlightRequests: this.inFlight };
+    return { ...this.counters, errors: { ...this.errorCounts }, buffered: this.buffered, inFlightRequests: this.inFlight };
   }
 
   /** The shard map the producer routes by (loaded on first use), for inspection. */
@@ -351,9 +372,10 @@ export class Producer {
           } else this.expireUnrouted(Date.now());
         }
         this.onError(e);
-        if (this.unrouted.length > 0 || this.mapStale) {
+        if (this.unrouted.length > 0 || (this.mapStale && !this.closed)) {
           const wait = backoffMs(this.mapFailures, this.retryBaseMs, this.retryMaxMs);
-          setTimeout(() => void this.loadMap().catch(() => undefined), wait).unref();
+          // Not unref'd: records waiting for a shard map keep the process alive until written or expired.
+          setTimeout(() => void this.loadMap().catch(() => undefined), wait);
         }
         throw e;
       } finally {
@@ -396,7 +418,7 @@ export class Producer {
     let next = Infinity;
     for (const q of this.queues.values()) {
       const head = q.at(0);
-      if (!head) continue;
+      if (!head || (this.ordered && q.busy)) continue;
       let t = Math.max(full || this.fullAggregate(q) ? now : head.enqueuedMs + this.maxBufferedTimeMs, head.notBeforeMs);
       if (q.limiter) {
         const cost = this.nextCost(q);
@@ -449,6 +471,10 @@ export class Producer {
 
   /** Builds and sends PutRecords calls while there is room in flight and something is due. */
   private drain(): void {
+    // PutRecords reported a shard the map did not predict (a reshard): send nothing more by the old
+    // map until the reload answers (its completion schedules the next drain; a failed reload falls
+    // back to the old map).
+    if (this.mapStale && this.mapLoad) return;
     const now = Date.now();
     this.expireUnrouted(now);
     let sent = 0;
@@ -474,7 +500,7 @@ export class Producer {
       const q = queues[(start + k) % queues.length]!;
       while (q.length > 0 && q.at(0)!.deadlineMs <= now) this.expire(q.shift());
       const head = q.at(0);
-      if (!head || head.notBeforeMs > now) continue;
+      if (!head || head.notBeforeMs > now || (this.ordered && q.busy)) continue;
       const due = full || head.enqueuedMs + this.maxBufferedTimeMs <= now;
       if (!due && !this.fullAggregate(q)) continue;
       // Not due yet: only full aggregated records go; the rest keeps filling.
@@ -483,6 +509,10 @@ export class Producer {
         if (!e) break;
         bytes += e.bytes;
         entries.push(e.entry);
+        if (this.ordered) {
+          q.busy = true;
+          if (this.agg) break;
+        }
       }
     }
     return entries;
@@ -494,13 +524,14 @@ export class Producer {
     if (!p || p.notBeforeMs > now || p.deadlineMs <= now || (p.bytes > room && room < this.maxBytes)) return undefined;
     if (q.limiter && !q.limiter.tryTake(now, p.bytes)) return undefined;
     q.shift();
-    return { entry: this.plainEntry(q.shard, p), bytes: p.bytes };
+    return { entry: this.plainEntry(q, p), bytes: p.bytes };
   }
 
-  private plainEntry(shard: OpenShard, p: Pending): Entry {
+  private plainEntry(q: Queue, p: Pending): Entry {
     this.unbuffer(p);
     return {
-      shard,
+      shard: q.shard,
+      queue: q,
       items: [p],
       aggregated: false,
       request: { PartitionKey: p.partitionKey, Data: p.data, ExplicitHashKey: p.explicitHashKey },
@@ -533,6 +564,7 @@ export class Producer {
       // predicted for all of them (the KPL does the same).
       entry: {
         shard: q.shard,
+        queue: q,
         items,
         aggregated: true,
         request: { PartitionKey: first.partitionKey, Data: b.build(), ExplicitHashKey: first.hashKey.toString() },
@@ -570,6 +602,7 @@ export class Producer {
       for (const e of entries) this.failed(e, code, (err as Error).message ?? String(err), retryable);
     } finally {
       this.inFlight--;
+      for (const e of entries) e.queue.busy = false;
       if (this.mapStale && !this.mapLoad) void this.loadMap().catch(() => undefined);
       this.schedule();
     }
@@ -577,6 +610,7 @@ export class Producer {
 
   private failed(e: Entry, code: string, message: string, retryable: boolean): void {
     if (code === 'ProvisionedThroughputExceededException') this.counters.throttled++;
+    this.errorCounts[code] = (this.errorCounts[code] ?? 0) + 1;
     const now = Date.now();
     const back: Pending[] = [];
     for (const p of e.items) {
@@ -611,7 +645,7 @@ export class Producer {
 }
 
 function clamp(v: number, min: number, max: number, name: string): number {
-  if (!Number.isFinite(v) || v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max} (got ${v})`);
+  if (typeof v !== 'number' || Number.isNaN(v) || v < min || v > max) throw new RangeError(`${name} must be between ${min} and ${max} (got ${v})`);
   return v;
 }
 

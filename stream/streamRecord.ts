@@ -68,7 +68,7 @@ export type ConsumerStatus = 'CREATING' | 'ACTIVE' | 'DELETING';
 export interface ConsumerRecord {
   name: string;
   createdAtMs: number;
-  /** As written; CREATING/DELETING end `consumerTransitionMs` after `statusAtMs` (store/consumers.ts). */
+  /** As written; CREATING/DELETING end `consumerTransitionMs` after `statusAtMs` (stream/consumers.ts). */
   status: ConsumerStatus;
   statusAtMs: number;
   tags?: Record<string, string>;

@@ -5,8 +5,9 @@ import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analytics
 import type { KubeObject } from '../kube/client.js';
 import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { ENV } from '../../contract/env.js';
-import { CONFIG_DIR, TMP_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
+import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
+import { encryptionKeyId } from './datastream.js';
 import { childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
@@ -14,11 +15,30 @@ export const analyticsName = (a: { metadata: { name: string } }) => childName(a.
 
 export type { ResolvedStream };
 
+/** The key Secret item of an encrypted DataStream a worker reads or writes (its spec.encryption.keySecretRef). */
+export interface KeySecretRef { name: string; key: string }
+
+/**
+ * The key ring of a worker: every key Secret item of the encrypted DataStreams
+ * it reads or writes, projected into one directory as the runtime has it
+ * (file name = key id), so the worker opens and seals records itself.
+ */
+function keyRing(refs: KeySecretRef[]): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+  const unique = [...new Map(refs.map((r) => [encryptionKeyId(r), r])).entries()];
+  if (unique.length === 0) return { env: [], volumes: [], mounts: [] };
+  return {
+    env: [{ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR }],
+    volumes: [{ name: 'kms-keys', projected: { sources: unique.map(([id, r]) => ({ secret: { name: r.name, items: [{ key: r.key, path: id }] } })) } }],
+    mounts: [{ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true }],
+  };
+}
+
 function workerChildren(
   owner: Owner, component: Component, name: string, replicas: number, config: DeliveryWorkerConfig | AnalyticsWorkerConfig,
-  env: unknown[], s: OperatorSettings,
+  env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[],
 ): { configMap: KubeObject; deployment: KubeObject } {
   const selector = selectorLabels(owner, component);
+  const keys = keyRing(keyRefs);
   const configJson = JSON.stringify(config, null, 2) + '\n';
   return {
     configMap: {
@@ -45,15 +65,16 @@ function workerChildren(
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
               args: [component, '--config', WORKER_CONFIG_FILE],
-              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env],
+              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env, ...keys.env],
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts: [
-                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                { name: 'config', mountPath: WORKER_CONFIG_DIR, readOnly: true },
                 { name: 'tmp', mountPath: TMP_DIR },
+                ...keys.mounts,
               ],
             }],
-            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }],
+            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...keys.volumes],
           },
         },
       },
@@ -61,7 +82,7 @@ function workerChildren(
   };
 }
 
-export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings) {
+export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const env: unknown[] = [];
   if (spec.s3?.credentialsSecretRef) {
     for (const key of [ENV.awsAccessKeyId, ENV.awsSecretAccessKey]) {
@@ -72,7 +93,7 @@ export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, so
     env.push({ name: ENV.httpAccessKey, valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
   }
   const config: DeliveryWorkerConfig = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
-  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s);
+  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s, keyRefs);
 }
 
 /** The application an AnalyticsApp declares, in the model the API and the worker share (contract/analytics.ts). */
@@ -106,7 +127,7 @@ export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, str
 /** Store name of an AnalyticsApp's application (namespaced, so two namespaces never share one). */
 export const analyticsAppName = (a: { metadata: { name: string; namespace?: string } }) => `k8s.${a.metadata.namespace ?? 'default'}.${a.metadata.name}`;
 
-export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings) {
+export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const startingPosition = spec.inputs.some((i) => i.startingPosition === 'TRIM_HORIZON') ? 'TRIM_HORIZON' : 'NOW';
   const config: AnalyticsWorkerConfig = {
     applicationName: analyticsAppName(a),
@@ -117,5 +138,5 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
     idleWatermarkLagMs: 1000,
     leaseMs: 10000,
   };
-  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s);
+  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s, keyRefs);
 }

@@ -4,17 +4,33 @@
 import { AnalyticsApps, ConfigMaps, DeliveryStreams, Deployments, Secrets, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
-import { analyticsChildren, analyticsDefinition, deliveryChildren, type ResolvedStream } from '../model/workers.js';
+import { analyticsChildren, analyticsDefinition, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
 import { analyticsSqlError } from '../model/analyticsSql.js';
 import { selectorLabels, type Component } from '../model/common.js';
-import { validateAnalyticsApp, validateDeliveryStream } from '../model/validate.js';
+import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
+import { failureOutcome, reportFailure } from '../status/failure.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
 import { deploymentAvailable, type Context, type Result } from './context.js';
 
-type Ref = { ok: true; stream: ResolvedStream } | { ok: false; reason: string; message: string; progressing?: boolean };
+/** A failed step shows on the object (operator/status/failure.ts); transient ones are rethrown for backoff. */
+async function withFailureStatus(ctx: Context, type: ResourceType, key: string, fn: (ctx: Context, key: string) => Promise<Result>): Promise<Result> {
+  try {
+    return await fn(ctx, key);
+  } catch (e) {
+    const cache = type === DeliveryStreams ? ctx.caches.deliveryStreams : ctx.caches.analyticsApps;
+    const obj = cache.get(key);
+    if (!obj) throw e;
+    const outcome = failureOutcome(e);
+    await reportFailure(ctx.client, type, obj as any, outcome, ctx.events);
+    if (outcome.state === 'Stalled') return { requeueAfterMs: ctx.recheckMs };
+    throw e;
+  }
+}
+
+type Ref = { ok: true; stream: ResolvedStream; keyRef?: KeySecretRef } | { ok: false; reason: string; message: string; progressing?: boolean };
 
 /** A referenced DataStream must exist and be Ready before a worker can use it. */
 function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
@@ -23,7 +39,10 @@ function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
   if (readyCondition(ds.status?.conditions)?.status !== 'True') {
     return { ok: false, reason: 'DataStreamNotReady', message: `DataStream ${name} is not Ready yet.`, progressing: true };
   }
-  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint: endpointOf(ds) } };
+  const v = validateDataStream(ds);
+  const endpoint = ds.status?.endpoint ?? (v.ok ? endpointOf(ds, v.spec, ctx.settings) : ctx.settings.sharedEndpoint);
+  // An encrypted stream's key goes to the workers too: they read (and write) records themselves.
+  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint }, keyRef: ds.spec.encryption?.keySecretRef };
 }
 
 async function missingSecrets(ctx: Context, namespace: string, names: string[]): Promise<string | undefined> {
@@ -56,7 +75,9 @@ function outcomeFor(dep: KubeObject | undefined, what: string): Outcome {
     : { state: 'Progressing', reason: 'WorkersNotAvailable', message: `${what} worker Deployment: ${d.message}.` };
 }
 
-export async function reconcileDeliveryStream(ctx: Context, key: string): Promise<Result> {
+export const reconcileDeliveryStream = (ctx: Context, key: string) => withFailureStatus(ctx, DeliveryStreams, key, reconcileDeliveryStreamLive);
+
+async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<Result> {
   const d = ctx.caches.deliveryStreams.get(key);
   if (!d || d.metadata.deletionTimestamp) return {};
   const ns = d.metadata.namespace!;
@@ -65,16 +86,18 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
   const spec = v.spec;
 
   let source: ResolvedStream | undefined;
+  const keyRefs: KeySecretRef[] = [];
   if (spec.source.type === 'DataStream') {
     const r = resolveDataStream(ctx, ns, spec.source.dataStreamRef!.name);
     if (!r.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     source = r.stream;
+    if (r.keyRef) keyRefs.push(r.keyRef);
   }
   const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name].filter((x): x is string => !!x);
   const missing = await missingSecrets(ctx, ns, secrets);
   if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
 
-  const kids = deliveryChildren(d, spec, source, ctx.settings);
+  const kids = deliveryChildren(d, spec, source, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
@@ -83,7 +106,9 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
   return finish(ctx, DeliveryStreams, d, 'delivery', outcomeFor(dep, 'Delivery'), dep);
 }
 
-export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<Result> {
+export const reconcileAnalyticsApp = (ctx: Context, key: string) => withFailureStatus(ctx, AnalyticsApps, key, reconcileAnalyticsAppLive);
+
+async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Result> {
   const a = ctx.caches.analyticsApps.get(key);
   if (!a || a.metadata.deletionTimestamp) return {};
   const ns = a.metadata.namespace!;
@@ -92,11 +117,13 @@ export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<
   const spec = v.spec;
 
   const streams = new Map<string, ResolvedStream>();
+  const keyRefs: KeySecretRef[] = [];
   const refs = [...spec.inputs.map((i) => i.dataStreamRef.name), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))];
   for (const name of refs) {
     const r = resolveDataStream(ctx, ns, name);
     if (!r.ok) return finish(ctx, AnalyticsApps, a, 'analytics', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     streams.set(name, r.stream);
+    if (r.keyRef) keyRefs.push(r.keyRef);
   }
   for (const o of spec.outputs) {
     if (o.deliveryStreamRef && !ctx.caches.deliveryStreams.getByName(ns, o.deliveryStreamRef.name)) {
@@ -108,7 +135,7 @@ export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<
   const sqlError = await analyticsSqlError(analyticsDefinition(a, spec, streams));
   if (sqlError) return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'InvalidSQL', message: sqlError });
 
-  const kids = analyticsChildren(a, spec, streams, ctx.settings);
+  const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },

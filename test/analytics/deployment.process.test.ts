@@ -46,7 +46,7 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "TOTALS"
     ['orders', { name: 'orders', streamName: 'orders', endpoint: stack.runtimes[0]!.endpoint }],
     ['order-totals', { name: 'order-totals', streamName: 'order-totals', endpoint: stack.runtimes[0]!.endpoint }],
   ]);
-  const kids = analyticsChildren(app as any, spec, streams, { image: 'shardline:test', natsUrl: stack.nats.url, pdbApiVersion: 'policy/v1' });
+  const kids = analyticsChildren(app as any, spec, streams, { image: 'shardline:test', natsUrl: stack.nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: stack.runtimes[0]!.endpoint });
   const container = (kids.deployment as any).spec.template.spec.containers[0];
   const mount = container.volumeMounts.find((m: any) => m.name === 'config').mountPath;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-cm-'));

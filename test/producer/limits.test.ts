@@ -1,5 +1,7 @@
 // Pure unit tests: the per-shard limiter's pacing, backoff bounds, retry classification.
+import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { ShardLimiter } from '../../producer/rateLimiter.js';
+import { Producer } from '../../producer/index.js';
 import { backoffMs, isRetryableCode, isRetryableRequestError } from '../../producer/errors.js';
 
 test('the limiter admits a half-second burst, then the configured rate, never more', () => {
@@ -47,4 +49,17 @@ test('throttling and server trouble are retried; client errors are not', () => {
   expect(isRetryableRequestError(http('Whatever', 503))).toBe(true);
   expect(isRetryableRequestError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(true);
   expect(isRetryableRequestError(new TypeError('bad input'))).toBe(false);
+});
+
+test('options outside what Kinesis allows are refused when the producer is made', () => {
+  const client = new KinesisClient({ region: 'us-east-1' });
+  const make = (o: object) => () => new Producer({ client, streamName: 's', ...o });
+  expect(make({})).not.toThrow();
+  expect(() => new Producer({ client })).toThrow(/streamName or streamARN/);
+  expect(make({ maxRecordsPerRequest: 501 })).toThrow(/maxRecordsPerRequest must be between 1 and 500/);
+  expect(make({ maxBytesPerRequest: 5 * 1024 * 1024 + 1 })).toThrow(RangeError);
+  expect(make({ aggregation: { maxBytes: 1024 * 1024 + 1 } })).toThrow(/aggregation.maxBytes/);
+  expect(make({ rateLimit: { recordsPerSecond: 0 } })).toThrow(/rateLimit.recordsPerSecond/);
+  expect(make({ recordTtlMs: 0 })).toThrow(/recordTtlMs/);
+  client.destroy();
 });
