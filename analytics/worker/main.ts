@@ -37,6 +37,11 @@ export async function runAnalytics(argv: string[]): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // Started by `shardline dev`: end with it, also when it is SIGKILLed (no orphaned workers).
+  if (process.env.SHARDLINE_EXIT_WITH_PARENT === '1') {
+    const parent = process.ppid;
+    setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
+  }
   await worker.done;
 }
 

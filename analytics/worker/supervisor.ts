@@ -29,7 +29,7 @@ export function superviseApplications(store: Store, natsUrl: string, log: (m: st
       if (c && c.exitCode === null && c.signalCode === null) continue;
       const file = path.join(dir, `${Buffer.from(a.name).toString('base64url')}.json`);
       fs.writeFileSync(file, JSON.stringify({ applicationName: a.name, natsUrl, leaseMs: 3000, idleWatermarkLagMs: 500, checkpointIntervalMs: 2000 }));
-      const child = spawn(process.execPath, [cli, 'analytics', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawn(process.execPath, [cli, 'analytics', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, SHARDLINE_EXIT_WITH_PARENT: '1' } });
       children.set(a.name, child);
       log(`analytics application ${a.name}: worker pid ${child.pid}`);
     }
