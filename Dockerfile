@@ -10,6 +10,7 @@ COPY runtime ./runtime
 COPY stream ./stream
 COPY analytics ./analytics
 COPY contract ./contract
+COPY consumer ./consumer
 COPY producer ./producer
 COPY operator ./operator
 COPY crds ./crds

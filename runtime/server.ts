@@ -42,7 +42,7 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   const usage = new ShardUsage(store.nc, { log });
   usage.start(cache);
   const metrics = createMetricsRegistry(usage);
-  const ctx: ApiContext = { store, cache, appender, iterators, config, usage };
+  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, log };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   // alias/aws/kinesis works out of the box; Secret keys outlive a Secret change.
   ctx.storeKeys = await attachStoreKeys(store, ctx.keys, log);
