@@ -17,6 +17,14 @@ export function nameFromStreamKey(key: string): string | undefined {
   return key.slice(KEY_PREFIX.length).replace(/=2E/g, '.');
 }
 
+/**
+ * A Direct PUT delivery stream keeps its records in a backing stream named
+ * `firehose/<delivery stream>`: '/' is legal in KV keys but not in Kinesis
+ * stream names, so no Kinesis call can name it and ListStreams skips it.
+ */
+export const backingStreamName = (deliveryStream: string) => `firehose/${deliveryStream}`;
+export const isHiddenStreamName = (name: string) => name.includes('/');
+
 export function shardIdOf(index: number): string {
   return `shardId-${String(index).padStart(12, '0')}`;
 }

@@ -10,6 +10,7 @@ import { verifyRequest, type CredentialStore } from '../auth/index.js';
 import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
 import { enforceResourcePolicy } from './resourcePolicy.js';
+import { SERVICES } from './services.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -95,7 +96,8 @@ export function kinesisHandler(opts: HandlerOptions) {
 
       const wire = wireOf(req.headers['content-type'] as string | undefined);
       const [service, op] = String(req.headers['x-amz-target'] ?? '').split('.');
-      const known = service === SERVICE && op !== undefined && isKnownOperation(op);
+      const other = service !== undefined && Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+      const known = op !== undefined && (other ? other.isKnown(op) : service === SERVICE && isKnownOperation(op));
       if (body.length === 0) {
         const w: Wire = wire === 'json' ? 'json' : 'cbor';
         return sendError(res, w, new KinesisError(known ? 'SerializationException' : 'UnknownOperationException', ''));
@@ -110,7 +112,8 @@ export function kinesisHandler(opts: HandlerOptions) {
       const impl = OPERATIONS[op!];
       const streaming = STREAMING_OPERATIONS[op!];
       try {
-        const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
+        const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body, signingName: other?.signingName }, opts.credentials);
+        if (other) return send(res, 200, encodeBody(wire, await other.call(ctx, op!, decoded as Record<string, unknown>, wire)), CONTENT_TYPES[wire]);
         const params = validateRequest(op!, decoded, wire);
         // V8 keeps an async function's dead locals alive across await: drop the
         // raw body and its parse tree (700 KB of base64 strings for 500 x 1 KB)

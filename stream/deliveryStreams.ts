@@ -1,0 +1,176 @@
+// Delivery stream definitions (Firehose): one JSON record per delivery stream
+// in a JetStream KV bucket, written by the Firehose API and by the operator
+// (for DeliveryStream resources) and read by the delivery workers. Same
+// compare-and-set discipline as stream records.
+import { randomBytes } from 'node:crypto';
+import type { KV } from 'nats';
+import type { Store } from './connect.js';
+import { backingStreamName } from './names.js';
+import { deleteStream, ensureStream } from './streams.js';
+
+export const DELIVERY_BUCKET = 'shardline_delivery';
+/** Worker progress: checkpoints and flush intents, keyed by delivery stream uid. */
+export const DELIVERY_STATE_BUCKET = 'shardline_delivery_state';
+
+export type DeliveryStreamStatus = 'CREATING' | 'ACTIVE' | 'DELETING';
+export type DeliveryStreamType = 'DirectPut' | 'KinesisStreamAsSource';
+
+/**
+ * The destination, in the Firehose API's ExtendedS3DestinationConfiguration
+ * shape (as given, defaults filled in), so DescribeDeliveryStream and the
+ * worker read the same thing.
+ */
+export interface S3DestinationDef {
+  BucketARN: string;
+  RoleARN?: string;
+  Prefix?: string;
+  ErrorOutputPrefix?: string;
+  BufferingHints: { SizeInMBs: number; IntervalInSeconds: number };
+  CompressionFormat: 'UNCOMPRESSED' | 'GZIP' | 'ZIP' | 'Snappy' | 'HADOOP_SNAPPY';
+  FileExtension?: string;
+  CustomTimeZone?: string;
+  EncryptionConfiguration?: Record<string, unknown>;
+  CloudWatchLoggingOptions?: Record<string, unknown>;
+  ProcessingConfiguration?: { Enabled?: boolean; Processors?: { Type: string; Parameters?: { ParameterName: string; ParameterValue: string }[] }[] };
+  DynamicPartitioningConfiguration?: { Enabled?: boolean; RetryOptions?: { DurationInSeconds?: number } };
+  S3BackupMode?: 'Disabled' | 'Enabled';
+}
+
+export interface DeliveryStreamRecord {
+  name: string;
+  /** New for every creation: keys the worker's checkpoints so a re-created stream starts afresh. */
+  uid: string;
+  status: DeliveryStreamStatus;
+  type: DeliveryStreamType;
+  /** The stream the worker reads: the Kinesis source, or the hidden backing stream of a Direct PUT one. */
+  sourceStream: string;
+  kinesisSource?: { KinesisStreamARN: string; RoleARN?: string; deliveryStartMs: number };
+  /** Goes up by one with every UpdateDestination; it is also the version in object names. */
+  versionId: number;
+  createdAtMs: number;
+  lastUpdateMs?: number;
+  destinationId: string;
+  s3: S3DestinationDef;
+  tags: Record<string, string>;
+  encryption: { status: 'ENABLED' | 'DISABLED'; keyType?: 'AWS_OWNED_CMK' | 'CUSTOMER_MANAGED_CMK'; keyArn?: string };
+  /** Who owns the definition: the API, or a DeliveryStream resource (namespace/name). */
+  owner: { kind: 'api' } | { kind: 'resource'; namespace: string; name: string };
+}
+
+export class DeliveryStreamExistsError extends Error {}
+export class DeliveryStreamNotFoundError extends Error {}
+export class VersionMismatchError extends Error {}
+
+const key = (name: string) => 'ds.' + name.replace(/\./g, '=2E');
+const nameOfKey = (k: string) => (k.startsWith('ds.') ? k.slice(3).replace(/=2E/g, '.') : undefined);
+
+export interface DeliveryStore {
+  store: Store;
+  defs: KV;
+  state: KV;
+}
+
+export async function openDeliveryStore(store: Store): Promise<DeliveryStore> {
+  const defs = await store.js.views.kv(DELIVERY_BUCKET, { history: 1, replicas: store.replicas });
+  const state = await store.js.views.kv(DELIVERY_STATE_BUCKET, { history: 1, replicas: store.replicas });
+  return { store, defs, state };
+}
+
+export async function readDeliveryStream(ds: DeliveryStore, name: string): Promise<{ record: DeliveryStreamRecord; revision: number } | undefined> {
+  const e = await ds.defs.get(key(name));
+  if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+  return { record: e.json<DeliveryStreamRecord>(), revision: e.revision };
+}
+
+export async function getDeliveryStream(ds: DeliveryStore, name: string): Promise<DeliveryStreamRecord | undefined> {
+  return (await readDeliveryStream(ds, name))?.record;
+}
+
+export async function listDeliveryStreams(ds: DeliveryStore): Promise<DeliveryStreamRecord[]> {
+  const names: string[] = [];
+  for await (const k of await ds.defs.keys('ds.>')) {
+    const n = nameOfKey(k);
+    if (n !== undefined) names.push(n);
+  }
+  const out: DeliveryStreamRecord[] = [];
+  for (const n of names.sort()) {
+    const r = await getDeliveryStream(ds, n);
+    if (r) out.push(r);
+  }
+  return out;
+}
+
+/** Compare-and-set update; `change` returns undefined to leave the record as it is. */
+export async function updateDeliveryStream(
+  ds: DeliveryStore,
+  name: string,
+  change: (r: DeliveryStreamRecord) => DeliveryStreamRecord | undefined,
+): Promise<DeliveryStreamRecord> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const cur = await readDeliveryStream(ds, name);
+    if (!cur) throw new DeliveryStreamNotFoundError(name);
+    const next = change(structuredClone(cur.record));
+    if (!next) return cur.record;
+    try {
+      await ds.defs.update(key(name), JSON.stringify(next), cur.revision);
+      return next;
+    } catch (e) {
+      if (!/wrong last sequence|10071/.test(String((e as Error)?.message ?? e))) throw e;
+    }
+  }
+  throw new Error(`delivery stream ${name} is being changed concurrently`);
+}
+
+export type NewDeliveryStream = Omit<DeliveryStreamRecord, 'uid' | 'status' | 'versionId' | 'createdAtMs' | 'destinationId' | 'sourceStream'> & {
+  sourceStream?: string;
+};
+
+/**
+ * Creates the definition (CREATING), then for Direct PUT its backing stream,
+ * then marks it ACTIVE. A crash in between is finished by ensureDeliveryStream
+ * being called again (the operator does so every reconcile).
+ */
+export async function createDeliveryStream(ds: DeliveryStore, def: NewDeliveryStream, opts: { mustBeNew?: boolean } = {}): Promise<DeliveryStreamRecord> {
+  const rec: DeliveryStreamRecord = {
+    ...def,
+    uid: randomBytes(6).toString('hex'),
+    status: 'CREATING',
+    versionId: 1,
+    createdAtMs: Date.now(),
+    destinationId: 'destinationId-000000000001',
+    sourceStream: def.type === 'DirectPut' ? backingStreamName(def.name) : def.sourceStream!,
+  };
+  try {
+    await ds.defs.create(key(def.name), JSON.stringify(rec));
+  } catch (e) {
+    if (opts.mustBeNew) throw new DeliveryStreamExistsError(def.name);
+    throw e;
+  }
+  return rec;
+}
+
+/** Finishes creation: the backing stream of a Direct PUT delivery stream, then ACTIVE. Idempotent. */
+export async function activateDeliveryStream(ds: DeliveryStore, name: string, backingShards = 1): Promise<DeliveryStreamRecord | undefined> {
+  const cur = await getDeliveryStream(ds, name);
+  if (!cur || cur.status !== 'CREATING') return cur;
+  if (cur.type === 'DirectPut') {
+    // ON_DEMAND: a backing stream is not throttled per shard; Firehose's own limits apply at PutRecordBatch.
+    await ensureStream(ds.store, { name: cur.sourceStream, shardCount: backingShards, mode: 'ON_DEMAND', retentionHours: 24, replicas: ds.store.replicas === 3 ? 3 : 1 });
+  }
+  return updateDeliveryStream(ds, name, (r) => (r.uid === cur.uid && r.status === 'CREATING' ? { ...r, status: 'ACTIVE' } : undefined));
+}
+
+/** Marks DELETING, removes the backing stream and the worker state, then the definition. Idempotent. */
+export async function deleteDeliveryStream(ds: DeliveryStore, name: string): Promise<void> {
+  let rec: DeliveryStreamRecord;
+  try {
+    rec = await updateDeliveryStream(ds, name, (r) => (r.status === 'DELETING' ? undefined : { ...r, status: 'DELETING' }));
+  } catch (e) {
+    if (e instanceof DeliveryStreamNotFoundError) return;
+    throw e;
+  }
+  if (rec.type === 'DirectPut') await deleteStream(ds.store, rec.sourceStream);
+  for await (const k of await ds.state.keys(`${rec.uid}.>`)) await ds.state.purge(k).catch(() => undefined);
+  const cur = await readDeliveryStream(ds, name);
+  if (cur && cur.record.uid === rec.uid) await ds.defs.delete(key(name), { previousSeq: cur.revision }).catch(() => undefined);
+}
