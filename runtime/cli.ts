@@ -7,7 +7,8 @@ import { isPrimaryOfWorkers, superviseWorkers } from './workers.js';
 const USAGE = `usage: shardline <command> [flags]
   runtime    the shard runtime: Kinesis API on JetStream (--nats, --port, --workers; SHARDLINE_* env)
   dev        local all-in-one: nats-server with JetStream plus the runtime on :4567
-  operator   the Kubernetes operator (KUBECONFIG or in-cluster; --nats)`;
+  operator   the Kubernetes operator (KUBECONFIG or in-cluster; --nats)
+  delivery   a delivery stream's worker: source → S3 (--config <file>, contract/delivery.ts)`;
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'dev':
       return (await import('./dev.js')).runDev(rest);
+    case 'delivery':
+      return (await import('./delivery/worker.js')).runDelivery(rest);
     case 'operator': {
       // Loaded on demand: the data plane does not need the Kubernetes client.
       const mod = '../operator/main.js';
