@@ -174,3 +174,35 @@ export async function deleteDeliveryStream(ds: DeliveryStore, name: string): Pro
   const cur = await readDeliveryStream(ds, name);
   if (cur && cur.record.uid === rec.uid) await ds.defs.delete(key(name), { previousSeq: cur.revision }).catch(() => undefined);
 }
+
+export class DefinitionOwnerError extends Error {}
+
+/**
+ * The operator's write: creates the resource's definition, or brings its
+ * destination up to date (a new version, as UpdateDestination makes), and
+ * finishes creation. A definition owned by someone else is not touched.
+ */
+export async function ensureDeliveryDefinition(ds: DeliveryStore, def: NewDeliveryStream): Promise<DeliveryStreamRecord> {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  let cur = await getDeliveryStream(ds, def.name);
+  if (!cur) {
+    try {
+      await createDeliveryStream(ds, def, { mustBeNew: true });
+    } catch (e) {
+      if (!(e instanceof DeliveryStreamExistsError)) throw e;
+    }
+    cur = await getDeliveryStream(ds, def.name);
+    if (!cur) throw new DeliveryStreamNotFoundError(def.name);
+  }
+  if (!same(cur.owner, def.owner)) {
+    const by = cur.owner.kind === 'api' ? 'the Firehose API' : `DeliveryStream ${cur.owner.namespace}/${cur.owner.name}`;
+    throw new DefinitionOwnerError(`Delivery stream ${def.name} already exists, created by ${by}.`);
+  }
+  if (cur.status === 'CREATING') cur = (await activateDeliveryStream(ds, def.name)) ?? cur;
+  if (cur.status === 'ACTIVE' && (!same(cur.s3, def.s3) || (def.sourceStream !== undefined && cur.sourceStream !== def.sourceStream))) {
+    cur = await updateDeliveryStream(ds, def.name, (r) => ({
+      ...r, s3: def.s3, sourceStream: def.type === 'DirectPut' ? r.sourceStream : def.sourceStream!, versionId: r.versionId + 1, lastUpdateMs: Date.now(),
+    }));
+  }
+  return cur;
+}

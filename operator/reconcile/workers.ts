@@ -11,6 +11,8 @@ import { conditionsFor, readyCondition, type Outcome } from '../status/condition
 import { writeStatus } from '../status/write.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
+import { deliveryDefinitionOf } from '../model/deliveryDefinition.js';
+import { DefinitionOwnerError, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
 import { deploymentAvailable, type Context, type Result } from './context.js';
 
 type Ref = { ok: true; stream: ResolvedStream } | { ok: false; reason: string; message: string; progressing?: boolean };
@@ -73,12 +75,27 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
   const missing = await missingSecrets(ctx, ns, secrets);
   if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
 
+  // The definition in the store, the one model the Firehose API and the workers share.
+  const defn = deliveryDefinitionOf(d, spec, source?.streamName, process.env.SHARDLINE_REGION ?? 'us-east-1', process.env.SHARDLINE_ACCOUNT_ID ?? '000000000000');
+  if (!defn.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: defn.reason, message: defn.message });
+  const store = await ctx.store();
+  let definition: DeliveryStreamRecord | undefined;
+  try {
+    definition = store.ensureDelivery ? await store.ensureDelivery(defn.def) : undefined;
+  } catch (e) {
+    if (e instanceof DefinitionOwnerError) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'DeliveryStreamNameConflict', message: e.message });
+    throw e;
+  }
+
   const kids = deliveryChildren(d, spec, source, ctx.settings);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
   ]);
   const dep = stored.get('Deployment');
+  if (definition?.status !== 'ACTIVE') {
+    return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Progressing', reason: 'DefinitionNotActive', message: `The delivery stream definition is ${definition?.status ?? 'not in the store'} yet.` }, dep, ctx.recheckMs);
+  }
   return finish(ctx, DeliveryStreams, d, 'delivery', outcomeFor(dep, 'Delivery'), dep);
 }
 

@@ -8,6 +8,7 @@ import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
 import { connectStore, type Store } from '../../stream/connect.js';
 import type { StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
+import { ensureDeliveryDefinition, openDeliveryStore, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream } from '../../stream/deliveryStreams.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
 
@@ -33,6 +34,8 @@ export interface StreamStore {
   registerConsumer(name: string, consumer: string): Promise<void>;
   deregisterConsumer(name: string, consumer: string): Promise<void>;
   liveConsumers(rec: StreamRecord): Array<{ name: string; status: string; managed: boolean }>;
+  /** A DeliveryStream resource's definition in the delivery bucket (created, updated, activated); DefinitionOwnerError when another owner has the name. */
+  ensureDelivery?(def: NewDeliveryStream): Promise<DeliveryStreamRecord>;
   close(): Promise<void>;
 }
 
@@ -45,7 +48,9 @@ export async function connectStreamStore(natsUrl: string, replicas = 1): Promise
   const reshard = (streams as Record<string, unknown>).updateShardCount as
     | ((s: Store, name: string, count: number) => Promise<StreamRecord>)
     | undefined;
+  let delivery: Promise<DeliveryStore> | undefined;
   return {
+    ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),
     get: (name) => streams.getStream(store, name),
     ensure: (settings) => streams.ensureStream(store, settings),
     delete: (name) => streams.deleteStream(store, name),
