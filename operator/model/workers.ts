@@ -3,6 +3,7 @@
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
 import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
 import type { KubeObject } from '../kube/client.js';
+import { DeliveryWorkerConfig } from '../../contract/delivery.js';
 import { CONFIG_DIR, childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
@@ -68,7 +69,8 @@ export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, so
   if (spec.http?.accessKeySecretRef) {
     env.push({ name: 'SHARDLINE_HTTP_ACCESS_KEY', valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
   }
-  const config = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
+  // Parsed with the worker's own schema: a config the worker would reject is never written.
+  const config = DeliveryWorkerConfig.parse({ deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http });
   return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s);
 }
 

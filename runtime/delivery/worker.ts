@@ -28,7 +28,9 @@ export async function startDeliveryWorker(cfg: DeliveryWorkerConfig, opts: { met
   const natsUrl = cfg.natsUrl ?? process.env.SHARDLINE_NATS_URL ?? 'nats://127.0.0.1:4222';
   const store: Store = await connectStore({ natsUrl, name: `shardline-delivery-${cfg.deliveryStreamName}` });
   const ds = await openDeliveryStore(store);
-  const objects = objectStore(cfg.s3);
+  // No endpoint: SHARDLINE_S3_ENDPOINT; else AWS S3 for a resource's worker (the CRD's documented default), the dev s3rver locally.
+  const endpoint = cfg.s3.endpoint ?? process.env.SHARDLINE_S3_ENDPOINT ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
+  const objects = objectStore({ ...cfg.s3, endpoint });
   const metrics = deliveryMetrics(cfg.deliveryStreamName);
   const workerId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const running = new Map<number, Running>();

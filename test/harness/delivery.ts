@@ -22,8 +22,9 @@ export function writeConfig(config: unknown): string {
   return file;
 }
 
-export function startDeliveryProcess(args: string[], env: Record<string, string>): DeliveryProcess {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+/** `cleanEnv`: the child gets `env` only (as a pod gets only its spec's), not this process's environment. */
+export function startDeliveryProcess(args: string[], env: Record<string, string>, opts: { cleanEnv?: boolean } = {}): DeliveryProcess {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: opts.cleanEnv ? env : { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err = (err + d).slice(-20_000)));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));

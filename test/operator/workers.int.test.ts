@@ -4,6 +4,8 @@ import { startNats, type NatsServers } from '../harness/nats.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { AnalyticsApps, ConfigMaps, DataStreams, DeliveryStreams, Deployments, Secrets } from '../../operator/kube/resources.js';
 import { ApiError } from '../../operator/kube/client.js';
+import { connectStore } from '../../stream/connect.js';
+import { getDeliveryStream, openDeliveryStore } from '../../stream/deliveryStreams.js';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -56,6 +58,17 @@ test('DeliveryStream: missing DataStream -> Ready=False DataStreamNotFound, then
   const config = JSON.parse(cm.data['config.json']);
   expect(config.source.stream).toEqual({ name: 'events', streamName: 'events', endpoint: `http://events-stream.${n}.svc:4567` });
   expect(config.s3.bucket).toBe('lake');
+  // The definition is in the store, in the model the Firehose API and the worker use.
+  const store = await connectStore({ natsUrl: nats.url });
+  try {
+    const def = await getDeliveryStream(await openDeliveryStore(store), 'to-lake');
+    expect(def).toMatchObject({
+      status: 'ACTIVE', type: 'KinesisStreamAsSource', sourceStream: 'events', versionId: 1,
+      owner: { kind: 'resource', namespace: n, name: 'to-lake' }, s3: { BucketARN: 'arn:aws:s3:::lake', BufferingHints: { SizeInMBs: 5, IntervalInSeconds: 300 } },
+    });
+  } finally {
+    await store.close();
+  }
 });
 
 test('DeliveryStream: missing credentials Secret, then it appears; invalid spec is InvalidSpec', async () => {

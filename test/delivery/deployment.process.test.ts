@@ -1,0 +1,101 @@
+// The worker Deployment's own command line, run for real: the operator's
+// model (deliveryChildren) gives the args, env and config file; the operator's
+// definition step (deliveryDefinitionOf + ensureDeliveryDefinition, what the
+// reconcile calls) writes the definition; the process then delivers a
+// DataStream into s3rver with nothing but the environment the pod would get.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { CreateStreamCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { startNats, type NatsServers } from '../harness/nats.js';
+import { startInProcess, sdkClient } from '../harness/runtime.js';
+import { startS3, type S3Server } from '../harness/s3.js';
+import { startDeliveryProcess, type DeliveryProcess } from '../harness/delivery.js';
+import type { RunningRuntime } from '../../runtime/server.js';
+import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
+import { deliveryChildren } from '../../operator/model/workers.js';
+import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
+import { CONFIG_DIR } from '../../operator/model/common.js';
+import { ensureDeliveryDefinition, openDeliveryStore } from '../../stream/deliveryStreams.js';
+
+let nats: NatsServers;
+let rt: RunningRuntime & { endpoint: string };
+let s3: S3Server;
+let kinesis: KinesisClient;
+let worker: DeliveryProcess | undefined;
+let dir: string;
+
+beforeAll(async () => {
+  nats = await startNats();
+  rt = await startInProcess(nats.url);
+  s3 = await startS3();
+  await s3.createBucket('lake');
+  kinesis = sdkClient(rt.endpoint, { http1: true });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-pod-'));
+});
+afterAll(async () => {
+  await worker?.kill();
+  kinesis?.destroy();
+  await rt?.close();
+  await s3?.stop();
+  await nats?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('the delivery Deployment command line delivers a DataStream to S3 with only the pod environment and the Secrets it names', async () => {
+  await kinesis.send(new CreateStreamCommand({ StreamName: 'events', ShardCount: 2 }));
+  await new Promise((r) => setTimeout(r, 500));
+  const spec = DeliveryStreamSpec.parse({
+    source: { dataStreamRef: { name: 'events' }, startingPosition: 'TRIM_HORIZON' },
+    buffering: { sizeMiB: 1, intervalSeconds: 0 },
+    s3: { bucket: 'lake', endpoint: s3.endpoint, compression: 'GZIP', format: 'JSON_LINES', prefix: 'events/', credentialsSecretRef: 's3-creds' },
+  });
+  const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'to-lake', namespace: 'prod', uid: 'u-1', generation: 1 }, spec };
+
+  const defn = deliveryDefinitionOf(d, spec, 'events', 'us-east-1', '000000000000');
+  if (!defn.ok) throw new Error(defn.message);
+  const def = await ensureDeliveryDefinition(await openDeliveryStore(rt.ctx.store), defn.def);
+  expect(def.status).toBe('ACTIVE');
+
+  const kids = deliveryChildren(d, spec, { name: 'events', streamName: 'events', endpoint: rt.endpoint }, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1' });
+  const pod = (kids.deployment as any).spec.template.spec;
+  const container = pod.containers[0];
+  // The ConfigMap is mounted at CONFIG_DIR; here it is a directory of ours.
+  const mount = container.volumeMounts.find((m: any) => m.name === 'config');
+  expect(mount.mountPath).toBe(CONFIG_DIR);
+  fs.writeFileSync(path.join(dir, 'config.json'), (kids.configMap as any).data['config.json']);
+  const args = (container.args as string[]).map((a) => a.replace(CONFIG_DIR, dir));
+  expect(container.args[0]).toBe('delivery');
+
+  // Exactly the Secrets the worker needs (S3 credentials), resolved as the kubelet would.
+  const secrets: Record<string, Record<string, string>> = { 's3-creds': { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' } };
+  const env: Record<string, string> = {};
+  const named = new Set<string>();
+  for (const e of container.env as any[]) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else {
+      const ref = e.valueFrom.secretKeyRef;
+      named.add(ref.name);
+      env[e.name] = secrets[ref.name]![ref.key]!;
+    }
+  }
+  expect([...named]).toEqual(['s3-creds']);
+  expect(env.SHARDLINE_NATS_URL).toBe(nats.url);
+
+  worker = startDeliveryProcess(args, { ...env, PATH: process.env.PATH ?? '', HOME: dir }, { cleanEnv: true });
+  const recs = Array.from({ length: 400 }, (_, i) => JSON.stringify({ id: i }));
+  const out = await kinesis.send(new PutRecordsCommand({ StreamName: 'events', Records: recs.map((r, i) => ({ Data: Buffer.from(r), PartitionKey: `k${i}` })) }));
+  expect(out.FailedRecordCount).toBe(0);
+  const until = Date.now() + 30_000;
+  let got: string[] = [];
+  while (Date.now() < until) {
+    got = [];
+    for (const k of await s3.list('lake', 'events/')) got.push(...zlib.gunzipSync(await s3.get('lake', k)).toString().split('\n').filter(Boolean));
+    if (got.length >= recs.length) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(got.sort()).toEqual([...recs].sort());
+  for (const k of await s3.list('lake', 'events/')) expect(k).toMatch(/^events\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/to-lake-1-[\d-]{19}-[0-9a-f-]{36}\.gz$/);
+  expect(worker.proc.exitCode).toBeNull();
+}, 90_000);
