@@ -1,22 +1,45 @@
-// The delivery worker's configuration file (`shardline delivery --config <file>`),
-// written by the operator (operator/model/workers.ts) into a ConfigMap and read
-// by the worker. The delivery stream's definition itself (source, destination,
-// buffering, processing) lives in the store's delivery bucket; this file says
-// which one to run and how to reach the store and the object storage.
+// What `shardline delivery --config <file>` accepts: the file the operator
+// writes for a DeliveryStream resource (deliveryWorkerConfig, workerConfig.ts),
+// or a standalone one naming a delivery stream created through the Firehose
+// API. Either way the worker then follows the definition in the store; the
+// file only says which stream and how to reach NATS and the object storage.
 import { z } from 'zod';
+import { deliveryWorkerConfig } from './workerConfig.js';
 
-export const DeliveryWorkerConfig = z.object({
-  /** The delivery stream (its name in the store) this worker delivers. */
+export const standaloneDeliveryConfig = z.object({
   deliveryStreamName: z.string().min(1).max(64).regex(/^[a-zA-Z0-9_.-]+$/),
-  /** Namespace of the DeliveryStream resource, when the operator wrote the file. */
-  namespace: z.string().optional(),
-  /** NATS URL(s); default SHARDLINE_NATS_URL. */
+  /** NATS URL(s); default ENV.natsUrl. */
   natsUrl: z.string().optional(),
   s3: z.object({
-    /** S3 endpoint URL; default SHARDLINE_S3_ENDPOINT, then http://127.0.0.1:4569 (`make dev`'s s3rver). */
-    endpoint: z.string().optional(),
+    /** S3 endpoint URL; default ENV.s3Endpoint, then http://127.0.0.1:4569 (`make dev`'s s3rver). */
+    endpoint: z.string().url().optional(),
     region: z.string().default('us-east-1'),
     forcePathStyle: z.boolean().default(true),
-  }).loose().prefault({}),
-}).loose();
-export type DeliveryWorkerConfig = z.infer<typeof DeliveryWorkerConfig>;
+  }).prefault({}),
+  /** Transform functions: Lambda ARN → http(s) URL speaking the Lambda invocation contract. */
+  functions: z.record(z.string(), z.string().url()).default({}),
+});
+
+/** The worker's view of either file. */
+export interface DeliveryRunConfig {
+  deliveryStreamName: string;
+  /** Set for a DeliveryStream resource's worker. */
+  namespace?: string;
+  natsUrl?: string;
+  s3: { endpoint?: string; region: string; forcePathStyle: boolean };
+  functions: Record<string, string>;
+}
+
+export function parseDeliveryConfig(json: unknown): DeliveryRunConfig {
+  const resource = deliveryWorkerConfig.safeParse(json);
+  if (resource.success) {
+    const c = resource.data;
+    const functions: Record<string, string> = {};
+    if (c.processing) functions[c.processing.functionUrl] = c.processing.functionUrl;
+    return {
+      deliveryStreamName: c.deliveryStreamName, namespace: c.namespace,
+      s3: { endpoint: c.s3?.endpoint, region: c.s3?.region ?? 'us-east-1', forcePathStyle: c.s3?.forcePathStyle ?? true }, functions,
+    };
+  }
+  return standaloneDeliveryConfig.parse(json);
+}

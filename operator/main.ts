@@ -8,6 +8,8 @@
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startOperator } from './manager.js';
+import { ENV } from '../contract/env.js';
+import { OPERATOR_HEALTH_PORT } from '../contract/ports.js';
 
 export async function runOperator(args: string[]): Promise<void> {
   const env = process.env;
@@ -36,12 +38,12 @@ export async function runOperator(args: string[]): Promise<void> {
   if (kubeconfig) kc.loadFromFile(kubeconfig);
   else kc.loadFromDefault();
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const leaderElect = (values['leader-elect'] ?? env.SHARDLINE_LEADER_ELECT ?? 'true') !== 'false';
+  const leaderElect = (values['leader-elect'] ?? env[ENV.leaderElect] ?? 'true') !== 'false';
   const handle = await startOperator({
     kubeConfig: kc,
-    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? 'nats://nats.shardline-system.svc:4222',
-    image: values.image ?? env.SHARDLINE_IMAGE ?? 'shardline:0.1.0',
-    imagePullPolicy: values['image-pull-policy'] ?? env.SHARDLINE_IMAGE_PULL_POLICY,
+    natsUrl: values.nats ?? env[ENV.natsUrl] ?? 'nats://nats.shardline-system.svc:4222',
+    image: values.image ?? env[ENV.image] ?? 'shardline:0.1.0',
+    imagePullPolicy: values['image-pull-policy'] ?? env[ENV.imagePullPolicy],
     identity: values.identity ?? env.POD_NAME,
     leaderElection: leaderElect && {
       namespace: values['lease-namespace'] ?? env.POD_NAMESPACE ?? 'shardline-system',
@@ -52,8 +54,8 @@ export async function runOperator(args: string[]): Promise<void> {
     },
     resyncMs: values['resync-seconds'] ? Number(values['resync-seconds']) * 1000 : undefined,
     workers: num(values.workers),
-    storeReplicas: num(values['store-replicas'] ?? env.SHARDLINE_REPLICAS),
-    healthPort: Number(values['health-port'] ?? env.SHARDLINE_HEALTH_PORT ?? 8081),
+    storeReplicas: num(values['store-replicas'] ?? env[ENV.replicas]),
+    healthPort: Number(values['health-port'] ?? env[ENV.healthPort] ?? OPERATOR_HEALTH_PORT),
   });
   // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).
   process.on('unhandledRejection', (e) => console.error('[operator] unhandled rejection:', e));

@@ -1,5 +1,8 @@
-// Runtime settings, from flags or SHARDLINE_* environment variables.
+// Runtime settings, from flags or SHARDLINE_* environment variables (names and
+// types in contract/env.ts, the contract with the operator that sets them).
 import { parseArgs } from 'node:util';
+import { ENV, runtimeEnv } from '../contract/env.js';
+import { RUNTIME_PORT } from '../contract/ports.js';
 
 export interface RuntimeConfig {
   natsUrl: string;
@@ -29,8 +32,6 @@ export interface RuntimeConfig {
   workers: number;
 }
 
-const env = process.env;
-
 export function runtimeConfig(args: string[] = []): RuntimeConfig {
   const { values } = parseArgs({
     args,
@@ -49,23 +50,27 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
       workers: { type: 'string' },
     },
   });
+  const parsed = runtimeEnv.safeParse(process.env);
+  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  const env = parsed.data;
+  const num = (flag: string | undefined) => (flag === undefined ? undefined : Number(flag));
   return {
-    natsUrl: values.nats ?? env.SHARDLINE_NATS_URL ?? 'nats://127.0.0.1:4222',
-    port: Number(values.port ?? env.SHARDLINE_PORT ?? 4567),
-    host: values.host ?? env.SHARDLINE_HOST ?? '0.0.0.0',
-    region: values.region ?? env.SHARDLINE_REGION ?? 'us-east-1',
-    accountId: values.account ?? env.SHARDLINE_ACCOUNT_ID ?? '000000000000',
-    replicas: Number(values.replicas ?? env.SHARDLINE_REPLICAS ?? 1),
-    credentialsFile: values['credentials-file'] ?? env.SHARDLINE_CREDENTIALS_FILE,
-    credentials: env.SHARDLINE_CREDENTIALS,
-    iteratorTtlMs: Number(values['iterator-ttl-ms'] ?? env.SHARDLINE_ITERATOR_TTL_MS ?? 300_000),
-    shardLimit: Number(values['shard-limit'] ?? env.SHARDLINE_SHARD_LIMIT ?? 500),
-    onDemandStreamCountLimit: Number(env.SHARDLINE_ON_DEMAND_STREAM_LIMIT ?? 50),
-    maxBodyBytes: Number(env.SHARDLINE_MAX_BODY_BYTES ?? 20 * 1024 * 1024),
-    kmsKeysFile: values['kms-keys-file'] ?? (env.SHARDLINE_KMS_KEYS_FILE || undefined),
-    kmsKeys: env.SHARDLINE_KMS_KEYS || undefined,
-    subscriptionMs: Number(env.SHARDLINE_SUBSCRIPTION_MS ?? 300_000),
-    consumerTransitionMs: Number(env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500),
-    workers: Math.max(1, Number(values.workers ?? env.SHARDLINE_WORKERS ?? 1)),
+    natsUrl: values.nats ?? env[ENV.natsUrl] ?? 'nats://127.0.0.1:4222',
+    port: num(values.port) ?? env[ENV.port] ?? RUNTIME_PORT,
+    host: values.host ?? env[ENV.host] ?? '0.0.0.0',
+    region: values.region ?? env[ENV.region] ?? 'us-east-1',
+    accountId: values.account ?? env[ENV.accountId] ?? '000000000000',
+    replicas: num(values.replicas) ?? env[ENV.replicas] ?? 1,
+    credentialsFile: values['credentials-file'] ?? env[ENV.credentialsFile],
+    credentials: env[ENV.credentials],
+    iteratorTtlMs: num(values['iterator-ttl-ms']) ?? env[ENV.iteratorTtlMs] ?? 300_000,
+    shardLimit: num(values['shard-limit']) ?? env[ENV.shardLimit] ?? 500,
+    onDemandStreamCountLimit: env[ENV.onDemandStreamLimit] ?? 50,
+    maxBodyBytes: env[ENV.maxBodyBytes] ?? 20 * 1024 * 1024,
+    kmsKeysFile: values['kms-keys-file'] ?? env[ENV.kmsKeysFile],
+    kmsKeys: env[ENV.kmsKeys],
+    subscriptionMs: env[ENV.subscriptionMs] ?? 300_000,
+    consumerTransitionMs: env[ENV.consumerTransitionMs] ?? 500,
+    workers: Math.max(1, num(values.workers) ?? env[ENV.workers] ?? 1),
   };
 }

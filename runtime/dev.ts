@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runtimeConfig } from './config.js';
 import { startRuntime } from './server.js';
+import { ENV } from '../contract/env.js';
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -27,8 +28,8 @@ export async function runDev(args: string[]): Promise<void> {
     args,
     options: { 'data-dir': { type: 'string' }, 'nats-port': { type: 'string' } },
   });
-  const dataDir = path.resolve(values['data-dir'] ?? process.env.SHARDLINE_DATA_DIR ?? '.shardline');
-  const natsPort = Number(values['nats-port'] ?? process.env.SHARDLINE_NATS_PORT ?? 4222);
+  const dataDir = path.resolve(values['data-dir'] ?? process.env[ENV.dataDir] ?? '.shardline');
+  const natsPort = Number(values['nats-port'] ?? process.env[ENV.natsPort] ?? 4222);
   fs.mkdirSync(path.join(dataDir, 'jetstream'), { recursive: true });
   const conf = path.join(dataDir, 'nats.conf');
   fs.writeFileSync(

@@ -4,14 +4,15 @@
 // the record makes concurrent runs harmless.
 import type { Store } from './connect.js';
 import { jsStreamName } from './names.js';
-import { hourMs, listStreamNames, getStream, updateStream } from './streams.js';
+import { hourMs, retentionHorizonMs } from './retention.js';
+import { listStreamNames, getStream, updateStream } from './streams.js';
 
 export async function sweepClosedShards(store: Store, now = Date.now()): Promise<number> {
   let removed = 0;
   for (const name of await listStreamNames(store)) {
     const rec = await getStream(store, name);
     if (!rec || rec.status !== 'ACTIVE') continue;
-    const horizon = now - rec.retentionHours * hourMs();
+    const horizon = retentionHorizonMs(rec, now);
     const expired = rec.shards.filter((s) => s.closedAtMs !== undefined && s.closedAtMs < horizon);
     for (const s of expired) {
       await store.jsm.streams.delete(jsStreamName(rec.uid, s.index)).catch((e) => {

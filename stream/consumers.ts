@@ -6,6 +6,7 @@
 // the status the same way, so a runtime that crashes before persisting the
 // transition leaves nothing stuck; writers persist it when they next touch the
 // record (and register/deregister schedule that write).
+import { StreamLibraryError } from './errors.js';
 import type { Store } from './connect.js';
 import { updateStream, StreamNotFoundError } from './streams.js';
 import type { ConsumerRecord, ConsumerStatus, StreamRecord } from './streamRecord.js';
@@ -51,7 +52,7 @@ function settled(consumers: ConsumerRecord[], nowMs: number, transitionMs: numbe
   return changed ? out : undefined;
 }
 
-export class ConsumerError extends Error {
+export class ConsumerError extends StreamLibraryError {
   constructor(readonly kind: 'ResourceInUse' | 'LimitExceeded' | 'ResourceNotFound', message: string) {
     super(message);
   }

@@ -27,7 +27,9 @@
 // unreadable (GetRecords answers KMSNotFoundException) until it is restored.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { KeyUnavailableError as KeyError } from './errors.js';
 import { MountedSource } from './secrets/mountedSource.js';
+import { ENV } from '../contract/env.js';
 
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
@@ -39,19 +41,8 @@ export interface DataKey {
   state: KeyState;
 }
 
-export type KmsErrorCode =
-  | 'KMSNotFoundException'
-  | 'KMSDisabledException'
-  | 'KMSInvalidStateException'
-  | 'KMSAccessDeniedException';
-
-/** A key cannot be used; `code` is the Kinesis error name, `message` AWS-style. */
-export class KeyError extends Error {
-  constructor(readonly code: KmsErrorCode, message: string) {
-    super(message);
-    this.name = code;
-  }
-}
+/** A key cannot be used: the library's KeyUnavailableError (stream/errors.ts), under its older name. */
+export { KeyUnavailableError as KeyError, type KmsErrorCode } from './errors.js';
 
 interface Parsed {
   keys: Map<string, DataKey>;
@@ -157,7 +148,7 @@ export class KeyRing {
     this.account = opts.accountId ?? '000000000000';
     // Inline entries may also be separated by commas (one-line env values).
     this.inline = opts.inline
-      ? parseKeyEntries(opts.inline.replace(/,/g, '\n'), 'SHARDLINE_KMS_KEYS')
+      ? parseKeyEntries(opts.inline.replace(/,/g, '\n'), ENV.kmsKeys)
       : { keys: new Map(), aliases: new Map() };
     this.parsed = this.inline;
     if (opts.file !== undefined) {
@@ -249,10 +240,10 @@ let envRing: KeyRing | undefined;
  */
 export function defaultKeyRing(): KeyRing {
   envRing ??= new KeyRing({
-    file: process.env.SHARDLINE_KMS_KEYS_FILE || undefined,
-    inline: process.env.SHARDLINE_KMS_KEYS || undefined,
-    region: process.env.SHARDLINE_REGION,
-    accountId: process.env.SHARDLINE_ACCOUNT_ID,
+    file: process.env[ENV.kmsKeysFile] || undefined,
+    inline: process.env[ENV.kmsKeys] || undefined,
+    region: process.env[ENV.region],
+    accountId: process.env[ENV.accountId],
   });
   return envRing;
 }

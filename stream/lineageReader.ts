@@ -4,11 +4,9 @@
 // per-partition-key order survives splits and merges; it resumes from a
 // checkpoint that names, per shard, the last record handed out and acknowledged.
 import type { Store } from './connect.js';
-import { jsStreamName } from './names.js';
-import { readShard, seqAtTimestamp, shardTip, type ReadRecord } from './shardRead.js';
-import { getStream, hourMs } from './streams.js';
-import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
-import { jsSubject } from './names.js';
+import { StreamNotFoundError } from './errors.js';
+import { readBatch, readableShards, resolveStart, type Position, type ShardRecordOut } from './shardReader.js';
+import { getStream } from './streams.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 
 /** Per shard: the sequence number of the last record processed, or SHARD_END. */
@@ -19,7 +17,7 @@ export type StartPosition = { type: 'TRIM_HORIZON' } | { type: 'LATEST' } | { ty
 
 export interface ShardBatch {
   shardId: string;
-  records: (ReadRecord & { sequenceNumber: string })[];
+  records: ShardRecordOut[];
   /** True when this batch drained a closed shard: its children become readable. */
   shardEnded: boolean;
   /** Checkpoint value to store once the batch is processed. */
@@ -37,7 +35,7 @@ export interface LineageReaderOptions {
 export class LineageReader {
   private readonly checkpoint: Checkpoint;
   /** Next storage position per shard being read. */
-  private readonly positions = new Map<string, { jsSeq: number; index: number }>();
+  private readonly positions = new Map<string, Position>();
 
   constructor(private readonly store: Store, private readonly opts: LineageReaderOptions) {
     this.checkpoint = { ...(opts.checkpoint ?? {}) };
@@ -45,50 +43,34 @@ export class LineageReader {
 
   /** Shards readable now: not finished, and every parent finished (or gone past retention). */
   readableShards(rec: StreamRecord): ShardRecord[] {
-    const known = new Set(rec.shards.map((s) => s.shardId));
-    const done = (id: string | undefined) => !id || !known.has(id) || this.checkpoint[id] === SHARD_END;
-    return rec.shards
-      .filter((s) => this.checkpoint[s.shardId] !== SHARD_END && done(s.parentShardId) && done(s.adjacentParentShardId))
-      .sort((a, b) => a.index - b.index);
+    return readableShards(rec, (id) => this.checkpoint[id] === SHARD_END);
   }
 
-  private async startOf(rec: StreamRecord, shard: ShardRecord): Promise<{ jsSeq: number; index: number }> {
+  private startOf(rec: StreamRecord, shard: ShardRecord): Promise<Position> {
     const cp = this.checkpoint[shard.shardId];
-    if (cp) {
-      const p = decodeSequence(cp);
-      if (p) return { jsSeq: p.jsSeq, index: p.index + 1 };
-    }
+    if (cp) return resolveStart(this.store, rec, shard.shardId, { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: cp });
     // A child of a shard we read is read from its start, whatever the start position says.
-    const isChild = shard.parentShardId !== undefined && rec.shards.some((s) => s.shardId === shard.parentShardId);
-    const start = this.opts.start ?? { type: 'TRIM_HORIZON' };
-    const js = jsStreamName(rec.uid, shard.index);
-    if (isChild || start.type === 'TRIM_HORIZON') return { jsSeq: 0, index: 0 };
-    if (start.type === 'LATEST') return { jsSeq: (await shardTip(this.store, js)).lastSeq + 1, index: 0 };
-    return { jsSeq: await seqAtTimestamp(this.store, js, jsSubject(rec.uid, shard.index), start.timestampMs), index: 0 };
+    const parentsRead = shard.parentShardId !== undefined && rec.shards.some((s) => s.shardId === shard.parentShardId);
+    return resolveStart(this.store, rec, shard.shardId, this.opts.start ?? { type: 'TRIM_HORIZON' }, { parentsRead });
   }
 
   /** One read from every readable shard; empty batches are left out unless a shard ended. */
   async poll(): Promise<ShardBatch[]> {
     const rec = await getStream(this.store, this.opts.stream);
-    if (!rec) throw new Error(`stream ${this.opts.stream} not found`);
+    if (!rec) throw new StreamNotFoundError(this.opts.stream);
     const out: ShardBatch[] = [];
     for (const shard of this.readableShards(rec)) {
       let pos = this.positions.get(shard.shardId);
       if (!pos) this.positions.set(shard.shardId, (pos = await this.startOf(rec, shard)));
-      const read = await readShard(this.store, jsStreamName(rec.uid, shard.index), pos, {
-        limit: this.opts.limit ?? 10000,
-        maxBytes: 10 * 1024 * 1024,
-        minArrivalMs: Date.now() - rec.retentionHours * hourMs(),
-      });
+      const read = await readBatch(this.store, rec, shard.shardId, pos, { limit: this.opts.limit ?? 10000, maxBytes: 10 * 1024 * 1024 });
       this.positions.set(shard.shardId, read.next);
-      const records = read.records.map((r) => ({ ...r, sequenceNumber: encodeSequence({ shardIndex: shard.index, jsSeq: r.jsSeq, index: r.index }) }));
-      const ended = shard.endingSequenceNumber !== undefined && read.atEnd;
-      if (records.length === 0 && !ended) continue;
+      const records = read.records;
+      if (records.length === 0 && !read.shardEnded) continue;
       out.push({
         shardId: shard.shardId,
         records,
-        shardEnded: ended,
-        checkpoint: ended ? SHARD_END : records[records.length - 1]!.sequenceNumber,
+        shardEnded: read.shardEnded,
+        checkpoint: read.shardEnded ? SHARD_END : records[records.length - 1]!.sequenceNumber,
       });
     }
     return out;

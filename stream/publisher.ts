@@ -1,6 +1,7 @@
 // A windowed asynchronous JetStream publisher: core publish with a reply
 // subject under one shared inbox, many messages in flight, acks matched back
 // by reply token. Awaiting one ack at a time caps near 5k msg/s; this does not.
+import { StreamLibraryError } from './errors.js';
 import { createInbox, Events, type Msg, type NatsConnection, type Subscription } from 'nats';
 
 export interface PubAck {
@@ -8,7 +9,7 @@ export interface PubAck {
   seq: number;
 }
 
-export class PublishError extends Error {
+export class PublishError extends StreamLibraryError {
   constructor(message: string, readonly retryable: boolean) {
     super(message);
   }

@@ -8,6 +8,7 @@
 //      the last stored message is exactly the parent's end, and a write racing
 //      the reshard fails (retryable) instead of landing in a closed shard
 //   4. record: parents closed with EndingSequenceNumber, children opened, ACTIVE
+import { StreamLibraryError } from './errors.js';
 import type { StreamUpdateConfig } from 'nats';
 import type { Store } from './connect.js';
 import { jsStreamName } from './names.js';
@@ -19,7 +20,7 @@ import type { ShardRecord, StreamRecord } from './streamRecord.js';
 import { openShards } from './streamRecord.js';
 
 /** A reshard request the stream's state does not allow; `kind` picks the Kinesis error. */
-export class ReshardError extends Error {
+export class ReshardError extends StreamLibraryError {
   constructor(readonly kind: 'InvalidArgument' | 'ResourceInUse' | 'LimitExceeded' | 'ResourceNotFound', message: string) {
     super(message);
   }

@@ -6,11 +6,12 @@
 // one publish interval (plus slack) and then answers.
 import type { Store } from './connect.js';
 import { getStream } from './streams.js';
+import { ENV, envNumber } from '../contract/env.js';
 
 export const METRICS_SUBJECT_PREFIX = 'shardline.metrics.';
 export const metricsSubject = (uid: string) => `${METRICS_SUBJECT_PREFIX}${uid}`;
 /** How often runtimes publish (ms); SHARDLINE_METRICS_PUBLISH_MS overrides. */
-export const metricsPublishMs = () => Number(process.env.SHARDLINE_METRICS_PUBLISH_MS ?? 1000);
+export const metricsPublishMs = () => envNumber(process.env, ENV.metricsPublishMs, 1000);
 
 /** Counters one process keeps per shard (rates use the same fields, per second). */
 export interface ShardCounters {

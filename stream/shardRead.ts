@@ -3,7 +3,7 @@
 // gets (any replica may answer them).
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Store } from './connect.js';
-import { batchArrivalMs, decodeBatch } from './recordBatch.js';
+import { batchArrivalMs, batchCount, decodeBatch, type StoredRecord } from './recordBatch.js';
 import { isSealed, openBatch } from './batchCipher.js';
 import { defaultKeyRing, KeyError, type KeyRing } from './keyring.js';
 
@@ -119,6 +119,40 @@ async function getMsgInTip(store: Store, jsStream: string, seq: number): Promise
   }
 }
 
+/** Bytes a record counts for against read limits: its data and its partition key in UTF-8, as Kinesis counts them. */
+export function recordBytes(r: { partitionKey: string; data: Uint8Array }): number {
+  return r.data.length + Buffer.byteLength(r.partitionKey, 'utf8');
+}
+
+export interface DecodedMessage {
+  arrivalMs: number;
+  /** Records in the message (including those before `fromIndex` and expired ones). */
+  count: number;
+  /** Stored encrypted. */
+  encrypted: boolean;
+  /** Records from `fromIndex` on; empty when the message is past retention. */
+  records: StoredRecord[];
+}
+
+/**
+ * The one decode step of every read path: opens a sealed message with the key
+ * it names (KeyUnavailableError when that key is not usable) and decodes the
+ * records from `fromIndex` on. A message that arrived before `minArrivalMs` is
+ * past retention: no records, and it is not decrypted (its key may be gone).
+ */
+export function decodeMessage(data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined): DecodedMessage {
+  const arrivalMs = batchArrivalMs(data);
+  const count = batchCount(data);
+  const encrypted = isSealed(data);
+  if (arrivalMs < minArrivalMs) return { arrivalMs, count, encrypted, records: [] };
+  const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing()) : data;
+  return { arrivalMs, count, encrypted, records: decodeBatch(plain, fromIndex).records };
+}
+
+/**
+ * The one read loop: records from `from` up to the tip read first, at most
+ * `limit` records and `maxBytes` bytes (always at least one record).
+ */
 export async function readShard(
   store: Store,
   jsStream: string,
@@ -146,32 +180,27 @@ export async function readShard(
         index = 0;
         continue;
       }
-      // Encrypted messages are opened with the key they name (a KeyError when it is not usable).
-      const sealed = isSealed(m.data);
-      let data: Uint8Array = m.data;
-      if (sealed && batchArrivalMs(data) >= opts.minArrivalMs) {
-        try {
-          data = openBatch(data, opts.keys ?? defaultKeyRing());
-        } catch (e) {
-          // Hand out what came before it; the next read starts at it and fails.
-          if (e instanceof KeyError && records.length > 0) {
-            full = true;
-            break;
-          }
-          throw e;
+      let batch: DecodedMessage;
+      try {
+        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys);
+      } catch (e) {
+        // Hand out what came before it; the next read starts at it and fails.
+        if (e instanceof KeyError && records.length > 0) {
+          full = true;
+          break;
         }
+        throw e;
       }
-      const batch = isSealed(data) ? { arrivalMs: batchArrivalMs(data), records: [] } : decodeBatch(data, index);
-      if (batch.arrivalMs >= opts.minArrivalMs) {
-        for (const r of batch.records) {
-          if (records.length >= opts.limit || (bytes + r.data.length > opts.maxBytes && records.length > 0)) {
-            full = true;
-            break;
-          }
-          records.push({ jsSeq: m.seq, index, partitionKey: r.partitionKey, data: r.data, arrivalMs: batch.arrivalMs, encrypted: sealed });
-          bytes += r.data.length + Buffer.byteLength(r.partitionKey);
-          index++;
+      if (m.seq !== seq) index = 0;
+      for (const r of batch.records) {
+        const size = recordBytes(r);
+        if (records.length >= opts.limit || (bytes + size > opts.maxBytes && records.length > 0)) {
+          full = true;
+          break;
         }
+        records.push({ jsSeq: m.seq, index, partitionKey: r.partitionKey, data: r.data, arrivalMs: batch.arrivalMs, encrypted: batch.encrypted });
+        bytes += size;
+        index++;
       }
       if (full) break;
       seq = m.seq + 1;

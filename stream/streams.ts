@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 import type { KV, StreamConfig } from 'nats';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
 import type { Store } from './connect.js';
+import { retentionMs } from './retention.js';
+import { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
 import { jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
@@ -17,18 +19,14 @@ import {
 
 export type { StreamRecord, StreamSettings, ShardRecord } from './streamRecord.js';
 
-/** Wall-clock milliseconds in one retention "hour": 3,600,000 except in tests. */
-export const hourMs = () => Number(process.env.SHARDLINE_HOUR_MS ?? 3_600_000);
+export { hourMs } from './retention.js';
 
 export interface Versioned {
   record: StreamRecord;
   revision: number;
 }
 
-export class StreamExistsError extends Error {}
-export class StreamNotFoundError extends Error {}
-/** A compare-and-set lost against another writer more times than allowed. */
-export class ConflictError extends Error {}
+export { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
 
 export async function readStream(kv: KV, name: string): Promise<Versioned | undefined> {
   const e = await kv.get(streamKey(name));
@@ -95,12 +93,12 @@ export function shardStreamConfig(rec: StreamRecord, shardIndex: number): Partia
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     discard: DiscardPolicy.Old,
-    max_age: nanos(rec.retentionHours * hourMs()),
+    max_age: nanos(retentionMs(rec)),
     num_replicas: rec.replicas,
     // Reads are direct gets: any replica may answer.
     allow_direct: true,
     // Producers retry through Kinesis semantics, not JetStream de-duplication.
-    duplicate_window: nanos(Math.min(1000, rec.retentionHours * hourMs())),
+    duplicate_window: nanos(Math.min(1000, retentionMs(rec))),
   };
 }
 

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, waitForPort } from '../../test/harness/ports.js';
 import { REPO_ROOT } from './results.js';
+import { ENV } from '../../contract/env.js';
 
 export interface Child {
   name: string;
@@ -91,8 +92,8 @@ export async function startRuntimeChild(opts: RuntimeChildOptions): Promise<Chil
 /** No credentials configured: signatures are not checked (kinesalite does not check them either). */
 function withoutCredentials(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  delete env.SHARDLINE_CREDENTIALS;
-  delete env.SHARDLINE_CREDENTIALS_FILE;
+  delete env[ENV.credentials];
+  delete env[ENV.credentialsFile];
   return env;
 }
 

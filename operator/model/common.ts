@@ -4,8 +4,6 @@ import type { KubeObject } from '../kube/client.js';
 
 export const MANAGED_BY = 'shardline-operator';
 export const FINALIZER = 'shardline.dev/jetstream';
-export const RUNTIME_PORT = 4567;
-export const CONFIG_DIR = '/etc/shardline';
 
 export interface OperatorSettings {
   image: string;

@@ -4,7 +4,10 @@ import crypto from 'node:crypto';
 import type { DataStream, DataStreamSpec } from '../../crds/schema/datastream.js';
 import type { KubeObject } from '../kube/client.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
-import { CONFIG_DIR, RUNTIME_PORT, childMeta, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
+import { childMeta, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
+import { ENV } from '../../contract/env.js';
+import { CREDENTIALS_DIR, KMS_KEYS_DIR } from '../../contract/mounts.js';
+import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
 export const runtimeName = (ds: DataStream) => childName(ds.metadata.name, 'stream');
@@ -17,10 +20,6 @@ export function desiredShardCount(spec: DataStreamSpec, current?: number): numbe
   return Math.min(spec.onDemand.maxShards, Math.max(spec.onDemand.minShards, n));
 }
 
-/** Where the runtime reads its key ring (SHARDLINE_KMS_KEYS_FILE): a directory, one file per key id. */
-export const KMS_KEYS_DIR = `${CONFIG_DIR}/kms-keys`;
-/** Where the runtime reads its access keys (SHARDLINE_CREDENTIALS_FILE): a directory, one file per access key id. */
-export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
 
 const KEY_ID_MAX = 128; // the key ring's limit (stream/keyring.ts)
 
@@ -48,10 +47,10 @@ export const desiredEncryption = (spec: DataStreamSpec): { type: 'NONE' | 'KMS';
  */
 export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
   const env: unknown[] = [
-    { name: 'SHARDLINE_NATS_URL', value: s.natsUrl },
-    { name: 'SHARDLINE_PORT', value: String(RUNTIME_PORT) },
+    { name: ENV.natsUrl, value: s.natsUrl },
+    { name: ENV.port, value: String(RUNTIME_PORT) },
     // Metadata bucket replicas: a property of the store, not of this stream.
-    { name: 'SHARDLINE_REPLICAS', value: String(s.storeReplicas ?? 1) },
+    { name: ENV.replicas, value: String(s.storeReplicas ?? 1) },
   ];
   const volumes: unknown[] = [];
   const mounts: unknown[] = [];
@@ -61,13 +60,13 @@ export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings):
     const ref = spec.encryption.keySecretRef;
     volumes.push({ name: 'kms-keys', secret: { secretName: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } });
     mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
-    env.push({ name: 'SHARDLINE_KMS_KEYS_FILE', value: KMS_KEYS_DIR });
+    env.push({ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR });
   }
   if (spec.auth) {
     // Every key of the Secret is a file named by the access key id, holding its secret.
     volumes.push({ name: 'credentials', secret: { secretName: spec.auth.credentialsSecretRef } });
     mounts.push({ name: 'credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
-    env.push({ name: 'SHARDLINE_CREDENTIALS_FILE', value: CREDENTIALS_DIR });
+    env.push({ name: ENV.credentialsFile, value: CREDENTIALS_DIR });
   }
   return { env, volumes, mounts };
 }

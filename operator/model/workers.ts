@@ -3,17 +3,18 @@
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
 import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
 import type { KubeObject } from '../kube/client.js';
-import { DeliveryWorkerConfig } from '../../contract/delivery.js';
-import { CONFIG_DIR, childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
+import { ENV } from '../../contract/env.js';
+import { CONFIG_DIR, TMP_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
+import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
+import { childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
 export const analyticsName = (a: { metadata: { name: string } }) => childName(a.metadata.name, 'analytics');
 
-/** Streams a worker reads or writes, resolved to store names and endpoints. */
-export interface ResolvedStream { name: string; streamName: string; endpoint: string }
+export type { ResolvedStream };
 
 function workerChildren(
-  owner: Owner, component: Component, name: string, replicas: number, config: unknown,
+  owner: Owner, component: Component, name: string, replicas: number, config: DeliveryWorkerConfig | AnalyticsWorkerConfig,
   env: unknown[], s: OperatorSettings,
 ): { configMap: KubeObject; deployment: KubeObject } {
   const selector = selectorLabels(owner, component);
@@ -22,7 +23,7 @@ function workerChildren(
     configMap: {
       apiVersion: 'v1', kind: 'ConfigMap',
       metadata: childMeta(owner, name, component),
-      data: { 'config.json': configJson },
+      data: { [WORKER_CONFIG_KEY]: configJson },
     },
     deployment: {
       apiVersion: 'apps/v1', kind: 'Deployment',
@@ -42,13 +43,13 @@ function workerChildren(
               name: component,
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
-              args: [component, '--config', `${CONFIG_DIR}/config.json`],
-              env: [{ name: 'SHARDLINE_NATS_URL', value: s.natsUrl }, ...env],
+              args: [component, '--config', WORKER_CONFIG_FILE],
+              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env],
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts: [
                 { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'tmp', mountPath: TMP_DIR },
               ],
             }],
             volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }],
@@ -62,20 +63,19 @@ function workerChildren(
 export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings) {
   const env: unknown[] = [];
   if (spec.s3?.credentialsSecretRef) {
-    for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+    for (const key of [ENV.awsAccessKeyId, ENV.awsSecretAccessKey]) {
       env.push({ name: key, valueFrom: { secretKeyRef: { name: spec.s3.credentialsSecretRef, key } } });
     }
   }
   if (spec.http?.accessKeySecretRef) {
-    env.push({ name: 'SHARDLINE_HTTP_ACCESS_KEY', valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
+    env.push({ name: ENV.httpAccessKey, valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
   }
-  // Parsed with the worker's own schema: a config the worker would reject is never written.
-  const config = DeliveryWorkerConfig.parse({ deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http });
+  const config: DeliveryWorkerConfig = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
   return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s);
 }
 
 export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings) {
-  const config = {
+  const config: AnalyticsWorkerConfig = {
     applicationName: a.metadata.name,
     namespace: a.metadata.namespace,
     sql: spec.sql,

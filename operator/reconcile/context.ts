@@ -8,6 +8,7 @@ import type { StreamStore } from '../store/streamStore.js';
 import type { DataStream } from '../../crds/schema/datastream.js';
 import type { DeliveryStream } from '../../crds/schema/deliverystream.js';
 import type { AnalyticsApp } from '../../crds/schema/analyticsapp.js';
+import { ENV } from '../../contract/env.js';
 
 export interface Caches {
   dataStreams: Informer<DataStream & KubeObject>;
@@ -38,7 +39,7 @@ export interface Result { requeueAfterMs?: number }
  * process at that step of that object's reconcile (an operator killed mid-reconcile).
  */
 export function failpoint(name: string, key: string): void {
-  const fps = (process.env.SHARDLINE_FAILPOINTS ?? '').split(',');
+  const fps = (process.env[ENV.failpoints] ?? '').split(',');
   if (fps.includes(name) || fps.includes(`${name}@${key}`)) {
     process.stderr.write(`failpoint ${name}: SIGKILL\n`);
     process.kill(process.pid, 'SIGKILL');

@@ -8,6 +8,7 @@ import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
 import { connectStore, type Store } from '../../stream/connect.js';
 import type { StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
+import { ENV, envNumber } from '../../contract/env.js';
 import { ensureDeliveryDefinition, openDeliveryStore, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream } from '../../stream/deliveryStreams.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
@@ -41,7 +42,7 @@ export interface StreamStore {
 
 export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
 // Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
-const transitionMs = () => Number(process.env.SHARDLINE_CONSUMER_TRANSITION_MS ?? 500);
+const transitionMs = () => envNumber(process.env, ENV.consumerTransitionMs, 500);
 
 export async function connectStreamStore(natsUrl: string, replicas = 1): Promise<StreamStore> {
   const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas });

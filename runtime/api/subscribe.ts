@@ -2,10 +2,9 @@
 // event-stream messages (initial-response, then SubscribeToShardEvent) for up
 // to `subscriptionMs`.
 //
-// Records are pushed: a JetStream ordered consumer on the shard's stream,
-// starting at the requested position, hands every new message to us as the
-// server stores it; we send what arrived together as one event (an event
-// flushes as soon as the consumer reports nothing pending). When idle, an
+// Records are pushed: the stream library's follow() (stream/shardReader.ts, a
+// JetStream ordered consumer from the requested position) hands us what
+// arrived together as one batch, which goes out as one event. When idle, an
 // empty event goes out at least every HEARTBEAT_MS.
 //
 // One subscription per consumer and shard may start every 5 seconds, across
@@ -14,22 +13,19 @@
 // notice on core NATS; the older subscription then ends with
 // ResourceInUseException, as AWS does.
 import { createHash, randomUUID } from 'node:crypto';
-import { DeliverPolicy, StorageType, type Consumer, type ConsumerMessages, type KV, type Subscription } from 'nats';
+import { StorageType, type KV, type Subscription } from 'nats';
 import type { Response } from '../http/server.js';
 import { encodeBody, type Wire } from '../http/wire.js';
 import { eventFrame, exceptionFrame } from '../http/eventStream.js';
-import { decodeSequence, encodeSequence, MAX_RECORDS_PER_MESSAGE } from '../../stream/kinesis/sequence.js';
-import { batchArrivalMs, batchCount, decodeBatch } from '../../stream/recordBatch.js';
-import { isSealed, openBatch } from '../../stream/batchCipher.js';
-import { KeyError } from '../../stream/keyring.js';
-import { jsStreamName, jsSubject, shardIndexOf } from '../../stream/names.js';
-import { seqAtTimestamp, shardTip } from '../../stream/shardRead.js';
-import { hourMs } from '../../stream/streams.js';
+import { encodeSequence, MAX_RECORDS_PER_MESSAGE } from '../../stream/kinesis/sequence.js';
+import { KeyUnavailableError, ShardNotFoundError } from '../../stream/errors.js';
+import { follow, resolveStart, shardOf, type Follower, type Position, type ShardBatchOut, type StartPosition } from '../../stream/shardReader.js';
 import type { Store } from '../../stream/connect.js';
 import type { ShardRecord, StreamRecord } from '../../stream/streamRecord.js';
 import { liveConsumers } from '../../stream/consumers.js';
-import { invalidArgument, resourceInUse, resourceNotFound, type KinesisError } from './errors.js';
-import { childShardsOf } from './ops/read.js';
+import { invalidArgument, resourceInUse, type KinesisError } from './errors.js';
+import { asKinesis, shardNotFound, toKinesisError } from './libraryErrors.js';
+import { AT_TIMESTAMP_MISSING, childShardsOf } from './ops/read.js';
 import { keysOf } from './ops/encryption.js';
 import { consumerNotActive, creationSeconds, resolveConsumer } from './ops/consumers.js';
 import type { ApiContext, Params } from './context.js';
@@ -50,8 +46,8 @@ export const RESUBSCRIBE_WINDOW_MS = 5_000;
 export const HEARTBEAT_MS = 4_500;
 const MAX_EVENT_RECORDS = 10_000;
 const MAX_EVENT_BYTES = 4 * 1024 * 1024;
-/** Longest a partial event waits while the consumer still reports messages pending. */
-const PENDING_FLUSH_MS = 20;
+/** How often the subscription checks its shard was closed (from the cached record) while idle. */
+const RECHECK_MS = 200;
 
 const EVENT_CONTENT_TYPE: Record<Wire, string> = { json: 'application/json', cbor: 'application/x-amz-cbor-1.1' };
 
@@ -77,10 +73,6 @@ function isWrongLastSequence(e: unknown): boolean {
   return m.includes('wrong last sequence') || m.includes('10071') || m.includes('key exists');
 }
 
-function shardMissing(ctx: ApiContext, stream: string, shardId: string) {
-  return resourceNotFound(`Shard ${shardId} in stream ${stream} under account ${ctx.config.accountId} does not exist`);
-}
-
 /** The sequence number just before a position (what AFTER_SEQUENCE_NUMBER resumes from). */
 function before(shardIndex: number, p: { jsSeq: number; index: number }): string {
   if (p.index > 0) return encodeSequence({ shardIndex, jsSeq: p.jsSeq, index: p.index - 1 });
@@ -88,38 +80,22 @@ function before(shardIndex: number, p: { jsSeq: number; index: number }): string
   return encodeSequence({ shardIndex, jsSeq: p.jsSeq - 1, index: MAX_RECORDS_PER_MESSAGE });
 }
 
-async function startPosition(ctx: ApiContext, rec: StreamRecord, shard: ShardRecord, sp: Params): Promise<{ jsSeq: number; index: number }> {
-  const type = sp.Type as string;
-  const js = jsStreamName(rec.uid, shard.index);
-  switch (type) {
-    case 'TRIM_HORIZON':
-      return { jsSeq: 0, index: 0 };
-    case 'LATEST':
-      return { jsSeq: (await shardTip(ctx.store, js)).lastSeq + 1, index: 0 };
-    case 'AT_TIMESTAMP': {
-      const ts = sp.Timestamp as Date | undefined;
-      if (!ts) throw invalidArgument('Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.');
-      if (ts.getTime() > Date.now()) {
-        throw invalidArgument(`The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: ${ts.getTime()}, currentTimestampInMillis: ${Date.now()}`);
-      }
-      return { jsSeq: await seqAtTimestamp(ctx.store, js, jsSubject(rec.uid, shard.index), ts.getTime()), index: 0 };
+/** SubscribeToShard's StartingPosition as the library's start position. */
+function startOf(sp: Params): StartPosition {
+  const type = sp.Type as StartPosition['type'];
+  if (type === 'AT_SEQUENCE_NUMBER' || type === 'AFTER_SEQUENCE_NUMBER') {
+    const seq = sp.SequenceNumber as string | undefined;
+    if (seq === undefined) {
+      throw invalidArgument(`Must specify SequenceNumber for StartingPosition of type ${type}. Current request has no SequenceNumber.`);
     }
-    default: {
-      // AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER
-      const seq = sp.SequenceNumber as string | undefined;
-      if (seq === undefined) {
-        throw invalidArgument(`Must specify SequenceNumber for StartingPosition of type ${type}. Current request has no SequenceNumber.`);
-      }
-      const d = decodeSequence(seq);
-      if (!d) {
-        throw invalidArgument(`StartingSequenceNumber ${seq} used in SubscribeToShard on shard ${shard.shardId} in stream ${rec.name} under account ${ctx.config.accountId} is invalid.`);
-      }
-      if (d.shardIndex !== shard.index) {
-        throw invalidArgument(`Invalid StartingSequenceNumber. It encodes shardId-${String(d.shardIndex).padStart(12, '0')}, while it was used in a call to a shard with ${shard.shardId}`);
-      }
-      return type === 'AT_SEQUENCE_NUMBER' ? { jsSeq: d.jsSeq, index: d.index } : { jsSeq: d.jsSeq, index: d.index + 1 };
-    }
+    return { type, sequenceNumber: seq };
   }
+  if (type === 'AT_TIMESTAMP') {
+    const ts = sp.Timestamp as Date | undefined;
+    if (!ts) throw invalidArgument(AT_TIMESTAMP_MISSING);
+    return { type, timestampMs: ts.getTime() };
+  }
+  return { type };
 }
 
 interface EventRecord {
@@ -137,11 +113,13 @@ export const subscribeToShard: StreamingOperation = async (ctx, p, io) => {
   const streamName = rec0.name;
   const uid = rec0.uid;
   const shardId = p.ShardId as string;
-  const idx = shardIndexOf(shardId);
-  const shard = idx === undefined ? undefined : rec0.shards.find((s) => s.index === idx);
-  if (!shard) throw shardMissing(ctx, streamName, shardId);
-  const start = await startPosition(ctx, rec0, shard, p.StartingPosition as Params);
-  const jsStream = jsStreamName(uid, shard.index);
+  let shard: ShardRecord;
+  try {
+    shard = shardOf(rec0, shardId);
+  } catch (e) {
+    throw toKinesisError(ctx, e, 'SubscribeToShard');
+  }
+  const start = await resolveStart(ctx.store, rec0, shard.shardId, startOf(p.StartingPosition as Params)).catch(asKinesis(ctx, 'SubscribeToShard'));
 
   const claimKey = createHash('sha256').update(`${uid}\n${consumer.name}\n${creationSeconds(consumer.createdAtMs)}\n${shard.index}`).digest('hex').slice(0, 40);
   const takeoverSubject = `shardline.efo.takeover.${claimKey}`;
@@ -155,23 +133,24 @@ export const subscribeToShard: StreamingOperation = async (ctx, p, io) => {
   }
   ctx.store.nc.publish(takeoverSubject, me);
 
-  let oc: Consumer;
-  let messages: ConsumerMessages;
+  const abort = new AbortController();
+  const current = () => {
+    const r = ctx.cache.get(streamName)?.record;
+    return r && r.uid === uid ? r : undefined;
+  };
+  const records = follow(ctx.store, rec0, shard.shardId, start, { signal: abort.signal, keys: keysOf(ctx), current, recheckMs: RECHECK_MS, limit: MAX_EVENT_RECORDS, maxBytes: MAX_EVENT_BYTES });
   try {
-    oc = await ctx.store.js.consumers.get(jsStream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(start.jsSeq, 1),
-    });
-    messages = await oc.consume({ max_messages: 256 });
+    await records.ready();
   } catch (e) {
+    abort.abort();
     await kv.delete(`sub.${claimKey}`).catch(() => undefined);
     const s = await ctx.cache.fresh(streamName);
-    if (!s || s.record.uid !== uid) throw shardMissing(ctx, streamName, shardId);
-    throw e;
+    if (!s || s.record.uid !== uid) throw shardNotFound(ctx, streamName, shardId);
+    throw toKinesisError(ctx, e, 'SubscribeToShard');
   }
 
   await new ShardSubscription(ctx, io, {
-    streamName, uid, shard, start, consumer: oc, messages, takeoverSubject, me, consumerName: consumer.name, consumerCreatedAtMs: consumer.createdAtMs,
+    streamName, uid, shard, start, records, abort, takeoverSubject, me, consumerName: consumer.name, consumerCreatedAtMs: consumer.createdAtMs,
   }).run();
 };
 
@@ -179,9 +158,9 @@ interface SubscriptionArgs {
   streamName: string;
   uid: string;
   shard: ShardRecord;
-  start: { jsSeq: number; index: number };
-  consumer: Consumer;
-  messages: ConsumerMessages;
+  start: Position;
+  records: Follower;
+  abort: AbortController;
   takeoverSubject: string;
   me: string;
   consumerName: string;
@@ -192,16 +171,10 @@ class ShardSubscription {
   private readonly res: Response;
   private readonly wire: Wire;
   private readonly shardIndex: number;
-  private next: { jsSeq: number; index: number };
   private continuation: string;
-  private batch: EventRecord[] = [];
-  private batchBytes = 0;
-  private lastArrivalMs = 0;
-  private pending = 0;
   private lastEventAt = Date.now();
   private closed = false;
   private timers: NodeJS.Timeout[] = [];
-  private flushTimer?: NodeJS.Timeout;
   private heartbeat?: NodeJS.Timeout;
   private takeover?: Subscription;
   private unwatch?: () => void;
@@ -217,7 +190,6 @@ class ShardSubscription {
     this.res = io.res;
     this.wire = io.wire;
     this.shardIndex = a.shard.index;
-    this.next = { ...a.start };
     this.continuation = before(this.shardIndex, a.start);
   }
 
@@ -242,66 +214,30 @@ class ShardSubscription {
       },
     });
     this.unwatch = this.ctx.cache.onChange((name) => {
-      if (name === this.a.streamName) void this.onRecordChange();
+      if (name === this.a.streamName) this.onRecordChange();
     });
     this.timers.push(setTimeout(() => this.finish(true), this.ctx.config.subscriptionMs));
     this.scheduleHeartbeat(HEARTBEAT_MS);
-    // A shard already closed (and read to its end) ends right away.
-    await this.checkClosed(true);
     void this.consume();
     await this.finished;
   }
 
+  /** Each batch the shard reader hands out is one event; the last of a closed shard carries ChildShards. */
   private async consume(): Promise<void> {
     try {
-      for await (const m of this.a.messages) {
+      for await (const batch of this.a.records) {
         if (this.closed) break;
-        const rec = this.record();
-        if (!rec) break;
-        const fromIndex = m.seq === this.next.jsSeq ? this.next.index : 0;
-        const count = batchCount(m.data);
-        const inRetention = batchArrivalMs(m.data) >= Date.now() - rec.retentionHours * hourMs();
-        // Encrypted messages are opened with the key they name; an unusable key ends the stream with its KMS* error.
-        const sealed = isSealed(m.data);
-        if (inRetention) {
-          const batch = decodeBatch(sealed ? openBatch(m.data, keysOf(this.ctx)) : m.data, fromIndex);
-          const encrypted = sealed ? 'KMS' : undefined;
-          batch.records.forEach((r, i) => {
-            this.batch.push({
-              SequenceNumber: encodeSequence({ shardIndex: this.shardIndex, jsSeq: m.seq, index: fromIndex + i }),
-              ApproximateArrivalTimestamp: new Date(batch.arrivalMs),
-              Data: r.data,
-              PartitionKey: r.partitionKey,
-              EncryptionType: encrypted,
-            });
-            this.batchBytes += r.data.length + r.partitionKey.length;
-          });
-          this.lastArrivalMs = batch.arrivalMs;
-        }
-        this.next = { jsSeq: m.seq + 1, index: 0 };
-        if (count > 0) this.continuation = encodeSequence({ shardIndex: this.shardIndex, jsSeq: m.seq, index: count - 1 });
-        this.pending = m.info.pending;
-        if (this.drained(rec)) {
-          this.flush(true);
+        if (batch.shardEnded) {
+          this.send(batch, true);
           break;
         }
-        if (this.pending === 0 || this.batch.length >= MAX_EVENT_RECORDS || this.batchBytes >= MAX_EVENT_BYTES) {
-          if (!this.flush(false)) await this.waitDrain();
-        } else if (!this.flushTimer && this.batch.length > 0) {
-          this.flushTimer = setTimeout(() => {
-            this.flushTimer = undefined;
-            if (this.batch.length > 0) this.flush(false);
-          }, PENDING_FLUSH_MS);
-        }
+        if (!this.send(batch, false)) await this.waitDrain();
       }
     } catch (e) {
       if (this.closed) return;
-      if (e instanceof KeyError) {
-        // What came before the message it cannot open still goes out (with its continuation).
-        if (this.batch.length > 0) this.flush(false);
-        return this.fail(e.code, e.message);
-      }
-      const s = await this.ctx.cache.fresh(this.a.streamName).catch(() => undefined);
+      // What came before a message it cannot open went out already (with its continuation).
+      if (e instanceof KeyUnavailableError) return this.fail(e.code, e.message);
+      const s = e instanceof ShardNotFoundError ? undefined : await this.ctx.cache.fresh(this.a.streamName).catch(() => undefined);
       if (!s || s.record.uid !== this.a.uid) {
         this.fail('ResourceNotFoundException', `Shard ${this.a.shard.shardId} in stream ${this.a.streamName} under account ${this.ctx.config.accountId} does not exist`);
       } else {
@@ -317,34 +253,7 @@ class ShardSubscription {
     return r && r.uid === this.a.uid ? r : undefined;
   }
 
-  private shardNow(rec: StreamRecord): ShardRecord | undefined {
-    return rec.shards.find((s) => s.index === this.shardIndex);
-  }
-
-  /** Closed by a reshard and everything up to its last record delivered. */
-  private drained(rec: StreamRecord): boolean {
-    const end = this.shardNow(rec)?.endingSequenceNumber;
-    if (end === undefined) return false;
-    const d = decodeSequence(end);
-    return d !== undefined && this.next.jsSeq > d.jsSeq;
-  }
-
-  private async checkClosed(askTip: boolean): Promise<void> {
-    const rec = this.record();
-    if (this.closed || !rec) return;
-    const end = this.shardNow(rec)?.endingSequenceNumber;
-    if (end === undefined) return;
-    let drained = this.drained(rec);
-    if (!drained && askTip) {
-      // Nothing left to deliver although our position is not past the end:
-      // the remainder expired (or the end lies beyond what the stream holds).
-      const tip = await shardTip(this.ctx.store, jsStreamName(this.a.uid, this.shardIndex)).catch(() => undefined);
-      if (tip && (tip.lastSeq < this.next.jsSeq || Math.max(tip.firstSeq, 1) > decodeSequence(end)!.jsSeq)) drained = true;
-    }
-    if (drained && !this.closed) this.flush(true);
-  }
-
-  private async onRecordChange(): Promise<void> {
+  private onRecordChange(): void {
     if (this.closed) return;
     const rec = this.record();
     if (!rec) {
@@ -354,44 +263,40 @@ class ShardSubscription {
     const live = liveConsumers(rec, Date.now(), this.ctx.config.consumerTransitionMs).find(
       (c) => c.name === this.a.consumerName && c.createdAtMs === this.a.consumerCreatedAtMs,
     );
-    if (!live || live.status === 'DELETING') {
-      this.finish(true);
-      return;
-    }
-    await this.checkClosed(false);
+    if (!live || live.status === 'DELETING') this.finish(true);
   }
 
   private scheduleHeartbeat(ms: number): void {
-    this.heartbeat = setTimeout(() => void this.beat(), ms);
+    this.heartbeat = setTimeout(() => this.beat(), ms);
   }
 
-  private async beat(): Promise<void> {
+  private beat(): void {
     if (this.closed) return;
     const idle = Date.now() - this.lastEventAt;
     if (idle < HEARTBEAT_MS) return this.scheduleHeartbeat(HEARTBEAT_MS - idle);
-    await this.checkClosed(true);
-    if (this.closed) return;
-    if (Date.now() - this.lastEventAt >= HEARTBEAT_MS) this.flush(false);
+    this.send(undefined, false);
     this.scheduleHeartbeat(HEARTBEAT_MS);
   }
 
-  /** Sends the collected records as one event; `final` adds ChildShards and ends. Returns false under backpressure. */
-  private flush(final: boolean): boolean {
+  /**
+   * Sends one event: the batch's records (none for a heartbeat); `final` adds
+   * ChildShards and ends. Returns false under backpressure.
+   */
+  private send(batch: ShardBatchOut | undefined, final: boolean): boolean {
     if (this.closed) return true;
-    if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-    }
-    const records = this.batch;
-    this.batch = [];
-    this.batchBytes = 0;
+    if (batch) this.continuation = before(this.shardIndex, batch.next);
     const rec = this.record();
-    const behind = this.pending > 0 && this.lastArrivalMs > 0 ? Math.max(0, Date.now() - this.lastArrivalMs) : 0;
-    const shard = rec && this.shardNow(rec);
+    const shard = rec?.shards.find((x) => x.index === this.shardIndex);
     const event = {
-      Records: records,
+      Records: (batch?.records ?? []).map((r) => ({
+        SequenceNumber: r.sequenceNumber,
+        ApproximateArrivalTimestamp: new Date(r.arrivalMs),
+        Data: r.data,
+        PartitionKey: r.partitionKey,
+        EncryptionType: r.encrypted ? 'KMS' : undefined,
+      })),
       ContinuationSequenceNumber: final ? undefined : this.continuation,
-      MillisBehindLatest: final ? 0 : behind,
+      MillisBehindLatest: final ? 0 : (batch?.millisBehindLatest ?? 0),
       ChildShards: final && rec && shard ? childShardsOf(rec, shard) : undefined,
     };
     const ok = this.write(eventFrame('SubscribeToShardEvent', EVENT_CONTENT_TYPE[this.wire], encodeBody(this.wire, event)));
@@ -419,27 +324,19 @@ class ShardSubscription {
   /** Ends the stream with a modeled exception message. */
   private fail(type: KinesisError['type'], message: string): void {
     if (this.closed) return;
-    // Undelivered records are dropped with the continuation they carried: the
-    // client resumes from the last event it received.
-    this.batch = [];
-    this.batchBytes = 0;
     this.write(exceptionFrame(type, EVENT_CONTENT_TYPE[this.wire], encodeBody(this.wire, { message })));
     this.finish(true);
   }
 
   private finish(endResponse: boolean): void {
     if (this.closed) return;
-    // Records already taken from the consumer go out before a normal end.
-    if (endResponse && this.batch.length > 0) this.flush(false);
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     if (this.heartbeat) clearTimeout(this.heartbeat);
-    if (this.flushTimer) clearTimeout(this.flushTimer);
     this.takeover?.unsubscribe();
     this.unwatch?.();
-    this.a.messages.stop();
-    // The ordered consumer is ephemeral on the server; remove it now rather than at its inactivity threshold.
-    this.a.consumer.delete().catch(() => undefined);
+    // Stops the shard reader's consumer (and deletes it on the server).
+    this.a.abort.abort();
     this.wakeDrainWaiters();
     if (endResponse && !this.res.writableEnded && !this.res.destroyed) this.res.end();
     this.done();

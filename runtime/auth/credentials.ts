@@ -22,6 +22,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MountedSource } from '../../stream/secrets/mountedSource.js';
+import { ENV } from '../../contract/env.js';
 
 export interface CredentialStore {
   secretFor(accessKeyId: string): string | undefined;
@@ -83,7 +84,7 @@ class Store implements CredentialStore {
 
   constructor(opts: StoreOptions) {
     this.enabled = opts.file !== undefined || opts.inline !== undefined;
-    const inline = opts.inline !== undefined ? parseCredentials(opts.inline, 'SHARDLINE_CREDENTIALS') : new Map<string, string>();
+    const inline = opts.inline !== undefined ? parseCredentials(opts.inline, ENV.credentials) : new Map<string, string>();
     this.keys = inline;
     if (opts.file !== undefined) {
       this.source = new MountedSource({
@@ -118,7 +119,7 @@ export function credentialOptionsFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   credentialsFile?: string,
 ): { file?: string; inline?: string } {
-  const file = credentialsFile ?? (env.SHARDLINE_CREDENTIALS_FILE || undefined);
-  const inline = env.SHARDLINE_CREDENTIALS || undefined;
+  const file = credentialsFile ?? (env[ENV.credentialsFile] || undefined);
+  const inline = env[ENV.credentials] || undefined;
   return { ...(file !== undefined && { file }), ...(inline !== undefined && { inline }) };
 }

@@ -1,11 +1,12 @@
 // The object storage side: a `minio` client for the configured endpoint, and
 // the failpoints the exactly-once tests use to kill the worker at each step
-// of a flush (SHARDLINE_DELIVERY_FAILPOINT=before-upload|mid-upload|after-upload,
-// optionally `:<n>` for the n-th flush of the process, default the first).
+// of a flush (SHARDLINE_FAILPOINTS=before-upload|mid-upload|after-upload, as
+// `name@n` for the n-th flush of the process; plain `name` is the first).
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { Client } from 'minio';
+import { ENV } from '../../contract/env.js';
 
 export const DEV_S3_ENDPOINT = 'http://127.0.0.1:4569';
 /** Objects are at most 128 MiB before compression: one PUT each (s3rver has no multipart upload). */
@@ -15,10 +16,11 @@ export type Failpoint = 'before-upload' | 'mid-upload' | 'after-upload';
 
 let flushes = 0;
 const failpoint = (() => {
-  const v = process.env.SHARDLINE_DELIVERY_FAILPOINT;
-  if (!v) return undefined;
-  const [name, n] = v.split(':');
-  return { name: name as Failpoint, at: Number(n ?? 1) };
+  for (const v of (process.env[ENV.failpoints] ?? '').split(',')) {
+    const [name, n] = v.split('@');
+    if (name === 'before-upload' || name === 'mid-upload' || name === 'after-upload') return { name: name as Failpoint, at: Number(n ?? 1) };
+  }
+  return undefined;
 })();
 
 /** Counts a flush; the failpoint applies to the configured one. */
@@ -69,7 +71,7 @@ export interface ObjectStore {
 }
 
 export function objectStore(o: { endpoint?: string; region: string; forcePathStyle: boolean; accessKey?: string; secretKey?: string }): ObjectStore {
-  const url = new URL(o.endpoint ?? process.env.SHARDLINE_S3_ENDPOINT ?? DEV_S3_ENDPOINT);
+  const url = new URL(o.endpoint ?? process.env[ENV.s3Endpoint] ?? DEV_S3_ENDPOINT);
   const secure = url.protocol === 'https:';
   let current = 0;
   const client = new Client({
@@ -78,8 +80,8 @@ export function objectStore(o: { endpoint?: string; region: string; forcePathSty
     useSSL: secure,
     region: o.region,
     pathStyle: o.forcePathStyle,
-    accessKey: o.accessKey ?? process.env.AWS_ACCESS_KEY_ID ?? process.env.SHARDLINE_S3_ACCESS_KEY ?? 'S3RVER',
-    secretKey: o.secretKey ?? process.env.AWS_SECRET_ACCESS_KEY ?? process.env.SHARDLINE_S3_SECRET_KEY ?? 'S3RVER',
+    accessKey: o.accessKey ?? process.env[ENV.awsAccessKeyId] ?? 'S3RVER',
+    secretKey: o.secretKey ?? process.env[ENV.awsSecretAccessKey] ?? 'S3RVER',
     partSize: PART_SIZE,
     ...(failpoint?.name === 'mid-upload' ? { transportAgent: midUploadAgent(secure, () => current) } : {}),
   });

@@ -7,7 +7,8 @@ import http from 'node:http';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { DeliveryWorkerConfig } from '../../contract/delivery.js';
+import { parseDeliveryConfig, type DeliveryRunConfig } from '../../contract/delivery.js';
+import { ENV } from '../../contract/env.js';
 import { connectStore, type Store } from '../../stream/connect.js';
 import { getDeliveryStream, openDeliveryStore, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
 import { getStream } from '../../stream/streams.js';
@@ -16,20 +17,20 @@ import { objectStore } from './s3.js';
 import { ShardDelivery } from './shardDelivery.js';
 import { ShardState } from './state.js';
 
-const LEASE_TTL_MS = Number(process.env.SHARDLINE_DELIVERY_LEASE_MS ?? 10_000);
+const LEASE_TTL_MS = Number(process.env[ENV.deliveryLeaseMs] ?? 10_000);
 const TICK_MS = Math.max(200, Math.floor(LEASE_TTL_MS / 5));
 
 interface Running { abort: AbortController; done: Promise<void>; state: ShardState }
 
 export interface DeliveryWorker { stop(): Promise<void>; port?: number }
 
-export async function startDeliveryWorker(cfg: DeliveryWorkerConfig, opts: { metricsPort?: number; log?: (m: string) => void } = {}): Promise<DeliveryWorker> {
+export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metricsPort?: number; log?: (m: string) => void } = {}): Promise<DeliveryWorker> {
   const log = opts.log ?? ((m: string) => console.error(`[delivery ${cfg.deliveryStreamName}] ${m}`));
-  const natsUrl = cfg.natsUrl ?? process.env.SHARDLINE_NATS_URL ?? 'nats://127.0.0.1:4222';
+  const natsUrl = cfg.natsUrl ?? process.env[ENV.natsUrl] ?? 'nats://127.0.0.1:4222';
   const store: Store = await connectStore({ natsUrl, name: `shardline-delivery-${cfg.deliveryStreamName}` });
   const ds = await openDeliveryStore(store);
   // No endpoint: SHARDLINE_S3_ENDPOINT; else AWS S3 for a resource's worker (the CRD's documented default), the dev s3rver locally.
-  const endpoint = cfg.s3.endpoint ?? process.env.SHARDLINE_S3_ENDPOINT ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
+  const endpoint = cfg.s3.endpoint ?? process.env[ENV.s3Endpoint] ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
   const objects = objectStore({ ...cfg.s3, endpoint });
   const metrics = deliveryMetrics(cfg.deliveryStreamName);
   const workerId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -126,8 +127,8 @@ export async function runDelivery(argv: string[]): Promise<void> {
     console.error('usage: shardline delivery --config <file> [--metrics-port <port>]');
     process.exit(2);
   }
-  const cfg = DeliveryWorkerConfig.parse(JSON.parse(fs.readFileSync(values.config, 'utf8')));
-  const port = values['metrics-port'] ?? process.env.SHARDLINE_METRICS_PORT;
+  const cfg = parseDeliveryConfig(JSON.parse(fs.readFileSync(values.config, 'utf8')));
+  const port = values['metrics-port'] ?? process.env[ENV.metricsPort];
   const worker = await startDeliveryWorker(cfg, { metricsPort: port !== undefined ? Number(port) : undefined });
   console.log(`shardline delivery ${cfg.deliveryStreamName} running${worker.port !== undefined ? ` (metrics on :${worker.port})` : ''}`);
   const stop = () => void worker.stop().finally(() => process.exit(0));

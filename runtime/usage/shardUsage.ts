@@ -23,6 +23,7 @@ import {
   type ShardMetricsMessage,
 } from '../../stream/shardMetrics.js';
 import { TokenBucket } from './tokenBucket.js';
+import { ENV, envNumber } from '../../contract/env.js';
 
 const MiB = 1024 * 1024;
 
@@ -93,7 +94,7 @@ export class ShardUsage {
     private readonly nc: NatsConnection,
     opts: ShardUsageOptions = {},
   ) {
-    this.gossipMs = opts.gossipMs ?? Number(process.env.SHARDLINE_QUOTA_GOSSIP_MS ?? 100);
+    this.gossipMs = opts.gossipMs ?? envNumber(process.env, ENV.quotaGossipMs, 100);
     this.publishMs = opts.publishMs ?? metricsPublishMs();
     this.log = opts.log ?? (() => undefined);
   }

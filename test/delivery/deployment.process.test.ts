@@ -16,7 +16,7 @@ import type { RunningRuntime } from '../../runtime/server.js';
 import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
 import { deliveryChildren } from '../../operator/model/workers.js';
 import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
-import { CONFIG_DIR } from '../../operator/model/common.js';
+import { CONFIG_DIR, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { ensureDeliveryDefinition, openDeliveryStore } from '../../stream/deliveryStreams.js';
 
 let nats: NatsServers;
@@ -64,7 +64,7 @@ test('the delivery Deployment command line delivers a DataStream to S3 with only
   // The ConfigMap is mounted at CONFIG_DIR; here it is a directory of ours.
   const mount = container.volumeMounts.find((m: any) => m.name === 'config');
   expect(mount.mountPath).toBe(CONFIG_DIR);
-  fs.writeFileSync(path.join(dir, 'config.json'), (kids.configMap as any).data['config.json']);
+  fs.writeFileSync(path.join(dir, WORKER_CONFIG_KEY), (kids.configMap as any).data[WORKER_CONFIG_KEY]);
   const args = (container.args as string[]).map((a) => a.replace(CONFIG_DIR, dir));
   expect(container.args[0]).toBe('delivery');
 

@@ -108,7 +108,7 @@ describe('exactly once under SIGKILL', () => {
       const name = `fp-${fp}`;
       await create(name);
       const ids = await put(name, 3000); // ~3 MiB: three flushes of 1 MiB at least
-      const dying = worker(name, { SHARDLINE_DELIVERY_FAILPOINT: `${fp}:2` });
+      const dying = worker(name, { SHARDLINE_FAILPOINTS: `${fp}@2` });
       const exit = await dying.exited;
       expect(exit.signal).toBe('SIGKILL');
       expect(dying.stderr()).toContain(`failpoint ${fp} (flush 2)`);

@@ -2,6 +2,7 @@
 import type { ShardRecord, StreamRecord } from '../../../stream/streamRecord.js';
 import { openShards } from '../../../stream/streamRecord.js';
 import { liveConsumers } from '../../../stream/consumers.js';
+import { retentionHorizonMs } from '../../../stream/retention.js';
 import { streamArn, type ApiContext } from '../context.js';
 
 export function shardShape(s: ShardRecord): Record<string, unknown> {
@@ -32,7 +33,7 @@ export function streamSummaryShape(ctx: ApiContext, r: StreamRecord): Record<str
 }
 
 /** Shards still visible: open ones and closed ones whose data is within retention. */
-export function visibleShards(r: StreamRecord, nowMs: number, hourMs: number): ShardRecord[] {
-  const horizon = nowMs - r.retentionHours * hourMs;
+export function visibleShards(r: StreamRecord, nowMs: number): ShardRecord[] {
+  const horizon = retentionHorizonMs(r, nowMs);
   return r.shards.filter((s) => s.closedAtMs === undefined || s.closedAtMs >= horizon);
 }

@@ -3,29 +3,22 @@
 // operator's Secret, stream/keyring.ts) in place of AWS KMS; records are
 // encrypted per JetStream message (stream/batchCipher.ts), so records
 // written before Start stay readable and records written after Stop are plain.
-import { defaultKeyRing, KeyError, type DataKey, type KeyRing } from '../../../stream/keyring.js';
+import { defaultKeyRing, type DataKey, type KeyRing } from '../../../stream/keyring.js';
 import { StreamNotFoundError } from '../../../stream/streams.js';
-import { setStreamEncryption, StreamNotActiveError } from '../../../stream/streamEncryption.js';
+import { setStreamEncryption, streamDataKey, StreamNotActiveError } from '../../../stream/streamEncryption.js';
+import { toKinesisError } from '../libraryErrors.js';
 import type { StreamRecord } from '../../../stream/streamRecord.js';
-import { KinesisError, invalidArgument, resourceInUse, streamNotFound } from '../errors.js';
+import { invalidArgument, resourceInUse, streamNotFound } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation } from '../context.js';
 
 export const keysOf = (ctx: ApiContext): KeyRing => ctx.keys ?? defaultKeyRing();
 
-/** The Kinesis error for a key that cannot be used (KMSNotFoundException, …). */
-export const kmsError = (e: KeyError) => new KinesisError(e.code, e.message);
-
-/**
- * The key new records of the stream are sealed with; undefined when the stream
- * is not encrypted. Throws the KMS* KinesisError when the key cannot be used.
- */
-export function streamDataKey(ctx: ApiContext, rec: StreamRecord): DataKey | undefined {
-  if (rec.encryption.type !== 'KMS' || rec.encryption.keyId === undefined) return undefined;
+/** The key new records of the stream are sealed with (stream library); the KMS* KinesisError when it cannot be used. */
+export function sealingKey(ctx: ApiContext, rec: StreamRecord): DataKey | undefined {
   try {
-    return keysOf(ctx).resolve(rec.encryption.keyId);
+    return streamDataKey(keysOf(ctx), rec);
   } catch (e) {
-    if (e instanceof KeyError) throw kmsError(e);
-    throw e;
+    throw toKinesisError(ctx, e, 'PutRecords');
   }
 }
 
@@ -56,8 +49,7 @@ export const startStreamEncryption: Operation = async (ctx, p) => {
   try {
     keysOf(ctx).resolve(keyId);
   } catch (e) {
-    if (e instanceof KeyError) throw kmsError(e);
-    throw e;
+    throw toKinesisError(ctx, e, 'StartStreamEncryption');
   }
   await setEncryption(ctx, name, { type: 'KMS', keyId });
   return {};
@@ -74,8 +66,3 @@ export const stopStreamEncryption: Operation = async (ctx, p) => {
   await setEncryption(ctx, name, { type: 'NONE' });
   return {};
 };
-
-/** Rethrows a KeyError from reading encrypted records as its KMS* KinesisError. */
-export function kmsFailure(e: unknown): never {
-  throw e instanceof KeyError ? kmsError(e) : e;
-}

@@ -1,4 +1,4 @@
-import { hourMs } from '../../../stream/streams.js';
+import { retentionHorizonMs } from '../../../stream/retention.js';
 import { expiredNextToken, invalidArgument, streamNotFound } from '../errors.js';
 import { streamNameOf, type Operation } from '../context.js';
 import { shardShape, visibleShards } from './describe.js';
@@ -48,9 +48,9 @@ export const listShards: Operation = async (ctx, p) => {
   const limit = (p.MaxResults as number | undefined) ?? 1000;
   const now = Date.now();
   // A young stream's trim horizon is its creation: nothing older exists.
-  const horizon = Math.max(now - s.record.retentionHours * hourMs(), s.record.createdAtMs);
+  const horizon = Math.max(retentionHorizonMs(s.record, now), s.record.createdAtMs);
   const keep = filter ? shardFilter(filter, now, horizon) : () => true;
-  const all = visibleShards(s.record, now, hourMs())
+  const all = visibleShards(s.record, now)
     .sort((a, b) => a.index - b.index)
     .filter((x) => (after === undefined || x.shardId > after) && keep(x));
   const page = all.slice(0, limit);

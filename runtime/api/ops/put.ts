@@ -12,7 +12,7 @@ import type { AppendRecord } from '../../../stream/shardAppender.js';
 import { PublishError } from '../../../stream/publisher.js';
 import { KinesisError, invalidArgument, resourceNotFound, serviceUnavailable, throughputExceeded, validationError } from '../errors.js';
 import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
-import { streamDataKey } from './encryption.js';
+import { sealingKey } from './encryption.js';
 
 const PUT_RECORDS_MAX_BYTES = 10 * 1024 * 1024;
 const ROUTE_ATTEMPTS = 3;
@@ -74,7 +74,7 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
   for (let attempt = 0; attempt < ROUTE_ATTEMPTS && pending.length > 0; attempt++) {
     if (attempt > 0) s = await writableStream(ctx, name, true);
     // Encrypted stream: its messages are sealed with the key (KMS* error when unusable).
-    const key = streamDataKey(ctx, s.record);
+    const key = sealingKey(ctx, s.record);
     const appendTo = (subject: string, recs: AppendRecord[]) => ctx.appender.append(subject, recs, key);
     const groups = new Map<number, { shard: ShardRecord; at: number[] }>();
     const retry: number[] = [];

@@ -1,6 +1,6 @@
 // Stream lifecycle: create, delete, describe, list, retention, limits.
 import {
-  ensureStream, deleteStream, setRetention, hourMs, StreamExistsError,
+  ensureStream, deleteStream, setRetention, StreamExistsError,
 } from '../../../stream/streams.js';
 import { ON_DEMAND_INITIAL_SHARDS, openShards, DEFAULT_RETENTION_HOURS } from '../../../stream/streamRecord.js';
 import { invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
@@ -85,7 +85,7 @@ export const describeStream: Operation = async (ctx, p) => {
   const s = await ctx.cache.fresh(name);
   if (!s) throw streamNotFound(name, ctx.config.accountId);
   const r = s.record;
-  const shards = visibleShards(r, Date.now(), hourMs()).sort((a, b) => a.index - b.index);
+  const shards = visibleShards(r, Date.now()).sort((a, b) => a.index - b.index);
   const { page, more } = pageShards(shards, p.ExclusiveStartShardId, p.Limit ?? 100);
   const summary = streamSummaryShape(ctx, r);
   return {

@@ -1,0 +1,100 @@
+// Environment variables: the names the operator sets on the pods it creates
+// and the processes read, spelled only here. Imports nothing but zod, so the
+// stream library may use it too (its key ring and retention clock read env).
+import { z } from 'zod';
+
+export const ENV = {
+  // Every Shardline process.
+  natsUrl: 'SHARDLINE_NATS_URL',
+  region: 'SHARDLINE_REGION',
+  accountId: 'SHARDLINE_ACCOUNT_ID',
+  /** JetStream replicas of the metadata KV buckets (1, or 3 on a NATS cluster). */
+  replicas: 'SHARDLINE_REPLICAS',
+  /** Key ring for server-side encryption: a file or a mounted Secret directory (stream/keyring.ts). */
+  kmsKeysFile: 'SHARDLINE_KMS_KEYS_FILE',
+  /** The same, inline `keyId:base64key` entries (newline- or comma-separated). */
+  kmsKeys: 'SHARDLINE_KMS_KEYS',
+  /** Wall-clock ms in one retention hour (tests shrink it). */
+  hourMs: 'SHARDLINE_HOUR_MS',
+  // `shardline runtime`.
+  port: 'SHARDLINE_PORT',
+  host: 'SHARDLINE_HOST',
+  credentialsFile: 'SHARDLINE_CREDENTIALS_FILE',
+  credentials: 'SHARDLINE_CREDENTIALS',
+  iteratorTtlMs: 'SHARDLINE_ITERATOR_TTL_MS',
+  shardLimit: 'SHARDLINE_SHARD_LIMIT',
+  onDemandStreamLimit: 'SHARDLINE_ON_DEMAND_STREAM_LIMIT',
+  maxBodyBytes: 'SHARDLINE_MAX_BODY_BYTES',
+  subscriptionMs: 'SHARDLINE_SUBSCRIPTION_MS',
+  consumerTransitionMs: 'SHARDLINE_CONSUMER_TRANSITION_MS',
+  workers: 'SHARDLINE_WORKERS',
+  quotaGossipMs: 'SHARDLINE_QUOTA_GOSSIP_MS',
+  metricsPublishMs: 'SHARDLINE_METRICS_PUBLISH_MS',
+  // `shardline dev`.
+  dataDir: 'SHARDLINE_DATA_DIR',
+  natsPort: 'SHARDLINE_NATS_PORT',
+  // `shardline operator`.
+  image: 'SHARDLINE_IMAGE',
+  imagePullPolicy: 'SHARDLINE_IMAGE_PULL_POLICY',
+  leaderElect: 'SHARDLINE_LEADER_ELECT',
+  healthPort: 'SHARDLINE_HEALTH_PORT',
+  failpoints: 'SHARDLINE_FAILPOINTS',
+  // Delivery workers: from the Secrets the DeliveryStream names.
+  httpAccessKey: 'SHARDLINE_HTTP_ACCESS_KEY',
+  awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
+  awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  /** S3 endpoint when the config names none (local runs; `make dev` starts s3rver there). */
+  s3Endpoint: 'SHARDLINE_S3_ENDPOINT',
+  /** Shard lease time of delivery workers (ms): a dead worker's shards are taken over after it. */
+  deliveryLeaseMs: 'SHARDLINE_DELIVERY_LEASE_MS',
+  /** Port of a delivery worker's /metrics, /status and /healthz. */
+  metricsPort: 'SHARDLINE_METRICS_PORT',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** An env value that must be a number when set (a typo fails at start, not as NaN later). */
+const num = (what: string) =>
+  z.string().optional().transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be a number, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+const str = () => z.string().optional();
+/** Unset and empty mean the same for paths and secrets. */
+const nonEmpty = () => z.string().optional().transform((v) => (v ? v : undefined));
+
+/** The runtime's environment (what the operator sets on runtime pods, see operator/model/datastream.ts). */
+export const runtimeEnv = z.object({
+  [ENV.natsUrl]: str(),
+  [ENV.port]: num(ENV.port),
+  [ENV.host]: str(),
+  [ENV.region]: str(),
+  [ENV.accountId]: str(),
+  [ENV.replicas]: num(ENV.replicas),
+  [ENV.credentialsFile]: nonEmpty(),
+  [ENV.credentials]: nonEmpty(),
+  [ENV.iteratorTtlMs]: num(ENV.iteratorTtlMs),
+  [ENV.shardLimit]: num(ENV.shardLimit),
+  [ENV.onDemandStreamLimit]: num(ENV.onDemandStreamLimit),
+  [ENV.maxBodyBytes]: num(ENV.maxBodyBytes),
+  [ENV.kmsKeysFile]: nonEmpty(),
+  [ENV.kmsKeys]: nonEmpty(),
+  [ENV.subscriptionMs]: num(ENV.subscriptionMs),
+  [ENV.consumerTransitionMs]: num(ENV.consumerTransitionMs),
+  [ENV.workers]: num(ENV.workers),
+});
+export type RuntimeEnv = z.infer<typeof runtimeEnv>;
+
+/** Reads one numeric setting from an environment, with a default (for settings read outside a schema-parsed config). */
+export function envNumber(env: NodeJS.ProcessEnv, name: EnvName, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}

@@ -1,0 +1,14 @@
+// Paths inside the pods the operator creates: where it mounts things and the
+// processes look for them.
+
+/** Root of everything the operator mounts. */
+export const CONFIG_DIR = '/etc/shardline';
+/** Runtime pods: the key ring, a Secret directory with one file per key id (ENV.kmsKeysFile points here). */
+export const KMS_KEYS_DIR = `${CONFIG_DIR}/kms-keys`;
+/** Runtime pods: access keys, a Secret directory with one file per access key id (ENV.credentialsFile points here). */
+export const CREDENTIALS_DIR = `${CONFIG_DIR}/credentials`;
+/** Worker pods: the worker configuration (workerConfig.ts), from a ConfigMap mounted at CONFIG_DIR. */
+export const WORKER_CONFIG_KEY = 'config.json';
+export const WORKER_CONFIG_FILE = `${CONFIG_DIR}/${WORKER_CONFIG_KEY}`;
+/** A writable scratch directory (the root filesystem is read-only). */
+export const TMP_DIR = '/tmp';

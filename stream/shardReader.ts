@@ -1,0 +1,361 @@
+// The one shard reader. Every read of records goes through here: the Kinesis
+// API (GetShardIterator/GetRecords, SubscribeToShard), the lineage reader, and
+// the consumer library and workers built on them. It resolves a start position
+// (all five iterator types), reads a bounded batch (poll), or follows the shard
+// live (push), with one decode/decrypt step (shardRead.ts decodeMessage) and
+// one retention horizon. Positions are storage positions: (JetStream message
+// sequence, record index in the message), what a sequence number encodes.
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from 'nats';
+import type { Store } from './connect.js';
+import { InvalidPositionError, ShardNotFoundError, StreamLibraryError } from './errors.js';
+import type { KeyRing } from './keyring.js';
+import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
+import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
+import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip } from './shardRead.js';
+import { retentionHorizonMs } from './retention.js';
+import { getStream } from './streams.js';
+import type { ShardRecord, StreamRecord } from './streamRecord.js';
+
+export type StartPosition =
+  | { type: 'TRIM_HORIZON' }
+  | { type: 'LATEST' }
+  | { type: 'AT_SEQUENCE_NUMBER'; sequenceNumber: string }
+  | { type: 'AFTER_SEQUENCE_NUMBER'; sequenceNumber: string }
+  | { type: 'AT_TIMESTAMP'; timestampMs: number };
+
+/** Storage position in the shard's JetStream stream: the next record is the first at or after (jsSeq, index). */
+export interface Position {
+  jsSeq: number;
+  index: number;
+}
+
+export interface ShardRecordOut {
+  sequenceNumber: string;
+  partitionKey: string;
+  data: Buffer;
+  arrivalMs: number;
+  /** Stored encrypted (server-side encryption was on when it was written). */
+  encrypted: boolean;
+}
+
+export interface ShardBatchOut {
+  records: ShardRecordOut[];
+  /** Where the next read starts. */
+  next: Position;
+  millisBehindLatest: number;
+  /** The shard is closed (resharded) and everything in it has been returned: read its children next. */
+  shardEnded: boolean;
+}
+
+export { retentionHorizonMs } from './retention.js';
+
+/** The shard of the stream with this id; ShardNotFoundError when there is none. */
+export function shardOf(stream: StreamRecord, shardId: string): ShardRecord {
+  const idx = shardIndexOf(shardId);
+  const shard = idx === undefined ? undefined : stream.shards.find((s) => s.index === idx);
+  if (!shard) throw new ShardNotFoundError(stream.name, shardId);
+  return shard;
+}
+
+/** Shards created from this one by a split or merge. */
+export function childShards(stream: StreamRecord, shardId: string): ShardRecord[] {
+  return stream.shards.filter((c) => c.parentShardId === shardId || c.adjacentParentShardId === shardId);
+}
+
+/**
+ * Lineage order: the shards to read now, given which shards have been read to
+ * their end. A shard is readable once each of its parents has ended or is no
+ * longer in the stream (gone past retention), so per-partition-key order holds
+ * across splits and merges. Sorted by shard index.
+ */
+export function readableShards(stream: StreamRecord, ended: (shardId: string) => boolean): ShardRecord[] {
+  const known = new Set(stream.shards.map((s) => s.shardId));
+  const done = (id: string | undefined) => !id || !known.has(id) || ended(id);
+  return stream.shards
+    .filter((s) => !ended(s.shardId) && done(s.parentShardId) && done(s.adjacentParentShardId))
+    .sort((a, b) => a.index - b.index);
+}
+
+/**
+ * The storage position a start position names. AT/AFTER_SEQUENCE_NUMBER must
+ * be a sequence number of this shard (InvalidPositionError otherwise); a
+ * position before what the shard still holds reads from its trim horizon. On a
+ * closed shard LATEST is its end. With `parentsRead` (the caller has read this
+ * shard's parents to their end, in lineage order) TRIM_HORIZON, LATEST and
+ * AT_TIMESTAMP all start at the shard's beginning: every record of the child
+ * was written after the parents' last, so starting later would skip some.
+ */
+export async function resolveStart(
+  store: Store,
+  stream: StreamRecord,
+  shardId: string,
+  start: StartPosition,
+  opts: { parentsRead?: boolean; nowMs?: number } = {},
+): Promise<Position> {
+  const shard = shardOf(stream, shardId);
+  const js = jsStreamName(stream.uid, shard.index);
+  switch (start.type) {
+    case 'AT_SEQUENCE_NUMBER':
+    case 'AFTER_SEQUENCE_NUMBER': {
+      const d = decodeSequence(start.sequenceNumber);
+      if (!d) throw new InvalidPositionError(stream.name, shard.shardId, { kind: 'malformed', sequenceNumber: start.sequenceNumber });
+      if (d.shardIndex !== shard.index) {
+        throw new InvalidPositionError(stream.name, shard.shardId, { kind: 'other-shard', sequenceNumber: start.sequenceNumber, encodedShardId: shardIdOf(d.shardIndex) });
+      }
+      return start.type === 'AT_SEQUENCE_NUMBER' ? { jsSeq: d.jsSeq, index: d.index } : { jsSeq: d.jsSeq, index: d.index + 1 };
+    }
+    case 'AT_TIMESTAMP': {
+      const now = opts.nowMs ?? Date.now();
+      if (start.timestampMs > now) {
+        throw new InvalidPositionError(stream.name, shard.shardId, { kind: 'future-timestamp', timestampMs: start.timestampMs, nowMs: now });
+      }
+      if (opts.parentsRead) return { jsSeq: 0, index: 0 };
+      return { jsSeq: await seqAtTimestamp(store, js, jsSubject(stream.uid, shard.index), start.timestampMs), index: 0 };
+    }
+    case 'LATEST':
+      if (opts.parentsRead) return { jsSeq: 0, index: 0 };
+      return { jsSeq: (await shardTip(store, js)).lastSeq + 1, index: 0 };
+    case 'TRIM_HORIZON':
+      return { jsSeq: 0, index: 0 };
+  }
+}
+
+/**
+ * Reads the records from `from` on, bounded by `limit` records and `maxBytes`
+ * (data plus partition key; at least one record is returned when there is
+ * one). An encrypted message whose key is unusable fails the read with
+ * KeyUnavailableError, unless records before it were read: those are returned
+ * and the next read (starting at it) fails.
+ */
+export async function readBatch(
+  store: Store,
+  stream: StreamRecord,
+  shardId: string,
+  from: Position,
+  opts: { limit: number; maxBytes: number; keys?: KeyRing; nowMs?: number },
+): Promise<ShardBatchOut> {
+  const shard = shardOf(stream, shardId);
+  const read = await readShard(store, jsStreamName(stream.uid, shard.index), from, {
+    limit: opts.limit,
+    maxBytes: opts.maxBytes,
+    minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
+    keys: opts.keys,
+  });
+  const last = read.records[read.records.length - 1];
+  return {
+    records: read.records.map((r) => ({
+      sequenceNumber: encodeSequence({ shardIndex: shard.index, jsSeq: r.jsSeq, index: r.index }),
+      partitionKey: r.partitionKey,
+      data: r.data,
+      arrivalMs: r.arrivalMs,
+      encrypted: r.encrypted ?? false,
+    })),
+    next: read.next,
+    millisBehindLatest: read.atEnd || !last ? 0 : Math.max(0, read.tip.lastMs - last.arrivalMs),
+    shardEnded: shard.endingSequenceNumber !== undefined && read.atEnd,
+  };
+}
+
+export interface FollowOptions {
+  signal: AbortSignal;
+  keys?: KeyRing;
+  /** A batch is handed out once it holds this many records (default 10,000)… */
+  limit?: number;
+  /** …or this many bytes (default 4 MiB), or the server reports nothing more pending. */
+  maxBytes?: number;
+  /**
+   * The stream's current record, to notice the shard being closed by a
+   * reshard (default: read from the KV bucket). Undefined (or another uid)
+   * once the stream is deleted: the follow ends with ShardNotFoundError.
+   */
+  current?: () => StreamRecord | undefined | Promise<StreamRecord | undefined>;
+  /** How often the record is checked while no records arrive (default 1000 ms). */
+  recheckMs?: number;
+}
+
+/** A live follow of one shard; iterate it, or await ready() to know the subscription is in place first. */
+export interface Follower extends AsyncIterable<ShardBatchOut> {
+  /** Resolves once the server-side consumer exists; rejects as the iteration would (e.g. ShardNotFoundError). */
+  ready(): Promise<void>;
+}
+
+/** Longest a partial batch waits while the server still reports messages pending. */
+const PENDING_FLUSH_MS = 20;
+
+/**
+ * Follows the shard live from `from`: a JetStream ordered consumer pushes each
+ * message as the server stores it; messages that arrive together become one
+ * batch (handed out as soon as the server reports nothing pending). Ends when
+ * the shard is closed and read to its end (a last batch with shardEnded), when
+ * `signal` aborts, or with an error: KeyUnavailableError (after a batch of
+ * what came before the message it cannot open), ShardNotFoundError when the
+ * stream is deleted. While the caller handles a batch no more are fetched
+ * beyond the consumer's buffer. A batch's `next` after a whole message is
+ * (its sequence, its record count): the same place as the next message's
+ * start, and one past the message's last record for AFTER_SEQUENCE_NUMBER.
+ */
+export function follow(store: Store, stream: StreamRecord, shardId: string, from: Position, opts: FollowOptions): Follower {
+  const shard = shardOf(stream, shardId);
+  const jsStream = jsStreamName(stream.uid, shard.index);
+  let setup: Promise<{ consumer: Consumer; messages: ConsumerMessages }> | undefined;
+  const start = () =>
+    (setup ??= (async () => {
+      try {
+        const consumer = await store.js.consumers.get(jsStream, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(from.jsSeq, 1) });
+        const messages = await consumer.consume({ max_messages: 256 });
+        // Also when the iteration never starts (ready() awaited, then aborted).
+        opts.signal.addEventListener('abort', () => { messages.stop(); consumer.delete().catch(() => undefined); }, { once: true });
+        return { consumer, messages };
+      } catch (e) {
+        const rec = await currentRecord(store, stream, opts).catch(() => stream);
+        if (!rec || !rec.shards.some((s) => s.index === shard.index)) throw new ShardNotFoundError(stream.name, shardId);
+        throw e;
+      }
+    })());
+  return {
+    ready: async () => void (await start()),
+    [Symbol.asyncIterator]: () => followShard(store, stream, shard, from, opts, start)[Symbol.asyncIterator](),
+  };
+}
+
+async function currentRecord(store: Store, stream: StreamRecord, opts: FollowOptions): Promise<StreamRecord | undefined> {
+  const r = opts.current ? await opts.current() : await getStream(store, stream.name);
+  return r && r.uid === stream.uid ? r : undefined;
+}
+
+type Step = { kind: 'msg'; r: IteratorResult<JsMsg> } | { kind: 'timer' } | { kind: 'abort' };
+
+async function* followShard(
+  store: Store,
+  stream: StreamRecord,
+  shard: ShardRecord,
+  from: Position,
+  opts: FollowOptions,
+  start: () => Promise<{ consumer: Consumer; messages: ConsumerMessages }>,
+): AsyncGenerator<ShardBatchOut> {
+  const limit = opts.limit ?? 10_000;
+  const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
+  const recheckMs = opts.recheckMs ?? 1000;
+  const { consumer, messages } = await start();
+  const it = messages[Symbol.asyncIterator]();
+  let rec: StreamRecord = stream;
+  let next: Position = { ...from };
+  /** Highest message sequence handed out in full (from.jsSeq − 1 before any). */
+  let through = from.jsSeq - 1;
+  let records: ShardRecordOut[] = [];
+  let bytes = 0;
+  let pending = 0;
+  let lastArrivalMs = 0;
+  let firstAt = 0;
+  let inFlight: Promise<IteratorResult<JsMsg>> | undefined;
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<Step>((resolve) => {
+    onAbort = () => resolve({ kind: 'abort' });
+    if (opts.signal.aborted) onAbort();
+    else opts.signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+  const take = (shardEnded: boolean): ShardBatchOut => {
+    const out = {
+      records,
+      next: { ...next },
+      millisBehindLatest: shardEnded ? 0 : pending > 0 && lastArrivalMs > 0 ? Math.max(0, Date.now() - lastArrivalMs) : 0,
+      shardEnded,
+    };
+    records = [];
+    bytes = 0;
+    return out;
+  };
+  const endJsSeq = (r: StreamRecord): number | undefined => {
+    const end = r.shards.find((s) => s.index === shard.index)?.endingSequenceNumber;
+    return end === undefined ? undefined : decodeSequence(end)?.jsSeq;
+  };
+  /** Closed, and nothing left to hand out: past its end, or the rest expired / lies beyond what the stream holds. */
+  const drained = async (askTip: boolean): Promise<boolean> => {
+    const end = endJsSeq(rec);
+    if (end === undefined) return false;
+    if (through >= end) return true;
+    if (!askTip) return false;
+    const tip = await shardTip(store, jsStreamName(stream.uid, shard.index)).catch(() => undefined);
+    return tip !== undefined && (tip.lastSeq <= through || Math.max(tip.firstSeq, 1) > end);
+  };
+  const refresh = async (): Promise<void> => {
+    const r = await currentRecord(store, stream, opts);
+    if (!r || !r.shards.some((s) => s.index === shard.index)) throw new ShardNotFoundError(stream.name, shard.shardId);
+    rec = r;
+  };
+
+  try {
+    await refresh();
+    if (await drained(true)) {
+      yield take(true);
+      return;
+    }
+    for (;;) {
+      inFlight ??= it.next();
+      const wait = records.length > 0 ? Math.max(0, firstAt + PENDING_FLUSH_MS - Date.now()) : recheckMs;
+      let timer: NodeJS.Timeout | undefined;
+      const step = await Promise.race<Step>([
+        inFlight.then((r) => ({ kind: 'msg' as const, r })),
+        new Promise<Step>((resolve) => (timer = setTimeout(() => resolve({ kind: 'timer' }), wait))),
+        aborted,
+      ]).finally(() => clearTimeout(timer));
+      if (step.kind === 'abort') return;
+      if (step.kind === 'timer') {
+        if (records.length > 0) {
+          yield take(false);
+          continue;
+        }
+        await refresh();
+        if (await drained(true)) {
+          yield take(true);
+          return;
+        }
+        continue;
+      }
+      inFlight = undefined;
+      if (step.r.done) {
+        // The consumer stopped under us (stream deleted, or stopped on abort).
+        if (opts.signal.aborted) return;
+        await refresh();
+        throw new StreamLibraryError(`follow of ${stream.name}/${shard.shardId} ended unexpectedly`);
+      }
+      const m = step.r.value;
+      const fromIndex = m.seq === next.jsSeq ? next.index : 0;
+      let decoded;
+      try {
+        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), opts.keys);
+      } catch (e) {
+        // What came before the message it cannot open is handed out first.
+        if (records.length > 0) yield take(false);
+        throw e;
+      }
+      if (records.length === 0) firstAt = Date.now();
+      decoded.records.forEach((r, i) => {
+        records.push({
+          sequenceNumber: encodeSequence({ shardIndex: shard.index, jsSeq: m.seq, index: fromIndex + i }),
+          partitionKey: r.partitionKey,
+          data: r.data,
+          arrivalMs: decoded.arrivalMs,
+          encrypted: decoded.encrypted,
+        });
+        bytes += recordBytes(r);
+      });
+      if (decoded.records.length > 0) lastArrivalMs = decoded.arrivalMs;
+      next = { jsSeq: m.seq, index: Math.max(decoded.count, fromIndex) };
+      through = m.seq;
+      pending = m.info.pending;
+      if (await drained(false)) {
+        yield take(true);
+        return;
+      }
+      // Nothing pending: hand out even an empty batch (expired messages), so the caller sees `next` move.
+      if (pending === 0 || records.length >= limit || bytes >= maxBytes) yield take(false);
+    }
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    messages.stop();
+    // The ordered consumer is ephemeral on the server; remove it now rather than at its inactivity threshold.
+    consumer.delete().catch(() => undefined);
+  }
+}

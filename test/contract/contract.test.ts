@@ -1,0 +1,92 @@
+// The operator↔pod contract (contract/): what the operator writes into the
+// pods it creates is what the processes there accept. Both sides are taken
+// from their real builders and parsers; the expectations are spelled out
+// literally so a rename on both sides still shows up here.
+import { deliveryWorkerConfig, analyticsWorkerConfig } from '../../contract/workerConfig.js';
+import { ENV, runtimeEnv } from '../../contract/env.js';
+import { WORKER_CONFIG_FILE } from '../../contract/mounts.js';
+import { dataStreamChildren } from '../../operator/model/datastream.js';
+import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
+import { runtimeConfig } from '../../runtime/config.js';
+import { AnalyticsAppSpec, DataStreamSpec, DeliveryStreamSpec, type DataStream } from '../../crds/index.js';
+
+const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1', storeReplicas: 3 };
+const owner = (kind: string) => ({ apiVersion: 'shardline.dev/v1alpha1', kind, metadata: { name: 'w', namespace: 'shop', uid: 'u-2' } });
+
+/** Runs `fn` with exactly these SHARDLINE_* variables set. */
+function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  const saved = { ...process.env };
+  for (const k of Object.keys(process.env)) if (k.startsWith('SHARDLINE_')) delete process.env[k];
+  Object.assign(process.env, vars);
+  try {
+    return fn();
+  } finally {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  }
+}
+
+const mountedFile = (pod: any, file: string) =>
+  pod.containers[0].volumeMounts.some((m: { mountPath: string }) => file.startsWith(m.mountPath + '/'));
+
+test('runtime pods: the env the operator sets is what the runtime reads, pointing at what it mounts', () => {
+  const ds: DataStream = {
+    apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream',
+    metadata: { name: 'orders', namespace: 'shop', uid: 'u-1', generation: 1 },
+    spec: DataStreamSpec.parse({ encryption: { keySecretRef: { name: 'k', key: 'key' } }, auth: { credentialsSecretRef: 'creds' } }),
+  };
+  const pod = (dataStreamChildren(ds, ds.spec, settings).deployment as any).spec.template.spec;
+  const env = Object.fromEntries(pod.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+  expect(runtimeEnv.safeParse(env).success).toBe(true);
+  const config = withEnv(env, () => runtimeConfig([]));
+  expect(config).toMatchObject({ natsUrl: 'nats://nats:4222', port: 4567, replicas: 3, kmsKeysFile: '/etc/shardline/kms-keys', credentialsFile: '/etc/shardline/credentials' });
+  expect(pod.containers[0].ports).toEqual([expect.objectContaining({ containerPort: config.port })]);
+  for (const dir of [config.kmsKeysFile!, config.credentialsFile!]) {
+    expect(pod.containers[0].volumeMounts.map((m: { mountPath: string }) => m.mountPath)).toContain(dir);
+  }
+});
+
+test('a malformed numeric setting fails the runtime at start with the variable named', () => {
+  expect(() => withEnv({ [ENV.port]: '45x' }, () => runtimeConfig([]))).toThrow(/SHARDLINE_PORT.*must be a number/);
+  expect(withEnv({ [ENV.port]: '' }, () => runtimeConfig([])).port).toBe(4567);
+});
+
+test('delivery workers: the config file the operator writes parses with the worker schema, at the path the args name', () => {
+  const spec = DeliveryStreamSpec.parse({
+    source: { dataStreamRef: { name: 'orders' }, startingPosition: 'TRIM_HORIZON' },
+    s3: { bucket: 'lake', credentialsSecretRef: 'creds' },
+    http: { url: 'https://example.com/in', accessKeySecretRef: { name: 'h', key: 'k' } },
+  });
+  const kids = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders-s', endpoint: 'http://orders-stream.shop.svc:4567' }, settings);
+  const pod = (kids.deployment as any).spec.template.spec;
+  expect(pod.containers[0].args).toEqual(['delivery', '--config', WORKER_CONFIG_FILE]);
+  expect(mountedFile(pod, WORKER_CONFIG_FILE)).toBe(true);
+  const cfg = deliveryWorkerConfig.parse(JSON.parse((kids.configMap as any).data['config.json']));
+  expect(cfg.source).toEqual({ type: 'DataStream', dataStreamRef: { name: 'orders' }, startingPosition: 'TRIM_HORIZON', stream: { name: 'orders', streamName: 'orders-s', endpoint: 'http://orders-stream.shop.svc:4567' } });
+  expect(cfg.buffering).toEqual({ sizeMiB: 5, intervalSeconds: 300 });
+  expect(cfg.s3?.bucket).toBe('lake');
+  const names = pod.containers[0].env.map((e: { name: string }) => e.name);
+  expect(names).toEqual(expect.arrayContaining(['SHARDLINE_NATS_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'SHARDLINE_HTTP_ACCESS_KEY']));
+  // A file without a destination block's required field is refused by the worker's schema.
+  expect(deliveryWorkerConfig.safeParse({ ...cfg, s3: { region: 'x' } }).success).toBe(false);
+});
+
+test('analytics workers: the config file parses with the worker schema', () => {
+  const spec = AnalyticsAppSpec.parse({
+    inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'orders' }, columns: [{ name: 'a', sqlType: 'INTEGER' }] }],
+    outputs: [{ name: 'DESTINATION_SQL_STREAM', dataStreamRef: { name: 'out' } }],
+    sql: 'CREATE STREAM x (a INTEGER);',
+  });
+  const streams = new Map([
+    ['orders', { name: 'orders', streamName: 'orders', endpoint: 'http://orders-stream.shop.svc:4567' }],
+    ['out', { name: 'out', streamName: 'out', endpoint: 'http://out-stream.shop.svc:4567' }],
+  ]);
+  const kids = analyticsChildren(owner('AnalyticsApp') as any, spec, streams, settings);
+  const pod = (kids.deployment as any).spec.template.spec;
+  expect(pod.containers[0].args).toEqual(['analytics', '--config', WORKER_CONFIG_FILE]);
+  const cfg = analyticsWorkerConfig.parse(JSON.parse((kids.configMap as any).data['config.json']));
+  expect(cfg.applicationName).toBe('w');
+  expect(cfg.inputs[0]!.stream?.streamName).toBe('orders');
+  expect(cfg.inputs[0]!.format).toBe('JSON');
+  expect(cfg.outputs[0]!.stream?.endpoint).toBe('http://out-stream.shop.svc:4567');
+});
