@@ -30,6 +30,13 @@ export const ENV = {
   workers: 'SHARDLINE_WORKERS',
   quotaGossipMs: 'SHARDLINE_QUOTA_GOSSIP_MS',
   metricsPublishMs: 'SHARDLINE_METRICS_PUBLISH_MS',
+  /** The store's shard autoscaler (runtime/autoscale/): `off` disables it in this runtime. */
+  autoscale: 'SHARDLINE_AUTOSCALE',
+  /** Bounds for ON_DEMAND streams whose owner set none (API-created streams). */
+  onDemandMinShards: 'SHARDLINE_ON_DEMAND_MIN_SHARDS',
+  onDemandMaxShards: 'SHARDLINE_ON_DEMAND_MAX_SHARDS',
+  scaleDownStabilizationMs: 'SHARDLINE_SCALE_DOWN_STABILIZATION_MS',
+  scaleUpWindowMs: 'SHARDLINE_SCALE_UP_WINDOW_MS',
   // `shardline dev`.
   dataDir: 'SHARDLINE_DATA_DIR',
   natsPort: 'SHARDLINE_NATS_PORT',
@@ -87,6 +94,11 @@ export const runtimeEnv = z.object({
   [ENV.subscriptionMs]: num(ENV.subscriptionMs),
   [ENV.consumerTransitionMs]: num(ENV.consumerTransitionMs),
   [ENV.workers]: num(ENV.workers),
+  [ENV.autoscale]: z.enum(['on', 'off']).optional(),
+  [ENV.onDemandMinShards]: num(ENV.onDemandMinShards),
+  [ENV.onDemandMaxShards]: num(ENV.onDemandMaxShards),
+  [ENV.scaleDownStabilizationMs]: num(ENV.scaleDownStabilizationMs),
+  [ENV.scaleUpWindowMs]: num(ENV.scaleUpWindowMs),
 });
 export type RuntimeEnv = z.infer<typeof runtimeEnv>;
 

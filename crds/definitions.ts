@@ -28,7 +28,7 @@ export const KINDS: KindInfo[] = [
     kind: 'DataStream', plural: 'datastreams', singular: 'datastream', shortNames: ['kds', 'dstream'],
     description: 'DataStream is a Kinesis-style stream of ordered shards, stored in NATS JetStream and served by a shard runtime Deployment.',
     spec: DataStreamSpec, status: DataStreamStatus,
-    scale: { specReplicasPath: '.spec.shards', statusReplicasPath: '.status.shardCount' },
+    scale: { specReplicasPath: '.spec.shards', statusReplicasPath: '.status.shardCount', labelSelectorPath: '.status.selector' },
     columns: [
       readyColumn,
       { name: 'Mode', type: 'string', jsonPath: '.spec.mode', description: 'Capacity mode.' },

@@ -134,6 +134,15 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   };
   for (const c of [caches.deployments, caches.services, caches.configMaps, caches.pdbs]) c.on(toOwner);
 
+  // The store's autoscaler records decisions in the store: reflect them into the owning DataStream's status.
+  let stopScalingWatch: (() => void) | undefined;
+  const watchScaling = () => void store().then((st) => st.watchScaling((stream) => {
+    for (const k of caches.dataStreams.keys()) {
+      const ds = caches.dataStreams.get(k);
+      if (ds && ((ds.status as any)?.streamName ?? (ds.spec as any)?.streamName ?? ds.metadata.name) === stream) queues.DataStream.add(k);
+    }
+  })).then((stop) => { stopScalingWatch = stop; }, (e) => log(`autoscaler watch: ${(e as Error).message}`));
+
   const all = Object.values(caches) as Informer[];
   all.forEach((i) => i.start());
   let isSynced = false;
@@ -152,6 +161,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
       caches.analyticsApps.keys().forEach((k) => queues.AnalyticsApp.add(k));
     };
     enqueueAll();
+    watchScaling();
     resyncTimer = setInterval(enqueueAll, opts.resyncMs ?? 10 * 60_000);
     resyncTimer.unref?.();
   };
@@ -159,6 +169,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const stopWorkers = async () => {
     leading = false;
     if (resyncTimer) clearInterval(resyncTimer);
+    stopScalingWatch?.();
+    stopScalingWatch = undefined;
     await Promise.all(Object.values(queues).map((q) => q.stop()));
   };
 

@@ -30,6 +30,15 @@ export interface RuntimeConfig {
   consumerTransitionMs: number;
   /** Runtime processes sharing the port (node:cluster); 1 runs in this process. */
   workers: number;
+  /** The store's shard autoscaler for ON_DEMAND streams (runtime/autoscale/); one runtime holds it at a time. */
+  autoscale: {
+    enabled: boolean;
+    /** Bounds for streams whose owner set none (API-created streams): AWS's on-demand baseline is 4 shards. */
+    defaultMinShards: number;
+    defaultMaxShards: number;
+    scaleDownStabilizationMs: number;
+    scaleUpWindowMs: number;
+  };
 }
 
 export function runtimeConfig(args: string[] = []): RuntimeConfig {
@@ -72,5 +81,12 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
     subscriptionMs: env[ENV.subscriptionMs] ?? 300_000,
     consumerTransitionMs: env[ENV.consumerTransitionMs] ?? 500,
     workers: Math.max(1, num(values.workers) ?? env[ENV.workers] ?? 1),
+    autoscale: {
+      enabled: env[ENV.autoscale] !== 'off',
+      defaultMinShards: env[ENV.onDemandMinShards] ?? 4,
+      defaultMaxShards: env[ENV.onDemandMaxShards] ?? 64,
+      scaleDownStabilizationMs: env[ENV.scaleDownStabilizationMs] ?? 300_000,
+      scaleUpWindowMs: env[ENV.scaleUpWindowMs] ?? 10_000,
+    },
   };
 }

@@ -13,11 +13,13 @@ import { startClosedShardJanitor } from '../stream/closedShardJanitor.js';
 import { loadKeyRing } from '../stream/keyring.js';
 import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
+import { Autoscaler } from './autoscale/controller.js';
 
 export interface RunningRuntime {
   port: number;
   ctx: ApiContext;
   listener: Listener;
+  autoscaler?: Autoscaler;
   close(): Promise<void>;
 }
 
@@ -61,13 +63,17 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   });
   const listener = await listen(handler, config.port, config.host);
   const stopJanitor = startClosedShardJanitor(store, log);
+  const autoscaler = config.autoscale.enabled ? new Autoscaler(store, cache, { ...config.autoscale, shardLimit: config.shardLimit, log }) : undefined;
+  autoscaler?.start();
   return {
     port: listener.port,
     ctx,
     listener,
+    autoscaler,
     async close() {
       await listener.close();
       stopJanitor();
+      await autoscaler?.stop();
       usage.stop();
       cache.stop();
       publisher.close();

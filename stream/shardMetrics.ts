@@ -63,6 +63,14 @@ export interface ShardMetricsMessage {
     rates: ShardCounters;
     /** GetRecords.IteratorAgeMilliseconds of the last GetRecords this process served (0: none in the interval). */
     iteratorAgeMs: number;
+    /**
+     * ON_DEMAND streams: hash keys (32 hex digits) sampled from the interval's writes with their
+     * weight (capacity units: max(1, KiB) per sampled record), and the weight of every sampled
+     * record including keys past the sample's size limit. The autoscaler splits at their median
+     * and names a key that alone exceeds a shard.
+     */
+    keys?: [string, number][];
+    keyWeight?: number;
   }[];
 }
 

@@ -48,6 +48,18 @@ export interface StreamRecord {
   pendingParents?: string[];
   /** Enhanced fan-out consumers (absent in records written before they existed). */
   consumers?: ConsumerRecord[];
+  /** ON_DEMAND scaling bounds and mode (stream/autoscaling.ts); absent: the store-wide defaults. */
+  autoscaling?: AutoscalingSettings;
+}
+
+/** What the owner of a stream (a DataStream resource, or nobody for API-created streams) asks of the autoscaler. */
+export interface AutoscalingSettings {
+  minShards?: number;
+  maxShards?: number;
+  /** Record decisions without acting on them. */
+  dryRun?: boolean;
+  /** Calm history needed before scaling down, and time since the last change. */
+  scaleDownStabilizationSeconds?: number;
 }
 
 export type ConsumerStatus = 'CREATING' | 'ACTIVE' | 'DELETING';

@@ -15,6 +15,10 @@ export const OnDemandScaling = z.object({
     .describe('ON_DEMAND: the stream never has fewer open shards than this.'),
   maxShards: z.number().int().min(1).max(MAX_SHARDS).default(64)
     .describe('ON_DEMAND: the stream never has more open shards than this.'),
+  scaleDownStabilizationSeconds: z.number().int().min(0).max(86400).default(300)
+    .describe('ON_DEMAND: calm time (no load that needs the shards, and no reshard) before shards are merged.'),
+  dryRun: z.boolean().default(false)
+    .describe('ON_DEMAND: record scaling decisions in status and Events without acting on them.'),
 }).meta(cel({ rule: 'self.minShards <= self.maxShards', message: 'minShards must not exceed maxShards' }));
 
 export const EfoConsumer = z.object({
@@ -68,6 +72,16 @@ export const ShardSummary = z.object({
   endingHashKey: z.string().describe('Last hash key of the shard (decimal 128-bit).'),
 });
 
+export const ScalingDecision = z.object({
+  time: z.string().describe('When it was decided (RFC 3339).'),
+  action: z.string().describe('none, updateShardCount, split or merge.'),
+  fromShards: z.number().int().describe('Open shards before.'),
+  toShards: z.number().int().describe('Open shards after (the same when not applied).'),
+  outcome: z.string().describe('applied, dry-run, or failed: <message>.'),
+  reason: z.string().describe('Why, in words.'),
+  values: z.string().describe('The metric values that drove it (JSON): utilization per shard over the up window and the stabilization window, needed shards.'),
+});
+
 export const DataStreamStatus = z.object({
   observedGeneration: ObservedGeneration,
   conditions: Conditions,
@@ -79,6 +93,17 @@ export const DataStreamStatus = z.object({
   retentionHours: z.number().int().optional().describe('Retention in effect, in hours.'),
   endpoint: z.string().optional().describe('In-cluster Kinesis API endpoint of the stream.'),
   readyReplicas: z.number().int().min(0).optional().describe('Shard runtime pods that are ready.'),
+  selector: z.string().optional().describe('Label selector of the pods serving the stream (scale subresource).'),
+  autoscaling: z.object({
+    lastDecision: ScalingDecision.optional().describe('The newest decision.'),
+    recentDecisions: z.array(ScalingDecision).max(10).optional().describe('The last decisions, newest last.'),
+    hotKeys: z.array(z.object({
+      shardId: z.string().describe('The shard the key routes to.'),
+      hashKey: z.string().describe('128-bit hash of the partition key (decimal), as Kinesis routes it.'),
+      share: z.number().describe('Share of the shard\'s sampled traffic.'),
+      utilization: z.number().describe('Capacity of one shard this key alone needs (above 1: no split can help).'),
+    })).optional().describe('Partition keys that alone exceed one shard\'s capacity.'),
+  }).optional().describe('ON_DEMAND: what the store\'s autoscaler decided for this stream.'),
 });
 export type DataStreamStatus = z.infer<typeof DataStreamStatus>;
 

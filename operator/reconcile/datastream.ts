@@ -6,6 +6,7 @@ import { Secrets, DataStreams, Deployments, Services, type ResourceType } from '
 import type { KubeObject } from '../kube/client.js';
 import { FINALIZER, type OperatorSettings } from '../model/common.js';
 import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, streamNameOf } from '../model/datastream.js';
+import { autoscalingStatus, desiredAutoscaling, newDecisions, selectorOf } from '../model/autoscaling.js';
 import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
@@ -76,7 +77,10 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
   else if (sync.record.status !== 'ACTIVE') outcome = { state: 'Progressing', reason: 'StreamNotActive', message: `Stream is ${sync.record.status}.` };
   else if (!dep.available) outcome = { state: 'Progressing', reason: 'RuntimeNotAvailable', message: `Shard runtime Deployment: ${dep.message}.` };
   else outcome = { state: 'Ready', reason: 'StreamActive', message: `Stream ${sync.record.name} is ACTIVE with ${openShardsOf(sync.record).length} open shards; runtime ${dep.message}.` };
-  await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, sync.record, dep.ready, outcome), ctx.events);
+  const scalingState = sync.record.mode === 'ON_DEMAND' ? await (await ctx.store()).scaling(sync.record.uid) : undefined;
+  const autoscaling = autoscalingStatus(scalingState);
+  await emitScalingEvents(ctx, ds, autoscaling);
+  await writeStatus(ctx.client, DataStreams, ds, { ...statusFor(ds, sync.record, dep.ready, outcome), selector: selectorOf(ds), ...(autoscaling ? { autoscaling } : {}) }, ctx.events);
   // The store is not watched: look again while it is still moving.
   return sync.more || sync.record.status !== 'ACTIVE' ? { requeueAfterMs: 500 } : {};
 }
@@ -121,6 +125,8 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
   if (spec.mode === 'PROVISIONED' && (record.quotaEnforcement !== false) !== spec.enforceQuotas) {
     record = await store.setQuotaEnforcement(name, spec.enforceQuotas);
   }
+  const scaling = desiredAutoscaling(spec);
+  if (JSON.stringify(record.autoscaling ?? null) !== JSON.stringify(scaling ?? null)) record = await store.setAutoscaling(name, scaling);
   if (!spec.encryption && record.encryption.type !== 'NONE' && record.status === 'ACTIVE') {
     // Off before the pods lose the key (children step): StopStreamEncryption semantics.
     record = await store.setEncryption(name, { type: 'NONE' });
@@ -201,6 +207,15 @@ function statusFor(ds: DataStream, rec: StreamRecord | undefined, readyReplicas:
     } : {}),
     ...(readyReplicas !== undefined ? { readyReplicas } : {}),
   };
+}
+
+/** Step: one Event per autoscaler decision the status has not shown yet (status.autoscaling.lastDecision marks what was). */
+async function emitScalingEvents(ctx: Context, ds: DataStream, next: DataStreamStatus['autoscaling']): Promise<void> {
+  for (const d of newDecisions(ds.status?.autoscaling, next)) {
+    const kind = d.outcome === 'applied' ? 'Normal' : 'Warning';
+    const reason = d.outcome === 'applied' ? 'Autoscaled' : d.outcome === 'dry-run' ? 'AutoscaleDryRun' : 'AutoscaleFailed';
+    await ctx.events.emit(ds, kind, reason, `${d.action} ${d.fromShards} → ${d.toShards} shards (${d.outcome}): ${d.reason}`);
+  }
 }
 
 async function stalled(ctx: Context, ds: DataStream & KubeObject, reason: string, message: string, requeueAfterMs?: number): Promise<Result> {

@@ -7,9 +7,10 @@ import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../stream/streamEncryption.js';
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
 import { connectStore, type Store } from '../../stream/connect.js';
-import type { StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
+import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
 import { ensureDeliveryDefinition, openDeliveryStore, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream } from '../../stream/deliveryStreams.js';
+import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
 
@@ -37,6 +38,12 @@ export interface StreamStore {
   liveConsumers(rec: StreamRecord): Array<{ name: string; status: string; managed: boolean }>;
   /** A DeliveryStream resource's definition in the delivery bucket (created, updated, activated); DefinitionOwnerError when another owner has the name. */
   ensureDelivery?(def: NewDeliveryStream): Promise<DeliveryStreamRecord>;
+  /** What the owner asks of the store's autoscaler (undefined: store-wide defaults). */
+  setAutoscaling(name: string, settings: AutoscalingSettings | undefined): Promise<StreamRecord>;
+  /** The autoscaler's decisions and hot keys for a stream. */
+  scaling(uid: string): Promise<StreamScaling | undefined>;
+  /** Calls back with the stream name whenever the autoscaler records something; returns a stop function. */
+  watchScaling(onChange: (stream: string) => void): Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -61,6 +68,23 @@ export async function connectStreamStore(natsUrl: string, replicas = 1): Promise
       finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
     } : {}),
     setQuotaEnforcement: (name, on) => setQuotaEnforcement(store, name, on),
+    setAutoscaling: (name, settings) => setAutoscaling(store, name, settings),
+    scaling: async (uid) => readScaling(await autoscaleBucket(store), uid),
+    watchScaling: async (onChange) => {
+      const kv = await autoscaleBucket(store);
+      const it = await kv.watch({ key: 'stream.>' });
+      void (async () => {
+        for await (const e of it) {
+          if (e.operation !== 'PUT') continue;
+          try {
+            onChange(e.json<StreamScaling>().stream);
+          } catch {
+            // not a scaling record
+          }
+        }
+      })().catch(() => undefined);
+      return () => it.stop();
+    },
     setMode: (name, mode) => streams.updateStream(store, name, (r) => (r.mode === mode || r.status !== 'ACTIVE' ? undefined : { ...r, mode })),
     mergeTags: (name, tags) => streams.updateStream(store, name, (r) =>
       Object.entries(tags).every(([k, v]) => r.tags?.[k] === v) ? undefined : { ...r, tags: { ...r.tags, ...tags } }),

@@ -41,6 +41,10 @@ export const GOSSIP_SUBJECT = 'shardline.quota.usage';
 const EAGER_SHARE = 0.05;
 /** Streams idle this long stop being published on shardline.metrics.<uid>. */
 const PUBLISH_IDLE_MS = 60_000;
+/** One written record in this many has its hash key sampled (ON_DEMAND streams only). */
+const KEY_SAMPLE_EVERY = 8;
+/** Distinct keys kept per shard and publish interval; later new keys count only in the total weight. */
+const KEY_SAMPLE_MAX = 256;
 
 interface ShardState {
   uid: string;
@@ -63,6 +67,9 @@ interface ShardState {
   iteratorAgeMs: number;
   readSincePublish: boolean;
   lastActiveMs: number;
+  /** Hash keys sampled since the last publish (hex → weight), and the weight of every sampled record. */
+  keys?: Map<string, number>;
+  keyWeight: number;
 }
 
 /** Gossip entry: uid, shard index, records, bytes, read calls, read bytes. */
@@ -81,6 +88,7 @@ export interface ShardUsageOptions {
 export class ShardUsage {
   readonly procId = randomBytes(6).toString('hex');
   private readonly shards = new Map<string, ShardState>();
+  private sampleCountdown = KEY_SAMPLE_EVERY;
   private readonly dirty = new Set<ShardState>();
   private eagerScheduled = false;
   private sub?: Subscription;
@@ -158,6 +166,32 @@ export class ShardUsage {
     st.counters.incomingBytes += bytes;
   }
 
+  /**
+   * Samples the hash keys of records just written to an ON_DEMAND stream's shard, for the
+   * autoscaler (where to split, which key is hot). One record in KEY_SAMPLE_EVERY, counted
+   * across calls, so the cost on the write path is a decrement for most records.
+   */
+  sampleKeys(rec: StreamRecord, shard: ShardRecord, count: number, keyAt: (i: number) => bigint | string, bytesAt: (i: number) => number): void {
+    if (rec.mode !== 'ON_DEMAND') return;
+    let i = this.sampleCountdown - 1;
+    if (i >= count) {
+      this.sampleCountdown -= count;
+      return;
+    }
+    const st = this.local(rec, shard);
+    st.keys ??= new Map();
+    for (; i < count; i += KEY_SAMPLE_EVERY) {
+      const k = keyAt(i);
+      const hex = typeof k === 'string' ? k : k.toString(16).padStart(32, '0');
+      const w = Math.max(1, bytesAt(i) / 1024);
+      st.keyWeight += w;
+      const cur = st.keys.get(hex);
+      if (cur !== undefined) st.keys.set(hex, cur + w);
+      else if (st.keys.size < KEY_SAMPLE_MAX) st.keys.set(hex, w);
+    }
+    this.sampleCountdown = i - count + 1;
+  }
+
   /** Admits one GetRecords call; false when the shard's read limits are used up. */
   admitRead(rec: StreamRecord, shard: ShardRecord): boolean {
     if (!quotaEnforced(rec)) return true;
@@ -204,6 +238,7 @@ export class ShardUsage {
         counters: zeroCounters(),
         published: zeroCounters(),
         iteratorAgeMs: 0,
+        keyWeight: 0,
         readSincePublish: false,
         lastActiveMs: now,
       };
@@ -301,7 +336,10 @@ export class ShardUsage {
       if (!m) byUid.set(st.uid, (m = { proc: this.procId, stream: st.stream, uid: st.uid, atMs: now, intervalMs, shards: [] }));
       const rates = zeroCounters();
       for (const k of COUNTER_NAMES) rates[k] = ((st.counters[k] - st.published[k]) * 1000) / intervalMs;
-      m.shards.push({ shardId: st.shardId!, totals: { ...st.counters }, rates, iteratorAgeMs: st.readSincePublish ? st.iteratorAgeMs : 0 });
+      const sampled = st.keys?.size ? { keys: [...st.keys], keyWeight: st.keyWeight } : {};
+      m.shards.push({ shardId: st.shardId!, totals: { ...st.counters }, rates, iteratorAgeMs: st.readSincePublish ? st.iteratorAgeMs : 0, ...sampled });
+      st.keys = undefined;
+      st.keyWeight = 0;
       st.published = { ...st.counters };
       st.readSincePublish = false;
     }

@@ -51,7 +51,7 @@ describe('CRD YAML', () => {
 describe('runtime validation with the same schemas', () => {
   test('DataStream defaults', () => {
     expect(DataStreamSpec.parse({})).toEqual({
-      mode: 'PROVISIONED', shards: 1, onDemand: { minShards: 1, maxShards: 64 }, retentionHours: 24,
+      mode: 'PROVISIONED', shards: 1, onDemand: { minShards: 1, maxShards: 64, scaleDownStabilizationSeconds: 300, dryRun: false }, retentionHours: 24,
       replicas: 3, enforceQuotas: true, deletionPolicy: 'Delete', runtime: { replicas: 2 },
     });
   });

@@ -135,7 +135,7 @@ describe('DataStream model', () => {
 
   test('validation the apiserver may not do: cross-field rules, immutable stream name', () => {
     expect(validateDataStream(ds()).ok).toBe(true);
-    const bad = { ...ds(), spec: { ...ds().spec, onDemand: { minShards: 9, maxShards: 2 } } };
+    const bad = { ...ds(), spec: { ...ds().spec, onDemand: { ...ds().spec.onDemand, minShards: 9, maxShards: 2 } } };
     expect(validateDataStream(bad)).toMatchObject({ ok: false, reason: 'InvalidSpec' });
     expect(validateDataStream(ds({ streamName: 'other' }, { streamName: 'orders' }))).toMatchObject({ ok: false, reason: 'ImmutableFieldChanged' });
     expect(validateDataStream({ ...ds(), spec: { shards: -1 } as any })).toMatchObject({ ok: false, reason: 'InvalidSpec' });

@@ -100,6 +100,7 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
           const recs = g.at.map((i) => items[i]!.rec);
           const r = await appendTo(jsSubject(s.record.uid, g.shard.index), recs);
           ctx.usage?.wrote(s.record, g.shard, recs.length, recs.reduce((n, x) => n + recordBytes(x), 0));
+          ctx.usage?.sampleKeys(s.record, g.shard, recs.length, (k) => items[g.at[k]!]!.key, (k) => recordBytes(recs[k]!));
           g.at.forEach((i, k) => {
             out[i] = { shard: g.shard, seq: encodeSequence({ shardIndex: g.shard.index, jsSeq: r.jsSeq, index: r.firstIndex + k }), kms: key !== undefined };
           });
