@@ -7,16 +7,16 @@ import { bucketOf } from '../api/firehose/destination.js';
 import { compress } from './compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
 import { evaluatePrefix, resolvePrefixes } from './prefix.js';
-import type { Position } from './state.js';
+import type { RecordPos } from './state.js';
 
 export interface BatchRecord { data: Buffer; arrivalMs: number }
 
 export interface FlushInput {
   deliveryStreamName: string;
   uid: string;
-  shard: number;
-  from: Position;
-  to: Position;
+  shardId: string;
+  first: RecordPos;
+  last: RecordPos;
   versionId: number;
   s3: S3DestinationDef;
   records: BatchRecord[];
@@ -34,7 +34,8 @@ export function buildObjects(f: FlushInput): OutObject[] {
     if (appendNewline) parts.push(NEWLINE);
   }
   const raw = Buffer.concat(parts);
-  const identity = `${f.uid}/${f.shard}/${f.from.jsSeq}.${f.from.index}-${f.to.jsSeq}.${f.to.index}`;
+  const pos = (p: RecordPos) => `${p.seq}.${p.sub ?? ''}`;
+  const identity = `${f.uid}/${f.shardId}/${pos(f.first)}-${pos(f.last)}`;
   const arrivalMs = Math.min(...f.records.map((r) => r.arrivalMs));
   const { prefix } = resolvePrefixes(f.s3.Prefix, f.s3.ErrorOutputPrefix, false);
   const evaluated = evaluatePrefix(prefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(identity) });

@@ -1,80 +1,53 @@
-// A delivery worker's progress in the delivery state bucket, per shard of the
-// source: the checkpoint (next position to deliver), the flush intent (the
-// exact range and destination of a flush in progress) and the shard lease.
-// Keys: <delivery uid>.ckpt.<shard index>, .intent.<i>, .lease.<i>.
+// The flush intent of one shard in the delivery state bucket: the exact range
+// and destination of a flush that was started, written before anything is
+// uploaded. Checkpoints and leases are the consumer library's (its lease
+// store); the intent is what makes a flush re-formable after a crash.
+// Key: <delivery uid>.intent.<shardId token>.
 import type { KV } from 'nats';
 import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
 
-export interface Position { jsSeq: number; index: number }
+/** A user record's place in its shard: sequence number, and sub-sequence inside a KPL aggregate. */
+export interface RecordPos { seq: string; sub?: number }
 
 export interface FlushIntent {
-  from: Position;
-  /** Exclusive: the position after the last record of the flush (the next checkpoint). */
-  to: Position;
+  first: RecordPos;
+  last: RecordPos;
   records: number;
   versionId: number;
   /** The destination as it was when the batch was formed: a replay writes the same objects. */
   s3: S3DestinationDef;
 }
 
-export interface Lease { owner: string; expiresMs: number }
+export const samePos = (a: RecordPos, b: RecordPos) => a.seq === b.seq && (a.sub ?? -1) === (b.sub ?? -1);
 
-export const comparePos = (a: Position, b: Position) => a.jsSeq - b.jsSeq || a.index - b.index;
+/** Orders positions: by sequence number (decimal, any length), then sub-sequence. */
+export function comparePos(a: RecordPos, b: RecordPos): number {
+  const x = BigInt(a.seq);
+  const y = BigInt(b.seq);
+  if (x !== y) return x < y ? -1 : 1;
+  return (a.sub ?? -1) - (b.sub ?? -1);
+}
 
-export class ShardState {
-  constructor(private readonly kv: KV, private readonly uid: string, private readonly shard: number) {}
+const token = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, (c) => '=' + c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase());
 
-  private key(kind: 'ckpt' | 'intent' | 'lease') {
-    return `${this.uid}.${kind}.${this.shard}`;
+export class IntentStore {
+  constructor(private readonly kv: KV, private readonly uid: string, private readonly shardId: string) {}
+
+  private get key() {
+    return `${this.uid}.intent.${token(this.shardId)}`;
   }
 
-  private async read<T>(kind: 'ckpt' | 'intent' | 'lease'): Promise<{ value: T; revision: number } | undefined> {
-    const e = await this.kv.get(this.key(kind));
+  async get(): Promise<FlushIntent | undefined> {
+    const e = await this.kv.get(this.key);
     if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
-    return { value: e.json<T>(), revision: e.revision };
+    return e.json<FlushIntent>();
   }
 
-  async checkpoint(): Promise<Position | undefined> {
-    return (await this.read<Position>('ckpt'))?.value;
+  async set(i: FlushIntent): Promise<void> {
+    await this.kv.put(this.key, JSON.stringify(i));
   }
 
-  async setCheckpoint(p: Position): Promise<void> {
-    await this.kv.put(this.key('ckpt'), JSON.stringify(p));
-  }
-
-  async intent(): Promise<FlushIntent | undefined> {
-    return (await this.read<FlushIntent>('intent'))?.value;
-  }
-
-  async setIntent(i: FlushIntent): Promise<void> {
-    await this.kv.put(this.key('intent'), JSON.stringify(i));
-  }
-
-  async clearIntent(): Promise<void> {
-    await this.kv.delete(this.key('intent'));
-  }
-
-  /**
-   * Takes or renews the shard's lease for `owner`; false when another live
-   * owner holds it. Compare-and-set on the entry's revision, so two workers
-   * racing for a free shard cannot both win.
-   */
-  async acquire(owner: string, ttlMs: number): Promise<boolean> {
-    const cur = await this.read<Lease>('lease');
-    const now = Date.now();
-    if (cur && cur.value.owner !== owner && cur.value.expiresMs > now) return false;
-    const next = JSON.stringify({ owner, expiresMs: now + ttlMs } satisfies Lease);
-    try {
-      if (cur) await this.kv.update(this.key('lease'), next, cur.revision);
-      else await this.kv.create(this.key('lease'), next);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async release(owner: string): Promise<void> {
-    const cur = await this.read<Lease>('lease');
-    if (cur?.value.owner === owner) await this.kv.delete(this.key('lease'), { previousSeq: cur.revision }).catch(() => undefined);
+  async clear(): Promise<void> {
+    await this.kv.delete(this.key);
   }
 }

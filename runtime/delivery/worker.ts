@@ -1,28 +1,37 @@
-// `shardline delivery --config <file>`: delivers one delivery stream. Reads the
-// definition from the store (following UpdateDestination live), takes leases
-// on the source's shards (several replicas share them; a dead one's shards
-// are taken over when its leases expire) and runs a ShardDelivery per shard.
+// `shardline delivery --config <file>`: delivers one delivery stream. Follows
+// the definition in the store (UpdateDestination applies to the next flush)
+// and reads the source through the consumer library: shard leases in the
+// consumer's KV lease store, so several replicas split the shards and take
+// over a dead one's; each leased shard gets a DeliveryProcessor.
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { Registry } from 'prom-client';
 import { parseDeliveryConfig, type DeliveryRunConfig } from '../../contract/delivery.js';
 import { ENV } from '../../contract/env.js';
+import { Consumer } from '../../consumer/consumer.js';
+import { directSource } from '../../consumer/sources/direct.js';
+import { kvLeaseStore } from '../../consumer/leases/kv.js';
 import { connectStore, type Store } from '../../stream/connect.js';
 import { getDeliveryStream, openDeliveryStore, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
-import { getStream } from '../../stream/streams.js';
 import { deliveryMetrics } from './metrics.js';
 import { objectStore } from './s3.js';
-import { ShardDelivery } from './shardDelivery.js';
-import { ShardState } from './state.js';
+import { DeliveryProcessor } from './processor.js';
+import { IntentStore } from './state.js';
 
 const LEASE_TTL_MS = Number(process.env[ENV.deliveryLeaseMs] ?? 10_000);
-const TICK_MS = Math.max(200, Math.floor(LEASE_TTL_MS / 5));
-
-interface Running { abort: AbortController; done: Promise<void>; state: ShardState }
+/** How often the definition is re-read (UpdateDestination, deletion). */
+const DEFINITION_POLL_MS = 1_000;
+/** An idle shard is polled this often: it bounds how late an interval flush can be. */
+const IDLE_READ_MS = 200;
 
 export interface DeliveryWorker { stop(): Promise<void>; port?: number }
+
+/** Where a new delivery starts: Direct PUT from the beginning, a Kinesis source from the delivery stream's creation. */
+function initialPosition(def: DeliveryStreamRecord) {
+  if (def.type === 'DirectPut' || !def.kinesisSource || def.kinesisSource.deliveryStartMs <= 0) return { type: 'TRIM_HORIZON' as const };
+  return { type: 'AT_TIMESTAMP' as const, timestampMs: def.kinesisSource.deliveryStartMs };
+}
 
 export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metricsPort?: number; log?: (m: string) => void } = {}): Promise<DeliveryWorker> {
   const log = opts.log ?? ((m: string) => console.error(`[delivery ${cfg.deliveryStreamName}] ${m}`));
@@ -33,69 +42,71 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
   const endpoint = cfg.s3.endpoint ?? process.env[ENV.s3Endpoint] ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
   const objects = objectStore({ ...cfg.s3, endpoint });
   const metrics = deliveryMetrics(cfg.deliveryStreamName);
-  const workerId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const running = new Map<number, Running>();
+  const consumerRegistry = new Registry();
+  const source = directSource(store);
+  const leases = kvLeaseStore(store);
   let def: DeliveryStreamRecord | undefined;
+  let running: { uid: string; consumer: Consumer; abort: AbortController } | undefined;
   let stopped = false;
 
   const server = opts.metricsPort !== undefined
     ? http.createServer(async (req, res) => {
       if (req.url === '/metrics') {
         res.setHeader('Content-Type', metrics.registry.contentType);
-        return res.end(await metrics.registry.metrics());
+        return res.end((await metrics.registry.metrics()) + (await consumerRegistry.metrics()));
       }
-      if (req.url === '/status') return res.end(JSON.stringify({ shards: [...running.keys()], ...metrics.totals() }));
+      if (req.url === '/status') return res.end(JSON.stringify({ shards: running?.consumer.heldShards() ?? [], ...metrics.totals() }));
       res.statusCode = req.url === '/healthz' ? 200 : 404;
       res.end(req.url === '/healthz' ? 'ok' : '');
     })
     : undefined;
   if (server) await new Promise<void>((r) => server.listen(opts.metricsPort, '0.0.0.0', r));
 
+  async function stopConsumer() {
+    const r = running;
+    running = undefined;
+    if (!r) return;
+    r.abort.abort();
+    await r.consumer.stop();
+  }
+
   const tick = async () => {
     const cur = await getDeliveryStream(ds, cfg.deliveryStreamName);
-    if (!cur || cur.status === 'DELETING' || (def && cur.uid !== def.uid)) {
-      if (def) log(cur ? 'delivery stream re-created: restarting' : 'delivery stream gone: stopping its shards');
-      await stopAll();
-      def = cur && cur.status === 'ACTIVE' ? cur : undefined;
+    if (!cur || cur.status !== 'ACTIVE') {
+      if (running) log(cur ? `delivery stream is ${cur.status}: stopping` : 'delivery stream gone: stopping');
+      await stopConsumer();
       return;
     }
-    if (cur.status !== 'ACTIVE') return;
-    def = cur;
-    const source = await getStream(store, cur.sourceStream);
-    if (!source) return;
-    for (const shard of source.shards) {
-      const state = new ShardState(ds.state, cur.uid, shard.index);
-      const r = running.get(shard.index);
-      if (r) {
-        if (!(await state.acquire(workerId, LEASE_TTL_MS))) {
-          log(`shard ${shard.index}: lease lost`);
-          r.abort.abort();
-        }
-        continue;
-      }
-      if (!(await state.acquire(workerId, LEASE_TTL_MS))) continue;
-      const abort = new AbortController();
-      const delivery = new ShardDelivery(
-        { store, objects, state, metrics, log, definition: () => def!, signal: abort.signal },
-        source.uid, shard.index, shard.endingSequenceNumber !== undefined,
-      );
-      const done = delivery.run().then(
-        () => undefined,
-        (e) => log(`shard ${shard.index}: ${(e as Error).stack ?? e}`),
-      ).finally(() => {
-        running.delete(shard.index);
-        // A closed shard that is fully delivered keeps its lease so no one reads it again.
-        if (abort.signal.aborted || shard.endingSequenceNumber === undefined) void state.release(workerId);
-      });
-      running.set(shard.index, { abort, done, state });
+    if (running && running.uid !== cur.uid) {
+      log('delivery stream re-created: restarting');
+      await stopConsumer();
     }
+    def = cur;
+    if (running) return;
+    const abort = new AbortController();
+    const uid = cur.uid;
+    const consumer = new Consumer({
+      // A re-created delivery stream (new uid) starts afresh: its leases and checkpoints are its own.
+      applicationName: `firehose-${uid}`,
+      streamName: cur.sourceStream,
+      source,
+      leaseStore: leases,
+      initialPosition: initialPosition(cur),
+      failoverTimeMs: LEASE_TTL_MS,
+      idleTimeBetweenReadsMs: IDLE_READ_MS,
+      callProcessRecordsEvenForEmptyRecordList: true,
+      deaggregate: cur.type === 'KinesisStreamAsSource',
+      metricsRegistry: consumerRegistry,
+      log,
+      processorFactory: (shardId) => new DeliveryProcessor({
+        objects, metrics, log, signal: abort.signal,
+        intents: new IntentStore(ds.state, uid, shardId),
+        definition: () => def!,
+      }),
+    });
+    running = { uid, consumer, abort };
+    await consumer.start();
   };
-
-  async function stopAll() {
-    const all = [...running.values()];
-    for (const r of all) r.abort.abort();
-    await Promise.all(all.map((r) => r.done));
-  }
 
   let timer: NodeJS.Timeout | undefined;
   const loop = async () => {
@@ -105,7 +116,7 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
     } catch (e) {
       log(`tick: ${(e as Error).message}`);
     }
-    if (!stopped) timer = setTimeout(loop, TICK_MS);
+    if (!stopped) timer = setTimeout(loop, DEFINITION_POLL_MS);
   };
   await loop();
   return {
@@ -113,7 +124,7 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
     async stop() {
       stopped = true;
       clearTimeout(timer);
-      await stopAll();
+      await stopConsumer();
       server?.close();
       await store.close();
     },
