@@ -18,6 +18,8 @@ export const standaloneDeliveryConfig = z.object({
   }).prefault({}),
   /** Transform functions: Lambda ARN → http(s) URL speaking the Lambda invocation contract. */
   functions: z.record(z.string(), z.string().url()).default({}),
+  /** How long one transform invocation may take (the Lambda's timeout). */
+  functionTimeoutMs: z.number().int().min(1000).max(900_000).default(60_000),
 });
 
 /** The worker's view of either file. */
@@ -28,6 +30,7 @@ export interface DeliveryRunConfig {
   natsUrl?: string;
   s3: { endpoint?: string; region: string; forcePathStyle: boolean };
   functions: Record<string, string>;
+  functionTimeoutMs: number;
 }
 
 export function parseDeliveryConfig(json: unknown): DeliveryRunConfig {
@@ -39,6 +42,7 @@ export function parseDeliveryConfig(json: unknown): DeliveryRunConfig {
     return {
       deliveryStreamName: c.deliveryStreamName, namespace: c.namespace,
       s3: { endpoint: c.s3?.endpoint, region: c.s3?.region ?? 'us-east-1', forcePathStyle: c.s3?.forcePathStyle ?? true }, functions,
+      functionTimeoutMs: (c.processing?.timeoutSeconds ?? 60) * 1000,
     };
   }
   return standaloneDeliveryConfig.parse(json);

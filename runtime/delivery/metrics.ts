@@ -8,7 +8,8 @@ export interface DeliveryMetrics {
   incoming(records: number, bytes: number): void;
   /** One object written: `batch` carries the arrival times for DataFreshness. */
   delivered(records: number, bytes: number, ms: number, batch: { arrivalMs: number }[]): void;
-  failed(kind: string): void;
+  /** A failure by kind: an S3 error (records 0, the put is retried) or records written to the error prefix. */
+  failed(kind: string, records: number): void;
   /** Totals for the operator's status. */
   totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number> };
 }
@@ -23,6 +24,7 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
   const s3Bytes = c('shardline_firehose_delivery_to_s3_bytes_total', 'Object bytes delivered to S3 (Firehose DeliveryToS3.Bytes).');
   const s3Success = c('shardline_firehose_delivery_to_s3_success_total', 'Successful S3 puts (Firehose DeliveryToS3.Success, as a count).');
   const s3Failures = c('shardline_firehose_delivery_to_s3_failures_total', 'Failed S3 puts by error kind.', ['delivery_stream', 'kind']);
+  const errorRecords = c('shardline_firehose_error_output_records_total', 'Records written to the error prefix, by error-output-type.', ['delivery_stream', 'type']);
   const freshness = new Gauge({
     name: 'shardline_firehose_delivery_to_s3_data_freshness_seconds',
     help: 'Age of the oldest record in the last delivered object when it was delivered (Firehose DeliveryToS3.DataFreshness).',
@@ -52,9 +54,10 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
       if (oldest !== Infinity) freshness.set(labels, (lastDeliveryMs - oldest) / 1000);
       deliveredRecords += records;
     },
-    failed(kind) {
-      s3Failures.inc({ ...labels, kind });
-      failures[kind] = (failures[kind] ?? 0) + 1;
+    failed(kind, records) {
+      if (records > 0) errorRecords.inc({ ...labels, type: kind }, records);
+      else s3Failures.inc({ ...labels, kind });
+      failures[kind] = (failures[kind] ?? 0) + Math.max(1, records);
     },
     totals: () => ({ deliveredRecords, lastDeliveryMs, failures: { ...failures } }),
   };

@@ -9,7 +9,8 @@
 // bytes, so the retried PUT overwrites and nothing lands in two objects.
 import type { Checkpointer, ConsumerRecord, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import type { DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
-import { buildObjects, type BatchRecord } from './objects.js';
+import { buildObjects } from './objects.js';
+import type { InRecord, ProcessContext } from './processing.js';
 import { beginFlush, hitFailpoint, type ObjectStore } from './s3.js';
 import { comparePos, samePos, type FlushIntent, type IntentStore, type RecordPos } from './state.js';
 import type { DeliveryMetrics } from './metrics.js';
@@ -23,10 +24,12 @@ export interface ProcessorDeps {
   log: (m: string) => void;
   /** The current definition (UpdateDestination changes it while running). */
   definition: () => DeliveryStreamRecord;
+  /** Lambda URLs, ARNs, region for the processing chain. */
+  processing: ProcessContext;
   signal: AbortSignal;
 }
 
-interface Buffered extends BatchRecord { pos: RecordPos }
+interface Buffered extends InRecord { pos: RecordPos }
 
 const posOf = (r: ConsumerRecord): RecordPos => (r.subSequenceNumber === undefined ? { seq: r.sequenceNumber } : { seq: r.sequenceNumber, sub: r.subSequenceNumber });
 
@@ -80,7 +83,12 @@ export class DeliveryProcessor implements RecordProcessor {
 
   private push(r: ConsumerRecord, pos: RecordPos) {
     if (this.buffer.length === 0) this.firstAt = Date.now();
-    this.buffer.push({ data: r.data, arrivalMs: r.approximateArrivalTimestamp.getTime(), pos });
+    const kinesis = this.deps.definition().type === 'KinesisStreamAsSource'
+      ? { shardId: r.shardId, partitionKey: r.partitionKey, sequenceNumber: r.sequenceNumber, subsequenceNumber: r.subSequenceNumber }
+      : undefined;
+    // The record id Firehose hands the transform: stable across a replay (its position).
+    const recordId = pos.sub === undefined ? pos.seq : `${pos.seq}.${pos.sub}`;
+    this.buffer.push({ recordId, data: r.data, arrivalMs: r.approximateArrivalTimestamp.getTime(), kinesis, pos });
     this.bytes += r.data.length;
   }
 
@@ -112,7 +120,7 @@ export class DeliveryProcessor implements RecordProcessor {
     this.bytes = 0;
     beginFlush();
     const def = this.deps.definition();
-    const objects = buildObjects({ deliveryStreamName: def.name, uid: def.uid, shardId: this.shardId, first: intent.first, last: intent.last, versionId: intent.versionId, s3: intent.s3, records });
+    const objects = await buildObjects({ deliveryStreamName: def.name, uid: def.uid, shardId: this.shardId, first: intent.first, last: intent.last, versionId: intent.versionId, s3: intent.s3, records }, this.deps.processing);
     hitFailpoint('before-upload');
     for (const o of objects) {
       const started = Date.now();
@@ -120,10 +128,11 @@ export class DeliveryProcessor implements RecordProcessor {
       for (let attempt = 0; ; attempt++) {
         try {
           await this.deps.objects.put(o.bucket, o.key, o.body);
-          this.deps.metrics?.delivered(o.records, o.body.length, Date.now() - started, records);
+          if (o.error) this.deps.metrics?.failed(o.error, o.records);
+          else this.deps.metrics?.delivered(o.records, o.body.length, Date.now() - started, records);
           break;
         } catch (e) {
-          this.deps.metrics?.failed((e as { code?: string }).code ?? 'S3Error');
+          this.deps.metrics?.failed((e as { code?: string }).code ?? 'S3Error', 0);
           this.deps.log(`${this.shardId}: put ${o.key}: ${(e as Error).message} (attempt ${attempt + 1})`);
           if (this.deps.signal.aborted) throw e;
           await sleep(Math.min(30_000, 500 * 2 ** attempt), this.deps.signal);

@@ -42,6 +42,8 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
   const endpoint = cfg.s3.endpoint ?? process.env[ENV.s3Endpoint] ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
   const objects = objectStore({ ...cfg.s3, endpoint });
   const metrics = deliveryMetrics(cfg.deliveryStreamName);
+  const region = process.env[ENV.region] ?? 'us-east-1';
+  const accountId = process.env[ENV.accountId] ?? '000000000000';
   const consumerRegistry = new Registry();
   const source = directSource(store);
   const leases = kvLeaseStore(store);
@@ -102,6 +104,13 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
         objects, metrics, log, signal: abort.signal,
         intents: new IntentStore(ds.state, uid, shardId),
         definition: () => def!,
+        processing: {
+          deliveryStreamArn: `arn:aws:firehose:${region}:${accountId}:deliverystream/${cur.name}`,
+          sourceKinesisStreamArn: cur.kinesisSource?.KinesisStreamARN,
+          region,
+          functions: cfg.functions,
+          functionTimeoutMs: cfg.functionTimeoutMs,
+        },
       }),
     });
     running = { uid, consumer, abort };

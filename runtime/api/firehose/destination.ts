@@ -2,7 +2,7 @@
 // (DescribeDeliveryStream), with the checks AWS makes beyond the model's shapes.
 import type { S3DestinationDef } from '../../../stream/deliveryStreams.js';
 import { invalidArgument } from '../errors.js';
-import { PrefixError, resolvePrefixes } from '../../delivery/prefix.js';
+import { PrefixError, parsePrefix, partitionKeysOf, resolvePrefixes } from '../../delivery/prefix.js';
 import { isValidTimeZone } from '../../delivery/timestamp.js';
 import type { Params } from '../context.js';
 
@@ -13,7 +13,7 @@ const MIN_PARTITIONED_SIZE_MB = 64;
 export const bucketOf = (bucketArn: string) => bucketArn.replace(/^arn:[^:]*:s3:::/, '');
 
 /** Processors the delivery worker runs (runtime/delivery/processing.ts). */
-const SUPPORTED_PROCESSORS = ['AppendDelimiterToRecord'];
+const SUPPORTED_PROCESSORS = ['RecordDeAggregation', 'Lambda', 'MetadataExtraction', 'AppendDelimiterToRecord'];
 
 /** Checks a complete destination; throws InvalidArgumentException with the reason. */
 export function checkDestination(d: S3DestinationDef): void {
@@ -25,17 +25,40 @@ export function checkDestination(d: S3DestinationDef): void {
     throw e;
   }
   if (d.CustomTimeZone && !isValidTimeZone(d.CustomTimeZone)) throw invalidArgument(`CustomTimeZone ${d.CustomTimeZone} is not a supported time zone.`);
-  if (dynamic) throw invalidArgument('Dynamic partitioning is not supported by this Shardline version yet.');
   if (dynamic && d.BufferingHints.SizeInMBs < MIN_PARTITIONED_SIZE_MB) {
     throw invalidArgument(`BufferingHints.SizeInMBs must be at least ${MIN_PARTITIONED_SIZE_MB} when Dynamic Partitioning is enabled.`);
   }
   if ((d as { DataFormatConversionConfiguration?: { Enabled?: boolean } }).DataFormatConversionConfiguration?.Enabled) {
     throw invalidArgument('DataFormatConversionConfiguration is not supported by this Shardline version yet.');
   }
-  for (const p of d.ProcessingConfiguration?.Enabled === false ? [] : d.ProcessingConfiguration?.Processors ?? []) {
-    if (!SUPPORTED_PROCESSORS.includes(p.Type)) {
-      throw invalidArgument(`Processor type ${p.Type} is not supported by this Shardline version.`);
+  const procs = d.ProcessingConfiguration?.Enabled ? d.ProcessingConfiguration.Processors ?? [] : [];
+  const param = (p: (typeof procs)[number], n: string) => p.Parameters?.find((x) => x.ParameterName === n)?.ParameterValue;
+  const inRange = (v: string | undefined, lo: number, hi: number) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= lo && Number(v) <= hi);
+  for (const p of procs) {
+    if (!SUPPORTED_PROCESSORS.includes(p.Type)) throw invalidArgument(`Processor type ${p.Type} is not supported by this Shardline version.`);
+    if (p.Type === 'Lambda') {
+      if (!param(p, 'LambdaArn')) throw invalidArgument('LambdaArn is a required parameter of a Lambda processor.');
+      if (!inRange(param(p, 'NumberOfRetries'), 0, 300)) throw invalidArgument('NumberOfRetries must be between 0 and 300.');
+      if (!inRange(param(p, 'BufferSizeInMBs'), 0.2, 3)) throw invalidArgument('BufferSizeInMBs of a Lambda processor must be between 0.2 and 3.');
+      if (!inRange(param(p, 'BufferIntervalInSeconds'), 60, 900)) throw invalidArgument('BufferIntervalInSeconds of a Lambda processor must be between 60 and 900.');
     }
+    if (p.Type === 'MetadataExtraction') {
+      if (!dynamic) throw invalidArgument('MetadataExtraction processor is only supported when Dynamic Partitioning is enabled.');
+      if (!param(p, 'MetadataExtractionQuery')) throw invalidArgument('MetadataExtractionQuery is a required parameter of a MetadataExtraction processor.');
+      if (param(p, 'JsonParsingEngine') !== 'JQ-1.6') throw invalidArgument('JsonParsingEngine must be JQ-1.6.');
+    }
+    if (p.Type === 'RecordDeAggregation') {
+      const t = param(p, 'SubRecordType') ?? 'JSON';
+      if (t !== 'JSON' && t !== 'DELIMITED') throw invalidArgument('SubRecordType must be JSON or DELIMITED.');
+      if (t === 'DELIMITED' && !param(p, 'Delimiter')) throw invalidArgument('Delimiter (base64-encoded) is required when SubRecordType is DELIMITED.');
+    }
+  }
+  const keys = partitionKeysOf(parsePrefix(d.Prefix ?? ''));
+  if (keys.query.length && !procs.some((p) => p.Type === 'MetadataExtraction')) {
+    throw invalidArgument('Prefix uses partitionKeyFromQuery, which needs a MetadataExtraction processor.');
+  }
+  if (keys.lambda.length && !procs.some((p) => p.Type === 'Lambda')) {
+    throw invalidArgument('Prefix uses partitionKeyFromLambda, which needs a Lambda processor.');
   }
 }
 
