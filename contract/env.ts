@@ -54,6 +54,8 @@ export const ENV = {
   s3Endpoint: 'SHARDLINE_S3_ENDPOINT',
   /** Shard lease time of delivery workers (ms): a dead worker's shards are taken over after it. */
   deliveryLeaseMs: 'SHARDLINE_DELIVERY_LEASE_MS',
+  /** `shardline dev`: port of the local S3 server delivery streams write to (default 4569). */
+  devS3Port: 'SHARDLINE_DEV_S3_PORT',
   /** Port of a delivery worker's /metrics, /status and /healthz. */
   metricsPort: 'SHARDLINE_METRICS_PORT',
 } as const;

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { runtimeConfig } from './config.js';
 import { startRuntime } from './server.js';
 import { ENV } from '../contract/env.js';
+import { startDevDelivery } from './delivery/dev.js';
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -50,8 +51,11 @@ export async function runDev(args: string[]): Promise<void> {
   const config = runtimeConfig([]);
   config.natsUrl = `nats://127.0.0.1:${natsPort}`;
   const rt = await startRuntime(config, (m) => console.error(m));
+  const delivery = await startDevDelivery({ dataDir, natsUrl: config.natsUrl, log: (m) => console.error(m) });
   console.log(`shardline dev: Kinesis endpoint http://127.0.0.1:${rt.port} (NATS ${config.natsUrl}, data in ${dataDir})`);
+  console.log(`shardline dev: ${delivery.describe()}`);
   const stop = async () => {
+    await delivery.stop().catch(() => undefined);
     await rt.close().catch(() => undefined);
     nats.removeAllListeners('exit');
     nats.kill('SIGTERM');
