@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   efo: async () => ({ run: (await import('./efo.js')).runEfo }),
   quota: async () => ({ run: (await import('./quota.js')).runQuota }),
   consumer: async () => ({ run: (await import('./consumer.js')).runConsumer }),
+  delivery: async () => ({ run: (await import('./delivery.js')).runDelivery }),
 };
 
 async function main(argv: string[]): Promise<void> {
