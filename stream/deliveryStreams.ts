@@ -206,3 +206,56 @@ export async function ensureDeliveryDefinition(ds: DeliveryStore, def: NewDelive
   }
   return cur;
 }
+
+/** What one delivery worker process reports (its lifetime totals), under <uid>.stats.<worker>. */
+export interface WorkerStats {
+  deliveredRecords: number;
+  lastDeliveryMs?: number;
+  /** Arrival of the oldest record this worker holds undelivered; absent when it holds none. */
+  oldestPendingMs?: number;
+  failures: Record<string, number>;
+  destinationError?: { kind: string; message: string; atMs: number };
+  updatedMs: number;
+}
+
+/** A delivery stream's progress over all its workers, for the operator's status. */
+export interface DeliveryStats {
+  deliveredRecords: number;
+  lastDeliveryMs?: number;
+  /** Age of the oldest undelivered record held by a live worker when it last reported (0 when none). */
+  dataFreshnessSeconds: number;
+  failures: Record<string, number>;
+  destinationError?: string;
+  liveWorkers: number;
+}
+
+const statsToken = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, (c) => '=' + c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase());
+
+export async function publishWorkerStats(ds: DeliveryStore, uid: string, workerId: string, stats: WorkerStats): Promise<void> {
+  await ds.state.put(`${uid}.stats.${statsToken(workerId)}`, JSON.stringify(stats));
+}
+
+/**
+ * Sums every worker's totals (a dead worker's last report still counts, so
+ * the total survives restarts); freshness and errors come from live workers
+ * only (reported within `liveMs`).
+ */
+export async function readDeliveryStats(ds: DeliveryStore, name: string, liveMs = 30_000, nowMs = Date.now()): Promise<DeliveryStats | undefined> {
+  const rec = await getDeliveryStream(ds, name);
+  if (!rec) return undefined;
+  const out: DeliveryStats = { deliveredRecords: 0, dataFreshnessSeconds: 0, failures: {}, liveWorkers: 0 };
+  for await (const k of await ds.state.keys(`${rec.uid}.stats.>`)) {
+    const e = await ds.state.get(k);
+    if (!e || e.operation !== 'PUT' || e.length === 0) continue;
+    const s = e.json<WorkerStats>();
+    out.deliveredRecords += s.deliveredRecords;
+    if (s.lastDeliveryMs !== undefined) out.lastDeliveryMs = Math.max(out.lastDeliveryMs ?? 0, s.lastDeliveryMs);
+    for (const [kind, n] of Object.entries(s.failures)) out.failures[kind] = (out.failures[kind] ?? 0) + n;
+    if (nowMs - s.updatedMs > liveMs) continue;
+    out.liveWorkers++;
+    // As of the report (not of now): an unchanged report gives an unchanged status, so a converged operator writes nothing.
+    if (s.oldestPendingMs !== undefined) out.dataFreshnessSeconds = Math.max(out.dataFreshnessSeconds, Math.round((s.updatedMs - s.oldestPendingMs) / 1000));
+    if (s.destinationError) out.destinationError = `${s.destinationError.kind}: ${s.destinationError.message}`;
+  }
+  return out;
+}

@@ -12,7 +12,18 @@ import { writeStatus } from '../status/write.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
 import { deliveryDefinitionOf } from '../model/deliveryDefinition.js';
-import { DefinitionOwnerError, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
+import { DefinitionOwnerError, type DeliveryStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
+
+/** The status block of a DeliveryStream from its workers' reports (no volatile fields when nothing changed: no writes once converged). */
+function deliveryProgress(s: DeliveryStats) {
+  return {
+    deliveredRecords: s.deliveredRecords,
+    ...(s.lastDeliveryMs !== undefined ? { lastDeliveryTime: new Date(s.lastDeliveryMs).toISOString() } : {}),
+    dataFreshnessSeconds: s.dataFreshnessSeconds,
+    ...(Object.keys(s.failures).length ? { failures: s.failures } : {}),
+    ...(s.destinationError ? { destinationError: s.destinationError } : {}),
+  };
+}
 import { deploymentAvailable, type Context, type Result } from './context.js';
 
 type Ref = { ok: true; stream: ResolvedStream } | { ok: false; reason: string; message: string; progressing?: boolean };
@@ -34,7 +45,7 @@ async function missingSecrets(ctx: Context, namespace: string, names: string[]):
 
 async function finish(
   ctx: Context, type: ResourceType, obj: KubeObject & { status?: WorkerStatus }, component: Component,
-  outcome: Outcome, dep?: KubeObject, requeueAfterMs?: number,
+  outcome: Outcome, dep?: KubeObject, requeueAfterMs?: number, extra: Record<string, unknown> = {},
 ): Promise<Result> {
   const prev = obj.status ?? {};
   const ready = deploymentAvailable(dep).ready;
@@ -45,6 +56,7 @@ async function finish(
     conditions: conditionsFor(outcome, obj.metadata.generation ?? 0, prev.conditions),
     replicas: dep ? ready : prev.replicas,
     selector: sel,
+    ...extra,
   };
   await writeStatus(ctx.client, type, obj, status as any, ctx.events);
   return requeueAfterMs ? { requeueAfterMs } : {};
@@ -96,7 +108,13 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
   if (definition?.status !== 'ACTIVE') {
     return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Progressing', reason: 'DefinitionNotActive', message: `The delivery stream definition is ${definition?.status ?? 'not in the store'} yet.` }, dep, ctx.recheckMs);
   }
-  return finish(ctx, DeliveryStreams, d, 'delivery', outcomeFor(dep, 'Delivery'), dep);
+  const stats = await store.deliveryStats?.(defn.def.name);
+  const progress = stats ? { delivery: deliveryProgress(stats) } : {};
+  const outcome = outcomeFor(dep, 'Delivery');
+  // Workers run but cannot write: Ready stays as the pods say; the reason is in status.delivery.destinationError
+  // and, while the workers are otherwise available, in the Ready message.
+  if (outcome.state === 'Ready' && stats?.destinationError) outcome.message += ` Destination failing: ${stats.destinationError}`;
+  return finish(ctx, DeliveryStreams, d, 'delivery', outcome, dep, undefined, progress);
 }
 
 export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<Result> {

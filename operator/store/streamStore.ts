@@ -9,7 +9,10 @@ import { deregisterConsumer, liveConsumers, registerConsumer } from '../../strea
 import { connectStore, type Store } from '../../stream/connect.js';
 import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
-import { ensureDeliveryDefinition, openDeliveryStore, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream } from '../../stream/deliveryStreams.js';
+import {
+  ensureDeliveryDefinition, openDeliveryStore, readDeliveryStats,
+  type DeliveryStats, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream,
+} from '../../stream/deliveryStreams.js';
 import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
@@ -38,6 +41,8 @@ export interface StreamStore {
   liveConsumers(rec: StreamRecord): Array<{ name: string; status: string; managed: boolean }>;
   /** A DeliveryStream resource's definition in the delivery bucket (created, updated, activated); DefinitionOwnerError when another owner has the name. */
   ensureDelivery?(def: NewDeliveryStream): Promise<DeliveryStreamRecord>;
+  /** The workers' reported progress for a delivery stream (stream/deliveryStreams.ts readDeliveryStats). */
+  deliveryStats?(name: string): Promise<DeliveryStats | undefined>;
   /** What the owner asks of the store's autoscaler (undefined: store-wide defaults). */
   setAutoscaling(name: string, settings: AutoscalingSettings | undefined): Promise<StreamRecord>;
   /** The autoscaler's decisions and hot keys for a stream. */
@@ -59,6 +64,7 @@ export async function connectStreamStore(natsUrl: string, replicas = 1): Promise
   let delivery: Promise<DeliveryStore> | undefined;
   return {
     ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),
+    deliveryStats: async (name) => readDeliveryStats(await (delivery ??= openDeliveryStore(store)), name),
     get: (name) => streams.getStream(store, name),
     ensure: (settings) => streams.ensureStream(store, settings),
     delete: (name) => streams.deleteStream(store, name),

@@ -9,9 +9,9 @@ export interface DeliveryMetrics {
   /** One object written: `batch` carries the arrival times for DataFreshness. */
   delivered(records: number, bytes: number, ms: number, batch: { arrivalMs: number }[]): void;
   /** A failure by kind: an S3 error (records 0, the put is retried) or records written to the error prefix. */
-  failed(kind: string, records: number): void;
-  /** Totals for the operator's status. */
-  totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number> };
+  failed(kind: string, records: number, message?: string): void;
+  /** Totals for the operator's status; `destinationError` is set from a failed put until the next success. */
+  totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number>; destinationError?: { kind: string; message: string; atMs: number } };
 }
 
 export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
@@ -37,6 +37,7 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
   let deliveredRecords = 0;
   let lastDeliveryMs: number | undefined;
   const failures: Record<string, number> = {};
+  let destinationError: { kind: string; message: string; atMs: number } | undefined;
   return {
     registry,
     incoming(records, bytes) {
@@ -53,12 +54,16 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
       lastDeliveryMs = Date.now();
       if (oldest !== Infinity) freshness.set(labels, (lastDeliveryMs - oldest) / 1000);
       deliveredRecords += records;
+      destinationError = undefined;
     },
-    failed(kind, records) {
+    failed(kind, records, message) {
       if (records > 0) errorRecords.inc({ ...labels, type: kind }, records);
-      else s3Failures.inc({ ...labels, kind });
+      else {
+        s3Failures.inc({ ...labels, kind });
+        destinationError = { kind, message: message ?? kind, atMs: Date.now() };
+      }
       failures[kind] = (failures[kind] ?? 0) + Math.max(1, records);
     },
-    totals: () => ({ deliveredRecords, lastDeliveryMs, failures: { ...failures } }),
+    totals: () => ({ deliveredRecords, lastDeliveryMs, failures: { ...failures }, destinationError }),
   };
 }

@@ -46,6 +46,8 @@ export class DeliveryProcessor implements RecordProcessor {
   /** A flush interrupted by a crash, to be re-formed from the records handed out again. */
   private replay?: FlushIntent;
   private shardId = '';
+  /** Oldest arrival in the flush being written (its records left the buffer but are not delivered yet). */
+  private pendingSince?: number;
 
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -102,6 +104,11 @@ export class DeliveryProcessor implements RecordProcessor {
     if (this.buffer.length && !this.replay) await this.flush(cp);
   }
 
+  /** Arrival of the oldest record not yet delivered (buffered or being flushed); undefined when none. */
+  oldestPendingMs(): number | undefined {
+    return this.pendingSince ?? (this.buffer.length ? Math.min(...this.buffer.map((r) => r.arrivalMs)) : undefined);
+  }
+
   leaseLost(): void {
     this.buffer = [];
     this.bytes = 0;
@@ -118,6 +125,15 @@ export class DeliveryProcessor implements RecordProcessor {
     const records = this.buffer;
     this.buffer = [];
     this.bytes = 0;
+    this.pendingSince = records.length ? Math.min(...records.map((r) => r.arrivalMs)) : undefined;
+    try {
+      await this.upload(intent, records, cp);
+    } finally {
+      this.pendingSince = undefined;
+    }
+  }
+
+  private async upload(intent: FlushIntent, records: Buffered[], cp: Checkpointer): Promise<void> {
     beginFlush();
     const def = this.deps.definition();
     const objects = await buildObjects({ deliveryStreamName: def.name, uid: def.uid, shardId: this.shardId, first: intent.first, last: intent.last, versionId: intent.versionId, s3: intent.s3, records }, this.deps.processing);
@@ -132,7 +148,7 @@ export class DeliveryProcessor implements RecordProcessor {
           else this.deps.metrics?.delivered(o.records, o.body.length, Date.now() - started, records);
           break;
         } catch (e) {
-          this.deps.metrics?.failed((e as { code?: string }).code ?? 'S3Error', 0);
+          this.deps.metrics?.failed((e as { code?: string }).code ?? 'S3Error', 0, `s3://${o.bucket}: ${(e as Error).message}`);
           this.deps.log(`${this.shardId}: put ${o.key}: ${(e as Error).message} (attempt ${attempt + 1})`);
           if (this.deps.signal.aborted) throw e;
           await sleep(Math.min(30_000, 500 * 2 ** attempt), this.deps.signal);

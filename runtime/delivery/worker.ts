@@ -13,7 +13,9 @@ import { Consumer } from '../../consumer/consumer.js';
 import { directSource } from '../../consumer/sources/direct.js';
 import { kvLeaseStore } from '../../consumer/leases/kv.js';
 import { connectStore, type Store } from '../../stream/connect.js';
-import { getDeliveryStream, openDeliveryStore, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
+import { getDeliveryStream, openDeliveryStore, publishWorkerStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { deliveryMetrics } from './metrics.js';
 import { objectStore } from './s3.js';
 import { DeliveryProcessor } from './processor.js';
@@ -24,8 +26,32 @@ const LEASE_TTL_MS = Number(process.env[ENV.deliveryLeaseMs] ?? 10_000);
 const DEFINITION_POLL_MS = 1_000;
 /** An idle shard is polled this often: it bounds how late an interval flush can be. */
 const IDLE_READ_MS = 200;
+/** How often this worker's totals go to the state bucket (the operator's status reads them). */
+const STATS_MS = 2_000;
 
 export interface DeliveryWorker { stop(): Promise<void>; port?: number }
+
+/** Keeps the live processors of this worker (for DataFreshness); a processor leaves when its shard ends or is handed over. */
+function track(set: Set<DeliveryProcessor>, p: DeliveryProcessor): DeliveryProcessor {
+  set.add(p);
+  const done = () => void set.delete(p);
+  for (const m of ['shardEnded', 'shutdownRequested'] as const) {
+    const f = p[m].bind(p);
+    (p as unknown as Record<string, unknown>)[m] = async (cp: Parameters<typeof f>[0]) => {
+      try {
+        await f(cp);
+      } finally {
+        done();
+      }
+    };
+  }
+  const lost = p.leaseLost.bind(p);
+  p.leaseLost = () => {
+    done();
+    lost();
+  };
+  return p;
+}
 
 /** Where a new delivery starts: Direct PUT from the beginning, a Kinesis source from the delivery stream's creation. */
 function initialPosition(def: DeliveryStreamRecord) {
@@ -48,7 +74,20 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
   const source = directSource(store);
   const leases = kvLeaseStore(store);
   let def: DeliveryStreamRecord | undefined;
-  let running: { uid: string; consumer: Consumer; abort: AbortController } | undefined;
+  let running: { uid: string; consumer: Consumer; abort: AbortController; processors: Set<DeliveryProcessor> } | undefined;
+  const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  let lastStats = 0;
+  const publishStats = async () => {
+    if (!running || Date.now() - lastStats < STATS_MS) return;
+    lastStats = Date.now();
+    const t = metrics.totals();
+    let oldest: number | undefined;
+    for (const p of running.processors) {
+      const o = p.oldestPendingMs();
+      if (o !== undefined) oldest = Math.min(oldest ?? o, o);
+    }
+    await publishWorkerStats(ds, running.uid, workerId, { ...t, oldestPendingMs: oldest, updatedMs: Date.now() });
+  };
   let stopped = false;
 
   const server = opts.metricsPort !== undefined
@@ -66,10 +105,13 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
 
   async function stopConsumer() {
     const r = running;
-    running = undefined;
     if (!r) return;
     r.abort.abort();
     await r.consumer.stop();
+    // The final totals, so a graceful stop loses none of them.
+    lastStats = 0;
+    await publishStats().catch(() => undefined);
+    running = undefined;
   }
 
   const tick = async () => {
@@ -84,9 +126,10 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
       await stopConsumer();
     }
     def = cur;
-    if (running) return;
+    if (running) return publishStats();
     const abort = new AbortController();
     const uid = cur.uid;
+    const processors = new Set<DeliveryProcessor>();
     const consumer = new Consumer({
       // A re-created delivery stream (new uid) starts afresh: its leases and checkpoints are its own.
       applicationName: `firehose-${uid}`,
@@ -100,7 +143,8 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
       deaggregate: cur.type === 'KinesisStreamAsSource',
       metricsRegistry: consumerRegistry,
       log,
-      processorFactory: (shardId) => new DeliveryProcessor({
+      workerId,
+      processorFactory: (shardId) => track(processors, new DeliveryProcessor({
         objects, metrics, log, signal: abort.signal,
         intents: new IntentStore(ds.state, uid, shardId),
         definition: () => def!,
@@ -111,9 +155,9 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
           functions: cfg.functions,
           functionTimeoutMs: cfg.functionTimeoutMs,
         },
-      }),
+      })),
     });
-    running = { uid, consumer, abort };
+    running = { uid, consumer, abort, processors };
     await consumer.start();
   };
 

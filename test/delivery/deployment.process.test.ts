@@ -17,7 +17,7 @@ import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliv
 import { deliveryChildren } from '../../operator/model/workers.js';
 import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
 import { CONFIG_DIR, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
-import { ensureDeliveryDefinition, openDeliveryStore } from '../../stream/deliveryStreams.js';
+import { ensureDeliveryDefinition, openDeliveryStore, readDeliveryStats } from '../../stream/deliveryStreams.js';
 
 let nats: NatsServers;
 let rt: RunningRuntime & { endpoint: string };
@@ -98,4 +98,64 @@ test('the delivery Deployment command line delivers a DataStream to S3 with only
   expect(got.sort()).toEqual([...recs].sort());
   for (const k of await s3.list('lake', 'events/')) expect(k).toMatch(/^events\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/to-lake-1-[\d-]{19}-[0-9a-f-]{36}\.gz$/);
   expect(worker.proc.exitCode).toBeNull();
+
+  // What the operator puts in status.delivery: the workers' reports in the state bucket.
+  const ds = await openDeliveryStore(rt.ctx.store);
+  const stats = await waitUntil(async () => {
+    const st = await readDeliveryStats(ds, 'to-lake');
+    return st && st.deliveredRecords >= recs.length ? st : undefined;
+  });
+  expect(stats).toMatchObject({ deliveredRecords: recs.length, dataFreshnessSeconds: 0, liveWorkers: 1 });
+  expect(stats.destinationError).toBeUndefined();
+  expect(Date.now() - stats.lastDeliveryMs!).toBeLessThan(60_000);
 }, 90_000);
+
+test('an unreachable destination (missing bucket) shows as destinationError and a failure count; nothing is lost once it exists', async () => {
+  const ds = await openDeliveryStore(rt.ctx.store);
+  const spec = DeliveryStreamSpec.parse({
+    source: { type: 'DirectPut' }, buffering: { sizeMiB: 1, intervalSeconds: 0 },
+    s3: { bucket: 'not-yet', endpoint: s3.endpoint, format: 'JSON_LINES' },
+  });
+  const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'late-bucket', namespace: 'prod', uid: 'u-2', generation: 1 }, spec };
+  const defn = deliveryDefinitionOf(d, spec, undefined, 'us-east-1', '000000000000');
+  if (!defn.ok) throw new Error(defn.message);
+  expect((await ensureDeliveryDefinition(ds, defn.def)).status).toBe('ACTIVE');
+  const config = path.join(dir, 'late.json');
+  fs.writeFileSync(config, JSON.stringify({ deliveryStreamName: 'late-bucket', s3: { endpoint: s3.endpoint } }));
+  const w = startDeliveryProcess(['delivery', '--config', config], { SHARDLINE_NATS_URL: nats.url });
+  try {
+    const res = await fetch(rt.endpoint, {
+      method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Firehose_20150804.PutRecordBatch' },
+      body: JSON.stringify({ DeliveryStreamName: 'late-bucket', Records: [{ Data: Buffer.from('{"a":1}').toString('base64') }, { Data: Buffer.from('{"a":2}').toString('base64') }] }),
+    });
+    expect(res.status).toBe(200);
+    const failing = await waitUntil(async () => {
+      const st = await readDeliveryStats(ds, 'late-bucket');
+      return st?.destinationError ? st : undefined;
+    });
+    expect(failing.destinationError).toMatch(/NoSuchBucket/);
+    expect(failing.failures.NoSuchBucket).toBeGreaterThan(0);
+    expect(failing.dataFreshnessSeconds).toBeGreaterThanOrEqual(0);
+    await s3.createBucket('not-yet');
+    const ok = await waitUntil(async () => {
+      const st = await readDeliveryStats(ds, 'late-bucket');
+      return st && st.deliveredRecords === 2 && !st.destinationError ? st : undefined;
+    }, 60_000);
+    expect(ok.dataFreshnessSeconds).toBe(0);
+    const keys = await s3.list('not-yet');
+    expect(keys).toHaveLength(1);
+    expect((await s3.get('not-yet', keys[0]!)).toString()).toBe('{"a":1}\n{"a":2}\n');
+  } finally {
+    await w.kill('SIGTERM');
+  }
+}, 90_000);
+
+async function waitUntil<T>(f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

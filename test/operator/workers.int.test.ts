@@ -5,7 +5,7 @@ import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { AnalyticsApps, ConfigMaps, DataStreams, DeliveryStreams, Deployments, Secrets } from '../../operator/kube/resources.js';
 import { ApiError } from '../../operator/kube/client.js';
 import { connectStore } from '../../stream/connect.js';
-import { getDeliveryStream, openDeliveryStore } from '../../stream/deliveryStreams.js';
+import { getDeliveryStream, openDeliveryStore, publishWorkerStats } from '../../stream/deliveryStreams.js';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -66,6 +66,22 @@ test('DeliveryStream: missing DataStream -> Ready=False DataStreamNotFound, then
       status: 'ACTIVE', type: 'KinesisStreamAsSource', sourceStream: 'events', versionId: 1,
       owner: { kind: 'resource', namespace: n, name: 'to-lake' }, s3: { BucketARN: 'arn:aws:s3:::lake', BufferingHints: { SizeInMBs: 5, IntervalInSeconds: 300 } },
     });
+    // A worker's report (as `shardline delivery` publishes it) reaches status.delivery, with the destination's failure reason.
+    const now = Date.now();
+    await publishWorkerStats(await openDeliveryStore(store), def!.uid, 'w-1', {
+      deliveredRecords: 1234, lastDeliveryMs: now - 1000, oldestPendingMs: now - 7000, failures: { NoSuchBucket: 3 },
+      destinationError: { kind: 'NoSuchBucket', message: 's3://lake: The specified bucket does not exist', atMs: now }, updatedMs: now,
+    });
+    const reported = await waitFor(DeliveryStreams, n, 'to-lake', (o) => o.status?.delivery?.deliveredRecords === 1234, 'status.delivery');
+    expect(reported.status.delivery).toMatchObject({ deliveredRecords: 1234, failures: { NoSuchBucket: 3 }, destinationError: 'NoSuchBucket: s3://lake: The specified bucket does not exist' });
+    expect(reported.status.delivery.dataFreshnessSeconds).toBeGreaterThanOrEqual(7);
+    expect(Date.parse(reported.status.delivery.lastDeliveryTime)).toBe(now - 1000);
+    expect(cond(reported).message).toContain('Destination failing: NoSuchBucket');
+    // The worker recovers: nothing pending, no error (and the status settles for the zero-writes test below).
+    await publishWorkerStats(await openDeliveryStore(store), def!.uid, 'w-1', { deliveredRecords: 1300, lastDeliveryMs: now, failures: { NoSuchBucket: 3 }, updatedMs: Date.now() });
+    const recovered = await waitFor(DeliveryStreams, n, 'to-lake', (o) => o.status?.delivery?.deliveredRecords === 1300, 'recovered');
+    expect(recovered.status.delivery.destinationError).toBeUndefined();
+    expect(recovered.status.delivery.dataFreshnessSeconds).toBe(0);
   } finally {
     await store.close();
   }
