@@ -123,6 +123,20 @@ test('two replicas split four shards, deliver each record once, and the survivor
   expect([...counts.values()].every((n) => n === 1)).toBe(true);
   expect([...counts.keys()].sort()).toEqual([...ids].sort());
   expect((await status(b.port)).shards).toHaveLength(4);
+  // Prometheus, with Firehose's metric names mapped: b delivered at least the second half.
+  const text = await new Promise<string>((resolve, reject) => {
+    http.get(`http://127.0.0.1:${b.port}/metrics`, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  const value = (name: string) => Number(new RegExp(`^${name}\\{delivery_stream="pair"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  expect(value('shardline_firehose_delivery_to_s3_records_total')).toBeGreaterThanOrEqual(1000);
+  expect(value('shardline_firehose_incoming_records_total')).toBeGreaterThanOrEqual(value('shardline_firehose_delivery_to_s3_records_total'));
+  expect(value('shardline_firehose_delivery_to_s3_success_total')).toBeGreaterThan(0);
+  expect(value('shardline_firehose_delivery_to_s3_bytes_total')).toBeGreaterThan(0);
+  expect(value('shardline_firehose_delivery_to_s3_data_freshness_seconds')).toBeGreaterThanOrEqual(0);
 }, 120_000);
 
 test('KPL aggregates from a Kinesis source are delivered as their user records', async () => {
