@@ -83,7 +83,9 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
     if (!r.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     source = r.stream;
   }
-  const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name].filter((x): x is string => !!x);
+  // An encrypted source: the worker needs that stream's key (and only it).
+  const sourceKey = spec.source.type === 'DataStream' ? ctx.caches.dataStreams.getByName(ns, spec.source.dataStreamRef!.name)?.spec.encryption?.keySecretRef : undefined;
+  const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name, sourceKey?.name].filter((x): x is string => !!x);
   const missing = await missingSecrets(ctx, ns, secrets);
   if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
 
@@ -99,7 +101,7 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
     throw e;
   }
 
-  const kids = deliveryChildren(d, spec, source, ctx.settings);
+  const kids = deliveryChildren(d, spec, source, ctx.settings, sourceKey);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },

@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { CreateStreamCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, PutRecordsCommand, StartStreamEncryptionCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { randomBytes } from 'node:crypto';
+import { encryptionKeyId } from '../../operator/model/datastream.js';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { startInProcess, sdkClient } from '../harness/runtime.js';
 import { startS3, type S3Server } from '../harness/s3.js';
@@ -16,7 +18,7 @@ import type { RunningRuntime } from '../../runtime/server.js';
 import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
 import { deliveryChildren } from '../../operator/model/workers.js';
 import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
-import { CONFIG_DIR, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
+import { CONFIG_DIR, KMS_KEYS_DIR, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { ensureDeliveryDefinition, openDeliveryStore, readDeliveryStats } from '../../stream/deliveryStreams.js';
 
 let nats: NatsServers;
@@ -147,6 +149,56 @@ test('an unreachable destination (missing bucket) shows as destinationError and 
     expect((await s3.get('not-yet', keys[0]!)).toString()).toBe('{"a":1}\n{"a":2}\n');
   } finally {
     await w.kill('SIGTERM');
+  }
+}, 90_000);
+
+test('an encrypted source DataStream: the worker pod gets exactly that stream key, mounted as its key ring, and delivers plaintext', async () => {
+  const ref = { name: 'orders-key', key: 'k1' };
+  const keyId = encryptionKeyId(ref);
+  const key = randomBytes(32).toString('base64');
+  const sealed = await startInProcess(nats.url, { kmsKeys: `${keyId}:${key}` });
+  const client = sdkClient(sealed.endpoint, { http1: true });
+  const w: { p?: DeliveryProcess } = {};
+  try {
+    await client.send(new CreateStreamCommand({ StreamName: 'orders', ShardCount: 1 }));
+    await new Promise((r) => setTimeout(r, 500));
+    await client.send(new StartStreamEncryptionCommand({ StreamName: 'orders', EncryptionType: 'KMS', KeyId: keyId }));
+    await new Promise((r) => setTimeout(r, 300));
+    const spec = DeliveryStreamSpec.parse({
+      source: { dataStreamRef: { name: 'orders' }, startingPosition: 'TRIM_HORIZON' }, buffering: { sizeMiB: 1, intervalSeconds: 0 },
+      s3: { bucket: 'lake', endpoint: s3.endpoint, format: 'JSON_LINES', prefix: 'orders/' },
+    });
+    const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'orders-to-lake', namespace: 'prod', uid: 'u-3', generation: 1 }, spec };
+    const defn = deliveryDefinitionOf(d, spec, 'orders', 'us-east-1', '000000000000');
+    if (!defn.ok) throw new Error(defn.message);
+    await ensureDeliveryDefinition(await openDeliveryStore(rt.ctx.store), defn.def);
+    const kids = deliveryChildren(d, spec, { name: 'orders', streamName: 'orders', endpoint: sealed.endpoint }, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1' }, ref);
+    const pod = (kids.deployment as any).spec.template.spec;
+    const container = pod.containers[0];
+    // The one Secret volume: the stream key, one item named by the key id, at KMS_KEYS_DIR.
+    const secretVolumes = pod.volumes.filter((v: any) => v.secret);
+    expect(secretVolumes).toEqual([{ name: 'kms-keys', secret: { secretName: 'orders-key', items: [{ key: 'k1', path: keyId }] } }]);
+    expect(container.volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
+    // The kubelet's part: the Secret's item as a file, the ConfigMap as a file.
+    const root = fs.mkdtempSync(path.join(dir, 'pod-'));
+    fs.mkdirSync(path.join(root, 'kms-keys'));
+    fs.writeFileSync(path.join(root, 'kms-keys', keyId), key);
+    fs.writeFileSync(path.join(root, WORKER_CONFIG_KEY), (kids.configMap as any).data[WORKER_CONFIG_KEY]);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: root };
+    for (const e of container.env as any[]) env[e.name] = String(e.value).replace(KMS_KEYS_DIR, path.join(root, 'kms-keys'));
+    w.p = startDeliveryProcess((container.args as string[]).map((a) => a.replace(CONFIG_DIR, root)), env, { cleanEnv: true });
+    const recs = Array.from({ length: 50 }, (_, i) => JSON.stringify({ order: i }));
+    await client.send(new PutRecordsCommand({ StreamName: 'orders', Records: recs.map((r, i) => ({ Data: Buffer.from(r), PartitionKey: `o${i}` })) }));
+    const got = await waitUntil(async () => {
+      const lines: string[] = [];
+      for (const k of await s3.list('lake', 'orders/')) lines.push(...(await s3.get('lake', k)).toString().split('\n').filter(Boolean));
+      return lines.length >= recs.length ? lines : undefined;
+    });
+    expect(got.sort()).toEqual([...recs].sort());
+  } finally {
+    await w.p?.kill();
+    client.destroy();
+    await sealed.close();
   }
 }, 90_000);
 
