@@ -2,6 +2,8 @@
 // @aws-sdk/client-firehose and the AWS CLI v2 against a runtime on a real
 // nats-server: lifecycle, validation, Direct PUT durability, versions, tags.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { isSealed } from '../../stream/batchCipher.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +23,7 @@ import { getStream } from '../../stream/streams.js';
 import { jsStreamName } from '../../stream/names.js';
 
 const AWS_CLI = '/usr/bin/aws';
+const FH_KEY = 'firehose-key-1';
 const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'arn:aws:s3:::deliveries';
 
@@ -33,7 +36,8 @@ let home: string;
 beforeAll(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-fh-'));
   nats = await startNats();
-  rt = await startInProcess(nats.url);
+  // The key ring stands in for KMS: AWS_OWNED_CMK is its alias/aws/firehose.
+  rt = await startInProcess(nats.url, { kmsKeys: `${FH_KEY}:${randomBytes(32).toString('base64')}\nalias/aws/firehose:${FH_KEY}` });
   fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
   kinesis = sdkClient(rt.endpoint, { http1: true });
 });
@@ -186,10 +190,26 @@ describe('Firehose API', () => {
     await fh.send(new StartDeliveryStreamEncryptionCommand({ DeliveryStreamName: 'direct-1', DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' } }));
     let d = (await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'direct-1' }))).DeliveryStreamDescription!;
     expect(d.DeliveryStreamEncryptionConfiguration).toMatchObject({ Status: 'ENABLED', KeyType: 'AWS_OWNED_CMK' });
-    expect((await fh.send(new PutRecordCommand({ DeliveryStreamName: 'direct-1', Record: { Data: Buffer.from('e') } }))).Encrypted).toBe(true);
+    const sealedPut = await fh.send(new PutRecordCommand({ DeliveryStreamName: 'direct-1', Record: { Data: Buffer.from('secret') } }));
+    expect(sealedPut.Encrypted).toBe(true);
+    // Stored sealed: the backing stream's JetStream message is a sealed batch, not the plain bytes.
+    const backing = (await getStream(rt.ctx.store, 'firehose/direct-1'))!;
+    expect(backing.encryption).toEqual({ type: 'KMS', keyId: 'alias/aws/firehose' });
+    const js = jsStreamName(backing.uid, 0);
+    const last = await rt.ctx.store.jsm.streams.getMessage(js, { last_by_subj: `kds.${backing.uid}.0` });
+    expect(isSealed(last.data)).toBe(true);
+    expect(Buffer.from(last.data).includes(Buffer.from('secret'))).toBe(false);
     await fh.send(new StopDeliveryStreamEncryptionCommand({ DeliveryStreamName: 'direct-1' }));
     d = (await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'direct-1' }))).DeliveryStreamDescription!;
     expect(d.DeliveryStreamEncryptionConfiguration?.Status).toBe('DISABLED');
+    expect((await fh.send(new PutRecordCommand({ DeliveryStreamName: 'direct-1', Record: { Data: Buffer.from('plain') } }))).Encrypted).toBe(false);
+    const plain = await rt.ctx.store.jsm.streams.getMessage(js, { last_by_subj: `kds.${backing.uid}.0` });
+    expect(isSealed(plain.data)).toBe(false);
+    // A customer key the key ring does not have.
+    const badKey = await errorOf(fh.send(new StartDeliveryStreamEncryptionCommand({
+      DeliveryStreamName: 'direct-1', DeliveryStreamEncryptionConfigurationInput: { KeyType: 'CUSTOMER_MANAGED_CMK', KeyARN: 'arn:aws:kms:us-east-1:000000000000:key/nope' },
+    })));
+    expect(badKey.name).toBe('InvalidKMSResourceException');
   });
 
   test('KinesisStreamAsSource: the stream must exist; PutRecord is refused; ListDeliveryStreams filters and pages', async () => {

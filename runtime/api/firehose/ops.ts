@@ -9,6 +9,9 @@ import { encodeSequence } from '../../../stream/kinesis/sequence.js';
 import { jsSubject } from '../../../stream/names.js';
 import { openShards } from '../../../stream/streamRecord.js';
 import { KinesisError, invalidArgument, limitExceeded, resourceInUse, resourceNotFound } from '../errors.js';
+import { keysOf, sealingKey } from '../ops/encryption.js';
+import { setStreamEncryption } from '../../../stream/streamEncryption.js';
+import { KeyError } from '../../../stream/keyring.js';
 import type { ApiContext, Params } from '../context.js';
 import { describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
 
@@ -45,7 +48,33 @@ async function requireDeliveryStream(ctx: ApiContext, name: string): Promise<Del
 const KINESIS_ARN = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/(.+)$/;
 
 function finishCreation(ctx: ApiContext, ds: DeliveryStore, name: string): void {
-  void activateDeliveryStream(ds, name).catch((e) => console.error(`firehose: activating ${name}: ${(e as Error).message}`));
+  void (async () => {
+    const rec = await activateDeliveryStream(ds, name);
+    if (rec?.type === 'DirectPut' && rec.encryption.status === 'ENABLED') await applyEncryption(ctx, rec);
+  })().catch((e) => console.error(`firehose: activating ${name}: ${(e as Error).message}`));
+}
+
+/**
+ * Server-side encryption of a Direct PUT stream is its backing stream's: new
+ * records are sealed with the key (the key ring stands in for KMS, as for
+ * Kinesis streams). AWS_OWNED_CMK is the key ring's `alias/aws/firehose`.
+ */
+export const AWS_OWNED_KEY_ALIAS = 'alias/aws/firehose';
+const keyRefOf = (enc: { keyType?: string; keyArn?: string }) => (enc.keyType === 'CUSTOMER_MANAGED_CMK' ? enc.keyArn! : AWS_OWNED_KEY_ALIAS);
+
+function checkKey(ctx: ApiContext, ref: string): void {
+  try {
+    keysOf(ctx).resolve(ref);
+  } catch (e) {
+    if (e instanceof KeyError) throw new KinesisError('InvalidKMSResourceException', `The key ${ref} cannot be used for server-side encryption: ${e.message}`);
+    throw e;
+  }
+}
+
+async function applyEncryption(ctx: ApiContext, rec: DeliveryStreamRecord): Promise<void> {
+  const encryption = rec.encryption.status === 'ENABLED' ? { type: 'KMS' as const, keyId: keyRefOf(rec.encryption) } : { type: 'NONE' as const };
+  await setStreamEncryption(ctx.store, rec.sourceStream, encryption);
+  await ctx.cache.fresh(rec.sourceStream);
 }
 
 export async function createDeliveryStreamOp(ctx: ApiContext, p: Params) {
@@ -72,6 +101,10 @@ export async function createDeliveryStreamOp(ctx: ApiContext, p: Params) {
   const tags = tagsOf(p.Tags as Params[] | undefined);
   const enc = p.DeliveryStreamEncryptionConfigurationInput as Params | undefined;
   if (enc && type !== 'DirectPut') throw invalidArgument('Server-side encryption is only supported for DirectPut delivery streams.');
+  if (enc) {
+    if (enc.KeyType === 'CUSTOMER_MANAGED_CMK' && !enc.KeyARN) throw invalidArgument('KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.');
+    checkKey(ctx, keyRefOf({ keyType: enc.KeyType, keyArn: enc.KeyARN }));
+  }
   const ds = await deliveryStore(ctx);
   const all = await listDeliveryStreams(ds);
   if (all.some((r) => r.name === name)) throw resourceInUse(`Firehose ${name} under accountId ${ctx.config.accountId} already exists`);
@@ -183,6 +216,8 @@ async function putDirect(ctx: ApiContext, rec: DeliveryStreamRecord, datas: Buff
   const s = await ctx.cache.lookup(rec.sourceStream);
   if (!s) throw serviceUnavailable('Slow down.');
   const shards = openShards(s.record);
+  // Sealed with the backing stream's key when encryption is on (a KMS* error when the key cannot be used).
+  const key = sealingKey(ctx, s.record);
   // Spread over the backing stream's shards; the order within one request is kept per shard.
   const groups = new Map<number, number[]>();
   datas.forEach((_, i) => {
@@ -194,7 +229,7 @@ async function putDirect(ctx: ApiContext, rec: DeliveryStreamRecord, datas: Buff
   const out: ({ id: string } | { error: string; message: string })[] = new Array(datas.length);
   await Promise.all([...groups.entries()].map(async ([index, at]) => {
     try {
-      const r = await ctx.appender.append(jsSubject(s.record.uid, index), at.map((i) => ({ partitionKey: '', partitionKeyBytes: 0, data: datas[i]! })));
+      const r = await ctx.appender.append(jsSubject(s.record.uid, index), at.map((i) => ({ partitionKey: '', partitionKeyBytes: 0, data: datas[i]! })), key);
       at.forEach((i, k) => (out[i] = { id: encodeSequence({ shardIndex: index, jsSeq: r.jsSeq, index: r.firstIndex + k }) }));
     } catch (e) {
       for (const i of at) out[i] = { error: 'ServiceUnavailableException', message: `Write to storage failed: ${(e as Error).message}` };
@@ -265,7 +300,9 @@ export async function startEncryptionOp(ctx: ApiContext, p: Params) {
   const input = (p.DeliveryStreamEncryptionConfigurationInput as Params | undefined) ?? { KeyType: 'AWS_OWNED_CMK' };
   if (input.KeyType === 'CUSTOMER_MANAGED_CMK' && !input.KeyARN) throw invalidArgument('KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.');
   if (input.KeyType === 'AWS_OWNED_CMK' && input.KeyARN) throw invalidArgument('KeyARN must not be specified when KeyType is AWS_OWNED_CMK.');
-  await updateDeliveryStream(await deliveryStore(ctx), name, (r) => ({ ...r, encryption: { status: 'ENABLED', keyType: input.KeyType, keyArn: input.KeyARN } }));
+  checkKey(ctx, keyRefOf({ keyType: input.KeyType, keyArn: input.KeyARN }));
+  const next = await updateDeliveryStream(await deliveryStore(ctx), name, (r) => ({ ...r, encryption: { status: 'ENABLED', keyType: input.KeyType, keyArn: input.KeyARN } }));
+  if (next.status === 'ACTIVE') await applyEncryption(ctx, next);
   return {};
 }
 
@@ -273,6 +310,7 @@ export async function stopEncryptionOp(ctx: ApiContext, p: Params) {
   const name = p.DeliveryStreamName as string;
   const rec = await requireDeliveryStream(ctx, name);
   if (rec.type !== 'DirectPut') throw invalidArgument('Server-side encryption is only supported for DirectPut delivery streams.');
-  await updateDeliveryStream(await deliveryStore(ctx), name, (r) => (r.encryption.status === 'DISABLED' ? undefined : { ...r, encryption: { status: 'DISABLED' } }));
+  const next = await updateDeliveryStream(await deliveryStore(ctx), name, (r) => (r.encryption.status === 'DISABLED' ? undefined : { ...r, encryption: { status: 'DISABLED' } }));
+  if (next.status === 'ACTIVE') await applyEncryption(ctx, next);
   return {};
 }
