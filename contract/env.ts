@@ -56,6 +56,8 @@ export const ENV = {
   deliveryLeaseMs: 'SHARDLINE_DELIVERY_LEASE_MS',
   /** `shardline dev`: port of the local S3 server delivery streams write to (default 4569). */
   devS3Port: 'SHARDLINE_DEV_S3_PORT',
+  /** Delivery workers: the HTTP endpoint retry backoff unit (ms; Firehose's is 1 s·2ⁿ), shortened by tests. */
+  httpBackoffUnitMs: 'SHARDLINE_HTTP_BACKOFF_UNIT_MS',
   /** Port of a delivery worker's /metrics, /status and /healthz. */
   metricsPort: 'SHARDLINE_METRICS_PORT',
 } as const;

@@ -36,6 +36,17 @@ export interface S3DestinationDef {
   S3BackupMode?: 'Disabled' | 'Enabled';
 }
 
+/** An HTTP endpoint destination (Firehose HTTP endpoint delivery request/response spec v1.0); `s3` is then its backup bucket. */
+export interface HttpDestinationDef {
+  Url: string;
+  Name?: string;
+  AccessKey?: string;
+  ContentEncoding: 'NONE' | 'GZIP';
+  CommonAttributes: { AttributeName: string; AttributeValue: string }[];
+  RetryDurationInSeconds: number;
+  S3BackupMode: 'FailedDataOnly' | 'AllData';
+}
+
 export interface DeliveryStreamRecord {
   name: string;
   /** New for every creation: keys the worker's checkpoints so a re-created stream starts afresh. */
@@ -50,7 +61,9 @@ export interface DeliveryStreamRecord {
   createdAtMs: number;
   lastUpdateMs?: number;
   destinationId: string;
+  /** The S3 destination, or the backup bucket of an HTTP endpoint destination. */
   s3: S3DestinationDef;
+  http?: HttpDestinationDef;
   tags: Record<string, string>;
   encryption: { status: 'ENABLED' | 'DISABLED'; keyType?: 'AWS_OWNED_CMK' | 'CUSTOMER_MANAGED_CMK'; keyArn?: string };
   /** Who owns the definition: the API, or a DeliveryStream resource (namespace/name). */

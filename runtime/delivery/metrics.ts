@@ -10,6 +10,8 @@ export interface DeliveryMetrics {
   delivered(records: number, bytes: number, ms: number, batch: { arrivalMs: number }[]): void;
   /** A failure by kind: an S3 error (records 0, the put is retried) or records written to the error prefix. */
   failed(kind: string, records: number, message?: string): void;
+  /** Records an HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.*). */
+  deliveredHttp(records: number, ms: number): void;
   /** Totals for the operator's status; `destinationError` is set from a failed put until the next success. */
   totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number>; destinationError?: { kind: string; message: string; atMs: number } };
 }
@@ -24,6 +26,8 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
   const s3Bytes = c('shardline_firehose_delivery_to_s3_bytes_total', 'Object bytes delivered to S3 (Firehose DeliveryToS3.Bytes).');
   const s3Success = c('shardline_firehose_delivery_to_s3_success_total', 'Successful S3 puts (Firehose DeliveryToS3.Success, as a count).');
   const s3Failures = c('shardline_firehose_delivery_to_s3_failures_total', 'Failed S3 puts by error kind.', ['delivery_stream', 'kind']);
+  const httpRecords = c('shardline_firehose_delivery_to_http_endpoint_records_total', 'Records accepted by the HTTP endpoint (Firehose DeliveryToHttpEndpoint.Records).');
+  const httpSuccess = c('shardline_firehose_delivery_to_http_endpoint_success_total', 'Requests the HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.Success, as a count).');
   const errorRecords = c('shardline_firehose_error_output_records_total', 'Records written to the error prefix, by error-output-type.', ['delivery_stream', 'type']);
   const freshness = new Gauge({
     name: 'shardline_firehose_delivery_to_s3_data_freshness_seconds',
@@ -53,6 +57,13 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
       for (const r of batch) if (r.arrivalMs < oldest) oldest = r.arrivalMs;
       lastDeliveryMs = Date.now();
       if (oldest !== Infinity) freshness.set(labels, (lastDeliveryMs - oldest) / 1000);
+      deliveredRecords += records;
+      destinationError = undefined;
+    },
+    deliveredHttp(records) {
+      httpRecords.inc(labels, records);
+      httpSuccess.inc(labels);
+      lastDeliveryMs = Date.now();
       deliveredRecords += records;
       destinationError = undefined;
     },

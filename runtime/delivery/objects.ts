@@ -22,7 +22,19 @@ export interface FlushInput {
   records: InRecord[];
 }
 
-export interface OutObject { bucket: string; key: string; body: Buffer; records: number; error?: string }
+export interface OutObject { bucket: string; key: string; body: Buffer; records: number; error?: string; /** An S3 backup copy (AllData): its records count as delivered elsewhere. */ backup?: boolean }
+
+/** Error-output objects for records that failed after the processing chain (e.g. the HTTP endpoint's). */
+export function failedToS3(f: Omit<FlushInput, 'records'>, type: string, lines: Record<string, unknown>[]): OutObject[] {
+  const pos = (p: RecordPos) => `${p.seq}.${p.sub ?? ''}`;
+  const id = `${f.uid}/${f.shardId}/${pos(f.first)}-${pos(f.last)}/error/${type}`;
+  const { errorPrefix } = resolvePrefixes(f.s3.Prefix, f.s3.ErrorOutputPrefix, f.s3.DynamicPartitioningConfiguration?.Enabled === true);
+  const arrivalMs = Math.min(...lines.map((l) => l.arrivalTimestamp as number));
+  const evaluated = evaluatePrefix(errorPrefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), errorOutputType: type });
+  const suffix = objectSuffix({ name: f.deliveryStreamName, version: f.versionId, arrivalMs, timeZone: f.s3.CustomTimeZone, uuid: derivedUuid(id), extension: '' });
+  const raw = Buffer.from(lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  return [{ bucket: bucketOf(f.s3.BucketARN), key: evaluated + suffix + extensionOf(f.s3.CompressionFormat, f.s3.FileExtension), body: compress(f.s3.CompressionFormat, raw, suffix), records: lines.length, error: type }];
+}
 
 export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<OutObject[]> {
   const pos = (p: RecordPos) => `${p.seq}.${p.sub ?? ''}`;

@@ -9,7 +9,9 @@
 // bytes, so the retried PUT overwrites and nothing lands in two objects.
 import type { Checkpointer, ConsumerRecord, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import type { DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
-import { buildObjects } from './objects.js';
+import { buildObjects, failedToS3, type OutObject } from './objects.js';
+import { deliverHttp } from './httpEndpoint.js';
+import { derivedUuid } from './objectName.js';
 import type { InRecord, ProcessContext } from './processing.js';
 import { beginFlush, hitFailpoint, type ObjectStore } from './s3.js';
 import { comparePos, samePos, type FlushIntent, type IntentStore, type RecordPos } from './state.js';
@@ -27,6 +29,8 @@ export interface ProcessorDeps {
   /** Lambda URLs, ARNs, region for the processing chain. */
   processing: ProcessContext;
   signal: AbortSignal;
+  /** Tests shorten the HTTP retry backoff (1 s·2ⁿ). */
+  httpBackoffUnitMs?: number;
 }
 
 interface Buffered extends InRecord { pos: RecordPos }
@@ -116,7 +120,7 @@ export class DeliveryProcessor implements RecordProcessor {
 
   private async flush(cp: Checkpointer): Promise<void> {
     const def = this.deps.definition();
-    const intent: FlushIntent = { first: this.buffer[0]!.pos, last: this.buffer[this.buffer.length - 1]!.pos, records: this.buffer.length, versionId: def.versionId, s3: def.s3 };
+    const intent: FlushIntent = { first: this.buffer[0]!.pos, last: this.buffer[this.buffer.length - 1]!.pos, records: this.buffer.length, versionId: def.versionId, s3: def.s3, http: def.http };
     await this.deps.intents.set(intent);
     await this.write(intent, cp);
   }
@@ -136,7 +140,25 @@ export class DeliveryProcessor implements RecordProcessor {
   private async upload(intent: FlushIntent, records: Buffered[], cp: Checkpointer): Promise<void> {
     beginFlush();
     const def = this.deps.definition();
-    const objects = await buildObjects({ deliveryStreamName: def.name, uid: def.uid, shardId: this.shardId, first: intent.first, last: intent.last, versionId: intent.versionId, s3: intent.s3, records }, this.deps.processing);
+    const flush = { deliveryStreamName: def.name, uid: def.uid, shardId: this.shardId, first: intent.first, last: intent.last, versionId: intent.versionId, s3: intent.s3, records };
+    let objects: OutObject[];
+    if (intent.http) {
+      // HTTP endpoint: one request per flush; S3 gets all data (AllData) or what failed (FailedDataOnly).
+      const requestId = derivedUuid(`${def.uid}/${this.shardId}/${intent.first.seq}.${intent.first.sub ?? ''}-${intent.last.seq}.${intent.last.sub ?? ''}/http`);
+      const started = Date.now();
+      const outcome = await deliverHttp(intent.http, records, { requestId, sourceArn: this.deps.processing.deliveryStreamArn, signal: this.deps.signal, log: this.deps.log, backoffUnitMs: this.deps.httpBackoffUnitMs });
+      if (outcome.ok) this.deps.metrics?.deliveredHttp(records.length, Date.now() - started);
+      objects = intent.http.S3BackupMode === 'AllData' ? (await buildObjects(flush, this.deps.processing)).map((o) => ({ ...o, backup: true })) : [];
+      if (!outcome.ok) {
+        this.deps.metrics?.failed(outcome.errorCode, 0, `${intent.http.Url}: ${outcome.errorMessage}`);
+        objects.push(...failedToS3(flush, 'http-endpoint-failed', records.map((r) => ({
+          attemptsMade: outcome.attempts, arrivalTimestamp: r.arrivalMs, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage,
+          attemptEndingTimestamp: Date.now(), rawData: r.data.toString('base64'), EndpointUrl: intent.http!.Url, EndpointName: intent.http!.Name,
+        }))));
+      }
+    } else {
+      objects = await buildObjects(flush, this.deps.processing);
+    }
     hitFailpoint('before-upload');
     for (const o of objects) {
       const started = Date.now();
@@ -145,7 +167,7 @@ export class DeliveryProcessor implements RecordProcessor {
         try {
           await this.deps.objects.put(o.bucket, o.key, o.body);
           if (o.error) this.deps.metrics?.failed(o.error, o.records);
-          else this.deps.metrics?.delivered(o.records, o.body.length, Date.now() - started, records);
+          else if (!o.backup) this.deps.metrics?.delivered(o.records, o.body.length, Date.now() - started, records);
           break;
         } catch (e) {
           this.deps.metrics?.failed((e as { code?: string }).code ?? 'S3Error', 0, `s3://${o.bucket}: ${(e as Error).message}`);

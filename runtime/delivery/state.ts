@@ -4,7 +4,7 @@
 // store); the intent is what makes a flush re-formable after a crash.
 // Key: <delivery uid>.intent.<shardId token>.
 import type { KV } from 'nats';
-import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
+import type { HttpDestinationDef, S3DestinationDef } from '../../stream/deliveryStreams.js';
 
 /** A user record's place in its shard: sequence number, and sub-sequence inside a KPL aggregate. */
 export interface RecordPos { seq: string; sub?: number }
@@ -16,6 +16,7 @@ export interface FlushIntent {
   versionId: number;
   /** The destination as it was when the batch was formed: a replay writes the same objects. */
   s3: S3DestinationDef;
+  http?: HttpDestinationDef;
 }
 
 export const samePos = (a: RecordPos, b: RecordPos) => a.seq === b.seq && (a.sub ?? -1) === (b.sub ?? -1);

@@ -147,6 +147,7 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
       processorFactory: (shardId) => track(processors, new DeliveryProcessor({
         objects, metrics, log, signal: abort.signal,
         intents: new IntentStore(ds.state, uid, shardId),
+        httpBackoffUnitMs: process.env[ENV.httpBackoffUnitMs] ? Number(process.env[ENV.httpBackoffUnitMs]) : undefined,
         definition: () => def!,
         processing: {
           deliveryStreamArn: `arn:aws:firehose:${region}:${accountId}:deliverystream/${cur.name}`,

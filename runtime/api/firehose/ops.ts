@@ -14,6 +14,7 @@ import { setStreamEncryption } from '../../../stream/streamEncryption.js';
 import { KeyError } from '../../../stream/keyring.js';
 import type { ApiContext, Params } from '../context.js';
 import { describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
+import { describeHttpDestination, httpDestinationFromConfig } from './httpDestination.js';
 
 const stores = new WeakMap<ApiContext, Promise<DeliveryStore>>();
 /** The delivery buckets, opened once per API context. */
@@ -86,10 +87,12 @@ export async function createDeliveryStreamOp(ctx: ApiContext, p: Params) {
   if (type === 'DirectPut' && src) throw invalidArgument('KinesisStreamSourceConfiguration is only allowed when DeliveryStreamType is KinesisStreamAsSource.');
   const configs = Object.keys(p).filter((k) => k.endsWith('DestinationConfiguration'));
   if (configs.length !== 1) throw invalidArgument('Exactly one destination configuration must be specified.');
-  if (configs[0] !== 'S3DestinationConfiguration' && configs[0] !== 'ExtendedS3DestinationConfiguration') {
-    throw invalidArgument(`${configs[0]} is not supported by this Shardline version; use ExtendedS3DestinationConfiguration.`);
+  if (!['S3DestinationConfiguration', 'ExtendedS3DestinationConfiguration', 'HttpEndpointDestinationConfiguration'].includes(configs[0]!)) {
+    throw invalidArgument(`${configs[0]} is not supported by this Shardline version; use ExtendedS3DestinationConfiguration or HttpEndpointDestinationConfiguration.`);
   }
-  const s3 = destinationFromConfig(p[configs[0]!] as Params);
+  const { s3, http } = configs[0] === 'HttpEndpointDestinationConfiguration'
+    ? httpDestinationFromConfig(p[configs[0]] as Params)
+    : { s3: destinationFromConfig(p[configs[0]!] as Params), http: undefined };
   let sourceStream: string | undefined;
   if (src) {
     const m = KINESIS_ARN.exec(src.KinesisStreamARN as string);
@@ -113,7 +116,7 @@ export async function createDeliveryStreamOp(ctx: ApiContext, p: Params) {
   }
   try {
     await createDeliveryStream(ds, {
-      name, type, sourceStream, s3, tags,
+      name, type, sourceStream, s3, http, tags,
       kinesisSource: src ? { KinesisStreamARN: src.KinesisStreamARN, RoleARN: src.RoleARN, deliveryStartMs: Date.now() } : undefined,
       encryption: enc ? { status: 'ENABLED', keyType: enc.KeyType, keyArn: enc.KeyARN } : { status: 'DISABLED' },
       owner: { kind: 'api' },
@@ -167,7 +170,7 @@ export async function describeDeliveryStreamOp(ctx: ApiContext, p: Params) {
       CreateTimestamp: new Date(rec.createdAtMs),
       LastUpdateTimestamp: rec.lastUpdateMs !== undefined ? new Date(rec.lastUpdateMs) : undefined,
       Source: source,
-      Destinations: [{ DestinationId: rec.destinationId, ...describeDestination(rec.s3) }],
+      Destinations: [{ DestinationId: rec.destinationId, ...(rec.http ? describeHttpDestination(rec.http, rec.s3) : describeDestination(rec.s3)) }],
       HasMoreDestinations: false,
     },
   };
@@ -190,6 +193,7 @@ export async function updateDestinationOp(ctx: ApiContext, p: Params) {
   if (p.DestinationId !== cur.destinationId) throw invalidArgument(`Destination ${p.DestinationId} not found for Firehose ${name}.`);
   const updates = Object.keys(p).filter((k) => k.endsWith('DestinationUpdate'));
   if (updates.length !== 1) throw invalidArgument('Exactly one destination update must be specified.');
+  if (cur.http) throw invalidArgument('Updating an HTTP endpoint destination is not supported by this Shardline version yet.');
   if (updates[0] !== 'S3DestinationUpdate' && updates[0] !== 'ExtendedS3DestinationUpdate') {
     throw invalidArgument(`Changing the destination type to ${updates[0]!.replace('Update', '')} is not supported by this Shardline version.`);
   }

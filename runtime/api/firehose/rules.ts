@@ -60,6 +60,21 @@ const extendedMembers = (notNull: boolean): Members => ({
   CustomTimeZone: str(0, 50),
 });
 
+const httpEndpoint = (notNull: boolean): Members => ({
+  EndpointConfiguration: struct({ Url: str(1, 1000, 'https?://.*', true), Name: str(1, 256), AccessKey: str(0, 4096) }, notNull),
+  BufferingHints: struct({ SizeInMBs: int(1, 64), IntervalInSeconds: int(0, 900) }),
+  CloudWatchLoggingOptions: cloudWatchLoggingOptions,
+  RequestConfiguration: struct({
+    ContentEncoding: enumOf(['NONE', 'GZIP']),
+    CommonAttributes: list(struct({ AttributeName: str(1, 256, undefined, true), AttributeValue: str(0, 1024, undefined, true) }), 0, 50),
+  }),
+  ProcessingConfiguration: processingConfiguration,
+  RoleARN: roleArn(),
+  RetryOptions: struct({ DurationInSeconds: int(0, 7200) }),
+  S3BackupMode: enumOf(['FailedDataOnly', 'AllData']),
+  S3Configuration: struct(s3Members(true), notNull),
+});
+
 const encryptionInput = struct({ KeyARN: str(1, 512, 'arn:.*'), KeyType: enumOf(['AWS_OWNED_CMK', 'CUSTOMER_MANAGED_CMK'], true) });
 
 export const FIREHOSE_RULES: Record<string, OperationRules> = {
@@ -70,7 +85,7 @@ export const FIREHOSE_RULES: Record<string, OperationRules> = {
     DeliveryStreamEncryptionConfigurationInput: encryptionInput,
     S3DestinationConfiguration: struct(s3Members(true)),
     ExtendedS3DestinationConfiguration: struct(extendedMembers(true)),
-    HttpEndpointDestinationConfiguration: struct({}),
+    HttpEndpointDestinationConfiguration: struct(httpEndpoint(true)),
     RedshiftDestinationConfiguration: struct({}),
     ElasticsearchDestinationConfiguration: struct({}),
     AmazonopensearchserviceDestinationConfiguration: struct({}),
