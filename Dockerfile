@@ -8,6 +8,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY runtime ./runtime
 COPY stream ./stream
+COPY producer ./producer
 COPY operator ./operator
 COPY crds ./crds
 COPY bench ./bench

@@ -8,6 +8,9 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   quota: async () => ({ run: (await import('./quota.js')).runQuota }),
   consumer: async () => ({ run: (await import('./consumer.js')).runConsumer }),
   delivery: async () => ({ run: (await import('./delivery.js')).runDelivery }),
+  autoscale: async () => ({ run: (await import('./autoscale.js')).runAutoscale }),
+  producer: async () => ({ run: (await import('./producer.js')).runProducer }),
+  read: async () => ({ run: (await import('./read.js')).runRead }),
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -42,10 +42,15 @@ export const ENV = {
   natsPort: 'SHARDLINE_NATS_PORT',
   // `shardline operator`.
   image: 'SHARDLINE_IMAGE',
+  /** URL of the install's shared Kinesis endpoint (status.endpoint of non-dedicated streams). */
+  sharedEndpoint: 'SHARDLINE_SHARED_ENDPOINT',
   imagePullPolicy: 'SHARDLINE_IMAGE_PULL_POLICY',
   leaderElect: 'SHARDLINE_LEADER_ELECT',
   healthPort: 'SHARDLINE_HEALTH_PORT',
   failpoints: 'SHARDLINE_FAILPOINTS',
+  /** From the downward API (config/manager/operator.yaml): Lease holder identity and namespace. */
+  podName: 'POD_NAME',
+  podNamespace: 'POD_NAMESPACE',
   // Delivery workers: from the Secrets the DeliveryStream names.
   httpAccessKey: 'SHARDLINE_HTTP_ACCESS_KEY',
   awsAccessKeyId: 'AWS_ACCESS_KEY_ID',

@@ -11,6 +11,7 @@ import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
 import { startClosedShardJanitor } from '../stream/closedShardJanitor.js';
 import { loadKeyRing } from '../stream/keyring.js';
+import { attachStoreKeys, startKeyJanitor } from '../stream/storeKeys.js';
 import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
 import { Autoscaler } from './autoscale/controller.js';
@@ -43,6 +44,9 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   const metrics = createMetricsRegistry(usage);
   const ctx: ApiContext = { store, cache, appender, iterators, config, usage };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
+  // alias/aws/kinesis works out of the box; Secret keys outlive a Secret change.
+  ctx.storeKeys = await attachStoreKeys(store, ctx.keys, log);
+  const stopKeyJanitor = startKeyJanitor(ctx.storeKeys, log);
   const credentials = loadCredentialStore({ file: config.credentialsFile, inline: config.credentials });
   const handler = kinesisHandler({
     ctx,
@@ -73,6 +77,8 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     async close() {
       await listener.close();
       stopJanitor();
+      stopKeyJanitor();
+      ctx.storeKeys?.stop();
       await autoscaler?.stop();
       usage.stop();
       cache.stop();

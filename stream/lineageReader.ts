@@ -49,7 +49,7 @@ export class LineageReader {
   private startOf(rec: StreamRecord, shard: ShardRecord): Promise<Position> {
     const cp = this.checkpoint[shard.shardId];
     if (cp) return resolveStart(this.store, rec, shard.shardId, { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: cp });
-    // A child of a shard we read is read from its start, whatever the start position says.
+    // A child of a shard we read starts at its beginning rather than at LATEST (resolveStart's parentsRead).
     const parentsRead = shard.parentShardId !== undefined && rec.shards.some((s) => s.shardId === shard.parentShardId);
     return resolveStart(this.store, rec, shard.shardId, this.opts.start ?? { type: 'TRIM_HORIZON' }, { parentsRead });
   }

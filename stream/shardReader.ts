@@ -9,6 +9,7 @@ import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from 
 import type { Store } from './connect.js';
 import { InvalidPositionError, ShardNotFoundError, StreamLibraryError } from './errors.js';
 import type { KeyRing } from './keyring.js';
+import { readerKeys } from './storeKeys.js';
 import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
 import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip } from './shardRead.js';
@@ -81,9 +82,10 @@ export function readableShards(stream: StreamRecord, ended: (shardId: string) =>
  * be a sequence number of this shard (InvalidPositionError otherwise); a
  * position before what the shard still holds reads from its trim horizon. On a
  * closed shard LATEST is its end. With `parentsRead` (the caller has read this
- * shard's parents to their end, in lineage order) TRIM_HORIZON, LATEST and
- * AT_TIMESTAMP all start at the shard's beginning: every record of the child
- * was written after the parents' last, so starting later would skip some.
+ * shard's parents to their end, in lineage order) LATEST starts at the shard's
+ * beginning: every record of the child was written after the parents' last, so
+ * starting at its tip would skip some. AT_TIMESTAMP needs no such care: the
+ * search finds the child's first record at or after the time either way.
  */
 export async function resolveStart(
   store: Store,
@@ -109,7 +111,6 @@ export async function resolveStart(
       if (start.timestampMs > now) {
         throw new InvalidPositionError(stream.name, shard.shardId, { kind: 'future-timestamp', timestampMs: start.timestampMs, nowMs: now });
       }
-      if (opts.parentsRead) return { jsSeq: 0, index: 0 };
       return { jsSeq: await seqAtTimestamp(store, js, jsSubject(stream.uid, shard.index), start.timestampMs), index: 0 };
     }
     case 'LATEST':
@@ -123,7 +124,8 @@ export async function resolveStart(
 /**
  * Reads the records from `from` on, bounded by `limit` records and `maxBytes`
  * (data plus partition key; at least one record is returned when there is
- * one). An encrypted message whose key is unusable fails the read with
+ * one). `shardEnded` is judged on `stream` as passed: give a current record
+ * (a shard closed after the record was read is seen on a later call). An encrypted message whose key is unusable fails the read with
  * KeyUnavailableError, unless records before it were read: those are returned
  * and the next read (starting at it) fails.
  */
@@ -139,7 +141,8 @@ export async function readBatch(
     limit: opts.limit,
     maxBytes: opts.maxBytes,
     minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
-    keys: opts.keys,
+    // The store's default key and kept key materials, attached once per ring.
+    keys: await readerKeys(store, opts.keys),
   });
   const last = read.records[read.records.length - 1];
   return {
@@ -173,7 +176,7 @@ export interface FollowOptions {
   recheckMs?: number;
 }
 
-/** A live follow of one shard; iterate it, or await ready() to know the subscription is in place first. */
+/** A live follow of one shard; iterate it once, after awaiting ready() if the subscription must be in place first. */
 export interface Follower extends AsyncIterable<ShardBatchOut> {
   /** Resolves once the server-side consumer exists; rejects as the iteration would (e.g. ShardNotFoundError). */
   ready(): Promise<void>;
@@ -223,8 +226,6 @@ async function currentRecord(store: Store, stream: StreamRecord, opts: FollowOpt
   return r && r.uid === stream.uid ? r : undefined;
 }
 
-type Step = { kind: 'msg'; r: IteratorResult<JsMsg> } | { kind: 'timer' } | { kind: 'abort' };
-
 async function* followShard(
   store: Store,
   stream: StreamRecord,
@@ -237,6 +238,7 @@ async function* followShard(
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   const recheckMs = opts.recheckMs ?? 1000;
   const { consumer, messages } = await start();
+  const keys = await readerKeys(store, opts.keys);
   const it = messages[Symbol.asyncIterator]();
   let rec: StreamRecord = stream;
   let next: Position = { ...from };
@@ -247,13 +249,36 @@ async function* followShard(
   let pending = 0;
   let lastArrivalMs = 0;
   let firstAt = 0;
-  let inFlight: Promise<IteratorResult<JsMsg>> | undefined;
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<Step>((resolve) => {
-    onAbort = () => resolve({ kind: 'abort' });
-    if (opts.signal.aborted) onAbort();
-    else opts.signal.addEventListener('abort', onAbort, { once: true });
-  });
+  // The next message is asked for once and parked here; each wait below
+  // listens for it, a timer and the abort signal, and removes its listeners
+  // when done (a follow idles for hours: nothing may pile up per wait).
+  let asking = false;
+  let arrived: { r: IteratorResult<JsMsg> } | { e: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const ask = () => {
+    asking = true;
+    it.next().then(
+      (r) => (arrived = { r }),
+      (e) => (arrived = { e }),
+    ).finally(() => {
+      asking = false;
+      wake?.();
+    });
+  };
+  const wait = (ms: number) =>
+    new Promise<'arrived' | 'timer' | 'abort'>((resolve) => {
+      const finish = (k: 'arrived' | 'timer' | 'abort') => {
+        clearTimeout(timer);
+        opts.signal.removeEventListener('abort', onAbort);
+        wake = undefined;
+        resolve(k);
+      };
+      const onAbort = () => finish('abort');
+      const timer = setTimeout(() => finish('timer'), ms);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      wake = () => finish('arrived');
+      if (opts.signal.aborted) finish('abort');
+    });
 
   const take = (shardEnded: boolean): ShardBatchOut => {
     const out = {
@@ -292,39 +317,42 @@ async function* followShard(
       return;
     }
     for (;;) {
-      inFlight ??= it.next();
-      const wait = records.length > 0 ? Math.max(0, firstAt + PENDING_FLUSH_MS - Date.now()) : recheckMs;
-      let timer: NodeJS.Timeout | undefined;
-      const step = await Promise.race<Step>([
-        inFlight.then((r) => ({ kind: 'msg' as const, r })),
-        new Promise<Step>((resolve) => (timer = setTimeout(() => resolve({ kind: 'timer' }), wait))),
-        aborted,
-      ]).finally(() => clearTimeout(timer));
-      if (step.kind === 'abort') return;
-      if (step.kind === 'timer') {
-        if (records.length > 0) {
-          yield take(false);
+      if (opts.signal.aborted) return;
+      if (!arrived) {
+        if (!asking) ask();
+        const woke = await wait(records.length > 0 ? Math.max(0, firstAt + PENDING_FLUSH_MS - Date.now()) : recheckMs);
+        if (woke === 'abort') return;
+        if (woke === 'timer') {
+          if (records.length > 0) {
+            yield take(false);
+            continue;
+          }
+          await refresh();
+          if (await drained(true)) {
+            yield take(true);
+            return;
+          }
           continue;
         }
-        await refresh();
-        if (await drained(true)) {
-          yield take(true);
-          return;
-        }
-        continue;
       }
-      inFlight = undefined;
-      if (step.r.done) {
+      const got = arrived!;
+      arrived = undefined;
+      if ('e' in got) {
+        // The consumer failed: a deleted stream is ShardNotFoundError, anything else as it came.
+        await refresh();
+        throw got.e;
+      }
+      if (got.r.done) {
         // The consumer stopped under us (stream deleted, or stopped on abort).
         if (opts.signal.aborted) return;
         await refresh();
         throw new StreamLibraryError(`follow of ${stream.name}/${shard.shardId} ended unexpectedly`);
       }
-      const m = step.r.value;
+      const m = got.r.value;
       const fromIndex = m.seq === next.jsSeq ? next.index : 0;
       let decoded;
       try {
-        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), opts.keys);
+        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys);
       } catch (e) {
         // What came before the message it cannot open is handed out first.
         if (records.length > 0) yield take(false);
@@ -353,7 +381,6 @@ async function* followShard(
       if (pending === 0 || records.length >= limit || bytes >= maxBytes) yield take(false);
     }
   } finally {
-    opts.signal.removeEventListener('abort', onAbort);
     messages.stop();
     // The ordered consumer is ephemeral on the server; remove it now rather than at its inactivity threshold.
     consumer.delete().catch(() => undefined);

@@ -68,7 +68,7 @@ export type ConsumerStatus = 'CREATING' | 'ACTIVE' | 'DELETING';
 export interface ConsumerRecord {
   name: string;
   createdAtMs: number;
-  /** As written; CREATING/DELETING end `consumerTransitionMs` after `statusAtMs` (store/consumers.ts). */
+  /** As written; CREATING/DELETING end `consumerTransitionMs` after `statusAtMs` (stream/consumers.ts). */
   status: ConsumerStatus;
   statusAtMs: number;
   tags?: Record<string, string>;
@@ -83,6 +83,8 @@ export interface StreamSettings {
   tags?: Record<string, string>;
   /** CreateStream's MaxRecordSizeInKiB (default 1024). */
   maxRecordSizeKiB?: number;
+  /** What the owner asks of the autoscaler, in the record from the start (no window where the store-wide defaults apply). */
+  autoscaling?: AutoscalingSettings;
 }
 
 export const DEFAULT_RETENTION_HOURS = 24;

@@ -7,7 +7,7 @@ import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
 import type { Store } from './connect.js';
 import { retentionMs } from './retention.js';
 import { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
-import { jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
+import { isValidName, jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
 import {
@@ -29,6 +29,9 @@ export interface Versioned {
 export { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
 
 export async function readStream(kv: KV, name: string): Promise<Versioned | undefined> {
+  // Defence in depth: a name Kinesis could never have created is simply not
+  // there, rather than an invalid KV key (the API validates names first).
+  if (!isValidName(name)) return undefined;
   const e = await kv.get(streamKey(name));
   if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
   return { record: e.json<StreamRecord>(), revision: e.revision };
@@ -131,6 +134,7 @@ export async function ensureStream(
   settings: StreamSettings,
   opts: { mustBeNew?: boolean } = {},
 ): Promise<StreamRecord> {
+  if (!isValidName(settings.name)) throw new Error(`invalid stream name ${JSON.stringify(settings.name)}: want 1-128 of [a-zA-Z0-9_.-]`);
   const now = Date.now();
   let current = await readStream(store.streams, settings.name);
   if (current && opts.mustBeNew) throw new StreamExistsError(settings.name);
@@ -149,6 +153,7 @@ export async function ensureStream(
       encryption: { type: 'NONE' },
       enhancedMonitoring: [],
       maxRecordSizeKiB: settings.maxRecordSizeKiB ?? DEFAULT_MAX_RECORD_SIZE_KIB,
+      ...(settings.autoscaling ? { autoscaling: settings.autoscaling } : {}),
     };
     try {
       const revision = await store.streams.create(streamKey(settings.name), JSON.stringify(rec));
@@ -197,7 +202,3 @@ export async function setRetention(store: Store, name: string, hours: number): P
   for (const s of cur.shards) await ensureShardStream(store, next, s.index);
   return updateStream(store, name, (r) => (r.retentionHours === hours ? undefined : { ...r, retentionHours: hours }));
 }
-
-// Resharding lives in reshard.ts; re-exported so callers (the operator) find all
-// stream management here.
-export { updateShardCount, ReshardError } from './reshard.js';

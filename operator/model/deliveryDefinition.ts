@@ -3,7 +3,7 @@
 // two apart, and DescribeDeliveryStream shows both.
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
 import type { NewDeliveryStream, S3DestinationDef } from '../../stream/deliveryStreams.js';
-import { PrefixError, resolvePrefixes } from '../../runtime/delivery/prefix.js';
+import { PrefixError, resolvePrefixes } from '../../stream/delivery/prefix.js';
 
 export type DefinitionResult = { ok: true; def: NewDeliveryStream } | { ok: false; reason: string; message: string };
 

@@ -4,9 +4,9 @@ import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliv
 import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
 import type { KubeObject } from '../kube/client.js';
 import { ENV } from '../../contract/env.js';
-import { CONFIG_DIR, KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
-import { encryptionKeyId } from './datastream.js';
+import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
+import { encryptionKeyId } from './datastream.js';
 import { childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
@@ -14,11 +14,30 @@ export const analyticsName = (a: { metadata: { name: string } }) => childName(a.
 
 export type { ResolvedStream };
 
+/** The key Secret item of an encrypted DataStream a worker reads or writes (its spec.encryption.keySecretRef). */
+export interface KeySecretRef { name: string; key: string }
+
+/**
+ * The key ring of a worker: every key Secret item of the encrypted DataStreams
+ * it reads or writes, projected into one directory as the runtime has it
+ * (file name = key id), so the worker opens and seals records itself.
+ */
+function keyRing(refs: KeySecretRef[]): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+  const unique = [...new Map(refs.map((r) => [encryptionKeyId(r), r])).entries()];
+  if (unique.length === 0) return { env: [], volumes: [], mounts: [] };
+  return {
+    env: [{ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR }],
+    volumes: [{ name: 'kms-keys', projected: { sources: unique.map(([id, r]) => ({ secret: { name: r.name, items: [{ key: r.key, path: id }] } })) } }],
+    mounts: [{ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true }],
+  };
+}
+
 function workerChildren(
   owner: Owner, component: Component, name: string, replicas: number, config: DeliveryWorkerConfig | AnalyticsWorkerConfig,
-  env: unknown[], s: OperatorSettings, extra: { volumes?: unknown[]; mounts?: unknown[] } = {},
+  env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[],
 ): { configMap: KubeObject; deployment: KubeObject } {
   const selector = selectorLabels(owner, component);
+  const keys = keyRing(keyRefs);
   const configJson = JSON.stringify(config, null, 2) + '\n';
   return {
     configMap: {
@@ -45,16 +64,16 @@ function workerChildren(
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
               args: [component, '--config', WORKER_CONFIG_FILE],
-              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env],
+              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env, ...keys.env],
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts: [
-                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                { name: 'config', mountPath: WORKER_CONFIG_DIR, readOnly: true },
                 { name: 'tmp', mountPath: TMP_DIR },
-                ...(extra.mounts ?? []),
+                ...keys.mounts,
               ],
             }],
-            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...(extra.volumes ?? [])],
+            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...keys.volumes],
           },
         },
       },
@@ -62,19 +81,8 @@ function workerChildren(
   };
 }
 
-/**
- * `sourceKey`: the encryption key Secret of an encrypted source DataStream;
- * the worker reads records sealed with it, so it gets that one key (mounted
- * as the key ring the stream library reads), and nothing else of the stream.
- */
-export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings, sourceKey?: { name: string; key: string }) {
+export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const env: unknown[] = [];
-  const extra: { volumes: unknown[]; mounts: unknown[] } = { volumes: [], mounts: [] };
-  if (sourceKey) {
-    extra.volumes.push({ name: 'kms-keys', secret: { secretName: sourceKey.name, items: [{ key: sourceKey.key, path: encryptionKeyId(sourceKey) }] } });
-    extra.mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
-    env.push({ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR });
-  }
   if (spec.s3?.credentialsSecretRef) {
     for (const key of [ENV.awsAccessKeyId, ENV.awsSecretAccessKey]) {
       env.push({ name: key, valueFrom: { secretKeyRef: { name: spec.s3.credentialsSecretRef, key } } });
@@ -84,10 +92,10 @@ export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, so
     env.push({ name: ENV.httpAccessKey, valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
   }
   const config: DeliveryWorkerConfig = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
-  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s, extra);
+  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s, keyRefs);
 }
 
-export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings) {
+export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const config: AnalyticsWorkerConfig = {
     applicationName: a.metadata.name,
     namespace: a.metadata.namespace,
@@ -95,5 +103,5 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
     inputs: spec.inputs.map((i) => ({ ...i, stream: streams.get(i.dataStreamRef.name) })),
     outputs: spec.outputs.map((o) => ({ ...o, stream: o.dataStreamRef ? streams.get(o.dataStreamRef.name) : undefined })),
   };
-  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s);
+  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s, keyRefs);
 }

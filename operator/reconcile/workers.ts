@@ -4,15 +4,17 @@
 import { AnalyticsApps, ConfigMaps, DeliveryStreams, Deployments, Secrets, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
-import { analyticsChildren, deliveryChildren, type ResolvedStream } from '../model/workers.js';
+import { analyticsChildren, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
 import { selectorLabels, type Component } from '../model/common.js';
-import { validateAnalyticsApp, validateDeliveryStream } from '../model/validate.js';
+import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
+import { failureOutcome, reportFailure } from '../status/failure.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
 import { deliveryDefinitionOf } from '../model/deliveryDefinition.js';
 import { DefinitionOwnerError, type DeliveryStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
+import { deploymentAvailable, type Context, type Result } from './context.js';
 
 /** The status block of a DeliveryStream from its workers' reports (no volatile fields when nothing changed: no writes once converged). */
 function deliveryProgress(s: DeliveryStats) {
@@ -24,9 +26,23 @@ function deliveryProgress(s: DeliveryStats) {
     ...(s.destinationError ? { destinationError: s.destinationError } : {}),
   };
 }
-import { deploymentAvailable, type Context, type Result } from './context.js';
 
-type Ref = { ok: true; stream: ResolvedStream } | { ok: false; reason: string; message: string; progressing?: boolean };
+/** A failed step shows on the object (operator/status/failure.ts); transient ones are rethrown for backoff. */
+async function withFailureStatus(ctx: Context, type: ResourceType, key: string, fn: (ctx: Context, key: string) => Promise<Result>): Promise<Result> {
+  try {
+    return await fn(ctx, key);
+  } catch (e) {
+    const cache = type === DeliveryStreams ? ctx.caches.deliveryStreams : ctx.caches.analyticsApps;
+    const obj = cache.get(key);
+    if (!obj) throw e;
+    const outcome = failureOutcome(e);
+    await reportFailure(ctx.client, type, obj as any, outcome, ctx.events);
+    if (outcome.state === 'Stalled') return { requeueAfterMs: ctx.recheckMs };
+    throw e;
+  }
+}
+
+type Ref = { ok: true; stream: ResolvedStream; keyRef?: KeySecretRef } | { ok: false; reason: string; message: string; progressing?: boolean };
 
 /** A referenced DataStream must exist and be Ready before a worker can use it. */
 function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
@@ -35,7 +51,10 @@ function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
   if (readyCondition(ds.status?.conditions)?.status !== 'True') {
     return { ok: false, reason: 'DataStreamNotReady', message: `DataStream ${name} is not Ready yet.`, progressing: true };
   }
-  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint: endpointOf(ds) } };
+  const v = validateDataStream(ds);
+  const endpoint = ds.status?.endpoint ?? (v.ok ? endpointOf(ds, v.spec, ctx.settings) : ctx.settings.sharedEndpoint);
+  // An encrypted stream's key goes to the workers too: they read (and write) records themselves.
+  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint }, keyRef: ds.spec.encryption?.keySecretRef };
 }
 
 async function missingSecrets(ctx: Context, namespace: string, names: string[]): Promise<string | undefined> {
@@ -69,7 +88,9 @@ function outcomeFor(dep: KubeObject | undefined, what: string): Outcome {
     : { state: 'Progressing', reason: 'WorkersNotAvailable', message: `${what} worker Deployment: ${d.message}.` };
 }
 
-export async function reconcileDeliveryStream(ctx: Context, key: string): Promise<Result> {
+export const reconcileDeliveryStream = (ctx: Context, key: string) => withFailureStatus(ctx, DeliveryStreams, key, reconcileDeliveryStreamLive);
+
+async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<Result> {
   const d = ctx.caches.deliveryStreams.get(key);
   if (!d || d.metadata.deletionTimestamp) return {};
   const ns = d.metadata.namespace!;
@@ -78,14 +99,14 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
   const spec = v.spec;
 
   let source: ResolvedStream | undefined;
+  const keyRefs: KeySecretRef[] = [];
   if (spec.source.type === 'DataStream') {
     const r = resolveDataStream(ctx, ns, spec.source.dataStreamRef!.name);
     if (!r.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     source = r.stream;
+    if (r.keyRef) keyRefs.push(r.keyRef);
   }
-  // An encrypted source: the worker needs that stream's key (and only it).
-  const sourceKey = spec.source.type === 'DataStream' ? ctx.caches.dataStreams.getByName(ns, spec.source.dataStreamRef!.name)?.spec.encryption?.keySecretRef : undefined;
-  const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name, sourceKey?.name].filter((x): x is string => !!x);
+  const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name].filter((x): x is string => !!x);
   const missing = await missingSecrets(ctx, ns, secrets);
   if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
 
@@ -101,7 +122,7 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
     throw e;
   }
 
-  const kids = deliveryChildren(d, spec, source, ctx.settings, sourceKey);
+  const kids = deliveryChildren(d, spec, source, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
@@ -119,7 +140,9 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
   return finish(ctx, DeliveryStreams, d, 'delivery', outcome, dep, undefined, progress);
 }
 
-export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<Result> {
+export const reconcileAnalyticsApp = (ctx: Context, key: string) => withFailureStatus(ctx, AnalyticsApps, key, reconcileAnalyticsAppLive);
+
+async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Result> {
   const a = ctx.caches.analyticsApps.get(key);
   if (!a || a.metadata.deletionTimestamp) return {};
   const ns = a.metadata.namespace!;
@@ -128,11 +151,13 @@ export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<
   const spec = v.spec;
 
   const streams = new Map<string, ResolvedStream>();
+  const keyRefs: KeySecretRef[] = [];
   const refs = [...spec.inputs.map((i) => i.dataStreamRef.name), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))];
   for (const name of refs) {
     const r = resolveDataStream(ctx, ns, name);
     if (!r.ok) return finish(ctx, AnalyticsApps, a, 'analytics', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     streams.set(name, r.stream);
+    if (r.keyRef) keyRefs.push(r.keyRef);
   }
   for (const o of spec.outputs) {
     if (o.deliveryStreamRef && !ctx.caches.deliveryStreams.getByName(ns, o.deliveryStreamRef.name)) {
@@ -140,7 +165,7 @@ export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<
     }
   }
 
-  const kids = analyticsChildren(a, spec, streams, ctx.settings);
+  const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },

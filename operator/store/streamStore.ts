@@ -2,7 +2,7 @@
 // runtime's own stream/shard-map management (stream/streams.ts): one
 // implementation of JetStream management, used by the Kinesis API and by us.
 import * as streams from '../../stream/streams.js';
-import { finishReshard } from '../../stream/reshard.js';
+import { finishReshard, updateShardCount } from '../../stream/reshard.js';
 import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../stream/streamEncryption.js';
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
@@ -19,6 +19,8 @@ export type { StreamRecord, StreamSettings, StreamEncryption };
 
 export interface StreamStore {
   get(name: string): Promise<StreamRecord | undefined>;
+  /** Names of every stream in the store. */
+  listNames(): Promise<string[]>;
   ensure(settings: StreamSettings): Promise<StreamRecord>;
   delete(name: string): Promise<void>;
   setRetention(name: string, hours: number): Promise<StreamRecord>;
@@ -58,21 +60,17 @@ const transitionMs = () => envNumber(process.env, ENV.consumerTransitionMs, 500)
 
 export async function connectStreamStore(natsUrl: string, replicas = 1): Promise<StreamStore> {
   const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas });
-  const reshard = (streams as Record<string, unknown>).updateShardCount as
-    | ((s: Store, name: string, count: number) => Promise<StreamRecord>)
-    | undefined;
   let delivery: Promise<DeliveryStore> | undefined;
   return {
     ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),
     deliveryStats: async (name) => readDeliveryStats(await (delivery ??= openDeliveryStore(store)), name),
     get: (name) => streams.getStream(store, name),
+    listNames: () => streams.listStreamNames(store),
     ensure: (settings) => streams.ensureStream(store, settings),
     delete: (name) => streams.deleteStream(store, name),
     setRetention: (name, hours) => streams.setRetention(store, name, hours),
-    ...(reshard ? {
-      updateShardCount: (name: string, count: number) => reshard(store, name, count),
-      finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
-    } : {}),
+    updateShardCount: (name: string, count: number) => updateShardCount(store, name, count),
+    finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
     setQuotaEnforcement: (name, on) => setQuotaEnforcement(store, name, on),
     setAutoscaling: (name, settings) => setAutoscaling(store, name, settings),
     scaling: async (uid) => readScaling(await autoscaleBucket(store), uid),

@@ -11,6 +11,7 @@ import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
 import { enforceResourcePolicy } from './resourcePolicy.js';
 import { SERVICES } from './services.js';
+import { applyCors } from '../http/cors.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -84,6 +85,8 @@ export function kinesisHandler(opts: HandlerOptions) {
       // `let`: released before the operation runs (see below).
       let body = await readBody(req, ctx.config.maxBodyBytes);
       res.setHeader('x-amzn-RequestId', randomUUID());
+      // A browser's preflight is answered before any other check (no x-amz-id-2 there, as on AWS).
+      if (applyCors(req, res)) return;
       res.setHeader('x-amz-id-2', requestId2());
       if (body === undefined) {
         send(res, 413, '');
@@ -126,7 +129,8 @@ export function kinesisHandler(opts: HandlerOptions) {
         // Event-stream answers (SubscribeToShard) write their own response once it has started.
         if (streaming) return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
         const out = await impl!(ctx, params);
-        send(res, 200, encodeBody(wire, out), CONTENT_TYPES[wire]);
+        // Operations without an output shape answer with an empty body, as AWS does.
+        send(res, 200, out === undefined ? '' : encodeBody(wire, out), CONTENT_TYPES[wire]);
       } catch (e) {
         if (e instanceof KinesisError) return sendError(res, wire, e);
         opts.onError?.(op!, e);

@@ -4,7 +4,7 @@
 // range, partition), never drawn at random, so a flush retried after a crash
 // overwrites the same object instead of writing a second copy.
 import { createHash } from 'node:crypto';
-import { partsIn } from './timestamp.js';
+import { partsIn } from '../../stream/delivery/timestamp.js';
 
 const EXTENSIONS: Record<string, string> = {
   UNCOMPRESSED: '',

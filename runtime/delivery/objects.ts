@@ -7,7 +7,7 @@ import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
 import { bucketOf } from '../api/firehose/destination.js';
 import { compress } from './compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
-import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from './prefix.js';
+import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
 import { processRecords, type ErrorRecord, type InRecord, type ProcessContext } from './processing.js';
 import type { RecordPos } from './state.js';
 

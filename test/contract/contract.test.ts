@@ -2,15 +2,22 @@
 // pods it creates is what the processes there accept. Both sides are taken
 // from their real builders and parsers; the expectations are spelled out
 // literally so a rename on both sides still shows up here.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { OPERATOR_HEALTH_PORT } from '../../contract/ports.js';
 import { deliveryWorkerConfig, analyticsWorkerConfig } from '../../contract/workerConfig.js';
 import { ENV, runtimeEnv } from '../../contract/env.js';
 import { WORKER_CONFIG_FILE } from '../../contract/mounts.js';
-import { dataStreamChildren } from '../../operator/model/datastream.js';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { dataStreamChildren, desiredEncryption } from '../../operator/model/datastream.js';
+import { KeyRing } from '../../stream/keyring.js';
 import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
 import { runtimeConfig } from '../../runtime/config.js';
 import { AnalyticsAppSpec, DataStreamSpec, DeliveryStreamSpec, type DataStream } from '../../crds/index.js';
 
-const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1', storeReplicas: 3 };
+const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1', storeReplicas: 3, sharedEndpoint: 'http://shardline.shardline-system.svc:4567' };
 const owner = (kind: string) => ({ apiVersion: 'shardline.dev/v1alpha1', kind, metadata: { name: 'w', namespace: 'shop', uid: 'u-2' } });
 
 /** Runs `fn` with exactly these SHARDLINE_* variables set. */
@@ -89,4 +96,60 @@ test('analytics workers: the config file parses with the worker schema', () => {
   expect(cfg.inputs[0]!.stream?.streamName).toBe('orders');
   expect(cfg.inputs[0]!.format).toBe('JSON');
   expect(cfg.outputs[0]!.stream?.endpoint).toBe('http://out-stream.shop.svc:4567');
+});
+
+test('the shipped manifests set only variables the contract names, and the operator listens where its probes look', () => {
+  const known = new Set<string>(Object.values(ENV));
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ya?ml$/.test(e.name) && !p.includes(`${path.sep}crd${path.sep}`)) files.push(p);
+    }
+  };
+  walk('config');
+  const set: string[] = [];
+  let operatorPorts: number[] = [];
+  for (const f of files) {
+    for (const doc of parseAllDocuments(fs.readFileSync(f, 'utf8'))) {
+      const o = doc.toJS() as any;
+      for (const c of o?.spec?.template?.spec?.containers ?? []) {
+        if (c.image?.startsWith('shardline')) set.push(...(c.env ?? []).map((e: { name: string }) => e.name));
+        if (c.args?.[0] === 'operator') operatorPorts = (c.ports ?? []).map((p: { containerPort: number }) => p.containerPort);
+      }
+    }
+  }
+  expect(set).toEqual(expect.arrayContaining(['SHARDLINE_NATS_URL', 'POD_NAME']));
+  expect(set.filter((n) => !known.has(n))).toEqual([]);
+  expect(operatorPorts).toEqual([OPERATOR_HEALTH_PORT]);
+});
+
+test('workers of an encrypted DataStream get its key where their key ring looks, under the id the stream record names', () => {
+  const dsSpec = DataStreamSpec.parse({ encryption: { keySecretRef: { name: 'orders-key', key: 'key' } } });
+  const keyId = desiredEncryption(dsSpec).keyId!;
+  const spec = DeliveryStreamSpec.parse({ source: { dataStreamRef: { name: 'orders' } }, s3: { bucket: 'lake' } });
+  const kids = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, [dsSpec.encryption!.keySecretRef]);
+  const pod = (kids.deployment as any).spec.template.spec;
+  const c = pod.containers[0];
+  const keysFile = c.env.find((e: { name: string }) => e.name === ENV.kmsKeysFile)?.value;
+  expect(keysFile).toBe('/etc/shardline/kms-keys');
+  expect(c.volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: keysFile, readOnly: true });
+  // The config file still has its own directory (no mount inside a ConfigMap volume).
+  expect(mountedFile(pod, WORKER_CONFIG_FILE)).toBe(true);
+  expect(keysFile.startsWith(path.dirname(WORKER_CONFIG_FILE))).toBe(false);
+  const vol = pod.volumes.find((v: { name: string }) => v.name === 'kms-keys');
+  expect(vol.projected.sources).toEqual([{ secret: { name: 'orders-key', items: [{ key: 'key', path: keyId }] } }]);
+  // Lay the volume out as the kubelet would and let the worker's key ring read it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-keys-'));
+  try {
+    fs.writeFileSync(path.join(dir, keyId), randomBytes(32).toString('base64'));
+    const ring = new KeyRing({ file: dir });
+    expect(ring.resolve(keyId).id).toBe(keyId);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // No encrypted stream: no key volume.
+  const plain = deliveryChildren(owner('DeliveryStream') as any, spec, undefined, settings);
+  expect((plain.deployment as any).spec.template.spec.volumes.map((v: { name: string }) => v.name)).toEqual(['config', 'tmp']);
 });

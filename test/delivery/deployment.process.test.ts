@@ -18,7 +18,7 @@ import type { RunningRuntime } from '../../runtime/server.js';
 import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
 import { deliveryChildren } from '../../operator/model/workers.js';
 import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
-import { CONFIG_DIR, KMS_KEYS_DIR, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
+import { KMS_KEYS_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { ensureDeliveryDefinition, openDeliveryStore, readDeliveryStats } from '../../stream/deliveryStreams.js';
 
 let nats: NatsServers;
@@ -60,14 +60,14 @@ test('the delivery Deployment command line delivers a DataStream to S3 with only
   const def = await ensureDeliveryDefinition(await openDeliveryStore(rt.ctx.store), defn.def);
   expect(def.status).toBe('ACTIVE');
 
-  const kids = deliveryChildren(d, spec, { name: 'events', streamName: 'events', endpoint: rt.endpoint }, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1' });
+  const kids = deliveryChildren(d, spec, { name: 'events', streamName: 'events', endpoint: rt.endpoint }, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: rt.endpoint });
   const pod = (kids.deployment as any).spec.template.spec;
   const container = pod.containers[0];
-  // The ConfigMap is mounted at CONFIG_DIR; here it is a directory of ours.
+  // The ConfigMap is mounted at WORKER_CONFIG_DIR; here it is a directory of ours.
   const mount = container.volumeMounts.find((m: any) => m.name === 'config');
-  expect(mount.mountPath).toBe(CONFIG_DIR);
+  expect(mount.mountPath).toBe(WORKER_CONFIG_DIR);
   fs.writeFileSync(path.join(dir, WORKER_CONFIG_KEY), (kids.configMap as any).data[WORKER_CONFIG_KEY]);
-  const args = (container.args as string[]).map((a) => a.replace(CONFIG_DIR, dir));
+  const args = (container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, dir));
   expect(container.args[0]).toBe('delivery');
 
   // Exactly the Secrets the worker needs (S3 credentials), resolved as the kubelet would.
@@ -172,12 +172,12 @@ test('an encrypted source DataStream: the worker pod gets exactly that stream ke
     const defn = deliveryDefinitionOf(d, spec, 'orders', 'us-east-1', '000000000000');
     if (!defn.ok) throw new Error(defn.message);
     await ensureDeliveryDefinition(await openDeliveryStore(rt.ctx.store), defn.def);
-    const kids = deliveryChildren(d, spec, { name: 'orders', streamName: 'orders', endpoint: sealed.endpoint }, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1' }, ref);
+    const kids = deliveryChildren(d, spec, { name: 'orders', streamName: 'orders', endpoint: sealed.endpoint }, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: rt.endpoint }, [ref]);
     const pod = (kids.deployment as any).spec.template.spec;
     const container = pod.containers[0];
     // The one Secret volume: the stream key, one item named by the key id, at KMS_KEYS_DIR.
-    const secretVolumes = pod.volumes.filter((v: any) => v.secret);
-    expect(secretVolumes).toEqual([{ name: 'kms-keys', secret: { secretName: 'orders-key', items: [{ key: 'k1', path: keyId }] } }]);
+    const secretVolumes = pod.volumes.filter((v: any) => v.secret || v.projected);
+    expect(secretVolumes).toEqual([{ name: 'kms-keys', projected: { sources: [{ secret: { name: 'orders-key', items: [{ key: 'k1', path: keyId }] } }] } }]);
     expect(container.volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
     // The kubelet's part: the Secret's item as a file, the ConfigMap as a file.
     const root = fs.mkdtempSync(path.join(dir, 'pod-'));
@@ -186,7 +186,7 @@ test('an encrypted source DataStream: the worker pod gets exactly that stream ke
     fs.writeFileSync(path.join(root, WORKER_CONFIG_KEY), (kids.configMap as any).data[WORKER_CONFIG_KEY]);
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: root };
     for (const e of container.env as any[]) env[e.name] = String(e.value).replace(KMS_KEYS_DIR, path.join(root, 'kms-keys'));
-    w.p = startDeliveryProcess((container.args as string[]).map((a) => a.replace(CONFIG_DIR, root)), env, { cleanEnv: true });
+    w.p = startDeliveryProcess((container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root)), env, { cleanEnv: true });
     const recs = Array.from({ length: 50 }, (_, i) => JSON.stringify({ order: i }));
     await client.send(new PutRecordsCommand({ StreamName: 'orders', Records: recs.map((r, i) => ({ Data: Buffer.from(r), PartitionKey: `o${i}` })) }));
     const got = await waitUntil(async () => {

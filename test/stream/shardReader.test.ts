@@ -2,8 +2,9 @@
 // Records are written through the Kinesis API with the AWS SDK, so the oracle
 // (sequence numbers PutRecord returned, data sent) is independent of the reader.
 import { randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import {
-  CreateStreamCommand, PutRecordCommand, PutRecordsCommand, SplitShardCommand, StartStreamEncryptionCommand, type KinesisClient,
+  CreateStreamCommand, DeleteStreamCommand, PutRecordCommand, PutRecordsCommand, SplitShardCommand, StartStreamEncryptionCommand, type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
@@ -148,10 +149,20 @@ describe('readBatch', () => {
     const partial = await readBatch(rt.ctx.store, rec, S0, { jsSeq: 0, index: 0 }, { limit: 1, maxBytes: 1 << 20 });
     expect(partial.shardEnded).toBe(false);
     expect(readableShards(rec, (id) => id === S0).map((s) => s.shardId)).toEqual(['shardId-000000000001', 'shardId-000000000002']);
-    // A child reached through its parent starts at its beginning whatever the start position.
+    // A child reached through its parent: LATEST is its beginning (nothing written after the parent is skipped);
+    // AT_TIMESTAMP is still the time.
+    const C1 = 'shardId-000000000001';
     await client.send(new PutRecordCommand({ StreamName: 'rsplit', PartitionKey: 'k', Data: Buffer.from('c1'), ExplicitHashKey: '1' }));
-    const pos = await resolveStart(rt.ctx.store, rec, 'shardId-000000000001', { type: 'LATEST' }, { parentsRead: true });
-    expect(values(await readBatch(rt.ctx.store, rec, 'shardId-000000000001', pos, { limit: 10, maxBytes: 1 << 20 }))).toEqual(['c1']);
+    await new Promise((r) => setTimeout(r, 30));
+    const t = Date.now();
+    await new Promise((r) => setTimeout(r, 30));
+    await client.send(new PutRecordCommand({ StreamName: 'rsplit', PartitionKey: 'k', Data: Buffer.from('c2'), ExplicitHashKey: '1' }));
+    const read = async (start: Parameters<typeof resolveStart>[3], parentsRead: boolean) =>
+      values(await readBatch(rt.ctx.store, rec, C1, await resolveStart(rt.ctx.store, rec, C1, start, { parentsRead }), { limit: 10, maxBytes: 1 << 20 }));
+    expect(await read({ type: 'LATEST' }, true)).toEqual(['c1', 'c2']);
+    expect(await read({ type: 'LATEST' }, false)).toEqual([]);
+    expect(await read({ type: 'AT_TIMESTAMP', timestampMs: t }, true)).toEqual(['c2']);
+    expect(await read({ type: 'TRIM_HORIZON' }, true)).toEqual(['c1', 'c2']);
   });
 
   test('encrypted records: decrypted with the key ring, KeyUnavailableError without the key', async () => {
@@ -236,5 +247,21 @@ describe('follow', () => {
     })().catch((e) => e);
     expect(got).toEqual(['plain']);
     expect(err).toBeInstanceOf(KeyUnavailableError);
+  });
+
+  test('idle for many rechecks: nothing piles up on the abort signal; the stream deleted: ShardNotFoundError', async () => {
+    await create('fdel');
+    const rec = await stream('fdel');
+    const ac = new AbortController();
+    const f = follow(rt.ctx.store, rec, S0, { jsSeq: 0, index: 0 }, { signal: ac.signal, recheckMs: 10 });
+    const it = f[Symbol.asyncIterator]();
+    const first = it.next();
+    await new Promise((r) => setTimeout(r, 400));
+    // One listener for the consumer's clean-up, one for the current wait: not one per recheck (~40 by now).
+    expect(getEventListeners(ac.signal, 'abort').length).toBeLessThanOrEqual(2);
+    await client.send(new DeleteStreamCommand({ StreamName: 'fdel' }));
+    const err = await first.then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(ShardNotFoundError);
+    ac.abort();
   });
 });

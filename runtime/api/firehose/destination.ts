@@ -2,8 +2,8 @@
 // (DescribeDeliveryStream), with the checks AWS makes beyond the model's shapes.
 import type { S3DestinationDef } from '../../../stream/deliveryStreams.js';
 import { invalidArgument } from '../errors.js';
-import { PrefixError, parsePrefix, partitionKeysOf, resolvePrefixes } from '../../delivery/prefix.js';
-import { isValidTimeZone } from '../../delivery/timestamp.js';
+import { PrefixError, parsePrefix, partitionKeysOf, resolvePrefixes } from '../../../stream/delivery/prefix.js';
+import { isValidTimeZone } from '../../../stream/delivery/timestamp.js';
 import type { Params } from '../context.js';
 
 const DEFAULT_HINTS = { SizeInMBs: 5, IntervalInSeconds: 300 };

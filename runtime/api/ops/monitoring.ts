@@ -1,6 +1,6 @@
 // EnableEnhancedMonitoring / DisableEnhancedMonitoring: the stream's set of
 // shard-level metrics (ALL expands to the seven). The set is what the metrics
-// exporter publishes per shard (enabledShardMetrics in store/enhancedMonitoring.ts).
+// exporter publishes per shard (enabledShardMetrics in stream/enhancedMonitoring.ts).
 import { expandMetrics } from '../../../stream/enhancedMonitoring.js';
 import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { resourceInUse, streamNotFound } from '../errors.js';

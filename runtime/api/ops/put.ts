@@ -5,6 +5,7 @@
 // closed shard and is never dropped silently.
 import { hashKeyHexOf, MAX_HASH_KEY } from '../../../stream/kinesis/hashKeys.js';
 import { encodeSequence } from '../../../stream/kinesis/sequence.js';
+import { isIssuedSequence } from '../../../stream/issuedSequence.js';
 import { jsSubject } from '../../../stream/names.js';
 import { routeOf, routeOfHex, type CachedStream } from '../../../stream/streamCache.js';
 import type { ShardRecord } from '../../../stream/streamRecord.js';
@@ -75,6 +76,8 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
     if (attempt > 0) s = await writableStream(ctx, name, true);
     // Encrypted stream: its messages are sealed with the key (KMS* error when unusable).
     const key = sealingKey(ctx, s.record);
+    // Its material is stored durably before the first message is sealed with it.
+    if (key && ctx.storeKeys) await ctx.storeKeys.ensureKept(key);
     const appendTo = (subject: string, recs: AppendRecord[]) => ctx.appender.append(subject, recs, key);
     const groups = new Map<number, { shard: ShardRecord; at: number[] }>();
     const retry: number[] = [];
@@ -116,9 +119,17 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
   return out;
 }
 
+/** SequenceNumberForOrdering must be a sequence number the stream has issued; anything else could not be honoured. */
+async function checkOrdering(ctx: ApiContext, s: CachedStream, name: string, seq: string): Promise<void> {
+  if (!(await isIssuedSequence(ctx.store, s.record, seq))) {
+    throw invalidArgument(`ExclusiveMinimumSequenceNumber ${seq} used in PutRecord on stream ${name} under account ${ctx.config.accountId} is invalid.`);
+  }
+}
+
 export const putRecord: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
   const s = await writableStream(ctx, name);
+  if (p.SequenceNumberForOrdering !== undefined) await checkOrdering(ctx, s, name, p.SequenceNumberForOrdering as string);
   const [r] = await write(ctx, name, s, [prepare(s, p, '')]);
   if ('error' in r!) throw r.error;
   return { ShardId: r!.shard.shardId, SequenceNumber: r!.seq, EncryptionType: r!.kms ? 'KMS' : undefined };
