@@ -12,6 +12,10 @@ import { connectStore } from '../../stream/connect.js';
 import { listDeliveryStreams, openDeliveryStore } from '../../stream/deliveryStreams.js';
 import { bucketOf } from '../api/firehose/destination.js';
 import { startDeliveryWorker, type DeliveryWorker } from './worker.js';
+import { registerDevWorker } from '../dev/workers.js';
+import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
+import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
+import { ensureDeliveryDefinition } from '../../stream/deliveryStreams.js';
 
 const require = createRequire(import.meta.url);
 type S3rver = { run(): Promise<unknown>; close(): Promise<void> };
@@ -37,6 +41,18 @@ export async function startDevDelivery(o: { dataDir: string; natsUrl: string; lo
   const admin = new Client({ endPoint: '127.0.0.1', port, useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', pathStyle: true, region: 'us-east-1' });
   const store = await connectStore({ natsUrl: o.natsUrl, name: 'shardline-dev-delivery' });
   const ds = await openDeliveryStore(store);
+  // `shardline dev -f` DeliveryStream manifests: their definitions go to the store as the operator writes
+  // them (source: the DataStream of that name); the supervisor below runs their workers against the local S3.
+  registerDevWorker('DeliveryStream', async (m) => {
+    const parsed = DeliveryStreamSpec.safeParse(m.spec);
+    if (!parsed.success) throw new Error(`DeliveryStream ${m.name} (${m.source}): ${parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const spec = parsed.data;
+    const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: m.name, namespace: 'dev' }, spec };
+    const defn = deliveryDefinitionOf(d, spec, spec.source.dataStreamRef?.name, process.env[ENV.region] ?? 'us-east-1', process.env[ENV.accountId] ?? '000000000000');
+    if (!defn.ok) throw new Error(`DeliveryStream ${m.name}: ${defn.message}`);
+    const rec = await ensureDeliveryDefinition(ds, defn.def);
+    return { describe: () => `DeliveryStream ${m.name} (v${rec.versionId}) → s3://${bucketOf(rec.s3.BucketARN)} on the local S3`, stop: async () => undefined };
+  });
   const workers = new Map<string, { uid: string; worker: Promise<DeliveryWorker> }>();
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { freePort, waitForPort } from '../harness/ports.js';
 import { TEST_CREDENTIALS } from '../harness/runtime.js';
 
@@ -35,7 +36,13 @@ const aws = (home: string, ...args: string[]) => new Promise<{ code: number; std
 test('shardline dev: Firehose PutRecordBatch → objects in the local S3 server, listed by aws s3 ls, data under the data dir', async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-dev-'));
   const [apiPort, natsPort, s3Port] = [await freePort(), await freePort(), await freePort()];
-  dev = spawn(process.execPath, [path.resolve('dist/runtime/cli.js'), 'dev', '--data-dir', path.join(dir, 'data'), '--nats-port', String(natsPort)], {
+  const manifest = path.join(dir, 'pipeline.yaml');
+  fs.writeFileSync(manifest, [
+    'apiVersion: shardline.dev/v1alpha1', 'kind: DataStream', 'metadata: { name: clicks }', 'spec: { shards: 1 }',
+    '---', 'apiVersion: shardline.dev/v1alpha1', 'kind: DeliveryStream', 'metadata: { name: clicks-archive }',
+    'spec: { source: { dataStreamRef: { name: clicks }, startingPosition: TRIM_HORIZON }, buffering: { intervalSeconds: 0 }, s3: { bucket: clicks, format: JSON_LINES } }',
+  ].join('\n') + '\n');
+  dev = spawn(process.execPath, [path.resolve('dist/runtime/cli.js'), 'dev', '--data-dir', path.join(dir, 'data'), '--nats-port', String(natsPort), '-f', manifest], {
     env: { ...process.env, SHARDLINE_PORT: String(apiPort), SHARDLINE_DEV_S3_PORT: String(s3Port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -73,6 +80,21 @@ test('shardline dev: Firehose PutRecordBatch → objects in the local S3 server,
     expect(got.stdout).toBe('one\ntwo\nthree\n');
     expect(fs.existsSync(path.join(dir, 'data', 's3', 'dev-lake'))).toBe(true);
     expect(out).toContain(`aws --endpoint-url http://127.0.0.1:${s3Port} s3 ls`);
+
+    // A DeliveryStream manifest (`dev -f`) delivers its DataStream the same way.
+    const kinesis = new KinesisClient({ endpoint: `http://127.0.0.1:${apiPort}`, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+    try {
+      await kinesis.send(new PutRecordsCommand({ StreamName: 'clicks', Records: ['{"c":1}', '{"c":2}'].map((d, i) => ({ Data: Buffer.from(d), PartitionKey: `p${i}` })) }));
+    } finally {
+      kinesis.destroy();
+    }
+    let clicks = '';
+    for (let i = 0; i < 60 && !clicks.includes('clicks-archive-1-'); i++) {
+      clicks = (await aws(home, '--endpoint-url', `http://127.0.0.1:${s3Port}`, 's3', 'ls', '--recursive', 's3://clicks/')).stdout;
+      if (!clicks.includes('clicks-archive-1-')) await new Promise((r) => setTimeout(r, 500));
+    }
+    const clickKey = clicks.trim().split(/\s+/).pop()!;
+    expect((await aws(home, '--endpoint-url', `http://127.0.0.1:${s3Port}`, 's3', 'cp', `s3://clicks/${clickKey}`, '-')).stdout).toBe('{"c":1}\n{"c":2}\n');
   } finally {
     fh.destroy();
   }
