@@ -92,7 +92,14 @@ export const reconcileDeliveryStream = (ctx: Context, key: string) => withFailur
 
 async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<Result> {
   const d = ctx.caches.deliveryStreams.get(key);
-  if (!d || d.metadata.deletionTimestamp) return {};
+  if (!d) {
+    // Gone: its definition goes too (only one this resource owns; a Direct PUT one takes its backing stream with it).
+    const [namespace, name] = key.split('/');
+    const store = await ctx.store();
+    if (namespace && name) await store.removeDelivery?.({ kind: 'resource', namespace, name }, name);
+    return {};
+  }
+  if (d.metadata.deletionTimestamp) return {};
   const ns = d.metadata.namespace!;
   const v = validateDeliveryStream(d.spec);
   if (!v.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: v.reason, message: v.message });

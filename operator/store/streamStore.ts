@@ -10,7 +10,7 @@ import { connectStore, type Store } from '../../stream/connect.js';
 import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
 import {
-  ensureDeliveryDefinition, openDeliveryStore, readDeliveryStats,
+  deleteDeliveryStream, ensureDeliveryDefinition, getDeliveryStream, openDeliveryStore, readDeliveryStats,
   type DeliveryStats, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream,
 } from '../../stream/deliveryStreams.js';
 import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
@@ -45,6 +45,8 @@ export interface StreamStore {
   ensureDelivery?(def: NewDeliveryStream): Promise<DeliveryStreamRecord>;
   /** The workers' reported progress for a delivery stream (stream/deliveryStreams.ts readDeliveryStats). */
   deliveryStats?(name: string): Promise<DeliveryStats | undefined>;
+  /** Deletes the definition `name` if `owner` owns it (a deleted DeliveryStream resource's). */
+  removeDelivery?(owner: { kind: 'resource'; namespace: string; name: string }, name: string): Promise<void>;
   /** What the owner asks of the store's autoscaler (undefined: store-wide defaults). */
   setAutoscaling(name: string, settings: AutoscalingSettings | undefined): Promise<StreamRecord>;
   /** The autoscaler's decisions and hot keys for a stream. */
@@ -64,6 +66,11 @@ export async function connectStreamStore(natsUrl: string, replicas = 1): Promise
   return {
     ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),
     deliveryStats: async (name) => readDeliveryStats(await (delivery ??= openDeliveryStore(store)), name),
+    removeDelivery: async (owner, name) => {
+      const ds = await (delivery ??= openDeliveryStore(store));
+      const cur = await getDeliveryStream(ds, name);
+      if (cur && JSON.stringify(cur.owner) === JSON.stringify(owner)) await deleteDeliveryStream(ds, name);
+    },
     get: (name) => streams.getStream(store, name),
     listNames: () => streams.listStreamNames(store),
     ensure: (settings) => streams.ensureStream(store, settings),

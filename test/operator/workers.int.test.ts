@@ -6,6 +6,7 @@ import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { AnalyticsApps, ConfigMaps, DataStreams, DeliveryStreams, Deployments, Secrets } from '../../operator/kube/resources.js';
 import { ApiError } from '../../operator/kube/client.js';
 import { connectStore } from '../../stream/connect.js';
+import { getStream } from '../../stream/streams.js';
 import { getDeliveryStream, openDeliveryStore, publishWorkerStats } from '../../stream/deliveryStreams.js';
 
 let cp: ControlPlane;
@@ -178,3 +179,21 @@ test('informers survive an apiserver restart: the operator keeps reconciling', a
   await waitFor(DeliveryStreams, n, 'after-restart', (o) => cond(o)?.status === 'True', 'Ready');
   expect(op.caches.dataStreams.stats.watches).toBeGreaterThan(watchesBefore);
 }, 120_000);
+
+test('a deleted DeliveryStream takes its definition (and, for Direct PUT, the backing stream) out of the store', async () => {
+  const n = await ns();
+  await cp.client.create(DeliveryStreams, delivery(n, 'short-lived', { source: { type: 'DirectPut' } }));
+  await waitFor(DeliveryStreams, n, 'short-lived', (o) => cond(o)?.status === 'True', 'Ready');
+  const store = await connectStore({ natsUrl: nats.url });
+  try {
+    const ds = await openDeliveryStore(store);
+    const def = await getDeliveryStream(ds, 'short-lived');
+    expect(def).toMatchObject({ type: 'DirectPut', status: 'ACTIVE', sourceStream: 'firehose/short-lived' });
+    expect(await getStream(store, 'firehose/short-lived')).toBeDefined();
+    await cp.client.delete(DeliveryStreams, n, 'short-lived');
+    await until('definition removed', async () => (await getDeliveryStream(ds, 'short-lived')) === undefined, 20_000);
+    await until('backing stream removed', async () => (await getStream(store, 'firehose/short-lived')) === undefined, 20_000);
+  } finally {
+    await store.close();
+  }
+}, 60_000);
