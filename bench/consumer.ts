@@ -28,6 +28,7 @@ const USAGE = `usage: npm run bench -- consumer [flags]
   --workers N       consumer worker processes per drain (default 2)
   --rate N          records/s for the latency run (default 1000)
   --duration S      measured seconds of the latency run (default 10)
+  --warmup S        unmeasured seconds before it (default 5)
   --phases LIST     drain-direct,drain-polling,latency (default all)`;
 
 interface Options {
@@ -36,6 +37,7 @@ interface Options {
   workers: number;
   rate: number;
   durationMs: number;
+  warmupMs: number;
   phases: Set<string>;
 }
 
@@ -48,6 +50,7 @@ function options(argv: string[]): Options {
       workers: { type: 'string' },
       rate: { type: 'string' },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
       phases: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -62,6 +65,7 @@ function options(argv: string[]): Options {
     workers: Number(values.workers ?? 2),
     rate: Number(values.rate ?? 1000),
     durationMs: Number(values.duration ?? 10) * 1000,
+    warmupMs: Number(values.warmup ?? 5) * 1000,
     phases: new Set((values.phases ?? 'drain-direct,drain-polling,latency').split(',')),
   };
 }
@@ -144,8 +148,9 @@ async function drain(cluster: Cluster, mode: 'direct' | 'polling', o: Options, t
 async function latency(cluster: Cluster, o: Options, producer: KinesisHttp) {
   const store = await connectStore({ natsUrl: cluster.nats.url, name: 'bench-latency' });
   const lat = new Samples();
-  const total = Math.round((o.rate * o.durationMs) / 1000);
+  const total = Math.round((o.rate * (o.warmupMs + o.durationMs)) / 1000);
   let received = 0;
+  let t0 = Infinity;
   const consumer = new Consumer({
     applicationName: `bench-latency-${Date.now()}`,
     streamName: STREAM,
@@ -158,7 +163,9 @@ async function latency(cluster: Cluster, o: Options, producer: KinesisHttp) {
         const at = nowMs();
         for (const r of batch.records) {
           if (r.data.length < 8) continue;
-          lat.add(at - r.data.readDoubleLE(0));
+          const sent = r.data.readDoubleLE(0);
+          // Leases, shard follows and connections settle during the warm-up.
+          if (sent >= t0 + o.warmupMs) lat.add(at - sent);
           received++;
         }
       },
@@ -172,7 +179,7 @@ async function latency(cluster: Cluster, o: Options, producer: KinesisHttp) {
   const template = Buffer.alloc(o.recordBytes, 0x61);
   const pending = new Set<Promise<unknown>>();
   let errors = 0;
-  const t0 = nowMs();
+  t0 = nowMs();
   let sent = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -238,7 +245,7 @@ export async function runConsumer(argv: string[]): Promise<void> {
       ),
       '',
       lat
-        ? `Latency: PutRecord at ${o.rate}/s (${o.recordBytes} B) → processRecords (direct source, live follow): p50 ${fmt(lat.latencyMs.p50)} ms, p99 ${fmt(lat.latencyMs.p99)} ms, max ${fmt(lat.latencyMs.max)} ms; sent ${int(lat.sent)}, received ${int(lat.received)}, put errors ${lat.errors}`
+        ? `Latency: PutRecord at ${o.rate}/s (${o.recordBytes} B), ${o.durationMs / 1000} s measured after ${o.warmupMs / 1000} s → processRecords (direct source, live follow): p50 ${fmt(lat.latencyMs.p50)} ms, p90 ${fmt(lat.latencyMs.p90)} ms, p99 ${fmt(lat.latencyMs.p99)} ms, max ${fmt(lat.latencyMs.max)} ms; sent ${int(lat.sent)}, received ${int(lat.received)}, put errors ${lat.errors}`
         : '',
       '',
       direct ? renderTable(['target', 'measured', 'met'], [[`direct drain ≥ ${int(TARGET_DIRECT)} rec/s`, int(direct.recPerSec), direct.recPerSec >= TARGET_DIRECT ? 'yes' : 'NO']]) : '',

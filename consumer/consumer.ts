@@ -50,6 +50,8 @@ export class Consumer {
   /** Per key: the revision last seen and when (this worker's clock) it was first seen. */
   private readonly seen = new Map<string, { revision: number; atMs: number }>();
   private workerRevision = 0;
+  /** Workers seen alive at the last round (this one included). */
+  private liveWorkers = new Set<string>();
   private shards: SourceShard[] = [];
   private shardsAt = 0;
   private shardsDirty = true;
@@ -155,9 +157,15 @@ export class Consumer {
     const now = Date.now();
     await this.heartbeat();
     if (this.shardsDirty || now - this.shardsAt >= (this.o.shardSyncIntervalMs ?? DEFAULTS.shardSyncIntervalMs)) {
-      this.shards = await this.o.source.listShards(this.o.streamName);
-      this.shardsAt = now;
-      this.shardsDirty = false;
+      try {
+        this.shards = await this.o.source.listShards(this.o.streamName);
+        this.shardsAt = now;
+        this.shardsDirty = false;
+      } catch (e) {
+        // Renewals must go on while the shard list is unavailable (the endpoint restarts, a throttle).
+        if (this.shardsAt === 0) throw e;
+        this.log(`worker ${this.workerId}: listing shards: ${(e as Error).message}`);
+      }
     }
     const entries = await this.store.list(this.keys.all);
     const leases = new Map<string, Entry>();
@@ -174,6 +182,9 @@ export class Consumer {
         else await this.store.delete(key, v.revision);
       }
     }
+    // Forget what was seen of entries that are gone.
+    for (const k of this.seen.keys()) if (!entries.has(k)) this.seen.delete(k);
+    this.liveWorkers = new Set([...workers, this.workerId]);
     await this.createLeases(leases);
     this.syncTasks(leases);
     if (this.stopped) return;
@@ -260,6 +271,15 @@ export class Consumer {
 
   private startTask(e: Entry, kind: 'free' | 'expired' | 'handoff'): void {
     if (this.stopped) return;
+    let processor;
+    try {
+      processor = this.o.processorFactory(e.value.shardId);
+    } catch (err) {
+      // Not held without a processor: released for the next round (here or elsewhere).
+      this.log(`worker ${this.workerId}: processorFactory(${e.value.shardId}) failed: ${(err as Error).message}`);
+      void this.store.put(e.key, { ...e.value, owner: undefined, handoffTo: undefined }, e.revision).catch(() => undefined);
+      return;
+    }
     this.metrics.transfers.inc({ application: this.o.applicationName, stream: this.o.streamName, kind });
     this.log(`worker ${this.workerId}: took ${e.value.shardId} (${kind}) at ${e.value.checkpoint}`);
     const t: Task = { shardId: e.value.shardId, key: e.key, revision: e.revision, value: e.value, writes: Promise.resolve(), renewedAt: Date.now() };
@@ -271,7 +291,7 @@ export class Consumer {
       checkpoint: e.value.checkpoint,
       subSequenceNumber: e.value.subSequenceNumber,
       source: this.o.source,
-      processor: this.o.processorFactory(t.shardId),
+      processor,
       maxRecords: this.o.maxRecords ?? DEFAULTS.maxRecords,
       idleTimeBetweenReadsMs: this.o.idleTimeBetweenReadsMs ?? DEFAULTS.idleTimeBetweenReadsMs,
       deaggregate: this.o.deaggregate ?? true,
@@ -345,7 +365,7 @@ export class Consumer {
       await this.write(t, (v) => ({
         ...v,
         // A hand-off goes to the worker that asked; otherwise (stop, shard end) the lease is free for anyone.
-        owner: t.handingOff && !ended ? v.handoffTo : undefined,
+        owner: t.handingOff && !ended && v.handoffTo && this.liveWorkers.has(v.handoffTo) ? v.handoffTo : undefined,
         handoffTo: undefined,
         ratePerSec: ended ? 0 : v.ratePerSec,
       }));

@@ -17,3 +17,10 @@ export const WORKER_CONFIG_KEY = 'config.json';
 export const WORKER_CONFIG_FILE = `${WORKER_CONFIG_DIR}/${WORKER_CONFIG_KEY}`;
 /** A writable scratch directory (the root filesystem is read-only). */
 export const TMP_DIR = '/tmp';
+/** Runtime pods: the HTTPS certificate Secret (tls.crt, tls.key), from DataStream spec.tls. */
+export const TLS_DIR = `${CONFIG_DIR}/tls`;
+/**
+ * Runtime and worker pods: the NATS credentials Secret (--nats-auth-secret),
+ * apart from CONFIG_DIR so it is never mounted inside another volume.
+ */
+export const NATS_AUTH_DIR = '/etc/shardline-nats';

@@ -14,6 +14,7 @@ import { loadManifests, ManifestError, type Manifest } from './dev/manifests.js'
 import { applyDataStream, validateDataStream } from './dev/applyStreams.js';
 import { devWorkerStarter, type DevWorker } from './dev/workers.js';
 import { startupSummary } from './dev/summary.js';
+import { assertPortFree } from './dev/portFree.js';
 import { ENV } from '../contract/env.js';
 import { startDevDelivery } from './delivery/dev.js';
 
@@ -55,6 +56,7 @@ export async function runDev(args: string[]): Promise<void> {
     if (e instanceof DataDirInUseError) fail(e.message);
     throw e;
   }
+  await assertPortFree(natsPort, 'nats-server', '--nats-port').catch((e: Error) => (release(), fail(e.message)));
   const nats = new SupervisedNats({ bin: process.env.NATS_SERVER_BIN ?? 'nats-server', dataDir, port: natsPort, log: say });
   let shuttingDown: Promise<void> | undefined;
   const workers: DevWorker[] = [];

@@ -14,12 +14,21 @@ import { loadKeyRing } from '../stream/keyring.js';
 import { attachStoreKeys, startKeyJanitor } from '../stream/storeKeys.js';
 import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
+import { metricsSource } from './usage/clusterMetrics.js';
+import { BodyBudget } from './http/body.js';
+import { loadTls } from './http/tls.js';
+import { readiness } from './readiness.js';
+import { accessLogger } from './accessLog.js';
+import { natsConnectOptions } from '../common/natsAuth.js';
+import { errorFields, toLogger, type Logger } from '../common/log.js';
 import { Autoscaler } from './autoscale/controller.js';
 
 export interface RunningRuntime {
   port: number;
   ctx: ApiContext;
   listener: Listener;
+  /** Request body bytes held right now (runtime/http/body.ts). */
+  bodyBudget: BodyBudget;
   autoscaler?: Autoscaler;
   close(): Promise<void>;
 }
@@ -27,8 +36,17 @@ export interface RunningRuntime {
 /** Largest JetStream message we build; single records above it go alone. */
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-export async function startRuntime(config: RuntimeConfig, log: (msg: string) => void = () => undefined): Promise<RunningRuntime> {
-  const store: Store = await connectStore({ natsUrl: config.natsUrl, replicas: config.replicas, name: 'shardline-runtime' });
+/** `log`: a pino logger, or a function receiving each JSON log line (tests). */
+export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((line: string) => void)): Promise<RunningRuntime> {
+  const logger = toLogger('runtime', logTo);
+  // The stream library takes plain message callbacks.
+  const log = (m: string) => logger.info(m);
+  const store: Store = await connectStore({
+    natsUrl: config.natsUrl,
+    replicas: config.replicas,
+    name: 'shardline-runtime',
+    connectOptions: natsConnectOptions(config.natsAuth),
+  });
   const cache = new StreamCache(store.streams, store.nc, log);
   await cache.start();
   const publisher = new WindowedPublisher(store.nc, { maxInFlight: 4096, timeoutMs: 10_000 });
@@ -42,7 +60,11 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   const usage = new ShardUsage(store.nc, { log });
   usage.start(cache);
   const metrics = createMetricsRegistry(usage);
-  const ctx: ApiContext = { store, cache, appender, iterators, config, usage };
+  const scrape = metricsSource(metrics.registry);
+  const ready = readiness(store.nc, config.readyTimeoutMs);
+  const access = accessLogger(logger, config.accessLog);
+  const bodyBudget = new BodyBudget(config.bodyBudgetBytes);
+  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, log };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   // alias/aws/kinesis works out of the box; Secret keys outlive a Secret change.
   ctx.storeKeys = await attachStoreKeys(store, ctx.keys, log);
@@ -54,18 +76,34 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     routes: {
       '/healthz': (res) => void res.end('ok'),
       '/metrics': async (res) => {
-        const body = await metrics.metrics();
-        res.setHeader('Content-Type', metrics.contentType);
+        const body = await scrape();
+        res.setHeader('Content-Type', metrics.registry.contentType);
         res.end(body);
       },
-      '/readyz': (res) => {
-        res.statusCode = store.nc.isClosed() ? 503 : 200;
-        res.end(res.statusCode === 200 ? 'ok' : 'nats connection closed');
+      '/readyz': async (res) => {
+        const problem = await ready();
+        res.statusCode = problem ? 503 : 200;
+        res.end(problem ?? 'ok');
       },
     },
-    onError: (op, e) => log(`${op}: ${(e as Error)?.stack ?? e}`),
+    bodyBudget,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    onDone: (r) => {
+      metrics.observe(r);
+      access(r);
+    },
+    // Our own faults keep their stack; client-caused ends never come here.
+    onError: (op, e) => logger.error({ operation: op, ...errorFields(e), stack: (e as Error)?.stack }, 'request failed'),
   });
-  const listener = await listen(handler, config.port, config.host);
+  const tls = loadTls(config, logger);
+  const listener = await listen(handler, {
+    port: config.port,
+    host: config.host,
+    limits: config.limits,
+    tls: tls?.current(),
+    onEvent: (event, fields) => logger.debug(fields, event),
+  });
+  tls?.onChange((pair) => listener.setCertificate?.(pair));
   const stopJanitor = startClosedShardJanitor(store, log);
   const autoscaler = config.autoscale.enabled ? new Autoscaler(store, cache, { ...config.autoscale, shardLimit: config.shardLimit, log }) : undefined;
   autoscaler?.start();
@@ -73,8 +111,10 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     port: listener.port,
     ctx,
     listener,
+    bodyBudget,
     autoscaler,
     async close() {
+      tls?.stop();
       await listener.close();
       stopJanitor();
       stopKeyJanitor();

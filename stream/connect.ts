@@ -1,4 +1,4 @@
-import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import { connect, type ConnectionOptions, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
 import { CONFIG_BUCKET, STREAMS_BUCKET } from './names.js';
 
 /** One NATS connection and the handles every part of the runtime shares. */
@@ -23,6 +23,8 @@ export interface StoreOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /** Credentials and TLS (authenticator, tls), merged into nats.js's connect options. */
+  connectOptions?: Partial<ConnectionOptions>;
 }
 
 export async function connectStore(opts: StoreOptions): Promise<Store> {
@@ -39,6 +41,7 @@ export async function connectStore(opts: StoreOptions): Promise<Store> {
     user: opts.user,
     pass: opts.pass,
     token: opts.token,
+    ...opts.connectOptions,
   });
   const replicas = opts.replicas ?? 1;
   const js = nc.jetstream({ timeout: 10_000 });

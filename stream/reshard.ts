@@ -171,11 +171,17 @@ export async function finishReshard(store: Store, rec: StreamRecord): Promise<St
   const pending = rec.pendingShards ?? [];
   const parents = rec.pendingParents ?? [];
   for (const c of pending) await ensureShardStream(store, rec, c.index);
-  const endings = new Map<string, string>();
-  for (const id of parents) {
-    const p = rec.shards.find((s) => s.shardId === id)!;
-    endings.set(id, p.endingSequenceNumber ?? (await sealShard(store, rec, p)));
-  }
+  // All parents at once: writes to a sealed parent wait until the record
+  // below shows its children, so the time from first seal to switch is a
+  // stall for writers; sealing one after another made it grow with the count.
+  const endings = new Map<string, string>(
+    await Promise.all(
+      parents.map(async (id) => {
+        const p = rec.shards.find((s) => s.shardId === id)!;
+        return [id, p.endingSequenceNumber ?? (await sealShard(store, rec, p))] as const;
+      }),
+    ),
+  );
   const now = Date.now();
   return updateStream(store, rec.name, (r) => {
     if (r.uid !== rec.uid || r.status !== 'UPDATING') return undefined;

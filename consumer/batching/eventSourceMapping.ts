@@ -28,7 +28,7 @@ export class EventSourceMapping {
       // Reads are bounded so back-pressure stays close to BatchSize × ParallelizationFactor.
       maxRecords: Math.min(o.maxRecords ?? 10_000, Math.max(100, (o.batchSize ?? 100) * (o.parallelizationFactor ?? 1))),
       processorFactory: (shardId) => {
-        const b = new ShardBatcher({ shardId, handler: o.handler, settings: o, functionArn, streamArn, now: o.now ?? Date.now, log });
+        const b = new ShardBatcher({ shardId, handler: o.handler, settings: o, functionArn, streamArn, now: o.now ?? Date.now, log, onClose: () => this.batchers.delete(b) });
         this.batchers.add(b);
         return b;
       },

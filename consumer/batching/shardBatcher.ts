@@ -19,9 +19,9 @@ interface Entry {
   done: boolean;
 }
 
-/** The record's share of the Lambda event: base64 data, key, sequence number (twice) and the fixed fields (~400 bytes). */
+/** The record's share of the Lambda event: base64 data, key, sequence number (twice) and the fixed fields and ARNs (≤ 512 bytes). */
 export function eventBytes(r: ConsumerRecord): number {
-  return Math.ceil(r.data.length / 3) * 4 + Buffer.byteLength(r.partitionKey) + 2 * r.sequenceNumber.length + 400;
+  return Math.ceil(r.data.length / 3) * 4 + Buffer.byteLength(r.partitionKey) + 2 * r.sequenceNumber.length + 512;
 }
 
 /** Raised inside a lane when the shard is being given up: the batch is neither done nor failed. */
@@ -35,6 +35,8 @@ export interface ShardBatcherContext {
   streamArn: string;
   now: () => number;
   log: (m: string) => void;
+  /** The shard is done with (ended, handed over, lost). */
+  onClose?: () => void;
 }
 
 export class ShardBatcher implements RecordProcessor {
@@ -83,6 +85,7 @@ export class ShardBatcher implements RecordProcessor {
     await this.drain(true);
     if (this.failure) throw this.failure;
     await cp.checkpoint();
+    this.ctx.onClose?.();
   }
 
   async shutdownRequested(cp: Checkpointer): Promise<void> {
@@ -92,10 +95,12 @@ export class ShardBatcher implements RecordProcessor {
     await Promise.all(this.lanes.map((l) => l.inFlight));
     await this.advance();
     await this.checkpointing;
+    this.ctx.onClose?.();
   }
 
   leaseLost(): void {
     this.halt();
+    this.ctx.onClose?.();
   }
 
   /** No new invocations, no more retries; what is in flight completes. */

@@ -1,8 +1,8 @@
 // Any Kinesis endpoint through @aws-sdk/client-kinesis (AWS, Shardline's API,
 // kinesalite): the same application code runs against each. Shards come from
 // ListShards; records from GetRecords polling or SubscribeToShard (EFO).
-import { ListShardsCommand, type KinesisClient, type ListShardsCommandOutput, type _Record as KinesisRecord } from '@aws-sdk/client-kinesis';
-import type { ShardSource, SourceRecord } from '../types.js';
+import { ListShardsCommand, type KinesisClient, type ListShardsCommandOutput } from '@aws-sdk/client-kinesis';
+import type { ShardSource } from '../types.js';
 import { PollingReader } from './kinesisPolling.js';
 import { EfoReader, efoConsumerArn } from './kinesisEfo.js';
 
@@ -46,15 +46,5 @@ export function kinesisSource(client: KinesisClient, opts: KinesisSourceOptions 
       if (opts.mode === 'efo') return new EfoReader(client, await consumerArn(streamName), shardId, start);
       return new PollingReader(client, streamName, shardId, start, opts.minPollIntervalMs ?? 200);
     },
-  };
-}
-
-export function fromKinesisRecord(r: KinesisRecord): SourceRecord {
-  return {
-    sequenceNumber: r.SequenceNumber!,
-    partitionKey: r.PartitionKey!,
-    data: Buffer.from(r.Data ?? new Uint8Array()),
-    arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? Date.now(),
-    encrypted: r.EncryptionType === 'KMS',
   };
 }

@@ -7,7 +7,7 @@ import {
   SubscribeToShardCommand, type KinesisClient, type StartingPosition,
 } from '@aws-sdk/client-kinesis';
 import type { ShardReader, SourceBatch, SourceStart } from '../types.js';
-import { fromKinesisRecord } from './kinesis.js';
+import { fromKinesisRecord } from './kinesisRecord.js';
 
 /** The ARN of the named consumer of the stream, registered (and waited ACTIVE) when it is not. */
 export async function efoConsumerArn(client: KinesisClient, stream: string, name: string): Promise<string> {

@@ -7,7 +7,7 @@ import {
   type GetShardIteratorCommandInput, type KinesisClient,
 } from '@aws-sdk/client-kinesis';
 import type { ShardReader, SourceBatch, SourceStart } from '../types.js';
-import { fromKinesisRecord } from './kinesis.js';
+import { fromKinesisRecord } from './kinesisRecord.js';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((r) => {

@@ -7,7 +7,7 @@ import { ENV } from '../../contract/env.js';
 import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
 import { encryptionKeyId } from './datastream.js';
-import { childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
+import { childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
 export const analyticsName = (a: { metadata: { name: string } }) => childName(a.metadata.name, 'analytics');
@@ -39,6 +39,7 @@ function workerChildren(
   const selector = selectorLabels(owner, component);
   const keys = keyRing(keyRefs);
   const configJson = JSON.stringify(config, null, 2) + '\n';
+  const nats = natsAuthMount(s);
   return {
     configMap: {
       apiVersion: 'v1', kind: 'ConfigMap',
@@ -64,16 +65,17 @@ function workerChildren(
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
               args: [component, '--config', WORKER_CONFIG_FILE],
-              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env, ...keys.env],
+              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env, ...keys.env, ...nats.env],
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts: [
                 { name: 'config', mountPath: WORKER_CONFIG_DIR, readOnly: true },
                 { name: 'tmp', mountPath: TMP_DIR },
                 ...keys.mounts,
+                ...nats.mounts,
               ],
             }],
-            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...keys.volumes],
+            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...keys.volumes, ...nats.volumes],
           },
         },
       },

@@ -21,6 +21,8 @@ export interface ApiContext {
   storeKeys?: StoreKeys;
   /** Per-shard limits and metrics (ARCHITECTURE.md, "Per-shard limits and metrics"); absent: neither. */
   usage?: ShardUsage;
+  /** The process log (one line a message); absent: nothing is logged. */
+  log?: (msg: string) => void;
 }
 
 export type Params = Record<string, any>;

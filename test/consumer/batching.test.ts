@@ -8,7 +8,7 @@ import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import {
-  dataStreamDestination, directSource, EventSourceMapping, eventBytesForTest, MAX_PAYLOAD_BYTES, memoryLeaseStore,
+  dataStreamDestination, directSource, EventSourceMapping, eventBytesForTest, MAX_PAYLOAD_BYTES, memoryLeaseStore, toLambdaEvent,
   type ConsumerRecord, type EventSourceMappingOptions, type OnFailureRecord,
 } from './batching.helpers.js';
 import { KEYS, putRange, sleep, waitFor } from './helpers.js';
@@ -119,6 +119,11 @@ test('MaximumBatchingWindowInSeconds gathers records that trickle in; 6 MiB boun
   await waitFor(() => big.flat().length >= 10, 20_000, 'big records');
   expect(big.map((b) => b.length)).toEqual([4, 4, 2]);
   for (const b of big) expect(b.reduce((s, r) => s + eventBytesForTest(r), 0)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+  // The estimate is an upper bound of the Lambda event the batch makes, and that event fits the 6 MiB payload limit.
+  for (const b of big) {
+    const json = JSON.stringify(toLambdaEvent({ shardId: 'shardId-000000000000', records: b }, { streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/b3' }));
+    expect(Buffer.byteLength(json)).toBeLessThanOrEqual(b.reduce((s, r) => s + eventBytesForTest(r), 0));
+  }
   await m2.stop();
 }, 60_000);
 

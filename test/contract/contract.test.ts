@@ -54,7 +54,7 @@ test('runtime pods: the env the operator sets is what the runtime reads, pointin
 });
 
 test('a malformed numeric setting fails the runtime at start with the variable named', () => {
-  expect(() => withEnv({ [ENV.port]: '45x' }, () => runtimeConfig([]))).toThrow(/SHARDLINE_PORT.*must be a number/);
+  expect(() => withEnv({ [ENV.port]: '45x' }, () => runtimeConfig([]))).toThrow(/SHARDLINE_PORT: '45x' is invalid: expected a port number/);
   expect(withEnv({ [ENV.port]: '' }, () => runtimeConfig([])).port).toBe(4567);
 });
 
