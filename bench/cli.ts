@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   quota: async () => ({ run: (await import('./quota.js')).runQuota }),
   analytics: async () => ({ run: (await import('./analytics.js')).runAnalyticsBench }),
   consumer: async () => ({ run: (await import('./consumer.js')).runConsumer }),
+  delivery: async () => ({ run: (await import('./delivery.js')).runDelivery }),
   autoscale: async () => ({ run: (await import('./autoscale.js')).runAutoscale }),
   producer: async () => ({ run: (await import('./producer.js')).runProducer }),
   read: async () => ({ run: (await import('./read.js')).runRead }),

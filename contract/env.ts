@@ -85,6 +85,16 @@ export const ENV = {
   httpAccessKey: 'SHARDLINE_HTTP_ACCESS_KEY',
   awsAccessKeyId: 'AWS_ACCESS_KEY_ID',
   awsSecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  /** S3 endpoint when the config names none (local runs; `make dev` starts s3rver there). */
+  s3Endpoint: 'SHARDLINE_S3_ENDPOINT',
+  /** Shard lease time of delivery workers (ms): a dead worker's shards are taken over after it. */
+  deliveryLeaseMs: 'SHARDLINE_DELIVERY_LEASE_MS',
+  /** `shardline dev`: port of the local S3 server delivery streams write to (default 4569). */
+  devS3Port: 'SHARDLINE_DEV_S3_PORT',
+  /** Delivery workers: the HTTP endpoint retry backoff unit (ms; Firehose's is 1 s·2ⁿ), shortened by tests. */
+  httpBackoffUnitMs: 'SHARDLINE_HTTP_BACKOFF_UNIT_MS',
+  /** Port of a delivery worker's /metrics, /status and /healthz. */
+  metricsPort: 'SHARDLINE_METRICS_PORT',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

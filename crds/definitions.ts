@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { GROUP, VERSION } from './schema/common.js';
 import { DataStreamSpec, DataStreamStatus } from './schema/datastream.js';
-import { DeliveryStreamSpec, WorkerStatus } from './schema/deliverystream.js';
+import { DeliveryStreamSpec, DeliveryStreamStatus } from './schema/deliverystream.js';
 import { AnalyticsAppSpec, AnalyticsAppStatus } from './schema/analyticsapp.js';
 import { toStructural, type JsonSchema } from './structural.js';
 
@@ -42,7 +42,7 @@ export const KINDS: KindInfo[] = [
   {
     kind: 'DeliveryStream', plural: 'deliverystreams', singular: 'deliverystream', shortNames: ['kdf', 'dlv'],
     description: 'DeliveryStream delivers the records of a DataStream (or records put directly) to S3 and/or an HTTP endpoint, Firehose style.',
-    spec: DeliveryStreamSpec, status: WorkerStatus,
+    spec: DeliveryStreamSpec, status: DeliveryStreamStatus,
     scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' },
     columns: [
       readyColumn,

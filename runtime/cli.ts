@@ -72,6 +72,21 @@ const operator: Subcommand = {
   },
 };
 
+const delivery: Subcommand = {
+  name: 'delivery',
+  description: "a delivery stream's worker: source stream → S3 or an HTTP endpoint (config: contract/delivery.ts)",
+  options: [
+    { flag: '--config <file>', description: 'worker configuration file (JSON)', parse: (v) => v },
+    { flag: '--metrics-port <n>', env: ENV.metricsPort, description: 'port of /metrics, /status and /healthz', parse: port },
+  ],
+  async run(values) {
+    if (!values.config) throw new UsageError('shardline delivery: --config <file> is required');
+    const args = ['--config', values.config as string];
+    if (values.metricsPort !== undefined) args.push('--metrics-port', String(values.metricsPort));
+    return (await import('./delivery/worker.js')).runDelivery(args);
+  },
+};
+
 const operatorOptions = async (): Promise<OptionSpec[]> => {
   const mod = '../operator/options.js';
   return (await import(mod)).OPERATOR_OPTIONS;
@@ -86,7 +101,7 @@ const analytics: Subcommand = {
   },
 };
 
-const SUBCOMMANDS: Subcommand[] = [runtime, dev, operator, analytics];
+const SUBCOMMANDS: Subcommand[] = [runtime, dev, operator, delivery, analytics];
 
 function checkNatsAuth(a: Parameters<typeof natsConnectOptions>[0]): void {
   try {

@@ -16,6 +16,7 @@ import { devWorkerStarter, type DevWorker } from './dev/workers.js';
 import { startupSummary } from './dev/summary.js';
 import { assertPortFree } from './dev/portFree.js';
 import { ENV } from '../contract/env.js';
+import { startDevDelivery } from './delivery/dev.js';
 
 const say = (m: string) => console.log(`[dev] ${m}`);
 
@@ -95,6 +96,10 @@ export async function runDev(args: string[]): Promise<void> {
   try {
     for (const m of manifests.filter((x) => x.kind === 'DataStream')) await applyDataStream(store, m, say);
     const workerLines: string[] = [];
+    // Delivery streams (Firehose API or DeliveryStream manifests' definitions) deliver to a local S3 server.
+    const delivery = await startDevDelivery({ dataDir, natsUrl: nats.url, log: say });
+    workers.push(delivery);
+    workerLines.push(delivery.describe());
     for (const m of manifests.filter((x) => x.kind !== 'DataStream')) {
       const start = devWorkerStarter(m.kind);
       if (!start) { notes.push(`${m.kind} ${m.name}: no local worker for ${m.kind} in this build; not started`); continue; }

@@ -10,7 +10,13 @@ const KEY_PREFIX = 'stream.';
 /** Kinesis stream (and consumer) names: what may ever become part of a KV key. */
 export const NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
 
-export const isValidName = (name: string): boolean => NAME_RE.test(name);
+/** The hidden backing stream of a Direct PUT delivery stream (see backingStreamName): a KV-safe name no Kinesis call accepts. */
+const BACKING_RE = /^firehose\/[a-zA-Z0-9_.-]{1,64}$/;
+
+/** A name a Kinesis request may carry. */
+export const isKinesisName = (name: string): boolean => NAME_RE.test(name);
+/** A name the store may hold: a Kinesis name or a backing stream's. */
+export const isValidName = (name: string): boolean => NAME_RE.test(name) || BACKING_RE.test(name);
 
 /** KV key of a stream's record ('.' escaped: keys may not hold empty tokens). */
 export function streamKey(name: string): string {
@@ -21,6 +27,14 @@ export function nameFromStreamKey(key: string): string | undefined {
   if (!key.startsWith(KEY_PREFIX)) return undefined;
   return key.slice(KEY_PREFIX.length).replace(/=2E/g, '.');
 }
+
+/**
+ * A Direct PUT delivery stream keeps its records in a backing stream named
+ * `firehose/<delivery stream>`: '/' is legal in KV keys but not in Kinesis
+ * stream names, so no Kinesis call can name it and ListStreams skips it.
+ */
+export const backingStreamName = (deliveryStream: string) => `firehose/${deliveryStream}`;
+export const isHiddenStreamName = (name: string) => BACKING_RE.test(name);
 
 export function shardIdOf(index: number): string {
   return `shardId-${String(index).padStart(12, '0')}`;

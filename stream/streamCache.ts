@@ -1,7 +1,7 @@
 // Every runtime process keeps the stream records in memory through a KV watch,
 // so the write path routes without a round trip and sees reshards promptly.
 import { Events, type KV, type KvWatchOptions, type NatsConnection, type QueuedIterator, type KvEntry } from 'nats';
-import { nameFromStreamKey } from './names.js';
+import { isHiddenStreamName, nameFromStreamKey } from './names.js';
 import { readStream } from './streams.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 
@@ -188,8 +188,9 @@ export class StreamCache {
     return this.byName.get(name) ?? this.fresh(name);
   }
 
+  /** Kinesis-visible stream names (a Direct PUT delivery stream's backing stream is not one). */
   names(): string[] {
-    return [...this.byName.keys()].sort();
+    return [...this.byName.keys()].filter((n) => !isHiddenStreamName(n)).sort();
   }
 
   /**

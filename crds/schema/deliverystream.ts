@@ -64,10 +64,23 @@ export const WorkerStatus = z.object({
 });
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
 
+export const DeliveryProgress = z.object({
+  deliveredRecords: z.number().int().min(0).describe('Records delivered to S3 since the delivery stream was created (all workers).'),
+  lastDeliveryTime: z.string().optional().describe('When the last object was delivered (RFC 3339).'),
+  dataFreshnessSeconds: z.number().int().min(0).describe('Age of the oldest record not yet delivered (Firehose DeliveryToS3.DataFreshness); 0 when none is pending.'),
+  failures: z.record(z.string(), z.number().int().min(0)).optional().describe('Failures by kind: S3 error codes (puts are retried) and error-output types (records written to the error prefix).'),
+  destinationError: z.string().optional().describe('Why the destination is failing now (the last failed put), until a put succeeds.'),
+});
+
+export const DeliveryStreamStatus = WorkerStatus.extend({
+  delivery: DeliveryProgress.optional().describe('Delivery progress reported by the workers.'),
+});
+export type DeliveryStreamStatus = z.infer<typeof DeliveryStreamStatus>;
+
 export interface DeliveryStream {
   apiVersion: 'shardline.dev/v1alpha1';
   kind: 'DeliveryStream';
   metadata: ObjectMeta;
   spec: DeliveryStreamSpec;
-  status?: WorkerStatus;
+  status?: DeliveryStreamStatus;
 }

@@ -13,7 +13,20 @@ import { writeStatus } from '../status/write.js';
 import { failureOutcome, reportFailure } from '../status/failure.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
+import { deliveryDefinitionOf } from '../model/deliveryDefinition.js';
+import { DefinitionOwnerError, type DeliveryStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
 import { deploymentAvailable, type Context, type Result } from './context.js';
+
+/** The status block of a DeliveryStream from its workers' reports (no volatile fields when nothing changed: no writes once converged). */
+function deliveryProgress(s: DeliveryStats) {
+  return {
+    deliveredRecords: s.deliveredRecords,
+    ...(s.lastDeliveryMs !== undefined ? { lastDeliveryTime: new Date(s.lastDeliveryMs).toISOString() } : {}),
+    dataFreshnessSeconds: s.dataFreshnessSeconds,
+    ...(Object.keys(s.failures).length ? { failures: s.failures } : {}),
+    ...(s.destinationError ? { destinationError: s.destinationError } : {}),
+  };
+}
 
 /** A failed step shows on the object (operator/status/failure.ts); transient ones are rethrown for backoff. */
 async function withFailureStatus(ctx: Context, type: ResourceType, key: string, fn: (ctx: Context, key: string) => Promise<Result>): Promise<Result> {
@@ -52,7 +65,7 @@ async function missingSecrets(ctx: Context, namespace: string, names: string[]):
 
 async function finish(
   ctx: Context, type: ResourceType, obj: KubeObject & { status?: WorkerStatus }, component: Component,
-  outcome: Outcome, dep?: KubeObject, requeueAfterMs?: number,
+  outcome: Outcome, dep?: KubeObject, requeueAfterMs?: number, extra: Record<string, unknown> = {},
 ): Promise<Result> {
   const prev = obj.status ?? {};
   const ready = deploymentAvailable(dep).ready;
@@ -63,6 +76,7 @@ async function finish(
     conditions: conditionsFor(outcome, obj.metadata.generation ?? 0, prev.conditions),
     replicas: dep ? ready : prev.replicas,
     selector: sel,
+    ...extra,
   };
   await writeStatus(ctx.client, type, obj, status as any, ctx.events);
   return requeueAfterMs ? { requeueAfterMs } : {};
@@ -79,7 +93,14 @@ export const reconcileDeliveryStream = (ctx: Context, key: string) => withFailur
 
 async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<Result> {
   const d = ctx.caches.deliveryStreams.get(key);
-  if (!d || d.metadata.deletionTimestamp) return {};
+  if (!d) {
+    // Gone: its definition goes too (only one this resource owns; a Direct PUT one takes its backing stream with it).
+    const [namespace, name] = key.split('/');
+    const store = await ctx.store();
+    if (namespace && name) await store.removeDelivery?.({ kind: 'resource', namespace, name }, name);
+    return {};
+  }
+  if (d.metadata.deletionTimestamp) return {};
   const ns = d.metadata.namespace!;
   const v = validateDeliveryStream(d.spec);
   if (!v.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: v.reason, message: v.message });
@@ -97,13 +118,34 @@ async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<R
   const missing = await missingSecrets(ctx, ns, secrets);
   if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
 
+  // The definition in the store, the one model the Firehose API and the workers share.
+  const defn = deliveryDefinitionOf(d, spec, source?.streamName, process.env.SHARDLINE_REGION ?? 'us-east-1', process.env.SHARDLINE_ACCOUNT_ID ?? '000000000000');
+  if (!defn.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: defn.reason, message: defn.message });
+  const store = await ctx.store();
+  let definition: DeliveryStreamRecord | undefined;
+  try {
+    definition = store.ensureDelivery ? await store.ensureDelivery(defn.def) : undefined;
+  } catch (e) {
+    if (e instanceof DefinitionOwnerError) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'DeliveryStreamNameConflict', message: e.message });
+    throw e;
+  }
+
   const kids = deliveryChildren(d, spec, source, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
   ]);
   const dep = stored.get('Deployment');
-  return finish(ctx, DeliveryStreams, d, 'delivery', outcomeFor(dep, 'Delivery'), dep);
+  if (definition?.status !== 'ACTIVE') {
+    return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Progressing', reason: 'DefinitionNotActive', message: `The delivery stream definition is ${definition?.status ?? 'not in the store'} yet.` }, dep, ctx.recheckMs);
+  }
+  const stats = await store.deliveryStats?.(defn.def.name);
+  const progress = stats ? { delivery: deliveryProgress(stats) } : {};
+  const outcome = outcomeFor(dep, 'Delivery');
+  // Workers run but cannot write: Ready stays as the pods say; the reason is in status.delivery.destinationError
+  // and, while the workers are otherwise available, in the Ready message.
+  if (outcome.state === 'Ready' && stats?.destinationError) outcome.message += ` Destination failing: ${stats.destinationError}`;
+  return finish(ctx, DeliveryStreams, d, 'delivery', outcome, dep, undefined, progress);
 }
 
 export const reconcileAnalyticsApp = (ctx: Context, key: string) => withFailureStatus(ctx, AnalyticsApps, key, reconcileAnalyticsAppLive);

@@ -9,6 +9,10 @@ import { deregisterConsumer, liveConsumers, registerConsumer } from '../../strea
 import { connectStore, type Store, type StoreOptions } from '../../stream/connect.js';
 import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
+import {
+  deleteDeliveryStream, ensureDeliveryDefinition, getDeliveryStream, openDeliveryStore, readDeliveryStats,
+  type DeliveryStats, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream,
+} from '../../stream/deliveryStreams.js';
 import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
@@ -37,6 +41,12 @@ export interface StreamStore {
   registerConsumer(name: string, consumer: string): Promise<void>;
   deregisterConsumer(name: string, consumer: string): Promise<void>;
   liveConsumers(rec: StreamRecord): Array<{ name: string; status: string; managed: boolean }>;
+  /** A DeliveryStream resource's definition in the delivery bucket (created, updated, activated); DefinitionOwnerError when another owner has the name. */
+  ensureDelivery?(def: NewDeliveryStream): Promise<DeliveryStreamRecord>;
+  /** The workers' reported progress for a delivery stream (stream/deliveryStreams.ts readDeliveryStats). */
+  deliveryStats?(name: string): Promise<DeliveryStats | undefined>;
+  /** Deletes the definition `name` if `owner` owns it (a deleted DeliveryStream resource's). */
+  removeDelivery?(owner: { kind: 'resource'; namespace: string; name: string }, name: string): Promise<void>;
   /** What the owner asks of the store's autoscaler (undefined: store-wide defaults). */
   setAutoscaling(name: string, settings: AutoscalingSettings | undefined): Promise<StreamRecord>;
   /** The autoscaler's decisions and hot keys for a stream. */
@@ -52,7 +62,15 @@ const transitionMs = () => envNumber(process.env, ENV.consumerTransitionMs, 500)
 
 export async function connectStreamStore(natsUrl: string, replicas = 1, connectOptions?: StoreOptions['connectOptions']): Promise<StreamStore> {
   const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions });
+  let delivery: Promise<DeliveryStore> | undefined;
   return {
+    ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),
+    deliveryStats: async (name) => readDeliveryStats(await (delivery ??= openDeliveryStore(store)), name),
+    removeDelivery: async (owner, name) => {
+      const ds = await (delivery ??= openDeliveryStore(store));
+      const cur = await getDeliveryStream(ds, name);
+      if (cur && JSON.stringify(cur.owner) === JSON.stringify(owner)) await deleteDeliveryStream(ds, name);
+    },
     get: (name) => streams.getStream(store, name),
     listNames: () => streams.listStreamNames(store),
     ensure: (settings) => streams.ensureStream(store, settings),

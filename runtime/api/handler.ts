@@ -12,10 +12,10 @@ import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
 import { enforceResourcePolicy } from './resourcePolicy.js';
 import { precheckRequest } from '../auth/precheck.js';
+import { SERVICES } from './services.js';
 import { readBody, type BodyBudget } from '../http/body.js';
 import { streamLabel, type RequestRecord } from './requestRecord.js';
 import { applyCors } from '../http/cors.js';
-import { SERVICES } from './services.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -112,9 +112,9 @@ export function kinesisHandler(opts: HandlerOptions) {
         return void (await opts.routes[path]!(res));
       }
       const [service, op] = String(req.headers['x-amz-target'] ?? '').split('.');
-      // Other services on this endpoint (services.ts) bring their own operation table.
-      const other = service !== SERVICE && service !== undefined && Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
-      const known = op !== undefined && (other ? Object.hasOwn(other, op) : service === SERVICE && isKnownOperation(op));
+      // Another service on this endpoint (Firehose, Kinesis Analytics): its own operations and validation (services.ts).
+      const other = service !== undefined && Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+      const known = op !== undefined && (other ? other.isKnown(op) : service === SERVICE && isKnownOperation(op));
       if (known) rec.operation = op;
       const wire = wireOf(req.headers['content-type'] as string | undefined);
       const declared = Number(req.headers['content-length'] ?? 0);
@@ -124,7 +124,7 @@ export function kinesisHandler(opts: HandlerOptions) {
       }
       // Auth failures that need no body are answered before reading it, once
       // the header-level checks that AWS makes first have passed.
-      if (req.method === 'POST' && known && (wire === 'json' || wire === 'cbor')) {
+      if (req.method === 'POST' && known && !other && (wire === 'json' || wire === 'cbor')) {
         const early = precheckRequest({ method: 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string> }, opts.credentials);
         if (early) {
           stopReading(req, res);
@@ -172,12 +172,13 @@ export function kinesisHandler(opts: HandlerOptions) {
       let decoded = decodeBody(wire, body);
       if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return sendError(res, wire, serializationError(''), rec);
       if (!known) return sendError(res, wire, new KinesisError('UnknownOperationException', ''), rec);
-      const impl = other ? other[op!] : OPERATIONS[op!];
-      const streaming = other ? undefined : STREAMING_OPERATIONS[op!];
+      const impl = OPERATIONS[op!];
+      const streaming = STREAMING_OPERATIONS[op!];
       try {
-        const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
+        const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body, signingName: other?.signingName }, opts.credentials);
         rec.accessKeyId = caller;
-        const params = other ? (decoded as Record<string, unknown>) : validateRequest(op!, decoded, wire);
+        if (other) return send(res, 200, encodeBody(wire, await other.call(ctx, op!, decoded as Record<string, unknown>, wire)), CONTENT_TYPES[wire]);
+        const params = validateRequest(op!, decoded, wire);
         rec.stream = streamLabel(params);
         // V8 keeps an async function's dead locals alive across await: drop the
         // raw body and its parse tree (700 KB of base64 strings for 500 x 1 KB)
@@ -186,7 +187,7 @@ export function kinesisHandler(opts: HandlerOptions) {
         body = undefined;
         if (!impl && !streaming) throw new KinesisError('UnknownOperationException', `Operation ${op} is not supported by this Shardline version yet.`);
         // Resource policies: explicit Deny statements for the caller's access key (AccessDeniedException).
-        if (caller !== undefined && !other) await enforceResourcePolicy(ctx, op!, params, caller);
+        if (caller !== undefined) await enforceResourcePolicy(ctx, op!, params, caller);
         // Event-stream answers (SubscribeToShard) write their own response once it has started.
         if (streaming) {
           release();

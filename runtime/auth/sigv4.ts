@@ -42,6 +42,8 @@ export interface SignedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
+  /** The service the credential must be scoped to (`kinesis` unless another service on the endpoint is called). */
+  signingName?: string;
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -104,7 +106,8 @@ export function verifyRequest(req: SignedRequest, store: CredentialStore, now: D
   const [accessKeyId, scopeDate, region, service, terminator] = parts as [string, string, string, string, string];
   let scopeError = '';
   if (!region) scopeError += `Credential should be scoped to a valid region, not '${region}'. `;
-  if (service !== SERVICE) scopeError += `Credential should be scoped to correct service: '${SERVICE}'. `;
+  const scopeService = req.signingName ?? SERVICE;
+  if (service !== scopeService) scopeError += `Credential should be scoped to correct service: '${scopeService}'. `;
   if (terminator !== TERMINATOR) {
     scopeError += `Credential should be scoped with a valid terminator: '${TERMINATOR}', not '${terminator}'. `;
   }

@@ -5,6 +5,9 @@ import { startNats, type NatsServers } from '../harness/nats.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { AnalyticsApps, ConfigMaps, DataStreams, DeliveryStreams, Deployments, Secrets } from '../../operator/kube/resources.js';
 import { ApiError } from '../../operator/kube/client.js';
+import { connectStore } from '../../stream/connect.js';
+import { getStream } from '../../stream/streams.js';
+import { getDeliveryStream, openDeliveryStore, publishWorkerStats } from '../../stream/deliveryStreams.js';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -57,6 +60,33 @@ test('DeliveryStream: missing DataStream -> Ready=False DataStreamNotFound, then
   const config = JSON.parse(cm.data['config.json']);
   expect(config.source.stream).toEqual({ name: 'events', streamName: 'events', endpoint: `http://events-stream.${n}.svc:4567` });
   expect(config.s3.bucket).toBe('lake');
+  // The definition is in the store, in the model the Firehose API and the worker use.
+  const store = await connectStore({ natsUrl: nats.url });
+  try {
+    const def = await getDeliveryStream(await openDeliveryStore(store), 'to-lake');
+    expect(def).toMatchObject({
+      status: 'ACTIVE', type: 'KinesisStreamAsSource', sourceStream: 'events', versionId: 1,
+      owner: { kind: 'resource', namespace: n, name: 'to-lake' }, s3: { BucketARN: 'arn:aws:s3:::lake', BufferingHints: { SizeInMBs: 5, IntervalInSeconds: 300 } },
+    });
+    // A worker's report (as `shardline delivery` publishes it) reaches status.delivery, with the destination's failure reason.
+    const now = Date.now();
+    await publishWorkerStats(await openDeliveryStore(store), def!.uid, 'w-1', {
+      deliveredRecords: 1234, lastDeliveryMs: now - 1000, oldestPendingMs: now - 7000, failures: { NoSuchBucket: 3 },
+      destinationError: { kind: 'NoSuchBucket', message: 's3://lake: The specified bucket does not exist', atMs: now }, updatedMs: now,
+    });
+    const reported = await waitFor(DeliveryStreams, n, 'to-lake', (o) => o.status?.delivery?.deliveredRecords === 1234, 'status.delivery');
+    expect(reported.status.delivery).toMatchObject({ deliveredRecords: 1234, failures: { NoSuchBucket: 3 }, destinationError: 'NoSuchBucket: s3://lake: The specified bucket does not exist' });
+    expect(reported.status.delivery.dataFreshnessSeconds).toBeGreaterThanOrEqual(7);
+    expect(Date.parse(reported.status.delivery.lastDeliveryTime)).toBe(now - 1000);
+    expect(cond(reported).message).toContain('Destination failing: NoSuchBucket');
+    // The worker recovers: nothing pending, no error (and the status settles for the zero-writes test below).
+    await publishWorkerStats(await openDeliveryStore(store), def!.uid, 'w-1', { deliveredRecords: 1300, lastDeliveryMs: now, failures: { NoSuchBucket: 3 }, updatedMs: Date.now() });
+    const recovered = await waitFor(DeliveryStreams, n, 'to-lake', (o) => o.status?.delivery?.deliveredRecords === 1300, 'recovered');
+    expect(recovered.status.delivery.destinationError).toBeUndefined();
+    expect(recovered.status.delivery.dataFreshnessSeconds).toBe(0);
+  } finally {
+    await store.close();
+  }
 });
 
 test('DeliveryStream: missing credentials Secret, then it appears; invalid spec is InvalidSpec', async () => {
@@ -161,3 +191,21 @@ test('informers survive an apiserver restart: the operator keeps reconciling', a
   await waitFor(DeliveryStreams, n, 'after-restart', (o) => cond(o)?.status === 'True', 'Ready');
   expect(op.caches.dataStreams.stats.watches).toBeGreaterThan(watchesBefore);
 }, 120_000);
+
+test('a deleted DeliveryStream takes its definition (and, for Direct PUT, the backing stream) out of the store', async () => {
+  const n = await ns();
+  await cp.client.create(DeliveryStreams, delivery(n, 'short-lived', { source: { type: 'DirectPut' } }));
+  await waitFor(DeliveryStreams, n, 'short-lived', (o) => cond(o)?.status === 'True', 'Ready');
+  const store = await connectStore({ natsUrl: nats.url });
+  try {
+    const ds = await openDeliveryStore(store);
+    const def = await getDeliveryStream(ds, 'short-lived');
+    expect(def).toMatchObject({ type: 'DirectPut', status: 'ACTIVE', sourceStream: 'firehose/short-lived' });
+    expect(await getStream(store, 'firehose/short-lived')).toBeDefined();
+    await cp.client.delete(DeliveryStreams, n, 'short-lived');
+    await until('definition removed', async () => (await getDeliveryStream(ds, 'short-lived')) === undefined, 20_000);
+    await until('backing stream removed', async () => (await getStream(store, 'firehose/short-lived')) === undefined, 20_000);
+  } finally {
+    await store.close();
+  }
+}, 60_000);

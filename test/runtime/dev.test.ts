@@ -68,6 +68,8 @@ beforeAll(async () => {
   fs.mkdirSync(manifests);
   writeManifest(2, 48);
   [port, natsPort] = [await freePort(), await freePort()];
+  // The local S3 server of delivery streams: a free port too (default 4569).
+  process.env.SHARDLINE_DEV_S3_PORT = String(await freePort());
   kinesis = new KinesisClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, maxAttempts: 10 });
 });
 
@@ -87,7 +89,8 @@ test('dev: manifests applied, a readable summary whose two "try it" lines work w
   expect(out).toContain(`Kinesis API  http://127.0.0.1:${port}`);
   expect(out).toContain(`NATS         nats://127.0.0.1:${natsPort}`);
   expect(out).toContain('streams      orders (ACTIVE, 2 shards)');
-  expect(out).toContain('DeliveryStream archive: no local worker for DeliveryStream in this build; not started');
+  // DeliveryStream manifests run against the local S3 server (test/delivery/dev.test.ts delivers through one).
+  expect(out).toContain('DeliveryStream archive (v1) → s3://lake on the local S3');
   const s = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: 'orders' }));
   expect(s.StreamDescriptionSummary).toMatchObject({ OpenShardCount: 2, RetentionPeriodHours: 48, StreamStatus: 'ACTIVE' });
 

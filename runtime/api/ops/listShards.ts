@@ -1,6 +1,6 @@
 import { retentionHorizonMs } from '../../../stream/retention.js';
 import { expiredNextToken, invalidArgument, streamNotFound } from '../errors.js';
-import { isValidName } from '../../../stream/names.js';
+import { isKinesisName } from '../../../stream/names.js';
 import { streamNameOf, type Operation } from '../context.js';
 import { shardShape, visibleShards } from './describe.js';
 import { shardFilter, type ShardFilterSpec } from './shardFilter.js';
@@ -35,7 +35,7 @@ function readToken(t: string): ListShardsToken {
   try {
     const v = JSON.parse(Buffer.from(t, 'base64').toString('utf8')) as ListShardsToken;
     if (
-      v && typeof v.stream === 'string' && isValidName(v.stream) && typeof v.after === 'string' &&
+      v && typeof v.stream === 'string' && isKinesisName(v.stream) && typeof v.after === 'string' &&
       typeof v.issuedAtMs === 'number' && validFilter(v.filter)
     ) return v;
   } catch {

@@ -1,0 +1,80 @@
+// The delivery worker's metrics, Firehose's CloudWatch names mapped to
+// Prometheus (IncomingRecords → shardline_firehose_incoming_records_total, ...),
+// labelled by delivery stream. One registry per worker.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface DeliveryMetrics {
+  registry: Registry;
+  incoming(records: number, bytes: number): void;
+  /** One object written: `batch` carries the arrival times for DataFreshness. */
+  delivered(records: number, bytes: number, ms: number, batch: { arrivalMs: number }[]): void;
+  /** A failure by kind: an S3 error (records 0, the put is retried) or records written to the error prefix. */
+  failed(kind: string, records: number, message?: string): void;
+  /** Records an HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.*). */
+  deliveredHttp(records: number, ms: number): void;
+  /** Totals for the operator's status; `destinationError` is set from a failed put until the next success. */
+  totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number>; destinationError?: { kind: string; message: string; atMs: number } };
+}
+
+export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
+  const registry = new Registry();
+  const labels = { delivery_stream: deliveryStream };
+  const c = (name: string, help: string, labelNames: string[] = ['delivery_stream']) => new Counter({ name, help, labelNames, registers: [registry] });
+  const incomingRecords = c('shardline_firehose_incoming_records_total', 'Records read from the source (Firehose IncomingRecords).');
+  const incomingBytes = c('shardline_firehose_incoming_bytes_total', 'Bytes read from the source (Firehose IncomingBytes).');
+  const s3Records = c('shardline_firehose_delivery_to_s3_records_total', 'Records delivered to S3 (Firehose DeliveryToS3.Records).');
+  const s3Bytes = c('shardline_firehose_delivery_to_s3_bytes_total', 'Object bytes delivered to S3 (Firehose DeliveryToS3.Bytes).');
+  const s3Success = c('shardline_firehose_delivery_to_s3_success_total', 'Successful S3 puts (Firehose DeliveryToS3.Success, as a count).');
+  const s3Failures = c('shardline_firehose_delivery_to_s3_failures_total', 'Failed S3 puts by error kind.', ['delivery_stream', 'kind']);
+  const httpRecords = c('shardline_firehose_delivery_to_http_endpoint_records_total', 'Records accepted by the HTTP endpoint (Firehose DeliveryToHttpEndpoint.Records).');
+  const httpSuccess = c('shardline_firehose_delivery_to_http_endpoint_success_total', 'Requests the HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.Success, as a count).');
+  const errorRecords = c('shardline_firehose_error_output_records_total', 'Records written to the error prefix, by error-output-type.', ['delivery_stream', 'type']);
+  const freshness = new Gauge({
+    name: 'shardline_firehose_delivery_to_s3_data_freshness_seconds',
+    help: 'Age of the oldest record in the last delivered object when it was delivered (Firehose DeliveryToS3.DataFreshness).',
+    labelNames: ['delivery_stream'], registers: [registry],
+  });
+  const putSeconds = new Histogram({
+    name: 'shardline_firehose_delivery_to_s3_put_seconds', help: 'Duration of one S3 object put.',
+    labelNames: ['delivery_stream'], registers: [registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+  });
+  let deliveredRecords = 0;
+  let lastDeliveryMs: number | undefined;
+  const failures: Record<string, number> = {};
+  let destinationError: { kind: string; message: string; atMs: number } | undefined;
+  return {
+    registry,
+    incoming(records, bytes) {
+      incomingRecords.inc(labels, records);
+      incomingBytes.inc(labels, bytes);
+    },
+    delivered(records, bytes, ms, batch) {
+      s3Records.inc(labels, records);
+      s3Bytes.inc(labels, bytes);
+      s3Success.inc(labels);
+      putSeconds.observe(labels, ms / 1000);
+      let oldest = Infinity;
+      for (const r of batch) if (r.arrivalMs < oldest) oldest = r.arrivalMs;
+      lastDeliveryMs = Date.now();
+      if (oldest !== Infinity) freshness.set(labels, (lastDeliveryMs - oldest) / 1000);
+      deliveredRecords += records;
+      destinationError = undefined;
+    },
+    deliveredHttp(records) {
+      httpRecords.inc(labels, records);
+      httpSuccess.inc(labels);
+      lastDeliveryMs = Date.now();
+      deliveredRecords += records;
+      destinationError = undefined;
+    },
+    failed(kind, records, message) {
+      if (records > 0) errorRecords.inc({ ...labels, type: kind }, records);
+      else {
+        s3Failures.inc({ ...labels, kind });
+        destinationError = { kind, message: message ?? kind, atMs: Date.now() };
+      }
+      failures[kind] = (failures[kind] ?? 0) + Math.max(1, records);
+    },
+    totals: () => ({ deliveredRecords, lastDeliveryMs, failures: { ...failures }, destinationError }),
+  };
+}

@@ -1,0 +1,83 @@
+// One flush → the S3 objects it writes: the processing chain (processing.ts),
+// then per partition the object key (evaluated prefix + Firehose's suffix)
+// and the compressed body, and the error-output objects. Names derive from
+// the flush's record range (and partition), so a flush replayed from its
+// intent writes the same keys.
+import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
+import { bucketOf } from '../api/firehose/destination.js';
+import { compress } from './compress.js';
+import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
+import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
+import { processRecords, type ErrorRecord, type InRecord, type ProcessContext } from './processing.js';
+import type { RecordPos } from './state.js';
+
+export interface FlushInput {
+  deliveryStreamName: string;
+  uid: string;
+  shardId: string;
+  first: RecordPos;
+  last: RecordPos;
+  versionId: number;
+  s3: S3DestinationDef;
+  records: InRecord[];
+}
+
+export interface OutObject { bucket: string; key: string; body: Buffer; records: number; error?: string; /** An S3 backup copy (AllData): its records count as delivered elsewhere. */ backup?: boolean }
+
+/** Error-output objects for records that failed after the processing chain (e.g. the HTTP endpoint's). */
+export function failedToS3(f: Omit<FlushInput, 'records'>, type: string, lines: Record<string, unknown>[]): OutObject[] {
+  const pos = (p: RecordPos) => `${p.seq}.${p.sub ?? ''}`;
+  const id = `${f.uid}/${f.shardId}/${pos(f.first)}-${pos(f.last)}/error/${type}`;
+  const { errorPrefix } = resolvePrefixes(f.s3.Prefix, f.s3.ErrorOutputPrefix, f.s3.DynamicPartitioningConfiguration?.Enabled === true);
+  const arrivalMs = Math.min(...lines.map((l) => l.arrivalTimestamp as number));
+  const evaluated = evaluatePrefix(errorPrefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), errorOutputType: type });
+  const suffix = objectSuffix({ name: f.deliveryStreamName, version: f.versionId, arrivalMs, timeZone: f.s3.CustomTimeZone, uuid: derivedUuid(id), extension: '' });
+  const raw = Buffer.from(lines.map((l) => JSON.stringify(l) + '\n').join(''));
+  return [{ bucket: bucketOf(f.s3.BucketARN), key: evaluated + suffix + extensionOf(f.s3.CompressionFormat, f.s3.FileExtension), body: compress(f.s3.CompressionFormat, raw, suffix), records: lines.length, error: type }];
+}
+
+export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<OutObject[]> {
+  const pos = (p: RecordPos) => `${p.seq}.${p.sub ?? ''}`;
+  const identity = `${f.uid}/${f.shardId}/${pos(f.first)}-${pos(f.last)}`;
+  const dynamic = f.s3.DynamicPartitioningConfiguration?.Enabled === true;
+  const { prefix, errorPrefix } = resolvePrefixes(f.s3.Prefix, f.s3.ErrorOutputPrefix, dynamic);
+  const needed = partitionKeysOf(prefix);
+  const { partitions, errors } = await processRecords(f.s3, f.records, ctx);
+  const bucket = bucketOf(f.s3.BucketARN);
+  const ext = extensionOf(f.s3.CompressionFormat, f.s3.FileExtension);
+  const out: OutObject[] = [];
+
+  const object = (id: string, prefixOut: string, arrivalMs: number, raw: Buffer, records: number, error?: string) => {
+    const suffix = objectSuffix({ name: f.deliveryStreamName, version: f.versionId, arrivalMs, timeZone: f.s3.CustomTimeZone, uuid: derivedUuid(id), extension: '' });
+    out.push({ bucket, key: prefixOut + suffix + ext, body: compress(f.s3.CompressionFormat, raw, suffix), records, error });
+  };
+
+  for (const p of partitions) {
+    if (p.records.length === 0) continue;
+    const missing = [...needed.query, ...needed.lambda].filter((k) => p.keys[k] === undefined);
+    if (missing.length) {
+      for (const r of p.records) {
+        errors.push({ type: 'processing-failed', line: { attemptsMade: 1, arrivalTimestamp: r.arrivalMs, errorCode: 'DynamicPartitioning.MetadataExtractionFailed', errorMessage: `Partition keys ${missing.join(', ')} are missing`, attemptEndingTimestamp: Date.now(), rawData: r.data.toString('base64') } });
+      }
+      continue;
+    }
+    const id = dynamic ? `${identity}/${JSON.stringify(Object.entries(p.keys).sort())}` : identity;
+    const arrivalMs = Math.min(...p.records.map((r) => r.arrivalMs));
+    const evaluated = evaluatePrefix(prefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), partitionKeys: p.keys });
+    object(id, evaluated, arrivalMs, Buffer.concat(p.records.map((r) => r.data)), p.records.length);
+  }
+
+  const byType = new Map<string, ErrorRecord[]>();
+  for (const e of errors) {
+    let l = byType.get(e.type);
+    if (!l) byType.set(e.type, (l = []));
+    l.push(e);
+  }
+  for (const [type, list] of byType) {
+    const id = `${identity}/error/${type}`;
+    const arrivalMs = Math.min(...list.map((e) => e.line.arrivalTimestamp as number));
+    const evaluated = evaluatePrefix(errorPrefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), errorOutputType: type });
+    object(id, evaluated, arrivalMs, Buffer.from(list.map((e) => JSON.stringify(e.line) + '\n').join('')), list.length, type);
+  }
+  return out;
+}

@@ -1,0 +1,183 @@
+// Firehose's processing chain for one flush, in its order:
+// RecordDeAggregation (JSON or Delimited) → Lambda transform → partition keys
+// (MetadataExtraction by jq, and the transform's metadata) → grouping into
+// partitions (≤ 500 active, the rest to the error prefix) → AppendDelimiterToRecord.
+// Failed records become Firehose's error-output JSON lines.
+import { createRequire } from 'node:module';
+import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
+import { transform, type TransformInput } from './lambda.js';
+
+const require = createRequire(import.meta.url);
+type Jq = { json(input: unknown, filter: string): unknown };
+let jqReady: Promise<Jq> | undefined;
+/** jq-web (jq 1.6 compiled to wasm), loaded on first use. */
+const jq = () => (jqReady ??= Promise.resolve(require('jq-web') as Jq | Promise<Jq>));
+
+export const MAX_ACTIVE_PARTITIONS = 500;
+const MAX_SUBRECORDS = 500;
+const MiB = 1024 * 1024;
+
+export interface InRecord {
+  /** Stable across a replay: derived from the record's position. */
+  recordId: string;
+  data: Buffer;
+  arrivalMs: number;
+  kinesis?: TransformInput['kinesis'];
+}
+
+export interface ErrorRecord {
+  /** The !{firehose:error-output-type} value. */
+  type: string;
+  line: Record<string, unknown>;
+}
+
+export interface Partition {
+  keys: Record<string, string>;
+  records: { data: Buffer; arrivalMs: number }[];
+}
+
+export interface ProcessContext {
+  deliveryStreamArn: string;
+  sourceKinesisStreamArn?: string;
+  region: string;
+  /** Lambda ARN → URL (an ARN that is itself an http(s) URL is used as is). */
+  functions: Record<string, string>;
+  functionTimeoutMs: number;
+}
+
+const param = (p: { Parameters?: { ParameterName: string; ParameterValue: string }[] } | undefined, name: string) =>
+  p?.Parameters?.find((x) => x.ParameterName === name)?.ParameterValue;
+
+function processors(s3: S3DestinationDef) {
+  const list = s3.ProcessingConfiguration?.Enabled ? s3.ProcessingConfiguration.Processors ?? [] : [];
+  const of = (t: string) => list.find((p) => p.Type === t);
+  return { deagg: of('RecordDeAggregation'), lambda: of('Lambda'), extraction: of('MetadataExtraction'), delimiter: of('AppendDelimiterToRecord') };
+}
+
+/** Splits `{..}{..}` / `{..}\n{..}` into the JSON texts (strings and escapes respected); undefined when it is not that. */
+function splitJson(text: string): string[] | undefined {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === '{') {
+      if (depth++ === 0) start = i;
+    } else if (c === '}') {
+      if (--depth === 0) out.push(text.slice(start, i + 1));
+      if (depth < 0) return undefined;
+    } else if (depth === 0 && !/\s/.test(c)) return undefined;
+  }
+  return depth === 0 ? out : undefined;
+}
+
+function failed(type: string, r: InRecord, errorCode: string, errorMessage: string, attemptsMade = 1, extra: Record<string, unknown> = {}): ErrorRecord {
+  return {
+    type,
+    line: { attemptsMade, arrivalTimestamp: r.arrivalMs, errorCode, errorMessage, attemptEndingTimestamp: Date.now(), rawData: r.data.toString('base64'), ...extra },
+  };
+}
+
+export async function processRecords(s3: S3DestinationDef, input: InRecord[], ctx: ProcessContext): Promise<{ partitions: Partition[]; errors: ErrorRecord[] }> {
+  const p = processors(s3);
+  const errors: ErrorRecord[] = [];
+  let records = input;
+
+  // 1. RecordDeAggregation.
+  if (p.deagg) {
+    const type = param(p.deagg, 'SubRecordType') ?? 'JSON';
+    const delimiter = Buffer.from(param(p.deagg, 'Delimiter') ?? '', 'base64').toString('utf8');
+    const next: InRecord[] = [];
+    for (const r of records) {
+      const text = r.data.toString('utf8');
+      const parts = type === 'DELIMITED' ? text.split(delimiter).filter((x) => x.length > 0) : splitJson(text);
+      if (!parts) {
+        errors.push(failed('processing-failed', r, 'RecordDeAggregation.InvalidJson', 'The record is not a sequence of JSON objects.'));
+        continue;
+      }
+      if (parts.length > MAX_SUBRECORDS) {
+        errors.push(failed('processing-failed', r, 'RecordDeAggregation.LimitExceeded', `The record holds ${parts.length} records; at most ${MAX_SUBRECORDS} are de-aggregated from one.`));
+        continue;
+      }
+      parts.forEach((t, k) => next.push({ ...r, recordId: `${r.recordId}.${k}`, data: Buffer.from(t, 'utf8') }));
+    }
+    records = next;
+  }
+
+  // 2. Lambda transform, in invocations of at most BufferSizeInMBs.
+  let keyed: { r: InRecord; data: Buffer; keys: Record<string, string> }[] = [];
+  if (p.lambda) {
+    const arn = param(p.lambda, 'LambdaArn') ?? '';
+    const url = /^https?:\/\//.test(arn) ? arn : ctx.functions[arn];
+    const retries = Number(param(p.lambda, 'NumberOfRetries') ?? 3);
+    const chunkBytes = Number(param(p.lambda, 'BufferSizeInMBs') ?? 1) * MiB;
+    if (!url) {
+      for (const r of records) errors.push(failed('processing-failed', r, 'Lambda.FunctionNotFound', `No function URL is configured for ${arn}.`, 1, { lambdaArn: arn }));
+      records = [];
+    }
+    for (let i = 0; i < records.length;) {
+      let bytes = 0;
+      let j = i;
+      while (j < records.length && (j === i || bytes + records[j]!.data.length <= chunkBytes)) bytes += records[j++]!.data.length;
+      const chunk = records.slice(i, j);
+      i = j;
+      const results = await transform({ url: url!, lambdaArn: arn, deliveryStreamArn: ctx.deliveryStreamArn, sourceKinesisStreamArn: ctx.sourceKinesisStreamArn, region: ctx.region, retries, timeoutMs: ctx.functionTimeoutMs }, chunk);
+      results.forEach((o, k) => {
+        const r = chunk[k]!;
+        if (o.result === 'Ok') keyed.push({ r, data: o.data, keys: o.partitionKeys ?? {} });
+        else if (o.result === 'ProcessingFailed') errors.push(failed('processing-failed', r, o.errorCode, o.errorMessage, o.attemptsMade, { lambdaArn: arn }));
+      });
+    }
+  } else {
+    keyed = records.map((r) => ({ r, data: r.data, keys: {} }));
+  }
+
+  // 3. Partition keys from the data (jq), merged over the transform's.
+  const dynamic = s3.DynamicPartitioningConfiguration?.Enabled === true;
+  const query = p.extraction ? param(p.extraction, 'MetadataExtractionQuery') : undefined;
+  if (dynamic && query) {
+    const parsed: unknown[] = keyed.map((k) => {
+      try {
+        return JSON.parse(k.data.toString('utf8'));
+      } catch {
+        return undefined;
+      }
+    });
+    // One jq run for the whole flush: a per-record try keeps one bad record from failing the rest.
+    const out = (await jq()).json(parsed, `map(if . == null then null else (try (${query}) catch null) end)`) as (Record<string, unknown> | null)[];
+    const next: typeof keyed = [];
+    keyed.forEach((k, i) => {
+      const v = out[i];
+      if (!v || typeof v !== 'object' || Object.values(v).some((x) => x === null || x === undefined || typeof x === 'object')) {
+        errors.push(failed('processing-failed', k.r, 'DynamicPartitioning.MetadataExtractionFailed', parsed[i] === undefined ? 'Non JSON record provided' : 'The query did not give a string value for every partition key.'));
+        return;
+      }
+      next.push({ ...k, keys: { ...k.keys, ...Object.fromEntries(Object.entries(v).map(([a, b]) => [a, String(b)])) } });
+    });
+    keyed = next;
+  }
+
+  // 4. Partitions (at most MAX_ACTIVE_PARTITIONS; the rest to the error prefix), 5. delimiter.
+  const newline = p.delimiter ? Buffer.from('\n') : undefined;
+  const groups = new Map<string, Partition>();
+  for (const k of keyed) {
+    const id = dynamic ? JSON.stringify(Object.entries(k.keys).sort()) : '';
+    let g = groups.get(id);
+    if (!g) {
+      if (groups.size >= MAX_ACTIVE_PARTITIONS) {
+        errors.push(failed('activePartitionExceeded', k.r, 'DynamicPartitioning.ActivePartitionsLimitExceeded', 'The number of active partitions has exceeded the configured limit'));
+        continue;
+      }
+      groups.set(id, (g = { keys: dynamic ? k.keys : {}, records: [] }));
+    }
+    g.records.push({ data: newline ? Buffer.concat([k.data, newline]) : k.data, arrivalMs: k.r.arrivalMs });
+  }
+  return { partitions: [...groups.values()], errors };
+}

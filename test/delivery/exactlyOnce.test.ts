@@ -1,0 +1,151 @@
+// Exactly once into S3: the delivery worker is SIGKILLed at each failpoint of
+// a flush (before upload, mid-upload, after upload before the checkpoint) and
+// at random moments; a restarted worker must leave every record in exactly
+// one object. The oracle is a count over everything s3rver holds.
+import {
+  FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand,
+} from '@aws-sdk/client-firehose';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { startNats, type NatsServers } from '../harness/nats.js';
+import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
+import { startS3, type S3Server } from '../harness/s3.js';
+import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
+import type { RunningRuntime } from '../../runtime/server.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/firehose';
+const BUCKET = 'exactly-once';
+
+let nats: NatsServers;
+let rt: RunningRuntime & { endpoint: string };
+let s3: S3Server;
+let fh: FirehoseClient;
+const procs: DeliveryProcess[] = [];
+
+beforeAll(async () => {
+  nats = await startNats();
+  rt = await startInProcess(nats.url);
+  s3 = await startS3();
+  await s3.createBucket(BUCKET);
+  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+});
+afterAll(async () => {
+  for (const p of procs) await p.kill();
+  fh?.destroy();
+  await rt?.close();
+  await s3?.stop();
+  await nats?.stop();
+});
+
+function worker(name: string, env: Record<string, string> = {}): DeliveryProcess {
+  const config = writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } });
+  // Short leases: a killed worker's shards are free again quickly.
+  const p = startDeliveryProcess(['delivery', '--config', config], { SHARDLINE_NATS_URL: nats.url, SHARDLINE_DELIVERY_LEASE_MS: '1500', ...env });
+  procs.push(p);
+  return p;
+}
+
+async function create(name: string) {
+  await fh.send(new CreateDeliveryStreamCommand({
+    DeliveryStreamName: name,
+    ExtendedS3DestinationConfiguration: {
+      RoleARN: ROLE, BucketARN: `arn:aws:s3:::${BUCKET}`, Prefix: `${name}/`, CompressionFormat: 'GZIP',
+      BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 },
+      ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] },
+    },
+  }));
+  for (;;) {
+    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
+    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let next = 0;
+/** Puts `n` ~1 KiB records with unique ids; returns the ids. */
+async function put(name: string, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 500) {
+    const batch = Array.from({ length: Math.min(500, n - i) }, () => `${name}#${next++}`);
+    const out = await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: name, Records: batch.map((id) => ({ Data: Buffer.from(`${id} ${'z'.repeat(1000)}`) })) }));
+    expect(out.FailedPutCount).toBe(0);
+    ids.push(...batch);
+  }
+  return ids;
+}
+
+/** Every record id found under the prefix, with how many objects hold it. */
+async function census(prefix: string): Promise<Map<string, number>> {
+  const zlib = await import('node:zlib');
+  const counts = new Map<string, number>();
+  for (const k of await s3.list(BUCKET, prefix)) {
+    const text = zlib.gunzipSync(await s3.get(BUCKET, k)).toString();
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      const id = line.slice(0, line.indexOf(' '));
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+async function expectExactlyOnce(prefix: string, ids: string[], timeoutMs = 60_000) {
+  const until = Date.now() + timeoutMs;
+  let counts = new Map<string, number>();
+  while (Date.now() < until) {
+    counts = await census(prefix);
+    if (ids.every((id) => counts.has(id))) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const lost = ids.filter((id) => !counts.has(id));
+  const doubled = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+  const unknown = [...counts.keys()].filter((id) => !ids.includes(id));
+  expect({ lost: lost.length, doubled: doubled.length, unknown: unknown.length }).toEqual({ lost: 0, doubled: 0, unknown: 0 });
+}
+
+describe('exactly once under SIGKILL', () => {
+  for (const fp of ['before-upload', 'mid-upload', 'after-upload'] as const) {
+    test(`failpoint ${fp}: the worker dies at its 2nd flush; the restarted one leaves every record in exactly one object`, async () => {
+      const name = `fp-${fp}`;
+      await create(name);
+      const ids = await put(name, 3000); // ~3 MiB: three flushes of 1 MiB at least
+      const dying = worker(name, { SHARDLINE_FAILPOINTS: `${fp}@2` });
+      const exit = await dying.exited;
+      expect(exit.signal).toBe('SIGKILL');
+      expect(dying.stderr()).toContain(`failpoint ${fp} (flush 2)`);
+      if (fp === 'after-upload') {
+        // The 2nd object is in S3 but not checkpointed: the replay must overwrite it, not add a copy.
+        expect((await s3.list(BUCKET, `${name}/`)).length).toBe(2);
+      } else {
+        expect((await s3.list(BUCKET, `${name}/`)).length).toBe(1);
+      }
+      ids.push(...(await put(name, 700)));
+      const w = worker(name);
+      await expectExactlyOnce(`${name}/`, ids);
+      expect(w.stderr()).toContain('replaying the flush');
+      await w.kill('SIGTERM');
+    }, 120_000);
+  }
+
+  test('SIGKILL at random moments while records keep coming', async () => {
+    const name = 'random-kills';
+    await create(name);
+    const ids: string[] = [];
+    let producing = true;
+    const producer = (async () => {
+      while (producing) {
+        ids.push(...(await put(name, 500)));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    for (let i = 0; i < 4; i++) {
+      const w = worker(name);
+      await new Promise((r) => setTimeout(r, 700 + Math.floor(Math.random() * 1500)));
+      await w.kill('SIGKILL');
+    }
+    producing = false;
+    await producer;
+    const last = worker(name);
+    await expectExactlyOnce(`${name}/`, ids, 90_000);
+    await last.kill('SIGTERM');
+  }, 180_000);
+});

@@ -1,0 +1,174 @@
+// HTTP endpoint destination (Firehose HTTP endpoint delivery spec v1.0): a
+// real worker process POSTs to a test endpoint; headers and body shape, the
+// same request id across retries, gzip, 413 as permanent, S3 backup of failed
+// data (FailedDataOnly) and of all data (AllData).
+import http from 'node:http';
+import zlib from 'node:zlib';
+import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { startNats, type NatsServers } from '../harness/nats.js';
+import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
+import { startS3, type S3Server } from '../harness/s3.js';
+import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
+import type { RunningRuntime } from '../../runtime/server.js';
+
+const ROLE = 'arn:aws:iam::000000000000:role/firehose';
+const BUCKET = 'backup';
+
+interface Seen { headers: http.IncomingHttpHeaders; body: any; at: number }
+let nats: NatsServers;
+let rt: RunningRuntime & { endpoint: string };
+let s3: S3Server;
+let fh: FirehoseClient;
+let endpoint: http.Server;
+let url: string;
+/** Per path: what the endpoint received, and the statuses it answers with in turn (last one repeats). */
+const seen = new Map<string, Seen[]>();
+const script = new Map<string, number[]>();
+const procs: DeliveryProcess[] = [];
+
+beforeAll(async () => {
+  nats = await startNats();
+  rt = await startInProcess(nats.url);
+  s3 = await startS3();
+  await s3.createBucket(BUCKET);
+  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  endpoint = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => {
+      let raw = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') raw = zlib.gunzipSync(raw);
+      const body = JSON.parse(raw.toString());
+      const path = req.url!;
+      const list = seen.get(path) ?? [];
+      list.push({ headers: req.headers, body, at: Date.now() });
+      seen.set(path, list);
+      const statuses = script.get(path) ?? [200];
+      const status = statuses[Math.min(list.length - 1, statuses.length - 1)]!;
+      res.statusCode = status;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(status === 200 ? JSON.stringify({ requestId: body.requestId, timestamp: Date.now() }) : JSON.stringify({ errorMessage: 'nope' }));
+    });
+  });
+  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(endpoint.address() as { port: number }).port}`;
+});
+afterAll(async () => {
+  for (const p of procs) await p.kill();
+  endpoint?.closeAllConnections();
+  endpoint?.close();
+  fh?.destroy();
+  await rt?.close();
+  await s3?.stop();
+  await nats?.stop();
+});
+
+async function create(name: string, path: string, extra: Record<string, unknown> = {}) {
+  await fh.send(new CreateDeliveryStreamCommand({
+    DeliveryStreamName: name,
+    HttpEndpointDestinationConfiguration: {
+      EndpointConfiguration: { Url: `${url}${path}`, Name: 'test endpoint', AccessKey: 'sekret' },
+      BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 },
+      RequestConfiguration: { ContentEncoding: 'GZIP', CommonAttributes: [{ AttributeName: 'env', AttributeValue: 'test' }] },
+      RetryOptions: { DurationInSeconds: 60 },
+      S3BackupMode: 'FailedDataOnly',
+      S3Configuration: { RoleARN: ROLE, BucketARN: `arn:aws:s3:::${BUCKET}`, Prefix: `${name}/`, ErrorOutputPrefix: `${name}-err/` },
+      ...extra,
+    },
+  }));
+  for (;;) {
+    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
+    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return d.DeliveryStreamDescription!;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function worker(name: string): DeliveryProcess {
+  const p = startDeliveryProcess(['delivery', '--config', writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } })], {
+    SHARDLINE_NATS_URL: nats.url, SHARDLINE_HTTP_BACKOFF_UNIT_MS: '100',
+  });
+  procs.push(p);
+  return p;
+}
+
+async function waitFor<T>(f: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('spec v1.0 request; 500 twice then 200: delivered once, same request id on every attempt, nothing backed up', async () => {
+  const d = await create('web', '/ingest');
+  expect(d.Destinations![0]!.HttpEndpointDestinationDescription).toMatchObject({ EndpointConfiguration: { Url: `${url}/ingest`, Name: 'test endpoint' }, S3BackupMode: 'FailedDataOnly' });
+  expect((d.Destinations![0]!.HttpEndpointDestinationDescription!.EndpointConfiguration as any).AccessKey).toBeUndefined();
+  script.set('/ingest', [500, 503, 200]);
+  await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'web', Records: ['a', 'b', 'c'].map((x) => ({ Data: Buffer.from(x) })) }));
+  const w = worker('web');
+  const got = await waitFor(() => ((seen.get('/ingest')?.length ?? 0) >= 3 ? seen.get('/ingest')! : undefined));
+  const ids = new Set(got.map((s) => s.headers['x-amz-firehose-request-id']));
+  expect(ids.size).toBe(1);
+  const [first, , third] = got;
+  expect(first!.headers).toMatchObject({
+    'x-amz-firehose-protocol-version': '1.0', 'x-amz-firehose-access-key': 'sekret', 'content-encoding': 'gzip', 'content-type': 'application/json',
+    'x-amz-firehose-source-arn': 'arn:aws:firehose:us-east-1:000000000000:deliverystream/web',
+  });
+  expect(JSON.parse(first!.headers['x-amz-firehose-common-attributes'] as string)).toEqual({ commonAttributes: { env: 'test' } });
+  expect(third!.body.requestId).toBe(first!.headers['x-amz-firehose-request-id']);
+  expect(typeof third!.body.timestamp).toBe('number');
+  expect(third!.body.records.map((r: any) => Buffer.from(r.data, 'base64').toString())).toEqual(['a', 'b', 'c']);
+  // Backoff grows (units of 100 ms here): the second gap is longer than the first.
+  expect(got[2]!.at - got[1]!.at).toBeGreaterThan((got[1]!.at - got[0]!.at) * 1.2);
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(seen.get('/ingest')).toHaveLength(3);
+  expect(await s3.list(BUCKET, 'web')).toEqual([]);
+  await w.kill('SIGTERM');
+}, 60_000);
+
+test('413 is permanent: no retry, the records go to the S3 backup as http-endpoint-failed JSON lines', async () => {
+  await create('big', '/too-big');
+  script.set('/too-big', [413]);
+  await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'big', Records: [{ Data: Buffer.from('x1') }, { Data: Buffer.from('x2') }] }));
+  const w = worker('big');
+  const keys = await waitFor(async () => {
+    const k = await s3.list(BUCKET, 'big-err/');
+    return k.length ? k : undefined;
+  });
+  expect(keys[0]).toMatch(/^big-err\/http-endpoint-failed\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/big-1-/);
+  const lines = (await s3.get(BUCKET, keys[0]!)).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  expect(lines.map((l) => Buffer.from(l.rawData, 'base64').toString())).toEqual(['x1', 'x2']);
+  expect(lines[0]).toMatchObject({ attemptsMade: 1, errorCode: 'HttpEndpoint.PayloadTooLarge', EndpointUrl: `${url}/too-big` });
+  expect(seen.get('/too-big')).toHaveLength(1);
+  await w.kill('SIGTERM');
+}, 60_000);
+
+test('a failing endpoint is retried within RetryOptions then backed up; AllData also writes every record to S3', async () => {
+  await create('down', '/down', { RetryOptions: { DurationInSeconds: 2 } });
+  script.set('/down', [500]);
+  await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'down', Records: [{ Data: Buffer.from('lost?') }] }));
+  const w = worker('down');
+  const keys = await waitFor(async () => {
+    const k = await s3.list(BUCKET, 'down-err/');
+    return k.length ? k : undefined;
+  });
+  const line = JSON.parse((await s3.get(BUCKET, keys[0]!)).toString().split('\n')[0]!);
+  expect(line.errorCode).toBe('HttpEndpoint.ResponseFailed');
+  expect(line.attemptsMade).toBeGreaterThan(2);
+  expect(line.attemptsMade).toBe(seen.get('/down')!.length);
+  await w.kill('SIGTERM');
+
+  await create('all', '/all', { S3BackupMode: 'AllData' });
+  await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'all', Records: [{ Data: Buffer.from('kept') }] }));
+  const w2 = worker('all');
+  const copies = await waitFor(async () => {
+    const k = await s3.list(BUCKET, 'all/');
+    return k.length ? k : undefined;
+  });
+  expect((await s3.get(BUCKET, copies[0]!)).toString()).toBe('kept');
+  expect(seen.get('/all')).toHaveLength(1);
+  await w2.kill('SIGTERM');
+}, 60_000);

@@ -1,0 +1,60 @@
+// A real S3-protocol server for tests: s3rver on a free port, data in a temp
+// directory, and an @aws-sdk/client-s3 client to read back what was written.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { S3Client, ListObjectsV2Command, GetObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { freePort } from './ports.js';
+
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver') as new (o: Record<string, unknown>) => { run(): Promise<unknown>; close(): Promise<void> };
+
+export interface S3Server {
+  endpoint: string;
+  client: S3Client;
+  dir: string;
+  createBucket(name: string): Promise<void>;
+  /** Every object under the bucket (keys sorted). */
+  list(bucket: string, prefix?: string): Promise<string[]>;
+  get(bucket: string, key: string): Promise<Buffer>;
+  stop(): Promise<void>;
+}
+
+export async function startS3(): Promise<S3Server> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-s3-'));
+  const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir });
+  await server.run();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({
+    endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 2,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestHandler: new NodeHttpHandler(),
+  });
+  return {
+    endpoint, client, dir,
+    async createBucket(name) {
+      await client.send(new CreateBucketCommand({ Bucket: name }));
+    },
+    async list(bucket, prefix) {
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+        for (const o of out.Contents ?? []) keys.push(o.Key!);
+        token = out.NextContinuationToken;
+      } while (token);
+      return keys.sort();
+    },
+    async get(bucket, key) {
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    },
+    async stop() {
+      client.destroy();
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
