@@ -42,6 +42,8 @@ export const ENV = {
   natsPort: 'SHARDLINE_NATS_PORT',
   // `shardline operator`.
   image: 'SHARDLINE_IMAGE',
+  /** URL of the install's shared Kinesis endpoint (status.endpoint of non-dedicated streams). */
+  sharedEndpoint: 'SHARDLINE_SHARED_ENDPOINT',
   imagePullPolicy: 'SHARDLINE_IMAGE_PULL_POLICY',
   leaderElect: 'SHARDLINE_LEADER_ELECT',
   healthPort: 'SHARDLINE_HEALTH_PORT',

@@ -26,7 +26,7 @@ const ageColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTime
 export const KINDS: KindInfo[] = [
   {
     kind: 'DataStream', plural: 'datastreams', singular: 'datastream', shortNames: ['kds', 'dstream'],
-    description: 'DataStream is a Kinesis-style stream of ordered shards, stored in NATS JetStream and served by a shard runtime Deployment.',
+    description: 'DataStream is a Kinesis-style stream of ordered shards, stored in NATS JetStream and served by the install\'s shared Kinesis endpoint or a dedicated runtime.',
     spec: DataStreamSpec, status: DataStreamStatus,
     scale: { specReplicasPath: '.spec.shards', statusReplicasPath: '.status.shardCount', labelSelectorPath: '.status.selector' },
     columns: [
@@ -80,7 +80,7 @@ export function buildCrd(k: KindInfo): Record<string, unknown> {
     spec: {
       group: GROUP,
       scope: 'Namespaced',
-      names: { kind: k.kind, listKind: `${k.kind}List`, plural: k.plural, singular: k.singular, shortNames: k.shortNames, categories: ['shardline', 'all'] },
+      names: { kind: k.kind, listKind: `${k.kind}List`, plural: k.plural, singular: k.singular, shortNames: k.shortNames, categories: ['shardline'] },
       versions: [{
         name: VERSION,
         served: true,

@@ -11,7 +11,7 @@ import { WorkQueue } from './kube/workqueue.js';
 import {
   AnalyticsApps, ConfigMaps, DataStreams, DeliveryStreams, Deployments, PodDisruptionBudgetsV1, PodDisruptionBudgetsV1beta1, Services,
 } from './kube/resources.js';
-import { MANAGED_BY, type OperatorSettings } from './model/common.js';
+import { MANAGED_BY, sharedEndpointIn, type OperatorSettings } from './model/common.js';
 import { EventRecorder } from './status/events.js';
 import { connectStreamStore, type StreamStore } from './store/streamStore.js';
 import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
@@ -24,6 +24,8 @@ export interface OperatorOptions {
   natsUrl: string;
   image: string;
   imagePullPolicy?: string;
+  /** URL of the install's shared runtime Service (default http://shardline.shardline-system.svc:4567). */
+  sharedEndpoint?: string;
   /** Replicas of the store's metadata KV buckets (default 1; 3 on a 3-server NATS). */
   storeReplicas?: number;
   leaderElection?: { namespace: string; name?: string; leaseDurationSeconds?: number; renewDeadlineMs?: number; retryPeriodMs?: number } | false;
@@ -66,6 +68,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   const settings: OperatorSettings = {
     image: opts.image, natsUrl: opts.natsUrl, imagePullPolicy: opts.imagePullPolicy, storeReplicas: opts.storeReplicas,
     pdbApiVersion: await detectPdbApiVersion(client),
+    sharedEndpoint: opts.sharedEndpoint ?? sharedEndpointIn('shardline-system'),
   };
   const managed = { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`, log };
   const caches: Caches = {
@@ -190,6 +193,12 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
       log,
     });
     elector.start();
+    try {
+      await elector.firstAttempt;
+    } catch (e) {
+      await Promise.all(all.map((i) => i.stop()));
+      throw e;
+    }
   } else {
     void startWorkers();
   }

@@ -6,7 +6,8 @@ import { isPrimaryOfWorkers, superviseWorkers } from './workers.js';
 
 const USAGE = `usage: shardline <command> [flags]
   runtime    the shard runtime: Kinesis API on JetStream (--nats, --port, --workers; SHARDLINE_* env)
-  dev        local all-in-one: nats-server with JetStream plus the runtime on :4567
+  dev        local all-in-one: supervised nats-server with JetStream plus the Kinesis endpoint on :4567;
+             -f <file|dir> applies DataStream manifests (--data-dir, --port, --nats-port)
   operator   the Kubernetes operator (KUBECONFIG or in-cluster; --nats)`;
 
 async function main(argv: string[]): Promise<void> {

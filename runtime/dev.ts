@@ -1,62 +1,107 @@
-// `shardline dev`: the local all-in-one. Starts nats-server with JetStream in a
-// data directory, then the Kinesis endpoint on SHARDLINE_PORT (default 4567).
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
+// `shardline dev`: the local all-in-one. Runs nats-server with JetStream on a
+// data directory (supervised: restarted on a crash, never left behind, one dev
+// per directory), the Kinesis endpoint on SHARDLINE_PORT (default 4567), and
+// applies the DataStream manifests given with -f (files or directories) to the
+// store, as the operator would on a cluster. Re-running with edited manifests
+// applies the change.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runtimeConfig } from './config.js';
 import { startRuntime } from './server.js';
+import { acquireDataDir, DataDirInUseError } from './dev/dataDirLock.js';
+import { SupervisedNats } from './dev/natsProcess.js';
+import { loadManifests, ManifestError, type Manifest } from './dev/manifests.js';
+import { applyDataStream, validateDataStream } from './dev/applyStreams.js';
+import { devWorkerStarter, type DevWorker } from './dev/workers.js';
+import { startupSummary } from './dev/summary.js';
 import { ENV } from '../contract/env.js';
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
-}
+const say = (m: string) => console.log(`[dev] ${m}`);
 
 export async function runDev(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { 'data-dir': { type: 'string' }, 'nats-port': { type: 'string' } },
+    options: {
+      'data-dir': { type: 'string' },
+      'nats-port': { type: 'string' },
+      port: { type: 'string' },
+      filename: { type: 'string', short: 'f', multiple: true },
+    },
   });
   const dataDir = path.resolve(values['data-dir'] ?? process.env[ENV.dataDir] ?? '.shardline');
   const natsPort = Number(values['nats-port'] ?? process.env[ENV.natsPort] ?? 4222);
-  fs.mkdirSync(path.join(dataDir, 'jetstream'), { recursive: true });
-  const conf = path.join(dataDir, 'nats.conf');
-  fs.writeFileSync(
-    conf,
-    [
-      `listen: 127.0.0.1:${natsPort}`,
-      `max_payload: 16MB`,
-      `log_file: "${path.join(dataDir, 'nats.log')}"`,
-      `jetstream { store_dir: "${path.join(dataDir, 'jetstream')}" }`,
-    ].join('\n') + '\n',
-  );
-  const nats = spawn(process.env.NATS_SERVER_BIN ?? 'nats-server', ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
-  nats.once('exit', (code) => {
-    console.error(`nats-server exited (${code})`);
-    process.exit(1);
-  });
-  await waitForPort(natsPort, 15_000);
   const config = runtimeConfig([]);
-  config.natsUrl = `nats://127.0.0.1:${natsPort}`;
-  const rt = await startRuntime(config, (m) => console.error(m));
-  console.log(`shardline dev: Kinesis endpoint http://127.0.0.1:${rt.port} (NATS ${config.natsUrl}, data in ${dataDir})`);
-  const stop = async () => {
-    await rt.close().catch(() => undefined);
-    nats.removeAllListeners('exit');
-    nats.kill('SIGTERM');
-    process.exit(0);
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (values.port) config.port = Number(values.port);
+  config.host = process.env[ENV.host] ?? '127.0.0.1';
+
+  // Manifests first: a typo is reported before anything starts.
+  let manifests: Manifest[] = [];
+  const notes: string[] = [];
+  try {
+    const loaded = loadManifests(values.filename ?? []);
+    manifests = loaded.manifests;
+    for (const s of loaded.skipped) notes.push(`skipped ${s}: not a shardline.dev resource`);
+    for (const m of manifests) if (m.kind === 'DataStream') validateDataStream(m);
+  } catch (e) {
+    if (e instanceof ManifestError) fail(e.message);
+    throw e;
+  }
+
+  let release: () => void;
+  try {
+    release = await acquireDataDir(dataDir, { port: config.port, natsPort }, say);
+  } catch (e) {
+    if (e instanceof DataDirInUseError) fail(e.message);
+    throw e;
+  }
+  const nats = new SupervisedNats({ bin: process.env.NATS_SERVER_BIN ?? 'nats-server', dataDir, port: natsPort, log: say });
+  let shuttingDown: Promise<void> | undefined;
+  const workers: DevWorker[] = [];
+  let rt: Awaited<ReturnType<typeof startRuntime>> | undefined;
+  const shutdown = (code: number) => (shuttingDown ??= (async () => {
+    say('stopping…');
+    nats.beginStop();
+    for (const w of workers) await w.stop().catch((e) => say(`worker stop: ${(e as Error).message}`));
+    await rt?.close().catch(() => undefined);
+    await nats.stop();
+    release();
+    say('stopped');
+    process.exit(code);
+  })());
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+  nats.onFatal = (e) => { console.error(`[dev] ${e.message}`); void shutdown(1); };
+
+  say(`starting nats-server with JetStream on ${nats.url} (data in ${dataDir})`);
+  await nats.start();
+  config.natsUrl = nats.url;
+  rt = await startRuntime(config, (m) => console.error(`[runtime] ${m}`));
+  const endpoint = `http://127.0.0.1:${rt.port}`;
+
+  const { connectStreamStore } = await import('../operator/store/streamStore.js');
+  const store = await connectStreamStore(nats.url);
+  try {
+    for (const m of manifests.filter((x) => x.kind === 'DataStream')) await applyDataStream(store, m, say);
+    const workerLines: string[] = [];
+    for (const m of manifests.filter((x) => x.kind !== 'DataStream')) {
+      const start = devWorkerStarter(m.kind);
+      if (!start) { notes.push(`${m.kind} ${m.name}: no local worker for ${m.kind} in this build; not started`); continue; }
+      const w = await start(m, { endpoint, natsUrl: nats.url, dataDir, log: say });
+      workers.push(w);
+      workerLines.push(w.describe());
+    }
+    const names = await store.listNames();
+    const streams = (await Promise.all(names.map((n) => store.get(n)))).filter((r) => r !== undefined);
+    console.log(startupSummary({ endpoint, natsUrl: nats.url, dataDir, streams, workers: workerLines, notes }));
+  } catch (e) {
+    console.error(`[dev] ${(e as Error).message}`);
+    await store.close();
+    return void shutdown(1);
+  }
+  await store.close();
+}
+
+function fail(message: string): never {
+  console.error(`shardline dev: ${message}`);
+  process.exit(2);
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 want=(nats-server)
 if [ "${1:-runtime}" = test ]; then
-  want+=(etcd-server awscli)
+  want+=(etcd-server awscli lua5.1)  # lua5.1: the Argo CD health check test (Argo runs Lua 5.1)
 fi
 missing=()
 for p in "${want[@]}"; do

@@ -1,5 +1,5 @@
 // DataStream: one Kinesis-style stream (a set of ordered shards) backed by
-// JetStream, served by its own shard runtime Deployment.
+// JetStream, served by the install's shared runtime or a dedicated one.
 import { z } from 'zod';
 import { Conditions, ObservedGeneration, SecretKeyRef, Tags, cel, immutable, objectName, type ObjectMeta } from './common.js';
 
@@ -57,9 +57,11 @@ export const DataStreamSpec = z.object({
   deletionPolicy: z.enum(['Delete', 'Retain']).default('Delete')
     .describe('What happens to the JetStream data when the DataStream is deleted: Delete removes it, Retain keeps it.'),
   runtime: z.object({
+    dedicated: z.boolean().default(false)
+      .describe('false: the stream is served by the install\'s one shared Kinesis endpoint (Service `shardline` in the operator\'s namespace, autoscaled). true: by a runtime Deployment and Service of its own, `<name>-stream` in this namespace. A stream with spec.encryption or spec.auth always gets its own (its Secrets are mounted into the pods).'),
     replicas: z.number().int().min(1).max(50).default(2)
-      .describe('Number of shard runtime pods serving the Kinesis API for this stream.'),
-  }).prefault({}).describe('The shard runtime Deployment serving this stream.'),
+      .describe('Dedicated runtime only: number of runtime pods serving the Kinesis API for this stream.'),
+  }).prefault({}).describe('Which runtime serves this stream\'s Kinesis API.'),
 }).meta(cel({
   rule: "self.mode != 'ON_DEMAND' || (self.shards >= self.onDemand.minShards && self.shards <= self.onDemand.maxShards)",
   message: 'ON_DEMAND: shards must lie within onDemand.minShards..maxShards',
@@ -91,8 +93,8 @@ export const DataStreamStatus = z.object({
   shardCount: z.number().int().min(0).optional().describe('Number of open shards.'),
   shards: z.array(ShardSummary).optional().describe('Open shards (first 64).'),
   retentionHours: z.number().int().optional().describe('Retention in effect, in hours.'),
-  endpoint: z.string().optional().describe('In-cluster Kinesis API endpoint of the stream.'),
-  readyReplicas: z.number().int().min(0).optional().describe('Shard runtime pods that are ready.'),
+  endpoint: z.string().optional().describe('In-cluster Kinesis API endpoint serving the stream (the shared one, or its dedicated runtime\'s).'),
+  readyReplicas: z.number().int().min(0).optional().describe('Dedicated runtime pods that are ready.'),
   selector: z.string().optional().describe('Label selector of the pods serving the stream (scale subresource).'),
   autoscaling: z.object({
     lastDecision: ScalingDecision.optional().describe('The newest decision.'),

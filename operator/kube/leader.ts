@@ -1,7 +1,7 @@
 // Lease-based leader election (coordination.k8s.io/v1), as client-go's
 // leaderelection: acquire when the Lease is free or expired, renew every
 // retryPeriod, step down when a renewal has not succeeded within renewDeadline.
-import { isConflict, type KubeClient, type KubeObject } from './client.js';
+import { ApiError, isConflict, isNotFound, type KubeClient, type KubeObject } from './client.js';
 import { Leases } from './resources.js';
 
 export interface LeaderElectionOptions {
@@ -27,6 +27,16 @@ export class LeaderElector {
   private stopped = false;
   private lastRenew = 0;
   private loop?: Promise<void>;
+  private settleFirst!: (e?: Error) => void;
+  /**
+   * Settles after the first campaign round: rejects when the Lease cannot be
+   * created because its namespace does not exist (a configuration error that
+   * retrying never fixes), so the operator fails at once instead of logging
+   * a 404 every retry period.
+   */
+  readonly firstAttempt: Promise<void> = new Promise((resolve, reject) => {
+    this.settleFirst = (e) => (e ? reject(e) : resolve());
+  });
   private readonly duration: number;
   private readonly renewDeadline: number;
   private readonly retry: number;
@@ -53,9 +63,21 @@ export class LeaderElector {
   }
 
   private async run(): Promise<void> {
+    let first = true;
     while (!this.stopped) {
       let ok = false;
-      try { ok = await this.tryAcquireOrRenew(); } catch (e) { this.opts.log?.(`lease: ${(e as Error).message}`); }
+      try {
+        ok = await this.tryAcquireOrRenew();
+      } catch (e) {
+        if (first && (e instanceof LeaseNamespaceMissing || (e instanceof ApiError && e.statusCode === 403))) {
+          if (!(e instanceof LeaseNamespaceMissing)) (e as Error).message = `leader election in namespace "${this.opts.namespace}" is forbidden (the operator's Role binds it to its own namespace; check --lease-namespace / the kubeconfig context): ${(e as Error).message}`;
+          this.stopped = true;
+          this.settleFirst(e);
+          return;
+        }
+        this.opts.log?.(`lease: ${(e as Error).message}`);
+      }
+      if (first) { first = false; this.settleFirst(); }
       if (this.stopped) break;
       const now = Date.now();
       if (ok) {
@@ -88,6 +110,7 @@ export class LeaderElector {
         return true;
       } catch (e) {
         if (isConflict(e)) return false;
+        if (isNotFound(e)) throw new LeaseNamespaceMissing(namespace, name);
         throw e;
       }
     }
@@ -120,5 +143,11 @@ export class LeaderElector {
     const lease = await this.client.get<Lease>(Leases, this.opts.namespace, this.opts.name);
     if (!lease || lease.spec?.holderIdentity !== this.opts.identity) return;
     await this.client.update(Leases, { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) } });
+  }
+}
+
+export class LeaseNamespaceMissing extends Error {
+  constructor(namespace: string, name: string) {
+    super(`cannot create leader-election Lease ${name}: namespace "${namespace}" does not exist. Create it, or choose another with --lease-namespace (or the kubeconfig context's namespace), or run with --leader-elect=false`);
   }
 }

@@ -1,6 +1,7 @@
 // Names, labels and owner references shared by every child the operator creates.
 import crypto from 'node:crypto';
 import type { KubeObject } from '../kube/client.js';
+import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const MANAGED_BY = 'shardline-operator';
 export const FINALIZER = 'shardline.dev/jetstream';
@@ -13,7 +14,12 @@ export interface OperatorSettings {
   imagePullPolicy?: string;
   /** JetStream replicas of the store's metadata KV buckets (3 on the default 3-server NATS). */
   storeReplicas?: number;
+  /** The install's shared Kinesis endpoint (config/runtime: Service `shardline` in the operator's namespace). */
+  sharedEndpoint: string;
 }
+
+/** The shared runtime's in-cluster URL when the operator runs in `namespace`. */
+export const sharedEndpointIn = (namespace: string) => `http://shardline.${namespace}.svc:${RUNTIME_PORT}`;
 
 export type Component = 'runtime' | 'delivery' | 'analytics';
 

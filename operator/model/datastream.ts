@@ -11,7 +11,14 @@ import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
 export const runtimeName = (ds: DataStream) => childName(ds.metadata.name, 'stream');
-export const endpointOf = (ds: DataStream) => `http://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}`;
+/**
+ * Whether the stream gets a runtime Deployment of its own: asked for, or
+ * needed because its pods must mount the stream's Secrets (encryption key,
+ * access keys), which a shared runtime in another namespace cannot.
+ */
+export const isDedicated = (spec: DataStreamSpec) => spec.runtime.dedicated || !!spec.encryption || !!spec.auth;
+export const endpointOf = (ds: DataStream, spec: DataStreamSpec, s: Pick<OperatorSettings, 'sharedEndpoint'>) =>
+  isDedicated(spec) ? `http://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}` : s.sharedEndpoint;
 
 /** The shard count the store should have: PROVISIONED takes spec.shards; ON_DEMAND only keeps it in bounds. */
 export function desiredShardCount(spec: DataStreamSpec, current?: number): number {
@@ -139,8 +146,9 @@ export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: Oper
               args: ['runtime'],
               env,
               ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
-              readinessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 5 },
-              livenessProbe: { tcpSocket: { port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
+              // /readyz: the NATS connection is up (runtime/server.ts); /healthz: the process answers.
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               // Empty lists are left out: the apiserver drops them, and the stored object must match.

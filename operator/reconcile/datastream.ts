@@ -5,11 +5,12 @@
 import { Secrets, DataStreams, Deployments, Services, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { FINALIZER, type OperatorSettings } from '../model/common.js';
-import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, streamNameOf } from '../model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, isDedicated, runtimeName, streamNameOf } from '../model/datastream.js';
 import { autoscalingStatus, desiredAutoscaling, newDecisions, selectorOf } from '../model/autoscaling.js';
 import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
+import { failureOutcome, reportFailure } from '../status/failure.js';
 import { isReshardRejection, openShardsOf, type StreamRecord, type StreamStore } from '../store/streamStore.js';
 import { sameEncryption } from '../../stream/streamEncryption.js';
 import type { DataStream, DataStreamSpec, DataStreamStatus } from '../../crds/schema/datastream.js';
@@ -23,6 +24,22 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
   const ds = ctx.caches.dataStreams.get(key);
   if (!ds) return {}; // gone: children are garbage-collected through owner references
   if (ds.metadata.deletionTimestamp) return finalize(ctx, ds);
+  try {
+    return await reconcileLive(ctx, key, ds);
+  } catch (e) {
+    // Any step that failed shows on the object: Stalled (a refusal retrying will not fix,
+    // looked at again every recheck) or Reconciling (transient: rethrown for backoff).
+    const outcome = failureOutcome(e);
+    await reportFailure(ctx.client, DataStreams, ds, outcome, ctx.events);
+    if (outcome.state === 'Stalled') {
+      ctx.log(`${key}: ${outcome.reason}: ${outcome.message}`);
+      return { requeueAfterMs: ctx.recheckMs };
+    }
+    throw e;
+  }
+}
+
+async function reconcileLive(ctx: Context, key: string, ds: DataStream & KubeObject): Promise<Result> {
 
   await ensureFinalizer(ctx, ds);
 
@@ -47,27 +64,28 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
   }
 
   // External state first (NACK style): the JetStream streams and KV shard map.
-  let sync: StreamSync;
-  try {
-    sync = await syncStream(ctx, ds, spec);
-  } catch (e) {
-    await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, undefined, undefined, {
-      state: 'Progressing', reason: 'StoreUnavailable', message: `Stream store: ${(e as Error).message}`,
-    }), ctx.events);
-    throw e; // retried with per-key backoff
-  }
+  const sync = await syncStream(ctx, ds, spec);
   if (sync.problem && !sync.problem.reason.startsWith('Reshard')) return stalled(ctx, ds, sync.problem.reason, sync.problem.message);
   failpoint('after-ensure-stream', key);
 
-  const kids = dataStreamChildren(ds, spec, ctx.settings);
-  const stored = await ensureChildren(ctx, [
-    { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
-    { type: Services, cache: ctx.caches.services, desired: kids.service },
-    { type: pdbType(ctx.settings), cache: ctx.caches.pdbs, desired: kids.pdb },
-  ]);
+  // A dedicated runtime is this stream's own Deployment + Service + PDB; otherwise
+  // the install's shared runtime serves it and a former dedicated one goes away.
+  const dedicated = isDedicated(spec);
+  let dep: ReturnType<typeof deploymentAvailable>;
+  if (dedicated) {
+    const kids = dataStreamChildren(ds, spec, ctx.settings);
+    const stored = await ensureChildren(ctx, [
+      { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
+      { type: Services, cache: ctx.caches.services, desired: kids.service },
+      { type: pdbType(ctx.settings), cache: ctx.caches.pdbs, desired: kids.pdb },
+    ]);
+    dep = deploymentAvailable(stored.get('Deployment'));
+  } else {
+    await removeDedicatedRuntime(ctx, ds);
+    dep = { available: true, ready: 0, message: `served by the shared endpoint ${ctx.settings.sharedEndpoint}` };
+  }
   failpoint('after-children', key);
 
-  const dep = deploymentAvailable(stored.get('Deployment'));
   // Encryption on (or onto another key) only once every runtime pod mounts the key:
   // a pod without it would refuse writes with KMSNotFoundException.
   if (!sync.problem && !sync.more && dep.available) sync.record = await startEncryption(ctx, ds, spec, sync.record);
@@ -75,12 +93,12 @@ export async function reconcileDataStream(ctx: Context, key: string): Promise<Re
   if (sync.problem) outcome = { state: 'Stalled', ...sync.problem };
   else if (sync.more) outcome = { state: 'Progressing', reason: 'Resharding', message: `Resharding towards ${spec.shards} shards.` };
   else if (sync.record.status !== 'ACTIVE') outcome = { state: 'Progressing', reason: 'StreamNotActive', message: `Stream is ${sync.record.status}.` };
-  else if (!dep.available) outcome = { state: 'Progressing', reason: 'RuntimeNotAvailable', message: `Shard runtime Deployment: ${dep.message}.` };
+  else if (!dep.available) outcome = { state: 'Progressing', reason: 'RuntimeNotAvailable', message: `Dedicated runtime Deployment: ${dep.message}.` };
   else outcome = { state: 'Ready', reason: 'StreamActive', message: `Stream ${sync.record.name} is ACTIVE with ${openShardsOf(sync.record).length} open shards; runtime ${dep.message}.` };
   const scalingState = sync.record.mode === 'ON_DEMAND' ? await (await ctx.store()).scaling(sync.record.uid) : undefined;
   const autoscaling = autoscalingStatus(scalingState);
   await emitScalingEvents(ctx, ds, autoscaling);
-  await writeStatus(ctx.client, DataStreams, ds, { ...statusFor(ds, sync.record, dep.ready, outcome), selector: selectorOf(ds), ...(autoscaling ? { autoscaling } : {}) }, ctx.events);
+  await writeStatus(ctx.client, DataStreams, ds, { ...statusFor(ds, spec, ctx, sync.record, dedicated ? dep.ready : undefined, outcome), selector: selectorOf(ds), ...(autoscaling ? { autoscaling } : {}) }, ctx.events);
   // The store is not watched: look again while it is still moving.
   return sync.more || sync.record.status !== 'ACTIVE' ? { requeueAfterMs: 500 } : {};
 }
@@ -157,6 +175,20 @@ async function syncStream(ctx: Context, ds: DataStream, spec: DataStreamSpec): P
   return { record };
 }
 
+/** Step (shared runtime): delete the dedicated runtime's children this DataStream owns, if any. */
+async function removeDedicatedRuntime(ctx: Context, ds: DataStream & KubeObject): Promise<void> {
+  const name = runtimeName(ds);
+  const ns = ds.metadata.namespace;
+  for (const [type, cache] of [[Deployments, ctx.caches.deployments], [Services, ctx.caches.services], [pdbType(ctx.settings), ctx.caches.pdbs]] as const) {
+    const child = cache.getByName(ns, name);
+    if (!child || child.metadata.deletionTimestamp) continue;
+    if (!child.metadata.ownerReferences?.some((r) => r.controller && r.uid === ds.metadata.uid)) continue;
+    // uid precondition: never delete a same-named object created since the cache saw it.
+    await ctx.client.delete(type, ns, name, { uid: child.metadata.uid });
+    await ctx.events.emit(ds, 'Normal', 'DedicatedRuntimeRemoved', `Deleted ${type.kind} ${name}: the stream is served by the shared endpoint ${ctx.settings.sharedEndpoint}.`);
+  }
+}
+
 /** Step (after the runtime pods mount the key): the stream record encrypts with spec.encryption's key. */
 async function startEncryption(ctx: Context, ds: DataStream, spec: DataStreamSpec, record: StreamRecord): Promise<StreamRecord> {
   const want = desiredEncryption(spec);
@@ -191,8 +223,8 @@ async function syncConsumers(ctx: Context, store: StreamStore, record: StreamRec
   return undefined;
 }
 
-function statusFor(ds: DataStream, rec: StreamRecord | undefined, readyReplicas: number | undefined, outcome: Outcome): DataStreamStatus {
-  const prev = ds.status ?? {};
+function statusFor(ds: DataStream, spec: DataStreamSpec | undefined, ctx: Context, rec: StreamRecord | undefined, readyReplicas: number | undefined, outcome: Outcome): DataStreamStatus {
+  const { readyReplicas: _stale, ...prev } = ds.status ?? {};
   const open = rec ? openShardsOf(rec) : undefined;
   return {
     ...prev,
@@ -205,9 +237,9 @@ function statusFor(ds: DataStream, rec: StreamRecord | undefined, readyReplicas:
       shardCount: open!.length,
       shards: open!.slice(0, 64).map((s) => ({ shardId: s.shardId, startingHashKey: s.hashKeyRange.startingHashKey, endingHashKey: s.hashKeyRange.endingHashKey })),
       retentionHours: rec.retentionHours,
-      endpoint: endpointOf(ds),
+      ...(spec ? { endpoint: endpointOf(ds, spec, ctx.settings) } : {}),
     } : {}),
-    ...(readyReplicas !== undefined ? { readyReplicas } : {}),
+    ...(readyReplicas !== undefined ? { readyReplicas } : _stale !== undefined && !rec ? { readyReplicas: _stale } : {}),
   };
 }
 
@@ -221,7 +253,7 @@ async function emitScalingEvents(ctx: Context, ds: DataStream, next: DataStreamS
 }
 
 async function stalled(ctx: Context, ds: DataStream & KubeObject, reason: string, message: string, requeueAfterMs?: number): Promise<Result> {
-  await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, undefined, undefined, { state: 'Stalled', reason, message }), ctx.events);
+  await writeStatus(ctx.client, DataStreams, ds, statusFor(ds, undefined, ctx, undefined, undefined, { state: 'Stalled', reason, message }), ctx.events);
   return requeueAfterMs ? { requeueAfterMs } : {};
 }
 

@@ -6,12 +6,28 @@ import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
 import { analyticsChildren, deliveryChildren, type ResolvedStream } from '../model/workers.js';
 import { selectorLabels, type Component } from '../model/common.js';
-import { validateAnalyticsApp, validateDeliveryStream } from '../model/validate.js';
+import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
+import { failureOutcome, reportFailure } from '../status/failure.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
 import { deploymentAvailable, type Context, type Result } from './context.js';
+
+/** A failed step shows on the object (operator/status/failure.ts); transient ones are rethrown for backoff. */
+async function withFailureStatus(ctx: Context, type: ResourceType, key: string, fn: (ctx: Context, key: string) => Promise<Result>): Promise<Result> {
+  try {
+    return await fn(ctx, key);
+  } catch (e) {
+    const cache = type === DeliveryStreams ? ctx.caches.deliveryStreams : ctx.caches.analyticsApps;
+    const obj = cache.get(key);
+    if (!obj) throw e;
+    const outcome = failureOutcome(e);
+    await reportFailure(ctx.client, type, obj as any, outcome, ctx.events);
+    if (outcome.state === 'Stalled') return { requeueAfterMs: ctx.recheckMs };
+    throw e;
+  }
+}
 
 type Ref = { ok: true; stream: ResolvedStream } | { ok: false; reason: string; message: string; progressing?: boolean };
 
@@ -22,7 +38,9 @@ function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
   if (readyCondition(ds.status?.conditions)?.status !== 'True') {
     return { ok: false, reason: 'DataStreamNotReady', message: `DataStream ${name} is not Ready yet.`, progressing: true };
   }
-  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint: endpointOf(ds) } };
+  const v = validateDataStream(ds);
+  const endpoint = ds.status?.endpoint ?? (v.ok ? endpointOf(ds, v.spec, ctx.settings) : ctx.settings.sharedEndpoint);
+  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint } };
 }
 
 async function missingSecrets(ctx: Context, namespace: string, names: string[]): Promise<string | undefined> {
@@ -55,7 +73,9 @@ function outcomeFor(dep: KubeObject | undefined, what: string): Outcome {
     : { state: 'Progressing', reason: 'WorkersNotAvailable', message: `${what} worker Deployment: ${d.message}.` };
 }
 
-export async function reconcileDeliveryStream(ctx: Context, key: string): Promise<Result> {
+export const reconcileDeliveryStream = (ctx: Context, key: string) => withFailureStatus(ctx, DeliveryStreams, key, reconcileDeliveryStreamLive);
+
+async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<Result> {
   const d = ctx.caches.deliveryStreams.get(key);
   if (!d || d.metadata.deletionTimestamp) return {};
   const ns = d.metadata.namespace!;
@@ -82,7 +102,9 @@ export async function reconcileDeliveryStream(ctx: Context, key: string): Promis
   return finish(ctx, DeliveryStreams, d, 'delivery', outcomeFor(dep, 'Delivery'), dep);
 }
 
-export async function reconcileAnalyticsApp(ctx: Context, key: string): Promise<Result> {
+export const reconcileAnalyticsApp = (ctx: Context, key: string) => withFailureStatus(ctx, AnalyticsApps, key, reconcileAnalyticsAppLive);
+
+async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Result> {
   const a = ctx.caches.analyticsApps.get(key);
   if (!a || a.metadata.deletionTimestamp) return {};
   const ns = a.metadata.namespace!;

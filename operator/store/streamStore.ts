@@ -15,6 +15,8 @@ export type { StreamRecord, StreamSettings, StreamEncryption };
 
 export interface StreamStore {
   get(name: string): Promise<StreamRecord | undefined>;
+  /** Names of every stream in the store. */
+  listNames(): Promise<string[]>;
   ensure(settings: StreamSettings): Promise<StreamRecord>;
   delete(name: string): Promise<void>;
   setRetention(name: string, hours: number): Promise<StreamRecord>;
@@ -52,6 +54,7 @@ export async function connectStreamStore(natsUrl: string, replicas = 1): Promise
   const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas });
   return {
     get: (name) => streams.getStream(store, name),
+    listNames: () => streams.listStreamNames(store),
     ensure: (settings) => streams.ensureStream(store, settings),
     delete: (name) => streams.deleteStream(store, name),
     setRetention: (name, hours) => streams.setRetention(store, name, hours),

@@ -14,7 +14,7 @@ import { analyticsChildren, deliveryChildren } from '../../operator/model/worker
 import { runtimeConfig } from '../../runtime/config.js';
 import { AnalyticsAppSpec, DataStreamSpec, DeliveryStreamSpec, type DataStream } from '../../crds/index.js';
 
-const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1', storeReplicas: 3 };
+const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1', storeReplicas: 3, sharedEndpoint: 'http://shardline.shardline-system.svc:4567' };
 const owner = (kind: string) => ({ apiVersion: 'shardline.dev/v1alpha1', kind, metadata: { name: 'w', namespace: 'shop', uid: 'u-2' } });
 
 /** Runs `fn` with exactly these SHARDLINE_* variables set. */

@@ -22,6 +22,10 @@ describe('CRD YAML', () => {
     expect(fs.readFileSync(path.join(configCrdDir, 'kustomization.yaml'), 'utf8')).toBe(renderKustomization());
   });
 
+  test('no CRD joins the `all` category: `kubectl delete all --all` must not delete streams (deletionPolicy Delete wipes their data)', () => {
+    for (const crd of buildCrds() as any[]) expect(crd.spec.names.categories).toEqual(['shardline']);
+  });
+
   test('every field has a description and a type (structural, kubectl explain)', () => {
     const missing: string[] = [];
     const walk = (node: any, at: string) => {
@@ -52,7 +56,7 @@ describe('runtime validation with the same schemas', () => {
   test('DataStream defaults', () => {
     expect(DataStreamSpec.parse({})).toEqual({
       mode: 'PROVISIONED', shards: 1, onDemand: { minShards: 1, maxShards: 64, scaleDownStabilizationSeconds: 300, dryRun: false }, retentionHours: 24,
-      replicas: 3, enforceQuotas: true, deletionPolicy: 'Delete', runtime: { replicas: 2 },
+      replicas: 3, enforceQuotas: true, deletionPolicy: 'Delete', runtime: { dedicated: false, replicas: 2 },
     });
   });
   test('DataStream ranges and enums', () => {

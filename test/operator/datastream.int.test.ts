@@ -7,6 +7,8 @@ import { ConfigMaps, DataStreams, Deployments, Secrets, Services } from '../../o
 import { ApiError } from '../../operator/kube/client.js';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { argoHealth } from '../harness/lua.js';
+import { kstatus } from '../harness/kstatus.js';
 
 let cp: ControlPlane;
 let nats: NatsServers;
@@ -17,6 +19,7 @@ let stopped = false;
 /** Resharding is switched on per test: off, the operator sees a runtime without it. */
 let reshardEnabled = false;
 const t0 = Date.now();
+const SHARED = 'http://shardline.shardline-system.svc:4567';
 
 beforeAll(async () => {
   [cp, nats] = await Promise.all([startControlPlane({ crdFiles: CRD_FILES, operatorRbac: true }), startNats()]);
@@ -27,7 +30,7 @@ beforeAll(async () => {
     get updateShardCount() { return reshardEnabled ? real.updateShardCount : undefined; },
     get finishReshard() { return reshardEnabled ? real.finishReshard : undefined; },
   };
-  op = await startOperator({ kubeConfig: cp.operatorKc!, natsUrl: nats.url, image: 'shardline:test', resyncMs: 1000, recheckMs: 500, store: wrapped, log: () => {} });
+  op = await startOperator({ kubeConfig: cp.operatorKc!, natsUrl: nats.url, image: 'shardline:test', sharedEndpoint: SHARED, resyncMs: 1000, recheckMs: 500, store: wrapped, log: () => {} });
   await op.synced;
   // Play kubelet: pods of our Deployments become Ready.
   const tick = async () => {
@@ -52,7 +55,7 @@ async function ns() { const n = await cp.namespace('ds'); nsList.push(n); return
 const dataStream = (namespace: string, name: string, spec: Record<string, unknown> = {}) => ({
   apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream',
   metadata: { name, namespace },
-  spec: { shards: 2, replicas: 1, ...spec },
+  spec: { shards: 2, replicas: 1, runtime: { dedicated: true }, ...spec },
 });
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -113,6 +116,49 @@ test('apply -> Ready within seconds, JetStream stream and every child owned', as
   expect(events).toEqual(expect.arrayContaining(['StreamCreated', 'StreamActive']));
   const pdb = await cp.client.get<any>({ apiVersion: 'policy/v1beta1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true }, n, 'orders-stream');
   expect(pdb?.metadata.ownerReferences?.[0]?.uid).toBe(ds.metadata.uid);
+});
+
+test('default: served by the shared endpoint, no runtime of its own; dedicated on and off creates and deletes it', async () => {
+  const n = await ns();
+  await cp.client.create(DataStreams, dataStream(n, 'common', { runtime: {} }));
+  let ds = await waitReady(n, 'common');
+  expect(ds.status.endpoint).toBe(SHARED);
+  expect(ds.status.readyReplicas).toBeUndefined();
+  expect(cond(ds).message).toContain(SHARED);
+  for (const t of [Deployments, Services]) expect(await cp.client.get(t, n, 'common-stream')).toBeUndefined();
+  expect((await store.get('common'))?.status).toBe('ACTIVE');
+
+  await cp.client.patch(DataStreams, n, 'common', { spec: { runtime: { dedicated: true } } });
+  ds = await until('dedicated', async () => { const o = await waitReady(n, 'common'); return o.status.endpoint === `http://common-stream.${n}.svc:4567` && o; });
+  expect(await cp.client.get(Deployments, n, 'common-stream')).toBeDefined();
+  expect(await cp.client.get(Services, n, 'common-stream')).toBeDefined();
+
+  await cp.client.patch(DataStreams, n, 'common', { spec: { runtime: { dedicated: false } } });
+  await until('dedicated runtime deleted', async () => !(await cp.client.get(Deployments, n, 'common-stream')) && !(await cp.client.get(Services, n, 'common-stream')));
+  ds = await waitReady(n, 'common');
+  expect(ds.status.endpoint).toBe(SHARED);
+  expect(ds.status.readyReplicas).toBeUndefined();
+  // The stream and its data are untouched by the move.
+  expect((await store.get('common'))?.status).toBe('ACTIVE');
+});
+
+test('a JetStream refusal (R3 on a single server) shows as Ready=False / Stalled with the server\'s message', async () => {
+  const n = await ns();
+  await cp.client.create(DataStreams, dataStream(n, 'triple', { replicas: 3 }));
+  const ds = await waitReason(n, 'triple', 'JetStreamError');
+  expect(cond(ds).status).toBe('False');
+  expect(cond(ds).message).toContain('replicas > 1 not supported in non-clustered mode');
+  expect(cond(ds, 'Stalled')).toMatchObject({ status: 'True', reason: 'JetStreamError' });
+  expect(cond(ds, 'Reconciling').status).toBe('False');
+  expect(ds.status.observedGeneration).toBe(ds.metadata.generation);
+  // Argo CD (config/argocd/health.lua) shows it Degraded, Flux (kstatus) Failed.
+  expect(argoHealth('config/argocd/health.lua', ds).status).toBe('Degraded');
+  expect(kstatus(ds)).toBe('Failed');
+  const events = await until('warning event', async () => {
+    const list = await cp.client.list<any>({ apiVersion: 'v1', kind: 'Event', plural: 'events', namespaced: true }, n);
+    return list.items.find((e: any) => e.involvedObject.name === 'triple' && e.reason === 'JetStreamError');
+  });
+  expect(events.type).toBe('Warning');
 });
 
 test('spec change updates children; drift (deleted or edited child) is corrected', async () => {

@@ -1,5 +1,5 @@
 // Pure builders and helpers: spec in, objects out. No I/O.
-import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, streamNameOf } from '../../operator/model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, isDedicated, streamNameOf } from '../../operator/model/datastream.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
 import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
 import { childName } from '../../operator/model/common.js';
@@ -8,7 +8,7 @@ import { conditionsFor } from '../../operator/status/conditions.js';
 import { isSubset, needsApply, withHash } from '../../operator/kube/apply.js';
 import { DataStreamSpec, DeliveryStreamSpec, AnalyticsAppSpec, type DataStream } from '../../crds/index.js';
 
-const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1' };
+const settings = { image: 'shardline:1', natsUrl: 'nats://nats:4222', pdbApiVersion: 'policy/v1', sharedEndpoint: 'http://shardline.shardline-system.svc:4567' };
 const ds = (spec: Record<string, unknown> = {}, status?: any): DataStream => ({
   apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream',
   metadata: { name: 'orders', namespace: 'shop', uid: 'u-1', generation: 1 },
@@ -17,7 +17,7 @@ const ds = (spec: Record<string, unknown> = {}, status?: any): DataStream => ({
 
 describe('DataStream model', () => {
   test('children: runtime Deployment, Service, PDB; all owned by the DataStream', () => {
-    const d = ds({ shards: 4, runtime: { replicas: 3 } });
+    const d = ds({ shards: 4, runtime: { dedicated: true, replicas: 3 } });
     const kids = dataStreamChildren(d, d.spec, settings);
     for (const k of Object.values(kids)) {
       expect(k.metadata.name).toBe('orders-stream');
@@ -42,7 +42,18 @@ describe('DataStream model', () => {
     expect(c.volumeMounts).toBeUndefined();
     expect(dep.spec.selector.matchLabels).toEqual((kids.service as any).spec.selector);
     expect((kids.pdb as any).apiVersion).toBe('policy/v1');
-    expect(endpointOf(d)).toBe('http://orders-stream.shop.svc:4567');
+    expect(endpointOf(d, d.spec, settings)).toBe('http://orders-stream.shop.svc:4567');
+    // Probes: ready once the NATS connection is up, alive while the process answers.
+    expect(c.readinessProbe).toEqual({ httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+  });
+
+  test('shared runtime by default; dedicated when asked, or when the stream mounts Secrets', () => {
+    expect(isDedicated(ds().spec)).toBe(false);
+    expect(endpointOf(ds(), ds().spec, settings)).toBe('http://shardline.shardline-system.svc:4567');
+    expect(isDedicated(ds({ runtime: { dedicated: true } }).spec)).toBe(true);
+    expect(isDedicated(ds({ encryption: { keySecretRef: { name: 'k' } } }).spec)).toBe(true);
+    expect(isDedicated(ds({ auth: { credentialsSecretRef: 'creds' } }).spec)).toBe(true);
   });
 
   test('the config hash follows what the pods are configured with (env, Secret refs), not settings read from the store', () => {

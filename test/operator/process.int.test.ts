@@ -51,7 +51,7 @@ async function operator(lease: string, env: Record<string, string> = {}) {
 async function ns() { const n = await cp.namespace('proc'); namespaces.push(n); return n; }
 const cond = (o: any) => o?.status?.conditions?.find((c: any) => c.type === 'Ready');
 const create = (n: string, name: string) => cp.client.create(DataStreams, {
-  apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name, namespace: n }, spec: { shards: 2, replicas: 1 },
+  apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name, namespace: n }, spec: { shards: 2, replicas: 1, runtime: { dedicated: true } },
 });
 const waitReady = (n: string, name: string, timeout = 30_000) =>
   until(`${name} Ready`, async () => { const o = await cp.client.get<any>(DataStreams, n, name); return cond(o)?.status === 'True' && o; }, timeout);

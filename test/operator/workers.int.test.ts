@@ -46,7 +46,7 @@ test('DeliveryStream: missing DataStream -> Ready=False DataStreamNotFound, then
   const waiting = await waitFor(DeliveryStreams, n, 'to-lake', (o) => cond(o)?.reason === 'DataStreamNotFound', 'DataStreamNotFound');
   expect(cond(waiting).status).toBe('False');
   expect(cond(waiting).message).toMatch(/events/);
-  await cp.client.create(DataStreams, { apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'events', namespace: n }, spec: { replicas: 1 } });
+  await cp.client.create(DataStreams, { apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'events', namespace: n }, spec: { replicas: 1, runtime: { dedicated: true } } });
   const ready = await waitFor(DeliveryStreams, n, 'to-lake', (o) => cond(o)?.status === 'True', 'Ready');
   expect(ready.status.observedGeneration).toBe(ready.metadata.generation);
   const dep = await cp.client.get<any>(Deployments, n, 'to-lake-delivery');
@@ -121,7 +121,7 @@ test('converged DeliveryStreams and AnalyticsApps cause zero writes over several
 test('informers survive an apiserver restart: the operator keeps reconciling', async () => {
   if (!cp.restartApiserver) return;
   const n = await ns();
-  await cp.client.create(DataStreams, { apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'survivor', namespace: n }, spec: { replicas: 1, streamName: `survivor-${n}` } });
+  await cp.client.create(DataStreams, { apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'survivor', namespace: n }, spec: { replicas: 1, streamName: `survivor-${n}`, runtime: { dedicated: true } } });
   await waitFor(DataStreams, n, 'survivor', (o) => cond(o)?.status === 'True', 'Ready');
   const watchesBefore = op.caches.dataStreams.stats.watches;
   await cp.restartApiserver();
