@@ -28,6 +28,8 @@ export interface RuntimeConfig {
   subscriptionMs: number;
   /** How long a consumer stays CREATING (then ACTIVE) or DELETING (then gone). */
   consumerTransitionMs: number;
+  /** Shard streams an API call makes or removes itself; above this the lifecycle worker does it in the background. */
+  inlineShards: number;
   /** Runtime processes sharing the port (node:cluster); 1 runs in this process. */
   workers: number;
   /** The store's shard autoscaler for ON_DEMAND streams (runtime/autoscale/); one runtime holds it at a time. */
@@ -80,6 +82,7 @@ export function runtimeConfig(args: string[] = []): RuntimeConfig {
     kmsKeys: env[ENV.kmsKeys],
     subscriptionMs: env[ENV.subscriptionMs] ?? 300_000,
     consumerTransitionMs: env[ENV.consumerTransitionMs] ?? 500,
+    inlineShards: env[ENV.inlineShards] ?? 64,
     workers: Math.max(1, num(values.workers) ?? env[ENV.workers] ?? 1),
     autoscale: {
       enabled: env[ENV.autoscale] !== 'off',

@@ -9,7 +9,7 @@ import { kinesisHandler } from './api/handler.js';
 import { loadCredentialStore } from './auth/index.js';
 import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
-import { startClosedShardJanitor } from '../stream/closedShardJanitor.js';
+import { LifecycleWorker } from '../stream/lifecycleWorker.js';
 import { loadKeyRing } from '../stream/keyring.js';
 import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
@@ -41,7 +41,9 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   const usage = new ShardUsage(store.nc, { log });
   usage.start(cache);
   const metrics = createMetricsRegistry(usage);
-  const ctx: ApiContext = { store, cache, appender, iterators, config, usage };
+  // Background half of create/delete/reshard and the closed-shard janitor; one runtime at a time (KV lease).
+  const lifecycle = new LifecycleWorker(store, cache, { log });
+  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, lifecycle };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   const credentials = loadCredentialStore({ file: config.credentialsFile, inline: config.credentials });
   const handler = kinesisHandler({
@@ -62,7 +64,7 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     onError: (op, e) => log(`${op}: ${(e as Error)?.stack ?? e}`),
   });
   const listener = await listen(handler, config.port, config.host);
-  const stopJanitor = startClosedShardJanitor(store, log);
+  lifecycle.start();
   const autoscaler = config.autoscale.enabled ? new Autoscaler(store, cache, { ...config.autoscale, shardLimit: config.shardLimit, log }) : undefined;
   autoscaler?.start();
   return {
@@ -72,7 +74,7 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     autoscaler,
     async close() {
       await listener.close();
-      stopJanitor();
+      await lifecycle.stop();
       await autoscaler?.stop();
       usage.stop();
       cache.stop();

@@ -6,6 +6,7 @@ import type { IteratorCodec } from '../../stream/kinesis/iterator.js';
 import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../../stream/keyring.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
+import type { LifecycleWorker } from '../../stream/lifecycleWorker.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 
 export interface ApiContext {
@@ -18,6 +19,8 @@ export interface ApiContext {
   keys?: KeyRing;
   /** Per-shard limits and metrics (ARCHITECTURE.md, "Per-shard limits and metrics"); absent: neither. */
   usage?: ShardUsage;
+  /** The background half of create/delete/reshard (stream/lifecycleWorker.ts); absent: only the inline half runs here. */
+  lifecycle?: LifecycleWorker;
 }
 
 export type Params = Record<string, any>;

@@ -1,5 +1,6 @@
 // SplitShard, MergeShards, UpdateShardCount, UpdateStreamMode.
-import { planMerge, planSplit, reshard, updateShardCount as scale, ReshardError } from '../../../stream/reshard.js';
+import { beginReshard, finishReshard, planMerge, planShardCount, planSplit, ReshardError, type ShardPlan } from '../../../stream/reshard.js';
+import { inlineAllowed, inlineWork, tryInline } from '../lifecycle.js';
 import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { openShards, type StreamRecord } from '../../../stream/streamRecord.js';
 import { KinesisError, invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
@@ -40,16 +41,25 @@ async function run(ctx: ApiContext, name: string, f: () => Promise<StreamRecord>
   }
 }
 
+/** Begins the reshard (record UPDATING) and finishes it here when small, else in the background. */
+async function reshardOp(ctx: ApiContext, name: string, plan: (r: StreamRecord) => ShardPlan): Promise<StreamRecord> {
+  const begun = await beginReshard(ctx.store, name, plan);
+  const children = begun.pendingShards?.length ?? 0;
+  if (inlineAllowed(ctx, children, true)) await tryInline(ctx, `reshard of ${name}`, () => finishReshard(ctx.store, begun, inlineWork()));
+  else ctx.lifecycle?.nudge();
+  return begun;
+}
+
 export const splitShard: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
   checkLimit(ctx, 1);
-  await run(ctx, name, () => reshard(ctx.store, name, (r) => planSplit(r, p.ShardToSplit, BigInt(p.NewStartingHashKey))));
+  await run(ctx, name, () => reshardOp(ctx, name, (r) => planSplit(r, p.ShardToSplit, BigInt(p.NewStartingHashKey))));
   return {};
 };
 
 export const mergeShards: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
-  await run(ctx, name, () => reshard(ctx.store, name, (r) => planMerge(r, p.ShardToMerge, p.AdjacentShardToMerge)));
+  await run(ctx, name, () => reshardOp(ctx, name, (r) => planMerge(r, p.ShardToMerge, p.AdjacentShardToMerge)));
   return {};
 };
 
@@ -60,7 +70,7 @@ export const updateShardCount: Operation = async (ctx, p) => {
   const current = openShards(before.record).length;
   const target = p.TargetShardCount as number;
   if (target > current) checkLimit(ctx, target - current);
-  await run(ctx, name, () => scale(ctx.store, name, target));
+  await run(ctx, name, () => reshardOp(ctx, name, planShardCount(name, target)));
   return { StreamName: name, StreamARN: streamArn(ctx, name), CurrentShardCount: current, TargetShardCount: target };
 };
 
