@@ -15,6 +15,11 @@ import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
 import { Autoscaler } from './autoscale/controller.js';
 
+/** JetStream's stream count from its account info (one small request, not a listing). */
+async function shardStreamCount(store: Store): Promise<number | string> {
+  return (await store.jsm.getAccountInfo().catch(() => undefined))?.streams ?? '?';
+}
+
 export interface RunningRuntime {
   port: number;
   ctx: ApiContext;
@@ -27,7 +32,8 @@ export interface RunningRuntime {
 const BATCH_BYTES = 4 * 1024 * 1024;
 
 export async function startRuntime(config: RuntimeConfig, log: (msg: string) => void = () => undefined): Promise<RunningRuntime> {
-  const store: Store = await connectStore({ natsUrl: config.natsUrl, replicas: config.replicas, name: 'shardline-runtime' });
+  const store: Store = await connectStore({ natsUrl: config.natsUrl, replicas: config.replicas, name: 'shardline-runtime', waitLog: log });
+  log(`connected to NATS; ${await shardStreamCount(store)} shard streams in JetStream`);
   const cache = new StreamCache(store.streams, store.nc, log);
   await cache.start();
   const publisher = new WindowedPublisher(store.nc, { maxInFlight: 4096, timeoutMs: 10_000 });
