@@ -22,6 +22,20 @@ export const ENV = {
    */
   shardCreateBudget: 'SHARDLINE_SHARD_CREATE_BUDGET',
   shardCreateWindowMs: 'SHARDLINE_SHARD_CREATE_WINDOW_MS',
+  /** pino level (common/log.ts). */
+  logLevel: 'SHARDLINE_LOG_LEVEL',
+  // NATS credentials of every process (common/natsAuth.ts).
+  natsAuthDir: 'SHARDLINE_NATS_AUTH_DIR',
+  natsUser: 'SHARDLINE_NATS_USER',
+  natsPassword: 'SHARDLINE_NATS_PASSWORD',
+  natsPasswordFile: 'SHARDLINE_NATS_PASSWORD_FILE',
+  natsToken: 'SHARDLINE_NATS_TOKEN',
+  natsTokenFile: 'SHARDLINE_NATS_TOKEN_FILE',
+  natsNkeySeedFile: 'SHARDLINE_NATS_NKEY_SEED_FILE',
+  natsCredsFile: 'SHARDLINE_NATS_CREDS_FILE',
+  natsTlsCa: 'SHARDLINE_NATS_TLS_CA',
+  natsTlsCert: 'SHARDLINE_NATS_TLS_CERT',
+  natsTlsKey: 'SHARDLINE_NATS_TLS_KEY',
   // `shardline runtime`.
   /** Streams with at most this many shards to make or remove are done within the API call; larger ones in the background. */
   inlineShards: 'SHARDLINE_INLINE_SHARDS',
@@ -36,6 +50,19 @@ export const ENV = {
   subscriptionMs: 'SHARDLINE_SUBSCRIPTION_MS',
   consumerTransitionMs: 'SHARDLINE_CONSUMER_TRANSITION_MS',
   workers: 'SHARDLINE_WORKERS',
+  /** HTTPS certificate chain and key (PEM files, re-read when they change). */
+  tlsCertFile: 'SHARDLINE_TLS_CERT_FILE',
+  tlsKeyFile: 'SHARDLINE_TLS_KEY_FILE',
+  accessLog: 'SHARDLINE_ACCESS_LOG',
+  // Limits before authentication (runtime/http/).
+  bodyBudgetBytes: 'SHARDLINE_BODY_BUDGET_BYTES',
+  bodyTimeoutMs: 'SHARDLINE_BODY_TIMEOUT_MS',
+  headersTimeoutMs: 'SHARDLINE_HEADERS_TIMEOUT_MS',
+  idleTimeoutMs: 'SHARDLINE_IDLE_TIMEOUT_MS',
+  sniffTimeoutMs: 'SHARDLINE_SNIFF_TIMEOUT_MS',
+  maxConnections: 'SHARDLINE_MAX_CONNECTIONS',
+  h2MaxStreams: 'SHARDLINE_H2_MAX_STREAMS',
+  readyTimeoutMs: 'SHARDLINE_READY_TIMEOUT_MS',
   quotaGossipMs: 'SHARDLINE_QUOTA_GOSSIP_MS',
   metricsPublishMs: 'SHARDLINE_METRICS_PUBLISH_MS',
   /** The store's shard autoscaler (runtime/autoscale/): `off` disables it in this runtime. */
@@ -55,6 +82,9 @@ export const ENV = {
   imagePullPolicy: 'SHARDLINE_IMAGE_PULL_POLICY',
   leaderElect: 'SHARDLINE_LEADER_ELECT',
   healthPort: 'SHARDLINE_HEALTH_PORT',
+  /** Secret with NATS credential files the operator mounts into runtime and worker pods. */
+  natsAuthSecret: 'SHARDLINE_NATS_AUTH_SECRET',
+  kubeconfig: 'KUBECONFIG',
   failpoints: 'SHARDLINE_FAILPOINTS',
   /** From the downward API (config/manager/operator.yaml): Lease holder identity and namespace. */
   podName: 'POD_NAME',

@@ -8,7 +8,8 @@ export class OperatorMetrics {
   readonly reconciles = new Counter({ name: 'shardline_operator_reconcile_total', help: 'Reconciles by kind and result.', labelNames: ['kind', 'result'], registers: [this.registry] });
   readonly duration = new Histogram({ name: 'shardline_operator_reconcile_seconds', help: 'Reconcile duration.', labelNames: ['kind'], buckets: [0.005, 0.02, 0.1, 0.5, 2, 10], registers: [this.registry] });
   readonly leader = new Gauge({ name: 'shardline_operator_leader', help: '1 while this replica leads.', registers: [this.registry] });
-  readonly writes = new Gauge({ name: 'shardline_operator_api_writes', help: 'API writes issued by reconciles since start.', registers: [this.registry] });
+  /** Set at scrape time from the client's own count (a counter: it only grows while the process lives). */
+  readonly writes = new Counter({ name: 'shardline_operator_api_writes_total', help: 'Kubernetes API writes issued by reconciles since start.', registers: [this.registry] });
   constructor() { collectDefaultMetrics({ register: this.registry }); }
 }
 
@@ -23,7 +24,8 @@ export function startHealthServer(port: number, state: { ready: () => boolean; w
       return;
     }
     if (path === '/metrics') {
-      metrics.writes.set(state.writes());
+      metrics.writes.reset();
+      metrics.writes.inc(state.writes());
       metrics.leader.set(state.leader() ? 1 : 0);
       res.setHeader('Content-Type', metrics.registry.contentType);
       res.end(await metrics.registry.metrics());

@@ -1,92 +1,74 @@
 // `shardline operator`: runs the controller until SIGTERM/SIGINT.
-//   --kubeconfig PATH        (else KUBECONFIG, ~/.kube/config or in-cluster)
-//   --nats URL               (SHARDLINE_NATS_URL, default nats://nats.<namespace>.svc:4222)
-//   --image IMAGE            (SHARDLINE_IMAGE; default the image of this pod's operator
-//                             container, out of cluster shardline:0.1.0)
-//   --leader-elect=false     (default true; Lease in the operator's namespace:
-//                             --lease-namespace, else POD_NAMESPACE, else the kubeconfig context's)
-//   --shared-endpoint URL    (SHARDLINE_SHARED_ENDPOINT, default http://shardline.<namespace>.svc:4567)
-//   --store-replicas 1       (SHARDLINE_REPLICAS: metadata KV bucket replicas, 3 on a NATS cluster)
-//   --health-port 8081       (/healthz, /readyz, /metrics; 0 picks a free port)
-import { parseArgs } from 'node:util';
+// Flags and env: operator/options.ts (`shardline operator --help`). Defaults
+// that depend on where the operator runs are worked out here: the namespace
+// (--lease-namespace, else POD_NAMESPACE, else the kubeconfig context's), the
+// NATS URL and shared endpoint in it, and the runtime image (this pod's own).
+import { Command } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startOperator } from './manager.js';
 import { KubeClient } from './kube/client.js';
 import { operatorNamespace, ownImage } from './kube/self.js';
 import { sharedEndpointIn } from './model/common.js';
-import { ENV } from '../contract/env.js';
-import { OPERATOR_HEALTH_PORT } from '../contract/ports.js';
+import { OPERATOR_OPTIONS } from './options.js';
+import { addOptions, resolveOptions } from '../common/options.js';
+import { natsAuthFromValues, natsConnectOptions } from '../common/natsAuth.js';
+import { createLogger } from '../common/log.js';
 
 const DEFAULT_IMAGE = 'shardline:0.1.0';
 
-export async function runOperator(args: string[]): Promise<void> {
-  const env = process.env;
-  const { values } = parseArgs({
-    args,
-    options: {
-      kubeconfig: { type: 'string' },
-      nats: { type: 'string' },
-      image: { type: 'string' },
-      'image-pull-policy': { type: 'string' },
-      'leader-elect': { type: 'string' },
-      'lease-namespace': { type: 'string' },
-      'lease-name': { type: 'string' },
-      'lease-duration-seconds': { type: 'string' },
-      'renew-deadline-ms': { type: 'string' },
-      'retry-period-ms': { type: 'string' },
-      identity: { type: 'string' },
-      'resync-seconds': { type: 'string' },
-      workers: { type: 'string' },
-      'health-port': { type: 'string' },
-      'store-replicas': { type: 'string' },
-      'shared-endpoint': { type: 'string' },
-    },
-  });
+/** `values` as the CLI resolves them; an argv array is parsed here (tests spawn this module directly). */
+export async function runOperator(input: string[] | Record<string, any>): Promise<void> {
+  let v: Record<string, any>;
+  if (Array.isArray(input)) {
+    const cmd = addOptions(new Command('operator'), OPERATOR_OPTIONS);
+    cmd.parse(input, { from: 'user' });
+    v = resolveOptions(OPERATOR_OPTIONS, cmd.opts(), cmd);
+  } else v = input;
+  const logger = createLogger('operator');
   const kc = new KubeConfig();
-  const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  if (v.kubeconfig) kc.loadFromFile(v.kubeconfig);
   else kc.loadFromDefault();
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const leaderElect = (values['leader-elect'] ?? env[ENV.leaderElect] ?? 'true') !== 'false';
-  const namespace = operatorNamespace(kc, values['lease-namespace'], env[ENV.podNamespace]);
-  if (leaderElect && !namespace) {
+  const namespace = operatorNamespace(kc, v.leaseNamespace, v.podNamespace);
+  if (v.leaderElect && !namespace) {
     throw new Error('no namespace for the leader-election Lease: the kubeconfig context names none and POD_NAMESPACE is unset; pass --lease-namespace (e.g. shardline-system) or --leader-elect=false');
   }
-  let image = values.image || env[ENV.image] || undefined;
-  const podName = env[ENV.podName];
-  if (!image && podName && namespace) {
-    image = await ownImage(new KubeClient(kc), namespace, podName).catch((e) => {
-      throw new Error(`cannot read my own Pod ${namespace}/${podName} for the runtime image (RBAC: get pods in ${namespace}), or set SHARDLINE_IMAGE: ${(e as Error).message}`);
+  let image: string | undefined = v.image || undefined;
+  if (!image && v.podName && namespace) {
+    image = await ownImage(new KubeClient(kc), namespace, v.podName).catch((e) => {
+      throw new Error(`cannot read my own Pod ${namespace}/${v.podName} for the runtime image (RBAC: get pods in ${namespace}), or set SHARDLINE_IMAGE: ${(e as Error).message}`);
     });
   }
   image ??= DEFAULT_IMAGE;
   const handle = await startOperator({
     kubeConfig: kc,
-    natsUrl: values.nats ?? env[ENV.natsUrl] ?? `nats://nats.${namespace ?? 'shardline-system'}.svc:4222`,
+    natsUrl: v.nats ?? `nats://nats.${namespace ?? 'shardline-system'}.svc:4222`,
+    natsConnectOptions: natsConnectOptions(natsAuthFromValues(v)),
+    natsAuthSecret: v.natsAuthSecret,
     image,
-    imagePullPolicy: values['image-pull-policy'] ?? env[ENV.imagePullPolicy],
-    sharedEndpoint: values['shared-endpoint'] ?? env[ENV.sharedEndpoint] ?? sharedEndpointIn(namespace ?? 'shardline-system'),
-    identity: values.identity ?? env[ENV.podName],
-    leaderElection: leaderElect && {
+    imagePullPolicy: v.imagePullPolicy,
+    sharedEndpoint: v.sharedEndpoint ?? sharedEndpointIn(namespace ?? 'shardline-system'),
+    identity: v.identity,
+    leaderElection: v.leaderElect && {
       namespace: namespace!,
-      name: values['lease-name'],
-      leaseDurationSeconds: num(values['lease-duration-seconds']),
-      renewDeadlineMs: num(values['renew-deadline-ms']),
-      retryPeriodMs: num(values['retry-period-ms']),
+      name: v.leaseName,
+      leaseDurationSeconds: v.leaseDurationSeconds,
+      renewDeadlineMs: v.renewDeadlineMs,
+      retryPeriodMs: v.retryPeriodMs,
     },
-    resyncMs: values['resync-seconds'] ? Number(values['resync-seconds']) * 1000 : undefined,
-    workers: num(values.workers),
-    storeReplicas: num(values['store-replicas'] ?? env[ENV.replicas]),
-    healthPort: Number(values['health-port'] ?? env[ENV.healthPort] ?? OPERATOR_HEALTH_PORT),
+    resyncMs: v.resyncSeconds ? v.resyncSeconds * 1000 : undefined,
+    workers: v.workers,
+    storeReplicas: v.storeReplicas,
+    healthPort: v.healthPort,
+    log: (m: string) => logger.info(m),
   });
   // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).
-  process.on('unhandledRejection', (e) => console.error('[operator] unhandled rejection:', e));
-  console.error(`[operator] started (namespace ${namespace ?? '-'}, image ${image})`);
+  process.on('unhandledRejection', (e) => logger.error({ err: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack }, 'unhandled rejection'));
+  logger.info({ namespace: namespace ?? null, image }, `[operator] started (namespace ${namespace ?? '-'}, image ${image})`);
   await new Promise<void>((resolve) => {
     const done = () => resolve();
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
   });
-  console.error('[operator] shutting down');
+  logger.info('[operator] shutting down');
   await handle.stop();
 }

@@ -18,10 +18,15 @@ import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
 import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
 import type { Caches, Context, Result } from './reconcile/context.js';
 import { OperatorMetrics, startHealthServer } from './health.js';
+import { createLogger } from '../common/log.js';
 
 export interface OperatorOptions {
   kubeConfig: KubeConfig;
   natsUrl: string;
+  /** NATS credentials and TLS for the operator's own connection (common/natsAuth.ts). */
+  natsConnectOptions?: Partial<import('nats').ConnectionOptions>;
+  /** Secret mounted into runtime and worker pods for their NATS credentials (model/common.ts). */
+  natsAuthSecret?: string;
   image: string;
   imagePullPolicy?: string;
   /** URL of the install's shared runtime Service (default http://shardline.shardline-system.svc:4567). */
@@ -61,12 +66,12 @@ async function detectPdbApiVersion(client: KubeClient): Promise<string> {
 }
 
 export async function startOperator(opts: OperatorOptions): Promise<OperatorHandle> {
-  const log = opts.log ?? ((m: string) => console.error(`[operator] ${m}`));
+  const log = opts.log ?? ((m: string) => createLogger('operator').info(m));
   const client = new KubeClient(opts.kubeConfig);
   // A separate client for the Lease, so its renewals are not counted as reconcile writes.
   const leaseClient = new KubeClient(opts.kubeConfig);
   const settings: OperatorSettings = {
-    image: opts.image, natsUrl: opts.natsUrl, imagePullPolicy: opts.imagePullPolicy, storeReplicas: opts.storeReplicas,
+    image: opts.image, natsUrl: opts.natsUrl, natsAuthSecret: opts.natsAuthSecret, imagePullPolicy: opts.imagePullPolicy, storeReplicas: opts.storeReplicas,
     pdbApiVersion: await detectPdbApiVersion(client),
     sharedEndpoint: opts.sharedEndpoint ?? sharedEndpointIn('shardline-system'),
   };
@@ -83,7 +88,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
 
   let storePromise: Promise<StreamStore> | undefined = opts.store ? Promise.resolve(opts.store) : undefined;
   const store = () => {
-    storePromise ??= connectStreamStore(opts.natsUrl, opts.storeReplicas).catch((e) => { storePromise = undefined; throw e; });
+    storePromise ??= connectStreamStore(opts.natsUrl, opts.storeReplicas, opts.natsConnectOptions).catch((e) => { storePromise = undefined; throw e; });
     return storePromise;
   };
   const ctx: Context = { client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000 };

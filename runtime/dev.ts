@@ -6,7 +6,7 @@
 // applies the change.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runtimeConfig } from './config.js';
+import { runtimeConfig, type RuntimeConfig } from './config.js';
 import { startRuntime } from './server.js';
 import { acquireDataDir, DataDirInUseError } from './dev/dataDirLock.js';
 import { SupervisedNats } from './dev/natsProcess.js';
@@ -14,6 +14,7 @@ import { loadManifests, ManifestError, type Manifest } from './dev/manifests.js'
 import { applyDataStream, validateDataStream } from './dev/applyStreams.js';
 import { devWorkerStarter, type DevWorker } from './dev/workers.js';
 import { startupSummary } from './dev/summary.js';
+import { assertPortFree } from './dev/portFree.js';
 import { ENV } from '../contract/env.js';
 
 const say = (m: string) => console.log(`[dev] ${m}`);
@@ -33,7 +34,8 @@ export function splitDevArgs(args: string[]): { dev: string[]; runtime: string[]
   return { dev, runtime };
 }
 
-export async function runDev(args: string[]): Promise<void> {
+/** `preset`: the runtime's settings already parsed (the CLI does); else runtime flags in `args` are parsed here. */
+export async function runDev(args: string[], preset?: RuntimeConfig): Promise<void> {
   const split = splitDevArgs(args);
   const { values } = parseArgs({
     args: split.dev,
@@ -48,12 +50,12 @@ export async function runDev(args: string[]): Promise<void> {
   const natsPort = Number(values['nats-port'] ?? process.env[ENV.natsPort] ?? 4222);
   let config: ReturnType<typeof runtimeConfig>;
   try {
-    config = runtimeConfig(split.runtime);
+    config = preset ?? runtimeConfig(split.runtime);
   } catch (e) {
     fail((e as Error).message);
   }
   if (values.port) config.port = Number(values.port);
-  if (!split.runtime.some((a) => a.split('=')[0] === '--host')) config.host = process.env[ENV.host] ?? '127.0.0.1';
+  if (preset || !split.runtime.some((a) => a.split('=')[0] === '--host')) config.host = process.env[ENV.host] ?? '127.0.0.1';
 
   // Manifests first: a typo is reported before anything starts.
   let manifests: Manifest[] = [];
@@ -75,6 +77,7 @@ export async function runDev(args: string[]): Promise<void> {
     if (e instanceof DataDirInUseError) fail(e.message);
     throw e;
   }
+  await assertPortFree(natsPort, 'nats-server', '--nats-port').catch((e: Error) => (release(), fail(e.message)));
   const nats = new SupervisedNats({ bin: process.env.NATS_SERVER_BIN ?? 'nats-server', dataDir, port: natsPort, log: say });
   let shuttingDown: Promise<void> | undefined;
   const workers: DevWorker[] = [];

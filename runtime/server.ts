@@ -11,8 +11,16 @@ import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
 import { LifecycleWorker } from '../stream/lifecycleWorker.js';
 import { loadKeyRing } from '../stream/keyring.js';
+import { attachStoreKeys, startKeyJanitor } from '../stream/storeKeys.js';
 import { ShardUsage } from './usage/shardUsage.js';
 import { createMetricsRegistry } from './usage/metrics.js';
+import { metricsSource } from './usage/clusterMetrics.js';
+import { BodyBudget } from './http/body.js';
+import { loadTls } from './http/tls.js';
+import { readiness } from './readiness.js';
+import { accessLogger } from './accessLog.js';
+import { natsConnectOptions } from '../common/natsAuth.js';
+import { errorFields, toLogger, type Logger } from '../common/log.js';
 import { Autoscaler } from './autoscale/controller.js';
 
 /** JetStream's stream count from its account info (one small request, not a listing). */
@@ -24,6 +32,8 @@ export interface RunningRuntime {
   port: number;
   ctx: ApiContext;
   listener: Listener;
+  /** Request body bytes held right now (runtime/http/body.ts). */
+  bodyBudget: BodyBudget;
   autoscaler?: Autoscaler;
   close(): Promise<void>;
 }
@@ -31,8 +41,19 @@ export interface RunningRuntime {
 /** Largest JetStream message we build; single records above it go alone. */
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-export async function startRuntime(config: RuntimeConfig, log: (msg: string) => void = () => undefined): Promise<RunningRuntime> {
-  const store: Store = await connectStore({ natsUrl: config.natsUrl, replicas: config.replicas, name: 'shardline-runtime', waitLog: log });
+/** `log`: a pino logger, or a function receiving each JSON log line (tests). */
+export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((line: string) => void)): Promise<RunningRuntime> {
+  const logger = toLogger('runtime', logTo);
+  // The stream library takes plain message callbacks.
+  const log = (m: string) => logger.info(m);
+  const store: Store = await connectStore({
+    natsUrl: config.natsUrl,
+    replicas: config.replicas,
+    name: 'shardline-runtime',
+    connectOptions: natsConnectOptions(config.natsAuth),
+    // A restoring nats-server (a minute for 10,000 shard streams) is waited for, with progress; real failures abort.
+    waitLog: log,
+  });
   log(`connected to NATS; ${await shardStreamCount(store)} shard streams in JetStream`);
   const cache = new StreamCache(store.streams, store.nc, log);
   await cache.start();
@@ -47,10 +68,17 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
   const usage = new ShardUsage(store.nc, { log });
   usage.start(cache);
   const metrics = createMetricsRegistry(usage);
+  const scrape = metricsSource(metrics.registry);
+  const ready = readiness(store.nc, config.readyTimeoutMs);
+  const access = accessLogger(logger, config.accessLog);
+  const bodyBudget = new BodyBudget(config.bodyBudgetBytes);
   // Background half of create/delete/reshard and the closed-shard janitor; one runtime at a time (KV lease).
   const lifecycle = new LifecycleWorker(store, cache, { log });
-  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, lifecycle };
+  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, log, lifecycle };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
+  // alias/aws/kinesis works out of the box; Secret keys outlive a Secret change.
+  ctx.storeKeys = await attachStoreKeys(store, ctx.keys, log);
+  const stopKeyJanitor = startKeyJanitor(ctx.storeKeys, log);
   const credentials = loadCredentialStore({ file: config.credentialsFile, inline: config.credentials });
   const handler = kinesisHandler({
     ctx,
@@ -58,18 +86,34 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     routes: {
       '/healthz': (res) => void res.end('ok'),
       '/metrics': async (res) => {
-        const body = await metrics.metrics();
-        res.setHeader('Content-Type', metrics.contentType);
+        const body = await scrape();
+        res.setHeader('Content-Type', metrics.registry.contentType);
         res.end(body);
       },
-      '/readyz': (res) => {
-        res.statusCode = store.nc.isClosed() ? 503 : 200;
-        res.end(res.statusCode === 200 ? 'ok' : 'nats connection closed');
+      '/readyz': async (res) => {
+        const problem = await ready();
+        res.statusCode = problem ? 503 : 200;
+        res.end(problem ?? 'ok');
       },
     },
-    onError: (op, e) => log(`${op}: ${(e as Error)?.stack ?? e}`),
+    bodyBudget,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    onDone: (r) => {
+      metrics.observe(r);
+      access(r);
+    },
+    // Our own faults keep their stack; client-caused ends never come here.
+    onError: (op, e) => logger.error({ operation: op, ...errorFields(e), stack: (e as Error)?.stack }, 'request failed'),
   });
-  const listener = await listen(handler, config.port, config.host);
+  const tls = loadTls(config, logger);
+  const listener = await listen(handler, {
+    port: config.port,
+    host: config.host,
+    limits: config.limits,
+    tls: tls?.current(),
+    onEvent: (event, fields) => logger.debug(fields, event),
+  });
+  tls?.onChange((pair) => listener.setCertificate?.(pair));
   lifecycle.start();
   const autoscaler = config.autoscale.enabled ? new Autoscaler(store, cache, { ...config.autoscale, shardLimit: config.shardLimit, log }) : undefined;
   autoscaler?.start();
@@ -77,10 +121,14 @@ export async function startRuntime(config: RuntimeConfig, log: (msg: string) => 
     port: listener.port,
     ctx,
     listener,
+    bodyBudget,
     autoscaler,
     async close() {
+      tls?.stop();
       await listener.close();
       await lifecycle.stop();
+      stopKeyJanitor();
+      ctx.storeKeys?.stop();
       await autoscaler?.stop();
       usage.stop();
       cache.stop();

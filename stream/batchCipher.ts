@@ -61,20 +61,24 @@ export function openBatch(buf: Uint8Array, keys: KeyRing): Buffer {
   const headEnd = HEADER + 1 + idLen + IV_BYTES;
   if (b.length < headEnd + TAG_BYTES) throw new Error('truncated sealed record batch');
   const id = b.toString('utf8', HEADER + 1, HEADER + 1 + idLen);
-  const key = keys.forDecrypt(id);
-  const decipher = createDecipheriv('aes-256-gcm', key.key, b.subarray(HEADER + 1 + idLen, headEnd));
-  decipher.setAAD(b.subarray(0, headEnd));
-  decipher.setAuthTag(b.subarray(b.length - TAG_BYTES));
   const head = Buffer.allocUnsafe(HEADER);
   b.copy(head, 0, 0, HEADER);
   head.writeUInt8(PLAIN_VERSION, 0);
-  try {
-    const body = decipher.update(b.subarray(headEnd, b.length - TAG_BYTES));
-    return Buffer.concat([head, body, decipher.final()]);
-  } catch {
-    throw new KeyError(
-      'KMSAccessDeniedException',
-      `The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access: records cannot be decrypted with the configured key ${keys.keyArn(id)}.`,
-    );
+  // The current material first; after a Secret change the same id may name
+  // kept earlier material, which GCM's tag tells apart.
+  for (const key of keys.decryptionKeys(id)) {
+    const decipher = createDecipheriv('aes-256-gcm', key.key, b.subarray(HEADER + 1 + idLen, headEnd));
+    decipher.setAAD(b.subarray(0, headEnd));
+    decipher.setAuthTag(b.subarray(b.length - TAG_BYTES));
+    try {
+      const body = decipher.update(b.subarray(headEnd, b.length - TAG_BYTES));
+      return Buffer.concat([head, body, decipher.final()]);
+    } catch {
+      // not this material
+    }
   }
+  throw new KeyError(
+    'KMSAccessDeniedException',
+    `The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access: records cannot be decrypted with the configured key ${keys.keyArn(id)}.`,
+  );
 }

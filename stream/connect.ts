@@ -1,4 +1,4 @@
-import { connect, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
+import { connect, type ConnectionOptions, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
 import { CONFIG_BUCKET, STREAMS_BUCKET } from './names.js';
 
 /** One NATS connection and the handles every part of the runtime shares. */
@@ -29,6 +29,8 @@ export interface StoreOptions {
    * listens): progress goes here every few seconds. Absent: fail at once.
    */
   waitLog?: (msg: string) => void;
+  /** Credentials and TLS (authenticator, tls), merged into nats.js's connect options. */
+  connectOptions?: Partial<ConnectionOptions>;
 }
 
 /** Calls `f` until it succeeds while the failure is NATS/JetStream not being ready yet, reporting progress. */
@@ -67,6 +69,7 @@ export async function connectStore(opts: StoreOptions): Promise<Store> {
     user: opts.user,
     pass: opts.pass,
     token: opts.token,
+    ...opts.connectOptions,
   }), opts.waitLog);
   const replicas = opts.replicas ?? 1;
   const js = nc.jetstream({ timeout: 10_000 });

@@ -18,13 +18,23 @@
 //       (the kubelet's ..data links) are skipped.
 //   Generate a key with `openssl rand -base64 32`.
 //
+// Two more sources live in JetStream (stream/storeKeys.ts attaches them):
+//   * store-managed keys: the default key behind `alias/aws/kinesis`, created
+//     once per installation, as every AWS account has an AWS-managed key;
+//   * kept materials: every key material the file ever held, kept after the
+//     Secret changes (a new value under the same id, or the id gone) so that
+//     records sealed with it stay readable until none is stored any more.
+// The file and inline entries win over store-managed ones on a clash.
+//
 // A stream's KeyId may be given as a key id, a key ARN, an alias name
 // (alias/<name>) or an alias ARN (arn:aws:kms:<region>:<account>:alias/<name>).
 // ARNs are matched by their key id or alias name whatever region/account they
 // carry. Like the credentials file, the source is stat'ed at most once a second
 // and re-read when it changed (Secret rotation); a reload that fails keeps the
-// previous keys and warns. Removing a key makes data written with it
-// unreadable (GetRecords answers KMSNotFoundException) until it is restored.
+// previous keys and warns. Without the kept materials (no store attached),
+// removing a key makes data written with it unreadable (GetRecords answers
+// KMSNotFoundException) until it is restored.
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KeyUnavailableError as KeyError } from './errors.js';
@@ -134,8 +144,24 @@ export interface KeyRingOptions {
   now?: () => number;
 }
 
+/** Fingerprint of a key material under its id (names a kept material; never reveals it). */
+export const keyFingerprint = (k: { id: string; key: Buffer }): string =>
+  createHash('sha256').update(k.id).update('\0').update(k.key).digest('hex').slice(0, 32);
+
 export class KeyRing {
   private parsed: Parsed = { keys: new Map(), aliases: new Map() };
+  /** Store-managed keys and their aliases (alias/aws/kinesis), below the file's. */
+  private managed: Parsed = { keys: new Map(), aliases: new Map() };
+  /** Key id → materials kept from earlier loads, for decryption only. */
+  private kept = new Map<string, Buffer[]>();
+  /**
+   * Key ids this ring has loaded from its own sources during its lifetime.
+   * Kept materials are used only for these: a process decrypts with old
+   * material of a key its Secret holds (or held), never with another
+   * DataStream's keys that happen to be kept in the same store.
+   */
+  private seen = new Set<string>();
+  private loadListeners = new Set<(keys: DataKey[]) => void>();
   private readonly inline: Parsed;
   /** KeyId as clients give it → key (or why not); cleared on reload. */
   private resolved = new Map<string, DataKey | KeyError>();
@@ -151,6 +177,7 @@ export class KeyRing {
       ? parseKeyEntries(opts.inline.replace(/,/g, '\n'), ENV.kmsKeys)
       : { keys: new Map(), aliases: new Map() };
     this.parsed = this.inline;
+    for (const id of this.inline.keys.keys()) this.seen.add(id);
     if (opts.file !== undefined) {
       const inline = this.inline;
       this.source = new MountedSource({
@@ -163,6 +190,8 @@ export class KeyRing {
         onLoad: (next) => {
           this.parsed = next;
           this.resolved = new Map();
+          for (const id of next.keys.keys()) this.seen.add(id);
+          for (const l of this.loadListeners) l([...next.keys.values()]);
         },
         label: 'KMS keys',
         checkIntervalMs: opts.checkIntervalMs,
@@ -174,7 +203,39 @@ export class KeyRing {
   /** Number of configured keys (0: StartStreamEncryption can never succeed). */
   get size(): number {
     this.source?.refresh();
-    return this.parsed.keys.size;
+    return this.parsed.keys.size + this.managed.keys.size;
+  }
+
+  /** The keys the file and inline entries hold now (what a store keeps a copy of). */
+  configuredKeys(): DataKey[] {
+    this.source?.refresh();
+    return [...this.parsed.keys.values()];
+  }
+
+  /** True when this ring's own sources have held key `id` at some point. */
+  hasLoaded(id: string): boolean {
+    this.source?.refresh();
+    return this.seen.has(id);
+  }
+
+  /** Called with the configured keys after each (re)load of the file; returns an unsubscribe. */
+  onLoad(listener: (keys: DataKey[]) => void): () => void {
+    this.loadListeners.add(listener);
+    return () => this.loadListeners.delete(listener);
+  }
+
+  /** Adds a store-managed key, optionally under an alias (alias/aws/kinesis). */
+  addManagedKey(key: DataKey, alias?: string): void {
+    this.managed.keys.set(key.id, key);
+    if (alias !== undefined) this.managed.aliases.set(alias, key.id);
+    this.resolved = new Map();
+  }
+
+  /** Replaces the kept (retired or earlier) materials, for decryption only. */
+  setKeptMaterials(materials: { id: string; key: Buffer }[]): void {
+    const next = new Map<string, Buffer[]>();
+    for (const m of materials) next.set(m.id, [...(next.get(m.id) ?? []), m.key]);
+    this.kept = next;
   }
 
   keyArn(id: string): string {
@@ -207,18 +268,41 @@ export class KeyRing {
     return this.resolve(id);
   }
 
+  /**
+   * Every material that may have sealed a message naming `id`: the current
+   * key first, then kept ones (the same id may have held other material
+   * before a Secret change). Throws the current key's KeyError when it is
+   * unusable (disabled, pending deletion), or KMSNotFoundException when
+   * nothing is known for the id.
+   */
+  decryptionKeys(id: string): DataKey[] {
+    let current: DataKey | undefined;
+    const kept = this.hasLoaded(id) ? (this.kept.get(id) ?? []) : [];
+    try {
+      current = this.resolve(id);
+    } catch (e) {
+      if (!(e instanceof KeyError) || e.code !== 'KMSNotFoundException') throw e;
+      if (kept.length === 0) throw e;
+    }
+    const out: DataKey[] = current ? [current] : [];
+    for (const key of kept) {
+      if (!current || !key.equals(current.key)) out.push({ id, key, state: 'Enabled' });
+    }
+    return out;
+  }
+
   private lookup(ref: string): DataKey {
     const aliasArn = ALIAS_ARN_RE.exec(ref);
     const alias = aliasArn ? aliasArn[1]! : ref.startsWith('alias/') ? ref : undefined;
     let id: string | undefined;
     if (alias !== undefined) {
-      id = this.parsed.aliases.get(alias);
+      id = this.parsed.aliases.get(alias) ?? this.managed.aliases.get(alias);
       if (id === undefined) throw new KeyError('KMSNotFoundException', `Alias arn:aws:kms:${this.region}:${this.account}:${alias} is not found.`);
     } else {
       id = keyIdOf(ref);
       if (id === undefined) throw new KeyError('KMSNotFoundException', `Invalid keyId '${ref}'`);
     }
-    const key = this.parsed.keys.get(id);
+    const key = this.parsed.keys.get(id) ?? this.managed.keys.get(id);
     if (!key) throw new KeyError('KMSNotFoundException', `Key '${this.keyArn(id)}' does not exist`);
     if (key.state === 'Disabled') throw new KeyError('KMSDisabledException', `${this.keyArn(id)} is disabled.`);
     if (key.state === 'PendingDeletion') throw new KeyError('KMSInvalidStateException', `${this.keyArn(id)} is pending deletion.`);

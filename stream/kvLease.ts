@@ -7,7 +7,9 @@
 import type { KV } from 'nats';
 import type { Store } from './connect.js';
 
-export const LEASES_BUCKET = 'shardline_leases';
+// Its own bucket: max_age is the lease TTL and applies to every key in it (the consumer library's
+// shardline_leases bucket holds checkpoints, which must never expire).
+export const LEASES_BUCKET = 'shardline_store_leases';
 
 export interface KvLeaseOptions {
   /** How long a lease lives without renewal (the bucket's max_age; every lease in the bucket shares it). */

@@ -7,6 +7,11 @@ export const CONFIG_BUCKET = 'shardline_config';
 
 const KEY_PREFIX = 'stream.';
 
+/** Kinesis stream (and consumer) names: what may ever become part of a KV key. */
+export const NAME_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
+
+export const isValidName = (name: string): boolean => NAME_RE.test(name);
+
 /** KV key of a stream's record ('.' escaped: keys may not hold empty tokens). */
 export function streamKey(name: string): string {
   return KEY_PREFIX + name.replace(/\./g, '=2E');

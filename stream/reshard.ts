@@ -21,7 +21,12 @@ import { openShards } from './streamRecord.js';
 
 /** A reshard request the stream's state does not allow; `kind` picks the Kinesis error. */
 export class ReshardError extends StreamLibraryError {
-  constructor(readonly kind: 'InvalidArgument' | 'ResourceInUse' | 'LimitExceeded' | 'ResourceNotFound', message: string) {
+  constructor(
+    readonly kind: 'InvalidArgument' | 'ResourceInUse' | 'LimitExceeded' | 'ResourceNotFound',
+    message: string,
+    /** What a ResourceNotFound is about: the stream, or a shard of an existing stream. */
+    readonly missing: 'stream' | 'shard' = 'stream',
+  ) {
     super(message);
   }
 }
@@ -35,14 +40,19 @@ export interface ShardPlan {
 
 const range = (s: ShardRecord) => ({ start: BigInt(s.hashKeyRange.startingHashKey), end: BigInt(s.hashKeyRange.endingHashKey) });
 
-export function planSplit(rec: StreamRecord, shardId: string, newStartingHashKey: bigint): ShardPlan {
+/**
+ * `account` only names the account in messages, as Kinesis words them. AWS's
+ * rule, as its message states it: the key must be greater than StartingHashKey
+ * + 1 and less than EndingHashKey, so each child covers at least two keys.
+ */
+export function planSplit(rec: StreamRecord, shardId: string, newStartingHashKey: bigint, account = ''): ShardPlan {
   const s = openShards(rec).find((x) => x.shardId === shardId);
-  if (!s) throw closedOrMissing(rec, shardId);
+  if (!s) throw closedOrMissing(rec, shardId, account);
   const r = range(s);
-  if (newStartingHashKey <= r.start || newStartingHashKey > r.end) {
+  if (newStartingHashKey <= r.start + 1n || newStartingHashKey >= r.end) {
     throw new ReshardError(
       'InvalidArgument',
-      `NewStartingHashKey ${newStartingHashKey} used in SplitShard() on shard ${shardId} in stream ${rec.name} is not both greater than one plus the shard's StartingHashKey ${r.start} and less than the shard's EndingHashKey ${r.end}.`,
+      `NewStartingHashKey ${newStartingHashKey} used in SplitShard() on shard ${shardId} in stream ${rec.name} under account ${account} is not both greater than one plus the shard's StartingHashKey ${r.start} and less than the shard's EndingHashKey ${r.end}.`,
     );
   }
   return {
@@ -54,16 +64,19 @@ export function planSplit(rec: StreamRecord, shardId: string, newStartingHashKey
   };
 }
 
-export function planMerge(rec: StreamRecord, shardId: string, adjacentShardId: string): ShardPlan {
+export function planMerge(rec: StreamRecord, shardId: string, adjacentShardId: string, account = ''): ShardPlan {
   const open = openShards(rec);
   const a = open.find((x) => x.shardId === shardId);
   const b = open.find((x) => x.shardId === adjacentShardId);
-  if (!a) throw closedOrMissing(rec, shardId);
-  if (!b) throw closedOrMissing(rec, adjacentShardId);
+  if (!a) throw closedOrMissing(rec, shardId, account);
+  if (!b) throw closedOrMissing(rec, adjacentShardId, account);
   const ra = range(a);
   const rb = range(b);
   if (ra.end + 1n !== rb.start && rb.end + 1n !== ra.start) {
-    throw new ReshardError('InvalidArgument', `Shards ${shardId} and ${adjacentShardId} in stream ${rec.name} under account are not adjacent.`);
+    throw new ReshardError(
+      'InvalidArgument',
+      `Shards ${shardId} and ${adjacentShardId} in stream ${rec.name} under account ${account} are not an adjacent pair of shards eligible for merging`,
+    );
   }
   const lo = ra.start < rb.start ? ra : rb;
   const hi = ra.start < rb.start ? rb : ra;
@@ -98,10 +111,13 @@ export function planUniform(rec: StreamRecord, target: number): ShardPlan {
   return { parents, children };
 }
 
-function closedOrMissing(rec: StreamRecord, shardId: string): ReshardError {
+function closedOrMissing(rec: StreamRecord, shardId: string, account: string): ReshardError {
   const s = rec.shards.find((x) => x.shardId === shardId);
-  if (!s) return new ReshardError('ResourceNotFound', `Could not find shard ${shardId} in stream ${rec.name}.`);
-  return new ReshardError('InvalidArgument', `Shard ${shardId} in stream ${rec.name} has already been merged or split, and thus is not eligible for merging or splitting.`);
+  if (!s) return new ReshardError('ResourceNotFound', `Could not find shard ${shardId} in stream ${rec.name} under account ${account}.`, 'shard');
+  return new ReshardError(
+    'InvalidArgument',
+    `Shard ${shardId} in stream ${rec.name} under account ${account} has already been merged or split, and thus is not eligible for merging or splitting.`,
+  );
 }
 
 /** Seals a shard's JetStream stream and returns the sequence number of its last record. */
@@ -161,11 +177,17 @@ export async function finishReshard(store: Store, rec: StreamRecord, o: WorkOpti
   const pending = rec.pendingShards ?? [];
   const parents = rec.pendingParents ?? [];
   await eachLimited(pending, o, (c) => ensureShardStream(store, rec, c.index, o.pace));
-  const endings = new Map<string, string>();
-  for (const id of parents) {
-    const p = rec.shards.find((s) => s.shardId === id)!;
-    endings.set(id, p.endingSequenceNumber ?? (await sealShard(store, rec, p)));
-  }
+  // All parents at once: writes to a sealed parent wait until the record
+  // below shows its children, so the time from first seal to switch is a
+  // stall for writers; sealing one after another made it grow with the count.
+  const endings = new Map<string, string>(
+    await Promise.all(
+      parents.map(async (id) => {
+        const p = rec.shards.find((s) => s.shardId === id)!;
+        return [id, p.endingSequenceNumber ?? (await sealShard(store, rec, p))] as const;
+      }),
+    ),
+  );
   const now = Date.now();
   return updateStream(store, rec.name, (r) => {
     if (r.uid !== rec.uid || r.status !== 'UPDATING') return undefined;

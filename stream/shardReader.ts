@@ -9,6 +9,7 @@ import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from 
 import type { Store } from './connect.js';
 import { InvalidPositionError, ShardNotFoundError, StreamLibraryError } from './errors.js';
 import type { KeyRing } from './keyring.js';
+import { readerKeys } from './storeKeys.js';
 import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
 import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip } from './shardRead.js';
@@ -140,7 +141,8 @@ export async function readBatch(
     limit: opts.limit,
     maxBytes: opts.maxBytes,
     minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
-    keys: opts.keys,
+    // The store's default key and kept key materials, attached once per ring.
+    keys: await readerKeys(store, opts.keys),
   });
   const last = read.records[read.records.length - 1];
   return {
@@ -174,7 +176,7 @@ export interface FollowOptions {
   recheckMs?: number;
 }
 
-/** A live follow of one shard; iterate it, or await ready() to know the subscription is in place first. */
+/** A live follow of one shard; iterate it once, after awaiting ready() if the subscription must be in place first. */
 export interface Follower extends AsyncIterable<ShardBatchOut> {
   /** Resolves once the server-side consumer exists; rejects as the iteration would (e.g. ShardNotFoundError). */
   ready(): Promise<void>;
@@ -236,6 +238,7 @@ async function* followShard(
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   const recheckMs = opts.recheckMs ?? 1000;
   const { consumer, messages } = await start();
+  const keys = await readerKeys(store, opts.keys);
   const it = messages[Symbol.asyncIterator]();
   let rec: StreamRecord = stream;
   let next: Position = { ...from };
@@ -349,7 +352,7 @@ async function* followShard(
       const fromIndex = m.seq === next.jsSeq ? next.index : 0;
       let decoded;
       try {
-        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), opts.keys);
+        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys);
       } catch (e) {
         // What came before the message it cannot open is handed out first.
         if (records.length > 0) yield take(false);

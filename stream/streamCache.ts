@@ -192,6 +192,26 @@ export class StreamCache {
     return [...this.byName.keys()].sort();
   }
 
+  /**
+   * Resolves once the cache holds a record of `name` newer than `revision`
+   * (or none), or after `timeoutMs`, whichever comes first.
+   */
+  changed(name: string, revision: number, timeoutMs: number): Promise<void> {
+    const cur = this.byName.get(name);
+    if (!cur || cur.revision > revision) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        off();
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, timeoutMs));
+      const off = this.onChange((n, s) => {
+        if (n === name && (!s || s.revision > revision)) done();
+      });
+    });
+  }
+
   onChange(l: (name: string, s: CachedStream | undefined) => void): () => void {
     this.listeners.add(l);
     return () => this.listeners.delete(l);

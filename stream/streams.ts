@@ -7,7 +7,7 @@ import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
 import type { Store } from './connect.js';
 import { retentionMs } from './retention.js';
 import { ConflictError, StreamExistsError, StreamNotFoundError, WorkInterruptedError, storageRefusal } from './errors.js';
-import { jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
+import { isValidName, jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
 import {
@@ -29,6 +29,9 @@ export interface Versioned {
 export { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
 
 export async function readStream(kv: KV, name: string): Promise<Versioned | undefined> {
+  // Defence in depth: a name Kinesis could never have created is simply not
+  // there, rather than an invalid KV key (the API validates names first).
+  if (!isValidName(name)) return undefined;
   const e = await kv.get(streamKey(name));
   if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
   return { record: e.json<StreamRecord>(), revision: e.revision };
@@ -159,6 +162,7 @@ export async function eachLimited<T>(items: T[], o: WorkOptions, f: (t: T) => Pr
  * `mustBeNew`, an existing stream is a StreamExistsError.
  */
 export async function beginStream(store: Store, settings: StreamSettings, opts: { mustBeNew?: boolean } = {}): Promise<StreamRecord> {
+  if (!isValidName(settings.name)) throw new Error(`invalid stream name ${JSON.stringify(settings.name)}: want 1-128 of [a-zA-Z0-9_.-]`);
   const now = Date.now();
   const current = await readStream(store.streams, settings.name);
   if (current && opts.mustBeNew) throw new StreamExistsError(settings.name);

@@ -53,6 +53,10 @@ export const DataStreamSpec = z.object({
     credentialsSecretRef: objectName()
       .describe('Secret whose keys are access key ids and whose values are their secret access keys. The runtime then accepts only requests signed (AWS Signature Version 4) with one of them; the Secret is re-read when it changes.'),
   }).optional().describe('Authentication of Kinesis API requests. Unset: requests are not authenticated.'),
+  tls: z.object({
+    certificateSecretRef: objectName()
+      .describe('Secret of type kubernetes.io/tls (keys tls.crt and tls.key), e.g. one a cert-manager Certificate issues. The runtime then serves HTTPS only (h2 and HTTP/1.1 by ALPN) and loads a renewed certificate without a restart.'),
+  }).optional().describe('HTTPS on the Kinesis endpoint. Unset: plain HTTP (HTTP/1.1 and h2c).'),
   tags: Tags,
   deletionPolicy: z.enum(['Delete', 'Retain']).default('Delete')
     .describe('What happens to the JetStream data when the DataStream is deleted: Delete removes it, Retain keeps it.'),

@@ -1,6 +1,8 @@
 // Names, labels and owner references shared by every child the operator creates.
 import crypto from 'node:crypto';
 import type { KubeObject } from '../kube/client.js';
+import { ENV } from '../../contract/env.js';
+import { NATS_AUTH_DIR } from '../../contract/mounts.js';
 import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const MANAGED_BY = 'shardline-operator';
@@ -14,8 +16,25 @@ export interface OperatorSettings {
   imagePullPolicy?: string;
   /** JetStream replicas of the store's metadata KV buckets (3 on the default 3-server NATS). */
   storeReplicas?: number;
+  /** Secret with NATS credentials, mounted into runtime and worker pods (natsAuthMount). */
+  natsAuthSecret?: string;
   /** The install's shared Kinesis endpoint (config/runtime: Service `shardline` in the operator's namespace). */
   sharedEndpoint: string;
+}
+
+
+/**
+ * The NATS credentials Secret as the runtime and workers read it: mounted
+ * whole (kubelet updates reach the pod) at NATS_AUTH_DIR, named by
+ * SHARDLINE_NATS_AUTH_DIR (common/natsAuth.ts lists the file names).
+ */
+export function natsAuthMount(s: OperatorSettings): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+  if (!s.natsAuthSecret) return { env: [], volumes: [], mounts: [] };
+  return {
+    env: [{ name: ENV.natsAuthDir, value: NATS_AUTH_DIR }],
+    volumes: [{ name: 'nats-auth', secret: { secretName: s.natsAuthSecret } }],
+    mounts: [{ name: 'nats-auth', mountPath: NATS_AUTH_DIR, readOnly: true }],
+  };
 }
 
 /** The shared runtime's in-cluster URL when the operator runs in `namespace`. */

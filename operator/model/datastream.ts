@@ -4,9 +4,9 @@ import crypto from 'node:crypto';
 import type { DataStream, DataStreamSpec } from '../../crds/schema/datastream.js';
 import type { KubeObject } from '../kube/client.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
-import { childMeta, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
+import { childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type OperatorSettings } from './common.js';
 import { ENV } from '../../contract/env.js';
-import { CREDENTIALS_DIR, KMS_KEYS_DIR } from '../../contract/mounts.js';
+import { CREDENTIALS_DIR, KMS_KEYS_DIR, TLS_DIR } from '../../contract/mounts.js';
 import { RUNTIME_PORT } from '../../contract/ports.js';
 
 export const streamNameOf = (ds: DataStream) => ds.status?.streamName ?? ds.spec.streamName ?? ds.metadata.name;
@@ -16,9 +16,9 @@ export const runtimeName = (ds: DataStream) => childName(ds.metadata.name, 'stre
  * needed because its pods must mount the stream's Secrets (encryption key,
  * access keys), which a shared runtime in another namespace cannot.
  */
-export const isDedicated = (spec: DataStreamSpec) => spec.runtime.dedicated || !!spec.encryption || !!spec.auth;
+export const isDedicated = (spec: DataStreamSpec) => spec.runtime.dedicated || !!spec.encryption || !!spec.auth || !!spec.tls;
 export const endpointOf = (ds: DataStream, spec: DataStreamSpec, s: Pick<OperatorSettings, 'sharedEndpoint'>) =>
-  isDedicated(spec) ? `http://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}` : s.sharedEndpoint;
+  isDedicated(spec) ? `${spec.tls ? 'https' : 'http'}://${runtimeName(ds)}.${ds.metadata.namespace}.svc:${RUNTIME_PORT}` : s.sharedEndpoint;
 
 /** The shard count the store should have: PROVISIONED takes spec.shards; ON_DEMAND only keeps it in bounds. */
 export function desiredShardCount(spec: DataStreamSpec, current?: number): number {
@@ -75,6 +75,16 @@ export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings):
     mounts.push({ name: 'credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
     env.push({ name: ENV.credentialsFile, value: CREDENTIALS_DIR });
   }
+  if (spec.tls) {
+    // Mounted whole (no subPath), so a renewed certificate reaches the pod; the runtime polls the files.
+    volumes.push({ name: 'tls', secret: { secretName: spec.tls.certificateSecretRef } });
+    mounts.push({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
+    env.push({ name: ENV.tlsCertFile, value: `${TLS_DIR}/tls.crt` }, { name: ENV.tlsKeyFile, value: `${TLS_DIR}/tls.key` });
+  }
+  const nats = natsAuthMount(s);
+  env.push(...nats.env);
+  volumes.push(...nats.volumes);
+  mounts.push(...nats.mounts);
   return { env, volumes, mounts };
 }
 
@@ -146,9 +156,9 @@ export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: Oper
               args: ['runtime'],
               env,
               ports: [{ name: 'http', containerPort: RUNTIME_PORT, protocol: 'TCP' }],
-              // /readyz: the NATS connection is up (runtime/server.ts); /healthz: the process answers.
-              readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 6 },
+              // Ready only while JetStream answers (/readyz is a round trip); alive while the process serves HTTP.
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http', scheme: spec.tls ? 'HTTPS' : 'HTTP' }, periodSeconds: 5, timeoutSeconds: 3 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: spec.tls ? 'HTTPS' : 'HTTP' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               // Empty lists are left out: the apiserver drops them, and the stored object must match.

@@ -4,21 +4,42 @@ import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliv
 import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
 import type { KubeObject } from '../kube/client.js';
 import { ENV } from '../../contract/env.js';
-import { CONFIG_DIR, TMP_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
+import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
-import { childMeta, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
+import { encryptionKeyId } from './datastream.js';
+import { childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
 export const analyticsName = (a: { metadata: { name: string } }) => childName(a.metadata.name, 'analytics');
 
 export type { ResolvedStream };
 
+/** The key Secret item of an encrypted DataStream a worker reads or writes (its spec.encryption.keySecretRef). */
+export interface KeySecretRef { name: string; key: string }
+
+/**
+ * The key ring of a worker: every key Secret item of the encrypted DataStreams
+ * it reads or writes, projected into one directory as the runtime has it
+ * (file name = key id), so the worker opens and seals records itself.
+ */
+function keyRing(refs: KeySecretRef[]): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+  const unique = [...new Map(refs.map((r) => [encryptionKeyId(r), r])).entries()];
+  if (unique.length === 0) return { env: [], volumes: [], mounts: [] };
+  return {
+    env: [{ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR }],
+    volumes: [{ name: 'kms-keys', projected: { sources: unique.map(([id, r]) => ({ secret: { name: r.name, items: [{ key: r.key, path: id }] } })) } }],
+    mounts: [{ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true }],
+  };
+}
+
 function workerChildren(
   owner: Owner, component: Component, name: string, replicas: number, config: DeliveryWorkerConfig | AnalyticsWorkerConfig,
-  env: unknown[], s: OperatorSettings,
+  env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[],
 ): { configMap: KubeObject; deployment: KubeObject } {
   const selector = selectorLabels(owner, component);
+  const keys = keyRing(keyRefs);
   const configJson = JSON.stringify(config, null, 2) + '\n';
+  const nats = natsAuthMount(s);
   return {
     configMap: {
       apiVersion: 'v1', kind: 'ConfigMap',
@@ -44,15 +65,17 @@ function workerChildren(
               image: s.image,
               ...(s.imagePullPolicy ? { imagePullPolicy: s.imagePullPolicy } : {}),
               args: [component, '--config', WORKER_CONFIG_FILE],
-              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env],
+              env: [{ name: ENV.natsUrl, value: s.natsUrl }, ...env, ...keys.env, ...nats.env],
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               volumeMounts: [
-                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                { name: 'config', mountPath: WORKER_CONFIG_DIR, readOnly: true },
                 { name: 'tmp', mountPath: TMP_DIR },
+                ...keys.mounts,
+                ...nats.mounts,
               ],
             }],
-            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }],
+            volumes: [{ name: 'config', configMap: { name } }, { name: 'tmp', emptyDir: {} }, ...keys.volumes, ...nats.volumes],
           },
         },
       },
@@ -60,7 +83,7 @@ function workerChildren(
   };
 }
 
-export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings) {
+export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const env: unknown[] = [];
   if (spec.s3?.credentialsSecretRef) {
     for (const key of [ENV.awsAccessKeyId, ENV.awsSecretAccessKey]) {
@@ -71,10 +94,10 @@ export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, so
     env.push({ name: ENV.httpAccessKey, valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
   }
   const config: DeliveryWorkerConfig = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
-  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s);
+  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s, keyRefs);
 }
 
-export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings) {
+export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const config: AnalyticsWorkerConfig = {
     applicationName: a.metadata.name,
     namespace: a.metadata.namespace,
@@ -82,5 +105,5 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
     inputs: spec.inputs.map((i) => ({ ...i, stream: streams.get(i.dataStreamRef.name) })),
     outputs: spec.outputs.map((o) => ({ ...o, stream: o.dataStreamRef ? streams.get(o.dataStreamRef.name) : undefined })),
   };
-  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s);
+  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s, keyRefs);
 }

@@ -4,7 +4,7 @@
 import { AnalyticsApps, ConfigMaps, DeliveryStreams, Deployments, Secrets, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
-import { analyticsChildren, deliveryChildren, type ResolvedStream } from '../model/workers.js';
+import { analyticsChildren, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
 import { selectorLabels, type Component } from '../model/common.js';
 import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
@@ -29,7 +29,7 @@ async function withFailureStatus(ctx: Context, type: ResourceType, key: string, 
   }
 }
 
-type Ref = { ok: true; stream: ResolvedStream } | { ok: false; reason: string; message: string; progressing?: boolean };
+type Ref = { ok: true; stream: ResolvedStream; keyRef?: KeySecretRef } | { ok: false; reason: string; message: string; progressing?: boolean };
 
 /** A referenced DataStream must exist and be Ready before a worker can use it. */
 function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
@@ -40,7 +40,8 @@ function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
   }
   const v = validateDataStream(ds);
   const endpoint = ds.status?.endpoint ?? (v.ok ? endpointOf(ds, v.spec, ctx.settings) : ctx.settings.sharedEndpoint);
-  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint } };
+  // An encrypted stream's key goes to the workers too: they read (and write) records themselves.
+  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint }, keyRef: ds.spec.encryption?.keySecretRef };
 }
 
 async function missingSecrets(ctx: Context, namespace: string, names: string[]): Promise<string | undefined> {
@@ -84,16 +85,18 @@ async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<R
   const spec = v.spec;
 
   let source: ResolvedStream | undefined;
+  const keyRefs: KeySecretRef[] = [];
   if (spec.source.type === 'DataStream') {
     const r = resolveDataStream(ctx, ns, spec.source.dataStreamRef!.name);
     if (!r.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     source = r.stream;
+    if (r.keyRef) keyRefs.push(r.keyRef);
   }
   const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name].filter((x): x is string => !!x);
   const missing = await missingSecrets(ctx, ns, secrets);
   if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
 
-  const kids = deliveryChildren(d, spec, source, ctx.settings);
+  const kids = deliveryChildren(d, spec, source, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
@@ -113,11 +116,13 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   const spec = v.spec;
 
   const streams = new Map<string, ResolvedStream>();
+  const keyRefs: KeySecretRef[] = [];
   const refs = [...spec.inputs.map((i) => i.dataStreamRef.name), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))];
   for (const name of refs) {
     const r = resolveDataStream(ctx, ns, name);
     if (!r.ok) return finish(ctx, AnalyticsApps, a, 'analytics', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     streams.set(name, r.stream);
+    if (r.keyRef) keyRefs.push(r.keyRef);
   }
   for (const o of spec.outputs) {
     if (o.deliveryStreamRef && !ctx.caches.deliveryStreams.getByName(ns, o.deliveryStreamRef.name)) {
@@ -125,7 +130,7 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
     }
   }
 
-  const kids = analyticsChildren(a, spec, streams, ctx.settings);
+  const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },

@@ -6,7 +6,7 @@ import { finishReshard, updateShardCount } from '../../stream/reshard.js';
 import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../stream/streamEncryption.js';
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
-import { connectStore, type Store } from '../../stream/connect.js';
+import { connectStore, type Store, type StoreOptions } from '../../stream/connect.js';
 import { sharedPacer } from '../../stream/creationPacer.js';
 import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
@@ -51,8 +51,8 @@ export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
 // Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
 const transitionMs = () => envNumber(process.env, ENV.consumerTransitionMs, 500);
 
-export async function connectStreamStore(natsUrl: string, replicas = 1): Promise<StreamStore> {
-  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas });
+export async function connectStreamStore(natsUrl: string, replicas = 1, connectOptions?: StoreOptions['connectOptions']): Promise<StreamStore> {
+  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions });
   return {
     get: (name) => streams.getStream(store, name),
     listNames: () => streams.listStreamNames(store),

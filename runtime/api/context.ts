@@ -5,6 +5,7 @@ import type { ShardAppender } from '../../stream/shardAppender.js';
 import type { IteratorCodec } from '../../stream/kinesis/iterator.js';
 import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../../stream/keyring.js';
+import type { StoreKeys } from '../../stream/storeKeys.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
 import type { LifecycleWorker } from '../../stream/lifecycleWorker.js';
 import { invalidArgument, streamNotFound } from './errors.js';
@@ -17,19 +18,31 @@ export interface ApiContext {
   config: RuntimeConfig;
   /** Encryption keys (stand-in for KMS); absent: the SHARDLINE_KMS_KEYS* environment's. */
   keys?: KeyRing;
+  /** The default key and kept key materials in JetStream (stream/storeKeys.ts); absent: Secret keys only. */
+  storeKeys?: StoreKeys;
   /** Per-shard limits and metrics (ARCHITECTURE.md, "Per-shard limits and metrics"); absent: neither. */
   usage?: ShardUsage;
   /** The background half of create/delete/reshard (stream/lifecycleWorker.ts); absent: only the inline half runs here. */
   lifecycle?: LifecycleWorker;
+  /** The process log (one line a message); absent: nothing is logged. */
+  log?: (msg: string) => void;
 }
 
 export type Params = Record<string, any>;
-export type Operation = (ctx: ApiContext, params: Params) => Promise<Record<string, unknown>>;
+/**
+ * An operation's output; NO_OUTPUT for the operations AWS documents without an
+ * output shape, which answer with an empty body (CreateStream, DeleteStream, …).
+ */
+export type Operation = (ctx: ApiContext, params: Params) => Promise<Record<string, unknown> | typeof NO_OUTPUT>;
+export const NO_OUTPUT = undefined;
 
 export const streamArn = (ctx: ApiContext, name: string) =>
   `arn:aws:kinesis:${ctx.config.region}:${ctx.config.accountId}:stream/${name}`;
 
-const ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/(\S+)$/;
+// The name part is held to the stream-name rule (1-128 of [a-zA-Z0-9_.-]): the
+// model's StreamARN pattern (`stream/\S+`) lets through names no stream can
+// have, which must be answered as a client error, never reach a KV key.
+const ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})$/;
 
 /** The stream a request names by StreamName or StreamARN (both: they must agree). */
 export function streamNameOf(ctx: ApiContext, p: Params): string {

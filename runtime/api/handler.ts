@@ -2,6 +2,7 @@
 // AWS applies them (method, content type, target, body, auth, validation),
 // then the operation, then the answer in the request's wire format.
 import { randomBytes, randomUUID } from 'node:crypto';
+import http2 from 'node:http2';
 import type { Request, Response } from '../http/server.js';
 import { CONTENT_TYPES, decodeBody, encodeBody, wireOf, type Wire } from '../http/wire.js';
 import { KinesisError, internalFailure, serializationError } from './errors.js';
@@ -11,6 +12,10 @@ import { verifyRequest, type CredentialStore } from '../auth/index.js';
 import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
 import type { ApiContext } from './context.js';
 import { enforceResourcePolicy } from './resourcePolicy.js';
+import { precheckRequest } from '../auth/precheck.js';
+import { readBody, type BodyBudget } from '../http/body.js';
+import { streamLabel, type RequestRecord } from './requestRecord.js';
+import { applyCors } from '../http/cors.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -20,6 +25,12 @@ export interface HandlerOptions {
   /** Extra GET routes (health, metrics). */
   routes?: Record<string, (res: Response) => void | Promise<void>>;
   onError?: (op: string, err: unknown) => void;
+  /** Shared by every request of the process (runtime/http/body.ts). */
+  bodyBudget: BodyBudget;
+  /** Whole-body deadline. */
+  bodyTimeoutMs: number;
+  /** Called once per request when its response is done or the client went away (access log, metrics). */
+  onDone?: (r: RequestRecord) => void;
 }
 
 function send(res: Response, status: number, body: Buffer | string, contentType?: string) {
@@ -30,36 +41,16 @@ function send(res: Response, status: number, body: Buffer | string, contentType?
   res.end(body);
 }
 
-function sendXmlError(res: Response, type: string, message: string, status = 403) {
+function sendXmlError(res: Response, type: string, message: string, status = 403, rec?: RequestRecord) {
+  if (rec) rec.errorType = type;
   send(res, status, `<${type}>\n  <Message>${message}</Message>\n</${type}>\n`);
 }
 
-function sendError(res: Response, wire: Wire, e: KinesisError) {
+function sendError(res: Response, wire: Wire, e: KinesisError, rec?: RequestRecord) {
+  if (rec) rec.errorType = e.type;
   const body: Record<string, unknown> = { __type: e.type };
   if (e.message) body.message = e.message;
   send(res, e.statusCode, encodeBody(wire, body), CONTENT_TYPES[wire]);
-}
-
-/** Reads the body, or answers 413 once it passes `limit` bytes. */
-function readBody(req: Request, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => !over && resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
-  });
 }
 
 // x-amz-id-2 is 72 random bytes per request: taken from a pooled block of
@@ -77,42 +68,115 @@ function requestId2(): string {
   return id;
 }
 
+const isH2 = (req: Request): req is http2.Http2ServerRequest => 'stream' in req;
+
+/**
+ * Answers before (or instead of) reading the rest of the body: HTTP/1.1 closes
+ * the connection after the answer, h2 resets the stream (RFC 9113 §8.1: a
+ * complete response may precede the request's end; the stream is then reset
+ * with NO_ERROR).
+ */
+function stopReading(req: Request, res: Response): void {
+  if (isH2(req)) {
+    res.once('finish', () => {
+      if (!req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+  } else if (!res.headersSent) {
+    res.setHeader('Connection', 'close');
+  }
+}
+
 export function kinesisHandler(opts: HandlerOptions) {
   const { ctx } = opts;
   return async (req: Request, res: Response): Promise<void> => {
+    const rec: RequestRecord = { requestId: randomUUID(), startedAt: process.hrtime.bigint(), status: 0 };
+    res.setHeader('x-amzn-RequestId', rec.requestId);
+    // A browser's preflight is answered before any other check (no x-amz-id-2 there, as on AWS).
+    if (applyCors(req, res)) {
+      req.resume();
+      return;
+    }
+    res.setHeader('x-amz-id-2', requestId2());
+    res.once('close', () => {
+      rec.status = res.writableFinished ? res.statusCode : 0;
+      // The connection closed before the answer was complete: the client went away.
+      if (rec.status === 0) rec.errorType ??= 'ClientAborted';
+      opts.onDone?.(rec);
+    });
+    let release = () => undefined as void;
     try {
-      // `let`: released before the operation runs (see below).
-      let body = await readBody(req, ctx.config.maxBodyBytes);
-      res.setHeader('x-amzn-RequestId', randomUUID());
-      res.setHeader('x-amz-id-2', requestId2());
-      if (body === undefined) {
-        send(res, 413, '');
-        req.resume();
-        return;
-      }
       const path = (req.url ?? '/').split('?')[0]!;
-      if (req.method === 'GET' && opts.routes?.[path]) return void (await opts.routes[path]!(res));
-      if (req.method !== 'POST') return sendXmlError(res, 'AccessDeniedException', 'Unable to determine service/operation name to be authorized');
-
-      const wire = wireOf(req.headers['content-type'] as string | undefined);
+      if (req.method === 'GET' && opts.routes?.[path]) {
+        rec.operation = `GET ${path}`;
+        req.resume();
+        return void (await opts.routes[path]!(res));
+      }
       const [service, op] = String(req.headers['x-amz-target'] ?? '').split('.');
       const known = service === SERVICE && op !== undefined && isKnownOperation(op);
+      if (known) rec.operation = op;
+      const wire = wireOf(req.headers['content-type'] as string | undefined);
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > ctx.config.maxBodyBytes) {
+        stopReading(req, res);
+        return send(res, 413, '');
+      }
+      // Auth failures that need no body are answered before reading it, once
+      // the header-level checks that AWS makes first have passed.
+      if (req.method === 'POST' && known && (wire === 'json' || wire === 'cbor')) {
+        const early = precheckRequest({ method: 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string> }, opts.credentials);
+        if (early) {
+          stopReading(req, res);
+          return sendError(res, wire, early, rec);
+        }
+      }
+      const reading = readBody(req, { maxBytes: ctx.config.maxBodyBytes, timeoutMs: opts.bodyTimeoutMs, budget: opts.bodyBudget });
+      release = reading.release;
+      const got = await reading.result;
+      // `let`: released before the operation runs (see below).
+      let body: Buffer | undefined;
+      switch (got.kind) {
+        case 'ok':
+          body = got.body;
+          break;
+        case 'too-large':
+          stopReading(req, res);
+          return send(res, 413, '');
+        case 'timeout':
+          rec.errorType = 'RequestTimeout';
+          stopReading(req, res);
+          return send(res, 408, '');
+        case 'aborted':
+          rec.errorType = 'ClientAborted';
+          return;
+        case 'over-budget':
+          stopReading(req, res);
+          return sendError(
+            res,
+            wire === 'cbor' ? 'cbor' : 'json',
+            new KinesisError('LimitExceededException', 'Too many request bytes are in flight on this endpoint; retry with backoff.'),
+            rec,
+          );
+      }
+      if (req.method !== 'POST') return sendXmlError(res, 'AccessDeniedException', 'Unable to determine service/operation name to be authorized', 403, rec);
+
       if (body.length === 0) {
         const w: Wire = wire === 'json' ? 'json' : 'cbor';
-        return sendError(res, w, new KinesisError(known ? 'SerializationException' : 'UnknownOperationException', ''));
+        return sendError(res, w, new KinesisError(known ? 'SerializationException' : 'UnknownOperationException', ''), rec);
       }
       if (wire === undefined || wire === 'aws-json') {
-        if (!service || !op) return sendXmlError(res, 'AccessDeniedException', 'Unable to determine service/operation name to be authorized');
+        if (!service || !op) return sendXmlError(res, 'AccessDeniedException', 'Unable to determine service/operation name to be authorized', 403, rec);
         return send(res, 404, '<UnknownOperationException/>\n');
       }
       let decoded = decodeBody(wire, body);
-      if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return sendError(res, wire, serializationError(''));
-      if (!known) return sendError(res, wire, new KinesisError('UnknownOperationException', ''));
+      if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return sendError(res, wire, serializationError(''), rec);
+      if (!known) return sendError(res, wire, new KinesisError('UnknownOperationException', ''), rec);
       const impl = OPERATIONS[op!];
       const streaming = STREAMING_OPERATIONS[op!];
       try {
         const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
+        rec.accessKeyId = caller;
         const params = validateRequest(op!, decoded, wire);
+        rec.stream = streamLabel(params);
         // V8 keeps an async function's dead locals alive across await: drop the
         // raw body and its parse tree (700 KB of base64 strings for 500 x 1 KB)
         // so they die young instead of being copied by every scavenge until the ack.
@@ -122,20 +186,26 @@ export function kinesisHandler(opts: HandlerOptions) {
         // Resource policies: explicit Deny statements for the caller's access key (AccessDeniedException).
         if (caller !== undefined) await enforceResourcePolicy(ctx, op!, params, caller);
         // Event-stream answers (SubscribeToShard) write their own response once it has started.
-        if (streaming) return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
+        if (streaming) {
+          release();
+          return void (await streaming(ctx, params, { res, wire, onError: (e) => opts.onError?.(op!, e) }));
+        }
         const out = await impl!(ctx, params);
-        send(res, 200, encodeBody(wire, out), CONTENT_TYPES[wire]);
+        // Operations without an output shape answer with an empty body, as AWS does.
+        send(res, 200, out === undefined ? '' : encodeBody(wire, out), CONTENT_TYPES[wire]);
       } catch (e) {
-        if (e instanceof KinesisError) return sendError(res, wire, e);
+        if (e instanceof KinesisError) return sendError(res, wire, e, rec);
         // The storage refused for want of resources (descriptors, limits): retryable, not a server fault.
         const refusal = storageRefusal(e);
-        if (refusal) return sendError(res, wire, new KinesisError('LimitExceededException', `The storage is out of resources, retry later: ${refusal.detail}`));
+        if (refusal) return sendError(res, wire, new KinesisError('LimitExceededException', `The storage is out of resources, retry later: ${refusal.detail}`), rec);
         opts.onError?.(op!, e);
-        sendError(res, wire, internalFailure());
+        sendError(res, wire, internalFailure(), rec);
       }
     } catch (e) {
-      opts.onError?.('?', e);
+      opts.onError?.(rec.operation ?? '?', e);
       if (!res.headersSent) send(res, 500, '');
+    } finally {
+      release();
     }
   };
 }

@@ -177,7 +177,7 @@ export function explicitlyDenied(doc: PolicyDocument, req: AccessRequest): boole
   });
 }
 
-const RESOURCE_ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]+)(?:\/consumer\/([a-zA-Z0-9_.-]+:\d+))?$/;
+const RESOURCE_ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})(?:\/consumer\/([a-zA-Z0-9_.-]{1,128}:\d{1,12}))?$/;
 
 export interface ResourceRef {
   region: string;
@@ -196,16 +196,19 @@ export function parseResourceArn(arn: string): ResourceRef | undefined {
 
 /** The stream (and consumer) a request acts on, as far as it can be told without running it. */
 function targetOf(ctx: ApiContext, p: Params): { stream: string; consumer?: string } | undefined {
+  // GetRecords acts on the iterator's stream, whatever StreamARN says (the
+  // operation rejects a StreamARN that does not match it): a policy is never
+  // looked up on a stream the call does not read.
+  if (typeof p.ShardIterator === 'string') {
+    const it = ctx.iterators.decode(p.ShardIterator);
+    return it ? { stream: it.streamName } : undefined;
+  }
   const arn = p.ConsumerARN ?? p.ResourceARN ?? p.StreamARN;
   if (typeof arn === 'string') {
     const r = parseResourceArn(arn);
     return r && r.account === ctx.config.accountId && r.region === ctx.config.region ? r : undefined;
   }
   if (typeof p.StreamName === 'string') return { stream: p.StreamName };
-  if (typeof p.ShardIterator === 'string') {
-    const it = ctx.iterators.decode(p.ShardIterator);
-    return it ? { stream: it.streamName } : undefined;
-  }
   return undefined;
 }
 

@@ -27,6 +27,7 @@ import { invalidArgument, resourceInUse, type KinesisError } from './errors.js';
 import { asKinesis, shardNotFound, toKinesisError } from './libraryErrors.js';
 import { AT_TIMESTAMP_MISSING, childShardsOf } from './ops/read.js';
 import { keysOf } from './ops/encryption.js';
+import { resolveShardId } from './shardIds.js';
 import { consumerNotActive, creationSeconds, resolveConsumer } from './ops/consumers.js';
 import type { ApiContext, Params } from './context.js';
 
@@ -104,7 +105,7 @@ export const subscribeToShard: StreamingOperation = async (ctx, p, io) => {
   if (consumer.status !== 'ACTIVE') throw consumerNotActive(ctx, rec0.name, consumer);
   const streamName = rec0.name;
   const uid = rec0.uid;
-  const shardId = p.ShardId as string;
+  const shardId = resolveShardId(p.ShardId as string) ?? (p.ShardId as string);
   let shard: ShardRecord;
   try {
     shard = shardOf(rec0, shardId);

@@ -34,8 +34,10 @@ export function parseSignatureFields(
     throw invalidSignature("Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.");
   }
   if (queryAuth) return fromQuery(query);
-  // Another scheme (Basic, Bearer, AWS v2) counts as no AWS token at all, as on AWS.
-  if (!authorization || !authorization.trim().startsWith('AWS4-')) throw missingAuthenticationToken();
+  // Any Authorization header is parsed as SigV4, whatever its scheme: AWS answers
+  // `Authorization: X` or `Basic …` with IncompleteSignatureException naming
+  // the missing parts; only a request without one lacks a token.
+  if (!authorization || authorization.trim() === '') throw missingAuthenticationToken();
   return fromHeader(authorization, headers);
 }
 

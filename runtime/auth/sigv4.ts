@@ -10,12 +10,13 @@
 //   is derived from whatever region the client chose, and clients pointed at
 //   a local or in-cluster endpoint often use a placeholder region. The service
 //   must be `kinesis`.
-// * The payload hash is always computed from the body, whatever hex value
-//   x-amz-content-sha256 claims (a false claim fails as a signature mismatch,
-//   so a captured request cannot be replayed with another body). Only the
-//   literal UNSIGNED-PAYLOAD and STREAMING-* values are taken as stated; the
-//   body is then not covered by the signature (chunk signatures of
-//   aws-chunked bodies are not checked; Kinesis never uses that encoding).
+// * The payload hash is always computed from the body, whatever
+//   x-amz-content-sha256 claims, for every service this endpoint serves
+//   (Kinesis, Firehose, Kinesis Analytics: JSON APIs whose bodies are always
+//   signed). A false claim fails as a signature mismatch, so a captured or
+//   presigned request cannot be replayed with another body or target. The
+//   literals UNSIGNED-PAYLOAD and STREAMING-* (S3's ways to leave the body
+//   unsigned) are refused outright with InvalidSignatureException.
 // * A session token (x-amz-security-token) is not validated: a request whose
 //   access key is known is accepted with or without one.
 // * Only Host must be signed, as on AWS; SDKs sign every header they send.
@@ -53,8 +54,13 @@ function signingKey(secret: string, date: string, region: string, service: strin
   return key as Buffer;
 }
 
+const UNSIGNED_BODY = /^(UNSIGNED-PAYLOAD|STREAMING-)/;
+
+/** The hash the signature must cover: always the body's own. */
 function payloadHash(declared: string | undefined, body: Buffer): string {
-  if (declared === 'UNSIGNED-PAYLOAD' || declared?.startsWith('STREAMING-')) return declared;
+  if (declared !== undefined && UNSIGNED_BODY.test(declared)) {
+    throw invalidSignature(`x-amz-content-sha256 ${declared} is not accepted by this service: the request body must be signed.`);
+  }
   return sha256Hex(body);
 }
 

@@ -117,7 +117,8 @@ export class Autoscaler {
     const policy = this.policyOf(rec, shardsInStore);
     const lastChange = Math.max(...rec.shards.map((s) => Math.max(s.createdAtMs, s.closedAtMs ?? 0)));
     const d = decide({
-      nowMs,
+      // Windows end with the newest complete second, not at the wall clock (which is up to 2 s ahead of it).
+      nowMs: this.window.asOfMs(nowMs),
       shards: this.window.views(rec, policy.upWindowMs),
       policy,
       // Any change to the shard map counts, whoever made it (an API call, the operator, us).

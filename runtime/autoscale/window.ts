@@ -96,6 +96,11 @@ export class MetricsWindow {
     this.series.delete(uid);
   }
 
+  /** The end of the newest complete second the views hold: the decision's "now". */
+  asOfMs(nowMs = this.clock()): number {
+    return (Math.floor(nowMs / 1000) - 1) * 1000;
+  }
+
   /**
    * The open shards of a stream as the decision function sees them: one
    * sample per completed second since the shard opened (or since this window
@@ -104,8 +109,9 @@ export class MetricsWindow {
    */
   views(rec: StreamRecord, keysMs: number): ShardView[] {
     const now = this.clock();
-    // The current second is still filling, and the previous one may still get late messages.
-    const lastS = Math.floor(now / 1000) - 2;
+    // The current second is still filling, and the previous one may still get late messages;
+    // the newest sample is the second ending at asOfMs().
+    const lastS = this.asOfMs(now) / 1000 - 1;
     const firstAllowedS = Math.floor(now / 1000) - Math.ceil(this.keepMs / 1000);
     const byShard = this.series.get(rec.uid);
     return rec.shards

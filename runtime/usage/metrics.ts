@@ -1,8 +1,12 @@
 // GET /metrics: the per-shard counters of this runtime process in Prometheus
-// text format. One registry per process (not prom-client's global one, so two
-// runtimes in one test process do not share counters). Values are read from
-// ShardUsage at scrape time; the hot path never touches prom-client.
-import { Counter, Gauge, Registry } from 'prom-client';
+// text format, plus request metrics and Node's default process metrics. One
+// registry per process (not prom-client's global one, so two runtimes in one
+// test process do not share counters). Shard values are read from ShardUsage
+// at scrape time; the hot path never touches prom-client for them. Under
+// `--workers N` the workers' registries are summed (runtime/usage/clusterMetrics.ts).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestRecord } from '../api/requestRecord.js';
+import { secondsSince } from '../api/requestRecord.js';
 import type { ShardCounters } from '../../stream/shardMetrics.js';
 import type { ShardUsage } from './shardUsage.js';
 
@@ -25,10 +29,30 @@ export const SHARD_COUNTER_METRICS: [string, keyof ShardCounters, string][] = [
   ['shardline_shard_get_records_total', 'getRecords', 'Successful GetRecords calls (Kinesis GetRecords.Success).'],
 ];
 
-export const ITERATOR_AGE_METRIC = 'shardline_shard_iterator_age_milliseconds';
+export const ITERATOR_AGE_METRIC = 'shardline_shard_iterator_age_seconds';
 
-export function createMetricsRegistry(usage: ShardUsage): Registry {
+export interface RuntimeMetrics {
+  registry: Registry;
+  /** Records one finished request (latency per operation, errors by __type). */
+  observe(r: RequestRecord): void;
+}
+
+export function createMetricsRegistry(usage: ShardUsage): RuntimeMetrics {
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: 'shardline_request_duration_seconds',
+    help: 'Time from request start to the end of the response, by operation (SubscribeToShard: the whole subscription).',
+    labelNames: ['operation'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'shardline_request_errors_total',
+    help: 'Requests answered with an error, by operation and error __type (RequestTimeout: body too slow; ClientAborted: client went away).',
+    labelNames: ['operation', 'type'],
+    registers: [registry],
+  });
   const labelNames = ['stream', 'shard'] as const;
   for (const [name, field, help] of SHARD_COUNTER_METRICS) {
     new Counter({
@@ -44,13 +68,23 @@ export function createMetricsRegistry(usage: ShardUsage): Registry {
   }
   new Gauge({
     name: ITERATOR_AGE_METRIC,
-    help: 'Age of the last record returned by the most recent GetRecords call on the shard, 0 when it returned none (Kinesis GetRecords.IteratorAgeMilliseconds).',
+    help: 'Age of the last record returned by the most recent GetRecords call on the shard, 0 when it returned none (Kinesis GetRecords.IteratorAgeMilliseconds, in seconds).',
     labelNames,
     registers: [registry],
+    // Across workers the oldest is what matters, not a sum.
+    aggregator: 'max',
     collect() {
       this.reset();
-      for (const s of usage.served()) this.set({ stream: s.stream, shard: s.shardId }, s.iteratorAgeMs);
+      for (const s of usage.served()) this.set({ stream: s.stream, shard: s.shardId }, s.iteratorAgeMs / 1000);
     },
   });
-  return registry;
+  return {
+    registry,
+    observe(r) {
+      // Unknown targets would otherwise let any client mint label values.
+      const operation = r.operation ?? 'unknown';
+      duration.observe({ operation }, secondsSince(r.startedAt));
+      if (r.errorType) errors.inc({ operation, type: r.errorType });
+    },
+  };
 }

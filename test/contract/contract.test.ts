@@ -9,7 +9,10 @@ import { OPERATOR_HEALTH_PORT } from '../../contract/ports.js';
 import { deliveryWorkerConfig, analyticsWorkerConfig } from '../../contract/workerConfig.js';
 import { ENV, runtimeEnv } from '../../contract/env.js';
 import { WORKER_CONFIG_FILE } from '../../contract/mounts.js';
-import { dataStreamChildren } from '../../operator/model/datastream.js';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { dataStreamChildren, desiredEncryption } from '../../operator/model/datastream.js';
+import { KeyRing } from '../../stream/keyring.js';
 import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
 import { runtimeConfig } from '../../runtime/config.js';
 import { AnalyticsAppSpec, DataStreamSpec, DeliveryStreamSpec, type DataStream } from '../../crds/index.js';
@@ -51,7 +54,7 @@ test('runtime pods: the env the operator sets is what the runtime reads, pointin
 });
 
 test('a malformed numeric setting fails the runtime at start with the variable named', () => {
-  expect(() => withEnv({ [ENV.port]: '45x' }, () => runtimeConfig([]))).toThrow(/SHARDLINE_PORT.*must be a number/);
+  expect(() => withEnv({ [ENV.port]: '45x' }, () => runtimeConfig([]))).toThrow(/SHARDLINE_PORT: '45x' is invalid: expected a port number/);
   expect(withEnv({ [ENV.port]: '' }, () => runtimeConfig([])).port).toBe(4567);
 });
 
@@ -120,4 +123,33 @@ test('the shipped manifests set only variables the contract names, and the opera
   expect(set).toEqual(expect.arrayContaining(['SHARDLINE_NATS_URL', 'POD_NAME']));
   expect(set.filter((n) => !known.has(n))).toEqual([]);
   expect(operatorPorts).toEqual([OPERATOR_HEALTH_PORT]);
+});
+
+test('workers of an encrypted DataStream get its key where their key ring looks, under the id the stream record names', () => {
+  const dsSpec = DataStreamSpec.parse({ encryption: { keySecretRef: { name: 'orders-key', key: 'key' } } });
+  const keyId = desiredEncryption(dsSpec).keyId!;
+  const spec = DeliveryStreamSpec.parse({ source: { dataStreamRef: { name: 'orders' } }, s3: { bucket: 'lake' } });
+  const kids = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, [dsSpec.encryption!.keySecretRef]);
+  const pod = (kids.deployment as any).spec.template.spec;
+  const c = pod.containers[0];
+  const keysFile = c.env.find((e: { name: string }) => e.name === ENV.kmsKeysFile)?.value;
+  expect(keysFile).toBe('/etc/shardline/kms-keys');
+  expect(c.volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: keysFile, readOnly: true });
+  // The config file still has its own directory (no mount inside a ConfigMap volume).
+  expect(mountedFile(pod, WORKER_CONFIG_FILE)).toBe(true);
+  expect(keysFile.startsWith(path.dirname(WORKER_CONFIG_FILE))).toBe(false);
+  const vol = pod.volumes.find((v: { name: string }) => v.name === 'kms-keys');
+  expect(vol.projected.sources).toEqual([{ secret: { name: 'orders-key', items: [{ key: 'key', path: keyId }] } }]);
+  // Lay the volume out as the kubelet would and let the worker's key ring read it.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-keys-'));
+  try {
+    fs.writeFileSync(path.join(dir, keyId), randomBytes(32).toString('base64'));
+    const ring = new KeyRing({ file: dir });
+    expect(ring.resolve(keyId).id).toBe(keyId);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // No encrypted stream: no key volume.
+  const plain = deliveryChildren(owner('DeliveryStream') as any, spec, undefined, settings);
+  expect((plain.deployment as any).spec.template.spec.volumes.map((v: { name: string }) => v.name)).toEqual(['config', 'tmp']);
 });

@@ -19,11 +19,11 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Transpiles operator/, crds/, runtime/ and stream/ once per test file; returns the entry script. */
+/** Transpiles what the operator imports (operator/, the stream library, contract/, common/, crds/) once per test file; returns the entry script. */
 export function buildOperatorJs(): string {
   if (built) return built;
   const outDir = path.join(REPO, '.tmp', 'operator-js', crypto.randomBytes(4).toString('hex'));
-  for (const dir of ['operator', 'crds', 'runtime', 'stream']) {
+  for (const dir of ['operator', 'stream', 'contract', 'common', 'crds']) {
     for (const file of walk(path.join(REPO, dir))) {
       const js = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
         fileName: file,

@@ -9,7 +9,8 @@ import { startRuntime, type RunningRuntime } from '../../runtime/server.js';
 import { freePort, waitForPort } from './ports.js';
 
 export async function startInProcess(natsUrl: string, overrides: Partial<RuntimeConfig> = {}): Promise<RunningRuntime & { endpoint: string }> {
-  const config = { ...runtimeConfig([]), natsUrl, port: 0, host: '127.0.0.1', ...overrides };
+  // The access log is off unless a test asks for it: one line per request would bury test output.
+  const config = { ...runtimeConfig([]), natsUrl, port: 0, host: '127.0.0.1', accessLog: false, ...overrides };
   const rt = await startRuntime(config, (m) => process.stderr.write(`[runtime] ${m}\n`));
   return Object.assign(rt, { endpoint: `http://127.0.0.1:${rt.port}` });
 }

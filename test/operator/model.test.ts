@@ -43,9 +43,9 @@ describe('DataStream model', () => {
     expect(dep.spec.selector.matchLabels).toEqual((kids.service as any).spec.selector);
     expect((kids.pdb as any).apiVersion).toBe('policy/v1');
     expect(endpointOf(d, d.spec, settings)).toBe('http://orders-stream.shop.svc:4567');
-    // Probes: ready once the NATS connection is up, alive while the process answers.
-    expect(c.readinessProbe).toEqual({ httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5 });
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    // Probes: ready while JetStream answers (/readyz is a round trip), alive while the process answers.
+    expect(c.readinessProbe).toEqual({ httpGet: { path: '/readyz', port: 'http', scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 3 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http', scheme: 'HTTP' });
   });
 
   test('shared runtime by default; dedicated when asked, or when the stream mounts Secrets', () => {
@@ -160,7 +160,7 @@ describe('worker models', () => {
     const kids = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings);
     const c = (kids.deployment as any).spec.template.spec.containers[0];
     expect(kids.deployment.metadata.name).toBe('w-delivery');
-    expect(c.args).toEqual(['delivery', '--config', '/etc/shardline/config.json']);
+    expect(c.args).toEqual(['delivery', '--config', '/etc/shardline/config/config.json']);
     expect(c.env).toContainEqual({ name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'creds', key: 'AWS_SECRET_ACCESS_KEY' } } });
     expect(JSON.parse((kids.configMap as any).data['config.json']).source.stream.streamName).toBe('orders');
   });
@@ -177,6 +177,44 @@ describe('worker models', () => {
     expect(long.length).toBeLessThanOrEqual(63);
     expect(long).toMatch(/^[a-z]([-a-z0-9]*[a-z0-9])?$/);
     expect(childName('x'.repeat(200), 'delivery')).toBe(long);
+  });
+});
+
+describe('TLS and NATS credentials in pods', () => {
+  test('spec.tls: the certificate Secret is mounted whole, the runtime serves HTTPS and probes use it', () => {
+    const d = ds({ tls: { certificateSecretRef: 'orders-cert' } });
+    const dep = dataStreamChildren(d, d.spec, settings).deployment as any;
+    const pod = dep.spec.template.spec;
+    const c = pod.containers[0];
+    expect(pod.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'orders-cert' } });
+    expect(c.volumeMounts).toContainEqual({ name: 'tls', mountPath: '/etc/shardline/tls', readOnly: true });
+    expect(c.env).toEqual(expect.arrayContaining([
+      { name: 'SHARDLINE_TLS_CERT_FILE', value: '/etc/shardline/tls/tls.crt' },
+      { name: 'SHARDLINE_TLS_KEY_FILE', value: '/etc/shardline/tls/tls.key' },
+    ]));
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http', scheme: 'HTTPS' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http', scheme: 'HTTPS' });
+    expect(endpointOf(d, d.spec, settings)).toBe('https://orders-stream.shop.svc:4567');
+    const plain = dataStreamChildren(ds(), ds().spec, settings).deployment as any;
+    expect(plain.spec.template.spec.containers[0].readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http', scheme: 'HTTP' });
+  });
+  test('natsAuthSecret: mounted into runtime and worker pods, named by SHARDLINE_NATS_AUTH_DIR', () => {
+    const s = { ...settings, natsAuthSecret: 'nats-client' };
+    const volume = { name: 'nats-auth', secret: { secretName: 'nats-client' } };
+    const mount = { name: 'nats-auth', mountPath: '/etc/shardline-nats', readOnly: true };
+    const envVar = { name: 'SHARDLINE_NATS_AUTH_DIR', value: '/etc/shardline-nats' };
+    const rt = (dataStreamChildren(ds(), ds().spec, s).deployment as any).spec.template.spec;
+    expect(rt.volumes).toContainEqual(volume);
+    expect(rt.containers[0].volumeMounts).toContainEqual(mount);
+    expect(rt.containers[0].env).toContainEqual(envVar);
+    const spec = DeliveryStreamSpec.parse({ source: { dataStreamRef: { name: 'orders' } }, s3: { bucket: 'lake' } });
+    const owner = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'w', namespace: 'shop', uid: 'u-2' } };
+    const w = (deliveryChildren(owner as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, s).deployment as any).spec.template.spec;
+    expect(w.volumes).toContainEqual(volume);
+    expect(w.containers[0].volumeMounts).toContainEqual(mount);
+    expect(w.containers[0].env).toContainEqual(envVar);
+    // Without the setting, nothing is added.
+    expect(JSON.stringify(dataStreamChildren(ds(), ds().spec, settings))).not.toContain('nats-auth');
   });
 });
 

@@ -1,4 +1,5 @@
 // DeliveryStream and AnalyticsApp against a real apiserver + controller-manager.
+import { randomBytes } from 'node:crypto';
 import { startControlPlane, CRD_FILES, markPodsReady, until, type ControlPlane } from '../harness/kube.js';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
@@ -51,7 +52,7 @@ test('DeliveryStream: missing DataStream -> Ready=False DataStreamNotFound, then
   expect(ready.status.observedGeneration).toBe(ready.metadata.generation);
   const dep = await cp.client.get<any>(Deployments, n, 'to-lake-delivery');
   expect(dep.metadata.ownerReferences[0]).toMatchObject({ kind: 'DeliveryStream', name: 'to-lake', uid: ready.metadata.uid });
-  expect(dep.spec.template.spec.containers[0].args).toEqual(['delivery', '--config', '/etc/shardline/config.json']);
+  expect(dep.spec.template.spec.containers[0].args).toEqual(['delivery', '--config', '/etc/shardline/config/config.json']);
   const cm = await cp.client.get<any>(ConfigMaps, n, 'to-lake-delivery');
   const config = JSON.parse(cm.data['config.json']);
   expect(config.source.stream).toEqual({ name: 'events', streamName: 'events', endpoint: `http://events-stream.${n}.svc:4567` });
@@ -77,6 +78,22 @@ test('DeliveryStream: missing credentials Secret, then it appears; invalid spec 
   // Enum violations are rejected at admission.
   const err = await cp.client.create(DeliveryStreams, delivery(n, 'zipped', { s3: { bucket: 'lake', compression: 'RAR' } })).catch((e) => e);
   expect((err as ApiError).statusCode).toBe(422);
+});
+
+test('DeliveryStream of an encrypted DataStream: its workers get the key Secret item as the key ring reads it', async () => {
+  const n = await ns();
+  await cp.client.create(Secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'orders-key', namespace: n }, stringData: { key: randomBytes(32).toString('base64') } });
+  await cp.client.create(DataStreams, {
+    apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'events', namespace: n },
+    spec: { replicas: 1, streamName: `enc-${n}`, encryption: { keySecretRef: { name: 'orders-key', key: 'key' } } },
+  });
+  await cp.client.create(DeliveryStreams, delivery(n, 'sealed', {}));
+  await waitFor(DeliveryStreams, n, 'sealed', (o) => cond(o)?.status === 'True', 'Ready');
+  const pod = (await cp.client.get<any>(Deployments, n, 'sealed-delivery')).spec.template.spec;
+  expect(pod.containers[0].env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+  expect(pod.containers[0].volumeMounts).toContainEqual(expect.objectContaining({ name: 'kms-keys', mountPath: '/etc/shardline/kms-keys' }));
+  // The file name is the key id the stream record carries (DescribeStream's KeyId).
+  expect(pod.volumes.find((v: any) => v.name === 'kms-keys').projected.sources).toEqual([{ secret: { name: 'orders-key', items: [{ key: 'key', path: 'orders-key_key' }] } }]);
 });
 
 test('AnalyticsApp: worker Deployment owned, scale subresource, spec change rolls out', async () => {

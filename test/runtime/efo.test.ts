@@ -136,7 +136,7 @@ describe('event-stream framing', () => {
     expect(m!.payload.toString()).toBe('{"a":1}');
     const bad = Buffer.from(f);
     bad[bad.length - 6]! ^= 1;
-    expect(() => new EventStreamDecoder().push(bad)).toThrow(/CRC/);
+    expect(() => new EventStreamDecoder().push(bad)).toThrow(/checksum/);
   });
 });
 
@@ -486,7 +486,7 @@ describe('DeleteStream with consumers', () => {
     await expect(client.send(new DeleteStreamCommand({ StreamName: s }))).rejects.toBeInstanceOf(ResourceInUseException);
     await expect(client.send(new DeleteStreamCommand({ StreamName: s, EnforceConsumerDeletion: false }))).rejects.toBeInstanceOf(ResourceInUseException);
     await client.send(new DeleteStreamCommand({ StreamName: s, EnforceConsumerDeletion: true }));
-    await waitFor(() => sub.ended, 5000, 'subscription to end');
+    await waitFor(() => sub.ended, 15_000, 'subscription to end'); // ends promptly when idle; 5 s flaked with eight suites on two cores
     expect(sub.error).toBeInstanceOf(ResourceNotFoundException);
     await expect(client.send(new DescribeStreamConsumerCommand({ ConsumerARN: arn }))).rejects.toBeInstanceOf(ResourceNotFoundException);
   });

@@ -106,7 +106,7 @@ test('/metrics exposes per-shard counters with exact values after a known load',
   const { contentType, samples, text } = await scrape(a);
   expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
   expect(text).toContain('# TYPE shardline_shard_incoming_bytes_total counter');
-  expect(text).toContain('# TYPE shardline_shard_iterator_age_milliseconds gauge');
+  expect(text).toContain('# TYPE shardline_shard_iterator_age_seconds gauge');
   const v = (name: string, shard: string) => value(samples, name, 'm1', shard);
   expect(v('shardline_shard_incoming_records_total', SHARD0)).toBe(100);
   expect(v('shardline_shard_incoming_bytes_total', SHARD0)).toBe(5200);
@@ -122,10 +122,10 @@ test('/metrics exposes per-shard counters with exact values after a known load',
   expect(v('shardline_shard_get_records_total', SHARD1)).toBe(admitted);
   expect(v('shardline_shard_read_provisioned_throughput_exceeded_total', SHARD1)).toBe(throttled);
   // Shard 0's last GetRecords returned records ≥ 300 ms old; shard 1's returned none.
-  const age0 = v('shardline_shard_iterator_age_milliseconds', SHARD0)!;
-  expect(age0).toBeGreaterThanOrEqual(300);
-  expect(age0).toBeLessThan(300 + (Date.now() - readAt) + 5000);
-  expect(v('shardline_shard_iterator_age_milliseconds', SHARD1)).toBe(0);
+  const age0 = v('shardline_shard_iterator_age_seconds', SHARD0)!;
+  expect(age0).toBeGreaterThanOrEqual(0.3);
+  expect(age0).toBeLessThan((300 + (Date.now() - readAt) + 5000) / 1000);
+  expect(v('shardline_shard_iterator_age_seconds', SHARD1)).toBe(0);
 
   // One registry per process: runtime b served nothing of m1.
   const other = await scrape(b);

@@ -127,7 +127,7 @@ function failure(fn: () => unknown): KinesisError {
   throw new Error('expected a KinesisError, verification passed');
 }
 
-function expectError(fn: () => unknown, type: string, message: string): void {
+function expectError(fn: () => unknown, type: string, message: unknown): void {
   const err = failure(fn);
   expect({ type: err.type, message: err.message, status: err.statusCode }).toEqual({ type, message, status: 400 });
 }
@@ -178,11 +178,12 @@ describe('verifyRequest accepts requests signed by @smithy/signature-v4', () => 
     expect(verifyRequest(req, store, T0)).toBe(KEY);
   });
 
-  test('UNSIGNED-PAYLOAD and STREAMING-* are taken as stated (the body is then not signed)', async () => {
+  // issue 12 fault 4: the body must always be covered by the signature.
+  test('UNSIGNED-PAYLOAD and STREAMING-* are refused (InvalidSignatureException), with the signed body or another', async () => {
     for (const declared of ['UNSIGNED-PAYLOAD', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER']) {
       const req = await signed({ headers: { 'x-amz-content-sha256': declared } });
-      expect(verifyRequest(req, store, T0)).toBe(KEY);
-      expect(verifyRequest({ ...req, body: Buffer.from('{"Limit":1}') }, store, T0)).toBe(KEY);
+      expectError(() => verifyRequest(req, store, T0), 'InvalidSignatureException', expect.stringContaining(declared));
+      expectError(() => verifyRequest({ ...req, body: Buffer.from('{"Limit":1}') }, store, T0), 'InvalidSignatureException', expect.stringContaining(declared));
     }
   });
 
@@ -345,9 +346,17 @@ describe('verifyRequest rejects, with the AWS error type and message', () => {
     expectError(() => verifyRequest({ ...req, headers }, store, T0), 'MissingAuthenticationTokenException', 'Missing Authentication Token');
   });
 
-  test('a non-AWS4 Authorization scheme counts as missing', async () => {
-    const req = withHeaders(await signed(), { authorization: 'Basic dXNlcjpwYXNz' });
-    expectError(() => verifyRequest(req, store, T0), 'MissingAuthenticationTokenException', 'Missing Authentication Token');
+  // issue 14 item 6: AWS parses any Authorization header and names what is missing.
+  test('a malformed or non-AWS4 Authorization header → IncompleteSignatureException', async () => {
+    const req = withHeaders(await signed(), { authorization: 'X' });
+    expectError(
+      () => verifyRequest(req, store, T0),
+      'IncompleteSignatureException',
+      "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. " +
+        "Authorization header requires 'SignedHeaders' parameter. Authorization=X",
+    );
+    const basic = withHeaders(await signed(), { authorization: 'Basic dXNlcjpwYXNz' });
+    expectError(() => verifyRequest(basic, store, T0), 'IncompleteSignatureException', expect.stringContaining('Basic dXNlcjpwYXNz'));
   });
 
   test('Authorization header missing its parts', async () => {

@@ -6,9 +6,9 @@ import {
 import { StreamNotFoundError } from '../../../stream/streams.js';
 import type { StreamRecord } from '../../../stream/streamRecord.js';
 import { invalidArgument, KinesisError, limitExceeded, resourceInUse, resourceNotFound, streamNotFound } from '../errors.js';
-import { streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
+import { streamArn, streamNameOf, type ApiContext, NO_OUTPUT, type Operation, type Params } from '../context.js';
 
-const CONSUMER_ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]+)\/consumer\/([a-zA-Z0-9_.-]+):(\d+)$/;
+const CONSUMER_ARN_RE = /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})\/consumer\/([a-zA-Z0-9_.-]{1,128}):(\d{1,12})$/;
 
 export const creationSeconds = (createdAtMs: number) => Math.floor(createdAtMs / 1000);
 
@@ -130,7 +130,7 @@ export const deregisterStreamConsumer: Operation = async (ctx, p) => {
     mapConsumerError(e, ctx, stream.name);
   }
   await ctx.cache.fresh(stream.name);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const describeStreamConsumer: Operation = async (ctx, p) => {

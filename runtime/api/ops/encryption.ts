@@ -9,7 +9,7 @@ import { setStreamEncryption, streamDataKey, StreamNotActiveError } from '../../
 import { toKinesisError } from '../libraryErrors.js';
 import type { StreamRecord } from '../../../stream/streamRecord.js';
 import { invalidArgument, resourceInUse, streamNotFound } from '../errors.js';
-import { streamNameOf, type ApiContext, type Operation } from '../context.js';
+import { streamNameOf, type ApiContext, NO_OUTPUT, type Operation } from '../context.js';
 
 export const keysOf = (ctx: ApiContext): KeyRing => ctx.keys ?? defaultKeyRing();
 
@@ -52,7 +52,7 @@ export const startStreamEncryption: Operation = async (ctx, p) => {
     throw toKinesisError(ctx, e, 'StartStreamEncryption');
   }
   await setEncryption(ctx, name, { type: 'KMS', keyId });
-  return {};
+  return NO_OUTPUT;
 };
 
 export const stopStreamEncryption: Operation = async (ctx, p) => {
@@ -64,5 +64,5 @@ export const stopStreamEncryption: Operation = async (ctx, p) => {
   if (!s) throw streamNotFound(name, ctx.config.accountId);
   if (s.record.status !== 'ACTIVE') throw notActive(ctx, name, s.record.status);
   await setEncryption(ctx, name, { type: 'NONE' });
-  return {};
+  return NO_OUTPUT;
 };

@@ -1,5 +1,6 @@
 import { retentionHorizonMs } from '../../../stream/retention.js';
 import { expiredNextToken, invalidArgument, streamNotFound } from '../errors.js';
+import { isValidName } from '../../../stream/names.js';
 import { streamNameOf, type Operation } from '../context.js';
 import { shardShape, visibleShards } from './describe.js';
 import { shardFilter, type ShardFilterSpec } from './shardFilter.js';
@@ -14,10 +15,29 @@ interface ListShardsToken {
   issuedAtMs: number;
 }
 
+const FILTER_TYPES = new Set(['AFTER_SHARD_ID', 'AT_TRIM_HORIZON', 'FROM_TRIM_HORIZON', 'AT_LATEST', 'AT_TIMESTAMP', 'FROM_TIMESTAMP']);
+
+/** A filter carried in a token: the shape the request validation would have let through. */
+function validFilter(f: unknown): boolean {
+  if (f === undefined) return true;
+  if (f === null || typeof f !== 'object') return false;
+  const x = f as Record<string, unknown>;
+  return (
+    typeof x.Type === 'string' && FILTER_TYPES.has(x.Type) &&
+    (x.ShardId === undefined || typeof x.ShardId === 'string') &&
+    (x.Timestamp === undefined || (typeof x.Timestamp === 'number' && Number.isFinite(x.Timestamp)))
+  );
+}
+
+// The token is the client's to send back, so it is checked like any input:
+// its stream name must be a name, its filter a filter.
 function readToken(t: string): ListShardsToken {
   try {
     const v = JSON.parse(Buffer.from(t, 'base64').toString('utf8')) as ListShardsToken;
-    if (typeof v.stream === 'string' && typeof v.after === 'string' && typeof v.issuedAtMs === 'number') return v;
+    if (
+      v && typeof v.stream === 'string' && isValidName(v.stream) && typeof v.after === 'string' &&
+      typeof v.issuedAtMs === 'number' && validFilter(v.filter)
+    ) return v;
   } catch {
     // fall through
   }

@@ -4,7 +4,7 @@
 import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import type { StreamRecord } from '../../../stream/streamRecord.js';
 import { invalidArgument, resourceInUse, resourceNotFound, streamNotFound } from '../errors.js';
-import type { ApiContext, Operation, Params } from '../context.js';
+import { NO_OUTPUT, type ApiContext, type Operation, type Params } from '../context.js';
 import { parseResourceArn, validatePolicy, type ResourceRef } from '../resourcePolicy.js';
 
 interface ConsumerLike {
@@ -66,12 +66,12 @@ export const putResourcePolicy: Operation = async (ctx, p) => {
   const policy = p.Policy as string;
   validatePolicy(policy);
   await setPolicy(ctx, ref, policy);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const deleteResourcePolicy: Operation = async (ctx, p) => {
   await setPolicy(ctx, resourceOf(ctx, p), undefined);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const getResourcePolicy: Operation = async (ctx, p) => {

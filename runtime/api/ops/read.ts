@@ -5,10 +5,11 @@ import type { IteratorState } from '../../../stream/kinesis/iterator.js';
 import { recordBytes } from '../../../stream/shardRead.js';
 import { childShards, readBatch, resolveStart, shardOf, type StartPosition } from '../../../stream/shardReader.js';
 import type { ShardRecord, StreamRecord } from '../../../stream/streamRecord.js';
-import { expiredIterator, invalidArgument, throughputExceeded } from '../errors.js';
+import { expiredIterator, invalidArgument, resourceNotFound, throughputExceeded } from '../errors.js';
 import { asKinesis, shardNotFound, toKinesisError } from '../libraryErrors.js';
-import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
+import { streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
 import { keysOf } from './encryption.js';
+import { resolveShardId } from '../shardIds.js';
 
 const GET_RECORDS_MAX_BYTES = 10 * 1024 * 1024;
 
@@ -47,10 +48,12 @@ function startOf(p: Params): StartPosition {
 
 export const getShardIterator: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
+  const shardId = resolveShardId(p.ShardId);
+  if (shardId === undefined) throw resourceNotFound(`Could not find shard ${p.ShardId} in stream ${name} under account ${ctx.config.accountId}.`);
   const s = await ctx.cache.lookup(name);
-  if (!s) throw shardNotFound(ctx, name, p.ShardId);
+  if (!s) throw shardNotFound(ctx, name, shardId);
   const rec = s.record;
-  const shard = findShard(ctx, rec, p.ShardId);
+  const shard = findShard(ctx, rec, shardId);
   const pos = await resolveStart(ctx.store, rec, shard.shardId, startOf(p)).catch(asKinesis(ctx, 'GetShardIterator'));
   return { ShardIterator: ctx.iterators.encode({ streamName: name, uid: rec.uid, shardIndex: shard.index, ...pos, issuedAtMs: Date.now() }) };
 };
@@ -76,6 +79,12 @@ function openIterator(ctx: ApiContext, token: string): IteratorState {
 
 export const getRecords: Operation = async (ctx, p) => {
   const it = openIterator(ctx, p.ShardIterator);
+  // A StreamARN must name the iterator's own stream (it is also what resource
+  // policies are checked against): anything else is refused, never read past.
+  if (p.StreamARN !== undefined && streamArn(ctx, it.streamName) !== p.StreamARN) {
+    streamNameOf(ctx, { StreamARN: p.StreamARN }); // a malformed ARN gets its own answer
+    throw invalidArgument(`StreamARN ${p.StreamARN} does not match the stream of the shard iterator.`);
+  }
   const s = await ctx.cache.lookup(it.streamName);
   const shardId = `shardId-${String(it.shardIndex).padStart(12, '0')}`;
   if (!s || s.record.uid !== it.uid) throw shardNotFound(ctx, it.streamName, shardId);

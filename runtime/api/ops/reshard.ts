@@ -3,8 +3,9 @@ import { beginReshard, finishReshard, planMerge, planShardCount, planSplit, Resh
 import { inlineAllowed, inlineWork, tryInline } from '../lifecycle.js';
 import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { openShards, type StreamRecord } from '../../../stream/streamRecord.js';
-import { KinesisError, invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
-import { streamArn, streamNameOf, type ApiContext, type Operation } from '../context.js';
+import { KinesisError, invalidArgument, limitExceeded, resourceInUse, resourceNotFound, streamNotFound } from '../errors.js';
+import { streamArn, streamNameOf, type ApiContext, NO_OUTPUT, type Operation } from '../context.js';
+import { resolveShardId } from '../shardIds.js';
 
 function accountShards(ctx: ApiContext): number {
   let n = 0;
@@ -29,7 +30,9 @@ async function run(ctx: ApiContext, name: string, f: () => Promise<StreamRecord>
     return r;
   } catch (e) {
     if (e instanceof ReshardError) {
-      if (e.kind === 'ResourceNotFound') throw streamNotFound(name, ctx.config.accountId);
+      if (e.kind === 'ResourceNotFound') {
+        throw e.missing === 'shard' ? resourceNotFound(e.message) : streamNotFound(name, ctx.config.accountId);
+      }
       if (e.kind === 'ResourceInUse') {
         const s = await ctx.cache.fresh(name);
         throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} not ACTIVE, instead in state ${s?.record.status}`);
@@ -50,17 +53,29 @@ async function reshardOp(ctx: ApiContext, name: string, plan: (r: StreamRecord) 
   return begun;
 }
 
+/** A shard id argument in canonical form; "Could not find shard …" when it names no shard index. */
+function shardArg(ctx: ApiContext, name: string, input: string): string {
+  const id = resolveShardId(input);
+  if (id === undefined) throw resourceNotFound(`Could not find shard ${input} in stream ${name} under account ${ctx.config.accountId}.`);
+  return id;
+}
+
 export const splitShard: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
+  const shard = shardArg(ctx, name, p.ShardToSplit);
   checkLimit(ctx, 1);
-  await run(ctx, name, () => reshardOp(ctx, name, (r) => planSplit(r, p.ShardToSplit, BigInt(p.NewStartingHashKey))));
-  return {};
+  const account = ctx.config.accountId;
+  await run(ctx, name, () => reshardOp(ctx, name, (r) => planSplit(r, shard, BigInt(p.NewStartingHashKey), account)));
+  return NO_OUTPUT;
 };
 
 export const mergeShards: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
-  await run(ctx, name, () => reshardOp(ctx, name, (r) => planMerge(r, p.ShardToMerge, p.AdjacentShardToMerge)));
-  return {};
+  const a = shardArg(ctx, name, p.ShardToMerge);
+  const b = shardArg(ctx, name, p.AdjacentShardToMerge);
+  const account = ctx.config.accountId;
+  await run(ctx, name, () => reshardOp(ctx, name, (r) => planMerge(r, a, b, account)));
+  return NO_OUTPUT;
 };
 
 export const updateShardCount: Operation = async (ctx, p) => {
@@ -85,5 +100,5 @@ export const updateStreamMode: Operation = async (ctx, p) => {
       return { ...r, mode };
     }),
   );
-  return {};
+  return NO_OUTPUT;
 };

@@ -6,7 +6,7 @@
 import type { KV } from 'nats';
 import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { invalidArgument, KinesisError, resourceInUse, streamNotFound } from '../errors.js';
-import { streamNameOf, type Operation } from '../context.js';
+import { streamNameOf, NO_OUTPUT, type Operation } from '../context.js';
 
 /** Framing a single record's message adds on top of its data (header, key, sealing). */
 const RECORD_FRAMING_BYTES = 1024;
@@ -33,7 +33,7 @@ export const updateMaxRecordSize: Operation = async (ctx, p) => {
     throw e;
   }
   await ctx.cache.fresh(name);
-  return {};
+  return NO_OUTPUT;
 };
 
 export type CommitmentStatus = 'ENABLED' | 'DISABLED' | 'ENABLED_UNTIL_EARLIEST_ALLOWED_END';

@@ -5,7 +5,7 @@ import {
 import { inlineAllowed, inlineWork, tryInline } from '../lifecycle.js';
 import { ON_DEMAND_INITIAL_SHARDS, openShards, DEFAULT_RETENTION_HOURS } from '../../../stream/streamRecord.js';
 import { invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
-import { requireStream, streamArn, streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
+import { requireStream, streamArn, streamNameOf, type ApiContext, NO_OUTPUT, type Operation, type Params } from '../context.js';
 import { shardShape, streamSummaryShape, visibleShards } from './describe.js';
 import { liveConsumers } from '../../../stream/consumers.js';
 
@@ -60,7 +60,7 @@ export const createStream: Operation = async (ctx, p) => {
     throw e;
   }
   await ctx.cache.fresh(p.StreamName);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const deleteStreamOp: Operation = async (ctx, p) => {
@@ -70,14 +70,16 @@ export const deleteStreamOp: Operation = async (ctx, p) => {
   if (s.record.status === 'CREATING' || s.record.status === 'UPDATING') {
     throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} not ACTIVE, instead in state ${s.record.status}`);
   }
-  if (p.EnforceConsumerDeletion !== true && liveConsumers(s.record, Date.now(), ctx.config.consumerTransitionMs).length > 0) {
+  // A consumer already DELETING (DeregisterStreamConsumer) does not count: it is on its way out.
+  const registered = liveConsumers(s.record, Date.now(), ctx.config.consumerTransitionMs).filter((c) => c.status !== 'DELETING');
+  if (p.EnforceConsumerDeletion !== true && registered.length > 0) {
     throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} has registered consumers. Set EnforceConsumerDeletion to delete it with them.`);
   }
   const rec = await markDeleting(ctx.store, name);
   if (rec && inlineAllowed(ctx, rec.shards.length, false)) await tryInline(ctx, `DeleteStream ${name}`, () => finishDelete(ctx.store, rec));
   else ctx.lifecycle?.nudge();
   await ctx.cache.fresh(name);
-  return {};
+  return NO_OUTPUT;
 };
 
 function pageShards(all: ReturnType<typeof visibleShards>, exclusiveStart: string | undefined, limit: number) {
@@ -170,7 +172,7 @@ async function changeRetention(ctx: ApiContext, p: Params, direction: 'increase'
   }
   await setRetention(ctx.store, name, hours);
   await ctx.cache.fresh(name);
-  return {};
+  return NO_OUTPUT;
 }
 
 export const increaseRetention: Operation = (ctx, p) => changeRetention(ctx, p, 'increase');

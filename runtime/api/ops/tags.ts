@@ -1,7 +1,7 @@
 // Stream tags, addressed by stream (…TagsForStream) or by ARN (…Resource).
 import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { invalidArgument, streamNotFound, resourceNotFound } from '../errors.js';
-import { streamNameOf, type ApiContext, type Operation, type Params } from '../context.js';
+import { streamNameOf, type ApiContext, NO_OUTPUT, type Operation, type Params } from '../context.js';
 
 const MAX_TAGS = 50;
 const BAD_CHARS = /[^\u00C0-\u1FFF\u2C00-\uD7FF\w./\-=+_ @%:]/;
@@ -17,7 +17,13 @@ function checkChars(ctx: ApiContext, name: string, strings: string[], verb: 'add
   }
 }
 
+/** Kinesis answers ResourceNotFoundException for a missing stream before it looks at the tags. */
+async function mustExist(ctx: ApiContext, name: string): Promise<void> {
+  if (!(await ctx.cache.fresh(name))) throw streamNotFound(name, ctx.config.accountId);
+}
+
 async function addTags(ctx: ApiContext, name: string, tags: Record<string, string>) {
+  await mustExist(ctx, name);
   checkChars(ctx, name, [...Object.keys(tags), ...Object.values(tags)], 'add tags to');
   try {
     await updateStream(ctx.store, name, (r) => {
@@ -35,6 +41,7 @@ async function addTags(ctx: ApiContext, name: string, tags: Record<string, strin
 }
 
 async function removeTags(ctx: ApiContext, name: string, keys: string[]) {
+  await mustExist(ctx, name);
   checkChars(ctx, name, keys, 'remove tags from');
   try {
     await updateStream(ctx.store, name, (r) => {
@@ -63,12 +70,12 @@ function streamOfResource(ctx: ApiContext, p: Params): string {
 
 export const addTagsToStream: Operation = async (ctx, p) => {
   await addTags(ctx, streamNameOf(ctx, p), p.Tags);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const removeTagsFromStream: Operation = async (ctx, p) => {
   await removeTags(ctx, streamNameOf(ctx, p), p.TagKeys);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const listTagsForStream: Operation = async (ctx, p) => {
@@ -84,12 +91,12 @@ export const listTagsForStream: Operation = async (ctx, p) => {
 
 export const tagResource: Operation = async (ctx, p) => {
   await addTags(ctx, streamOfResource(ctx, p), p.Tags);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const untagResource: Operation = async (ctx, p) => {
   await removeTags(ctx, streamOfResource(ctx, p), p.TagKeys);
-  return {};
+  return NO_OUTPUT;
 };
 
 export const listTagsForResource: Operation = async (ctx, p) => {

@@ -1,0 +1,103 @@
+// The in-cluster source: reads shards straight from JetStream through the
+// stream library's one shard reader (no API server in between), decrypting
+// with the key ring. A backlog is read in bounded batches (pipelined direct
+// gets); once caught up the reader follows the shard live (a JetStream ordered
+// consumer pushes each append), so a record reaches processRecords within
+// milliseconds of being stored.
+import type { Store } from '../../stream/connect.js';
+import { StreamNotFoundError } from '../../stream/errors.js';
+import type { KeyRing } from '../../stream/keyring.js';
+import { follow, readBatch, resolveStart, type Position, type ShardBatchOut } from '../../stream/shardReader.js';
+import { getStream } from '../../stream/streams.js';
+import type { StreamRecord } from '../../stream/streamRecord.js';
+import type { ShardReader, ShardSource, SourceBatch } from '../types.js';
+
+const MAX_BYTES = 10 * 1024 * 1024;
+
+async function streamRecord(store: Store, name: string): Promise<StreamRecord> {
+  const rec = await getStream(store, name);
+  if (!rec || rec.status === 'DELETING') throw new StreamNotFoundError(name);
+  return rec;
+}
+
+export function directSource(store: Store, opts: { keys?: KeyRing } = {}): ShardSource {
+  return {
+    async listShards(name) {
+      const rec = await streamRecord(store, name);
+      return rec.shards.map((s) => ({
+        shardId: s.shardId,
+        parentShardId: s.parentShardId,
+        adjacentParentShardId: s.adjacentParentShardId,
+        closed: s.endingSequenceNumber !== undefined,
+      }));
+    },
+    async openShard(name, shardId, start) {
+      const rec = await streamRecord(store, name);
+      return new DirectReader(store, rec, shardId, await resolveStart(store, rec, shardId, start), opts.keys);
+    },
+  };
+}
+
+const toSource = (b: ShardBatchOut): SourceBatch => ({ records: b.records, millisBehindLatest: b.millisBehindLatest, shardEnded: b.shardEnded });
+
+class DirectReader implements ShardReader {
+  private live?: { ctl: AbortController; it: AsyncIterator<ShardBatchOut>; pending?: Promise<IteratorResult<ShardBatchOut>> };
+
+  constructor(
+    private readonly store: Store,
+    private rec: StreamRecord,
+    private readonly shardId: string,
+    private pos: Position,
+    private readonly keys?: KeyRing,
+  ) {}
+
+  async next(opts: { limit: number; waitMs: number; signal: AbortSignal }): Promise<SourceBatch> {
+    if (!this.live) {
+      // Fresh record each time: a reshard may have closed the shard.
+      this.rec = await streamRecord(this.store, this.rec.name);
+      const b = await readBatch(this.store, this.rec, this.shardId, this.pos, { limit: opts.limit, maxBytes: MAX_BYTES, keys: this.keys });
+      this.pos = b.next;
+      if (b.records.length > 0 || b.shardEnded) return toSource(b);
+      const ctl = new AbortController();
+      const it = follow(this.store, this.rec, this.shardId, this.pos, { signal: ctl.signal, keys: this.keys, limit: opts.limit })[Symbol.asyncIterator]();
+      this.live = { ctl, it };
+    }
+    const live = this.live;
+    live.pending ??= live.it.next();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort = () => undefined as void;
+    const idle = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), opts.waitMs);
+      onAbort = () => resolve(undefined);
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    let r: IteratorResult<ShardBatchOut> | undefined;
+    try {
+      r = await Promise.race([live.pending, idle]);
+    } catch (e) {
+      // Follow again from the last position handed out on the next call.
+      this.stopLive();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      opts.signal.removeEventListener('abort', onAbort);
+    }
+    if (!r) return { records: [], millisBehindLatest: 0, shardEnded: false };
+    live.pending = undefined;
+    if (r.done) {
+      this.stopLive();
+      return { records: [], millisBehindLatest: 0, shardEnded: false };
+    }
+    this.pos = r.value.next;
+    return toSource(r.value);
+  }
+
+  private stopLive(): void {
+    this.live?.ctl.abort();
+    this.live = undefined;
+  }
+
+  close(): void {
+    this.stopLive();
+  }
+}

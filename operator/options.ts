@@ -1,0 +1,32 @@
+// `shardline operator` flags (common/options.ts table: flag, env, parser,
+// default). Kept apart from main.ts so `shardline --help` does not load the
+// Kubernetes client.
+import { NATS_AUTH_OPTIONS } from '../common/natsAuth.js';
+import { ENV } from '../contract/env.js';
+import { OPERATOR_HEALTH_PORT } from '../contract/ports.js';
+import { boolean, integer, port, text, type OptionSpec } from '../common/options.js';
+
+const positive = integer(1, 1_000_000);
+
+export const OPERATOR_OPTIONS: OptionSpec[] = [
+  { flag: '--kubeconfig <path>', env: ENV.kubeconfig, description: 'kubeconfig file (else ~/.kube/config or in-cluster)', parse: text },
+  { flag: '--nats <urls>', env: ENV.natsUrl, description: 'NATS server URL(s) (default nats://nats.<operator namespace>.svc:4222)', parse: text },
+  ...NATS_AUTH_OPTIONS,
+  { flag: '--nats-auth-secret <name>', env: ENV.natsAuthSecret, description: 'Secret (in each resource\'s namespace) mounted into runtime and worker pods for NATS credentials', parse: text },
+  { flag: '--image <image>', env: ENV.image, description: 'image of runtime and worker pods (default: this pod\'s own image; out of cluster shardline:0.1.0)', parse: text },
+  { flag: '--shared-endpoint <url>', env: ENV.sharedEndpoint, description: 'the install\'s shared Kinesis endpoint (default http://shardline.<operator namespace>.svc:4567)', parse: text },
+  { flag: '--image-pull-policy <policy>', env: ENV.imagePullPolicy, description: 'imagePullPolicy of those pods', parse: text },
+  { flag: '--leader-elect <bool>', env: ENV.leaderElect, description: 'elect a leader through a Lease', parse: boolean, default: true },
+  { flag: '--lease-namespace <ns>', description: 'the operator\'s namespace, for the Lease (default POD_NAMESPACE, else the kubeconfig context\'s)', parse: text },
+  { flag: '--pod-namespace <ns>', env: ENV.podNamespace, description: 'set by the downward API', parse: text },
+  { flag: '--pod-name <name>', env: ENV.podName, description: 'set by the downward API (reads this pod\'s image)', parse: text },
+  { flag: '--lease-name <name>', description: 'name of the Lease', parse: text },
+  { flag: '--lease-duration-seconds <n>', description: 'Lease duration', parse: positive },
+  { flag: '--renew-deadline-ms <ms>', description: 'leader renew deadline', parse: positive },
+  { flag: '--retry-period-ms <ms>', description: 'leader election retry period', parse: positive },
+  { flag: '--identity <id>', env: ENV.podName, description: 'this replica\'s identity in the Lease (default POD_NAME)', parse: text },
+  { flag: '--resync-seconds <n>', description: 're-enqueue every key this often', parse: positive },
+  { flag: '--workers <n>', description: 'concurrent reconciles', parse: integer(1, 256) },
+  { flag: '--health-port <n>', env: ENV.healthPort, description: '/healthz, /readyz, /metrics port (0: any free port)', parse: port, default: OPERATOR_HEALTH_PORT },
+  { flag: '--store-replicas <n>', env: ENV.replicas, description: 'JetStream replicas of the metadata buckets', parse: integer(1, 5) },
+];
