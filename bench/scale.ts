@@ -178,7 +178,7 @@ export async function runScale(argv: string[]): Promise<void> {
     ['ListShardsP50Ms', 'LS p50'], ['ListShardsP99Ms', 'LS p99'], ['PutRecordP50Ms', 'Put p50'], ['PutRecordP99Ms', 'Put p99'],
     ['idleCpuNats', 'idle CPU nats'], ['idleCpuRuntime', 'idle CPU rt'], ['natsRestartS', 'nats restore s'], ['runtimeRestartS', 'rt restart s'],
   ];
-  console.log(renderTable(['', ...cols.map((c) => c[1])].slice(1), rows.map((r) => cols.map(([key]) => r[key] ?? NaN))));
+  console.log(renderTable(cols.map((c) => c[1]), rows.map((r) => cols.map(([key]) => (key === 'shards' ? String(r[key]) : r[key] ?? NaN)))));
   console.log(`\nload average 1 min: ${load0.toFixed(2)} at start, ${loadAverage().toFixed(2)} at end (a busy machine inflates every figure)`);
   console.log('targets:\n' + TARGETS.map((t) => `  - ${t}`).join('\n'));
   const file = writeResults('scale', { machine: machineInfo(NATS_SERVER), steps, perStream, samples, idleS, rows, targets: TARGETS });
