@@ -16,6 +16,12 @@ export const ENV = {
   kmsKeys: 'SHARDLINE_KMS_KEYS',
   /** Wall-clock ms in one retention hour (tests shrink it). */
   hourMs: 'SHARDLINE_HOUR_MS',
+  /**
+   * Shard-stream creations allowed per window, store-wide per process (stream/creationPacer.ts): nats-server keeps
+   * about two files open for a minute or two after creating a stream, so this bounds its descriptor use.
+   */
+  shardCreateBudget: 'SHARDLINE_SHARD_CREATE_BUDGET',
+  shardCreateWindowMs: 'SHARDLINE_SHARD_CREATE_WINDOW_MS',
   /** pino level (common/log.ts). */
   logLevel: 'SHARDLINE_LOG_LEVEL',
   // NATS credentials of every process (common/natsAuth.ts).
@@ -31,6 +37,8 @@ export const ENV = {
   natsTlsCert: 'SHARDLINE_NATS_TLS_CERT',
   natsTlsKey: 'SHARDLINE_NATS_TLS_KEY',
   // `shardline runtime`.
+  /** Streams with at most this many shards to make or remove are done within the API call; larger ones in the background. */
+  inlineShards: 'SHARDLINE_INLINE_SHARDS',
   port: 'SHARDLINE_PORT',
   host: 'SHARDLINE_HOST',
   credentialsFile: 'SHARDLINE_CREDENTIALS_FILE',
@@ -138,6 +146,7 @@ export const runtimeEnv = z.object({
   [ENV.onDemandMaxShards]: num(ENV.onDemandMaxShards),
   [ENV.scaleDownStabilizationMs]: num(ENV.scaleDownStabilizationMs),
   [ENV.scaleUpWindowMs]: num(ENV.scaleUpWindowMs),
+  [ENV.inlineShards]: num(ENV.inlineShards),
 });
 export type RuntimeEnv = z.infer<typeof runtimeEnv>;
 

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { addOptions, OptionValueError, port, resolveOptions, type OptionSpec } from '../common/options.js';
+import { addOptions, attributeOf, OptionValueError, port, resolveOptions, type OptionSpec } from '../common/options.js';
 import { ENV } from '../contract/env.js';
 import { RUNTIME_PORT } from '../contract/ports.js';
 import { natsConnectOptions } from '../common/natsAuth.js';
@@ -40,6 +40,9 @@ const runtime: Subcommand = {
   },
 };
 
+/** The runtime's flags dev passes on to its in-process runtime (dev owns NATS, the port, the host and runs one process). */
+const DEV_RUNTIME_OPTIONS = RUNTIME_OPTIONS.filter((o) => !['--nats', '--port', '--host', '--workers'].includes(o.flag.split(' ')[0]!));
+
 const dev: Subcommand = {
   name: 'dev',
   description: 'local all-in-one: supervised nats-server with JetStream plus the Kinesis endpoint; -f applies DataStream manifests',
@@ -48,13 +51,16 @@ const dev: Subcommand = {
     { flag: '--data-dir <dir>', env: ENV.dataDir, description: 'where nats-server keeps its data', parse: (v) => v, default: '.shardline' },
     { flag: '--nats-port <n>', env: ENV.natsPort, description: 'nats-server client port', parse: port, default: 4222 },
     { flag: '--port <n>', env: ENV.port, description: 'Kinesis API port', parse: port, default: RUNTIME_PORT },
+    ...DEV_RUNTIME_OPTIONS,
   ],
   async run(values) {
     const args = ['--data-dir', values.dataDir, '--nats-port', String(values.natsPort), '--port', String(values.port)];
     // Commander collects repeated -f values; each is passed on as its own -f.
     for (const f of ([] as string[]).concat(...((values.filename as string[][] | string[] | undefined) ?? []))) args.push('-f', f);
+    // The runtime's settings: env and defaults for what dev does not take, the flags given to dev for the rest (--shard-limit, ...).
+    const runtimeValues = { ...resolveOptions(RUNTIME_OPTIONS, {}), ...Object.fromEntries(Object.entries(values).filter(([k]) => DEV_RUNTIME_OPTIONS.some((o) => attributeOf(o.flag) === k))) };
     try {
-      return await (await import('./dev.js')).runDev(args);
+      return await (await import('./dev.js')).runDev(args, configFromValues(runtimeValues));
     } catch (e) {
       throw new StartError(`shardline dev: ${(e as Error).message}`);
     }

@@ -35,6 +35,8 @@ export interface RuntimeConfig {
   subscriptionMs: number;
   /** How long a consumer stays CREATING (then ACTIVE) or DELETING (then gone). */
   consumerTransitionMs: number;
+  /** Shard streams an API call makes or removes itself; above this the lifecycle worker does it in the background. */
+  inlineShards: number;
   /** Runtime processes sharing the port (node:cluster); 1 runs in this process. */
   workers: number;
   /** Connection and header limits before authentication (runtime/http/server.ts). */
@@ -116,6 +118,7 @@ export function configFromValues(v: Record<string, any>): RuntimeConfig {
     kmsKeys: env[ENV.kmsKeys],
     subscriptionMs: env[ENV.subscriptionMs] ?? 300_000,
     consumerTransitionMs: env[ENV.consumerTransitionMs] ?? 500,
+    inlineShards: env[ENV.inlineShards] ?? 64,
     workers: v.workers,
     limits: {
       ...DEFAULT_LIMITS,

@@ -6,7 +6,7 @@
 // applies the change.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runtimeConfig } from './config.js';
+import { runtimeConfig, type RuntimeConfig } from './config.js';
 import { startRuntime } from './server.js';
 import { acquireDataDir, DataDirInUseError } from './dev/dataDirLock.js';
 import { SupervisedNats } from './dev/natsProcess.js';
@@ -20,9 +20,26 @@ import { startDevDelivery } from './delivery/dev.js';
 
 const say = (m: string) => console.log(`[dev] ${m}`);
 
-export async function runDev(args: string[]): Promise<void> {
+/** dev's own flags (each takes a value); every other flag is the runtime's (runtime/config.ts), e.g. --shard-limit. */
+const DEV_FLAGS = new Set(['--data-dir', '--nats-port', '--port', '--filename', '-f']);
+
+export function splitDevArgs(args: string[]): { dev: string[]; runtime: string[] } {
+  const dev: string[] = [];
+  const runtime: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const to = DEV_FLAGS.has(a.split('=')[0]!) ? dev : runtime;
+    to.push(a);
+    if (a.startsWith('-') && !a.includes('=') && i + 1 < args.length) to.push(args[++i]!);
+  }
+  return { dev, runtime };
+}
+
+/** `preset`: the runtime's settings already parsed (the CLI does); else runtime flags in `args` are parsed here. */
+export async function runDev(args: string[], preset?: RuntimeConfig): Promise<void> {
+  const split = splitDevArgs(args);
   const { values } = parseArgs({
-    args,
+    args: split.dev,
     options: {
       'data-dir': { type: 'string' },
       'nats-port': { type: 'string' },
@@ -32,9 +49,14 @@ export async function runDev(args: string[]): Promise<void> {
   });
   const dataDir = path.resolve(values['data-dir'] ?? process.env[ENV.dataDir] ?? '.shardline');
   const natsPort = Number(values['nats-port'] ?? process.env[ENV.natsPort] ?? 4222);
-  const config = runtimeConfig([]);
+  let config: ReturnType<typeof runtimeConfig>;
+  try {
+    config = preset ?? runtimeConfig(split.runtime);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   if (values.port) config.port = Number(values.port);
-  config.host = process.env[ENV.host] ?? '127.0.0.1';
+  if (preset || !split.runtime.some((a) => a.split('=')[0] === '--host')) config.host = process.env[ENV.host] ?? '127.0.0.1';
 
   // Manifests first: a typo is reported before anything starts.
   let manifests: Manifest[] = [];

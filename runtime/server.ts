@@ -9,7 +9,7 @@ import { kinesisHandler } from './api/handler.js';
 import { loadCredentialStore } from './auth/index.js';
 import type { RuntimeConfig } from './config.js';
 import type { ApiContext } from './api/context.js';
-import { startClosedShardJanitor } from '../stream/closedShardJanitor.js';
+import { LifecycleWorker } from '../stream/lifecycleWorker.js';
 import { loadKeyRing } from '../stream/keyring.js';
 import { attachStoreKeys, startKeyJanitor } from '../stream/storeKeys.js';
 import { ShardUsage } from './usage/shardUsage.js';
@@ -22,6 +22,11 @@ import { accessLogger } from './accessLog.js';
 import { natsConnectOptions } from '../common/natsAuth.js';
 import { errorFields, toLogger, type Logger } from '../common/log.js';
 import { Autoscaler } from './autoscale/controller.js';
+
+/** JetStream's stream count from its account info (one small request, not a listing). */
+async function shardStreamCount(store: Store): Promise<number | string> {
+  return (await store.jsm.getAccountInfo().catch(() => undefined))?.streams ?? '?';
+}
 
 export interface RunningRuntime {
   port: number;
@@ -46,7 +51,10 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
     replicas: config.replicas,
     name: 'shardline-runtime',
     connectOptions: natsConnectOptions(config.natsAuth),
+    // A restoring nats-server (a minute for 10,000 shard streams) is waited for, with progress; real failures abort.
+    waitLog: log,
   });
+  log(`connected to NATS; ${await shardStreamCount(store)} shard streams in JetStream`);
   const cache = new StreamCache(store.streams, store.nc, log);
   await cache.start();
   const publisher = new WindowedPublisher(store.nc, { maxInFlight: 4096, timeoutMs: 10_000 });
@@ -64,7 +72,9 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
   const ready = readiness(store.nc, config.readyTimeoutMs);
   const access = accessLogger(logger, config.accessLog);
   const bodyBudget = new BodyBudget(config.bodyBudgetBytes);
-  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, log };
+  // Background half of create/delete/reshard and the closed-shard janitor; one runtime at a time (KV lease).
+  const lifecycle = new LifecycleWorker(store, cache, { log });
+  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, log, lifecycle };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   // alias/aws/kinesis works out of the box; Secret keys outlive a Secret change.
   ctx.storeKeys = await attachStoreKeys(store, ctx.keys, log);
@@ -104,7 +114,7 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
     onEvent: (event, fields) => logger.debug(fields, event),
   });
   tls?.onChange((pair) => listener.setCertificate?.(pair));
-  const stopJanitor = startClosedShardJanitor(store, log);
+  lifecycle.start();
   const autoscaler = config.autoscale.enabled ? new Autoscaler(store, cache, { ...config.autoscale, shardLimit: config.shardLimit, log }) : undefined;
   autoscaler?.start();
   return {
@@ -116,7 +126,7 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
     async close() {
       tls?.stop();
       await listener.close();
-      stopJanitor();
+      await lifecycle.stop();
       stopKeyJanitor();
       ctx.storeKeys?.stop();
       await autoscaler?.stop();

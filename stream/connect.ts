@@ -23,12 +23,40 @@ export interface StoreOptions {
   user?: string;
   pass?: string;
   token?: string;
+  /**
+   * Wait for NATS and JetStream instead of failing when they are not up yet (a
+   * nats-server restoring 10,000 shard streams takes about a minute before it
+   * listens): progress goes here every few seconds. Absent: fail at once.
+   */
+  waitLog?: (msg: string) => void;
   /** Credentials and TLS (authenticator, tls), merged into nats.js's connect options. */
   connectOptions?: Partial<ConnectionOptions>;
 }
 
+/** Calls `f` until it succeeds while the failure is NATS/JetStream not being ready yet, reporting progress. */
+async function whenReady<T>(what: string, f: () => Promise<T>, log: ((m: string) => void) | undefined): Promise<T> {
+  const t0 = Date.now();
+  let lastLog = 0;
+  for (;;) {
+    try {
+      return await f();
+    } catch (e) {
+      const m = String((e as Error)?.message ?? e);
+      // Not ready yet: no server, no JetStream answer, a restoring or leaderless JetStream. Anything else is a real failure.
+      const transient = /CONNECTION_REFUSED|TIMEOUT|timeout|503|no responders|jetstream not enabled|temporarily unavailable|not current|no suitable peers/i.test(m);
+      if (!log || !transient) throw e;
+      if (Date.now() - lastLog >= 5_000) {
+        lastLog = Date.now();
+        log(`waiting for ${what} (${Math.round((Date.now() - t0) / 1000)} s; nats-server may be restoring its streams): ${m}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+
 export async function connectStore(opts: StoreOptions): Promise<Store> {
-  const nc = await connect({
+  const nc = await whenReady('NATS at ' + opts.natsUrl, () => connect({
     servers: opts.natsUrl.split(','),
     name: opts.name ?? 'shardline',
     maxReconnectAttempts: -1,
@@ -42,13 +70,13 @@ export async function connectStore(opts: StoreOptions): Promise<Store> {
     pass: opts.pass,
     token: opts.token,
     ...opts.connectOptions,
-  });
+  }), opts.waitLog);
   const replicas = opts.replicas ?? 1;
   const js = nc.jetstream({ timeout: 10_000 });
-  const jsm = await nc.jetstreamManager({ timeout: 10_000 });
+  const jsm = await whenReady('JetStream', () => nc.jetstreamManager({ timeout: 10_000 }), opts.waitLog);
   // history 1: the record is the state; revisions give compare-and-set.
-  const streams = await js.views.kv(STREAMS_BUCKET, { history: 1, replicas });
-  const config = await js.views.kv(CONFIG_BUCKET, { history: 1, replicas });
+  const streams = await whenReady('JetStream', () => js.views.kv(STREAMS_BUCKET, { history: 1, replicas }), opts.waitLog);
+  const config = await whenReady('JetStream', () => js.views.kv(CONFIG_BUCKET, { history: 1, replicas }), opts.waitLog);
   return {
     nc, js, jsm, streams, config, replicas,
     async close() {

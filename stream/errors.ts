@@ -67,3 +67,35 @@ export class KeyUnavailableError extends StreamLibraryError {
     this.name = code;
   }
 }
+
+/**
+ * JetStream refused to make or grow a shard's storage for want of resources:
+ * file descriptors (10049 "too many open files"), storage or memory limits
+ * (10023, 10028, 10047), the stream-count limit (10027). Retryable: the
+ * refusal says nothing about the request, only about the server right now.
+ */
+export class StorageRefusedError extends StreamLibraryError {
+  constructor(readonly detail: string, readonly errCode?: number) {
+    super(`storage refused: ${detail}`);
+  }
+}
+
+// 10077: "error creating store for stream" — the file store could not be made (nats-server 2.9 answers this
+// when it is out of descriptors: its log says "too many open files"; or out of disk space).
+/** The JetStream refusals a caller may retry later. */
+const REFUSAL_CODES = new Set([10023, 10027, 10028, 10047, 10077]);
+const REFUSAL_TEXT = /too many open files|insufficient (storage )?resources|resources exceeded|maximum number of streams|no space left|error creating store/i;
+
+/** A StorageRefusedError for a JetStream answer that is a resource refusal; undefined for anything else. */
+export function storageRefusal(e: unknown): StorageRefusedError | undefined {
+  if (e instanceof StorageRefusedError) return e;
+  const api = (e as { api_error?: { err_code?: number; description?: string } })?.api_error;
+  const text = `${api?.description ?? ''} ${(e as Error)?.message ?? ''}`;
+  if ((api?.err_code !== undefined && REFUSAL_CODES.has(api.err_code)) || REFUSAL_TEXT.test(text)) {
+    return new StorageRefusedError((api?.description ?? (e as Error)?.message ?? String(e)).trim(), api?.err_code);
+  }
+  return undefined;
+}
+
+/** Long work stopped between steps because its caller asked (e.g. it lost the lease that let it do the work). */
+export class WorkInterruptedError extends StreamLibraryError {}

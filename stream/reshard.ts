@@ -12,7 +12,7 @@ import { StreamLibraryError } from './errors.js';
 import type { StreamUpdateConfig } from 'nats';
 import type { Store } from './connect.js';
 import { jsStreamName } from './names.js';
-import { ensureShardStream, readStream, updateStream, StreamNotFoundError } from './streams.js';
+import { eachLimited, ensureShardStream, readStream, updateStream, StreamNotFoundError, type WorkOptions } from './streams.js';
 import { encodeSequence, startingSequence } from './kinesis/sequence.js';
 import { MAX_HASH_KEY } from './kinesis/hashKeys.js';
 import { batchCount } from './recordBatch.js';
@@ -137,7 +137,12 @@ async function sealShard(store: Store, rec: StreamRecord, shard: ShardRecord): P
  * runs on the record read inside the compare-and-set, so it always sees the
  * latest map; it throws ReshardError when the request is not allowed.
  */
-export async function reshard(store: Store, name: string, plan: (r: StreamRecord) => ShardPlan): Promise<StreamRecord> {
+export async function reshard(store: Store, name: string, plan: (r: StreamRecord) => ShardPlan, o: WorkOptions = {}): Promise<StreamRecord> {
+  return finishReshard(store, await beginReshard(store, name, plan), o);
+}
+
+/** Step 1 alone: the record UPDATING with the plan's children pending (finishReshard does the rest). */
+export async function beginReshard(store: Store, name: string, plan: (r: StreamRecord) => ShardPlan): Promise<StreamRecord> {
   let planned: ShardPlan | undefined;
   let pending: ShardRecord[] = [];
   let begun: StreamRecord;
@@ -163,14 +168,15 @@ export async function reshard(store: Store, name: string, plan: (r: StreamRecord
     if (e instanceof StreamNotFoundError) throw new ReshardError('ResourceNotFound', `Stream ${name} not found.`);
     throw e;
   }
-  return finishReshard(store, begun);
+  return begun;
 }
 
 /** Steps 2–4 for a record left UPDATING (by this call or a crashed process). */
-export async function finishReshard(store: Store, rec: StreamRecord): Promise<StreamRecord> {
+export async function finishReshard(store: Store, rec: StreamRecord, o: WorkOptions = {}): Promise<StreamRecord> {
+  if (rec.status !== 'UPDATING' || !rec.pendingShards) return rec;
   const pending = rec.pendingShards ?? [];
   const parents = rec.pendingParents ?? [];
-  for (const c of pending) await ensureShardStream(store, rec, c.index);
+  await eachLimited(pending, o, (c) => ensureShardStream(store, rec, c.index, o.pace));
   // All parents at once: writes to a sealed parent wait until the record
   // below shows its children, so the time from first seal to switch is a
   // stall for writers; sealing one after another made it grow with the count.
@@ -191,8 +197,13 @@ export async function finishReshard(store: Store, rec: StreamRecord): Promise<St
   });
 }
 
-export async function updateShardCount(store: Store, name: string, target: number): Promise<StreamRecord> {
-  return reshard(store, name, (r) => {
+export async function updateShardCount(store: Store, name: string, target: number, o: WorkOptions = {}): Promise<StreamRecord> {
+  return finishReshard(store, await beginReshard(store, name, planShardCount(name, target)), o);
+}
+
+/** The plan of UpdateShardCount (UNIFORM_SCALING) to `target` open shards, with its limits. */
+export function planShardCount(name: string, target: number): (r: StreamRecord) => ShardPlan {
+  return (r) => {
     const open = openShards(r).length;
     if (target === open) throw new ReshardError('InvalidArgument', `Stream ${name} already has ${open} open shards.`);
     if (target > open * 2) {
@@ -202,7 +213,7 @@ export async function updateShardCount(store: Store, name: string, target: numbe
       throw new ReshardError('InvalidArgument', `UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: ${open} Target shard count: ${target}`);
     }
     return planUniform(r, target);
-  });
+  };
 }
 
 export { readStream };

@@ -6,7 +6,7 @@ import type { KV, StreamConfig } from 'nats';
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats';
 import type { Store } from './connect.js';
 import { retentionMs } from './retention.js';
-import { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
+import { ConflictError, StreamExistsError, StreamNotFoundError, WorkInterruptedError, storageRefusal } from './errors.js';
 import { isValidName, jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
@@ -105,8 +105,8 @@ export function shardStreamConfig(rec: StreamRecord, shardIndex: number): Partia
   };
 }
 
-/** Creates the shard's JetStream stream unless it exists (then aligns its retention). */
-export async function ensureShardStream(store: Store, rec: StreamRecord, shardIndex: number): Promise<void> {
+/** Creates the shard's JetStream stream unless it exists (then aligns its retention). Resource refusals are StorageRefusedError. */
+export async function ensureShardStream(store: Store, rec: StreamRecord, shardIndex: number, pace?: () => Promise<void>): Promise<void> {
   const cfg = shardStreamConfig(rec, shardIndex);
   try {
     const info = await store.jsm.streams.info(cfg.name!);
@@ -114,14 +114,98 @@ export async function ensureShardStream(store: Store, rec: StreamRecord, shardIn
       await store.jsm.streams.update(cfg.name!, { ...info.config, max_age: cfg.max_age, duplicate_window: cfg.duplicate_window });
     }
   } catch (e) {
-    if (!isNotFound(e)) throw e;
-    await store.jsm.streams.add(cfg);
+    if (!isNotFound(e)) throw storageRefusal(e) ?? e;
+    await pace?.();
+    await store.jsm.streams.add(cfg).catch((e2) => {
+      throw storageRefusal(e2) ?? e2;
+    });
   }
 }
 
 function isNotFound(e: unknown): boolean {
   const m = String((e as Error)?.message ?? e);
   return m.includes('stream not found') || m.includes('10059');
+}
+
+/** Options for work that may run long (creating or removing many shard streams). */
+export interface WorkOptions {
+  /** Called before each shard stream is created (stream/creationPacer.ts). */
+  pace?: () => Promise<void>;
+  /** Checked between steps: false stops the work with WorkInterruptedError (e.g. the lease was lost). */
+  keepGoing?: () => boolean;
+  /** Shard streams made or removed at once (default 4). */
+  concurrency?: number;
+}
+
+/** Runs `f` over `items`, `concurrency` at a time, stopping at the first failure or when keepGoing says so. */
+export async function eachLimited<T>(items: T[], o: WorkOptions, f: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const lane = async () => {
+    while (failed === undefined && next < items.length) {
+      if (o.keepGoing && !o.keepGoing()) throw new WorkInterruptedError('stopped: no longer the holder of the lifecycle lease');
+      const item = items[next++]!;
+      try {
+        await f(item);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 4, items.length)) }, lane));
+  if (failed !== undefined) throw failed;
+}
+
+/**
+ * Writes the record of a new stream with status CREATING (its shard streams
+ * are made by finishCreate), or returns the one already there. With
+ * `mustBeNew`, an existing stream is a StreamExistsError.
+ */
+export async function beginStream(store: Store, settings: StreamSettings, opts: { mustBeNew?: boolean } = {}): Promise<StreamRecord> {
+  if (!isValidName(settings.name)) throw new Error(`invalid stream name ${JSON.stringify(settings.name)}: want 1-128 of [a-zA-Z0-9_.-]`);
+  const now = Date.now();
+  const current = await readStream(store.streams, settings.name);
+  if (current && opts.mustBeNew) throw new StreamExistsError(settings.name);
+  if (current) return current.record;
+  const rec: StreamRecord = {
+    name: settings.name,
+    uid: randomBytes(6).toString('hex'),
+    status: 'CREATING',
+    mode: settings.mode,
+    createdAtMs: now,
+    retentionHours: settings.retentionHours,
+    replicas: settings.replicas,
+    shards: newShards(settings.shardCount, now),
+    nextShardIndex: settings.shardCount,
+    tags: settings.tags ?? {},
+    encryption: { type: 'NONE' },
+    enhancedMonitoring: [],
+    maxRecordSizeKiB: settings.maxRecordSizeKiB ?? DEFAULT_MAX_RECORD_SIZE_KIB,
+    ...(settings.autoscaling ? { autoscaling: settings.autoscaling } : {}),
+  };
+  try {
+    await store.streams.create(streamKey(settings.name), JSON.stringify(rec));
+    return rec;
+  } catch (e) {
+    // Lost a race with another creator.
+    if (opts.mustBeNew) throw new StreamExistsError(settings.name);
+    const again = await readStream(store.streams, settings.name);
+    if (!again) throw e;
+    return again.record;
+  }
+}
+
+/**
+ * Makes the shard streams of a CREATING record, then marks it ACTIVE (only
+ * if it is still that creation). Idempotent: a crashed creator's work is
+ * finished by whoever calls this next. A refusal by the storage leaves the
+ * record CREATING and throws StorageRefusedError.
+ */
+export async function finishCreate(store: Store, rec: StreamRecord, o: WorkOptions = {}): Promise<StreamRecord> {
+  if (rec.status !== 'CREATING') return rec;
+  const open = rec.shards.filter((s) => s.endingSequenceNumber === undefined);
+  await eachLimited(open, o, (s) => ensureShardStream(store, rec, s.index, o.pace));
+  return updateStream(store, rec.name, (r) => (r.uid === rec.uid && r.status === 'CREATING' ? { ...r, status: 'ACTIVE' } : undefined));
 }
 
 /**
@@ -132,66 +216,41 @@ function isNotFound(e: unknown): boolean {
 export async function ensureStream(
   store: Store,
   settings: StreamSettings,
-  opts: { mustBeNew?: boolean } = {},
+  opts: { mustBeNew?: boolean } & WorkOptions = {},
 ): Promise<StreamRecord> {
-  if (!isValidName(settings.name)) throw new Error(`invalid stream name ${JSON.stringify(settings.name)}: want 1-128 of [a-zA-Z0-9_.-]`);
-  const now = Date.now();
-  let current = await readStream(store.streams, settings.name);
-  if (current && opts.mustBeNew) throw new StreamExistsError(settings.name);
-  if (!current) {
-    const rec: StreamRecord = {
-      name: settings.name,
-      uid: randomBytes(6).toString('hex'),
-      status: 'CREATING',
-      mode: settings.mode,
-      createdAtMs: now,
-      retentionHours: settings.retentionHours,
-      replicas: settings.replicas,
-      shards: newShards(settings.shardCount, now),
-      nextShardIndex: settings.shardCount,
-      tags: settings.tags ?? {},
-      encryption: { type: 'NONE' },
-      enhancedMonitoring: [],
-      maxRecordSizeKiB: settings.maxRecordSizeKiB ?? DEFAULT_MAX_RECORD_SIZE_KIB,
-      ...(settings.autoscaling ? { autoscaling: settings.autoscaling } : {}),
-    };
-    try {
-      const revision = await store.streams.create(streamKey(settings.name), JSON.stringify(rec));
-      current = { record: rec, revision };
-    } catch (e) {
-      // Lost a race with another creator.
-      if (opts.mustBeNew) throw new StreamExistsError(settings.name);
-      current = await readStream(store.streams, settings.name);
-      if (!current) throw e;
-    }
-  }
-  const rec = current.record;
-  if (rec.status === 'DELETING') return rec;
-  if (rec.status === 'CREATING') {
-    for (const s of rec.shards) if (s.endingSequenceNumber === undefined) await ensureShardStream(store, rec, s.index);
-    return updateStream(store, rec.name, (r) => (r.uid === rec.uid && r.status === 'CREATING' ? { ...r, status: 'ACTIVE' } : undefined));
-  }
+  const rec = await beginStream(store, settings, opts);
+  if (rec.status === 'CREATING') return finishCreate(store, rec, opts);
   return rec;
 }
 
-/** Marks the stream DELETING, removes its JetStream streams, then its record. Idempotent. */
-export async function deleteStream(store: Store, name: string): Promise<void> {
-  let rec: StreamRecord;
+/** Marks the stream DELETING (its storage is removed by finishDelete); undefined when there is no such stream. */
+export async function markDeleting(store: Store, name: string): Promise<StreamRecord | undefined> {
   try {
-    rec = await updateStream(store, name, (r) => (r.status === 'DELETING' ? undefined : { ...r, status: 'DELETING' }));
+    return await updateStream(store, name, (r) => (r.status === 'DELETING' ? undefined : { ...r, status: 'DELETING' }));
   } catch (e) {
-    if (e instanceof StreamNotFoundError) return;
+    if (e instanceof StreamNotFoundError) return undefined;
     throw e;
   }
-  for (const s of rec.shards) {
+}
+
+/** Removes a DELETING stream's JetStream streams, then its record (if still that stream). Idempotent. */
+export async function finishDelete(store: Store, rec: StreamRecord, o: WorkOptions = {}): Promise<void> {
+  const indices = [...rec.shards.map((s) => s.index), ...(rec.pendingShards ?? []).map((s) => s.index)];
+  await eachLimited(indices, o, async (i) => {
     try {
-      await store.jsm.streams.delete(jsStreamName(rec.uid, s.index));
+      await store.jsm.streams.delete(jsStreamName(rec.uid, i));
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
-  }
-  const cur = await readStream(store.streams, name);
-  if (cur && cur.record.uid === rec.uid) await store.streams.delete(streamKey(name), { previousSeq: cur.revision }).catch(() => undefined);
+  });
+  const cur = await readStream(store.streams, rec.name);
+  if (cur && cur.record.uid === rec.uid) await store.streams.delete(streamKey(rec.name), { previousSeq: cur.revision }).catch(() => undefined);
+}
+
+/** Marks the stream DELETING, removes its JetStream streams, then its record. Idempotent. */
+export async function deleteStream(store: Store, name: string, o: WorkOptions = {}): Promise<void> {
+  const rec = await markDeleting(store, name);
+  if (rec) await finishDelete(store, rec, o);
 }
 
 /** Changes the retention period of every shard's storage, then the record. */

@@ -7,6 +7,7 @@ import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 import { setStreamEncryption, StreamNotActiveError, type StreamEncryption } from '../../stream/streamEncryption.js';
 import { deregisterConsumer, liveConsumers, registerConsumer } from '../../stream/consumers.js';
 import { connectStore, type Store, type StoreOptions } from '../../stream/connect.js';
+import { sharedPacer } from '../../stream/creationPacer.js';
 import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
 import {
@@ -73,11 +74,12 @@ export async function connectStreamStore(natsUrl: string, replicas = 1, connectO
     },
     get: (name) => streams.getStream(store, name),
     listNames: () => streams.listStreamNames(store),
-    ensure: (settings) => streams.ensureStream(store, settings),
+    // Paced like the runtime's creations (stream/creationPacer.ts): a large DataStream must not exhaust nats-server's descriptors.
+    ensure: (settings) => streams.ensureStream(store, settings, { pace: () => sharedPacer().acquire() }),
     delete: (name) => streams.deleteStream(store, name),
     setRetention: (name, hours) => streams.setRetention(store, name, hours),
-    updateShardCount: (name: string, count: number) => updateShardCount(store, name, count),
-    finishReshard: (rec: StreamRecord) => finishReshard(store, rec),
+    updateShardCount: (name: string, count: number) => updateShardCount(store, name, count, { pace: () => sharedPacer().acquire() }),
+    finishReshard: (rec: StreamRecord) => finishReshard(store, rec, { pace: () => sharedPacer().acquire() }),
     setQuotaEnforcement: (name, on) => setQuotaEnforcement(store, name, on),
     setAutoscaling: (name, settings) => setAutoscaling(store, name, settings),
     scaling: async (uid) => readScaling(await autoscaleBucket(store), uid),

@@ -7,6 +7,7 @@ import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../../stream/keyring.js';
 import type { StoreKeys } from '../../stream/storeKeys.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
+import type { LifecycleWorker } from '../../stream/lifecycleWorker.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 
 export interface ApiContext {
@@ -21,6 +22,8 @@ export interface ApiContext {
   storeKeys?: StoreKeys;
   /** Per-shard limits and metrics (ARCHITECTURE.md, "Per-shard limits and metrics"); absent: neither. */
   usage?: ShardUsage;
+  /** The background half of create/delete/reshard (stream/lifecycleWorker.ts); absent: only the inline half runs here. */
+  lifecycle?: LifecycleWorker;
   /** The process log (one line a message); absent: nothing is logged. */
   log?: (msg: string) => void;
 }

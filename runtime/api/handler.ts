@@ -6,6 +6,7 @@ import http2 from 'node:http2';
 import type { Request, Response } from '../http/server.js';
 import { CONTENT_TYPES, decodeBody, encodeBody, wireOf, type Wire } from '../http/wire.js';
 import { KinesisError, internalFailure, serializationError } from './errors.js';
+import { storageRefusal } from '../../stream/errors.js';
 import { isKnownOperation, validateRequest } from './validation/index.js';
 import { verifyRequest, type CredentialStore } from '../auth/index.js';
 import { OPERATIONS, STREAMING_OPERATIONS } from './operations.js';
@@ -198,6 +199,9 @@ export function kinesisHandler(opts: HandlerOptions) {
         send(res, 200, out === undefined ? '' : encodeBody(wire, out), CONTENT_TYPES[wire]);
       } catch (e) {
         if (e instanceof KinesisError) return sendError(res, wire, e, rec);
+        // The storage refused for want of resources (descriptors, limits): retryable, not a server fault.
+        const refusal = storageRefusal(e);
+        if (refusal) return sendError(res, wire, new KinesisError('LimitExceededException', `The storage is out of resources, retry later: ${refusal.detail}`), rec);
         opts.onError?.(op!, e);
         sendError(res, wire, internalFailure(), rec);
       }

@@ -80,12 +80,16 @@ export class SupervisedNats {
     });
     const exited = new Promise<never>((_, reject) => proc.once('exit', (code, sig) => reject(new Error(`nats-server exited (${code ?? sig}) while starting: ${tail.trim().split('\n').slice(-3).join(' | ')}`))));
     exited.catch(() => undefined);
+    let ticks = 0;
     const ticker = setInterval(() => {
       const r = this.restoring;
+      ticks++;
       if (r && r.total > 0) this.o.log(`restoring JetStream: ${r.done}/${r.total} streams, ${r.messages.toLocaleString('en-US')} messages so far (${Math.round((Date.now() - t0) / 1000)} s)`);
+      else if (ticks % 5 === 0) this.o.log(`waiting for nats-server to listen on ${this.o.port} (${Math.round((Date.now() - t0) / 1000)} s)`);
     }, 1000);
     try {
-      await Promise.race([waitForPort(this.o.port, 10 * 60_000), exited]);
+      // No deadline: a large store takes a minute or more to restore. Only nats-server exiting is a failure.
+      await Promise.race([waitForPort(this.o.port, Infinity), exited]);
     } finally {
       clearInterval(ticker);
     }

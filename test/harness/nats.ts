@@ -15,6 +15,8 @@ export interface NatsNode {
   monitorPort: number;
   storeDir: string;
   configFile: string;
+  /** Open-files limit the server runs under (absent: inherited); may be changed before restart(). */
+  nofile?: number;
   proc?: ChildProcess;
 }
 
@@ -57,7 +59,12 @@ function configFor(node: NatsNode, routes: number[]): string {
 }
 
 async function launch(node: NatsNode): Promise<void> {
-  const proc = spawn(NATS_SERVER, ['-c', node.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // With a descriptor limit, prlimit sets it, soft and hard (Go raises its soft limit to the hard one at start),
+  // and execs nats-server.
+  const [cmd, args] = node.nofile
+    ? ['prlimit', [`--nofile=${node.nofile}:${node.nofile}`, '--', NATS_SERVER, '-c', node.configFile]]
+    : [NATS_SERVER, ['-c', node.configFile]];
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr = (stderr + d.toString()).slice(-4000); });
   const exited = new Promise<never>((_, reject) =>
@@ -112,7 +119,7 @@ async function waitForMetaGroup(nodes: NatsNode[], timeoutMs = 20_000): Promise<
   }
 }
 
-export async function startNats(opts: { servers?: number } = {}): Promise<NatsServers> {
+export async function startNats(opts: { servers?: number; nofile?: number } = {}): Promise<NatsServers> {
   const count = opts.servers ?? 1;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-nats-'));
   const nodes: NatsNode[] = [];
@@ -134,6 +141,7 @@ export async function startNats(opts: { servers?: number } = {}): Promise<NatsSe
       monitorPort: count > 1 ? await port() : 0,
       storeDir,
       configFile: path.join(root, `s${i}.conf`),
+      nofile: opts.nofile,
     });
   }
   for (const n of nodes) {

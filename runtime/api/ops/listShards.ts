@@ -63,7 +63,7 @@ export const listShards: Operation = async (ctx, p) => {
   } else {
     name = streamNameOf(ctx, p);
   }
-  const s = await ctx.cache.fresh(name);
+  const s = await ctx.cache.lookup(name); // the watched cache, not a KV read of the whole record
   if (!s) throw streamNotFound(name, ctx.config.accountId);
   const limit = (p.MaxResults as number | undefined) ?? 1000;
   const now = Date.now();

@@ -1,5 +1,6 @@
 // SplitShard, MergeShards, UpdateShardCount, UpdateStreamMode.
-import { planMerge, planSplit, reshard, updateShardCount as scale, ReshardError } from '../../../stream/reshard.js';
+import { beginReshard, finishReshard, planMerge, planShardCount, planSplit, ReshardError, type ShardPlan } from '../../../stream/reshard.js';
+import { inlineAllowed, inlineWork, tryInline } from '../lifecycle.js';
 import { updateStream, StreamNotFoundError } from '../../../stream/streams.js';
 import { openShards, type StreamRecord } from '../../../stream/streamRecord.js';
 import { KinesisError, invalidArgument, limitExceeded, resourceInUse, resourceNotFound, streamNotFound } from '../errors.js';
@@ -43,6 +44,15 @@ async function run(ctx: ApiContext, name: string, f: () => Promise<StreamRecord>
   }
 }
 
+/** Begins the reshard (record UPDATING) and finishes it here when small, else in the background. */
+async function reshardOp(ctx: ApiContext, name: string, plan: (r: StreamRecord) => ShardPlan): Promise<StreamRecord> {
+  const begun = await beginReshard(ctx.store, name, plan);
+  const children = begun.pendingShards?.length ?? 0;
+  if (inlineAllowed(ctx, children, true)) await tryInline(ctx, `reshard of ${name}`, () => finishReshard(ctx.store, begun, inlineWork()));
+  else ctx.lifecycle?.nudge();
+  return begun;
+}
+
 /** A shard id argument in canonical form; "Could not find shard …" when it names no shard index. */
 function shardArg(ctx: ApiContext, name: string, input: string): string {
   const id = resolveShardId(input);
@@ -55,7 +65,7 @@ export const splitShard: Operation = async (ctx, p) => {
   const shard = shardArg(ctx, name, p.ShardToSplit);
   checkLimit(ctx, 1);
   const account = ctx.config.accountId;
-  await run(ctx, name, () => reshard(ctx.store, name, (r) => planSplit(r, shard, BigInt(p.NewStartingHashKey), account)));
+  await run(ctx, name, () => reshardOp(ctx, name, (r) => planSplit(r, shard, BigInt(p.NewStartingHashKey), account)));
   return NO_OUTPUT;
 };
 
@@ -64,7 +74,7 @@ export const mergeShards: Operation = async (ctx, p) => {
   const a = shardArg(ctx, name, p.ShardToMerge);
   const b = shardArg(ctx, name, p.AdjacentShardToMerge);
   const account = ctx.config.accountId;
-  await run(ctx, name, () => reshard(ctx.store, name, (r) => planMerge(r, a, b, account)));
+  await run(ctx, name, () => reshardOp(ctx, name, (r) => planMerge(r, a, b, account)));
   return NO_OUTPUT;
 };
 
@@ -75,7 +85,7 @@ export const updateShardCount: Operation = async (ctx, p) => {
   const current = openShards(before.record).length;
   const target = p.TargetShardCount as number;
   if (target > current) checkLimit(ctx, target - current);
-  await run(ctx, name, () => scale(ctx.store, name, target));
+  await run(ctx, name, () => reshardOp(ctx, name, planShardCount(name, target)));
   return { StreamName: name, StreamARN: streamArn(ctx, name), CurrentShardCount: current, TargetShardCount: target };
 };
 

@@ -1,7 +1,8 @@
 // Stream lifecycle: create, delete, describe, list, retention, limits.
 import {
-  ensureStream, deleteStream, setRetention, StreamExistsError,
+  beginStream, finishCreate, finishDelete, markDeleting, setRetention, StreamExistsError,
 } from '../../../stream/streams.js';
+import { inlineAllowed, inlineWork, tryInline } from '../lifecycle.js';
 import { ON_DEMAND_INITIAL_SHARDS, openShards, DEFAULT_RETENTION_HOURS } from '../../../stream/streamRecord.js';
 import { invalidArgument, limitExceeded, resourceInUse, streamNotFound } from '../errors.js';
 import { requireStream, streamArn, streamNameOf, type ApiContext, NO_OUTPUT, type Operation, type Params } from '../context.js';
@@ -44,11 +45,14 @@ export const createStream: Operation = async (ctx, p) => {
   }
   const tags = (p.Tags as Record<string, string> | undefined) ?? {};
   try {
-    await ensureStream(
+    // The record (CREATING) is the answer's promise; the shard streams follow here or in the background.
+    const rec = await beginStream(
       ctx.store,
       { name: p.StreamName, shardCount: shardCount!, mode, retentionHours: DEFAULT_RETENTION_HOURS, replicas: ctx.store.replicas === 3 ? 3 : 1, tags, maxRecordSizeKiB: p.MaxRecordSizeInKiB },
       { mustBeNew: true },
     );
+    if (inlineAllowed(ctx, shardCount!, true)) await tryInline(ctx, `CreateStream ${rec.name}`, () => finishCreate(ctx.store, rec, inlineWork()));
+    else ctx.lifecycle?.nudge();
   } catch (e) {
     if (e instanceof StreamExistsError) {
       throw resourceInUse(`Stream ${p.StreamName} under account ${ctx.config.accountId} already exists.`);
@@ -71,7 +75,9 @@ export const deleteStreamOp: Operation = async (ctx, p) => {
   if (p.EnforceConsumerDeletion !== true && registered.length > 0) {
     throw resourceInUse(`Stream ${name} under account ${ctx.config.accountId} has registered consumers. Set EnforceConsumerDeletion to delete it with them.`);
   }
-  await deleteStream(ctx.store, name);
+  const rec = await markDeleting(ctx.store, name);
+  if (rec && inlineAllowed(ctx, rec.shards.length, false)) await tryInline(ctx, `DeleteStream ${name}`, () => finishDelete(ctx.store, rec));
+  else ctx.lifecycle?.nudge();
   await ctx.cache.fresh(name);
   return NO_OUTPUT;
 };
@@ -84,7 +90,8 @@ function pageShards(all: ReturnType<typeof visibleShards>, exclusiveStart: strin
 
 export const describeStream: Operation = async (ctx, p) => {
   const name = streamNameOf(ctx, p);
-  const s = await ctx.cache.fresh(name);
+  // From the watched cache: a KV read of a 1,000-shard record is ~270 KB per call.
+  const s = await ctx.cache.lookup(name);
   if (!s) throw streamNotFound(name, ctx.config.accountId);
   const r = s.record;
   const shards = visibleShards(r, Date.now()).sort((a, b) => a.index - b.index);
@@ -108,7 +115,7 @@ export const describeStream: Operation = async (ctx, p) => {
 };
 
 export const describeStreamSummary: Operation = async (ctx, p) => {
-  const s = await ctx.cache.fresh(streamNameOf(ctx, p));
+  const s = await ctx.cache.lookup(streamNameOf(ctx, p));
   if (!s) throw streamNotFound(streamNameOf(ctx, p), ctx.config.accountId);
   return { StreamDescriptionSummary: streamSummaryShape(ctx, s.record) };
 };
