@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { connect, type ConnectionOptions, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
 import { CONFIG_BUCKET, STREAMS_BUCKET } from './names.js';
 
@@ -33,8 +34,29 @@ export interface StoreOptions {
   connectOptions?: Partial<ConnectionOptions>;
 }
 
+/** True when something accepts TCP connections at the first server of a NATS URL list. */
+function listening(natsUrl: string): Promise<boolean> {
+  const first = natsUrl.split(',')[0]!.trim().replace(/^[a-z]+:\/\//i, 'tcp://');
+  let host = '127.0.0.1';
+  let port = 4222;
+  try {
+    const u = new URL(first.includes('://') ? first : `tcp://${first}`);
+    host = u.hostname || host;
+    port = Number(u.port || 4222);
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const s = net.connect(port, host);
+    s.setTimeout(1000);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => { s.destroy(); resolve(false); });
+  });
+}
+
 /** Calls `f` until it succeeds while the failure is NATS/JetStream not being ready yet, reporting progress. */
-async function whenReady<T>(what: string, f: () => Promise<T>, log: ((m: string) => void) | undefined): Promise<T> {
+async function whenReady<T>(what: string, f: () => Promise<T>, log: ((m: string) => void) | undefined, natsUrl?: string): Promise<T> {
   const t0 = Date.now();
   let lastLog = 0;
   for (;;) {
@@ -45,6 +67,11 @@ async function whenReady<T>(what: string, f: () => Promise<T>, log: ((m: string)
       // Not ready yet: no server, no JetStream answer, a restoring or leaderless JetStream. Anything else is a real failure.
       const transient = /CONNECTION_REFUSED|TIMEOUT|timeout|503|no responders|jetstream not enabled|temporarily unavailable|not current|no suitable peers/i.test(m);
       if (!log || !transient) throw e;
+      // A server that restores its streams does not listen yet. One that listens but will
+      // not finish the handshake (TLS or credentials refused) is a real failure: say so.
+      if (natsUrl !== undefined && /CONNECTION_REFUSED|TIMEOUT/.test(m) && (await listening(natsUrl))) {
+        throw new Error(`NATS at ${natsUrl} accepts connections but refuses this client's handshake (TLS or credentials?): ${m}`);
+      }
       if (Date.now() - lastLog >= 5_000) {
         lastLog = Date.now();
         log(`waiting for ${what} (${Math.round((Date.now() - t0) / 1000)} s; nats-server may be restoring its streams): ${m}`);
@@ -70,7 +97,7 @@ export async function connectStore(opts: StoreOptions): Promise<Store> {
     pass: opts.pass,
     token: opts.token,
     ...opts.connectOptions,
-  }), opts.waitLog);
+  }), opts.waitLog, opts.natsUrl);
   const replicas = opts.replicas ?? 1;
   const js = nc.jetstream({ timeout: 10_000 });
   const jsm = await whenReady('JetStream', () => nc.jetstreamManager({ timeout: 10_000 }), opts.waitLog);

@@ -1,7 +1,7 @@
 // The Kinesis Data Analytics (SQL) API as a service on the shared endpoint
 // (services.ts): its operation table, validated inside each operation, and the
 // SigV4 name its clients sign with.
-import type { Service } from '../services.js';
+import type { Service } from '../service.js';
 import { NO_OUTPUT } from '../context.js';
 import { ANALYTICS_OPERATIONS } from './operations.js';
 
