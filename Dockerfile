@@ -11,6 +11,8 @@ COPY common ./common
 COPY contract ./contract
 COPY runtime ./runtime
 COPY stream ./stream
+COPY analytics ./analytics
+COPY contract ./contract
 COPY consumer ./consumer
 COPY producer ./producer
 COPY operator ./operator

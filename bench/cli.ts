@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   reshard: async () => ({ run: (await import('./reshard.js')).runReshard }),
   efo: async () => ({ run: (await import('./efo.js')).runEfo }),
   quota: async () => ({ run: (await import('./quota.js')).runQuota }),
+  analytics: async () => ({ run: (await import('./analytics.js')).runAnalyticsBench }),
   consumer: async () => ({ run: (await import('./consumer.js')).runConsumer }),
   autoscale: async () => ({ run: (await import('./autoscale.js')).runAutoscale }),
   producer: async () => ({ run: (await import('./producer.js')).runProducer }),

@@ -6,7 +6,6 @@
 // DataStream reference names and the runtime endpoint serving it.
 import { z } from 'zod';
 import { DeliverySource, BufferingHints, S3Destination, Processing, HttpEndpointDestination } from '../crds/schema/deliverystream.js';
-import { AnalyticsInput, AnalyticsOutput } from '../crds/schema/analyticsapp.js';
 
 /** A DataStream reference resolved by the operator. */
 export const resolvedStream = z.object({
@@ -31,11 +30,7 @@ export const deliveryWorkerConfig = z.object({
 });
 export type DeliveryWorkerConfig = z.infer<typeof deliveryWorkerConfig>;
 
-export const analyticsWorkerConfig = z.object({
-  applicationName: z.string().min(1),
-  namespace: z.string().optional(),
-  sql: z.string().min(1),
-  inputs: z.array(AnalyticsInput.extend({ stream: resolvedStream.optional() })).min(1),
-  outputs: z.array(AnalyticsOutput.extend({ stream: resolvedStream.optional() })),
-});
-export type AnalyticsWorkerConfig = z.infer<typeof analyticsWorkerConfig>;
+// The analytics worker's file is the application model's (contract/analytics.ts): the
+// definition the Kinesis Data Analytics API stores and the worker runs.
+export { AnalyticsWorkerConfig as analyticsWorkerConfig } from './analytics.js';
+export type { AnalyticsWorkerConfig } from './analytics.js';

@@ -77,7 +77,16 @@ const operatorOptions = async (): Promise<OptionSpec[]> => {
   return (await import(mod)).OPERATOR_OPTIONS;
 };
 
-const SUBCOMMANDS: Subcommand[] = [runtime, dev, operator];
+const analytics: Subcommand = {
+  name: 'analytics',
+  description: 'an analytics application worker (its configuration file: contract/analytics.ts)',
+  options: [{ flag: '--config <file>', description: 'worker configuration file (JSON)', parse: (v) => v }],
+  async run(values) {
+    return (await import('../analytics/worker/main.js')).runAnalytics(values.config ? ['--config', values.config] : []);
+  },
+};
+
+const SUBCOMMANDS: Subcommand[] = [runtime, dev, operator, analytics];
 
 function checkNatsAuth(a: Parameters<typeof natsConnectOptions>[0]): void {
   try {

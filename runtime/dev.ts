@@ -60,10 +60,14 @@ export async function runDev(args: string[]): Promise<void> {
   let shuttingDown: Promise<void> | undefined;
   const workers: DevWorker[] = [];
   let rt: Awaited<ReturnType<typeof startRuntime>> | undefined;
+  let apps: { close(): Promise<void> } | undefined;
+  let appStore: { close(): Promise<void> } | undefined;
   const shutdown = (code: number) => (shuttingDown ??= (async () => {
     say('stopping…');
     nats.beginStop();
     for (const w of workers) await w.stop().catch((e) => say(`worker stop: ${(e as Error).message}`));
+    await apps?.close().catch((e) => say(`analytics stop: ${(e as Error).message}`));
+    await appStore?.close().catch(() => undefined);
     await rt?.close().catch(() => undefined);
     await nats.stop();
     release();
@@ -79,6 +83,12 @@ export async function runDev(args: string[]): Promise<void> {
   config.natsUrl = nats.url;
   rt = await startRuntime(config, (m) => console.error(`[runtime] ${m}`));
   const endpoint = `http://127.0.0.1:${rt.port}`;
+  // The analytics applications of the store (created through the Kinesis Data Analytics API) run here too.
+  const { superviseApplications } = await import('../analytics/worker/supervisor.js');
+  const { connectStore } = await import('../stream/connect.js');
+  const analyticsStore = await connectStore({ natsUrl: nats.url, name: 'shardline-dev-analytics' });
+  appStore = analyticsStore;
+  apps = superviseApplications(analyticsStore, nats.url, say);
 
   const { connectStreamStore } = await import('../operator/store/streamStore.js');
   const store = await connectStreamStore(nats.url);

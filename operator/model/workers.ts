@@ -3,6 +3,7 @@
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
 import type { AnalyticsApp, AnalyticsAppSpec } from '../../crds/schema/analyticsapp.js';
 import type { KubeObject } from '../kube/client.js';
+import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { ENV } from '../../contract/env.js';
 import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
@@ -97,13 +98,47 @@ export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, so
   return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s, keyRefs);
 }
 
+/** The application an AnalyticsApp declares, in the model the API and the worker share (contract/analytics.ts). */
+export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>): ApplicationDefinition {
+  const streamName = (ref: string) => streams.get(ref)?.streamName ?? ref;
+  return {
+    name: analyticsAppName(a),
+    code: spec.sql,
+    inputs: spec.inputs.map((i, n) => ({
+      id: `${n + 1}.1`,
+      namePrefix: i.name.replace(/_\d{3}$/, '').slice(0, 32) || i.name.slice(0, 32),
+      inAppName: i.name,
+      parallelism: 1,
+      source: { kind: 'stream' as const, name: streamName(i.dataStreamRef.name) },
+      format: i.format === 'CSV' ? { type: 'CSV' as const, rowDelimiter: '\n', columnDelimiter: ',' } : { type: 'JSON' as const, rowPath: '$' },
+      encoding: 'UTF-8' as const,
+      columns: i.columns.map((c) => ({ name: c.name, sqlType: c.sqlType, ...(c.mapping !== undefined ? { mapping: c.mapping } : {}) })),
+    })),
+    outputs: spec.outputs.map((o, n) => ({
+      id: `${n + 1}.1`,
+      name: o.name,
+      destination: o.dataStreamRef ? { kind: 'stream' as const, name: streamName(o.dataStreamRef.name) }
+        : o.deliveryStreamRef ? { kind: 'firehose' as const, name: o.deliveryStreamRef.name }
+          : { kind: 'http' as const, url: o.http!.url },
+      format: o.format,
+    })),
+    references: [],
+  };
+}
+
+/** Store name of an AnalyticsApp's application (namespaced, so two namespaces never share one). */
+export const analyticsAppName = (a: { metadata: { name: string; namespace?: string } }) => `k8s.${a.metadata.namespace ?? 'default'}.${a.metadata.name}`;
+
 export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
+  const startingPosition = spec.inputs.some((i) => i.startingPosition === 'TRIM_HORIZON') ? 'TRIM_HORIZON' : 'NOW';
   const config: AnalyticsWorkerConfig = {
-    applicationName: a.metadata.name,
+    applicationName: analyticsAppName(a),
     namespace: a.metadata.namespace,
-    sql: spec.sql,
-    inputs: spec.inputs.map((i) => ({ ...i, stream: streams.get(i.dataStreamRef.name) })),
-    outputs: spec.outputs.map((o) => ({ ...o, stream: o.dataStreamRef ? streams.get(o.dataStreamRef.name) : undefined })),
+    application: analyticsDefinition(a, spec, streams),
+    startingPosition,
+    checkpointIntervalMs: 5000,
+    idleWatermarkLagMs: 1000,
+    leaseMs: 10000,
   };
   return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s, keyRefs);
 }

@@ -4,7 +4,8 @@
 import { AnalyticsApps, ConfigMaps, DeliveryStreams, Deployments, Secrets, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
-import { analyticsChildren, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
+import { analyticsChildren, analyticsDefinition, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
+import { analyticsSqlError } from '../model/analyticsSql.js';
 import { selectorLabels, type Component } from '../model/common.js';
 import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
@@ -129,6 +130,10 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
       return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'DeliveryStreamNotFound', message: `DeliveryStream ${o.deliveryStreamRef.name} not found in namespace ${ns}.` });
     }
   }
+
+  // The SQL must compile (DuckDB binds it against the input columns) before a worker runs it.
+  const sqlError = await analyticsSqlError(analyticsDefinition(a, spec, streams));
+  if (sqlError) return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'InvalidSQL', message: sqlError });
 
   const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs);
   const stored = await ensureChildren(ctx, [

@@ -15,6 +15,7 @@ import { precheckRequest } from '../auth/precheck.js';
 import { readBody, type BodyBudget } from '../http/body.js';
 import { streamLabel, type RequestRecord } from './requestRecord.js';
 import { applyCors } from '../http/cors.js';
+import { SERVICES } from './services.js';
 
 const SERVICE = 'Kinesis_20131202';
 
@@ -111,7 +112,9 @@ export function kinesisHandler(opts: HandlerOptions) {
         return void (await opts.routes[path]!(res));
       }
       const [service, op] = String(req.headers['x-amz-target'] ?? '').split('.');
-      const known = service === SERVICE && op !== undefined && isKnownOperation(op);
+      // Other services on this endpoint (services.ts) bring their own operation table.
+      const other = service !== SERVICE && service !== undefined && Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
+      const known = op !== undefined && (other ? Object.hasOwn(other, op) : service === SERVICE && isKnownOperation(op));
       if (known) rec.operation = op;
       const wire = wireOf(req.headers['content-type'] as string | undefined);
       const declared = Number(req.headers['content-length'] ?? 0);
@@ -169,12 +172,12 @@ export function kinesisHandler(opts: HandlerOptions) {
       let decoded = decodeBody(wire, body);
       if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return sendError(res, wire, serializationError(''), rec);
       if (!known) return sendError(res, wire, new KinesisError('UnknownOperationException', ''), rec);
-      const impl = OPERATIONS[op!];
-      const streaming = STREAMING_OPERATIONS[op!];
+      const impl = other ? other[op!] : OPERATIONS[op!];
+      const streaming = other ? undefined : STREAMING_OPERATIONS[op!];
       try {
         const caller = verifyRequest({ method: req.method ?? 'POST', path: req.url ?? '/', headers: req.headers as Record<string, string>, body }, opts.credentials);
         rec.accessKeyId = caller;
-        const params = validateRequest(op!, decoded, wire);
+        const params = other ? (decoded as Record<string, unknown>) : validateRequest(op!, decoded, wire);
         rec.stream = streamLabel(params);
         // V8 keeps an async function's dead locals alive across await: drop the
         // raw body and its parse tree (700 KB of base64 strings for 500 x 1 KB)
@@ -183,7 +186,7 @@ export function kinesisHandler(opts: HandlerOptions) {
         body = undefined;
         if (!impl && !streaming) throw new KinesisError('UnknownOperationException', `Operation ${op} is not supported by this Shardline version yet.`);
         // Resource policies: explicit Deny statements for the caller's access key (AccessDeniedException).
-        if (caller !== undefined) await enforceResourcePolicy(ctx, op!, params, caller);
+        if (caller !== undefined && !other) await enforceResourcePolicy(ctx, op!, params, caller);
         // Event-stream answers (SubscribeToShard) write their own response once it has started.
         if (streaming) {
           release();

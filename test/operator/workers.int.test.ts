@@ -103,7 +103,7 @@ test('AnalyticsApp: worker Deployment owned, scale subresource, spec change roll
     apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name: 'vwap', namespace: n },
     spec: {
       inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'trades' }, columns: [{ name: 'price', sqlType: 'DOUBLE' }] }],
-      sql: 'CREATE STREAM DESTINATION_SQL_STREAM (p DOUBLE);',
+      sql: SQL('price'),
       outputs: [{ name: 'DESTINATION_SQL_STREAM', dataStreamRef: { name: 'trades' } }],
     },
   });
@@ -118,9 +118,21 @@ test('AnalyticsApp: worker Deployment owned, scale subresource, spec change roll
   expect(scaled.status.observedGeneration).toBe(scaled.metadata.generation);
   // SQL change: new config, pods roll (config hash on the template).
   const before = (await cp.client.get<any>(Deployments, n, 'vwap-analytics')).spec.template.metadata.annotations['shardline.dev/config-hash'];
-  await cp.client.patch(AnalyticsApps, n, 'vwap', { spec: { sql: 'CREATE STREAM DESTINATION_SQL_STREAM (q DOUBLE);' } });
+  await cp.client.patch(AnalyticsApps, n, 'vwap', { spec: { sql: SQL('price * 2') } });
   await waitFor(Deployments, n, 'vwap-analytics', (o) => o.spec.template.metadata.annotations['shardline.dev/config-hash'] !== before, 'rolled');
+  // SQL that does not bind: Ready=False, reason InvalidSQL, DuckDB's reason and the position; the Deployment keeps the last good config.
+  const rolled = (await cp.client.get<any>(Deployments, n, 'vwap-analytics')).spec.template.metadata.annotations['shardline.dev/config-hash'];
+  await cp.client.patch(AnalyticsApps, n, 'vwap', { spec: { sql: SQL('pricee') } });
+  const bad = await waitFor(AnalyticsApps, n, 'vwap', (o) => cond(o)?.reason === 'InvalidSQL', 'InvalidSQL');
+  expect(cond(bad)!.status).toBe('False');
+  expect(cond(bad)!.message).toMatch(/^Binder Error: Referenced column "pricee" not found in FROM clause!.*\(line 1, column \d+\)$/s);
+  expect((await cp.client.get<any>(Deployments, n, 'vwap-analytics')).spec.template.metadata.annotations['shardline.dev/config-hash']).toBe(rolled);
+  // Fixed SQL: Ready again.
+  await cp.client.patch(AnalyticsApps, n, 'vwap', { spec: { sql: SQL('price + 1') } });
+  await waitFor(AnalyticsApps, n, 'vwap', (o) => cond(o)?.status === 'True' && o.status.observedGeneration === o.metadata.generation, 'Ready again');
 });
+
+const SQL = (expr: string) => `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (p DOUBLE); CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM ${expr} FROM "SOURCE_SQL_STREAM_001";`;
 
 test('converged DeliveryStreams and AnalyticsApps cause zero writes over several resyncs', async () => {
   // Everything from the tests above has converged by now; resync runs every second.

@@ -1,0 +1,466 @@
+// The streaming layer: in-application streams, pumps between them, windows,
+// watermarks and lateness, over DuckDB, which evaluates every SELECT. The
+// engine is deterministic in its input (rows and watermark advances) and its
+// whole state is plain JSON (snapshot/restore), which is what makes the
+// worker's checkpoints and exactly-once emission possible.
+import { parseStatements, type PumpStmt } from '../sql/statements.js';
+import { INTERNAL_COLUMNS, planPump, quote, type PumpPlan } from '../sql/pump.js';
+import { SqlError, lineCol } from '../sql/tokens.js';
+import { Duck, type TableColumn } from './duck.js';
+import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
+import { cumulate, hop, tumble, type Span } from './windows.js';
+
+export interface Row { t: number; seq: number; v: Value[] }
+
+export interface StreamColumn { name: string; type: SqlType }
+
+export interface EngineInput {
+  /** In-application stream name, e.g. SOURCE_SQL_STREAM_001. */
+  name: string;
+  columns: { name: string; sqlType: string }[];
+  /** Event time for window table functions: the column and how late its rows may come. */
+  watermark?: { column: string; delayMs: number };
+}
+
+export interface ReferenceTable { name: string; columns: { name: string; sqlType: string }[]; rows: Value[][] }
+
+export interface EngineSpec { code: string; inputs: EngineInput[]; references?: ReferenceTable[] }
+
+/** Bad application code: the reason and where, as DuckDB or the translator found it. */
+export class ApplicationSqlError extends Error {
+  constructor(readonly reason: string, readonly pos: number, readonly line: number, readonly column: number) {
+    super(`${reason} (line ${line}, column ${column})`);
+  }
+}
+
+export const ERROR_STREAM = 'error_stream';
+export const ERROR_COLUMNS: StreamColumn[] = [
+  ['ERROR_TIME', 'TIMESTAMP'], ['ERROR_LEVEL', 'VARCHAR(10)'], ['ERROR_NAME', 'VARCHAR(32)'], ['MESSAGE', 'VARCHAR(4096)'],
+  ['DATA_ROWTIME', 'TIMESTAMP'], ['DATA_ROW', 'VARCHAR(49152)'], ['PUMP_NAME', 'VARCHAR(128)'],
+].map(([name, t]) => ({ name: name!, type: parseSqlType(t!) }));
+
+interface Win extends Span { id: string; key?: string; rows: Row[] }
+
+interface RunnerState { closedUpTo: number | null; maxEvent: number | null; windows: Win[]; history: Row[]; pending?: Row[] }
+
+const INTERNAL_TYPES: TableColumn[] = [
+  { name: 'ROWTIME', type: parseSqlType('TIMESTAMP') }, { name: '__SEQ', type: parseSqlType('BIGINT') },
+  { name: '__WID', type: parseSqlType('BIGINT') }, { name: '__WEND', type: parseSqlType('TIMESTAMP') },
+  { name: '__NEW', type: parseSqlType('BOOLEAN') },
+];
+const WINDOW_COLUMNS: TableColumn[] = [{ name: 'window_start', type: parseSqlType('TIMESTAMP') }, { name: 'window_end', type: parseSqlType('TIMESTAMP') }];
+
+class Pump {
+  readonly workColumns: TableColumn[];
+  /** Result columns → target columns. */
+  outIndex: number[] = [];
+  rowtimeIndex = -1;
+  newIndex = -1;
+  targetIndex: number[] = [];
+  eventIndex = -1;
+  delayMs = 0;
+  state: RunnerState = { closedUpTo: null, maxEvent: null, windows: [], history: [] };
+
+  constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
+    this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
+  }
+
+  get eventTime(): boolean {
+    return this.plan.window.type === 'tvf' && this.plan.window.timeColumn !== 'ROWTIME';
+  }
+}
+
+export class Engine {
+  private seq = 0;
+  private watermark = Number.NEGATIVE_INFINITY;
+  private emitted = new Map<string, Row[]>();
+
+  private constructor(
+    readonly duck: Duck,
+    readonly streams: Map<string, StreamColumn[]>,
+    /** Pumps in dependency order (a pump comes after those feeding its source). */
+    readonly pumps: Pump[],
+    readonly declared: Set<string>,
+  ) {}
+
+  /** Parses, translates and binds the application code; ApplicationSqlError when DuckDB or the translator rejects it. */
+  static async compile(spec: EngineSpec): Promise<Engine> {
+    const code = spec.code;
+    const fail = (e: unknown): never => {
+      if (e instanceof SqlError) {
+        const lc = lineCol(code, e.pos);
+        throw new ApplicationSqlError(e.message, e.pos, lc.line, lc.column);
+      }
+      if (e instanceof TypeError_) throw new ApplicationSqlError(e.message, 0, 1, 1);
+      throw e;
+    };
+    const duck = await Duck.open();
+    try {
+      const streams = new Map<string, StreamColumn[]>();
+      const cols = (c: { name: string; sqlType: string }[]) => c.map((x) => ({ name: x.name, type: parseSqlType(x.sqlType) }));
+      for (const i of spec.inputs) streams.set(i.name, cols(i.columns));
+      streams.set(ERROR_STREAM, ERROR_COLUMNS);
+      const declared = new Set<string>();
+      const pumpStmts: PumpStmt[] = [];
+      let stmts;
+      try { stmts = parseStatements(code); } catch (e) { return fail(e); }
+      for (const s of stmts) {
+        if (s.kind === 'stream') {
+          if (streams.has(s.name) && !declared.has(s.name)) fail(new SqlError(`stream ${s.name} is an input stream`, s.pos));
+          try { streams.set(s.name, cols(s.columns)); } catch (e) { fail(new SqlError((e as Error).message, s.pos)); }
+          declared.add(s.name);
+        } else pumpStmts.push(s);
+      }
+      if (pumpStmts.length === 0) fail(new SqlError('the application code has no pump (CREATE OR REPLACE PUMP … AS INSERT INTO …)', 0));
+      const refs = new Set<string>();
+      for (const r of spec.references ?? []) {
+        await duck.createTable(r.name, cols(r.columns));
+        await duck.fill(r.name, cols(r.columns), r.rows);
+        refs.add(r.name);
+      }
+      const plans: PumpPlan[] = [];
+      pumpStmts.forEach((s, i) => { try { plans.push(planPump(s, i)); } catch (e) { fail(e); } });
+      const names = new Set<string>();
+      for (const p of plans) {
+        if (names.has(p.name)) fail(new SqlError(`pump ${p.name} is defined twice`, p.pos));
+        names.add(p.name);
+        if (!streams.has(p.source)) fail(new SqlError(`stream ${p.source} does not exist`, p.sourcePos));
+        if (!streams.has(p.target) || p.target === ERROR_STREAM || !declared.has(p.target)) fail(new SqlError(`stream ${p.target} is not declared with CREATE OR REPLACE STREAM`, p.pos));
+        for (const j of p.joins) if (!refs.has(j.name)) fail(new SqlError(`${j.name} is not a reference table (a join on a stream needs a window)`, j.pos));
+      }
+      const order = topological(plans, (p) => plans.filter((q) => q.target === p.source));
+      if (!order) fail(new SqlError('pumps form a cycle', plans[0]!.pos));
+      const pumps: Pump[] = [];
+      for (const plan of order!) {
+        const pump = new Pump(plan, streams.get(plan.source)!, streams.get(plan.target)!);
+        await duck.createTable(plan.workTable, pump.workColumns);
+        if (plan.window.type === 'tvf') {
+          const w = plan.window;
+          if (w.timeColumn !== 'ROWTIME') {
+            pump.eventIndex = pump.source.findIndex((c) => c.name.toUpperCase() === w.timeColumn.toUpperCase());
+            const col = pump.source[pump.eventIndex];
+            if (!col || col.type.base !== 'TIMESTAMP') fail(new SqlError(`DESCRIPTOR(${w.timeColumn}) must name a TIMESTAMP column of ${plan.source}`, plan.pos));
+            const input = spec.inputs.find((i) => i.name === plan.source);
+            if (input?.watermark && input.watermark.column.toUpperCase() === w.timeColumn.toUpperCase()) pump.delayMs = input.watermark.delayMs;
+          }
+          for (const k of w.partitionBy) if (!pump.source.some((c) => c.name.toUpperCase() === k.toUpperCase())) fail(new SqlError(`PARTITION BY ${k}: no such column in ${plan.source}`, plan.pos));
+        }
+        let result;
+        try {
+          result = await duck.query(plan.sql);
+          if (plan.window.type === 'stagger') await duck.query(`SELECT ${plan.window.partitionSql} FROM ${quote(plan.workTable)} AS ${quote(plan.alias)}`);
+        } catch (e) {
+          const pos = duckErrorPos((e as Error).message, plan);
+          const lc = lineCol(code, pos);
+          throw new ApplicationSqlError(cleanDuckMessage((e as Error).message), pos, lc.line, lc.column);
+        }
+        const outIndex = result.names.map((n, i) => (n.startsWith('__') ? -1 : i)).filter((i) => i >= 0);
+        pump.outIndex = outIndex;
+        pump.rowtimeIndex = result.names.indexOf('__ROWTIME');
+        pump.newIndex = result.names.indexOf('__NEW');
+        const targetCols = plan.targetColumns ?? pump.target.map((c) => c.name);
+        pump.targetIndex = targetCols.map((n) => {
+          const k = pump.target.findIndex((c) => c.name === n);
+          if (k < 0) fail(new SqlError(`stream ${plan.target} has no column ${n}`, plan.pos));
+          return k;
+        });
+        if (outIndex.length !== targetCols.length) {
+          fail(new SqlError(`pump ${plan.name} selects ${outIndex.length} column${outIndex.length === 1 ? '' : 's'} but ${plan.target} takes ${targetCols.length}`, plan.pos));
+        }
+        pumps.push(pump);
+      }
+      return new Engine(duck, streams, pumps, declared);
+    } catch (e) {
+      duck.close();
+      throw e;
+    }
+  }
+
+  /** Columns of an in-application stream (inputs, declared streams, error_stream). */
+  columns(stream: string): StreamColumn[] | undefined {
+    return this.streams.get(stream);
+  }
+
+  /** Rows into an in-application stream (an input); `t` is the row's ROWTIME. */
+  async push(stream: string, rows: { t: number; v: Value[] }[]): Promise<void> {
+    const seqd = rows.map((r) => ({ t: r.t, seq: this.seq++, v: r.v }));
+    await this.deliver(stream, seqd);
+  }
+
+  /** A record that could not be mapped or evaluated: a row of error_stream. */
+  error(name: string, message: string, dataRowtime: number | null, dataRow: string, pump = ''): void {
+    const row: Row = { t: dataRowtime ?? Date.now(), seq: this.seq++, v: [Date.now(), 'ERROR', name, message, dataRowtime, dataRow.slice(0, 49152), pump] };
+    this.out(ERROR_STREAM, [row]);
+  }
+
+  /** ROWTIME has reached `ms` on every input: closes the windows that end by then. */
+  async advance(ms: number): Promise<void> {
+    if (ms <= this.watermark) return;
+    this.watermark = ms;
+    for (const p of this.pumps) {
+      if (isWindowed(p) && !p.eventTime) await this.closeWindows(p, ms);
+      if (p.plan.window.type === 'sliding') await this.slide(p, []);
+    }
+  }
+
+  get rowtimeWatermark(): number {
+    return this.watermark;
+  }
+
+  /** Rows emitted into each declared stream (and error_stream) since the last drain. */
+  drain(): Map<string, Row[]> {
+    const out = this.emitted;
+    this.emitted = new Map();
+    return out;
+  }
+
+  snapshot(): EngineState {
+    return {
+      seq: this.seq,
+      watermark: Number.isFinite(this.watermark) ? this.watermark : null,
+      pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, p.state])),
+    };
+  }
+
+  restore(s: EngineState): void {
+    this.seq = s.seq;
+    this.watermark = s.watermark ?? Number.NEGATIVE_INFINITY;
+    for (const p of this.pumps) {
+      const st = s.pumps[p.plan.name];
+      if (st) p.state = structuredClone(st);
+    }
+  }
+
+  /** Windows still open and rows they hold (for metrics and tests). */
+  openWindows(): number {
+    return this.pumps.reduce((n, p) => n + p.state.windows.length, 0);
+  }
+
+  close(): void {
+    this.duck.close();
+  }
+
+  private out(stream: string, rows: Row[]): void {
+    if (rows.length === 0) return;
+    let list = this.emitted.get(stream);
+    if (!list) this.emitted.set(stream, (list = []));
+    for (const r of rows) list.push(r);
+  }
+
+  private async deliver(stream: string, rows: Row[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.declared.has(stream)) this.out(stream, rows);
+    for (const p of this.pumps) {
+      if (p.plan.source !== stream) continue;
+      const w = p.plan.window;
+      if (w.type === 'none') await this.deliver(p.plan.target, await this.run(p, rows.map((r) => work(p, r, { new: true }))));
+      else if (w.type === 'sliding') await this.slide(p, rows);
+      else await this.assign(p, rows);
+    }
+  }
+
+  /** Fills the pump's work table, runs its query, turns result rows into target rows. */
+  private async run(p: Pump, workRows: Value[][]): Promise<Row[]> {
+    await this.duck.fill(p.plan.workTable, p.workColumns, workRows);
+    let res;
+    try {
+      res = await this.duck.query(p.plan.sql);
+    } catch (e) {
+      // A runtime failure (a cast, a division by zero): the rows go to error_stream with the reason.
+      for (const r of workRows) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), r[p.source.length] as number, JSON.stringify(r.slice(0, p.source.length)), p.plan.name);
+      return [];
+    }
+    const out: Row[] = [];
+    const rows = res.rows.filter((r) => p.newIndex < 0 || r[p.newIndex] === true);
+    rows.sort((a, b) => (a[p.rowtimeIndex] as number) - (b[p.rowtimeIndex] as number));
+    for (const r of rows) {
+      const v: Value[] = new Array(p.target.length).fill(null);
+      const t = r[p.rowtimeIndex] as number;
+      try {
+        p.outIndex.forEach((ri, k) => {
+          const ti = p.targetIndex[k]!;
+          v[ti] = coerce(r[ri], p.target[ti]!.type, p.target[ti]!.name);
+        });
+      } catch (e) {
+        this.error('TYPE_ERROR', (e as Error).message, t, JSON.stringify(p.outIndex.map((i) => r[i])), p.plan.name);
+        continue;
+      }
+      out.push({ t, seq: this.seq++, v });
+    }
+    return out;
+  }
+
+  /**
+   * Sliding frames (RANGE … PRECEDING) take in every row with the same ROWTIME
+   * (peers), so a row is evaluated once the ROWTIME watermark has passed it and
+   * no more peers can come: the result does not depend on how reads were split.
+   */
+  private async slide(p: Pump, incoming: Row[]): Promise<void> {
+    const w = p.plan.window;
+    if (w.type !== 'sliding') return;
+    const waiting = [...(p.state.pending ?? []), ...incoming];
+    const rows = waiting.filter((r) => r.t < this.watermark).sort((a, b) => a.t - b.t || a.seq - b.seq);
+    p.state.pending = waiting.filter((r) => r.t >= this.watermark);
+    if (rows.length === 0) return;
+    const all = [...p.state.history.map((r) => work(p, r, { new: false })), ...rows.map((r) => work(p, r, { new: true }))];
+    const out = await this.run(p, all);
+    // Keep what a later row's frame can still reach: RANGE → rows within the range of the newest; ROWS n → n per partition.
+    const hist = [...p.state.history, ...rows];
+    const newest = hist.reduce((m, r) => Math.max(m, r.t), Number.NEGATIVE_INFINITY);
+    const keep = new Set<number>();
+    for (const s of w.specs) {
+      if (s.rangeMs !== undefined) for (const r of hist) if (r.t >= newest - s.rangeMs) keep.add(r.seq);
+      if (s.rows !== undefined) {
+        const part = s.partitionSql ? `PARTITION BY ${s.partitionSql} ` : '';
+        const q = await this.duck.query(`SELECT "__SEQ" FROM (SELECT "__SEQ", row_number() OVER (${part}ORDER BY "ROWTIME" DESC, "__SEQ" DESC) AS "__RN" FROM ${quote(p.plan.workTable)} AS ${quote(p.plan.alias)}) WHERE "__RN" <= ${s.rows}`);
+        for (const r of q.rows) keep.add(r[0] as number);
+      }
+    }
+    p.state.history = hist.filter((r) => keep.has(r.seq));
+    await this.deliver(p.plan.target, out);
+  }
+
+  /** Puts rows into their windows; rows whose windows have all closed are late (error_stream). */
+  private async assign(p: Pump, rows: Row[]): Promise<void> {
+    const w = p.plan.window;
+    const st = p.state;
+    const byId = new Map(st.windows.map((x) => [x.id, x]));
+    let keys: string[] | undefined;
+    if (w.type === 'stagger') {
+      await this.duck.fill(p.plan.workTable, p.workColumns, rows.map((r) => work(p, r, { new: true })));
+      const q = await this.duck.query(`SELECT ${w.partitionSql} FROM ${quote(p.plan.workTable)} AS ${quote(p.plan.alias)} ORDER BY "__SEQ"`);
+      keys = q.rows.map((r) => JSON.stringify(r));
+    }
+    rows.forEach((r, idx) => {
+      const t = p.eventIndex >= 0 ? (r.v[p.eventIndex] as number | null) : r.t;
+      if (t === null) {
+        this.error('NULL_EVENT_TIME', `the event-time column of ${p.plan.source} is null`, r.t, JSON.stringify(r.v), p.plan.name);
+        return;
+      }
+      // Event time: the watermark moves with every row (max event time so far - delay), so whether a row is
+      // late does not depend on how the reads were batched; ROWTIME windows close on advance().
+      const running = p.eventTime && st.maxEvent !== null ? st.maxEvent - p.delayMs : Number.NEGATIVE_INFINITY;
+      const closed = Math.max(st.closedUpTo ?? Number.NEGATIVE_INFINITY, running);
+      if (p.eventTime && (st.maxEvent === null || t > st.maxEvent)) st.maxEvent = t;
+      let placed = false;
+      const add = (id: string, span: Span, key?: string) => {
+        if (span.end <= closed) return;
+        let win = byId.get(id);
+        if (!win) { win = { id, start: span.start, end: span.end, key, rows: [] }; byId.set(id, win); st.windows.push(win); }
+        win.rows.push(r);
+        placed = true;
+      };
+      if (w.type === 'tumbling') tumble(t, w.sizeMs).forEach((s) => add(String(s.start), s));
+      else if (w.type === 'tvf' && w.fn === 'TUMBLE') tumble(t, w.sizeMs).forEach((s) => add(String(s.start), s));
+      else if (w.type === 'tvf' && w.fn === 'HOP') hop(t, w.sizeMs, w.slideMs).forEach((s) => add(String(s.start), s));
+      else if (w.type === 'tvf' && w.fn === 'CUMULATE') cumulate(t, w.sizeMs, w.slideMs).forEach((s) => add(`${s.start}:${s.end}`, s));
+      else if (w.type === 'tvf' && w.fn === 'SESSION') {
+        const key = JSON.stringify(w.partitionBy.map((k) => r.v[p.source.findIndex((c) => c.name.toUpperCase() === k.toUpperCase())]));
+        const gap = w.sizeMs;
+        if (t + gap > closed) {
+          // Merge every open session of the key that [t, t+gap) touches.
+          const touching = st.windows.filter((x) => x.key === key && x.start < t + gap && t < x.end);
+          const merged: Win = { id: '', key, start: t, end: t + gap, rows: [r] };
+          for (const x of touching) {
+            merged.start = Math.min(merged.start, x.start);
+            merged.end = Math.max(merged.end, x.end);
+            merged.rows.push(...x.rows);
+            byId.delete(x.id);
+          }
+          st.windows = st.windows.filter((x) => !touching.includes(x));
+          merged.id = `${key}@${merged.start}`;
+          byId.set(merged.id, merged);
+          st.windows.push(merged);
+          placed = true;
+        }
+      } else if (w.type === 'stagger') {
+        const key = keys![idx]!;
+        const open = st.windows.find((x) => x.key === key && x.start <= t && t < x.end);
+        if (open) { open.rows.push(r); placed = true; }
+        else add(`${key}@${t}`, { start: t, end: t + w.rangeMs }, key);
+      }
+      if (!placed) {
+        this.error('LATE_ROW', `row at ${new Date(t).toISOString()} arrived after its window closed (watermark ${new Date(closed).toISOString()})`, r.t, JSON.stringify(r.v), p.plan.name);
+      }
+    });
+    if (p.eventTime && st.maxEvent !== null) await this.closeWindows(p, st.maxEvent - p.delayMs);
+  }
+
+  /** Evaluates and removes every window of the pump that ends at or before `wm`. */
+  private async closeWindows(p: Pump, wm: number): Promise<void> {
+    const st = p.state;
+    if (st.closedUpTo !== null && wm <= st.closedUpTo) return;
+    st.closedUpTo = wm;
+    const closing = st.windows.filter((x) => x.end <= wm).sort((a, b) => a.end - b.end || a.start - b.start || (a.key ?? '').localeCompare(b.key ?? ''));
+    if (closing.length === 0) return;
+    st.windows = st.windows.filter((x) => x.end > wm);
+    const rows: Value[][] = [];
+    closing.forEach((win, i) => {
+      for (const r of win.rows) rows.push(work(p, r, { new: true, wid: i, wend: win.end, ws: win.start }));
+    });
+    await this.deliver(p.plan.target, await this.run(p, rows));
+  }
+}
+
+export interface EngineState { seq: number; watermark: number | null; pumps: Record<string, RunnerState> }
+
+const isWindowed = (p: Pump) => p.plan.window.type !== 'none' && p.plan.window.type !== 'sliding';
+
+/** A row of the pump's work table: the source columns, then ROWTIME and the bookkeeping columns. */
+function work(p: Pump, r: Row, o: { new: boolean; wid?: number; wend?: number; ws?: number }): Value[] {
+  const row: Value[] = [...r.v, r.t, r.seq, o.wid ?? null, o.wend ?? null, o.new];
+  if (p.plan.window.type === 'tvf') row.push(o.ws ?? null, o.wend ?? null);
+  return row;
+}
+
+function topological<T>(items: T[], deps: (t: T) => T[]): T[] | undefined {
+  const out: T[] = [];
+  const state = new Map<T, 1 | 2>();
+  const visit = (t: T): boolean => {
+    const s = state.get(t);
+    if (s === 2) return true;
+    if (s === 1) return false;
+    state.set(t, 1);
+    for (const d of deps(t)) if (!visit(d)) return false;
+    state.set(t, 2);
+    out.push(t);
+    return true;
+  };
+  for (const t of items) if (!visit(t)) return undefined;
+  return out;
+}
+
+/** DuckDB's message without the echoed line (the position is reported separately). */
+export function cleanDuckMessage(m: string): string {
+  return m.split('\n\nLINE ')[0]!.trim();
+}
+
+/**
+ * The offset in the application code of the position DuckDB marks with '^' under
+ * `LINE n: <excerpt>` in the rewritten query: the excerpt is found in the
+ * rewritten line, and the piece holding that offset gives the original offset.
+ */
+export function duckErrorPos(message: string, plan: PumpPlan): number {
+  const m = /\nLINE (\d+): (.*)\n( *)\^/.exec(message);
+  if (!m) return plan.pos;
+  const lineNo = Number(m[1]);
+  const prefix = `LINE ${m[1]}: `.length;
+  let excerpt = m[2]!;
+  let caret = m[3]!.length - prefix;
+  if (excerpt.startsWith('...')) { excerpt = excerpt.slice(3); caret -= 3; }
+  if (excerpt.endsWith('...')) excerpt = excerpt.slice(0, -3);
+  const lines = plan.sql.split('\n');
+  const line = lines[lineNo - 1] ?? '';
+  const at = line.indexOf(excerpt);
+  let off = 0;
+  for (let i = 0; i < lineNo - 1; i++) off += lines[i]!.length + 1;
+  off += Math.max(0, at) + Math.max(0, caret);
+  let acc = 0;
+  for (const piece of plan.pieces) {
+    if (off < acc + piece.text.length) return piece.verbatim ? piece.pos + (off - acc) : piece.pos;
+    acc += piece.text.length;
+  }
+  return plan.pos;
+}
+
+export { INTERNAL_COLUMNS };

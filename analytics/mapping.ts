@@ -1,0 +1,154 @@
+// Stream records → rows of an in-application stream, as the input schema
+// says: JSON (a row path and a JSONPath per column) or CSV (row and column
+// delimiters, columns in order). A record that does not map is reported with
+// the reason so it can go to error_stream, never dropped silently.
+import type { RecordColumn, RecordFormat } from '../contract/analytics.js';
+import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './engine/types.js';
+
+export interface MappedRecord { rows: Value[][]; errors: string[] }
+
+type Step = { key: string } | { index: number } | { slice: number } | { all: true };
+
+/** `$.a.b[0]`, `$["a"]`, `$.a[*]`, `$.a[0:]` → steps. */
+export function parsePath(path: string): Step[] {
+  const p = path.trim();
+  if (!p.startsWith('$')) throw new Error(`JSONPath ${path} must start with $`);
+  const steps: Step[] = [];
+  const re = /\.([A-Za-z_$][\w$-]*)|\[\s*"([^"]*)"\s*\]|\[\s*'([^']*)'\s*\]|\[\s*(\d+)\s*\]|\[\s*(\d+)\s*:\s*\]|\[\s*\*\s*\]|\.\*/gy;
+  re.lastIndex = 1;
+  while (re.lastIndex < p.length) {
+    const at = re.lastIndex;
+    const m = re.exec(p);
+    if (!m) throw new Error(`JSONPath ${path} is not supported at offset ${at}`);
+    if (m[1] !== undefined) steps.push({ key: m[1] });
+    else if (m[2] !== undefined) steps.push({ key: m[2] });
+    else if (m[3] !== undefined) steps.push({ key: m[3] });
+    else if (m[4] !== undefined) steps.push({ index: Number(m[4]) });
+    else if (m[5] !== undefined) steps.push({ slice: Number(m[5]) });
+    else steps.push({ all: true });
+  }
+  return steps;
+}
+
+function select(v: unknown, steps: Step[]): unknown[] {
+  let cur: unknown[] = [v];
+  for (const s of steps) {
+    const next: unknown[] = [];
+    for (const c of cur) {
+      if ('key' in s) { if (c && typeof c === 'object' && !Array.isArray(c) && s.key in c) next.push((c as Record<string, unknown>)[s.key]); }
+      else if ('index' in s) { if (Array.isArray(c) && s.index < c.length) next.push(c[s.index]); }
+      else if (Array.isArray(c)) next.push(...c.slice('slice' in s ? s.slice : 0));
+      else if ('all' in s && c && typeof c === 'object') next.push(...Object.values(c));
+    }
+    cur = next;
+  }
+  return cur;
+}
+
+export class RecordMapper {
+  private readonly types: SqlType[];
+  private readonly paths: Step[][];
+  private readonly rowPath: Step[];
+
+  constructor(readonly format: RecordFormat, readonly columns: RecordColumn[]) {
+    this.types = columns.map((c) => parseSqlType(c.sqlType));
+    this.paths = columns.map((c) => parsePath(c.mapping ?? `$.${c.name}`));
+    this.rowPath = format.type === 'JSON' ? parsePath(format.rowPath) : [];
+  }
+
+  map(data: Buffer): MappedRecord {
+    const text = data.toString('utf8');
+    const rows: Value[][] = [];
+    const errors: string[] = [];
+    if (this.format.type === 'JSON') {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (e) {
+        return { rows, errors: [`record is not JSON: ${(e as Error).message}`] };
+      }
+      for (const r of select(doc, this.rowPath)) {
+        try {
+          rows.push(this.columns.map((c, i) => {
+            const found = select(r, this.paths[i]!);
+            return coerce(found[0], this.types[i]!, c.name);
+          }));
+        } catch (e) {
+          if (!(e instanceof TypeError_)) throw e;
+          errors.push(e.message);
+        }
+      }
+      return { rows, errors };
+    }
+    const rowDelim = unescape(this.format.rowDelimiter);
+    const colDelim = unescape(this.format.columnDelimiter);
+    for (const line of text.split(rowDelim)) {
+      if (line === '') continue;
+      const fields = line.split(colDelim);
+      try {
+        rows.push(this.columns.map((c, i) => {
+          const f = fields[i];
+          return coerce(f === undefined || f === '' ? null : f, this.types[i]!, c.name);
+        }));
+      } catch (e) {
+        if (!(e instanceof TypeError_)) throw e;
+        errors.push(e.message);
+      }
+    }
+    return { rows, errors };
+  }
+}
+
+/** Delimiters arrive as typed in JSON ("\n") or escaped by a console ("\\n"). */
+const unescape = (d: string) => d.replace(/\\n/g, '\n').replace(/\\r/g, '\r').replace(/\\t/g, '\t');
+
+/** DiscoverInputSchema: columns inferred from sample records (JSON objects flattened, else CSV). */
+export function inferSchema(samples: Buffer[]): { format: RecordFormat; columns: RecordColumn[]; parsed: string[][] } | undefined {
+  const texts = samples.map((b) => b.toString('utf8'));
+  const docs = texts.map((t) => { try { return JSON.parse(t) as unknown; } catch { return undefined; } });
+  if (docs.length && docs.every((d) => d && typeof d === 'object' && !Array.isArray(d))) {
+    const cols = new Map<string, { path: string; kinds: Set<string>; maxLen: number; maxAbs: number }>();
+    const walk = (v: unknown, path: string, name: string) => {
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`, name ? `${name}_${k}` : k);
+        return;
+      }
+      const c = cols.get(name) ?? { path, kinds: new Set<string>(), maxLen: 1, maxAbs: 0 };
+      const kind = v === null ? 'null' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'double')
+        : typeof v === 'boolean' ? 'bool' : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/.test(v) ? 'timestamp' : 'string';
+      c.kinds.add(kind);
+      const s = typeof v === 'string' ? v : JSON.stringify(v);
+      c.maxLen = Math.max(c.maxLen, s.length);
+      if (typeof v === 'number') c.maxAbs = Math.max(c.maxAbs, Math.abs(v));
+      cols.set(name, c);
+    };
+    for (const d of docs) walk(d, '$', '');
+    const columns: RecordColumn[] = [...cols].map(([name, c]) => {
+      const kinds = new Set([...c.kinds].filter((k) => k !== 'null'));
+      let sqlType: string;
+      if (kinds.size === 1 && kinds.has('int')) sqlType = c.maxAbs > 2147483647 ? 'BIGINT' : 'INTEGER';
+      else if (kinds.size > 0 && [...kinds].every((k) => k === 'int' || k === 'double')) sqlType = 'DOUBLE';
+      else if (kinds.size === 1 && kinds.has('bool')) sqlType = 'BOOLEAN';
+      else if (kinds.size === 1 && kinds.has('timestamp')) sqlType = 'TIMESTAMP';
+      else sqlType = `VARCHAR(${2 ** Math.ceil(Math.log2(Math.max(4, c.maxLen)))})`;
+      return { name: name.toUpperCase().replace(/[^A-Z0-9_]/g, '_'), sqlType, mapping: c.path };
+    });
+    const parsed = docs.map((d) => columns.map((c) => {
+      const v = select(d, parsePath(c.mapping!))[0];
+      return v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+    }));
+    return { format: { type: 'JSON', rowPath: '$' }, columns, parsed };
+  }
+  const lines = texts.flatMap((t) => t.split('\n')).filter((l) => l !== '');
+  if (!lines.length) return undefined;
+  const width = Math.max(...lines.map((l) => l.split(',').length));
+  const parsed = lines.map((l) => l.split(','));
+  const columns: RecordColumn[] = Array.from({ length: width }, (_, i) => {
+    const vals = parsed.map((p) => p[i] ?? '').filter((v) => v !== '');
+    const sqlType = vals.length && vals.every((v) => /^-?\d+$/.test(v)) ? 'INTEGER'
+      : vals.length && vals.every((v) => v.trim() !== '' && Number.isFinite(Number(v))) ? 'DOUBLE'
+        : `VARCHAR(${2 ** Math.ceil(Math.log2(Math.max(4, ...vals.map((v) => v.length))))})`;
+    return { name: `COL_${i + 1}`, sqlType };
+  });
+  return { format: { type: 'CSV', rowDelimiter: '\n', columnDelimiter: ',' }, columns, parsed };
+}

@@ -1,0 +1,407 @@
+// One pump's SELECT STREAM translated to a DuckDB query over a work table the
+// streaming layer fills, plus the window the streaming layer must keep:
+//   GROUP BY … STEP(ROWTIME BY INTERVAL …) / FLOOR(ROWTIME TO unit) → tumbling
+//   OVER (… RANGE INTERVAL … PRECEDING | ROWS n PRECEDING)         → sliding
+//   WINDOWED BY STAGGER (PARTITION BY … RANGE INTERVAL …)           → stagger
+//   FROM TABLE(TUMBLE|HOP|CUMULATE|SESSION(TABLE s, DESCRIPTOR(c), …)) → window table function
+// DuckDB evaluates every expression; the rewrite only maps the streaming forms
+// onto plain SQL. Each output piece remembers the offset it came from so an
+// error DuckDB reports in the rewritten text points into the user's code.
+import { SqlError, isWord, nameOf, stringValue, type Token } from './tokens.js';
+import { closing, skip, type PumpStmt } from './statements.js';
+
+export interface Piece { text: string; pos: number; verbatim: boolean }
+
+export interface SlidingSpec { partitionSql: string; rangeMs?: number; rows?: number }
+
+export type WindowPlan =
+  | { type: 'none' }
+  | { type: 'tumbling'; sizeMs: number }
+  | { type: 'sliding'; specs: SlidingSpec[] }
+  | { type: 'stagger'; rangeMs: number; partitionSql: string }
+  | { type: 'tvf'; fn: 'TUMBLE' | 'HOP' | 'CUMULATE' | 'SESSION'; timeColumn: string; sizeMs: number; slideMs: number; partitionBy: string[] };
+
+export interface PumpPlan {
+  name: string;
+  target: string;
+  targetColumns?: string[];
+  /** The in-application stream the pump reads. */
+  source: string;
+  sourcePos: number;
+  /** The name the query gives the source (its alias, or the stream name). */
+  alias: string;
+  /** Other tables named in FROM/JOIN (reference data). */
+  joins: { name: string; pos: number }[];
+  window: WindowPlan;
+  /** The work table the streaming layer fills with the rows to evaluate. */
+  workTable: string;
+  sql: string;
+  pieces: Piece[];
+  pos: number;
+}
+
+/** Columns of every work table besides the source's own (excluded from `*`). */
+export const INTERNAL_COLUMNS = ['ROWTIME', '__SEQ', '__WID', '__WEND', '__NEW'];
+
+export const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+const UNIT_MS: Record<string, number> = {
+  MILLISECOND: 1, MILLISECONDS: 1, SECOND: 1000, SECONDS: 1000, MINUTE: 60_000, MINUTES: 60_000,
+  HOUR: 3_600_000, HOURS: 3_600_000, DAY: 86_400_000, DAYS: 86_400_000,
+};
+
+const CLAUSES = ['FROM', 'WHERE', 'GROUP', 'HAVING', 'WINDOW', 'WINDOWED', 'ORDER', 'UNION', 'LIMIT'];
+
+class Rewriter {
+  readonly replace = new Map<number, string>();
+  readonly before = new Map<number, string>();
+  prefix = '';
+  suffix = '';
+  constructor(readonly tokens: Token[]) {}
+
+  insertBefore(i: number, text: string) {
+    this.before.set(i, (this.before.get(i) ?? '') + text);
+  }
+  /** Replaces tokens [from, to) with `text` (kept at the first token's position). */
+  splice(from: number, to: number, text: string) {
+    this.replace.set(from, text);
+    for (let i = from + 1; i < to; i++) { this.replace.set(i, ''); this.before.delete(i); }
+  }
+  pieces(from = 0, to = this.tokens.length): Piece[] {
+    const out: Piece[] = [];
+    const endPos = this.tokens.length ? this.tokens[this.tokens.length - 1]!.pos + this.tokens[this.tokens.length - 1]!.text.length : 0;
+    if (from === 0 && this.prefix) out.push({ text: this.prefix, pos: this.tokens[0]?.pos ?? 0, verbatim: false });
+    for (let i = from; i < to; i++) {
+      const t = this.tokens[i]!;
+      const b = this.before.get(i);
+      if (b) out.push({ text: b, pos: t.pos, verbatim: false });
+      const r = this.replace.get(i);
+      if (r !== undefined) { if (r) out.push({ text: r, pos: t.pos, verbatim: false }); }
+      else out.push({ text: t.text, pos: t.pos, verbatim: true });
+    }
+    if (to === this.tokens.length && this.suffix) out.push({ text: this.suffix, pos: endPos, verbatim: false });
+    return out;
+  }
+  render(from: number, to: number): string {
+    return this.pieces(from, to).map((p) => p.text).join('');
+  }
+}
+
+/** `INTERVAL '10' SECOND` at significant index `i` → milliseconds and the index after it. */
+function interval(tokens: Token[], i: number): { ms: number; end: number } {
+  const kw = tokens[i];
+  if (!isWord(kw, 'INTERVAL')) throw new SqlError(`expected INTERVAL but found '${kw?.text ?? 'end'}'`, kw?.pos ?? 0);
+  const v = skip(tokens, i + 1);
+  const lit = tokens[v];
+  if (lit?.kind !== 'string' && lit?.kind !== 'number') throw new SqlError('expected the interval length', lit?.pos ?? kw.pos);
+  const u = skip(tokens, v + 1);
+  const unit = tokens[u];
+  const n = Number(lit.kind === 'string' ? stringValue(lit).trim() : lit.text);
+  if (!unit || unit.kind !== 'ident' || UNIT_MS[unit.upper] === undefined) {
+    throw new SqlError(`unsupported interval unit '${unit?.text ?? ''}' (SECOND, MINUTE, HOUR, DAY, MILLISECOND)`, unit?.pos ?? lit.pos);
+  }
+  if (!Number.isFinite(n) || n <= 0) throw new SqlError(`interval length must be a positive number, not '${lit.text}'`, lit.pos);
+  return { ms: n * UNIT_MS[unit.upper]!, end: u + 1 };
+}
+
+const isPunct = (t: Token | undefined, p: string) => t !== undefined && t.kind === 'punct' && t.text === p;
+
+/** Whether tokens [from, to) mention ROWTIME. */
+const mentionsRowtime = (tokens: Token[], from: number, to: number) =>
+  tokens.slice(from, to).some((t) => (t.kind === 'ident' || t.kind === 'quoted') && t.upper === 'ROWTIME');
+
+export function planPump(stmt: PumpStmt, index: number): PumpPlan {
+  const tokens = stmt.select;
+  const rw = new Rewriter(tokens);
+  const workTable = `__work_${index}`;
+  const sig = (i: number) => skip(tokens, i);
+
+  // Depth of every token and the top-level clause keywords.
+  const depth: number[] = [];
+  let d = 0;
+  for (const t of tokens) {
+    if (isPunct(t, ')')) d--;
+    depth.push(d);
+    if (isPunct(t, '(')) d++;
+  }
+  const top = (word: string) => tokens.findIndex((t, i) => depth[i] === 0 && isWord(t, word));
+  const clauseEnd = (from: number) => {
+    for (let i = from + 1; i < tokens.length; i++) if (depth[i] === 0 && isWord(tokens[i], ...CLAUSES)) return i;
+    return tokens.length;
+  };
+
+  // SELECT STREAM → SELECT (also in sub-queries).
+  for (let i = 0; i < tokens.length; i++) {
+    if (isWord(tokens[i], 'SELECT')) {
+      const n = sig(i + 1);
+      if (isWord(tokens[n], 'STREAM')) rw.splice(n, n + 1, '');
+    }
+  }
+
+  // Source: FROM <stream> [[AS] alias] | FROM TABLE(<TVF>(TABLE <stream> …)) [[AS] alias]; JOINed names are tables.
+  const fromAt = top('FROM');
+  if (fromAt < 0) throw new SqlError('a pump SELECT needs a FROM clause', tokens[0]!.pos);
+  const fromEnd = clauseEnd(fromAt);
+  let i = sig(fromAt + 1);
+  let source: string;
+  let sourcePos: number;
+  let alias: string;
+  let window: WindowPlan = { type: 'none' };
+  const first = tokens[i];
+  if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(')) {
+    const open = sig(i + 1);
+    const close = closing(tokens, open);
+    const fnAt = sig(open + 1);
+    const fn = tokens[fnAt];
+    if (!isWord(fn, 'TUMBLE', 'HOP', 'CUMULATE', 'SESSION')) throw new SqlError(`unknown window function '${fn?.text}' (TUMBLE, HOP, CUMULATE, SESSION)`, fn?.pos ?? first!.pos);
+    let j = sig(fnAt + 1);
+    if (!isPunct(tokens[j], '(')) throw new SqlError(`expected '(' after ${fn!.upper}`, tokens[j]?.pos ?? fn!.pos);
+    j = sig(j + 1);
+    if (!isWord(tokens[j], 'TABLE')) throw new SqlError(`${fn!.upper}'s first argument is TABLE <stream>`, tokens[j]?.pos ?? fn!.pos);
+    j = sig(j + 1);
+    const src = tokens[j];
+    if (src?.kind !== 'ident' && src?.kind !== 'quoted') throw new SqlError('expected a stream name', src?.pos ?? fn!.pos);
+    source = nameOf(src);
+    sourcePos = src.pos;
+    const partitionBy: string[] = [];
+    j = sig(j + 1);
+    if (isWord(tokens[j], 'PARTITION')) {
+      j = sig(j + 1);
+      if (!isWord(tokens[j], 'BY')) throw new SqlError('expected BY', tokens[j]?.pos ?? 0);
+      for (;;) {
+        j = sig(j + 1);
+        partitionBy.push(nameOf(tokens[j]!));
+        j = sig(j + 1);
+        // `PARTITION BY a, b, DESCRIPTOR(…)`: the comma before DESCRIPTOR ends the list.
+        if (!isPunct(tokens[j], ',') || isWord(tokens[sig(j + 1)], 'DESCRIPTOR')) break;
+      }
+    }
+    if (!isPunct(tokens[j], ',')) throw new SqlError(`expected ',' but found '${tokens[j]?.text}'`, tokens[j]?.pos ?? 0);
+    j = sig(j + 1);
+    if (!isWord(tokens[j], 'DESCRIPTOR')) throw new SqlError('expected DESCRIPTOR(<time column>)', tokens[j]?.pos ?? 0);
+    j = sig(j + 1);
+    if (!isPunct(tokens[j], '(')) throw new SqlError("expected '('", tokens[j]?.pos ?? 0);
+    j = sig(j + 1);
+    const timeColumn = nameOf(tokens[j]!);
+    j = sig(j + 1);
+    if (!isPunct(tokens[j], ')')) throw new SqlError("expected ')'", tokens[j]?.pos ?? 0);
+    const sizes: number[] = [];
+    for (;;) {
+      j = sig(j + 1);
+      if (!isPunct(tokens[j], ',')) break;
+      const iv = interval(tokens, sig(j + 1));
+      sizes.push(iv.ms);
+      j = iv.end - 1;
+    }
+    if (!isPunct(tokens[j], ')')) throw new SqlError(`expected ')' but found '${tokens[j]?.text}'`, tokens[j]?.pos ?? 0);
+    const want = fn!.upper === 'HOP' || fn!.upper === 'CUMULATE' ? 2 : 1;
+    if (sizes.length !== want) throw new SqlError(`${fn!.upper} takes ${want} interval${want > 1 ? 's' : ''}`, fn!.pos);
+    const f = fn!.upper as 'TUMBLE' | 'HOP' | 'CUMULATE' | 'SESSION';
+    // HOP(slide, size) and CUMULATE(step, max size) as Flink orders them.
+    const sizeMs = want === 2 ? sizes[1]! : sizes[0]!;
+    const slideMs = want === 2 ? sizes[0]! : sizes[0]!;
+    if (want === 2 && (sizeMs % slideMs !== 0)) throw new SqlError(`${f}: the window size must be a multiple of the ${f === 'HOP' ? 'slide' : 'step'}`, fn!.pos);
+    window = { type: 'tvf', fn: f, timeColumn, sizeMs, slideMs, partitionBy };
+    i = sig(close);
+    const a = aliasAt(tokens, i, fromEnd);
+    alias = a.alias ?? source;
+    rw.splice(sig(fromAt + 1), close, `${quote(workTable)} AS ${quote(alias)}`);
+  } else {
+    if (first?.kind !== 'ident' && first?.kind !== 'quoted') throw new SqlError(`expected a stream name after FROM but found '${first?.text ?? 'end'}'`, first?.pos ?? tokens[fromAt]!.pos);
+    source = nameOf(first);
+    sourcePos = first.pos;
+    const a = aliasAt(tokens, sig(i + 1), fromEnd);
+    alias = a.alias ?? source;
+    rw.splice(i, i + 1, a.alias ? quote(workTable) : `${quote(workTable)} AS ${quote(source)}`);
+  }
+  const joins: { name: string; pos: number }[] = [];
+  for (let k = sig(fromAt + 1); k < fromEnd; k++) {
+    const t = tokens[k]!;
+    if (depth[k] === 0 && (isWord(t, 'JOIN') || isPunct(t, ','))) {
+      const n = tokens[sig(k + 1)];
+      if (n && (n.kind === 'ident' || n.kind === 'quoted')) joins.push({ name: nameOf(n), pos: n.pos });
+    }
+  }
+  const A = quote(alias);
+
+  // Expressions at any depth: STEP, FLOOR … TO, CURRENT_ROW_TIMESTAMP, window specifications.
+  // Window specifications are sliding windows only in a pump without GROUP BY windows; in a windowed
+  // pump (QUALIFY … OVER (PARTITION BY window_start …)) DuckDB evaluates them over the closing windows' rows.
+  const specOpens: number[] = [];
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (isWord(t, 'STEP') && isPunct(tokens[sig(k + 1)], '(')) {
+      const open = sig(k + 1);
+      const close = closing(tokens, open);
+      const by = tokens.findIndex((x, n) => n > open && n < close && depth[n] === depth[open]! + 1 && isWord(x, 'BY'));
+      if (by < 0) throw new SqlError('STEP(<time> BY INTERVAL …) needs BY', t.pos);
+      const iv = interval(tokens, sig(by + 1));
+      rw.splice(k, k + 1, 'time_bucket');
+      rw.insertBefore(sig(open + 1), `to_milliseconds(${iv.ms}), `);
+      rw.splice(by, close - 1, `, TIMESTAMP '1970-01-01 00:00:00'`);
+    } else if (isWord(t, 'FLOOR') && isPunct(tokens[sig(k + 1)], '(')) {
+      const open = sig(k + 1);
+      const close = closing(tokens, open);
+      const to = tokens.findIndex((x, n) => n > open && n < close && depth[n] === depth[open]! + 1 && isWord(x, 'TO'));
+      if (to >= 0) {
+        const unit = tokens[sig(to + 1)];
+        if (!unit || UNIT_MS[unit.upper] === undefined || unit.upper.startsWith('MILLI')) throw new SqlError(`FLOOR … TO supports SECOND, MINUTE, HOUR, DAY, not '${unit?.text}'`, unit?.pos ?? t.pos);
+        rw.splice(k, k + 1, 'date_trunc');
+        rw.insertBefore(sig(open + 1), `'${unit.upper.replace(/S$/, '').toLowerCase()}', `);
+        rw.splice(to, close - 1, '');
+      }
+    } else if (isWord(t, 'CURRENT_ROW_TIMESTAMP')) {
+      rw.splice(k, k + 1, 'current_timestamp');
+    } else if (isWord(t, 'OVER') && isPunct(tokens[sig(k + 1)], '(')) {
+      specOpens.push(sig(k + 1));
+    } else if (isWord(t, 'WINDOW') && depth[k] === 0) {
+      // WINDOW w AS (spec) [, w2 AS (spec)]
+      let n = k;
+      for (;;) {
+        n = sig(n + 1);
+        n = sig(n + 1);
+        if (!isWord(tokens[n], 'AS')) throw new SqlError('expected AS in the WINDOW clause', tokens[n]?.pos ?? t.pos);
+        n = sig(n + 1);
+        if (!isPunct(tokens[n], '(')) throw new SqlError("expected '('", tokens[n]?.pos ?? t.pos);
+        specOpens.push(n);
+        n = sig(closing(tokens, n));
+        if (!isPunct(tokens[n], ',')) break;
+      }
+    }
+  }
+
+  // Tumbling: GROUP BY holds STEP/FLOOR of ROWTIME.
+  const groupAt = top('GROUP');
+  const staggerAt = top('WINDOWED');
+  if (groupAt >= 0) {
+    const end = clauseEnd(groupAt);
+    for (let k = groupAt; k < end; k++) {
+      const t = tokens[k]!;
+      if (!(isWord(t, 'STEP') || isWord(t, 'FLOOR')) || !isPunct(tokens[sig(k + 1)], '(')) continue;
+      const open = sig(k + 1);
+      const close = closing(tokens, open);
+      if (!mentionsRowtime(tokens, open, close)) continue;
+      let size: number;
+      if (t.upper === 'STEP') {
+        const by = tokens.findIndex((x, n) => n > open && n < close && isWord(x, 'BY'));
+        size = interval(tokens, sig(by + 1)).ms;
+      } else {
+        const to = tokens.findIndex((x, n) => n > open && n < close && isWord(x, 'TO'));
+        if (to < 0) continue;
+        size = UNIT_MS[tokens[sig(to + 1)]!.upper]!;
+      }
+      if (window.type !== 'none') throw new SqlError('only one window per pump', t.pos);
+      window = { type: 'tumbling', sizeMs: size };
+    }
+    if (window.type === 'none') {
+      throw new SqlError('GROUP BY on a stream needs a window: STEP(ROWTIME BY INTERVAL …), FLOOR(ROWTIME TO …), WINDOWED BY STAGGER or a window table function', tokens[groupAt]!.pos);
+    }
+  }
+  if (staggerAt >= 0) {
+    if (window.type !== 'none') throw new SqlError('WINDOWED BY STAGGER cannot be combined with another window', tokens[staggerAt]!.pos);
+    let n = sig(staggerAt + 1);
+    if (!isWord(tokens[n], 'BY')) throw new SqlError('expected BY', tokens[n]?.pos ?? 0);
+    n = sig(n + 1);
+    if (!isWord(tokens[n], 'STAGGER')) throw new SqlError('expected STAGGER', tokens[n]?.pos ?? 0);
+    const open = sig(n + 1);
+    if (!isPunct(tokens[open], '(')) throw new SqlError("expected '('", tokens[open]?.pos ?? 0);
+    const close = closing(tokens, open);
+    let p = sig(open + 1);
+    if (!isWord(tokens[p], 'PARTITION') || !isWord(tokens[sig(p + 1)], 'BY')) throw new SqlError('STAGGER needs PARTITION BY', tokens[p]?.pos ?? 0);
+    p = sig(sig(p + 1) + 1);
+    const range = tokens.findIndex((x, m) => m > p && m < close && depth[m] === depth[open]! + 1 && isWord(x, 'RANGE'));
+    if (range < 0) throw new SqlError('STAGGER needs RANGE INTERVAL …', tokens[open]!.pos);
+    const iv = interval(tokens, sig(range + 1));
+    const partitionSql = rw.render(p, range).trim();
+    window = { type: 'stagger', rangeMs: iv.ms, partitionSql };
+    rw.splice(staggerAt, close, `GROUP BY ${partitionSql}, ${A}."__WID"`);
+  }
+  if (specOpens.length && window.type === 'none') {
+    window = { type: 'sliding', specs: specOpens.map((open) => windowSpec(tokens, rw, open, A)) };
+  }
+
+  // `*` in the select list leaves out ROWTIME and the work table's bookkeeping columns.
+  const selectAt = top('SELECT');
+  for (let k = selectAt + 1; k < fromAt; k++) {
+    if (depth[k] !== 0 || !isPunct(tokens[k], '*')) continue;
+    // A star, not a product: it follows SELECT [STREAM] [DISTINCT], a comma or `alias.`.
+    let prev = k - 1;
+    while (prev > 0 && (tokens[prev]!.kind === 'space' || tokens[prev]!.kind === 'comment')) prev--;
+    const p = tokens[prev];
+    if (isWord(p, 'SELECT', 'STREAM', 'DISTINCT', 'ALL') || isPunct(p, ',') || isPunct(p, '.')) rw.insertBefore(k + 1, ` EXCLUDE (${INTERNAL_COLUMNS.map(quote).join(', ')})`);
+  }
+  // The output row's ROWTIME: the input row's, or the window's end for aggregates.
+  const aggregated = window.type === 'tumbling' || window.type === 'stagger' || (window.type === 'tvf' && groupAt >= 0);
+  let extra = aggregated ? `, max(${A}."__WEND") AS "__ROWTIME"` : window.type === 'tvf' ? `, ${A}."__WEND" AS "__ROWTIME"` : `, ${A}."ROWTIME" AS "__ROWTIME"`;
+  if (window.type === 'sliding') {
+    extra += `, ${A}."__NEW" AS "__NEW"`;
+    rw.prefix = 'SELECT * FROM (';
+    rw.suffix = ') WHERE "__NEW"';
+  }
+  rw.insertBefore(fromAt, extra + ' ');
+  const pieces = rw.pieces();
+  return {
+    name: stmt.name, target: stmt.target, targetColumns: stmt.targetColumns, source, sourcePos, alias, joins, window, workTable,
+    sql: pieces.map((p) => p.text).join(''), pieces, pos: stmt.pos,
+  };
+}
+
+/** `[AS] alias` at significant index `i` (before `end`). */
+function aliasAt(tokens: Token[], i: number, end: number): { alias?: string } {
+  if (i >= end) return {};
+  let t = tokens[i];
+  if (isWord(t, 'AS')) t = tokens[skip(tokens, i + 1)];
+  if (!t || (t.kind !== 'ident' && t.kind !== 'quoted')) return {};
+  if (t.kind === 'ident' && ['JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'ON', 'NATURAL', 'WHERE', 'GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'ORDER', 'UNION', 'LIMIT'].includes(t.upper)) return {};
+  return { alias: nameOf(t) };
+}
+
+/**
+ * A window specification `( [PARTITION BY …] [ORDER BY …] RANGE INTERVAL … PRECEDING | ROWS n PRECEDING )`:
+ * KDA orders by ROWTIME implicitly and frames end at the current row.
+ */
+function windowSpec(tokens: Token[], rw: Rewriter, open: number, A: string): SlidingSpec {
+  const close = closing(tokens, open);
+  let d = 0;
+  let partitionFrom = -1;
+  let partitionTo = -1;
+  let hasOrder = false;
+  let frame = -1;
+  for (let k = open + 1; k < close - 1; k++) {
+    const t = tokens[k]!;
+    if (isPunct(t, '(')) d++;
+    else if (isPunct(t, ')')) d--;
+    if (d !== 0) continue;
+    if (isWord(t, 'PARTITION')) partitionFrom = skip(tokens, skip(tokens, k + 1) + 1);
+    else if (isWord(t, 'ORDER')) { hasOrder = true; if (partitionFrom >= 0 && partitionTo < 0) partitionTo = k; }
+    else if (isWord(t, 'RANGE', 'ROWS') && frame < 0) { frame = k; if (partitionFrom >= 0 && partitionTo < 0) partitionTo = k; }
+  }
+  if (frame < 0) throw new SqlError('a window on a stream needs a frame: RANGE INTERVAL … PRECEDING or ROWS n PRECEDING', tokens[open]!.pos);
+  if (partitionFrom >= 0 && partitionTo < 0) partitionTo = frame;
+  const partitionSql = partitionFrom >= 0 ? rw.render(partitionFrom, partitionTo).trim() : '';
+  const kind = tokens[frame]!.upper;
+  let n = skip(tokens, frame + 1);
+  const between = isWord(tokens[n], 'BETWEEN');
+  if (between) n = skip(tokens, n + 1);
+  const spec: SlidingSpec = { partitionSql };
+  let after: number;
+  if (kind === 'RANGE') {
+    if (isWord(tokens[n], 'UNBOUNDED')) throw new SqlError('an unbounded window never closes on a stream; use RANGE INTERVAL … PRECEDING', tokens[n]!.pos);
+    const iv = interval(tokens, n);
+    spec.rangeMs = iv.ms;
+    after = iv.end;
+  } else {
+    const num = tokens[n];
+    if (num?.kind !== 'number') throw new SqlError(`expected a row count but found '${num?.text}'`, num?.pos ?? tokens[frame]!.pos);
+    spec.rows = Number(num.text);
+    after = n + 1;
+  }
+  const prec = skip(tokens, after);
+  if (!isWord(tokens[prec], 'PRECEDING')) throw new SqlError(`expected PRECEDING but found '${tokens[prec]?.text}'`, tokens[prec]?.pos ?? 0);
+  if (!between) {
+    const lenText = rw.render(kind === 'RANGE' ? n : n, prec).trim();
+    rw.splice(frame, prec + 1, `${kind} BETWEEN ${lenText} PRECEDING AND CURRENT ROW`);
+  }
+  if (!hasOrder) rw.insertBefore(frame, kind === 'RANGE' ? `ORDER BY ${A}."ROWTIME" ` : `ORDER BY ${A}."ROWTIME", ${A}."__SEQ" `);
+  return spec;
+}

@@ -1,0 +1,47 @@
+// Worker checkpoints: shard positions, the engine's state and the emit in
+// flight, as one JSON object in a JetStream object store (window state can
+// outgrow a KV value). One object per application, replaced atomically.
+import type { ObjectStore } from 'nats';
+import type { Store } from '../../stream/connect.js';
+import type { EngineState } from '../engine/engine.js';
+
+export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
+
+export interface PendingMessage { outputId: string; stream: string; jsStream: string; subject: string; msgId: string; fromSeq: number; payload: string }
+
+export interface Checkpoint {
+  /** Changes each time the application is (re)started from NOW/TRIM_HORIZON: older checkpoints are not resumed. */
+  epoch: string;
+  /** Definition version the state belongs to. */
+  versionId: number;
+  /** input id → shard id → next position. */
+  positions: Record<string, Record<string, { jsSeq: number; index: number }>>;
+  /** input id → records read past the aligned point (inputs.ts), handed out after a restart. */
+  held?: Record<string, import('./inputs.js').HeldRecord[]>;
+  engine: EngineState;
+  /** Emits so far; names the messages of the next one. */
+  emitSeq: number;
+  /** Messages of the emit that was being written when this checkpoint was taken (base64 payloads). */
+  pending: PendingMessage[];
+  /** HTTP rows not yet acknowledged (at-least-once). */
+  pendingHttp?: { url: string; body: string }[];
+}
+
+export async function checkpointStore(store: Store): Promise<ObjectStore> {
+  return store.js.views.os(CHECKPOINT_BUCKET, { replicas: store.replicas });
+}
+
+const objectName = (app: string) => `app-${Buffer.from(app).toString('base64url')}`;
+
+export async function loadCheckpoint(os: ObjectStore, app: string): Promise<Checkpoint | undefined> {
+  const data = await os.getBlob(objectName(app));
+  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as Checkpoint) : undefined;
+}
+
+export async function saveCheckpoint(os: ObjectStore, app: string, c: Checkpoint): Promise<void> {
+  await os.putBlob({ name: objectName(app) }, Buffer.from(JSON.stringify(c)));
+}
+
+export async function deleteCheckpoint(os: ObjectStore, app: string): Promise<void> {
+  await os.delete(objectName(app)).catch(() => undefined);
+}

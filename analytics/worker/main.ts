@@ -1,0 +1,136 @@
+// `shardline analytics --config <file>`: runs one analytics application. The
+// definition is in the config file (AnalyticsApp resources) or in the
+// application store (applications created through the Kinesis Data Analytics
+// API), where the worker also follows StartApplication, StopApplication,
+// UpdateApplication and DeleteApplication through the record's status.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { AnalyticsWorkerConfig, ApplicationDefinition } from '../../contract/analytics.js';
+import { connectStore, type Store } from '../../stream/connect.js';
+import { applicationsKv, readApplication, updateApplication } from '../../stream/applications.js';
+import { ApplicationLease } from './lease.js';
+import { ApplicationRunner } from './runner.js';
+import { s3ReferenceLoader } from './s3.js';
+
+export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
+  const i = argv.indexOf('--config');
+  if (i < 0 || !argv[i + 1]) throw new Error('usage: shardline analytics --config <file>');
+  const parsed = AnalyticsWorkerConfig.safeParse(JSON.parse(readFileSync(argv[i + 1]!, 'utf8')));
+  if (!parsed.success) throw new Error(`invalid analytics config ${argv[i + 1]}: ${parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export async function runAnalytics(argv: string[]): Promise<void> {
+  const config = analyticsConfig(argv);
+  const log = (m: string) => console.error(`[analytics ${config.applicationName}] ${m}`);
+  const natsUrl = config.natsUrl ?? process.env.SHARDLINE_NATS_URL ?? 'nats://127.0.0.1:4222';
+  const store = await connectStore({ natsUrl, name: `shardline-analytics-${config.applicationName}` });
+  const stop = new AbortController();
+  const worker = new Worker(store, config, log, stop.signal);
+  const shutdown = () => {
+    stop.abort();
+    void worker.done.finally(async () => {
+      await store.close();
+      process.exit(0);
+    });
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  // Started by `shardline dev`: end with it, also when it is SIGKILLed (no orphaned workers).
+  if (process.env.SHARDLINE_EXIT_WITH_PARENT === '1') {
+    const parent = process.ppid;
+    setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
+  }
+  await worker.done;
+}
+
+class Worker {
+  readonly done: Promise<void>;
+  private runner?: ApplicationRunner;
+
+  constructor(private readonly store: Store, private readonly config: AnalyticsWorkerConfig, private readonly log: (m: string) => void, private readonly signal: AbortSignal) {
+    this.done = this.main();
+  }
+
+  private async main(): Promise<void> {
+    const lease = await ApplicationLease.open(this.store, this.config.applicationName, `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, this.config.leaseMs);
+    const lost = new AbortController();
+    const ok = await lease.acquire(this.signal, () => {
+      // Another replica holds the application now: stop at once, without a last checkpoint or emit.
+      this.log('lease lost; exiting');
+      process.exit(3);
+    });
+    if (!ok) return;
+    this.log('holds the application lease');
+    try {
+      if (this.config.application) await this.runInline(this.config.application);
+      else await this.followStore();
+    } finally {
+      lost.abort();
+      await lease.release();
+    }
+  }
+
+  private newRunner(definition: ApplicationDefinition, versionId: number, resume: boolean, positions: Record<string, 'NOW' | 'TRIM_HORIZON'>) {
+    return new ApplicationRunner({
+      store: this.store, definition, versionId, resume, startingPositions: positions,
+      checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
+      loadReferences: s3ReferenceLoader(this.config.s3Endpoint), log: this.log,
+    });
+  }
+
+  /** AnalyticsApp: the definition is the config; resume from the checkpoint when there is one. */
+  private async runInline(def: ApplicationDefinition): Promise<void> {
+    const positions = Object.fromEntries(def.inputs.map((i) => [i.id, this.config.startingPosition]));
+    this.runner = this.newRunner(def, 0, true, positions);
+    await this.runner.start();
+    this.log(`running (${def.inputs.length} input(s), ${def.outputs.length} output(s))`);
+    await new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
+    await this.runner.stop();
+  }
+
+  /** API application: follow the record's status (STARTING → RUNNING, STOPPING → READY, UPDATING → RUNNING, deleted → exit). */
+  private async followStore(): Promise<void> {
+    const kv = await applicationsKv(this.store);
+    const name = this.config.applicationName;
+    let running: { versionId: number } | undefined;
+    while (!this.signal.aborted) {
+      const cur = await readApplication<ApplicationDefinition>(kv, name);
+      const r = cur?.record;
+      if (!r) {
+        if (this.runner) { await this.runner.stop(); this.runner = undefined; this.log('application deleted'); }
+        running = undefined;
+      } else if (r.status === 'STOPPING' && this.runner) {
+        await this.runner.stop();
+        this.runner = undefined;
+        running = undefined;
+        await updateApplication(kv, name, (x) => (x.status === 'STOPPING' ? { ...x, status: 'READY', updatedAtMs: Date.now() } : undefined));
+        this.log('stopped');
+      } else if (r.status === 'STOPPING') {
+        await updateApplication(kv, name, (x) => (x.status === 'STOPPING' ? { ...x, status: 'READY', updatedAtMs: Date.now() } : undefined));
+      } else if (r.status === 'STARTING' || r.status === 'UPDATING' || (r.status === 'RUNNING' && (!running || running.versionId !== r.versionId))) {
+        if (this.runner) { await this.runner.stop(); this.runner = undefined; }
+        const def = ApplicationDefinition.parse(r.definition);
+        const starting = r.status === 'STARTING';
+        const pos = r.startingPositions ?? {};
+        // A new StartApplication from NOW or TRIM_HORIZON starts afresh; LAST_STOPPED_POINT, an update or a restarted worker resumes.
+        const resume = !starting || Object.values(pos).every((p) => p === 'LAST_STOPPED_POINT');
+        const positions = Object.fromEntries(def.inputs.map((i) => [i.id, (pos[i.id] === 'TRIM_HORIZON' ? 'TRIM_HORIZON' : 'NOW') as 'NOW' | 'TRIM_HORIZON']));
+        const runner = this.newRunner(def, r.versionId, resume, positions);
+        try {
+          await runner.start();
+          this.runner = runner;
+          running = { versionId: r.versionId };
+          await updateApplication(kv, name, (x) => (x.status === 'STARTING' || x.status === 'UPDATING' ? { ...x, status: 'RUNNING', updatedAtMs: Date.now(), lastError: undefined } : undefined));
+          this.log(`running version ${r.versionId}`);
+        } catch (e) {
+          this.log(`cannot run: ${(e as Error).message}`);
+          await updateApplication(kv, name, (x) => ({ ...x, status: 'READY', updatedAtMs: Date.now(), lastError: (e as Error).message }));
+        }
+      }
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    if (this.runner) await this.runner.stop();
+  }
+}

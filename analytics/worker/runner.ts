@@ -1,0 +1,219 @@
+// Runs one application: inputs → record mapping → engine → outputs, with the
+// checkpoint-then-emit cycle that makes each window's rows reach a DataStream
+// exactly once (emitter.ts), also when the process is killed mid-window.
+import { randomUUID } from 'node:crypto';
+import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.js';
+import { inAppStreamName } from '../../contract/analytics.js';
+import type { Store } from '../../stream/connect.js';
+import { Engine, ERROR_STREAM, type Row } from '../engine/engine.js';
+import { render, type Value } from '../engine/types.js';
+import { RecordMapper } from '../mapping.js';
+import { InputReader } from './inputs.js';
+import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
+import { planStreamEmit, publishPending } from './emitter.js';
+import type { ObjectStore } from 'nats';
+import type { ReferenceLoader } from './references.js';
+
+export interface RunnerOptions {
+  store: Store;
+  definition: ApplicationDefinition;
+  versionId: number;
+  /** Resume from the checkpoint (worker restart, LAST_STOPPED_POINT) or start afresh at `startingPositions`. */
+  resume: boolean;
+  startingPositions: Record<string, 'NOW' | 'TRIM_HORIZON'>;
+  checkpointIntervalMs: number;
+  idleWatermarkLagMs: number;
+  loadReferences?: ReferenceLoader;
+  log: (m: string) => void;
+}
+
+export class ApplicationRunner {
+  private engine!: Engine;
+  private os!: ObjectStore;
+  private readers = new Map<string, { reader: InputReader; mapper: RecordMapper; inApp: string }>();
+  private epoch: string = randomUUID();
+  private emitSeq = 0;
+  private lastCheckpoint = 0;
+  private stopping = false;
+  private loop?: Promise<void>;
+  /** Rows emitted so far per output (metrics, tests). */
+  readonly emittedRows = new Map<string, number>();
+
+  constructor(readonly o: RunnerOptions) {}
+
+  get name(): string {
+    return this.o.definition.name;
+  }
+
+  async start(): Promise<void> {
+    const d = this.o.definition;
+    this.os = await checkpointStore(this.o.store);
+    const references = d.references.length ? await this.o.loadReferences!(d.references) : [];
+    this.engine = await Engine.compile({
+      code: d.code,
+      inputs: d.inputs.map((i) => ({
+        name: inAppStreamName(i), columns: i.columns,
+        ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
+      })),
+      references,
+    });
+    const ckpt = this.o.resume ? await loadCheckpoint(this.os, this.name) : undefined;
+    if (ckpt) {
+      this.epoch = ckpt.epoch;
+      this.emitSeq = ckpt.emitSeq;
+      this.engine.restore(ckpt.engine);
+      // The emit the previous run may have left half written: publish what is missing.
+      if (ckpt.pending.length) {
+        const r = await publishPending(this.o.store, ckpt.pending, true);
+        this.o.log(`${this.name}: recovered emit ${ckpt.emitSeq - 1}: ${r.published} message(s) published, ${r.skipped} already stored`);
+      }
+      for (const h of ckpt.pendingHttp ?? []) await postWithRetry(h.url, h.body);
+    }
+    for (const i of d.inputs) {
+      if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
+      const reader = new InputReader(this.o.store, i.source.name, this.o.startingPositions[i.id] ?? 'NOW', ckpt?.positions[i.id], ckpt?.held?.[i.id]);
+      await reader.refresh(true);
+      this.readers.set(i.id, { reader, mapper: new RecordMapper(i.format, i.columns), inApp: inAppStreamName(i) });
+    }
+    // A fresh start is recorded at once, so a crash before the first window resumes from here, not from an older run.
+    await this.commit();
+    this.loop = this.run();
+  }
+
+  /** Graceful: a last checkpoint (and emit) with everything read so far. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop?.catch(() => undefined);
+    this.engine?.close();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        const n = await this.step();
+        failures = 0;
+        if (n === 0) await sleep(100);
+      } catch (e) {
+        failures++;
+        this.o.log(`${this.name}: ${(e as Error).message}`);
+        await sleep(Math.min(5000, 200 * failures));
+      }
+    }
+    await this.commit().catch((e) => this.o.log(`${this.name}: final checkpoint failed: ${(e as Error).message}`));
+  }
+
+  /** One round: read every shard, evaluate, advance the watermark, emit when there is something to emit. */
+  async step(): Promise<number> {
+    let n = 0;
+    let wm = Number.POSITIVE_INFINITY;
+    for (const { reader, mapper, inApp } of this.readers.values()) {
+      const recs = await reader.pollAligned(5000);
+      n += recs.length;
+      const rows: { t: number; v: Value[] }[] = [];
+      for (const r of recs) {
+        const m = mapper.map(r.data);
+        for (const v of m.rows) rows.push({ t: r.arrivalMs, v });
+        for (const err of m.errors) this.engine.error('MAPPING_ERROR', err, r.arrivalMs, r.data.toString('utf8'));
+      }
+      await this.engine.push(inApp, rows);
+      wm = Math.min(wm, reader.watermark(Date.now(), this.o.idleWatermarkLagMs));
+    }
+    if (Number.isFinite(wm)) await this.engine.advance(wm);
+    if (this.hasOutputRows() || Date.now() - this.lastCheckpoint >= this.o.checkpointIntervalMs) await this.commit();
+    return n;
+  }
+
+  private pendingRows = new Map<string, Row[]>();
+
+  private hasOutputRows(): boolean {
+    for (const [s, rows] of this.engine.drain()) {
+      const list = this.pendingRows.get(s) ?? [];
+      list.push(...rows);
+      this.pendingRows.set(s, list);
+    }
+    return this.o.definition.outputs.some((o) => (this.rowsFor(o)?.length ?? 0) > 0);
+  }
+
+  private rowsFor(o: OutputDef): Row[] | undefined {
+    if (o.name.toLowerCase() === ERROR_STREAM) return this.pendingRows.get(ERROR_STREAM);
+    for (const [s, rows] of this.pendingRows) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return rows;
+    return undefined;
+  }
+
+  private streamOf(o: OutputDef): string {
+    if (o.name.toLowerCase() === ERROR_STREAM) return ERROR_STREAM;
+    for (const s of this.pendingRows.keys()) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return s;
+    return o.name;
+  }
+
+  /** Checkpoint (with the emit about to be written), then write the emit. */
+  private async commit(): Promise<void> {
+    this.hasOutputRows();
+    const pending: PendingMessage[] = [];
+    const pendingHttp: { url: string; body: string }[] = [];
+    const seq = this.emitSeq;
+    for (const o of this.o.definition.outputs) {
+      const rows = this.rowsFor(o) ?? [];
+      if (!rows.length) continue;
+      const cols = this.engine.columns(this.streamOf(o)) ?? [];
+      const records = rows.map((r, i) => ({ partitionKey: `${seq}-${i}`, data: formatRow(r, cols, o.format) }));
+      this.emittedRows.set(o.id, (this.emittedRows.get(o.id) ?? 0) + rows.length);
+      if (o.destination.kind === 'stream') pending.push(...(await planStreamEmit(this.o.store, o.id, o.destination.name, `${this.epoch}:${seq}`, records)));
+      else if (o.destination.kind === 'http') pendingHttp.push({ url: o.destination.url, body: JSON.stringify(records.map((r) => JSON.parse(r.data.toString('utf8')))) });
+      else this.o.log(`${this.name}: output ${o.id} (${o.destination.kind}) is not supported yet; ${rows.length} row(s) not delivered`);
+    }
+    this.pendingRows.clear();
+    const ckpt: Checkpoint = {
+      epoch: this.epoch,
+      versionId: this.o.versionId,
+      positions: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.positions()])),
+      held: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.heldRecords()])),
+      engine: this.engine.snapshot(),
+      emitSeq: pending.length || pendingHttp.length ? seq + 1 : seq,
+      pending,
+      pendingHttp,
+    };
+    await saveCheckpoint(this.os, this.name, ckpt);
+    this.lastCheckpoint = Date.now();
+    this.emitSeq = ckpt.emitSeq;
+    // Fault injection for the exactly-once tests: die right after the checkpoint, or after the emit's first message.
+    const crash = pending.length ? process.env.SHARDLINE_TEST_CRASH_AT : undefined;
+    if (crash === 'before-emit') process.kill(process.pid, 'SIGKILL');
+    if (crash === 'mid-emit' && pending.length > 1) {
+      await publishPending(this.o.store, pending.slice(0, 1), false);
+      process.kill(process.pid, 'SIGKILL');
+    }
+    if (pending.length) await publishPending(this.o.store, pending, false);
+    for (const h of pendingHttp) await postWithRetry(h.url, h.body);
+  }
+}
+
+/** One output record: a JSON object of the stream's columns, or a CSV line. */
+export function formatRow(r: Row, cols: { name: string; type: import('../engine/types.js').SqlType }[], format: 'JSON' | 'CSV'): Buffer {
+  if (format === 'CSV') {
+    return Buffer.from(r.v.map((v, i) => {
+      const x = render(v, cols[i]?.type);
+      const s = x === null ? '' : String(x);
+      return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+    }).join(',') + '\n');
+  }
+  const obj: Record<string, unknown> = {};
+  r.v.forEach((v, i) => { obj[cols[i]?.name ?? `COL${i}`] = render(v, cols[i]?.type); });
+  return Buffer.from(JSON.stringify(obj));
+}
+
+async function postWithRetry(url: string, body: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (res.ok) return;
+      if (res.status < 500 && res.status !== 429) throw new Error(`HTTP output ${url} answered ${res.status}`);
+    } catch (e) {
+      if (attempt >= 8) throw e;
+    }
+    await sleep(Math.min(5000, 100 * 2 ** attempt));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

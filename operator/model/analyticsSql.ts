@@ -1,0 +1,21 @@
+// Whether an AnalyticsApp's SQL compiles: the same translator and DuckDB
+// binding the worker uses, so a resource is Ready=False/InvalidSQL with the
+// engine's reason and position instead of a worker crash-looping on it.
+import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
+
+export async function analyticsSqlError(d: ApplicationDefinition): Promise<string | undefined> {
+  // Loaded on demand: DuckDB is only needed once an AnalyticsApp exists.
+  const { Engine, ApplicationSqlError } = await import('../../analytics/engine/engine.js');
+  try {
+    const e = await Engine.compile({
+      code: d.code,
+      inputs: d.inputs.map((i) => ({ name: inAppStreamName(i), columns: i.columns })),
+      references: d.references.map((r) => ({ name: r.tableName, columns: r.columns, rows: [] })),
+    });
+    e.close();
+    return undefined;
+  } catch (e) {
+    if (e instanceof ApplicationSqlError) return e.message;
+    return (e as Error).message;
+  }
+}

@@ -1,0 +1,370 @@
+// The streaming engine against offline oracles written here in plain JS: for
+// every window type, the rows it emits equal a batch computation over the same
+// records, with out-of-order and late records and a snapshot/restore midway.
+import { Engine, ApplicationSqlError, type Row } from '../../analytics/engine/engine.js';
+
+const SRC = 'SOURCE_SQL_STREAM_001';
+const INPUT = {
+  name: SRC,
+  columns: [
+    { name: 'TICKER', sqlType: 'VARCHAR(8)' },
+    { name: 'PRICE', sqlType: 'DOUBLE' },
+    { name: 'EVENT_TIME', sqlType: 'TIMESTAMP' },
+  ],
+};
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+interface Rec { t: number; ticker: string; price: number; ev: number }
+
+/** Batches of records: ROWTIME rising with jitter; event times out of order, some very late. */
+function batches(seed: number, n = 40, per = 25, tickers = ['AMZN', 'MSFT', 'AAPL', 'TSLA']): Rec[][] {
+  const r = rng(seed);
+  const out: Rec[][] = [];
+  let now = 1_700_000_000_000;
+  for (let b = 0; b < n; b++) {
+    const batch: Rec[] = [];
+    for (let i = 0; i < per; i++) {
+      now += Math.floor(r() * 200);
+      const late = r() < 0.05 ? 30_000 : 0;
+      batch.push({ t: now - Math.floor(r() * 50), ticker: tickers[Math.floor(r() * tickers.length)]!, price: Math.round(r() * 10000) / 100, ev: now - Math.floor(r() * 4000) - late });
+    }
+    out.push(batch);
+  }
+  return out;
+}
+
+const toRows = (b: Rec[]) => b.map((x) => ({ t: x.t, v: [x.ticker, x.price, x.ev] }));
+const key = (v: unknown[]) => JSON.stringify(v.map((x) => (typeof x === 'number' ? Math.round(x * 1e6) / 1e6 : x)));
+const sorted = (rows: unknown[][]) => rows.map(key).sort();
+
+async function run(code: string, bs: Rec[][], opts: { watermarkLag?: number; restoreAt?: number; delayMs?: number; final?: boolean } = {}) {
+  const spec = { code, inputs: [{ ...INPUT, watermark: { column: 'EVENT_TIME', delayMs: opts.delayMs ?? 0 } }] };
+  let e = await Engine.compile(spec);
+  const out = new Map<string, Row[]>();
+  const collect = () => { for (const [s, rows] of e.drain()) out.set(s, [...(out.get(s) ?? []), ...rows]); };
+  const marks: number[] = [];
+  for (let i = 0; i < bs.length; i++) {
+    if (opts.restoreAt === i) {
+      const snap = JSON.parse(JSON.stringify(e.snapshot()));
+      collect();
+      e.close();
+      e = await Engine.compile(spec);
+      e.restore(snap);
+    }
+    await e.push(SRC, toRows(bs[i]!));
+    const wm = Math.max(...bs[i]!.map((x) => x.t)) - (opts.watermarkLag ?? 0);
+    marks.push(wm);
+    await e.advance(wm);
+    collect();
+  }
+  if (opts.final) {
+    // Everything has arrived: the watermark moves past the last row.
+    await e.advance(Number.MAX_SAFE_INTEGER);
+    collect();
+  }
+  e.close();
+  return { out, marks };
+}
+
+const DEST = `CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(8), N INTEGER, TOTAL DOUBLE, W_END TIMESTAMP);`;
+
+describe('tumbling GROUP BY STEP(ROWTIME)', () => {
+  const code = `${DEST}
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT STREAM TICKER, COUNT(*), SUM(PRICE), STEP("${SRC}".ROWTIME BY INTERVAL '2' SECOND) + INTERVAL '2' SECOND
+  FROM "${SRC}"
+  WHERE PRICE > 5
+  GROUP BY TICKER, STEP("${SRC}".ROWTIME BY INTERVAL '2' SECOND);`;
+
+  /** Oracle: rows whose 2 s window had closed (end ≤ watermark before their batch) are late. */
+  function oracle(bs: Rec[][], marks: number[]) {
+    const groups = new Map<string, { ticker: string; n: number; total: number; end: number }>();
+    const late: Rec[] = [];
+    let wm = -Infinity;
+    bs.forEach((b, i) => {
+      for (const x of b) {
+        const start = Math.floor(x.t / 2000) * 2000;
+        if (start + 2000 <= wm) { late.push(x); continue; }
+        if (x.price <= 5) continue;
+        const k = `${x.ticker}@${start}`;
+        const g = groups.get(k) ?? { ticker: x.ticker, n: 0, total: 0, end: start + 2000 };
+        g.n++; g.total += x.price;
+        groups.set(k, g);
+      }
+      wm = Math.max(wm, marks[i]!);
+    });
+    const rows = [...groups.values()].filter((g) => g.end <= wm).map((g) => [g.ticker, g.n, g.total, g.end]);
+    return { rows, late };
+  }
+
+  test.each([[1], [2], [3]])('seed %i: rows equal the oracle, late rows go to error_stream', async (seed) => {
+    const bs = batches(seed);
+    const { out, marks } = await run(code, bs, { watermarkLag: 100 });
+    const o = oracle(bs, marks);
+    expect(o.rows.length).toBeGreaterThan(20);
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(o.rows));
+    // The output ROWTIME is the window's end.
+    for (const r of out.get('DEST')!) expect(r.t).toBe(r.v[3]);
+    const errs = out.get('error_stream') ?? [];
+    expect(errs.map((r) => r.v[2])).toEqual(o.late.map(() => 'LATE_ROW'));
+  });
+
+  test('a snapshot restored into a new engine continues with the same results', async () => {
+    const bs = batches(7);
+    const a = await run(code, bs, { watermarkLag: 100 });
+    const b = await run(code, bs, { watermarkLag: 100, restoreAt: 17 });
+    expect(sorted(b.out.get('DEST')!.map((r) => r.v))).toEqual(sorted(a.out.get('DEST')!.map((r) => r.v)));
+  });
+
+  test('FLOOR(ROWTIME TO SECOND) is a one-second tumbling window', async () => {
+    const bs = batches(4, 20);
+    const { out, marks } = await run(`CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(8), N INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST" SELECT STREAM TICKER, COUNT(*) FROM "${SRC}" GROUP BY TICKER, FLOOR("${SRC}".ROWTIME TO SECOND);`, bs);
+    const counts = new Map<string, number>();
+    let wm = -Infinity;
+    bs.forEach((b, i) => {
+      for (const x of b) {
+        const s = Math.floor(x.t / 1000) * 1000;
+        if (s + 1000 <= wm) continue;
+        counts.set(`${x.ticker}@${s}`, (counts.get(`${x.ticker}@${s}`) ?? 0) + 1);
+      }
+      wm = marks[i]!;
+    });
+    const expected = [...counts].filter(([k]) => Number(k.split('@')[1]) + 1000 <= wm).map(([k, n]) => [k.split('@')[0], n]);
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(expected));
+  });
+});
+
+describe('sliding windows (OVER … PRECEDING)', () => {
+  // Strictly rising ROWTIME: each row's frame is the rows up to it.
+  const bs = batches(5, 20, 10).map((b, i) => b.map((x, j) => ({ ...x, t: 1_700_000_000_000 + (i * 10 + j) * 137 })));
+  const flat = bs.flat();
+
+  test('RANGE INTERVAL PRECEDING per partition: average over the last 3 seconds', async () => {
+    const { out } = await run(`CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(8), AVG_PRICE DOUBLE, N INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT STREAM TICKER, AVG(PRICE) OVER W, COUNT(*) OVER W FROM "${SRC}"
+  WINDOW W AS (PARTITION BY TICKER RANGE INTERVAL '3' SECOND PRECEDING);`, bs, { final: true });
+    const expected = flat.map((x) => {
+      const frame = flat.filter((y) => y.ticker === x.ticker && y.t <= x.t && y.t >= x.t - 3000);
+      return [x.ticker, frame.reduce((s, y) => s + y.price, 0) / frame.length, frame.length];
+    });
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(expected));
+  });
+
+  test('ROWS n PRECEDING: maximum of the row and the 4 before it, per ticker', async () => {
+    const { out } = await run(`CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(8), MAX_PRICE DOUBLE);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT STREAM TICKER, MAX(PRICE) OVER (PARTITION BY TICKER ROWS 4 PRECEDING) FROM "${SRC}";`, bs, { restoreAt: 9, final: true });
+    const expected = flat.map((x, i) => {
+      const frame = flat.slice(0, i + 1).filter((y) => y.ticker === x.ticker).slice(-5);
+      return [x.ticker, Math.max(...frame.map((y) => y.price))];
+    });
+    expect(out.get('DEST')!.map((r) => key(r.v))).toEqual(expected.map(key));
+  });
+});
+
+describe('window table functions on event time with a watermark', () => {
+  const tvf = (fn: string) => `CREATE OR REPLACE STREAM "DEST" (WS TIMESTAMP, WE TIMESTAMP, TICKER VARCHAR(8), N INTEGER, HI DOUBLE);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT STREAM window_start, window_end, TICKER, COUNT(*), MAX(PRICE)
+  FROM TABLE(${fn})
+  GROUP BY window_start, window_end, TICKER;`;
+
+  type Assign = (ev: number) => [number, number][];
+  /** Oracle: a row counts in each of its windows not closed before it (watermark = max event time of the rows before it - delay). */
+  function oracle(bs: Rec[][], assign: Assign, delay: number) {
+    const acc = new Map<string, [number, number, string, number, number]>();
+    let wm = -Infinity;
+    let late = 0;
+    for (const b of bs) {
+      for (const x of b) {
+        const open = assign(x.ev).filter(([, e]) => e > wm);
+        if (open.length === 0) late++;
+        for (const [s, e] of open) {
+          const k = `${s}:${e}:${x.ticker}`;
+          const g = acc.get(k) ?? [s, e, x.ticker, 0, -Infinity];
+          g[3]++; g[4] = Math.max(g[4], x.price);
+          acc.set(k, g);
+        }
+        wm = Math.max(wm, x.ev - delay);
+      }
+    }
+    return { rows: [...acc.values()].filter((g) => g[1] <= wm), late };
+  }
+
+  const cases: [string, string, Assign][] = [
+    ['TUMBLE', `TUMBLE(TABLE "${SRC}", DESCRIPTOR(EVENT_TIME), INTERVAL '5' SECOND)`, (t) => { const s = Math.floor(t / 5000) * 5000; return [[s, s + 5000]]; }],
+    ['HOP', `HOP(TABLE "${SRC}", DESCRIPTOR(EVENT_TIME), INTERVAL '2' SECOND, INTERVAL '6' SECOND)`, (t) => {
+      const out: [number, number][] = [];
+      for (let s = Math.floor(t / 2000) * 2000 - 4000; s <= t; s += 2000) if (s + 6000 > t) out.push([s, s + 6000]);
+      return out;
+    }],
+    ['CUMULATE', `CUMULATE(TABLE "${SRC}", DESCRIPTOR(EVENT_TIME), INTERVAL '2' SECOND, INTERVAL '8' SECOND)`, (t) => {
+      const s = Math.floor(t / 8000) * 8000;
+      return [2000, 4000, 6000, 8000].map((k) => [s, s + k] as [number, number]).filter(([, e]) => e > t);
+    }],
+  ];
+
+  test.each(cases)('%s equals the oracle, late rows in error_stream', async (_name, fn, assign) => {
+    const bs = batches(11);
+    const { out } = await run(tvf(fn), bs, { delayMs: 1500 });
+    const o = oracle(bs, assign, 1500);
+    expect(o.rows.length).toBeGreaterThan(10);
+    expect(o.late).toBeGreaterThan(0);
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(o.rows));
+    expect((out.get('error_stream') ?? []).length).toBe(o.late);
+  });
+
+  test('SESSION with PARTITION BY: sessions recomputed from scratch after every batch', async () => {
+    // Sparse tickers so that gaps occur.
+    const bs = batches(13, 40, 6, ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H']);
+    const gap = 1200;
+    const { out } = await run(`CREATE OR REPLACE STREAM "DEST" (WS TIMESTAMP, WE TIMESTAMP, TICKER VARCHAR(8), N INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT STREAM window_start, window_end, TICKER, COUNT(*)
+  FROM TABLE(SESSION(TABLE "${SRC}" PARTITION BY TICKER, DESCRIPTOR(EVENT_TIME), INTERVAL '1.2' SECOND))
+  GROUP BY window_start, window_end, TICKER;`, bs, { delayMs: 500, restoreAt: 20 });
+    // Oracle: pending rows; after each batch, gap-merge the pending rows per ticker and emit the sessions ending by the watermark.
+    let pending: Rec[] = [];
+    let wm = -Infinity;
+    const emitted: unknown[][] = [];
+    for (const b of bs) {
+      for (const x of b) {
+        if (x.ev + gap > wm) pending.push(x);
+        wm = Math.max(wm, x.ev - 500);
+      }
+      const byTicker = new Map<string, Rec[]>();
+      for (const x of pending) byTicker.set(x.ticker, [...(byTicker.get(x.ticker) ?? []), x]);
+      const keep: Rec[] = [];
+      for (const [ticker, rs] of byTicker) {
+        rs.sort((a, c) => a.ev - c.ev);
+        let cur: Rec[] = [];
+        const flush = () => {
+          if (!cur.length) return;
+          const s = cur[0]!.ev;
+          const e = cur[cur.length - 1]!.ev + gap;
+          if (e <= wm) emitted.push([s, e, ticker, cur.length]); else keep.push(...cur);
+          cur = [];
+        };
+        for (const x of rs) {
+          if (cur.length && x.ev >= cur[cur.length - 1]!.ev + gap) flush();
+          cur.push(x);
+        }
+        flush();
+      }
+      pending = keep;
+    }
+    expect(emitted.length).toBeGreaterThan(20);
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(emitted));
+  });
+});
+
+describe('stagger windows', () => {
+  test('WINDOWED BY STAGGER: a window per key opens with its first row and lasts the range', async () => {
+    const bs = batches(17, 30, 8);
+    const { out, marks } = await run(`CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(8), MINUTE_START TIMESTAMP, N INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT STREAM TICKER, FLOOR(EVENT_TIME TO SECOND), COUNT(*)
+  FROM "${SRC}"
+  WINDOWED BY STAGGER (PARTITION BY FLOOR(EVENT_TIME TO SECOND), TICKER RANGE INTERVAL '3' SECOND);`, bs, { restoreAt: 12 });
+    // Oracle: windows per (ticker, second of event time) on ROWTIME.
+    const open = new Map<string, { start: number; n: number }[]>();
+    let wm = -Infinity;
+    const emitted: unknown[][] = [];
+    bs.forEach((b, i) => {
+      for (const x of b) {
+        const sec = Math.floor(x.ev / 1000) * 1000;
+        const k = `${x.ticker}|${sec}`;
+        const ws = open.get(k) ?? [];
+        const w = ws.find((y) => y.start <= x.t && x.t < y.start + 3000);
+        if (w) w.n++;
+        else ws.push({ start: x.t, n: 1 });
+        open.set(k, ws);
+      }
+      wm = marks[i]!;
+      for (const [k, ws] of open) {
+        const [ticker, sec] = k.split('|');
+        for (const w of ws.filter((y) => y.start + 3000 <= wm)) emitted.push([ticker, Number(sec), w.n]);
+        open.set(k, ws.filter((y) => y.start + 3000 > wm));
+      }
+    });
+    expect(emitted.length).toBeGreaterThan(20);
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(emitted));
+  });
+});
+
+describe('chains, reference tables, errors', () => {
+  test('a pump reads another pump\'s stream; a reference table joins', async () => {
+    const e = await Engine.compile({
+      code: `CREATE OR REPLACE STREAM "FILTERED" (TICKER VARCHAR(8), PRICE DOUBLE);
+CREATE OR REPLACE PUMP "P1" AS INSERT INTO "FILTERED" SELECT STREAM TICKER, PRICE * 2 FROM "${SRC}" WHERE PRICE > 50;
+CREATE OR REPLACE STREAM "OUT" (TICKER VARCHAR(8), COMPANY VARCHAR(32), N INTEGER);
+CREATE OR REPLACE PUMP "P2" AS INSERT INTO "OUT"
+  SELECT STREAM f.TICKER, c.COMPANY, COUNT(*) FROM "FILTERED" AS f JOIN "COMPANIES" AS c ON f.TICKER = c.TICKER
+  GROUP BY f.TICKER, c.COMPANY, STEP(f.ROWTIME BY INTERVAL '10' SECOND);`,
+      inputs: [INPUT],
+      references: [{ name: 'COMPANIES', columns: [{ name: 'TICKER', sqlType: 'VARCHAR(8)' }, { name: 'COMPANY', sqlType: 'VARCHAR(32)' }], rows: [['AMZN', 'Amazon'], ['MSFT', 'Microsoft']] }],
+    });
+    await e.push(SRC, [
+      { t: 1000, v: ['AMZN', 60, 0] }, { t: 2000, v: ['AMZN', 40, 0] }, { t: 3000, v: ['MSFT', 70, 0] },
+      { t: 4000, v: ['AAPL', 90, 0] }, { t: 5000, v: ['AMZN', 55, 0] },
+    ]);
+    await e.advance(10_000);
+    const out = e.drain();
+    expect(out.get('FILTERED')!.map((r) => r.v)).toEqual([['AMZN', 120], ['MSFT', 140], ['AAPL', 180], ['AMZN', 110]]);
+    expect(sorted(out.get('OUT')!.map((r) => r.v))).toEqual(sorted([['AMZN', 'Amazon', 2], ['MSFT', 'Microsoft', 1]]));
+    e.close();
+  });
+
+  test('a value that does not fit the target column goes to error_stream with the reason', async () => {
+    const e = await Engine.compile({
+      code: `CREATE OR REPLACE STREAM "OUT" (T VARCHAR(3));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM TICKER FROM "${SRC}";`,
+      inputs: [INPUT],
+    });
+    await e.push(SRC, [{ t: 1, v: ['AMZN', 1, 0] }, { t: 2, v: ['GE', 1, 0] }]);
+    const out = e.drain();
+    expect(out.get('OUT')!.map((r) => r.v)).toEqual([['GE']]);
+    expect(out.get('error_stream')![0]!.v[3]).toMatch(/longer than VARCHAR\(3\)/);
+    e.close();
+  });
+
+  const bad = async (code: string) => {
+    try {
+      (await Engine.compile({ code, inputs: [INPUT] })).close();
+    } catch (e) {
+      if (e instanceof ApplicationSqlError) return e;
+      throw e;
+    }
+    throw new Error('compiled');
+  };
+
+  test('DuckDB binder errors point at the column in the application code', async () => {
+    const e = await bad(`CREATE OR REPLACE STREAM "D" (A DOUBLE);\nCREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n  SELECT STREAM PRICEE FROM "${SRC}";`);
+    expect(e.reason).toMatch(/Binder Error: Referenced column "PRICEE" not found/);
+    expect([e.line, e.column]).toEqual([3, 17]);
+  });
+
+  test('DuckDB parser errors after a rewritten STEP still point into the code', async () => {
+    const e = await bad(`CREATE OR REPLACE STREAM "D" (N INTEGER);\nCREATE OR REPLACE PUMP "P" AS INSERT INTO "D"\n  SELECT STREAM COUNT(*) FROM "${SRC}"\n  GROUP BY STEP("${SRC}".ROWTIME BY INTERVAL '1' SECOND) HAVING COUNT(*) > 1 1;`);
+    expect(e.reason).toMatch(/Parser Error: syntax error at or near "1"/);
+    expect(e.line).toBe(4);
+    expect(e.column).toBeGreaterThan(60);
+  });
+
+  test('translator errors: unknown stream, undeclared target, column count, GROUP BY without a window', async () => {
+    expect((await bad(`CREATE OR REPLACE STREAM "D" (A DOUBLE);\nCREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE FROM "NOPE";`)).message)
+      .toBe('stream NOPE does not exist (line 2, column 72)');
+    expect((await bad(`CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE FROM "${SRC}";`)).reason).toMatch(/stream D is not declared/);
+    expect((await bad(`CREATE OR REPLACE STREAM "D" (A DOUBLE, B DOUBLE);\nCREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM PRICE FROM "${SRC}";`)).reason)
+      .toBe('pump P selects 1 column but D takes 2');
+    expect((await bad(`CREATE OR REPLACE STREAM "D" (N INTEGER);\nCREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "${SRC}" GROUP BY TICKER;`)).reason)
+      .toMatch(/GROUP BY on a stream needs a window/);
+    expect((await bad(`CREATE STREM "D" (N INTEGER);`)).message).toBe("expected STREAM or PUMP but found 'STREM' (line 1, column 8)");
+  });
+});

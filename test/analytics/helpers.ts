@@ -1,0 +1,105 @@
+// Test helpers for analytics: the worker as a real `shardline analytics`
+// process, the Kinesis Analytics SDK client, and reading a stream to the end.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { KinesisClient, GetShardIteratorCommand, GetRecordsCommand, ListShardsCommand, PutRecordsCommand, CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
+import { KinesisAnalyticsClient } from '@aws-sdk/client-kinesis-analytics';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { TEST_CREDENTIALS } from '../harness/runtime.js';
+
+const CLI = path.resolve('dist/runtime/cli.js');
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  configFile: string;
+  logs(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `shardline analytics --config <file>` exactly as the Deployment runs it. */
+export function startWorker(config: Record<string, unknown>, env: Record<string, string> = {}): WorkerProcess {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-analytics-'));
+  const configFile = path.join(dir, 'config.json');
+  fs.writeFileSync(configFile, JSON.stringify(config));
+  return spawnWorker(['analytics', '--config', configFile], configFile, env);
+}
+
+export function spawnWorker(args: string[], configFile: string, env: Record<string, string> = {}): WorkerProcess {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out = (out + d).slice(-20000)));
+  proc.stderr!.on('data', (d) => (out = (out + d).slice(-20000)));
+  return {
+    proc, configFile,
+    logs: () => out,
+    async kill(signal = 'SIGKILL') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await gone;
+    },
+  };
+}
+
+export function analyticsClient(endpoint: string): KinesisAnalyticsClient {
+  return new KinesisAnalyticsClient({ endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+}
+
+export async function createStream(k: KinesisClient, name: string, shards: number): Promise<string> {
+  await k.send(new CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  for (;;) {
+    const d = await k.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    if (d.StreamDescriptionSummary!.StreamStatus === 'ACTIVE') return d.StreamDescriptionSummary!.StreamARN!;
+    await sleep(50);
+  }
+}
+
+export interface ReadBack { data: string; arrivalMs: number; partitionKey: string; shardId: string }
+
+/** Every record of the stream, shard by shard, through GetRecords. */
+export async function readAll(k: KinesisClient, stream: string): Promise<ReadBack[]> {
+  const shards = (await k.send(new ListShardsCommand({ StreamName: stream }))).Shards!;
+  const out: ReadBack[] = [];
+  for (const s of shards) {
+    let it = (await k.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    while (it) {
+      let r;
+      try {
+        r = await k.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10000 }));
+      } catch (e) {
+        // 5 GetRecords calls a second per shard, as in Kinesis.
+        if ((e as Error).name !== 'ProvisionedThroughputExceededException') throw e;
+        await sleep(300);
+        continue;
+      }
+      for (const x of r.Records!) out.push({ data: Buffer.from(x.Data!).toString('utf8'), arrivalMs: x.ApproximateArrivalTimestamp!.getTime(), partitionKey: x.PartitionKey!, shardId: s.ShardId! });
+      if (!r.Records!.length && r.MillisBehindLatest === 0) break;
+      it = r.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+export async function putJson(k: KinesisClient, stream: string, docs: unknown[]): Promise<void> {
+  for (let i = 0; i < docs.length; i += 500) {
+    const r = await k.send(new PutRecordsCommand({
+      StreamName: stream,
+      Records: docs.slice(i, i + 500).map((d, j) => ({ Data: Buffer.from(typeof d === 'string' ? d : JSON.stringify(d)), PartitionKey: `pk-${i + j}` })),
+    }));
+    if (r.FailedRecordCount) throw new Error(`${r.FailedRecordCount} records failed`);
+  }
+}
+
+export async function waitFor<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 30000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(400);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

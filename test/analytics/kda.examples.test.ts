@@ -1,0 +1,160 @@
+// More documented Kinesis Data Analytics SQL examples, each created through
+// the SDK and run by a real `shardline analytics` process: a sliding average,
+// a stagger window, and a reference-data join with the table in S3 (s3rver).
+// Results equal oracles computed here from the input records as stored.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  AddApplicationReferenceDataSourceCommand, CreateApplicationCommand, DescribeApplicationCommand, StartApplicationCommand,
+  type KinesisAnalyticsClient,
+} from '@aws-sdk/client-kinesis-analytics';
+import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { startStack, type Stack } from '../harness/runtime.js';
+import { freePort } from '../harness/ports.js';
+import { analyticsClient, createStream, putJson, readAll, sleep, startWorker, waitFor, type WorkerProcess } from './helpers.js';
+
+const TICKERS = ['AMZN', 'MSFT', 'AAPL', 'TSLA'];
+const ROLE = 'arn:aws:iam::000000000000:role/kda';
+const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+let stack: Stack;
+let ka: KinesisAnalyticsClient;
+let s3rver: { run(): Promise<unknown>; close(): Promise<unknown> };
+let s3Endpoint: string;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  stack = await startStack(1);
+  ka = analyticsClient(stack.runtimes[0]!.endpoint);
+  const port = await freePort();
+  s3rver = new S3rver({ port, address: '127.0.0.1', silent: true, directory: fs.mkdtempSync(path.join(os.tmpdir(), 's3rver-')), configureBuckets: [{ name: 'kda-refs', configs: [] }] });
+  await s3rver.run();
+  s3Endpoint = `http://127.0.0.1:${port}`;
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.kill();
+  ka?.destroy();
+  await s3rver?.close();
+  await stack?.stop();
+});
+
+const columns = (cols: [string, string][]) => cols.map(([Name, SqlType]) => ({ Name, SqlType, Mapping: `$.${Name}` }));
+
+async function runApp(name: string, code: string, cols: [string, string][], before?: () => Promise<void>) {
+  const k = stack.clients[0]!;
+  const inArn = await createStream(k, `${name}-in`, 2);
+  const outArn = await createStream(k, `${name}-out`, 1);
+  await ka.send(new CreateApplicationCommand({
+    ApplicationName: name,
+    Inputs: [{ NamePrefix: 'SOURCE_SQL_STREAM', KinesisStreamsInput: { ResourceARN: inArn, RoleARN: ROLE }, InputSchema: { RecordFormat: { RecordFormatType: 'JSON', MappingParameters: { JSONMappingParameters: { RecordRowPath: '$' } } }, RecordEncoding: 'UTF-8', RecordColumns: columns(cols) } }],
+    Outputs: [{ Name: 'DESTINATION_SQL_STREAM', KinesisStreamsOutput: { ResourceARN: outArn, RoleARN: ROLE }, DestinationSchema: { RecordFormatType: 'JSON' } }],
+  }));
+  await before?.();
+  await ka.send(new DescribeApplicationCommand({ ApplicationName: name })).then(async (d) => {
+    const code0 = d.ApplicationDetail!.ApplicationVersionId!;
+    const { UpdateApplicationCommand } = await import('@aws-sdk/client-kinesis-analytics');
+    await ka.send(new UpdateApplicationCommand({ ApplicationName: name, CurrentApplicationVersionId: code0, ApplicationUpdate: { ApplicationCodeUpdate: code } }));
+  });
+  const w = startWorker({ applicationName: name, natsUrl: stack.nats.url, leaseMs: 600, idleWatermarkLagMs: 300, checkpointIntervalMs: 250, s3Endpoint });
+  workers.push(w);
+  await ka.send(new StartApplicationCommand({ ApplicationName: name, InputConfigurations: [{ Id: '1.1', InputStartingPositionConfiguration: { InputStartingPosition: 'TRIM_HORIZON' } }] }));
+  await waitFor(`${name} RUNNING`, async () => (await ka.send(new DescribeApplicationCommand({ ApplicationName: name }))).ApplicationDetail!.ApplicationStatus === 'RUNNING');
+  return w;
+}
+
+async function produce(stream: string, ms: number, doc: (n: number) => unknown) {
+  const until = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < until) {
+    await putJson(stack.clients[0]!, stream, Array.from({ length: 8 }, () => doc(n++)));
+    await sleep(150);
+  }
+}
+
+test('sliding window: average price per ticker over the preceding interval, one row per input row', async () => {
+  await runApp('sliding-avg', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), avg_price DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM ticker_symbol, AVG(price) OVER W1 AS avg_price
+  FROM "SOURCE_SQL_STREAM_001"
+  WINDOW W1 AS (PARTITION BY ticker_symbol RANGE INTERVAL '2' SECOND PRECEDING);`, [['TICKER_SYMBOL', 'VARCHAR(4)'], ['PRICE', 'DOUBLE']]);
+  await produce('sliding-avg-in', 3000, (n) => ({ TICKER_SYMBOL: TICKERS[n % 4], PRICE: (n * 37) % 100 }));
+  const input = (await readAll(stack.clients[0]!, 'sliding-avg-in')).map((r) => ({ ...JSON.parse(r.data), t: r.arrivalMs }));
+  const expected = input.map((x) => {
+    const frame = input.filter((y) => y.TICKER_SYMBOL === x.TICKER_SYMBOL && y.t <= x.t && y.t >= x.t - 2000);
+    return `${x.TICKER_SYMBOL}:${(frame.reduce((s, y) => s + y.PRICE, 0) / frame.length).toFixed(6)}`;
+  }).sort();
+  const got = await waitFor('every row', async () => {
+    const rows = await readAll(stack.clients[0]!, 'sliding-avg-out');
+    return rows.length >= expected.length ? rows : undefined;
+  });
+  expect(got.map((r) => { const o = JSON.parse(r.data); return `${o.TICKER_SYMBOL}:${o.AVG_PRICE.toFixed(6)}`; }).sort()).toEqual(expected);
+}, 60000);
+
+test('stagger window: per ticker and event-time second, a window opens with its first row', async () => {
+  await runApp('stagger', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    ticker_symbol    VARCHAR(4),
+    event_time       TIMESTAMP,
+    ticker_count     DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS
+  INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM
+        TICKER_SYMBOL,
+        FLOOR(EVENT_TIME TO SECOND),
+        COUNT(TICKER_SYMBOL) AS ticker_count
+    FROM "SOURCE_SQL_STREAM_001"
+    WINDOWED BY STAGGER (
+            PARTITION BY FLOOR(EVENT_TIME TO SECOND), TICKER_SYMBOL RANGE INTERVAL '2' SECOND);`, [['EVENT_TIME', 'TIMESTAMP'], ['TICKER_SYMBOL', 'VARCHAR(4)']]);
+  const base = Date.now();
+  // Event times lag and jump around by up to 3 s, so keys recur after their windows closed.
+  await produce('stagger-in', 4000, (n) => ({ EVENT_TIME: new Date(base + ((n * 613) % 3000) + Math.floor(n / 10) * 100).toISOString(), TICKER_SYMBOL: TICKERS[n % 3] }));
+  const input = (await readAll(stack.clients[0]!, 'stagger-in')).map((r) => ({ ...JSON.parse(r.data), t: r.arrivalMs })).sort((a, b) => a.t - b.t);
+  const windows = new Map<string, { start: number; n: number }[]>();
+  for (const x of input) {
+    const sec = Math.floor(Date.parse(x.EVENT_TIME) / 1000) * 1000;
+    const key = `${x.TICKER_SYMBOL}|${sec}`;
+    const ws = windows.get(key) ?? [];
+    const w = ws.find((y) => y.start <= x.t && x.t < y.start + 2000);
+    if (w) w.n++; else ws.push({ start: x.t, n: 1 });
+    windows.set(key, ws);
+  }
+  const expected = [...windows].flatMap(([key, ws]) => ws.map((w) => { const [t, sec] = key.split('|'); return JSON.stringify({ TICKER_SYMBOL: t, EVENT_TIME: ts(Number(sec)), TICKER_COUNT: w.n }); })).sort();
+  const got = await waitFor('every window', async () => {
+    const rows = await readAll(stack.clients[0]!, 'stagger-out');
+    return rows.length >= expected.length ? rows : undefined;
+  });
+  await sleep(500);
+  expect((await readAll(stack.clients[0]!, 'stagger-out')).map((r) => r.data).sort()).toEqual(expected);
+  expect(got.length).toBe(expected.length);
+}, 60000);
+
+test('reference data: a CSV object in S3 joined as a table', async () => {
+  const s3 = new S3Client({ endpoint: s3Endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+  await s3.send(new PutObjectCommand({ Bucket: 'kda-refs', Key: 'companies.csv', Body: 'AMZN,Amazon\nMSFT,Microsoft\nAAPL,Apple\n' }));
+  s3.destroy();
+  await runApp('ref-join', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ticker_symbol VARCHAR(4), "Company" varchar(20), price DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+   SELECT STREAM ticker_symbol, "c"."Company", price
+   FROM "SOURCE_SQL_STREAM_001" LEFT JOIN "CompanyName" as "c"
+   ON "SOURCE_SQL_STREAM_001".ticker_symbol = "c"."Ticker";`, [['TICKER_SYMBOL', 'VARCHAR(4)'], ['PRICE', 'DOUBLE']], async () => {
+    await ka.send(new AddApplicationReferenceDataSourceCommand({
+      ApplicationName: 'ref-join', CurrentApplicationVersionId: 1,
+      ReferenceDataSource: {
+        TableName: 'CompanyName',
+        S3ReferenceDataSource: { BucketARN: 'arn:aws:s3:::kda-refs', FileKey: 'companies.csv', ReferenceRoleARN: ROLE },
+        ReferenceSchema: { RecordFormat: { RecordFormatType: 'CSV', MappingParameters: { CSVMappingParameters: { RecordRowDelimiter: '\n', RecordColumnDelimiter: ',' } } }, RecordEncoding: 'UTF-8', RecordColumns: [{ Name: 'Ticker', SqlType: 'VARCHAR(4)' }, { Name: 'Company', SqlType: 'VARCHAR(20)' }] },
+      },
+    }));
+  });
+  await produce('ref-join-in', 1500, (n) => ({ TICKER_SYMBOL: TICKERS[n % 4], PRICE: n }));
+  const names: Record<string, string | null> = { AMZN: 'Amazon', MSFT: 'Microsoft', AAPL: 'Apple', TSLA: null };
+  const input = (await readAll(stack.clients[0]!, 'ref-join-in')).map((r) => JSON.parse(r.data));
+  const expected = input.map((x) => JSON.stringify({ TICKER_SYMBOL: x.TICKER_SYMBOL, Company: names[x.TICKER_SYMBOL], PRICE: x.PRICE })).sort();
+  const got = await waitFor('every row', async () => {
+    const rows = await readAll(stack.clients[0]!, 'ref-join-out');
+    return rows.length >= expected.length ? rows : undefined;
+  });
+  expect(got.map((r) => r.data).sort()).toEqual(expected);
+}, 60000);
