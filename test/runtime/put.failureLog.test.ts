@@ -47,7 +47,8 @@ test('a storage refusal is answered retryably and logged once with stream, shard
     $metadata: { httpStatusCode: 503 },
   });
 
-  const put = lines.filter((l) => l.startsWith('put: '));
+  // The runtime logs JSON lines (common/log.ts); the message is `msg`.
+  const put = lines.map((l) => JSON.parse(l).msg as string).filter((m) => m.startsWith('put: '));
   expect(put[0]).toBe('put: 2 records for full/shardId-000000000000 failed: PublishError: JetStream: maximum messages exceeded');
   // The identical failure a moment later is folded into the next line for that cause, not logged again.
   expect(put).toHaveLength(1);
