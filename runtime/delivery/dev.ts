@@ -3,6 +3,7 @@
 // worker for every ACTIVE delivery stream in the store (started and stopped
 // as delivery streams come and go), so records put to a delivery stream show
 // up in `aws --endpoint-url http://127.0.0.1:4569 s3 ls`.
+import { assertPortFree } from '../dev/portFree.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -34,6 +35,8 @@ export async function startDevDelivery(o: { dataDir: string; natsUrl: string; lo
   const port = Number(process.env[ENV.devS3Port] ?? DEV_S3_PORT);
   const dir = path.join(o.dataDir, 's3');
   fs.mkdirSync(dir, { recursive: true });
+  // s3rver throws an unhandled 'error' on a busy port: check first, and say which setting moves it.
+  await assertPortFree(port, 'local S3 server', ENV.devS3Port);
   const server = new S3rverClass({ port, address: '127.0.0.1', silent: true, directory: dir });
   await server.run();
   const s3Endpoint = `http://127.0.0.1:${port}`;

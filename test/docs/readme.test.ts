@@ -71,11 +71,14 @@ async function stopDev() {
   await gone;
 }
 
+let s3Port = 0;
 async function startDev(assignments: Record<string, string>, manifests: string | undefined) {
   await stopDev();
+  s3Port ||= await freePort();
   devOut = '';
   const args = [CLI, 'dev', ...(manifests ? ['-f', manifests] : []), '--data-dir', path.join(root, 'data'), '--port', String(port), '--nats-port', String(natsPort)];
-  dev = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...assignments } });
+  // Its own local S3 port (default 4569): other suites start dev in parallel.
+  dev = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDLINE_DEV_S3_PORT: String(s3Port), ...assignments } });
   dev.stdout!.on('data', (d) => { devOut += d; });
   dev.stderr!.on('data', (d) => { devOut += d; });
   const deadline = Date.now() + 60_000;

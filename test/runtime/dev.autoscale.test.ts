@@ -23,7 +23,7 @@ beforeAll(async () => {
   const [port, natsPort] = [await freePort(), await freePort()];
   dev = spawn(process.execPath, [CLI, 'dev', '--data-dir', path.join(root, 'data'), '--port', String(port), '--nats-port', String(natsPort)], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, [ENV.onDemandMinShards]: '1', [ENV.scaleUpWindowMs]: '3000', [ENV.scaleDownStabilizationMs]: '8000' },
+    env: { ...process.env, [ENV.onDemandMinShards]: '1', [ENV.scaleUpWindowMs]: '3000', [ENV.scaleDownStabilizationMs]: '8000', [ENV.devS3Port]: String(await freePort()) },
   });
   dev.stdout!.on('data', (d) => { out += d; });
   dev.stderr!.on('data', (d) => { out += d; });

@@ -20,8 +20,10 @@ let root: string;
 let slowNats: string;
 const procs: ChildProcess[] = [];
 
+// Each dev gets its own local S3 port (default 4569): suites run in parallel.
+let s3Port = 0;
 function startDev(args: string[]) {
-  const proc = spawn(process.execPath, [CLI, 'dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_SERVER_BIN: slowNats } });
+  const proc = spawn(process.execPath, [CLI, 'dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NATS_SERVER_BIN: slowNats, SHARDLINE_DEV_S3_PORT: String(s3Port) } });
   procs.push(proc);
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -49,7 +51,8 @@ function natsProcessesOf(dataDir: string): string[] {
   }
 }
 
-beforeAll(() => {
+beforeAll(async () => {
+  s3Port = await freePort();
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-devslow-'));
   slowNats = path.join(root, 'slow-nats-server');
   const real = execFileSync('sh', ['-c', `command -v ${NATS_SERVER}`]).toString().trim();
