@@ -11,7 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { addOptions, attributeOf, OptionValueError, port, resolveOptions, type OptionSpec } from '../common/options.js';
 import { ENV } from '../contract/env.js';
 import { RUNTIME_PORT } from '../contract/ports.js';
-import { natsConnectOptions } from '../common/natsAuth.js';
+import { NATS_AUTH_OPTIONS, natsAuthFromValues, natsConnectOptions } from '../common/natsAuth.js';
 import { createLogger } from '../common/log.js';
 import { configFromValues, RUNTIME_OPTIONS } from './config.js';
 
@@ -84,12 +84,13 @@ const delivery: Subcommand = {
   options: [
     { flag: '--config <file>', description: 'worker configuration file (JSON)', parse: (v) => v },
     { flag: '--metrics-port <n>', env: ENV.metricsPort, description: 'port of /metrics, /status and /healthz', parse: port },
+    ...NATS_AUTH_OPTIONS,
   ],
   async run(values) {
     if (!values.config) throw new UsageError('shardline delivery: --config <file> is required');
     const args = ['--config', values.config as string];
     if (values.metricsPort !== undefined) args.push('--metrics-port', String(values.metricsPort));
-    return (await import('./delivery/worker.js')).runDelivery(args);
+    return (await import('./delivery/worker.js')).runDelivery(args, { connectOptions: workerNatsOptions(values) });
   },
 };
 
@@ -101,13 +102,20 @@ const operatorOptions = async (): Promise<OptionSpec[]> => {
 const analytics: Subcommand = {
   name: 'analytics',
   description: 'an analytics application worker (its configuration file: contract/analytics.ts)',
-  options: [{ flag: '--config <file>', description: 'worker configuration file (JSON)', parse: (v) => v }],
+  options: [{ flag: '--config <file>', description: 'worker configuration file (JSON)', parse: (v) => v }, ...NATS_AUTH_OPTIONS],
   async run(values) {
-    return (await import('../analytics/worker/main.js')).runAnalytics(values.config ? ['--config', values.config] : []);
+    return (await import('../analytics/worker/main.js')).runAnalytics(values.config ? ['--config', values.config] : [], { connectOptions: workerNatsOptions(values) });
   },
 };
 
 const SUBCOMMANDS: Subcommand[] = [runtime, dev, operator, delivery, analytics];
+
+/** NATS credentials and TLS of a worker subcommand (flags, or the env the operator sets); bad combinations are usage errors. */
+function workerNatsOptions(values: Record<string, any>) {
+  const a = natsAuthFromValues(values);
+  checkNatsAuth(a);
+  return natsConnectOptions(a);
+}
 
 function checkNatsAuth(a: Parameters<typeof natsConnectOptions>[0]): void {
   try {

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { AnalyticsWorkerConfig, ApplicationDefinition } from '../../contract/analytics.js';
+import type { ConnectionOptions } from 'nats';
 import { connectStore, type Store } from '../../stream/connect.js';
+import { createLogger } from '../../common/log.js';
 import { applicationsKv, readApplication, updateApplication } from '../../stream/applications.js';
 import { ApplicationLease } from './lease.js';
 import { ApplicationRunner } from './runner.js';
@@ -21,11 +23,15 @@ export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
   return parsed.data;
 }
 
-export async function runAnalytics(argv: string[]): Promise<void> {
+/** `shardline analytics`; `connectOptions`: NATS credentials and TLS from the CLI's NATS options (common/natsAuth.ts). */
+export async function runAnalytics(argv: string[], opts: { connectOptions?: Partial<ConnectionOptions> } = {}): Promise<void> {
   const config = analyticsConfig(argv);
-  const log = (m: string) => console.error(`[analytics ${config.applicationName}] ${m}`);
+  // JSON log lines (common/log.ts), as the runtime and the operator write them.
+  const logger = createLogger('analytics').child({ application: config.applicationName });
+  const log = (m: string) => logger.info(m);
   const natsUrl = config.natsUrl ?? process.env.SHARDLINE_NATS_URL ?? 'nats://127.0.0.1:4222';
-  const store = await connectStore({ natsUrl, name: `shardline-analytics-${config.applicationName}` });
+  const store = await connectStore({ natsUrl, name: `shardline-analytics-${config.applicationName}`, connectOptions: opts.connectOptions });
+  log(`connected to NATS at ${natsUrl}`);
   const stop = new AbortController();
   const worker = new Worker(store, config, log, stop.signal);
   const shutdown = () => {

@@ -12,7 +12,9 @@ import { ENV } from '../../contract/env.js';
 import { Consumer } from '../../consumer/consumer.js';
 import { directSource } from '../../consumer/sources/direct.js';
 import { kvLeaseStore } from '../../consumer/leases/kv.js';
+import type { ConnectionOptions } from 'nats';
 import { connectStore, type Store } from '../../stream/connect.js';
+import { createLogger } from '../../common/log.js';
 import { getDeliveryStream, openDeliveryStore, publishWorkerStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -59,10 +61,13 @@ function initialPosition(def: DeliveryStreamRecord) {
   return { type: 'AT_TIMESTAMP' as const, timestampMs: def.kinesisSource.deliveryStartMs };
 }
 
-export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metricsPort?: number; log?: (m: string) => void } = {}): Promise<DeliveryWorker> {
-  const log = opts.log ?? ((m: string) => console.error(`[delivery ${cfg.deliveryStreamName}] ${m}`));
+export async function startDeliveryWorker(
+  cfg: DeliveryRunConfig,
+  opts: { metricsPort?: number; log?: (m: string) => void; connectOptions?: Partial<ConnectionOptions> } = {},
+): Promise<DeliveryWorker> {
+  const log = opts.log ?? ((m: string) => workerLog.info(m));
   const natsUrl = cfg.natsUrl ?? process.env[ENV.natsUrl] ?? 'nats://127.0.0.1:4222';
-  const store: Store = await connectStore({ natsUrl, name: `shardline-delivery-${cfg.deliveryStreamName}` });
+  const store: Store = await connectStore({ natsUrl, name: `shardline-delivery-${cfg.deliveryStreamName}`, connectOptions: opts.connectOptions });
   const ds = await openDeliveryStore(store);
   // No endpoint: SHARDLINE_S3_ENDPOINT; else AWS S3 for a resource's worker (the CRD's documented default), the dev s3rver locally.
   const endpoint = cfg.s3.endpoint ?? process.env[ENV.s3Endpoint] ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
@@ -186,7 +191,11 @@ export async function startDeliveryWorker(cfg: DeliveryRunConfig, opts: { metric
 }
 
 /** The CLI entry: flags, config file, signals. */
-export async function runDelivery(argv: string[]): Promise<void> {
+/** JSON log lines (common/log.ts), as the runtime and the operator write them. */
+const workerLog = createLogger('delivery');
+
+/** `shardline delivery`; `connectOptions`: NATS credentials and TLS from the CLI's NATS options (common/natsAuth.ts). */
+export async function runDelivery(argv: string[], opts: { connectOptions?: Partial<ConnectionOptions> } = {}): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, 'metrics-port': { type: 'string' } } });
   if (!values.config) {
     console.error('usage: shardline delivery --config <file> [--metrics-port <port>]');
@@ -194,8 +203,8 @@ export async function runDelivery(argv: string[]): Promise<void> {
   }
   const cfg = parseDeliveryConfig(JSON.parse(fs.readFileSync(values.config, 'utf8')));
   const port = values['metrics-port'] ?? process.env[ENV.metricsPort];
-  const worker = await startDeliveryWorker(cfg, { metricsPort: port !== undefined ? Number(port) : undefined });
-  console.log(`shardline delivery ${cfg.deliveryStreamName} running${worker.port !== undefined ? ` (metrics on :${worker.port})` : ''}`);
+  const worker = await startDeliveryWorker(cfg, { metricsPort: port !== undefined ? Number(port) : undefined, connectOptions: opts.connectOptions });
+  workerLog.info({ deliveryStream: cfg.deliveryStreamName, metricsPort: worker.port }, `shardline delivery ${cfg.deliveryStreamName} running${worker.port !== undefined ? ` (metrics on :${worker.port})` : ''}`);
   const stop = () => void worker.stop().finally(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
