@@ -70,7 +70,7 @@ function options(argv: string[]): Options {
 
 const MiB = 1024 * 1024;
 const LIMITS = { records: 1000, bytes: MiB, reads: 5 };
-/** ARCHITECTURE.md, "Per-shard limits and metrics": the accepted rate is within this share of the limit. */
+/** docs/quotas-and-metrics.md: the accepted rate is within this share of the limit. */
 const TOLERANCE = 0.1;
 const SHARDS = 2;
 const KEY = 'k';

@@ -1,4 +1,4 @@
-// Per-stream switch for per-shard throughput enforcement (ARCHITECTURE.md, "Per-shard limits and metrics").
+// Per-stream switch for per-shard throughput enforcement (docs/quotas-and-metrics.md).
 // Absent in the record means the default: enforced for PROVISIONED streams.
 // ON_DEMAND streams are never throttled per shard, whatever the switch says.
 import type { Store } from './connect.js';

@@ -39,7 +39,7 @@ export interface StreamRecord {
   /** Consumers' resource policies, keyed by `<consumer name>:<creation epoch seconds>`. */
   consumerPolicies?: Record<string, string>;
   /**
-   * Per-shard throughput limits (ARCHITECTURE.md, "Per-shard limits and metrics"). Absent: enforced for
+   * Per-shard throughput limits (docs/quotas-and-metrics.md). Absent: enforced for
    * PROVISIONED streams; ON_DEMAND streams are never throttled per shard.
    */
   quotaEnforcement?: boolean;

@@ -20,7 +20,7 @@ export interface ApiContext {
   keys?: KeyRing;
   /** The default key and kept key materials in JetStream (stream/storeKeys.ts); absent: Secret keys only. */
   storeKeys?: StoreKeys;
-  /** Per-shard limits and metrics (ARCHITECTURE.md, "Per-shard limits and metrics"); absent: neither. */
+  /** Per-shard limits and metrics (docs/quotas-and-metrics.md); absent: neither. */
   usage?: ShardUsage;
   /** The background half of create/delete/reshard (stream/lifecycleWorker.ts); absent: only the inline half runs here. */
   lifecycle?: LifecycleWorker;

@@ -5,7 +5,7 @@
 // http/1.1.
 //
 // Everything here happens before authentication, so every stage has a limit
-// (ARCHITECTURE.md, "Limits before authentication"): a connection cap per
+// (docs/limits.md): a connection cap per
 // process, a deadline for the first bytes (or the TLS handshake), Node's
 // header and whole-request deadlines for HTTP/1.1, an idle deadline for
 // keep-alive connections and h2 sessions, and h2 stream/memory limits.

@@ -1,6 +1,6 @@
 // Per-shard usage of one runtime process: the throughput limits of PROVISIONED
 // streams, enforced across every runtime process, and the per-shard counters
-// that /metrics and the NATS summary export. See ARCHITECTURE.md, "Per-shard limits and metrics".
+// that /metrics and the NATS summary export. See docs/quotas-and-metrics.md.
 //
 // Admission is local and in memory. Each process keeps, per shard and limit, a
 // token bucket (refill = the limit per second, capacity = one second of it)

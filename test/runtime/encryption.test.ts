@@ -78,7 +78,7 @@ async function createStream(c: KinesisClient, name: string, shards = 1) {
 
 /**
  * GetRecords, waiting out ProvisionedThroughputExceededException: a shard allows
- * 5 calls per second across all runtimes (ARCHITECTURE.md, "Per-shard limits and metrics"), and these tests
+ * 5 calls per second across all runtimes (docs/quotas-and-metrics.md), and these tests
  * read the same shard back-to-back from several processes. The SDK would retry
  * it; sdkClient sets maxAttempts 1.
  */

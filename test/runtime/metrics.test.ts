@@ -1,4 +1,4 @@
-// Per-shard metrics (ARCHITECTURE.md, "Per-shard limits and metrics"): GET /metrics in Prometheus format with
+// Per-shard metrics (docs/quotas-and-metrics.md): GET /metrics in Prometheus format with
 // exact values after a known load, per runtime process; and the per-shard
 // summary the operator's autoscaler reads from NATS (readShardMetrics).
 import {

@@ -1,5 +1,5 @@
 // Per-shard throughput limits across two runtime processes on one NATS server
-// (ARCHITECTURE.md, "Per-shard limits and metrics"): producers split across both runtimes offer ~1.5× a
+// (docs/quotas-and-metrics.md): producers split across both runtimes offer ~1.5× a
 // shard's write limit; the accepted rate per shard stays within tolerance of
 // 1000 records/s and 1 MiB/s. ON_DEMAND and enforcement-off streams take the
 // same load unthrottled. GetRecords beyond 5 calls/s or 2 MiB/s is throttled.
@@ -13,7 +13,7 @@ import type { RunningRuntime } from '../../runtime/server.js';
 import { setQuotaEnforcement } from '../../stream/quotaSettings.js';
 import { updateStream } from '../../stream/streams.js';
 
-/** Accepted rate must be within this share of the limit (documented in ARCHITECTURE.md, "Per-shard limits and metrics"). */
+/** Accepted rate must be within this share of the limit (documented in docs/quotas-and-metrics.md). */
 const TOLERANCE = 0.1;
 const MiB = 1024 * 1024;
 /** Long enough for 1.5× the limit to use up the one second of burst a shard starts with. */

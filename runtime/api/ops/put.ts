@@ -127,7 +127,7 @@ async function write(ctx: ApiContext, name: string, s: CachedStream, items: Prep
         retry.push(i); // the map is mid-change: a gap in the open ranges
         continue;
       }
-      // Per-shard limits (ARCHITECTURE.md, "Per-shard limits and metrics"), charged once: a re-routed record was admitted already.
+      // Per-shard limits (docs/quotas-and-metrics.md), charged once: a re-routed record was admitted already.
       if (attempt === 0 && ctx.usage && !ctx.usage.admitWrite(s.record, shard, recordBytes(items[i]!.rec))) {
         out[i] = { error: throughputExceeded(`Rate exceeded for shard ${shard.shardId} in stream ${name} under account ${ctx.config.accountId}.`) };
         continue;
