@@ -258,11 +258,16 @@ const addApplicationOutput: Operation = async (ctx, p) => {
   return {};
 };
 
+/** Removes the entry with that id (outputs, reference data sources), or answers ResourceNotFoundException. */
+function removeById(list: { id: string }[], id: unknown, what: string): void {
+  const k = list.findIndex((o) => o.id === id);
+  if (k < 0) throw new KinesisError('ResourceNotFoundException', `${what} id ${String(id)} not found.`);
+  list.splice(k, 1);
+}
+
 const deleteApplicationOutput: Operation = async (ctx, p) => {
   await change(ctx, p, ['READY', 'RUNNING'], (r) => {
-    const k = r.definition.outputs.findIndex((o) => o.id === p.OutputId);
-    if (k < 0) throw new KinesisError('ResourceNotFoundException', `Output id ${String(p.OutputId)} not found.`);
-    r.definition.outputs.splice(k, 1);
+    removeById(r.definition.outputs, p.OutputId, 'Output');
   });
   return {};
 };
@@ -277,9 +282,7 @@ const addApplicationReferenceDataSource: Operation = async (ctx, p) => {
 
 const deleteApplicationReferenceDataSource: Operation = async (ctx, p) => {
   await change(ctx, p, ['READY', 'RUNNING'], (r) => {
-    const k = r.definition.references.findIndex((o) => o.id === p.ReferenceId);
-    if (k < 0) throw new KinesisError('ResourceNotFoundException', `Reference id ${String(p.ReferenceId)} not found.`);
-    r.definition.references.splice(k, 1);
+    removeById(r.definition.references, p.ReferenceId, 'Reference');
   });
   return {};
 };
