@@ -31,6 +31,11 @@ export interface DeliveryRunConfig {
   s3: { endpoint?: string; region: string; forcePathStyle: boolean };
   functions: Record<string, string>;
   functionTimeoutMs: number;
+  /**
+   * The HTTP endpoint's access key comes from the environment (SHARDLINE_HTTP_ACCESS_KEY, the
+   * operator's secretKeyRef), not from the definition in the store, which every NATS client can read.
+   */
+  httpAccessKeyFromEnv?: boolean;
 }
 
 export function parseDeliveryConfig(json: unknown): DeliveryRunConfig {
@@ -38,11 +43,13 @@ export function parseDeliveryConfig(json: unknown): DeliveryRunConfig {
   if (resource.success) {
     const c = resource.data;
     const functions: Record<string, string> = {};
-    if (c.processing) functions[c.processing.functionUrl] = c.processing.functionUrl;
+    const t = c.processing?.transform;
+    if (t) functions[t.functionUrl] = t.functionUrl;
     return {
       deliveryStreamName: c.deliveryStreamName, namespace: c.namespace,
       s3: { endpoint: c.s3?.endpoint, region: c.s3?.region ?? 'us-east-1', forcePathStyle: c.s3?.forcePathStyle ?? true }, functions,
-      functionTimeoutMs: (c.processing?.timeoutSeconds ?? 60) * 1000,
+      functionTimeoutMs: (t?.timeoutSeconds ?? 60) * 1000,
+      httpAccessKeyFromEnv: c.http?.accessKeySecretRef !== undefined,
     };
   }
   return standaloneDeliveryConfig.parse(json);

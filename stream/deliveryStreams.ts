@@ -212,10 +212,14 @@ export async function ensureDeliveryDefinition(ds: DeliveryStore, def: NewDelive
     throw new DefinitionOwnerError(`Delivery stream ${def.name} already exists, created by ${by}.`);
   }
   if (cur.status === 'CREATING') cur = (await activateDeliveryStream(ds, def.name)) ?? cur;
-  if (cur.status === 'ACTIVE' && (!same(cur.s3, def.s3) || (def.sourceStream !== undefined && cur.sourceStream !== def.sourceStream))) {
-    cur = await updateDeliveryStream(ds, def.name, (r) => ({
-      ...r, s3: def.s3, sourceStream: def.type === 'DirectPut' ? r.sourceStream : def.sourceStream!, versionId: r.versionId + 1, lastUpdateMs: Date.now(),
-    }));
+  if (cur.status === 'ACTIVE' && (!same(cur.s3, def.s3) || !same(cur.http, def.http) || (def.sourceStream !== undefined && cur.sourceStream !== def.sourceStream))) {
+    cur = await updateDeliveryStream(ds, def.name, (r) => {
+      const { http: _old, ...rest } = r;
+      return {
+        ...rest, s3: def.s3, ...(def.http ? { http: def.http } : {}),
+        sourceStream: def.type === 'DirectPut' ? r.sourceStream : def.sourceStream!, versionId: r.versionId + 1, lastUpdateMs: Date.now(),
+      };
+    });
   }
   return cur;
 }

@@ -34,24 +34,43 @@ export const S3Destination = z.object({
     .describe('Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; unset: the pod\'s ambient credentials.'),
 });
 
+/** Firehose's processing chain, in its order: de-aggregation → transform → dynamic partitioning → delimiter. */
 export const Processing = z.object({
-  functionUrl: HttpUrl().describe('Transform function URL, called with batches of records in the Firehose data-transformation format.'),
-  timeoutSeconds: z.number().int().min(1).max(900).default(60).describe('Timeout of one transform call, in seconds.'),
-});
+  deAggregation: z.object({
+    subRecordType: z.enum(['JSON', 'DELIMITED']).default('JSON').describe('JSON: records hold concatenated JSON objects. DELIMITED: records hold sub-records separated by delimiter.'),
+    delimiter: z.string().min(1).max(64).optional().describe('The sub-record delimiter (plain text, e.g. "|"); required for DELIMITED.'),
+  }).optional().describe('Split each record into the records it aggregates (Firehose RecordDeAggregation, at most 500 per record).'),
+  transform: z.object({
+    functionUrl: HttpUrl().describe('Transform function URL, called with batches of records in the Firehose (Lambda) data-transformation format.'),
+    timeoutSeconds: z.number().int().min(1).max(900).default(60).describe('Timeout of one transform call, in seconds.'),
+    numberOfRetries: z.number().int().min(0).max(300).default(3).describe('Retries of a failed transform call before its records go to the error prefix.'),
+    bufferSizeMiB: z.number().min(0.2).max(3).default(1).describe('At most this many MiB of records per transform call.'),
+    bufferIntervalSeconds: z.number().int().min(60).max(900).default(60).describe('Firehose BufferIntervalInSeconds of the Lambda processor.'),
+  }).optional().describe('Transform records with a function (Firehose Lambda processor); its results may carry partition keys.'),
+  dynamicPartitioning: z.object({
+    partitionKeys: z.record(z.string().regex(/^[A-Za-z0-9_]{1,64}$/), z.string().min(1).max(512)).optional()
+      .describe('Partition key name → jq 1.6 expression over the JSON record (Firehose MetadataExtraction), used by !{partitionKeyFromQuery:name} in s3.prefix.'),
+    retrySeconds: z.number().int().min(0).max(7200).default(300).describe('Firehose RetryOptions.DurationInSeconds of dynamic partitioning.'),
+  }).optional().describe('Deliver records to S3 prefixes by partition keys (from partitionKeys and/or the transform); needs buffering.sizeMiB ≥ 64 and s3.prefix with partition keys.'),
+  appendDelimiter: z.boolean().default(false).describe('Append a newline to every record (Firehose AppendDelimiterToRecord).'),
+}).meta(cel({ rule: "!has(self.deAggregation) || self.deAggregation.subRecordType != 'DELIMITED' || has(self.deAggregation.delimiter)", message: 'processing.deAggregation.delimiter is required for DELIMITED' }));
 
 export const HttpEndpointDestination = z.object({
   url: HttpUrl().describe('Endpoint URL receiving Firehose HTTP endpoint delivery requests.'),
-  accessKeySecretRef: SecretKeyRef.optional().describe('Secret key sent as X-Amz-Firehose-Access-Key.'),
+  name: z.string().min(1).max(256).optional().describe('Endpoint name (Firehose EndpointConfiguration.Name).'),
+  accessKeySecretRef: SecretKeyRef.optional().describe('Secret key sent as X-Amz-Firehose-Access-Key; only this stream\'s worker pods get it.'),
   contentEncoding: z.enum(['NONE', 'GZIP']).default('NONE').describe('Request body encoding.'),
+  commonAttributes: z.record(z.string().min(1).max(256), z.string().max(1024)).optional().describe('Sent with every request as X-Amz-Firehose-Common-Attributes.'),
   retrySeconds: z.number().int().min(0).max(7200).default(300).describe('How long to retry a failed request, in seconds.'),
+  s3BackupMode: z.enum(['FailedDataOnly', 'AllData']).default('FailedDataOnly').describe('What also goes to spec.s3 (the backup bucket, required with http): failed records only, or all.'),
 });
 
 export const DeliveryStreamSpec = z.object({
   source: DeliverySource.describe('Where records come from. Immutable.'),
   buffering: BufferingHints.prefault({}).describe('Buffering hints: deliver when either limit is reached.'),
   s3: S3Destination.optional().describe('S3 destination.'),
-  processing: Processing.optional().describe('Optional record transformation before delivery.'),
-  http: HttpEndpointDestination.optional().describe('HTTP endpoint destination.'),
+  processing: Processing.optional().describe('Optional processing chain before delivery to S3: de-aggregation, transform, dynamic partitioning, delimiter.'),
+  http: HttpEndpointDestination.optional().describe('HTTP endpoint destination; spec.s3 is then its backup bucket.'),
   replicas: Replicas('delivery worker', 1),
 }).meta(cel({ rule: 'has(self.s3) || has(self.http)', message: 'at least one destination (s3 or http) is required' }));
 export type DeliveryStreamSpec = z.infer<typeof DeliveryStreamSpec>;

@@ -1,14 +1,60 @@
 // The definition a DeliveryStream resource stands for, in the same model the
 // Firehose API writes (stream/deliveryStreams.ts): the worker cannot tell the
-// two apart, and DescribeDeliveryStream shows both.
+// two apart, and DescribeDeliveryStream shows both. spec.processing becomes
+// Firehose's ProcessingConfiguration (+ DynamicPartitioningConfiguration),
+// spec.http an HTTP endpoint destination with spec.s3 as its backup bucket.
+// The HTTP access key is not in the definition: the store is readable by every
+// NATS client, so the key reaches only this stream's worker pods, from its
+// Secret (operator/model/workers.ts).
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
-import type { NewDeliveryStream, S3DestinationDef } from '../../stream/deliveryStreams.js';
-import { PrefixError, resolvePrefixes } from '../../stream/delivery/prefix.js';
+import type { HttpDestinationDef, NewDeliveryStream, S3DestinationDef } from '../../stream/deliveryStreams.js';
+import { PrefixError, parsePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
 
 export type DefinitionResult = { ok: true; def: NewDeliveryStream } | { ok: false; reason: string; message: string };
 
+type Processor = NonNullable<NonNullable<S3DestinationDef['ProcessingConfiguration']>['Processors']>[number];
+const params = (o: Record<string, string | number | undefined>) =>
+  Object.entries(o).filter(([, v]) => v !== undefined).map(([ParameterName, v]) => ({ ParameterName, ParameterValue: String(v) }));
+
+/** Firehose dynamic partitioning needs buffers of at least 64 MiB. */
+const MIN_PARTITIONED_SIZE_MIB = 64;
+
+/** spec.processing (and s3.format JSON_LINES, which is AppendDelimiterToRecord) as Firehose processors, in Firehose's order. */
+function processorsOf(spec: DeliveryStreamSpec): Processor[] {
+  const p = spec.processing;
+  const out: Processor[] = [];
+  if (p?.deAggregation) {
+    const d = p.deAggregation;
+    out.push({ Type: 'RecordDeAggregation', Parameters: params({ SubRecordType: d.subRecordType, Delimiter: d.delimiter !== undefined ? Buffer.from(d.delimiter).toString('base64') : undefined }) });
+  }
+  if (p?.transform) {
+    const t = p.transform;
+    // The URL is the LambdaArn: the worker calls an http(s) "ARN" as is.
+    out.push({ Type: 'Lambda', Parameters: params({ LambdaArn: t.functionUrl, NumberOfRetries: t.numberOfRetries, BufferSizeInMBs: t.bufferSizeMiB, BufferIntervalInSeconds: t.bufferIntervalSeconds }) });
+  }
+  const keys = Object.entries(p?.dynamicPartitioning?.partitionKeys ?? {});
+  if (keys.length) {
+    const query = `{${keys.map(([k, expr]) => `${JSON.stringify(k)}: (${expr})`).join(', ')}}`;
+    out.push({ Type: 'MetadataExtraction', Parameters: params({ MetadataExtractionQuery: query, JsonParsingEngine: 'JQ-1.6' }) });
+  }
+  if (p?.appendDelimiter || spec.s3?.format === 'JSON_LINES') out.push({ Type: 'AppendDelimiterToRecord' });
+  return out;
+}
+
+const fail = (reason: string, message: string): DefinitionResult => ({ ok: false, reason, message });
+
 export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec, sourceStream: string | undefined, region: string, accountId: string): DefinitionResult {
-  if (!spec.s3) return { ok: false, reason: 'DestinationNotSupported', message: 'Only the s3 destination is delivered by this Shardline version.' };
+  if (!spec.s3) {
+    return fail(spec.http ? 'BackupBucketRequired' : 'DestinationRequired', spec.http
+      ? 'An HTTP endpoint destination needs spec.s3 as its backup bucket (failed records, or all with s3BackupMode AllData), as Firehose needs S3Configuration.'
+      : 'At least one destination (spec.s3 or spec.http) is required.');
+  }
+  if (spec.s3.format === 'PARQUET') return fail('FormatNotSupported', 'Parquet conversion is not supported by this Shardline version yet.');
+  if (spec.http && spec.processing) {
+    return fail('ProcessingNotSupported', 'spec.processing applies to the S3 destination; processing for an HTTP endpoint destination is not supported by this Shardline version yet.');
+  }
+  const processors = processorsOf(spec);
+  const dynamic = spec.processing?.dynamicPartitioning !== undefined;
   const s3: S3DestinationDef = {
     BucketARN: `arn:aws:s3:::${spec.s3.bucket}`,
     Prefix: spec.s3.prefix,
@@ -17,18 +63,38 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
     CompressionFormat: spec.s3.compression,
     EncryptionConfiguration: { NoEncryptionConfig: 'NoEncryption' },
     CloudWatchLoggingOptions: { Enabled: false },
-    // JSON_LINES: one record per line, which is Firehose's AppendDelimiterToRecord.
-    ProcessingConfiguration: spec.s3.format === 'JSON_LINES' ? { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] } : undefined,
+    ProcessingConfiguration: processors.length ? { Enabled: true, Processors: processors } : undefined,
+    DynamicPartitioningConfiguration: dynamic ? { Enabled: true, RetryOptions: { DurationInSeconds: spec.processing!.dynamicPartitioning!.retrySeconds } } : undefined,
     S3BackupMode: 'Disabled',
   };
-  if (spec.s3.format === 'PARQUET') return { ok: false, reason: 'FormatNotSupported', message: 'Parquet conversion is not supported by this Shardline version yet.' };
-  if (spec.processing) return { ok: false, reason: 'ProcessingNotSupported', message: 'Record transformation is not supported by this Shardline version yet.' };
   try {
-    resolvePrefixes(s3.Prefix, s3.ErrorOutputPrefix, false);
+    resolvePrefixes(s3.Prefix, s3.ErrorOutputPrefix, dynamic);
   } catch (e) {
-    if (e instanceof PrefixError) return { ok: false, reason: 'InvalidPrefix', message: e.message };
+    if (e instanceof PrefixError) return fail('InvalidPrefix', e.message);
     throw e;
   }
+  if (dynamic) {
+    if (spec.buffering.sizeMiB < MIN_PARTITIONED_SIZE_MIB) {
+      return fail('InvalidBuffering', `spec.buffering.sizeMiB must be at least ${MIN_PARTITIONED_SIZE_MIB} when dynamic partitioning is enabled (Firehose's minimum).`);
+    }
+    const used = partitionKeysOf(parsePrefix(s3.Prefix ?? ''));
+    const declared = Object.keys(spec.processing!.dynamicPartitioning!.partitionKeys ?? {});
+    const undeclared = used.query.filter((k) => !declared.includes(k));
+    if (undeclared.length) {
+      return fail('InvalidProcessing', `spec.s3.prefix uses !{partitionKeyFromQuery:${undeclared[0]}}, which spec.processing.dynamicPartitioning.partitionKeys does not define.`);
+    }
+    if (used.lambda.length && !spec.processing!.transform) {
+      return fail('InvalidProcessing', `spec.s3.prefix uses !{partitionKeyFromLambda:${used.lambda[0]}}, which needs spec.processing.transform.`);
+    }
+  }
+  const http: HttpDestinationDef | undefined = spec.http && {
+    Url: spec.http.url,
+    ...(spec.http.name !== undefined ? { Name: spec.http.name } : {}),
+    ContentEncoding: spec.http.contentEncoding,
+    CommonAttributes: Object.entries(spec.http.commonAttributes ?? {}).map(([AttributeName, AttributeValue]) => ({ AttributeName, AttributeValue })),
+    RetryDurationInSeconds: spec.http.retrySeconds,
+    S3BackupMode: spec.http.s3BackupMode,
+  };
   const direct = spec.source.type === 'DirectPut';
   return {
     ok: true,
@@ -42,6 +108,7 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
         deliveryStartMs: spec.source.startingPosition === 'TRIM_HORIZON' ? 0 : Date.now(),
       },
       s3,
+      ...(http ? { http } : {}),
       tags: {},
       encryption: { status: 'DISABLED' },
       owner: { kind: 'resource', namespace: d.metadata.namespace!, name: d.metadata.name! },

@@ -58,8 +58,17 @@ function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
   return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint }, keyRef: ds.spec.encryption?.keySecretRef };
 }
 
-async function missingSecrets(ctx: Context, namespace: string, names: string[]): Promise<string | undefined> {
-  for (const n of names) if (!(await ctx.client.get(Secrets, namespace, n))) return n;
+/** A Secret item a worker pod gets: the Secret must exist and hold the key, or the pod could not start (CreateContainerConfigError). */
+interface SecretNeed { name: string; keys: string[]; field: string }
+
+async function secretProblem(ctx: Context, namespace: string, needs: SecretNeed[]): Promise<{ reason: string; message: string } | undefined> {
+  for (const n of needs) {
+    const secret = await ctx.client.get(Secrets, namespace, n.name) as { data?: Record<string, string>; stringData?: Record<string, string> } | undefined;
+    if (!secret) return { reason: 'SecretNotFound', message: `Secret ${n.name} (${n.field}) not found.` };
+    const have = new Set([...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})]);
+    const absent = n.keys.filter((k) => !have.has(k));
+    if (absent.length) return { reason: 'SecretKeyNotFound', message: `Secret ${n.name} (${n.field}) has no key ${absent.join(', ')}.` };
+  }
   return undefined;
 }
 
@@ -114,9 +123,11 @@ async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<R
     source = r.stream;
     if (r.keyRef) keyRefs.push(r.keyRef);
   }
-  const secrets = [spec.s3?.credentialsSecretRef, spec.http?.accessKeySecretRef?.name].filter((x): x is string => !!x);
-  const missing = await missingSecrets(ctx, ns, secrets);
-  if (missing) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', reason: 'SecretNotFound', message: `Secret ${missing} not found.` }, undefined, ctx.recheckMs);
+  const needs: SecretNeed[] = [];
+  if (spec.s3?.credentialsSecretRef) needs.push({ name: spec.s3.credentialsSecretRef, keys: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], field: 'spec.s3.credentialsSecretRef' });
+  if (spec.http?.accessKeySecretRef) needs.push({ name: spec.http.accessKeySecretRef.name, keys: [spec.http.accessKeySecretRef.key], field: 'spec.http.accessKeySecretRef' });
+  const secretIssue = await secretProblem(ctx, ns, needs);
+  if (secretIssue) return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Stalled', ...secretIssue }, undefined, ctx.recheckMs);
 
   // The definition in the store, the one model the Firehose API and the workers share.
   const defn = deliveryDefinitionOf(d, spec, source?.streamName, process.env.SHARDLINE_REGION ?? 'us-east-1', process.env.SHARDLINE_ACCOUNT_ID ?? '000000000000');

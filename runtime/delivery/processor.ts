@@ -31,6 +31,8 @@ export interface ProcessorDeps {
   signal: AbortSignal;
   /** Tests shorten the HTTP retry backoff (1 s·2ⁿ). */
   httpBackoffUnitMs?: number;
+  /** The HTTP endpoint's access key from the worker's environment (a DeliveryStream resource's Secret); the definition's own wins. */
+  httpAccessKey?: string;
 }
 
 interface Buffered extends InRecord { pos: RecordPos }
@@ -146,7 +148,8 @@ export class DeliveryProcessor implements RecordProcessor {
       // HTTP endpoint: one request per flush; S3 gets all data (AllData) or what failed (FailedDataOnly).
       const requestId = derivedUuid(`${def.uid}/${this.shardId}/${intent.first.seq}.${intent.first.sub ?? ''}-${intent.last.seq}.${intent.last.sub ?? ''}/http`);
       const started = Date.now();
-      const outcome = await deliverHttp(intent.http, records, { requestId, sourceArn: this.deps.processing.deliveryStreamArn, signal: this.deps.signal, log: this.deps.log, backoffUnitMs: this.deps.httpBackoffUnitMs });
+      const endpoint = { ...intent.http, AccessKey: intent.http.AccessKey ?? this.deps.httpAccessKey };
+      const outcome = await deliverHttp(endpoint, records, { requestId, sourceArn: this.deps.processing.deliveryStreamArn, signal: this.deps.signal, log: this.deps.log, backoffUnitMs: this.deps.httpBackoffUnitMs });
       if (outcome.ok) this.deps.metrics?.deliveredHttp(records.length, Date.now() - started);
       objects = intent.http.S3BackupMode === 'AllData' ? (await buildObjects(flush, this.deps.processing)).map((o) => ({ ...o, backup: true })) : [];
       if (!outcome.ok) {

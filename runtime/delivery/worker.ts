@@ -66,6 +66,9 @@ export async function startDeliveryWorker(
   opts: { metricsPort?: number; log?: (m: string) => void; connectOptions?: Partial<ConnectionOptions> } = {},
 ): Promise<DeliveryWorker> {
   const log = opts.log ?? ((m: string) => workerLog.info(m));
+  const httpAccessKey = cfg.httpAccessKeyFromEnv ? process.env[ENV.httpAccessKey] : undefined;
+  // The operator maps the Secret into this variable; without it every request would go out unauthenticated.
+  if (cfg.httpAccessKeyFromEnv && !httpAccessKey) throw new Error(`${ENV.httpAccessKey} is not set, but the configuration names an access key Secret for the HTTP endpoint.`);
   const natsUrl = cfg.natsUrl ?? process.env[ENV.natsUrl] ?? 'nats://127.0.0.1:4222';
   const store: Store = await connectStore({ natsUrl, name: `shardline-delivery-${cfg.deliveryStreamName}`, connectOptions: opts.connectOptions });
   const ds = await openDeliveryStore(store);
@@ -153,6 +156,7 @@ export async function startDeliveryWorker(
         objects, metrics, log, signal: abort.signal,
         intents: new IntentStore(ds.state, uid, shardId),
         httpBackoffUnitMs: process.env[ENV.httpBackoffUnitMs] ? Number(process.env[ENV.httpBackoffUnitMs]) : undefined,
+        httpAccessKey,
         definition: () => def!,
         processing: {
           deliveryStreamArn: `arn:aws:firehose:${region}:${accountId}:deliverystream/${cur.name}`,

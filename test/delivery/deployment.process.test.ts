@@ -4,6 +4,7 @@
 // reconcile calls) writes the definition; the process then delivers a
 // DataStream into s3rver with nothing but the environment the pod would get.
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -199,6 +200,193 @@ test('an encrypted source DataStream: the worker pod gets exactly that stream ke
     await w.p?.kill();
     client.destroy();
     await sealed.close();
+  }
+}, 90_000);
+
+/** Resolves a container's env as the kubelet would: values as given, secretKeyRefs from `secrets` (the Secret names it used are returned). */
+function podEnv(container: any, secrets: Record<string, Record<string, string>>): { env: Record<string, string>; named: string[] } {
+  const env: Record<string, string> = {};
+  const named = new Set<string>();
+  for (const e of container.env as any[]) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else {
+      const ref = e.valueFrom.secretKeyRef;
+      named.add(ref.name);
+      const v = secrets[ref.name]?.[ref.key];
+      if (v === undefined) throw new Error(`the pod could not start: Secret ${ref.name} has no key ${ref.key}`);
+      env[e.name] = v;
+    }
+  }
+  return { env, named: [...named] };
+}
+
+/** A local JSON-over-HTTP server; `answer` gets the parsed body and headers and returns [status, body]. */
+async function jsonServer(answer: (body: any, headers: http.IncomingHttpHeaders) => [number, unknown]) {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let raw = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') raw = zlib.gunzipSync(raw);
+      const [status, body] = answer(JSON.parse(raw.toString()), req.headers);
+      res.statusCode = status;
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+/** The operator's definition step, its ConfigMap as a file and its Deployment's command line and env (Secrets as the kubelet resolves them), started for real. */
+async function runAsPod(d: DeliveryStream, spec: DeliveryStreamSpec, source: string | undefined, secrets: Record<string, Record<string, string>>) {
+  const defn = deliveryDefinitionOf(d, spec, source, 'us-east-1', '000000000000');
+  if (!defn.ok) throw new Error(defn.message);
+  const def = await ensureDeliveryDefinition(await openDeliveryStore(rt.ctx.store), defn.def);
+  expect(def.status).toBe('ACTIVE');
+  const kids = deliveryChildren(d, spec, source ? { name: source, streamName: source, endpoint: rt.endpoint } : undefined, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: rt.endpoint });
+  const container = (kids.deployment as any).spec.template.spec.containers[0];
+  const root = fs.mkdtempSync(path.join(dir, 'pod-'));
+  const configText = (kids.configMap as any).data[WORKER_CONFIG_KEY] as string;
+  fs.writeFileSync(path.join(root, WORKER_CONFIG_KEY), configText);
+  const { env, named } = podEnv(container, secrets);
+  const proc = startDeliveryProcess((container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root)), { ...env, PATH: process.env.PATH ?? '', HOME: root }, { cleanEnv: true });
+  return { proc, def, container, named, configText };
+}
+
+test('spec.http: the worker pod gets the access key from its Secret only (not in the ConfigMap or the store) and delivers to the endpoint', async () => {
+  const received: { headers: http.IncomingHttpHeaders; body: any }[] = [];
+  const endpoint = await jsonServer((body, headers) => {
+    received.push({ headers, body });
+    return [200, { requestId: body.requestId, timestamp: Date.now() }];
+  });
+  const spec = DeliveryStreamSpec.parse({
+    source: { type: 'DirectPut' }, buffering: { sizeMiB: 1, intervalSeconds: 0 },
+    s3: { bucket: 'lake', endpoint: s3.endpoint, prefix: 'http-backup/' },
+    http: { url: `${endpoint.url}/ingest`, name: 'collector', accessKeySecretRef: { name: 'collector-key', key: 'token' }, contentEncoding: 'GZIP', commonAttributes: { env: 'prod' }, retrySeconds: 60 },
+  });
+  const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'to-collector', namespace: 'prod', uid: 'u-4', generation: 1 }, spec };
+  const SECRET = 'k-' + randomBytes(8).toString('hex');
+  const pod = await runAsPod(d, spec, undefined, { 'collector-key': { token: SECRET } });
+  try {
+    expect(pod.named).toEqual(['collector-key']);
+    expect(pod.container.env).toContainEqual({ name: 'SHARDLINE_HTTP_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'collector-key', key: 'token' } } });
+    // The key is in neither the ConfigMap nor the definition every NATS client can read.
+    expect(pod.configText).not.toContain(SECRET);
+    expect(JSON.stringify(pod.def)).not.toContain(SECRET);
+    expect(pod.def.http).toEqual({ Url: `${endpoint.url}/ingest`, Name: 'collector', ContentEncoding: 'GZIP', CommonAttributes: [{ AttributeName: 'env', AttributeValue: 'prod' }], RetryDurationInSeconds: 60, S3BackupMode: 'FailedDataOnly' });
+    const recs = Array.from({ length: 20 }, (_, i) => JSON.stringify({ n: i }));
+    const res = await fetch(rt.endpoint, {
+      method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Firehose_20150804.PutRecordBatch' },
+      body: JSON.stringify({ DeliveryStreamName: 'to-collector', Records: recs.map((r) => ({ Data: Buffer.from(r).toString('base64') })) }),
+    });
+    expect(res.status).toBe(200);
+    const got = await waitUntil(async () => {
+      const all = received.flatMap((r) => r.body.records.map((x: { data: string }) => Buffer.from(x.data, 'base64').toString()));
+      return all.length >= recs.length ? all : undefined;
+    });
+    expect(got.sort()).toEqual([...recs].sort());
+    for (const r of received) {
+      expect(r.headers['x-amz-firehose-access-key']).toBe(SECRET);
+      expect(r.headers['x-amz-firehose-protocol-version']).toBe('1.0');
+      expect(r.headers['content-encoding']).toBe('gzip');
+      expect(JSON.parse(String(r.headers['x-amz-firehose-common-attributes']))).toEqual({ commonAttributes: { env: 'prod' } });
+    }
+    // FailedDataOnly and nothing failed: no backup object.
+    expect(await s3.list('lake', 'http-backup/')).toEqual([]);
+    expect(pod.proc.proc.exitCode).toBeNull();
+  } finally {
+    await pod.proc.kill();
+    await endpoint.close();
+  }
+}, 90_000);
+
+test('spec.http with a Secret item the pod environment lacks: the worker refuses to start unauthenticated', async () => {
+  const spec = DeliveryStreamSpec.parse({
+    source: { type: 'DirectPut' }, buffering: { sizeMiB: 1, intervalSeconds: 0 },
+    s3: { bucket: 'lake', endpoint: s3.endpoint }, http: { url: 'http://127.0.0.1:9/x', accessKeySecretRef: { name: 'k' } },
+  });
+  const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'no-key', namespace: 'prod', uid: 'u-5', generation: 1 }, spec };
+  const kids = deliveryChildren(d, spec, undefined, { image: 'shardline:test', natsUrl: nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: rt.endpoint });
+  const root = fs.mkdtempSync(path.join(dir, 'pod-'));
+  fs.writeFileSync(path.join(root, WORKER_CONFIG_KEY), (kids.configMap as any).data[WORKER_CONFIG_KEY]);
+  const args = ((kids.deployment as any).spec.template.spec.containers[0].args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root));
+  const p = startDeliveryProcess(args, { SHARDLINE_NATS_URL: nats.url, PATH: process.env.PATH ?? '', HOME: root }, { cleanEnv: true });
+  const exit = await p.exited;
+  expect(exit.code).not.toBe(0);
+  expect(p.stderr()).toContain('SHARDLINE_HTTP_ACCESS_KEY is not set');
+}, 30_000);
+
+test('spec.processing: de-aggregation, transform, dynamic partitioning by jq and by the transform, delimiter, run by the worker command line', async () => {
+  await kinesis.send(new CreateStreamCommand({ StreamName: 'clicks', ShardCount: 1 }));
+  await new Promise((r) => setTimeout(r, 500));
+  // A transform speaking the Lambda contract: upper-cases the page, drops "bot" records, fails "bad" ones, partitions by device.
+  const calls: any[] = [];
+  const fn = await jsonServer((body) => {
+    calls.push(body);
+    return [200, {
+      records: body.records.map((r: { recordId: string; data: string }) => {
+        const o = JSON.parse(Buffer.from(r.data, 'base64').toString());
+        if (o.bot) return { recordId: r.recordId, result: 'Dropped', data: r.data };
+        if (o.bad) return { recordId: r.recordId, result: 'ProcessingFailed', data: r.data };
+        const out = { ...o, page: String(o.page).toUpperCase() };
+        return { recordId: r.recordId, result: 'Ok', data: Buffer.from(JSON.stringify(out)).toString('base64'), metadata: { partitionKeys: { device: o.device } } };
+      }),
+    }];
+  });
+  try {
+    const spec = DeliveryStreamSpec.parse({
+      source: { dataStreamRef: { name: 'clicks' }, startingPosition: 'TRIM_HORIZON' },
+      buffering: { sizeMiB: 64, intervalSeconds: 0 },
+      s3: { bucket: 'lake', endpoint: s3.endpoint, prefix: 'clicks/site=!{partitionKeyFromQuery:site}/device=!{partitionKeyFromLambda:device}/', errorOutputPrefix: 'clicks-err/!{firehose:error-output-type}/' },
+      processing: {
+        deAggregation: { subRecordType: 'JSON' },
+        transform: { functionUrl: `${fn.url}/fn`, timeoutSeconds: 10, numberOfRetries: 0 },
+        dynamicPartitioning: { partitionKeys: { site: '.site' } },
+        appendDelimiter: true,
+      },
+    });
+    const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'clicks-lake', namespace: 'prod', uid: 'u-6', generation: 1 }, spec };
+    const pod = await runAsPod(d, spec, 'clicks', {});
+    try {
+      expect(pod.named).toEqual([]);
+      expect(pod.def.s3.DynamicPartitioningConfiguration).toEqual({ Enabled: true, RetryOptions: { DurationInSeconds: 300 } });
+      expect(pod.def.s3.ProcessingConfiguration!.Processors!.map((p) => p.Type)).toEqual(['RecordDeAggregation', 'Lambda', 'MetadataExtraction', 'AppendDelimiterToRecord']);
+      // Each Kinesis record aggregates three JSON objects (no separator, as Firehose's JSON de-aggregation accepts).
+      const objs = [
+        { site: 'a', device: 'ios', page: 'home' }, { site: 'b', device: 'web', page: 'cart' }, { site: 'a', device: 'web', page: 'pay' },
+        { site: 'a', device: 'ios', page: 'x', bot: true }, { site: 'b', device: 'ios', page: 'y', bad: true }, { site: 'b', device: 'web', page: 'z' },
+      ];
+      const records = [objs.slice(0, 3), objs.slice(3, 6)].map((g, i) => ({ Data: Buffer.from(g.map((o) => JSON.stringify(o)).join('')), PartitionKey: `p${i}` }));
+      expect((await kinesis.send(new PutRecordsCommand({ StreamName: 'clicks', Records: records }))).FailedRecordCount).toBe(0);
+      const byKey = await waitUntil(async () => {
+        const out: Record<string, string> = {};
+        for (const k of await s3.list('lake', 'clicks')) out[k] = (await s3.get('lake', k)).toString();
+        const lines = Object.values(out).join('').split('\n').filter(Boolean);
+        return lines.length >= 5 ? out : undefined;
+      });
+      const content = (prefix: string) => Object.entries(byKey).filter(([k]) => k.startsWith(prefix)).map(([, v]) => v).join('');
+      const lines = (prefix: string) => content(prefix).split('\n').filter(Boolean).map((l) => JSON.parse(l)).sort((x, y) => x.page.localeCompare(y.page));
+      expect(lines('clicks/site=a/device=ios/')).toEqual([{ site: 'a', device: 'ios', page: 'HOME' }]);
+      expect(lines('clicks/site=a/device=web/')).toEqual([{ site: 'a', device: 'web', page: 'PAY' }]);
+      expect(lines('clicks/site=b/device=web/')).toEqual([{ site: 'b', device: 'web', page: 'CART' }, { site: 'b', device: 'web', page: 'Z' }]);
+      expect(Object.keys(byKey).filter((k) => k.startsWith('clicks/site=b/device=ios/'))).toEqual([]);
+      // Every delivered record ends in the delimiter.
+      for (const [k, v] of Object.entries(byKey)) if (k.startsWith('clicks/')) expect(v.endsWith('}\n')).toBe(true);
+      const failed = content('clicks-err/processing-failed/').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(failed).toHaveLength(1);
+      expect(JSON.parse(Buffer.from(failed[0].rawData, 'base64').toString())).toEqual({ site: 'b', device: 'ios', page: 'y', bad: true });
+      // The transform saw the de-aggregated records, one each.
+      expect(calls.flatMap((c) => c.records).length).toBe(6);
+      expect(pod.proc.proc.exitCode).toBeNull();
+    } finally {
+      await pod.proc.kill();
+    }
+  } finally {
+    await fn.close();
   }
 }, 90_000);
 
