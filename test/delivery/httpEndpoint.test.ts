@@ -4,7 +4,7 @@
 // data (FailedDataOnly) and of all data (AllData).
 import http from 'node:http';
 import zlib from 'node:zlib';
-import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand, UpdateDestinationCommand, ConcurrentModificationException, InvalidArgumentException } from '@aws-sdk/client-firehose';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
@@ -171,4 +171,62 @@ test('a failing endpoint is retried within RetryOptions then backed up; AllData 
   expect((await s3.get(BUCKET, copies[0]!)).toString()).toBe('kept');
   expect(seen.get('/all')).toHaveLength(1);
   await w2.kill('SIGTERM');
+}, 60_000);
+
+test('UpdateDestination with HttpEndpointDestinationUpdate: new version, stale version refused, the running worker sends the next flush to the new endpoint', async () => {
+  const d = await create('moving', '/old');
+  const w = worker('moving');
+  await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'moving', Records: [{ Data: Buffer.from('before') }] }));
+  await waitFor(() => (seen.get('/old')?.length ? true : undefined));
+  const update = {
+    EndpointConfiguration: { Url: `${url}/new`, Name: 'new endpoint', AccessKey: 'rotated' },
+    BufferingHints: { SizeInMBs: 2, IntervalInSeconds: 0 },
+    RequestConfiguration: { ContentEncoding: 'NONE' as const, CommonAttributes: [{ AttributeName: 'env', AttributeValue: 'prod' }] },
+    RetryOptions: { DurationInSeconds: 30 },
+    S3BackupMode: 'AllData' as const,
+    S3Update: { Prefix: 'moving-v2/' },
+  };
+  await fh.send(new UpdateDestinationCommand({ DeliveryStreamName: 'moving', CurrentDeliveryStreamVersionId: d.VersionId!, DestinationId: d.Destinations![0]!.DestinationId!, HttpEndpointDestinationUpdate: update }));
+  const after = (await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'moving' }))).DeliveryStreamDescription!;
+  expect(after.VersionId).toBe(String(Number(d.VersionId) + 1));
+  const h = after.Destinations![0]!.HttpEndpointDestinationDescription!;
+  expect(h).toMatchObject({
+    EndpointConfiguration: { Url: `${url}/new`, Name: 'new endpoint' },
+    BufferingHints: { SizeInMBs: 2, IntervalInSeconds: 0 },
+    RequestConfiguration: { ContentEncoding: 'NONE', CommonAttributes: [{ AttributeName: 'env', AttributeValue: 'prod' }] },
+    RetryOptions: { DurationInSeconds: 30 },
+    S3BackupMode: 'AllData',
+    // The backup bucket keeps what the update did not name.
+    S3DestinationDescription: { BucketARN: `arn:aws:s3:::${BUCKET}`, Prefix: 'moving-v2/', ErrorOutputPrefix: 'moving-err/' },
+  });
+  expect((h.EndpointConfiguration as any).AccessKey).toBeUndefined();
+
+  // The version named is no longer current.
+  const stale = await fh.send(new UpdateDestinationCommand({ DeliveryStreamName: 'moving', CurrentDeliveryStreamVersionId: d.VersionId!, DestinationId: d.Destinations![0]!.DestinationId!, HttpEndpointDestinationUpdate: { RetryOptions: { DurationInSeconds: 1 } } })).catch((e) => e);
+  expect(stale).toBeInstanceOf(ConcurrentModificationException);
+  // An S3 update for an HTTP endpoint destination is InvalidArgumentException; a URL off the model's pattern a ValidationException.
+  const wrongType = await fh.send(new UpdateDestinationCommand({ DeliveryStreamName: 'moving', CurrentDeliveryStreamVersionId: after.VersionId!, DestinationId: d.Destinations![0]!.DestinationId!, ExtendedS3DestinationUpdate: { Prefix: 'x/' } })).catch((e) => e);
+  expect(wrongType).toBeInstanceOf(InvalidArgumentException);
+  const badUrl = await fh.send(new UpdateDestinationCommand({ DeliveryStreamName: 'moving', CurrentDeliveryStreamVersionId: after.VersionId!, DestinationId: d.Destinations![0]!.DestinationId!, HttpEndpointDestinationUpdate: { EndpointConfiguration: { Url: 'ftp://nowhere' } } })).catch((e) => e);
+  expect(badUrl.name).toBe('ValidationException');
+  expect(badUrl.message).toContain("Value 'ftp://nowhere' at 'httpEndpointDestinationUpdate.endpointConfiguration.url' failed to satisfy constraint");
+  expect((await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'moving' }))).DeliveryStreamDescription!.VersionId).toBe(after.VersionId);
+
+  // The worker re-reads the definition: the next flush goes to the new endpoint, with the new key and attributes, and (AllData) to the new prefix.
+  await new Promise((r) => setTimeout(r, 1500));
+  await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'moving', Records: [{ Data: Buffer.from('after') }] }));
+  const got = await waitFor(() => seen.get('/new')?.[0]);
+  expect(got.body.records.map((r: any) => Buffer.from(r.data, 'base64').toString())).toEqual(['after']);
+  expect(got.headers['x-amz-firehose-access-key']).toBe('rotated');
+  expect(got.headers['content-encoding']).toBeUndefined();
+  expect(JSON.parse(got.headers['x-amz-firehose-common-attributes'] as string)).toEqual({ commonAttributes: { env: 'prod' } });
+  expect(seen.get('/old')!.map((s) => s.body.records.map((r: any) => Buffer.from(r.data, 'base64').toString())).flat()).toEqual(['before']);
+  const copies = await waitFor(async () => {
+    const k = await s3.list(BUCKET, 'moving-v2/');
+    return k.length ? k : undefined;
+  });
+  // Object names carry the new version.
+  expect(copies[0]).toMatch(new RegExp(`/moving-${after.VersionId}-`));
+  expect((await s3.get(BUCKET, copies[0]!)).toString()).toBe('after');
+  await w.kill('SIGTERM');
 }, 60_000);

@@ -3,7 +3,7 @@
 import type { HttpDestinationDef, S3DestinationDef } from '../../../stream/deliveryStreams.js';
 import { invalidArgument } from '../errors.js';
 import type { Params } from '../context.js';
-import { describeDestination, destinationFromConfig } from './destination.js';
+import { describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
 
 export function httpDestinationFromConfig(c: Params): { s3: S3DestinationDef; http: HttpDestinationDef } {
   const e = c.EndpointConfiguration as Params;
@@ -23,6 +23,33 @@ export function httpDestinationFromConfig(c: Params): { s3: S3DestinationDef; ht
       S3BackupMode: c.S3BackupMode ?? 'FailedDataOnly',
     },
   };
+}
+
+/**
+ * HttpEndpointDestinationUpdate: the members given replace the stored ones,
+ * the rest stay (as for S3DestinationUpdate). EndpointConfiguration is one
+ * member: a new one without AccessKey sends none (a key meant for one URL is
+ * never carried over to another). S3Update changes the backup bucket; its
+ * buffering hints stay the endpoint's.
+ */
+export function httpDestinationUpdate(cur: { s3: S3DestinationDef; http: HttpDestinationDef }, u: Params): { s3: S3DestinationDef; http: HttpDestinationDef } {
+  if (u.ProcessingConfiguration?.Enabled) throw invalidArgument('Processing for an HTTP endpoint destination is not supported by this Shardline version yet.');
+  const http: HttpDestinationDef = structuredClone(cur.http);
+  const e = u.EndpointConfiguration as Params | undefined;
+  if (e) {
+    http.Url = e.Url;
+    if (e.Name !== undefined) http.Name = e.Name;
+    else delete http.Name;
+    if (e.AccessKey !== undefined) http.AccessKey = e.AccessKey;
+    else delete http.AccessKey;
+  }
+  if (u.RequestConfiguration?.ContentEncoding !== undefined) http.ContentEncoding = u.RequestConfiguration.ContentEncoding;
+  if (u.RequestConfiguration?.CommonAttributes !== undefined) http.CommonAttributes = u.RequestConfiguration.CommonAttributes;
+  if (u.RetryOptions?.DurationInSeconds !== undefined) http.RetryDurationInSeconds = u.RetryOptions.DurationInSeconds;
+  if (u.S3BackupMode !== undefined) http.S3BackupMode = u.S3BackupMode;
+  const hints = { ...cur.s3.BufferingHints, ...(u.BufferingHints ?? {}) };
+  const s3 = destinationUpdate(cur.s3, { ...((u.S3Update as Params | undefined) ?? {}), BufferingHints: hints });
+  return { s3, http };
 }
 
 export function describeHttpDestination(h: HttpDestinationDef, s3: S3DestinationDef) {

@@ -14,7 +14,7 @@ import { setStreamEncryption } from '../../../stream/streamEncryption.js';
 import { KeyError } from '../../../stream/keyring.js';
 import type { ApiContext, Params } from '../context.js';
 import { describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
-import { describeHttpDestination, httpDestinationFromConfig } from './httpDestination.js';
+import { describeHttpDestination, httpDestinationFromConfig, httpDestinationUpdate } from './httpDestination.js';
 
 const stores = new WeakMap<ApiContext, Promise<DeliveryStore>>();
 /** The delivery buckets, opened once per API context. */
@@ -193,8 +193,8 @@ export async function updateDestinationOp(ctx: ApiContext, p: Params) {
   if (p.DestinationId !== cur.destinationId) throw invalidArgument(`Destination ${p.DestinationId} not found for Firehose ${name}.`);
   const updates = Object.keys(p).filter((k) => k.endsWith('DestinationUpdate'));
   if (updates.length !== 1) throw invalidArgument('Exactly one destination update must be specified.');
-  if (cur.http) throw invalidArgument('Updating an HTTP endpoint destination is not supported by this Shardline version yet.');
-  if (updates[0] !== 'S3DestinationUpdate' && updates[0] !== 'ExtendedS3DestinationUpdate') {
+  const wanted = cur.http ? ['HttpEndpointDestinationUpdate'] : ['S3DestinationUpdate', 'ExtendedS3DestinationUpdate'];
+  if (!wanted.includes(updates[0]!)) {
     throw invalidArgument(`Changing the destination type to ${updates[0]!.replace('Update', '')} is not supported by this Shardline version.`);
   }
   if (cur.status !== 'ACTIVE') throw resourceInUse(`Firehose ${name} under account ${ctx.config.accountId} is not ACTIVE: it is ${cur.status}.`);
@@ -202,7 +202,8 @@ export async function updateDestinationOp(ctx: ApiContext, p: Params) {
   try {
     await updateDeliveryStream(ds, name, (r) => {
       if (r.versionId !== want) throw new VersionMismatchError(String(r.versionId));
-      return { ...r, s3: destinationUpdate(r.s3, p[updates[0]!] as Params), versionId: r.versionId + 1, lastUpdateMs: Date.now() };
+      const next = r.http ? httpDestinationUpdate({ s3: r.s3, http: r.http }, p[updates[0]!] as Params) : { s3: destinationUpdate(r.s3, p[updates[0]!] as Params) };
+      return { ...r, ...next, versionId: r.versionId + 1, lastUpdateMs: Date.now() };
     });
   } catch (e) {
     if (e instanceof VersionMismatchError) {

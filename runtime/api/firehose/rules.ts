@@ -108,7 +108,7 @@ export const FIREHOSE_RULES: Record<string, OperationRules> = {
     DestinationId: str(1, 100, '[a-zA-Z0-9-]+', true),
     S3DestinationUpdate: struct(s3Members(false)),
     ExtendedS3DestinationUpdate: struct(extendedMembers(false)),
-    HttpEndpointDestinationUpdate: struct({}),
+    HttpEndpointDestinationUpdate: struct((({ S3Configuration: _backup, ...members }) => ({ ...members, S3Update: struct(s3Members(false)) }))(httpEndpoint(false))),
   },
   PutRecord: { DeliveryStreamName: deliveryStreamName(), Record: struct({ Data: { type: 'Blob', notNull: true, minLength: 0, maxLength: 1024000 } }, true) },
   PutRecordBatch: {
