@@ -4,17 +4,16 @@
 // reconcile calls) writes the definition; the process then delivers a
 // DataStream into s3rver with nothing but the environment the pod would get.
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { CreateStreamCommand, PutRecordsCommand, StartStreamEncryptionCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { randomBytes } from 'node:crypto';
 import { encryptionKeyId } from '../../operator/model/datastream.js';
-import { startNats, type NatsServers } from '../harness/nats.js';
+import type { NatsServers } from '../harness/nats.js';
 import { startInProcess, sdkClient } from '../harness/runtime.js';
-import { startS3, type S3Server } from '../harness/s3.js';
-import { startDeliveryProcess, type DeliveryProcess } from '../harness/delivery.js';
+import type { S3Server } from '../harness/s3.js';
+import { jsonServer, startDeliveryProcess, waitFor, startDeliveryStack, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
 import { deliveryChildren } from '../../operator/model/workers.js';
@@ -22,28 +21,21 @@ import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js
 import { KMS_KEYS_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { ensureDeliveryDefinition, openDeliveryStore, readDeliveryStats } from '../../stream/deliveryStreams.js';
 
+let stack: DeliveryStack;
 let nats: NatsServers;
 let rt: RunningRuntime & { endpoint: string };
 let s3: S3Server;
 let kinesis: KinesisClient;
-let worker: DeliveryProcess | undefined;
 let dir: string;
 
 beforeAll(async () => {
-  nats = await startNats();
-  rt = await startInProcess(nats.url);
-  s3 = await startS3();
-  await s3.createBucket('lake');
-  kinesis = sdkClient(rt.endpoint, { http1: true });
+  stack = await startDeliveryStack({ buckets: ['lake'] });
+  ({ nats, rt, s3, kinesis } = stack);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-pod-'));
 });
 afterAll(async () => {
-  await worker?.kill();
-  kinesis?.destroy();
-  await rt?.close();
-  await s3?.stop();
-  await nats?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('the delivery Deployment command line delivers a DataStream to S3 with only the pod environment and the Secrets it names', async () => {
@@ -86,7 +78,7 @@ test('the delivery Deployment command line delivers a DataStream to S3 with only
   expect([...named]).toEqual(['s3-creds']);
   expect(env.SHARDLINE_NATS_URL).toBe(nats.url);
 
-  worker = startDeliveryProcess(args, { ...env, PATH: process.env.PATH ?? '', HOME: dir }, { cleanEnv: true });
+  const worker = stack.track(startDeliveryProcess(args, { ...env, PATH: process.env.PATH ?? '', HOME: dir }, { cleanEnv: true }));
   const recs = Array.from({ length: 400 }, (_, i) => JSON.stringify({ id: i }));
   const out = await kinesis.send(new PutRecordsCommand({ StreamName: 'events', Records: recs.map((r, i) => ({ Data: Buffer.from(r), PartitionKey: `k${i}` })) }));
   expect(out.FailedRecordCount).toBe(0);
@@ -125,7 +117,7 @@ test('an unreachable destination (missing bucket) shows as destinationError and 
   expect((await ensureDeliveryDefinition(ds, defn.def)).status).toBe('ACTIVE');
   const config = path.join(dir, 'late.json');
   fs.writeFileSync(config, JSON.stringify({ deliveryStreamName: 'late-bucket', s3: { endpoint: s3.endpoint } }));
-  const w = startDeliveryProcess(['delivery', '--config', config], { SHARDLINE_NATS_URL: nats.url });
+  const w = stack.track(startDeliveryProcess(['delivery', '--config', config], { SHARDLINE_NATS_URL: nats.url }));
   try {
     const res = await fetch(rt.endpoint, {
       method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Firehose_20150804.PutRecordBatch' },
@@ -187,7 +179,7 @@ test('an encrypted source DataStream: the worker pod gets exactly that stream ke
     fs.writeFileSync(path.join(root, WORKER_CONFIG_KEY), (kids.configMap as any).data[WORKER_CONFIG_KEY]);
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: root };
     for (const e of container.env as any[]) env[e.name] = String(e.value).replace(KMS_KEYS_DIR, path.join(root, 'kms-keys'));
-    w.p = startDeliveryProcess((container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root)), env, { cleanEnv: true });
+    w.p = stack.track(startDeliveryProcess((container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root)), env, { cleanEnv: true }));
     const recs = Array.from({ length: 50 }, (_, i) => JSON.stringify({ order: i }));
     await client.send(new PutRecordsCommand({ StreamName: 'orders', Records: recs.map((r, i) => ({ Data: Buffer.from(r), PartitionKey: `o${i}` })) }));
     const got = await waitUntil(async () => {
@@ -220,27 +212,6 @@ function podEnv(container: any, secrets: Record<string, Record<string, string>>)
   return { env, named: [...named] };
 }
 
-/** A local JSON-over-HTTP server; `answer` gets the parsed body and headers and returns [status, body]. */
-async function jsonServer(answer: (body: any, headers: http.IncomingHttpHeaders) => [number, unknown]) {
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      let raw = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') raw = zlib.gunzipSync(raw);
-      const [status, body] = answer(JSON.parse(raw.toString()), req.headers);
-      res.statusCode = status;
-      res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify(body));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  };
-}
-
 /** The operator's definition step, its ConfigMap as a file and its Deployment's command line and env (Secrets as the kubelet resolves them), started for real. */
 async function runAsPod(d: DeliveryStream, spec: DeliveryStreamSpec, source: string | undefined, secrets: Record<string, Record<string, string>>) {
   const defn = deliveryDefinitionOf(d, spec, source, 'us-east-1', '000000000000');
@@ -253,14 +224,14 @@ async function runAsPod(d: DeliveryStream, spec: DeliveryStreamSpec, source: str
   const configText = (kids.configMap as any).data[WORKER_CONFIG_KEY] as string;
   fs.writeFileSync(path.join(root, WORKER_CONFIG_KEY), configText);
   const { env, named } = podEnv(container, secrets);
-  const proc = startDeliveryProcess((container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root)), { ...env, PATH: process.env.PATH ?? '', HOME: root }, { cleanEnv: true });
+  const proc = stack.track(startDeliveryProcess((container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root)), { ...env, PATH: process.env.PATH ?? '', HOME: root }, { cleanEnv: true }));
   return { proc, def, container, named, configText };
 }
 
 test('spec.http: the worker pod gets the access key from its Secret only (not in the ConfigMap or the store) and delivers to the endpoint', async () => {
-  const received: { headers: http.IncomingHttpHeaders; body: any }[] = [];
-  const endpoint = await jsonServer((body, headers) => {
-    received.push({ headers, body });
+  const received: { headers: Record<string, string | string[] | undefined>; body: any }[] = [];
+  const endpoint = await jsonServer((body, req) => {
+    received.push({ headers: req.headers, body });
     return [200, { requestId: body.requestId, timestamp: Date.now() }];
   });
   const spec = DeliveryStreamSpec.parse({
@@ -314,7 +285,7 @@ test('spec.http with a Secret item the pod environment lacks: the worker refuses
   const root = fs.mkdtempSync(path.join(dir, 'pod-'));
   fs.writeFileSync(path.join(root, WORKER_CONFIG_KEY), (kids.configMap as any).data[WORKER_CONFIG_KEY]);
   const args = ((kids.deployment as any).spec.template.spec.containers[0].args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, root));
-  const p = startDeliveryProcess(args, { SHARDLINE_NATS_URL: nats.url, PATH: process.env.PATH ?? '', HOME: root }, { cleanEnv: true });
+  const p = stack.track(startDeliveryProcess(args, { SHARDLINE_NATS_URL: nats.url, PATH: process.env.PATH ?? '', HOME: root }, { cleanEnv: true }));
   const exit = await p.exited;
   expect(exit.code).not.toBe(0);
   expect(p.stderr()).toContain('SHARDLINE_HTTP_ACCESS_KEY is not set');
@@ -390,12 +361,5 @@ test('spec.processing: de-aggregation, transform, dynamic partitioning by jq and
   }
 }, 90_000);
 
-async function waitUntil<T>(f: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls until `f` gives a value (the harness's waitFor). */
+const waitUntil = <T>(f: () => Promise<T | undefined>, ms = 30_000) => waitFor('condition', f, ms, 250);

@@ -2,47 +2,24 @@
 // a flush (before upload, mid-upload, after upload before the checkpoint) and
 // at random moments; a restarted worker must leave every record in exactly
 // one object. The oracle is a count over everything s3rver holds.
-import {
-  FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand,
-} from '@aws-sdk/client-firehose';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
-import { startS3, type S3Server } from '../harness/s3.js';
-import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
-import type { RunningRuntime } from '../../runtime/server.js';
+import { type FirehoseClient, CreateDeliveryStreamCommand, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import type { S3Server } from '../harness/s3.js';
+import { ROLE, startDeliveryStack, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
 
-const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'exactly-once';
 
-let nats: NatsServers;
-let rt: RunningRuntime & { endpoint: string };
+let stack: DeliveryStack;
 let s3: S3Server;
 let fh: FirehoseClient;
-const procs: DeliveryProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
-  rt = await startInProcess(nats.url);
-  s3 = await startS3();
-  await s3.createBucket(BUCKET);
-  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  stack = await startDeliveryStack({ buckets: [BUCKET] });
+  ({ s3, fh } = stack);
 });
-afterAll(async () => {
-  for (const p of procs) await p.kill();
-  fh?.destroy();
-  await rt?.close();
-  await s3?.stop();
-  await nats?.stop();
-});
+afterAll(() => stack?.stop());
 
-function worker(name: string, env: Record<string, string> = {}): DeliveryProcess {
-  const config = writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } });
-  // Short leases: a killed worker's shards are free again quickly.
-  const p = startDeliveryProcess(['delivery', '--config', config], { SHARDLINE_NATS_URL: nats.url, SHARDLINE_DELIVERY_LEASE_MS: '1500', ...env });
-  procs.push(p);
-  return p;
-}
+/** Short leases: a killed worker's shards are free again quickly. */
+const worker = (name: string, env: Record<string, string> = {}): DeliveryProcess => stack.worker(name, { env: { SHARDLINE_DELIVERY_LEASE_MS: '1500', ...env } });
 
 async function create(name: string) {
   await fh.send(new CreateDeliveryStreamCommand({
@@ -53,11 +30,7 @@ async function create(name: string) {
       ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] },
     },
   }));
-  for (;;) {
-    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
-    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return stack.waitActive(name);
 }
 
 let next = 0;

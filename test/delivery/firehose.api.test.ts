@@ -8,15 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, ListDeliveryStreamsCommand,
+  type FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, ListDeliveryStreamsCommand,
   PutRecordCommand, PutRecordBatchCommand, UpdateDestinationCommand, DeleteDeliveryStreamCommand,
   TagDeliveryStreamCommand, UntagDeliveryStreamCommand, ListTagsForDeliveryStreamCommand,
   StartDeliveryStreamEncryptionCommand, StopDeliveryStreamEncryptionCommand,
 } from '@aws-sdk/client-firehose';
-import { CreateStreamCommand, ListStreamsCommand, KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { startInProcess, sdkClient, TEST_CREDENTIALS } from '../harness/runtime.js';
+import { CreateStreamCommand, ListStreamsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { ROLE, startDeliveryStack, type DeliveryStack } from '../harness/delivery.js';
+import { TEST_CREDENTIALS } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { readShard } from '../../stream/shardRead.js';
 import { getStream } from '../../stream/streams.js';
@@ -24,10 +23,9 @@ import { jsStreamName } from '../../stream/names.js';
 
 const AWS_CLI = '/usr/bin/aws';
 const FH_KEY = 'firehose-key-1';
-const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'arn:aws:s3:::deliveries';
 
-let nats: NatsServers;
+let stack: DeliveryStack;
 let rt: RunningRuntime & { endpoint: string };
 let fh: FirehoseClient;
 let kinesis: KinesisClient;
@@ -35,17 +33,12 @@ let home: string;
 
 beforeAll(async () => {
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-fh-'));
-  nats = await startNats();
-  // The key ring stands in for KMS: AWS_OWNED_CMK is its alias/aws/firehose.
-  rt = await startInProcess(nats.url, { kmsKeys: `${FH_KEY}:${randomBytes(32).toString('base64')}\nalias/aws/firehose:${FH_KEY}` });
-  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
-  kinesis = sdkClient(rt.endpoint, { http1: true });
+  // No S3 and no worker here: the API alone. The key ring stands in for KMS: AWS_OWNED_CMK is its alias/aws/firehose.
+  stack = await startDeliveryStack({ s3: false, runtime: { kmsKeys: `${FH_KEY}:${randomBytes(32).toString('base64')}\nalias/aws/firehose:${FH_KEY}` } });
+  ({ rt, fh, kinesis } = stack);
 });
 afterAll(async () => {
-  fh?.destroy();
-  kinesis?.destroy();
-  await rt?.close();
-  await nats?.stop();
+  await stack?.stop();
   if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
@@ -58,14 +51,7 @@ async function errorOf(p: Promise<unknown>): Promise<{ name: string; message: st
   throw new Error('expected the call to fail');
 }
 
-async function waitActive(name: string) {
-  for (let i = 0; i < 100; i++) {
-    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
-    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return d.DeliveryStreamDescription!;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} never became ACTIVE`);
-}
+const waitActive = (name: string) => stack.waitActive(name);
 
 const s3Config = (extra: Record<string, unknown> = {}) => ({ RoleARN: ROLE, BucketARN: BUCKET, ...extra });
 

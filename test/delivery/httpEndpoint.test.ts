@@ -2,66 +2,42 @@
 // real worker process POSTs to a test endpoint; headers and body shape, the
 // same request id across retries, gzip, 413 as permanent, S3 backup of failed
 // data (FailedDataOnly) and of all data (AllData).
-import http from 'node:http';
-import zlib from 'node:zlib';
-import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand, UpdateDestinationCommand, ConcurrentModificationException, InvalidArgumentException } from '@aws-sdk/client-firehose';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
-import { startS3, type S3Server } from '../harness/s3.js';
-import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
-import type { RunningRuntime } from '../../runtime/server.js';
+import type http from 'node:http';
+import {
+  type FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand, UpdateDestinationCommand, ConcurrentModificationException, InvalidArgumentException,
+} from '@aws-sdk/client-firehose';
+import type { S3Server } from '../harness/s3.js';
+import { jsonServer, ROLE, startDeliveryStack, waitFor, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
 
-const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'backup';
 
 interface Seen { headers: http.IncomingHttpHeaders; body: any; at: number }
-let nats: NatsServers;
-let rt: RunningRuntime & { endpoint: string };
+let stack: DeliveryStack;
 let s3: S3Server;
 let fh: FirehoseClient;
-let endpoint: http.Server;
+let endpoint: { url: string; close(): Promise<void> };
 let url: string;
 /** Per path: what the endpoint received, and the statuses it answers with in turn (last one repeats). */
 const seen = new Map<string, Seen[]>();
 const script = new Map<string, number[]>();
-const procs: DeliveryProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
-  rt = await startInProcess(nats.url);
-  s3 = await startS3();
-  await s3.createBucket(BUCKET);
-  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
-  endpoint = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      let raw = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') raw = zlib.gunzipSync(raw);
-      const body = JSON.parse(raw.toString());
-      const path = req.url!;
-      const list = seen.get(path) ?? [];
-      list.push({ headers: req.headers, body, at: Date.now() });
-      seen.set(path, list);
-      const statuses = script.get(path) ?? [200];
-      const status = statuses[Math.min(list.length - 1, statuses.length - 1)]!;
-      res.statusCode = status;
-      res.setHeader('Content-Type', 'application/json');
-      res.end(status === 200 ? JSON.stringify({ requestId: body.requestId, timestamp: Date.now() }) : JSON.stringify({ errorMessage: 'nope' }));
-    });
+  stack = await startDeliveryStack({ buckets: [BUCKET] });
+  ({ s3, fh } = stack);
+  endpoint = await jsonServer((body, req) => {
+    const path = req.url!;
+    const list = seen.get(path) ?? [];
+    list.push({ headers: req.headers, body, at: Date.now() });
+    seen.set(path, list);
+    const statuses = script.get(path) ?? [200];
+    const status = statuses[Math.min(list.length - 1, statuses.length - 1)]!;
+    return [status, status === 200 ? { requestId: body.requestId, timestamp: Date.now() } : { errorMessage: 'nope' }];
   });
-  await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(endpoint.address() as { port: number }).port}`;
+  url = endpoint.url;
 });
 afterAll(async () => {
-  for (const p of procs) await p.kill();
-  endpoint?.closeAllConnections();
-  endpoint?.close();
-  fh?.destroy();
-  await rt?.close();
-  await s3?.stop();
-  await nats?.stop();
+  await stack?.stop();
+  await endpoint?.close();
 });
 
 async function create(name: string, path: string, extra: Record<string, unknown> = {}) {
@@ -77,30 +53,14 @@ async function create(name: string, path: string, extra: Record<string, unknown>
       ...extra,
     },
   }));
-  for (;;) {
-    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
-    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return d.DeliveryStreamDescription!;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return stack.waitActive(name);
 }
 
-function worker(name: string): DeliveryProcess {
-  const p = startDeliveryProcess(['delivery', '--config', writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } })], {
-    SHARDLINE_NATS_URL: nats.url, SHARDLINE_HTTP_BACKOFF_UNIT_MS: '100',
-  });
-  procs.push(p);
-  return p;
-}
+/** Backoff in units of 100 ms (1 s in production), so retries fit a test. */
+const worker = (name: string): DeliveryProcess => stack.worker(name, { env: { SHARDLINE_HTTP_BACKOFF_UNIT_MS: '100' } });
 
-async function waitFor<T>(f: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Polls every 100 ms until `f` gives a value (the harness's waitFor). */
+const until = <T>(f: () => Promise<T | undefined> | T | undefined, ms = 30_000) => waitFor('condition', f, ms, 100);
 
 test('spec v1.0 request; 500 twice then 200: delivered once, same request id on every attempt, nothing backed up', async () => {
   const d = await create('web', '/ingest');
@@ -109,7 +69,7 @@ test('spec v1.0 request; 500 twice then 200: delivered once, same request id on 
   script.set('/ingest', [500, 503, 200]);
   await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'web', Records: ['a', 'b', 'c'].map((x) => ({ Data: Buffer.from(x) })) }));
   const w = worker('web');
-  const got = await waitFor(() => ((seen.get('/ingest')?.length ?? 0) >= 3 ? seen.get('/ingest')! : undefined));
+  const got = await until(() => ((seen.get('/ingest')?.length ?? 0) >= 3 ? seen.get('/ingest')! : undefined));
   const ids = new Set(got.map((s) => s.headers['x-amz-firehose-request-id']));
   expect(ids.size).toBe(1);
   const [first, , third] = got;
@@ -134,7 +94,7 @@ test('413 is permanent: no retry, the records go to the S3 backup as http-endpoi
   script.set('/too-big', [413]);
   await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'big', Records: [{ Data: Buffer.from('x1') }, { Data: Buffer.from('x2') }] }));
   const w = worker('big');
-  const keys = await waitFor(async () => {
+  const keys = await until(async () => {
     const k = await s3.list(BUCKET, 'big-err/');
     return k.length ? k : undefined;
   });
@@ -151,7 +111,7 @@ test('a failing endpoint is retried within RetryOptions then backed up; AllData 
   script.set('/down', [500]);
   await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'down', Records: [{ Data: Buffer.from('lost?') }] }));
   const w = worker('down');
-  const keys = await waitFor(async () => {
+  const keys = await until(async () => {
     const k = await s3.list(BUCKET, 'down-err/');
     return k.length ? k : undefined;
   });
@@ -164,7 +124,7 @@ test('a failing endpoint is retried within RetryOptions then backed up; AllData 
   await create('all', '/all', { S3BackupMode: 'AllData' });
   await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'all', Records: [{ Data: Buffer.from('kept') }] }));
   const w2 = worker('all');
-  const copies = await waitFor(async () => {
+  const copies = await until(async () => {
     const k = await s3.list(BUCKET, 'all/');
     return k.length ? k : undefined;
   });
@@ -177,7 +137,7 @@ test('UpdateDestination with HttpEndpointDestinationUpdate: new version, stale v
   const d = await create('moving', '/old');
   const w = worker('moving');
   await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'moving', Records: [{ Data: Buffer.from('before') }] }));
-  await waitFor(() => (seen.get('/old')?.length ? true : undefined));
+  await until(() => (seen.get('/old')?.length ? true : undefined));
   const update = {
     EndpointConfiguration: { Url: `${url}/new`, Name: 'new endpoint', AccessKey: 'rotated' },
     BufferingHints: { SizeInMBs: 2, IntervalInSeconds: 0 },
@@ -215,13 +175,13 @@ test('UpdateDestination with HttpEndpointDestinationUpdate: new version, stale v
   // The worker re-reads the definition: the next flush goes to the new endpoint, with the new key and attributes, and (AllData) to the new prefix.
   await new Promise((r) => setTimeout(r, 1500));
   await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'moving', Records: [{ Data: Buffer.from('after') }] }));
-  const got = await waitFor(() => seen.get('/new')?.[0]);
+  const got = await until(() => seen.get('/new')?.[0]);
   expect(got.body.records.map((r: any) => Buffer.from(r.data, 'base64').toString())).toEqual(['after']);
   expect(got.headers['x-amz-firehose-access-key']).toBe('rotated');
   expect(got.headers['content-encoding']).toBeUndefined();
   expect(JSON.parse(got.headers['x-amz-firehose-common-attributes'] as string)).toEqual({ commonAttributes: { env: 'prod' } });
   expect(seen.get('/old')!.map((s) => s.body.records.map((r: any) => Buffer.from(r.data, 'base64').toString())).flat()).toEqual(['before']);
-  const copies = await waitFor(async () => {
+  const copies = await until(async () => {
     const k = await s3.list(BUCKET, 'moving-v2/');
     return k.length ? k : undefined;
   });

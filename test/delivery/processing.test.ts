@@ -3,85 +3,53 @@
 // ProcessingFailed, timeouts and retries), error-prefix JSON lines, JSON
 // de-aggregation, dynamic partitioning by jq and by the transform's metadata,
 // and the 500-active-partition limit.
-import http from 'node:http';
 import {
-  FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand, type Processor,
+  type FirehoseClient, CreateDeliveryStreamCommand, PutRecordBatchCommand, type Processor,
 } from '@aws-sdk/client-firehose';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
-import { startS3, type S3Server } from '../harness/s3.js';
-import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
-import type { RunningRuntime } from '../../runtime/server.js';
+import type { S3Server } from '../harness/s3.js';
+import { jsonServer, ROLE, startDeliveryStack, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
 
-const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'processed';
 const FN_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:upper';
 
-let nats: NatsServers;
-let rt: RunningRuntime & { endpoint: string };
+let stack: DeliveryStack;
 let s3: S3Server;
 let fh: FirehoseClient;
-let fn: http.Server;
+let fn: { url: string; close(): Promise<void> };
 let fnUrl: string;
 const invocations: any[] = [];
 let mode: 'normal' | 'hang' = 'normal';
-const procs: DeliveryProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
-  rt = await startInProcess(nats.url);
-  s3 = await startS3();
-  await s3.createBucket(BUCKET);
-  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  stack = await startDeliveryStack({ buckets: [BUCKET] });
+  ({ s3, fh } = stack);
   // The transform: upper-cases; "drop" → Dropped, "fail" → ProcessingFailed; partition key k = first letter.
-  fn = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const event = JSON.parse(body);
-      invocations.push(event);
-      if (mode === 'hang') return; // never answers: the worker's timeout ends the call
-      const records = event.records.map((r: any) => {
-        const text = Buffer.from(r.data, 'base64').toString();
-        if (text.includes('drop')) return { recordId: r.recordId, result: 'Dropped', data: r.data };
-        if (text.includes('fail')) return { recordId: r.recordId, result: 'ProcessingFailed', data: r.data };
-        return { recordId: r.recordId, result: 'Ok', data: Buffer.from(text.toUpperCase()).toString('base64'), metadata: { partitionKeys: { k: text[0] } } };
-      });
-      res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ records }));
+  fn = await jsonServer((event) => {
+    invocations.push(event);
+    if (mode === 'hang') return undefined; // never answers: the worker's timeout ends the call
+    const records = event.records.map((r: any) => {
+      const text = Buffer.from(r.data, 'base64').toString();
+      if (text.includes('drop')) return { recordId: r.recordId, result: 'Dropped', data: r.data };
+      if (text.includes('fail')) return { recordId: r.recordId, result: 'ProcessingFailed', data: r.data };
+      return { recordId: r.recordId, result: 'Ok', data: Buffer.from(text.toUpperCase()).toString('base64'), metadata: { partitionKeys: { k: text[0] } } };
     });
+    return [200, { records }];
   });
-  await new Promise<void>((r) => fn.listen(0, '127.0.0.1', r));
-  fnUrl = `http://127.0.0.1:${(fn.address() as { port: number }).port}/invoke`;
+  fnUrl = `${fn.url}/invoke`;
 });
 afterAll(async () => {
-  for (const p of procs) await p.kill();
-  fn?.closeAllConnections();
-  fn?.close();
-  fh?.destroy();
-  await rt?.close();
-  await s3?.stop();
-  await nats?.stop();
+  await stack?.stop();
+  await fn?.close();
 });
 
-function worker(name: string, extra: Record<string, unknown> = {}): DeliveryProcess {
-  const config = writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint }, functions: { [FN_ARN]: fnUrl }, ...extra });
-  const p = startDeliveryProcess(['delivery', '--config', config], { SHARDLINE_NATS_URL: nats.url });
-  procs.push(p);
-  return p;
-}
+const worker = (name: string, extra: Record<string, unknown> = {}): DeliveryProcess => stack.worker(name, { config: { functions: { [FN_ARN]: fnUrl }, ...extra } });
 
 async function create(name: string, dest: Record<string, unknown>) {
   await fh.send(new CreateDeliveryStreamCommand({
     DeliveryStreamName: name,
     ExtendedS3DestinationConfiguration: { RoleARN: ROLE, BucketARN: `arn:aws:s3:::${BUCKET}`, BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 }, ...dest },
   }));
-  for (;;) {
-    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
-    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return stack.waitActive(name);
 }
 
 async function put(name: string, records: string[]) {

@@ -5,42 +5,23 @@
 // as their user records.
 import http from 'node:http';
 import { CreateStreamCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand } from '@aws-sdk/client-firehose';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { startInProcess, sdkClient, TEST_CREDENTIALS } from '../harness/runtime.js';
-import { startS3, type S3Server } from '../harness/s3.js';
-import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
+import { type FirehoseClient, CreateDeliveryStreamCommand } from '@aws-sdk/client-firehose';
+import type { S3Server } from '../harness/s3.js';
+import { ROLE, startDeliveryStack, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
 import { freePort } from '../harness/ports.js';
 import { aggAggregate } from '../harness/kplAgg.js';
-import type { RunningRuntime } from '../../runtime/server.js';
-
-const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'shared';
 
-let nats: NatsServers;
-let rt: RunningRuntime & { endpoint: string };
+let stack: DeliveryStack;
 let s3: S3Server;
 let fh: FirehoseClient;
 let kinesis: KinesisClient;
-const procs: DeliveryProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
-  rt = await startInProcess(nats.url);
-  s3 = await startS3();
-  await s3.createBucket(BUCKET);
-  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
-  kinesis = sdkClient(rt.endpoint, { http1: true });
+  stack = await startDeliveryStack({ buckets: [BUCKET] });
+  ({ s3, fh, kinesis } = stack);
 });
-afterAll(async () => {
-  for (const p of procs) await p.kill();
-  fh?.destroy();
-  kinesis?.destroy();
-  await rt?.close();
-  await s3?.stop();
-  await nats?.stop();
-});
+afterAll(() => stack?.stop());
 
 async function fromStream(name: string, stream: string, shards: number) {
   await kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: shards }));
@@ -53,18 +34,12 @@ async function fromStream(name: string, stream: string, shards: number) {
       ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] },
     },
   }));
-  for (;;) {
-    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
-    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return stack.waitActive(name);
 }
 
 async function worker(name: string): Promise<DeliveryProcess & { port: number }> {
   const port = await freePort();
-  const config = writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } });
-  const p = startDeliveryProcess(['delivery', '--config', config, '--metrics-port', String(port)], { SHARDLINE_NATS_URL: nats.url, SHARDLINE_DELIVERY_LEASE_MS: '1500' });
-  procs.push(p);
+  const p = stack.worker(name, { args: ['--metrics-port', String(port)], env: { SHARDLINE_DELIVERY_LEASE_MS: '1500' } });
   return Object.assign(p, { port });
 }
 

@@ -8,65 +8,37 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { createRequire } from 'node:module';
 import {
-  FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand, UpdateDestinationCommand,
+  FirehoseClient, CreateDeliveryStreamCommand, PutRecordBatchCommand, UpdateDestinationCommand,
 } from '@aws-sdk/client-firehose';
 import { CreateStreamCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { startInProcess, sdkClient, TEST_CREDENTIALS } from '../harness/runtime.js';
-import { startS3, type S3Server } from '../harness/s3.js';
-import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
-import type { RunningRuntime } from '../../runtime/server.js';
+import type { S3Server } from '../harness/s3.js';
+import { ROLE, startDeliveryStack, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
 
 const require = createRequire(import.meta.url);
 const snappyjs = require('snappyjs') as { uncompress(b: Uint8Array): Uint8Array };
 
-const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'deliveries';
 const NEWLINE = [{ Type: 'AppendDelimiterToRecord' as const, Parameters: [] }];
 
-let nats: NatsServers;
-let rt: RunningRuntime & { endpoint: string };
+let stack: DeliveryStack;
 let s3: S3Server;
 let fh: FirehoseClient;
 let kinesis: KinesisClient;
-const workers: DeliveryProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
-  rt = await startInProcess(nats.url);
-  s3 = await startS3();
-  await s3.createBucket(BUCKET);
-  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
-  kinesis = sdkClient(rt.endpoint, { http1: true });
+  stack = await startDeliveryStack({ buckets: [BUCKET] });
+  ({ s3, fh, kinesis } = stack);
 });
-afterAll(async () => {
-  for (const w of workers) await w.kill();
-  fh?.destroy();
-  kinesis?.destroy();
-  await rt?.close();
-  await s3?.stop();
-  await nats?.stop();
-});
+afterAll(() => stack?.stop());
 
-function worker(name: string, env: Record<string, string> = {}): DeliveryProcess {
-  const config = writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } });
-  const w = startDeliveryProcess(['delivery', '--config', config], { SHARDLINE_NATS_URL: nats.url, ...env });
-  workers.push(w);
-  return w;
-}
+const worker = (name: string, env: Record<string, string> = {}): DeliveryProcess => stack.worker(name, { env });
 
 async function createDirect(name: string, dest: Record<string, unknown>) {
   await fh.send(new CreateDeliveryStreamCommand({
     DeliveryStreamName: name, DeliveryStreamType: 'DirectPut',
     ExtendedS3DestinationConfiguration: { RoleARN: ROLE, BucketARN: `arn:aws:s3:::${BUCKET}`, ...dest },
   }));
-  for (let i = 0; i < 100; i++) {
-    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
-    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} not ACTIVE`);
+  await stack.waitActive(name);
 }
 
 async function putAll(name: string, records: string[]) {
@@ -167,11 +139,7 @@ describe('delivery worker', () => {
         BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 }, ProcessingConfiguration: { Enabled: true, Processors: NEWLINE },
       },
     }));
-    for (let i = 0; i < 50; i++) {
-      const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'from-events' }));
-      if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await stack.waitActive('from-events');
     const w = worker('from-events');
     await new Promise((r) => setTimeout(r, 1000));
     const put = async (prefix: string, n: number) => {
