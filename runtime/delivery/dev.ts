@@ -50,6 +50,8 @@ export async function startDevDelivery(o: { dataDir: string; natsUrl: string; lo
     const parsed = DeliveryStreamSpec.safeParse(m.spec);
     if (!parsed.success) throw new Error(`DeliveryStream ${m.name} (${m.source}): ${parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const spec = parsed.data;
+    // The key would reach a pod from its Secret; dev has no Secrets, and sending nothing instead would hide it.
+    if (spec.http?.accessKeySecretRef) throw new Error(`DeliveryStream ${m.name} (${m.source}): spec.http.accessKeySecretRef names a Kubernetes Secret, which dev cannot read; create the delivery stream through the Firehose API (EndpointConfiguration.AccessKey) to run it locally.`);
     const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: m.name, namespace: 'dev' }, spec };
     const defn = deliveryDefinitionOf(d, spec, spec.source.dataStreamRef?.name, process.env[ENV.region] ?? 'us-east-1', process.env[ENV.accountId] ?? '000000000000');
     if (!defn.ok) throw new Error(`DeliveryStream ${m.name}: ${defn.message}`);

@@ -99,3 +99,28 @@ test('shardline dev: Firehose PutRecordBatch → objects in the local S3 server,
     fh.destroy();
   }
 }, 120_000);
+
+test('shardline dev refuses a DeliveryStream manifest whose HTTP endpoint key is a Kubernetes Secret (it would otherwise send no key)', async () => {
+  const own = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-dev-key-'));
+  try {
+    const [apiPort, natsPort, s3Port] = [await freePort(), await freePort(), await freePort()];
+    const manifest = path.join(own, 'hook.yaml');
+    fs.writeFileSync(manifest, [
+      'apiVersion: shardline.dev/v1alpha1', 'kind: DeliveryStream', 'metadata: { name: hook }',
+      'spec: { source: { type: DirectPut }, s3: { bucket: backup }, http: { url: "https://collector.example.com/in", accessKeySecretRef: { name: collector, key: token } } }',
+    ].join('\n') + '\n');
+    const p = spawn(process.execPath, [path.resolve('dist/runtime/cli.js'), 'dev', '--data-dir', path.join(own, 'data'), '--nats-port', String(natsPort), '-f', manifest], {
+      env: { ...process.env, SHARDLINE_PORT: String(apiPort), SHARDLINE_DEV_S3_PORT: String(s3Port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (out += d));
+    const code = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(out).toContain('DeliveryStream hook');
+    expect(out).toContain('spec.http.accessKeySecretRef names a Kubernetes Secret, which dev cannot read');
+  } finally {
+    fs.rmSync(own, { recursive: true, force: true });
+  }
+}, 60_000);

@@ -88,9 +88,9 @@ async function startDev(assignments: Record<string, string>, manifests: string |
   }
 }
 
-/** Runs a local command line with bash: the docs' port and /tmp/ rewritten, `aws` = /usr/bin/aws (AWS CLI v2). */
+/** Runs a local command line with bash: the docs' ports (endpoint, local S3) and /tmp/ rewritten, `aws` = /usr/bin/aws (AWS CLI v2). */
 async function bash(text: string): Promise<string> {
-  const line = text.replaceAll('127.0.0.1:4567', `127.0.0.1:${port}`).replaceAll('/tmp/', `${root}/`);
+  const line = text.replaceAll('127.0.0.1:4567', `127.0.0.1:${port}`).replaceAll('127.0.0.1:4569', `127.0.0.1:${s3Port}`).replaceAll('/tmp/', `${root}/`);
   try {
     const { stdout } = await run('bash', ['-c', line], { cwd: process.cwd(), env: { ...process.env, ...env, PATH: `${binDir}:${process.env.PATH}` }, maxBuffer: 64 << 20 });
     return stdout;
@@ -141,6 +141,18 @@ function assignmentsOf(text: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const m of text.matchAll(/(?:^|\s)([A-Z_][A-Z0-9_]*)=(\S+)/g)) env[m[1]] = m[2];
   return env;
+}
+
+/** Runs a local command until `done(stdout)` holds; fails after `ms` with the last output and dev's. */
+async function pollLocal(text: string, done: (out: string) => boolean, ms: number, what: string): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    // A failing run counts as not yet (`aws s3 ls` exits 1 while nothing matches).
+    const out = await bash(text).catch((e: Error) => e.message);
+    if (done(out)) return out;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last output:\n${out}\ndev output:\n${devOut.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 interface Rule { name: string; match: RegExp; kind: 'local' | 'kube' | 'static'; run(c: Command): Promise<void> | void }
@@ -200,6 +212,38 @@ const RULES: Rule[] = [
       const out = await bash(c.text);
       if (/ get-records /.test(c.text)) expect(JSON.parse(out).Records.map((r: { Data: string }) => r.Data)).toContain(Buffer.from('hello').toString('base64'));
       if (/ put-record .*--partition-key k1 /.test(c.text)) expect(JSON.parse(out).ShardId).toBe('shardId-000000000001');
+    },
+  },
+  {
+    name: 'aws firehose against the local endpoint: run (create answers the ARN; describe is polled until ACTIVE)',
+    match: /^aws --endpoint-url http:\/\/127\.0\.0\.1:4567 firehose /, kind: 'local',
+    async run(c) {
+      if (/ describe-delivery-stream .*DeliveryStreamStatus$/.test(c.text)) {
+        await pollLocal(c.text, (out) => JSON.parse(out) === 'ACTIVE', 20_000, 'the delivery stream to be ACTIVE');
+        return;
+      }
+      const out = await bash(c.text);
+      const name = c.text.match(/--delivery-stream-name (\S+)/)?.[1];
+      if (/ create-delivery-stream /.test(c.text)) expect(JSON.parse(out).DeliveryStreamARN).toBe(`arn:aws:firehose:us-east-1:000000000000:deliverystream/${name}`);
+    },
+  },
+  {
+    name: "aws s3 against dev's local S3 (s3rver's key pair inline): run; the listing is polled until the delivered object shows, the copy holds the record put",
+    match: /^AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws --endpoint-url http:\/\/127\.0\.0\.1:4569 s3 (ls|cp) /, kind: 'local',
+    async run(c) {
+      // Firehose's object name: prefix, UTC hour folders, <stream>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>.
+      const KEY = /orders\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/orders-archive-1-\d{4}(-\d{2}){5}-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/m;
+      if (/ s3 ls /.test(c.text)) {
+        // IntervalInSeconds 60: the object is written up to a minute after the put.
+        await pollLocal(c.text, (out) => KEY.test(out), 120_000, 'the delivered object in the listing');
+        return;
+      }
+      await bash(c.text);
+      const dir = path.join(root, 'lake/orders');
+      const files = fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+      const lines = files.flatMap((f) => fs.readFileSync(path.join(f.parentPath ?? (f as any).path, f.name), 'utf8').split('\n').filter(Boolean));
+      // Only what was put after the delivery stream's creation (not the earlier "hello" and book order), one JSON line each.
+      expect(lines).toEqual(['{"item": "pen", "qty": 1}']);
     },
   },
   {
