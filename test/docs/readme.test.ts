@@ -92,7 +92,9 @@ async function startDev(assignments: Record<string, string>, manifests: string |
 async function bash(text: string): Promise<string> {
   const line = text.replaceAll('127.0.0.1:4567', `127.0.0.1:${port}`).replaceAll('127.0.0.1:4569', `127.0.0.1:${s3Port}`).replaceAll('/tmp/', `${root}/`);
   try {
-    const { stdout } = await run('bash', ['-c', line], { cwd: process.cwd(), env: { ...process.env, ...env, PATH: `${binDir}:${process.env.PATH}` }, maxBuffer: 64 << 20 });
+    // --norc: bash run over node's socketpair stdio takes itself for an rsh child and sources ~/.bashrc,
+    // whose PATH changes (e.g. pyenv shims with an AWS CLI v1) would win over ours.
+    const { stdout } = await run('bash', ['--norc', '-c', line], { cwd: process.cwd(), env: { ...process.env, ...env, PATH: `${binDir}:${process.env.PATH}` }, maxBuffer: 64 << 20 });
     return stdout;
   } catch (e: any) {
     throw new Error(`${text}\nfailed: ${e.stderr || e.message}\ndev output:\n${devOut.slice(-2000)}`);
