@@ -96,9 +96,12 @@ describe('Firehose API', () => {
     expect(many.message).toContain("at 'records' failed to satisfy constraint: Member must have length less than or equal to 500");
     const big = await errorOf(fh.send(new PutRecordCommand({ DeliveryStreamName: 'direct-1', Record: { Data: Buffer.alloc(1024001) } })));
     expect(big.name).toBe('ValidationException');
+    // AWS's wording, as its Java service prints the blob.
+    expect(big.message).toBe("1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'record.data' failed to satisfy constraint: Member must have length less than or equal to 1024000");
     // 5 x 1,000,000 bytes: each record is allowed, the request is over 4 MiB.
     const total = await errorOf(fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'direct-1', Records: Array.from({ length: 5 }, () => ({ Data: Buffer.alloc(1_000_000) })) })));
-    expect(total.name).toBe('InvalidArgumentException');
+    // AWS's message, word for word (seen from the real service: "Records size exceeds 4 MB limit").
+    expect(total).toEqual({ name: 'InvalidArgumentException', message: 'Records size exceeds 4 MB limit' });
     const missing = await errorOf(fh.send(new PutRecordCommand({ DeliveryStreamName: 'nope', Record: { Data: Buffer.from('x') } })));
     expect(missing).toEqual({ name: 'ResourceNotFoundException', message: 'Firehose nope under account 000000000000 not found.' });
   });

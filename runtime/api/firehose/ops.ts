@@ -254,7 +254,7 @@ export async function putRecordBatchOp(ctx: ApiContext, p: Params) {
   const rec = await requireDeliveryStream(ctx, p.DeliveryStreamName as string);
   const datas = (p.Records as Params[]).map((r) => r.Data as Buffer);
   const total = datas.reduce((n, d) => n + d.length, 0);
-  if (total > PUT_BATCH_MAX_BYTES) throw invalidArgument(`Records size exceeds 4 MiB limit: the request holds ${total} bytes.`);
+  if (total > PUT_BATCH_MAX_BYTES) throw invalidArgument('Records size exceeds 4 MB limit'); // AWS's wording (4 MiB is the limit it enforces)
   const results = await putDirect(ctx, rec, datas);
   let failed = 0;
   const RequestResponses = results.map((r) => {
