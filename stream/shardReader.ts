@@ -14,6 +14,7 @@ import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
 import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip } from './shardRead.js';
 import { retentionHorizonMs } from './retention.js';
+import { keptKeyGrant } from './streamEncryption.js';
 import { getStream } from './streams.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 
@@ -137,12 +138,14 @@ export async function readBatch(
   opts: { limit: number; maxBytes: number; keys?: KeyRing; nowMs?: number },
 ): Promise<ShardBatchOut> {
   const shard = shardOf(stream, shardId);
+  // The store's default key and kept key materials, attached once per ring.
+  const keys = await readerKeys(store, opts.keys);
   const read = await readShard(store, jsStreamName(stream.uid, shard.index), from, {
     limit: opts.limit,
     maxBytes: opts.maxBytes,
     minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
-    // The store's default key and kept key materials, attached once per ring.
-    keys: await readerKeys(store, opts.keys),
+    keys,
+    keptKeys: keptKeyGrant(keys, stream),
   });
   const last = read.records[read.records.length - 1];
   return {
@@ -352,7 +355,7 @@ async function* followShard(
       const fromIndex = m.seq === next.jsSeq ? next.index : 0;
       let decoded;
       try {
-        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys);
+        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys, keptKeyGrant(keys, rec));
       } catch (e) {
         // What came before the message it cannot open is handed out first.
         if (records.length > 0) yield take(false);
