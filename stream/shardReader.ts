@@ -8,7 +8,7 @@
 import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from 'nats';
 import type { Store } from './connect.js';
 import { InvalidPositionError, ShardNotFoundError, StreamLibraryError } from './errors.js';
-import type { KeyRing } from './keyring.js';
+import { KeyError, type KeyRing } from './keyring.js';
 import { readerKeys } from './storeKeys.js';
 import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
@@ -122,6 +122,12 @@ export async function resolveStart(
   }
 }
 
+/** True when the stream record is gone, being deleted, or names another creation than `stream`. */
+async function shardGone(store: Store, stream: StreamRecord): Promise<boolean> {
+  const now = await getStream(store, stream.name).catch(() => stream);
+  return !now || now.uid !== stream.uid || now.status === 'DELETING';
+}
+
 /**
  * Reads the records from `from` on, bounded by `limit` records and `maxBytes`
  * (data plus partition key; at least one record is returned when there is
@@ -146,6 +152,12 @@ export async function readBatch(
     minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
     keys,
     keptKeys: keptKeyGrant(keys, stream),
+  }).catch(async (e) => {
+    // The caller's record may be older than a DeleteStream (or a recreation)
+    // whose storage is already gone: the storage's "stream not found" / "no
+    // responders" then means no such shard, not a fault.
+    if (!(e instanceof KeyError) && (await shardGone(store, stream))) throw new ShardNotFoundError(stream.name, shardId);
+    throw e;
   });
   const last = read.records[read.records.length - 1];
   return {
