@@ -12,7 +12,7 @@
 // read as they are and converted on their next write.
 import { randomBytes } from 'node:crypto';
 import type { KV, KvEntry } from 'nats';
-import { STREAMS_BUCKET, streamKey } from './names.js';
+import { streamKey } from './names.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 
 /** Shards per page: ~9 KB of JSON, so a split writes ~18 KB plus the header. */
@@ -43,9 +43,6 @@ const escName = (name: string) => streamKey(name).slice('stream.'.length);
 
 /** KV key of one page of `name`'s map (the stream's uid keeps a re-created stream's pages apart). */
 export const pageKey = (name: string, uid: string, page: number, id: string) => `${PAGE_PREFIX}${escName(name)}.${uid}.${page}.${id}`;
-
-/** Subject filter of every page of one incarnation of a stream (for purging). */
-const pagesSubject = (name: string, uid: string) => `$KV.${STREAMS_BUCKET}.${PAGE_PREFIX}${escName(name)}.${uid}.>`;
 
 /** The stream name a page key belongs to, or undefined for other keys. */
 export function streamOfPageKey(key: string): string | undefined {
@@ -151,16 +148,26 @@ export async function writePages(kv: KV, next: StreamRecord, prev?: { uid: strin
   return { header: JSON.stringify(stored), written, replaced };
 }
 
+/** The parts of nats.js's Bucket (the class behind every KV view) a purge by subject needs (as stream/kvKeys.ts reads them). */
+interface BucketView {
+  jsm: { streams: { purge(stream: string, o: { filter: string }): Promise<unknown> } };
+  stream: string;
+  prefix: string;
+}
+
 /**
  * Removes pages without leaving delete markers (a marker per page per reshard
- * would pile up in the bucket and in every watch's replay). Best effort:
- * a page left behind is garbage no header names, removed with its stream.
+ * would pile up in the bucket and in every watch's replay): a purge of the
+ * key's subject on the bucket's stream. Best effort: a page left behind is
+ * garbage no header names, removed with its stream.
  */
-export async function purgePages(jsm: { streams: { purge(stream: string, o: { filter: string }): Promise<unknown> } }, keys: string[]): Promise<void> {
-  await Promise.all(keys.map((k) => jsm.streams.purge(`KV_${STREAMS_BUCKET}`, { filter: `$KV.${STREAMS_BUCKET}.${k}` }).catch(() => undefined)));
+export async function purgePages(kv: KV, keys: string[]): Promise<void> {
+  const b = kv as unknown as BucketView;
+  await Promise.all(keys.map((k) => b.jsm.streams.purge(b.stream, { filter: `${b.prefix}.${k}` }).catch(() => undefined)));
 }
 
 /** Removes every page of one incarnation of a stream (after its header is gone). */
-export async function purgeAllPages(jsm: { streams: { purge(stream: string, o: { filter: string }): Promise<unknown> } }, name: string, uid: string): Promise<void> {
-  await jsm.streams.purge(`KV_${STREAMS_BUCKET}`, { filter: pagesSubject(name, uid) }).catch(() => undefined);
+export async function purgeAllPages(kv: KV, name: string, uid: string): Promise<void> {
+  const b = kv as unknown as BucketView;
+  await b.jsm.streams.purge(b.stream, { filter: `${b.prefix}.${PAGE_PREFIX}${escName(name)}.${uid}.>` }).catch(() => undefined);
 }

@@ -11,6 +11,7 @@ import { isValidName, jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, str
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
 import { purgeAllPages, purgePages, readRecord, writePages, type PageLayout } from './shardMap.js';
+import { kvEntries } from './kvKeys.js';
 import {
   DEFAULT_MAX_RECORD_SIZE_KIB,
   type ShardRecord,
@@ -45,8 +46,8 @@ export async function getStream(store: Store, name: string): Promise<StreamRecor
 
 export async function listStreamNames(store: Store): Promise<string[]> {
   const names: string[] = [];
-  for await (const k of await store.streams.keys('stream.>')) {
-    const n = nameFromStreamKey(k);
+  for (const e of await kvEntries(store.streams, 'stream.>')) {
+    const n = nameFromStreamKey(e.key);
     if (n !== undefined) names.push(n);
   }
   return names.sort();
@@ -71,11 +72,11 @@ export async function updateStream(
     try {
       await store.streams.update(streamKey(name), w.header, cur.revision);
     } catch (e) {
-      await purgePages(store.jsm, w.written);
+      await purgePages(store.streams, w.written);
       if (!isWrongRevision(e)) throw e;
       continue;
     }
-    await purgePages(store.jsm, w.replaced);
+    await purgePages(store.streams, w.replaced);
     return next;
   }
   throw new ConflictError(`stream ${name} is being changed concurrently`);
@@ -195,7 +196,7 @@ export async function beginStream(store: Store, settings: StreamSettings, opts: 
     await store.streams.create(streamKey(settings.name), w.header);
     return rec;
   } catch (e) {
-    await purgePages(store.jsm, w.written);
+    await purgePages(store.streams, w.written);
     // Lost a race with another creator.
     if (opts.mustBeNew) throw new StreamExistsError(settings.name);
     const again = await readStream(store.streams, settings.name);
@@ -257,7 +258,7 @@ export async function finishDelete(store: Store, rec: StreamRecord, o: WorkOptio
   // Its shard-map pages once its header is gone: a reader never holds a header whose pages are gone.
   const after = await store.streams.get(streamKey(rec.name));
   const live = after && after.operation === 'PUT' && after.length > 0 && after.json<{ uid?: string }>().uid === rec.uid;
-  if (!live) await purgeAllPages(store.jsm, rec.name, rec.uid);
+  if (!live) await purgeAllPages(store.streams, rec.name, rec.uid);
 }
 
 /** Marks the stream DELETING, removes its JetStream streams, then its record. Idempotent. */

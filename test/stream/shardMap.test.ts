@@ -11,6 +11,7 @@ import { planSplit, reshard } from '../../stream/reshard.js';
 import { StreamCache } from '../../stream/streamCache.js';
 import { STREAMS_BUCKET, streamKey } from '../../stream/names.js';
 import { PAGE_SHARDS } from '../../stream/shardMap.js';
+import { kvKeys } from '../../stream/kvKeys.js';
 import { openShards, type StreamRecord } from '../../stream/streamRecord.js';
 
 let nats: NatsServers;
@@ -50,11 +51,8 @@ async function bytesWritten(f: () => Promise<unknown>): Promise<{ bytes: number;
   return { bytes, writes };
 }
 
-async function bucketKeys(prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const k of await store.streams.keys(`${prefix}>`)) out.push(k);
-  return out;
-}
+/** Keys with a message in the bucket's stream (purged keys leave none; deleted ones would show their marker). */
+const bucketKeys = (prefix: string) => kvKeys(store.streams, `${prefix}>`);
 
 const mid = (r: StreamRecord, shardId: string) => {
   const s = r.shards.find((x) => x.shardId === shardId)!;
