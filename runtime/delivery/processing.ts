@@ -33,7 +33,7 @@ export interface ErrorRecord {
 
 export interface Partition {
   keys: Record<string, string>;
-  records: { data: Buffer; arrivalMs: number }[];
+  records: { data: Buffer; arrivalMs: number; kinesis?: InRecord['kinesis'] }[];
 }
 
 export interface ProcessContext {
@@ -55,7 +55,7 @@ function processors(s3: S3DestinationDef) {
 }
 
 /** Splits `{..}{..}` / `{..}\n{..}` into the JSON texts (strings and escapes respected); undefined when it is not that. */
-function splitJson(text: string): string[] | undefined {
+export function splitJson(text: string): string[] | undefined {
   const out: string[] = [];
   let depth = 0;
   let start = -1;
@@ -177,7 +177,7 @@ export async function processRecords(s3: S3DestinationDef, input: InRecord[], ct
       }
       groups.set(id, (g = { keys: dynamic ? k.keys : {}, records: [] }));
     }
-    g.records.push({ data: newline ? Buffer.concat([k.data, newline]) : k.data, arrivalMs: k.r.arrivalMs });
+    g.records.push({ data: newline ? Buffer.concat([k.data, newline]) : k.data, arrivalMs: k.r.arrivalMs, kinesis: k.r.kinesis });
   }
   return { partitions: [...groups.values()], errors };
 }
