@@ -21,7 +21,12 @@ export const PARQUET_CREATED_BY = 'shardline (hyparquet-writer)';
 const DEFAULT_BLOCK_SIZE = 256 * 1024 * 1024;
 const DEFAULT_PAGE_SIZE = 1024 * 1024;
 
-export class ConversionError extends Error {}
+/** Why a record failed: its JSON does not parse (ParseError), or a value does not fit its column (MalformedData). */
+export class ConversionError extends Error {
+  constructor(message: string, readonly code = 'DataFormatConversion.MalformedData') {
+    super(message);
+  }
+}
 
 interface Compiled {
   columns: { name: string; type: HiveType }[];
@@ -304,7 +309,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // ---- the file ----
 
-export interface ConversionFailure { index: number; message: string }
+const PARSE_ERROR = 'DataFormatConversion.ParseError';
+
+export interface ConversionFailure { index: number; code: string; message: string }
 
 /**
  * Converts the records of one partition. Returns the Parquet body (undefined
@@ -320,14 +327,14 @@ export function convertToParquet(conv: DataFormatConversionDef, records: { data:
     try {
       const text = r.data.toString('utf8').trim();
       const docs = text.startsWith('{') ? splitJson(text) : undefined;
-      if (!docs || docs.length === 0) throw new ConversionError('The record is not a JSON object (or a sequence of JSON objects).');
+      if (!docs || docs.length === 0) throw new ConversionError('Encountered malformed JSON: the record is not a JSON object (or a sequence of JSON objects).', PARSE_ERROR);
       const out: unknown[][] = [];
       for (const doc of docs) {
         let obj: unknown;
         try {
           obj = JSON.parse(doc);
         } catch (e) {
-          throw new ConversionError(`Malformed JSON: ${(e as Error).message}`);
+          throw new ConversionError(`Encountered malformed JSON: ${(e as Error).message}`, PARSE_ERROR);
         }
         const byKey = normalized(obj as Record<string, unknown>, c);
         out.push(c.columns.map((col) => coerce(byKey.get(c.keyOf.get(col.name)!), col.type, c, col.name)));
@@ -338,7 +345,7 @@ export function convertToParquet(conv: DataFormatConversionDef, records: { data:
       inputBytes += r.data.length;
     } catch (e) {
       if (!(e instanceof ConversionError)) throw e;
-      failed.push({ index, message: e.message });
+      failed.push({ index, code: e.code, message: e.message });
     }
   });
   if (rows === 0) return { rows, failed };

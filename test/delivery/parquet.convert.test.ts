@@ -85,7 +85,7 @@ test('OpenX timestamp forms and key options; Hive TimestampFormats', async () =>
 
   const hive = conv({ InputFormatConfiguration: { Deserializer: { HiveJsonSerDe: { TimestampFormats: ["dd/MM/yyyy'T'HH:mm:ssZ", 'millis'] } } } }, [{ Name: 'ts', Type: 'timestamp' }]);
   const h = convertToParquet(hive, [rec({ ts: '07/02/2017T15:13:01+01:00' }), rec({ ts: 1518033528123 }), rec({ ts: '2017-02-07 15:13:01' }), rec({ ts: '2017-02-07T15:13:01Z' })]);
-  expect(h.failed).toEqual([{ index: 3, message: expect.stringContaining('at ts') }]);
+  expect(h.failed).toEqual([{ index: 3, code: 'DataFormatConversion.MalformedData', message: expect.stringContaining('at ts') }]);
   expect((await readParquet(h.body!, 'SELECT CAST(ts AS VARCHAR) AS ts FROM t')).rows.map((r) => r.ts))
     .toEqual(['2017-02-07 14:13:01', '2018-02-07 19:58:48.123', '2017-02-07 15:13:01']);
 });
@@ -98,7 +98,8 @@ test('malformed JSON and type mismatches fail per record; the rest convert', asy
   expect(out.failed[2]!.message).toMatch(/out of range for tinyint/);
   const t = await readParquet(out.body!, 'SELECT id FROM t ORDER BY id');
   expect(t.rows.map((r) => r.id)).toEqual(['1', '6', '7']);
-  expect(convertToParquet(conv(), [rec('nope')])).toEqual({ rows: 0, failed: [{ index: 0, message: expect.any(String) }] });
+  expect(convertToParquet(conv(), [rec('nope')])).toEqual({ rows: 0, failed: [{ index: 0, code: 'DataFormatConversion.ParseError', message: expect.stringMatching(/malformed JSON/) }] });
+  expect(out.failed[1]!.code).toBe('DataFormatConversion.MalformedData');
 });
 
 test('the same batch gives byte-identical objects; codecs and dictionary options apply', async () => {
