@@ -134,3 +134,25 @@ test('Hive type strings are validated', () => {
   expect(decimalOf('-2.5e2', 5, 1)).toBe(-2500n);
   expect(decimalOf('1234.5', 4, 1)).toBeUndefined();
 });
+
+test('a flush formed twice (the replay after a crash) writes the same keys and the same Parquet bytes', async () => {
+  const { buildObjects } = await import('../../runtime/delivery/objects.js');
+  const flush = () => ({
+    deliveryStreamName: 'ds', uid: 'uid-1', shardId: 'shardId-000000000000', first: { seq: '1' }, last: { seq: '300' }, versionId: 1,
+    s3: {
+      BucketARN: 'arn:aws:s3:::b', Prefix: 'p/', ErrorOutputPrefix: 'e/', BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 }, CompressionFormat: 'UNCOMPRESSED' as const,
+      DataFormatConversionConfiguration: conv(),
+    },
+    records: Array.from({ length: 300 }, (_, i) => ({ recordId: String(i + 1), data: Buffer.from(i === 5 ? '{bad' : JSON.stringify({ ...FULL, id: i })), arrivalMs: 1_700_000_000_000 + i })),
+  });
+  const ctx = { deliveryStreamArn: 'arn:aws:firehose:us-east-1:000000000000:deliverystream/ds', region: 'us-east-1', functions: {}, functionTimeoutMs: 1000 };
+  const a = await buildObjects(flush(), ctx);
+  const b = await buildObjects(flush(), ctx);
+  const data = a.filter((o) => !o.error);
+  expect(data).toHaveLength(1);
+  expect(data[0]!.key).toMatch(/^p\/2023\/11\/14\/22\/ds-1-2023-11-14-22-13-20-[0-9a-f-]{36}\.parquet$/);
+  expect(data[0]!.records).toBe(299);
+  expect(a.map((o) => o.key)).toEqual(b.map((o) => o.key));
+  expect(Buffer.compare(data[0]!.body, b.find((o) => !o.error)!.body)).toBe(0);
+  expect(a.find((o) => o.error)).toMatchObject({ error: 'format-conversion-failed', records: 1, key: expect.stringMatching(/^e\/.*[0-9a-f]$/) });
+});
