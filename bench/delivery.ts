@@ -30,7 +30,7 @@ import { connectStore } from '../stream/connect.js';
 import { ensureDeliveryDefinition, openDeliveryStore } from '../stream/deliveryStreams.js';
 import { DeliveryStreamSpec } from '../crds/schema/deliverystream.js';
 import { deliveryDefinitionOf } from '../operator/model/deliveryDefinition.js';
-import { convertToParquet } from '../runtime/delivery/parquet.js';
+import { convertToParquet } from '../stream/delivery/parquet.js';
 import type { DataFormatConversionDef } from '../stream/deliveryStreams.js';
 
 

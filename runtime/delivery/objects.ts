@@ -9,7 +9,7 @@ import { compress } from './compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
 import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
 import { processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
-import { convertToParquet } from './parquet.js';
+import { convertToParquet } from '../../stream/delivery/parquet.js';
 import type { RecordPos } from './state.js';
 
 export interface FlushInput {

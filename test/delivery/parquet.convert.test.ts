@@ -3,7 +3,7 @@
 // nested struct/array/map, decimals, dates, timestamps of both SerDes, the
 // Parquet codecs, failures by record, and byte-identical output for the same
 // batch (a replayed flush must overwrite its object with the same bytes).
-import { convertToParquet, decimalOf } from '../../runtime/delivery/parquet.js';
+import { convertToParquet, decimalOf } from '../../stream/delivery/parquet.js';
 import type { DataFormatConversionDef } from '../../stream/deliveryStreams.js';
 import { HiveTypeError, parseColumns, parseHiveType } from '../../stream/delivery/hiveType.js';
 import { readParquet } from '../harness/parquetRead.js';

@@ -11,9 +11,9 @@
 // after a crash writes the same object.
 import zlib from 'node:zlib';
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
-import type { DataFormatConversionDef } from '../../stream/deliveryStreams.js';
-import { parseColumns, type HiveType } from '../../stream/delivery/hiveType.js';
-import { splitJson } from './processing.js';
+import type { DataFormatConversionDef } from '../deliveryStreams.js';
+import { parseColumns, type HiveType } from './hiveType.js';
+import { splitJson } from './jsonSplit.js';
 
 type SchemaElement = Parameters<typeof parquetWrite>[0]['schema'] extends (infer E)[] | undefined ? E : never;
 
