@@ -143,7 +143,10 @@ test('a flush formed twice (the replay after a crash) writes the same keys and t
       BucketARN: 'arn:aws:s3:::b', Prefix: 'p/', ErrorOutputPrefix: 'e/', BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 }, CompressionFormat: 'UNCOMPRESSED' as const,
       DataFormatConversionConfiguration: conv(),
     },
-    records: Array.from({ length: 300 }, (_, i) => ({ recordId: String(i + 1), data: Buffer.from(i === 5 ? '{bad' : JSON.stringify({ ...FULL, id: i })), arrivalMs: 1_700_000_000_000 + i })),
+    records: Array.from({ length: 300 }, (_, i) => ({
+      recordId: String(i + 1), data: Buffer.from(i === 5 ? '{bad' : JSON.stringify({ ...FULL, id: i })), arrivalMs: 1_700_000_000_000 + i,
+      kinesis: { shardId: 'shardId-000000000000', partitionKey: 'k', sequenceNumber: `4960${i}`, subsequenceNumber: i === 5 ? 2 : undefined },
+    })),
   });
   const ctx = { deliveryStreamArn: 'arn:aws:firehose:us-east-1:000000000000:deliverystream/ds', region: 'us-east-1', functions: {}, functionTimeoutMs: 1000 };
   const a = await buildObjects(flush(), ctx);
@@ -154,5 +157,12 @@ test('a flush formed twice (the replay after a crash) writes the same keys and t
   expect(data[0]!.records).toBe(299);
   expect(a.map((o) => o.key)).toEqual(b.map((o) => o.key));
   expect(Buffer.compare(data[0]!.body, b.find((o) => !o.error)!.body)).toBe(0);
-  expect(a.find((o) => o.error)).toMatchObject({ error: 'format-conversion-failed', records: 1, key: expect.stringMatching(/^e\/.*[0-9a-f]$/) });
+  const err = a.find((o) => o.error)!;
+  expect(err).toMatchObject({ error: 'format-conversion-failed', records: 1, key: expect.stringMatching(/^e\/.*[0-9a-f]$/) });
+  // Firehose's documented error document, with the Kinesis record's position.
+  expect(JSON.parse(err.body.toString())).toEqual({
+    attemptsMade: 1, arrivalTimestamp: 1_700_000_000_005, ErrorCode: 'DataFormatConversion.ParseError', ErrorMessage: expect.stringMatching(/^Encountered malformed JSON/),
+    attemptEndingTimestamp: expect.any(Number), rawData: Buffer.from('{bad').toString('base64'), sequenceNumber: '49605', subSequenceNumber: 2,
+    dataCatalogTable: { databaseName: 'db', tableName: 't', region: 'us-east-1', versionId: 'LATEST' },
+  });
 });
