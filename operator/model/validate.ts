@@ -39,6 +39,13 @@ export function validateDeliveryStream(raw: unknown) {
   const s = r.spec;
   if (!s.s3 && !s.http) return invalid('at least one destination (spec.s3 or spec.http) is required');
   if (s.source.type === 'DataStream' && !s.source.dataStreamRef) return invalid('spec.source.dataStreamRef is required for source type DataStream');
+  // The CRD's CEL rules, checked here too (apiservers without CEL accept anything).
+  if (s.s3?.format === 'PARQUET') {
+    if (!s.s3.parquet) return invalid('spec.s3.parquet (the schema) is required for format PARQUET');
+    if (s.s3.compression !== 'UNCOMPRESSED') return invalid('format PARQUET needs spec.s3.compression UNCOMPRESSED (Parquet compresses its pages: spec.s3.parquet.compression)');
+    if (s.s3.parquet.hive && s.s3.parquet.deserializer !== 'Hive') return invalid('spec.s3.parquet.hive needs deserializer Hive');
+    if (s.s3.parquet.openX && s.s3.parquet.deserializer !== 'OpenX') return invalid('spec.s3.parquet.openX needs deserializer OpenX');
+  }
   return r;
 }
 
