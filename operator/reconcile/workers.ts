@@ -68,7 +68,14 @@ async function finish(
   ctx: Context, type: ResourceType, obj: KubeObject & { status?: WorkerStatus }, component: Component,
   outcome: Outcome, dep?: KubeObject, requeueAfterMs?: number, extra: Record<string, unknown> = {},
 ): Promise<Result> {
-  const prev = obj.status ?? {};
+  let prev = obj.status ?? {};
+  if (prev.autoscaling && 'autoscaling' in extra && extra.autoscaling === undefined) {
+    // Autoscaling turned off: its status goes. A merge patch, because the 1.20 apiserver's server-side apply
+    // leaves the emptied object behind (null fields, missing required ones) when a nested object is dropped.
+    await ctx.client.patch(type, obj.metadata.namespace, obj.metadata.name, { status: { autoscaling: null } }, 'status');
+    const { autoscaling: _gone, ...rest } = prev;
+    prev = rest;
+  }
   const ready = deploymentAvailable(dep).ready;
   const sel = Object.entries(selectorLabels(obj as any, component)).map(([k, v]) => `${k}=${v}`).join(',');
   const status: WorkerStatus = {

@@ -3,8 +3,8 @@
 // reason out. Pure (no clock, no I/O), so it is tested on simulated series;
 // the operator's sampler feeds it (sampler.ts) and the reconcile acts on it.
 //
-// Lag is the largest MillisBehindLatest the workers report for the input's
-// shards. Scaling up needs the lag above the target for a whole up window and
+// Lag is the largest MillisBehindLatest (or iterator age, if larger) the
+// workers report for the input's shards. Scaling up needs the lag above the target for a whole up window and
 // not draining below it within another; it at most doubles. Scaling down needs
 // the lag under half the target for the whole stabilization window (the gap
 // to the target is the hysteresis); it at most halves, and never below what
@@ -13,7 +13,7 @@
 
 export interface LagSample {
   atMs: number;
-  /** Largest MillisBehindLatest over the shards whose owner reported (0: all caught up). */
+  /** Largest lag over the shards whose owner reported: MillisBehindLatest or iterator age, whichever is larger (0: all caught up). */
   lagMs: number;
   /** Largest iterator age over the same shards (reported in the reason's values only). */
   iteratorAgeMs: number;
