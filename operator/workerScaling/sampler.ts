@@ -48,6 +48,7 @@ export class WorkerLagSampler {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private stopped = false;
+  private started = false;
 
   constructor(
     private readonly read: ReadGroupLag,
@@ -77,6 +78,7 @@ export class WorkerLagSampler {
 
   start(): void {
     this.stopped = false;
+    this.started = true;
     this.schedule(this.o.intervalMs);
   }
 
@@ -87,7 +89,8 @@ export class WorkerLagSampler {
   }
 
   private kick(): void {
-    if (!this.stopped && !this.running) this.schedule(0);
+    // A new group gets its first sample at once, not an interval later.
+    if (this.started && !this.stopped && !this.running) this.schedule(0);
   }
 
   private schedule(ms: number): void {

@@ -149,3 +149,29 @@ test('no lease reports (workers not running yet, or every lease stale): hold', (
   expect(decideReplicas({ nowMs: 99_000, current: 3, samples: silent, policy: policy() }).action).toBe('none');
   expect(decideReplicas({ nowMs: 99_000, current: 3, samples: [], policy: policy() }).reason).toMatch(/no lag/);
 });
+
+test('sampler: the largest lag of live owners; unowned leases and leases whose revision stopped moving (dead owner) are left out', async () => {
+  const { WorkerLagSampler } = await import('../../operator/workerScaling/sampler.js');
+  let now = 0;
+  let leases: { shardId: string; revision: number; owned: boolean; millisBehindLatest?: number; iteratorAgeMs?: number; ratePerSec: number }[] = [];
+  const s = new WorkerLagSampler(async () => ({ leases, openShards: 3 }), { intervalMs: 1000, staleMs: 5000, clock: () => now });
+  const g = { application: 'firehose-x', stream: 's' };
+  s.track('ns/d', g, 60_000);
+  leases = [
+    { shardId: 'a', revision: 1, owned: true, millisBehindLatest: 2000, iteratorAgeMs: 500, ratePerSec: 10 },
+    // Iterator age larger than MillisBehindLatest: it wins (a backlog already pushed to the worker).
+    { shardId: 'b', revision: 1, owned: true, millisBehindLatest: 0, iteratorAgeMs: 7000, ratePerSec: 20 },
+    { shardId: 'c', revision: 1, owned: false, millisBehindLatest: 90_000, ratePerSec: 0 },
+  ];
+  await s.sampleAll();
+  expect(s.track('ns/d', g, 60_000).at(-1)).toMatchObject({ lagMs: 7000, reportingShards: 2, openShards: 3, ratePerSec: 30 });
+  // 'b' keeps renewing, 'a' stops (its owner died): after staleMs only 'b' counts.
+  for (let r = 2; r <= 8; r++) {
+    now += 1000;
+    leases = leases.map((l) => (l.shardId === 'b' ? { ...l, revision: r, iteratorAgeMs: 100 } : l));
+    await s.sampleAll();
+  }
+  expect(s.track('ns/d', g, 60_000).at(-1)).toMatchObject({ lagMs: 100, reportingShards: 1 });
+  // Another group under the same key (a re-created delivery stream) starts afresh.
+  expect(s.track('ns/d', { application: 'firehose-y', stream: 's' }, 60_000)).toEqual([]);
+});
