@@ -1,6 +1,7 @@
 // DeliveryStream: Firehose-style delivery of a DataStream (or of records put
 // directly) to S3 and/or an HTTP endpoint, run by a delivery worker Deployment.
 import { z } from 'zod';
+import { WorkerScalingStatus, workerAutoscalingField } from './workerAutoscaling.js';
 import { Conditions, HttpUrl, LocalObjectRef, ObservedGeneration, Replicas, SecretKeyRef, cel, immutable, objectName, type ObjectMeta } from './common.js';
 
 export const DeliverySource = z.object({
@@ -84,6 +85,7 @@ export const DeliveryStreamSpec = z.object({
   processing: Processing.optional().describe('Optional record transformation before delivery.'),
   http: HttpEndpointDestination.optional().describe('HTTP endpoint destination.'),
   replicas: Replicas('delivery worker', 1),
+  autoscaling: workerAutoscalingField(),
 }).meta(cel({ rule: 'has(self.s3) || has(self.http)', message: 'at least one destination (s3 or http) is required' }));
 export type DeliveryStreamSpec = z.infer<typeof DeliveryStreamSpec>;
 
@@ -92,6 +94,7 @@ export const WorkerStatus = z.object({
   conditions: Conditions,
   replicas: z.number().int().min(0).optional().describe('Worker pods that are ready.'),
   selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
+  autoscaling: WorkerScalingStatus.optional().describe('spec.autoscaling: what the operator decided and why.'),
 });
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
 

@@ -33,10 +33,18 @@ export function validateDataStream(ds: DataStream): Validated<DataStreamSpec> {
   return r;
 }
 
+/** The CEL rule of spec.autoscaling, for apiservers that do not enforce CEL. */
+function autoscalingError(a: { minReplicas: number; maxReplicas: number } | undefined): string | undefined {
+  if (a && a.minReplicas > a.maxReplicas) return `spec.autoscaling.minReplicas (${a.minReplicas}) must not exceed maxReplicas (${a.maxReplicas})`;
+  return undefined;
+}
+
 export function validateDeliveryStream(raw: unknown) {
   const r = parse(DeliveryStreamSpec, raw);
   if (!r.ok) return r;
   const s = r.spec;
+  const scaling = autoscalingError(s.autoscaling);
+  if (scaling) return invalid(scaling);
   if (!s.s3 && !s.http) return invalid('at least one destination (spec.s3 or spec.http) is required');
   if (s.source.type === 'DataStream' && !s.source.dataStreamRef) return invalid('spec.source.dataStreamRef is required for source type DataStream');
   // The CRD's CEL rules, checked here too (apiservers without CEL accept anything).
@@ -52,6 +60,8 @@ export function validateDeliveryStream(raw: unknown) {
 export function validateAnalyticsApp(raw: unknown) {
   const r = parse(AnalyticsAppSpec, raw);
   if (!r.ok) return r;
+  const scaling = autoscalingError(r.spec.autoscaling);
+  if (scaling) return invalid(scaling);
   for (const [i, o] of r.spec.outputs.entries()) {
     const n = [o.dataStreamRef, o.deliveryStreamRef, o.http].filter(Boolean).length;
     if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef or http`);
