@@ -7,8 +7,9 @@
 // NATS client, so the key reaches only this stream's worker pods, from its
 // Secret (operator/model/workers.ts).
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
-import type { HttpDestinationDef, NewDeliveryStream, S3DestinationDef } from '../../stream/deliveryStreams.js';
+import type { DataFormatConversionDef, HttpDestinationDef, NewDeliveryStream, S3DestinationDef } from '../../stream/deliveryStreams.js';
 import { PrefixError, parsePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
+import { conversionProblem } from '../../stream/delivery/conversion.js';
 
 export type DefinitionResult = { ok: true; def: NewDeliveryStream } | { ok: false; reason: string; message: string };
 
@@ -49,7 +50,9 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
       ? 'An HTTP endpoint destination needs spec.s3 as its backup bucket (failed records, or all with s3BackupMode AllData), as Firehose needs S3Configuration.'
       : 'At least one destination (spec.s3 or spec.http) is required.');
   }
-  if (spec.s3.format === 'PARQUET') return fail('FormatNotSupported', 'Parquet conversion is not supported by this Shardline version yet.');
+  if (spec.s3.format === 'PARQUET' && spec.processing) {
+    return fail('ProcessingNotSupported', 'spec.processing together with format PARQUET is not supported by this Shardline version yet.');
+  }
   if (spec.http && spec.processing) {
     return fail('ProcessingNotSupported', 'spec.processing applies to the S3 destination; processing for an HTTP endpoint destination is not supported by this Shardline version yet.');
   }
@@ -66,7 +69,13 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
     ProcessingConfiguration: processors.length ? { Enabled: true, Processors: processors } : undefined,
     DynamicPartitioningConfiguration: dynamic ? { Enabled: true, RetryOptions: { DurationInSeconds: spec.processing!.dynamicPartitioning!.retrySeconds } } : undefined,
     S3BackupMode: 'Disabled',
+    DataFormatConversionConfiguration: spec.s3.format === 'PARQUET' && spec.s3.parquet ? conversionOf(d, spec.s3.parquet, region, accountId) : undefined,
   };
+  if (spec.s3.format === 'PARQUET') {
+    if (!spec.s3.parquet) return fail('InvalidSchema', 'spec.s3.parquet (the schema) is required for format PARQUET.');
+    const problem = conversionProblem(s3);
+    if (problem) return fail('InvalidSchema', problem);
+  }
   try {
     resolvePrefixes(s3.Prefix, s3.ErrorOutputPrefix, dynamic);
   } catch (e) {
@@ -112,6 +121,26 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
       tags: {},
       encryption: { status: 'DISABLED' },
       owner: { kind: 'resource', namespace: d.metadata.namespace!, name: d.metadata.name! },
+    },
+  };
+}
+
+/** spec.s3.parquet in the Firehose API's shape; the inline schema becomes the table <databaseName>.<tableName> the API can name. */
+function conversionOf(d: DeliveryStream, p: NonNullable<NonNullable<DeliveryStreamSpec['s3']>['parquet']>, region: string, accountId: string): DataFormatConversionDef {
+  return {
+    Enabled: true,
+    SchemaConfiguration: {
+      CatalogId: accountId, Region: region, VersionId: 'LATEST',
+      DatabaseName: p.schema.databaseName ?? d.metadata.namespace!, TableName: p.schema.tableName ?? d.metadata.name!,
+      Columns: p.schema.columns.map((c) => ({ Name: c.name, Type: c.type })),
+    },
+    InputFormatConfiguration: {
+      Deserializer: p.deserializer === 'Hive'
+        ? { HiveJsonSerDe: { TimestampFormats: p.hive?.timestampFormats } }
+        : { OpenXJsonSerDe: { CaseInsensitive: p.openX?.caseInsensitive ?? true, ConvertDotsInJsonKeysToUnderscores: p.openX?.convertDotsInJsonKeysToUnderscores ?? false, ColumnToJsonKeyMappings: p.openX?.columnToJsonKeyMappings } },
+    },
+    OutputFormatConfiguration: {
+      Serializer: { ParquetSerDe: { Compression: p.compression, BlockSizeBytes: p.blockSizeBytes, PageSizeBytes: p.pageSizeBytes, EnableDictionaryCompression: p.enableDictionaryCompression, WriterVersion: 'V1' } },
     },
   };
 }

@@ -15,6 +15,8 @@ import {
   type DeliveryStats, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream,
 } from '../../stream/deliveryStreams.js';
 import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
+import type { ConsumerGroup, GroupLag } from '../workerScaling/sampler.js';
+import { consumerLagReader } from './consumerLag.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
 
@@ -54,17 +56,35 @@ export interface StreamStore {
   scaling(uid: string): Promise<StreamScaling | undefined>;
   /** Calls back with the stream name whenever the autoscaler records something; returns a stop function. */
   watchScaling(onChange: (stream: string) => void): Promise<() => void>;
+  /** The lag a consumer group's workers report in their leases, and the stream's open shards (worker autoscaling). */
+  consumerLag?(group: ConsumerGroup): Promise<GroupLag>;
   close(): Promise<void>;
+}
+
+/** The store is still waiting for NATS or JetStream (e.g. a nats-server restoring its streams): retried, not a failure. */
+export class StoreNotReadyError extends Error {
+  constructor(natsUrl: string, waitedMs: number, progress: string) {
+    super(`waiting for NATS at ${natsUrl} for ${Math.round(waitedMs / 1000)} s (nats-server may be restoring its streams)${progress ? `; last: ${progress}` : ''}`);
+  }
 }
 
 export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
 // Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
 const transitionMs = () => envNumber(process.env, ENV.consumerTransitionMs, 500);
 
-export async function connectStreamStore(natsUrl: string, replicas = 1, connectOptions?: StoreOptions['connectOptions']): Promise<StreamStore> {
-  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions });
+/**
+ * With `waitLog`, waits for NATS and JetStream to be ready (a nats-server
+ * restoring many shard streams does not listen for a minute or more),
+ * reporting progress there; only a real failure (e.g. TLS or credentials
+ * refused) rejects. Without it, an unreachable NATS rejects at once.
+ */
+export async function connectStreamStore(
+  natsUrl: string, replicas = 1, connectOptions?: StoreOptions['connectOptions'], waitLog?: (msg: string) => void,
+): Promise<StreamStore> {
+  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions, waitLog });
   let delivery: Promise<DeliveryStore> | undefined;
   return {
+    consumerLag: consumerLagReader(store),
     ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),
     deliveryStats: async (name) => readDeliveryStats(await (delivery ??= openDeliveryStore(store)), name),
     removeDelivery: async (owner, name) => {
