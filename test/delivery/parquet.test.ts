@@ -8,14 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand, UpdateDestinationCommand,
+  type FirehoseClient, CreateDeliveryStreamCommand, PutRecordBatchCommand, UpdateDestinationCommand,
   type ExtendedS3DestinationConfiguration,
 } from '@aws-sdk/client-firehose';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startNats, type NatsServers } from '../harness/nats.js';
-import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
-import { startS3, type S3Server } from '../harness/s3.js';
-import { startDeliveryProcess, writeConfig, type DeliveryProcess } from '../harness/delivery.js';
+import { TEST_CREDENTIALS } from '../harness/runtime.js';
+import type { S3Server } from '../harness/s3.js';
+import { ROLE, startDeliveryStack, type DeliveryStack } from '../harness/delivery.js';
 import { readParquet } from '../harness/parquetRead.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
@@ -23,7 +21,6 @@ import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js
 import { ensureDeliveryDefinition, openDeliveryStore } from '../../stream/deliveryStreams.js';
 
 const AWS_CLI = '/usr/bin/aws';
-const ROLE = 'arn:aws:iam::000000000000:role/firehose';
 const BUCKET = 'lake';
 const COLUMNS = [
   { name: 'id', type: 'int' },
@@ -32,35 +29,23 @@ const COLUMNS = [
   { name: 'at', type: 'timestamp' },
 ];
 
-let nats: NatsServers;
+let stack: DeliveryStack;
 let rt: RunningRuntime & { endpoint: string };
 let s3: S3Server;
 let fh: FirehoseClient;
 let home: string;
-const workers: DeliveryProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
-  rt = await startInProcess(nats.url);
-  s3 = await startS3();
-  await s3.createBucket(BUCKET);
-  fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  stack = await startDeliveryStack({ buckets: [BUCKET] });
+  ({ rt, s3, fh } = stack);
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-aws-'));
 });
 afterAll(async () => {
-  for (const w of workers) await w.kill();
-  fh?.destroy();
-  await rt?.close();
-  await s3?.stop();
-  await nats?.stop();
-  fs.rmSync(home, { recursive: true, force: true });
+  await stack?.stop();
+  if (home) fs.rmSync(home, { recursive: true, force: true });
 });
 
-function worker(name: string) {
-  const w = startDeliveryProcess(['delivery', '--config', writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } })], { SHARDLINE_NATS_URL: nats.url });
-  workers.push(w);
-  return w;
-}
+const worker = (name: string) => stack.worker(name);
 
 async function waitForKeys(prefix: string, n: number, timeoutMs = 30_000): Promise<string[]> {
   const until = Date.now() + timeoutMs;
@@ -77,14 +62,7 @@ async function put(name: string, records: string[]) {
   expect(out.FailedPutCount).toBe(0);
 }
 
-async function waitActive(name: string) {
-  for (let i = 0; i < 100; i++) {
-    const d = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
-    if (d.DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE') return d.DeliveryStreamDescription!;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} not ACTIVE`);
-}
+const waitActive = (name: string) => stack.waitActive(name);
 
 const GOOD = [
   { id: 1, user: { name: 'ada', tags: ['a', 'b'] }, amount: 12.5, at: '2024-05-01T10:00:00.250Z' },
@@ -146,10 +124,10 @@ test('the Firehose API names the table a resource declared; FileExtension; Updat
     InputFormatConfiguration: { Deserializer: { OpenXJsonSerDe: {} } },
     OutputFormatConfiguration: { Serializer: { ParquetSerDe: { Compression: 'GZIP' } } },
   });
-  worker('api-pq');
+  const w = worker('api-pq');
   await put('api-pq', GOOD.map((r) => JSON.stringify(r)));
   const [key] = await waitForKeys('api/', 1).catch((e) => {
-    throw new Error(`${e.message}\n${workers.at(-1)!.stderr()}`);
+    throw new Error(`${e.message}\n${w.stderr()}`);
   });
   expect(key).toMatch(/\.pq$/);
   const t = await readParquet(await s3.get(BUCKET, key!), 'SELECT id FROM t ORDER BY id');
@@ -207,10 +185,7 @@ test('exactly once with Parquet: SIGKILL after the 2nd upload; the replay rewrit
   await waitActive(name);
   const records = (from: number, n: number) => Array.from({ length: n }, (_, i) => JSON.stringify({ id: from + i, pad: 'z'.repeat(1000) }));
   for (let i = 0; i < 3000; i += 500) await put(name, records(i, 500)); // ~3 MiB: three flushes of 1 MiB at least
-  const dying = startDeliveryProcess(['delivery', '--config', writeConfig({ deliveryStreamName: name, s3: { endpoint: s3.endpoint } })], {
-    SHARDLINE_NATS_URL: nats.url, SHARDLINE_DELIVERY_LEASE_MS: '1500', SHARDLINE_FAILPOINTS: 'after-upload@2',
-  });
-  workers.push(dying);
+  const dying = stack.worker(name, { env: { SHARDLINE_DELIVERY_LEASE_MS: '1500', SHARDLINE_FAILPOINTS: 'after-upload@2' } });
   expect((await dying.exited).signal).toBe('SIGKILL');
   const before = await s3.list(BUCKET, `${name}/`);
   expect(before).toHaveLength(2);
