@@ -23,8 +23,37 @@ export class Duck {
     await this.conn.run(`CREATE OR REPLACE TABLE ${quote(name)} (${cols})`);
   }
 
-  /** Replaces the table's rows. */
-  async fill(name: string, columns: TableColumn[], rows: Value[][]): Promise<void> {
+  /**
+   * Which of the table's columns `sql` reads, as DuckDB's own plan says (the
+   * table scans' projections and filters, after projection pushdown). A column
+   * nobody reads need not be appended: fill() writes NULL there instead of
+   * converting and copying the value. All columns when the plan is not understood.
+   */
+  async columnsRead(sql: string, table: string, columns: TableColumn[]): Promise<boolean[]> {
+    const all = columns.map(() => true);
+    try {
+      const r = await this.conn.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+      const plan = JSON.parse(String(r.getRows()[0]?.[1] ?? 'null')) as unknown;
+      const scans: Record<string, unknown>[] = [];
+      const walk = (n: unknown) => {
+        if (Array.isArray(n)) return n.forEach(walk);
+        if (!n || typeof n !== 'object') return;
+        const o = n as { extra_info?: Record<string, unknown>; children?: unknown };
+        const t = o.extra_info?.Table;
+        if (typeof t === 'string' && (t === table || t.endsWith(`.${table}`))) scans.push(o.extra_info!);
+        walk(o.children);
+      };
+      walk(plan);
+      if (!scans.length || scans.some((x) => !Array.isArray(x.Projections))) return all;
+      const text = scans.map((x) => JSON.stringify({ ...x, Table: undefined })).join('\n');
+      return columns.map((c) => new RegExp(`(^|[^A-Za-z0-9_])${c.name.replace(/[^A-Za-z0-9_]/g, '\\$&')}($|[^A-Za-z0-9_])`).test(text));
+    } catch {
+      return all;
+    }
+  }
+
+  /** Replaces the table's rows; `read[i]` false: column i is not read by any query (NULL is appended). */
+  async fill(name: string, columns: TableColumn[], rows: Value[][], read?: boolean[]): Promise<void> {
     await this.conn.run(`DELETE FROM ${quote(name)}`);
     if (rows.length === 0) return;
     const a = await this.conn.createAppender(name);
@@ -34,14 +63,8 @@ export class Duck {
       const types = columns.map((_, i) => a.columnType(i));
       for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, rows.length - from);
-        const cols: DuckDBValue[][] = columns.map((c, i) => {
-          const conv = toDuck(c.type);
-          const out = new Array<DuckDBValue>(n);
-          for (let r = 0; r < n; r++) out[r] = conv(rows[from + r]![i] ?? null);
-          return out;
-        });
         const chunk = DuckDBDataChunk.create(types, n);
-        chunk.setColumns(cols);
+        columns.forEach((c, i) => writeColumn(chunk.getColumnVector(i) as unknown as RawVector, c.type, rows, from, n, i, read ? read[i]! : true));
         a.appendDataChunk(chunk);
       }
       a.flushSync();
@@ -59,4 +82,69 @@ export class Duck {
     this.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** What writeColumn uses of @duckdb/node-api's vector classes: their typed array over the vector's data, validity and flush. */
+interface RawVector {
+  items?: ArrayLike<unknown> & { buffer: ArrayBufferLike; byteOffset: number; length: number };
+  validity: { data: BigUint64Array | null; flush(vector: unknown): void };
+  vector: unknown;
+  setItem(i: number, v: DuckDBValue): void;
+  flush(): void;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO32 = 4294967296;
+
+/**
+ * One column of a data chunk. Numbers go straight into the vector's typed
+ * array — int64 (BIGINT, TIMESTAMP in µs) as two 32-bit halves, so no BigInt
+ * or DuckDBTimestampValue is made per value — and NULLs into a validity mask
+ * built here (the library's per-item validity update costs BigInt shifts). A
+ * column no query reads is all NULL. Other types go through the vector's setItem.
+ */
+function writeColumn(vec: RawVector, t: SqlType, rows: Value[][], from: number, n: number, col: number, read: boolean): void {
+  const words = Math.ceil(n / 64);
+  if (!read) {
+    vec.validity.data = new BigUint64Array(words);
+    vec.validity.flush(vec.vector);
+    return;
+  }
+  let mask: Uint32Array | undefined;
+  const isNull = (r: number) => {
+    if (!mask) mask = new Uint32Array(words * 2).fill(0xffffffff);
+    mask[r >>> 5]! &= ~(1 << (r & 31));
+  };
+  const items = vec.items;
+  const base = t.base;
+  if (items && LITTLE_ENDIAN && (base === 'BIGINT' || base === 'TIMESTAMP') && items instanceof BigInt64Array) {
+    const lo = new Uint32Array(items.buffer, items.byteOffset, n * 2);
+    const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
+    const scale = base === 'TIMESTAMP' ? 1000 : 1;
+    for (let r = 0; r < n; r++) {
+      const v = rows[from + r]![col];
+      if (v === null || v === undefined) { isNull(r); continue; }
+      const x = (v as number) * scale;
+      const h = Math.floor(x / TWO32);
+      lo[2 * r] = x - h * TWO32;
+      hi[2 * r + 1] = h;
+    }
+  } else if (items && (base === 'DOUBLE' || base === 'DECIMAL' || base === 'REAL' || base === 'INTEGER' || base === 'SMALLINT' || base === 'TINYINT') &&
+    (items instanceof Float64Array || items instanceof Float32Array || items instanceof Int32Array || items instanceof Int16Array || items instanceof Int8Array)) {
+    const arr = items as unknown as { [i: number]: number };
+    for (let r = 0; r < n; r++) {
+      const v = rows[from + r]![col];
+      if (v === null || v === undefined) { isNull(r); continue; }
+      arr[r] = v as number;
+    }
+  } else {
+    const conv = toDuck(t);
+    for (let r = 0; r < n; r++) {
+      const v = rows[from + r]![col] ?? null;
+      if (v === null) { isNull(r); continue; }
+      vec.setItem(r, conv(v));
+    }
+  }
+  if (mask) vec.validity.data = new BigUint64Array(mask.buffer);
+  vec.flush();
 }

@@ -60,6 +60,8 @@ class Pump {
   eventIndex = -1;
   delayMs = 0;
   state: RunnerState = { closedUpTo: null, maxEvent: null, windows: [], history: [] };
+  /** Work columns the pump's query reads (Duck.columnsRead); undefined: all (several queries share the table). */
+  read?: boolean[];
 
   constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
     this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
@@ -154,6 +156,8 @@ export class Engine {
           const lc = lineCol(code, pos);
           throw new ApplicationSqlError(cleanDuckMessage((e as Error).message), pos, lc.line, lc.column);
         }
+        // Only plan.sql reads the work table of these windows (sliding and stagger pumps run more queries on it).
+        if (plan.window.type !== 'sliding' && plan.window.type !== 'stagger') pump.read = await duck.columnsRead(plan.sql, plan.workTable, pump.workColumns);
         const outIndex = result.names.map((n, i) => (n.startsWith('__') ? -1 : i)).filter((i) => i >= 0);
         pump.outIndex = outIndex;
         pump.rowtimeIndex = result.names.indexOf('__ROWTIME');
@@ -261,7 +265,7 @@ export class Engine {
 
   /** Fills the pump's work table, runs its query, turns result rows into target rows. */
   private async run(p: Pump, workRows: Value[][]): Promise<Row[]> {
-    await this.duck.fill(p.plan.workTable, p.workColumns, workRows);
+    await this.duck.fill(p.plan.workTable, p.workColumns, workRows, p.read);
     let res;
     try {
       res = await this.duck.query(p.plan.sql);
