@@ -25,9 +25,9 @@ export class Duck {
 
   /**
    * Which of the table's columns `sql` reads, as DuckDB's own plan says (the
-   * table scans' projections and filters, after projection pushdown). A column
-   * nobody reads need not be appended: fill() writes NULL there instead of
-   * converting and copying the value. All columns when the plan is not understood.
+   * table scans' projections and filters, after projection pushdown). A work
+   * table then holds only those (engine.ts narrows it), so a column nobody
+   * reads is never converted or copied. All columns when the plan is not understood.
    */
   async columnsRead(sql: string, table: string, columns: TableColumn[]): Promise<boolean[]> {
     const all = columns.map(() => true);
@@ -52,8 +52,8 @@ export class Duck {
     }
   }
 
-  /** Replaces the table's rows; `read[i]` false: column i is not read by any query (NULL is appended). */
-  async fill(name: string, columns: TableColumn[], rows: Value[][], read?: boolean[]): Promise<void> {
+  /** Replaces the table's rows; `index[k]`: where table column k is in a row (default k). */
+  async fill(name: string, columns: TableColumn[], rows: Value[][], index?: number[]): Promise<void> {
     await this.conn.run(`DELETE FROM ${quote(name)}`);
     if (rows.length === 0) return;
     const a = await this.conn.createAppender(name);
@@ -64,7 +64,7 @@ export class Duck {
       for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, rows.length - from);
         const chunk = DuckDBDataChunk.create(types, n);
-        columns.forEach((c, i) => writeColumn(chunk.getColumnVector(i) as unknown as RawVector, c.type, rows, from, n, i, read ? read[i]! : true));
+        columns.forEach((c, i) => writeColumn(chunk.getColumnVector(i) as unknown as RawVector, c.type, rows, from, n, index ? index[i]! : i));
         a.appendDataChunk(chunk);
       }
       a.flushSync();
@@ -100,16 +100,11 @@ const TWO32 = 4294967296;
  * One column of a data chunk. Numbers go straight into the vector's typed
  * array — int64 (BIGINT, TIMESTAMP in µs) as two 32-bit halves, so no BigInt
  * or DuckDBTimestampValue is made per value — and NULLs into a validity mask
- * built here (the library's per-item validity update costs BigInt shifts). A
- * column no query reads is all NULL. Other types go through the vector's setItem.
+ * built here (the library's per-item validity update costs BigInt shifts).
+ * Other types go through the vector's setItem.
  */
-function writeColumn(vec: RawVector, t: SqlType, rows: Value[][], from: number, n: number, col: number, read: boolean): void {
+function writeColumn(vec: RawVector, t: SqlType, rows: Value[][], from: number, n: number, col: number): void {
   const words = Math.ceil(n / 64);
-  if (!read) {
-    vec.validity.data = new BigUint64Array(words);
-    vec.validity.flush(vec.vector);
-    return;
-  }
   let mask: Uint32Array | undefined;
   const isNull = (r: number) => {
     if (!mask) mask = new Uint32Array(words * 2).fill(0xffffffff);
