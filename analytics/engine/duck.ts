@@ -1,6 +1,9 @@
 // The DuckDB side of the engine: one in-memory database per application, work
 // tables filled through the appender, queries read back as JS rows.
-import { DuckDBDataChunk, DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBBigIntVector, DuckDBDataChunk, DuckDBDateVector, DuckDBDoubleVector, DuckDBInstance, DuckDBIntegerVector, DuckDBTimestampVector,
+  type DuckDBConnection, type DuckDBValue, type DuckDBVector,
+} from '@duckdb/node-api';
 import { duckType, fromDuck, toDuck, type SqlType, type Value } from './types.js';
 
 const CHUNK_ROWS = 2048;
@@ -73,9 +76,20 @@ export class Duck {
     }
   }
 
+  /** Result rows, read chunk by chunk and column by column (readColumn). */
   async query(sql: string): Promise<{ names: string[]; rows: Value[][] }> {
-    const r = await this.conn.runAndReadAll(sql);
-    return { names: r.columnNames(), rows: r.getRows().map((row) => row.map(fromDuck)) };
+    const res = await this.conn.run(sql);
+    const names = res.columnNames();
+    const rows: Value[][] = [];
+    for (;;) {
+      const chunk = await res.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const n = chunk.rowCount;
+      const at = rows.length;
+      for (let r = 0; r < n; r++) rows.push(new Array<Value>(names.length));
+      for (let c = 0; c < names.length; c++) readColumn(chunk.getColumnVector(c), rows, at, n, c);
+    }
+    return { names, rows };
   }
 
   close(): void {
@@ -91,6 +105,42 @@ interface RawVector {
   vector: unknown;
   setItem(i: number, v: DuckDBValue): void;
   flush(): void;
+}
+
+/**
+ * One result column into the rows: int64 (BIGINT, TIMESTAMP µs) from its two
+ * 32-bit halves, other numbers straight from the typed array, validity from
+ * its bits; no BigInt or value object per item while the value fits a double
+ * exactly. Everything else through getItem and fromDuck.
+ */
+function readColumn(vec: DuckDBVector, rows: Value[][], at: number, n: number, col: number): void {
+  const raw = vec as unknown as RawVector;
+  const data = raw.validity.data;
+  const bits = data ? new Uint32Array(data.buffer, data.byteOffset, Math.ceil(n / 32)) : undefined;
+  const valid = (r: number) => !bits || (bits[r >>> 5]! & (1 << (r & 31))) !== 0;
+  const timestamp = vec instanceof DuckDBTimestampVector;
+  if (LITTLE_ENDIAN && (timestamp || vec instanceof DuckDBBigIntVector)) {
+    const items = raw.items as BigInt64Array;
+    const lo = new Uint32Array(items.buffer, items.byteOffset, n * 2);
+    const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
+    for (let r = 0; r < n; r++) {
+      if (!valid(r)) { rows[at + r]![col] = null; continue; }
+      const h = hi[2 * r + 1]!;
+      // |value| < 2^52: exact as a double; beyond, the BigInt path (as fromDuck does it).
+      if (h >= -0x100000 && h < 0x100000) {
+        const x = h * TWO32 + lo[2 * r]!;
+        rows[at + r]![col] = timestamp ? Math.trunc(x / 1000) : x;
+      } else rows[at + r]![col] = fromDuck(vec.getItem(r));
+    }
+    return;
+  }
+  if (vec instanceof DuckDBDoubleVector || vec instanceof DuckDBIntegerVector || vec instanceof DuckDBDateVector) {
+    const items = raw.items as unknown as { [i: number]: number };
+    const scale = vec instanceof DuckDBDateVector ? 86_400_000 : 1;
+    for (let r = 0; r < n; r++) rows[at + r]![col] = valid(r) ? items[r]! * scale : null;
+    return;
+  }
+  for (let r = 0; r < n; r++) rows[at + r]![col] = fromDuck(vec.getItem(r));
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
