@@ -4,7 +4,8 @@
 // (s3rver), and another into an HTTP function speaking KDA's Lambda output
 // contract (ARN mapped to its URL in the worker config) that answers
 // DeliveryFailed once. Oracles: the input records as read back, filtered and
-// formatted here.
+// formatted here. Then exactly-once into a delivery stream: a worker killed
+// between the two messages of an emit, and the next one finishing it.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FirehoseClient, CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand } from '@aws-sdk/client-firehose';
@@ -148,4 +149,56 @@ CREATE OR REPLACE PUMP "SMALL_PUMP" AS INSERT INTO "SMALL" SELECT STREAM SEQ, SY
   for (const key of await s3.list(BUCKET, 'big/')) again.push(...(await s3.get(BUCKET, key)).toString('utf8').split('\n').filter(Boolean));
   expect(again.length).toBe(wantBig.length);
   expect(accepted.length).toBe(wantSmall.length);
+}, 120_000);
+
+test('delivery stream output: a worker killed mid-emit, the next finishes it; every row in S3 once', async () => {
+  await createStream(k, 'eo-in', 1);
+  await fh.send(new CreateDeliveryStreamCommand({
+    DeliveryStreamName: 'eo-archive', DeliveryStreamType: 'DirectPut',
+    ExtendedS3DestinationConfiguration: {
+      RoleARN: 'arn:aws:iam::000000000000:role/firehose', BucketARN: `arn:aws:s3:::${BUCKET}`, Prefix: 'eo/',
+      BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 },
+      ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord', Parameters: [] }] },
+    },
+  }));
+  await waitFor('delivery stream ACTIVE', async () =>
+    (await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'eo-archive' }))).DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE');
+  procs.push(startDeliveryProcess(['delivery', '--config', writeConfig({ deliveryStreamName: 'eo-archive', s3: { endpoint: s3.endpoint } })], { SHARDLINE_NATS_URL: nats.url }));
+  const docs = Array.from({ length: 120 }, (_, i) => ({ n: i }));
+  await putJson(k, 'eo-in', docs);
+  // Two outputs into the same delivery stream: an emit is two messages, so 'mid-emit' dies between them.
+  const config = {
+    applicationName: 'eo-app', natsUrl: nats.url, startingPosition: 'TRIM_HORIZON', leaseMs: 600, idleWatermarkLagMs: 300, checkpointIntervalMs: 250,
+    application: {
+      name: 'eo-app',
+      code: `CREATE OR REPLACE STREAM "EVEN" (N INTEGER);
+CREATE OR REPLACE PUMP "E" AS INSERT INTO "EVEN" SELECT STREAM N FROM "SOURCE_SQL_STREAM_001" WHERE MOD(N, 2) = 0;
+CREATE OR REPLACE STREAM "ODD" (N INTEGER, TEN INTEGER);
+CREATE OR REPLACE PUMP "O" AS INSERT INTO "ODD" SELECT STREAM N, N * 10 FROM "SOURCE_SQL_STREAM_001" WHERE MOD(N, 2) = 1;`,
+      inputs: [{ id: '1.1', namePrefix: 'SOURCE_SQL_STREAM', source: { kind: 'stream', name: 'eo-in' }, format: { type: 'JSON', rowPath: '$' }, columns: [{ name: 'N', sqlType: 'INTEGER', mapping: '$.n' }] }],
+      outputs: [
+        { id: '1.1', name: 'EVEN', destination: { kind: 'firehose', name: 'eo-archive' }, format: 'JSON' },
+        { id: '2.1', name: 'ODD', destination: { kind: 'firehose', name: 'eo-archive' }, format: 'CSV' },
+      ],
+    },
+  };
+  const first = startWorker(config, { SHARDLINE_TEST_CRASH_AT: 'mid-emit' });
+  procs.push(first);
+  await waitFor('the first worker to die mid-emit', async () => first.proc.exitCode !== null || first.proc.signalCode !== null, 30_000).catch((e) => { throw new Error(`${(e as Error).message}: ${first.logs()}`); });
+  expect(first.proc.signalCode).toBe('SIGKILL');
+  procs.push(startWorker(config));
+  const want = [
+    ...docs.filter((d) => d.n % 2 === 0).map((d) => JSON.stringify({ N: d.n })),
+    ...docs.filter((d) => d.n % 2 === 1).map((d) => `${d.n},${d.n * 10}`),
+  ].sort();
+  let got: string[] = [];
+  await waitFor('every row in S3', async () => {
+    got = [];
+    for (const key of await s3.list(BUCKET, 'eo/')) got.push(...(await s3.get(BUCKET, key)).toString('utf8').split('\n').filter(Boolean));
+    return got.length >= want.length;
+  }, 60_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  got = [];
+  for (const key of await s3.list(BUCKET, 'eo/')) got.push(...(await s3.get(BUCKET, key)).toString('utf8').split('\n').filter(Boolean));
+  expect(got.sort()).toEqual(want);
 }, 120_000);
