@@ -14,6 +14,7 @@ import { applicationsKv, readApplication, updateApplication } from '../../stream
 import { ApplicationLease } from './lease.js';
 import { ApplicationRunner } from './runner.js';
 import { s3ReferenceLoader } from './s3.js';
+import { ENV } from '../../contract/env.js';
 
 export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
   const i = argv.indexOf('--config');
@@ -83,6 +84,10 @@ class Worker {
       store: this.store, definition, versionId, resume, startingPositions: positions,
       checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
       loadReferences: s3ReferenceLoader(this.config.s3Endpoint), log: this.log,
+      lambda: {
+        functions: this.config.functions ?? {}, timeoutMs: this.config.functionTimeoutMs ?? 60_000,
+        applicationArn: `arn:aws:kinesisanalytics:${process.env[ENV.region] ?? 'us-east-1'}:${process.env[ENV.accountId] ?? '000000000000'}:application/${definition.name}`,
+      },
     });
   }
 

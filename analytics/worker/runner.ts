@@ -11,6 +11,8 @@ import { RecordMapper } from '../mapping.js';
 import { InputReader } from './inputs.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
+import { planFirehoseEmit } from './firehoseOutput.js';
+import { deliverToFunction, functionUrl, type LambdaRecord } from './lambdaOutput.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
 
@@ -24,8 +26,13 @@ export interface RunnerOptions {
   checkpointIntervalMs: number;
   idleWatermarkLagMs: number;
   loadReferences?: ReferenceLoader;
+  /** LambdaOutput: ARN → URL map, call timeout and the applicationArn the function is told. */
+  lambda?: { functions: Record<string, string>; timeoutMs: number; applicationArn: string };
   log: (m: string) => void;
 }
+
+/** Rows of one emit for a LambdaOutput, kept in the checkpoint until the function has taken all of them. */
+export interface PendingLambda { outputId: string; arn: string; records: LambdaRecord[] }
 
 export class ApplicationRunner {
   private engine!: Engine;
@@ -36,6 +43,9 @@ export class ApplicationRunner {
   private lastCheckpoint = 0;
   private stopping = false;
   private loop?: Promise<void>;
+  private stopSignal = new AbortController();
+  /** LambdaOutput emits not yet accepted by the function (at-least-once: they ride along in every checkpoint). */
+  private undeliveredLambda: PendingLambda[] = [];
   /** Rows emitted so far per output (metrics, tests). */
   readonly emittedRows = new Map<string, number>();
 
@@ -57,6 +67,8 @@ export class ApplicationRunner {
       })),
       references,
     });
+    // A LambdaOutput without a URL is a configuration error: refuse to start rather than hold rows forever.
+    for (const o of d.outputs) if (o.destination.kind === 'lambda') functionUrl(o.destination.arn, this.o.lambda?.functions ?? {});
     const ckpt = this.o.resume ? await loadCheckpoint(this.os, this.name) : undefined;
     if (ckpt) {
       this.epoch = ckpt.epoch;
@@ -68,6 +80,7 @@ export class ApplicationRunner {
         this.o.log(`${this.name}: recovered emit ${ckpt.emitSeq - 1}: ${r.published} message(s) published, ${r.skipped} already stored`);
       }
       for (const h of ckpt.pendingHttp ?? []) await postWithRetry(h.url, h.body);
+      this.undeliveredLambda = ckpt.pendingLambda ?? [];
     }
     for (const i of d.inputs) {
       if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
@@ -83,6 +96,7 @@ export class ApplicationRunner {
   /** Graceful: a last checkpoint (and emit) with everything read so far. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     await this.loop?.catch(() => undefined);
     this.engine?.close();
   }
@@ -152,6 +166,7 @@ export class ApplicationRunner {
     this.hasOutputRows();
     const pending: PendingMessage[] = [];
     const pendingHttp: { url: string; body: string }[] = [];
+    const lambda: PendingLambda[] = [];
     const seq = this.emitSeq;
     for (const o of this.o.definition.outputs) {
       const rows = this.rowsFor(o) ?? [];
@@ -159,10 +174,14 @@ export class ApplicationRunner {
       const cols = this.engine.columns(this.streamOf(o)) ?? [];
       const records = rows.map((r, i) => ({ partitionKey: `${seq}-${i}`, data: formatRow(r, cols, o.format) }));
       this.emittedRows.set(o.id, (this.emittedRows.get(o.id) ?? 0) + rows.length);
-      if (o.destination.kind === 'stream') pending.push(...(await planStreamEmit(this.o.store, o.id, o.destination.name, `${this.epoch}:${seq}`, records)));
-      else if (o.destination.kind === 'http') pendingHttp.push({ url: o.destination.url, body: JSON.stringify(records.map((r) => JSON.parse(r.data.toString('utf8')))) });
-      else this.o.log(`${this.name}: output ${o.id} (${o.destination.kind}) is not supported yet; ${rows.length} row(s) not delivered`);
+      const idPrefix = `${this.epoch}:${seq}`;
+      if (o.destination.kind === 'stream') pending.push(...(await planStreamEmit(this.o.store, o.id, o.destination.name, idPrefix, records)));
+      else if (o.destination.kind === 'firehose') pending.push(...(await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records.map((r) => r.data))));
+      else if (o.destination.kind === 'lambda') {
+        lambda.push({ outputId: o.id, arn: o.destination.arn, records: records.map((r, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: r.data.toString('base64') })) });
+      } else pendingHttp.push({ url: o.destination.url, body: JSON.stringify(records.map((r) => JSON.parse(r.data.toString('utf8')))) });
     }
+    this.undeliveredLambda.push(...lambda);
     this.pendingRows.clear();
     const ckpt: Checkpoint = {
       epoch: this.epoch,
@@ -170,9 +189,10 @@ export class ApplicationRunner {
       positions: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.positions()])),
       held: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.heldRecords()])),
       engine: this.engine.snapshot(),
-      emitSeq: pending.length || pendingHttp.length ? seq + 1 : seq,
+      emitSeq: pending.length || pendingHttp.length || lambda.length ? seq + 1 : seq,
       pending,
       pendingHttp,
+      pendingLambda: this.undeliveredLambda,
     };
     await saveCheckpoint(this.os, this.name, ckpt);
     this.lastCheckpoint = Date.now();
@@ -186,6 +206,19 @@ export class ApplicationRunner {
     }
     if (pending.length) await publishPending(this.o.store, pending, false);
     for (const h of pendingHttp) await postWithRetry(h.url, h.body);
+    await this.deliverLambda();
+  }
+
+  /** Hands each undelivered LambdaOutput emit to its function, oldest first, retrying DeliveryFailed records. */
+  private async deliverLambda(): Promise<void> {
+    const l = this.o.lambda ?? { functions: {}, timeoutMs: 60_000, applicationArn: `arn:aws:kinesisanalytics:us-east-1:000000000000:application/${this.name}` };
+    while (this.undeliveredLambda.length) {
+      const p = this.undeliveredLambda[0]!;
+      const url = functionUrl(p.arn, l.functions);
+      const r = await deliverToFunction({ url, applicationArn: l.applicationArn, timeoutMs: l.timeoutMs }, p.records, this.stopSignal.signal, (m) => this.o.log(`${this.name}: ${m}`));
+      if (r.retried) this.o.log(`${this.name}: output ${p.outputId}: ${p.records.length} record(s) delivered to ${url} after ${r.retried} retried record(s)`);
+      this.undeliveredLambda.shift();
+    }
   }
 }
 
