@@ -26,7 +26,7 @@ export interface Checkpoint {
   /** HTTP rows not yet acknowledged (at-least-once). */
   pendingHttp?: { url: string; body: string }[];
   /** LambdaOutput records the function has not accepted yet (at-least-once, runner.ts). */
-  pendingLambda?: import('./runner.js').PendingLambda[];
+  pendingLambda?: import('./lambdaOutput.js').PendingLambda[];
 }
 
 export async function checkpointStore(store: Store): Promise<ObjectStore> {

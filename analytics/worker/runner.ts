@@ -12,7 +12,7 @@ import { InputReader } from './inputs.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
-import { deliverToFunction, functionUrl, type LambdaRecord } from './lambdaOutput.js';
+import { deliverToFunction, functionUrl, type LambdaRecord, type PendingLambda } from './lambdaOutput.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
 
@@ -32,8 +32,6 @@ export interface RunnerOptions {
 }
 
 /** Rows of one emit for a LambdaOutput, kept in the checkpoint until the function has taken all of them. */
-export interface PendingLambda { outputId: string; arn: string; records: LambdaRecord[] }
-
 export class ApplicationRunner {
   private engine!: Engine;
   private os!: ObjectStore;
