@@ -9,7 +9,7 @@
 // bytes, so the retried PUT overwrites and nothing lands in two objects.
 import type { Checkpointer, ConsumerRecord, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import type { DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
-import { buildObjects, failedToS3, type OutObject } from './objects.js';
+import { buildObjects, failedToS3, minOf, type OutObject } from './objects.js';
 import { deliverHttp } from './httpEndpoint.js';
 import { derivedUuid } from './objectName.js';
 import type { InRecord, ProcessContext } from './processing.js';
@@ -110,7 +110,7 @@ export class DeliveryProcessor implements RecordProcessor {
 
   /** Arrival of the oldest record not yet delivered (buffered or being flushed); undefined when none. */
   oldestPendingMs(): number | undefined {
-    return this.pendingSince ?? (this.buffer.length ? Math.min(...this.buffer.map((r) => r.arrivalMs)) : undefined);
+    return this.pendingSince ?? (this.buffer.length ? minOf(this.buffer, (r) => r.arrivalMs) : undefined);
   }
 
   leaseLost(): void {
@@ -129,7 +129,7 @@ export class DeliveryProcessor implements RecordProcessor {
     const records = this.buffer;
     this.buffer = [];
     this.bytes = 0;
-    this.pendingSince = records.length ? Math.min(...records.map((r) => r.arrivalMs)) : undefined;
+    this.pendingSince = records.length ? minOf(records, (r) => r.arrivalMs) : undefined;
     try {
       await this.upload(intent, records, cp);
     } finally {
