@@ -29,6 +29,7 @@ import { connectStore, type Store } from '../stream/connect.js';
 import { getStream } from '../stream/streams.js';
 import { readBatch } from '../stream/shardReader.js';
 import { setAutoscaling } from '../stream/autoscaling.js';
+import { jsStreamName } from '../stream/names.js';
 import { compress } from '../runtime/delivery/compress.js';
 import { KinesisHttp, createStreamAndWait } from './lib/kinesis.js';
 import { jsonRecord } from './lib/jsonRecords.js';
@@ -213,7 +214,10 @@ export async function runDelivery(argv: string[]): Promise<void> {
           await putRecords(k, 'drain-src', from, next - from);
         }
       }));
-      log(`backlog: ${int(o.records)} records in ${((Date.now() - f0) / 1000).toFixed(1)} s`);
+      const srcRec = (await getStream(store, 'drain-src'))!;
+      let messages = 0;
+      for (const sh of srcRec.shards) messages += (await store.jsm.streams.info(jsStreamName(srcRec.uid, sh.index))).state.messages;
+      log(`backlog: ${int(o.records)} records in ${int(messages)} JetStream messages, written in ${((Date.now() - f0) / 1000).toFixed(1)} s`);
       const reader = await readerCeiling(store, 'drain-src');
       log(`reader ceiling: ${int(reader.records)} records in ${reader.seconds.toFixed(2)} s`);
       const gzip = gzipCeiling();
