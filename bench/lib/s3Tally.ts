@@ -12,6 +12,8 @@ export interface SeenObject {
   records?: number;
   oldestSentMs?: number;
   bytes?: number;
+  /** The record indices it holds. */
+  ids?: Int32Array;
 }
 
 export class S3Tally {
@@ -45,14 +47,17 @@ export class S3Tally {
       const body = zlib.gunzipSync(gz).toString('utf8');
       let n = 0;
       let oldest = Infinity;
+      const ids: number[] = [];
       for (const line of body.split('\n')) {
         if (!line) continue;
         const r = JSON.parse(line) as { i: number; sentMs: number };
+        ids.push(r.i);
         if (r.i < this.hits.length && this.hits[r.i]! < 255) this.hits[r.i]!++;
         oldest = Math.min(oldest, r.sentMs);
         n++;
       }
       o.records = n;
+      o.ids = Int32Array.from(ids);
       o.oldestSentMs = oldest;
       o.bytes = gz.length;
       this.records += n;
