@@ -52,6 +52,8 @@ export class DeliveryProcessor implements RecordProcessor {
   private shardId = '';
   /** Oldest arrival in the flush being written (its records left the buffer but are not delivered yet). */
   private pendingSince?: number;
+  /** The last record taken into the buffer. */
+  private lastPushed?: RecordPos;
 
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -61,8 +63,13 @@ export class DeliveryProcessor implements RecordProcessor {
   }
 
   async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
-    if (batch.records.length) this.deps.metrics?.incoming(batch.records.length, batch.records.reduce((n, r) => n + r.data.length, 0));
-    for (const r of batch.records) {
+    let records = batch.records;
+    // The consumer hands a batch again when processRecords threw (e.g. the intent write failed):
+    // what was already taken in (buffered, or flushed) must not be buffered twice.
+    const seen = this.lastPushed;
+    if (seen && records.length && comparePos(posOf(records[0]!), seen) <= 0) records = records.filter((r) => comparePos(posOf(r), seen) > 0);
+    if (records.length) this.deps.metrics?.incoming(records.length, records.reduce((n, r) => n + r.data.length, 0));
+    for (const r of records) {
       const pos = posOf(r);
       if (this.replay) {
         if (this.buffer.length === 0 && !samePos(pos, this.replay.first)) {
@@ -95,6 +102,7 @@ export class DeliveryProcessor implements RecordProcessor {
     // The record id Firehose hands the transform: stable across a replay (its position).
     const recordId = pos.sub === undefined ? pos.seq : `${pos.seq}.${pos.sub}`;
     this.buffer.push({ recordId, data: r.data, arrivalMs: r.approximateArrivalTimestamp.getTime(), kinesis, pos });
+    this.lastPushed = pos;
     this.bytes += r.data.length;
   }
 
