@@ -256,7 +256,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
       const spanS = (Date.now() - t0) / 1000;
       const loadAtEnd = os.loadavg()[0]!;
       await stop(w);
-      await tally.list();
+      await tally.listFinal();
       await tally.readNew();
       const { lost, duplicated } = tally.check();
       const seconds = (tally.lastSeenMs() - t0) / 1000;
@@ -295,7 +295,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
         const watcher = (async () => {
           while (watching) {
             await sleep(100);
-            if (await tally.list()) await tally.readNew();
+            if (await tally.list()) await tally.readNew().catch(() => undefined); // read again at the next poll
           }
         })();
         const span = new CpuSpan({ ...cluster.pids, s3rver: s3.pid, worker: w.pid });
@@ -323,7 +323,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
         await watcher;
         const fcpu = span.stop();
         await stop(w);
-        await tally.list();
+        await tally.listFinal();
         await tally.readNew();
         // DataFreshness: from the record being in the stream (its PutRecords acknowledged) to its object in S3 …
         const samples = new Samples();

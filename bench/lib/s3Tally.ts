@@ -27,16 +27,37 @@ export class S3Tally {
     this.hits = new Uint8Array(expected);
   }
 
-  /** One listing; new keys get their first-seen time. Returns the number of new keys. */
+  /** Listings that failed (s3rver answers 500 now and then to a listing racing a PUT); the next one is tried at the next poll. */
+  listErrors = 0;
+
+  /** One listing; new keys get their first-seen time. Returns the number of new keys (0 when the listing failed). */
   async list(): Promise<number> {
     const now = Date.now();
     let fresh = 0;
-    for (const key of await this.s3.list(this.bucket, this.prefix)) {
+    let keys: string[];
+    try {
+      keys = await this.s3.list(this.bucket, this.prefix);
+    } catch {
+      this.listErrors++;
+      return 0;
+    }
+    for (const key of keys) {
       if (this.objects.has(key)) continue;
       this.objects.set(key, { key, firstSeenMs: now });
       fresh++;
     }
     return fresh;
+  }
+
+  /** A listing that must succeed (the final one): tried up to 10 times. */
+  async listFinal(): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      const before = this.listErrors;
+      await this.list();
+      if (this.listErrors === before) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`listing ${this.bucket}/${this.prefix} failed 10 times`);
   }
 
   /** Reads back every listed object not read yet. */
