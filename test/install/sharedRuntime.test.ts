@@ -34,6 +34,8 @@ test('Service shardline and the autoscaler target the shared runtime Deployment'
   const hpa = find(docs, 'HorizontalPodAutoscaler', 'shardline-runtime');
   expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'shardline-runtime' });
   expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+  // The autoscaler owns the replica count: a re-apply (kubectl, GitOps) must not reset it.
+  expect(dep.spec.replicas).toBeUndefined();
   // The autoscaler's CPU target needs a CPU request to compute utilisation.
   expect(dep.spec.template.spec.containers[0].resources.requests.cpu).toBeDefined();
 });
@@ -55,7 +57,7 @@ test('the container\'s command line runs a runtime that passes its probes and se
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   await Promise.race([waitForPort(port), new Promise((_, rej) => proc!.once('exit', (code) => rej(new Error(`runtime exited ${code}: ${stderr}`))))]);
-  for (const probe of [c.readinessProbe, c.livenessProbe]) {
+  for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
     const res = await fetch(`http://127.0.0.1:${port}${probe.httpGet.path}`);
     expect(`${probe.httpGet.path} ${res.status}`).toBe(`${probe.httpGet.path} 200`);
   }
