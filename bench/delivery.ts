@@ -43,7 +43,7 @@ import { CpuSpan, cpuLine, int, rounded, sleep, startCluster, watchdog, type Clu
 const USAGE = `usage: npm run bench -- delivery [flags]
   --records N      backlog records to drain (default 1000000; validate with e.g. 50000)
   --rate N         records/s for the freshness runs (default 10000)
-  --duration S     seconds of the IntervalInSeconds 0 freshness run (default 30)
+  --duration S     seconds of the IntervalInSeconds 0 freshness run (default 15: s3rver fails listings of a prefix past ~1,000 objects)
   --duration60 S   seconds of the IntervalInSeconds 60 run (default 150: two intervals and more)
   --intervals L    IntervalInSeconds values for the freshness runs (default 0,60)
   --phases L       drain,freshness (default both)
@@ -66,7 +66,7 @@ function options(argv: string[]) {
   return {
     records: Number(values.records ?? 1_000_000),
     rate: Number(values.rate ?? 10_000),
-    durationS: Number(values.duration ?? 30),
+    durationS: Number(values.duration ?? 15),
     duration60S: Number(values.duration60 ?? 150),
     intervals: (values.intervals ?? '0,60').split(',').map(Number),
     phases: new Set((values.phases ?? 'drain,freshness').split(',')),
@@ -202,10 +202,11 @@ export async function runDelivery(argv: string[]): Promise<void> {
   if (o.profile) fs.mkdirSync(o.profile, { recursive: true });
   const errors: string[] = [];
   let result: Record<string, unknown> | undefined;
+  let drain: Record<string, number> | undefined;
+  let ceilings: Record<string, number> | undefined;
+  let cpu: Record<string, number> = {};
+  const fresh: { p99FromSend: number; sentPerSec: number; putLagP99: number; workerCores: number; interval: number; durationS: number; objects: number; records: number; lost: number; duplicated: number; p50: number; p99: number; max: number }[] = [];
   try {
-    let drain: Record<string, number> | undefined;
-    let ceilings: Record<string, number> | undefined;
-    let cpu: Record<string, number> = {};
     if (o.phases.has('drain')) {
       await sourceStream(k, store, 'drain-src');
       await s3.createBucket(`${BUCKET}-drain`);
@@ -277,7 +278,6 @@ export async function runDelivery(argv: string[]): Promise<void> {
         putRecPerSec: put.putsPerSec * recordsPerObject,
       };
     }
-    const fresh: { p99FromSend: number; sentPerSec: number; putLagP99: number; workerCores: number; interval: number; durationS: number; objects: number; records: number; lost: number; duplicated: number; p50: number; p99: number; max: number }[] = [];
     if (o.phases.has('freshness')) {
       for (const interval of o.intervals) {
         const name = `fresh-${interval}`;
@@ -367,7 +367,8 @@ export async function runDelivery(argv: string[]): Promise<void> {
     await cluster.stop();
     clearTimeout(dog);
   }
-  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), errors }));
+  // A failed phase keeps what the others measured.
+  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, errors }));
   console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
   if (errors.length) {
     console.error(`\n${errors.length} error(s):\n${errors.join('\n')}`);
