@@ -43,7 +43,7 @@ import { CpuSpan, cpuLine, int, rounded, sleep, startCluster, watchdog, type Clu
 const USAGE = `usage: npm run bench -- delivery [flags]
   --records N      backlog records to drain (default 1000000; validate with e.g. 50000)
   --rate N         records/s for the freshness runs (default 10000)
-  --duration S     seconds of the IntervalInSeconds 0 freshness run (default 15: s3rver fails listings of a prefix past ~1,000 objects)
+  --duration S     seconds of the IntervalInSeconds 0 freshness run (default 8: s3rver fails listings of a prefix past ~1,000 objects)
   --duration60 S   seconds of the IntervalInSeconds 60 run (default 150: two intervals and more)
   --intervals L    IntervalInSeconds values for the freshness runs (default 0,60)
   --phases L       drain,freshness (default both)
@@ -66,7 +66,7 @@ function options(argv: string[]) {
   return {
     records: Number(values.records ?? 1_000_000),
     rate: Number(values.rate ?? 10_000),
-    durationS: Number(values.duration ?? 15),
+    durationS: Number(values.duration ?? 8),
     duration60S: Number(values.duration60 ?? 150),
     intervals: (values.intervals ?? '0,60').split(',').map(Number),
     phases: new Set((values.phases ?? 'drain,freshness').split(',')),
