@@ -1,54 +1,63 @@
 // `npm run bench -- delivery`: the delivery worker (`shardline delivery`).
-// 1. Drain: a backlog of 1 KB JSON records on 4 shards (Kinesis source)
-//    delivered to S3 (s3rver) as GZIP NDJSON by one worker process. Rate =
-//    records / (time the worker reports the last delivery − its start).
+// 1. Drain: a backlog of 1 KB JSON records on 4 shards (Kinesis source,
+//    autoscaling off so it stays 4) is written first; then one worker process
+//    is started and the clock runs until every record is in S3 (s3rver) as
+//    GZIP NDJSON: the bucket is listed every 200 ms, and the records are
+//    counted (and checked for loss and duplicates) by reading every object
+//    back. Rate = records / (last object first listed − worker spawned), so
+//    the worker's start-up is included.
+//    Ceilings measured in the same run, on the same backlog and machine:
+//    the one shard reader (readBatch on the 4 shards in parallel, in this
+//    process), gzip as the worker compresses (one core), and s3rver PUTs of
+//    objects the size the worker wrote (4 in flight, the worker's 4 shards).
 // 2. DataFreshness: PutRecords at a steady rate with IntervalInSeconds 0 and
-//    60 (--intervals); per object, S3 LastModified − the oldest record's send
-//    time (carried in the record); p50/p99 over objects.
-// 3. Parquet (--phases parquet): the same backlog (--parquet-records, 1 KB
-//    JSON on 4 shards) drained by one worker process twice, one after the
-//    other: to GZIP NDJSON (the peer) and converted to Parquet (SNAPPY pages,
-//    a DeliveryStream resource's inline schema). Plus the conversion alone,
-//    in process: records/s through convertToParquet vs. gzip of NDJSON.
+//    60; the bucket is listed every 100 ms and each new object read back:
+//    per object, first listed − the oldest record's send time (carried in
+//    the record); p50/p99/max over objects.
+// Parquet conversion is not implemented yet, so it has no row.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
+import { Client as MinioClient } from 'minio';
 import { NATS_SERVER } from '../test/harness/nats.js';
-import { startS3 } from '../test/harness/s3.js';
+import type { S3Server } from '../test/harness/s3.js';
+import { startS3Child } from './lib/s3Child.js';
 import { freePort } from '../test/harness/ports.js';
+import { connectStore, type Store } from '../stream/connect.js';
+import { getStream } from '../stream/streams.js';
+import { readBatch } from '../stream/shardReader.js';
+import { setAutoscaling } from '../stream/autoscaling.js';
+import { jsStreamName } from '../stream/names.js';
+import { compress } from '../runtime/delivery/compress.js';
 import { KinesisHttp, createStreamAndWait } from './lib/kinesis.js';
+import { jsonRecord } from './lib/jsonRecords.js';
+import { S3Tally } from './lib/s3Tally.js';
 import { machineInfo, REPO_ROOT, writeResults } from './lib/results.js';
 import { Samples } from './lib/stats.js';
 import { renderTable, fmt } from './lib/table.js';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { CpuSpan, cpuLine, int, rounded, sleep, startCluster, watchdog, type Cluster } from './lib/runs.js';
-import { connectStore } from '../stream/connect.js';
-import { ensureDeliveryDefinition, openDeliveryStore } from '../stream/deliveryStreams.js';
-import { DeliveryStreamSpec } from '../crds/schema/deliverystream.js';
-import { deliveryDefinitionOf } from '../operator/model/deliveryDefinition.js';
-import { convertToParquet } from '../stream/delivery/parquet.js';
-import type { DataFormatConversionDef } from '../stream/deliveryStreams.js';
-
 
 const USAGE = `usage: npm run bench -- delivery [flags]
-  --records N      backlog records to drain (default 1000000; validate with e.g. 20000)
+  --records N      backlog records to drain (default 1000000; validate with e.g. 50000)
   --rate N         records/s for the freshness runs (default 10000)
-  --duration S     seconds of each freshness run (default 30)
+  --duration S     seconds of the IntervalInSeconds 0 freshness run (default 8: s3rver fails listings of a prefix past ~1,000 objects)
+  --duration60 S   seconds of the IntervalInSeconds 60 run (default 150: two intervals and more)
   --intervals L    IntervalInSeconds values for the freshness runs (default 0,60)
-  --phases L       drain,freshness,parquet (default drain,freshness)
-  --parquet-records N  backlog of the parquet phase (default 200000; validate with e.g. 5000)`;
+  --phases L       drain,freshness (default both)
+  --profile DIR    write a V8 CPU profile of the worker process into DIR`;
 
 const TARGET_DRAIN = 100_000;
 const BUCKET = 'bench';
+const SHARDS = 4;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
 function options(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: {
-    records: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, intervals: { type: 'string' }, phases: { type: 'string' }, 'parquet-records': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    records: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, duration60: { type: 'string' }, intervals: { type: 'string' },
+    phases: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) {
     console.log(USAGE);
@@ -57,15 +66,13 @@ function options(argv: string[]) {
   return {
     records: Number(values.records ?? 1_000_000),
     rate: Number(values.rate ?? 10_000),
-    durationS: Number(values.duration ?? 30),
+    durationS: Number(values.duration ?? 8),
+    duration60S: Number(values.duration60 ?? 150),
     intervals: (values.intervals ?? '0,60').split(',').map(Number),
     phases: new Set((values.phases ?? 'drain,freshness').split(',')),
-    parquetRecords: Number(values['parquet-records'] ?? 200_000),
+    profile: values.profile ? path.resolve(values.profile) : undefined,
   };
 }
-
-/** A 1 KB JSON record carrying its send time. */
-const record = (i: number, sentMs: number) => JSON.stringify({ i, sentMs, pad: 'x'.repeat(1024 - 40 - String(i).length) });
 
 async function firehose(endpoint: string, op: string, body: unknown): Promise<any> {
   const res = await fetch(endpoint, {
@@ -96,21 +103,32 @@ async function createDelivery(endpoint: string, name: string, stream: string, in
   }
 }
 
-async function putRecords(k: KinesisHttp, stream: string, from: number, n: number) {
+/** A 4-shard source stream that stays 4 shards: ON_DEMAND (no per-shard limits), autoscaler in dry-run. */
+async function sourceStream(k: KinesisHttp, store: Store, name: string) {
+  await createStreamAndWait(k, name, SHARDS, 'ON_DEMAND');
+  await setAutoscaling(store, name, { dryRun: true });
+}
+
+/** Writes records from..from+n−1; `ackMs` (by record index) gets the time the write was acknowledged. */
+async function putRecords(k: KinesisHttp, stream: string, from: number, n: number, ackMs?: Float64Array) {
   const now = Date.now();
-  const body = JSON.stringify({ StreamName: stream, Records: Array.from({ length: n }, (_, j) => ({ PartitionKey: `pk-${from + j}`, Data: Buffer.from(record(from + j, now)).toString('base64') })) });
+  const body = JSON.stringify({ StreamName: stream, Records: Array.from({ length: n }, (_, j) => ({ PartitionKey: `pk-${from + j}`, Data: Buffer.from(jsonRecord(from + j, now)).toString('base64') })) });
   for (;;) {
     const r = await k.call('PutRecords', body);
-    if (r.status === 200 && JSON.parse(r.text).FailedRecordCount === 0) return;
+    if (r.status === 200 && JSON.parse(r.text).FailedRecordCount === 0) {
+      ackMs?.fill(Date.now(), from, from + n);
+      return;
+    }
     await sleep(50);
   }
 }
 
-function startWorker(cluster: Cluster, name: string, s3Endpoint: string, port: number): ChildProcess {
+function startWorker(cluster: Cluster, name: string, s3Endpoint: string, port: number, profile?: string): ChildProcess {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-delivery-'));
   const cfg = path.join(dir, 'config.json');
   fs.writeFileSync(cfg, JSON.stringify({ deliveryStreamName: name, s3: { endpoint: s3Endpoint } }));
-  return spawn(process.execPath, [path.join(REPO_ROOT, 'dist/runtime/cli.js'), 'delivery', '--config', cfg, '--metrics-port', String(port)], {
+  const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `delivery-${name}-${Date.now()}.cpuprofile`] : [];
+  return spawn(process.execPath, [...prof, path.join(REPO_ROOT, 'dist/runtime/cli.js'), 'delivery', '--config', cfg, '--metrics-port', String(port)], {
     env: { ...process.env, SHARDLINE_NATS_URL: cluster.nats.url }, stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
@@ -123,85 +141,74 @@ const status = (port: number) => new Promise<{ deliveredRecords: number; lastDel
   }).on('error', () => resolve({ deliveredRecords: 0 }));
 });
 
-/** Starts a worker on `name` and waits until it reports `records` delivered: records/s from its start to its last delivery. */
-async function drainWith(cluster: Cluster, name: string, s3Endpoint: string, records: number) {
-  const port = await freePort();
-  const t0 = Date.now();
-  const w = startWorker(cluster, name, s3Endpoint, port);
-  const span = new CpuSpan({ ...cluster.pids, worker: w.pid });
-  let st = await status(port);
-  let lastLog = 0;
-  while (st.deliveredRecords < records && Date.now() - t0 < 30 * 60_000) {
-    await sleep(100);
-    st = await status(port);
-    if (Date.now() - lastLog > 5000) {
-      lastLog = Date.now();
-      log(`  ${name}: drained ${int(st.deliveredRecords)} / ${int(records)}`);
-    }
-  }
-  const cpu = span.stop();
-  await stop(w);
-  const seconds = ((st.lastDeliveryMs ?? Date.now()) - t0) / 1000;
-  return { records: st.deliveredRecords, seconds, recPerSec: st.deliveredRecords / seconds, cpu };
-}
-
-/** The bench record's columns (i, sentMs, pad) as a DeliveryStream resource declares them. */
-const PARQUET_COLUMNS = [{ name: 'i', type: 'bigint' }, { name: 'sentms', type: 'bigint' }, { name: 'pad', type: 'string' }];
-
-async function createParquetDelivery(natsUrl: string, name: string, stream: string, s3Endpoint: string) {
-  const spec = DeliveryStreamSpec.parse({
-    source: { dataStreamRef: { name: stream }, startingPosition: 'TRIM_HORIZON' }, buffering: { sizeMiB: 64, intervalSeconds: 0 },
-    s3: { bucket: `${BUCKET}-${name}`, endpoint: s3Endpoint, prefix: `${name}/`, format: 'PARQUET', parquet: { schema: { columns: PARQUET_COLUMNS } } },
-  });
-  const defn = deliveryDefinitionOf({ apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name, namespace: 'bench', uid: name }, spec }, spec, stream, 'us-east-1', '000000000000');
-  if (!defn.ok) throw new Error(defn.message);
-  const store = await connectStore({ natsUrl });
-  try {
-    await ensureDeliveryDefinition(await openDeliveryStore(store), defn.def);
-    return defn.def.s3.DataFormatConversionConfiguration!;
-  } finally {
-    await store.close();
-  }
-}
-
-/** The conversion alone, in process: Parquet vs. GZIP NDJSON of the same records, in batches of `batch`. */
-function convertOnly(conv: DataFormatConversionDef, n: number, batch = 5000) {
-  const records = Array.from({ length: Math.min(n, batch) }, (_, i) => ({ data: Buffer.from(record(i, 1_700_000_000_000 + i)) }));
-  const time = (f: () => number) => {
-    const t0 = process.hrtime.bigint();
-    let done = 0;
-    let bytes = 0;
-    while (done < n) {
-      bytes += f();
-      done += records.length;
-    }
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { recPerSec: done / s, bytesPerRecord: bytes / done };
-  };
-  return {
-    parquet: time(() => convertToParquet(conv, records).body!.length),
-    ndjsonGzip: time(() => zlib.gzipSync(Buffer.concat(records.map((r) => Buffer.concat([r.data, Buffer.from('\n')])))).length),
-  };
-}
-
 const stop = (p: ChildProcess) => new Promise((r) => { p.once('exit', r); p.kill('SIGTERM'); });
+
+/** Ceiling 1: the one shard reader over the backlog, the 4 shards read in parallel (10,000 records / 10 MiB a batch, as the worker reads). */
+async function readerCeiling(store: Store, stream: string): Promise<{ records: number; seconds: number }> {
+  const rec = (await getStream(store, stream))!;
+  const t0 = performance.now();
+  const counts = await Promise.all(rec.shards.map(async (s) => {
+    let pos = { jsSeq: 0, index: 0 };
+    let n = 0;
+    for (;;) {
+      const b = await readBatch(store, rec, s.shardId, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024 });
+      if (b.records.length === 0) return n;
+      n += b.records.length;
+      pos = b.next;
+    }
+  }));
+  return { records: counts.reduce((a, b) => a + b, 0), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Ceiling 2: GZIP as the worker compresses a flush (compress.ts), on one core, over 10,000 of the records. */
+function gzipCeiling(): { recPerSec: number; ratio: number } {
+  const raw = Buffer.from(Array.from({ length: 10_000 }, (_, i) => jsonRecord(i, Date.now()) + '\n').join(''));
+  let out = compress('GZIP', raw, 'x');
+  const t0 = performance.now();
+  let runs = 0;
+  while (performance.now() - t0 < 2000) {
+    out = compress('GZIP', raw, 'x');
+    runs++;
+  }
+  return { recPerSec: (runs * 10_000) / ((performance.now() - t0) / 1000), ratio: raw.length / out.length };
+}
+
+/** Ceiling 3: s3rver PUTs (minio client, as the worker writes) of `bodyBytes` objects, `inFlight` at once, for 3 s. */
+async function putCeiling(s3: S3Server, bodyBytes: number, inFlight: number): Promise<{ putsPerSec: number; mbPerSec: number }> {
+  const url = new URL(s3.endpoint);
+  const client = new MinioClient({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', region: 'us-east-1', pathStyle: true, partSize: 1024 * 1024 * 1024 });
+  await s3.createBucket(`${BUCKET}-putpeer`);
+  const body = Buffer.alloc(Math.max(1, Math.round(bodyBytes)));
+  for (let i = 0; i < body.length; i++) body[i] = (i * 2654435761) >>> 24;
+  let puts = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, async (_, w) => {
+    while (performance.now() - t0 < 3000) await client.putObject(`${BUCKET}-putpeer`, `w${w}/o${puts++}`, body, body.length);
+  }));
+  const s = (performance.now() - t0) / 1000;
+  return { putsPerSec: puts / s, mbPerSec: (puts * body.length) / s / 1e6 };
+}
 
 export async function runDelivery(argv: string[]): Promise<void> {
   const o = options(argv);
   const startedAt = new Date();
+  const load0 = os.loadavg()[0]!;
   const cluster = await startCluster(1);
   const dog = watchdog(cluster, 60 * 60_000);
-  const s3 = await startS3();
-  const s3Endpoint = s3.endpoint;
+  const s3 = await startS3Child();
+  const store = await connectStore({ natsUrl: cluster.nats.url, name: 'bench-delivery' });
   const endpoint = cluster.runtimes[0]!.endpoint;
   const k = new KinesisHttp(endpoint, { connections: 16 });
+  if (o.profile) fs.mkdirSync(o.profile, { recursive: true });
   const errors: string[] = [];
   let result: Record<string, unknown> | undefined;
+  let drain: Record<string, number> | undefined;
+  let ceilings: Record<string, number> | undefined;
+  let cpu: Record<string, number> = {};
+  const fresh: { p99FromSend: number; sentPerSec: number; putLagP99: number; workerCores: number; interval: number; durationS: number; objects: number; records: number; lost: number; duplicated: number; p50: number; p99: number; max: number }[] = [];
   try {
-    let drain: Record<string, number> | undefined;
-    let cpu: Record<string, number> = {};
     if (o.phases.has('drain')) {
-      await createStreamAndWait(k, 'drain-src', 4, 'ON_DEMAND');
+      await sourceStream(k, store, 'drain-src');
       await s3.createBucket(`${BUCKET}-drain`);
       await createDelivery(endpoint, 'drain', 'drain-src', 0);
       const f0 = Date.now();
@@ -213,115 +220,155 @@ export async function runDelivery(argv: string[]): Promise<void> {
           await putRecords(k, 'drain-src', from, next - from);
         }
       }));
-      log(`backlog: ${int(o.records)} records in ${((Date.now() - f0) / 1000).toFixed(1)} s`);
+      const srcRec = (await getStream(store, 'drain-src'))!;
+      let messages = 0;
+      for (const sh of srcRec.shards) messages += (await store.jsm.streams.info(jsStreamName(srcRec.uid, sh.index))).state.messages;
+      log(`backlog: ${int(o.records)} records in ${int(messages)} JetStream messages, written in ${((Date.now() - f0) / 1000).toFixed(1)} s`);
+      const reader = await readerCeiling(store, 'drain-src');
+      log(`reader ceiling: ${int(reader.records)} records in ${reader.seconds.toFixed(2)} s`);
+      const gzip = gzipCeiling();
+      const tally = new S3Tally(s3, `${BUCKET}-drain`, 'drain/', o.records);
       const port = await freePort();
+      const loadAtStart = os.loadavg()[0]!;
       const t0 = Date.now();
-      const w = startWorker(cluster, 'drain', s3Endpoint, port);
-      const span = new CpuSpan({ ...cluster.pids, worker: w.pid });
-      let st = await status(port);
+      const w = startWorker(cluster, 'drain', s3.endpoint, port, o.profile);
+      const span = new CpuSpan({ ...cluster.pids, s3rver: s3.pid, worker: w.pid });
       let lastLog = 0;
-      while (st.deliveredRecords < o.records && Date.now() - t0 < 30 * 60_000) {
-        await sleep(100);
+      let st = { deliveredRecords: 0 } as Awaited<ReturnType<typeof status>>;
+      /** When the worker first reported holding all 4 shards (its start-up: process, modules, NATS, leases). */
+      let readyMs = 0;
+      // Listing only while the worker runs (reading objects back would take CPU from it); counted after.
+      while (Date.now() - t0 < 30 * 60_000) {
+        await sleep(200);
+        await tally.list();
         st = await status(port);
+        if (!readyMs && (st as { shards?: string[] }).shards?.length === SHARDS) readyMs = Date.now();
         if (Date.now() - lastLog > 5000) {
           lastLog = Date.now();
-          log(`  drained ${int(st.deliveredRecords)} / ${int(o.records)}`);
+          log(`  worker reports ${int(st.deliveredRecords)} / ${int(o.records)} delivered; ${tally.objects.size} objects listed`);
+        }
+        if (st.deliveredRecords >= o.records) {
+          // The worker says done: one more listing catches objects that landed after the last one.
+          await tally.list();
+          break;
         }
       }
       cpu = span.stop();
+      const spanS = (Date.now() - t0) / 1000;
+      const loadAtEnd = os.loadavg()[0]!;
       await stop(w);
-      const seconds = ((st.lastDeliveryMs ?? Date.now()) - t0) / 1000;
-      drain = { records: st.deliveredRecords, seconds, recPerSec: st.deliveredRecords / seconds };
-    }
-    let parquet: { ndjson: Record<string, number>; parquet: Record<string, number>; convert: ReturnType<typeof convertOnly> } | undefined;
-    if (o.phases.has('parquet')) {
-      await createStreamAndWait(k, 'pq-src', 4, 'ON_DEMAND');
-      await s3.createBucket(`${BUCKET}-pq-ndjson`);
-      await s3.createBucket(`${BUCKET}-pq-parquet`);
-      // Both delivery streams exist before the backlog: each drains all of it.
-      await createDelivery(endpoint, 'pq-ndjson', 'pq-src', 0);
-      const conv = await createParquetDelivery(cluster.nats.url, 'pq-parquet', 'pq-src', s3Endpoint);
-      let next = 0;
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        while (next < o.parquetRecords) {
-          const from = next;
-          next = Math.min(o.parquetRecords, next + 500);
-          await putRecords(k, 'pq-src', from, next - from);
-        }
-      }));
-      const ndjson = await drainWith(cluster, 'pq-ndjson', s3Endpoint, o.parquetRecords);
-      const pq = await drainWith(cluster, 'pq-parquet', s3Endpoint, o.parquetRecords);
-      const objects = await s3.list(`${BUCKET}-pq-parquet`, 'pq-parquet/');
-      if (!objects.length || !objects.every((key) => key.endsWith('.parquet'))) throw new Error(`parquet run wrote ${objects.join(', ') || 'nothing'}`);
-      parquet = {
-        ndjson: { records: ndjson.records, seconds: ndjson.seconds, recPerSec: ndjson.recPerSec, ...Object.fromEntries(Object.entries(ndjson.cpu).map(([a, b]) => [`cpu_${a}`, b])) },
-        parquet: { records: pq.records, seconds: pq.seconds, recPerSec: pq.recPerSec, ...Object.fromEntries(Object.entries(pq.cpu).map(([a, b]) => [`cpu_${a}`, b])) },
-        convert: convertOnly(conv, Math.min(o.parquetRecords, 100_000)),
+      await tally.listFinal();
+      await tally.readNew();
+      const { lost, duplicated } = tally.check();
+      const seconds = (tally.lastSeenMs() - t0) / 1000;
+      const drainCpuS = (cpu.worker ?? 0) * spanS;
+      drain = { workerUsPerRecord: (drainCpuS * 1e6) / Math.max(1, tally.records), records: tally.records, lost, duplicated, objects: tally.objects.size, seconds, recPerSec: tally.records / seconds, workerSeconds: ((st.lastDeliveryMs ?? t0) - t0) / 1000, startupSeconds: readyMs ? (readyMs - t0) / 1000 : NaN, loadAtStart, loadAtEnd };
+      if (lost || duplicated) errors.push(`drain: ${lost} records lost, ${duplicated} duplicated (counted from S3)`);
+      const objBytes = tally.compressedBytes / Math.max(1, tally.objects.size);
+      const recordsPerObject = tally.records / Math.max(1, tally.objects.size);
+      const put = await putCeiling(s3, objBytes, SHARDS);
+      ceilings = {
+        readerRecPerSec: reader.records / reader.seconds,
+        gzipRecPerSecPerCore: gzip.recPerSec,
+        gzipRatio: gzip.ratio,
+        putsPerSec: put.putsPerSec,
+        putMBPerSec: put.mbPerSec,
+        objectBytes: objBytes,
+        recordsPerObject,
+        putRecPerSec: put.putsPerSec * recordsPerObject,
       };
     }
-    const fresh: { interval: number; objects: number; p50: number; p99: number; max: number }[] = [];
     if (o.phases.has('freshness')) {
       for (const interval of o.intervals) {
         const name = `fresh-${interval}`;
-        await createStreamAndWait(k, `${name}-src`, 4, 'ON_DEMAND');
+        const durationS = interval >= 60 ? o.duration60S : o.durationS;
+        await sourceStream(k, store, `${name}-src`);
         await s3.createBucket(`${BUCKET}-${name}`);
         await createDelivery(endpoint, name, `${name}-src`, interval);
         const port = await freePort();
-        const w = startWorker(cluster, name, s3Endpoint, port);
-        await sleep(1500);
-        const total = o.rate * o.durationS;
+        const w = startWorker(cluster, name, s3.endpoint, port, o.profile);
+        // Until the worker holds its 4 shards.
+        for (let i = 0; i < 100 && ((await status(port)) as { shards?: string[] }).shards?.length !== SHARDS; i++) await sleep(100);
+        const total = o.rate * durationS;
+        const tally = new S3Tally(s3, `${BUCKET}-${name}`, `${name}/`, total);
+        let watching = true;
+        const watcher = (async () => {
+          while (watching) {
+            await sleep(100);
+            if (await tally.list()) await tally.readNew().catch(() => undefined); // read again at the next poll
+          }
+        })();
+        const span = new CpuSpan({ ...cluster.pids, s3rver: s3.pid, worker: w.pid });
         const t0 = Date.now();
         let sent = 0;
+        /** Per PutRecords: acknowledged − the send time its records carry (how far the load generator and the runtime lag). */
+        const putLag = new Samples();
+        const ackMs = new Float64Array(total);
         while (sent < total) {
           const due = Math.min(total, Math.floor(((Date.now() - t0) * o.rate) / 1000));
           const batch: Promise<void>[] = [];
           while (sent < due) {
             const n = Math.min(500, due - sent);
-            batch.push(putRecords(k, `${name}-src`, sent, n));
+            const at = Date.now();
+            batch.push(putRecords(k, `${name}-src`, sent, n, ackMs).then(() => putLag.add(Date.now() - at)));
             sent += n;
           }
           await Promise.all(batch);
           await sleep(10);
         }
+        const sendS = (Date.now() - t0) / 1000;
         const until = Date.now() + (interval + 30) * 1000;
-        while ((await status(port)).deliveredRecords < total && Date.now() < until) await sleep(200);
+        while (tally.records < total && Date.now() < until) await sleep(200);
+        watching = false;
+        await watcher;
+        const fcpu = span.stop();
         await stop(w);
+        await tally.listFinal();
+        await tally.readNew();
+        // DataFreshness: from the record being in the stream (its PutRecords acknowledged) to its object in S3 …
         const samples = new Samples();
-        const bucket = `${BUCKET}-${name}`;
-        for (const key of await s3.list(bucket, `${name}/`)) {
-          const head = await s3.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-          const body = zlib.gunzipSync(await s3.get(bucket, key));
+        // … and from the load generator's send time (adds the ingest path, and the load generator's own lag).
+        const fromSend = new Samples();
+        for (const ob of tally.objects.values()) {
           let oldest = Infinity;
-          for (const line of body.toString().split('\n')) if (line) oldest = Math.min(oldest, JSON.parse(line).sentMs);
-          samples.add(head.LastModified!.getTime() - oldest);
+          for (const i of ob.ids ?? []) if (i < total && ackMs[i]! < oldest) oldest = ackMs[i]!;
+          samples.add(Math.max(0, ob.firstSeenMs - oldest));
+          fromSend.add(ob.firstSeenMs - ob.oldestSentMs!);
         }
         const s = samples.summary();
-        fresh.push({ interval, objects: s.count, p50: s.p50 / 1000, p99: s.p99 / 1000, max: s.max / 1000 });
+        const ss = fromSend.summary();
+        const { lost, duplicated } = tally.check();
+        fresh.push({ p99FromSend: ss.p99 / 1000, sentPerSec: total / sendS, putLagP99: putLag.summary().p99 / 1000, workerCores: fcpu.worker ?? 0, interval, durationS, objects: s.count, records: tally.records, lost, duplicated, p50: s.p50 / 1000, p99: s.p99 / 1000, max: s.max / 1000 });
       }
     }
+    const c = ceilings;
     const tables = [
-      `Machine: ${os.cpus().length} cores; load average ${os.loadavg()[0]!.toFixed(2)}`,
-      drain ? `Drain: ${int(o.records)} × 1 KB JSON on 4 shards → S3 (s3rver) as GZIP NDJSON, one worker process` : '',
-      drain ? renderTable(['records', 'seconds', 'rec/s', 'CPU cores', `target ≥ ${int(TARGET_DRAIN)} rec/s`], [[int(drain.records!), fmt(drain.seconds!), int(drain.recPerSec!), cpuLine(cpu), drain.recPerSec! >= TARGET_DRAIN ? 'met' : 'NOT met']]) : '',
-      fresh.length ? `DataFreshness at ${int(o.rate)} rec/s for ${o.durationS} s (object LastModified − oldest record's send time; s3rver keeps 1 s resolution)` : '',
-      fresh.length ? renderTable(['IntervalInSeconds', 'objects', 'p50 s', 'p99 s', 'max s', 'target p99 ≤ interval + 1 s'], fresh.map((f) => [f.interval, f.objects, fmt(f.p50), fmt(f.p99), fmt(f.max), f.p99 <= f.interval + 1 ? 'met' : 'NOT met'])) : '',
-      parquet ? `Parquet: ${int(o.parquetRecords)} × 1 KB JSON on 4 shards, one worker process per run, the two runs one after the other` : '',
-      parquet ? renderTable(['run', 'records', 'seconds', 'rec/s', 'conversion only, in process (rec/s)', 'bytes/record'], [
-        ['GZIP NDJSON (peer)', int(parquet.ndjson.records!), fmt(parquet.ndjson.seconds!), int(parquet.ndjson.recPerSec!), int(parquet.convert.ndjsonGzip.recPerSec), fmt(parquet.convert.ndjsonGzip.bytesPerRecord)],
-        ['Parquet (SNAPPY)', int(parquet.parquet.records!), fmt(parquet.parquet.seconds!), int(parquet.parquet.recPerSec!), int(parquet.convert.parquet.recPerSec), fmt(parquet.convert.parquet.bytesPerRecord)],
+      `Machine: ${os.cpus().length} cores, shared; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`,
+      drain ? `Drain: ${int(o.records)} × 1 KB JSON on 4 shards → S3 (s3rver) as GZIP NDJSON, one worker process; counted from S3 (load average ${drain.loadAtStart!.toFixed(2)} → ${drain.loadAtEnd!.toFixed(2)} over the drain)` : '',
+      drain && c ? renderTable(['row', 'records', 'seconds', 'rec/s', 'note'], [
+        ['shardline delivery (start → all in S3)', int(drain.records!), fmt(drain.seconds!), int(drain.recPerSec!), `${drain.objects} objects; worker CPU ${fmt(drain.workerUsPerRecord!)} µs/record; start-up ${fmt(drain.startupSeconds!)} s; lost ${drain.lost}, duplicated ${drain.duplicated}; target ≥ ${int(TARGET_DRAIN)}: ${drain.recPerSec! >= TARGET_DRAIN ? 'met' : 'NOT met'}`],
+        ['ceiling: shard reader (readBatch ×4)', int(o.records), '', int(c.readerRecPerSec!), 'this process, before the worker started'],
+        ['ceiling: gzip as the worker does it', '', '', int(c.gzipRecPerSecPerCore!), `one core; ratio ${c.gzipRatio!.toFixed(2)}`],
+        ['ceiling: s3rver PUT', '', '', int(c.putRecPerSec!), `${fmt(c.putsPerSec!)} PUT/s of ${int(c.objectBytes!)} B (${fmt(c.putMBPerSec!)} MB/s), ${SHARDS} in flight; × ${int(c.recordsPerObject!)} records/object`],
       ]) : '',
+      drain ? `CPU cores over the drain: ${cpuLine(cpu)} (loadgen = this process, listing the bucket)` : '',
+      fresh.length ? `DataFreshness at ${int(o.rate)} rec/s offered: per object, first listed (polled every 100 ms) − when its oldest record was acknowledged by PutRecords (in the stream); p99 from send adds the ingest path` : '',
+      fresh.length ? renderTable(['IntervalInSeconds', 'run s', 'sent rec/s', 'PutRecords p99 s', 'worker cores', 'objects', 'records', 'lost/dup', 'p50 s', 'p99 s', 'max s', 'p99 s from send', 'target p99 ≤ interval + 1 s'], fresh.map((f) => [f.interval, f.durationS, int(f.sentPerSec), fmt(f.putLagP99), fmt(f.workerCores), f.objects, int(f.records), `${f.lost}/${f.duplicated}`, fmt(f.p50), fmt(f.p99), fmt(f.max), fmt(f.p99FromSend), f.p99 <= f.interval + 1 ? 'met' : 'NOT met'])) : '',
+      'Parquet conversion: not implemented yet (no row).',
     ].filter(Boolean).join('\n');
     console.log(tables);
-    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, cpu, freshness: fresh, parquet, table: tables };
+    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, table: tables };
   } catch (e) {
     errors.push(String((e as Error)?.stack ?? e));
   } finally {
     await k.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
     await s3.stop().catch(() => undefined);
     await cluster.stop();
     clearTimeout(dog);
   }
-  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), errors }));
+  // A failed phase keeps what the others measured.
+  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, errors }));
   console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
   if (errors.length) {
     console.error(`\n${errors.length} error(s):\n${errors.join('\n')}`);

@@ -44,7 +44,7 @@ function ownCpuSeconds(pid: number): number {
   }
 }
 
-async function spawnServer(name: string, args: string[], port: number, env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+export async function spawnServer(name: string, args: string[], port: number, env: NodeJS.ProcessEnv = process.env): Promise<Child> {
   const proc = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env,

@@ -42,6 +42,12 @@ const toSource = (b: ShardBatchOut): SourceBatch => ({ records: b.records, milli
 
 class DirectReader implements ShardReader {
   private live?: { ctl: AbortController; it: AsyncIterator<ShardBatchOut>; pending?: Promise<IteratorResult<ShardBatchOut>> };
+  /**
+   * Read-ahead while draining a backlog: the batch after the one just handed
+   * out is read while the application processes that one, so reading and
+   * processing overlap (one batch in memory ahead, per shard).
+   */
+  private ahead?: { from: Position; limit: number; batch: Promise<ShardBatchOut> };
 
   constructor(
     private readonly store: Store,
@@ -51,12 +57,24 @@ class DirectReader implements ShardReader {
     private readonly keys?: KeyRing,
   ) {}
 
+  /** A batch from `from`, on a fresh stream record each time (a reshard may have closed the shard). */
+  private async read(from: Position, limit: number): Promise<ShardBatchOut> {
+    this.rec = await streamRecord(this.store, this.rec.name);
+    return readBatch(this.store, this.rec, this.shardId, from, { limit, maxBytes: MAX_BYTES, keys: this.keys });
+  }
+
   async next(opts: { limit: number; waitMs: number; signal: AbortSignal }): Promise<SourceBatch> {
     if (!this.live) {
-      // Fresh record each time: a reshard may have closed the shard.
-      this.rec = await streamRecord(this.store, this.rec.name);
-      const b = await readBatch(this.store, this.rec, this.shardId, this.pos, { limit: opts.limit, maxBytes: MAX_BYTES, keys: this.keys });
+      const a = this.ahead;
+      this.ahead = undefined;
+      // The read-ahead counts only if it starts here and holds no more than asked for now.
+      const b = a && a.from === this.pos && a.limit <= opts.limit ? await a.batch : await this.read(this.pos, opts.limit);
       this.pos = b.next;
+      if (b.records.length > 0 && !b.shardEnded) {
+        const batch = this.read(b.next, opts.limit);
+        batch.catch(() => undefined); // a failed read-ahead fails the next call, not the process
+        this.ahead = { from: b.next, limit: opts.limit, batch };
+      }
       if (b.records.length > 0 || b.shardEnded) return toSource(b);
       const ctl = new AbortController();
       const it = follow(this.store, this.rec, this.shardId, this.pos, { signal: ctl.signal, keys: this.keys, limit: opts.limit })[Symbol.asyncIterator]();
@@ -98,6 +116,7 @@ class DirectReader implements ShardReader {
   }
 
   close(): void {
+    this.ahead = undefined;
     this.stopLive();
   }
 }

@@ -5,10 +5,10 @@
 // intent writes the same keys.
 import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
 import { bucketOf } from '../api/firehose/destination.js';
-import { compress } from './compress.js';
+import { compress, compressAsync } from './compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
 import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
-import { processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
+import { partitionBody, processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
 import { convertToParquet } from '../../stream/delivery/parquet.js';
 import type { RecordPos } from './state.js';
 
@@ -23,6 +23,16 @@ export interface FlushInput {
   records: InRecord[];
 }
 
+/** The smallest value (a loop: spreading a flush's worth of records into Math.min overflows the stack). */
+export function minOf<T>(items: readonly T[], f: (x: T) => number): number {
+  let m = Infinity;
+  for (const x of items) {
+    const v = f(x);
+    if (v < m) m = v;
+  }
+  return m;
+}
+
 export interface OutObject { bucket: string; key: string; body: Buffer; records: number; error?: string; /** An S3 backup copy (AllData): its records count as delivered elsewhere. */ backup?: boolean }
 
 /** Error-output objects for records that failed after the processing chain (e.g. the HTTP endpoint's). */
@@ -30,7 +40,7 @@ export function failedToS3(f: Omit<FlushInput, 'records'>, type: string, lines: 
   const pos = (p: RecordPos) => `${p.seq}.${p.sub ?? ''}`;
   const id = `${f.uid}/${f.shardId}/${pos(f.first)}-${pos(f.last)}/error/${type}`;
   const { errorPrefix } = resolvePrefixes(f.s3.Prefix, f.s3.ErrorOutputPrefix, f.s3.DynamicPartitioningConfiguration?.Enabled === true);
-  const arrivalMs = Math.min(...lines.map((l) => l.arrivalTimestamp as number));
+  const arrivalMs = minOf(lines, (l) => l.arrivalTimestamp as number);
   const evaluated = evaluatePrefix(errorPrefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), errorOutputType: type });
   const suffix = objectSuffix({ name: f.deliveryStreamName, version: f.versionId, arrivalMs, timeZone: f.s3.CustomTimeZone, uuid: derivedUuid(id), extension: '' });
   const raw = Buffer.from(lines.map((l) => JSON.stringify(l) + '\n').join(''));
@@ -51,9 +61,9 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
 
   // Error output stays JSON lines: no .parquet (or FileExtension naming Parquet) on it.
   const errorExt = conversion ? extensionOf(f.s3.CompressionFormat) : ext;
-  const object = (id: string, prefixOut: string, arrivalMs: number, raw: Buffer, records: number, error?: string) => {
+  const object = async (id: string, prefixOut: string, arrivalMs: number, raw: Buffer, records: number, error?: string) => {
     const suffix = objectSuffix({ name: f.deliveryStreamName, version: f.versionId, arrivalMs, timeZone: f.s3.CustomTimeZone, uuid: derivedUuid(id), extension: '' });
-    out.push({ bucket, key: prefixOut + suffix + (error ? errorExt : ext), body: compress(f.s3.CompressionFormat, raw, suffix), records, error });
+    out.push({ bucket, key: prefixOut + suffix + (error ? errorExt : ext), body: await compressAsync(f.s3.CompressionFormat, raw, suffix), records, error });
   };
 
   for (const p of partitions) {
@@ -66,16 +76,16 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
       continue;
     }
     const id = dynamic ? `${identity}/${JSON.stringify(Object.entries(p.keys).sort())}` : identity;
-    const arrivalMs = Math.min(...p.records.map((r) => r.arrivalMs));
+    const arrivalMs = minOf(p.records, (r) => r.arrivalMs);
     const evaluated = evaluatePrefix(prefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), partitionKeys: p.keys });
     if (conversion) {
       // Format conversion comes after the processing chain: one Parquet object per partition, failures to the error prefix.
       const converted = convertToParquet(conversion, p.records);
       for (const x of converted.failed) errors.push(conversionFailed(f, p.records[x.index]!, x.code, x.message));
-      if (converted.body) object(id, evaluated, arrivalMs, converted.body, p.records.length - converted.failed.length);
+      if (converted.body) await object(id, evaluated, arrivalMs, converted.body, p.records.length - converted.failed.length);
       continue;
     }
-    object(id, evaluated, arrivalMs, Buffer.concat(p.records.map((r) => r.data)), p.records.length);
+    await object(id, evaluated, arrivalMs, partitionBody(p), p.records.length);
   }
 
   const byType = new Map<string, ErrorRecord[]>();
@@ -86,9 +96,9 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
   }
   for (const [type, list] of byType) {
     const id = `${identity}/error/${type}`;
-    const arrivalMs = Math.min(...list.map((e) => e.line.arrivalTimestamp as number));
+    const arrivalMs = minOf(list, (e) => e.line.arrivalTimestamp as number);
     const evaluated = evaluatePrefix(errorPrefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), errorOutputType: type });
-    object(id, evaluated, arrivalMs, Buffer.from(list.map((e) => JSON.stringify(e.line) + '\n').join('')), list.length, type);
+    await object(id, evaluated, arrivalMs, Buffer.from(list.map((e) => JSON.stringify(e.line) + '\n').join('')), list.length, type);
   }
   return out;
 }

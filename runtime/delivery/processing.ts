@@ -35,6 +35,22 @@ export interface ErrorRecord {
 export interface Partition {
   keys: Record<string, string>;
   records: { data: Buffer; arrivalMs: number; kinesis?: InRecord['kinesis'] }[];
+  /** AppendDelimiterToRecord: written after each record's data (not copied into each record: one copy for the object body). */
+  delimiter?: Buffer;
+}
+
+/** The partition's records as one buffer (each followed by the delimiter, if any), copied once. */
+export function partitionBody(p: Partition): Buffer {
+  const d = p.delimiter;
+  let size = 0;
+  for (const r of p.records) size += r.data.length + (d ? d.length : 0);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const r of p.records) {
+    at += r.data.copy(out, at);
+    if (d) at += d.copy(out, at);
+  }
+  return out;
 }
 
 export interface ProcessContext {
@@ -152,9 +168,9 @@ export async function processRecords(s3: S3DestinationDef, input: InRecord[], ct
         errors.push(failed('activePartitionExceeded', k.r, 'DynamicPartitioning.ActivePartitionsLimitExceeded', 'The number of active partitions has exceeded the configured limit'));
         continue;
       }
-      groups.set(id, (g = { keys: dynamic ? k.keys : {}, records: [] }));
+      groups.set(id, (g = { keys: dynamic ? k.keys : {}, records: [], delimiter: newline }));
     }
-    g.records.push({ data: newline ? Buffer.concat([k.data, newline]) : k.data, arrivalMs: k.r.arrivalMs, kinesis: k.r.kinesis });
+    g.records.push({ data: k.data, arrivalMs: k.r.arrivalMs, kinesis: k.r.kinesis });
   }
   return { partitions: [...groups.values()], errors };
 }

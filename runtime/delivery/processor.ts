@@ -9,7 +9,7 @@
 // bytes, so the retried PUT overwrites and nothing lands in two objects.
 import type { Checkpointer, ConsumerRecord, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import type { DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
-import { buildObjects, failedToS3, type OutObject } from './objects.js';
+import { buildObjects, failedToS3, minOf, type OutObject } from './objects.js';
 import { deliverHttp } from './httpEndpoint.js';
 import { derivedUuid } from './objectName.js';
 import type { InRecord, ProcessContext } from './processing.js';
@@ -54,6 +54,8 @@ export class DeliveryProcessor implements RecordProcessor {
   private shardId = '';
   /** Oldest arrival in the flush being written (its records left the buffer but are not delivered yet). */
   private pendingSince?: number;
+  /** The last record taken into the buffer. */
+  private lastPushed?: RecordPos;
 
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -63,8 +65,13 @@ export class DeliveryProcessor implements RecordProcessor {
   }
 
   async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
-    if (batch.records.length) this.deps.metrics?.incoming(batch.records.length, batch.records.reduce((n, r) => n + r.data.length, 0));
-    for (const r of batch.records) {
+    let records = batch.records;
+    // The consumer hands a batch again when processRecords threw (e.g. the intent write failed):
+    // what was already taken in (buffered, or flushed) must not be buffered twice.
+    const seen = this.lastPushed;
+    if (seen && records.length && comparePos(posOf(records[0]!), seen) <= 0) records = records.filter((r) => comparePos(posOf(r), seen) > 0);
+    if (records.length) this.deps.metrics?.incoming(records.length, records.reduce((n, r) => n + r.data.length, 0));
+    for (const r of records) {
       const pos = posOf(r);
       if (this.replay) {
         if (this.buffer.length === 0 && !samePos(pos, this.replay.first)) {
@@ -97,6 +104,7 @@ export class DeliveryProcessor implements RecordProcessor {
     // The record id Firehose hands the transform: stable across a replay (its position).
     const recordId = pos.sub === undefined ? pos.seq : `${pos.seq}.${pos.sub}`;
     this.buffer.push({ recordId, data: r.data, arrivalMs: r.approximateArrivalTimestamp.getTime(), kinesis, pos });
+    this.lastPushed = pos;
     this.bytes += r.data.length;
   }
 
@@ -112,7 +120,7 @@ export class DeliveryProcessor implements RecordProcessor {
 
   /** Arrival of the oldest record not yet delivered (buffered or being flushed); undefined when none. */
   oldestPendingMs(): number | undefined {
-    return this.pendingSince ?? (this.buffer.length ? Math.min(...this.buffer.map((r) => r.arrivalMs)) : undefined);
+    return this.pendingSince ?? (this.buffer.length ? minOf(this.buffer, (r) => r.arrivalMs) : undefined);
   }
 
   leaseLost(): void {
@@ -131,7 +139,7 @@ export class DeliveryProcessor implements RecordProcessor {
     const records = this.buffer;
     this.buffer = [];
     this.bytes = 0;
-    this.pendingSince = records.length ? Math.min(...records.map((r) => r.arrivalMs)) : undefined;
+    this.pendingSince = records.length ? minOf(records, (r) => r.arrivalMs) : undefined;
     try {
       await this.upload(intent, records, cp);
     } finally {

@@ -1,0 +1,106 @@
+// Watches a bucket on the S3 server the delivery worker writes to: when each
+// object first appeared in a listing (this process's clock), and, read back
+// and gunzipped, how many records each holds, which (`i`) and the oldest send
+// time among them. The benchmark's oracle: records are counted from S3, not
+// from the worker's own figures.
+import zlib from 'node:zlib';
+import type { S3Server } from '../../test/harness/s3.js';
+
+export interface SeenObject {
+  key: string;
+  firstSeenMs: number;
+  records?: number;
+  oldestSentMs?: number;
+  bytes?: number;
+  /** The record indices it holds. */
+  ids?: Int32Array;
+}
+
+export class S3Tally {
+  readonly objects = new Map<string, SeenObject>();
+  /** Per record index: how many times it was read back. */
+  private readonly hits: Uint8Array;
+  records = 0;
+  compressedBytes = 0;
+
+  constructor(private readonly s3: S3Server, private readonly bucket: string, private readonly prefix: string, expected: number) {
+    this.hits = new Uint8Array(expected);
+  }
+
+  /** Listings that failed (s3rver answers 500 now and then to a listing racing a PUT); the next one is tried at the next poll. */
+  listErrors = 0;
+
+  /** One listing; new keys get their first-seen time. Returns the number of new keys (0 when the listing failed). */
+  async list(): Promise<number> {
+    const now = Date.now();
+    let fresh = 0;
+    let keys: string[];
+    try {
+      keys = await this.s3.list(this.bucket, this.prefix);
+    } catch {
+      this.listErrors++;
+      return 0;
+    }
+    for (const key of keys) {
+      if (this.objects.has(key)) continue;
+      this.objects.set(key, { key, firstSeenMs: now });
+      fresh++;
+    }
+    return fresh;
+  }
+
+  /** A listing that must succeed (the final one): tried up to 10 times. */
+  async listFinal(): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      const before = this.listErrors;
+      await this.list();
+      if (this.listErrors === before) return;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`listing ${this.bucket}/${this.prefix} failed 10 times`);
+  }
+
+  /** Reads back every listed object not read yet. */
+  async readNew(): Promise<void> {
+    for (const o of this.objects.values()) {
+      if (o.records !== undefined) continue;
+      const gz = await this.s3.get(this.bucket, o.key);
+      const body = zlib.gunzipSync(gz).toString('utf8');
+      let n = 0;
+      let oldest = Infinity;
+      const ids: number[] = [];
+      for (const line of body.split('\n')) {
+        if (!line) continue;
+        const r = JSON.parse(line) as { i: number; sentMs: number };
+        ids.push(r.i);
+        if (r.i < this.hits.length && this.hits[r.i]! < 255) this.hits[r.i]!++;
+        oldest = Math.min(oldest, r.sentMs);
+        n++;
+      }
+      o.records = n;
+      o.ids = Int32Array.from(ids);
+      o.oldestSentMs = oldest;
+      o.bytes = gz.length;
+      this.records += n;
+      this.compressedBytes += gz.length;
+    }
+  }
+
+  /** Records of 0..expected−1 never read back, and read back more than once. */
+  check(): { lost: number; duplicated: number } {
+    let lost = 0;
+    let duplicated = 0;
+    for (const h of this.hits) {
+      if (h === 0) lost++;
+      else if (h > 1) duplicated++;
+    }
+    return { lost, duplicated };
+  }
+
+  /** When the last object appeared. */
+  lastSeenMs(): number {
+    let t = 0;
+    for (const o of this.objects.values()) t = Math.max(t, o.firstSeenMs);
+    return t;
+  }
+}
