@@ -14,7 +14,14 @@
 //    60; the bucket is listed every 100 ms and each new object read back:
 //    per object, first listed − the oldest record's send time (carried in
 //    the record); p50/p99/max over objects.
-// Parquet conversion is not implemented yet, so it has no row.
+// 3. Parquet (--phases parquet, not in the default): a backlog of
+//    --parquet-records on 4 shards, with two delivery streams on it, drained
+//    as in 1 by one worker process per run, one run after the other: GZIP
+//    NDJSON (the peer, as 1) and Parquet (SNAPPY pages; the definition a
+//    DeliveryStream resource with an inline schema of the record's 10
+//    columns gives). Parquet objects are counted by DuckDB's read_parquet.
+//    Plus the conversion alone, in this process: convertToParquet vs. gzip
+//    of the same records as NDJSON, records/s on one core and bytes/record.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -32,9 +39,13 @@ import { readBatch } from '../stream/shardReader.js';
 import { setAutoscaling } from '../stream/autoscaling.js';
 import { jsStreamName } from '../stream/names.js';
 import { compress } from '../runtime/delivery/compress.js';
+import { convertToParquet } from '../stream/delivery/parquet.js';
+import { ensureDeliveryDefinition, openDeliveryStore, type DataFormatConversionDef } from '../stream/deliveryStreams.js';
+import { DeliveryStreamSpec } from '../crds/schema/deliverystream.js';
+import { deliveryDefinitionOf } from '../operator/model/deliveryDefinition.js';
 import { KinesisHttp, createStreamAndWait } from './lib/kinesis.js';
 import { jsonRecord } from './lib/jsonRecords.js';
-import { S3Tally } from './lib/s3Tally.js';
+import { S3Tally, type TallyFormat } from './lib/s3Tally.js';
 import { machineInfo, REPO_ROOT, writeResults } from './lib/results.js';
 import { Samples } from './lib/stats.js';
 import { renderTable, fmt } from './lib/table.js';
@@ -46,7 +57,8 @@ const USAGE = `usage: npm run bench -- delivery [flags]
   --duration S     seconds of the IntervalInSeconds 0 freshness run (default 8: s3rver fails listings of a prefix past ~1,000 objects)
   --duration60 S   seconds of the IntervalInSeconds 60 run (default 150: two intervals and more)
   --intervals L    IntervalInSeconds values for the freshness runs (default 0,60)
-  --phases L       drain,freshness (default both)
+  --phases L       drain,freshness,parquet (default drain,freshness)
+  --parquet-records N  backlog of the parquet phase (default 200000; validate with e.g. 5000)
   --profile DIR    write a V8 CPU profile of the worker process into DIR`;
 
 const TARGET_DRAIN = 100_000;
@@ -57,7 +69,7 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 function options(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: {
     records: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, duration60: { type: 'string' }, intervals: { type: 'string' },
-    phases: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    phases: { type: 'string' }, 'parquet-records': { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) {
     console.log(USAGE);
@@ -70,6 +82,7 @@ function options(argv: string[]) {
     duration60S: Number(values.duration60 ?? 150),
     intervals: (values.intervals ?? '0,60').split(',').map(Number),
     phases: new Set((values.phases ?? 'drain,freshness').split(',')),
+    parquetRecords: Number(values['parquet-records'] ?? 200_000),
     profile: values.profile ? path.resolve(values.profile) : undefined,
   };
 }
@@ -141,6 +154,114 @@ const status = (port: number) => new Promise<{ deliveredRecords: number; lastDel
   }).on('error', () => resolve({ deliveredRecords: 0 }));
 });
 
+/** The columns of jsonRecord as a DeliveryStream resource's inline schema declares them (Hive names are lower case). */
+const PARQUET_COLUMNS = [
+  { name: 'i', type: 'bigint' }, { name: 'sentms', type: 'bigint' }, { name: 'event', type: 'string' }, { name: 'user', type: 'string' },
+  { name: 'session', type: 'string' }, { name: 'path', type: 'string' }, { name: 'status', type: 'int' }, { name: 'latencyms', type: 'double' },
+  { name: 'agent', type: 'string' }, { name: 'msg', type: 'string' },
+];
+
+/** A Parquet delivery stream as the operator defines it from a DeliveryStream resource (Firehose's API has no inline schema: it names a Glue table). */
+async function createParquetDelivery(store: Store, name: string, stream: string, s3Endpoint: string): Promise<DataFormatConversionDef> {
+  const spec = DeliveryStreamSpec.parse({
+    source: { dataStreamRef: { name: stream }, startingPosition: 'TRIM_HORIZON' }, buffering: { sizeMiB: 64, intervalSeconds: 0 },
+    s3: { bucket: `${BUCKET}-${name}`, endpoint: s3Endpoint, prefix: `${name}/`, format: 'PARQUET', parquet: { schema: { columns: PARQUET_COLUMNS } } },
+  });
+  const defn = deliveryDefinitionOf({ apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name, namespace: 'bench', uid: name }, spec }, spec, stream, 'us-east-1', '000000000000');
+  if (!defn.ok) throw new Error(defn.message);
+  await ensureDeliveryDefinition(await openDeliveryStore(store), defn.def);
+  return defn.def.s3.DataFormatConversionConfiguration!;
+}
+
+/** The conversion alone, on one core: Parquet vs. GZIP NDJSON (as the worker compresses) of `n` records, in flushes of `batch`. */
+function convertOnly(conv: DataFormatConversionDef, n: number, batch = 5000) {
+  const records = Array.from({ length: Math.min(n, batch) }, (_, i) => ({ data: Buffer.from(jsonRecord(i, 1_700_000_000_000 + i)) }));
+  const ndjson = Buffer.concat(records.flatMap((r) => [r.data, Buffer.from('\n')]));
+  const time = (f: () => number) => {
+    const t0 = performance.now();
+    let done = 0;
+    let bytes = 0;
+    while (done < n) {
+      bytes += f();
+      done += records.length;
+    }
+    return { recPerSec: done / ((performance.now() - t0) / 1000), bytesPerRecord: bytes / done };
+  };
+  return {
+    batch: records.length,
+    parquet: time(() => {
+      const out = convertToParquet(conv, records);
+      if (out.failed.length) throw new Error(`convertToParquet: ${out.failed.length} records failed`);
+      return out.body!.length;
+    }),
+    ndjsonGzip: time(() => compress('GZIP', ndjson, 'x').length),
+  };
+}
+
+/** Writes records 0..n−1 with 8 PutRecords of 500 in flight. */
+async function writeBacklog(k: KinesisHttp, stream: string, n: number) {
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < n) {
+      const from = next;
+      next = Math.min(n, next + 500);
+      await putRecords(k, stream, from, next - from);
+    }
+  }));
+}
+
+type DrainResult = { records: number; lost: number; duplicated: number; objects: number; seconds: number; recPerSec: number; workerSeconds: number; startupSeconds: number; workerUsPerRecord: number; compressedBytes: number; loadAtStart: number; loadAtEnd: number; cpu: Record<string, number> };
+
+/**
+ * Starts one worker on delivery stream `name` (bucket bench-<name>, prefix <name>/) over a backlog of `records`
+ * and runs the clock until all are in S3: start → last object first listed; records counted from S3 after.
+ */
+async function drainToS3(cluster: Cluster, s3: S3Server & { pid?: number }, name: string, records: number, format: TallyFormat, profile?: string): Promise<DrainResult> {
+  const tally = new S3Tally(s3, `${BUCKET}-${name}`, `${name}/`, records, format);
+  try {
+    const port = await freePort();
+    const loadAtStart = os.loadavg()[0]!;
+    const t0 = Date.now();
+    const w = startWorker(cluster, name, s3.endpoint, port, profile);
+    const span = new CpuSpan({ ...cluster.pids, s3rver: s3.pid, worker: w.pid });
+    let lastLog = 0;
+    let st = { deliveredRecords: 0 } as Awaited<ReturnType<typeof status>>;
+    /** When the worker first reported holding all 4 shards (its start-up: process, modules, NATS, leases). */
+    let readyMs = 0;
+    // Listing only while the worker runs (reading objects back would take CPU from it); counted after.
+    while (Date.now() - t0 < 30 * 60_000) {
+      await sleep(200);
+      await tally.list();
+      st = await status(port);
+      if (!readyMs && (st as { shards?: string[] }).shards?.length === SHARDS) readyMs = Date.now();
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now();
+        log(`  ${name}: worker reports ${int(st.deliveredRecords)} / ${int(records)} delivered; ${tally.objects.size} objects listed`);
+      }
+      if (st.deliveredRecords >= records) {
+        // The worker says done: one more listing catches objects that landed after the last one.
+        await tally.list();
+        break;
+      }
+    }
+    const cpu = span.stop();
+    const spanS = (Date.now() - t0) / 1000;
+    const loadAtEnd = os.loadavg()[0]!;
+    await stop(w);
+    await tally.listFinal();
+    await tally.readNew();
+    const { lost, duplicated } = tally.check();
+    const seconds = (tally.lastSeenMs() - t0) / 1000;
+    return {
+      records: tally.records, lost, duplicated, objects: tally.objects.size, seconds, recPerSec: tally.records / seconds,
+      workerSeconds: ((st.lastDeliveryMs ?? t0) - t0) / 1000, startupSeconds: readyMs ? (readyMs - t0) / 1000 : NaN,
+      workerUsPerRecord: ((cpu.worker ?? 0) * spanS * 1e6) / Math.max(1, tally.records), compressedBytes: tally.compressedBytes, loadAtStart, loadAtEnd, cpu,
+    };
+  } finally {
+    tally.close();
+  }
+}
+
 const stop = (p: ChildProcess) => new Promise((r) => { p.once('exit', r); p.kill('SIGTERM'); });
 
 /** Ceiling 1: the one shard reader over the backlog, the 4 shards read in parallel (10,000 records / 10 MiB a batch, as the worker reads). */
@@ -205,6 +326,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
   let drain: Record<string, number> | undefined;
   let ceilings: Record<string, number> | undefined;
   let cpu: Record<string, number> = {};
+  let parquet: { ndjson: Record<string, number>; parquet: Record<string, number>; convert: ReturnType<typeof convertOnly> } | undefined;
   const fresh: { p99FromSend: number; sentPerSec: number; putLagP99: number; workerCores: number; interval: number; durationS: number; objects: number; records: number; lost: number; duplicated: number; p50: number; p99: number; max: number }[] = [];
   try {
     if (o.phases.has('drain')) {
@@ -212,14 +334,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
       await s3.createBucket(`${BUCKET}-drain`);
       await createDelivery(endpoint, 'drain', 'drain-src', 0);
       const f0 = Date.now();
-      let next = 0;
-      await Promise.all(Array.from({ length: 8 }, async () => {
-        while (next < o.records) {
-          const from = next;
-          next = Math.min(o.records, next + 500);
-          await putRecords(k, 'drain-src', from, next - from);
-        }
-      }));
+      await writeBacklog(k, 'drain-src', o.records);
       const srcRec = (await getStream(store, 'drain-src'))!;
       let messages = 0;
       for (const sh of srcRec.shards) messages += (await store.jsm.streams.info(jsStreamName(srcRec.uid, sh.index))).state.messages;
@@ -227,45 +342,12 @@ export async function runDelivery(argv: string[]): Promise<void> {
       const reader = await readerCeiling(store, 'drain-src');
       log(`reader ceiling: ${int(reader.records)} records in ${reader.seconds.toFixed(2)} s`);
       const gzip = gzipCeiling();
-      const tally = new S3Tally(s3, `${BUCKET}-drain`, 'drain/', o.records);
-      const port = await freePort();
-      const loadAtStart = os.loadavg()[0]!;
-      const t0 = Date.now();
-      const w = startWorker(cluster, 'drain', s3.endpoint, port, o.profile);
-      const span = new CpuSpan({ ...cluster.pids, s3rver: s3.pid, worker: w.pid });
-      let lastLog = 0;
-      let st = { deliveredRecords: 0 } as Awaited<ReturnType<typeof status>>;
-      /** When the worker first reported holding all 4 shards (its start-up: process, modules, NATS, leases). */
-      let readyMs = 0;
-      // Listing only while the worker runs (reading objects back would take CPU from it); counted after.
-      while (Date.now() - t0 < 30 * 60_000) {
-        await sleep(200);
-        await tally.list();
-        st = await status(port);
-        if (!readyMs && (st as { shards?: string[] }).shards?.length === SHARDS) readyMs = Date.now();
-        if (Date.now() - lastLog > 5000) {
-          lastLog = Date.now();
-          log(`  worker reports ${int(st.deliveredRecords)} / ${int(o.records)} delivered; ${tally.objects.size} objects listed`);
-        }
-        if (st.deliveredRecords >= o.records) {
-          // The worker says done: one more listing catches objects that landed after the last one.
-          await tally.list();
-          break;
-        }
-      }
-      cpu = span.stop();
-      const spanS = (Date.now() - t0) / 1000;
-      const loadAtEnd = os.loadavg()[0]!;
-      await stop(w);
-      await tally.listFinal();
-      await tally.readNew();
-      const { lost, duplicated } = tally.check();
-      const seconds = (tally.lastSeenMs() - t0) / 1000;
-      const drainCpuS = (cpu.worker ?? 0) * spanS;
-      drain = { workerUsPerRecord: (drainCpuS * 1e6) / Math.max(1, tally.records), records: tally.records, lost, duplicated, objects: tally.objects.size, seconds, recPerSec: tally.records / seconds, workerSeconds: ((st.lastDeliveryMs ?? t0) - t0) / 1000, startupSeconds: readyMs ? (readyMs - t0) / 1000 : NaN, loadAtStart, loadAtEnd };
-      if (lost || duplicated) errors.push(`drain: ${lost} records lost, ${duplicated} duplicated (counted from S3)`);
-      const objBytes = tally.compressedBytes / Math.max(1, tally.objects.size);
-      const recordsPerObject = tally.records / Math.max(1, tally.objects.size);
+      const d = await drainToS3(cluster, s3, 'drain', o.records, 'gzip-ndjson', o.profile);
+      cpu = d.cpu;
+      drain = { workerUsPerRecord: d.workerUsPerRecord, records: d.records, lost: d.lost, duplicated: d.duplicated, objects: d.objects, seconds: d.seconds, recPerSec: d.recPerSec, workerSeconds: d.workerSeconds, startupSeconds: d.startupSeconds, loadAtStart: d.loadAtStart, loadAtEnd: d.loadAtEnd };
+      if (d.lost || d.duplicated) errors.push(`drain: ${d.lost} records lost, ${d.duplicated} duplicated (counted from S3)`);
+      const objBytes = d.compressedBytes / Math.max(1, d.objects);
+      const recordsPerObject = d.records / Math.max(1, d.objects);
       const put = await putCeiling(s3, objBytes, SHARDS);
       ceilings = {
         readerRecPerSec: reader.records / reader.seconds,
@@ -341,6 +423,24 @@ export async function runDelivery(argv: string[]): Promise<void> {
         fresh.push({ p99FromSend: ss.p99 / 1000, sentPerSec: total / sendS, putLagP99: putLag.summary().p99 / 1000, workerCores: fcpu.worker ?? 0, interval, durationS, objects: s.count, records: tally.records, lost, duplicated, p50: s.p50 / 1000, p99: s.p99 / 1000, max: s.max / 1000 });
       }
     }
+    if (o.phases.has('parquet')) {
+      await sourceStream(k, store, 'pq-src');
+      await s3.createBucket(`${BUCKET}-pq-ndjson`);
+      await s3.createBucket(`${BUCKET}-pq-parquet`);
+      // Both delivery streams exist before the backlog (the Firehose one starts at its creation time, the other at TRIM_HORIZON): each run drains all of it.
+      await createDelivery(endpoint, 'pq-ndjson', 'pq-src', 0);
+      const conv = await createParquetDelivery(store, 'pq-parquet', 'pq-src', s3.endpoint);
+      const f0 = Date.now();
+      await writeBacklog(k, 'pq-src', o.parquetRecords);
+      log(`parquet backlog: ${int(o.parquetRecords)} records written in ${((Date.now() - f0) / 1000).toFixed(1)} s`);
+      const ndjson = await drainToS3(cluster, s3, 'pq-ndjson', o.parquetRecords, 'gzip-ndjson', o.profile);
+      const pq = await drainToS3(cluster, s3, 'pq-parquet', o.parquetRecords, 'parquet', o.profile);
+      for (const [run, r] of [['GZIP NDJSON', ndjson], ['Parquet', pq]] as const) {
+        if (r.lost || r.duplicated) errors.push(`parquet phase, ${run} run: ${r.lost} records lost, ${r.duplicated} duplicated (counted from S3)`);
+      }
+      const summary = ({ cpu: c, ...r }: DrainResult) => ({ ...r, s3BytesPerRecord: r.compressedBytes / Math.max(1, r.records), ...Object.fromEntries(Object.entries(c).map(([a, b]) => [`cpu_${a}`, b])) });
+      parquet = { ndjson: summary(ndjson), parquet: summary(pq), convert: convertOnly(conv, Math.min(o.parquetRecords, 100_000)) };
+    }
     const c = ceilings;
     const tables = [
       `Machine: ${os.cpus().length} cores, shared; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`,
@@ -354,10 +454,13 @@ export async function runDelivery(argv: string[]): Promise<void> {
       drain ? `CPU cores over the drain: ${cpuLine(cpu)} (loadgen = this process, listing the bucket)` : '',
       fresh.length ? `DataFreshness at ${int(o.rate)} rec/s offered: per object, first listed (polled every 100 ms) − when its oldest record was acknowledged by PutRecords (in the stream); p99 from send adds the ingest path` : '',
       fresh.length ? renderTable(['IntervalInSeconds', 'run s', 'sent rec/s', 'PutRecords p99 s', 'worker cores', 'objects', 'records', 'lost/dup', 'p50 s', 'p99 s', 'max s', 'p99 s from send', 'target p99 ≤ interval + 1 s'], fresh.map((f) => [f.interval, f.durationS, int(f.sentPerSec), fmt(f.putLagP99), fmt(f.workerCores), f.objects, int(f.records), `${f.lost}/${f.duplicated}`, fmt(f.p50), fmt(f.p99), fmt(f.max), fmt(f.p99FromSend), f.p99 <= f.interval + 1 ? 'met' : 'NOT met'])) : '',
-      'Parquet conversion: not implemented yet (no row).',
+      parquet ? `Parquet: ${int(o.parquetRecords)} × 1 KB JSON on 4 shards, two delivery streams on them, one worker process per run, the runs one after the other; records counted from S3 (Parquet by DuckDB read_parquet); conversion alone: this process, one core, flushes of ${int(parquet.convert.batch)} records` : '',
+      parquet ? renderTable(['run', 'records', 'seconds', 'rec/s', 'S3 bytes/record', 'worker CPU µs/record', 'objects', 'lost/dup', 'conversion alone rec/s', 'conversion alone bytes/record'], [
+        ['GZIP NDJSON (peer)', parquet.ndjson, parquet.convert.ndjsonGzip] as const, ['Parquet (SNAPPY)', parquet.parquet, parquet.convert.parquet] as const,
+      ].map(([run, r, cv]) => [run, int(r.records!), fmt(r.seconds!), int(r.recPerSec!), fmt(r.s3BytesPerRecord!), fmt(r.workerUsPerRecord!), int(r.objects!), `${r.lost}/${r.duplicated}`, int(cv.recPerSec), fmt(cv.bytesPerRecord)])) : '',
     ].filter(Boolean).join('\n');
     console.log(tables);
-    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, table: tables };
+    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, parquet, table: tables };
   } catch (e) {
     errors.push(String((e as Error)?.stack ?? e));
   } finally {
@@ -368,7 +471,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
     clearTimeout(dog);
   }
   // A failed phase keeps what the others measured.
-  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, errors }));
+  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, parquet, errors }));
   console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
   if (errors.length) {
     console.error(`\n${errors.length} error(s):\n${errors.join('\n')}`);
