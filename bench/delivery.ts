@@ -38,7 +38,7 @@ import { getStream } from '../stream/streams.js';
 import { readBatch } from '../stream/shardReader.js';
 import { setAutoscaling } from '../stream/autoscaling.js';
 import { jsStreamName } from '../stream/names.js';
-import { compress } from '../runtime/delivery/compress.js';
+import { compress } from '../stream/delivery/compress.js';
 import { convertToParquet } from '../stream/delivery/parquet.js';
 import { ensureDeliveryDefinition, openDeliveryStore, type DataFormatConversionDef } from '../stream/deliveryStreams.js';
 import { DeliveryStreamSpec } from '../crds/schema/deliverystream.js';

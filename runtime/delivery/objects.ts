@@ -5,7 +5,7 @@
 // intent writes the same keys.
 import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
 import { bucketOf } from '../api/firehose/destination.js';
-import { compress, compressAsync } from './compress.js';
+import { compress, compressAsync } from '../../stream/delivery/compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
 import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
 import { partitionBody, processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
