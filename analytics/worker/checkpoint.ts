@@ -14,10 +14,8 @@ export interface Checkpoint {
   epoch: string;
   /** Definition version the state belongs to. */
   versionId: number;
-  /** input id → shard id → next position. */
-  positions: Record<string, Record<string, { jsSeq: number; index: number }>>;
-  /** input id → records read past the aligned point (inputs.ts), handed out after a restart. */
-  held?: Record<string, import('./inputs.js').HeldRecord[]>;
+  /** input id → shard id → the last record whose row is in `engine` (inputFeed.ts; shard leases trail it). */
+  sequences: Record<string, Record<string, import('./inputFeed.js').ShardPos>>;
   engine: EngineState;
   /** Emits so far; names the messages of the next one. */
   emitSeq: number;

@@ -81,7 +81,7 @@ class Worker {
   private newRunner(definition: ApplicationDefinition, versionId: number, resume: boolean, positions: Record<string, 'NOW' | 'TRIM_HORIZON'>) {
     return new ApplicationRunner({
       store: this.store, definition, versionId, resume, startingPositions: positions,
-      checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
+      checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs, leaseMs: this.config.leaseMs,
       loadReferences: s3ReferenceLoader(this.config.s3Endpoint), log: this.log,
     });
   }

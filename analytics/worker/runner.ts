@@ -8,7 +8,7 @@ import type { Store } from '../../stream/connect.js';
 import { Engine, ERROR_STREAM, type Row } from '../engine/engine.js';
 import { render, type Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
-import { InputReader } from './inputs.js';
+import { InputFeed, inAppIndexOf, type ShardPos } from './inputFeed.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import type { ObjectStore } from 'nats';
@@ -24,13 +24,15 @@ export interface RunnerOptions {
   checkpointIntervalMs: number;
   idleWatermarkLagMs: number;
   loadReferences?: ReferenceLoader;
+  /** Shard leases of this worker are taken over by others this long after it stops renewing. */
+  leaseMs: number;
   log: (m: string) => void;
 }
 
 export class ApplicationRunner {
   private engine!: Engine;
   private os!: ObjectStore;
-  private readers = new Map<string, { reader: InputReader; mapper: RecordMapper; inApp: string }>();
+  private readers = new Map<string, { feed: InputFeed; mapper: RecordMapper; inApp: string[] }>();
   private epoch: string = randomUUID();
   private emitSeq = 0;
   private lastCheckpoint = 0;
@@ -51,10 +53,11 @@ export class ApplicationRunner {
     const references = d.references.length ? await this.o.loadReferences!(d.references) : [];
     this.engine = await Engine.compile({
       code: d.code,
-      inputs: d.inputs.map((i) => ({
-        name: inAppStreamName(i), columns: i.columns,
+      // InputParallelism n: in-application streams <prefix>_001 … _00n, each fed a subset of the shards.
+      inputs: d.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({
+        name: inAppStreamName(i, k + 1), columns: i.columns,
         ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
-      })),
+      }))),
       references,
     });
     const ckpt = this.o.resume ? await loadCheckpoint(this.os, this.name) : undefined;
@@ -71,9 +74,13 @@ export class ApplicationRunner {
     }
     for (const i of d.inputs) {
       if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
-      const reader = new InputReader(this.o.store, i.source.name, this.o.startingPositions[i.id] ?? 'NOW', ckpt?.positions[i.id], ckpt?.held?.[i.id]);
-      await reader.refresh(true);
-      this.readers.set(i.id, { reader, mapper: new RecordMapper(i.format, i.columns), inApp: inAppStreamName(i) });
+      const feed = new InputFeed({
+        store: this.o.store, applicationName: this.name, inputId: i.id, streamName: i.source.name,
+        start: this.o.startingPositions[i.id] ?? 'NOW', saved: { ...(ckpt?.sequences?.[i.id] ?? {}) }, fresh: !ckpt,
+        failoverTimeMs: this.o.leaseMs, log: this.o.log,
+      });
+      await feed.start();
+      this.readers.set(i.id, { feed, mapper: new RecordMapper(i.format, i.columns), inApp: Array.from({ length: i.parallelism }, (_, k) => inAppStreamName(i, k + 1)) });
     }
     // A fresh start is recorded at once, so a crash before the first window resumes from here, not from an older run.
     await this.commit();
@@ -84,6 +91,8 @@ export class ApplicationRunner {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.loop?.catch(() => undefined);
+    // After the last checkpoint: the leases take its positions and are released.
+    for (const r of this.readers.values()) await r.feed.stop().catch((e) => this.o.log(`${this.name}: stopping input: ${(e as Error).message}`));
     this.engine?.close();
   }
 
@@ -107,20 +116,23 @@ export class ApplicationRunner {
   async step(): Promise<number> {
     let n = 0;
     let wm = Number.POSITIVE_INFINITY;
-    for (const { reader, mapper, inApp } of this.readers.values()) {
-      const recs = await reader.pollAligned(5000);
+    let ending = false;
+    for (const { feed, mapper, inApp } of this.readers.values()) {
+      const recs = await feed.take();
       n += recs.length;
-      const rows: { t: number; v: Value[] }[] = [];
+      const rows = inApp.map(() => [] as { t: number; v: Value[] }[]);
       for (const r of recs) {
         const m = mapper.map(r.data);
-        for (const v of m.rows) rows.push({ t: r.arrivalMs, v });
+        const k = inApp.length === 1 ? 0 : inAppIndexOf(r.shardId, inApp.length) - 1;
+        for (const v of m.rows) rows[k]!.push({ t: r.arrivalMs, v });
         for (const err of m.errors) this.engine.error('MAPPING_ERROR', err, r.arrivalMs, r.data.toString('utf8'));
       }
-      await this.engine.push(inApp, rows);
-      wm = Math.min(wm, reader.watermark(Date.now(), this.o.idleWatermarkLagMs));
+      for (let k = 0; k < inApp.length; k++) await this.engine.push(inApp[k]!, rows[k]!);
+      wm = Math.min(wm, feed.watermark(this.o.idleWatermarkLagMs));
+      ending ||= feed.endWaiting();
     }
     if (Number.isFinite(wm)) await this.engine.advance(wm);
-    if (this.hasOutputRows() || Date.now() - this.lastCheckpoint >= this.o.checkpointIntervalMs) await this.commit();
+    if (this.hasOutputRows() || ending || Date.now() - this.lastCheckpoint >= this.o.checkpointIntervalMs) await this.commit();
     return n;
   }
 
@@ -167,14 +179,14 @@ export class ApplicationRunner {
     const ckpt: Checkpoint = {
       epoch: this.epoch,
       versionId: this.o.versionId,
-      positions: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.positions()])),
-      held: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.heldRecords()])),
+      sequences: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.feed.positions()])),
       engine: this.engine.snapshot(),
       emitSeq: pending.length || pendingHttp.length ? seq + 1 : seq,
       pending,
       pendingHttp,
     };
     await saveCheckpoint(this.os, this.name, ckpt);
+    for (const [id, r] of this.readers) r.feed.saved(ckpt.sequences[id] ?? {});
     this.lastCheckpoint = Date.now();
     this.emitSeq = ckpt.emitSeq;
     // Fault injection for the exactly-once tests: die right after the checkpoint, or after the emit's first message.

@@ -12,8 +12,7 @@ import { Engine, ApplicationSqlError } from '../../../analytics/engine/engine.js
 import { inferSchema } from '../../../analytics/mapping.js';
 import { TypeError_, parseSqlType } from '../../../analytics/engine/types.js';
 import { getStream } from '../../../stream/streams.js';
-import { jsStreamName } from '../../../stream/names.js';
-import { readShard } from '../../../stream/shardRead.js';
+import { readBatch } from '../../../stream/shardReader.js';
 import { openShards } from '../../../stream/streamRecord.js';
 import type { ApiContext, Operation, Params } from '../context.js';
 import { KinesisError, validationError } from '../errors.js';
@@ -295,8 +294,7 @@ const discoverInputSchema: Operation = async (ctx, p) => {
   // NOW on a quiet stream would sample nothing: sample the newest records instead of waiting.
   const samples: Buffer[] = [];
   for (const shard of openShards(stream)) {
-    const js = jsStreamName(stream.uid, shard.index);
-    const read = await readShard(ctx.store, js, { jsSeq: 1, index: 0 }, { limit: 100, maxBytes: 1 << 20, minArrivalMs: 0, keys: ctx.keys });
+    const read = await readBatch(ctx.store, stream, shard.shardId, { jsSeq: 0, index: 0 }, { limit: 100, maxBytes: 1 << 20, keys: ctx.keys });
     const recs = pos === 'TRIM_HORIZON' ? read.records : read.records.slice(-100);
     for (const r of recs) samples.push(r.data);
     if (samples.length >= 100) break;
