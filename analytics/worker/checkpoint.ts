@@ -17,6 +17,8 @@ export interface Checkpoint {
   /** input id → shard id → the last record whose row is in `engine` (inputFeed.ts; shard leases trail it). */
   sequences: Record<string, Record<string, import('./inputFeed.js').ShardPos>>;
   engine: EngineState;
+  /** Two-phase aggregation: the combiner's position in the partials stream and its open windows. */
+  combiner?: import('./combiner.js').CombinerState;
   /** Emits so far; names the messages of the next one. */
   emitSeq: number;
   /** Messages of the emit that was being written when this checkpoint was taken (base64 payloads). */

@@ -37,8 +37,9 @@ class ShardBuffer {
   /** Last record handed to the engine, and the last one covered by a saved checkpoint. */
   consumed?: ShardPos;
   saved?: ShardPos;
-  /** Last position written into the lease. */
+  /** Last position written into the lease, and the last record read under this lease (a checkpoint cannot pass it). */
   leased?: ShardPos;
+  lastRead?: ShardPos;
   gone = false;
   constructor(readonly shardId: string, start: ShardPos | undefined) {
     this.consumed = start;
@@ -131,7 +132,7 @@ export class InputFeed {
     let buf: ShardBuffer;
     const leaseUpTo = async (cp: Checkpointer) => {
       const s = buf.saved;
-      if (s && after(s, buf.leased)) {
+      if (s && after(s, buf.leased) && buf.lastRead && !after(s, buf.lastRead)) {
         await cp.checkpoint(s.seq, s.sub);
         buf.leased = s;
       }
@@ -144,6 +145,7 @@ export class InputFeed {
       processRecords: async (batch: RecordBatch, cp: Checkpointer) => {
         for (const r of batch.records) {
           const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
+          buf.lastRead = pos;
           // Already in the saved state (read again after a crash): skipped.
           if (!after(pos, buf.consumed) || (buf.records.length && !after(pos, buf.records[buf.records.length - 1]!.pos))) continue;
           const arrivalMs = r.approximateArrivalTimestamp.getTime();

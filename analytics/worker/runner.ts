@@ -13,6 +13,8 @@ import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type 
 import { planStreamEmit, publishPending } from './emitter.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
+import type { Decomposition } from '../sql/decompose.js';
+import { Combiner } from './combiner.js';
 
 export interface RunnerOptions {
   store: Store;
@@ -26,6 +28,8 @@ export interface RunnerOptions {
   loadReferences?: ReferenceLoader;
   /** Shard leases of this worker are taken over by others this long after it stops renewing. */
   leaseMs: number;
+  /** Two-phase aggregation: this runner is the combiner; replicas' PartialWorkers read the inputs. */
+  combine?: Extract<Decomposition, { decomposable: true }>;
   log: (m: string) => void;
 }
 
@@ -34,6 +38,7 @@ export class ApplicationRunner {
   private os!: ObjectStore;
   private readers = new Map<string, { feed: InputFeed; mapper: RecordMapper; inApp: string[] }>();
   private epoch: string = randomUUID();
+  private combiner?: Combiner;
   private emitSeq = 0;
   private lastCheckpoint = 0;
   private stopping = false;
@@ -59,6 +64,7 @@ export class ApplicationRunner {
         ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
       }))),
       references,
+      skipPumps: this.o.combine?.pumps.map((p) => p.name),
     });
     const ckpt = this.o.resume ? await loadCheckpoint(this.os, this.name) : undefined;
     if (ckpt) {
@@ -72,7 +78,11 @@ export class ApplicationRunner {
       }
       for (const h of ckpt.pendingHttp ?? []) await postWithRetry(h.url, h.body);
     }
-    for (const i of d.inputs) {
+    if (this.o.combine) {
+      this.combiner = new Combiner(this.o.store, d, this.o.combine, this.o.log);
+      this.combiner.restore(ckpt?.combiner);
+    }
+    for (const i of this.o.combine ? [] : d.inputs) {
       if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
       const feed = new InputFeed({
         store: this.o.store, applicationName: this.name, inputId: i.id, streamName: i.source.name,
@@ -117,6 +127,11 @@ export class ApplicationRunner {
     let n = 0;
     let wm = Number.POSITIVE_INFINITY;
     let ending = false;
+    if (this.combiner) {
+      const r = await this.combiner.step(this.engine);
+      n += r.n;
+      wm = r.wm;
+    }
     for (const { feed, mapper, inApp } of this.readers.values()) {
       const recs = await feed.take();
       n += recs.length;
@@ -180,6 +195,7 @@ export class ApplicationRunner {
       epoch: this.epoch,
       versionId: this.o.versionId,
       sequences: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.feed.positions()])),
+      combiner: this.combiner?.state,
       engine: this.engine.snapshot(),
       emitSeq: pending.length || pendingHttp.length ? seq + 1 : seq,
       pending,

@@ -1,0 +1,249 @@
+// Phase 1 of two-phase aggregation: every replica takes shards of each input
+// through consumer-group leases (inputFeed.ts's application names) and runs,
+// per shard, an engine holding only the partial pumps (sql/decompose.ts).
+// When the shard's ROWTIME watermark passes a window, the window's partial
+// rows go to the application's partials stream (JetStream) under a
+// deterministic message id, then the shard's watermark; the shard's state
+// (position, open windows) is saved after that and the lease follows it.
+// A replica killed mid-window leaves its shards to others, which resume from
+// the saved state: partials published again carry the same ids (JetStream's
+// duplicate window, and the combiner keeps one partial per window and shard).
+import { createHash } from 'node:crypto';
+import { headers as natsHeaders, nanos, StorageType, type ObjectStore } from 'nats';
+import type { ApplicationDefinition } from '../../contract/analytics.js';
+import { inAppStreamName } from '../../contract/analytics.js';
+import type { Store } from '../../stream/connect.js';
+import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
+import { compareSequence } from '../../consumer/userRecords.js';
+import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
+import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
+import type { Value } from '../engine/types.js';
+import { RecordMapper } from '../mapping.js';
+import type { Decomposition } from '../sql/decompose.js';
+import { checkpointStore } from './checkpoint.js';
+import { InputFeed, inAppIndexOf, type ShardPos } from './inputFeed.js';
+
+/** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
+export type PartialMessage =
+  | { type: 'partial'; input: string; shard: string; stream: string; t: number; rows: Value[][] }
+  | { type: 'errors'; input: string; shard: string; errors: [name: string, message: string, dataRowtime: number | null, dataRow: string, pump: string][] }
+  | { type: 'watermark'; input: string; shard: string; wm: number }
+  | { type: 'end'; input: string; shard: string };
+
+const token = (app: string) => createHash('sha256').update(app).digest('hex').slice(0, 20);
+export const partialsStreamName = (app: string) => `ANALYTICS_PARTIALS_${token(app)}`;
+const partialsSubject = (app: string) => `shardline.analytics.partials.${token(app)}`;
+/** The epoch of a definition: shard states and message ids of another definition are not reused. */
+export const definitionEpoch = (d: ApplicationDefinition) => createHash('sha256').update(JSON.stringify(d)).digest('hex').slice(0, 16);
+
+export async function ensurePartialsStream(store: Store, app: string): Promise<string> {
+  const name = partialsStreamName(app);
+  try {
+    await store.jsm.streams.info(name);
+  } catch {
+    await store.jsm.streams.add({
+      name, subjects: [partialsSubject(app)], storage: StorageType.File, num_replicas: store.replicas,
+      // Longer than any restart: a partial published again after a crash is dropped by id.
+      duplicate_window: nanos(10 * 60_000), max_age: nanos(24 * 3600_000),
+    }).catch(async (e) => { await store.jsm.streams.info(name).catch(() => { throw e; }); });
+  }
+  return name;
+}
+
+async function publish(store: Store, app: string, m: PartialMessage, msgID?: string): Promise<void> {
+  const h = natsHeaders();
+  await store.js.publish(partialsSubject(app), Buffer.from(JSON.stringify(m)), msgID ? { msgID, headers: h } : {});
+}
+
+interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState }
+
+export interface PartialWorkersOptions {
+  store: Store;
+  definition: ApplicationDefinition;
+  decomposition: Extract<Decomposition, { decomposable: true }>;
+  references: ReferenceTable[];
+  start: 'NOW' | 'TRIM_HORIZON';
+  failoverTimeMs: number;
+  idleWatermarkLagMs: number;
+  checkpointIntervalMs: number;
+  log: (m: string) => void;
+}
+
+/** Phase 1 on this replica: one Consumer per input; a ShardAggregator per leased shard. */
+export class PartialWorkers {
+  private consumers: Consumer[] = [];
+  private os!: ObjectStore;
+  readonly epoch: string;
+
+  constructor(private readonly o: PartialWorkersOptions) {
+    this.epoch = definitionEpoch(o.definition);
+  }
+
+  async start(): Promise<void> {
+    await ensurePartialsStream(this.o.store, this.o.definition.name);
+    this.os = await checkpointStore(this.o.store);
+    for (const input of this.o.definition.inputs) {
+      if (input.source.kind !== 'stream') throw new Error(`input ${input.id}: delivery stream inputs are not supported yet`);
+      const c = new Consumer({
+        applicationName: InputFeed.consumerName(this.o.definition.name, input.id),
+        streamName: input.source.name,
+        source: directSource(this.o.store),
+        leaseStore: kvLeaseStore(this.o.store),
+        processorFactory: (shardId) => new ShardAggregator(this, input.id, shardId),
+        initialPosition: this.o.start === 'TRIM_HORIZON' ? { type: 'TRIM_HORIZON' } : { type: 'LATEST' },
+        failoverTimeMs: this.o.failoverTimeMs,
+        idleTimeBetweenReadsMs: 200,
+        shardSyncIntervalMs: 2000,
+        maxRecords: 5000,
+        callProcessRecordsEvenForEmptyRecordList: true,
+        log: (m) => this.o.log(`input ${input.id}: ${m}`),
+      });
+      this.consumers.push(c);
+      await c.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.consumers) await c.stop();
+  }
+
+  heldShards(): string[] {
+    return this.consumers.flatMap((c) => c.heldShards());
+  }
+
+  /** @internal */ get opts() { return this.o; }
+  /** @internal */ get objects() { return this.os; }
+}
+
+const stateName = (app: string, input: string, shard: string) => `part-${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
+
+class ShardAggregator implements RecordProcessor {
+  private engine?: Engine;
+  private pos?: ShardPos;
+  private maxArrivalMs = Number.NEGATIVE_INFINITY;
+  private sentWm = Number.NEGATIVE_INFINITY;
+  private savedAt = 0;
+  private leased?: ShardPos;
+  private inApp: string[];
+  private mapper: RecordMapper;
+  private readonly app: string;
+
+  constructor(private readonly w: PartialWorkers, private readonly input: string, private readonly shard: string) {
+    const def = w.opts.definition.inputs.find((i) => i.id === input)!;
+    this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
+    this.mapper = new RecordMapper(def.format, def.columns);
+    this.app = w.opts.definition.name;
+  }
+
+  async initialize(): Promise<void> {
+    const o = this.w.opts;
+    this.engine = await Engine.compile({
+      code: o.decomposition.partialCode,
+      inputs: o.definition.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({ name: inAppStreamName(i, k + 1), columns: i.columns }))),
+      references: o.references,
+    });
+    const blob = await this.w.objects.getBlob(stateName(this.app, this.input, this.shard));
+    const st = blob ? (JSON.parse(Buffer.from(blob).toString('utf8')) as ShardState) : undefined;
+    if (st && st.epoch === this.w.epoch) {
+      this.engine.restore(st.engine);
+      this.pos = st.pos;
+      this.leased = st.pos;
+      this.maxArrivalMs = st.maxArrivalMs ?? Number.NEGATIVE_INFINITY;
+      o.log(`shard ${this.input}/${this.shard}: resumed at ${st.pos?.seq ?? 'its start'}`);
+    }
+  }
+
+  async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
+    const engine = this.engine!;
+    const o = this.w.opts;
+    const rows = this.inApp.map(() => [] as { t: number; v: Value[] }[]);
+    const errors: PartialMessage & { type: 'errors' } = { type: 'errors', input: this.input, shard: this.shard, errors: [] };
+    let firstPos: ShardPos | undefined;
+    for (const r of batch.records) {
+      const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
+      // Already in the saved state (read again after a crash or a move).
+      if (this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
+      firstPos ??= pos;
+      this.pos = pos;
+      const t = r.approximateArrivalTimestamp.getTime();
+      if (t > this.maxArrivalMs) this.maxArrivalMs = t;
+      const m = this.mapper.map(r.data);
+      const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
+      for (const v of m.rows) rows[k]!.push({ t, v });
+      for (const e of m.errors) errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
+    }
+    for (let k = 0; k < this.inApp.length; k++) await engine.push(this.inApp[k]!, rows[k]!);
+    const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
+    const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
+    if (Number.isFinite(wm)) await engine.advance(wm);
+    const published = await this.flush(errors, firstPos);
+    if (Number.isFinite(wm) && wm > this.sentWm) {
+      await publish(o.store, this.app, { type: 'watermark', input: this.input, shard: this.shard, wm });
+      this.sentWm = wm;
+    }
+    if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
+  }
+
+  /** Partials of the windows the engine closed, one message per window, and error rows. */
+  private async flush(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined): Promise<boolean> {
+    const o = this.w.opts;
+    let n = 0;
+    for (const [stream, list] of this.engine!.drain()) {
+      if (stream === ERROR_STREAM) {
+        for (const r of list) errors.errors.push([String(r.v[2]), String(r.v[3]), r.v[4] as number | null, String(r.v[5]), String(r.v[6] ?? '')]);
+        continue;
+      }
+      const byT = new Map<number, Value[][]>();
+      for (const r of list) {
+        let l = byT.get(r.t);
+        if (!l) byT.set(r.t, (l = []));
+        l.push(r.v);
+      }
+      for (const [t, rows] of [...byT].sort((a, b) => a[0] - b[0])) {
+        await publish(o.store, this.app, { type: 'partial', input: this.input, shard: this.shard, stream, t, rows }, `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}`);
+        n++;
+      }
+    }
+    if (errors.errors.length) {
+      // Named by the batch's first record: a mapping error is reported once per record.
+      await publish(o.store, this.app, errors, `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}`);
+      n++;
+    }
+    return n > 0;
+  }
+
+  private async save(cp: Checkpointer): Promise<void> {
+    const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot() };
+    await this.w.objects.putBlob({ name: stateName(this.app, this.input, this.shard) }, Buffer.from(JSON.stringify(st)));
+    this.savedAt = Date.now();
+    const p = this.pos;
+    if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {
+      await cp.checkpoint(p.seq, p.sub);
+      this.leased = p;
+    }
+  }
+
+  async shardEnded(cp: Checkpointer): Promise<void> {
+    // Every window of a finished shard is complete.
+    await this.engine!.advance(Number.MAX_SAFE_INTEGER);
+    await this.flush({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
+    await this.save(cp);
+    await publish(this.w.opts.store, this.app, { type: 'end', input: this.input, shard: this.shard });
+    await cp.checkpoint();
+    this.engine!.close();
+    this.engine = undefined;
+  }
+
+  async shutdownRequested(cp: Checkpointer): Promise<void> {
+    if (!this.engine) return;
+    await this.save(cp).catch((e) => this.w.opts.log(`shard ${this.shard}: final save: ${(e as Error).message}`));
+    this.engine.close();
+    this.engine = undefined;
+  }
+
+  leaseLost(): void {
+    this.w.opts.log(`shard ${this.input}/${this.shard}: lease lost`);
+    this.engine?.close();
+    this.engine = undefined;
+  }
+}
