@@ -17,7 +17,7 @@ import { openShards } from '../../../stream/streamRecord.js';
 import type { ApiContext, Operation, Params } from '../context.js';
 import { KinesisError, validationError } from '../errors.js';
 import {
-  columnsIn, detail, inputIn, invalidArgument, nextId, outputIn, referenceIn, schemaOut, streamNameOfArn, type AppRecord,
+  columnsIn, detail, inputIn, parallelismIn, invalidArgument, nextId, outputIn, referenceIn, schemaOut, streamNameOfArn, type AppRecord,
 } from './shapes.js';
 
 const kvs = new WeakMap<object, Promise<KV>>();
@@ -110,7 +110,7 @@ const createApplicationOp: Operation = async (ctx, p) => {
   const def: ApplicationDefinition = { name, code: typeof p.ApplicationCode === 'string' ? p.ApplicationCode : '', inputs: [], outputs: [], references: [] };
   if (Array.isArray(p.Inputs)) {
     if (p.Inputs.length > 1) throw invalidArgument('An application supports one input.');
-    def.inputs = p.Inputs.map((x: Params, n: number) => inputIn(x, `${n + 1}.1`));
+    def.inputs = p.Inputs.map((x: Params, n: number) => inputIn(x, `${n + 1}.1`, `inputs.${n + 1}.member`));
   }
   if (Array.isArray(p.Outputs)) {
     if (p.Outputs.length > 3) throw new KinesisError('LimitExceededException', 'An application supports at most three outputs.');
@@ -214,7 +214,7 @@ const updateApplication: Operation = async (ctx, p) => {
       if (!i) throw invalidArgument(`Input id ${String(iu.InputId)} not found.`);
       if (iu.NamePrefixUpdate) i.namePrefix = iu.NamePrefixUpdate;
       if (iu.KinesisStreamsInputUpdate) i.source = { kind: 'stream', name: streamNameOfArn(iu.KinesisStreamsInputUpdate.ResourceARNUpdate, 'ResourceARNUpdate') };
-      if (iu.InputParallelismUpdate?.CountUpdate) i.parallelism = iu.InputParallelismUpdate.CountUpdate;
+      if (iu.InputParallelismUpdate?.CountUpdate !== undefined) i.parallelism = parallelismIn(iu.InputParallelismUpdate.CountUpdate, 'applicationUpdate.inputUpdates.member.inputParallelismUpdate.countUpdate');
       const s = iu.InputSchemaUpdate;
       if (s?.RecordColumnUpdates) i.columns = columnsIn(s.RecordColumnUpdates);
       if (s?.RecordFormatUpdate) i.format = inputIn({ NamePrefix: 'x', KinesisStreamsInput: { ResourceARN: `arn:aws:kinesis:x:000000000000:stream/x` }, InputSchema: { RecordFormat: s.RecordFormatUpdate, RecordColumns: [{ Name: 'X', SqlType: 'INTEGER' }] } }, 'x').format;
