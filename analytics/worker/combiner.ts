@@ -16,7 +16,7 @@ import type { Engine } from '../engine/engine.js';
 import { coerce, TypeError_, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed } from './inputFeed.js';
-import { partialsStreamName, type PartialMessage } from './partials.js';
+import { definitionEpoch, partialsStreamName, type PartialMessage } from './partials.js';
 
 export interface CombinerState {
   /** Last partials-stream sequence applied. */
@@ -38,11 +38,13 @@ export class Combiner {
   private readonly source;
   private readonly leases;
   private readonly stream: string;
+  private readonly epoch: string;
 
   constructor(private readonly store: Store, private readonly def: ApplicationDefinition, private readonly plan: Extract<Decomposition, { decomposable: true }>, private readonly log: (m: string) => void) {
     this.source = directSource(store);
     this.leases = kvLeaseStore(store);
     this.stream = partialsStreamName(def.name);
+    this.epoch = definitionEpoch(def);
   }
 
   restore(s: CombinerState | undefined): void {
@@ -93,8 +95,9 @@ export class Combiner {
     for (let seq = Math.max(this.state.seq + 1, info.state.first_seq); seq <= last; seq++) {
       try {
         const sm = await this.store.jsm.streams.getMessage(this.stream, { seq });
-        const m = JSON.parse(Buffer.from(sm.data).toString('utf8')) as PartialMessage;
-        if (m.type === 'errors') for (const e of m.errors) engine.error(e[0], e[1], e[2], e[3], e[4]);
+        const m = JSON.parse(Buffer.from(sm.data).toString('utf8')) as PartialMessage & { epoch?: string };
+        if (m.epoch !== this.epoch) { /* an earlier definition's */ }
+        else if (m.type === 'errors') for (const e of m.errors) engine.error(e[0], e[1], e[2], e[3], e[4]);
         else this.apply(m);
         n++;
       } catch (e) {

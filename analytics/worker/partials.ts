@@ -9,7 +9,7 @@
 // the saved state: partials published again carry the same ids (JetStream's
 // duplicate window, and the combiner keeps one partial per window and shard).
 import { createHash } from 'node:crypto';
-import { headers as natsHeaders, nanos, StorageType, type ObjectStore } from 'nats';
+import { nanos, StorageType, type ObjectStore } from 'nats';
 import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
@@ -50,9 +50,9 @@ export async function ensurePartialsStream(store: Store, app: string): Promise<s
   return name;
 }
 
-async function publish(store: Store, app: string, m: PartialMessage, msgID?: string): Promise<void> {
-  const h = natsHeaders();
-  await store.js.publish(partialsSubject(app), Buffer.from(JSON.stringify(m)), msgID ? { msgID, headers: h } : {});
+/** Messages carry the definition's epoch: the combiner ignores those of an earlier definition. */
+async function publish(store: Store, app: string, epoch: string, m: PartialMessage, msgID?: string): Promise<void> {
+  await store.js.publish(partialsSubject(app), Buffer.from(JSON.stringify({ ...m, epoch })), msgID ? { msgID } : {});
 }
 
 interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState }
@@ -178,7 +178,7 @@ class ShardAggregator implements RecordProcessor {
     if (Number.isFinite(wm)) await engine.advance(wm);
     const published = await this.flush(errors, firstPos);
     if (Number.isFinite(wm) && wm > this.sentWm) {
-      await publish(o.store, this.app, { type: 'watermark', input: this.input, shard: this.shard, wm });
+      await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm });
       this.sentWm = wm;
     }
     if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
@@ -200,13 +200,13 @@ class ShardAggregator implements RecordProcessor {
         l.push(r.v);
       }
       for (const [t, rows] of [...byT].sort((a, b) => a[0] - b[0])) {
-        await publish(o.store, this.app, { type: 'partial', input: this.input, shard: this.shard, stream, t, rows }, `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}`);
+        await publish(o.store, this.app, this.w.epoch, { type: 'partial', input: this.input, shard: this.shard, stream, t, rows }, `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}`);
         n++;
       }
     }
     if (errors.errors.length) {
       // Named by the batch's first record: a mapping error is reported once per record.
-      await publish(o.store, this.app, errors, `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}`);
+      await publish(o.store, this.app, this.w.epoch, errors, `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}`);
       n++;
     }
     return n > 0;
@@ -228,7 +228,7 @@ class ShardAggregator implements RecordProcessor {
     await this.engine!.advance(Number.MAX_SAFE_INTEGER);
     await this.flush({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
     await this.save(cp);
-    await publish(this.w.opts.store, this.app, { type: 'end', input: this.input, shard: this.shard });
+    await publish(this.w.opts.store, this.app, this.w.epoch, { type: 'end', input: this.input, shard: this.shard });
     await cp.checkpoint();
     this.engine!.close();
     this.engine = undefined;
