@@ -7,6 +7,12 @@ import type { RuntimeConfig } from './config.js';
 
 /** In the primary: forks the workers, replaces any that die, stops them on signal. */
 export function superviseWorkers(config: RuntimeConfig, log: (m: string) => void): void {
+  // Workers accept from the shared socket themselves. Under round-robin the
+  // primary accepts and hands each connection to a worker over IPC; one handed
+  // to a worker that has just died (its exit not yet seen) is never answered
+  // nor closed, and the client waits forever. Here, connections the dead
+  // worker had not accepted stay in the kernel's queue for the others.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   let stopping = false;
   const fork = () => cluster.fork();
   for (let i = 0; i < config.workers; i++) fork();

@@ -3,6 +3,7 @@
 // KV bucket; revisions give compare-and-set, as for stream records.
 import type { KV } from 'nats';
 import type { Store } from './connect.js';
+import { kvKeys } from './kvKeys.js';
 
 export const APPLICATIONS_BUCKET = 'shardline_applications';
 const PREFIX = 'app.';
@@ -87,9 +88,7 @@ export async function deleteApplicationRecord(kv: KV, name: string): Promise<voi
 }
 
 export async function listApplications<D>(kv: KV): Promise<ApplicationRecord<D>[]> {
-  // Keys first: awaiting a read inside the keys iteration loses keys (the lister stops once it is idle).
-  const keys: string[] = [];
-  for await (const k of await kv.keys(`${PREFIX}>`)) keys.push(k);
+  const keys = await kvKeys(kv, `${PREFIX}>`);
   const out: ApplicationRecord<D>[] = [];
   for (const k of keys) {
     const r = await readApplication<D>(kv, Buffer.from(k.slice(PREFIX.length), 'base64url').toString());

@@ -7,6 +7,7 @@ import type { KV } from 'nats';
 import type { Store } from './connect.js';
 import { backingStreamName } from './names.js';
 import { deleteStream, ensureStream } from './streams.js';
+import { kvKeys } from './kvKeys.js';
 
 export const DELIVERY_BUCKET = 'shardline_delivery';
 /** Worker progress: checkpoints and flush intents, keyed by delivery stream uid. */
@@ -101,7 +102,7 @@ export async function getDeliveryStream(ds: DeliveryStore, name: string): Promis
 
 export async function listDeliveryStreams(ds: DeliveryStore): Promise<DeliveryStreamRecord[]> {
   const names: string[] = [];
-  for await (const k of await ds.defs.keys('ds.>')) {
+  for (const k of await kvKeys(ds.defs, 'ds.>')) {
     const n = nameOfKey(k);
     if (n !== undefined) names.push(n);
   }
@@ -183,7 +184,7 @@ export async function deleteDeliveryStream(ds: DeliveryStore, name: string): Pro
     throw e;
   }
   if (rec.type === 'DirectPut') await deleteStream(ds.store, rec.sourceStream);
-  for await (const k of await ds.state.keys(`${rec.uid}.>`)) await ds.state.purge(k).catch(() => undefined);
+  for (const k of await kvKeys(ds.state, `${rec.uid}.>`)) await ds.state.purge(k).catch(() => undefined);
   const cur = await readDeliveryStream(ds, name);
   if (cur && cur.record.uid === rec.uid) await ds.defs.delete(key(name), { previousSeq: cur.revision }).catch(() => undefined);
 }
@@ -257,7 +258,7 @@ export async function readDeliveryStats(ds: DeliveryStore, name: string, liveMs 
   const rec = await getDeliveryStream(ds, name);
   if (!rec) return undefined;
   const out: DeliveryStats = { deliveredRecords: 0, dataFreshnessSeconds: 0, failures: {}, liveWorkers: 0 };
-  for await (const k of await ds.state.keys(`${rec.uid}.stats.>`)) {
+  for (const k of await kvKeys(ds.state, `${rec.uid}.stats.>`)) {
     const e = await ds.state.get(k);
     if (!e || e.operation !== 'PUT' || e.length === 0) continue;
     const s = e.json<WorkerStats>();

@@ -30,6 +30,7 @@ import type { Store } from './connect.js';
 import { defaultKeyRing, keyFingerprint, type DataKey, type KeyRing } from './keyring.js';
 import { jsStreamName } from './names.js';
 import { getStream, listStreamNames } from './streams.js';
+import { kvKeys } from './kvKeys.js';
 
 export const KEYS_BUCKET = 'shardline_keys';
 export const DEFAULT_KEY_ALIAS = 'alias/aws/kinesis';
@@ -172,10 +173,7 @@ export class StoreKeys {
 
   private async entries(): Promise<{ fp: string; entry: KeptEntry; revision: number }[]> {
     const out: { fp: string; entry: KeptEntry; revision: number }[] = [];
-    // Collect the keys first: awaiting inside the keys() iteration loses entries.
-    const names: string[] = [];
-    for await (const k of await this.kv.keys(`${KEPT_PREFIX}>`)) names.push(k);
-    for (const k of names) {
+    for (const k of await kvKeys(this.kv, `${KEPT_PREFIX}>`)) {
       const e = await this.kv.get(k);
       if (!e || e.operation !== 'PUT' || e.length === 0) continue;
       out.push({ fp: k.slice(KEPT_PREFIX.length), entry: e.json<KeptEntry>(), revision: e.revision });

@@ -10,6 +10,7 @@ import { ConflictError, StreamExistsError, StreamNotFoundError, WorkInterruptedE
 import { isValidName, jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
+import { kvEntries } from './kvKeys.js';
 import {
   DEFAULT_MAX_RECORD_SIZE_KIB,
   type ShardRecord,
@@ -43,8 +44,8 @@ export async function getStream(store: Store, name: string): Promise<StreamRecor
 
 export async function listStreamNames(store: Store): Promise<string[]> {
   const names: string[] = [];
-  for await (const k of await store.streams.keys('stream.>')) {
-    const n = nameFromStreamKey(k);
+  for (const e of await kvEntries(store.streams, 'stream.>')) {
+    const n = nameFromStreamKey(e.key);
     if (n !== undefined) names.push(n);
   }
   return names.sort();

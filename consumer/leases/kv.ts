@@ -4,6 +4,7 @@
 import type { KV } from 'nats';
 import type { Store } from '../../stream/connect.js';
 import type { LeaseStore, Versioned } from '../types.js';
+import { kvEntries } from '../../stream/kvKeys.js';
 
 export const LEASES_BUCKET = 'shardline_leases';
 
@@ -24,13 +25,8 @@ export function kvLeaseStore(store: Store, opts: { bucket?: string } = {}): Leas
   };
   return {
     async list(prefix) {
-      const keys: string[] = [];
-      for await (const k of await (await kv()).keys(`${prefix}>`)) keys.push(k);
       const out = new Map<string, Versioned<unknown>>();
-      await Promise.all(keys.map(async (k) => {
-        const v = await get(k);
-        if (v) out.set(k, v);
-      }));
+      for (const e of await kvEntries(await kv(), `${prefix}>`)) out.set(e.key, { value: decode(e.value), revision: e.revision });
       return out;
     },
     get,

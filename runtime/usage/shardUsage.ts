@@ -22,7 +22,7 @@ import {
   type ShardCounters,
   type ShardMetricsMessage,
 } from '../../stream/shardMetrics.js';
-import { TokenBucket } from './tokenBucket.js';
+import { TokenBucket } from '../../common/tokenBucket.js';
 import { ENV, envNumber } from '../../contract/env.js';
 
 const MiB = 1024 * 1024;

@@ -34,6 +34,8 @@ test('Service shardline and the autoscaler target the shared runtime Deployment'
   const hpa = find(docs, 'HorizontalPodAutoscaler', 'shardline-runtime');
   expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'shardline-runtime' });
   expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+  // The autoscaler owns the replica count: a re-apply (kubectl, GitOps) must not reset it.
+  expect(dep.spec.replicas).toBeUndefined();
   // The autoscaler's CPU target needs a CPU request to compute utilisation.
   expect(dep.spec.template.spec.containers[0].resources.requests.cpu).toBeDefined();
 });

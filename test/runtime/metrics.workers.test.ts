@@ -1,8 +1,8 @@
 // /metrics under `shardline runtime --workers 2` (issue 12, fault 6): whichever
 // worker a scrape lands on, it reports the sum over all workers. The oracle is
-// what the test itself sent: 7 records over 7 separate connections, which the
-// cluster's round-robin spreads over both workers (checked from the access
-// log's pids, so the test cannot pass with everything on one worker).
+// what the test itself sent: records over separate connections until both
+// workers have served some (checked from the access log's pids, so the test
+// cannot pass with everything on one worker).
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -70,14 +70,21 @@ const sample = (text: string, name: string, labels: string) =>
 test('every scrape reports the true total across workers, with request histograms, error counters and process metrics', async () => {
   const c = client();
   await c.send(new CreateStreamCommand({ StreamName: 'agg', ShardCount: 1 }));
-  for (let i = 0; i < 7; i++) await c.send(new PutRecordCommand({ StreamName: 'agg', PartitionKey: `k${i}`, Data: Buffer.from(`r${i}`) }));
+  // Each worker accepts from the shared socket itself: put until both have served some (at least 7 puts).
+  const putPids = () => new Set(logLines.filter((l) => l.includes('"operation":"PutRecord"')).map((l) => JSON.parse(l).pid));
+  let puts = 0;
+  while (puts < 7 || (putPids().size < 2 && puts < 200)) {
+    await c.send(new PutRecordCommand({ StreamName: 'agg', PartitionKey: `k${puts}`, Data: Buffer.from(`r${puts}`) }));
+    puts++;
+    await new Promise((r) => setTimeout(r, 5)); // the access log line reaches us through the pipe
+  }
   await expect(c.send(new DescribeStreamCommand({ StreamName: 'missing' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   c.destroy();
 
   for (let i = 0; i < 6; i++) {
     const text = await scrape();
-    expect(sample(text, 'shardline_shard_incoming_records_total', 'stream="agg",shard="shardId-000000000000"')).toBe(7);
-    expect(sample(text, 'shardline_request_duration_seconds_count', 'operation="PutRecord"')).toBe(7);
+    expect(sample(text, 'shardline_shard_incoming_records_total', 'stream="agg",shard="shardId-000000000000"')).toBe(puts);
+    expect(sample(text, 'shardline_request_duration_seconds_count', 'operation="PutRecord"')).toBe(puts);
     expect(sample(text, 'shardline_request_errors_total', 'operation="DescribeStream",type="ResourceNotFoundException"')).toBe(1);
     expect(text).toMatch(/^# TYPE shardline_request_duration_seconds histogram$/m);
     expect(text).toMatch(/^process_cpu_seconds_total \S+$/m);
@@ -85,6 +92,5 @@ test('every scrape reports the true total across workers, with request histogram
     expect(text).not.toMatch(/_milliseconds/);
   }
   // The puts really were served by two processes (so the totals above are sums, not one worker's count).
-  const putPids = new Set(logLines.filter((l) => l.includes('"operation":"PutRecord"')).map((l) => JSON.parse(l).pid));
-  expect(putPids.size).toBe(2);
+  expect(putPids().size).toBe(2);
 }, 60_000);
