@@ -11,6 +11,7 @@
 import { parseStatements, closing, skip, type PumpStmt, type StreamStmt } from './statements.js';
 import { planPump } from './pump.js';
 import { isWord, nameOf, type Token } from './tokens.js';
+import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
 
 export type ItemKind = 'key' | 'count' | 'sum' | 'min' | 'max' | 'avg';
 
@@ -147,4 +148,20 @@ function item(ts: Token[]): Item | { reason: string } {
   const expr = text(ts.slice(0, close));
   void nameOf;
   return { kind, expr, inner };
+}
+
+/** The two-phase plan of an application, or why it runs on one active replica. */
+export function twoPhasePlan(def: ApplicationDefinition): Decomposition {
+  try {
+    const inputs = def.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => inAppStreamName(i, k + 1)));
+    return decompose(def.code, inputs, def.outputs.map((o) => o.name));
+  } catch (e) {
+    return { decomposable: false, reason: (e as Error).message };
+  }
+}
+
+/** How replicas share the application, for status messages and logs. */
+export function scaleOutMode(def: ApplicationDefinition): string {
+  const d = twoPhasePlan(def);
+  return d.decomposable ? 'replicas split the shards (two-phase aggregation)' : `one active replica (${d.reason})`;
 }

@@ -7,6 +7,20 @@ import type { EngineState } from '../engine/engine.js';
 
 export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
 
+/** A record's position in a shard (sub: inside a KPL aggregate). */
+export interface ShardPos { seq: string; sub?: number }
+
+export interface CombinerState {
+  /** Last partials-stream sequence applied. */
+  seq: number;
+  /** partial stream → window end → shard → partial rows. */
+  windows: Record<string, Record<string, Record<string, import('../engine/types.js').Value[][]>>>;
+  closedUpTo: Record<string, number>;
+  /** input/shard → its watermark; shards that ended. */
+  wms: Record<string, number>;
+  ended: string[];
+}
+
 export interface PendingMessage { outputId: string; stream: string; jsStream: string; subject: string; msgId: string; fromSeq: number; payload: string }
 
 export interface Checkpoint {
@@ -15,10 +29,10 @@ export interface Checkpoint {
   /** Definition version the state belongs to. */
   versionId: number;
   /** input id → shard id → the last record whose row is in `engine` (inputFeed.ts; shard leases trail it). */
-  sequences: Record<string, Record<string, import('./inputFeed.js').ShardPos>>;
+  sequences: Record<string, Record<string, ShardPos>>;
   engine: EngineState;
   /** Two-phase aggregation: the combiner's position in the partials stream and its open windows. */
-  combiner?: import('./combiner.js').CombinerState;
+  combiner?: CombinerState;
   /** Emits so far; names the messages of the next one. */
   emitSeq: number;
   /** Messages of the emit that was being written when this checkpoint was taken (base64 payloads). */

@@ -16,20 +16,12 @@ import type { Engine } from '../engine/engine.js';
 import { coerce, TypeError_, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed } from './inputFeed.js';
+import type { CombinerState } from './checkpoint.js';
 import { definitionEpoch, partialsStreamName, type PartialMessage } from './partials.js';
 
-export interface CombinerState {
-  /** Last partials-stream sequence applied. */
-  seq: number;
-  /** partial stream → window end → shard → partial rows. */
-  windows: Record<string, Record<string, Record<string, Value[][]>>>;
-  closedUpTo: Record<string, number>;
-  /** input/shard → its watermark; shards that ended. */
-  wms: Record<string, number>;
-  ended: string[];
-}
-
 const REFRESH_MS = 2000;
+
+export type { CombinerState };
 
 export class Combiner {
   state: CombinerState = { seq: 0, windows: {}, closedUpTo: {}, wms: {}, ended: [] };

@@ -16,7 +16,8 @@ import { keys as leaseKeys, type LeaseValue } from '../../consumer/leaseRecords.
 import { compareSequence } from '../../consumer/userRecords.js';
 import type { Checkpointer, LeaseStore, RecordBatch, RecordProcessor, ShardSource } from '../../consumer/types.js';
 
-export interface ShardPos { seq: string; sub?: number }
+import type { ShardPos } from './checkpoint.js';
+export type { ShardPos };
 
 export interface FedRecord { shardId: string; pos: ShardPos; data: Buffer; arrivalMs: number; partitionKey: string }
 

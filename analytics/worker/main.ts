@@ -14,8 +14,7 @@ import { applicationsKv, readApplication, updateApplication } from '../../stream
 import { ApplicationLease } from './lease.js';
 import { ApplicationRunner } from './runner.js';
 import { s3ReferenceLoader } from './s3.js';
-import { decompose, type Decomposition } from '../sql/decompose.js';
-import { inAppStreamName } from '../../contract/analytics.js';
+import { twoPhasePlan, type Decomposition } from '../sql/decompose.js';
 import { PartialWorkers } from './partials.js';
 
 export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
@@ -172,12 +171,3 @@ class Worker {
   }
 }
 
-/** The two-phase plan of a definition, or why it runs on one active replica. */
-export function twoPhasePlan(def: ApplicationDefinition): Decomposition {
-  try {
-    const inputs = def.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => inAppStreamName(i, k + 1)));
-    return decompose(def.code, inputs, def.outputs.map((o) => o.name));
-  } catch (e) {
-    return { decomposable: false, reason: (e as Error).message };
-  }
-}

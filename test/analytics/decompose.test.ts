@@ -2,7 +2,7 @@
 // shard and a combination, why the others run on one active replica, and
 // that partials computed by the engine over any split of the rows combine to
 // what the engine computes over all of them (the engine's own result is the oracle).
-import { decompose } from '../../analytics/sql/decompose.js';
+import { decompose, scaleOutMode } from '../../analytics/sql/decompose.js';
 import { combine } from '../../analytics/worker/combiner.js';
 import { Engine } from '../../analytics/engine/engine.js';
 import type { Value } from '../../analytics/engine/types.js';
@@ -57,4 +57,11 @@ test('partials of any split of the rows combine to the single-engine result', as
   expect(combined.length).toBe(whole.length);
   expect(combined.map((s) => JSON.parse(s)).map((v: Value[]) => [v[0], v[1], v[2], Math.round((v[3] as number) * 1e9), v[4]]))
     .toEqual(whole.map((s) => JSON.parse(s)).map((v: Value[]) => [v[0], v[1], v[2], Math.round((v[3] as number) * 1e9), v[4]]));
+});
+
+test('the scale-out mode the operator reports and the worker logs', () => {
+  const def = (code: string) => ({ name: 'a', code, references: [], outputs: [{ id: '1.1', name: 'OUT', destination: { kind: 'stream' as const, name: 'o' }, format: 'JSON' as const }],
+    inputs: [{ id: '1.1', namePrefix: 'SOURCE_SQL_STREAM', parallelism: 1, source: { kind: 'stream' as const, name: 's' }, format: { type: 'JSON' as const, rowPath: '$' }, encoding: 'UTF-8' as const, columns: [{ name: 'K', sqlType: 'VARCHAR(8)' }, { name: 'V', sqlType: 'INTEGER' }] }] });
+  expect(scaleOutMode(def(pump(`K, COUNT(*), SUM(V), AVG(V), ${W}`)))).toBe('replicas split the shards (two-phase aggregation)');
+  expect(scaleOutMode(def(pump(`K, COUNT(DISTINCT V), SUM(V), AVG(V), ${W}`)))).toMatch(/^one active replica \(pump P: COUNT\(DISTINCT/);
 });
