@@ -9,7 +9,7 @@
 // the saved state: partials published again carry the same ids (JetStream's
 // duplicate window, and the combiner keeps one partial per window and shard).
 import { createHash } from 'node:crypto';
-import { nanos, StorageType, type ObjectStore } from 'nats';
+import { nanos, StorageType, type KV, type ObjectStore } from 'nats';
 import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
@@ -113,9 +113,20 @@ export class PartialWorkers {
 
   /** @internal */ get opts() { return this.o; }
   /** @internal */ get objects() { return this.os; }
+  private headsKv?: Promise<KV>;
+  /** @internal */ heads(): Promise<KV> {
+    return (this.headsKv ??= this.o.store.js.views.kv(SHARD_HEADS_BUCKET, { history: 1, replicas: this.o.store.replicas }));
+  }
 }
 
-const stateName = (app: string, input: string, shard: string) => `part-${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
+const stateKey = (app: string, input: string, shard: string) => `part.${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
+
+/** Which state object is a shard's current one, and who writes it (compare-and-set, so a stale holder cannot). */
+interface StateHead { object?: string; holder: string }
+export const SHARD_HEADS_BUCKET = 'shardline_analytics_shards';
+
+/** A shard holder cut off past its lease (a long pause) finds its state write refused and stops. */
+class StateFencedError extends Error {}
 
 class ShardAggregator implements RecordProcessor {
   private engine?: Engine;
@@ -124,6 +135,11 @@ class ShardAggregator implements RecordProcessor {
   private sentWm = Number.NEGATIVE_INFINITY;
   private savedAt = 0;
   private leased?: ShardPos;
+  private head?: { revision: number; value: StateHead };
+  private readonly holder = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  private writes = 0;
+  private fenced = false;
+  private outbox: { m: PartialMessage; id: string }[] = [];
   private inApp: string[];
   private mapper: RecordMapper;
   private readonly app: string;
@@ -142,7 +158,15 @@ class ShardAggregator implements RecordProcessor {
       inputs: o.definition.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({ name: inAppStreamName(i, k + 1), columns: i.columns }))),
       references: o.references,
     });
-    const blob = await this.w.objects.getBlob(stateName(this.app, this.input, this.shard));
+    // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
+    const heads = await this.w.heads();
+    const key = stateKey(this.app, this.input, this.shard);
+    const e = await heads.get(key);
+    const cur = e && e.operation === 'PUT' && e.length > 0 ? (e.json<StateHead>()) : undefined;
+    const value: StateHead = { object: cur?.object, holder: this.holder };
+    const revision = e && e.operation === 'PUT' ? await heads.update(key, JSON.stringify(value), e.revision) : await heads.create(key, JSON.stringify(value));
+    this.head = { revision, value };
+    const blob = cur?.object ? await this.w.objects.getBlob(cur.object) : null;
     const st = blob ? (JSON.parse(Buffer.from(blob).toString('utf8')) as ShardState) : undefined;
     if (st && st.epoch === this.w.epoch) {
       this.engine.restore(st.engine);
@@ -154,14 +178,15 @@ class ShardAggregator implements RecordProcessor {
   }
 
   async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
-    const engine = this.engine!;
+    if (this.fenced || !this.engine) return;
+    const engine = this.engine;
     const o = this.w.opts;
     const rows = this.inApp.map(() => [] as { t: number; v: Value[] }[]);
     const errors: PartialMessage & { type: 'errors' } = { type: 'errors', input: this.input, shard: this.shard, errors: [] };
     let firstPos: ShardPos | undefined;
     for (const r of batch.records) {
       const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
-      // Already in the saved state (read again after a crash or a move).
+      // Already in the engine (read again after a crash or a move, or a batch retried after a failure).
       if (this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
       firstPos ??= pos;
       this.pos = pos;
@@ -176,7 +201,8 @@ class ShardAggregator implements RecordProcessor {
     const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
-    const published = await this.flush(errors, firstPos);
+    this.collect(errors, firstPos);
+    const published = await this.publishOutbox();
     if (Number.isFinite(wm) && wm > this.sentWm) {
       await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm });
       this.sentWm = wm;
@@ -184,10 +210,8 @@ class ShardAggregator implements RecordProcessor {
     if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
   }
 
-  /** Partials of the windows the engine closed, one message per window, and error rows. */
-  private async flush(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined): Promise<boolean> {
-    const o = this.w.opts;
-    let n = 0;
+  /** Messages for the windows the engine closed (one per window) and error rows, into the outbox. */
+  private collect(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined): void {
     for (const [stream, list] of this.engine!.drain()) {
       if (stream === ERROR_STREAM) {
         for (const r of list) errors.errors.push([String(r.v[2]), String(r.v[3]), r.v[4] as number | null, String(r.v[5]), String(r.v[6] ?? '')]);
@@ -200,21 +224,39 @@ class ShardAggregator implements RecordProcessor {
         l.push(r.v);
       }
       for (const [t, rows] of [...byT].sort((a, b) => a[0] - b[0])) {
-        await publish(o.store, this.app, this.w.epoch, { type: 'partial', input: this.input, shard: this.shard, stream, t, rows }, `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}`);
-        n++;
+        this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t, rows }, id: `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}` });
       }
     }
-    if (errors.errors.length) {
-      // Named by the batch's first record: a mapping error is reported once per record.
-      await publish(o.store, this.app, this.w.epoch, errors, `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}`);
-      n++;
+    // Named by the batch's records: a mapping error is reported once per record.
+    if (errors.errors.length) this.outbox.push({ m: errors, id: `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}` });
+  }
+
+  /** Publishes the outbox in order; what fails stays for the next call (the engine has already let go of it). */
+  private async publishOutbox(): Promise<boolean> {
+    const n = this.outbox.length;
+    while (this.outbox.length) {
+      const { m, id } = this.outbox[0]!;
+      await publish(this.w.opts.store, this.app, this.w.epoch, m, id);
+      this.outbox.shift();
     }
     return n > 0;
   }
 
   private async save(cp: Checkpointer): Promise<void> {
     const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot() };
-    await this.w.objects.putBlob({ name: stateName(this.app, this.input, this.shard) }, Buffer.from(JSON.stringify(st)));
+    // A new object each time, made current by a compare-and-set of the head; the previous one is removed after.
+    const object = `${stateKey(this.app, this.input, this.shard)}.${this.holder}.${++this.writes}`;
+    await this.w.objects.putBlob({ name: object }, Buffer.from(JSON.stringify(st)));
+    const head = this.head!;
+    const value: StateHead = { object, holder: this.holder };
+    try {
+      this.head = { revision: await (await this.w.heads()).update(stateKey(this.app, this.input, this.shard), JSON.stringify(value), head.revision), value };
+    } catch (e) {
+      await this.w.objects.delete(object).catch(() => undefined);
+      this.fenced = true;
+      throw new StateFencedError(`shard ${this.input}/${this.shard}: another worker holds its state now (${(e as Error).message})`);
+    }
+    if (head.value.object) await this.w.objects.delete(head.value.object).catch(() => undefined);
     this.savedAt = Date.now();
     const p = this.pos;
     if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {
@@ -224,9 +266,11 @@ class ShardAggregator implements RecordProcessor {
   }
 
   async shardEnded(cp: Checkpointer): Promise<void> {
+    if (!this.engine) { await cp.checkpoint(); return; }
     // Every window of a finished shard is complete.
-    await this.engine!.advance(Number.MAX_SAFE_INTEGER);
-    await this.flush({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
+    await this.engine.advance(Number.MAX_SAFE_INTEGER);
+    this.collect({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
+    await this.publishOutbox();
     await this.save(cp);
     await publish(this.w.opts.store, this.app, this.w.epoch, { type: 'end', input: this.input, shard: this.shard });
     await cp.checkpoint();
@@ -236,7 +280,8 @@ class ShardAggregator implements RecordProcessor {
 
   async shutdownRequested(cp: Checkpointer): Promise<void> {
     if (!this.engine) return;
-    await this.save(cp).catch((e) => this.w.opts.log(`shard ${this.shard}: final save: ${(e as Error).message}`));
+    // Partials first: a state saved past windows whose partials were never published would lose them.
+    await this.publishOutbox().then(() => this.save(cp)).catch((e) => this.w.opts.log(`shard ${this.shard}: final save: ${(e as Error).message}`));
     this.engine.close();
     this.engine = undefined;
   }
