@@ -26,8 +26,8 @@ afterAll(async () => {
 });
 
 /** The Deployment's container command line and environment for an AnalyticsApp (config file in a temporary directory). */
-function deploymentCommand(spec: AnalyticsAppSpec, streams: string[]) {
-  const app = { apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name: 'stats', namespace: 'scale', uid: 'u-2', generation: 1 }, spec } as const;
+function deploymentCommand(name: string, spec: AnalyticsAppSpec, streams: string[]) {
+  const app = { apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name, namespace: 'scale', uid: `u-${name}`, generation: 1 }, spec } as const;
   const resolved = new Map(streams.map((s) => [s, { name: s, streamName: s, endpoint: stack.runtimes[0]!.endpoint }]));
   const kids = analyticsChildren(app as any, spec, resolved, { image: 'shardline:test', natsUrl: stack.nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: stack.runtimes[0]!.endpoint });
   const container = (kids.deployment as any).spec.template.spec.containers[0];
@@ -42,13 +42,18 @@ function deploymentCommand(spec: AnalyticsAppSpec, streams: string[]) {
 const held = (logs: string) => new Set([...logs.matchAll(/took (shardId-\d+)/g)].map((m) => m[1]));
 const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
-test('two replicas split 4 shards and combine partials: one row per window and key, equal to the oracle, through a SIGKILL', async () => {
+/**
+ * Two replicas of an AnalyticsApp over a 4-shard stream; `disrupt` acts on them once both lease shards
+ * (given the running producer); then every window and key must come out once, equal to the oracle.
+ */
+async function twoReplicas(name: string, disrupt: (a: WorkerProcess, b: WorkerProcess, produce: (ms: number) => Promise<void>) => Promise<void>) {
   const k = stack.clients[0]!;
-  await createStream(k, 'trades', 4);
-  await createStream(k, 'stats', 1);
-  await createStream(k, 'stats-errors', 1);
+  const [trades, stats, errors] = [`${name}-trades`, `${name}-stats`, `${name}-errors`];
+  await createStream(k, trades, 4);
+  await createStream(k, stats, 1);
+  await createStream(k, errors, 1);
   const spec = AnalyticsAppSpec.parse({
-    inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'trades' }, startingPosition: 'TRIM_HORIZON', columns: [
+    inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: trades }, startingPosition: 'TRIM_HORIZON', columns: [
       { name: 'TICKER', sqlType: 'VARCHAR(8)', mapping: '$.ticker' },
       { name: 'PRICE', sqlType: 'DOUBLE', mapping: '$.price' },
       { name: 'QTY', sqlType: 'INTEGER', mapping: '$.qty' },
@@ -60,24 +65,26 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
   WHERE QTY > 0
   GROUP BY TICKER, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`,
     outputs: [
-      { name: 'STATS', dataStreamRef: { name: 'stats' }, format: 'JSON' },
-      { name: 'error_stream', dataStreamRef: { name: 'stats-errors' }, format: 'JSON' },
+      { name: 'STATS', dataStreamRef: { name: stats }, format: 'JSON' },
+      { name: 'error_stream', dataStreamRef: { name: errors }, format: 'JSON' },
     ],
     replicas: 2,
   });
-  const cmd = deploymentCommand(spec, ['trades', 'stats', 'stats-errors']);
-  workers.push(spawnWorker(cmd.args, cmd.configFile, cmd.env));
-  await waitFor('the first replica to combine', async () => /holds the application lease/.test(workers[0]!.logs()));
-  expect(workers[0]!.logs()).toMatch(/two-phase aggregation/);
-  workers.push(spawnWorker(cmd.args, cmd.configFile, cmd.env));
+  const cmd = deploymentCommand(name, spec, [trades, stats, errors]);
+  const a = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  workers.push(a);
+  await waitFor('the first replica to combine', async () => /holds the application lease/.test(a.logs()));
+  expect(a.logs()).toMatch(/two-phase aggregation/);
+  const b = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  workers.push(b);
 
   let n = 0;
   const bad: string[] = [];
   const produce = async (ms: number) => {
     const until = Date.now() + ms;
     while (Date.now() < until) {
-      await putJson(k, 'trades', Array.from({ length: 20 }, () => { n++; return { ticker: `T${n % 5}`, price: 10 + ((n * 7) % 13) / 4, qty: (n % 6) - 1 }; }));
-      if (n % 200 === 0) { const b = `not json ${n}`; bad.push(b); await putJson(k, 'trades', [b]); }
+      await putJson(k, trades, Array.from({ length: 20 }, () => { n++; return { ticker: `T${n % 5}`, price: 10 + ((n * 7) % 13) / 4, qty: (n % 6) - 1 }; }));
+      if (n % 200 === 0) { const b = `not json ${n}`; bad.push(b); await putJson(k, trades, [b]); }
       await sleep(100);
     }
   };
@@ -85,18 +92,16 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
   await produce(2000);
   await waitFor('the second replica to lease shards', async () => {
     await produce(300);
-    return held(workers[1]!.logs()).size >= 1;
+    return held(b.logs()).size >= 1;
   }, 40000);
-  expect(workers[1]!.logs()).toMatch(/two-phase aggregation/);
+  expect(b.logs()).toMatch(/two-phase aggregation/);
   await produce(1500);
-  await workers[0]!.kill('SIGKILL');
-  await produce(2500);
-  await waitFor('the survivor to combine', async () => /holds the application lease/.test(workers[1]!.logs()), 30000);
+  await disrupt(a, b, produce);
   await produce(1000);
 
   // The oracle: a plain aggregation over the records read back with their arrival times.
   const expected = new Map<string, { n: number; qty: number; lo: number; hi: number; sum: number }>();
-  for (const r of await readAll(k, 'trades')) {
+  for (const r of await readAll(k, trades)) {
     let d;
     try { d = JSON.parse(r.data); } catch { continue; }
     if (!(d.qty > 0)) continue;
@@ -106,11 +111,11 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
     expected.set(key, g);
   }
   const got = await waitFor('every window', async () => {
-    const rows = await readAll(k, 'stats');
+    const rows = await readAll(k, stats);
     return rows.length >= expected.size ? rows.map((r) => JSON.parse(r.data)) : undefined;
   }, 40000);
   await sleep(2000);
-  const all = (await readAll(k, 'stats')).map((r) => JSON.parse(r.data));
+  const all = (await readAll(k, stats)).map((r) => JSON.parse(r.data));
   expect(all.length).toBe(got.length);
   const keys = all.map((r) => `${r.TICKER}|${r.W}`);
   expect(new Set(keys).size).toBe(keys.length); // one row per window and key
@@ -122,11 +127,32 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
   }
   // Records that do not map reach error_stream with the reason.
   const errs = await waitFor('error rows', async () => {
-    const e = (await readAll(k, 'stats-errors')).map((r) => JSON.parse(r.data));
+    const e = (await readAll(k, errors)).map((r) => JSON.parse(r.data));
     return new Set(e.map((x) => x.DATA_ROW)).size >= bad.length ? e : undefined;
   }, 20000);
   expect([...new Set(errs.map((e) => e.DATA_ROW))].sort()).toEqual([...bad].sort());
   expect(errs.every((e) => e.ERROR_NAME === 'MAPPING_ERROR')).toBe(true);
+}
+
+test('two replicas split 4 shards and combine partials: one row per window and key, equal to the oracle, through a SIGKILL', async () => {
+  await twoReplicas('kill', async (a, b, produce) => {
+    await a.kill('SIGKILL');
+    await produce(2500);
+    await waitFor('the survivor to combine', async () => /holds the application lease/.test(b.logs()), 30000);
+  });
+}, 180000);
+
+test('a replica paused past its lease (SIGSTOP) and resumed neither loses nor repeats a window', async () => {
+  await twoReplicas('pause', async (a, b, produce) => {
+    b.proc.kill('SIGSTOP');
+    // Longer than the lease (10 s): the other replica takes the paused one's shards and their saved state.
+    await waitFor('the other replica to take the paused one\'s shards', async () => {
+      await produce(500);
+      return /took shardId-\d+ \(expired\)/.test(a.logs());
+    }, 40000);
+    b.proc.kill('SIGCONT');
+    await produce(2500);
+  });
 }, 180000);
 
 test('InputParallelism 2: two in-application streams, each fed a subset of the shards; 1–64 validated', async () => {
