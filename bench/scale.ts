@@ -129,7 +129,7 @@ export async function runScale(argv: string[]): Promise<void> {
         p.kill('SIGTERM');
         await gone;
         const r0 = performance.now();
-        await cluster.nats.restart(0);
+        await cluster.nats.restart(0, { listenTimeoutMs: 600_000 });
         natsRestartS = (performance.now() - r0) / 1000;
         await rt.stop();
         await k.close();

@@ -13,7 +13,7 @@ import {
 } from './kube/resources.js';
 import { MANAGED_BY, sharedEndpointIn, type OperatorSettings } from './model/common.js';
 import { EventRecorder } from './status/events.js';
-import { connectStreamStore, type StreamStore } from './store/streamStore.js';
+import { connectStreamStore, StoreNotReadyError, type StreamStore } from './store/streamStore.js';
 import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
 import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
 import type { Caches, Context, Result } from './reconcile/context.js';
@@ -65,6 +65,72 @@ async function detectPdbApiVersion(client: KubeClient): Promise<string> {
   }
 }
 
+/** How long a reconcile waits for a store still connecting before it reports StoreUnavailable and backs off. */
+const STORE_WAIT_MS = 2_000;
+
+/**
+ * The stream store, connected once and shared. The connection waits for NATS
+ * and JetStream with progress in the log (a nats-server restoring 10,000
+ * shard streams does not listen for about a minute); a reconcile that needs
+ * the store meanwhile waits briefly, then fails with StoreNotReadyError (its
+ * object shows Ready=False, StoreUnavailable, and is retried) instead of
+ * holding a worker. A real failure (TLS or credentials refused) ends the
+ * wait; the next reconcile tries again.
+ */
+function storeConnection(opts: OperatorOptions, log: (m: string) => void): { get: () => Promise<StreamStore>; close: () => Promise<void> } {
+  if (opts.store) {
+    const ready = Promise.resolve(opts.store);
+    return { get: () => ready, close: () => opts.store!.close().catch(() => undefined) };
+  }
+  let pending: Promise<StreamStore> | undefined;
+  let connected: StreamStore | undefined;
+  let closed = false;
+  let since = 0;
+  let lastProgress = '';
+  const get = () => {
+    if (closed) return Promise.reject(new Error('operator stopping'));
+    if (connected) return Promise.resolve(connected);
+    if (!pending) {
+      since = Date.now();
+      lastProgress = '';
+      log(`stream store: connecting to NATS at ${opts.natsUrl}`);
+      pending = connectStreamStore(opts.natsUrl, opts.storeReplicas, opts.natsConnectOptions, (m) => {
+        lastProgress = m;
+        log(`stream store: ${m}`);
+      }).then(
+        (s) => {
+          if (closed) {
+            void s.close().catch(() => undefined);
+            throw new Error('operator stopping');
+          }
+          connected = s;
+          log(`stream store: connected to NATS and JetStream after ${Math.round((Date.now() - since) / 100) / 10} s`);
+          return s;
+        },
+        (e) => {
+          pending = undefined;
+          log(`stream store: giving up on this connection attempt: ${(e as Error)?.message ?? e}`);
+          throw e;
+        },
+      );
+      pending.catch(() => undefined);
+    }
+    const p = pending;
+    return new Promise<StreamStore>((resolve, reject) => {
+      const t = setTimeout(() => reject(new StoreNotReadyError(opts.natsUrl, Date.now() - since, lastProgress)), STORE_WAIT_MS);
+      p.then((s) => (clearTimeout(t), resolve(s)), (e) => (clearTimeout(t), reject(e)));
+    });
+  };
+  return {
+    get,
+    // A connection still waiting for NATS is not waited for: it closes itself if it ever connects.
+    close: async () => {
+      closed = true;
+      await connected?.close().catch(() => undefined);
+    },
+  };
+}
+
 export async function startOperator(opts: OperatorOptions): Promise<OperatorHandle> {
   const log = opts.log ?? ((m: string) => createLogger('operator').info(m));
   const client = new KubeClient(opts.kubeConfig);
@@ -86,11 +152,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     pdbs: new Informer(client, pdbType(settings), managed),
   };
 
-  let storePromise: Promise<StreamStore> | undefined = opts.store ? Promise.resolve(opts.store) : undefined;
-  const store = () => {
-    storePromise ??= connectStreamStore(opts.natsUrl, opts.storeReplicas, opts.natsConnectOptions).catch((e) => { storePromise = undefined; throw e; });
-    return storePromise;
-  };
+  const storeConn = storeConnection(opts, log);
+  const store = storeConn.get;
   const ctx: Context = { client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000 };
 
   const workers = opts.workers ?? 4;
@@ -149,7 +212,17 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
       const ds = caches.dataStreams.get(k);
       if (ds && ((ds.status as any)?.streamName ?? (ds.spec as any)?.streamName ?? ds.metadata.name) === stream) queues.DataStream.add(k);
     }
-  })).then((stop) => { stopScalingWatch = stop; }, (e) => log(`autoscaler watch: ${(e as Error).message}`));
+  })).then(
+    (stop) => {
+      if (!leading || stopScalingWatch) return stop(); // leadership lost meanwhile, or a watch already running
+      stopScalingWatch = stop;
+    },
+    (e) => {
+      // The store may still be waiting for NATS (its progress is logged): try again until it is up.
+      if (!(e instanceof StoreNotReadyError)) log(`autoscaler watch: ${(e as Error).message}; retrying`);
+      setTimeout(() => { if (leading && !stopScalingWatch) watchScaling(); }, 2_000).unref?.();
+    },
+  );
 
   const all = Object.values(caches) as Informer[];
   all.forEach((i) => i.start());
@@ -221,7 +294,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
       if (elector) await elector.stop();
       await stopWorkers();
       await Promise.all(all.map((i) => i.stop()));
-      if (storePromise) await (await storePromise.catch(() => undefined))?.close().catch(() => undefined);
+      await storeConn.close();
     },
   };
 }

@@ -3,6 +3,7 @@
 import { Events, type KV, type KvWatchOptions, type NatsConnection, type QueuedIterator, type KvEntry } from 'nats';
 import { isHiddenStreamName, nameFromStreamKey } from './names.js';
 import { readStream } from './streams.js';
+import { assemble, isPageKey, streamOfPageKey, type StoredHeader } from './shardMap.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 
 export interface CachedStream {
@@ -63,6 +64,13 @@ export function routeOf(s: CachedStream, key: bigint): ShardRecord | undefined {
 
 export class StreamCache {
   private readonly byName = new Map<string, CachedStream>();
+  /**
+   * Shard-map pages seen by the watch, by stream name then page key
+   * (stream/shardMap.ts). A writer puts pages before the header naming them,
+   * and the watch delivers the bucket in order, so a header's pages are here
+   * when the header arrives.
+   */
+  private readonly pages = new Map<string, Map<string, { revision: number; shards: ShardRecord[] }>>();
   private watcher?: QueuedIterator<KvEntry>;
   private readonly listeners = new Set<(name: string, s: CachedStream | undefined) => void>();
   private stopped = false;
@@ -102,7 +110,8 @@ export class StreamCache {
   private async open(): Promise<{ initial: Promise<void> }> {
     let ready!: () => void;
     const initial = new Promise<void>((r) => (ready = r));
-    const opts: KvWatchOptions = { key: 'stream.>', initializedFn: () => ready() };
+    // Every key: headers (stream.>) and their shard-map pages (shards.>); nats-server 2.9 takes one filter.
+    const opts: KvWatchOptions = { key: '>', initializedFn: () => ready() };
     const w = await this.watchKv.watch(opts);
     this.watcher = w;
     void (async () => {
@@ -147,16 +156,55 @@ export class StreamCache {
   }
 
   private apply(e: KvEntry): void {
+    if (isPageKey(e.key)) return this.applyPage(e);
     const name = nameFromStreamKey(e.key);
     if (name === undefined) return;
     if (e.operation !== 'PUT' || e.length === 0) {
+      this.prunePages(name, e.revision, new Set());
       const cur = this.byName.get(name);
       if (cur && cur.revision < e.revision) this.set(name, undefined);
       return;
     }
     const cur = this.byName.get(name);
     if (cur && cur.revision >= e.revision) return;
-    this.set(name, toCached(e.json<StreamRecord>(), e.revision));
+    const h = e.json<StoredHeader>();
+    const held = this.pages.get(name);
+    const record = assemble(h, (k) => held?.get(k)?.shards);
+    if (!record) {
+      // A page missed (not expected: pages precede their header): read the record whole.
+      void this.fresh(name).catch((err) => this.log(`stream cache: reading ${name}: ${(err as Error)?.message ?? err}`));
+      return;
+    }
+    this.set(name, toCached(record, e.revision));
+    const used = new Set((h.shardMap?.pages ?? []).map((id, i) => `${i}.${id}`));
+    this.prunePages(name, e.revision, used);
+  }
+
+  private applyPage(e: KvEntry): void {
+    const name = streamOfPageKey(e.key);
+    if (name === undefined) return;
+    let held = this.pages.get(name);
+    if (e.operation !== 'PUT' || e.length === 0) {
+      held?.delete(e.key);
+      return;
+    }
+    if (!held) this.pages.set(name, (held = new Map()));
+    held.set(e.key, { revision: e.revision, shards: e.json<ShardRecord[]>() });
+  }
+
+  /**
+   * Drops pages of `name` older than a header (revision `rev`) that does not
+   * use them: pages the writers purged (a purge sends the watch nothing), or
+   * pages of a write that lost its compare-and-set. Newer pages may belong to
+   * a header still to come and stay.
+   */
+  private prunePages(name: string, rev: number, used: Set<string>): void {
+    const held = this.pages.get(name);
+    if (!held) return;
+    for (const [k, p] of held) {
+      if (p.revision < rev && !used.has(k.split('.').slice(-2).join('.'))) held.delete(k);
+    }
+    if (held.size === 0) this.pages.delete(name);
   }
 
   private set(name: string, s: CachedStream | undefined): void {

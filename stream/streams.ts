@@ -10,6 +10,7 @@ import { ConflictError, StreamExistsError, StreamNotFoundError, WorkInterruptedE
 import { isValidName, jsStreamName, jsSubject, nameFromStreamKey, shardIdOf, streamKey } from './names.js';
 import { evenRanges } from './kinesis/hashKeys.js';
 import { startingSequence } from './kinesis/sequence.js';
+import { purgeAllPages, purgePages, readRecord, writePages, type PageLayout } from './shardMap.js';
 import { kvEntries } from './kvKeys.js';
 import {
   DEFAULT_MAX_RECORD_SIZE_KIB,
@@ -24,7 +25,10 @@ export { hourMs } from './retention.js';
 
 export interface Versioned {
   record: StreamRecord;
+  /** The header's KV revision: the record's version for compare-and-set and for caches. */
   revision: number;
+  /** The shard-map pages it was read with (stream/shardMap.ts); undefined for a record in the format before pages. */
+  layout?: PageLayout;
 }
 
 export { ConflictError, StreamExistsError, StreamNotFoundError } from './errors.js';
@@ -33,9 +37,7 @@ export async function readStream(kv: KV, name: string): Promise<Versioned | unde
   // Defence in depth: a name Kinesis could never have created is simply not
   // there, rather than an invalid KV key (the API validates names first).
   if (!isValidName(name)) return undefined;
-  const e = await kv.get(streamKey(name));
-  if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
-  return { record: e.json<StreamRecord>(), revision: e.revision };
+  return readRecord(kv, name);
 }
 
 export async function getStream(store: Store, name: string): Promise<StreamRecord | undefined> {
@@ -65,12 +67,17 @@ export async function updateStream(
     if (!cur) throw new StreamNotFoundError(name);
     const next = change(structuredClone(cur.record));
     if (!next) return cur.record;
+    // Only the changed shard-map pages are written; the header swap below publishes them.
+    const w = await writePages(store.streams, next, { uid: cur.record.uid, layout: cur.layout });
     try {
-      await store.streams.update(streamKey(name), JSON.stringify(next), cur.revision);
-      return next;
+      await store.streams.update(streamKey(name), w.header, cur.revision);
     } catch (e) {
+      await purgePages(store.streams, w.written);
       if (!isWrongRevision(e)) throw e;
+      continue;
     }
+    await purgePages(store.streams, w.replaced);
+    return next;
   }
   throw new ConflictError(`stream ${name} is being changed concurrently`);
 }
@@ -184,10 +191,12 @@ export async function beginStream(store: Store, settings: StreamSettings, opts: 
     maxRecordSizeKiB: settings.maxRecordSizeKiB ?? DEFAULT_MAX_RECORD_SIZE_KIB,
     ...(settings.autoscaling ? { autoscaling: settings.autoscaling } : {}),
   };
+  const w = await writePages(store.streams, rec);
   try {
-    await store.streams.create(streamKey(settings.name), JSON.stringify(rec));
+    await store.streams.create(streamKey(settings.name), w.header);
     return rec;
   } catch (e) {
+    await purgePages(store.streams, w.written);
     // Lost a race with another creator.
     if (opts.mustBeNew) throw new StreamExistsError(settings.name);
     const again = await readStream(store.streams, settings.name);
@@ -246,6 +255,10 @@ export async function finishDelete(store: Store, rec: StreamRecord, o: WorkOptio
   });
   const cur = await readStream(store.streams, rec.name);
   if (cur && cur.record.uid === rec.uid) await store.streams.delete(streamKey(rec.name), { previousSeq: cur.revision }).catch(() => undefined);
+  // Its shard-map pages once its header is gone: a reader never holds a header whose pages are gone.
+  const after = await store.streams.get(streamKey(rec.name));
+  const live = after && after.operation === 'PUT' && after.length > 0 && after.json<{ uid?: string }>().uid === rec.uid;
+  if (!live) await purgeAllPages(store.streams, rec.name, rec.uid);
 }
 
 /** Marks the stream DELETING, removes its JetStream streams, then its record. Idempotent. */

@@ -159,6 +159,9 @@ export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: Oper
               // Ready only while JetStream answers (/readyz is a round trip); alive while the process serves HTTP.
               readinessProbe: { httpGet: { path: '/readyz', port: 'http', scheme: spec.tls ? 'HTTPS' : 'HTTP' }, periodSeconds: 5, timeoutSeconds: 3 },
               livenessProbe: { httpGet: { path: '/healthz', port: 'http', scheme: spec.tls ? 'HTTPS' : 'HTTP' }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 },
+              // The runtime serves HTTP only once NATS answers; a nats-server restoring 10,000 shard
+              // streams takes about a minute, which the liveness probe alone would punish with restarts.
+              startupProbe: { httpGet: { path: '/healthz', port: 'http', scheme: spec.tls ? 'HTTPS' : 'HTTP' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 120 },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               securityContext: containerSecurity,
               // Empty lists are left out: the apiserver drops them, and the stored object must match.

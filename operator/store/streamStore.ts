@@ -57,12 +57,27 @@ export interface StreamStore {
   close(): Promise<void>;
 }
 
+/** The store is still waiting for NATS or JetStream (e.g. a nats-server restoring its streams): retried, not a failure. */
+export class StoreNotReadyError extends Error {
+  constructor(natsUrl: string, waitedMs: number, progress: string) {
+    super(`waiting for NATS at ${natsUrl} for ${Math.round(waitedMs / 1000)} s (nats-server may be restoring its streams)${progress ? `; last: ${progress}` : ''}`);
+  }
+}
+
 export const MANAGED_CONSUMER_TAG = 'shardline.dev/managed-by';
 // Same default as the runtime (SHARDLINE_CONSUMER_TRANSITION_MS): CREATING -> ACTIVE after this long.
 const transitionMs = () => envNumber(process.env, ENV.consumerTransitionMs, 500);
 
-export async function connectStreamStore(natsUrl: string, replicas = 1, connectOptions?: StoreOptions['connectOptions']): Promise<StreamStore> {
-  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions });
+/**
+ * With `waitLog`, waits for NATS and JetStream to be ready (a nats-server
+ * restoring many shard streams does not listen for a minute or more),
+ * reporting progress there; only a real failure (e.g. TLS or credentials
+ * refused) rejects. Without it, an unreachable NATS rejects at once.
+ */
+export async function connectStreamStore(
+  natsUrl: string, replicas = 1, connectOptions?: StoreOptions['connectOptions'], waitLog?: (msg: string) => void,
+): Promise<StreamStore> {
+  const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions, waitLog });
   let delivery: Promise<DeliveryStore> | undefined;
   return {
     ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),

@@ -31,7 +31,7 @@ export interface NatsServers {
   /** SIGKILL one server. */
   kill(index: number): Promise<void>;
   /** Start a killed server again with the same store; on a cluster, resolves once it is a current JetStream peer again. */
-  restart(index: number): Promise<void>;
+  restart(index: number, opts?: { listenTimeoutMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,7 +58,8 @@ function configFor(node: NatsNode, routes: number[]): string {
   return lines.join('\n') + '\n';
 }
 
-async function launch(node: NatsNode): Promise<void> {
+/** `listenTimeoutMs`: how long nats-server may take to listen (it restores every stream first; ~1 min for 10,000). */
+async function launch(node: NatsNode, listenTimeoutMs?: number): Promise<void> {
   // With a descriptor limit, prlimit sets it, soft and hard (Go raises its soft limit to the hard one at start),
   // and execs nats-server.
   const [cmd, args] = node.nofile
@@ -72,7 +73,7 @@ async function launch(node: NatsNode): Promise<void> {
   );
   exited.catch(() => undefined);
   node.proc = proc;
-  await Promise.race([waitForPort(node.port), exited]);
+  await Promise.race([waitForPort(node.port, listenTimeoutMs), exited]);
 }
 
 interface MetaCluster {
@@ -149,7 +150,7 @@ export async function startNats(opts: { servers?: number; nofile?: number } = {}
     const routes = count > 1 ? nodes.map((m) => m.clusterPort) : [];
     fs.writeFileSync(n.configFile, configFor(n, routes));
   }
-  await Promise.all(nodes.map(launch));
+  await Promise.all(nodes.map((n) => launch(n)));
   if (count > 1) await waitForMetaGroup(nodes);
   const killProc = async (n: NatsNode, signal: NodeJS.Signals) => {
     const p = n.proc;
@@ -169,8 +170,8 @@ export async function startNats(opts: { servers?: number; nofile?: number } = {}
       return i;
     },
     kill: (i) => killProc(nodes[i]!, 'SIGKILL'),
-    async restart(i) {
-      await launch(nodes[i]!);
+    async restart(i, o) {
+      await launch(nodes[i]!, o?.listenTimeoutMs);
       if (count > 1) await waitForMetaGroup(nodes);
     },
     async stop() {

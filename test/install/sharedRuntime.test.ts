@@ -57,7 +57,7 @@ test('the container\'s command line runs a runtime that passes its probes and se
   let stderr = '';
   proc.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   await Promise.race([waitForPort(port), new Promise((_, rej) => proc!.once('exit', (code) => rej(new Error(`runtime exited ${code}: ${stderr}`))))]);
-  for (const probe of [c.readinessProbe, c.livenessProbe]) {
+  for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) {
     const res = await fetch(`http://127.0.0.1:${port}${probe.httpGet.path}`);
     expect(`${probe.httpGet.path} ${res.status}`).toBe(`${probe.httpGet.path} 200`);
   }

@@ -46,6 +46,9 @@ describe('DataStream model', () => {
     // Probes: ready while JetStream answers (/readyz is a round trip), alive while the process answers.
     expect(c.readinessProbe).toEqual({ httpGet: { path: '/readyz', port: 'http', scheme: 'HTTP' }, periodSeconds: 5, timeoutSeconds: 3 });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http', scheme: 'HTTP' });
+    // HTTP comes up only once NATS answers: the startup probe allows a nats-server restoring a large store (~1 min per 10,000 shards) 10 min.
+    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'http', scheme: 'HTTP' });
+    expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(600);
   });
 
   test('shared runtime by default; dedicated when asked, or when the stream mounts Secrets', () => {

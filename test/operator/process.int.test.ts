@@ -36,11 +36,11 @@ afterAll(async () => {
   cleanOperatorJs();
 });
 
-async function operator(lease: string, env: Record<string, string> = {}) {
+async function operator(lease: string, env: Record<string, string> = {}, natsUrl = nats.url) {
   const health = await freePort();
   const p = spawnOperator([
     '--health-port', String(health),
-    '--kubeconfig', cp.operatorKubeconfigPath!, '--nats', nats.url, '--image', 'shardline:test',
+    '--kubeconfig', cp.operatorKubeconfigPath!, '--nats', natsUrl, '--image', 'shardline:test',
     '--lease-namespace', 'shardline-system', '--lease-name', lease,
     '--lease-duration-seconds', '3', '--renew-deadline-ms', '2000', '--retry-period-ms', '300', '--resync-seconds', '2',
   ], env);
@@ -109,3 +109,40 @@ test('an operator killed mid-reconcile converges after restart', async () => {
   expect(await holder('crash')).toBe(next.identity);
   await next.signal('SIGTERM');
 }, 90_000);
+
+test('an operator whose nats-server is down (restoring a large store) waits with progress, then converges', async () => {
+  const late = await startNats();
+  try {
+    await late.kill(0);
+    const n = await ns();
+    const op = await operator('late-nats', {}, late.url);
+    await create(n, 'late');
+    // Meanwhile the object says why it waits, and the operator keeps going (no exit, no crash loop).
+    const waiting = await until('StoreUnavailable', async () => {
+      const o = await cp.client.get<any>(DataStreams, n, 'late');
+      return cond(o)?.reason === 'StoreUnavailable' && cond(o);
+    }, 30_000);
+    expect(waiting.status).toBe('False');
+    expect(waiting.message).toMatch(/waiting for NATS at .* \(nats-server may be restoring its streams\)/);
+    await new Promise((r) => setTimeout(r, 17_000));
+    expect(op.proc.exitCode).toBeNull();
+    const progress = op.logs().split('\n').filter((l) => /stream store: waiting for NATS/.test(l));
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+
+    const t = Date.now();
+    await late.restart(0);
+    const ds = await waitReady(n, 'late', 60_000);
+    console.log('ready after nats-server listened again ms', Date.now() - t);
+    expect(ds.status.shardCount).toBe(2);
+    expect(op.logs()).toMatch(/stream store: connected to NATS and JetStream after \d+(\.\d)? s/);
+    const s = await connectStreamStore(late.url);
+    try {
+      expect((await s.get('late'))?.shards).toHaveLength(2);
+    } finally {
+      await s.close();
+    }
+    await op.signal('SIGTERM');
+  } finally {
+    await late.stop();
+  }
+}, 120_000);
