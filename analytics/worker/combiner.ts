@@ -39,6 +39,15 @@ export class Combiner {
     this.epoch = definitionEpoch(def);
   }
 
+  private purgedAt = 0;
+
+  /** A checkpoint holding `seq` is saved: what it covers is no longer needed (purged every 10 s at most). */
+  async committed(seq: number): Promise<void> {
+    if (Date.now() - this.purgedAt < 10_000) return;
+    this.purgedAt = Date.now();
+    await this.store.jsm.streams.purge(this.stream, { seq: seq + 1 }).catch((e) => this.log(`combiner: purging partials: ${(e as Error).message}`));
+  }
+
   restore(s: CombinerState | undefined): void {
     if (s) this.state = structuredClone(s);
   }

@@ -133,6 +133,7 @@ class ShardAggregator implements RecordProcessor {
   private pos?: ShardPos;
   private maxArrivalMs = Number.NEGATIVE_INFINITY;
   private sentWm = Number.NEGATIVE_INFINITY;
+  private sentWmAt = 0;
   private savedAt = 0;
   private leased?: ShardPos;
   private head?: { revision: number; value: StateHead };
@@ -203,7 +204,9 @@ class ShardAggregator implements RecordProcessor {
     if (Number.isFinite(wm)) await engine.advance(wm);
     this.collect(errors, firstPos);
     const published = await this.publishOutbox();
-    if (Number.isFinite(wm) && wm > this.sentWm) {
+    // Watermarks at most every 250 ms (they only matter at window ends), and with every partial.
+    if (Number.isFinite(wm) && wm > this.sentWm && (published || Date.now() - this.sentWmAt >= 250)) {
+      this.sentWmAt = Date.now();
       await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm });
       this.sentWm = wm;
     }

@@ -203,6 +203,7 @@ export class ApplicationRunner {
     };
     await saveCheckpoint(this.os, this.name, ckpt);
     for (const [id, r] of this.readers) r.feed.saved(ckpt.sequences[id] ?? {});
+    if (ckpt.combiner) await this.combiner?.committed(ckpt.combiner.seq);
     this.lastCheckpoint = Date.now();
     this.emitSeq = ckpt.emitSeq;
     // Fault injection for the exactly-once tests: die right after the checkpoint, or after the emit's first message.
