@@ -8,7 +8,7 @@ import type { Store } from '../../stream/connect.js';
 import { Engine, ERROR_STREAM, type Row } from '../engine/engine.js';
 import { render, type Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
-import { InputFeed, inAppIndexOf, type ShardPos } from './inputFeed.js';
+import { InputFeed, inAppIndexOf } from './inputFeed.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import type { ObjectStore } from 'nats';

@@ -169,7 +169,13 @@ test('InputParallelism 2: two in-application streams, each fed a subset of the s
     expect(e.name).toBe('ValidationException');
     expect(e.message).toContain("at 'inputs.1.member.inputParallelism.count'");
   }
-  await ka.send(new CreateApplicationCommand({ ApplicationName: 'par-2', Inputs: [input(2)] }));
+  // The code may read every in-application stream of the input; a stream past the parallelism does not exist.
+  const code = (n: number) => `CREATE OR REPLACE STREAM "OUT" (ID INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM ID FROM "SOURCE_SQL_STREAM_00${n}";`;
+  const e3 = await ka.send(new CreateApplicationCommand({ ApplicationName: 'par-3', ApplicationCode: code(3), Inputs: [input(2)] })).catch((x) => x);
+  expect(e3.name).toBe('CodeValidationException');
+  expect(e3.message).toContain('SOURCE_SQL_STREAM_003');
+  await ka.send(new CreateApplicationCommand({ ApplicationName: 'par-2', ApplicationCode: code(2), Inputs: [input(2)] }));
   const d = (await ka.send(new DescribeApplicationCommand({ ApplicationName: 'par-2' }))).ApplicationDetail!;
   expect(d.InputDescriptions![0]!.InAppStreamNames).toEqual(['SOURCE_SQL_STREAM_001', 'SOURCE_SQL_STREAM_002']);
   ka.destroy();

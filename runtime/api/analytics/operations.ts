@@ -3,7 +3,7 @@
 // `shardline analytics` worker runs what they describe. Every change is a
 // compare-and-set against CurrentApplicationVersionId, as AWS does.
 import type { KV } from 'nats';
-import { ApplicationDefinition, inAppStreamName } from '../../../contract/analytics.js';
+import { ApplicationDefinition, inAppStreamNames } from '../../../contract/analytics.js';
 import {
   applicationsKv, createApplication, deleteApplicationRecord, listApplications, readApplication, writeApplication,
   ApplicationConflictError, type ApplicationStatus,
@@ -77,7 +77,7 @@ async function validateCode(d: ApplicationDefinition): Promise<void> {
   try {
     const e = await Engine.compile({
       code: d.code,
-      inputs: d.inputs.map((i) => ({ name: inAppStreamName(i), columns: i.columns })),
+      inputs: d.inputs.flatMap((i) => inAppStreamNames(i).map((name) => ({ name, columns: i.columns }))),
       references: d.references.map((r) => ({ name: r.tableName, columns: r.columns, rows: [] })),
     });
     e.close();
