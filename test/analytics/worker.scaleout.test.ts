@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateApplicationCommand, DescribeApplicationCommand } from '@aws-sdk/client-kinesis-analytics';
 import { AnalyticsAppSpec } from '../../crds/index.js';
-import { analyticsChildren } from '../../operator/model/workers.js';
+import { analyticsChildren, analyticsDefinition } from '../../operator/model/workers.js';
 import { startStack, type Stack } from '../harness/runtime.js';
 import { analyticsClient, createStream, putJson, readAll, sleep, spawnWorker, startWorker, waitFor, type WorkerProcess } from './helpers.js';
 
@@ -203,3 +203,16 @@ CREATE OR REPLACE PUMP "P2" AS INSERT INTO "OUT" SELECT STREAM ID, 'two' FROM "S
   expect(new Set(out.map((r) => r.SRC))).toEqual(new Set(['one', 'two']));
   await w.kill('SIGTERM');
 }, 90000);
+
+test('AnalyticsApp inputs take a parallelism of 1–64 into the worker\'s definition', () => {
+  const input = (parallelism?: number) => ({ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 's' }, columns: [{ name: 'ID', sqlType: 'INTEGER' }], ...(parallelism === undefined ? {} : { parallelism }) });
+  const spec = (p?: number) => AnalyticsAppSpec.safeParse({ inputs: [input(p)], sql: 'x' });
+  expect(spec(0).success).toBe(false);
+  expect(spec(65).success).toBe(false);
+  const ok = spec(2);
+  if (!ok.success) throw ok.error;
+  const app = { metadata: { name: 'p', namespace: 'n' } } as any;
+  const def = analyticsDefinition(app, ok.data, new Map());
+  expect(def.inputs[0]!.parallelism).toBe(2);
+  expect(analyticsDefinition(app, spec(undefined).data!, new Map()).inputs[0]!.parallelism).toBe(1);
+});
