@@ -49,11 +49,45 @@ export class RecordMapper {
   private readonly types: SqlType[];
   private readonly paths: Step[][];
   private readonly rowPath: Step[];
+  /** The key of a `$.key` mapping (most are): read as a property, without select()'s arrays. */
+  private readonly keys: (string | undefined)[];
+  /** TIMESTAMP/DATE columns: the last text parsed and its value (a stream's timestamps repeat within a millisecond). */
+  private readonly lastText: (string | undefined)[];
+  private readonly lastValue: Value[];
 
   constructor(readonly format: RecordFormat, readonly columns: RecordColumn[]) {
     this.types = columns.map((c) => parseSqlType(c.sqlType));
     this.paths = columns.map((c) => parsePath(c.mapping ?? `$.${c.name}`));
     this.rowPath = format.type === 'JSON' ? parsePath(format.rowPath) : [];
+    this.keys = this.paths.map((p) => (p.length === 1 && 'key' in p[0]! ? p[0].key : undefined));
+    this.lastText = columns.map(() => undefined);
+    this.lastValue = columns.map(() => null);
+  }
+
+  /** coerce(), remembering the last timestamp text per column. */
+  private value(v: unknown, i: number): Value {
+    const t = this.types[i]!;
+    if ((t.base === 'TIMESTAMP' || t.base === 'DATE') && typeof v === 'string') {
+      if (v === this.lastText[i]) return this.lastValue[i]!;
+      const out = coerce(v, t, this.columns[i]!.name);
+      this.lastText[i] = v;
+      this.lastValue[i] = out;
+      return out;
+    }
+    return coerce(v, t, this.columns[i]!.name);
+  }
+
+  /** One object → one row (row path `$`). */
+  private row(r: unknown): Value[] {
+    const n = this.columns.length;
+    const out: Value[] = new Array(n);
+    const obj = r && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined;
+    for (let i = 0; i < n; i++) {
+      const k = this.keys[i];
+      const v = k !== undefined ? (obj && Object.hasOwn(obj, k) ? obj[k] : undefined) : select(r, this.paths[i]!)[0];
+      out[i] = this.value(v, i);
+    }
+    return out;
   }
 
   map(data: Buffer): MappedRecord {
@@ -67,12 +101,9 @@ export class RecordMapper {
       } catch (e) {
         return { rows, errors: [`record is not JSON: ${(e as Error).message}`] };
       }
-      for (const r of select(doc, this.rowPath)) {
+      for (const r of this.rowPath.length === 0 ? [doc] : select(doc, this.rowPath)) {
         try {
-          rows.push(this.columns.map((c, i) => {
-            const found = select(r, this.paths[i]!);
-            return coerce(found[0], this.types[i]!, c.name);
-          }));
+          rows.push(this.row(r));
         } catch (e) {
           if (!(e instanceof TypeError_)) throw e;
           errors.push(e.message);

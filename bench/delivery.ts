@@ -5,7 +5,11 @@
 // 2. DataFreshness: PutRecords at a steady rate with IntervalInSeconds 0 and
 //    60 (--intervals); per object, S3 LastModified − the oldest record's send
 //    time (carried in the record); p50/p99 over objects.
-// Parquet conversion is not implemented yet, so it has no row.
+// 3. Parquet (--phases parquet): the same backlog (--parquet-records, 1 KB
+//    JSON on 4 shards) drained by one worker process twice, one after the
+//    other: to GZIP NDJSON (the peer) and converted to Parquet (SNAPPY pages,
+//    a DeliveryStream resource's inline schema). Plus the conversion alone,
+//    in process: records/s through convertToParquet vs. gzip of NDJSON.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -22,6 +26,12 @@ import { Samples } from './lib/stats.js';
 import { renderTable, fmt } from './lib/table.js';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { CpuSpan, cpuLine, int, rounded, sleep, startCluster, watchdog, type Cluster } from './lib/runs.js';
+import { connectStore } from '../stream/connect.js';
+import { ensureDeliveryDefinition, openDeliveryStore } from '../stream/deliveryStreams.js';
+import { DeliveryStreamSpec } from '../crds/schema/deliverystream.js';
+import { deliveryDefinitionOf } from '../operator/model/deliveryDefinition.js';
+import { convertToParquet } from '../stream/delivery/parquet.js';
+import type { DataFormatConversionDef } from '../stream/deliveryStreams.js';
 
 
 const USAGE = `usage: npm run bench -- delivery [flags]
@@ -29,7 +39,8 @@ const USAGE = `usage: npm run bench -- delivery [flags]
   --rate N         records/s for the freshness runs (default 10000)
   --duration S     seconds of each freshness run (default 30)
   --intervals L    IntervalInSeconds values for the freshness runs (default 0,60)
-  --phases L       drain,freshness (default both)`;
+  --phases L       drain,freshness,parquet (default drain,freshness)
+  --parquet-records N  backlog of the parquet phase (default 200000; validate with e.g. 5000)`;
 
 const TARGET_DRAIN = 100_000;
 const BUCKET = 'bench';
@@ -37,7 +48,7 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 
 function options(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: {
-    records: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, intervals: { type: 'string' }, phases: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    records: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, intervals: { type: 'string' }, phases: { type: 'string' }, 'parquet-records': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) {
     console.log(USAGE);
@@ -49,6 +60,7 @@ function options(argv: string[]) {
     durationS: Number(values.duration ?? 30),
     intervals: (values.intervals ?? '0,60').split(',').map(Number),
     phases: new Set((values.phases ?? 'drain,freshness').split(',')),
+    parquetRecords: Number(values['parquet-records'] ?? 200_000),
   };
 }
 
@@ -111,6 +123,67 @@ const status = (port: number) => new Promise<{ deliveredRecords: number; lastDel
   }).on('error', () => resolve({ deliveredRecords: 0 }));
 });
 
+/** Starts a worker on `name` and waits until it reports `records` delivered: records/s from its start to its last delivery. */
+async function drainWith(cluster: Cluster, name: string, s3Endpoint: string, records: number) {
+  const port = await freePort();
+  const t0 = Date.now();
+  const w = startWorker(cluster, name, s3Endpoint, port);
+  const span = new CpuSpan({ ...cluster.pids, worker: w.pid });
+  let st = await status(port);
+  let lastLog = 0;
+  while (st.deliveredRecords < records && Date.now() - t0 < 30 * 60_000) {
+    await sleep(100);
+    st = await status(port);
+    if (Date.now() - lastLog > 5000) {
+      lastLog = Date.now();
+      log(`  ${name}: drained ${int(st.deliveredRecords)} / ${int(records)}`);
+    }
+  }
+  const cpu = span.stop();
+  await stop(w);
+  const seconds = ((st.lastDeliveryMs ?? Date.now()) - t0) / 1000;
+  return { records: st.deliveredRecords, seconds, recPerSec: st.deliveredRecords / seconds, cpu };
+}
+
+/** The bench record's columns (i, sentMs, pad) as a DeliveryStream resource declares them. */
+const PARQUET_COLUMNS = [{ name: 'i', type: 'bigint' }, { name: 'sentms', type: 'bigint' }, { name: 'pad', type: 'string' }];
+
+async function createParquetDelivery(natsUrl: string, name: string, stream: string, s3Endpoint: string) {
+  const spec = DeliveryStreamSpec.parse({
+    source: { dataStreamRef: { name: stream }, startingPosition: 'TRIM_HORIZON' }, buffering: { sizeMiB: 64, intervalSeconds: 0 },
+    s3: { bucket: `${BUCKET}-${name}`, endpoint: s3Endpoint, prefix: `${name}/`, format: 'PARQUET', parquet: { schema: { columns: PARQUET_COLUMNS } } },
+  });
+  const defn = deliveryDefinitionOf({ apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name, namespace: 'bench', uid: name }, spec }, spec, stream, 'us-east-1', '000000000000');
+  if (!defn.ok) throw new Error(defn.message);
+  const store = await connectStore({ natsUrl });
+  try {
+    await ensureDeliveryDefinition(await openDeliveryStore(store), defn.def);
+    return defn.def.s3.DataFormatConversionConfiguration!;
+  } finally {
+    await store.close();
+  }
+}
+
+/** The conversion alone, in process: Parquet vs. GZIP NDJSON of the same records, in batches of `batch`. */
+function convertOnly(conv: DataFormatConversionDef, n: number, batch = 5000) {
+  const records = Array.from({ length: Math.min(n, batch) }, (_, i) => ({ data: Buffer.from(record(i, 1_700_000_000_000 + i)) }));
+  const time = (f: () => number) => {
+    const t0 = process.hrtime.bigint();
+    let done = 0;
+    let bytes = 0;
+    while (done < n) {
+      bytes += f();
+      done += records.length;
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { recPerSec: done / s, bytesPerRecord: bytes / done };
+  };
+  return {
+    parquet: time(() => convertToParquet(conv, records).body!.length),
+    ndjsonGzip: time(() => zlib.gzipSync(Buffer.concat(records.map((r) => Buffer.concat([r.data, Buffer.from('\n')])))).length),
+  };
+}
+
 const stop = (p: ChildProcess) => new Promise((r) => { p.once('exit', r); p.kill('SIGTERM'); });
 
 export async function runDelivery(argv: string[]): Promise<void> {
@@ -160,6 +233,32 @@ export async function runDelivery(argv: string[]): Promise<void> {
       const seconds = ((st.lastDeliveryMs ?? Date.now()) - t0) / 1000;
       drain = { records: st.deliveredRecords, seconds, recPerSec: st.deliveredRecords / seconds };
     }
+    let parquet: { ndjson: Record<string, number>; parquet: Record<string, number>; convert: ReturnType<typeof convertOnly> } | undefined;
+    if (o.phases.has('parquet')) {
+      await createStreamAndWait(k, 'pq-src', 4, 'ON_DEMAND');
+      await s3.createBucket(`${BUCKET}-pq-ndjson`);
+      await s3.createBucket(`${BUCKET}-pq-parquet`);
+      // Both delivery streams exist before the backlog: each drains all of it.
+      await createDelivery(endpoint, 'pq-ndjson', 'pq-src', 0);
+      const conv = await createParquetDelivery(cluster.nats.url, 'pq-parquet', 'pq-src', s3Endpoint);
+      let next = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (next < o.parquetRecords) {
+          const from = next;
+          next = Math.min(o.parquetRecords, next + 500);
+          await putRecords(k, 'pq-src', from, next - from);
+        }
+      }));
+      const ndjson = await drainWith(cluster, 'pq-ndjson', s3Endpoint, o.parquetRecords);
+      const pq = await drainWith(cluster, 'pq-parquet', s3Endpoint, o.parquetRecords);
+      const objects = await s3.list(`${BUCKET}-pq-parquet`, 'pq-parquet/');
+      if (!objects.length || !objects.every((key) => key.endsWith('.parquet'))) throw new Error(`parquet run wrote ${objects.join(', ') || 'nothing'}`);
+      parquet = {
+        ndjson: { records: ndjson.records, seconds: ndjson.seconds, recPerSec: ndjson.recPerSec, ...Object.fromEntries(Object.entries(ndjson.cpu).map(([a, b]) => [`cpu_${a}`, b])) },
+        parquet: { records: pq.records, seconds: pq.seconds, recPerSec: pq.recPerSec, ...Object.fromEntries(Object.entries(pq.cpu).map(([a, b]) => [`cpu_${a}`, b])) },
+        convert: convertOnly(conv, Math.min(o.parquetRecords, 100_000)),
+      };
+    }
     const fresh: { interval: number; objects: number; p50: number; p99: number; max: number }[] = [];
     if (o.phases.has('freshness')) {
       for (const interval of o.intervals) {
@@ -206,10 +305,14 @@ export async function runDelivery(argv: string[]): Promise<void> {
       drain ? renderTable(['records', 'seconds', 'rec/s', 'CPU cores', `target ≥ ${int(TARGET_DRAIN)} rec/s`], [[int(drain.records!), fmt(drain.seconds!), int(drain.recPerSec!), cpuLine(cpu), drain.recPerSec! >= TARGET_DRAIN ? 'met' : 'NOT met']]) : '',
       fresh.length ? `DataFreshness at ${int(o.rate)} rec/s for ${o.durationS} s (object LastModified − oldest record's send time; s3rver keeps 1 s resolution)` : '',
       fresh.length ? renderTable(['IntervalInSeconds', 'objects', 'p50 s', 'p99 s', 'max s', 'target p99 ≤ interval + 1 s'], fresh.map((f) => [f.interval, f.objects, fmt(f.p50), fmt(f.p99), fmt(f.max), f.p99 <= f.interval + 1 ? 'met' : 'NOT met'])) : '',
-      'Parquet conversion: not implemented yet (no row).',
+      parquet ? `Parquet: ${int(o.parquetRecords)} × 1 KB JSON on 4 shards, one worker process per run, the two runs one after the other` : '',
+      parquet ? renderTable(['run', 'records', 'seconds', 'rec/s', 'conversion only, in process (rec/s)', 'bytes/record'], [
+        ['GZIP NDJSON (peer)', int(parquet.ndjson.records!), fmt(parquet.ndjson.seconds!), int(parquet.ndjson.recPerSec!), int(parquet.convert.ndjsonGzip.recPerSec), fmt(parquet.convert.ndjsonGzip.bytesPerRecord)],
+        ['Parquet (SNAPPY)', int(parquet.parquet.records!), fmt(parquet.parquet.seconds!), int(parquet.parquet.recPerSec!), int(parquet.convert.parquet.recPerSec), fmt(parquet.convert.parquet.bytesPerRecord)],
+      ]) : '',
     ].filter(Boolean).join('\n');
     console.log(tables);
-    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, cpu, freshness: fresh, table: tables };
+    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, cpu, freshness: fresh, parquet, table: tables };
   } catch (e) {
     errors.push(String((e as Error)?.stack ?? e));
   } finally {

@@ -337,7 +337,9 @@ export class Consumer {
     const rate = ((t.runner?.takeProcessed() ?? 0) * 1000) / Math.max(1, now - t.renewedAt);
     t.renewedAt = now;
     // Smoothed, so one slow batch does not move leases around.
-    return this.write(t, (v) => ({ ...v, ratePerSec: Math.round((v.ratePerSec * 0.5 + rate * 0.5) * 100) / 100 })).catch((e) => {
+    const lag = t.runner?.lag ?? { millisBehindLatest: 0, iteratorAgeMs: 0 };
+    // The lag rides on the renewal (no extra write): the operator scales the workers on it.
+    return this.write(t, (v) => ({ ...v, ratePerSec: Math.round((v.ratePerSec * 0.5 + rate * 0.5) * 100) / 100, millisBehindLatest: lag.millisBehindLatest, iteratorAgeMs: lag.iteratorAgeMs })).catch((e) => {
       if (!(e instanceof LeaseLostError)) this.log(`worker ${this.workerId}: renewing ${t.shardId}: ${(e as Error).message}`);
     });
   }
@@ -368,6 +370,7 @@ export class Consumer {
         owner: t.handingOff && !ended && v.handoffTo && this.liveWorkers.has(v.handoffTo) ? v.handoffTo : undefined,
         handoffTo: undefined,
         ratePerSec: ended ? 0 : v.ratePerSec,
+        ...(ended ? { millisBehindLatest: 0, iteratorAgeMs: 0 } : {}),
       }));
       if (ended) {
         // Its children may start now.

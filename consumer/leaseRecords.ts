@@ -20,6 +20,10 @@ export interface LeaseValue {
   handoffTo?: string;
   /** Records per second the owner processed (balance by load). */
   ratePerSec: number;
+  /** The owner's lag on the shard at its last renewal: MillisBehindLatest of its last read (0: caught up). Absent before the first renewal. */
+  millisBehindLatest?: number;
+  /** Age of the last record the owner processed at its last renewal (IteratorAgeMilliseconds as the KCL publishes it). */
+  iteratorAgeMs?: number;
   /** Times the lease changed hands (KCL's ownerSwitchesSinceCheckpoint, but never reset). */
   ownerSwitches: number;
 }

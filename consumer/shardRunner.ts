@@ -58,6 +58,9 @@ export class ShardRunner {
     this.done = this.run();
   }
 
+  /** The shard's lag as the last read measured it (MillisBehindLatest) and the age of the last record processed: written into the lease at renewal, where the operator reads it to scale workers. */
+  lag: { millisBehindLatest: number; iteratorAgeMs: number } = { millisBehindLatest: 0, iteratorAgeMs: 0 };
+
   takeProcessed(): number {
     const n = this.processed;
     this.processed = 0;
@@ -127,6 +130,8 @@ export class ShardRunner {
             if (batch.records.length > 0) skip = undefined;
           }
           o.metrics.millisBehindLatest.set(labels, batch.millisBehindLatest);
+          this.lag.millisBehindLatest = batch.millisBehindLatest;
+          if (batch.millisBehindLatest === 0 && records.length === 0) this.lag.iteratorAgeMs = 0;
           if (records.length > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.process(records, batch.millisBehindLatest);
           if (batch.shardEnded) {
             await this.finishShard();
@@ -177,7 +182,8 @@ export class ShardRunner {
     this.processed += records.length;
     o.metrics.records.inc(labels, records.length);
     o.metrics.bytes.inc(labels, bytes);
-    o.metrics.iteratorAgeMs.set(labels, Math.max(0, Date.now() - last!.approximateArrivalTimestamp.getTime()));
+    this.lag.iteratorAgeMs = Math.max(0, Date.now() - last!.approximateArrivalTimestamp.getTime());
+    o.metrics.iteratorAgeMs.set(labels, this.lag.iteratorAgeMs);
   }
 
   /** shardEnded until the processor checkpoints SHARD_END (its children wait for that). */

@@ -85,6 +85,10 @@ export const AnalyticsWorkerConfig = z.object({
   leaseMs: z.number().int().min(300).default(10000),
   /** S3 endpoint for reference data (MinIO); credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. */
   s3Endpoint: z.string().optional(),
+  /** LambdaOutput functions: Lambda ARN → http(s) URL speaking KDA's Lambda output contract (an output may also name a URL directly). */
+  functions: z.record(z.string(), z.string().regex(/^https?:\/\/.+/)).optional(),
+  /** How long one Lambda output invocation may take. */
+  functionTimeoutMs: z.number().int().min(1000).max(900_000).optional(),
 });
 export type AnalyticsWorkerConfig = z.infer<typeof AnalyticsWorkerConfig>;
 

@@ -18,6 +18,7 @@ import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
 import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
 import type { Caches, Context, Result } from './reconcile/context.js';
 import { OperatorMetrics, startHealthServer } from './health.js';
+import { WorkerLagSampler } from './workerScaling/sampler.js';
 import { createLogger } from '../common/log.js';
 
 export interface OperatorOptions {
@@ -40,6 +41,8 @@ export interface OperatorOptions {
   recheckMs?: number;
   /** Port for /healthz, /readyz and /metrics; unset: no server. */
   healthPort?: number;
+  /** How often the lag of autoscaled workers' consumer groups is sampled (default 2 s); autoscaled resources are looked at again 2.5× as often as that. */
+  workerLagSampleMs?: number;
   /** Injected store (tests); default: the runtime's JetStream store at natsUrl. */
   store?: StreamStore;
   log?: (m: string) => void;
@@ -154,7 +157,17 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
 
   const storeConn = storeConnection(opts, log);
   const store = storeConn.get;
-  const ctx: Context = { client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000 };
+  const sampleMs = opts.workerLagSampleMs ?? 2000;
+  // A lease the consumer library renews every failover/3 (10 s / 3 for the workers) is stale after missing a few renewals.
+  const workerLag = new WorkerLagSampler(async (g) => {
+    const st = await store();
+    if (!st.consumerLag) throw new Error('the stream store cannot read consumer leases');
+    return st.consumerLag(g);
+  }, { intervalMs: sampleMs, staleMs: Math.max(15_000, 3 * sampleMs), log });
+  const ctx: Context = {
+    client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000,
+    workerLag, workerScaleIntervalMs: Math.round(sampleMs * 2.5),
+  };
 
   const workers = opts.workers ?? 4;
   const metrics = new OperatorMetrics();
@@ -243,6 +256,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     };
     enqueueAll();
     watchScaling();
+    workerLag.start();
     resyncTimer = setInterval(enqueueAll, opts.resyncMs ?? 10 * 60_000);
     resyncTimer.unref?.();
   };
@@ -252,6 +266,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     if (resyncTimer) clearInterval(resyncTimer);
     stopScalingWatch?.();
     stopScalingWatch = undefined;
+    await workerLag.stop();
     await Promise.all(Object.values(queues).map((q) => q.stop()));
   };
 

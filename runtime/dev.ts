@@ -1,9 +1,10 @@
 // `shardline dev`: the local all-in-one. Runs nats-server with JetStream on a
 // data directory (supervised: restarted on a crash, never left behind, one dev
 // per directory), the Kinesis endpoint on SHARDLINE_PORT (default 4567), and
-// applies the DataStream manifests given with -f (files or directories) to the
-// store, as the operator would on a cluster. Re-running with edited manifests
-// applies the change.
+// applies the manifests given with -f (files or directories) as the operator
+// would on a cluster: DataStreams into the store, DeliveryStream definitions
+// into the store (delivered to a local S3), AnalyticsApps as `shardline
+// analytics` child processes. Re-running with edited manifests applies the change.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runtimeConfig, type RuntimeConfig } from './config.js';
@@ -13,6 +14,7 @@ import { SupervisedNats } from './dev/natsProcess.js';
 import { loadManifests, ManifestError, type Manifest } from './dev/manifests.js';
 import { applyDataStream, validateDataStream } from './dev/applyStreams.js';
 import { devWorkerStarter, type DevWorker } from './dev/workers.js';
+import { registerDevAnalytics } from './dev/analyticsApps.js';
 import { startupSummary } from './dev/summary.js';
 import { assertPortFree } from './dev/portFree.js';
 import { ENV } from '../contract/env.js';
@@ -122,7 +124,10 @@ export async function runDev(args: string[], preset?: RuntimeConfig): Promise<vo
     const delivery = await startDevDelivery({ dataDir, natsUrl: nats.url, log: say });
     workers.push(delivery);
     workerLines.push(delivery.describe());
-    for (const m of manifests.filter((x) => x.kind !== 'DataStream')) {
+    registerDevAnalytics(manifests);
+    // Delivery streams before the applications that write to them.
+    const order = (k: string) => (k === 'DeliveryStream' ? 0 : k === 'AnalyticsApp' ? 2 : 1);
+    for (const m of manifests.filter((x) => x.kind !== 'DataStream').sort((a, b) => order(a.kind) - order(b.kind))) {
       const start = devWorkerStarter(m.kind);
       if (!start) { notes.push(`${m.kind} ${m.name}: no local worker for ${m.kind} in this build; not started`); continue; }
       const w = await start(m, { endpoint, natsUrl: nats.url, dataDir, log: say });

@@ -52,10 +52,11 @@ export function sealedKeyId(buf: Uint8Array): string {
 }
 
 /**
- * Decrypts a sealed message back into a version-1 batch; throws KeyError when
+ * Decrypts a sealed message back into a version-1 batch (`granted`: key ids
+ * whose kept materials may be tried, KeyRing.decryptionKeys); throws KeyError when
  * its key is not configured or not usable, or when it fails authentication.
  */
-export function openBatch(buf: Uint8Array, keys: KeyRing): Buffer {
+export function openBatch(buf: Uint8Array, keys: KeyRing, granted?: ReadonlySet<string>): Buffer {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const idLen = b.readUInt8(HEADER);
   const headEnd = HEADER + 1 + idLen + IV_BYTES;
@@ -66,7 +67,7 @@ export function openBatch(buf: Uint8Array, keys: KeyRing): Buffer {
   head.writeUInt8(PLAIN_VERSION, 0);
   // The current material first; after a Secret change the same id may name
   // kept earlier material, which GCM's tag tells apart.
-  for (const key of keys.decryptionKeys(id)) {
+  for (const key of keys.decryptionKeys(id, granted)) {
     const decipher = createDecipheriv('aes-256-gcm', key.key, b.subarray(HEADER + 1 + idLen, headEnd));
     decipher.setAAD(b.subarray(0, headEnd));
     decipher.setAuthTag(b.subarray(b.length - TAG_BYTES));

@@ -35,6 +35,37 @@ export interface S3DestinationDef {
   ProcessingConfiguration?: { Enabled?: boolean; Processors?: { Type: string; Parameters?: { ParameterName: string; ParameterValue: string }[] }[] };
   DynamicPartitioningConfiguration?: { Enabled?: boolean; RetryOptions?: { DurationInSeconds?: number } };
   S3BackupMode?: 'Disabled' | 'Enabled';
+  DataFormatConversionConfiguration?: DataFormatConversionDef;
+}
+
+/**
+ * Firehose's record format conversion (JSON → Parquet), in the API's shape.
+ * There is no Glue here: SchemaConfiguration.Columns holds the table's columns
+ * (Glue/Hive type strings), taken from a DeliveryStream resource's inline
+ * schema, or resolved by DatabaseName/TableName when the API creates one.
+ */
+export interface DataFormatConversionDef {
+  Enabled?: boolean;
+  SchemaConfiguration?: {
+    RoleARN?: string; CatalogId?: string; DatabaseName?: string; TableName?: string; Region?: string; VersionId?: string;
+    /** Shardline: the table's columns, in Glue's StorageDescriptor.Columns shape. */
+    Columns?: { Name: string; Type: string }[];
+  };
+  InputFormatConfiguration?: {
+    Deserializer?: {
+      OpenXJsonSerDe?: { ConvertDotsInJsonKeysToUnderscores?: boolean; CaseInsensitive?: boolean; ColumnToJsonKeyMappings?: Record<string, string> };
+      HiveJsonSerDe?: { TimestampFormats?: string[] };
+    };
+  };
+  OutputFormatConfiguration?: {
+    Serializer?: {
+      ParquetSerDe?: {
+        BlockSizeBytes?: number; PageSizeBytes?: number; Compression?: 'UNCOMPRESSED' | 'GZIP' | 'SNAPPY';
+        EnableDictionaryCompression?: boolean; MaxPaddingBytes?: number; WriterVersion?: 'V1' | 'V2';
+      };
+      OrcSerDe?: Record<string, unknown>;
+    };
+  };
 }
 
 /** An HTTP endpoint destination (Firehose HTTP endpoint delivery request/response spec v1.0); `s3` is then its backup bucket. */

@@ -156,9 +156,10 @@ export class KeyRing {
   private kept = new Map<string, Buffer[]>();
   /**
    * Key ids this ring has loaded from its own sources during its lifetime.
-   * Kept materials are used only for these: a process decrypts with old
-   * material of a key its Secret holds (or held), never with another
-   * DataStream's keys that happen to be kept in the same store.
+   * Kept materials are used for these, and for the key ids a stream being
+   * read grants (decryptionKeys): a process decrypts with old material of a
+   * key its Secret holds (or held) or of a key its stream used before, never
+   * with another DataStream's keys that happen to be kept in the same store.
    */
   private seen = new Set<string>();
   private loadListeners = new Set<(keys: DataKey[]) => void>();
@@ -271,13 +272,15 @@ export class KeyRing {
   /**
    * Every material that may have sealed a message naming `id`: the current
    * key first, then kept ones (the same id may have held other material
-   * before a Secret change). Throws the current key's KeyError when it is
+   * before a Secret change). Kept materials are used for ids this ring has
+   * loaded, and for those in `granted` (the key ids of the stream being read,
+   * when the reader may use them: streamEncryption.ts keptKeyGrant). Throws the current key's KeyError when it is
    * unusable (disabled, pending deletion), or KMSNotFoundException when
    * nothing is known for the id.
    */
-  decryptionKeys(id: string): DataKey[] {
+  decryptionKeys(id: string, granted?: ReadonlySet<string>): DataKey[] {
     let current: DataKey | undefined;
-    const kept = this.hasLoaded(id) ? (this.kept.get(id) ?? []) : [];
+    const kept = this.hasLoaded(id) || granted?.has(id) ? (this.kept.get(id) ?? []) : [];
     try {
       current = this.resolve(id);
     } catch (e) {

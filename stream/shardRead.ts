@@ -140,12 +140,14 @@ export interface DecodedMessage {
  * records from `fromIndex` on. A message that arrived before `minArrivalMs` is
  * past retention: no records, and it is not decrypted (its key may be gone).
  */
-export function decodeMessage(data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined): DecodedMessage {
+export function decodeMessage(
+  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>,
+): DecodedMessage {
   const arrivalMs = batchArrivalMs(data);
   const count = batchCount(data);
   const encrypted = isSealed(data);
   if (arrivalMs < minArrivalMs) return { arrivalMs, count, encrypted, records: [] };
-  const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing()) : data;
+  const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing(), granted) : data;
   return { arrivalMs, count, encrypted, records: decodeBatch(plain, fromIndex).records };
 }
 
@@ -157,7 +159,7 @@ export async function readShard(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing },
+  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string> },
 ): Promise<ShardRead> {
   const tip = await shardTip(store, jsStream);
   let seq = from.jsSeq;
@@ -182,7 +184,7 @@ export async function readShard(
       }
       let batch: DecodedMessage;
       try {
-        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys);
+        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys);
       } catch (e) {
         // Hand out what came before it; the next read starts at it and fails.
         if (e instanceof KeyError && records.length > 0) {

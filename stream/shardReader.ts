@@ -8,12 +8,13 @@
 import { DeliverPolicy, type Consumer, type ConsumerMessages, type JsMsg } from 'nats';
 import type { Store } from './connect.js';
 import { InvalidPositionError, ShardNotFoundError, StreamLibraryError } from './errors.js';
-import type { KeyRing } from './keyring.js';
+import { KeyError, type KeyRing } from './keyring.js';
 import { readerKeys } from './storeKeys.js';
 import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
 import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip } from './shardRead.js';
 import { retentionHorizonMs } from './retention.js';
+import { keptKeyGrant } from './streamEncryption.js';
 import { getStream } from './streams.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
 
@@ -121,6 +122,12 @@ export async function resolveStart(
   }
 }
 
+/** True when the stream record is gone, being deleted, or names another creation than `stream`. */
+async function shardGone(store: Store, stream: StreamRecord): Promise<boolean> {
+  const now = await getStream(store, stream.name).catch(() => stream);
+  return !now || now.uid !== stream.uid || now.status === 'DELETING';
+}
+
 /**
  * Reads the records from `from` on, bounded by `limit` records and `maxBytes`
  * (data plus partition key; at least one record is returned when there is
@@ -137,12 +144,20 @@ export async function readBatch(
   opts: { limit: number; maxBytes: number; keys?: KeyRing; nowMs?: number },
 ): Promise<ShardBatchOut> {
   const shard = shardOf(stream, shardId);
+  // The store's default key and kept key materials, attached once per ring.
+  const keys = await readerKeys(store, opts.keys);
   const read = await readShard(store, jsStreamName(stream.uid, shard.index), from, {
     limit: opts.limit,
     maxBytes: opts.maxBytes,
     minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
-    // The store's default key and kept key materials, attached once per ring.
-    keys: await readerKeys(store, opts.keys),
+    keys,
+    keptKeys: keptKeyGrant(keys, stream),
+  }).catch(async (e) => {
+    // The caller's record may be older than a DeleteStream (or a recreation)
+    // whose storage is already gone: the storage's "stream not found" / "no
+    // responders" then means no such shard, not a fault.
+    if (!(e instanceof KeyError) && (await shardGone(store, stream))) throw new ShardNotFoundError(stream.name, shardId);
+    throw e;
   });
   const last = read.records[read.records.length - 1];
   return {
@@ -352,7 +367,7 @@ async function* followShard(
       const fromIndex = m.seq === next.jsSeq ? next.index : 0;
       let decoded;
       try {
-        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys);
+        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys, keptKeyGrant(keys, rec));
       } catch (e) {
         // What came before the message it cannot open is handed out first.
         if (records.length > 0) yield take(false);

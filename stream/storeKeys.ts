@@ -11,13 +11,18 @@
 //                     same id, or the id gone) records sealed with the old
 //                     material stay readable: a reader tries the kept
 //                     materials of the id a message names, if its own Secret
-//                     holds or held that id (keyring.ts). A material no process holds
+//                     holds or held that id (keyring.ts), or if the id is one
+//                     the stream being read has sealed with and the reader
+//                     holds another of that stream's keys (a DataStream moved
+//                     to another key Secret; streamEncryption.ts keptKeyGrant). A material no process holds
 //                     any more is marked retired, and deleted once no stored
 //                     record can need it (every shard's oldest message arrived
 //                     after the retirement plus a margin for processes still
 //                     reading the old Secret). A process retires only
-//                     materials of key ids it has itself loaded: runtimes of
-//                     other DataStreams mount other Secrets, and their keys
+//                     materials of key ids it has itself loaded, or that a
+//                     stream whose key it holds sealed with before (the old
+//                     key of a DataStream moved to another Secret): runtimes
+//                     of other DataStreams mount other Secrets, and their keys
 //                     are not this process's to retire.
 //
 // A material is kept before the first message is sealed with it
@@ -217,10 +222,11 @@ export class StoreKeys {
       this.kept.delete(fp);
       await this.ensureKept(k).catch((e) => this.log(`keeping key ${k.id}: ${(e as Error).message}`));
     }
+    const adopted = await this.adoptedKeyIds();
     for (const { fp, entry, revision } of all) {
       const key = KEPT_PREFIX + fp;
       try {
-        if (!current.has(fp) && !this.ring.hasLoaded(entry.id)) continue; // another Secret's key
+        if (!current.has(fp) && !this.ring.hasLoaded(entry.id) && !adopted.has(entry.id)) continue; // another Secret's key
         if (current.has(fp)) {
           if (entry.retiredAtMs === undefined) continue;
           const { retiredAtMs: _, ...rest } = entry;
@@ -240,6 +246,23 @@ export class StoreKeys {
       }
     }
     return result;
+  }
+
+  /**
+   * Earlier key ids of the streams whose current or earlier key this process
+   * holds: after a DataStream moves to another key Secret no process loads
+   * the old id any more, so the new key's holders retire its materials.
+   */
+  private async adoptedKeyIds(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const name of await listStreamNames(this.store)) {
+      const rec = await getStream(this.store, name);
+      if (!rec?.keyHistory) continue;
+      const ids = [...rec.keyHistory.map((h) => h.keyId), ...(rec.encryption.keyId ? [rec.encryption.keyId] : [])];
+      if (!ids.some((id) => this.ring.hasLoaded(id))) continue;
+      for (const id of ids) if (!this.ring.hasLoaded(id)) out.add(id);
+    }
+    return out;
   }
 
   stop(): void {

@@ -32,6 +32,13 @@ export interface StreamRecord {
   nextShardIndex: number;
   tags: Record<string, string>;
   encryption: { type: 'NONE' | 'KMS'; keyId?: string };
+  /**
+   * Key ids the stream sealed records with before its current one (or before
+   * encryption was stopped), each with when it stopped sealing: records they
+   * sealed stay readable (stream/streamEncryption.ts keptKeyGrant) until past
+   * retention. Absent: none.
+   */
+  keyHistory?: { keyId: string; replacedAtMs: number }[];
   enhancedMonitoring: string[];
   maxRecordSizeKiB: number;
   /** Resource-based policy (PutResourcePolicy): the JSON text as given. */

@@ -1,6 +1,9 @@
 // The DuckDB side of the engine: one in-memory database per application, work
 // tables filled through the appender, queries read back as JS rows.
-import { DuckDBDataChunk, DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import {
+  DuckDBBigIntVector, DuckDBDataChunk, DuckDBDateVector, DuckDBDoubleVector, DuckDBInstance, DuckDBIntegerVector, DuckDBTimestampVector,
+  type DuckDBConnection, type DuckDBValue, type DuckDBVector,
+} from '@duckdb/node-api';
 import { duckType, fromDuck, toDuck, type SqlType, type Value } from './types.js';
 
 const CHUNK_ROWS = 2048;
@@ -23,8 +26,37 @@ export class Duck {
     await this.conn.run(`CREATE OR REPLACE TABLE ${quote(name)} (${cols})`);
   }
 
-  /** Replaces the table's rows. */
-  async fill(name: string, columns: TableColumn[], rows: Value[][]): Promise<void> {
+  /**
+   * Which of the table's columns `sql` reads, as DuckDB's own plan says (the
+   * table scans' projections and filters, after projection pushdown). A work
+   * table then holds only those (engine.ts narrows it), so a column nobody
+   * reads is never converted or copied. All columns when the plan is not understood.
+   */
+  async columnsRead(sql: string, table: string, columns: TableColumn[]): Promise<boolean[]> {
+    const all = columns.map(() => true);
+    try {
+      const r = await this.conn.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+      const plan = JSON.parse(String(r.getRows()[0]?.[1] ?? 'null')) as unknown;
+      const scans: Record<string, unknown>[] = [];
+      const walk = (n: unknown) => {
+        if (Array.isArray(n)) return n.forEach(walk);
+        if (!n || typeof n !== 'object') return;
+        const o = n as { extra_info?: Record<string, unknown>; children?: unknown };
+        const t = o.extra_info?.Table;
+        if (typeof t === 'string' && (t === table || t.endsWith(`.${table}`))) scans.push(o.extra_info!);
+        walk(o.children);
+      };
+      walk(plan);
+      if (!scans.length || scans.some((x) => !Array.isArray(x.Projections))) return all;
+      const text = scans.map((x) => JSON.stringify({ ...x, Table: undefined })).join('\n');
+      return columns.map((c) => new RegExp(`(^|[^A-Za-z0-9_])${c.name.replace(/[^A-Za-z0-9_]/g, '\\$&')}($|[^A-Za-z0-9_])`).test(text));
+    } catch {
+      return all;
+    }
+  }
+
+  /** Replaces the table's rows; `index[k]`: where table column k is in a row (default k). */
+  async fill(name: string, columns: TableColumn[], rows: Value[][], index?: number[]): Promise<void> {
     await this.conn.run(`DELETE FROM ${quote(name)}`);
     if (rows.length === 0) return;
     const a = await this.conn.createAppender(name);
@@ -34,14 +66,8 @@ export class Duck {
       const types = columns.map((_, i) => a.columnType(i));
       for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, rows.length - from);
-        const cols: DuckDBValue[][] = columns.map((c, i) => {
-          const conv = toDuck(c.type);
-          const out = new Array<DuckDBValue>(n);
-          for (let r = 0; r < n; r++) out[r] = conv(rows[from + r]![i] ?? null);
-          return out;
-        });
         const chunk = DuckDBDataChunk.create(types, n);
-        chunk.setColumns(cols);
+        columns.forEach((c, i) => writeColumn(chunk.getColumnVector(i) as unknown as RawVector, c.type, rows, from, n, index ? index[i]! : i));
         a.appendDataChunk(chunk);
       }
       a.flushSync();
@@ -50,13 +76,120 @@ export class Duck {
     }
   }
 
+  /** Result rows, read chunk by chunk and column by column (readColumn). */
   async query(sql: string): Promise<{ names: string[]; rows: Value[][] }> {
-    const r = await this.conn.runAndReadAll(sql);
-    return { names: r.columnNames(), rows: r.getRows().map((row) => row.map(fromDuck)) };
+    const res = await this.conn.run(sql);
+    const names = res.columnNames();
+    const rows: Value[][] = [];
+    for (;;) {
+      const chunk = await res.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      const n = chunk.rowCount;
+      const at = rows.length;
+      for (let r = 0; r < n; r++) rows.push(new Array<Value>(names.length));
+      for (let c = 0; c < names.length; c++) readColumn(chunk.getColumnVector(c), rows, at, n, c);
+    }
+    return { names, rows };
   }
 
   close(): void {
     this.conn.closeSync();
     this.instance.closeSync();
   }
+}
+
+/** What writeColumn uses of @duckdb/node-api's vector classes: their typed array over the vector's data, validity and flush. */
+interface RawVector {
+  items?: ArrayLike<unknown> & { buffer: ArrayBufferLike; byteOffset: number; length: number };
+  validity: { data: BigUint64Array | null; flush(vector: unknown): void };
+  vector: unknown;
+  setItem(i: number, v: DuckDBValue): void;
+  flush(): void;
+}
+
+/**
+ * One result column into the rows: int64 (BIGINT, TIMESTAMP µs) from its two
+ * 32-bit halves, other numbers straight from the typed array, validity from
+ * its bits; no BigInt or value object per item while the value fits a double
+ * exactly. Everything else through getItem and fromDuck.
+ */
+function readColumn(vec: DuckDBVector, rows: Value[][], at: number, n: number, col: number): void {
+  const raw = vec as unknown as RawVector;
+  const data = raw.validity.data;
+  const bits = data ? new Uint32Array(data.buffer, data.byteOffset, Math.ceil(n / 32)) : undefined;
+  const valid = (r: number) => !bits || (bits[r >>> 5]! & (1 << (r & 31))) !== 0;
+  const timestamp = vec instanceof DuckDBTimestampVector;
+  if (LITTLE_ENDIAN && (timestamp || vec instanceof DuckDBBigIntVector)) {
+    const items = raw.items as BigInt64Array;
+    const lo = new Uint32Array(items.buffer, items.byteOffset, n * 2);
+    const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
+    for (let r = 0; r < n; r++) {
+      if (!valid(r)) { rows[at + r]![col] = null; continue; }
+      const h = hi[2 * r + 1]!;
+      // |value| < 2^52: exact as a double; beyond, the BigInt path (as fromDuck does it).
+      if (h >= -0x100000 && h < 0x100000) {
+        const x = h * TWO32 + lo[2 * r]!;
+        rows[at + r]![col] = timestamp ? Math.trunc(x / 1000) : x;
+      } else rows[at + r]![col] = fromDuck(vec.getItem(r));
+    }
+    return;
+  }
+  if (vec instanceof DuckDBDoubleVector || vec instanceof DuckDBIntegerVector || vec instanceof DuckDBDateVector) {
+    const items = raw.items as unknown as { [i: number]: number };
+    const scale = vec instanceof DuckDBDateVector ? 86_400_000 : 1;
+    for (let r = 0; r < n; r++) rows[at + r]![col] = valid(r) ? items[r]! * scale : null;
+    return;
+  }
+  for (let r = 0; r < n; r++) rows[at + r]![col] = fromDuck(vec.getItem(r));
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const TWO32 = 4294967296;
+
+/**
+ * One column of a data chunk. Numbers go straight into the vector's typed
+ * array — int64 (BIGINT, TIMESTAMP in µs) as two 32-bit halves, so no BigInt
+ * or DuckDBTimestampValue is made per value — and NULLs into a validity mask
+ * built here (the library's per-item validity update costs BigInt shifts).
+ * Other types go through the vector's setItem.
+ */
+function writeColumn(vec: RawVector, t: SqlType, rows: Value[][], from: number, n: number, col: number): void {
+  const words = Math.ceil(n / 64);
+  let mask: Uint32Array | undefined;
+  const isNull = (r: number) => {
+    if (!mask) mask = new Uint32Array(words * 2).fill(0xffffffff);
+    mask[r >>> 5]! &= ~(1 << (r & 31));
+  };
+  const items = vec.items;
+  const base = t.base;
+  if (items && LITTLE_ENDIAN && (base === 'BIGINT' || base === 'TIMESTAMP') && items instanceof BigInt64Array) {
+    const lo = new Uint32Array(items.buffer, items.byteOffset, n * 2);
+    const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
+    const scale = base === 'TIMESTAMP' ? 1000 : 1;
+    for (let r = 0; r < n; r++) {
+      const v = rows[from + r]![col];
+      if (v === null || v === undefined) { isNull(r); continue; }
+      const x = (v as number) * scale;
+      const h = Math.floor(x / TWO32);
+      lo[2 * r] = x - h * TWO32;
+      hi[2 * r + 1] = h;
+    }
+  } else if (items && (base === 'DOUBLE' || base === 'DECIMAL' || base === 'REAL' || base === 'INTEGER' || base === 'SMALLINT' || base === 'TINYINT') &&
+    (items instanceof Float64Array || items instanceof Float32Array || items instanceof Int32Array || items instanceof Int16Array || items instanceof Int8Array)) {
+    const arr = items as unknown as { [i: number]: number };
+    for (let r = 0; r < n; r++) {
+      const v = rows[from + r]![col];
+      if (v === null || v === undefined) { isNull(r); continue; }
+      arr[r] = v as number;
+    }
+  } else {
+    const conv = toDuck(t);
+    for (let r = 0; r < n; r++) {
+      const v = rows[from + r]![col] ?? null;
+      if (v === null) { isNull(r); continue; }
+      vec.setItem(r, conv(v));
+    }
+  }
+  if (mask) vec.validity.data = new BigUint64Array(mask.buffer);
+  vec.flush();
 }

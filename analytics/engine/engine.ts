@@ -66,9 +66,14 @@ class Pump {
   eventIndex = -1;
   delayMs = 0;
   state: RunnerState = { closedUpTo: null, maxEvent: null, windows: [], history: [] };
+  /** The work table's columns: those the pump's query reads (Duck.columnsRead), or all of workColumns. */
+  tableColumns: TableColumn[];
+  /** Where each table column is in a work row; undefined: the table has every work column. */
+  tableIndex?: number[];
 
   constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
     this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
+    this.tableColumns = this.workColumns;
   }
 
   get eventTime(): boolean {
@@ -160,6 +165,8 @@ export class Engine {
           const lc = lineCol(code, pos);
           throw new ApplicationSqlError(cleanDuckMessage((e as Error).message), pos, lc.line, lc.column);
         }
+        // Only plan.sql reads the work table of these windows (sliding and stagger pumps run more queries on it).
+        if (plan.window.type !== 'sliding' && plan.window.type !== 'stagger') await narrowWorkTable(duck, pump, result.names);
         const outIndex = result.names.map((n, i) => (n.startsWith('__') ? -1 : i)).filter((i) => i >= 0);
         pump.outIndex = outIndex;
         pump.rowtimeIndex = result.names.indexOf('__ROWTIME');
@@ -267,7 +274,7 @@ export class Engine {
 
   /** Fills the pump's work table, runs its query, turns result rows into target rows. */
   private async run(p: Pump, workRows: Value[][]): Promise<Row[]> {
-    await this.duck.fill(p.plan.workTable, p.workColumns, workRows);
+    await this.duck.fill(p.plan.workTable, p.tableColumns, workRows, p.tableIndex);
     let res;
     try {
       res = await this.duck.query(p.plan.sql);
@@ -409,6 +416,32 @@ export class Engine {
 }
 
 export interface EngineState { seq: number; watermark: number | null; pumps: Record<string, RunnerState> }
+
+/**
+ * The work table cut down to the columns the pump's query reads, so a batch
+ * converts and copies only those into DuckDB (q1-style projections and
+ * aggregations read a few of many input columns). Kept only when the query
+ * binds to it with the same result columns; otherwise the full table stays.
+ */
+async function narrowWorkTable(duck: Duck, pump: Pump, names: string[]): Promise<void> {
+  const read = await duck.columnsRead(pump.plan.sql, pump.plan.workTable, pump.workColumns);
+  const keep = pump.workColumns.map((_, i) => i).filter((i) => read[i]);
+  if (keep.length === pump.workColumns.length) return;
+  if (keep.length === 0) keep.push(pump.source.length); // a table needs a column: ROWTIME
+  const cols = keep.map((i) => pump.workColumns[i]!);
+  await duck.createTable(pump.plan.workTable, cols);
+  try {
+    const again = await duck.query(pump.plan.sql);
+    if (again.names.join('\u0000') === names.join('\u0000')) {
+      pump.tableColumns = cols;
+      pump.tableIndex = keep;
+      return;
+    }
+  } catch {
+    // falls back to the full table below
+  }
+  await duck.createTable(pump.plan.workTable, pump.workColumns);
+}
 
 const isWindowed = (p: Pump) => p.plan.window.type !== 'none' && p.plan.window.type !== 'sliding';
 

@@ -39,6 +39,8 @@ export interface Checkpoint {
   pending: PendingMessage[];
   /** HTTP rows not yet acknowledged (at-least-once). */
   pendingHttp?: { url: string; body: string }[];
+  /** LambdaOutput records the function has not accepted yet (at-least-once, runner.ts). */
+  pendingLambda?: import('./runner.js').PendingLambda[];
 }
 
 export async function checkpointStore(store: Store): Promise<ObjectStore> {

@@ -25,15 +25,20 @@ export interface OutRecord { partitionKey: string; data: Buffer }
 /** The messages an emit writes into one DataStream output. */
 export async function planStreamEmit(
   store: Store, outputId: string, streamName: string, idPrefix: string, records: OutRecord[],
+  opts: { spread?: boolean; label?: string } = {},
 ): Promise<PendingMessage[]> {
+  const label = opts.label ?? `output stream ${streamName}`;
   const rec = await getStream(store, streamName);
-  if (!rec || rec.status === 'DELETING') throw new Error(`output stream ${streamName} does not exist`);
-  if (rec.encryption.type !== 'NONE') throw new Error(`output stream ${streamName} is encrypted; encrypted outputs are not supported yet`);
+  if (!rec || rec.status === 'DELETING') throw new Error(`${label} does not exist`);
+  if (rec.encryption.type !== 'NONE') throw new Error(`${label} is encrypted; encrypted outputs are not supported yet`);
   const cached = toRoutes(rec);
+  const open = cached.routes.map((x) => x.shard).sort((a, b) => a.index - b.index);
   const byShard = new Map<number, OutRecord[]>();
+  let i = 0;
   for (const r of records) {
-    const shard = routeOfHex(cached, hashKeyHexOf(r.partitionKey));
-    if (!shard) throw new Error(`no open shard of ${streamName} for partition key ${r.partitionKey}`);
+    // `spread`: Direct PUT's placement (runtime/api/firehose/ops.ts putDirect), round robin over the open shards.
+    const shard = opts.spread ? open[i++ % open.length] : routeOfHex(cached, hashKeyHexOf(r.partitionKey));
+    if (!shard) throw new Error(`no open shard of ${label} for partition key ${r.partitionKey}`);
     let list = byShard.get(shard.index);
     if (!list) byShard.set(shard.index, (list = []));
     list.push(r);

@@ -16,6 +16,7 @@ import { ApplicationRunner } from './runner.js';
 import { s3ReferenceLoader } from './s3.js';
 import { twoPhasePlan, type Decomposition } from '../sql/decompose.js';
 import { PartialWorkers } from './partials.js';
+import { ENV } from '../../contract/env.js';
 
 export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
   const i = argv.indexOf('--config');
@@ -113,6 +114,10 @@ class Worker {
       store: this.store, definition, versionId, resume, startingPositions: positions,
       checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs, leaseMs: this.config.leaseMs,
       loadReferences: s3ReferenceLoader(this.config.s3Endpoint), log: this.log,
+      lambda: {
+        functions: this.config.functions ?? {}, timeoutMs: this.config.functionTimeoutMs ?? 60_000,
+        applicationArn: `arn:aws:kinesisanalytics:${process.env[ENV.region] ?? 'us-east-1'}:${process.env[ENV.accountId] ?? '000000000000'}:application/${definition.name}`,
+      },
     });
   }
 

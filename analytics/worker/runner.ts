@@ -11,6 +11,8 @@ import { RecordMapper } from '../mapping.js';
 import { InputFeed, inAppIndexOf } from './inputFeed.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
+import { planFirehoseEmit } from './firehoseOutput.js';
+import { deliverToFunction, functionUrl, type LambdaRecord } from './lambdaOutput.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
 import type { Decomposition } from '../sql/decompose.js';
@@ -30,8 +32,13 @@ export interface RunnerOptions {
   leaseMs: number;
   /** Two-phase aggregation: this runner is the combiner; replicas' PartialWorkers read the inputs. */
   combine?: Extract<Decomposition, { decomposable: true }>;
+  /** LambdaOutput: ARN → URL map, call timeout and the applicationArn the function is told. */
+  lambda?: { functions: Record<string, string>; timeoutMs: number; applicationArn: string };
   log: (m: string) => void;
 }
+
+/** Rows of one emit for a LambdaOutput, kept in the checkpoint until the function has taken all of them. */
+export interface PendingLambda { outputId: string; arn: string; records: LambdaRecord[] }
 
 export class ApplicationRunner {
   private engine!: Engine;
@@ -43,6 +50,9 @@ export class ApplicationRunner {
   private lastCheckpoint = 0;
   private stopping = false;
   private loop?: Promise<void>;
+  private stopSignal = new AbortController();
+  /** LambdaOutput emits not yet accepted by the function (at-least-once: they ride along in every checkpoint). */
+  private undeliveredLambda: PendingLambda[] = [];
   /** Rows emitted so far per output (metrics, tests). */
   readonly emittedRows = new Map<string, number>();
 
@@ -66,6 +76,8 @@ export class ApplicationRunner {
       references,
       skipPumps: this.o.combine?.pumps.map((p) => p.name),
     });
+    // A LambdaOutput without a URL is a configuration error: refuse to start rather than hold rows forever.
+    for (const o of d.outputs) if (o.destination.kind === 'lambda') functionUrl(o.destination.arn, this.o.lambda?.functions ?? {});
     const ckpt = this.o.resume ? await loadCheckpoint(this.os, this.name) : undefined;
     if (ckpt) {
       this.epoch = ckpt.epoch;
@@ -77,6 +89,7 @@ export class ApplicationRunner {
         this.o.log(`${this.name}: recovered emit ${ckpt.emitSeq - 1}: ${r.published} message(s) published, ${r.skipped} already stored`);
       }
       for (const h of ckpt.pendingHttp ?? []) await postWithRetry(h.url, h.body);
+      this.undeliveredLambda = ckpt.pendingLambda ?? [];
     }
     if (this.o.combine) {
       this.combiner = new Combiner(this.o.store, d, this.o.combine, this.o.log);
@@ -100,6 +113,7 @@ export class ApplicationRunner {
   /** Graceful: a last checkpoint (and emit) with everything read so far. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopSignal.abort();
     await this.loop?.catch(() => undefined);
     // After the last checkpoint: the leases take its positions and are released.
     for (const r of this.readers.values()) await r.feed.stop().catch((e) => this.o.log(`${this.name}: stopping input: ${(e as Error).message}`));
@@ -179,6 +193,7 @@ export class ApplicationRunner {
     this.hasOutputRows();
     const pending: PendingMessage[] = [];
     const pendingHttp: { url: string; body: string }[] = [];
+    const lambda: PendingLambda[] = [];
     const seq = this.emitSeq;
     for (const o of this.o.definition.outputs) {
       const rows = this.rowsFor(o) ?? [];
@@ -186,10 +201,14 @@ export class ApplicationRunner {
       const cols = this.engine.columns(this.streamOf(o)) ?? [];
       const records = rows.map((r, i) => ({ partitionKey: `${seq}-${i}`, data: formatRow(r, cols, o.format) }));
       this.emittedRows.set(o.id, (this.emittedRows.get(o.id) ?? 0) + rows.length);
-      if (o.destination.kind === 'stream') pending.push(...(await planStreamEmit(this.o.store, o.id, o.destination.name, `${this.epoch}:${seq}`, records)));
-      else if (o.destination.kind === 'http') pendingHttp.push({ url: o.destination.url, body: JSON.stringify(records.map((r) => JSON.parse(r.data.toString('utf8')))) });
-      else this.o.log(`${this.name}: output ${o.id} (${o.destination.kind}) is not supported yet; ${rows.length} row(s) not delivered`);
+      const idPrefix = `${this.epoch}:${seq}`;
+      if (o.destination.kind === 'stream') pending.push(...(await planStreamEmit(this.o.store, o.id, o.destination.name, idPrefix, records)));
+      else if (o.destination.kind === 'firehose') pending.push(...(await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records.map((r) => r.data))));
+      else if (o.destination.kind === 'lambda') {
+        lambda.push({ outputId: o.id, arn: o.destination.arn, records: records.map((r, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: r.data.toString('base64') })) });
+      } else pendingHttp.push({ url: o.destination.url, body: JSON.stringify(records.map((r) => JSON.parse(r.data.toString('utf8')))) });
     }
+    this.undeliveredLambda.push(...lambda);
     this.pendingRows.clear();
     const ckpt: Checkpoint = {
       epoch: this.epoch,
@@ -197,9 +216,10 @@ export class ApplicationRunner {
       sequences: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.feed.positions()])),
       combiner: this.combiner?.state,
       engine: this.engine.snapshot(),
-      emitSeq: pending.length || pendingHttp.length ? seq + 1 : seq,
+      emitSeq: pending.length || pendingHttp.length || lambda.length ? seq + 1 : seq,
       pending,
       pendingHttp,
+      pendingLambda: this.undeliveredLambda,
     };
     await saveCheckpoint(this.os, this.name, ckpt);
     for (const [id, r] of this.readers) r.feed.saved(ckpt.sequences[id] ?? {});
@@ -215,6 +235,19 @@ export class ApplicationRunner {
     }
     if (pending.length) await publishPending(this.o.store, pending, false);
     for (const h of pendingHttp) await postWithRetry(h.url, h.body);
+    await this.deliverLambda();
+  }
+
+  /** Hands each undelivered LambdaOutput emit to its function, oldest first, retrying DeliveryFailed records. */
+  private async deliverLambda(): Promise<void> {
+    const l = this.o.lambda ?? { functions: {}, timeoutMs: 60_000, applicationArn: `arn:aws:kinesisanalytics:us-east-1:000000000000:application/${this.name}` };
+    while (this.undeliveredLambda.length) {
+      const p = this.undeliveredLambda[0]!;
+      const url = functionUrl(p.arn, l.functions);
+      const r = await deliverToFunction({ url, applicationArn: l.applicationArn, timeoutMs: l.timeoutMs }, p.records, this.stopSignal.signal, (m) => this.o.log(`${this.name}: ${m}`));
+      if (r.retried) this.o.log(`${this.name}: output ${p.outputId}: ${p.records.length} record(s) delivered to ${url} after ${r.retried} retried record(s)`);
+      this.undeliveredLambda.shift();
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { HttpUrl, LocalObjectRef, Replicas, cel, type ObjectMeta } from './common.js';
 import { WorkerStatus } from './deliverystream.js';
+import { workerAutoscalingField } from './workerAutoscaling.js';
 
 const SqlName = () => z.string().min(1).max(128).regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 
@@ -37,6 +38,7 @@ export const AnalyticsAppSpec = z.object({
   sql: z.string().min(1).max(102400).describe('Application SQL (CREATE STREAM / CREATE PUMP ... statements).'),
   outputs: z.array(AnalyticsOutput).max(16).default([]).describe('Where in-application streams are written.'),
   replicas: Replicas('analytics worker', 1),
+  autoscaling: workerAutoscalingField(),
 });
 export type AnalyticsAppSpec = z.infer<typeof AnalyticsAppSpec>;
 

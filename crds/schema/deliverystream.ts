@@ -1,6 +1,7 @@
 // DeliveryStream: Firehose-style delivery of a DataStream (or of records put
 // directly) to S3 and/or an HTTP endpoint, run by a delivery worker Deployment.
 import { z } from 'zod';
+import { WorkerScalingStatus, workerAutoscalingField } from './workerAutoscaling.js';
 import { Conditions, HttpUrl, LocalObjectRef, ObservedGeneration, Replicas, SecretKeyRef, cel, immutable, objectName, type ObjectMeta } from './common.js';
 
 export const DeliverySource = z.object({
@@ -19,6 +20,33 @@ export const BufferingHints = z.object({
   intervalSeconds: z.number().int().min(0).max(900).default(300).describe('Deliver at least this often, in seconds.'),
 });
 
+/** A column of the inline table schema (what a Glue table would hold). */
+export const ParquetColumn = z.object({
+  name: z.string().min(1).max(255).regex(/^[A-Za-z_][A-Za-z0-9_]*$/).describe('Column name (Hive rules: letters, digits, underscores; case-insensitive).'),
+  type: z.string().min(1).max(131072).describe('Glue/Hive type: string, char(n), varchar(n), boolean, tinyint, smallint, int, bigint, float, double, decimal(p,s), date, timestamp, binary, array<t>, map<k,v>, struct<name:t,...>.'),
+});
+
+export const ParquetConversion = z.object({
+  schema: z.object({
+    databaseName: z.string().min(1).max(255).optional().describe('Database name the Firehose API can refer to (SchemaConfiguration.DatabaseName); default: the namespace.'),
+    tableName: z.string().min(1).max(255).optional().describe('Table name the Firehose API can refer to (SchemaConfiguration.TableName); default: the resource name.'),
+    columns: z.array(ParquetColumn).min(1).max(1000).describe('The columns of each row, in order.'),
+  }).describe('The table schema records are converted to (there is no Glue Data Catalog: it is declared here).'),
+  deserializer: z.enum(['OpenX', 'Hive']).default('OpenX').describe('How JSON is read: OpenX JSON SerDe or Apache Hive JSON SerDe.'),
+  openX: z.object({
+    caseInsensitive: z.boolean().default(true).describe('Match JSON keys to columns ignoring case.'),
+    convertDotsInJsonKeysToUnderscores: z.boolean().default(false).describe('Read JSON key "a.b" as column a_b.'),
+    columnToJsonKeyMappings: z.record(z.string(), z.string().min(1).max(1024)).optional().describe('Column name → JSON key, for keys that are not valid column names.'),
+  }).optional().describe('OpenX JSON SerDe options.'),
+  hive: z.object({
+    timestampFormats: z.array(z.string().min(1).max(1024)).max(100).optional().describe("Joda-Time patterns for timestamp strings (letters y M d H m s S Z), or 'millis' for epoch milliseconds."),
+  }).optional().describe('Hive JSON SerDe options.'),
+  compression: z.enum(['SNAPPY', 'GZIP', 'UNCOMPRESSED']).default('SNAPPY').describe('Compression of the Parquet pages.'),
+  blockSizeBytes: z.number().int().min(64 * 1024 * 1024).max(2147483647).default(256 * 1024 * 1024).describe('Row group size the writer aims at, in bytes.'),
+  pageSizeBytes: z.number().int().min(64 * 1024).max(2147483647).default(1024 * 1024).describe('Page size, in bytes.'),
+  enableDictionaryCompression: z.boolean().default(true).describe('Dictionary-encode columns where it pays.'),
+}).meta(cel({ rule: "self.deserializer == 'Hive' || !has(self.hive)", message: 'hive options need deserializer Hive' }, { rule: "self.deserializer == 'OpenX' || !has(self.openX)", message: 'openX options need deserializer OpenX' }));
+
 export const S3Destination = z.object({
   endpoint: HttpUrl().optional().describe('S3 endpoint URL (e.g. a MinIO service); unset: AWS S3 for the region.'),
   region: z.string().min(1).max(64).default('us-east-1').describe('S3 region.'),
@@ -29,10 +57,14 @@ export const S3Destination = z.object({
     .describe('Compression of delivered objects.'),
   format: z.enum(['RAW', 'JSON_LINES', 'PARQUET']).default('RAW')
     .describe('Object format: RAW (records concatenated), JSON_LINES, or PARQUET (records must be JSON).'),
+  parquet: ParquetConversion.optional().describe('Record format conversion for format PARQUET: the schema and the Parquet writer options.'),
   forcePathStyle: z.boolean().default(true).describe('Use path-style bucket addressing (needed by most S3-compatible stores).'),
   credentialsSecretRef: objectName().optional()
     .describe('Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; unset: the pod\'s ambient credentials.'),
-});
+}).meta(cel(
+  { rule: "self.format != 'PARQUET' || has(self.parquet)", message: 'format PARQUET needs s3.parquet (the schema)' },
+  { rule: "self.format != 'PARQUET' || self.compression == 'UNCOMPRESSED'", message: 'format PARQUET needs compression UNCOMPRESSED (Parquet compresses its pages: s3.parquet.compression)' },
+));
 
 export const Processing = z.object({
   functionUrl: HttpUrl().describe('Transform function URL, called with batches of records in the Firehose data-transformation format.'),
@@ -53,6 +85,7 @@ export const DeliveryStreamSpec = z.object({
   processing: Processing.optional().describe('Optional record transformation before delivery.'),
   http: HttpEndpointDestination.optional().describe('HTTP endpoint destination.'),
   replicas: Replicas('delivery worker', 1),
+  autoscaling: workerAutoscalingField(),
 }).meta(cel({ rule: 'has(self.s3) || has(self.http)', message: 'at least one destination (s3 or http) is required' }));
 export type DeliveryStreamSpec = z.infer<typeof DeliveryStreamSpec>;
 
@@ -61,6 +94,7 @@ export const WorkerStatus = z.object({
   conditions: Conditions,
   replicas: z.number().int().min(0).optional().describe('Worker pods that are ready.'),
   selector: z.string().optional().describe('Label selector of the worker pods (scale subresource).'),
+  autoscaling: WorkerScalingStatus.optional().describe('spec.autoscaling: what the operator decided and why.'),
 });
 export type WorkerStatus = z.infer<typeof WorkerStatus>;
 

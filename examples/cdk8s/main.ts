@@ -3,7 +3,7 @@
 // a DeliveryStream archiving it to MinIO, and an AnalyticsApp counting page
 // views per minute into a second DataStream.
 //   npm run build && node dist/examples/cdk8s/main.js     (writes examples/cdk8s/dist/*.k8s.yaml)
-//   or, with cdk8s-cli installed: cd examples/cdk8s && npx cdk8s synth
+//   or (cdk8s-cli is a devDependency): npm run build && cd examples/cdk8s && npx cdk8s synth
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiObject, App, Chart, JsonPatch } from 'cdk8s';
@@ -56,7 +56,10 @@ export function buildApp(opts: ExampleOptions = {}): App {
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   // Run from dist/: write next to the sources, examples/cdk8s/dist/.
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const outdir = here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../../examples/cdk8s/dist') : path.join(here, 'dist');
+  // `cdk8s synth` names its output directory in CDK8S_OUTDIR (--output; default dist/ here).
+  const outdir = process.env.CDK8S_OUTDIR
+    ? path.resolve(process.env.CDK8S_OUTDIR)
+    : here.includes(`${path.sep}dist${path.sep}`) ? path.resolve(here, '../../../examples/cdk8s/dist') : path.join(here, 'dist');
   buildApp({ outdir }).synth();
   console.log(`wrote ${outdir}/shardline-install.k8s.yaml and clickstream.k8s.yaml`);
 }

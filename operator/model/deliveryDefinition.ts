@@ -2,8 +2,9 @@
 // Firehose API writes (stream/deliveryStreams.ts): the worker cannot tell the
 // two apart, and DescribeDeliveryStream shows both.
 import type { DeliveryStream, DeliveryStreamSpec } from '../../crds/schema/deliverystream.js';
-import type { NewDeliveryStream, S3DestinationDef } from '../../stream/deliveryStreams.js';
+import type { DataFormatConversionDef, NewDeliveryStream, S3DestinationDef } from '../../stream/deliveryStreams.js';
 import { PrefixError, resolvePrefixes } from '../../stream/delivery/prefix.js';
+import { conversionProblem } from '../../stream/delivery/conversion.js';
 
 export type DefinitionResult = { ok: true; def: NewDeliveryStream } | { ok: false; reason: string; message: string };
 
@@ -20,8 +21,13 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
     // JSON_LINES: one record per line, which is Firehose's AppendDelimiterToRecord.
     ProcessingConfiguration: spec.s3.format === 'JSON_LINES' ? { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] } : undefined,
     S3BackupMode: 'Disabled',
+    DataFormatConversionConfiguration: spec.s3.format === 'PARQUET' && spec.s3.parquet ? conversionOf(d, spec.s3.parquet, region, accountId) : undefined,
   };
-  if (spec.s3.format === 'PARQUET') return { ok: false, reason: 'FormatNotSupported', message: 'Parquet conversion is not supported by this Shardline version yet.' };
+  if (spec.s3.format === 'PARQUET') {
+    if (!spec.s3.parquet) return { ok: false, reason: 'InvalidSchema', message: 'spec.s3.parquet (the schema) is required for format PARQUET.' };
+    const problem = conversionProblem(s3);
+    if (problem) return { ok: false, reason: 'InvalidSchema', message: problem };
+  }
   if (spec.processing) return { ok: false, reason: 'ProcessingNotSupported', message: 'Record transformation is not supported by this Shardline version yet.' };
   try {
     resolvePrefixes(s3.Prefix, s3.ErrorOutputPrefix, false);
@@ -45,6 +51,26 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
       tags: {},
       encryption: { status: 'DISABLED' },
       owner: { kind: 'resource', namespace: d.metadata.namespace!, name: d.metadata.name! },
+    },
+  };
+}
+
+/** spec.s3.parquet in the Firehose API's shape; the inline schema becomes the table <databaseName>.<tableName> the API can name. */
+function conversionOf(d: DeliveryStream, p: NonNullable<NonNullable<DeliveryStreamSpec['s3']>['parquet']>, region: string, accountId: string): DataFormatConversionDef {
+  return {
+    Enabled: true,
+    SchemaConfiguration: {
+      CatalogId: accountId, Region: region, VersionId: 'LATEST',
+      DatabaseName: p.schema.databaseName ?? d.metadata.namespace!, TableName: p.schema.tableName ?? d.metadata.name!,
+      Columns: p.schema.columns.map((c) => ({ Name: c.name, Type: c.type })),
+    },
+    InputFormatConfiguration: {
+      Deserializer: p.deserializer === 'Hive'
+        ? { HiveJsonSerDe: { TimestampFormats: p.hive?.timestampFormats } }
+        : { OpenXJsonSerDe: { CaseInsensitive: p.openX?.caseInsensitive ?? true, ConvertDotsInJsonKeysToUnderscores: p.openX?.convertDotsInJsonKeysToUnderscores ?? false, ColumnToJsonKeyMappings: p.openX?.columnToJsonKeyMappings } },
+    },
+    OutputFormatConfiguration: {
+      Serializer: { ParquetSerDe: { Compression: p.compression, BlockSizeBytes: p.blockSizeBytes, PageSizeBytes: p.pageSizeBytes, EnableDictionaryCompression: p.enableDictionaryCompression, WriterVersion: 'V1' } },
     },
   };
 }

@@ -33,18 +33,35 @@ export function validateDataStream(ds: DataStream): Validated<DataStreamSpec> {
   return r;
 }
 
+/** The CEL rule of spec.autoscaling, for apiservers that do not enforce CEL. */
+function autoscalingError(a: { minReplicas: number; maxReplicas: number } | undefined): string | undefined {
+  if (a && a.minReplicas > a.maxReplicas) return `spec.autoscaling.minReplicas (${a.minReplicas}) must not exceed maxReplicas (${a.maxReplicas})`;
+  return undefined;
+}
+
 export function validateDeliveryStream(raw: unknown) {
   const r = parse(DeliveryStreamSpec, raw);
   if (!r.ok) return r;
   const s = r.spec;
+  const scaling = autoscalingError(s.autoscaling);
+  if (scaling) return invalid(scaling);
   if (!s.s3 && !s.http) return invalid('at least one destination (spec.s3 or spec.http) is required');
   if (s.source.type === 'DataStream' && !s.source.dataStreamRef) return invalid('spec.source.dataStreamRef is required for source type DataStream');
+  // The CRD's CEL rules, checked here too (apiservers without CEL accept anything).
+  if (s.s3?.format === 'PARQUET') {
+    if (!s.s3.parquet) return invalid('spec.s3.parquet (the schema) is required for format PARQUET');
+    if (s.s3.compression !== 'UNCOMPRESSED') return invalid('format PARQUET needs spec.s3.compression UNCOMPRESSED (Parquet compresses its pages: spec.s3.parquet.compression)');
+    if (s.s3.parquet.hive && s.s3.parquet.deserializer !== 'Hive') return invalid('spec.s3.parquet.hive needs deserializer Hive');
+    if (s.s3.parquet.openX && s.s3.parquet.deserializer !== 'OpenX') return invalid('spec.s3.parquet.openX needs deserializer OpenX');
+  }
   return r;
 }
 
 export function validateAnalyticsApp(raw: unknown) {
   const r = parse(AnalyticsAppSpec, raw);
   if (!r.ok) return r;
+  const scaling = autoscalingError(r.spec.autoscaling);
+  if (scaling) return invalid(scaling);
   for (const [i, o] of r.spec.outputs.entries()) {
     const n = [o.dataStreamRef, o.deliveryStreamRef, o.http].filter(Boolean).length;
     if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef or http`);

@@ -84,7 +84,8 @@ function workerChildren(
   };
 }
 
-export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
+/** `replicas`: spec.replicas, or the autoscaler's decision under spec.autoscaling (operator/reconcile/workerScaling.ts). */
+export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, source: ResolvedStream | undefined, s: OperatorSettings, keyRefs: KeySecretRef[] = [], replicas = spec.replicas) {
   const env: unknown[] = [];
   if (spec.s3?.credentialsSecretRef) {
     for (const key of [ENV.awsAccessKeyId, ENV.awsSecretAccessKey]) {
@@ -95,7 +96,7 @@ export function deliveryChildren(d: DeliveryStream, spec: DeliveryStreamSpec, so
     env.push({ name: ENV.httpAccessKey, valueFrom: { secretKeyRef: { name: spec.http.accessKeySecretRef.name, key: spec.http.accessKeySecretRef.key } } });
   }
   const config: DeliveryWorkerConfig = { deliveryStreamName: d.metadata.name, namespace: d.metadata.namespace, source: { ...spec.source, stream: source }, buffering: spec.buffering, s3: spec.s3, processing: spec.processing, http: spec.http };
-  return workerChildren(d, 'delivery', deliveryName(d), spec.replicas, config, env, s, keyRefs);
+  return workerChildren(d, 'delivery', deliveryName(d), replicas, config, env, s, keyRefs);
 }
 
 /** The application an AnalyticsApp declares, in the model the API and the worker share (contract/analytics.ts). */
@@ -129,7 +130,7 @@ export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, str
 /** Store name of an AnalyticsApp's application (namespaced, so two namespaces never share one). */
 export const analyticsAppName = (a: { metadata: { name: string; namespace?: string } }) => `k8s.${a.metadata.namespace ?? 'default'}.${a.metadata.name}`;
 
-export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
+export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, streams: Map<string, ResolvedStream>, s: OperatorSettings, keyRefs: KeySecretRef[] = [], replicas = spec.replicas) {
   const startingPosition = spec.inputs.some((i) => i.startingPosition === 'TRIM_HORIZON') ? 'TRIM_HORIZON' : 'NOW';
   const config: AnalyticsWorkerConfig = {
     applicationName: analyticsAppName(a),
@@ -140,5 +141,5 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
     idleWatermarkLagMs: 1000,
     leaseMs: 10000,
   };
-  return workerChildren(a, 'analytics', analyticsName(a), spec.replicas, config, [], s, keyRefs);
+  return workerChildren(a, 'analytics', analyticsName(a), replicas, config, [], s, keyRefs);
 }

@@ -9,6 +9,7 @@ import type { DataStream } from '../../crds/schema/datastream.js';
 import type { DeliveryStream } from '../../crds/schema/deliverystream.js';
 import type { AnalyticsApp } from '../../crds/schema/analyticsapp.js';
 import { ENV } from '../../contract/env.js';
+import type { WorkerLagSampler } from '../workerScaling/sampler.js';
 
 export interface Caches {
   dataStreams: Informer<DataStream & KubeObject>;
@@ -30,6 +31,10 @@ export interface Context {
   log: (m: string) => void;
   /** How long to wait before re-checking something we do not watch (Secrets). */
   recheckMs: number;
+  /** Lag of the consumer groups whose workers are autoscaled (operator/workerScaling/). */
+  workerLag?: WorkerLagSampler;
+  /** How often an autoscaled worker resource is looked at again (default 5 s). */
+  workerScaleIntervalMs?: number;
 }
 
 export interface Result { requeueAfterMs?: number }

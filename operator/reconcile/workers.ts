@@ -14,6 +14,7 @@ import { writeStatus } from '../status/write.js';
 import { failureOutcome, reportFailure } from '../status/failure.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
+import { scaleWorkers } from './workerScaling.js';
 import { deliveryDefinitionOf } from '../model/deliveryDefinition.js';
 import { DefinitionOwnerError, type DeliveryStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
 import { deploymentAvailable, type Context, type Result } from './context.js';
@@ -68,7 +69,14 @@ async function finish(
   ctx: Context, type: ResourceType, obj: KubeObject & { status?: WorkerStatus }, component: Component,
   outcome: Outcome, dep?: KubeObject, requeueAfterMs?: number, extra: Record<string, unknown> = {},
 ): Promise<Result> {
-  const prev = obj.status ?? {};
+  let prev = obj.status ?? {};
+  if (prev.autoscaling && 'autoscaling' in extra && extra.autoscaling === undefined) {
+    // Autoscaling turned off: its status goes. A merge patch, because the 1.20 apiserver's server-side apply
+    // leaves the emptied object behind (null fields, missing required ones) when a nested object is dropped.
+    await ctx.client.patch(type, obj.metadata.namespace, obj.metadata.name, { status: { autoscaling: null } }, 'status');
+    const { autoscaling: _gone, ...rest } = prev;
+    prev = rest;
+  }
   const ready = deploymentAvailable(dep).ready;
   const sel = Object.entries(selectorLabels(obj as any, component)).map(([k, v]) => `${k}=${v}`).join(',');
   const status: WorkerStatus = {
@@ -131,14 +139,18 @@ async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<R
     throw e;
   }
 
-  const kids = deliveryChildren(d, spec, source, ctx.settings, keyRefs);
+  // The consumer group the workers form (runtime/delivery/worker.ts names it by the definition's uid).
+  const group = definition ? { application: `firehose-${definition.uid}`, stream: definition.sourceStream } : undefined;
+  const scale = await scaleWorkers(ctx, d, key, spec.autoscaling, spec.replicas, group);
+  const scaled = { autoscaling: scale.status };
+  const kids = deliveryChildren(d, spec, source, ctx.settings, keyRefs, scale.replicas);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
   ]);
   const dep = stored.get('Deployment');
   if (definition?.status !== 'ACTIVE') {
-    return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Progressing', reason: 'DefinitionNotActive', message: `The delivery stream definition is ${definition?.status ?? 'not in the store'} yet.` }, dep, ctx.recheckMs);
+    return finish(ctx, DeliveryStreams, d, 'delivery', { state: 'Progressing', reason: 'DefinitionNotActive', message: `The delivery stream definition is ${definition?.status ?? 'not in the store'} yet.` }, dep, ctx.recheckMs, scaled);
   }
   const stats = await store.deliveryStats?.(defn.def.name);
   const progress = stats ? { delivery: deliveryProgress(stats) } : {};
@@ -146,7 +158,7 @@ async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<R
   // Workers run but cannot write: Ready stays as the pods say; the reason is in status.delivery.destinationError
   // and, while the workers are otherwise available, in the Ready message.
   if (outcome.state === 'Ready' && stats?.destinationError) outcome.message += ` Destination failing: ${stats.destinationError}`;
-  return finish(ctx, DeliveryStreams, d, 'delivery', outcome, dep, undefined, progress);
+  return finish(ctx, DeliveryStreams, d, 'delivery', outcome, dep, scale.requeueAfterMs, { ...progress, ...scaled });
 }
 
 export const reconcileAnalyticsApp = (ctx: Context, key: string) => withFailureStatus(ctx, AnalyticsApps, key, reconcileAnalyticsAppLive);
@@ -178,7 +190,10 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   const sqlError = await analyticsSqlError(analyticsDefinition(a, spec, streams));
   if (sqlError) return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'InvalidSQL', message: sqlError });
 
-  const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs);
+  // The analytics worker reads its inputs without consumer-group leases yet (one active worker per application):
+  // no lag reaches the decider, so only the bounds and spec.replicas apply (docs/autoscaling.md).
+  const scale = await scaleWorkers(ctx, a, key, spec.autoscaling, spec.replicas, undefined);
+  const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs, scale.replicas);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
@@ -187,5 +202,5 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   const outcome = outcomeFor(dep, 'Analytics');
   // Whether replicas split the work or stand by (the worker logs the same).
   if (outcome.state === 'Ready') outcome.message += ` Scale-out: ${scaleOutMode(analyticsDefinition(a, spec, streams))}.`;
-  return finish(ctx, AnalyticsApps, a, 'analytics', outcome, dep);
+  return finish(ctx, AnalyticsApps, a, 'analytics', outcome, dep, undefined, { autoscaling: scale.status });
 }

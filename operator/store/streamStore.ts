@@ -15,6 +15,8 @@ import {
   type DeliveryStats, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream,
 } from '../../stream/deliveryStreams.js';
 import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
+import type { ConsumerGroup, GroupLag } from '../workerScaling/sampler.js';
+import { consumerLagReader } from './consumerLag.js';
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
 
@@ -54,6 +56,8 @@ export interface StreamStore {
   scaling(uid: string): Promise<StreamScaling | undefined>;
   /** Calls back with the stream name whenever the autoscaler records something; returns a stop function. */
   watchScaling(onChange: (stream: string) => void): Promise<() => void>;
+  /** The lag a consumer group's workers report in their leases, and the stream's open shards (worker autoscaling). */
+  consumerLag?(group: ConsumerGroup): Promise<GroupLag>;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,7 @@ export async function connectStreamStore(
   const store: Store = await connectStore({ natsUrl, name: 'shardline-operator', replicas, connectOptions, waitLog });
   let delivery: Promise<DeliveryStore> | undefined;
   return {
+    consumerLag: consumerLagReader(store),
     ensureDelivery: async (def) => ensureDeliveryDefinition(await (delivery ??= openDeliveryStore(store)), def),
     deliveryStats: async (name) => readDeliveryStats(await (delivery ??= openDeliveryStore(store)), name),
     removeDelivery: async (owner, name) => {

@@ -8,7 +8,8 @@ import { bucketOf } from '../api/firehose/destination.js';
 import { compress } from './compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
 import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
-import { processRecords, type ErrorRecord, type InRecord, type ProcessContext } from './processing.js';
+import { processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
+import { convertToParquet } from '../../stream/delivery/parquet.js';
 import type { RecordPos } from './state.js';
 
 export interface FlushInput {
@@ -44,12 +45,15 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
   const needed = partitionKeysOf(prefix);
   const { partitions, errors } = await processRecords(f.s3, f.records, ctx);
   const bucket = bucketOf(f.s3.BucketARN);
-  const ext = extensionOf(f.s3.CompressionFormat, f.s3.FileExtension);
+  const conversion = f.s3.DataFormatConversionConfiguration?.Enabled ? f.s3.DataFormatConversionConfiguration : undefined;
+  const ext = extensionOf(f.s3.CompressionFormat, f.s3.FileExtension, conversion !== undefined);
   const out: OutObject[] = [];
 
+  // Error output stays JSON lines: no .parquet (or FileExtension naming Parquet) on it.
+  const errorExt = conversion ? extensionOf(f.s3.CompressionFormat) : ext;
   const object = (id: string, prefixOut: string, arrivalMs: number, raw: Buffer, records: number, error?: string) => {
     const suffix = objectSuffix({ name: f.deliveryStreamName, version: f.versionId, arrivalMs, timeZone: f.s3.CustomTimeZone, uuid: derivedUuid(id), extension: '' });
-    out.push({ bucket, key: prefixOut + suffix + ext, body: compress(f.s3.CompressionFormat, raw, suffix), records, error });
+    out.push({ bucket, key: prefixOut + suffix + (error ? errorExt : ext), body: compress(f.s3.CompressionFormat, raw, suffix), records, error });
   };
 
   for (const p of partitions) {
@@ -64,6 +68,13 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
     const id = dynamic ? `${identity}/${JSON.stringify(Object.entries(p.keys).sort())}` : identity;
     const arrivalMs = Math.min(...p.records.map((r) => r.arrivalMs));
     const evaluated = evaluatePrefix(prefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), partitionKeys: p.keys });
+    if (conversion) {
+      // Format conversion comes after the processing chain: one Parquet object per partition, failures to the error prefix.
+      const converted = convertToParquet(conversion, p.records);
+      for (const x of converted.failed) errors.push(conversionFailed(f, p.records[x.index]!, x.code, x.message));
+      if (converted.body) object(id, evaluated, arrivalMs, converted.body, p.records.length - converted.failed.length);
+      continue;
+    }
     object(id, evaluated, arrivalMs, Buffer.concat(p.records.map((r) => r.data)), p.records.length);
   }
 
@@ -80,4 +91,27 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
     object(id, evaluated, arrivalMs, Buffer.from(list.map((e) => JSON.stringify(e.line) + '\n').join('')), list.length, type);
   }
   return out;
+}
+
+/** Firehose's documented error document for a record that failed format conversion. */
+function conversionFailed(f: FlushInput, r: Partition['records'][number], code: string, message: string): ErrorRecord {
+  const schema = f.s3.DataFormatConversionConfiguration?.SchemaConfiguration ?? {};
+  const region = schema.Region ?? /^arn:[^:]+:[^:]+:([^:]*):/.exec(f.s3.RoleARN ?? '')?.[1] ?? 'us-east-1';
+  const catalogId = schema.CatalogId ?? /^arn:[^:]+:iam::(\d{12}):/.exec(schema.RoleARN ?? f.s3.RoleARN ?? '')?.[1];
+  return {
+    type: 'format-conversion-failed',
+    line: {
+      attemptsMade: 1,
+      arrivalTimestamp: r.arrivalMs,
+      ErrorCode: code,
+      ErrorMessage: message,
+      attemptEndingTimestamp: Date.now(),
+      rawData: r.data.toString('base64'),
+      ...(r.kinesis ? { sequenceNumber: r.kinesis.sequenceNumber, subSequenceNumber: r.kinesis.subsequenceNumber ?? 0 } : {}),
+      dataCatalogTable: {
+        catalogId, databaseName: schema.DatabaseName, tableName: schema.TableName, region, versionId: schema.VersionId ?? 'LATEST',
+        catalogArn: catalogId ? `arn:aws:glue:${region}:${catalogId}:catalog` : undefined,
+      },
+    },
+  };
 }

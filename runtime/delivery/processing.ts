@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type { S3DestinationDef } from '../../stream/deliveryStreams.js';
 import { transform, type TransformInput } from './lambda.js';
+import { splitJson } from '../../stream/delivery/jsonSplit.js';
 
 const require = createRequire(import.meta.url);
 type Jq = { json(input: unknown, filter: string): unknown };
@@ -33,7 +34,7 @@ export interface ErrorRecord {
 
 export interface Partition {
   keys: Record<string, string>;
-  records: { data: Buffer; arrivalMs: number }[];
+  records: { data: Buffer; arrivalMs: number; kinesis?: InRecord['kinesis'] }[];
 }
 
 export interface ProcessContext {
@@ -52,30 +53,6 @@ function processors(s3: S3DestinationDef) {
   const list = s3.ProcessingConfiguration?.Enabled ? s3.ProcessingConfiguration.Processors ?? [] : [];
   const of = (t: string) => list.find((p) => p.Type === t);
   return { deagg: of('RecordDeAggregation'), lambda: of('Lambda'), extraction: of('MetadataExtraction'), delimiter: of('AppendDelimiterToRecord') };
-}
-
-/** Splits `{..}{..}` / `{..}\n{..}` into the JSON texts (strings and escapes respected); undefined when it is not that. */
-function splitJson(text: string): string[] | undefined {
-  const out: string[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-      continue;
-    }
-    if (c === '"') inString = true;
-    else if (c === '{') {
-      if (depth++ === 0) start = i;
-    } else if (c === '}') {
-      if (--depth === 0) out.push(text.slice(start, i + 1));
-      if (depth < 0) return undefined;
-    } else if (depth === 0 && !/\s/.test(c)) return undefined;
-  }
-  return depth === 0 ? out : undefined;
 }
 
 function failed(type: string, r: InRecord, errorCode: string, errorMessage: string, attemptsMade = 1, extra: Record<string, unknown> = {}): ErrorRecord {
@@ -177,7 +154,7 @@ export async function processRecords(s3: S3DestinationDef, input: InRecord[], ct
       }
       groups.set(id, (g = { keys: dynamic ? k.keys : {}, records: [] }));
     }
-    g.records.push({ data: newline ? Buffer.concat([k.data, newline]) : k.data, arrivalMs: k.r.arrivalMs });
+    g.records.push({ data: newline ? Buffer.concat([k.data, newline]) : k.data, arrivalMs: k.r.arrivalMs, kinesis: k.r.kinesis });
   }
   return { partitions: [...groups.values()], errors };
 }

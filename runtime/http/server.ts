@@ -77,12 +77,30 @@ export interface ListenOptions {
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0');
 
+/** SETTINGS_MAX_HEADER_LIST_SIZE: Kinesis requests carry a few hundred bytes of headers. */
+export const H2_MAX_HEADER_LIST_BYTES = 64 * 1024;
+
+/** A header list's size as HTTP/2 counts it (RFC 9113 6.5.2: name + value + 32 per field). */
+function h2HeaderListBytes(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 32;
+  return n;
+}
+
 export async function listen(handler: Handler, opts: ListenOptions): Promise<Listener> {
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const onEvent = opts.onEvent ?? (() => undefined);
   const table = new ConnectionTable(limits.maxConnections);
   // Count what is in flight per connection, so the cap evicts only idle ones.
   const tracked: Handler = (req, res) => {
+    // nghttp2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the client has
+    // acknowledged our SETTINGS; a client that never does had lists of
+    // megabytes served. Refuse them the same way (RST_STREAM ENHANCE_YOUR_CALM).
+    if ('stream' in req && h2HeaderListBytes(req.rawHeaders) > H2_MAX_HEADER_LIST_BYTES) {
+      req.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      onEvent('stream refused', { reason: 'header list too large', max: H2_MAX_HEADER_LIST_BYTES });
+      return;
+    }
     const conn = 'stream' in req ? (req as http2.Http2ServerRequest).stream.session : req.socket;
     const done = table.begin(conn);
     res.once('close', done);
@@ -105,7 +123,7 @@ export async function listen(handler: Handler, opts: ListenOptions): Promise<Lis
   h1.emit('listening');
   const h2 = http2.createServer(
     {
-      settings: { maxConcurrentStreams: limits.h2MaxConcurrentStreams, maxHeaderListSize: 64 * 1024 },
+      settings: { maxConcurrentStreams: limits.h2MaxConcurrentStreams, maxHeaderListSize: H2_MAX_HEADER_LIST_BYTES },
       maxSessionMemory: limits.h2MaxSessionMemoryMiB,
       // A peer that keeps opening streams past the limit, or sends garbage frames, is dropped.
       maxSessionRejectedStreams: 100,

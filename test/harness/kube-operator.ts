@@ -23,7 +23,7 @@ function walk(dir: string, out: string[] = []): string[] {
 export function buildOperatorJs(): string {
   if (built) return built;
   const outDir = path.join(REPO, '.tmp', 'operator-js', crypto.randomBytes(4).toString('hex'));
-  for (const dir of ['operator', 'stream', 'contract', 'common', 'crds']) {
+  for (const dir of ['operator', 'stream', 'contract', 'common', 'crds', 'consumer']) {
     for (const file of walk(path.join(REPO, dir))) {
       const js = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
         fileName: file,

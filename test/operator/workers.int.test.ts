@@ -209,3 +209,24 @@ test('a deleted DeliveryStream takes its definition (and, for Direct PUT, the ba
     await store.close();
   }
 }, 60_000);
+
+test('a PARQUET DeliveryStream: its inline schema reaches the store; a bad column type is Ready=False InvalidSchema until fixed', async () => {
+  const n = await ns();
+  const parquet = (type: string) => ({ source: { type: 'DirectPut' }, s3: { bucket: 'lake', format: 'PARQUET', parquet: { schema: { columns: [{ name: 'id', type: 'bigint' }, { name: 'tags', type }] } } } });
+  await cp.client.create(DeliveryStreams, delivery(n, 'columnar', parquet('array<strin>')));
+  const bad = await waitFor(DeliveryStreams, n, 'columnar', (o) => cond(o)?.reason === 'InvalidSchema', 'InvalidSchema');
+  expect(cond(bad).message).toMatch(/Column tags has an invalid type: unknown type strin/);
+  await cp.client.patch(DeliveryStreams, n, 'columnar', { spec: parquet('array<string>') });
+  await waitFor(DeliveryStreams, n, 'columnar', (o) => cond(o)?.status === 'True', 'Ready');
+  const store = await connectStore({ natsUrl: nats.url });
+  try {
+    const def = await getDeliveryStream(await openDeliveryStore(store), 'columnar');
+    expect(def!.s3.DataFormatConversionConfiguration).toMatchObject({
+      Enabled: true,
+      SchemaConfiguration: { DatabaseName: n, TableName: 'columnar', Columns: [{ Name: 'id', Type: 'bigint' }, { Name: 'tags', Type: 'array<string>' }] },
+      OutputFormatConfiguration: { Serializer: { ParquetSerDe: { Compression: 'SNAPPY' } } },
+    });
+  } finally {
+    await store.close();
+  }
+}, 60_000);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   CreateStreamCommand, DeleteStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand,
-  PutRecordCommand, StartStreamEncryptionCommand,
+  PutRecordCommand, StartStreamEncryptionCommand, StopStreamEncryptionCommand,
 } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
@@ -20,6 +20,7 @@ import { jsStreamName } from '../../stream/names.js';
 import { keysBucket, RETIRE_MARGIN_MS } from '../../stream/storeKeys.js';
 import { connectStore } from '../../stream/connect.js';
 import { readBatch } from '../../stream/shardReader.js';
+import { KeyRing } from '../../stream/keyring.js';
 
 type Rt = RunningRuntime & { endpoint: string };
 let nats: NatsServers;
@@ -204,5 +205,63 @@ describe('a DataStream key Secret that changes', () => {
     const current = r.rt.ctx.keys!.configuredKeys()[0]!;
     expect(r.rt.ctx.keys!.decryptionKeys(current.id).some((k) => k.key.equals(current.key))).toBe(true);
     expect((await sk.sweep(later)).deleted).toBe(0);
+  });
+});
+
+describe('a DataStream moved to another key Secret (another key id)', () => {
+  test('records sealed under the old key id stay readable by the new pods, library readers, and after StopStreamEncryption', async () => {
+    const oldDir = path.join(tmp, 'swap-old');
+    const newDir = path.join(tmp, 'swap-new');
+    writeSecret(oldDir, { 'old-sec_key': b64() });
+    writeSecret(newDir, { 'new-sec_key': b64() });
+    // The pods of the DataStream mount the first Secret.
+    const r1 = await runtime({ kmsKeysFile: oldDir });
+    await r1.c.send(new CreateStreamCommand({ StreamName: 'swap', ShardCount: 1 }));
+    await r1.c.send(new StartStreamEncryptionCommand({ StreamName: 'swap', EncryptionType: 'KMS', KeyId: 'old-sec_key' }));
+    await r1.c.send(new PutRecordCommand({ StreamName: 'swap', PartitionKey: 'k', Data: Buffer.from('under old') }));
+    // spec.encryption.keySecretRef names another Secret: the rolled pods mount only that one,
+    // and the stream record moves to its key id (what the operator does once they are up).
+    await stop(r1);
+    const r2 = await runtime({ kmsKeysFile: newDir });
+    await r2.c.send(new StartStreamEncryptionCommand({ StreamName: 'swap', EncryptionType: 'KMS', KeyId: 'new-sec_key' }));
+    await r2.c.send(new PutRecordCommand({ StreamName: 'swap', PartitionKey: 'k', Data: Buffer.from('under new') }));
+    const raw = await rawMessages(r2.rt, 'swap');
+    expect(raw.map(sealedKeyId)).toEqual(['old-sec_key', 'new-sec_key']);
+    expect(await readAll(r2.c, 'swap')).toEqual([
+      { data: 'under old', kms: true },
+      { data: 'under new', kms: true },
+    ]);
+    // A worker (delivery, analytics) mounting the new Secret only, reading through the library.
+    const store = await connectStore({ natsUrl: nats.url });
+    try {
+      const rec = (await getStream(store, 'swap'))!;
+      const batch = await readBatch(store, rec, 'shardId-000000000000', { jsSeq: 0, index: 0 }, { limit: 10, maxBytes: 1 << 20, keys: new KeyRing({ file: newDir }) });
+      expect(batch.records.map((x) => x.data.toString())).toEqual(['under old', 'under new']);
+    } finally {
+      await store.close();
+    }
+    // The new key's holders retire the old id's kept copy (no process loads it any more);
+    // it is not deleted while 'swap' stores records older than the retirement, and stays usable.
+    const sk = r2.rt.ctx.storeKeys!;
+    expect((await sk.sweep()).retired).toBe(1);
+    expect((await sk.sweep(Date.now() + RETIRE_MARGIN_MS + 60_000)).deleted).toBe(0);
+    expect((await readAll(r2.c, 'swap')).map((x) => x.data)).toEqual(['under old', 'under new']);
+    // Other DataStreams' pods (holding none of this stream's keys) still get nothing from the kept copies.
+    const other = await runtime({ kmsKeys: `someone-else-2:${b64()}` });
+    const it = (await other.c.send(new GetShardIteratorCommand({ StreamName: 'swap', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    await expect(other.c.send(new GetRecordsCommand({ ShardIterator: it }))).rejects.toMatchObject({ name: 'KMSNotFoundException' });
+    await stop(other);
+    // spec.encryption removed: the stream goes back to the shared runtime (no key Secret at all);
+    // as in Kinesis after StopStreamEncryption, the records written encrypted stay readable.
+    await r2.c.send(new StopStreamEncryptionCommand({ StreamName: 'swap', EncryptionType: 'KMS', KeyId: 'new-sec_key' }));
+    await stop(r2);
+    const shared = await runtime();
+    await shared.c.send(new PutRecordCommand({ StreamName: 'swap', PartitionKey: 'k', Data: Buffer.from('plain') }));
+    expect(await readAll(shared.c, 'swap')).toEqual([
+      { data: 'under old', kms: true },
+      { data: 'under new', kms: true },
+      { data: 'plain', kms: false },
+    ]);
+    await stop(shared);
   });
 });

@@ -167,7 +167,6 @@ test(`${COUNT} seeded mutations (seed ${SEED}) in JSON and CBOR: no 5xx, the pro
   const r = rng(SEED);
   const acked: string[] = [];
   const statuses = new Map<number, number>();
-  const transient: string[] = [];
   for (let i = 0; i < COUNT; i++) {
     if (i % ACKED_EVERY === 0) {
       const batch = Array.from({ length: 5 }, (_, k) => `ack-${i}-${k}`);
@@ -182,19 +181,15 @@ test(`${COUNT} seeded mutations (seed ${SEED}) in JSON and CBOR: no 5xx, the pro
     const body = r.chance(0.1) ? valid[op]! : mutate(r, valid[op]!);
     const bytes = encode(r, protocol, body);
     const send = () => call(rt.endpoint, op, bytes, { protocol, target }).catch((e: Error) => ({ status: -1, json: { error: e.message }, body: Buffer.alloc(0) }));
-    let res = await send();
-    if (res.status >= 500 || res.status < 0) {
-      // A storage timeout on a loaded machine is not the client's input: the
-      // same bytes again must then succeed or fail as a client error. A
-      // server error for the input itself repeats.
-      transient.push(`request ${i} ${op}: ${res.status} ${JSON.stringify(res.json)}`);
-      await new Promise((r) => setTimeout(r, 250));
-      res = await send();
-    }
+    // No retry: a 5xx is a failure. The one transient GetRecords 500 once seen
+    // here was an iterator read racing a fuzzed DeleteStream of its stream
+    // (storage gone under a cached record), now ResourceNotFoundException
+    // (test/runtime/getRecords.deleted.test.ts).
+    const res = await send();
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     if (res.status >= 500 || res.status < 0) {
       throw new Error(
-        `request ${i} (seed ${SEED}) ${op} ${protocol} target=${target} → ${res.status} ${JSON.stringify(res.json)} (twice)\nbody (hex): ${bytes.toString('hex').slice(0, 2000)}`,
+        `request ${i} (seed ${SEED}) ${op} ${protocol} target=${target} → ${res.status} ${JSON.stringify(res.json)}\nbody (hex): ${bytes.toString('hex').slice(0, 2000)}`,
       );
     }
   }
@@ -206,7 +201,5 @@ test(`${COUNT} seeded mutations (seed ${SEED}) in JSON and CBOR: no 5xx, the pro
   const stored = await readBack('acked');
   expect(acked.filter((d) => !stored.has(d))).toEqual([]);
   expect(acked.length).toBeGreaterThanOrEqual(Math.floor(COUNT / ACKED_EVERY) * 5);
-  process.stderr.write(`fuzz: ${COUNT} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}; 5xx that did not repeat: ${transient.length ? transient.join('; ') : 'none'}\n`);
-  // A few load blips, not a pattern.
-  expect(transient.length).toBeLessThanOrEqual(3);
+  process.stderr.write(`fuzz: ${COUNT} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
 });

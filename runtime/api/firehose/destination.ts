@@ -5,6 +5,8 @@ import { invalidArgument } from '../errors.js';
 import { PrefixError, parsePrefix, partitionKeysOf, resolvePrefixes } from '../../../stream/delivery/prefix.js';
 import { isValidTimeZone } from '../../../stream/delivery/timestamp.js';
 import type { Params } from '../context.js';
+import { conversionProblem } from '../../../stream/delivery/conversion.js';
+import { conversionFromConfig, describeConversion, type TableLookup } from './conversion.js';
 
 const DEFAULT_HINTS = { SizeInMBs: 5, IntervalInSeconds: 300 };
 /** Dynamic partitioning needs at least 64 MiB buffers in Firehose. */
@@ -28,9 +30,8 @@ export function checkDestination(d: S3DestinationDef): void {
   if (dynamic && d.BufferingHints.SizeInMBs < MIN_PARTITIONED_SIZE_MB) {
     throw invalidArgument(`BufferingHints.SizeInMBs must be at least ${MIN_PARTITIONED_SIZE_MB} when Dynamic Partitioning is enabled.`);
   }
-  if ((d as { DataFormatConversionConfiguration?: { Enabled?: boolean } }).DataFormatConversionConfiguration?.Enabled) {
-    throw invalidArgument('DataFormatConversionConfiguration is not supported by this Shardline version yet.');
-  }
+  const conversion = conversionProblem(d);
+  if (conversion) throw invalidArgument(conversion);
   const procs = d.ProcessingConfiguration?.Enabled ? d.ProcessingConfiguration.Processors ?? [] : [];
   const param = (p: (typeof procs)[number], n: string) => p.Parameters?.find((x) => x.ParameterName === n)?.ParameterValue;
   const inRange = (v: string | undefined, lo: number, hi: number) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= lo && Number(v) <= hi);
@@ -63,7 +64,7 @@ export function checkDestination(d: S3DestinationDef): void {
 }
 
 /** A new destination from S3DestinationConfiguration or ExtendedS3DestinationConfiguration. */
-export function destinationFromConfig(c: Params): S3DestinationDef {
+export function destinationFromConfig(c: Params, tables: TableLookup): S3DestinationDef {
   const d: S3DestinationDef = {
     RoleARN: c.RoleARN,
     BucketARN: c.BucketARN,
@@ -78,17 +79,19 @@ export function destinationFromConfig(c: Params): S3DestinationDef {
     S3BackupMode: c.S3BackupMode ?? 'Disabled',
     FileExtension: c.FileExtension,
     CustomTimeZone: c.CustomTimeZone,
+    DataFormatConversionConfiguration: c.DataFormatConversionConfiguration ? conversionFromConfig(c.DataFormatConversionConfiguration, tables) : undefined,
   };
   checkDestination(d);
   return d;
 }
 
 /** UpdateDestination: the given members replace the stored ones, the rest stay. */
-export function destinationUpdate(cur: S3DestinationDef, u: Params): S3DestinationDef {
+export function destinationUpdate(cur: S3DestinationDef, u: Params, tables: TableLookup): S3DestinationDef {
   const next: S3DestinationDef = structuredClone(cur);
   for (const [k, v] of Object.entries(u)) {
     if (v === undefined) continue;
     if (k === 'BufferingHints') next.BufferingHints = { ...next.BufferingHints, ...(v as object) };
+    else if (k === 'DataFormatConversionConfiguration') next.DataFormatConversionConfiguration = conversionFromConfig(v as Params, tables, cur.DataFormatConversionConfiguration);
     else (next as unknown as Record<string, unknown>)[k] = v;
   }
   checkDestination(next);
@@ -113,7 +116,7 @@ export function describeDestination(d: S3DestinationDef) {
       ...s3,
       ProcessingConfiguration: d.ProcessingConfiguration ?? { Enabled: false, Processors: [] },
       S3BackupMode: d.S3BackupMode ?? 'Disabled',
-      DataFormatConversionConfiguration: { Enabled: false },
+      DataFormatConversionConfiguration: describeConversion(d.DataFormatConversionConfiguration),
       DynamicPartitioningConfiguration: d.DynamicPartitioningConfiguration,
       FileExtension: d.FileExtension,
       CustomTimeZone: d.CustomTimeZone,

@@ -10,7 +10,8 @@ export function httpDestinationFromConfig(c: Params): { s3: S3DestinationDef; ht
   if (c.ProcessingConfiguration?.Enabled) throw invalidArgument('Processing for an HTTP endpoint destination is not supported by this Shardline version yet.');
   // The endpoint's buffering hints are the worker's; the backup bucket gets the same (its own are not used).
   const hints = { SizeInMBs: 5, IntervalInSeconds: 300, ...(c.BufferingHints ?? {}) };
-  const s3 = destinationFromConfig({ ...(c.S3Configuration as Params), BufferingHints: hints });
+  // The backup bucket's S3DestinationConfiguration has no format conversion: no tables to look up.
+  const s3 = destinationFromConfig({ ...(c.S3Configuration as Params), BufferingHints: hints }, () => undefined);
   return {
     s3,
     http: {

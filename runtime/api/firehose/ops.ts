@@ -14,6 +14,7 @@ import { setStreamEncryption } from '../../../stream/streamEncryption.js';
 import { KeyError } from '../../../stream/keyring.js';
 import type { ApiContext, Params } from '../context.js';
 import { describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
+import { tablesOf } from './conversion.js';
 import { describeHttpDestination, httpDestinationFromConfig } from './httpDestination.js';
 
 const stores = new WeakMap<ApiContext, Promise<DeliveryStore>>();
@@ -90,9 +91,11 @@ export async function createDeliveryStreamOp(ctx: ApiContext, p: Params) {
   if (!['S3DestinationConfiguration', 'ExtendedS3DestinationConfiguration', 'HttpEndpointDestinationConfiguration'].includes(configs[0]!)) {
     throw invalidArgument(`${configs[0]} is not supported by this Shardline version; use ExtendedS3DestinationConfiguration or HttpEndpointDestinationConfiguration.`);
   }
+  const ds = await deliveryStore(ctx);
+  const all = await listDeliveryStreams(ds);
   const { s3, http } = configs[0] === 'HttpEndpointDestinationConfiguration'
     ? httpDestinationFromConfig(p[configs[0]] as Params)
-    : { s3: destinationFromConfig(p[configs[0]!] as Params), http: undefined };
+    : { s3: destinationFromConfig(p[configs[0]!] as Params, tablesOf(all)), http: undefined };
   let sourceStream: string | undefined;
   if (src) {
     const m = KINESIS_ARN.exec(src.KinesisStreamARN as string);
@@ -108,8 +111,6 @@ export async function createDeliveryStreamOp(ctx: ApiContext, p: Params) {
     if (enc.KeyType === 'CUSTOMER_MANAGED_CMK' && !enc.KeyARN) throw invalidArgument('KeyARN is required when KeyType is CUSTOMER_MANAGED_CMK.');
     checkKey(ctx, keyRefOf({ keyType: enc.KeyType, keyArn: enc.KeyARN }));
   }
-  const ds = await deliveryStore(ctx);
-  const all = await listDeliveryStreams(ds);
   if (all.some((r) => r.name === name)) throw resourceInUse(`Firehose ${name} under accountId ${ctx.config.accountId} already exists`);
   if (all.length >= MAX_DELIVERY_STREAMS()) {
     throw limitExceeded(`You have already consumed your firehose quota of ${MAX_DELIVERY_STREAMS()} hoses. Firehose names: [${all.map((r) => r.name).join(', ')}]`);
@@ -199,10 +200,11 @@ export async function updateDestinationOp(ctx: ApiContext, p: Params) {
   }
   if (cur.status !== 'ACTIVE') throw resourceInUse(`Firehose ${name} under account ${ctx.config.accountId} is not ACTIVE: it is ${cur.status}.`);
   const ds = await deliveryStore(ctx);
+  const tables = tablesOf(await listDeliveryStreams(ds));
   try {
     await updateDeliveryStream(ds, name, (r) => {
       if (r.versionId !== want) throw new VersionMismatchError(String(r.versionId));
-      return { ...r, s3: destinationUpdate(r.s3, p[updates[0]!] as Params), versionId: r.versionId + 1, lastUpdateMs: Date.now() };
+      return { ...r, s3: destinationUpdate(r.s3, p[updates[0]!] as Params, tables), versionId: r.versionId + 1, lastUpdateMs: Date.now() };
     });
   } catch (e) {
     if (e instanceof VersionMismatchError) {

@@ -54,10 +54,45 @@ const extendedMembers = (notNull: boolean): Members => ({
   ...s3Members(notNull),
   ProcessingConfiguration: processingConfiguration,
   S3BackupMode: enumOf(['Disabled', 'Enabled']),
-  DataFormatConversionConfiguration: struct({ Enabled: bool }),
+  DataFormatConversionConfiguration: dataFormatConversion,
   DynamicPartitioningConfiguration: struct({ RetryOptions: struct({ DurationInSeconds: int(0, 7200) }), Enabled: bool }),
   FileExtension: str(0, 128, "^$|\\.[0-9a-z!\\-_.*'()]+"),
   CustomTimeZone: str(0, 50),
+});
+
+const nonEmpty = (max: number) => str(1, max, '^(?!\\s*$).+');
+const dataFormatConversion = struct({
+  SchemaConfiguration: struct({
+    RoleARN: nonEmpty(512), CatalogId: nonEmpty(1024), DatabaseName: nonEmpty(1024), TableName: nonEmpty(1024), Region: nonEmpty(1024), VersionId: nonEmpty(1024),
+  }),
+  InputFormatConfiguration: struct({
+    Deserializer: struct({
+      OpenXJsonSerDe: struct({
+        ConvertDotsInJsonKeysToUnderscores: bool,
+        CaseInsensitive: bool,
+        ColumnToJsonKeyMappings: { type: 'Map', keyLengths: [1, 1024], valueLengths: [1, 1024], member: { type: 'String' } },
+      }),
+      HiveJsonSerDe: struct({ TimestampFormats: { type: 'List', memberLengths: [0, 1024], member: { type: 'String' } } }),
+    }),
+  }),
+  OutputFormatConfiguration: struct({
+    Serializer: struct({
+      ParquetSerDe: struct({
+        BlockSizeBytes: int(67108864, 2147483647),
+        PageSizeBytes: int(65536, 2147483647),
+        Compression: enumOf(['UNCOMPRESSED', 'GZIP', 'SNAPPY']),
+        EnableDictionaryCompression: bool,
+        MaxPaddingBytes: int(0, 2147483647),
+        WriterVersion: enumOf(['V1', 'V2']),
+      }),
+      // Accepted by the shape so the refusal can say why (runtime/api/firehose/conversion.ts).
+      OrcSerDe: struct({
+        StripeSizeBytes: int(8388608, 2147483647), BlockSizeBytes: int(67108864, 2147483647), RowIndexStride: int(1000, 2147483647), EnablePadding: bool,
+        Compression: enumOf(['NONE', 'ZLIB', 'SNAPPY']), FormatVersion: enumOf(['V0_11', 'V0_12']),
+      }),
+    }),
+  }),
+  Enabled: bool,
 });
 
 const httpEndpoint = (notNull: boolean): Members => ({
