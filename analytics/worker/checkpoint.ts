@@ -21,6 +21,9 @@ export interface CombinerState {
   ended: string[];
 }
 
+/** Records for a Lambda output not yet delivered (runner.ts, lambdaOutput.ts). */
+export interface PendingLambda { outputId: string; arn: string; records: import('./lambdaOutput.js').LambdaRecord[] }
+
 export interface PendingMessage { outputId: string; stream: string; jsStream: string; subject: string; msgId: string; fromSeq: number; payload: string }
 
 export interface Checkpoint {
@@ -40,7 +43,7 @@ export interface Checkpoint {
   /** HTTP rows not yet acknowledged (at-least-once). */
   pendingHttp?: { url: string; body: string }[];
   /** LambdaOutput records the function has not accepted yet (at-least-once, runner.ts). */
-  pendingLambda?: import('./runner.js').PendingLambda[];
+  pendingLambda?: PendingLambda[];
 }
 
 export async function checkpointStore(store: Store): Promise<ObjectStore> {

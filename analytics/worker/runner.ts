@@ -9,10 +9,10 @@ import { Engine, ERROR_STREAM, type Row } from '../engine/engine.js';
 import { render, type Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
 import { InputFeed, inAppIndexOf } from './inputFeed.js';
-import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
+import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingLambda, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
-import { deliverToFunction, functionUrl, type LambdaRecord } from './lambdaOutput.js';
+import { deliverToFunction, functionUrl } from './lambdaOutput.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
 import type { Decomposition } from '../sql/decompose.js';
@@ -38,7 +38,7 @@ export interface RunnerOptions {
 }
 
 /** Rows of one emit for a LambdaOutput, kept in the checkpoint until the function has taken all of them. */
-export interface PendingLambda { outputId: string; arn: string; records: LambdaRecord[] }
+export type { PendingLambda };
 
 export class ApplicationRunner {
   private engine!: Engine;
