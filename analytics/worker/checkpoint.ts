@@ -13,7 +13,7 @@ export interface ShardPos { seq: string; sub?: number }
 export interface CombinerState {
   /** Last partials-stream sequence applied. */
   seq: number;
-  /** partial stream → window end → shard → partial rows. */
+  /** partial stream → window end → shard#chunk → partial rows. */
   windows: Record<string, Record<string, Record<string, import('../engine/types.js').Value[][]>>>;
   closedUpTo: Record<string, number>;
   /** input/shard → its watermark; shards that ended. */

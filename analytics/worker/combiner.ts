@@ -84,7 +84,8 @@ export class Combiner {
       // A window already combined: this is the same partial published again after a move.
       if (m.t <= (st.closedUpTo[m.stream] ?? Number.NEGATIVE_INFINITY)) return;
       const w = ((st.windows[m.stream] ??= {})[String(m.t)] ??= {});
-      w[id] = m.rows;
+      // One entry per shard and chunk: the same chunk published again replaces itself.
+      w[`${id}#${m.chunk ?? 0}`] = m.rows;
     }
   }
 

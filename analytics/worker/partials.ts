@@ -25,10 +25,13 @@ import { InputFeed, inAppIndexOf, type ShardPos } from './inputFeed.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
 export type PartialMessage =
-  | { type: 'partial'; input: string; shard: string; stream: string; t: number; rows: Value[][] }
+  | { type: 'partial'; input: string; shard: string; stream: string; t: number; chunk: number; rows: Value[][] }
   | { type: 'errors'; input: string; shard: string; errors: [name: string, message: string, dataRowtime: number | null, dataRow: string, pump: string][] }
   | { type: 'watermark'; input: string; shard: string; wm: number }
   | { type: 'end'; input: string; shard: string };
+
+/** Partial rows per message (a row is a few dozen bytes of JSON; NATS takes 1 MiB by default). Tests lower it to exercise chunks. */
+const PARTIAL_CHUNK_ROWS = Number(process.env.SHARDLINE_TEST_PARTIAL_CHUNK_ROWS ?? 2000);
 
 const token = (app: string) => createHash('sha256').update(app).digest('hex').slice(0, 20);
 export const partialsStreamName = (app: string) => `ANALYTICS_PARTIALS_${token(app)}`;
@@ -227,7 +230,10 @@ class ShardAggregator implements RecordProcessor {
         l.push(r.v);
       }
       for (const [t, rows] of [...byT].sort((a, b) => a[0] - b[0])) {
-        this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t, rows }, id: `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}` });
+        // Chunks keep each message under NATS's payload limit (many keys in one window).
+        for (let c = 0, i = 0; i < rows.length; c++, i += PARTIAL_CHUNK_ROWS) {
+          this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t, chunk: c, rows: rows.slice(i, i + PARTIAL_CHUNK_ROWS) }, id: `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}:${c}` });
+        }
       }
     }
     // Named by the batch's records: a mapping error is reported once per record.

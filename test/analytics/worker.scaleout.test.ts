@@ -46,7 +46,7 @@ const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(
  * Two replicas of an AnalyticsApp over a 4-shard stream; `disrupt` acts on them once both lease shards
  * (given the running producer); then every window and key must come out once, equal to the oracle.
  */
-async function twoReplicas(name: string, disrupt: (a: WorkerProcess, b: WorkerProcess, produce: (ms: number) => Promise<void>) => Promise<void>) {
+async function twoReplicas(name: string, disrupt: (a: WorkerProcess, b: WorkerProcess, produce: (ms: number) => Promise<void>) => Promise<void>, env: Record<string, string> = {}) {
   const k = stack.clients[0]!;
   const [trades, stats, errors] = [`${name}-trades`, `${name}-stats`, `${name}-errors`];
   await createStream(k, trades, 4);
@@ -71,11 +71,11 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
     replicas: 2,
   });
   const cmd = deploymentCommand(name, spec, [trades, stats, errors]);
-  const a = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  const a = spawnWorker(cmd.args, cmd.configFile, { ...cmd.env, ...env });
   workers.push(a);
   await waitFor('the first replica to combine', async () => /holds the application lease/.test(a.logs()));
   expect(a.logs()).toMatch(/two-phase aggregation/);
-  const b = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  const b = spawnWorker(cmd.args, cmd.configFile, { ...cmd.env, ...env });
   workers.push(b);
 
   let n = 0;
@@ -152,7 +152,7 @@ test('a replica paused past its lease (SIGSTOP) and resumed neither loses nor re
     }, 40000);
     b.proc.kill('SIGCONT');
     await produce(2500);
-  });
+  }, { SHARDLINE_TEST_PARTIAL_CHUNK_ROWS: '2' }); // several partial messages per window and shard
 }, 180000);
 
 test('InputParallelism 2: two in-application streams, each fed a subset of the shards; 1–64 validated', async () => {
