@@ -21,6 +21,8 @@ export interface AnalyticsInputProps {
   readonly format?: z.input<typeof AnalyticsInput>['format'];
   /** Where a new application starts reading. @default 'LATEST' */
   readonly startingPosition?: 'LATEST' | 'TRIM_HORIZON';
+  /** In-application streams for this input (KDA InputParallelism, 1–64; default 1). */
+  readonly parallelism?: number;
   /** Record fields mapped to SQL columns. */
   readonly columns: z.input<typeof ColumnMapping>[];
 }
@@ -59,7 +61,7 @@ export class AnalyticsApp extends Construct {
       // no-op (an apiserver before 1.22 otherwise rewrites managedFields each time).
       inputs: props.inputs.map((i, n) => ({
         name: i.name ?? `SOURCE_SQL_STREAM_${String(n + 1).padStart(3, '0')}`,
-        dataStreamRef: { name: i.stream.name }, format: i.format ?? 'JSON', startingPosition: i.startingPosition ?? 'LATEST', columns: i.columns,
+        dataStreamRef: { name: i.stream.name }, format: i.format ?? 'JSON', startingPosition: i.startingPosition ?? 'LATEST', parallelism: i.parallelism ?? 1, columns: i.columns,
       })),
       outputs: (props.outputs ?? []).map((o) => ({
         name: o.name ?? 'DESTINATION_SQL_STREAM',

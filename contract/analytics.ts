@@ -95,3 +95,7 @@ export type AnalyticsWorkerConfig = z.infer<typeof AnalyticsWorkerConfig>;
 /** In-application stream name of an input's first parallel stream (NamePrefix_001). */
 export const inAppStreamName = (i: Pick<InputDef, 'namePrefix' | 'inAppName'>, n = 1) =>
   i.inAppName !== undefined && n === 1 ? i.inAppName : `${i.namePrefix}_${String(n).padStart(3, '0')}`;
+
+/** Every in-application stream of an input: InputParallelism n gives NamePrefix_001 … NamePrefix_00n. */
+export const inAppStreamNames = (i: Pick<InputDef, 'namePrefix' | 'inAppName' | 'parallelism'>) =>
+  Array.from({ length: i.parallelism }, (_, k) => inAppStreamName(i, k + 1));

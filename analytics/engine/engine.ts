@@ -24,7 +24,13 @@ export interface EngineInput {
 
 export interface ReferenceTable { name: string; columns: { name: string; sqlType: string }[]; rows: Value[][] }
 
-export interface EngineSpec { code: string; inputs: EngineInput[]; references?: ReferenceTable[] }
+export interface EngineSpec {
+  code: string;
+  inputs: EngineInput[];
+  references?: ReferenceTable[];
+  /** Pumps left out (two-phase aggregation: the combiner fills their targets with combined partials). */
+  skipPumps?: string[];
+}
 
 /** Bad application code: the reason and where, as DuckDB or the translator found it. */
 export class ApplicationSqlError extends Error {
@@ -114,9 +120,9 @@ export class Engine {
           if (streams.has(s.name) && !declared.has(s.name)) fail(new SqlError(`stream ${s.name} is an input stream`, s.pos));
           try { streams.set(s.name, cols(s.columns)); } catch (e) { fail(new SqlError((e as Error).message, s.pos)); }
           declared.add(s.name);
-        } else pumpStmts.push(s);
+        } else if (!spec.skipPumps?.includes(s.name)) pumpStmts.push(s);
       }
-      if (pumpStmts.length === 0) fail(new SqlError('the application code has no pump (CREATE OR REPLACE PUMP … AS INSERT INTO …)', 0));
+      if (pumpStmts.length === 0 && !spec.skipPumps?.length) fail(new SqlError('the application code has no pump (CREATE OR REPLACE PUMP … AS INSERT INTO …)', 0));
       const refs = new Set<string>();
       for (const r of spec.references ?? []) {
         await duck.createTable(r.name, cols(r.columns));
@@ -134,7 +140,7 @@ export class Engine {
         for (const j of p.joins) if (!refs.has(j.name)) fail(new SqlError(`${j.name} is not a reference table (a join on a stream needs a window)`, j.pos));
       }
       const order = topological(plans, (p) => plans.filter((q) => q.target === p.source));
-      if (!order) fail(new SqlError('pumps form a cycle', plans[0]!.pos));
+      if (!order) fail(new SqlError('pumps form a cycle', plans[0]?.pos ?? 0));
       const pumps: Pump[] = [];
       for (const plan of order!) {
         const pump = new Pump(plan, streams.get(plan.source)!, streams.get(plan.target)!);

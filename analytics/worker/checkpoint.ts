@@ -7,6 +7,23 @@ import type { EngineState } from '../engine/engine.js';
 
 export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
 
+/** A record's position in a shard (sub: inside a KPL aggregate). */
+export interface ShardPos { seq: string; sub?: number }
+
+export interface CombinerState {
+  /** Last partials-stream sequence applied. */
+  seq: number;
+  /** partial stream → window end → shard#chunk → partial rows. */
+  windows: Record<string, Record<string, Record<string, import('../engine/types.js').Value[][]>>>;
+  closedUpTo: Record<string, number>;
+  /** input/shard → its watermark; shards that ended. */
+  wms: Record<string, number>;
+  ended: string[];
+}
+
+/** Records for a Lambda output not yet delivered (runner.ts, lambdaOutput.ts). */
+export interface PendingLambda { outputId: string; arn: string; records: import('./lambdaOutput.js').LambdaRecord[] }
+
 export interface PendingMessage { outputId: string; stream: string; jsStream: string; subject: string; msgId: string; fromSeq: number; payload: string }
 
 export interface Checkpoint {
@@ -14,11 +31,11 @@ export interface Checkpoint {
   epoch: string;
   /** Definition version the state belongs to. */
   versionId: number;
-  /** input id → shard id → next position. */
-  positions: Record<string, Record<string, { jsSeq: number; index: number }>>;
-  /** input id → records read past the aligned point (inputs.ts), handed out after a restart. */
-  held?: Record<string, import('./inputs.js').HeldRecord[]>;
+  /** input id → shard id → the last record whose row is in `engine` (inputFeed.ts; shard leases trail it). */
+  sequences: Record<string, Record<string, ShardPos>>;
   engine: EngineState;
+  /** Two-phase aggregation: the combiner's position in the partials stream and its open windows. */
+  combiner?: CombinerState;
   /** Emits so far; names the messages of the next one. */
   emitSeq: number;
   /** Messages of the emit that was being written when this checkpoint was taken (base64 payloads). */
@@ -26,7 +43,7 @@ export interface Checkpoint {
   /** HTTP rows not yet acknowledged (at-least-once). */
   pendingHttp?: { url: string; body: string }[];
   /** LambdaOutput records the function has not accepted yet (at-least-once, runner.ts). */
-  pendingLambda?: import('./lambdaOutput.js').PendingLambda[];
+  pendingLambda?: PendingLambda[];
 }
 
 export async function checkpointStore(store: Store): Promise<ObjectStore> {

@@ -14,9 +14,6 @@ import { randomUUID } from 'node:crypto';
 /** One record as the function receives it; `data` is the formatted row (JSON or CSV). */
 export interface LambdaRecord { recordId: string; data: string /* base64 */ }
 
-/** Records of one Lambda output not yet taken by the function (kept in the checkpoint). */
-export interface PendingLambda { outputId: string; arn: string; records: LambdaRecord[] }
-
 export interface LambdaTarget { url: string; applicationArn: string; timeoutMs: number }
 
 /** The function's URL: the destination itself when it is an http(s) URL, otherwise the worker config's ARN → URL map. */

@@ -14,6 +14,8 @@ import { applicationsKv, readApplication, updateApplication } from '../../stream
 import { ApplicationLease } from './lease.js';
 import { ApplicationRunner } from './runner.js';
 import { s3ReferenceLoader } from './s3.js';
+import { twoPhasePlan, type Decomposition } from '../sql/decompose.js';
+import { PartialWorkers } from './partials.js';
 import { ENV } from '../../contract/env.js';
 
 export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
@@ -61,6 +63,33 @@ class Worker {
   }
 
   private async main(): Promise<void> {
+    // An AnalyticsApp whose aggregates decompose runs on every replica: shards split by lease, partials
+    // combined by the replica holding the application lease. Anything else: one active replica.
+    let partials: PartialWorkers | undefined;
+    let plan: Extract<Decomposition, { decomposable: true }> | undefined;
+    const def = this.config.application;
+    if (def) {
+      const d = twoPhasePlan(def);
+      if (d.decomposable) {
+        plan = d;
+        const refs = def.references.length ? await s3ReferenceLoader(this.config.s3Endpoint)(def.references) : [];
+        partials = new PartialWorkers({
+          store: this.store, definition: def, decomposition: d, references: refs, start: this.config.startingPosition,
+          failoverTimeMs: this.config.leaseMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
+          checkpointIntervalMs: this.config.checkpointIntervalMs, log: this.log,
+        });
+        await partials.start();
+        this.log(`two-phase aggregation: this replica aggregates the shards it leases (${d.pumps.map((p) => p.name).join(', ')}); the application lease holder combines`);
+      } else this.log(`one active replica: ${d.reason}`);
+    }
+    try {
+      await this.holdAndRun(plan);
+    } finally {
+      await partials?.stop();
+    }
+  }
+
+  private async holdAndRun(plan: Extract<Decomposition, { decomposable: true }> | undefined): Promise<void> {
     const lease = await ApplicationLease.open(this.store, this.config.applicationName, `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, this.config.leaseMs);
     const lost = new AbortController();
     const ok = await lease.acquire(this.signal, () => {
@@ -71,7 +100,7 @@ class Worker {
     if (!ok) return;
     this.log('holds the application lease');
     try {
-      if (this.config.application) await this.runInline(this.config.application);
+      if (this.config.application) await this.runInline(this.config.application, plan);
       else await this.followStore();
     } finally {
       lost.abort();
@@ -79,10 +108,11 @@ class Worker {
     }
   }
 
-  private newRunner(definition: ApplicationDefinition, versionId: number, resume: boolean, positions: Record<string, 'NOW' | 'TRIM_HORIZON'>) {
+  private newRunner(definition: ApplicationDefinition, versionId: number, resume: boolean, positions: Record<string, 'NOW' | 'TRIM_HORIZON'>, combine?: Extract<Decomposition, { decomposable: true }>) {
     return new ApplicationRunner({
+      combine,
       store: this.store, definition, versionId, resume, startingPositions: positions,
-      checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
+      checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs, leaseMs: this.config.leaseMs,
       loadReferences: s3ReferenceLoader(this.config.s3Endpoint), log: this.log,
       lambda: {
         functions: this.config.functions ?? {}, timeoutMs: this.config.functionTimeoutMs ?? 60_000,
@@ -92,9 +122,9 @@ class Worker {
   }
 
   /** AnalyticsApp: the definition is the config; resume from the checkpoint when there is one. */
-  private async runInline(def: ApplicationDefinition): Promise<void> {
+  private async runInline(def: ApplicationDefinition, plan?: Extract<Decomposition, { decomposable: true }>): Promise<void> {
     const positions = Object.fromEntries(def.inputs.map((i) => [i.id, this.config.startingPosition]));
-    this.runner = this.newRunner(def, 0, true, positions);
+    this.runner = this.newRunner(def, 0, true, positions, plan);
     await this.runner.start();
     this.log(`running (${def.inputs.length} input(s), ${def.outputs.length} output(s))`);
     await new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
@@ -145,3 +175,4 @@ class Worker {
     if (this.runner) await this.runner.stop();
   }
 }
+

@@ -8,13 +8,15 @@ import type { Store } from '../../stream/connect.js';
 import { Engine, ERROR_STREAM, type Row } from '../engine/engine.js';
 import { render, type Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
-import { InputReader } from './inputs.js';
-import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingMessage } from './checkpoint.js';
+import { InputFeed, inAppIndexOf } from './inputFeed.js';
+import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingLambda, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
-import { deliverToFunction, functionUrl, type LambdaRecord, type PendingLambda } from './lambdaOutput.js';
+import { deliverToFunction, functionUrl } from './lambdaOutput.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
+import type { Decomposition } from '../sql/decompose.js';
+import { Combiner } from './combiner.js';
 
 export interface RunnerOptions {
   store: Store;
@@ -26,17 +28,24 @@ export interface RunnerOptions {
   checkpointIntervalMs: number;
   idleWatermarkLagMs: number;
   loadReferences?: ReferenceLoader;
+  /** Shard leases of this worker are taken over by others this long after it stops renewing. */
+  leaseMs: number;
+  /** Two-phase aggregation: this runner is the combiner; replicas' PartialWorkers read the inputs. */
+  combine?: Extract<Decomposition, { decomposable: true }>;
   /** LambdaOutput: ARN → URL map, call timeout and the applicationArn the function is told. */
   lambda?: { functions: Record<string, string>; timeoutMs: number; applicationArn: string };
   log: (m: string) => void;
 }
 
 /** Rows of one emit for a LambdaOutput, kept in the checkpoint until the function has taken all of them. */
+export type { PendingLambda };
+
 export class ApplicationRunner {
   private engine!: Engine;
   private os!: ObjectStore;
-  private readers = new Map<string, { reader: InputReader; mapper: RecordMapper; inApp: string }>();
+  private readers = new Map<string, { feed: InputFeed; mapper: RecordMapper; inApp: string[] }>();
   private epoch: string = randomUUID();
+  private combiner?: Combiner;
   private emitSeq = 0;
   private lastCheckpoint = 0;
   private stopping = false;
@@ -59,11 +68,13 @@ export class ApplicationRunner {
     const references = d.references.length ? await this.o.loadReferences!(d.references) : [];
     this.engine = await Engine.compile({
       code: d.code,
-      inputs: d.inputs.map((i) => ({
-        name: inAppStreamName(i), columns: i.columns,
+      // InputParallelism n: in-application streams <prefix>_001 … _00n, each fed a subset of the shards.
+      inputs: d.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({
+        name: inAppStreamName(i, k + 1), columns: i.columns,
         ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
-      })),
+      }))),
       references,
+      skipPumps: this.o.combine?.pumps.map((p) => p.name),
     });
     // A LambdaOutput without a URL is a configuration error: refuse to start rather than hold rows forever.
     for (const o of d.outputs) if (o.destination.kind === 'lambda') functionUrl(o.destination.arn, this.o.lambda?.functions ?? {});
@@ -80,11 +91,19 @@ export class ApplicationRunner {
       for (const h of ckpt.pendingHttp ?? []) await postWithRetry(h.url, h.body);
       this.undeliveredLambda = ckpt.pendingLambda ?? [];
     }
-    for (const i of d.inputs) {
+    if (this.o.combine) {
+      this.combiner = new Combiner(this.o.store, d, this.o.combine, this.o.log);
+      this.combiner.restore(ckpt?.combiner);
+    }
+    for (const i of this.o.combine ? [] : d.inputs) {
       if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
-      const reader = new InputReader(this.o.store, i.source.name, this.o.startingPositions[i.id] ?? 'NOW', ckpt?.positions[i.id], ckpt?.held?.[i.id]);
-      await reader.refresh(true);
-      this.readers.set(i.id, { reader, mapper: new RecordMapper(i.format, i.columns), inApp: inAppStreamName(i) });
+      const feed = new InputFeed({
+        store: this.o.store, applicationName: this.name, inputId: i.id, streamName: i.source.name,
+        start: this.o.startingPositions[i.id] ?? 'NOW', saved: { ...(ckpt?.sequences?.[i.id] ?? {}) }, fresh: !ckpt,
+        failoverTimeMs: this.o.leaseMs, log: this.o.log,
+      });
+      await feed.start();
+      this.readers.set(i.id, { feed, mapper: new RecordMapper(i.format, i.columns), inApp: Array.from({ length: i.parallelism }, (_, k) => inAppStreamName(i, k + 1)) });
     }
     // A fresh start is recorded at once, so a crash before the first window resumes from here, not from an older run.
     await this.commit();
@@ -96,6 +115,8 @@ export class ApplicationRunner {
     this.stopping = true;
     this.stopSignal.abort();
     await this.loop?.catch(() => undefined);
+    // After the last checkpoint: the leases take its positions and are released.
+    for (const r of this.readers.values()) await r.feed.stop().catch((e) => this.o.log(`${this.name}: stopping input: ${(e as Error).message}`));
     this.engine?.close();
   }
 
@@ -119,20 +140,28 @@ export class ApplicationRunner {
   async step(): Promise<number> {
     let n = 0;
     let wm = Number.POSITIVE_INFINITY;
-    for (const { reader, mapper, inApp } of this.readers.values()) {
-      const recs = await reader.pollAligned(5000);
+    let ending = false;
+    if (this.combiner) {
+      const r = await this.combiner.step(this.engine);
+      n += r.n;
+      wm = r.wm;
+    }
+    for (const { feed, mapper, inApp } of this.readers.values()) {
+      const recs = await feed.take();
       n += recs.length;
-      const rows: { t: number; v: Value[] }[] = [];
+      const rows = inApp.map(() => [] as { t: number; v: Value[] }[]);
       for (const r of recs) {
         const m = mapper.map(r.data);
-        for (const v of m.rows) rows.push({ t: r.arrivalMs, v });
+        const k = inApp.length === 1 ? 0 : inAppIndexOf(r.shardId, inApp.length) - 1;
+        for (const v of m.rows) rows[k]!.push({ t: r.arrivalMs, v });
         for (const err of m.errors) this.engine.error('MAPPING_ERROR', err, r.arrivalMs, r.data.toString('utf8'));
       }
-      await this.engine.push(inApp, rows);
-      wm = Math.min(wm, reader.watermark(Date.now(), this.o.idleWatermarkLagMs));
+      for (let k = 0; k < inApp.length; k++) await this.engine.push(inApp[k]!, rows[k]!);
+      wm = Math.min(wm, feed.watermark(this.o.idleWatermarkLagMs));
+      ending ||= feed.endWaiting();
     }
     if (Number.isFinite(wm)) await this.engine.advance(wm);
-    if (this.hasOutputRows() || Date.now() - this.lastCheckpoint >= this.o.checkpointIntervalMs) await this.commit();
+    if (this.hasOutputRows() || ending || Date.now() - this.lastCheckpoint >= this.o.checkpointIntervalMs) await this.commit();
     return n;
   }
 
@@ -184,8 +213,8 @@ export class ApplicationRunner {
     const ckpt: Checkpoint = {
       epoch: this.epoch,
       versionId: this.o.versionId,
-      positions: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.positions()])),
-      held: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.reader.heldRecords()])),
+      sequences: Object.fromEntries([...this.readers].map(([id, r]) => [id, r.feed.positions()])),
+      combiner: this.combiner?.state,
       engine: this.engine.snapshot(),
       emitSeq: pending.length || pendingHttp.length || lambda.length ? seq + 1 : seq,
       pending,
@@ -193,6 +222,8 @@ export class ApplicationRunner {
       pendingLambda: this.undeliveredLambda,
     };
     await saveCheckpoint(this.os, this.name, ckpt);
+    for (const [id, r] of this.readers) r.feed.saved(ckpt.sequences[id] ?? {});
+    if (ckpt.combiner) await this.combiner?.committed(ckpt.combiner.seq);
     this.lastCheckpoint = Date.now();
     this.emitSeq = ckpt.emitSeq;
     // Fault injection for the exactly-once tests: die right after the checkpoint, or after the emit's first message.

@@ -18,6 +18,7 @@ export const AnalyticsInput = z.object({
   dataStreamRef: LocalObjectRef.describe('The DataStream to read.'),
   format: z.enum(['JSON', 'CSV']).default('JSON').describe('Record format.'),
   startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST').describe('Where a new application starts reading.'),
+  parallelism: z.number().int().min(1).max(64).default(1).describe('In-application streams for this input (KDA InputParallelism): <prefix>_001 … <prefix>_00n, the shards dealt out by index.'),
   columns: z.array(ColumnMapping).min(1).max(1000).describe('Mapping of record fields to SQL columns.'),
 });
 

@@ -1,7 +1,7 @@
 // Whether an AnalyticsApp's SQL compiles: the same translator and DuckDB
 // binding the worker uses, so a resource is Ready=False/InvalidSQL with the
 // engine's reason and position instead of a worker crash-looping on it.
-import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
+import { inAppStreamNames, type ApplicationDefinition } from '../../contract/analytics.js';
 
 export async function analyticsSqlError(d: ApplicationDefinition): Promise<string | undefined> {
   // Loaded on demand: DuckDB is only needed once an AnalyticsApp exists.
@@ -9,7 +9,7 @@ export async function analyticsSqlError(d: ApplicationDefinition): Promise<strin
   try {
     const e = await Engine.compile({
       code: d.code,
-      inputs: d.inputs.map((i) => ({ name: inAppStreamName(i), columns: i.columns })),
+      inputs: d.inputs.flatMap((i) => inAppStreamNames(i).map((name) => ({ name, columns: i.columns }))),
       references: d.references.map((r) => ({ name: r.tableName, columns: r.columns, rows: [] })),
     });
     e.close();

@@ -109,7 +109,7 @@ export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, str
       id: `${n + 1}.1`,
       namePrefix: i.name.replace(/_\d{3}$/, '').slice(0, 32) || i.name.slice(0, 32),
       inAppName: i.name,
-      parallelism: 1,
+      parallelism: i.parallelism,
       source: { kind: 'stream' as const, name: streamName(i.dataStreamRef.name) },
       format: i.format === 'CSV' ? { type: 'CSV' as const, rowDelimiter: '\n', columnDelimiter: ',' } : { type: 'JSON' as const, rowPath: '$' },
       encoding: 'UTF-8' as const,

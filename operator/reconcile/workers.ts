@@ -6,6 +6,7 @@ import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
 import { analyticsChildren, analyticsDefinition, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
 import { analyticsSqlError } from '../model/analyticsSql.js';
+import { scaleOutMode } from '../../analytics/sql/decompose.js';
 import { selectorLabels, type Component } from '../model/common.js';
 import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
@@ -209,5 +210,8 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
     { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
   ]);
   const dep = stored.get('Deployment');
-  return finish(ctx, AnalyticsApps, a, 'analytics', outcomeFor(dep, 'Analytics'), dep, undefined, { autoscaling: scale.status });
+  const outcome = outcomeFor(dep, 'Analytics');
+  // Whether replicas split the work or stand by (the worker logs the same).
+  if (outcome.state === 'Ready') outcome.message += ` Scale-out: ${scaleOutMode(analyticsDefinition(a, spec, streams))}.`;
+  return finish(ctx, AnalyticsApps, a, 'analytics', outcome, dep, undefined, { autoscaling: scale.status });
 }

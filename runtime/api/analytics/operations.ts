@@ -3,7 +3,7 @@
 // `shardline analytics` worker runs what they describe. Every change is a
 // compare-and-set against CurrentApplicationVersionId, as AWS does.
 import type { KV } from 'nats';
-import { ApplicationDefinition, inAppStreamName } from '../../../contract/analytics.js';
+import { ApplicationDefinition, inAppStreamNames } from '../../../contract/analytics.js';
 import {
   applicationsKv, createApplication, deleteApplicationRecord, listApplications, readApplication, writeApplication,
   ApplicationConflictError, type ApplicationStatus,
@@ -12,13 +12,12 @@ import { Engine, ApplicationSqlError } from '../../../analytics/engine/engine.js
 import { inferSchema } from '../../../analytics/mapping.js';
 import { TypeError_, parseSqlType } from '../../../analytics/engine/types.js';
 import { getStream } from '../../../stream/streams.js';
-import { jsStreamName } from '../../../stream/names.js';
-import { readShard } from '../../../stream/shardRead.js';
+import { readBatch } from '../../../stream/shardReader.js';
 import { openShards } from '../../../stream/streamRecord.js';
 import type { ApiContext, Operation, Params } from '../context.js';
 import { KinesisError, validationError } from '../errors.js';
 import {
-  columnsIn, detail, inputIn, invalidArgument, nextId, outputIn, referenceIn, schemaOut, streamNameOfArn, type AppRecord,
+  columnsIn, detail, inputIn, parallelismIn, invalidArgument, nextId, outputIn, referenceIn, schemaOut, streamNameOfArn, type AppRecord,
 } from './shapes.js';
 
 const kvs = new WeakMap<object, Promise<KV>>();
@@ -78,7 +77,7 @@ async function validateCode(d: ApplicationDefinition): Promise<void> {
   try {
     const e = await Engine.compile({
       code: d.code,
-      inputs: d.inputs.map((i) => ({ name: inAppStreamName(i), columns: i.columns })),
+      inputs: d.inputs.flatMap((i) => inAppStreamNames(i).map((name) => ({ name, columns: i.columns }))),
       references: d.references.map((r) => ({ name: r.tableName, columns: r.columns, rows: [] })),
     });
     e.close();
@@ -111,7 +110,7 @@ const createApplicationOp: Operation = async (ctx, p) => {
   const def: ApplicationDefinition = { name, code: typeof p.ApplicationCode === 'string' ? p.ApplicationCode : '', inputs: [], outputs: [], references: [] };
   if (Array.isArray(p.Inputs)) {
     if (p.Inputs.length > 1) throw invalidArgument('An application supports one input.');
-    def.inputs = p.Inputs.map((x: Params, n: number) => inputIn(x, `${n + 1}.1`));
+    def.inputs = p.Inputs.map((x: Params, n: number) => inputIn(x, `${n + 1}.1`, `inputs.${n + 1}.member`));
   }
   if (Array.isArray(p.Outputs)) {
     if (p.Outputs.length > 3) throw new KinesisError('LimitExceededException', 'An application supports at most three outputs.');
@@ -215,7 +214,7 @@ const updateApplication: Operation = async (ctx, p) => {
       if (!i) throw invalidArgument(`Input id ${String(iu.InputId)} not found.`);
       if (iu.NamePrefixUpdate) i.namePrefix = iu.NamePrefixUpdate;
       if (iu.KinesisStreamsInputUpdate) i.source = { kind: 'stream', name: streamNameOfArn(iu.KinesisStreamsInputUpdate.ResourceARNUpdate, 'ResourceARNUpdate') };
-      if (iu.InputParallelismUpdate?.CountUpdate) i.parallelism = iu.InputParallelismUpdate.CountUpdate;
+      if (iu.InputParallelismUpdate?.CountUpdate !== undefined) i.parallelism = parallelismIn(iu.InputParallelismUpdate.CountUpdate, 'applicationUpdate.inputUpdates.member.inputParallelismUpdate.countUpdate');
       const s = iu.InputSchemaUpdate;
       if (s?.RecordColumnUpdates) i.columns = columnsIn(s.RecordColumnUpdates);
       if (s?.RecordFormatUpdate) i.format = inputIn({ NamePrefix: 'x', KinesisStreamsInput: { ResourceARN: `arn:aws:kinesis:x:000000000000:stream/x` }, InputSchema: { RecordFormat: s.RecordFormatUpdate, RecordColumns: [{ Name: 'X', SqlType: 'INTEGER' }] } }, 'x').format;
@@ -295,8 +294,7 @@ const discoverInputSchema: Operation = async (ctx, p) => {
   // NOW on a quiet stream would sample nothing: sample the newest records instead of waiting.
   const samples: Buffer[] = [];
   for (const shard of openShards(stream)) {
-    const js = jsStreamName(stream.uid, shard.index);
-    const read = await readShard(ctx.store, js, { jsSeq: 1, index: 0 }, { limit: 100, maxBytes: 1 << 20, minArrivalMs: 0, keys: ctx.keys });
+    const read = await readBatch(ctx.store, stream, shard.shardId, { jsSeq: 0, index: 0 }, { limit: 100, maxBytes: 1 << 20, keys: ctx.keys });
     const recs = pos === 'TRIM_HORIZON' ? read.records : read.records.slice(-100);
     for (const r of recs) samples.push(r.data);
     if (samples.length >= 100) break;

@@ -2,7 +2,7 @@
 import type { ApplicationDefinition, InputDef, OutputDef, RecordColumn, RecordFormat, ReferenceDef } from '../../../contract/analytics.js';
 import { inAppStreamName } from '../../../contract/analytics.js';
 import type { ApplicationRecord } from '../../../stream/applications.js';
-import { KinesisError } from '../errors.js';
+import { KinesisError, validationError } from '../errors.js';
 import type { Params } from '../context.js';
 
 export type AppRecord = ApplicationRecord<ApplicationDefinition>;
@@ -53,7 +53,16 @@ export function schemaOut(format: RecordFormat, columns: RecordColumn[]): Params
   };
 }
 
-export function inputIn(p: Params, id: string): InputDef {
+/** InputParallelism.Count: 1–64, as AWS validates it (a ValidationException naming the member). */
+export function parallelismIn(count: unknown, at: string): number {
+  if (count === undefined || count === null) return 1;
+  if (typeof count !== 'number' || !Number.isInteger(count)) throw validationError([`Value '${String(count)}' at '${at}' failed to satisfy constraint: Member must be an integer`]);
+  if (count < 1) throw validationError([`Value '${count}' at '${at}' failed to satisfy constraint: Member must have value greater than or equal to 1`]);
+  if (count > 64) throw validationError([`Value '${count}' at '${at}' failed to satisfy constraint: Member must have value less than or equal to 64`]);
+  return count;
+}
+
+export function inputIn(p: Params, id: string, at = 'input'): InputDef {
   if (typeof p?.NamePrefix !== 'string') throw invalidArgument('Input.NamePrefix is required.');
   const streamIn = p.KinesisStreamsInput;
   const fhIn = p.KinesisFirehoseInput;
@@ -69,7 +78,7 @@ export function inputIn(p: Params, id: string): InputDef {
   if (!schema) throw invalidArgument('Input.InputSchema is required.');
   if (schema.RecordEncoding !== undefined && schema.RecordEncoding !== 'UTF-8') throw invalidArgument('RecordEncoding must be UTF-8.');
   return {
-    id, namePrefix: p.NamePrefix, parallelism: p.InputParallelism?.Count ?? 1, source,
+    id, namePrefix: p.NamePrefix, parallelism: parallelismIn(p.InputParallelism?.Count, `${at}.inputParallelism.count`), source,
     format: recordFormatIn(schema.RecordFormat), encoding: 'UTF-8', columns: columnsIn(schema.RecordColumns),
   };
 }

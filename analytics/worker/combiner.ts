@@ -1,0 +1,187 @@
+// Phase 2 of two-phase aggregation, on the one replica holding the
+// application lease: reads the partials stream in order, keeps one partial per
+// window and shard, and closes a window once every input shard's watermark
+// has passed its end (a shard that ended, or whose lease is at SHARD_END, no
+// longer holds windows back; a shard nobody reads yet holds them all). The
+// combined rows (one per window and key) go into the pump's target stream of
+// the combiner's engine, which runs the rest of the application and whose
+// output is emitted exactly once by the runner's checkpoint-then-emit cycle.
+// The combiner's state (stream position, partials of open windows, shard
+// watermarks) is part of that checkpoint.
+import type { ApplicationDefinition } from '../../contract/analytics.js';
+import type { Store } from '../../stream/connect.js';
+import { directSource, kvLeaseStore, SHARD_END } from '../../consumer/index.js';
+import { keys as leaseKeys, type LeaseValue } from '../../consumer/leaseRecords.js';
+import type { Engine } from '../engine/engine.js';
+import { coerce, TypeError_, type Value } from '../engine/types.js';
+import type { Decomposition, PartialPump } from '../sql/decompose.js';
+import { InputFeed } from './inputFeed.js';
+import type { CombinerState } from './checkpoint.js';
+import { definitionEpoch, partialsStreamName, type PartialMessage } from './partials.js';
+
+const REFRESH_MS = 2000;
+
+export type { CombinerState };
+
+export class Combiner {
+  state: CombinerState = { seq: 0, windows: {}, closedUpTo: {}, wms: {}, ended: [] };
+  private required: string[] | undefined;
+  private requiredAt = 0;
+  private readonly source;
+  private readonly leases;
+  private readonly stream: string;
+  private readonly epoch: string;
+
+  constructor(private readonly store: Store, private readonly def: ApplicationDefinition, private readonly plan: Extract<Decomposition, { decomposable: true }>, private readonly log: (m: string) => void) {
+    this.source = directSource(store);
+    this.leases = kvLeaseStore(store);
+    this.stream = partialsStreamName(def.name);
+    this.epoch = definitionEpoch(def);
+  }
+
+  private purgedAt = 0;
+
+  /** A checkpoint holding `seq` is saved: what it covers is no longer needed (purged every 10 s at most). */
+  async committed(seq: number): Promise<void> {
+    if (Date.now() - this.purgedAt < 10_000) return;
+    this.purgedAt = Date.now();
+    await this.store.jsm.streams.purge(this.stream, { seq: seq + 1 }).catch((e) => this.log(`combiner: purging partials: ${(e as Error).message}`));
+  }
+
+  restore(s: CombinerState | undefined): void {
+    if (s) this.state = structuredClone(s);
+  }
+
+  /** Input shards whose watermark must pass a window before it closes. */
+  private async requiredShards(): Promise<string[] | undefined> {
+    if (this.required && Date.now() - this.requiredAt < REFRESH_MS) return this.required;
+    try {
+      const out: string[] = [];
+      const ended = new Set(this.state.ended);
+      for (const i of this.def.inputs) {
+        const k = leaseKeys(InputFeed.consumerName(this.def.name, i.id), i.source.name);
+        const finished = new Set<string>();
+        for (const [key, v] of await this.leases.list(k.all)) if (k.isLease(key) && (v.value as LeaseValue).checkpoint === SHARD_END) finished.add((v.value as LeaseValue).shardId);
+        for (const s of await this.source.listShards(i.source.name)) {
+          const id = `${i.id}/${s.shardId}`;
+          if (!finished.has(s.shardId) && !ended.has(id)) out.push(id);
+        }
+      }
+      this.required = out;
+      this.requiredAt = Date.now();
+    } catch (e) {
+      this.log(`combiner: listing shards: ${(e as Error).message}`);
+    }
+    return this.required;
+  }
+
+  private apply(m: PartialMessage): void {
+    const id = `${m.input}/${m.shard}`;
+    const st = this.state;
+    if (m.type === 'watermark') st.wms[id] = Math.max(st.wms[id] ?? Number.NEGATIVE_INFINITY, m.wm);
+    else if (m.type === 'end') { if (!st.ended.includes(id)) st.ended.push(id); this.required = undefined; }
+    else if (m.type === 'partial') {
+      // A window already combined: this is the same partial published again after a move.
+      if (m.t <= (st.closedUpTo[m.stream] ?? Number.NEGATIVE_INFINITY)) return;
+      const w = ((st.windows[m.stream] ??= {})[String(m.t)] ??= {});
+      // One entry per shard and chunk: the same chunk published again replaces itself.
+      w[`${id}#${m.chunk ?? 0}`] = m.rows;
+    }
+  }
+
+  /** Applies what the partials stream holds, then combines the windows every shard has passed. */
+  async step(engine: Engine): Promise<{ n: number; wm: number }> {
+    let n = 0;
+    const info = await this.store.jsm.streams.info(this.stream);
+    const last = Math.min(info.state.last_seq, this.state.seq + 2000);
+    for (let seq = Math.max(this.state.seq + 1, info.state.first_seq); seq <= last; seq++) {
+      try {
+        const sm = await this.store.jsm.streams.getMessage(this.stream, { seq });
+        const m = JSON.parse(Buffer.from(sm.data).toString('utf8')) as PartialMessage & { epoch?: string };
+        if (m.epoch !== this.epoch) { /* an earlier definition's */ }
+        else if (m.type === 'errors') for (const e of m.errors) engine.error(e[0], e[1], e[2], e[3], e[4]);
+        else this.apply(m);
+        n++;
+      } catch (e) {
+        if (!/no message found|10037/.test(String((e as Error).message))) throw e;
+      }
+      this.state.seq = seq;
+    }
+    const required = await this.requiredShards();
+    if (!required) return { n, wm: Number.NEGATIVE_INFINITY };
+    let wm = Number.POSITIVE_INFINITY;
+    for (const id of required) wm = Math.min(wm, this.state.wms[id] ?? Number.NEGATIVE_INFINITY);
+    if (wm === Number.POSITIVE_INFINITY) wm = Number.NEGATIVE_INFINITY;
+    for (const p of this.plan.pumps) await this.close(engine, p, wm);
+    return { n, wm };
+  }
+
+  private async close(engine: Engine, p: PartialPump, wm: number): Promise<void> {
+    const wins = this.state.windows[p.partialStream] ?? {};
+    const ends = Object.keys(wins).map(Number).filter((t) => t <= wm).sort((a, b) => a - b);
+    if (ends.length === 0) return;
+    const cols = engine.columns(p.target)!;
+    const at = p.targetColumns.map((c) => cols.findIndex((x) => x.name === c));
+    const out: { t: number; v: Value[] }[] = [];
+    for (const t of ends) {
+      for (const v of combine(p, Object.values(wins[String(t)]!).flat())) {
+        const row: Value[] = new Array(cols.length).fill(null);
+        try {
+          v.forEach((x, k) => { row[at[k]!] = coerce(x, cols[at[k]!]!.type, cols[at[k]!]!.name); });
+        } catch (e) {
+          if (!(e instanceof TypeError_)) throw e;
+          engine.error('TYPE_ERROR', e.message, t, JSON.stringify(v), p.name);
+          continue;
+        }
+        out.push({ t, v: row });
+      }
+      delete wins[String(t)];
+    }
+    this.state.closedUpTo[p.partialStream] = Math.max(this.state.closedUpTo[p.partialStream] ?? Number.NEGATIVE_INFINITY, ends[ends.length - 1]!);
+    await engine.push(p.target, out);
+  }
+}
+
+/** One row per key from the partial rows of one window: COUNT and SUM add up, MIN/MAX compare, AVG divides the sums. */
+export function combine(p: PartialPump, partials: Value[][]): Value[][] {
+  const groups = new Map<string, Value[][]>();
+  const keyOf = (r: Value[]) => {
+    const key: Value[] = [];
+    let c = 0;
+    for (const it of p.items) {
+      if (it === 'key') key.push(r[c]!);
+      c += it === 'avg' ? 2 : 1;
+    }
+    return JSON.stringify(key);
+  };
+  for (const r of partials) {
+    const k = keyOf(r);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(r);
+  }
+  const out: Value[][] = [];
+  for (const rows of groups.values()) {
+    const v: Value[] = [];
+    let c = 0;
+    for (const it of p.items) {
+      const col = rows.map((r) => r[c]).filter((x): x is Exclude<Value, null> => x !== null && x !== undefined);
+      switch (it) {
+        case 'key': v.push(rows[0]![c]!); break;
+        case 'count': v.push(col.reduce((a: number, b) => a + Number(b), 0)); break;
+        case 'sum': v.push(col.length ? col.reduce((a: number, b) => a + Number(b), 0) : null); break;
+        case 'min': v.push(col.length ? col.reduce((a, b) => (b < a ? b : a)) : null); break;
+        case 'max': v.push(col.length ? col.reduce((a, b) => (b > a ? b : a)) : null); break;
+        case 'avg': {
+          const sums = rows.map((r) => r[c]).filter((x) => x !== null).map(Number);
+          const count = rows.map((r) => r[c + 1]).filter((x) => x !== null).reduce((a: number, b) => a + Number(b), 0);
+          v.push(count > 0 ? sums.reduce((a, b) => a + b, 0) / count : null);
+          break;
+        }
+      }
+      c += it === 'avg' ? 2 : 1;
+    }
+    out.push(v);
+  }
+  return out;
+}

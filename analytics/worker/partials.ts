@@ -1,0 +1,303 @@
+// Phase 1 of two-phase aggregation: every replica takes shards of each input
+// through consumer-group leases (inputFeed.ts's application names) and runs,
+// per shard, an engine holding only the partial pumps (sql/decompose.ts).
+// When the shard's ROWTIME watermark passes a window, the window's partial
+// rows go to the application's partials stream (JetStream) under a
+// deterministic message id, then the shard's watermark; the shard's state
+// (position, open windows) is saved after that and the lease follows it.
+// A replica killed mid-window leaves its shards to others, which resume from
+// the saved state: partials published again carry the same ids (JetStream's
+// duplicate window, and the combiner keeps one partial per window and shard).
+import { createHash } from 'node:crypto';
+import { nanos, StorageType, type KV, type ObjectStore } from 'nats';
+import type { ApplicationDefinition } from '../../contract/analytics.js';
+import { inAppStreamName } from '../../contract/analytics.js';
+import type { Store } from '../../stream/connect.js';
+import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
+import { compareSequence } from '../../consumer/userRecords.js';
+import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
+import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
+import type { Value } from '../engine/types.js';
+import { RecordMapper } from '../mapping.js';
+import type { Decomposition } from '../sql/decompose.js';
+import { checkpointStore } from './checkpoint.js';
+import { InputFeed, inAppIndexOf, type ShardPos } from './inputFeed.js';
+
+/** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
+export type PartialMessage =
+  | { type: 'partial'; input: string; shard: string; stream: string; t: number; chunk: number; rows: Value[][] }
+  | { type: 'errors'; input: string; shard: string; errors: [name: string, message: string, dataRowtime: number | null, dataRow: string, pump: string][] }
+  | { type: 'watermark'; input: string; shard: string; wm: number }
+  | { type: 'end'; input: string; shard: string };
+
+/** Partial rows per message (a row is a few dozen bytes of JSON; NATS takes 1 MiB by default). Tests lower it to exercise chunks. */
+const PARTIAL_CHUNK_ROWS = Number(process.env.SHARDLINE_TEST_PARTIAL_CHUNK_ROWS ?? 2000);
+
+const token = (app: string) => createHash('sha256').update(app).digest('hex').slice(0, 20);
+export const partialsStreamName = (app: string) => `ANALYTICS_PARTIALS_${token(app)}`;
+const partialsSubject = (app: string) => `shardline.analytics.partials.${token(app)}`;
+/** The epoch of a definition: shard states and message ids of another definition are not reused. */
+export const definitionEpoch = (d: ApplicationDefinition) => createHash('sha256').update(JSON.stringify(d)).digest('hex').slice(0, 16);
+
+export async function ensurePartialsStream(store: Store, app: string): Promise<string> {
+  const name = partialsStreamName(app);
+  try {
+    await store.jsm.streams.info(name);
+  } catch {
+    await store.jsm.streams.add({
+      name, subjects: [partialsSubject(app)], storage: StorageType.File, num_replicas: store.replicas,
+      // Longer than any restart: a partial published again after a crash is dropped by id.
+      duplicate_window: nanos(10 * 60_000), max_age: nanos(24 * 3600_000),
+    }).catch(async (e) => { await store.jsm.streams.info(name).catch(() => { throw e; }); });
+  }
+  return name;
+}
+
+/** Messages carry the definition's epoch: the combiner ignores those of an earlier definition. */
+async function publish(store: Store, app: string, epoch: string, m: PartialMessage, msgID?: string): Promise<void> {
+  await store.js.publish(partialsSubject(app), Buffer.from(JSON.stringify({ ...m, epoch })), msgID ? { msgID } : {});
+}
+
+interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState }
+
+export interface PartialWorkersOptions {
+  store: Store;
+  definition: ApplicationDefinition;
+  decomposition: Extract<Decomposition, { decomposable: true }>;
+  references: ReferenceTable[];
+  start: 'NOW' | 'TRIM_HORIZON';
+  failoverTimeMs: number;
+  idleWatermarkLagMs: number;
+  checkpointIntervalMs: number;
+  log: (m: string) => void;
+}
+
+/** Phase 1 on this replica: one Consumer per input; a ShardAggregator per leased shard. */
+export class PartialWorkers {
+  private consumers: Consumer[] = [];
+  private os!: ObjectStore;
+  readonly epoch: string;
+
+  constructor(private readonly o: PartialWorkersOptions) {
+    this.epoch = definitionEpoch(o.definition);
+  }
+
+  async start(): Promise<void> {
+    await ensurePartialsStream(this.o.store, this.o.definition.name);
+    this.os = await checkpointStore(this.o.store);
+    for (const input of this.o.definition.inputs) {
+      if (input.source.kind !== 'stream') throw new Error(`input ${input.id}: delivery stream inputs are not supported yet`);
+      const c = new Consumer({
+        applicationName: InputFeed.consumerName(this.o.definition.name, input.id),
+        streamName: input.source.name,
+        source: directSource(this.o.store),
+        leaseStore: kvLeaseStore(this.o.store),
+        processorFactory: (shardId) => new ShardAggregator(this, input.id, shardId),
+        initialPosition: this.o.start === 'TRIM_HORIZON' ? { type: 'TRIM_HORIZON' } : { type: 'LATEST' },
+        failoverTimeMs: this.o.failoverTimeMs,
+        idleTimeBetweenReadsMs: 200,
+        shardSyncIntervalMs: 2000,
+        maxRecords: 5000,
+        callProcessRecordsEvenForEmptyRecordList: true,
+        log: (m) => this.o.log(`input ${input.id}: ${m}`),
+      });
+      this.consumers.push(c);
+      await c.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.consumers) await c.stop();
+  }
+
+  heldShards(): string[] {
+    return this.consumers.flatMap((c) => c.heldShards());
+  }
+
+  /** @internal */ get opts() { return this.o; }
+  /** @internal */ get objects() { return this.os; }
+  private headsKv?: Promise<KV>;
+  /** @internal */ heads(): Promise<KV> {
+    return (this.headsKv ??= this.o.store.js.views.kv(SHARD_HEADS_BUCKET, { history: 1, replicas: this.o.store.replicas }));
+  }
+}
+
+const stateKey = (app: string, input: string, shard: string) => `part.${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
+
+/** Which state object is a shard's current one, and who writes it (compare-and-set, so a stale holder cannot). */
+interface StateHead { object?: string; holder: string }
+export const SHARD_HEADS_BUCKET = 'shardline_analytics_shards';
+
+/** A shard holder cut off past its lease (a long pause) finds its state write refused and stops. */
+class StateFencedError extends Error {}
+
+class ShardAggregator implements RecordProcessor {
+  private engine?: Engine;
+  private pos?: ShardPos;
+  private maxArrivalMs = Number.NEGATIVE_INFINITY;
+  private sentWm = Number.NEGATIVE_INFINITY;
+  private sentWmAt = 0;
+  private savedAt = 0;
+  private leased?: ShardPos;
+  private head?: { revision: number; value: StateHead };
+  private readonly holder = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  private writes = 0;
+  private fenced = false;
+  private outbox: { m: PartialMessage; id: string }[] = [];
+  private inApp: string[];
+  private mapper: RecordMapper;
+  private readonly app: string;
+
+  constructor(private readonly w: PartialWorkers, private readonly input: string, private readonly shard: string) {
+    const def = w.opts.definition.inputs.find((i) => i.id === input)!;
+    this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
+    this.mapper = new RecordMapper(def.format, def.columns);
+    this.app = w.opts.definition.name;
+  }
+
+  async initialize(): Promise<void> {
+    const o = this.w.opts;
+    this.engine = await Engine.compile({
+      code: o.decomposition.partialCode,
+      inputs: o.definition.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({ name: inAppStreamName(i, k + 1), columns: i.columns }))),
+      references: o.references,
+    });
+    // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
+    const heads = await this.w.heads();
+    const key = stateKey(this.app, this.input, this.shard);
+    const e = await heads.get(key);
+    const cur = e && e.operation === 'PUT' && e.length > 0 ? (e.json<StateHead>()) : undefined;
+    const value: StateHead = { object: cur?.object, holder: this.holder };
+    const revision = e && e.operation === 'PUT' ? await heads.update(key, JSON.stringify(value), e.revision) : await heads.create(key, JSON.stringify(value));
+    this.head = { revision, value };
+    const blob = cur?.object ? await this.w.objects.getBlob(cur.object) : null;
+    const st = blob ? (JSON.parse(Buffer.from(blob).toString('utf8')) as ShardState) : undefined;
+    if (st && st.epoch === this.w.epoch) {
+      this.engine.restore(st.engine);
+      this.pos = st.pos;
+      this.leased = st.pos;
+      this.maxArrivalMs = st.maxArrivalMs ?? Number.NEGATIVE_INFINITY;
+      o.log(`shard ${this.input}/${this.shard}: resumed at ${st.pos?.seq ?? 'its start'}`);
+    }
+  }
+
+  async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
+    if (this.fenced || !this.engine) return;
+    const engine = this.engine;
+    const o = this.w.opts;
+    const rows = this.inApp.map(() => [] as { t: number; v: Value[] }[]);
+    const errors: PartialMessage & { type: 'errors' } = { type: 'errors', input: this.input, shard: this.shard, errors: [] };
+    let firstPos: ShardPos | undefined;
+    for (const r of batch.records) {
+      const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
+      // Already in the engine (read again after a crash or a move, or a batch retried after a failure).
+      if (this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
+      firstPos ??= pos;
+      this.pos = pos;
+      const t = r.approximateArrivalTimestamp.getTime();
+      if (t > this.maxArrivalMs) this.maxArrivalMs = t;
+      const m = this.mapper.map(r.data);
+      const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
+      for (const v of m.rows) rows[k]!.push({ t, v });
+      for (const e of m.errors) errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
+    }
+    for (let k = 0; k < this.inApp.length; k++) await engine.push(this.inApp[k]!, rows[k]!);
+    const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
+    const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
+    if (Number.isFinite(wm)) await engine.advance(wm);
+    this.collect(errors, firstPos);
+    const published = await this.publishOutbox();
+    // Watermarks at most every 250 ms (they only matter at window ends), and with every partial.
+    if (Number.isFinite(wm) && wm > this.sentWm && (published || Date.now() - this.sentWmAt >= 250)) {
+      this.sentWmAt = Date.now();
+      await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm });
+      this.sentWm = wm;
+    }
+    if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
+  }
+
+  /** Messages for the windows the engine closed (one per window) and error rows, into the outbox. */
+  private collect(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined): void {
+    for (const [stream, list] of this.engine!.drain()) {
+      if (stream === ERROR_STREAM) {
+        for (const r of list) errors.errors.push([String(r.v[2]), String(r.v[3]), r.v[4] as number | null, String(r.v[5]), String(r.v[6] ?? '')]);
+        continue;
+      }
+      const byT = new Map<number, Value[][]>();
+      for (const r of list) {
+        let l = byT.get(r.t);
+        if (!l) byT.set(r.t, (l = []));
+        l.push(r.v);
+      }
+      for (const [t, rows] of [...byT].sort((a, b) => a[0] - b[0])) {
+        // Chunks keep each message under NATS's payload limit (many keys in one window).
+        for (let c = 0, i = 0; i < rows.length; c++, i += PARTIAL_CHUNK_ROWS) {
+          this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t, chunk: c, rows: rows.slice(i, i + PARTIAL_CHUNK_ROWS) }, id: `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}:${c}` });
+        }
+      }
+    }
+    // Named by the batch's records: a mapping error is reported once per record.
+    if (errors.errors.length) this.outbox.push({ m: errors, id: `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}` });
+  }
+
+  /** Publishes the outbox in order; what fails stays for the next call (the engine has already let go of it). */
+  private async publishOutbox(): Promise<boolean> {
+    const n = this.outbox.length;
+    while (this.outbox.length) {
+      const { m, id } = this.outbox[0]!;
+      await publish(this.w.opts.store, this.app, this.w.epoch, m, id);
+      this.outbox.shift();
+    }
+    return n > 0;
+  }
+
+  private async save(cp: Checkpointer): Promise<void> {
+    const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot() };
+    // A new object each time, made current by a compare-and-set of the head; the previous one is removed after.
+    const object = `${stateKey(this.app, this.input, this.shard)}.${this.holder}.${++this.writes}`;
+    await this.w.objects.putBlob({ name: object }, Buffer.from(JSON.stringify(st)));
+    const head = this.head!;
+    const value: StateHead = { object, holder: this.holder };
+    try {
+      this.head = { revision: await (await this.w.heads()).update(stateKey(this.app, this.input, this.shard), JSON.stringify(value), head.revision), value };
+    } catch (e) {
+      await this.w.objects.delete(object).catch(() => undefined);
+      this.fenced = true;
+      throw new StateFencedError(`shard ${this.input}/${this.shard}: another worker holds its state now (${(e as Error).message})`);
+    }
+    if (head.value.object) await this.w.objects.delete(head.value.object).catch(() => undefined);
+    this.savedAt = Date.now();
+    const p = this.pos;
+    if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {
+      await cp.checkpoint(p.seq, p.sub);
+      this.leased = p;
+    }
+  }
+
+  async shardEnded(cp: Checkpointer): Promise<void> {
+    if (!this.engine) { await cp.checkpoint(); return; }
+    // Every window of a finished shard is complete.
+    await this.engine.advance(Number.MAX_SAFE_INTEGER);
+    this.collect({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
+    await this.publishOutbox();
+    await this.save(cp);
+    await publish(this.w.opts.store, this.app, this.w.epoch, { type: 'end', input: this.input, shard: this.shard });
+    await cp.checkpoint();
+    this.engine!.close();
+    this.engine = undefined;
+  }
+
+  async shutdownRequested(cp: Checkpointer): Promise<void> {
+    if (!this.engine) return;
+    // Partials first: a state saved past windows whose partials were never published would lose them.
+    await this.publishOutbox().then(() => this.save(cp)).catch((e) => this.w.opts.log(`shard ${this.shard}: final save: ${(e as Error).message}`));
+    this.engine.close();
+    this.engine = undefined;
+  }
+
+  leaseLost(): void {
+    this.w.opts.log(`shard ${this.input}/${this.shard}: lease lost`);
+    this.engine?.close();
+    this.engine = undefined;
+  }
+}
