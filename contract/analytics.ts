@@ -99,3 +99,9 @@ export const inAppStreamName = (i: Pick<InputDef, 'namePrefix' | 'inAppName'>, n
 /** Every in-application stream of an input: InputParallelism n gives NamePrefix_001 … NamePrefix_00n. */
 export const inAppStreamNames = (i: Pick<InputDef, 'namePrefix' | 'inAppName' | 'parallelism'>) =>
   Array.from({ length: i.parallelism }, (_, k) => inAppStreamName(i, k + 1));
+
+/**
+ * The consumer group (the consumer library's applicationName) an application's
+ * workers form over one input: the operator reads its lag to scale them.
+ */
+export const analyticsConsumerGroup = (application: string, inputId: string) => `analytics.${application}.${inputId}`;

@@ -54,3 +54,9 @@ export function parseDeliveryConfig(json: unknown): DeliveryRunConfig {
   }
   return standaloneDeliveryConfig.parse(json);
 }
+
+/**
+ * The consumer group (the consumer library's applicationName) a delivery
+ * stream's workers form over its source: the operator reads its lag to scale them.
+ */
+export const deliveryConsumerGroup = (uid: string) => `firehose-${uid}`;

@@ -17,6 +17,7 @@ import { compareSequence } from '../../consumer/userRecords.js';
 import type { Checkpointer, LeaseStore, RecordBatch, RecordProcessor, ShardSource } from '../../consumer/types.js';
 
 import type { ShardPos } from './checkpoint.js';
+import { analyticsConsumerGroup } from '../../contract/analytics.js';
 export type { ShardPos };
 
 export interface FedRecord { shardId: string; pos: ShardPos; data: Buffer; arrivalMs: number; partitionKey: string }
@@ -101,7 +102,7 @@ export class InputFeed {
 
   /** One consumer application per analytics application and input. */
   static consumerName(app: string, inputId: string): string {
-    return `analytics.${app}.${inputId}`;
+    return analyticsConsumerGroup(app, inputId);
   }
 
   async start(): Promise<void> {

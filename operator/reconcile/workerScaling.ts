@@ -52,6 +52,8 @@ export async function scaleWorkers(
       next = { ...prev, desiredReplicas: to, specReplicas };
     }
   } else {
+    // No group (workers that cannot split their work): no lag is read, only the bounds and spec.replicas apply.
+    if (!group) ctx.workerLag?.untrack(key);
     const samples = group && ctx.workerLag ? ctx.workerLag.track(key, group, Math.max(a.scaleUpStabilizationSeconds, a.scaleDownStabilizationSeconds) * 1000 + 10_000) : [];
     const last = prev.lastDecision ? Date.parse(prev.lastDecision.time) : undefined;
     const d = decideReplicas({

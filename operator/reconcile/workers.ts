@@ -6,7 +6,7 @@ import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
 import { analyticsChildren, analyticsDefinition, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
 import { analyticsSqlError } from '../model/analyticsSql.js';
-import { scaleOutMode } from '../../analytics/sql/decompose.js';
+import { scaleOutMode, twoPhasePlan } from '../../analytics/sql/decompose.js';
 import { selectorLabels, type Component } from '../model/common.js';
 import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
@@ -18,6 +18,8 @@ import { scaleWorkers } from './workerScaling.js';
 import { deliveryDefinitionOf } from '../model/deliveryDefinition.js';
 import { DefinitionOwnerError, type DeliveryStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
 import { deploymentAvailable, type Context, type Result } from './context.js';
+import { analyticsConsumerGroup } from '../../contract/analytics.js';
+import { deliveryConsumerGroup } from '../../contract/delivery.js';
 
 /** The status block of a DeliveryStream from its workers' reports (no volatile fields when nothing changed: no writes once converged). */
 function deliveryProgress(s: DeliveryStats) {
@@ -150,8 +152,8 @@ async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<R
     throw e;
   }
 
-  // The consumer group the workers form (runtime/delivery/worker.ts names it by the definition's uid).
-  const group = definition ? { application: `firehose-${definition.uid}`, stream: definition.sourceStream } : undefined;
+  // The consumer group the workers form over the source.
+  const group = definition ? { application: deliveryConsumerGroup(definition.uid), stream: definition.sourceStream } : undefined;
   const scale = await scaleWorkers(ctx, d, key, spec.autoscaling, spec.replicas, group);
   const scaled = { autoscaling: scale.status };
   const kids = deliveryChildren(d, spec, source, ctx.settings, keyRefs, scale.replicas);
@@ -201,9 +203,13 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   const sqlError = await analyticsSqlError(analyticsDefinition(a, spec, streams));
   if (sqlError) return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'InvalidSQL', message: sqlError });
 
-  // The analytics worker reads its inputs without consumer-group leases yet (one active worker per application):
-  // no lag reaches the decider, so only the bounds and spec.replicas apply (docs/autoscaling.md).
-  const scale = await scaleWorkers(ctx, a, key, spec.autoscaling, spec.replicas, undefined);
+  // Replicas split the shards only when the application's aggregates decompose (two-phase); otherwise one
+  // replica is active and more would stand by, so no lag is tracked and only the bounds and spec.replicas apply.
+  // The lag is the first input's group (KDA SQL applications have one streaming input).
+  const def = analyticsDefinition(a, spec, streams);
+  const first = def.inputs[0];
+  const group = twoPhasePlan(def).decomposable && first ? { application: analyticsConsumerGroup(def.name, first.id), stream: first.source.name } : undefined;
+  const scale = await scaleWorkers(ctx, a, key, spec.autoscaling, spec.replicas, group);
   const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs, scale.replicas);
   const stored = await ensureChildren(ctx, [
     { type: ConfigMaps, cache: ctx.caches.configMaps, desired: kids.configMap },
@@ -212,6 +218,6 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   const dep = stored.get('Deployment');
   const outcome = outcomeFor(dep, 'Analytics');
   // Whether replicas split the work or stand by (the worker logs the same).
-  if (outcome.state === 'Ready') outcome.message += ` Scale-out: ${scaleOutMode(analyticsDefinition(a, spec, streams))}.`;
+  if (outcome.state === 'Ready') outcome.message += ` Scale-out: ${scaleOutMode(def)}.`;
   return finish(ctx, AnalyticsApps, a, 'analytics', outcome, dep, undefined, { autoscaling: scale.status });
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
-import { parseDeliveryConfig, type DeliveryRunConfig } from '../../contract/delivery.js';
+import { deliveryConsumerGroup, parseDeliveryConfig, type DeliveryRunConfig } from '../../contract/delivery.js';
 import { ENV } from '../../contract/env.js';
 import { Consumer } from '../../consumer/consumer.js';
 import { directSource } from '../../consumer/sources/direct.js';
@@ -140,7 +140,7 @@ export async function startDeliveryWorker(
     const processors = new Set<DeliveryProcessor>();
     const consumer = new Consumer({
       // A re-created delivery stream (new uid) starts afresh: its leases and checkpoints are its own.
-      applicationName: `firehose-${uid}`,
+      applicationName: deliveryConsumerGroup(uid),
       streamName: cur.sourceStream,
       source,
       leaseStore: leases,

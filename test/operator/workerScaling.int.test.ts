@@ -13,10 +13,11 @@ import { startControlPlane, CRD_FILES, markPodsReady, until, type ControlPlane }
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
-import { DataStreams, DeliveryStreams, Deployments, Pods } from '../../operator/kube/resources.js';
+import { AnalyticsApps, DataStreams, DeliveryStreams, Deployments, Pods } from '../../operator/kube/resources.js';
 import { connectStore, type Store } from '../../stream/connect.js';
 import { getDeliveryStream, openDeliveryStore } from '../../stream/deliveryStreams.js';
 import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
+import { keys as leaseKeys } from '../../consumer/leaseRecords.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 
 let cp: ControlPlane;
@@ -205,6 +206,66 @@ test('a lagging delivery consumer group: replicas double up to the shard count (
     await pods.stop();
   }
 }, 300_000);
+
+test('a lagging AnalyticsApp whose aggregates decompose: replicas follow its input group\'s lag up to the shard count; one that does not decompose is not scaled by lag', async () => {
+  const n = await cp.namespace('wscale');
+  namespaces.push(n);
+  await cp.client.create(DataStreams, { apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'ticks', namespace: n }, spec: { shards: 2, replicas: 1, streamName: `ticks-${n}`, runtime: { dedicated: true } } });
+  const columns = [{ name: 'K', sqlType: 'VARCHAR(8)', mapping: '$.k' }];
+  const app = (name: string, sql: string) => ({
+    apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name, namespace: n },
+    spec: {
+      inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'ticks' }, columns }],
+      sql, outputs: [{ name: 'OUT', dataStreamRef: { name: 'ticks' } }],
+      autoscaling: { minReplicas: 1, maxReplicas: 10, targetLagSeconds: 1, scaleUpStabilizationSeconds: 2, scaleDownStabilizationSeconds: 60 },
+    },
+  });
+  // Counts per key and 1-s window decompose (two-phase); a DISTINCT count does not.
+  await cp.client.create(AnalyticsApps, app('counts', `CREATE OR REPLACE STREAM "OUT" (K VARCHAR(8), N INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, COUNT(*) FROM "SOURCE_SQL_STREAM_001" GROUP BY K, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`));
+  await cp.client.create(AnalyticsApps, app('distinct', `CREATE OR REPLACE STREAM "OUT" (N INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM COUNT(DISTINCT K) FROM "SOURCE_SQL_STREAM_001" GROUP BY STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`));
+  for (const name of ['counts', 'distinct']) {
+    await until(`${name} Ready`, async () => {
+      const o = await cp.client.get<any>(AnalyticsApps, n, name);
+      return cond(o)?.status === 'True' && o.status.autoscaling && o;
+    }, 60_000);
+  }
+  expect(cond(await cp.client.get<any>(AnalyticsApps, n, 'counts')).message).toMatch(/replicas split the shards/);
+  expect(cond(await cp.client.get<any>(AnalyticsApps, n, 'distinct')).message).toMatch(/one active replica/);
+  // The group the analytics worker forms over its first input (analytics/worker/inputFeed.ts), read by both.
+  const group = (name: string) => `analytics.k8s.${n}.${name}.1.1`;
+  const counts = runPods(n, 'counts-analytics', group('counts'), `ticks-${n}`);
+  const distinct = runPods(n, 'distinct-analytics', group('distinct'), `ticks-${n}`);
+  try {
+    await until('one worker each holds both shards', async () => [counts, distinct].every((p) => [...p.workers.values()].some((c) => c.heldShards().length === 2)), 30_000);
+    // 160 records/s over 2 shards; a pod carries 100/s: one pod falls behind, two keep up.
+    const stopLoad = load(`ticks-${n}`, 160);
+    try {
+      const up = await until('counts scaled up to the shard count', async () => {
+        const o = await cp.client.get<any>(AnalyticsApps, n, 'counts');
+        return o.status.autoscaling?.recentDecisions?.some((d: any) => d.action === 'scaleUp' && d.toReplicas === 2) && o;
+      }, 120_000, 250);
+      const d = up.status.autoscaling.recentDecisions.find((x: any) => x.action === 'scaleUp');
+      expect(d.reason).toMatch(/above target/);
+      expect(JSON.parse(d.values).openShards).toBe(2);
+      expect((await cp.client.get<any>(Deployments, n, 'counts-analytics')).spec.replicas).toBe(2);
+      // The same lag on the app that cannot split its work made no decision: more replicas would only stand by.
+      await until('distinct lagging', async () => [...(await kvLeaseStore(store).list(leaseKeys(group('distinct'), `ticks-${n}`).all)).values()]
+        .some((e: any) => Math.max(e.value.millisBehindLatest ?? 0, e.value.iteratorAgeMs ?? 0) > 1000), 60_000, 250);
+      // Longer than the up window (2 s) and the sampling (300 ms): a lag-driven decision would have been made.
+      await sleep(5000);
+      const other = await cp.client.get<any>(AnalyticsApps, n, 'distinct');
+      expect(other.status.autoscaling.recentDecisions ?? []).toEqual([]);
+      expect(other.status.autoscaling.desiredReplicas).toBe(1);
+    } finally {
+      await stopLoad();
+    }
+  } finally {
+    await counts.stop();
+    await distinct.stop();
+  }
+}, 240_000);
 
 test('spec.autoscaling with minReplicas above maxReplicas: Ready=False InvalidSpec (the apiserver may not enforce the CEL rule); removing autoscaling gives spec.replicas back', async () => {
   const n = await cp.namespace('wscale');
