@@ -19,11 +19,11 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-/** Transpiles what the operator imports (operator/, the stream library, contract/, common/, crds/) once per test file; returns the entry script. */
+/** Transpiles what the operator imports (operator/, the stream library, contract/, common/, crds/, consumer/, analytics/) once per test file; returns the entry script. */
 export function buildOperatorJs(): string {
   if (built) return built;
   const outDir = path.join(REPO, '.tmp', 'operator-js', crypto.randomBytes(4).toString('hex'));
-  for (const dir of ['operator', 'stream', 'contract', 'common', 'crds', 'consumer']) {
+  for (const dir of ['operator', 'stream', 'contract', 'common', 'crds', 'consumer', 'analytics']) {
     for (const file of walk(path.join(REPO, dir))) {
       const js = ts.transpileModule(fs.readFileSync(file, 'utf8'), {
         fileName: file,
