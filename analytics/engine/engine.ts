@@ -8,7 +8,7 @@ import { INTERNAL_COLUMNS, planPump, quote, type PumpPlan } from '../sql/pump.js
 import { SqlError, lineCol } from '../sql/tokens.js';
 import { Duck, type TableColumn } from './duck.js';
 import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
-import { cumulate, hop, tumble, type Span } from './windows.js';
+import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 
 export interface Row { t: number; seq: number; v: Value[] }
 
@@ -266,21 +266,21 @@ export class Engine {
     for (const p of this.pumps) {
       if (p.plan.source !== stream) continue;
       const w = p.plan.window;
-      if (w.type === 'none') await this.deliver(p.plan.target, await this.run(p, rows.map((r) => work(p, r, { new: true }))));
+      if (w.type === 'none') await this.deliver(p.plan.target, await this.run(p, rows.map((r) => work(p, r, NEW)), rows));
       else if (w.type === 'sliding') await this.slide(p, rows);
       else await this.assign(p, rows);
     }
   }
 
-  /** Fills the pump's work table, runs its query, turns result rows into target rows. */
-  private async run(p: Pump, workRows: Value[][]): Promise<Row[]> {
-    await this.duck.fill(p.plan.workTable, p.tableColumns, workRows, p.tableIndex);
+  /** Fills the pump's work table (rows made by work(), one per source row), runs its query, turns result rows into target rows. */
+  private async run(p: Pump, workRows: Value[][], sources: Row[]): Promise<Row[]> {
+    await this.duck.fill(p.plan.workTable, p.tableColumns, workRows);
     let res;
     try {
       res = await this.duck.query(p.plan.sql);
     } catch (e) {
       // A runtime failure (a cast, a division by zero): the rows go to error_stream with the reason.
-      for (const r of workRows) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), r[p.source.length] as number, JSON.stringify(r.slice(0, p.source.length)), p.plan.name);
+      for (const r of sources) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), r.t, JSON.stringify(r.v), p.plan.name);
       return [];
     }
     const out: Row[] = [];
@@ -315,8 +315,8 @@ export class Engine {
     const rows = waiting.filter((r) => r.t < this.watermark).sort((a, b) => a.t - b.t || a.seq - b.seq);
     p.state.pending = waiting.filter((r) => r.t >= this.watermark);
     if (rows.length === 0) return;
-    const all = [...p.state.history.map((r) => work(p, r, { new: false })), ...rows.map((r) => work(p, r, { new: true }))];
-    const out = await this.run(p, all);
+    const all = [...p.state.history.map((r) => work(p, r, OLD)), ...rows.map((r) => work(p, r, NEW))];
+    const out = await this.run(p, all, [...p.state.history, ...rows]);
     // Keep what a later row's frame can still reach: RANGE → rows within the range of the newest; ROWS n → n per partition.
     const hist = [...p.state.history, ...rows];
     const newest = hist.reduce((m, r) => Math.max(m, r.t), Number.NEGATIVE_INFINITY);
@@ -338,9 +338,12 @@ export class Engine {
     const w = p.plan.window;
     const st = p.state;
     const byId = new Map(st.windows.map((x) => [x.id, x]));
+    const tumbling = w.type === 'tumbling' || (w.type === 'tvf' && w.fn === 'TUMBLE') ? w.sizeMs : 0;
+    /** The window the last row went to: rows come mostly in time order, so most rows go to it (no span array, id string or lookup). */
+    let last: Win | undefined;
     let keys: string[] | undefined;
     if (w.type === 'stagger') {
-      await this.duck.fill(p.plan.workTable, p.workColumns, rows.map((r) => work(p, r, { new: true })));
+      await this.duck.fill(p.plan.workTable, p.workColumns, rows.map((r) => work(p, r, NEW)));
       const q = await this.duck.query(`SELECT ${w.partitionSql} FROM ${quote(p.plan.workTable)} AS ${quote(p.plan.alias)} ORDER BY "__SEQ"`);
       keys = q.rows.map((r) => JSON.stringify(r));
     }
@@ -363,8 +366,15 @@ export class Engine {
         win.rows.push(r);
         placed = true;
       };
-      if (w.type === 'tumbling') tumble(t, w.sizeMs).forEach((s) => add(String(s.start), s));
-      else if (w.type === 'tvf' && w.fn === 'TUMBLE') tumble(t, w.sizeMs).forEach((s) => add(String(s.start), s));
+      if (tumbling) {
+        const start = tumbleStart(t, tumbling);
+        if (last !== undefined && last.start === start) {
+          if (last.end > closed) { last.rows.push(r); placed = true; }
+        } else {
+          add(String(start), { start, end: start + tumbling });
+          last = byId.get(String(start));
+        }
+      }
       else if (w.type === 'tvf' && w.fn === 'HOP') hop(t, w.sizeMs, w.slideMs).forEach((s) => add(String(s.start), s));
       else if (w.type === 'tvf' && w.fn === 'CUMULATE') cumulate(t, w.sizeMs, w.slideMs).forEach((s) => add(`${s.start}:${s.end}`, s));
       else if (w.type === 'tvf' && w.fn === 'SESSION') {
@@ -408,10 +418,12 @@ export class Engine {
     if (closing.length === 0) return;
     st.windows = st.windows.filter((x) => x.end > wm);
     const rows: Value[][] = [];
+    const sources: Row[] = [];
     closing.forEach((win, i) => {
-      for (const r of win.rows) rows.push(work(p, r, { new: true, wid: i, wend: win.end, ws: win.start }));
+      const o = { new: true, wid: i, wend: win.end, ws: win.start };
+      for (const r of win.rows) { rows.push(work(p, r, o)); sources.push(r); }
     });
-    await this.deliver(p.plan.target, await this.run(p, rows));
+    await this.deliver(p.plan.target, await this.run(p, rows, sources));
   }
 }
 
@@ -445,11 +457,42 @@ async function narrowWorkTable(duck: Duck, pump: Pump, names: string[]): Promise
 
 const isWindowed = (p: Pump) => p.plan.window.type !== 'none' && p.plan.window.type !== 'sliding';
 
-/** A row of the pump's work table: the source columns, then ROWTIME and the bookkeeping columns. */
-function work(p: Pump, r: Row, o: { new: boolean; wid?: number; wend?: number; ws?: number }): Value[] {
+interface WorkExtra { new: boolean; wid?: number; wend?: number; ws?: number }
+const NEW: WorkExtra = { new: true };
+const OLD: WorkExtra = { new: false };
+
+/**
+ * A row of the pump's work table: the source columns, then ROWTIME and the
+ * bookkeeping columns (workColumns' order); only the columns the table holds
+ * when it was narrowed (tableIndex), so no full row is built for them.
+ */
+function work(p: Pump, r: Row, o: WorkExtra): Value[] {
+  const idx = p.tableIndex;
+  if (idx) {
+    const n = p.source.length;
+    const row: Value[] = new Array(idx.length);
+    for (let k = 0; k < idx.length; k++) {
+      const c = idx[k]!;
+      row[k] = c < n ? r.v[c]! : workExtra(c - n, r, o);
+    }
+    return row;
+  }
   const row: Value[] = [...r.v, r.t, r.seq, o.wid ?? null, o.wend ?? null, o.new];
   if (p.plan.window.type === 'tvf') row.push(o.ws ?? null, o.wend ?? null);
   return row;
+}
+
+/** Work column source.length + j: ROWTIME, __SEQ, __WID, __WEND, __NEW, window_start, window_end. */
+function workExtra(j: number, r: Row, o: WorkExtra): Value {
+  switch (j) {
+    case 0: return r.t;
+    case 1: return r.seq;
+    case 2: return o.wid ?? null;
+    case 3: return o.wend ?? null;
+    case 4: return o.new;
+    case 5: return o.ws ?? null;
+    default: return o.wend ?? null;
+  }
 }
 
 function topological<T>(items: T[], deps: (t: T) => T[]): T[] | undefined {

@@ -6,11 +6,8 @@ export interface Span { start: number; end: number }
 
 const floorTo = (t: number, size: number) => Math.floor(t / size) * size;
 
-/** Tumbling: [floor(t/size)*size, +size), aligned to the epoch as STEP and TUMBLE are. */
-export const tumble = (t: number, sizeMs: number): Span[] => {
-  const start = floorTo(t, sizeMs);
-  return [{ start, end: start + sizeMs }];
-};
+/** Tumbling: [floor(t/size)*size, +size), aligned to the epoch as STEP and TUMBLE are; the start. */
+export const tumbleStart = (t: number, sizeMs: number): number => floorTo(t, sizeMs);
 
 /** Hopping: every window of `sizeMs` starting at a multiple of `slideMs` that holds t. */
 export function hop(t: number, sizeMs: number, slideMs: number): Span[] {

@@ -334,6 +334,27 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM TICKER FROM "${SRC
     e.close();
   });
 
+  test('a query that fails when a window closes sends each of the window\'s rows, whole, to error_stream', async () => {
+    // The work table holds only TICKER and the bookkeeping columns the query reads; the error rows still carry every source column.
+    const e = await Engine.compile({
+      code: `CREATE OR REPLACE STREAM "OUT" (N INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM SUM(CAST(TICKER AS INTEGER)) FROM "${SRC}" GROUP BY STEP("${SRC}".ROWTIME BY INTERVAL '1' SECOND);`,
+      inputs: [INPUT],
+    });
+    await e.push(SRC, [{ t: 1000, v: ['12', 1.5, 900] }, { t: 1500, v: ['AMZN', 2.5, 1400] }, { t: 2100, v: ['7', 3, 2000] }]);
+    await e.advance(2000);
+    const first = e.drain();
+    expect(first.get('OUT')).toBeUndefined();
+    expect(first.get('error_stream')!.map((r) => [r.v[2], r.v[4], r.v[5], r.v[6]])).toEqual([
+      ['EVALUATION_ERROR', 1000, '["12",1.5,900]', 'P'],
+      ['EVALUATION_ERROR', 1500, '["AMZN",2.5,1400]', 'P'],
+    ]);
+    expect(first.get('error_stream')![0]!.v[3]).toMatch(/AMZN/);
+    await e.advance(3000);
+    expect(e.drain().get('OUT')!.map((r) => r.v)).toEqual([[7]]);
+    e.close();
+  });
+
   const bad = async (code: string) => {
     try {
       (await Engine.compile({ code, inputs: [INPUT] })).close();
