@@ -7,6 +7,9 @@ import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './en
 
 export interface MappedRecord { rows: Value[][]; errors: string[] }
 
+/** Shared by every record that maps without errors (callers only read it). */
+const NO_ERRORS: string[] = Object.freeze([]) as unknown as string[];
+
 type Step = { key: string } | { index: number } | { slice: number } | { all: true };
 
 /** `$.a.b[0]`, `$["a"]`, `$.a[*]`, `$.a[0:]` → steps. */
@@ -101,7 +104,16 @@ export class RecordMapper {
       } catch (e) {
         return { rows, errors: [`record is not JSON: ${(e as Error).message}`] };
       }
-      for (const r of this.rowPath.length === 0 ? [doc] : select(doc, this.rowPath)) {
+      if (this.rowPath.length === 0) {
+        // One row per record (the common row path): no array of documents, no errors array unless it fails.
+        try {
+          return { rows: [this.row(doc)], errors: NO_ERRORS };
+        } catch (e) {
+          if (!(e instanceof TypeError_)) throw e;
+          return { rows, errors: [e.message] };
+        }
+      }
+      for (const r of select(doc, this.rowPath)) {
         try {
           rows.push(this.row(r));
         } catch (e) {

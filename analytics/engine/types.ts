@@ -57,7 +57,7 @@ export function timestampMs(v: unknown): number | undefined {
 /** A mapped value converted to the column's type, or a TypeError_ with the reason. */
 export function coerce(v: unknown, t: SqlType, column: string): Value {
   if (v === null || v === undefined) return null;
-  const bad = (): never => { throw new TypeError_(`value ${JSON.stringify(v)} of column ${column} is not a valid ${t.text}`); };
+  // bad() is a plain function, not a closure over v: coerce runs for every value of every record.
   switch (t.base) {
     case 'VARCHAR':
     case 'VARBINARY': {
@@ -71,24 +71,28 @@ export function coerce(v: unknown, t: SqlType, column: string): Value {
       if (typeof v === 'boolean') return v;
       if (v === 'true' || v === 'TRUE') return true;
       if (v === 'false' || v === 'FALSE') return false;
-      return bad();
+      return bad(v, t, column);
     case 'TINYINT': case 'SMALLINT': case 'INTEGER': case 'BIGINT': {
       const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
       const [lo, hi] = INT_RANGE[t.base]!;
-      if (!Number.isInteger(n) || n < lo || n > hi) return bad();
+      if (!Number.isInteger(n) || n < lo || n > hi) return bad(v, t, column);
       return n;
     }
     case 'DOUBLE': case 'REAL': case 'DECIMAL': {
       const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-      if (!Number.isFinite(n)) return bad();
+      if (!Number.isFinite(n)) return bad(v, t, column);
       return n;
     }
     case 'TIMESTAMP': case 'DATE': {
       const ms = timestampMs(v);
-      if (ms === undefined) return bad();
+      if (ms === undefined) return bad(v, t, column);
       return t.base === 'DATE' ? Math.floor(ms / 86_400_000) * 86_400_000 : ms;
     }
   }
+}
+
+function bad(v: unknown, t: SqlType, column: string): never {
+  throw new TypeError_(`value ${JSON.stringify(v)} of column ${column} is not a valid ${t.text}`);
 }
 
 export function append(a: DuckDBAppender, t: SqlType, v: Value): void {
