@@ -44,8 +44,13 @@ test('two workers serve one port; a killed worker is replaced and nothing acknow
   process.kill(workers[0]!, 'SIGKILL');
   // Requests keep being served by the surviving worker while a new one starts.
   for (let n = 10; n < 100; n += 10) {
-    // A request on the killed worker's connection may fail (the SDK's own retries are off here: maxAttempts 1).
-    await put(n).catch((e) => failures.push(`put ${n}: ${(e as Error).name}: ${(e as Error).message}`));
+    // A request on the killed worker's connection may fail: tried again as the SDK would by default (3 attempts;
+    // its own retries are off here, maxAttempts 1, so that every failure is seen).
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const ok = await put(n).then(() => true, (e) => (failures.push(`put ${n} attempt ${attempt}: ${(e as Error).name}: ${(e as Error).message}`), false));
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
   }
   const replaced = await until(() => {
     const now = workersOf(rt.proc.pid!);
