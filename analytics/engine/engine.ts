@@ -286,14 +286,16 @@ export class Engine {
     const out: Row[] = [];
     const rows = res.rows.filter((r) => p.newIndex < 0 || r[p.newIndex] === true);
     rows.sort((a, b) => (a[p.rowtimeIndex] as number) - (b[p.rowtimeIndex] as number));
+    const { outIndex, targetIndex, target } = p;
     for (const r of rows) {
-      const v: Value[] = new Array(p.target.length).fill(null);
+      const v: Value[] = new Array(target.length).fill(null);
       const t = r[p.rowtimeIndex] as number;
       try {
-        p.outIndex.forEach((ri, k) => {
-          const ti = p.targetIndex[k]!;
-          v[ti] = coerce(r[ri], p.target[ti]!.type, p.target[ti]!.name);
-        });
+        // A plain loop: this runs per result row (a window of 100k keys gives 100k rows).
+        for (let k = 0; k < outIndex.length; k++) {
+          const ti = targetIndex[k]!;
+          v[ti] = coerce(r[outIndex[k]!], target[ti]!.type, target[ti]!.name);
+        }
       } catch (e) {
         this.error('TYPE_ERROR', (e as Error).message, t, JSON.stringify(p.outIndex.map((i) => r[i])), p.plan.name);
         continue;
