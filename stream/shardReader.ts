@@ -179,7 +179,7 @@ export interface FollowOptions {
   keys?: KeyRing;
   /** A batch is handed out once it holds this many records (default 10,000)… */
   limit?: number;
-  /** …or this many bytes (default 4 MiB), or the server reports nothing more pending. */
+  /** …or this many bytes (default 4 MiB), or nothing more is pending (on the server or queued in the client). */
   maxBytes?: number;
   /**
    * The stream's current record, to notice the shard being closed by a
@@ -210,7 +210,8 @@ const TIP_REFRESH_MS = 1000;
 /**
  * Follows the shard live from `from`: a JetStream ordered consumer pushes each
  * message as the server stores it; messages that arrive together become one
- * batch (handed out as soon as the server reports nothing pending). Ends when
+ * batch (handed out once nothing more is pending: the server reports none and
+ * the client's queue is empty). Ends when
  * the shard is closed and read to its end (a last batch with shardEnded), when
  * `signal` aborts, or with an error: KeyUnavailableError (after a batch of
  * what came before the message it cannot open), ShardNotFoundError when the
