@@ -44,6 +44,19 @@ export function encryptionKeyId(ref: { name: string; key: string }): string {
   return `${id.slice(0, KEY_ID_MAX - 9)}-${h}`;
 }
 
+export interface KeyRef { name: string; key: string }
+
+/** The runtime's key volume while a key swap mounts two Secrets. */
+export const KMS_KEYS_SWAP_VOLUME = 'kms-keys-swap';
+
+/** The key Secret items a runtime Deployment's pod template mounts in its kms-keys volume, with their key ids. */
+export function mountedKeyRefs(deployment: KubeObject | undefined): (KeyRef & { id: string })[] {
+  const vol = (deployment as any)?.spec?.template?.spec?.volumes?.find((v: any) => v.name === 'kms-keys' || v.name === KMS_KEYS_SWAP_VOLUME);
+  if (!vol) return [];
+  const sources: any[] = vol.secret ? [{ name: vol.secret.secretName, items: vol.secret.items }] : (vol.projected?.sources ?? []).map((x: any) => x.secret).filter(Boolean);
+  return sources.flatMap((src) => (src.items ?? []).map((it: any) => ({ name: src.name, key: it.key, id: it.path })));
+}
+
 /** The stream record's encryption state spec.encryption asks for. */
 export const desiredEncryption = (spec: DataStreamSpec): { type: 'NONE' | 'KMS'; keyId?: string } =>
   spec.encryption ? { type: 'KMS', keyId: encryptionKeyId(spec.encryption.keySecretRef) } : { type: 'NONE' };
@@ -52,7 +65,7 @@ export const desiredEncryption = (spec: DataStreamSpec): { type: 'NONE' | 'KMS';
  * What the runtime container is configured with: environment variables the
  * runtime reads (runtime/config.ts) and the Secret volumes they point at.
  */
-export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
+export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings, previousKey?: KeyRef): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
   const env: unknown[] = [
     { name: ENV.natsUrl, value: s.natsUrl },
     { name: ENV.port, value: String(RUNTIME_PORT) },
@@ -65,8 +78,21 @@ export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings):
     // One item, renamed to the key id: the key ring reads a directory of `<keyId>` files.
     // Mounted whole (no subPath), so a Secret update reaches the pod and the key ring reloads.
     const ref = spec.encryption.keySecretRef;
-    volumes.push({ name: 'kms-keys', secret: { secretName: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } });
-    mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
+    if (previousKey && encryptionKeyId(previousKey) !== encryptionKeyId(ref)) {
+      // A key swap in progress (runtimeKeyRefs in reconcile/datastream.ts): the key the stream
+      // record still names rides along until the record names the new one. Optional: a
+      // Secret deleted meanwhile must not keep the rolled pods from starting. Another volume
+      // name: server-side apply keeps the apiserver's secret.defaultMode under a same-named
+      // volume, which would then hold two volume types (422).
+      volumes.push({ name: KMS_KEYS_SWAP_VOLUME, projected: { sources: [
+        { secret: { name: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } },
+        { secret: { name: previousKey.name, items: [{ key: previousKey.key, path: encryptionKeyId(previousKey) }], optional: true } },
+      ] } });
+      mounts.push({ name: KMS_KEYS_SWAP_VOLUME, mountPath: KMS_KEYS_DIR, readOnly: true });
+    } else {
+      volumes.push({ name: 'kms-keys', secret: { secretName: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } });
+      mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
+    }
     env.push({ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR });
   }
   if (spec.auth) {
@@ -126,13 +152,13 @@ export function credentialsSecretProblem(data: SecretData, name: string): Secret
   return undefined;
 }
 
-export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: OperatorSettings): {
+export function dataStreamChildren(ds: DataStream, spec: DataStreamSpec, s: OperatorSettings, previousKey?: KeyRef): {
   deployment: KubeObject; service: KubeObject; pdb: KubeObject;
 } {
   const name = runtimeName(ds);
   const selector = selectorLabels(ds, 'runtime');
   // Everything else the runtime needs (stream settings, shard map) it reads from the store.
-  const { env, volumes, mounts } = runtimeEnvAndVolumes(spec, s);
+  const { env, volumes, mounts } = runtimeEnvAndVolumes(spec, s, previousKey);
   return {
     deployment: {
       apiVersion: 'apps/v1', kind: 'Deployment',

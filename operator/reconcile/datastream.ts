@@ -5,7 +5,7 @@
 import { Secrets, DataStreams, Deployments, Services, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { FINALIZER, type OperatorSettings } from '../model/common.js';
-import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, isDedicated, runtimeName, streamNameOf } from '../model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, isDedicated, mountedKeyRefs, runtimeName, streamNameOf, type KeyRef } from '../model/datastream.js';
 import { autoscalingStatus, desiredAutoscaling, newDecisions, selectorOf } from '../model/autoscaling.js';
 import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
@@ -73,7 +73,7 @@ async function reconcileLive(ctx: Context, key: string, ds: DataStream & KubeObj
   const dedicated = isDedicated(spec);
   let dep: ReturnType<typeof deploymentAvailable>;
   if (dedicated) {
-    const kids = dataStreamChildren(ds, spec, ctx.settings);
+    const kids = dataStreamChildren(ds, spec, ctx.settings, await previousKeyRef(ctx, ds, spec, sync.record));
     const stored = await ensureChildren(ctx, [
       { type: Deployments, cache: ctx.caches.deployments, desired: kids.deployment },
       { type: Services, cache: ctx.caches.services, desired: kids.service },
@@ -187,6 +187,40 @@ async function removeDedicatedRuntime(ctx: Context, ds: DataStream & KubeObject)
     await ctx.client.delete(type, ns, name, { uid: child.metadata.uid });
     await ctx.events.emit(ds, 'Normal', 'DedicatedRuntimeRemoved', `Deleted ${type.kind} ${name}: the stream is served by the shared endpoint ${ctx.settings.sharedEndpoint}.`);
   }
+}
+
+/**
+ * During a key swap (spec.encryption names another Secret than the key the
+ * stream record names), the key Secret item the record names, which the
+ * runtime pods keep mounting beside the new one. The sequence, each step
+ * level-triggered from the record and the Deployment:
+ *   1. pods roll to hold both keys; the record still names the old one, which
+ *      every pod, old or rolled, holds;
+ *   2. once that Deployment is fully rolled out, the record names the new key
+ *      (startEncryption), which every pod now holds;
+ *   3. the record no longer names the old key, so it leaves the template and
+ *      the pods roll to the new key only; records sealed under the old key are
+ *      read through the kept copies (keyHistory, stream/storeKeys.ts).
+ * So at every moment each pod that writes holds the key the record names,
+ * whatever the number of runtimes and however the roll interleaves. The
+ * alternative, writers falling back to a history key they hold, would have
+ * old pods seal with a retired key after the switch, and make every pod read
+ * the other generation's records through kept copies written moments before.
+ * The ref comes from the Deployment's current kms-keys volume (exact, also
+ * for hashed ids): only a key the pods mount now is kept, never a Secret a
+ * StartStreamEncryption caller names. Undefined when its Secret is gone (pods
+ * without the key then refuse writes until step 2, as before).
+ */
+async function previousKeyRef(ctx: Context, ds: DataStream, spec: DataStreamSpec, record: StreamRecord): Promise<KeyRef | undefined> {
+  const want = desiredEncryption(spec);
+  if (want.type !== 'KMS' || record.encryption.type !== 'KMS' || record.encryption.keyId === undefined) return undefined;
+  const id = record.encryption.keyId;
+  if (id === want.keyId) return undefined;
+  const mounted = mountedKeyRefs(ctx.caches.deployments.getByName(ds.metadata.namespace, runtimeName(ds))).find((r) => r.id === id);
+  if (!mounted) return undefined;
+  const ref = { name: mounted.name, key: mounted.key };
+  const secret = await ctx.client.get(Secrets, ds.metadata.namespace, ref.name);
+  return secret && !encryptionSecretProblem((secret as any).data, ref) ? ref : undefined;
 }
 
 /** Step (after the runtime pods mount the key): the stream record encrypts with spec.encryption's key. */

@@ -1,5 +1,5 @@
 // Pure builders and helpers: spec in, objects out. No I/O.
-import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, isDedicated, streamNameOf } from '../../operator/model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, isDedicated, mountedKeyRefs, streamNameOf } from '../../operator/model/datastream.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
 import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
 import { childName } from '../../operator/model/common.js';
@@ -81,6 +81,25 @@ describe('DataStream model', () => {
     expect(c.env.map((e: any) => e.name)).not.toContain('SHARDLINE_CREDENTIALS_FILE');
     expect(desiredEncryption(d.spec)).toEqual({ type: 'KMS', keyId: 'orders-key_k1' });
     expect(desiredEncryption(ds().spec)).toEqual({ type: 'NONE' });
+  });
+
+  test('encryption during a key swap: the previous key Secret item rides along (optional) in one key ring directory, read back by mountedKeyRefs', () => {
+    const d = ds({ encryption: { keySecretRef: { name: 'key-b', key: 'key' } } });
+    const dep = dataStreamChildren(d, d.spec, settings, { name: 'key-a', key: 'k1' }).deployment as any;
+    const pod = dep.spec.template.spec;
+    expect(pod.volumes).toEqual([{ name: 'kms-keys-swap', projected: { sources: [
+      { secret: { name: 'key-b', items: [{ key: 'key', path: 'key-b_key' }] } },
+      { secret: { name: 'key-a', items: [{ key: 'k1', path: 'key-a_k1' }], optional: true } },
+    ] } }]);
+    expect(pod.containers[0].volumeMounts).toEqual([{ name: 'kms-keys-swap', mountPath: '/etc/shardline/kms-keys', readOnly: true }]);
+    expect(mountedKeyRefs(dep)).toEqual([{ name: 'key-b', key: 'key', id: 'key-b_key' }, { name: 'key-a', key: 'k1', id: 'key-a_k1' }]);
+    // The pods roll into the two-key generation, and again out of it.
+    const hash = (x: any) => x.spec.template.metadata.annotations['shardline.dev/config-hash'];
+    const single = dataStreamChildren(d, d.spec, settings).deployment as any;
+    expect(hash(dep)).not.toBe(hash(single));
+    expect(mountedKeyRefs(single)).toEqual([{ name: 'key-b', key: 'key', id: 'key-b_key' }]);
+    // The same key as previous (no swap): one Secret volume.
+    expect(dataStreamChildren(d, d.spec, settings, { name: 'key-b', key: 'key' }).deployment).toEqual(single);
   });
 
   test('encryption key id: <Secret name>_<key>, unambiguous, hashed down to the key ring limit', () => {

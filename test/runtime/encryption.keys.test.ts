@@ -21,6 +21,7 @@ import { keysBucket, RETIRE_MARGIN_MS } from '../../stream/storeKeys.js';
 import { connectStore } from '../../stream/connect.js';
 import { readBatch } from '../../stream/shardReader.js';
 import { KeyRing } from '../../stream/keyring.js';
+import { kvEntries } from '../../stream/kvKeys.js';
 
 type Rt = RunningRuntime & { endpoint: string };
 let nats: NatsServers;
@@ -173,11 +174,7 @@ describe('a DataStream key Secret that changes', () => {
     writeSecret(dir, { 'ret-key_key': OLD });
     const r = await runtime({ kmsKeysFile: dir });
     const kv = await keysBucket(r.rt.ctx.store);
-    const keptCount = async () => {
-      let n = 0;
-      for await (const _ of await kv.keys('kept.>')) n++;
-      return n;
-    };
+    const keptCount = async () => (await kvEntries(kv, 'kept.>')).length;
     await r.c.send(new CreateStreamCommand({ StreamName: 'ret', ShardCount: 1 }));
     await r.c.send(new StartStreamEncryptionCommand({ StreamName: 'ret', EncryptionType: 'KMS', KeyId: 'ret-key_key' }));
     await r.c.send(new PutRecordCommand({ StreamName: 'ret', PartitionKey: 'k', Data: Buffer.from('old') }));
