@@ -12,7 +12,7 @@ import { KeyError, type KeyRing } from './keyring.js';
 import { readerKeys } from './storeKeys.js';
 import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
-import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip } from './shardRead.js';
+import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip, type ShardTip } from './shardRead.js';
 import { retentionHorizonMs } from './retention.js';
 import { keptKeyGrant } from './streamEncryption.js';
 import { getStream } from './streams.js';
@@ -179,7 +179,7 @@ export interface FollowOptions {
   keys?: KeyRing;
   /** A batch is handed out once it holds this many records (default 10,000)… */
   limit?: number;
-  /** …or this many bytes (default 4 MiB), or the server reports nothing more pending. */
+  /** …or this many bytes (default 4 MiB), or nothing more is pending (on the server or queued in the client). */
   maxBytes?: number;
   /**
    * The stream's current record, to notice the shard being closed by a
@@ -201,9 +201,17 @@ export interface Follower extends AsyncIterable<ShardBatchOut> {
 const PENDING_FLUSH_MS = 20;
 
 /**
+ * A follow behind the shard's tip measures MillisBehindLatest against the
+ * tip's arrival (STREAM.INFO), asked at most this often; between two asks the
+ * last measure stands. A caught-up (or idle) follow never asks.
+ */
+const TIP_REFRESH_MS = 1000;
+
+/**
  * Follows the shard live from `from`: a JetStream ordered consumer pushes each
  * message as the server stores it; messages that arrive together become one
- * batch (handed out as soon as the server reports nothing pending). Ends when
+ * batch (handed out once nothing more is pending: the server reports none and
+ * the client's queue is empty). Ends when
  * the shard is closed and read to its end (a last batch with shardEnded), when
  * `signal` aborts, or with an error: KeyUnavailableError (after a batch of
  * what came before the message it cannot open), ShardNotFoundError when the
@@ -211,6 +219,9 @@ const PENDING_FLUSH_MS = 20;
  * beyond the consumer's buffer. A batch's `next` after a whole message is
  * (its sequence, its record count): the same place as the next message's
  * start, and one past the message's last record for AFTER_SEQUENCE_NUMBER.
+ * MillisBehindLatest is what Kinesis means by it (as readBatch reports it):
+ * how far the batch's last record arrived before the shard's newest one, 0
+ * when nothing newer is stored.
  */
 export function follow(store: Store, stream: StreamRecord, shardId: string, from: Position, opts: FollowOptions): Follower {
   const shard = shardOf(stream, shardId);
@@ -252,6 +263,7 @@ async function* followShard(
   const limit = opts.limit ?? 10_000;
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   const recheckMs = opts.recheckMs ?? 1000;
+  const jsStream = jsStreamName(stream.uid, shard.index);
   const { consumer, messages } = await start();
   const keys = await readerKeys(store, opts.keys);
   const it = messages[Symbol.asyncIterator]();
@@ -261,8 +273,15 @@ async function* followShard(
   let through = from.jsSeq - 1;
   let records: ShardRecordOut[] = [];
   let bytes = 0;
+  /** Messages after the last one taken: still on the server (the message's pending count)… */
   let pending = 0;
+  /** …or already pushed to this client and queued in the consumer (JetStream's pending does not count those). */
+  let buffered = 0;
   let lastArrivalMs = 0;
+  /** The shard's tip as last asked, and the lag measured against it (kept until the next ask). */
+  let tip: ShardTip | undefined;
+  let tipAt = 0;
+  let lagMs = 0;
   let firstAt = 0;
   // The next message is asked for once and parked here; each wait below
   // listens for it, a timer and the abort signal, and removes its listeners
@@ -295,11 +314,22 @@ async function* followShard(
       if (opts.signal.aborted) finish('abort');
     });
 
-  const take = (shardEnded: boolean): ShardBatchOut => {
+  /** How far the last record handed out is behind the shard's newest; 0 when nothing is known to follow it. */
+  const behindMs = async (): Promise<number> => {
+    if (pending === 0 && buffered === 0) return (lagMs = 0);
+    if (Date.now() - tipAt >= TIP_REFRESH_MS) {
+      tipAt = Date.now();
+      tip = (await shardTip(store, jsStream).catch(() => undefined)) ?? tip;
+    }
+    // A tip asked before the records handed out cannot measure them: the last measure stands until the next ask.
+    if (tip && tip.lastSeq > through && lastArrivalMs > 0) lagMs = Math.max(0, tip.lastMs - lastArrivalMs);
+    return lagMs;
+  };
+  const take = async (shardEnded: boolean): Promise<ShardBatchOut> => {
     const out = {
       records,
       next: { ...next },
-      millisBehindLatest: shardEnded ? 0 : pending > 0 && lastArrivalMs > 0 ? Math.max(0, Date.now() - lastArrivalMs) : 0,
+      millisBehindLatest: shardEnded ? 0 : await behindMs(),
       shardEnded,
     };
     records = [];
@@ -316,8 +346,8 @@ async function* followShard(
     if (end === undefined) return false;
     if (through >= end) return true;
     if (!askTip) return false;
-    const tip = await shardTip(store, jsStreamName(stream.uid, shard.index)).catch(() => undefined);
-    return tip !== undefined && (tip.lastSeq <= through || Math.max(tip.firstSeq, 1) > end);
+    const t = await shardTip(store, jsStream).catch(() => undefined);
+    return t !== undefined && (t.lastSeq <= through || Math.max(t.firstSeq, 1) > end);
   };
   const refresh = async (): Promise<void> => {
     const r = await currentRecord(store, stream, opts);
@@ -328,7 +358,7 @@ async function* followShard(
   try {
     await refresh();
     if (await drained(true)) {
-      yield take(true);
+      yield await take(true);
       return;
     }
     for (;;) {
@@ -339,12 +369,12 @@ async function* followShard(
         if (woke === 'abort') return;
         if (woke === 'timer') {
           if (records.length > 0) {
-            yield take(false);
+            yield await take(false);
             continue;
           }
           await refresh();
           if (await drained(true)) {
-            yield take(true);
+            yield await take(true);
             return;
           }
           continue;
@@ -370,7 +400,7 @@ async function* followShard(
         decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys, keptKeyGrant(keys, rec));
       } catch (e) {
         // What came before the message it cannot open is handed out first.
-        if (records.length > 0) yield take(false);
+        if (records.length > 0) yield await take(false);
         throw e;
       }
       if (records.length === 0) firstAt = Date.now();
@@ -388,12 +418,14 @@ async function* followShard(
       next = { jsSeq: m.seq, index: Math.max(decoded.count, fromIndex) };
       through = m.seq;
       pending = m.info.pending;
+      // The consumer's queue still holds the message being handled (until the next one is asked for).
+      buffered = Math.max(0, messages.getPending() - 1);
       if (await drained(false)) {
-        yield take(true);
+        yield await take(true);
         return;
       }
       // Nothing pending: hand out even an empty batch (expired messages), so the caller sees `next` move.
-      if (pending === 0 || records.length >= limit || bytes >= maxBytes) yield take(false);
+      if ((pending === 0 && buffered === 0) || records.length >= limit || bytes >= maxBytes) yield await take(false);
     }
   } finally {
     messages.stop();

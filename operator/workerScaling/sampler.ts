@@ -137,8 +137,8 @@ export class WorkerLagSampler {
       // A lease first seen now is fresh only if it is owned; its revision must then move within staleMs to stay so.
       if (!l.owned || !fresh || l.millisBehindLatest === undefined) continue;
       reporting++;
-      // MillisBehindLatest of the direct source sees only what JetStream has not pushed to the client yet, so a
-      // backlog already buffered in the worker reads as 0: the age of the last record processed counts too.
+      // MillisBehindLatest is the arrival gap to the shard's newest record as of the last read: it does not grow
+      // while a slow processor works on a batch, nor show how long a burst has waited; the iterator age does.
       lagMs = Math.max(lagMs, l.millisBehindLatest, l.iteratorAgeMs ?? 0);
       iteratorAgeMs = Math.max(iteratorAgeMs, l.iteratorAgeMs ?? 0);
       ratePerSec += l.ratePerSec;

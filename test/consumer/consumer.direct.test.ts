@@ -1,11 +1,11 @@
 // Consumer groups over the direct source and JetStream KV leases, on a real
 // nats-server: shards spread over workers, graceful hand-off on stop(), a
 // split and a merge during consumption, and the initial positions.
-import { CreateStreamCommand, MergeShardsCommand, PutRecordsCommand, SplitShardCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, MergeShardsCommand, PutRecordCommand, PutRecordsCommand, SplitShardCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { Consumer, directSource, kvLeaseStore, type LeaseStore, type ShardSource } from '../../consumer/index.js';
+import { Consumer, directSource, kvLeaseStore, type LeaseStore, type RecordBatch, type ShardSource } from '../../consumer/index.js';
 import { Registry } from 'prom-client';
 import { KEYS, orderViolations, putRange, recordingFactory, sleep, waitFor, type Seen } from './helpers.js';
 
@@ -229,4 +229,55 @@ test('initial positions: LATEST skips the backlog, AT_TIMESTAMP starts at the fi
   await sleep(300);
   expect(values(again)).toEqual(range(90, 100));
   await Promise.all([l.stop(), r.stop()]);
+});
+
+test('a slow processor behind a live backlog: MillisBehindLatest is the gap to the newest record until caught up, then 0', async () => {
+  await client.send(new CreateStreamCommand({ StreamName: 'clag', ShardCount: 1 }));
+  const batches: { values: number[]; lag: number }[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const c = new Consumer({
+    applicationName: 'lag', streamName: 'clag', source, leaseStore: leases, workerId: 'w', failoverTimeMs: 1_500,
+    idleTimeBetweenReadsMs: 200, shardSyncIntervalMs: 500, metricsRegistry: new Registry(), maxRecords: 5,
+    initialPosition: { type: 'LATEST' },
+    processorFactory: () => ({
+      async processRecords(b: RecordBatch) {
+        batches.push({ values: b.records.map((r) => Number(r.data.toString())), lag: b.millisBehindLatest });
+        await gate; // the first batch holds the processor while the backlog is written
+        await sleep(30);
+      },
+      async shardEnded() {},
+      async shutdownRequested() {},
+    }),
+  });
+  running.push(c);
+  await c.start();
+  await waitFor(() => c.heldShards().length === 1, 10_000, 'lease');
+  await sleep(500); // caught up: the reader follows the shard live
+  const put = (v: number) => client.send(new PutRecordCommand({ StreamName: 'clag', PartitionKey: 'k', Data: Buffer.from(String(v)) }));
+  await put(-1);
+  await waitFor(() => batches.length === 1, 10_000, 'the first batch');
+  // One stored message per record; the put times bound each arrival.
+  const n = 60;
+  const before: number[] = [];
+  const after: number[] = [];
+  for (let i = 0; i < n; i++) {
+    before.push(Date.now());
+    await put(i);
+    after.push(Date.now());
+    await sleep(5);
+  }
+  open();
+  await waitFor(() => batches.flatMap((b) => b.values).length >= n + 1, 20_000, 'the backlog');
+  expect(batches.flatMap((b) => b.values)).toEqual([-1, ...range(0, n)]);
+  const rest = batches.slice(1);
+  for (const b of rest.slice(0, -1)) {
+    const j = b.values.at(-1)!;
+    expect(b.lag).toBeGreaterThan(0);
+    expect(b.lag).toBeGreaterThanOrEqual(before[n - 1]! - after[j]! - 2);
+    expect(b.lag).toBeLessThanOrEqual(after[n - 1]! - before[j]! + 2);
+  }
+  expect(rest.at(-1)!.lag).toBe(0);
+  expect(rest.length).toBeLessThan(n / 2); // batches of up to 5 from what the reader holds, not one a message
+  await c.stop();
 });
