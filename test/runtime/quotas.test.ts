@@ -78,6 +78,8 @@ async function storedRecords(stream: string, shardId: string, untilMs: number): 
     if (!got) continue;
     for (const x of got.Records!) out.push({ at: x.ApproximateArrivalTimestamp!.getTime(), bytes: x.Data!.length + Buffer.byteLength(x.PartitionKey!) });
     if (got.Records!.length === 0 || out[out.length - 1]!.at >= untilMs) return out;
+    // A shard the autoscaler closed (ON_DEMAND) ends here: later records went to its children.
+    if (!got.NextShardIterator) return out;
     it = got.NextShardIterator;
   }
 }
