@@ -39,6 +39,9 @@ const DEFAULTS = {
   shardSyncIntervalMs: 10_000,
 };
 
+/** How often a lease asked for is polled until its owner hands it over. */
+const HANDOFF_POLL_MS = 100;
+
 export class Consumer {
   readonly workerId: string;
   private readonly store: LeaseStore;
@@ -50,6 +53,8 @@ export class Consumer {
   /** Per key: the revision last seen and when (this worker's clock) it was first seen. */
   private readonly seen = new Map<string, { revision: number; atMs: number }>();
   private workerRevision = 0;
+  /** Per shard: the lease revision of our last write when our task for it ended (a listing older than that is stale). */
+  private readonly released = new Map<string, number>();
   /** Workers seen alive at the last round (this one included). */
   private liveWorkers = new Set<string>();
   private shards: SourceShard[] = [];
@@ -248,7 +253,10 @@ export class Consumer {
       let owner = v.owner;
       if (owner === this.workerId) {
         // Handed to us (a steal we asked for), or ours from before a restart under the same worker id.
-        if (!this.tasks.has(v.shardId)) this.startTask(e, 'handoff');
+        // Not when the listing predates our own last write of it: a task that
+        // ended (SHARD_END, a hand-over) after the list was read would start
+        // again from a stale checkpoint and re-process what it had done.
+        if (!this.tasks.has(v.shardId) && e.revision > (this.released.get(v.shardId) ?? 0)) this.startTask(e, 'handoff');
       } else if (owner && !this.alive(e.key, e.revision, now)) owner = undefined;
       view.push({ shardId: v.shardId, owner, ratePerSec: v.ratePerSec, handoffTo: v.handoffTo });
     }
@@ -263,9 +271,45 @@ export class Consumer {
       this.startTask({ key: e.key, revision: rev, value }, kind);
     }
     if (plan.steal) {
-      const e = leases.get(plan.steal)!;
-      // The owner sees this at its next renewal, checkpoints and hands the lease over (graceful, no re-processing).
-      await this.store.put(e.key, { ...e.value, handoffTo: this.workerId }, e.revision);
+      // The owner sees this at its next lease write (a checkpoint, or its
+      // renewal), checkpoints and hands the lease over (graceful, no re-processing).
+      if (await this.askHandoff(leases.get(plan.steal)!)) void this.awaitHandoff(leases.get(plan.steal)!.key);
+    }
+  }
+
+  /**
+   * Writes handoffTo on a lease of another worker. A busy lease's revision
+   * moves with every checkpoint, so a compare-and-set on the revision listed
+   * at the start of the round mostly fails: re-read and ask again while the
+   * lease still has the same owner and no other steal pending.
+   */
+  private async askHandoff(e: Entry): Promise<boolean> {
+    const owner = e.value.owner;
+    let cur: Entry | undefined = e;
+    for (let i = 0; i < 5 && cur && !this.stopped; i++) {
+      if (await this.store.put(cur.key, { ...cur.value, handoffTo: this.workerId }, cur.revision) !== undefined) return true;
+      const got = await this.store.get(cur.key);
+      const v = got?.value as LeaseValue | undefined;
+      cur = got && v && v.owner === owner && !v.handoffTo ? { key: cur.key, revision: got.revision, value: v } : undefined;
+    }
+    return false;
+  }
+
+  /**
+   * Until the owner hands the lease over (a checkpoint, then the lease names
+   * us) the lease is polled every HANDOFF_POLL_MS, so the shard restarts here
+   * within that instead of at the next round (a third of the failover time).
+   */
+  private async awaitHandoff(key: string): Promise<void> {
+    const until = Date.now() + this.failoverMs;
+    while (!this.stopped && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, HANDOFF_POLL_MS));
+      const got = await this.store.get(key).catch(() => undefined);
+      const v = got?.value as LeaseValue | undefined;
+      if (!v || v.handoffTo !== this.workerId) {
+        if (v?.owner === this.workerId) this.kick();
+        return;
+      }
     }
   }
 
@@ -380,6 +424,7 @@ export class Consumer {
     } catch (e) {
       if (!(e instanceof LeaseLostError)) this.log(`worker ${this.workerId}: releasing ${t.shardId}: ${(e as Error).message}`);
     } finally {
+      this.released.set(t.shardId, t.revision);
       this.tasks.delete(t.shardId);
       this.metrics.leases.set(this.labels(), this.heldShards().length);
       // Not ended, not asked to stop: the runner gave up; the lease is free again for the next round.
