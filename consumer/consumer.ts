@@ -307,7 +307,8 @@ export class Consumer {
       const got = await this.store.get(key).catch(() => undefined);
       const v = got?.value as LeaseValue | undefined;
       if (!v || v.handoffTo !== this.workerId) {
-        if (v?.owner === this.workerId) this.kick();
+        // Ours now, or released (the owner did not yet know us alive): a round at once takes it.
+        if (v && (v.owner === this.workerId || v.owner === undefined)) this.kick();
         return;
       }
     }
