@@ -39,9 +39,6 @@ const DEFAULTS = {
   shardSyncIntervalMs: 10_000,
 };
 
-/** How often a lease asked for is polled until its owner hands it over. */
-const HANDOFF_POLL_MS = 100;
-
 export class Consumer {
   readonly workerId: string;
   private readonly store: LeaseStore;
@@ -271,46 +268,9 @@ export class Consumer {
       this.startTask({ key: e.key, revision: rev, value }, kind);
     }
     if (plan.steal) {
-      // The owner sees this at its next lease write (a checkpoint, or its
-      // renewal), checkpoints and hands the lease over (graceful, no re-processing).
-      if (await this.askHandoff(leases.get(plan.steal)!)) void this.awaitHandoff(leases.get(plan.steal)!.key);
-    }
-  }
-
-  /**
-   * Writes handoffTo on a lease of another worker. A busy lease's revision
-   * moves with every checkpoint, so a compare-and-set on the revision listed
-   * at the start of the round mostly fails: re-read and ask again while the
-   * lease still has the same owner and no other steal pending.
-   */
-  private async askHandoff(e: Entry): Promise<boolean> {
-    const owner = e.value.owner;
-    let cur: Entry | undefined = e;
-    for (let i = 0; i < 5 && cur && !this.stopped; i++) {
-      if (await this.store.put(cur.key, { ...cur.value, handoffTo: this.workerId }, cur.revision) !== undefined) return true;
-      const got = await this.store.get(cur.key);
-      const v = got?.value as LeaseValue | undefined;
-      cur = got && v && v.owner === owner && !v.handoffTo ? { key: cur.key, revision: got.revision, value: v } : undefined;
-    }
-    return false;
-  }
-
-  /**
-   * Until the owner hands the lease over (a checkpoint, then the lease names
-   * us) the lease is polled every HANDOFF_POLL_MS, so the shard restarts here
-   * within that instead of at the next round (a third of the failover time).
-   */
-  private async awaitHandoff(key: string): Promise<void> {
-    const until = Date.now() + this.failoverMs;
-    while (!this.stopped && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, HANDOFF_POLL_MS));
-      const got = await this.store.get(key).catch(() => undefined);
-      const v = got?.value as LeaseValue | undefined;
-      if (!v || v.handoffTo !== this.workerId) {
-        // Ours now, or released (the owner did not yet know us alive): a round at once takes it.
-        if (v && (v.owner === this.workerId || v.owner === undefined)) this.kick();
-        return;
-      }
+      const e = leases.get(plan.steal)!;
+      // The owner sees this at its next renewal, checkpoints and hands the lease over (graceful, no re-processing).
+      await this.store.put(e.key, { ...e.value, handoffTo: this.workerId }, e.revision);
     }
   }
 
