@@ -223,10 +223,13 @@ export async function runConsumer(argv: string[]): Promise<void> {
     // ON_DEMAND: 4 shards, no per-shard limits (the consumer is measured, not AWS's 2 MB/s per shard).
     await createStreamAndWait(admin, STREAM, 4, 'ON_DEMAND');
     const drains: DrainResult[] = [];
+    let shardsAfterFill = 4;
     if (o.phases.has('drain-direct') || o.phases.has('drain-polling')) {
       const f0 = Date.now();
       await fill(admin, o.records, o.recordBytes);
-      log(`backlog: ${int(o.records)} records in ${((Date.now() - f0) / 1000).toFixed(1)} s`);
+      // ON_DEMAND splits hot shards while the backlog is written: the drain reads parents, then children (lineage order).
+      shardsAfterFill = ((await admin.json('ListShards', { StreamName: STREAM })).Shards as unknown[]).length;
+      log(`backlog: ${int(o.records)} records in ${((Date.now() - f0) / 1000).toFixed(1)} s; ${shardsAfterFill} shards after on-demand scaling`);
       for (const mode of ['direct', 'polling'] as const) {
         if (!o.phases.has(`drain-${mode}`)) continue;
         log(`drain (${mode})…`);
@@ -238,7 +241,7 @@ export async function runConsumer(argv: string[]): Promise<void> {
     const direct = drains.find((d) => d.mode === 'direct');
     const tables = [
       `Machine: ${os.cpus().length} cores; load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after`,
-      `Drain: ${int(o.records)} records of ${o.recordBytes} B on 4 shards (ON_DEMAND), ${o.workers} worker processes (consumer group, KV leases, checkpoint per batch)`,
+      `Drain: ${int(o.records)} records of ${o.recordBytes} B on 4 shards (ON_DEMAND; ${shardsAfterFill} once split while filling, read in lineage order), ${o.workers} worker processes (consumer group, KV leases, checkpoint per batch)`,
       renderTable(
         ['source', 'records', 'seconds', 'rec/s', 'MB/s', 'wall s (with lease start)', 'CPU cores'],
         drains.map((d) => [d.mode === 'direct' ? 'direct (JetStream)' : 'GetRecords polling (API)', int(d.records), d.seconds, int(d.recPerSec), d.mbPerSec, d.wallSeconds, cpuLine(d.cpu)]),
@@ -258,6 +261,7 @@ export async function runConsumer(argv: string[]): Promise<void> {
       machine: { ...machineInfo(NATS_SERVER), loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
       setup: { ...o, phases: [...o.phases], runtime: 'one child process on one nats-server', workers: 'node dist/bench/consumerWorker.js per worker' },
       drains,
+      shardsAfterFill,
       latency: lat,
       errors,
       table: tables,

@@ -26,6 +26,8 @@ const consumer = new Consumer({
   source: mode === 'direct' ? directSource(store) : kinesisSource(client),
   leaseStore: kvLeaseStore(store),
   idleTimeBetweenReadsMs: 200,
+  // Lease moves (took, handing over, lost) on stderr: they explain a slow or uneven drain.
+  log: (m) => process.stderr.write(`${new Date().toISOString().slice(11, 23)} ${m}\n`),
   processorFactory: () => ({
     async processRecords(batch, cp) {
       const now = Date.now();

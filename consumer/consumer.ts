@@ -50,6 +50,8 @@ export class Consumer {
   /** Per key: the revision last seen and when (this worker's clock) it was first seen. */
   private readonly seen = new Map<string, { revision: number; atMs: number }>();
   private workerRevision = 0;
+  /** Per shard: the lease revision of our last write when our task for it ended (a listing older than that is stale). */
+  private readonly released = new Map<string, number>();
   /** Workers seen alive at the last round (this one included). */
   private liveWorkers = new Set<string>();
   private shards: SourceShard[] = [];
@@ -248,7 +250,10 @@ export class Consumer {
       let owner = v.owner;
       if (owner === this.workerId) {
         // Handed to us (a steal we asked for), or ours from before a restart under the same worker id.
-        if (!this.tasks.has(v.shardId)) this.startTask(e, 'handoff');
+        // Not when the listing predates our own last write of it: a task that
+        // ended (SHARD_END, a hand-over) after the list was read would start
+        // again from a stale checkpoint and re-process what it had done.
+        if (!this.tasks.has(v.shardId) && e.revision > (this.released.get(v.shardId) ?? 0)) this.startTask(e, 'handoff');
       } else if (owner && !this.alive(e.key, e.revision, now)) owner = undefined;
       view.push({ shardId: v.shardId, owner, ratePerSec: v.ratePerSec, handoffTo: v.handoffTo });
     }
@@ -380,6 +385,7 @@ export class Consumer {
     } catch (e) {
       if (!(e instanceof LeaseLostError)) this.log(`worker ${this.workerId}: releasing ${t.shardId}: ${(e as Error).message}`);
     } finally {
+      this.released.set(t.shardId, t.revision);
       this.tasks.delete(t.shardId);
       this.metrics.leases.set(this.labels(), this.heldShards().length);
       // Not ended, not asked to stop: the runner gave up; the lease is free again for the next round.
