@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import { NATS_SERVER } from '../test/harness/nats.js';
 import { connectStore } from '../stream/connect.js';
+import { setAutoscaling } from '../stream/autoscaling.js';
 import { Consumer, directSource, kvLeaseStore } from '../consumer/index.js';
 import { KinesisHttp, createStreamAndWait, deleteStream } from './lib/kinesis.js';
 import { machineInfo, REPO_ROOT, writeResults } from './lib/results.js';
@@ -220,16 +221,20 @@ export async function runConsumer(argv: string[]): Promise<void> {
   const errors: string[] = [];
   let result: Record<string, unknown> | undefined;
   try {
-    // ON_DEMAND: 4 shards, no per-shard limits (the consumer is measured, not AWS's 2 MB/s per shard).
+    // ON_DEMAND: 4 shards, no per-shard limits (the consumer is measured, not AWS's 2 MB/s per shard); the
+    // autoscaler in dry-run, so the backlog stays on the 4 shards the issue's drain names.
     await createStreamAndWait(admin, STREAM, 4, 'ON_DEMAND');
+    const pin = await connectStore({ natsUrl: cluster.nats.url, name: 'bench-pin' });
+    await setAutoscaling(pin, STREAM, { dryRun: true });
+    await pin.close();
     const drains: DrainResult[] = [];
     let shardsAfterFill = 4;
     if (o.phases.has('drain-direct') || o.phases.has('drain-polling')) {
       const f0 = Date.now();
       await fill(admin, o.records, o.recordBytes);
-      // ON_DEMAND splits hot shards while the backlog is written: the drain reads parents, then children (lineage order).
+      // Checked, not assumed: a split while filling would make the drain read parents, then children (lineage order).
       shardsAfterFill = ((await admin.json('ListShards', { StreamName: STREAM })).Shards as unknown[]).length;
-      log(`backlog: ${int(o.records)} records in ${((Date.now() - f0) / 1000).toFixed(1)} s; ${shardsAfterFill} shards after on-demand scaling`);
+      log(`backlog: ${int(o.records)} records in ${((Date.now() - f0) / 1000).toFixed(1)} s; ${shardsAfterFill} shards after the fill`);
       for (const mode of ['direct', 'polling'] as const) {
         if (!o.phases.has(`drain-${mode}`)) continue;
         log(`drain (${mode})…`);
@@ -241,7 +246,7 @@ export async function runConsumer(argv: string[]): Promise<void> {
     const direct = drains.find((d) => d.mode === 'direct');
     const tables = [
       `Machine: ${os.cpus().length} cores; load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after`,
-      `Drain: ${int(o.records)} records of ${o.recordBytes} B on 4 shards (ON_DEMAND; ${shardsAfterFill} once split while filling, read in lineage order), ${o.workers} worker processes (consumer group, KV leases, checkpoint per batch)`,
+      `Drain: ${int(o.records)} records of ${o.recordBytes} B on ${shardsAfterFill} shards (ON_DEMAND, autoscaler in dry-run), ${o.workers} worker processes (consumer group, KV leases, checkpoint per batch)`,
       renderTable(
         ['source', 'records', 'seconds', 'rec/s', 'MB/s', 'wall s (with lease start)', 'CPU cores'],
         drains.map((d) => [d.mode === 'direct' ? 'direct (JetStream)' : 'GetRecords polling (API)', int(d.records), d.seconds, int(d.recPerSec), d.mbPerSec, d.wallSeconds, cpuLine(d.cpu)]),
