@@ -27,7 +27,11 @@ export async function startS3(): Promise<S3Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-s3-'));
   const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir });
   await server.run();
-  const endpoint = `http://127.0.0.1:${port}`;
+  return s3Access(`http://127.0.0.1:${port}`, dir, () => server.close());
+}
+
+/** A client and helpers over a running s3rver at `endpoint` whose data is in `dir`; stop() also stops the server and removes `dir`. */
+export function s3Access(endpoint: string, dir: string, stopServer: () => Promise<void>): S3Server {
   const client = new S3Client({
     endpoint, region: 'us-east-1', forcePathStyle: true, maxAttempts: 2,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, requestHandler: new NodeHttpHandler(),
@@ -53,7 +57,7 @@ export async function startS3(): Promise<S3Server> {
     },
     async stop() {
       client.destroy();
-      await server.close();
+      await stopServer();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
