@@ -18,7 +18,8 @@ export interface CachedStream {
 
 const hex128 = (n: bigint) => n.toString(16).padStart(32, '0');
 
-function toCached(record: StreamRecord, revision: number): CachedStream {
+/** A record's routing view: its open shards sorted by hash key range (what routeOf/routeOfHex search). */
+export function toCached(record: StreamRecord, revision: number): CachedStream {
   const routes = record.shards
     .filter((s) => s.endingSequenceNumber === undefined)
     .map((s) => {

@@ -13,7 +13,7 @@ import { MAX_RECORDS_PER_MESSAGE } from '../../stream/kinesis/sequence.js';
 import { hashKeyHexOf } from '../../stream/kinesis/hashKeys.js';
 import { jsStreamName, jsSubject } from '../../stream/names.js';
 import { getStream } from '../../stream/streams.js';
-import { routeOfHex } from '../../stream/streamCache.js';
+import { routeOfHex, toCached } from '../../stream/streamCache.js';
 import { shardTip } from '../../stream/shardRead.js';
 import type { PendingMessage } from './checkpoint.js';
 
@@ -31,7 +31,7 @@ export async function planStreamEmit(
   const rec = await getStream(store, streamName);
   if (!rec || rec.status === 'DELETING') throw new Error(`${label} does not exist`);
   if (rec.encryption.type !== 'NONE') throw new Error(`${label} is encrypted; encrypted outputs are not supported yet`);
-  const cached = toRoutes(rec);
+  const cached = toCached(rec, 0);
   const open = cached.routes.map((x) => x.shard).sort((a, b) => a.index - b.index);
   const byShard = new Map<number, OutRecord[]>();
   let i = 0;
@@ -66,20 +66,6 @@ export async function planStreamEmit(
     flush();
   }
   return out;
-}
-
-/** The routing view streamCache builds for the runtime, made from a freshly read record. */
-function toRoutes(rec: Parameters<typeof routeOfHex>[0]['record']) {
-  const hex128 = (n: bigint) => n.toString(16).padStart(32, '0');
-  const routes = rec.shards
-    .filter((s) => s.endingSequenceNumber === undefined)
-    .map((s) => {
-      const start = BigInt(s.hashKeyRange.startingHashKey);
-      const end = BigInt(s.hashKeyRange.endingHashKey);
-      return { start, end, startHex: hex128(start), endHex: hex128(end), shard: s };
-    })
-    .sort((a, b) => (a.start < b.start ? -1 : 1));
-  return { record: rec, revision: 0, routes };
 }
 
 /** Publishes the messages, skipping those a previous attempt already stored (`recovering`: scan first). */
