@@ -27,6 +27,15 @@ function kv(ctx: ApiContext): Promise<KV> {
   return k;
 }
 
+/** Writes the record at `revision` (compare-and-set); a concurrent change is answered with `onConflict()`. */
+async function save(ctx: ApiContext, r: AppRecord, revision: number, onConflict: () => Error): Promise<void> {
+  try {
+    await writeApplication(await kv(ctx), r, revision);
+  } catch (e) {
+    throw e instanceof ApplicationConflictError ? onConflict() : e;
+  }
+}
+
 const notFound = (ctx: ApiContext, name: string) =>
   new KinesisError('ResourceNotFoundException', `Application ${name} not found in account ${ctx.config.accountId}.`);
 const inUse = (m: string) => new KinesisError('ResourceInUseException', m);
@@ -62,12 +71,7 @@ async function change(ctx: ApiContext, p: Params, allowed: ApplicationStatus[], 
   r.versionId++;
   r.updatedAtMs = Date.now();
   await validateCode(r.definition);
-  try {
-    await writeApplication(await kv(ctx), r, cur.revision);
-  } catch (e) {
-    if (e instanceof ApplicationConflictError) throw concurrent(name, r.versionId, p.CurrentApplicationVersionId);
-    throw e;
-  }
+  await save(ctx, r, cur.revision, () => concurrent(name, r.versionId, p.CurrentApplicationVersionId));
   return r;
 }
 
@@ -167,12 +171,7 @@ const startApplication: Operation = async (ctx, p) => {
   r.status = 'STARTING';
   r.startingPositions = positions;
   r.updatedAtMs = Date.now();
-  try {
-    await writeApplication(await kv(ctx), r, revision);
-  } catch (e) {
-    if (e instanceof ApplicationConflictError) throw inUse(`Application ${name} is being changed.`);
-    throw e;
-  }
+  await save(ctx, r, revision, () => inUse(`Application ${name} is being changed.`));
   return {};
 };
 
@@ -183,12 +182,7 @@ const stopApplication: Operation = async (ctx, p) => {
   if (r.status !== 'RUNNING' && r.status !== 'STARTING') throw inUse(`Application ${name} is in ${r.status} state.`);
   r.status = 'STOPPING';
   r.updatedAtMs = Date.now();
-  try {
-    await writeApplication(await kv(ctx), r, revision);
-  } catch (e) {
-    if (e instanceof ApplicationConflictError) throw inUse(`Application ${name} is being changed.`);
-    throw e;
-  }
+  await save(ctx, r, revision, () => inUse(`Application ${name} is being changed.`));
   return {};
 };
 
@@ -322,14 +316,14 @@ const tagResource: Operation = async (ctx, p) => {
   const tags = { ...r.tags, ...tagsIn(p.Tags) };
   if (Object.keys(tags).length > 50) throw new KinesisError('TooManyTagsException', 'Application can have at most 50 tags.');
   r.tags = tags;
-  await writeApplication(await kv(ctx), r, revision).catch((e) => { throw e instanceof ApplicationConflictError ? concurrent(r.name, r.versionId, r.versionId) : e; });
+  await save(ctx, r, revision, () => concurrent(r.name, r.versionId, r.versionId));
   return {};
 };
 
 const untagResource: Operation = async (ctx, p) => {
   const { record: r, revision } = await byArn(ctx, p.ResourceARN);
   for (const k of (p.TagKeys ?? []) as string[]) delete r.tags[k];
-  await writeApplication(await kv(ctx), r, revision).catch((e) => { throw e instanceof ApplicationConflictError ? concurrent(r.name, r.versionId, r.versionId) : e; });
+  await save(ctx, r, revision, () => concurrent(r.name, r.versionId, r.versionId));
   return {};
 };
 
