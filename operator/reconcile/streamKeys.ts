@@ -80,7 +80,9 @@ function rolledOut(dep: any): boolean {
  * not finished). A worker resource without a Deployment has no pods to wait
  * for; a Stalled one (its reconcile cannot update its Deployment until its
  * user acts) would hold the swap forever, so it is not waited for: its pods,
- * holding the old key, read the new key's records through the kept copies.
+ * holding the old key, read the new key's records through the kept copies
+ * (the old id is then in keyHistory), but an analytics writer among them
+ * fails its writes into the stream until it is fixed and rolls.
  */
 export function workersWithoutKey(ctx: Context, ds: DataStream, keyId: string): string[] {
   const waiting: string[] = [];
@@ -93,8 +95,9 @@ export function workersWithoutKey(ctx: Context, ds: DataStream, keyId: string): 
   return waiting;
 }
 
-/** Whether a dependent worker may use `ds`: Ready, or only waiting for the workers' own roll to its new key. */
+/** The DataStream's Ready reason while its key switch waits for worker Deployments to roll. */
 export const KEY_SWAP_WAITING = 'KeySwapWaitingForWorkers';
+/** Whether a dependent worker may use `ds`: Ready, or only waiting for the workers' own roll to its new key. */
 export const usableByWorkers = (ds: DataStream) => {
   const c = readyCondition(ds.status?.conditions);
   return c?.status === 'True' || c?.reason === KEY_SWAP_WAITING;
