@@ -10,6 +10,7 @@
 // error DuckDB reports in the rewritten text points into the user's code.
 import { SqlError, isWord, nameOf, stringValue, type Token } from './tokens.js';
 import { closing, skip, type PumpStmt } from './statements.js';
+import { strftimeOf } from './javaDateFormat.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -259,6 +260,16 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       }
     } else if (isWord(t, 'CURRENT_ROW_TIMESTAMP')) {
       rw.splice(k, k + 1, 'current_timestamp');
+    } else if (isWord(t, 'TIMESTAMP_TO_CHAR', 'CHAR_TO_TIMESTAMP') && isPunct(tokens[sig(k + 1)], '(')) {
+      // (format, value) with a literal format → strftime(value, fmt) / try_strptime(value, fmt) (NULL when it does not match, as KDA gives no value).
+      const open = sig(k + 1);
+      const close = closing(tokens, open);
+      const fmt = tokens[sig(open + 1)];
+      const comma = sig(sig(open + 1) + 1);
+      if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) throw new SqlError(`${t.upper}'s format must be a string literal, e.g. 'yyyy-MM-dd HH:mm:ss'`, fmt?.pos ?? t.pos);
+      const conv = strftimeOf(stringValue(fmt), fmt.pos).replace(/'/g, "''");
+      rw.splice(k, comma + 1, t.upper === 'TIMESTAMP_TO_CHAR' ? 'strftime(' : 'try_strptime(');
+      rw.insertBefore(close - 1, `, '${conv}'`);
     } else if ((t.kind === 'ident' || t.kind === 'quoted') && t.upper === 'APPROXIMATE_ARRIVAL_TIME') {
       // KDA's column of the record's arrival time in the source stream: ROWTIME here (rows get the arrival time as ROWTIME).
       rw.splice(k, k + 1, '"ROWTIME"');

@@ -196,3 +196,68 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM REGEX_REPLACE(REFERR
     expect(String(errs[0]!.v[3])).toContain('occurrence 2 is not supported');
   });
 });
+
+describe('datetime conversion (Java date patterns)', () => {
+  const TICKS = { name: SRC, columns: [{ name: 'EVENT_TIME', sqlType: 'TIMESTAMP' }, { name: 'TICKER', sqlType: 'VARCHAR(4)' }, { name: 'S', sqlType: 'VARCHAR(32)' }] };
+  const r = rng(5);
+  const base = Date.UTC(2018, 4, 9, 0, 0, 0);
+  const rows = Array.from({ length: 30 }, (_, i) => {
+    const ev = base + Math.floor(r() * 86_400_000);
+    return { t: 1_700_000_000_000 + i * 100, v: [ev, ['AAPL', 'AMZN', 'MSFT', 'INTC', 'TBV'][i % 5]!, null] as (string | number | null)[] };
+  });
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+  it("the developer guide's Transforming Dates example unchanged: INTERVAL arithmetic, UNIX_TIMESTAMP, TIMESTAMP_TO_CHAR, EXTRACT", async () => {
+    const code = `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    TICKER VARCHAR(4), 
+    event_time TIMESTAMP, 
+    five_minutes_before TIMESTAMP, 
+    event_unix_timestamp BIGINT,
+    event_timestamp_as_char VARCHAR(50),
+    event_second INTEGER);
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+
+SELECT STREAM 
+    TICKER, 
+    EVENT_TIME,
+    EVENT_TIME - INTERVAL '5' MINUTE,
+    UNIX_TIMESTAMP(EVENT_TIME),
+    TIMESTAMP_TO_CHAR('yyyy-MM-dd hh:mm:ss', EVENT_TIME),
+    EXTRACT(SECOND FROM EVENT_TIME) 
+FROM "SOURCE_SQL_STREAM_001"`;
+    const out = await run(TICKS, code, rows, rows[rows.length - 1]!.t + 1);
+    expect(out.get('error_stream') ?? []).toEqual([]);
+    const want = rows.map((x) => {
+      const ev = x.v[0] as number;
+      const d = new Date(ev);
+      const h12 = ((d.getUTCHours() + 11) % 12) + 1;
+      const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(h12)}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+      return [x.v[1], ev, ev - 300_000, ev, text, d.getUTCSeconds()];
+    });
+    expect((out.get('DESTINATION_SQL_STREAM') ?? []).map((x) => x.v)).toEqual(want);
+  });
+
+  it("CHAR_TO_TIMESTAMP with the SQL reference's templates; an input that does not match gives NULL", async () => {
+    const inputs: [string, number | null][] = [
+      ['2009-09-16 03:15:24', Date.UTC(2009, 8, 16, 3, 15, 24)],
+      ['2011-06-23 10:11:12', Date.UTC(2011, 5, 23, 10, 11, 12)],
+      ['not a time', null],
+    ];
+    const code = `CREATE OR REPLACE STREAM "D" (T TIMESTAMP, U TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM CHAR_TO_TIMESTAMP('yyyy-MM-dd hh:mm:ss', S), CHAR_TO_TIMESTAMP('dd-MM-yy HH:mm:ss', SUBSTRING(S FROM 9 FOR 2) || '-' || SUBSTRING(S FROM 6 FOR 2) || '-' || SUBSTRING(S FROM 3 FOR 2) || SUBSTRING(S FROM 11))
+  FROM "SOURCE_SQL_STREAM_001";`;
+    const src = inputs.map(([s], i) => ({ t: 1_700_000_000_000 + i, v: [null, 'X', s] as (string | number | null)[] }));
+    const out = await run(TICKS, code, src, src[src.length - 1]!.t + 1);
+    expect(out.get('error_stream') ?? []).toEqual([]);
+    expect((out.get('D') ?? []).map((x) => x.v)).toEqual(inputs.map(([, ms]) => [ms, ms]));
+  });
+
+  it('a format that is not a literal, or a letter with no equivalent, is refused at compile time', async () => {
+    const compile = (expr: string) => Engine.compile({ code: `CREATE OR REPLACE STREAM "D" (C VARCHAR(40));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM ${expr} FROM "SOURCE_SQL_STREAM_001";`, inputs: [TICKS] });
+    await expect(compile(`TIMESTAMP_TO_CHAR(TICKER, EVENT_TIME)`)).rejects.toThrow(/string literal/);
+    await expect(compile(`TIMESTAMP_TO_CHAR('yyyy ww', EVENT_TIME)`)).rejects.toThrow(/letter 'w'/);
+  });
+});
