@@ -1,8 +1,8 @@
 // More documented Kinesis Data Analytics SQL examples, each created through
 // the SDK and run by a real `shardline analytics` process: a sliding average,
 // a stagger window, a reference-data join with the table in S3 (s3rver), the
-// developer guide's SUBSTRING example and the SQL reference's
-// TOP_K_ITEMS_TUMBLING Example 1, their SQL unchanged.
+// developer guide's SUBSTRING and Transforming Dates examples and the SQL
+// reference's TOP_K_ITEMS_TUMBLING Example 1, their SQL unchanged.
 // Results equal oracles computed here from the input records as stored.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -223,3 +223,39 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS
   }, 80_000);
   expect(got.map((r) => r.data).sort()).toEqual(expected);
 }, 120000);
+
+test("the developer guide's Transforming Dates example: UNIX_TIMESTAMP, TIMESTAMP_TO_CHAR, EXTRACT, INTERVAL", async () => {
+  await runApp('dates', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    TICKER VARCHAR(4), 
+    event_time TIMESTAMP, 
+    five_minutes_before TIMESTAMP, 
+    event_unix_timestamp BIGINT,
+    event_timestamp_as_char VARCHAR(50),
+    event_second INTEGER);
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+
+SELECT STREAM 
+    TICKER, 
+    EVENT_TIME,
+    EVENT_TIME - INTERVAL '5' MINUTE,
+    UNIX_TIMESTAMP(EVENT_TIME),
+    TIMESTAMP_TO_CHAR('yyyy-MM-dd hh:mm:ss', EVENT_TIME),
+    EXTRACT(SECOND FROM EVENT_TIME) 
+FROM "SOURCE_SQL_STREAM_001"`, [['EVENT_TIME', 'TIMESTAMP'], ['TICKER', 'VARCHAR(4)']]);
+  // As the guide's producer writes them: Python's isoformat() (microseconds, no zone).
+  await produce('dates-in', 1500, (n) => ({ EVENT_TIME: new Date(Date.UTC(2018, 4, 9, n % 24, (n * 7) % 60, (n * 13) % 60, n % 1000)).toISOString().replace('Z', `${n % 10}${n % 7}${n % 3}`), TICKER: ['AAPL', 'AMZN', 'MSFT', 'INTC', 'TBV'][n % 5] }));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const expected = (await readAll(stack.clients[0]!, 'dates-in')).map((r) => {
+    const doc = JSON.parse(r.data) as { EVENT_TIME: string; TICKER: string };
+    const ms = Date.parse(doc.EVENT_TIME.slice(0, 23) + 'Z');
+    const d = new Date(ms);
+    const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(((d.getUTCHours() + 11) % 12) + 1)}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+    return JSON.stringify({ TICKER: doc.TICKER, EVENT_TIME: ts(ms), FIVE_MINUTES_BEFORE: ts(ms - 300_000), EVENT_UNIX_TIMESTAMP: ms, EVENT_TIMESTAMP_AS_CHAR: text, EVENT_SECOND: d.getUTCSeconds() });
+  }).sort();
+  const got = await waitFor('every row', async () => {
+    const rows = await readAll(stack.clients[0]!, 'dates-out');
+    return rows.length >= expected.length ? rows : undefined;
+  });
+  expect(got.map((r) => r.data).sort()).toEqual(expected);
+}, 60000);
