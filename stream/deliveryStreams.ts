@@ -77,6 +77,12 @@ export interface HttpDestinationDef {
   CommonAttributes: { AttributeName: string; AttributeValue: string }[];
   RetryDurationInSeconds: number;
   S3BackupMode: 'FailedDataOnly' | 'AllData';
+  /**
+   * Firehose's processing chain before the endpoint (RecordDeAggregation,
+   * Lambda, AppendDelimiterToRecord; no dynamic partitioning, which is S3's).
+   * The backup bucket's `s3` never carries it: AllData backs up source records.
+   */
+  ProcessingConfiguration?: S3DestinationDef['ProcessingConfiguration'];
 }
 
 export interface DeliveryStreamRecord {
