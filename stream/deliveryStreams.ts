@@ -48,8 +48,14 @@ export interface DataFormatConversionDef {
   Enabled?: boolean;
   SchemaConfiguration?: {
     RoleARN?: string; CatalogId?: string; DatabaseName?: string; TableName?: string; Region?: string; VersionId?: string;
-    /** Shardline: the table's columns, in Glue's StorageDescriptor.Columns shape. */
+    /**
+     * Shardline: the table's columns, in Glue's StorageDescriptor.Columns shape.
+     * Absent in a stored definition that names a Glue catalog table: the worker
+     * fills them in (and VersionId) when it forms a flush.
+     */
     Columns?: { Name: string; Type: string }[];
+    /** Set by the worker instead of Columns when the catalog table cannot be used: its records go to the error prefix. */
+    CatalogError?: { ErrorCode: string; ErrorMessage: string };
   };
   InputFormatConfiguration?: {
     Deserializer?: {
