@@ -5,6 +5,10 @@
 // sends that flush's records to the error prefix as format-conversion-failed.
 // Real nats-server, runtime, s3rver, `shardline delivery` process; Parquet
 // objects are read back by DuckDB.
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   GlueClient, CreateDatabaseCommand, GetDatabaseCommand, DeleteDatabaseCommand, CreateTableCommand, GetTableCommand, GetTablesCommand,
   UpdateTableCommand, DeleteTableCommand, type TableInput,
@@ -195,4 +199,40 @@ test('a flush replayed after SIGKILL keeps the table version it was formed with;
   const next = await readParquet(await s3.get(BUCKET, both.find((k) => k !== replayedKey)!), 'SELECT CAST(id AS INTEGER) AS id, extra FROM t');
   expect(next.rows).toEqual([{ id: 2, extra: 'y' }]);
   await w.kill('SIGTERM');
+}, 90_000);
+
+test('the AWS CLI v2 (docs/glue-catalog.md\'s commands): create-database, create-table, get-table, and a Firehose stream naming the table', async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-aws-'));
+  const aws = (...args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile('/usr/bin/aws', ['--endpoint-url', stack.rt.endpoint, '--output', 'json', ...args], {
+      env: {
+        PATH: process.env.PATH, HOME: home, AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '', AWS_MAX_ATTEMPTS: '1',
+        AWS_CONFIG_FILE: path.join(home, 'config'), AWS_SHARED_CREDENTIALS_FILE: path.join(home, 'credentials'),
+      },
+      timeout: 60_000,
+    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+  });
+  try {
+    expect((await aws('glue', 'create-database', '--database-input', 'Name=clidb')).code).toBe(0);
+    const created = await aws('glue', 'create-table', '--database-name', 'clidb', '--table-input', JSON.stringify({ Name: 'events', StorageDescriptor: { Columns: [{ Name: 'id', Type: 'bigint' }, { Name: 'name', Type: 'string' }] } }));
+    expect(created.code).toBe(0);
+    const got = await aws('glue', 'get-table', '--database-name', 'clidb', '--name', 'events');
+    expect(got.code).toBe(0);
+    expect(JSON.parse(got.stdout).Table).toMatchObject({ Name: 'events', DatabaseName: 'clidb', VersionId: '0', StorageDescriptor: { Columns: [{ Name: 'id', Type: 'bigint' }, { Name: 'name', Type: 'string' }] } });
+    const missing = await aws('glue', 'get-table', '--database-name', 'clidb', '--name', 'nope');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('EntityNotFoundException');
+    const fhCreated = await aws('firehose', 'create-delivery-stream', '--delivery-stream-name', 'cli-events', '--extended-s3-destination-configuration', JSON.stringify({
+      RoleARN: ROLE, BucketARN: `arn:aws:s3:::${BUCKET}`, CompressionFormat: 'UNCOMPRESSED',
+      DataFormatConversionConfiguration: {
+        SchemaConfiguration: { RoleARN: ROLE, DatabaseName: 'clidb', TableName: 'events' },
+        InputFormatConfiguration: { Deserializer: { OpenXJsonSerDe: {} } }, OutputFormatConfiguration: { Serializer: { ParquetSerDe: {} } },
+      },
+    }));
+    expect(fhCreated.stderr).toBe('');
+    expect(fhCreated.code).toBe(0);
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
+  }
 }, 90_000);
