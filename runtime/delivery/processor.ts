@@ -23,6 +23,7 @@ import type { DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
 import { buildObjects, failedToS3, minOf, type OutObject } from './objects.js';
 import { deliverHttp } from './httpEndpoint.js';
 import { derivedUuid } from './objectName.js';
+import { FlushCost } from './flushCost.js';
 import type { InRecord, ProcessContext } from './processing.js';
 import { beginFlush, hitFailpoint, type ObjectStore } from './s3.js';
 import { comparePos, samePos, type FlushIntent, type IntentStore, type RecordPos } from './state.js';
@@ -31,6 +32,8 @@ import type { DeliveryMetrics } from './metrics.js';
 const MiB = 1024 * 1024;
 /** A failed interval flush is tried again after this long (as the consumer retries a failed batch). */
 const RETRY_MS = 1_000;
+/** An interval flush starts at most this share of the interval early (its expected duration: FlushCost). */
+const MAX_LEAD = 0.1;
 
 export interface ProcessorDeps {
   objects: ObjectStore;
@@ -59,7 +62,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 /** A formed flush: its records and intent are fixed from now on (a retry writes exactly these). */
-interface Pending { intent: FlushIntent; records: Buffered[]; intentWritten: boolean }
+interface Pending { intent: FlushIntent; records: Buffered[]; bytes: number; intentWritten: boolean }
 
 export class DeliveryProcessor implements RecordProcessor {
   private buffer: Buffered[] = [];
@@ -84,6 +87,7 @@ export class DeliveryProcessor implements RecordProcessor {
   private cp?: Checkpointer;
   /** Handed over, ended or lost: no more timer flushes. */
   private closed = false;
+  private readonly cost = new FlushCost();
 
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -155,14 +159,16 @@ export class DeliveryProcessor implements RecordProcessor {
   }
 
   /**
-   * When the buffer must be flushed: IntervalInSeconds after its oldest record's arrival, but not before the batch
-   * that brought it was taken in (records already overdue when read go with their batch). Undefined: nothing to flush
-   * (empty, or an interrupted flush is still being re-formed: only its own records may go into it).
+   * When the buffer must be flushed: IntervalInSeconds after its oldest record's arrival, less the time the flush is
+   * expected to take (so the object is in S3 when the interval is up; at most a tenth of the interval), but not before
+   * the batch that brought it was taken in (records already overdue when read go with their batch). Undefined:
+   * nothing to flush (empty, or an interrupted flush is still being re-formed: only its own records may go into it).
    */
   private deadline(): number | undefined {
     if (this.buffer.length === 0 || this.replay) return undefined;
     const intervalMs = this.deps.definition().s3.BufferingHints.IntervalInSeconds * 1000;
-    return Math.max(this.oldestArrivalMs + intervalMs, this.takenAt);
+    const lead = Math.min(this.cost.predictMs(this.bytes), intervalMs * MAX_LEAD);
+    return Math.max(this.oldestArrivalMs + intervalMs - lead, this.takenAt);
   }
 
   private due(): boolean {
@@ -251,7 +257,7 @@ export class DeliveryProcessor implements RecordProcessor {
 
   /** The buffer becomes the pending flush of `intent`. */
   private form(intent: FlushIntent, intentWritten: boolean): void {
-    this.pending = { intent, records: this.buffer, intentWritten };
+    this.pending = { intent, records: this.buffer, bytes: this.bytes, intentWritten };
     this.buffer = [];
     this.bytes = 0;
     this.oldestArrivalMs = Infinity;
@@ -260,6 +266,7 @@ export class DeliveryProcessor implements RecordProcessor {
   /** Writes the pending flush: intent (unless written), objects, checkpoint. On failure it stays pending, unchanged. */
   private async deliver(cp: Checkpointer): Promise<void> {
     const p = this.pending!;
+    const started = Date.now();
     if (!p.intentWritten) {
       const written = this.deps.intents.set(p.intent).then(() => void (p.intentWritten = true));
       written.catch(() => undefined); // awaited below or in upload()
@@ -276,6 +283,7 @@ export class DeliveryProcessor implements RecordProcessor {
       await this.intentDurable.catch(() => undefined);
     }
     this.pending = undefined;
+    this.cost.observe(p.bytes, Date.now() - started);
   }
 
   private async upload(intent: FlushIntent, records: Buffered[], cp: Checkpointer): Promise<void> {
