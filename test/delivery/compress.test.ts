@@ -50,7 +50,7 @@ describe('withScratch', () => {
   test('concurrent flushes get distinct buffers of the size asked; a returned one is lent again', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
-    const seen: ArrayBuffer[] = [];
+    const seen: ArrayBufferLike[] = [];
     const first = withScratch(3_000_000, async (b) => {
       expect(b.length).toBe(3_000_000);
       seen.push(b.buffer);
