@@ -197,14 +197,16 @@ export class DeliveryProcessor implements RecordProcessor {
   /**
    * When the buffer must be flushed: IntervalInSeconds after its oldest record's arrival, less the time the flush is
    * expected to take (so the object is in S3 when the interval is up; at most a tenth of the interval), but not before
-   * the batch that brought it was taken in (records already overdue when read go with their batch). Undefined:
+   * the batch that brought it was taken in (records already overdue when read go with their batch), nor more than the
+   * interval after it (an arrival stamped by a clock ahead of the worker's). Undefined:
    * nothing to flush (empty, or an interrupted flush is still being re-formed: only its own records may go into it).
    */
   private deadline(): number | undefined {
     if (this.buffer.length === 0 || this.replay) return undefined;
     const intervalMs = this.deps.definition().s3.BufferingHints.IntervalInSeconds * 1000;
     const lead = Math.min(this.cost.predictMs(this.bytes), intervalMs * MAX_LEAD);
-    return Math.max(this.oldestArrivalMs + intervalMs - lead, this.takenAt);
+    // Nor later than the interval after it was read: an arrival stamped by a clock ahead of this one must not hold it longer.
+    return Math.max(Math.min(this.oldestArrivalMs, this.takenAt) + intervalMs - lead, this.takenAt);
   }
 
   private due(): boolean {

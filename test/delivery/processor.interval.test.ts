@@ -122,6 +122,15 @@ describe('DeliveryProcessor interval scheduling', () => {
     await h.p.shutdownRequested(h.cp);
   });
 
+  it('an arrival stamped ahead of the worker\'s clock does not hold a record longer than the interval after it was read', async () => {
+    const h = await harness(1);
+    const read = Date.now();
+    await h.p.processRecords(batch([rec(0, read + 3_600_000)]), h.cp);
+    await until(() => h.puts.length > 0, 1000 + 3000);
+    expect(h.puts[0]!.atMs - read).toBeGreaterThanOrEqual(1000);
+    await h.p.shutdownRequested(h.cp);
+  });
+
   it('no timer flush after the shard is handed over', async () => {
     const h = await harness(1);
     await h.p.processRecords(batch([rec(0, Date.now())]), h.cp);
