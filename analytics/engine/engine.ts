@@ -211,9 +211,30 @@ export class Engine {
     if (ms <= this.watermark) return;
     this.watermark = ms;
     for (const p of this.pumps) {
-      if (isWindowed(p) && !p.eventTime) await this.closeWindows(p, ms);
+      // MAX_SAFE_INTEGER is the end of the input (a shard that ended): event-time windows close too.
+      if (isWindowed(p) && (!p.eventTime || ms >= Number.MAX_SAFE_INTEGER)) await this.closeWindows(p, ms);
       if (p.plan.window.type === 'sliding') await this.slide(p, []);
     }
+  }
+
+  /**
+   * Two-phase aggregation's combiner: evaluates a windowed pump over rows it has already put into
+   * their windows (combined partials), as closeWindows() does, and delivers the result to its target.
+   */
+  async evaluateWindows(pumpName: string, windows: { start: number; end: number; rows: { t: number; v: Value[] }[] }[]): Promise<void> {
+    const p = this.pumps.find((x) => x.plan.name === pumpName);
+    if (!p) throw new Error(`no pump ${pumpName}`);
+    const rows: Value[][] = [];
+    const sources: Row[] = [];
+    [...windows].sort((a, b) => a.end - b.end || a.start - b.start).forEach((win, i) => {
+      const o = { new: true, wid: i, wend: win.end, ws: win.start };
+      for (const x of win.rows) {
+        const r: Row = { t: x.t, seq: this.seq++, v: x.v };
+        rows.push(work(p, r, o));
+        sources.push(r);
+      }
+    });
+    if (rows.length) await this.deliver(p.plan.target, await this.run(p, rows, sources));
   }
 
   get rowtimeWatermark(): number {

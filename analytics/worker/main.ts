@@ -12,7 +12,8 @@ import { connectStore, type Store } from '../../stream/connect.js';
 import { createLogger } from '../../common/log.js';
 import { applicationsKv, readApplication, updateApplication } from '../../stream/applications.js';
 import { ApplicationLease } from './lease.js';
-import { ApplicationRunner } from './runner.js';
+import { ApplicationRunner, combinerSpec } from './runner.js';
+import { Engine, type ReferenceTable } from '../engine/engine.js';
 import { s3ReferenceLoader } from './s3.js';
 import { twoPhasePlan, type Decomposition } from '../sql/decompose.js';
 import { PartialWorkers } from './partials.js';
@@ -54,6 +55,24 @@ export async function runAnalytics(argv: string[], opts: { connectOptions?: Part
   await worker.done;
 }
 
+/**
+ * The two-phase plan, once both of its engines compile (the partial pumps and the combiner's final ones):
+ * a plan DuckDB would refuse falls back to one active replica rather than failing every replica.
+ */
+async function verifiedPlan(def: ApplicationDefinition, references: ReferenceTable[]): Promise<Decomposition> {
+  const d = twoPhasePlan(def);
+  if (!d.decomposable) return d;
+  const inputs = combinerSpec(def, references).inputs;
+  for (const spec of [{ code: d.partialCode, inputs, references }, combinerSpec(def, references, d)]) {
+    try {
+      (await Engine.compile(spec)).close();
+    } catch (e) {
+      return { decomposable: false, reason: `the two-phase plan does not compile: ${(e as Error).message}` };
+    }
+  }
+  return d;
+}
+
 class Worker {
   readonly done: Promise<void>;
   private runner?: ApplicationRunner;
@@ -69,10 +88,10 @@ class Worker {
     let plan: Extract<Decomposition, { decomposable: true }> | undefined;
     const def = this.config.application;
     if (def) {
-      const d = twoPhasePlan(def);
+      const refs = def.references.length ? await s3ReferenceLoader(this.config.s3Endpoint)(def.references) : [];
+      const d = await verifiedPlan(def, refs);
       if (d.decomposable) {
         plan = d;
-        const refs = def.references.length ? await s3ReferenceLoader(this.config.s3Endpoint)(def.references) : [];
         partials = new PartialWorkers({
           store: this.store, definition: def, decomposition: d, references: refs, start: this.config.startingPosition,
           failoverTimeMs: this.config.leaseMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
