@@ -211,9 +211,19 @@ export class Engine {
     if (ms <= this.watermark) return;
     this.watermark = ms;
     for (const p of this.pumps) {
-      // MAX_SAFE_INTEGER is the end of the input (a shard that ended): event-time windows close too.
-      if (isWindowed(p) && (!p.eventTime || ms >= Number.MAX_SAFE_INTEGER)) await this.closeWindows(p, ms);
+      if (isWindowed(p) && !p.eventTime) await this.closeWindows(p, ms);
       if (p.plan.window.type === 'sliding') await this.slide(p, []);
+    }
+  }
+
+  /**
+   * Closes every open event-time window, as if the event-time watermark had reached the last one's end
+   * (rows for them are late from then on): a shard that ended, or one idle while others move on (two-phase aggregation).
+   */
+  async closeEventTimeWindows(): Promise<void> {
+    for (const p of this.pumps) {
+      if (!isWindowed(p) || !p.eventTime || p.state.windows.length === 0) continue;
+      await this.closeWindows(p, p.state.windows.reduce((m, w) => Math.max(m, w.end), Number.NEGATIVE_INFINITY));
     }
   }
 

@@ -213,12 +213,16 @@ class ShardAggregator implements RecordProcessor {
     if (batch.records.length) this.rowsAt = Date.now();
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
+    // Idle (caught up, no records for EVENT_IDLE_MS): the shard's event-time windows close now, so that the
+    // combiner can leave it out of its event-time watermark without losing its rows; later rows for them are late.
+    const eventIdle = idle && Date.now() - this.rowsAt >= EVENT_IDLE_MS;
+    if (eventIdle) await engine.closeEventTimeWindows();
     this.collect(errors, firstPos);
     const published = await this.publishOutbox();
     // Watermarks at most every 250 ms (they only matter at window ends), and with every partial.
     if (Number.isFinite(wm) && wm > this.sentWm && (published || Date.now() - this.sentWmAt >= 250)) {
       this.sentWmAt = Date.now();
-      await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm, ...this.eventTime(idle) });
+      await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm, ...this.eventTime(eventIdle) });
       this.sentWm = wm;
     }
     if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
@@ -226,10 +230,10 @@ class ShardAggregator implements RecordProcessor {
 
   /**
    * Event-time pumps: each one's watermark on this shard (its greatest event time less the allowed
-   * lateness, where its engine closed windows), and whether the shard is idle: caught up and without
-   * records for EVENT_IDLE_MS, so that it does not hold the other shards' windows back.
+   * lateness, where its engine closed windows), and whether the shard is idle (caught up and without
+   * records for EVENT_IDLE_MS), so that it does not hold the other shards' windows back.
    */
-  private eventTime(caughtUp: boolean): { ewm?: Record<string, number>; idle?: boolean } {
+  private eventTime(idle: boolean): { ewm?: Record<string, number>; idle?: boolean } {
     const pumps = this.w.opts.decomposition.pumps.filter((p) => p.eventTime);
     if (!pumps.length) return {};
     const st = this.engine!.snapshot().pumps;
@@ -238,7 +242,7 @@ class ShardAggregator implements RecordProcessor {
       const c = st[p.name]?.closedUpTo;
       if (c !== null && c !== undefined) ewm[p.partialStream] = c;
     }
-    return { ewm, idle: caughtUp && Date.now() - this.rowsAt >= EVENT_IDLE_MS };
+    return { ewm, idle };
   }
 
   /** Messages for the windows the engine closed (one per window) and error rows, into the outbox. */
@@ -303,6 +307,7 @@ class ShardAggregator implements RecordProcessor {
     if (!this.engine) { await cp.checkpoint(); return; }
     // Every window of a finished shard is complete.
     await this.engine.advance(Number.MAX_SAFE_INTEGER);
+    await this.engine.closeEventTimeWindows();
     this.collect({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
     await this.publishOutbox();
     await this.save(cp);

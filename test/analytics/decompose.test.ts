@@ -79,6 +79,7 @@ async function oneReplica(code: string, rows: In[], out: string, delayMs?: numbe
   const e = await Engine.compile({ code, inputs: [{ ...INPUT, ...(delayMs !== undefined ? { watermark: { column: 'ET', delayMs } } : {}) }] });
   await e.push(INPUT.name, rows);
   await e.advance(Number.MAX_SAFE_INTEGER);
+  await e.closeEventTimeWindows();
   const r = e.drain().get(out) ?? [];
   e.close();
   return r.map((x) => ({ t: x.t, v: x.v }));
@@ -94,6 +95,7 @@ async function twoPhase(code: string, rows: In[], out: string, shards: number, d
     const e = await Engine.compile({ code: d.partialCode, inputs: [{ ...INPUT, ...watermark }] });
     await e.push(INPUT.name, rows.filter((_, i) => i % shards === s));
     await e.advance(Number.MAX_SAFE_INTEGER);
+    await e.closeEventTimeWindows();
     for (const [stream, list] of e.drain()) for (const r of list) {
       const m = partials.get(stream) ?? new Map<number, Value[][]>();
       partials.set(stream, m);
