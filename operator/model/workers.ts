@@ -120,11 +120,19 @@ export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, str
       name: o.name,
       destination: o.dataStreamRef ? { kind: 'stream' as const, name: streamName(o.dataStreamRef.name) }
         : o.deliveryStreamRef ? { kind: 'firehose' as const, name: o.deliveryStreamRef.name }
-          : { kind: 'http' as const, url: o.http!.url },
+          // The ARN (or the URL when none is given) is what DescribeApplication shows; analyticsFunctions maps it to the URL.
+          : o.lambda ? { kind: 'lambda' as const, arn: o.lambda.functionArn ?? o.lambda.functionUrl }
+            : { kind: 'http' as const, url: o.http!.url },
       format: o.format,
     })),
     references: [],
   };
+}
+
+/** The worker config's Lambda ARN → URL map for spec.outputs[].lambda that name an ARN (a URL is called as is). */
+export function analyticsFunctions(spec: AnalyticsAppSpec): Record<string, string> | undefined {
+  const entries = spec.outputs.flatMap((o) => (o.lambda?.functionArn ? [[o.lambda.functionArn, o.lambda.functionUrl] as const] : []));
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 /** Store name of an AnalyticsApp's application (namespaced, so two namespaces never share one). */
@@ -141,5 +149,7 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
     idleWatermarkLagMs: 1000,
     leaseMs: 10000,
   };
+  const functions = analyticsFunctions(spec);
+  if (functions) config.functions = functions;
   return workerChildren(a, 'analytics', analyticsName(a), replicas, config, [], s, keyRefs);
 }

@@ -193,6 +193,39 @@ describe('worker models', () => {
     expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', format: 'JSON' }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
     expect(validateDeliveryStream({ source: { dataStreamRef: { name: 'o' } } })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
   });
+  test('analytics lambda output: definition LambdaOutput, ARN → URL in the worker config, validation', () => {
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:function:sink';
+    const spec = AnalyticsAppSpec.parse({
+      inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'orders' }, columns: [{ name: 'a', sqlType: 'INTEGER' }] }], sql: 'x',
+      outputs: [
+        { name: 'BY_ARN', lambda: { functionUrl: 'http://fn.shop.svc:8080/invoke', functionArn: arn }, format: 'CSV' },
+        { name: 'BY_URL', lambda: { functionUrl: 'https://fn.example.com/' } },
+        { name: 'S', dataStreamRef: { name: 'orders' } },
+      ],
+    });
+    expect(validateAnalyticsApp(spec)).toMatchObject({ ok: true });
+    const kids = analyticsChildren(owner('AnalyticsApp') as any, spec, new Map(), settings);
+    const config = JSON.parse((kids.configMap as any).data['config.json']);
+    expect(config.application.outputs).toEqual([
+      { id: '1.1', name: 'BY_ARN', destination: { kind: 'lambda', arn }, format: 'CSV' },
+      { id: '2.1', name: 'BY_URL', destination: { kind: 'lambda', arn: 'https://fn.example.com/' }, format: 'JSON' },
+      { id: '3.1', name: 'S', destination: { kind: 'stream', name: 'orders' }, format: 'JSON' },
+    ]);
+    // Only the ARN needs a map entry: the worker calls an http(s) "ARN" as is.
+    expect(config.functions).toEqual({ [arn]: 'http://fn.shop.svc:8080/invoke' });
+    // No functions map without an ARN.
+    const plain = AnalyticsAppSpec.parse({ ...spec, outputs: [{ name: 'O', lambda: { functionUrl: 'http://f/' } }] });
+    expect(JSON.parse((analyticsChildren(owner('AnalyticsApp') as any, plain, new Map(), settings).configMap as any).data['config.json']).functions).toBeUndefined();
+    // Exactly one destination; a bad ARN; one ARN with two URLs.
+    expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', http: { url: 'http://x/' }, lambda: { functionUrl: 'http://f/' } }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', lambda: { functionUrl: 'http://f/', functionArn: 'arn:aws:s3:::bucket' } }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', lambda: { functionUrl: 'ftp://f/' } }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    const twice = validateAnalyticsApp({ ...spec, outputs: [
+      { name: 'A', lambda: { functionUrl: 'http://one/', functionArn: arn } }, { name: 'B', lambda: { functionUrl: 'http://two/', functionArn: arn } },
+    ] });
+    expect(twice).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect((twice as { message: string }).message).toContain('two URLs');
+  });
   test('child names are DNS-1035 labels, hashed when too long', () => {
     expect(childName('a.b', 'stream')).toBe('a-b-stream');
     const long = childName('x'.repeat(200), 'delivery');
