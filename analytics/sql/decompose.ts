@@ -21,8 +21,7 @@
 //   → COUNT(DISTINCT x) over the carried values): select list, HAVING and
 //   types are DuckDB's, as on one replica.
 // Anything else (DISTINCT over expressions or two columns, aggregates other
-// than these, MIN/MAX of an expression in the general form, joins in the
-// general form, sessions, stagger and sliding windows) runs on one active
+// than these, joins in the general form, sessions, stagger and sliding windows) runs on one active
 // replica instead.
 import { parseStatements, closing, skip, type PumpStmt, type StreamStmt } from './statements.js';
 import { planPump, type PumpPlan } from './pump.js';
@@ -62,6 +61,9 @@ export type Decomposition =
   | { decomposable: true; pumps: PartialPump[]; partialCode: string; finalCode: string }
   | { decomposable: false; reason: string };
 
+/** Pump → partial column → its SQL type as DuckDB binds the partial SELECT (worker/twoPhase.ts). */
+export type PartialTypes = Record<string, Record<string, string>>;
+
 /** An input stream of the application: its name and (for the general form) columns. */
 export interface DecomposeInput { name: string; columns?: { name: string; sqlType: string }[] }
 
@@ -78,7 +80,7 @@ const isPunct = (t: Token | undefined, p: string) => t !== undefined && t.kind =
 const text = (ts: Token[]) => ts.map((t) => t.text).join('');
 
 /** `inputs`: the in-application input streams (every parallel one), by name or with their columns. */
-export function decompose(code: string, inputs: (string | DecomposeInput)[], outputStreams: string[]): Decomposition {
+export function decompose(code: string, inputs: (string | DecomposeInput)[], outputStreams: string[], types?: PartialTypes): Decomposition {
   const stmts = parseStatements(code);
   const streams = new Map<string, StreamStmt>();
   for (const s of stmts) if (s.kind === 'stream') streams.set(s.name, s);
@@ -124,7 +126,7 @@ export function decompose(code: string, inputs: (string | DecomposeInput)[], out
       continue;
     }
     if (!input.columns) return why('reason' in simple ? simple.reason : 'its group keys are not all selected');
-    const g = general(s, plan, input.columns, pumps.length);
+    const g = general(s, plan, input.columns, pumps.length, types?.[s.name]);
     if ('reason' in g) return why(g.reason);
     parts.push(`CREATE OR REPLACE STREAM "${partialStream}" (${g.partialColumns.map((c) => `${quote(c.name)} ${c.sqlType}`).join(', ')});`);
     parts.push(`CREATE OR REPLACE PUMP ${quote(s.name)} AS INSERT INTO "${partialStream}" ${g.partialSelect};`);
@@ -202,7 +204,7 @@ const FROM_KEYWORDS = new Set(['JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS'
  * The general form of a pump: the partial SELECT (carried columns and partial aggregates, grouped by the
  * pump's keys and the carried columns) and the final SELECT the combiner runs over the partial rows.
  */
-function general(s: PumpStmt, plan: PumpPlan, sourceColumns: { name: string; sqlType: string }[], n: number): General | { reason: string } {
+function general(s: PumpStmt, plan: PumpPlan, sourceColumns: { name: string; sqlType: string }[], n: number, types?: Record<string, string>): General | { reason: string } {
   const tokens = s.select;
   const c = clauses(tokens);
   for (let i = 0; i < tokens.length; i++) {
@@ -263,17 +265,16 @@ function general(s: PumpStmt, plan: PumpPlan, sourceColumns: { name: string; sql
         replace.set(k, { end: close, text: `CAST(SUM("${a}") AS BIGINT)` });
       } else if (fn === 'SUM') {
         partialSel.push(`SUM(${argText}) AS "${a}"`);
-        partialCols.push({ name: a, sqlType: col && INTEGER_TYPES.test(col.sqlType) ? 'BIGINT' : 'DOUBLE' });
+        partialCols.push({ name: a, sqlType: types?.[a] ?? (col && INTEGER_TYPES.test(col.sqlType) ? 'BIGINT' : 'DOUBLE') });
         replace.set(k, { end: close, text: `SUM("${a}")` });
       } else if (fn === 'MIN' || fn === 'MAX') {
-        if (!col) return `${fn}(${argText}): MIN and MAX of an expression are combined only as a bare select item`;
         partialSel.push(`${fn}(${argText}) AS "${a}"`);
-        partialCols.push({ name: a, sqlType: col.sqlType });
+        partialCols.push({ name: a, sqlType: types?.[a] ?? col?.sqlType ?? 'DOUBLE' });
         replace.set(k, { end: close, text: `${fn}("${a}")` });
       } else if (fn === 'AVG') {
         partialSel.push(`SUM(${argText}) AS "${a}"`, `COUNT(${argText}) AS "${a}N"`);
         partialCols.push({ name: a, sqlType: 'DOUBLE' }, { name: `${a}N`, sqlType: 'BIGINT' });
-        replace.set(k, { end: close, text: `(SUM("${a}") / NULLIF(SUM("${a}N"), 0))` });
+        replace.set(k, { end: close, text: `(CAST(SUM("${a}") AS DOUBLE) / NULLIF(SUM("${a}N"), 0))` });
       } else return `'${fn}' is not one of COUNT, SUM, MIN, MAX, AVG, COUNT(DISTINCT …), APPROX_COUNT_DISTINCT`;
       k = close - 1;
     }
@@ -404,11 +405,15 @@ function item(ts: Token[]): Item | { reason: string } {
   return { kind, expr, inner };
 }
 
-/** The two-phase plan of an application, or why it runs on one active replica. */
-export function twoPhasePlan(def: ApplicationDefinition): Decomposition {
+/**
+ * The two-phase plan of an application, or why it runs on one active replica. The general form's SUM, MIN
+ * and MAX partial columns are typed from the argument's column (DOUBLE for an expression) until
+ * worker/twoPhase.ts types them as DuckDB binds them (`types`).
+ */
+export function twoPhasePlan(def: ApplicationDefinition, types?: PartialTypes): Decomposition {
   try {
     const inputs = def.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({ name: inAppStreamName(i, k + 1), columns: i.columns })));
-    return decompose(def.code, inputs, def.outputs.map((o) => o.name));
+    return decompose(def.code, inputs, def.outputs.map((o) => o.name), types);
   } catch (e) {
     return { decomposable: false, reason: (e as Error).message };
   }

@@ -12,10 +12,10 @@ import { connectStore, type Store } from '../../stream/connect.js';
 import { createLogger } from '../../common/log.js';
 import { applicationsKv, readApplication, updateApplication } from '../../stream/applications.js';
 import { ApplicationLease } from './lease.js';
-import { ApplicationRunner, combinerSpec } from './runner.js';
-import { Engine, type ReferenceTable } from '../engine/engine.js';
+import { ApplicationRunner } from './runner.js';
+import { verifiedPlan } from './twoPhase.js';
 import { s3ReferenceLoader } from './s3.js';
-import { twoPhasePlan, type Decomposition } from '../sql/decompose.js';
+import type { Decomposition } from '../sql/decompose.js';
 import { PartialWorkers } from './partials.js';
 import { ENV } from '../../contract/env.js';
 
@@ -53,24 +53,6 @@ export async function runAnalytics(argv: string[], opts: { connectOptions?: Part
     setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();
   }
   await worker.done;
-}
-
-/**
- * The two-phase plan, once both of its engines compile (the partial pumps and the combiner's final ones):
- * a plan DuckDB would refuse falls back to one active replica rather than failing every replica.
- */
-async function verifiedPlan(def: ApplicationDefinition, references: ReferenceTable[]): Promise<Decomposition> {
-  const d = twoPhasePlan(def);
-  if (!d.decomposable) return d;
-  const inputs = combinerSpec(def, references).inputs;
-  for (const spec of [{ code: d.partialCode, inputs, references }, combinerSpec(def, references, d)]) {
-    try {
-      (await Engine.compile(spec)).close();
-    } catch (e) {
-      return { decomposable: false, reason: `the two-phase plan does not compile: ${(e as Error).message}` };
-    }
-  }
-  return d;
 }
 
 class Worker {
