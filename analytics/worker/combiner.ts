@@ -134,23 +134,8 @@ export class Combiner {
     return { n, wm };
   }
 
-  /**
-   * An event-time pump's watermark: the least of the required shards' event-time watermarks (a shard
-   * that has not reported one holds every window back); idle shards (caught up, no records for a while)
-   * are left out, and when every shard is idle the greatest counts (nothing is arriving anywhere).
-   */
   private eventWatermark(required: string[], stream: string): number {
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    let active = false;
-    for (const id of required) {
-      const e = this.state.ewms?.[id]?.[stream];
-      if (e !== undefined) max = Math.max(max, e);
-      if (this.state.idle?.[id]) continue;
-      active = true;
-      min = Math.min(min, e ?? Number.NEGATIVE_INFINITY);
-    }
-    return active ? min : max;
+    return eventWatermark(this.state, required, stream);
   }
 
   private async close(engine: Engine, p: PartialPump, wm: number): Promise<void> {
@@ -191,6 +176,25 @@ export class Combiner {
     this.state.closedUpTo[p.partialStream] = Math.max(this.state.closedUpTo[p.partialStream] ?? Number.NEGATIVE_INFINITY, ends[ends.length - 1]!);
     await engine.push(p.target, out);
   }
+}
+
+/**
+ * An event-time pump's watermark: the least of the required shards' event-time watermarks (a shard
+ * that has not reported one holds every window back); idle shards (caught up, no records for a while)
+ * are left out, and when every shard is idle the greatest counts (nothing is arriving anywhere).
+ */
+export function eventWatermark(state: Pick<CombinerState, 'ewms' | 'idle'>, required: string[], stream: string): number {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let active = false;
+  for (const id of required) {
+    const e = state.ewms?.[id]?.[stream];
+    if (e !== undefined) max = Math.max(max, e);
+    if (state.idle?.[id]) continue;
+    active = true;
+    min = Math.min(min, e ?? Number.NEGATIVE_INFINITY);
+  }
+  return active ? min : max;
 }
 
 /** Simple form: one row per key from the partial rows of one window: COUNT and SUM add up, MIN/MAX compare, AVG divides the sums. */

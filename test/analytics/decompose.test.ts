@@ -3,7 +3,7 @@
 // that partials computed by the engine over any split of the rows combine to
 // what the engine computes over all of them (the engine's own result is the oracle).
 import { decompose, scaleOutMode } from '../../analytics/sql/decompose.js';
-import { combine } from '../../analytics/worker/combiner.js';
+import { combine, eventWatermark } from '../../analytics/worker/combiner.js';
 import { combinerSpec } from '../../analytics/worker/runner.js';
 import { verifiedPlan } from '../../analytics/worker/twoPhase.js';
 import { Engine } from '../../analytics/engine/engine.js';
@@ -210,4 +210,31 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, SUM(V) / COUNT(
   expect(d.finalCode).toContain('FROM "__COMBINE_0" AS "SOURCE_SQL_STREAM_001" GROUP BY');
   expect(d.finalCode).toContain('HAVING  (CAST(SUM("$A2") AS DOUBLE) / NULLIF(SUM("$A2N"), 0)) > 1;');
   expect(d.finalCode).not.toContain('WHERE');
+});
+
+test('the combiner\'s event-time watermark: the least over shards; a silent shard holds back, idle ones do not', () => {
+  const req = ['1.1/a', '1.1/b', '1.1/c'];
+  const ewms = { '1.1/a': { S: 5000 }, '1.1/b': { S: 3000 }, '1.1/c': { S: 9000 } };
+  expect(eventWatermark({ ewms }, req, 'S')).toBe(3000);
+  expect(eventWatermark({ ewms: { '1.1/a': { S: 5000 } } }, req, 'S')).toBe(Number.NEGATIVE_INFINITY); // b and c never reported
+  expect(eventWatermark({ ewms, idle: { '1.1/b': true } }, req, 'S')).toBe(5000);
+  expect(eventWatermark({ ewms: { '1.1/a': { S: 5000 } }, idle: { '1.1/b': true, '1.1/c': true } }, req, 'S')).toBe(5000);
+  expect(eventWatermark({ ewms, idle: { '1.1/a': true, '1.1/b': true, '1.1/c': true } }, req, 'S')).toBe(9000); // all idle: the greatest
+  expect(eventWatermark({ ewms }, req, 'OTHER')).toBe(Number.NEGATIVE_INFINITY);
+});
+
+test('closeEventTimeWindows closes every open event-time window; rows for them are late from then on', async () => {
+  const code = `CREATE OR REPLACE STREAM "OUT" (K VARCHAR(8), N INTEGER, WS TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, COUNT(*), window_start
+FROM TABLE(TUMBLE(TABLE "SOURCE_SQL_STREAM_001", DESCRIPTOR(ET), INTERVAL '1' SECOND)) GROUP BY K, window_start;`;
+  const e = await Engine.compile({ code, inputs: [{ ...INPUT, watermark: { column: 'ET', delayMs: 5000 } }] });
+  await e.push(INPUT.name, [{ t: 1, v: ['a', 1, 1_500] }, { t: 2, v: ['a', 2, 2_500] }]);
+  expect(e.drain().get('OUT')).toBeUndefined(); // within the 5 s lateness: open
+  await e.closeEventTimeWindows();
+  expect(e.drain().get('OUT')!.map((r) => r.v)).toEqual([['a', 1, 1_000], ['a', 1, 2_000]]);
+  await e.push(INPUT.name, [{ t: 3, v: ['a', 3, 2_900] }, { t: 4, v: ['a', 4, 3_100] }]);
+  const out = e.drain();
+  expect(out.get('error_stream')!.map((r) => r.v[2])).toEqual(['LATE_ROW']);
+  expect(e.openWindows()).toBe(1);
+  e.close();
 });
