@@ -7,7 +7,7 @@ import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { ENV } from '../../contract/env.js';
 import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
-import { encryptionKeyId } from './datastream.js';
+import { encryptionKeyId, keySources, type MountedKeyRef } from './datastream.js';
 import { childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
@@ -15,20 +15,31 @@ export const analyticsName = (a: { metadata: { name: string } }) => childName(a.
 
 export type { ResolvedStream };
 
-/** The key Secret item of an encrypted DataStream a worker reads or writes (its spec.encryption.keySecretRef). */
-export interface KeySecretRef { name: string; key: string }
+/**
+ * A key Secret item of an encrypted DataStream a worker reads or writes: its
+ * streamKeyRefs (spec.encryption's key, plus during a key swap the key the
+ * stream record still names, optional), the same set its runtime pods mount.
+ */
+export type KeySecretRef = MountedKeyRef;
 
 /**
  * The key ring of a worker: every key Secret item of the encrypted DataStreams
  * it reads or writes, projected into one directory as the runtime has it
- * (file name = key id), so the worker opens and seals records itself.
+ * (file name = key id), so the worker opens and seals records itself. An item
+ * two streams share is mounted once, and optional only if optional for both.
  */
 function keyRing(refs: KeySecretRef[]): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
-  const unique = [...new Map(refs.map((r) => [encryptionKeyId(r), r])).entries()];
+  const byId = new Map<string, KeySecretRef>();
+  for (const r of refs) {
+    const id = encryptionKeyId(r);
+    const had = byId.get(id);
+    byId.set(id, had ? { ...had, optional: had.optional && r.optional } : r);
+  }
+  const unique = [...byId.values()].map((r) => (r.optional ? r : { name: r.name, key: r.key }));
   if (unique.length === 0) return { env: [], volumes: [], mounts: [] };
   return {
     env: [{ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR }],
-    volumes: [{ name: 'kms-keys', projected: { sources: unique.map(([id, r]) => ({ secret: { name: r.name, items: [{ key: r.key, path: id }] } })) } }],
+    volumes: [{ name: 'kms-keys', projected: { sources: keySources(unique) } }],
     mounts: [{ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true }],
   };
 }
@@ -153,4 +164,18 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
   const functions = analyticsFunctions(spec);
   if (functions) config.functions = functions;
   return workerChildren(a, 'analytics', analyticsName(a), replicas, config, [], s, keyRefs);
+}
+
+/**
+ * The DataStreams (by name, in the resource's namespace) a DeliveryStream or
+ * AnalyticsApp reads or writes, from its unvalidated spec: which resources
+ * depend on a DataStream (its readiness, its key swaps) and whose worker pods
+ * hold its keys.
+ */
+export function workerDataStreamRefs(kind: 'DeliveryStream' | 'AnalyticsApp', spec: unknown): string[] {
+  const sp = spec as any;
+  const names = kind === 'DeliveryStream'
+    ? [sp?.source?.dataStreamRef?.name]
+    : [...(sp?.inputs ?? []), ...(sp?.outputs ?? [])].map((x: any) => x?.dataStreamRef?.name);
+  return [...new Set(names.filter((n): n is string => typeof n === 'string'))];
 }

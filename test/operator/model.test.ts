@@ -1,7 +1,7 @@
 // Pure builders and helpers: spec in, objects out. No I/O.
-import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, isDedicated, mountedKeyRefs, streamNameOf } from '../../operator/model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, isDedicated, mountedKeyRefs, streamKeyRefs, streamNameOf } from '../../operator/model/datastream.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
-import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
+import { analyticsChildren, deliveryChildren, workerDataStreamRefs } from '../../operator/model/workers.js';
 import { childName } from '../../operator/model/common.js';
 import { validateDataStream, validateDeliveryStream, validateAnalyticsApp } from '../../operator/model/validate.js';
 import { conditionsFor } from '../../operator/status/conditions.js';
@@ -202,6 +202,51 @@ describe('worker models', () => {
     expect(validateAnalyticsApp({ ...spec, inputs: [input({ column: 'NOPE' })] })).toMatchObject({ ok: false, message: expect.stringContaining('NOPE is not a column of the input') });
     expect(validateAnalyticsApp({ ...spec, inputs: [input({ column: 'A' })] })).toMatchObject({ ok: false, message: expect.stringContaining('A is INTEGER, not TIMESTAMP') });
     expect(AnalyticsAppSpec.safeParse({ ...spec, inputs: [input({ column: 'AT', delaySeconds: -1 })] }).success).toBe(false);
+  });
+  test('worker key mounts during a key swap: the runtime\'s key set (new + previous, optional), one directory; a worker of two streams holds exactly both sets', () => {
+    const orders = ds({ encryption: { keySecretRef: { name: 'key-b', key: 'key' } } }).spec;
+    const previous = { name: 'key-a', key: 'k1' };
+    // One builder: the runtime Deployment and the worker mount the same items.
+    const swap = streamKeyRefs(orders, previous);
+    expect(swap).toEqual([{ name: 'key-b', key: 'key' }, { name: 'key-a', key: 'k1', optional: true }]);
+    expect(streamKeyRefs(orders)).toEqual([{ name: 'key-b', key: 'key' }]);
+    expect(streamKeyRefs(orders, { name: 'key-b', key: 'key' })).toEqual([{ name: 'key-b', key: 'key' }]);
+    expect(streamKeyRefs(ds().spec, previous)).toEqual([]);
+    const rt = dataStreamChildren(ds(orders), orders, settings, previous).deployment as any;
+    const spec = DeliveryStreamSpec.parse({ source: { dataStreamRef: { name: 'orders' } }, s3: { bucket: 'lake' } });
+    const dep = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, swap).deployment as any;
+    const pod = dep.spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'kms-keys', projected: { sources: [
+      { secret: { name: 'key-b', items: [{ key: 'key', path: 'key-b_key' }] } },
+      { secret: { name: 'key-a', items: [{ key: 'k1', path: 'key-a_k1' }], optional: true } },
+    ] } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: '/etc/shardline/kms-keys', readOnly: true });
+    expect(pod.containers[0].env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+    // The gate reads both back the same way (mountedKeyRefs): the same key items as the runtime.
+    expect(mountedKeyRefs(dep)).toEqual(mountedKeyRefs(rt));
+    // After the switch: the new key only, and the pods roll again (the template changed).
+    const after = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, streamKeyRefs(orders)).deployment as any;
+    expect(mountedKeyRefs(after)).toEqual([{ name: 'key-b', key: 'key', id: 'key-b_key' }]);
+    expect(after.spec.template).not.toEqual(dep.spec.template);
+    // An analytics worker reading one encrypted stream mid-swap and writing another: both sets, each item once;
+    // an item required by one stream and optional for the other is required.
+    const other = ds({ encryption: { keySecretRef: { name: 'key-a', key: 'k1' } } }).spec;
+    const aspec = AnalyticsAppSpec.parse({ inputs: [{ name: 'S', dataStreamRef: { name: 'orders' }, columns: [{ name: 'a', sqlType: 'INTEGER' }] }], outputs: [{ name: 'O', dataStreamRef: { name: 'out' }, format: 'JSON' }], sql: 'x' });
+    const a = analyticsChildren(owner('AnalyticsApp') as any, aspec, new Map(), settings, [...swap, ...streamKeyRefs(other), ...swap]).deployment as any;
+    expect(a.spec.template.spec.volumes.find((v: any) => v.name === 'kms-keys')).toEqual({ name: 'kms-keys', projected: { sources: [
+      { secret: { name: 'key-b', items: [{ key: 'key', path: 'key-b_key' }] } },
+      { secret: { name: 'key-a', items: [{ key: 'k1', path: 'key-a_k1' }] } },
+    ] } });
+    // A worker of an unencrypted stream mounts no key at all.
+    const plain = (deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, []).deployment as any).spec.template.spec;
+    expect(JSON.stringify(plain)).not.toContain('kms-keys');
+    expect(plain.containers[0].env.map((e: any) => e.name)).not.toContain('SHARDLINE_KMS_KEYS_FILE');
+  });
+  test('workerDataStreamRefs: the DataStreams a worker resource reads or writes, from its unvalidated spec', () => {
+    expect(workerDataStreamRefs('DeliveryStream', { source: { dataStreamRef: { name: 'orders' } } })).toEqual(['orders']);
+    expect(workerDataStreamRefs('DeliveryStream', { source: { type: 'DirectPut' } })).toEqual([]);
+    expect(workerDataStreamRefs('AnalyticsApp', { inputs: [{ dataStreamRef: { name: 'a' } }, { dataStreamRef: { name: 'b' } }], outputs: [{ dataStreamRef: { name: 'a' } }, { deliveryStreamRef: { name: 'd' } }] })).toEqual(['a', 'b']);
+    expect(workerDataStreamRefs('AnalyticsApp', undefined)).toEqual([]);
   });
   test('analytics lambda output: definition LambdaOutput, ARN → URL in the worker config, validation', () => {
     const arn = 'arn:aws:lambda:us-east-1:123456789012:function:sink';
