@@ -218,6 +218,37 @@ export class Engine {
     }
   }
 
+  /**
+   * Closes every open event-time window, as if the event-time watermark had reached the last one's end
+   * (rows for them are late from then on): a shard that ended, or one idle while others move on (two-phase aggregation).
+   */
+  async closeEventTimeWindows(): Promise<void> {
+    for (const p of this.pumps) {
+      if (!isWindowed(p) || !p.eventTime || p.state.windows.length === 0) continue;
+      await this.closeWindows(p, p.state.windows.reduce((m, w) => Math.max(m, w.end), Number.NEGATIVE_INFINITY));
+    }
+  }
+
+  /**
+   * Two-phase aggregation's combiner: evaluates a windowed pump over rows it has already put into
+   * their windows (combined partials), as closeWindows() does, and delivers the result to its target.
+   */
+  async evaluateWindows(pumpName: string, windows: { start: number; end: number; rows: { t: number; v: Value[] }[] }[]): Promise<void> {
+    const p = this.pumps.find((x) => x.plan.name === pumpName);
+    if (!p) throw new Error(`no pump ${pumpName}`);
+    const rows: Value[][] = [];
+    const sources: Row[] = [];
+    [...windows].sort((a, b) => a.end - b.end || a.start - b.start).forEach((win, i) => {
+      const o = { new: true, wid: i, wend: win.end, ws: win.start };
+      for (const x of win.rows) {
+        const r: Row = { t: x.t, seq: this.seq++, v: x.v };
+        rows.push(work(p, r, o));
+        sources.push(r);
+      }
+    });
+    if (rows.length) await this.deliver(p.plan.target, await this.run(p, rows, sources));
+  }
+
   get rowtimeWatermark(): number {
     return this.watermark;
   }
