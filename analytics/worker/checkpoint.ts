@@ -4,6 +4,7 @@
 import type { ObjectStore } from 'nats';
 import type { Store } from '../../stream/connect.js';
 import type { EngineState } from '../engine/engine.js';
+import type { PendingHttp } from './httpOutput.js';
 import { putObject } from './objectPut.js';
 
 export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
@@ -42,7 +43,7 @@ export interface Checkpoint {
   /** Messages of the emit that was being written when this checkpoint was taken (base64 payloads). */
   pending: PendingMessage[];
   /** HTTP rows not yet acknowledged (at-least-once). */
-  pendingHttp?: { url: string; body: string }[];
+  pendingHttp?: PendingHttp[];
   /** LambdaOutput records the function has not accepted yet (at-least-once, runner.ts). */
   pendingLambda?: PendingLambda[];
 }
