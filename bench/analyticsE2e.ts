@@ -466,9 +466,14 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; latency?:
       let input = inputs.get(q.keys);
       if (!input) inputs.set(q.keys, (input = await writeInput(k, store, `nexmark-${q.keys || 'bids'}`, o.events, o.rate, q.keys)));
       log(`${name}: one \`shardline analytics\` worker over ${input.stream}`);
-      const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5));
-      if (row.oracle !== 'ok') errors.push(`${name}: ${row.oracle}`);
-      rows.push(row);
+      // A query that fails (its worker exits, say) is reported; the others still run.
+      try {
+        const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5));
+        if (row.oracle !== 'ok') errors.push(`${name}: ${row.oracle}`);
+        rows.push(row);
+      } catch (e) {
+        errors.push(`${name}: ${String((e as Error)?.message ?? e).slice(0, 4000)}`);
+      }
     }
     if (o.latency) {
       latency = await latencyRun(k, store, cluster, o);
