@@ -264,7 +264,7 @@ export class Engine {
     return {
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
-      pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, p.state])),
+      pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, sharesRows(p) ? withSharedRows(p.state) : p.state])),
     };
   }
 
@@ -273,7 +273,7 @@ export class Engine {
     this.watermark = s.watermark ?? Number.NEGATIVE_INFINITY;
     for (const p of this.pumps) {
       const st = s.pumps[p.plan.name];
-      if (st) p.state = structuredClone(st);
+      if (st) p.state = fromSharedRows(structuredClone(st));
     }
   }
 
@@ -487,7 +487,43 @@ export class Engine {
   }
 }
 
-export interface EngineState { seq: number; watermark: number | null; pumps: Record<string, RunnerState> }
+export interface EngineState { seq: number; watermark: number | null; pumps: Record<string, RunnerState | SharedRowsState> }
+
+/**
+ * A pump's state with each row once: HOP and CUMULATE put one row into
+ * several open windows (HOP 10 s / 2 s: five), and serialising the windows'
+ * row lists as they are wrote every row that many times into each checkpoint.
+ * Windows name their rows by index into `rows`.
+ */
+interface SharedRowsState extends Omit<RunnerState, 'windows'> { rows: Row[]; windows: (Omit<Win, 'rows'> & { rowRefs: number[] })[] }
+
+/** Pumps whose open windows can hold the same row. */
+const sharesRows = (p: Pump) => p.plan.window.type === 'tvf' && (p.plan.window.fn === 'HOP' || p.plan.window.fn === 'CUMULATE');
+
+function withSharedRows(st: RunnerState): SharedRowsState {
+  const index = new Map<Row, number>();
+  const rows: Row[] = [];
+  const windows = st.windows.map(({ rows: wr, ...w }) => ({
+    ...w,
+    rowRefs: wr.map((r) => {
+      let i = index.get(r);
+      if (i === undefined) {
+        i = rows.length;
+        rows.push(r);
+        index.set(r, i);
+      }
+      return i;
+    }),
+  }));
+  return { ...st, windows, rows };
+}
+
+/** The state as the pump holds it (a state written before shared rows passes through). */
+function fromSharedRows(st: RunnerState | SharedRowsState): RunnerState {
+  if (!('rows' in st)) return st;
+  const { rows, windows, ...rest } = st;
+  return { ...rest, windows: windows.map(({ rowRefs, ...w }) => ({ ...w, rows: rowRefs.map((i) => rows[i]!) })) };
+}
 
 /**
  * The work table cut down to the columns the pump's query reads, so a batch
