@@ -9,6 +9,7 @@ import { SqlError, lineCol } from '../sql/tokens.js';
 import { Duck, type TableColumn } from './duck.js';
 import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
+import { KDA_MACROS } from './kdaFunctions.js';
 
 export interface Row { t: number; seq: number; v: Value[] }
 
@@ -107,6 +108,7 @@ export class Engine {
     };
     const duck = await Duck.open();
     try {
+      for (const m of KDA_MACROS) await duck.query(m);
       const streams = new Map<string, StreamColumn[]>();
       const cols = (c: { name: string; sqlType: string }[]) => c.map((x) => ({ name: x.name, type: parseSqlType(x.sqlType) }));
       for (const i of spec.inputs) streams.set(i.name, cols(i.columns));

@@ -222,7 +222,7 @@ export class ApplicationRunner {
       pendingHttp,
       pendingLambda: this.undeliveredLambda,
     };
-    await saveCheckpoint(this.os, this.name, ckpt);
+    await saveCheckpoint(this.o.store, this.name, ckpt);
     for (const [id, r] of this.readers) r.feed.saved(ckpt.sequences[id] ?? {});
     if (ckpt.combiner) await this.combiner?.committed(ckpt.combiner.seq);
     this.lastCheckpoint = Date.now();

@@ -8,7 +8,8 @@ import { bucketOf } from '../api/firehose/destination.js';
 import { compress, compressAsync } from '../../stream/delivery/compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
 import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
-import { partitionBody, processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
+import { withScratch } from './scratch.js';
+import { partitionBody, partitionBodySize, processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
 import { convertToParquet } from '../../stream/delivery/parquet.js';
 import type { RecordPos } from './state.js';
 
@@ -79,13 +80,22 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
     const arrivalMs = minOf(p.records, (r) => r.arrivalMs);
     const evaluated = evaluatePrefix(prefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), partitionKeys: p.keys });
     if (conversion) {
+      // The catalog table could not be used (runtime/delivery/catalogTable.ts): every record to the error prefix.
+      const catalogError = conversion.SchemaConfiguration?.CatalogError;
+      if (catalogError || !conversion.SchemaConfiguration?.Columns) {
+        const why = catalogError ?? { ErrorCode: 'DataFormatConversion.EntityNotFound', ErrorMessage: 'The table\'s columns could not be resolved.' };
+        for (const r of p.records) errors.push(conversionFailed(f, r, why.ErrorCode, why.ErrorMessage));
+        continue;
+      }
       // Format conversion comes after the processing chain: one Parquet object per partition, failures to the error prefix.
       const converted = convertToParquet(conversion, p.records);
       for (const x of converted.failed) errors.push(conversionFailed(f, p.records[x.index]!, x.code, x.message));
       if (converted.body) await object(id, evaluated, arrivalMs, converted.body, p.records.length - converted.failed.length);
       continue;
     }
-    await object(id, evaluated, arrivalMs, partitionBody(p), p.records.length);
+    if (f.s3.CompressionFormat === 'UNCOMPRESSED') await object(id, evaluated, arrivalMs, partitionBody(p), p.records.length);
+    // Compressed: the body is needed only until the compressor has read it (every compressor returns a buffer of its own).
+    else await withScratch(partitionBodySize(p), (body) => object(id, evaluated, arrivalMs, partitionBody(p, body), p.records.length));
   }
 
   const byType = new Map<string, ErrorRecord[]>();

@@ -39,18 +39,24 @@ export interface Partition {
   delimiter?: Buffer;
 }
 
+/** Bytes of the partition's body: its records, each followed by the delimiter, if any. */
+export function partitionBodySize(p: Partition): number {
+  const records = p.records;
+  let size = records.length * (p.delimiter ? p.delimiter.length : 0);
+  for (let i = 0; i < records.length; i++) size += records[i]!.data.length;
+  return size;
+}
+
 /**
  * The partition's records as one buffer (each followed by the delimiter, if
- * any), copied once. Uint8Array#set and a byte store: Buffer#copy costs a
- * few hundred ns of argument checks per call, twice per record with a delimiter.
+ * any), copied once, into `out` when given (partitionBodySize bytes).
+ * Uint8Array#set and a byte store: Buffer#copy costs a few hundred ns of
+ * argument checks per call, twice per record with a delimiter.
  */
-export function partitionBody(p: Partition): Buffer {
+export function partitionBody(p: Partition, out: Buffer = Buffer.allocUnsafe(partitionBodySize(p))): Buffer {
   const d = p.delimiter;
   const dl = d ? d.length : 0;
   const records = p.records;
-  let size = records.length * dl;
-  for (let i = 0; i < records.length; i++) size += records[i]!.data.length;
-  const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (let i = 0; i < records.length; i++) {
     const data = records[i]!.data;
@@ -77,7 +83,10 @@ export interface ProcessContext {
 const param = (p: { Parameters?: { ParameterName: string; ParameterValue: string }[] } | undefined, name: string) =>
   p?.Parameters?.find((x) => x.ParameterName === name)?.ParameterValue;
 
-function processors(s3: S3DestinationDef) {
+/** What the chain reads from a destination: an S3 one, or an HTTP endpoint's (which has no dynamic partitioning). */
+export type ProcessingDef = Pick<S3DestinationDef, 'ProcessingConfiguration' | 'DynamicPartitioningConfiguration'>;
+
+function processors(s3: ProcessingDef) {
   const list = s3.ProcessingConfiguration?.Enabled ? s3.ProcessingConfiguration.Processors ?? [] : [];
   const of = (t: string) => list.find((p) => p.Type === t);
   return { deagg: of('RecordDeAggregation'), lambda: of('Lambda'), extraction: of('MetadataExtraction'), delimiter: of('AppendDelimiterToRecord') };
@@ -90,7 +99,7 @@ function failed(type: string, r: InRecord, errorCode: string, errorMessage: stri
   };
 }
 
-export async function processRecords(s3: S3DestinationDef, input: InRecord[], ctx: ProcessContext): Promise<{ partitions: Partition[]; errors: ErrorRecord[] }> {
+export async function processRecords(s3: ProcessingDef, input: InRecord[], ctx: ProcessContext): Promise<{ partitions: Partition[]; errors: ErrorRecord[] }> {
   const p = processors(s3);
   const errors: ErrorRecord[] = [];
   const dynamic = s3.DynamicPartitioningConfiguration?.Enabled === true;

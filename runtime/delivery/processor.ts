@@ -9,9 +9,8 @@
 // bytes, so the retried PUT overwrites and nothing lands in two objects.
 import type { Checkpointer, ConsumerRecord, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import type { DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
-import { buildObjects, failedToS3, minOf, type OutObject } from './objects.js';
-import { deliverHttp } from './httpEndpoint.js';
-import { derivedUuid } from './objectName.js';
+import { buildObjects, minOf, type OutObject } from './objects.js';
+import { httpFlush } from './httpFlush.js';
 import type { InRecord, ProcessContext } from './processing.js';
 import { beginFlush, hitFailpoint, type ObjectStore } from './s3.js';
 import { comparePos, samePos, type FlushIntent, type IntentStore, type RecordPos } from './state.js';
@@ -185,25 +184,10 @@ export class DeliveryProcessor implements RecordProcessor {
     beginFlush();
     const def = this.deps.definition();
     const flush = { deliveryStreamName: def.name, uid: def.uid, shardId: this.shardId, first: intent.first, last: intent.last, versionId: intent.versionId, s3: intent.s3, records };
-    let objects: OutObject[];
-    if (intent.http) {
-      // HTTP endpoint: one request per flush; S3 gets all data (AllData) or what failed (FailedDataOnly).
-      const requestId = derivedUuid(`${def.uid}/${this.shardId}/${intent.first.seq}.${intent.first.sub ?? ''}-${intent.last.seq}.${intent.last.sub ?? ''}/http`);
-      const started = Date.now();
-      const endpoint = { ...intent.http, AccessKey: intent.http.AccessKey ?? this.deps.httpAccessKey };
-      const outcome = await deliverHttp(endpoint, records, { requestId, sourceArn: this.deps.processing.deliveryStreamArn, signal: this.deps.signal, log: this.deps.log, backoffUnitMs: this.deps.httpBackoffUnitMs });
-      if (outcome.ok) this.deps.metrics?.deliveredHttp(records.length, Date.now() - started);
-      objects = intent.http.S3BackupMode === 'AllData' ? (await buildObjects(flush, this.deps.processing)).map((o) => ({ ...o, backup: true })) : [];
-      if (!outcome.ok) {
-        this.deps.metrics?.failed(outcome.errorCode, 0, `${intent.http.Url}: ${outcome.errorMessage}`);
-        objects.push(...failedToS3(flush, 'http-endpoint-failed', records.map((r) => ({
-          attemptsMade: outcome.attempts, arrivalTimestamp: r.arrivalMs, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage,
-          attemptEndingTimestamp: Date.now(), rawData: r.data.toString('base64'), EndpointUrl: intent.http!.Url, EndpointName: intent.http!.Name,
-        }))));
-      }
-    } else {
-      objects = await buildObjects(flush, this.deps.processing);
-    }
+    // HTTP endpoint: processing, one request, S3 gets backups and failures (httpFlush.ts).
+    const objects: OutObject[] = intent.http
+      ? await httpFlush(flush, intent.http, { processing: this.deps.processing, signal: this.deps.signal, log: this.deps.log, metrics: this.deps.metrics, backoffUnitMs: this.deps.httpBackoffUnitMs, accessKey: this.deps.httpAccessKey })
+      : await buildObjects(flush, this.deps.processing);
     hitFailpoint('before-upload');
     for (const o of objects) {
       const started = Date.now();

@@ -2,11 +2,13 @@
 // the input) write the same bytes as the synchronous ones, whatever the input
 // size and compressibility: a flush replayed after a crash must overwrite its
 // object with identical bytes. And partitionBody lays records and delimiters
-// out as a plain concatenation would.
+// out as a plain concatenation would, also into a lent scratch buffer, which
+// two flushes in progress never share.
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { compress, compressAsync, decompress } from '../../stream/delivery/compress.js';
-import { partitionBody } from '../../runtime/delivery/processing.js';
+import { partitionBody, partitionBodySize } from '../../runtime/delivery/processing.js';
+import { withScratch } from '../../runtime/delivery/scratch.js';
 
 const json = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => JSON.stringify({ i, user: `u${i % 97}`, path: `/p/${i % 13}`, msg: 'x'.repeat(i % 700) }) + '\n').join(''));
 
@@ -36,6 +38,41 @@ describe('partitionBody', () => {
     ['a two-byte delimiter', Buffer.from('\r\n')],
   ] as const)('%s: records and delimiters concatenated', (_, delimiter) => {
     const expected = Buffer.concat(records.flatMap((r) => (delimiter ? [r.data, delimiter] : [r.data])));
-    expect(partitionBody({ keys: {}, records, delimiter }).equals(expected)).toBe(true);
+    const p = { keys: {}, records, delimiter };
+    expect(partitionBody(p).equals(expected)).toBe(true);
+    expect(partitionBodySize(p)).toBe(expected.length);
+    const into = Buffer.alloc(expected.length, 0xee);
+    expect(partitionBody(p, into).equals(expected)).toBe(true);
+  });
+});
+
+describe('withScratch', () => {
+  test('concurrent flushes get distinct buffers of the size asked; a returned one is lent again', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const seen: ArrayBufferLike[] = [];
+    const first = withScratch(3_000_000, async (b) => {
+      expect(b.length).toBe(3_000_000);
+      seen.push(b.buffer);
+      b.fill(1);
+      await held;
+      // Nobody else wrote into it while it was lent.
+      expect(b.every((x) => x === 1)).toBe(true);
+    });
+    await withScratch(2_000_000, async (b) => {
+      expect(b.length).toBe(2_000_000);
+      expect(b.buffer).not.toBe(seen[0]);
+      seen.push(b.buffer);
+      b.fill(2);
+    });
+    release();
+    await first;
+    await withScratch(3_000_000, async (b) => void seen.push(b.buffer));
+    // The first one is lent again (the second is too small for 3 MB).
+    expect(seen[2]).toBe(seen[0]);
+  });
+
+  test('a body larger than the kept sizes is allocated for the call', async () => {
+    await withScratch(40 * 1024 * 1024, async (b) => expect(b.length).toBe(40 * 1024 * 1024));
   });
 });
