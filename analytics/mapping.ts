@@ -48,12 +48,24 @@ function select(v: unknown, steps: Step[]): unknown[] {
   return cur;
 }
 
+/** The value at `keys` under `obj` through nested objects (as select() over key steps); undefined when a step is missing or not an object. */
+function walk(obj: Record<string, unknown> | undefined, keys: string[]): unknown {
+  let cur: unknown = obj;
+  for (const k of keys) {
+    if (!cur || typeof cur !== 'object' || Array.isArray(cur) || !Object.hasOwn(cur, k)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
 export class RecordMapper {
   private readonly types: SqlType[];
   private readonly paths: Step[][];
   private readonly rowPath: Step[];
   /** The key of a `$.key` mapping (most are): read as a property, without select()'s arrays. */
   private readonly keys: (string | undefined)[];
+  /** The keys of a `$.a.b…` mapping (nested objects, no indexes or wildcards): read property by property. */
+  private readonly chains: (string[] | undefined)[];
   /** TIMESTAMP/DATE columns: the last text parsed and its value (a stream's timestamps repeat within a millisecond). */
   private readonly lastText: (string | undefined)[];
   private readonly lastValue: Value[];
@@ -63,6 +75,7 @@ export class RecordMapper {
     this.paths = columns.map((c) => parsePath(c.mapping ?? `$.${c.name}`));
     this.rowPath = format.type === 'JSON' ? parsePath(format.rowPath) : [];
     this.keys = this.paths.map((p) => (p.length === 1 && 'key' in p[0]! ? p[0].key : undefined));
+    this.chains = this.paths.map((p) => (p.length > 1 && p.every((s) => 'key' in s) ? p.map((s) => (s as { key: string }).key) : undefined));
     this.lastText = columns.map(() => undefined);
     this.lastValue = columns.map(() => null);
   }
@@ -87,7 +100,8 @@ export class RecordMapper {
     const obj = r && typeof r === 'object' && !Array.isArray(r) ? (r as Record<string, unknown>) : undefined;
     for (let i = 0; i < n; i++) {
       const k = this.keys[i];
-      const v = k !== undefined ? (obj && Object.hasOwn(obj, k) ? obj[k] : undefined) : select(r, this.paths[i]!)[0];
+      const chain = this.chains[i];
+      const v = k !== undefined ? (obj && Object.hasOwn(obj, k) ? obj[k] : undefined) : chain !== undefined ? walk(obj, chain) : select(r, this.paths[i]!)[0];
       out[i] = this.value(v, i);
     }
     return out;

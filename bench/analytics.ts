@@ -1,9 +1,18 @@
-// `npm run bench -- analytics`: the analytics engine (record mapping + the
-// streaming layer + DuckDB) on Nexmark-style bids, in process: events/s per
-// core (process CPU time) and window-close latency (evaluation time of the
-// watermark advance that closes windows; a worker adds its watermark lag).
-// The DataStream read and write around it are measured by `bench ingest`.
+// `npm run bench -- analytics`: Nexmark-style queries in two ways.
+// - engine: the analytics engine (record mapping + the streaming layer +
+//   DuckDB) on bids, in process: events/s per core (process CPU time) and
+//   window-close latency (evaluation time of the watermark advance that
+//   closes windows; a worker adds its watermark lag).
+// - e2e, latency: persons, auctions and bids in a DataStream, each query run
+//   by a real `shardline analytics` process into an output DataStream,
+//   checked against an oracle (analyticsE2e.ts).
+import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { NATS_SERVER } from '../test/harness/nats.js';
+import { runE2e, type E2eRow, type LatencyResult } from './analyticsE2e.js';
+import { int, rounded } from './lib/runs.js';
+import { fmt } from './lib/table.js';
 import { Engine } from '../analytics/engine/engine.js';
 import { RecordMapper } from '../analytics/mapping.js';
 import { Nexmark } from './lib/nexmark.js';
@@ -11,10 +20,15 @@ import { machineInfo, writeResults } from './lib/results.js';
 import { renderTable } from './lib/table.js';
 
 const USAGE = `usage: npm run bench -- analytics [flags]
-  --events N     bid events per query (default 1000000)
+  --events N     engine: bid events per query; e2e: Nexmark events (all three kinds) per input (default 1000000)
   --rate N       simulated events per second of event time (default 100000)
   --batch N      records per engine batch (default 10000)
-  --queries L    q0,q1,q2,q5,q7,tumble-1k,tumble-100k (default all)`;
+  --queries L    q0,q1,q2,q5,q7,tumble-1k,tumble-100k (default all)
+  --phases L     engine,e2e,latency (default all three)
+  --latency-rate N       events/s written during the latency run (default 20000)
+  --latency-duration S   seconds of the latency run (default 15)
+  --latency-warmup S     windows starting in the first S seconds are not counted (default 3)
+  --profile DIR  write V8 CPU profiles of the e2e worker processes into DIR`;
 
 const BID_COLUMNS = [
   { name: 'AUCTION', sqlType: 'BIGINT', mapping: '$.auction' },
@@ -52,14 +66,21 @@ const QUERIES: Record<string, { sql: string; keys?: number; anchor?: number }> =
 };
 
 export async function runAnalyticsBench(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { events: { type: 'string' }, rate: { type: 'string' }, batch: { type: 'string' }, queries: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args: argv, options: {
+    events: { type: 'string' }, rate: { type: 'string' }, batch: { type: 'string' }, queries: { type: 'string' }, phases: { type: 'string' },
+    'latency-rate': { type: 'string' }, 'latency-duration': { type: 'string' }, 'latency-warmup': { type: 'string' }, profile: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } });
   if (values.help) { console.log(USAGE); return; }
   const events = Number(values.events ?? 1_000_000);
   const rate = Number(values.rate ?? 100_000);
   const batch = Number(values.batch ?? 10_000);
   const names = (values.queries ?? Object.keys(QUERIES).join(',')).split(',');
+  const phases = new Set((values.phases ?? 'engine,e2e,latency').split(','));
+  const startedAt = new Date().toISOString();
+  const load0 = os.loadavg()[0]!;
   const rows: Record<string, unknown>[] = [];
-  for (const name of names) {
+  for (const name of phases.has('engine') ? names : []) {
     const q = QUERIES[name];
     if (!q) throw new Error(`unknown query ${name}`);
     const engine = await Engine.compile({ code: q.sql, inputs: [{ name: 'BID', columns: BID_COLUMNS, watermark: { column: 'DATETIME', delayMs: 0 } }] });
@@ -103,8 +124,53 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
     const pct = (p: number) => (closes.length ? closes[Math.min(closes.length - 1, Math.floor(p * closes.length))]!.toFixed(1) : '-');
     rows.push({ query: name, events: bids, rows_out: out, 'events/s': Math.round(bids / wall), 'events/s/core': Math.round(bids / cpuS), 'close p50 ms': pct(0.5), 'close p99 ms': pct(0.99), 'Flink 1.13 /core': q.anchor ?? '-' });
   }
-  const headers = Object.keys(rows[0] ?? {});
-  console.log(renderTable(headers, rows.map((r) => headers.map((h) => r[h] as string | number))));
-  const file = writeResults('analytics', { machine: machineInfo('(none: in-process engine)'), events, rate, batch, rows });
-  console.log(`results: ${file}`);
+  const out: string[] = [];
+  if (rows.length) {
+    const headers = Object.keys(rows[0]!);
+    out.push(`Engine, in process (${int(events)} bids a query; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end):`);
+    out.push(renderTable(headers, rows.map((r) => headers.map((h) => r[h] as string | number))));
+  }
+  let e2e: { rows: E2eRow[]; latency?: LatencyResult; errors: string[] } = { rows: [], errors: [] };
+  if (phases.has('e2e') || phases.has('latency')) {
+    e2e = await runE2e({
+      events, rate, queries: phases.has('e2e') ? names : [], latency: phases.has('latency'),
+      latencyRate: Number(values['latency-rate'] ?? 20_000), latencyDurationS: Number(values['latency-duration'] ?? 15), latencyWarmupS: Number(values['latency-warmup'] ?? 3),
+      profile: values.profile ? path.resolve(values.profile) : undefined,
+    });
+    out.push(...e2eTables(e2e.rows, e2e.latency, rows));
+  }
+  out.push(`Machine: ${os.cpus().length} cores, shared; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`);
+  const table = out.join('\n\n');
+  console.log(table);
+  const file = writeResults('analytics', rounded({ benchmark: 'analytics', startedAt, finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), events, rate, batch, phases: [...phases], engine: rows, e2e: e2e.rows, latency: e2e.latency, errors: e2e.errors, table }));
+  console.log(`results: ${path.relative(process.cwd(), file)}`);
+  if (e2e.errors.length) {
+    console.error(`\n${e2e.errors.length} error(s):\n${e2e.errors.join('\n')}`);
+    process.exitCode = 1;
+  }
+}
+
+/** The e2e table beside the engine's per-core figure and Flink's, and the latency run's. */
+function e2eTables(rows: E2eRow[], latency: LatencyResult | undefined, engine: Record<string, unknown>[]): string[] {
+  const out: string[] = [];
+  if (rows.length) {
+    out.push(`End to end: ${int(rows[0]!.events)} Nexmark events (persons, auctions, bids 1 : 3 : 46) as JSON in a 4-shard DataStream, written first; one \`shardline analytics\` process per query (the AnalyticsApp Deployment's command line) from TRIM_HORIZON into a 1-shard DataStream; seconds = last output record's arrival − worker spawned (start-up included); per core = events / worker CPU seconds (after start-up: less the CPU up to its "running" line)`);
+    out.push(renderTable(
+      ['query', 'oracle', 'events', 'rows out', 'start-up s', 'seconds', 'events/s', 'worker CPU s', 'events/s/core', 'after start-up /core', 'engine alone /core', 'Flink 1.13 /core', 'load'],
+      rows.map((r) => [
+        r.query, r.oracle.length > 40 ? `${r.oracle.slice(0, 40)}…` : r.oracle, int(r.events), int(r.rowsOut), fmt(r.startupS), fmt(r.seconds), int(r.eventsPerSec), fmt(r.workerCpuS),
+        int(r.eventsPerCore), int(r.eventsPerCoreAfterStartup), String(engine.find((e) => e.query === r.query)?.['events/s/core'] ?? '-'),
+        QUERIES[r.query]?.anchor ? int(QUERIES[r.query]!.anchor!) : '-', `${r.loadAtStart.toFixed(1)}→${r.loadAtEnd.toFixed(1)}`,
+      ]),
+    ));
+  }
+  if (latency) {
+    const l = latency;
+    out.push(`Window-close latency (ROWTIME, tumbling 1 s COUNT/SUM by 1k bidders): ${int(l.events)} events written at ${int(l.rate)}/s (${int(l.sentPerSec)}/s sent) for ${l.durationS} s while one worker runs; per window, its output rows' latest arrival − window end; worker ${fmt(l.workerCores)} cores; load ${l.loadAtStart.toFixed(1)}→${l.loadAtEnd.toFixed(1)}`);
+    out.push(renderTable(['measure', 'windows', 'p50 ms', 'p99 ms', 'max ms', 'note'], [
+      ['output record arrival − window end', int(l.windows), fmt(l.arrival.p50), fmt(l.arrival.p99), fmt(l.arrival.max), `ApproximateArrivalTimestamp of the output record; sum of N ${int(l.sumN)} of ${int(l.bids)} bids`],
+      ['read by a consumer − window end', int(l.windows), fmt(l.seen.p50), fmt(l.seen.p99), fmt(l.seen.max), 'this process polling the output every 50 ms'],
+    ]));
+  }
+  return out;
 }

@@ -58,6 +58,8 @@ const USAGE = `usage: npm run bench -- delivery [flags]
   --duration60 S   seconds of the IntervalInSeconds 60 run (default 150: two intervals and more)
   --intervals L    IntervalInSeconds values for the freshness runs (default 0,60)
   --phases L       drain,freshness,parquet (default drain,freshness)
+  --replicas N     also drain the same backlog with N worker processes sharing the 4 shards through leases
+                   (as a Deployment with N replicas); a second row beside the one-process row (default: off)
   --parquet-records N  backlog of the parquet phase (default 200000; validate with e.g. 5000)
   --profile DIR    write a V8 CPU profile of the worker process into DIR`;
 
@@ -69,7 +71,7 @@ const log = (m: string) => process.stderr.write(`${m}\n`);
 function options(argv: string[]) {
   const { values } = parseArgs({ args: argv, options: {
     records: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' }, duration60: { type: 'string' }, intervals: { type: 'string' },
-    phases: { type: 'string' }, 'parquet-records': { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    phases: { type: 'string' }, 'parquet-records': { type: 'string' }, profile: { type: 'string' }, replicas: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) {
     console.log(USAGE);
@@ -84,6 +86,7 @@ function options(argv: string[]) {
     phases: new Set((values.phases ?? 'drain,freshness').split(',')),
     parquetRecords: Number(values['parquet-records'] ?? 200_000),
     profile: values.profile ? path.resolve(values.profile) : undefined,
+    replicas: values.replicas ? Number(values.replicas) : undefined,
   };
 }
 
@@ -210,30 +213,44 @@ async function writeBacklog(k: KinesisHttp, stream: string, n: number) {
   }));
 }
 
-type DrainResult = { records: number; lost: number; duplicated: number; objects: number; seconds: number; recPerSec: number; workerSeconds: number; startupSeconds: number; workerUsPerRecord: number; compressedBytes: number; loadAtStart: number; loadAtEnd: number; cpu: Record<string, number> };
+type DrainResult = { replicas: number; records: number; lost: number; duplicated: number; objects: number; seconds: number; recPerSec: number; workerSeconds: number; startupSeconds: number; workerUsPerRecord: number; compressedBytes: number; loadAtStart: number; loadAtEnd: number; cpu: Record<string, number> };
+
+/** The workers' /status summed: records delivered, the last delivery, the shards they hold between them. */
+async function statusOf(ports: number[]) {
+  const all = await Promise.all(ports.map(status));
+  return {
+    deliveredRecords: all.reduce((n, x) => n + x.deliveredRecords, 0),
+    lastDeliveryMs: Math.max(0, ...all.map((x) => x.lastDeliveryMs ?? 0)) || undefined,
+    shards: new Set(all.flatMap((x) => (x as { shards?: string[] }).shards ?? [])).size,
+    /** Every worker holds at least one shard (leases split between them). */
+    allHold: all.every((x) => ((x as { shards?: string[] }).shards?.length ?? 0) > 0),
+  };
+}
 
 /**
- * Starts one worker on delivery stream `name` (bucket bench-<name>, prefix <name>/) over a backlog of `records`
- * and runs the clock until all are in S3: start → last object first listed; records counted from S3 after.
+ * Starts `replicas` worker processes on delivery stream `name` (bucket bench-<name>, prefix <name>/) over a backlog
+ * of `records` and runs the clock until all are in S3: start → last object first listed; records counted from S3 after.
  */
-async function drainToS3(cluster: Cluster, s3: S3Server & { pid?: number }, name: string, records: number, format: TallyFormat, profile?: string): Promise<DrainResult> {
+async function drainToS3(cluster: Cluster, s3: S3Server & { pid?: number }, name: string, records: number, format: TallyFormat, profile?: string, replicas = 1): Promise<DrainResult> {
   const tally = new S3Tally(s3, `${BUCKET}-${name}`, `${name}/`, records, format);
   try {
-    const port = await freePort();
+    const ports = await Promise.all(Array.from({ length: replicas }, () => freePort()));
     const loadAtStart = os.loadavg()[0]!;
     const t0 = Date.now();
-    const w = startWorker(cluster, name, s3.endpoint, port, profile);
-    const span = new CpuSpan({ ...cluster.pids, s3rver: s3.pid, worker: w.pid });
+    const workers = ports.map((port) => startWorker(cluster, name, s3.endpoint, port, profile));
+    const workerPids = Object.fromEntries(workers.map((w, i) => [replicas === 1 ? 'worker' : `worker${i + 1}`, w.pid]));
+    const span = new CpuSpan({ ...cluster.pids, s3rver: s3.pid, ...workerPids });
     let lastLog = 0;
-    let st = { deliveredRecords: 0 } as Awaited<ReturnType<typeof status>>;
-    /** When the worker first reported holding all 4 shards (its start-up: process, modules, NATS, leases). */
+    let st = { deliveredRecords: 0 } as { deliveredRecords: number; lastDeliveryMs?: number };
+    /** When the workers first held all 4 shards between them, each at least one (start-up: process, modules, NATS, leases). */
     let readyMs = 0;
-    // Listing only while the worker runs (reading objects back would take CPU from it); counted after.
+    // Listing only while the workers run (reading objects back would take CPU from them); counted after.
     while (Date.now() - t0 < 30 * 60_000) {
       await sleep(200);
       await tally.list();
-      st = await status(port);
-      if (!readyMs && (st as { shards?: string[] }).shards?.length === SHARDS) readyMs = Date.now();
+      const now = await statusOf(ports);
+      st = now;
+      if (!readyMs && now.shards === SHARDS && now.allHold) readyMs = Date.now();
       if (Date.now() - lastLog > 5000) {
         lastLog = Date.now();
         log(`  ${name}: worker reports ${int(st.deliveredRecords)} / ${int(records)} delivered; ${tally.objects.size} objects listed`);
@@ -247,15 +264,16 @@ async function drainToS3(cluster: Cluster, s3: S3Server & { pid?: number }, name
     const cpu = span.stop();
     const spanS = (Date.now() - t0) / 1000;
     const loadAtEnd = os.loadavg()[0]!;
-    await stop(w);
+    await Promise.all(workers.map(stop));
+    const workerCores = Object.keys(workerPids).reduce((n, k) => n + (cpu[k] ?? 0), 0);
     await tally.listFinal();
     await tally.readNew();
     const { lost, duplicated } = tally.check();
     const seconds = (tally.lastSeenMs() - t0) / 1000;
     return {
-      records: tally.records, lost, duplicated, objects: tally.objects.size, seconds, recPerSec: tally.records / seconds,
+      replicas, records: tally.records, lost, duplicated, objects: tally.objects.size, seconds, recPerSec: tally.records / seconds,
       workerSeconds: ((st.lastDeliveryMs ?? t0) - t0) / 1000, startupSeconds: readyMs ? (readyMs - t0) / 1000 : NaN,
-      workerUsPerRecord: ((cpu.worker ?? 0) * spanS * 1e6) / Math.max(1, tally.records), compressedBytes: tally.compressedBytes, loadAtStart, loadAtEnd, cpu,
+      workerUsPerRecord: (workerCores * spanS * 1e6) / Math.max(1, tally.records), compressedBytes: tally.compressedBytes, loadAtStart, loadAtEnd, cpu,
     };
   } finally {
     tally.close();
@@ -324,6 +342,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
   const errors: string[] = [];
   let result: Record<string, unknown> | undefined;
   let drain: Record<string, number> | undefined;
+  let replicated: Record<string, number> | undefined;
   let ceilings: Record<string, number> | undefined;
   let cpu: Record<string, number> = {};
   let parquet: { ndjson: Record<string, number>; parquet: Record<string, number>; convert: ReturnType<typeof convertOnly> } | undefined;
@@ -333,6 +352,12 @@ export async function runDelivery(argv: string[]): Promise<void> {
       await sourceStream(k, store, 'drain-src');
       await s3.createBucket(`${BUCKET}-drain`);
       await createDelivery(endpoint, 'drain', 'drain-src', 0);
+      // The replicas' own delivery stream on the same source, created before the backlog: it drains all of it too.
+      const scaled = o.replicas ? `drain-r${o.replicas}` : undefined;
+      if (scaled) {
+        await s3.createBucket(`${BUCKET}-${scaled}`);
+        await createDelivery(endpoint, scaled, 'drain-src', 0);
+      }
       const f0 = Date.now();
       await writeBacklog(k, 'drain-src', o.records);
       const srcRec = (await getStream(store, 'drain-src'))!;
@@ -348,6 +373,11 @@ export async function runDelivery(argv: string[]): Promise<void> {
       if (d.lost || d.duplicated) errors.push(`drain: ${d.lost} records lost, ${d.duplicated} duplicated (counted from S3)`);
       const objBytes = d.compressedBytes / Math.max(1, d.objects);
       const recordsPerObject = d.records / Math.max(1, d.objects);
+      if (scaled) {
+        const r = await drainToS3(cluster, s3, scaled, o.records, 'gzip-ndjson', o.profile, o.replicas);
+        replicated = { replicas: r.replicas, workerUsPerRecord: r.workerUsPerRecord, records: r.records, lost: r.lost, duplicated: r.duplicated, objects: r.objects, seconds: r.seconds, recPerSec: r.recPerSec, startupSeconds: r.startupSeconds, loadAtStart: r.loadAtStart, loadAtEnd: r.loadAtEnd, ...Object.fromEntries(Object.entries(r.cpu).map(([a, b]) => [`cpu_${a}`, b])) };
+        if (r.lost || r.duplicated) errors.push(`drain with ${r.replicas} replicas: ${r.lost} records lost, ${r.duplicated} duplicated (counted from S3)`);
+      }
       const put = await putCeiling(s3, objBytes, SHARDS);
       ceilings = {
         readerRecPerSec: reader.records / reader.seconds,
@@ -446,12 +476,14 @@ export async function runDelivery(argv: string[]): Promise<void> {
       `Machine: ${os.cpus().length} cores, shared; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`,
       drain ? `Drain: ${int(o.records)} × 1 KB JSON on 4 shards → S3 (s3rver) as GZIP NDJSON, one worker process; counted from S3 (load average ${drain.loadAtStart!.toFixed(2)} → ${drain.loadAtEnd!.toFixed(2)} over the drain)` : '',
       drain && c ? renderTable(['row', 'records', 'seconds', 'rec/s', 'note'], [
-        ['shardline delivery (start → all in S3)', int(drain.records!), fmt(drain.seconds!), int(drain.recPerSec!), `${drain.objects} objects; worker CPU ${fmt(drain.workerUsPerRecord!)} µs/record; start-up ${fmt(drain.startupSeconds!)} s; lost ${drain.lost}, duplicated ${drain.duplicated}; target ≥ ${int(TARGET_DRAIN)}: ${drain.recPerSec! >= TARGET_DRAIN ? 'met' : 'NOT met'}`],
+        ['shardline delivery, 1 process (start → all in S3)', int(drain.records!), fmt(drain.seconds!), int(drain.recPerSec!), `${drain.objects} objects; worker CPU ${fmt(drain.workerUsPerRecord!)} µs/record; start-up ${fmt(drain.startupSeconds!)} s; lost ${drain.lost}, duplicated ${drain.duplicated}; target ≥ ${int(TARGET_DRAIN)}: ${drain.recPerSec! >= TARGET_DRAIN ? 'met' : 'NOT met'}`],
+        ...(replicated ? [[`shardline delivery, ${replicated.replicas} processes (leases)`, int(replicated.records!), fmt(replicated.seconds!), int(replicated.recPerSec!), `${replicated.objects} objects; workers' CPU ${fmt(replicated.workerUsPerRecord!)} µs/record; start-up (each holds a shard) ${fmt(replicated.startupSeconds!)} s; lost ${replicated.lost}, duplicated ${replicated.duplicated}; load ${replicated.loadAtStart!.toFixed(2)} → ${replicated.loadAtEnd!.toFixed(2)}`]] : []),
         ['ceiling: shard reader (readBatch ×4)', int(o.records), '', int(c.readerRecPerSec!), 'this process, before the worker started'],
         ['ceiling: gzip as the worker does it', '', '', int(c.gzipRecPerSecPerCore!), `one core; ratio ${c.gzipRatio!.toFixed(2)}`],
         ['ceiling: s3rver PUT', '', '', int(c.putRecPerSec!), `${fmt(c.putsPerSec!)} PUT/s of ${int(c.objectBytes!)} B (${fmt(c.putMBPerSec!)} MB/s), ${SHARDS} in flight; × ${int(c.recordsPerObject!)} records/object`],
       ]) : '',
       drain ? `CPU cores over the drain: ${cpuLine(cpu)} (loadgen = this process, listing the bucket)` : '',
+      replicated ? `CPU cores over the ${replicated.replicas}-process drain: ${cpuLine(Object.fromEntries(Object.entries(replicated).filter(([a]) => a.startsWith('cpu_')).map(([a, b]) => [a.slice(4), b])))}` : '',
       fresh.length ? `DataFreshness at ${int(o.rate)} rec/s offered: per object, first listed (polled every 100 ms) − when its oldest record was acknowledged by PutRecords (in the stream); p99 from send adds the ingest path` : '',
       fresh.length ? renderTable(['IntervalInSeconds', 'run s', 'sent rec/s', 'PutRecords p99 s', 'worker cores', 'objects', 'records', 'lost/dup', 'p50 s', 'p99 s', 'max s', 'p99 s from send', 'target p99 ≤ interval + 1 s'], fresh.map((f) => [f.interval, f.durationS, int(f.sentPerSec), fmt(f.putLagP99), fmt(f.workerCores), f.objects, int(f.records), `${f.lost}/${f.duplicated}`, fmt(f.p50), fmt(f.p99), fmt(f.max), fmt(f.p99FromSend), f.p99 <= f.interval + 1 ? 'met' : 'NOT met'])) : '',
       parquet ? `Parquet: ${int(o.parquetRecords)} × 1 KB JSON on 4 shards, two delivery streams on them, one worker process per run, the runs one after the other; records counted from S3 (Parquet by DuckDB read_parquet); conversion alone: this process, one core, flushes of ${int(parquet.convert.batch)} records` : '',
@@ -460,7 +492,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
       ].map(([run, r, cv]) => [run, int(r.records!), fmt(r.seconds!), int(r.recPerSec!), fmt(r.s3BytesPerRecord!), fmt(r.workerUsPerRecord!), int(r.objects!), `${r.lost}/${r.duplicated}`, int(cv.recPerSec), fmt(cv.bytesPerRecord)])) : '',
     ].filter(Boolean).join('\n');
     console.log(tables);
-    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, parquet, table: tables };
+    result = { benchmark: 'delivery', startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), setup: { ...o, phases: [...o.phases] }, drain, replicated, ceilings, cpu, freshness: fresh, parquet, table: tables };
   } catch (e) {
     errors.push(String((e as Error)?.stack ?? e));
   } finally {
@@ -471,7 +503,7 @@ export async function runDelivery(argv: string[]): Promise<void> {
     clearTimeout(dog);
   }
   // A failed phase keeps what the others measured.
-  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), setup: { ...o, phases: [...o.phases] }, drain, ceilings, cpu, freshness: fresh, parquet, errors }));
+  const file = writeResults('delivery', rounded(result ?? { benchmark: 'delivery', startedAt: startedAt.toISOString(), setup: { ...o, phases: [...o.phases] }, drain, replicated, ceilings, cpu, freshness: fresh, parquet, errors }));
   console.log(`\nresults: ${path.relative(process.cwd(), file)}`);
   if (errors.length) {
     console.error(`\n${errors.length} error(s):\n${errors.join('\n')}`);

@@ -1,6 +1,6 @@
 // L2 construct for an AnalyticsApp: continuous SQL over DataStreams (wired by
-// object), writing in-application streams to DataStreams, DeliveryStreams or
-// HTTP endpoints.
+// object), writing in-application streams to DataStreams, DeliveryStreams,
+// HTTP endpoints or Lambda-contract functions.
 import { ApiObject, type ApiObjectMetadata } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { z } from 'zod';
@@ -27,11 +27,19 @@ export interface AnalyticsInputProps {
   readonly columns: z.input<typeof ColumnMapping>[];
 }
 
+/** A function speaking the Kinesis Data Analytics Lambda output contract (KDA LambdaOutput). */
+export interface AnalyticsFunctionTarget {
+  /** URL the function is reached at. */
+  readonly functionUrl: string;
+  /** Lambda ARN the application description shows (LambdaOutput.ResourceARN). @default the URL */
+  readonly functionArn?: string;
+}
+
 export interface AnalyticsOutputProps {
   /** In-application stream whose rows are emitted. @default 'DESTINATION_SQL_STREAM' */
   readonly name?: string;
-  /** Where the rows go: a DataStream, a DeliveryStream, or `{ url }` to POST them to. */
-  readonly to: DataStream | DeliveryStream | { readonly url: string };
+  /** Where the rows go: a DataStream, a DeliveryStream, `{ url }` to POST them to, or `{ functionUrl }` for a Lambda-contract function. */
+  readonly to: DataStream | DeliveryStream | { readonly url: string } | AnalyticsFunctionTarget;
   /** Row format. @default 'JSON' */
   readonly format?: 'JSON' | 'CSV';
 }
@@ -68,6 +76,7 @@ export class AnalyticsApp extends Construct {
         format: o.format ?? 'JSON',
         ...(o.to instanceof DataStream ? { dataStreamRef: { name: o.to.name } }
           : o.to instanceof DeliveryStream ? { deliveryStreamRef: { name: o.to.name } }
+          : 'functionUrl' in o.to ? { lambda: { functionUrl: o.to.functionUrl, ...(o.to.functionArn !== undefined ? { functionArn: o.to.functionArn } : {}) } }
           : { http: { url: o.to.url } }),
       })),
       replicas: props.replicas,

@@ -3,6 +3,6 @@
 export { DataStream, type DataStreamProps } from './dataStream.js';
 export { DeliveryStream, type DeliveryStreamProps } from './deliveryStream.js';
 export { S3Destination, HttpDestination, type S3Bucket, type IDeliveryDestination, type S3DestinationOptions, type HttpDestinationOptions } from './destinations.js';
-export { AnalyticsApp, type AnalyticsAppProps, type AnalyticsInputProps, type AnalyticsOutputProps } from './analyticsApp.js';
+export { AnalyticsApp, type AnalyticsAppProps, type AnalyticsFunctionTarget, type AnalyticsInputProps, type AnalyticsOutputProps } from './analyticsApp.js';
 export { Pipeline, type PipelineProps } from './pipeline.js';
 export { ShardlineInstall, type ShardlineInstallProps } from './install.js';

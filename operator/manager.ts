@@ -16,6 +16,7 @@ import { EventRecorder } from './status/events.js';
 import { connectStreamStore, StoreNotReadyError, type StreamStore } from './store/streamStore.js';
 import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
 import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
+import { workerDataStreamRefs } from './model/workers.js';
 import type { Caches, Context, Result } from './reconcile/context.js';
 import { OperatorMetrics, startHealthServer } from './health.js';
 import { WorkerLagSampler } from './workerScaling/sampler.js';
@@ -195,12 +196,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     queues.DataStream.add(keyOf(obj));
     // Dependents of a DataStream (its readiness gates theirs).
     const ns = obj.metadata.namespace;
-    for (const d of caches.deliveryStreams.list(ns)) if ((d.spec as any)?.source?.dataStreamRef?.name === obj.metadata.name) queues.DeliveryStream.add(keyOf(d));
-    for (const a of caches.analyticsApps.list(ns)) {
-      const spec = a.spec as any;
-      const refs = [...(spec?.inputs ?? []), ...(spec?.outputs ?? [])].map((x: any) => x?.dataStreamRef?.name);
-      if (refs.includes(obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
-    }
+    for (const d of caches.deliveryStreams.list(ns)) if (workerDataStreamRefs('DeliveryStream', d.spec).includes(obj.metadata.name)) queues.DeliveryStream.add(keyOf(d));
+    for (const a of caches.analyticsApps.list(ns)) if (workerDataStreamRefs('AnalyticsApp', a.spec).includes(obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
   });
   caches.deliveryStreams.on((_ev, obj) => {
     queues.DeliveryStream.add(keyOf(obj));
@@ -217,6 +214,13 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     q?.add(`${obj.metadata.namespace}/${ref.name}`);
   };
   for (const c of [caches.deployments, caches.services, caches.configMaps, caches.pdbs]) c.on(toOwner);
+  // A worker Deployment's roll gates the key swaps of the DataStreams its pods use (reconcile/streamKeys.ts).
+  caches.deployments.on((_ev, obj) => {
+    const ref = obj.metadata.ownerReferences?.find((r) => r.controller && r.apiVersion === DataStreams.apiVersion);
+    const ns = obj.metadata.namespace;
+    const owner = ref?.kind === 'DeliveryStream' ? caches.deliveryStreams.getByName(ns, ref.name) : ref?.kind === 'AnalyticsApp' ? caches.analyticsApps.getByName(ns, ref.name) : undefined;
+    if (owner) for (const n of workerDataStreamRefs(ref!.kind as 'DeliveryStream' | 'AnalyticsApp', owner.spec)) queues.DataStream.add(`${ns}/${n}`);
+  });
 
   // The store's autoscaler records decisions in the store: reflect them into the owning DataStream's status.
   let stopScalingWatch: (() => void) | undefined;

@@ -50,13 +50,25 @@ export function encodeBatch(arrivalMs: number, records: { partitionKey: string; 
   return out;
 }
 
-/** Decodes a batch; records before `fromIndex` are skipped without copying. */
-export function decodeBatch(buf: Uint8Array, fromIndex = 0): DecodedBatch {
+/** Builds a caller's record from a stored one (its index in the message): readers make their own shape in one step. */
+export type MakeRecord<T> = (partitionKey: string, data: Buffer, index: number) => T;
+
+const stored: MakeRecord<StoredRecord> = (partitionKey, data) => ({ partitionKey, data });
+
+/**
+ * Decodes a batch; records before `fromIndex` are skipped without copying.
+ * `make` shapes each record (default StoredRecord): a reader builds what it
+ * hands out directly, without an intermediate object per record.
+ */
+export function decodeBatch(buf: Uint8Array, fromIndex?: number): DecodedBatch;
+export function decodeBatch<T>(buf: Uint8Array, fromIndex: number, make: MakeRecord<T>): { arrivalMs: number; records: T[] };
+export function decodeBatch<T>(buf: Uint8Array, fromIndex = 0, make?: MakeRecord<T>): { arrivalMs: number; records: (T | StoredRecord)[] } {
+  const mk = (make ?? stored) as MakeRecord<T | StoredRecord>;
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < HEADER || b.readUInt8(0) !== VERSION) throw new Error('unsupported record batch');
   const arrivalMs = b.readDoubleBE(1);
   const count = b.readUInt32BE(9);
-  const records: StoredRecord[] = [];
+  const records: (T | StoredRecord)[] = [];
   let at = HEADER;
   for (let i = 0; i < count; i++) {
     const kl = b.readUInt16BE(at);
@@ -66,7 +78,7 @@ export function decodeBatch(buf: Uint8Array, fromIndex = 0): DecodedBatch {
     const dl = b.readUInt32BE(at);
     at += 4;
     if (i >= fromIndex) {
-      records.push({ partitionKey: b.toString('utf8', keyAt, keyAt + kl), data: b.subarray(at, at + dl) });
+      records.push(mk(b.toString('utf8', keyAt, keyAt + kl), b.subarray(at, at + dl), i));
     }
     at += dl;
   }

@@ -3,7 +3,7 @@
 // gets (any replica may answer them).
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Store } from './connect.js';
-import { batchArrivalMs, batchCount, decodeBatch, type StoredRecord } from './recordBatch.js';
+import { batchArrivalMs, batchCount, decodeBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
 import { isSealed, openBatch } from './batchCipher.js';
 import { defaultKeyRing, KeyError, type KeyRing } from './keyring.js';
 
@@ -124,15 +124,18 @@ export function recordBytes(r: { partitionKey: string; data: Uint8Array }): numb
   return r.data.length + Buffer.byteLength(r.partitionKey, 'utf8');
 }
 
-export interface DecodedMessage {
+export interface DecodedMessage<T = StoredRecord> {
   arrivalMs: number;
   /** Records in the message (including those before `fromIndex` and expired ones). */
   count: number;
   /** Stored encrypted. */
   encrypted: boolean;
   /** Records from `fromIndex` on; empty when the message is past retention. */
-  records: StoredRecord[];
+  records: T[];
 }
+
+/** What a reader builds its records from: per message, a maker of its records (see decodeBatch). */
+export type ShapeRecords<T> = (m: { jsSeq: number; arrivalMs: number; encrypted: boolean }) => MakeRecord<T>;
 
 /**
  * The one decode step of every read path: opens a sealed message with the key
@@ -142,25 +145,48 @@ export interface DecodedMessage {
  */
 export function decodeMessage(
   data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>,
-): DecodedMessage {
+): DecodedMessage;
+export function decodeMessage<T>(
+  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted: ReadonlySet<string> | undefined, make: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>,
+): DecodedMessage<T>;
+export function decodeMessage<T>(
+  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>, make?: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>,
+): DecodedMessage<T | StoredRecord> {
   const arrivalMs = batchArrivalMs(data);
   const count = batchCount(data);
   const encrypted = isSealed(data);
   if (arrivalMs < minArrivalMs) return { arrivalMs, count, encrypted, records: [] };
   const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing(), granted) : data;
-  return { arrivalMs, count, encrypted, records: decodeBatch(plain, fromIndex).records };
+  return { arrivalMs, count, encrypted, records: make ? decodeBatch(plain, fromIndex, make({ arrivalMs, encrypted })).records : decodeBatch(plain, fromIndex).records };
 }
+
+/** readShard's own records (positions as JetStream sequence and index). */
+const readRecords: ShapeRecords<ReadRecord> = ({ jsSeq, arrivalMs, encrypted }) => (partitionKey, data, index) => ({ jsSeq, index, partitionKey, data, arrivalMs, encrypted });
 
 /**
  * The one read loop: records from `from` up to the tip read first, at most
- * `limit` records and `maxBytes` bytes (always at least one record).
+ * `limit` records and `maxBytes` bytes (always at least one record). `shape`
+ * builds the records handed out (default ReadRecord) as they are decoded.
  */
 export async function readShard(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
   opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string> },
-): Promise<ShardRead> {
+): Promise<ShardRead>;
+export async function readShard<T extends { partitionKey: string; data: Uint8Array }>(
+  store: Store,
+  jsStream: string,
+  from: { jsSeq: number; index: number },
+  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string>; shape: ShapeRecords<T> },
+): Promise<Omit<ShardRead, 'records'> & { records: T[] }>;
+export async function readShard<T extends { partitionKey: string; data: Uint8Array }>(
+  store: Store,
+  jsStream: string,
+  from: { jsSeq: number; index: number },
+  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string>; shape?: ShapeRecords<T> },
+): Promise<Omit<ShardRead, 'records'> & { records: (T | ReadRecord)[] }> {
+  const shape = (opts.shape ?? readRecords) as ShapeRecords<T | ReadRecord>;
   const tip = await shardTip(store, jsStream);
   let seq = from.jsSeq;
   let index = from.index;
@@ -170,7 +196,7 @@ export async function readShard(
     seq = first;
     index = 0;
   }
-  const records: ReadRecord[] = [];
+  const records: (T | ReadRecord)[] = [];
   let bytes = 0;
   let full = false;
   while (!full && seq <= tip.lastSeq) {
@@ -182,9 +208,9 @@ export async function readShard(
         index = 0;
         continue;
       }
-      let batch: DecodedMessage;
+      let batch: DecodedMessage<T | ReadRecord>;
       try {
-        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys);
+        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }));
       } catch (e) {
         // Hand out what came before it; the next read starts at it and fails.
         if (e instanceof KeyError && records.length > 0) {
@@ -200,7 +226,7 @@ export async function readShard(
           full = true;
           break;
         }
-        records.push({ jsSeq: m.seq, index, partitionKey: r.partitionKey, data: r.data, arrivalMs: batch.arrivalMs, encrypted: batch.encrypted });
+        records.push(r);
         bytes += size;
         index++;
       }

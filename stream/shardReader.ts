@@ -10,9 +10,9 @@ import type { Store } from './connect.js';
 import { InvalidPositionError, ShardNotFoundError, StreamLibraryError } from './errors.js';
 import { KeyError, type KeyRing } from './keyring.js';
 import { readerKeys } from './storeKeys.js';
-import { decodeSequence, encodeSequence } from './kinesis/sequence.js';
+import { decodeSequence, sequenceIndex, sequencePrefix } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
-import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip, type ShardTip } from './shardRead.js';
+import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip, type ShapeRecords, type ShardTip } from './shardRead.js';
 import { retentionHorizonMs } from './retention.js';
 import { keptKeyGrant } from './streamEncryption.js';
 import { getStream } from './streams.js';
@@ -152,6 +152,7 @@ export async function readBatch(
     minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
     keys,
     keptKeys: keptKeyGrant(keys, stream),
+    shape: recordsOf(shard.index),
   }).catch(async (e) => {
     // The caller's record may be older than a DeleteStream (or a recreation)
     // whose storage is already gone: the storage's "stream not found" / "no
@@ -161,18 +162,22 @@ export async function readBatch(
   });
   const last = read.records[read.records.length - 1];
   return {
-    records: read.records.map((r) => ({
-      sequenceNumber: encodeSequence({ shardIndex: shard.index, jsSeq: r.jsSeq, index: r.index }),
-      partitionKey: r.partitionKey,
-      data: r.data,
-      arrivalMs: r.arrivalMs,
-      encrypted: r.encrypted ?? false,
-    })),
+    records: read.records,
     next: read.next,
     millisBehindLatest: read.atEnd || !last ? 0 : Math.max(0, read.tip.lastMs - last.arrivalMs),
     shardEnded: shard.endingSequenceNumber !== undefined && read.atEnd,
   };
 }
+
+/**
+ * The records readBatch and follow hand out, built as each message is decoded
+ * (one object per record). A record's sequence number is the message's part
+ * (encoded once per message) and its index.
+ */
+const recordsOf = (shardIndex: number): ShapeRecords<ShardRecordOut> => ({ jsSeq, arrivalMs, encrypted }) => {
+  const prefix = sequencePrefix(shardIndex, jsSeq);
+  return (partitionKey, data, index) => ({ sequenceNumber: prefix + sequenceIndex(index), partitionKey, data, arrivalMs, encrypted });
+};
 
 export interface FollowOptions {
   signal: AbortSignal;
@@ -264,6 +269,7 @@ async function* followShard(
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   const recheckMs = opts.recheckMs ?? 1000;
   const jsStream = jsStreamName(stream.uid, shard.index);
+  const shape = recordsOf(shard.index);
   const { consumer, messages } = await start();
   const keys = await readerKeys(store, opts.keys);
   const it = messages[Symbol.asyncIterator]();
@@ -397,23 +403,17 @@ async function* followShard(
       const fromIndex = m.seq === next.jsSeq ? next.index : 0;
       let decoded;
       try {
-        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys, keptKeyGrant(keys, rec));
+        decoded = decodeMessage(m.data, fromIndex, retentionHorizonMs(rec), keys, keptKeyGrant(keys, rec), (d) => shape({ jsSeq: m.seq, ...d }));
       } catch (e) {
         // What came before the message it cannot open is handed out first.
         if (records.length > 0) yield await take(false);
         throw e;
       }
       if (records.length === 0) firstAt = Date.now();
-      decoded.records.forEach((r, i) => {
-        records.push({
-          sequenceNumber: encodeSequence({ shardIndex: shard.index, jsSeq: m.seq, index: fromIndex + i }),
-          partitionKey: r.partitionKey,
-          data: r.data,
-          arrivalMs: decoded.arrivalMs,
-          encrypted: decoded.encrypted,
-        });
+      for (const r of decoded.records) {
+        records.push(r);
         bytes += recordBytes(r);
-      });
+      }
       if (decoded.records.length > 0) lastArrivalMs = decoded.arrivalMs;
       next = { jsSeq: m.seq, index: Math.max(decoded.count, fromIndex) };
       through = m.seq;

@@ -17,7 +17,14 @@ export class Duck {
   static async open(): Promise<Duck> {
     // One thread: the worker runs one application per process and the
     // streaming layer feeds small batches; parallel scans only add overhead.
-    const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+    // integer_division: KDA SQL (SQLstream, the SQL standard) divides
+    // INTEGER by INTEGER into an INTEGER truncated toward zero, where DuckDB's
+    // `/` gives a DOUBLE. With the setting DuckDB's binder picks its integer
+    // division (which truncates toward zero) whenever both operands are of an
+    // integer type, at any depth of an expression; DECIMAL (a DOUBLE column
+    // here, a DECIMAL literal like 2.0), REAL and DOUBLE operands still divide
+    // exactly.
+    const instance = await DuckDBInstance.create(':memory:', { threads: '1', integer_division: 'true' });
     return new Duck(instance, await instance.connect());
   }
 

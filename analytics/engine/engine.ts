@@ -279,7 +279,7 @@ export class Engine {
     try {
       res = await this.duck.query(p.plan.sql);
     } catch (e) {
-      // A runtime failure (a cast, a division by zero): the rows go to error_stream with the reason.
+      // A runtime failure (a cast that fails): the rows go to error_stream with the reason.
       for (const r of sources) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), r.t, JSON.stringify(r.v), p.plan.name);
       return [];
     }

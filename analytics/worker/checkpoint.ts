@@ -4,6 +4,8 @@
 import type { ObjectStore } from 'nats';
 import type { Store } from '../../stream/connect.js';
 import type { EngineState } from '../engine/engine.js';
+import type { PendingHttp } from './httpOutput.js';
+import { putObject } from './objectPut.js';
 
 export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
 
@@ -41,7 +43,7 @@ export interface Checkpoint {
   /** Messages of the emit that was being written when this checkpoint was taken (base64 payloads). */
   pending: PendingMessage[];
   /** HTTP rows not yet acknowledged (at-least-once). */
-  pendingHttp?: { url: string; body: string }[];
+  pendingHttp?: PendingHttp[];
   /** LambdaOutput records the function has not accepted yet (at-least-once, runner.ts). */
   pendingLambda?: PendingLambda[];
 }
@@ -57,8 +59,9 @@ export async function loadCheckpoint(os: ObjectStore, app: string): Promise<Chec
   return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as Checkpoint) : undefined;
 }
 
-export async function saveCheckpoint(os: ObjectStore, app: string, c: Checkpoint): Promise<void> {
-  await os.putBlob({ name: objectName(app) }, Buffer.from(JSON.stringify(c)));
+/** Written with putObject (node:crypto's SHA-256), read back by nats.js's ObjectStore. */
+export async function saveCheckpoint(store: Store, app: string, c: Checkpoint): Promise<void> {
+  await putObject(store, CHECKPOINT_BUCKET, objectName(app), Buffer.from(JSON.stringify(c)));
 }
 
 export async function deleteCheckpoint(os: ObjectStore, app: string): Promise<void> {

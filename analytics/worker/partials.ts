@@ -20,7 +20,8 @@ import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../
 import type { Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
 import type { Decomposition } from '../sql/decompose.js';
-import { checkpointStore } from './checkpoint.js';
+import { checkpointStore, CHECKPOINT_BUCKET } from './checkpoint.js';
+import { putObject } from './objectPut.js';
 import { InputFeed, inAppIndexOf, type ShardPos } from './inputFeed.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
@@ -255,7 +256,7 @@ class ShardAggregator implements RecordProcessor {
     const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot() };
     // A new object each time, made current by a compare-and-set of the head; the previous one is removed after.
     const object = `${stateKey(this.app, this.input, this.shard)}.${this.holder}.${++this.writes}`;
-    await this.w.objects.putBlob({ name: object }, Buffer.from(JSON.stringify(st)));
+    await putObject(this.w.opts.store, CHECKPOINT_BUCKET, object, Buffer.from(JSON.stringify(st)), { fresh: true });
     const head = this.head!;
     const value: StateHead = { object, holder: this.holder };
     try {

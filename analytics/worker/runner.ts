@@ -13,6 +13,7 @@ import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type 
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
 import { deliverToFunction, functionUrl } from './lambdaOutput.js';
+import { httpEmit, postWithRetry, type PendingHttp } from './httpOutput.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
 import type { Decomposition } from '../sql/decompose.js';
@@ -88,7 +89,7 @@ export class ApplicationRunner {
         const r = await publishPending(this.o.store, ckpt.pending, true);
         this.o.log(`${this.name}: recovered emit ${ckpt.emitSeq - 1}: ${r.published} message(s) published, ${r.skipped} already stored`);
       }
-      for (const h of ckpt.pendingHttp ?? []) await postWithRetry(h.url, h.body);
+      for (const h of ckpt.pendingHttp ?? []) await postWithRetry(h);
       this.undeliveredLambda = ckpt.pendingLambda ?? [];
     }
     if (this.o.combine) {
@@ -192,7 +193,7 @@ export class ApplicationRunner {
   private async commit(): Promise<void> {
     this.hasOutputRows();
     const pending: PendingMessage[] = [];
-    const pendingHttp: { url: string; body: string }[] = [];
+    const pendingHttp: PendingHttp[] = [];
     const lambda: PendingLambda[] = [];
     const seq = this.emitSeq;
     for (const o of this.o.definition.outputs) {
@@ -206,7 +207,7 @@ export class ApplicationRunner {
       else if (o.destination.kind === 'firehose') pending.push(...(await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records.map((r) => r.data))));
       else if (o.destination.kind === 'lambda') {
         lambda.push({ outputId: o.id, arn: o.destination.arn, records: records.map((r, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: r.data.toString('base64') })) });
-      } else pendingHttp.push({ url: o.destination.url, body: JSON.stringify(records.map((r) => JSON.parse(r.data.toString('utf8')))) });
+      } else pendingHttp.push(httpEmit(o.destination.url, records.map((r) => r.data), o.format));
     }
     this.undeliveredLambda.push(...lambda);
     this.pendingRows.clear();
@@ -221,7 +222,7 @@ export class ApplicationRunner {
       pendingHttp,
       pendingLambda: this.undeliveredLambda,
     };
-    await saveCheckpoint(this.os, this.name, ckpt);
+    await saveCheckpoint(this.o.store, this.name, ckpt);
     for (const [id, r] of this.readers) r.feed.saved(ckpt.sequences[id] ?? {});
     if (ckpt.combiner) await this.combiner?.committed(ckpt.combiner.seq);
     this.lastCheckpoint = Date.now();
@@ -234,7 +235,7 @@ export class ApplicationRunner {
       process.kill(process.pid, 'SIGKILL');
     }
     if (pending.length) await publishPending(this.o.store, pending, false);
-    for (const h of pendingHttp) await postWithRetry(h.url, h.body);
+    for (const h of pendingHttp) await postWithRetry(h);
     await this.deliverLambda();
   }
 
@@ -263,19 +264,6 @@ export function formatRow(r: Row, cols: { name: string; type: import('../engine/
   const obj: Record<string, unknown> = {};
   r.v.forEach((v, i) => { obj[cols[i]?.name ?? `COL${i}`] = render(v, cols[i]?.type); });
   return Buffer.from(JSON.stringify(obj));
-}
-
-async function postWithRetry(url: string, body: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      if (res.ok) return;
-      if (res.status < 500 && res.status !== 429) throw new Error(`HTTP output ${url} answered ${res.status}`);
-    } catch (e) {
-      if (attempt >= 8) throw e;
-    }
-    await sleep(Math.min(5000, 100 * 2 ** attempt));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

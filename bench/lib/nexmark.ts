@@ -51,3 +51,18 @@ export class Nexmark {
     return { type: 'bid', bid: { auction, bidder, price: 100 + Math.floor(this.rnd() * 10_000_000) / 100, channel: CHANNELS[Math.floor(this.rnd() * 4)]!, url: 'https://www.nexmark.com/item.htm?query=1', dateTime: t, extra: '' } };
   }
 }
+
+/** Nexmark's event types, as its generator numbers them. */
+export const EVENT_TYPE = { person: 0, auction: 1, bid: 2 } as const;
+
+/**
+ * An event as a stream record, in the shape of Nexmark's own source row
+ * (`event_type` plus one of `person`, `auction`, `bid`) with the event's time
+ * at the top as `dateTime`, so one column mapping gives every event its time.
+ * The partition key is the auction for bids and auctions, the person for persons.
+ */
+export function nexmarkRecord(e: NexmarkEvent): { partitionKey: string; json: string } {
+  if (e.type === 'bid') return { partitionKey: String(e.bid.auction), json: JSON.stringify({ event_type: EVENT_TYPE.bid, dateTime: e.bid.dateTime, bid: e.bid }) };
+  if (e.type === 'auction') return { partitionKey: String(e.auction.id), json: JSON.stringify({ event_type: EVENT_TYPE.auction, dateTime: e.auction.dateTime, auction: e.auction }) };
+  return { partitionKey: String(e.person.id), json: JSON.stringify({ event_type: EVENT_TYPE.person, dateTime: e.person.dateTime, person: e.person }) };
+}

@@ -22,15 +22,28 @@ export const AnalyticsInput = z.object({
   columns: z.array(ColumnMapping).min(1).max(1000).describe('Mapping of record fields to SQL columns.'),
 });
 
+/**
+ * KDA's LambdaOutput: batches of rows POSTed as {invocationId, applicationArn,
+ * records: [{recordId, lambdaDeliveryRecordMetadata, data (base64 row)}]},
+ * records answered DeliveryFailed sent again. The function is reached at its
+ * URL; the ARN is only what the application's description shows.
+ */
+export const LambdaOutput = z.object({
+  functionUrl: HttpUrl().describe('URL of the function (an HTTP server speaking the Kinesis Data Analytics Lambda output contract).'),
+  functionArn: z.string().max(2048).regex(/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:(\$LATEST|[A-Za-z0-9_-]{1,128}))?$/).optional()
+    .describe('Lambda ARN the application description shows as LambdaOutput.ResourceARN; default the URL.'),
+});
+
 export const AnalyticsOutput = z.object({
   name: SqlName().describe('In-application stream whose rows are emitted, e.g. DESTINATION_SQL_STREAM.'),
   dataStreamRef: LocalObjectRef.optional().describe('Write rows to this DataStream.'),
   deliveryStreamRef: LocalObjectRef.optional().describe('Write rows to this DeliveryStream.'),
-  http: z.object({ url: HttpUrl().describe('URL rows are POSTed to as JSON.') }).optional().describe('POST rows to an HTTP endpoint.'),
+  http: z.object({ url: HttpUrl().describe('URL rows are POSTed to: a JSON array of row objects (format JSON) or the CSV lines as text/csv (format CSV).') }).optional().describe('POST rows to an HTTP endpoint.'),
+  lambda: LambdaOutput.optional().describe('Deliver rows to a function speaking the Kinesis Data Analytics Lambda output contract (KDA LambdaOutput).'),
   format: z.enum(['JSON', 'CSV']).default('JSON').describe('Row format.'),
 }).meta(cel({
-  rule: '[has(self.dataStreamRef), has(self.deliveryStreamRef), has(self.http)].filter(x, x).size() == 1',
-  message: 'exactly one of dataStreamRef, deliveryStreamRef or http',
+  rule: '[has(self.dataStreamRef), has(self.deliveryStreamRef), has(self.http), has(self.lambda)].filter(x, x).size() == 1',
+  message: 'exactly one of dataStreamRef, deliveryStreamRef, http or lambda',
 }));
 
 export const AnalyticsAppSpec = z.object({

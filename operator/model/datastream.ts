@@ -45,11 +45,33 @@ export function encryptionKeyId(ref: { name: string; key: string }): string {
 }
 
 export interface KeyRef { name: string; key: string }
+/** A key Secret item a pod mounts; `optional`: the pod starts without it (a swap's previous key, whose Secret may be deleted). */
+export interface MountedKeyRef extends KeyRef { optional?: boolean }
+
+/**
+ * The key Secret items every pod that seals or opens a DataStream's records
+ * mounts: its runtime pods and the delivery and analytics workers that read
+ * or write it. spec.encryption's key; during a key swap (`previousKey`, the
+ * key the stream record still names: reconcile/streamKeys.ts) that one too,
+ * optional. Records sealed under earlier keys (keyHistory) need no mount: a
+ * holder of any of the stream's keys opens them through the kept copies in
+ * the store (stream/storeKeys.ts, keptKeyGrant).
+ */
+export function streamKeyRefs(spec: DataStreamSpec, previousKey?: KeyRef): MountedKeyRef[] {
+  if (!spec.encryption) return [];
+  const ref = { name: spec.encryption.keySecretRef.name, key: spec.encryption.keySecretRef.key };
+  if (!previousKey || encryptionKeyId(previousKey) === encryptionKeyId(ref)) return [ref];
+  return [ref, { name: previousKey.name, key: previousKey.key, optional: true }];
+}
+
+/** One projected Secret source per key item, the file named by its key id (the key ring reads a directory of `<keyId>` files). */
+export const keySources = (refs: MountedKeyRef[]) =>
+  refs.map((r) => ({ secret: { name: r.name, items: [{ key: r.key, path: encryptionKeyId(r) }], ...(r.optional ? { optional: true } : {}) } }));
 
 /** The runtime's key volume while a key swap mounts two Secrets. */
 export const KMS_KEYS_SWAP_VOLUME = 'kms-keys-swap';
 
-/** The key Secret items a runtime Deployment's pod template mounts in its kms-keys volume, with their key ids. */
+/** The key Secret items a runtime or worker Deployment's pod template mounts in its kms-keys volume, with their key ids. */
 export function mountedKeyRefs(deployment: KubeObject | undefined): (KeyRef & { id: string })[] {
   const vol = (deployment as any)?.spec?.template?.spec?.volumes?.find((v: any) => v.name === 'kms-keys' || v.name === KMS_KEYS_SWAP_VOLUME);
   if (!vol) return [];
@@ -74,27 +96,23 @@ export function runtimeEnvAndVolumes(spec: DataStreamSpec, s: OperatorSettings, 
   ];
   const volumes: unknown[] = [];
   const mounts: unknown[] = [];
-  if (spec.encryption) {
-    // One item, renamed to the key id: the key ring reads a directory of `<keyId>` files.
-    // Mounted whole (no subPath), so a Secret update reaches the pod and the key ring reloads.
-    const ref = spec.encryption.keySecretRef;
-    if (previousKey && encryptionKeyId(previousKey) !== encryptionKeyId(ref)) {
-      // A key swap in progress (runtimeKeyRefs in reconcile/datastream.ts): the key the stream
-      // record still names rides along until the record names the new one. Optional: a
-      // Secret deleted meanwhile must not keep the rolled pods from starting. Another volume
-      // name: server-side apply keeps the apiserver's secret.defaultMode under a same-named
-      // volume, which would then hold two volume types (422).
-      volumes.push({ name: KMS_KEYS_SWAP_VOLUME, projected: { sources: [
-        { secret: { name: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } },
-        { secret: { name: previousKey.name, items: [{ key: previousKey.key, path: encryptionKeyId(previousKey) }], optional: true } },
-      ] } });
-      mounts.push({ name: KMS_KEYS_SWAP_VOLUME, mountPath: KMS_KEYS_DIR, readOnly: true });
-    } else {
-      volumes.push({ name: 'kms-keys', secret: { secretName: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } });
-      mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
-    }
-    env.push({ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR });
+  const keys = streamKeyRefs(spec, previousKey);
+  if (keys.length > 1) {
+    // A key swap in progress (reconcile/streamKeys.ts): the key the stream record still
+    // names rides along until the record names the new one. Optional: a Secret deleted
+    // meanwhile must not keep the rolled pods from starting. Another volume name:
+    // server-side apply keeps the apiserver's secret.defaultMode under a same-named
+    // volume, which would then hold two volume types (422).
+    volumes.push({ name: KMS_KEYS_SWAP_VOLUME, projected: { sources: keySources(keys) } });
+    mounts.push({ name: KMS_KEYS_SWAP_VOLUME, mountPath: KMS_KEYS_DIR, readOnly: true });
+  } else if (keys.length === 1) {
+    // One item, renamed to the key id. Mounted whole (no subPath), so a Secret update
+    // reaches the pod and the key ring reloads.
+    const ref = keys[0]!;
+    volumes.push({ name: 'kms-keys', secret: { secretName: ref.name, items: [{ key: ref.key, path: encryptionKeyId(ref) }] } });
+    mounts.push({ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true });
   }
+  if (keys.length) env.push({ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR });
   if (spec.auth) {
     // Every key of the Secret is a file named by the access key id, holding its secret.
     volumes.push({ name: 'credentials', secret: { secretName: spec.auth.credentialsSecretRef } });

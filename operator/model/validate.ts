@@ -63,8 +63,17 @@ export function validateAnalyticsApp(raw: unknown) {
   const scaling = autoscalingError(r.spec.autoscaling);
   if (scaling) return invalid(scaling);
   for (const [i, o] of r.spec.outputs.entries()) {
-    const n = [o.dataStreamRef, o.deliveryStreamRef, o.http].filter(Boolean).length;
-    if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef or http`);
+    const n = [o.dataStreamRef, o.deliveryStreamRef, o.http, o.lambda].filter(Boolean).length;
+    if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef, http or lambda`);
+  }
+  // The worker reaches a function named by ARN through one ARN → URL map.
+  const urls = new Map<string, string>();
+  for (const [i, o] of r.spec.outputs.entries()) {
+    const l = o.lambda;
+    if (!l?.functionArn) continue;
+    const seen = urls.get(l.functionArn);
+    if (seen !== undefined && seen !== l.functionUrl) return invalid(`spec.outputs[${i}].lambda: function ${l.functionArn} is given two URLs (${seen}, ${l.functionUrl})`);
+    urls.set(l.functionArn, l.functionUrl);
   }
   return r;
 }

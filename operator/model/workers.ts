@@ -7,7 +7,7 @@ import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { ENV } from '../../contract/env.js';
 import { KMS_KEYS_DIR, TMP_DIR, WORKER_CONFIG_DIR, WORKER_CONFIG_FILE, WORKER_CONFIG_KEY } from '../../contract/mounts.js';
 import { type AnalyticsWorkerConfig, type DeliveryWorkerConfig, type ResolvedStream } from '../../contract/workerConfig.js';
-import { encryptionKeyId } from './datastream.js';
+import { encryptionKeyId, keySources, type MountedKeyRef } from './datastream.js';
 import { childMeta, natsAuthMount, childName, configHash, containerSecurity, selectorLabels, type Component, type OperatorSettings, type Owner } from './common.js';
 
 export const deliveryName = (d: { metadata: { name: string } }) => childName(d.metadata.name, 'delivery');
@@ -15,20 +15,31 @@ export const analyticsName = (a: { metadata: { name: string } }) => childName(a.
 
 export type { ResolvedStream };
 
-/** The key Secret item of an encrypted DataStream a worker reads or writes (its spec.encryption.keySecretRef). */
-export interface KeySecretRef { name: string; key: string }
+/**
+ * A key Secret item of an encrypted DataStream a worker reads or writes: its
+ * streamKeyRefs (spec.encryption's key, plus during a key swap the key the
+ * stream record still names, optional), the same set its runtime pods mount.
+ */
+export type KeySecretRef = MountedKeyRef;
 
 /**
  * The key ring of a worker: every key Secret item of the encrypted DataStreams
  * it reads or writes, projected into one directory as the runtime has it
- * (file name = key id), so the worker opens and seals records itself.
+ * (file name = key id), so the worker opens and seals records itself. An item
+ * two streams share is mounted once, and optional only if optional for both.
  */
 function keyRing(refs: KeySecretRef[]): { env: unknown[]; volumes: unknown[]; mounts: unknown[] } {
-  const unique = [...new Map(refs.map((r) => [encryptionKeyId(r), r])).entries()];
+  const byId = new Map<string, KeySecretRef>();
+  for (const r of refs) {
+    const id = encryptionKeyId(r);
+    const had = byId.get(id);
+    byId.set(id, had ? { ...had, optional: had.optional && r.optional } : r);
+  }
+  const unique = [...byId.values()].map((r) => (r.optional ? r : { name: r.name, key: r.key }));
   if (unique.length === 0) return { env: [], volumes: [], mounts: [] };
   return {
     env: [{ name: ENV.kmsKeysFile, value: KMS_KEYS_DIR }],
-    volumes: [{ name: 'kms-keys', projected: { sources: unique.map(([id, r]) => ({ secret: { name: r.name, items: [{ key: r.key, path: id }] } })) } }],
+    volumes: [{ name: 'kms-keys', projected: { sources: keySources(unique) } }],
     mounts: [{ name: 'kms-keys', mountPath: KMS_KEYS_DIR, readOnly: true }],
   };
 }
@@ -120,11 +131,19 @@ export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, str
       name: o.name,
       destination: o.dataStreamRef ? { kind: 'stream' as const, name: streamName(o.dataStreamRef.name) }
         : o.deliveryStreamRef ? { kind: 'firehose' as const, name: o.deliveryStreamRef.name }
-          : { kind: 'http' as const, url: o.http!.url },
+          // The ARN (or the URL when none is given) is what DescribeApplication shows; analyticsFunctions maps it to the URL.
+          : o.lambda ? { kind: 'lambda' as const, arn: o.lambda.functionArn ?? o.lambda.functionUrl }
+            : { kind: 'http' as const, url: o.http!.url },
       format: o.format,
     })),
     references: [],
   };
+}
+
+/** The worker config's Lambda ARN → URL map for spec.outputs[].lambda that name an ARN (a URL is called as is). */
+export function analyticsFunctions(spec: AnalyticsAppSpec): Record<string, string> | undefined {
+  const entries = spec.outputs.flatMap((o) => (o.lambda?.functionArn ? [[o.lambda.functionArn, o.lambda.functionUrl] as const] : []));
+  return entries.length ? Object.fromEntries(entries) : undefined;
 }
 
 /** Store name of an AnalyticsApp's application (namespaced, so two namespaces never share one). */
@@ -141,5 +160,21 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
     idleWatermarkLagMs: 1000,
     leaseMs: 10000,
   };
+  const functions = analyticsFunctions(spec);
+  if (functions) config.functions = functions;
   return workerChildren(a, 'analytics', analyticsName(a), replicas, config, [], s, keyRefs);
+}
+
+/**
+ * The DataStreams (by name, in the resource's namespace) a DeliveryStream or
+ * AnalyticsApp reads or writes, from its unvalidated spec: which resources
+ * depend on a DataStream (its readiness, its key swaps) and whose worker pods
+ * hold its keys.
+ */
+export function workerDataStreamRefs(kind: 'DeliveryStream' | 'AnalyticsApp', spec: unknown): string[] {
+  const sp = spec as any;
+  const names = kind === 'DeliveryStream'
+    ? [sp?.source?.dataStreamRef?.name]
+    : [...(sp?.inputs ?? []), ...(sp?.outputs ?? [])].map((x: any) => x?.dataStreamRef?.name);
+  return [...new Set(names.filter((n): n is string => typeof n === 'string'))];
 }

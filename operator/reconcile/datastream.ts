@@ -1,11 +1,12 @@
 // DataStream reconcile: read everything, then a short chain of idempotent steps
 //   finalizer -> validate -> references (Secrets) -> JetStream stream -> children
-//   -> encryption on (once the pods mount the key) -> status
+//   -> encryption on (once the runtime and worker pods mount the key) -> status
 // Each step can be re-run at any point (crash, restart, resync) with the same result.
 import { Secrets, DataStreams, Deployments, Services, type ResourceType } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import { FINALIZER, type OperatorSettings } from '../model/common.js';
-import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, isDedicated, mountedKeyRefs, runtimeName, streamNameOf, type KeyRef } from '../model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionSecretProblem, endpointOf, isDedicated, runtimeName, streamNameOf } from '../model/datastream.js';
+import { KEY_SWAP_WAITING, previousKeyRef, workersWithoutKey } from './streamKeys.js';
 import { autoscalingStatus, desiredAutoscaling, newDecisions, selectorOf } from '../model/autoscaling.js';
 import { validateDataStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
@@ -86,14 +87,18 @@ async function reconcileLive(ctx: Context, key: string, ds: DataStream & KubeObj
   }
   failpoint('after-children', key);
 
-  // Encryption on (or onto another key) only once every runtime pod mounts the key:
-  // a pod without it would refuse writes with KMSNotFoundException.
-  if (!sync.problem && !sync.more && dep.available) sync.record = await startEncryption(ctx, ds, spec, sync.record);
+  // Encryption on (or onto another key) only once every runtime pod mounts the key, and
+  // every pod of the stream's delivery and analytics workers: a pod without it would
+  // refuse writes with KMSNotFoundException, and a reader could not open new records.
+  const want = desiredEncryption(spec);
+  const waiting = want.type === 'KMS' && !sameEncryption(sync.record.encryption, want) ? workersWithoutKey(ctx, ds, want.keyId!) : [];
+  if (!sync.problem && !sync.more && dep.available && waiting.length === 0) sync.record = await startEncryption(ctx, ds, spec, sync.record);
   let outcome: Outcome;
   if (sync.problem) outcome = { state: 'Stalled', ...sync.problem };
   else if (sync.more) outcome = { state: 'Progressing', reason: 'Resharding', message: `Resharding towards ${spec.shards} shards.` };
   else if (sync.record.status !== 'ACTIVE') outcome = { state: 'Progressing', reason: 'StreamNotActive', message: `Stream is ${sync.record.status}.` };
   else if (!dep.available) outcome = { state: 'Progressing', reason: 'RuntimeNotAvailable', message: `Dedicated runtime Deployment: ${dep.message}.` };
+  else if (waiting.length) outcome = { state: 'Progressing', reason: KEY_SWAP_WAITING, message: `Encryption with key ${want.keyId} waits for the worker Deployments ${waiting.join(', ')} to roll out with it.` };
   else outcome = { state: 'Ready', reason: 'StreamActive', message: `Stream ${sync.record.name} is ACTIVE with ${openShardsOf(sync.record).length} open shards; runtime ${dep.message}.` };
   const scalingState = sync.record.mode === 'ON_DEMAND' ? await (await ctx.store()).scaling(sync.record.uid) : undefined;
   const autoscaling = autoscalingStatus(scalingState);
@@ -187,40 +192,6 @@ async function removeDedicatedRuntime(ctx: Context, ds: DataStream & KubeObject)
     await ctx.client.delete(type, ns, name, { uid: child.metadata.uid });
     await ctx.events.emit(ds, 'Normal', 'DedicatedRuntimeRemoved', `Deleted ${type.kind} ${name}: the stream is served by the shared endpoint ${ctx.settings.sharedEndpoint}.`);
   }
-}
-
-/**
- * During a key swap (spec.encryption names another Secret than the key the
- * stream record names), the key Secret item the record names, which the
- * runtime pods keep mounting beside the new one. The sequence, each step
- * level-triggered from the record and the Deployment:
- *   1. pods roll to hold both keys; the record still names the old one, which
- *      every pod, old or rolled, holds;
- *   2. once that Deployment is fully rolled out, the record names the new key
- *      (startEncryption), which every pod now holds;
- *   3. the record no longer names the old key, so it leaves the template and
- *      the pods roll to the new key only; records sealed under the old key are
- *      read through the kept copies (keyHistory, stream/storeKeys.ts).
- * So at every moment each pod that writes holds the key the record names,
- * whatever the number of runtimes and however the roll interleaves. The
- * alternative, writers falling back to a history key they hold, would have
- * old pods seal with a retired key after the switch, and make every pod read
- * the other generation's records through kept copies written moments before.
- * The ref comes from the Deployment's current kms-keys volume (exact, also
- * for hashed ids): only a key the pods mount now is kept, never a Secret a
- * StartStreamEncryption caller names. Undefined when its Secret is gone (pods
- * without the key then refuse writes until step 2, as before).
- */
-async function previousKeyRef(ctx: Context, ds: DataStream, spec: DataStreamSpec, record: StreamRecord): Promise<KeyRef | undefined> {
-  const want = desiredEncryption(spec);
-  if (want.type !== 'KMS' || record.encryption.type !== 'KMS' || record.encryption.keyId === undefined) return undefined;
-  const id = record.encryption.keyId;
-  if (id === want.keyId) return undefined;
-  const mounted = mountedKeyRefs(ctx.caches.deployments.getByName(ds.metadata.namespace, runtimeName(ds))).find((r) => r.id === id);
-  if (!mounted) return undefined;
-  const ref = { name: mounted.name, key: mounted.key };
-  const secret = await ctx.client.get(Secrets, ds.metadata.namespace, ref.name);
-  return secret && !encryptionSecretProblem((secret as any).data, ref) ? ref : undefined;
 }
 
 /** Step (after the runtime pods mount the key): the stream record encrypts with spec.encryption's key. */

@@ -6,10 +6,11 @@ import type { KubeObject } from '../kube/client.js';
 import { endpointOf, streamNameOf } from '../model/datastream.js';
 import { analyticsChildren, analyticsDefinition, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
 import { analyticsSqlError } from '../model/analyticsSql.js';
+import { usableByWorkers, workerKeyRefs } from './streamKeys.js';
 import { scaleOutMode, twoPhasePlan } from '../../analytics/sql/decompose.js';
 import { selectorLabels, type Component } from '../model/common.js';
 import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
-import { conditionsFor, readyCondition, type Outcome } from '../status/conditions.js';
+import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
 import { failureOutcome, reportFailure } from '../status/failure.js';
 import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
@@ -47,19 +48,23 @@ async function withFailureStatus(ctx: Context, type: ResourceType, key: string, 
   }
 }
 
-type Ref = { ok: true; stream: ResolvedStream; keyRef?: KeySecretRef } | { ok: false; reason: string; message: string; progressing?: boolean };
+type Ref = { ok: true; stream: ResolvedStream; keyRefs: KeySecretRef[] } | { ok: false; reason: string; message: string; progressing?: boolean };
 
-/** A referenced DataStream must exist and be Ready before a worker can use it. */
-function resolveDataStream(ctx: Context, namespace: string, name: string): Ref {
+/**
+ * A referenced DataStream must exist and be Ready before a worker can use it
+ * (or be only waiting for its workers to roll to a new key: streamKeys.ts).
+ */
+async function resolveDataStream(ctx: Context, namespace: string, name: string): Promise<Ref> {
   const ds = ctx.caches.dataStreams.getByName(namespace, name);
   if (!ds || ds.metadata.deletionTimestamp) return { ok: false, reason: 'DataStreamNotFound', message: `DataStream ${name} not found in namespace ${namespace}.` };
-  if (readyCondition(ds.status?.conditions)?.status !== 'True') {
+  if (!usableByWorkers(ds)) {
     return { ok: false, reason: 'DataStreamNotReady', message: `DataStream ${name} is not Ready yet.`, progressing: true };
   }
   const v = validateDataStream(ds);
   const endpoint = ds.status?.endpoint ?? (v.ok ? endpointOf(ds, v.spec, ctx.settings) : ctx.settings.sharedEndpoint);
-  // An encrypted stream's key goes to the workers too: they read (and write) records themselves.
-  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint }, keyRef: ds.spec.encryption?.keySecretRef };
+  // An encrypted stream's keys go to the workers too, the set its runtime pods hold: they read (and write) records themselves.
+  const keyRefs = v.ok ? await workerKeyRefs(ctx, ds, v.spec) : [];
+  return { ok: true, stream: { name, streamName: streamNameOf(ds), endpoint }, keyRefs };
 }
 
 /** A Secret item a worker pod gets: the Secret must exist and hold the key, or the pod could not start (CreateContainerConfigError). */
@@ -129,10 +134,10 @@ async function reconcileDeliveryStreamLive(ctx: Context, key: string): Promise<R
   let source: ResolvedStream | undefined;
   const keyRefs: KeySecretRef[] = [];
   if (spec.source.type === 'DataStream') {
-    const r = resolveDataStream(ctx, ns, spec.source.dataStreamRef!.name);
+    const r = await resolveDataStream(ctx, ns, spec.source.dataStreamRef!.name);
     if (!r.ok) return finish(ctx, DeliveryStreams, d, 'delivery', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     source = r.stream;
-    if (r.keyRef) keyRefs.push(r.keyRef);
+    keyRefs.push(...r.keyRefs);
   }
   const needs: SecretNeed[] = [];
   if (spec.s3?.credentialsSecretRef) needs.push({ name: spec.s3.credentialsSecretRef, keys: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], field: 'spec.s3.credentialsSecretRef' });
@@ -188,10 +193,10 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   const keyRefs: KeySecretRef[] = [];
   const refs = [...spec.inputs.map((i) => i.dataStreamRef.name), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))];
   for (const name of refs) {
-    const r = resolveDataStream(ctx, ns, name);
+    const r = await resolveDataStream(ctx, ns, name);
     if (!r.ok) return finish(ctx, AnalyticsApps, a, 'analytics', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
     streams.set(name, r.stream);
-    if (r.keyRef) keyRefs.push(r.keyRef);
+    keyRefs.push(...r.keyRefs);
   }
   for (const o of spec.outputs) {
     if (o.deliveryStreamRef && !ctx.caches.deliveryStreams.getByName(ns, o.deliveryStreamRef.name)) {

@@ -8,7 +8,8 @@ import { bucketOf } from '../api/firehose/destination.js';
 import { compress, compressAsync } from '../../stream/delivery/compress.js';
 import { derivedRandomString, derivedUuid, extensionOf, objectSuffix } from './objectName.js';
 import { evaluatePrefix, partitionKeysOf, resolvePrefixes } from '../../stream/delivery/prefix.js';
-import { partitionBody, processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
+import { withScratch } from './scratch.js';
+import { partitionBody, partitionBodySize, processRecords, type ErrorRecord, type InRecord, type Partition, type ProcessContext } from './processing.js';
 import { convertToParquet } from '../../stream/delivery/parquet.js';
 import type { RecordPos } from './state.js';
 
@@ -85,7 +86,9 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
       if (converted.body) await object(id, evaluated, arrivalMs, converted.body, p.records.length - converted.failed.length);
       continue;
     }
-    await object(id, evaluated, arrivalMs, partitionBody(p), p.records.length);
+    if (f.s3.CompressionFormat === 'UNCOMPRESSED') await object(id, evaluated, arrivalMs, partitionBody(p), p.records.length);
+    // Compressed: the body is needed only until the compressor has read it (every compressor returns a buffer of its own).
+    else await withScratch(partitionBodySize(p), (body) => object(id, evaluated, arrivalMs, partitionBody(p, body), p.records.length));
   }
 
   const byType = new Map<string, ErrorRecord[]>();

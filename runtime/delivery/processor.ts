@@ -35,9 +35,37 @@ export interface ProcessorDeps {
   httpAccessKey?: string;
 }
 
-interface Buffered extends InRecord { pos: RecordPos }
-
 const posOf = (r: ConsumerRecord): RecordPos => (r.subSequenceNumber === undefined ? { seq: r.sequenceNumber } : { seq: r.sequenceNumber, sub: r.subSequenceNumber });
+
+/**
+ * A buffered record: one object over the consumer's record (the hot path of a
+ * drain allocates nothing else per record). Its position, the transform's
+ * record id and the Kinesis metadata are derived when asked for: only the
+ * flush's first and last positions are, and the rest only with a transform.
+ */
+class Buffered implements InRecord {
+  readonly data: Buffer;
+  readonly arrivalMs: number;
+  constructor(readonly source: ConsumerRecord, private readonly fromKinesis: boolean) {
+    this.data = source.data;
+    this.arrivalMs = source.approximateArrivalTimestamp.getTime();
+  }
+
+  get pos(): RecordPos {
+    return posOf(this.source);
+  }
+
+  /** The record id Firehose hands the transform: stable across a replay (its position). */
+  get recordId(): string {
+    const r = this.source;
+    return r.subSequenceNumber === undefined ? r.sequenceNumber : `${r.sequenceNumber}.${r.subSequenceNumber}`;
+  }
+
+  get kinesis(): InRecord['kinesis'] {
+    const r = this.source;
+    return this.fromKinesis ? { shardId: r.shardId, partitionKey: r.partitionKey, sequenceNumber: r.sequenceNumber, subsequenceNumber: r.subSequenceNumber } : undefined;
+  }
+}
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((r) => {
@@ -55,7 +83,7 @@ export class DeliveryProcessor implements RecordProcessor {
   /** Oldest arrival in the flush being written (its records left the buffer but are not delivered yet). */
   private pendingSince?: number;
   /** The last record taken into the buffer. */
-  private lastPushed?: RecordPos;
+  private lastPushed?: ConsumerRecord;
 
   constructor(private readonly deps: ProcessorDeps) {}
 
@@ -68,18 +96,25 @@ export class DeliveryProcessor implements RecordProcessor {
     let records = batch.records;
     // The consumer hands a batch again when processRecords threw (e.g. the intent write failed):
     // what was already taken in (buffered, or flushed) must not be buffered twice.
-    const seen = this.lastPushed;
+    const seen = this.lastPushed && posOf(this.lastPushed);
     if (seen && records.length && comparePos(posOf(records[0]!), seen) <= 0) records = records.filter((r) => comparePos(posOf(r), seen) > 0);
-    if (records.length) this.deps.metrics?.incoming(records.length, records.reduce((n, r) => n + r.data.length, 0));
+    if (records.length) {
+      let bytes = 0;
+      for (const r of records) bytes += r.data.length;
+      this.deps.metrics?.incoming(records.length, bytes);
+    }
+    // The definition is read once per batch and again after each flush (UpdateDestination applies to the next flush).
+    let def = this.deps.definition();
+    let sizeLimit = def.s3.BufferingHints.SizeInMBs * MiB;
     for (const r of records) {
-      const pos = posOf(r);
       if (this.replay) {
+        const pos = posOf(r);
         if (this.buffer.length === 0 && !samePos(pos, this.replay.first)) {
           // The checkpoint is past the intent (it was written, the intent not yet cleared): nothing to replay.
           if (comparePos(pos, this.replay.first) > 0) this.replay = undefined;
         }
         if (this.replay) {
-          this.push(r, pos);
+          this.push(r, def);
           if (samePos(pos, this.replay.last)) {
             const intent = this.replay;
             this.replay = undefined;
@@ -89,22 +124,21 @@ export class DeliveryProcessor implements RecordProcessor {
           continue;
         }
       }
-      this.push(r, pos);
-      if (this.bytes >= this.deps.definition().s3.BufferingHints.SizeInMBs * MiB) await this.flush(cp);
+      this.push(r, def);
+      if (this.bytes >= sizeLimit) {
+        await this.flush(cp);
+        def = this.deps.definition();
+        sizeLimit = def.s3.BufferingHints.SizeInMBs * MiB;
+      }
     }
     const hints = this.deps.definition().s3.BufferingHints;
     if (!this.replay && this.buffer.length && Date.now() - this.firstAt >= hints.IntervalInSeconds * 1000) await this.flush(cp);
   }
 
-  private push(r: ConsumerRecord, pos: RecordPos) {
+  private push(r: ConsumerRecord, def: DeliveryStreamRecord) {
     if (this.buffer.length === 0) this.firstAt = Date.now();
-    const kinesis = this.deps.definition().type === 'KinesisStreamAsSource'
-      ? { shardId: r.shardId, partitionKey: r.partitionKey, sequenceNumber: r.sequenceNumber, subsequenceNumber: r.subSequenceNumber }
-      : undefined;
-    // The record id Firehose hands the transform: stable across a replay (its position).
-    const recordId = pos.sub === undefined ? pos.seq : `${pos.seq}.${pos.sub}`;
-    this.buffer.push({ recordId, data: r.data, arrivalMs: r.approximateArrivalTimestamp.getTime(), kinesis, pos });
-    this.lastPushed = pos;
+    this.buffer.push(new Buffered(r, def.type === 'KinesisStreamAsSource'));
+    this.lastPushed = r;
     this.bytes += r.data.length;
   }
 

@@ -19,12 +19,17 @@ export interface Position {
 }
 
 export function encodeSequence(p: Position): string {
-  return (
-    PREFIX +
-    String(p.shardIndex).padStart(SHARD_DIGITS, '0') +
-    String(p.jsSeq).padStart(JS_DIGITS, '0') +
-    String(p.index).padStart(INDEX_DIGITS, '0')
-  );
+  return sequencePrefix(p.shardIndex, p.jsSeq) + sequenceIndex(p.index);
+}
+
+/** The part of a sequence number all records of one message share (readers encode it once per message). */
+export function sequencePrefix(shardIndex: number, jsSeq: number): string {
+  return PREFIX + String(shardIndex).padStart(SHARD_DIGITS, '0') + String(jsSeq).padStart(JS_DIGITS, '0');
+}
+
+/** The record's index in its message, as the sequence number's last digits. */
+export function sequenceIndex(index: number): string {
+  return String(index).padStart(INDEX_DIGITS, '0');
 }
 
 /** Decodes one of our sequence numbers; undefined when it is not one. */

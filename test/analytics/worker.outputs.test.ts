@@ -1,6 +1,7 @@
 // A worker with two inputs (JSON and CSV) merged by two pumps into one
 // in-application stream, a chained tumbling count, a CSV DataStream output and
-// an HTTP output; rows equal oracles over the inputs as stored.
+// an HTTP output; rows equal oracles over the inputs as stored. Then an HTTP
+// output in CSV: the endpoint gets the CSV lines as text/csv.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startStack, type Stack } from '../harness/runtime.js';
@@ -9,6 +10,8 @@ import { createStream, putJson, readAll, sleep, startWorker, waitFor, type Worke
 let stack: Stack;
 let server: http.Server;
 const posted: unknown[] = [];
+/** CSV POSTs: content type and body as received. */
+const postedCsv: { contentType: string; body: string }[] = [];
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
@@ -17,7 +20,8 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (d) => (body += d));
     req.on('end', () => {
-      posted.push(...JSON.parse(body));
+      if (req.url === '/csv') postedCsv.push({ contentType: String(req.headers['content-type']), body });
+      else posted.push(...JSON.parse(body));
       res.end();
     });
   });
@@ -87,4 +91,36 @@ CREATE OR REPLACE PUMP "COUNT_PUMP" AS INSERT INTO "COUNTS"
   const want = [...counts].map(([key, c]) => { const o = JSON.parse(key); return JSON.stringify({ KIND: o.KIND, C: c, W: o.W }); }).sort();
   await waitFor('every window over HTTP', async () => posted.length >= want.length);
   expect(posted.map((p) => JSON.stringify(p)).sort()).toEqual(want);
+}, 60000);
+
+test('HTTP output in CSV: every row once as a CSV line, text/csv', async () => {
+  const k = stack.clients[0]!;
+  await createStream(k, 'csv-in', 2);
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/csv`;
+  // Values that need quoting in CSV (a comma, a quote) and a NULL.
+  const docs = Array.from({ length: 150 }, (_, i) => ({ id: i, name: i % 10 === 0 ? `a,"b" ${i}` : `n${i}`, score: i % 7 === 0 ? null : i * 3 }));
+  await putJson(k, 'csv-in', docs);
+  workers.push(startWorker({
+    applicationName: 'csv-http', natsUrl: stack.nats.url, startingPosition: 'TRIM_HORIZON', leaseMs: 600, idleWatermarkLagMs: 300, checkpointIntervalMs: 250,
+    application: {
+      name: 'csv-http',
+      code: `CREATE OR REPLACE STREAM "OUT" (ID INTEGER, NAME VARCHAR(32), HALF INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM ID, NAME, SCORE / 2 FROM "SOURCE_SQL_STREAM_001";`,
+      inputs: [{
+        id: '1.1', namePrefix: 'SOURCE_SQL_STREAM', source: { kind: 'stream', name: 'csv-in' }, format: { type: 'JSON', rowPath: '$' },
+        columns: [{ name: 'ID', sqlType: 'INTEGER', mapping: '$.id' }, { name: 'NAME', sqlType: 'VARCHAR(32)', mapping: '$.name' }, { name: 'SCORE', sqlType: 'INTEGER', mapping: '$.score' }],
+      }],
+      outputs: [{ id: '1.1', name: 'OUT', destination: { kind: 'http', url }, format: 'CSV' }],
+    },
+  }));
+  const csvField = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const want = docs.map((d) => `${d.id},${csvField(d.name)},${d.score === null ? '' : Math.trunc(d.score / 2)}\n`).sort();
+  const lines = () => postedCsv.flatMap((p) => p.body.split(/(?<=\n)/).filter(Boolean));
+  await waitFor('every CSV row over HTTP', async () => lines().length >= want.length, 30_000);
+  await sleep(500);
+  expect(lines().sort()).toEqual(want);
+  for (const p of postedCsv) {
+    expect(p.contentType).toBe('text/csv; charset=utf-8');
+    expect(p.body.endsWith('\n')).toBe(true);
+  }
 }, 60000);

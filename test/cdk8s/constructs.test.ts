@@ -55,7 +55,11 @@ test('AnalyticsApp: inputs and outputs by object; default in-application stream 
     metadata: { name: 'vwap-app' },
     sql: 'CREATE STREAM "DESTINATION_SQL_STREAM" (sym VARCHAR(8), v DOUBLE);',
     inputs: [{ stream: trades, columns: [{ name: 'sym', sqlType: 'VARCHAR(8)' }, { name: 'px', sqlType: 'DOUBLE' }] }],
-    outputs: [{ to: vwap }, { name: 'ALERTS', to: { url: 'http://hooks.example/alerts' } }],
+    outputs: [
+      { to: vwap }, { name: 'ALERTS', to: { url: 'http://hooks.example/alerts' } },
+      { name: 'AUDIT', format: 'CSV', to: { functionUrl: 'http://audit.shop.svc:8080/', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:audit' } },
+      { name: 'TAIL', to: { functionUrl: 'http://tail.shop.svc/' } },
+    ],
   });
   const a = Testing.synth(c).find((x) => x.kind === 'AnalyticsApp');
   expect(a.spec.inputs[0]).toMatchObject({ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'trades' }, format: 'JSON', startingPosition: 'LATEST' });
@@ -65,6 +69,8 @@ test('AnalyticsApp: inputs and outputs by object; default in-application stream 
   expect(a.spec.outputs).toEqual([
     { name: 'DESTINATION_SQL_STREAM', format: 'JSON', dataStreamRef: { name: 'vwap' } },
     { name: 'ALERTS', format: 'JSON', http: { url: 'http://hooks.example/alerts' } },
+    { name: 'AUDIT', format: 'CSV', lambda: { functionUrl: 'http://audit.shop.svc:8080/', functionArn: 'arn:aws:lambda:us-east-1:123456789012:function:audit' } },
+    { name: 'TAIL', format: 'JSON', lambda: { functionUrl: 'http://tail.shop.svc/' } },
   ]);
   expect(() => AnalyticsAppSpec.parse(a.spec)).not.toThrow();
 });

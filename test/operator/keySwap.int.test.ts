@@ -12,6 +12,7 @@ import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecor
 import { startControlPlane, CRD_FILES, until, type ControlPlane } from '../harness/kube.js';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
+import { markPodReady, podKeyFiles } from '../harness/pods.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { connectStreamStore, type StreamStore } from '../../operator/store/streamStore.js';
 import { DataStreams, Deployments, Pods, Secrets } from '../../operator/kube/resources.js';
@@ -41,24 +42,6 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The files a kubelet would put into the pod's kms-keys volume (Secret or projected Secrets; optional ones may be absent). */
-async function keyFiles(ns: string, pod: any): Promise<Record<string, string>> {
-  const vol = pod.spec.volumes?.find((v: any) => v.name.startsWith('kms-keys'));
-  if (!vol) return {};
-  const sources = vol.secret ? [{ name: vol.secret.secretName, items: vol.secret.items, optional: vol.secret.optional }]
-    : vol.projected.sources.map((s: any) => s.secret);
-  const out: Record<string, string> = {};
-  for (const s of sources) {
-    const secret = await cp.client.get<any>(Secrets, ns, s.name);
-    if (!secret) {
-      if (s.optional) continue;
-      throw new Error(`pod ${pod.metadata.name} would not start: Secret ${s.name} missing`);
-    }
-    for (const it of s.items) out[it.path] = Buffer.from(secret.data[it.key], 'base64').toString();
-  }
-  return out;
-}
-
 /** One kubelet pass: runtimes for new pods (then Ready), gone or deleting pods' runtimes stopped. */
 async function kubelet(ns: string): Promise<void> {
   const list = await cp.client.list<any>(Pods, ns);
@@ -67,16 +50,13 @@ async function kubelet(ns: string): Promise<void> {
     if (pod.metadata.deletionTimestamp) continue;
     live.add(pod.metadata.name);
     if (pods.has(pod.metadata.name)) continue;
-    const files = await keyFiles(ns, pod);
+    const files = await podKeyFiles(cp.client, ns, pod);
     const dir = path.join(tmp, pod.metadata.name);
     fs.mkdirSync(dir, { recursive: true });
     for (const [f, v] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), v);
     const rt = await startInProcess(nats.url, { kmsKeysFile: dir });
     pods.set(pod.metadata.name, { rt, c: sdkClient(rt.endpoint, { http1: true }), keys: Object.keys(files).sort() });
-    const now = new Date().toISOString();
-    await cp.client.patch(Pods, ns, pod.metadata.name, {
-      status: { phase: 'Running', conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })) },
-    }, 'status');
+    await markPodReady(cp.client, ns, pod.metadata.name);
   }
   for (const [name, p] of pods) {
     if (live.has(name)) continue;

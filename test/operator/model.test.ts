@@ -1,7 +1,7 @@
 // Pure builders and helpers: spec in, objects out. No I/O.
-import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, isDedicated, mountedKeyRefs, streamNameOf } from '../../operator/model/datastream.js';
+import { credentialsSecretProblem, dataStreamChildren, desiredEncryption, desiredShardCount, encryptionKeyId, encryptionSecretProblem, endpointOf, isDedicated, mountedKeyRefs, streamKeyRefs, streamNameOf } from '../../operator/model/datastream.js';
 import { parseKeyEntries } from '../../stream/keyring.js';
-import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
+import { analyticsChildren, deliveryChildren, workerDataStreamRefs } from '../../operator/model/workers.js';
 import { childName } from '../../operator/model/common.js';
 import { validateDataStream, validateDeliveryStream, validateAnalyticsApp } from '../../operator/model/validate.js';
 import { conditionsFor } from '../../operator/status/conditions.js';
@@ -192,6 +192,84 @@ describe('worker models', () => {
     expect((kids.deployment as any).spec.replicas).toBe(2);
     expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', format: 'JSON' }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
     expect(validateDeliveryStream({ source: { dataStreamRef: { name: 'o' } } })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+  });
+  test('worker key mounts during a key swap: the runtime\'s key set (new + previous, optional), one directory; a worker of two streams holds exactly both sets', () => {
+    const orders = ds({ encryption: { keySecretRef: { name: 'key-b', key: 'key' } } }).spec;
+    const previous = { name: 'key-a', key: 'k1' };
+    // One builder: the runtime Deployment and the worker mount the same items.
+    const swap = streamKeyRefs(orders, previous);
+    expect(swap).toEqual([{ name: 'key-b', key: 'key' }, { name: 'key-a', key: 'k1', optional: true }]);
+    expect(streamKeyRefs(orders)).toEqual([{ name: 'key-b', key: 'key' }]);
+    expect(streamKeyRefs(orders, { name: 'key-b', key: 'key' })).toEqual([{ name: 'key-b', key: 'key' }]);
+    expect(streamKeyRefs(ds().spec, previous)).toEqual([]);
+    const rt = dataStreamChildren(ds(orders), orders, settings, previous).deployment as any;
+    const spec = DeliveryStreamSpec.parse({ source: { dataStreamRef: { name: 'orders' } }, s3: { bucket: 'lake' } });
+    const dep = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, swap).deployment as any;
+    const pod = dep.spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'kms-keys', projected: { sources: [
+      { secret: { name: 'key-b', items: [{ key: 'key', path: 'key-b_key' }] } },
+      { secret: { name: 'key-a', items: [{ key: 'k1', path: 'key-a_k1' }], optional: true } },
+    ] } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: '/etc/shardline/kms-keys', readOnly: true });
+    expect(pod.containers[0].env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+    // The gate reads both back the same way (mountedKeyRefs): the same key items as the runtime.
+    expect(mountedKeyRefs(dep)).toEqual(mountedKeyRefs(rt));
+    // After the switch: the new key only, and the pods roll again (the template changed).
+    const after = deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, streamKeyRefs(orders)).deployment as any;
+    expect(mountedKeyRefs(after)).toEqual([{ name: 'key-b', key: 'key', id: 'key-b_key' }]);
+    expect(after.spec.template).not.toEqual(dep.spec.template);
+    // An analytics worker reading one encrypted stream mid-swap and writing another: both sets, each item once;
+    // an item required by one stream and optional for the other is required.
+    const other = ds({ encryption: { keySecretRef: { name: 'key-a', key: 'k1' } } }).spec;
+    const aspec = AnalyticsAppSpec.parse({ inputs: [{ name: 'S', dataStreamRef: { name: 'orders' }, columns: [{ name: 'a', sqlType: 'INTEGER' }] }], outputs: [{ name: 'O', dataStreamRef: { name: 'out' }, format: 'JSON' }], sql: 'x' });
+    const a = analyticsChildren(owner('AnalyticsApp') as any, aspec, new Map(), settings, [...swap, ...streamKeyRefs(other), ...swap]).deployment as any;
+    expect(a.spec.template.spec.volumes.find((v: any) => v.name === 'kms-keys')).toEqual({ name: 'kms-keys', projected: { sources: [
+      { secret: { name: 'key-b', items: [{ key: 'key', path: 'key-b_key' }] } },
+      { secret: { name: 'key-a', items: [{ key: 'k1', path: 'key-a_k1' }] } },
+    ] } });
+    // A worker of an unencrypted stream mounts no key at all.
+    const plain = (deliveryChildren(owner('DeliveryStream') as any, spec, { name: 'orders', streamName: 'orders', endpoint: 'http://x' }, settings, []).deployment as any).spec.template.spec;
+    expect(JSON.stringify(plain)).not.toContain('kms-keys');
+    expect(plain.containers[0].env.map((e: any) => e.name)).not.toContain('SHARDLINE_KMS_KEYS_FILE');
+  });
+  test('workerDataStreamRefs: the DataStreams a worker resource reads or writes, from its unvalidated spec', () => {
+    expect(workerDataStreamRefs('DeliveryStream', { source: { dataStreamRef: { name: 'orders' } } })).toEqual(['orders']);
+    expect(workerDataStreamRefs('DeliveryStream', { source: { type: 'DirectPut' } })).toEqual([]);
+    expect(workerDataStreamRefs('AnalyticsApp', { inputs: [{ dataStreamRef: { name: 'a' } }, { dataStreamRef: { name: 'b' } }], outputs: [{ dataStreamRef: { name: 'a' } }, { deliveryStreamRef: { name: 'd' } }] })).toEqual(['a', 'b']);
+    expect(workerDataStreamRefs('AnalyticsApp', undefined)).toEqual([]);
+  });
+  test('analytics lambda output: definition LambdaOutput, ARN → URL in the worker config, validation', () => {
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:function:sink';
+    const spec = AnalyticsAppSpec.parse({
+      inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'orders' }, columns: [{ name: 'a', sqlType: 'INTEGER' }] }], sql: 'x',
+      outputs: [
+        { name: 'BY_ARN', lambda: { functionUrl: 'http://fn.shop.svc:8080/invoke', functionArn: arn }, format: 'CSV' },
+        { name: 'BY_URL', lambda: { functionUrl: 'https://fn.example.com/' } },
+        { name: 'S', dataStreamRef: { name: 'orders' } },
+      ],
+    });
+    expect(validateAnalyticsApp(spec)).toMatchObject({ ok: true });
+    const kids = analyticsChildren(owner('AnalyticsApp') as any, spec, new Map(), settings);
+    const config = JSON.parse((kids.configMap as any).data['config.json']);
+    expect(config.application.outputs).toEqual([
+      { id: '1.1', name: 'BY_ARN', destination: { kind: 'lambda', arn }, format: 'CSV' },
+      { id: '2.1', name: 'BY_URL', destination: { kind: 'lambda', arn: 'https://fn.example.com/' }, format: 'JSON' },
+      { id: '3.1', name: 'S', destination: { kind: 'stream', name: 'orders' }, format: 'JSON' },
+    ]);
+    // Only the ARN needs a map entry: the worker calls an http(s) "ARN" as is.
+    expect(config.functions).toEqual({ [arn]: 'http://fn.shop.svc:8080/invoke' });
+    // No functions map without an ARN.
+    const plain = AnalyticsAppSpec.parse({ ...spec, outputs: [{ name: 'O', lambda: { functionUrl: 'http://f/' } }] });
+    expect(JSON.parse((analyticsChildren(owner('AnalyticsApp') as any, plain, new Map(), settings).configMap as any).data['config.json']).functions).toBeUndefined();
+    // Exactly one destination; a bad ARN; one ARN with two URLs.
+    expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', http: { url: 'http://x/' }, lambda: { functionUrl: 'http://f/' } }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', lambda: { functionUrl: 'http://f/', functionArn: 'arn:aws:s3:::bucket' } }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', lambda: { functionUrl: 'ftp://f/' } }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    const twice = validateAnalyticsApp({ ...spec, outputs: [
+      { name: 'A', lambda: { functionUrl: 'http://one/', functionArn: arn } }, { name: 'B', lambda: { functionUrl: 'http://two/', functionArn: arn } },
+    ] });
+    expect(twice).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect((twice as { message: string }).message).toContain('two URLs');
   });
   test('child names are DNS-1035 labels, hashed when too long', () => {
     expect(childName('a.b', 'stream')).toBe('a-b-stream');
