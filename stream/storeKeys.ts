@@ -62,6 +62,16 @@ const attached = new WeakMap<Store, WeakMap<KeyRing, Promise<StoreKeys>>>();
  * the runtime sealed without wiring anything themselves.
  */
 export async function readerKeys(store: Store, keys?: KeyRing): Promise<KeyRing> {
+  return (await writerKeys(store, keys)).ring;
+}
+
+/**
+ * The same once-attached ring with its StoreKeys, for a library writer that
+ * seals records itself (the analytics worker's emit): it keeps a material
+ * (`ensureKept`) before sealing the first message with it, as the runtime's
+ * write path does.
+ */
+export async function writerKeys(store: Store, keys?: KeyRing): Promise<{ ring: KeyRing; storeKeys: StoreKeys }> {
   const ring = keys ?? defaultKeyRing();
   let byRing = attached.get(store);
   if (!byRing) attached.set(store, (byRing = new WeakMap()));
@@ -71,8 +81,7 @@ export async function readerKeys(store: Store, keys?: KeyRing): Promise<KeyRing>
     byRing.set(ring, p);
     p.catch(() => byRing!.delete(ring)); // try again on the next read
   }
-  await p;
-  return ring;
+  return { ring, storeKeys: await p };
 }
 
 export async function keysBucket(store: Store): Promise<KV> {

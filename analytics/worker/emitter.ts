@@ -6,6 +6,20 @@
 // that tip for the ids already stored and publishes only the missing ones. (The
 // shard streams' JetStream duplicate window is 1 s — too short to cover a
 // restart — so the ids are also checked by this scan, not by JetStream alone.)
+//
+// Encrypted outputs (StartStreamEncryption, DataStream spec.encryption, or a
+// Direct PUT delivery stream's server-side encryption, which is its backing
+// stream's): each message is sealed (stream/batchCipher.ts) with the key the
+// stream record names when the emit is PLANNED, and the checkpoint holds the
+// sealed bytes. So no result row is at rest in plain text in the checkpoint
+// either, and a recovering worker republishes exactly the bytes it planned,
+// even if the key changed or its Secret left the pod since (the message names
+// its key id; readers open it through the key history / kept materials). The
+// restart scan compares message ids (a header outside the ciphertext), never
+// payload bytes, so the random IV of each seal does not matter to it.
+// A worker without the key cannot plan the emit: KeyUnavailableError
+// (KMSNotFoundException, ...) is thrown, the runner logs it and retries the
+// commit with the rows still held — nothing is lost, nothing written in plain.
 import { headers as natsHeaders } from 'nats';
 import type { Store } from '../../stream/connect.js';
 import { encodeBatch } from '../../stream/recordBatch.js';
@@ -15,6 +29,13 @@ import { jsStreamName, jsSubject } from '../../stream/names.js';
 import { getStream } from '../../stream/streams.js';
 import { routeOfHex, toCached } from '../../stream/streamCache.js';
 import { shardTip } from '../../stream/shardRead.js';
+import { sealBatch, sealOverhead } from '../../stream/batchCipher.js';
+import { KeyUnavailableError } from '../../stream/errors.js';
+import type { DataKey, KeyRing } from '../../stream/keyring.js';
+import { streamDataKey } from '../../stream/streamEncryption.js';
+import type { StreamRecord } from '../../stream/streamRecord.js';
+import { writerKeys } from '../../stream/storeKeys.js';
+import { ENV } from '../../contract/env.js';
 import type { PendingMessage } from './checkpoint.js';
 
 export const EMIT_HEADER = 'Shardline-Emit-Id';
@@ -25,12 +46,12 @@ export interface OutRecord { partitionKey: string; data: Buffer }
 /** The messages an emit writes into one DataStream output. */
 export async function planStreamEmit(
   store: Store, outputId: string, streamName: string, idPrefix: string, records: OutRecord[],
-  opts: { spread?: boolean; label?: string } = {},
+  opts: { spread?: boolean; label?: string; keys?: KeyRing } = {},
 ): Promise<PendingMessage[]> {
   const label = opts.label ?? `output stream ${streamName}`;
   const rec = await getStream(store, streamName);
   if (!rec || rec.status === 'DELETING') throw new Error(`${label} does not exist`);
-  if (rec.encryption.type !== 'NONE') throw new Error(`${label} is encrypted; encrypted outputs are not supported yet`);
+  const key = await sealingKey(store, rec, label, opts.keys);
   const cached = toCached(rec, 0);
   const open = cached.routes.map((x) => x.shard).sort((a, b) => a.index - b.index);
   const byShard = new Map<number, OutRecord[]>();
@@ -48,14 +69,16 @@ export async function planStreamEmit(
     const jsStream = jsStreamName(rec.uid, index);
     const tip = await shardTip(store, jsStream);
     let chunk: OutRecord[] = [];
-    let bytes = 0;
+    const overhead = key ? sealOverhead(key) : 0;
+    let bytes = overhead;
     let n = 0;
     const flush = () => {
       if (!chunk.length) return;
-      const payload = encodeBatch(Date.now(), chunk.map((r) => ({ partitionKey: r.partitionKey, partitionKeyBytes: Buffer.byteLength(r.partitionKey), data: r.data })));
+      const plain = encodeBatch(Date.now(), chunk.map((r) => ({ partitionKey: r.partitionKey, partitionKeyBytes: Buffer.byteLength(r.partitionKey), data: r.data })));
+      const payload = key ? sealBatch(plain, key) : plain;
       out.push({ outputId, stream: streamName, jsStream, subject: jsSubject(rec.uid, index), msgId: `${idPrefix}:${outputId}:${index}:${n++}`, fromSeq: tip.lastSeq + 1, payload: payload.toString('base64') });
       chunk = [];
-      bytes = 0;
+      bytes = overhead;
     };
     for (const r of list) {
       const size = r.data.length + Buffer.byteLength(r.partitionKey) + 16;
@@ -66,6 +89,27 @@ export async function planStreamEmit(
     flush();
   }
   return out;
+}
+
+/**
+ * The key new messages of the output are sealed with (undefined: not
+ * encrypted): the stream record's current key, from the worker's key ring
+ * (its mounted key files, SHARDLINE_KMS_KEYS_FILE, plus the store-managed
+ * default key behind alias/aws/kinesis). Its material is kept in the store
+ * before the first message is sealed with it, as the runtime's write path does.
+ */
+async function sealingKey(store: Store, rec: StreamRecord, label: string, keys?: KeyRing): Promise<DataKey | undefined> {
+  if (rec.encryption.type !== 'KMS') return undefined;
+  const { ring, storeKeys } = await writerKeys(store, keys);
+  let key: DataKey | undefined;
+  try {
+    key = streamDataKey(ring, rec);
+  } catch (e) {
+    if (!(e instanceof KeyUnavailableError)) throw e;
+    throw new KeyUnavailableError(e.code, `${label} is encrypted with key ${rec.encryption.keyId}, which this worker cannot use (the key files at ${ENV.kmsKeysFile} must hold it); rows are held and retried: ${e.message}`);
+  }
+  if (key) await storeKeys.ensureKept(key);
+  return key;
 }
 
 /** Publishes the messages, skipping those a previous attempt already stored (`recovering`: scan first). */

@@ -1,0 +1,149 @@
+// An analytics application whose output DataStream is encrypted
+// (StartStreamEncryption with an operator-supplied key): the real
+// `shardline analytics` process, holding the key through
+// SHARDLINE_KMS_KEYS_FILE, seals its output messages; a runtime holding the
+// key serves them decrypted through GetRecords, equal to an oracle computed
+// here; the stored JetStream messages are sealed (no plaintext in the raw
+// bytes). A worker without the key logs the KMS error and writes nothing (its
+// rows are held); a worker SIGKILLed between its checkpoint and the end of its
+// publish is followed by one that gives every window's row exactly once.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { StartStreamEncryptionCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { startNats, type NatsServers } from '../harness/nats.js';
+import { sdkClient, startInProcess } from '../harness/runtime.js';
+import type { RunningRuntime } from '../../runtime/server.js';
+import { isSealed } from '../../stream/batchCipher.js';
+import { getStream } from '../../stream/streams.js';
+import { jsStreamName } from '../../stream/names.js';
+import { createStream, putJson, readAll, sleep, startWorker, waitFor, type WorkerProcess } from './helpers.js';
+
+const KEY_ID = 'analytics-out-key';
+let nats: NatsServers;
+let rt: RunningRuntime & { endpoint: string };
+let k: KinesisClient;
+let tmp: string;
+let keysFile: string;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  nats = await startNats();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-encout-'));
+  keysFile = path.join(tmp, 'keys');
+  fs.writeFileSync(keysFile, `${KEY_ID}:${randomBytes(32).toString('base64')}\n`);
+  rt = await startInProcess(nats.url, { kmsKeysFile: keysFile });
+  k = sdkClient(rt.endpoint, { http1: true });
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.kill();
+  k?.destroy();
+  await rt?.close();
+  await nats?.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+const KEYS = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
+
+/** Every stored message of the stream's shards, raw. */
+async function rawMessages(stream: string): Promise<Buffer[]> {
+  const rec = (await getStream(rt.ctx.store, stream))!;
+  const out: Buffer[] = [];
+  for (const s of rec.shards) {
+    const name = jsStreamName(rec.uid, s.index);
+    const info = await rt.ctx.store.jsm.streams.info(name);
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      out.push(Buffer.from((await rt.ctx.store.jsm.streams.getMessage(name, { seq })).data));
+    }
+  }
+  return out;
+}
+
+test('encrypted output stream: sealed at rest, read back decrypted, exactly once across a SIGKILL mid-emit', async () => {
+  await createStream(k, 'enc-in', 1);
+  await createStream(k, 'enc-out', 2);
+  if (!process.env.PLAIN) await k.send(new StartStreamEncryptionCommand({ StreamName: 'enc-out', EncryptionType: 'KMS', KeyId: KEY_ID }));
+  if (!process.env.PLAIN) await waitFor('enc-out encrypted', async () => (await getStream(rt.ctx.store, 'enc-out'))?.encryption.type === 'KMS');
+
+  const config = {
+    applicationName: 'enc-counts', natsUrl: nats.url, startingPosition: 'TRIM_HORIZON', leaseMs: 600, idleWatermarkLagMs: 300, checkpointIntervalMs: 250,
+    application: {
+      name: 'enc-counts',
+      code: `CREATE OR REPLACE STREAM "COUNTS" (K VARCHAR(16), C INTEGER, W TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "COUNTS"
+  SELECT STREAM K, COUNT(*), STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND) FROM "SOURCE_SQL_STREAM_001"
+  GROUP BY K, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`,
+      inputs: [{
+        id: '1.1', namePrefix: 'SOURCE_SQL_STREAM', source: { kind: 'stream', name: 'enc-in' }, format: { type: 'JSON', rowPath: '$' },
+        columns: [{ name: 'K', sqlType: 'VARCHAR(16)', mapping: '$.k' }],
+      }],
+      outputs: [{ id: '1.1', name: 'COUNTS', destination: { kind: 'stream', name: 'enc-out' }, format: 'JSON' }],
+    },
+  };
+
+  // Records over ~2.5 s: several 1-second windows, eight keys each.
+  const until = Date.now() + 2500;
+  for (let i = 0; Date.now() < until; i++) {
+    await putJson(k, 'enc-in', KEYS.map((key, j) => ({ k: key, i: i * KEYS.length + j })).filter((_, j) => (i + j) % 3 !== 0));
+    await sleep(60);
+  }
+
+  if (!process.env.PLAIN && !process.env.NOKEYLESS) {
+  // 1. A worker without the key: a clear KMS error, nothing written (no plaintext fallback), rows held.
+  const noKey = startWorker(config, { SHARDLINE_KMS_KEYS_FILE: '', SHARDLINE_KMS_KEYS: '' });
+  workers.push(noKey);
+  await waitFor('the keyless worker to report the missing key', async () => /KMSNotFoundException|cannot use/.test(noKey.logs()) && /enc-out/.test(noKey.logs()), 30_000)
+    .catch((e) => { throw new Error(`${(e as Error).message}: ${noKey.logs()}`); });
+  expect(noKey.logs()).toContain(`output stream enc-out is encrypted with key ${KEY_ID}`);
+  expect(await rawMessages('enc-out')).toHaveLength(0);
+  await noKey.kill('SIGKILL');
+  }
+
+  // 2. A worker with the key, killed after its checkpoint and the emit's first message.
+  const first = startWorker(config, { SHARDLINE_KMS_KEYS_FILE: keysFile, SHARDLINE_TEST_CRASH_AT: 'mid-emit' });
+  workers.push(first);
+  await waitFor('the first keyed worker to die mid-emit', async () => first.proc.exitCode !== null || first.proc.signalCode !== null, 30_000)
+    .catch((e) => { throw new Error(`${(e as Error).message}: ${first.logs()}`); });
+  expect(first.proc.signalCode).toBe('SIGKILL');
+  const afterCrash = await rawMessages('enc-out');
+  expect(afterCrash.length).toBeGreaterThanOrEqual(1);
+
+  // 3. A normal worker: recovers the half-written emit, then keeps going with more records.
+  const second = startWorker(config, { SHARDLINE_KMS_KEYS_FILE: keysFile });
+  workers.push(second);
+  await putJson(k, 'enc-in', KEYS.map((key, j) => ({ k: key, i: 100_000 + j })));
+
+  const input = (await readAll(k, 'enc-in')).map((r) => ({ k: JSON.parse(r.data).k as string, t: r.arrivalMs }));
+  const counts = new Map<string, number>();
+  for (const r of input) {
+    const key = `${r.k}\u0000${Math.floor(r.t / 1000) * 1000}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const want = [...counts].map(([key, c]) => {
+    const [name, w] = key.split('\u0000');
+    return JSON.stringify({ K: name, C: c, W: ts(Number(w)) });
+  }).sort();
+
+  let got: string[] = [];
+  await waitFor('every window read back through GetRecords', async () => {
+    got = (await readAll(k, 'enc-out')).map((r) => JSON.stringify(JSON.parse(r.data)));
+    return got.length >= want.length;
+  }, 60_000).catch((e) => { throw new Error(`${(e as Error).message} (${got.length}/${want.length}): ${second.logs()}`); });
+  await sleep(1500); // a duplicate would show up by now
+  got = (await readAll(k, 'enc-out')).map((r) => JSON.stringify(JSON.parse(r.data)));
+  expect(got.sort()).toEqual(want);
+  expect(second.logs()).toMatch(/recovered emit \d+: \d+ message\(s\) published, [1-9]\d* already stored/);
+
+  // At rest: every message sealed, no row's text in the raw bytes.
+  const raw = await rawMessages('enc-out');
+  expect(raw.length).toBeGreaterThan(afterCrash.length - 1);
+  for (const m of raw) {
+    if (process.env.PLAIN) continue;
+    expect(isSealed(m)).toBe(true);
+    expect(m.includes(Buffer.from('"K":"'))).toBe(false);
+    for (const name of KEYS) expect(m.includes(Buffer.from(name))).toBe(false);
+  }
+}, 120_000);
