@@ -209,7 +209,7 @@ class ShardAggregator implements RecordProcessor {
       for (const v of m.rows) rows[k]!.push({ t, v });
       for (const e of m.errors) errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
     }
-    for (let k = 0; k < this.inApp.length; k++) await engine.push(this.inApp[k]!, rows[k]!);
+    for (let k = 0; k < this.inApp.length; k++) await engine.pushInput(this.inApp[k]!, rows[k]!);
     const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
     if (batch.records.length) this.rowsAt = Date.now();
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;

@@ -148,7 +148,7 @@ export class ApplicationRunner {
         for (const v of m.rows) rows[k]!.push({ t: r.arrivalMs, v });
         for (const err of m.errors) this.engine.error('MAPPING_ERROR', err, r.arrivalMs, r.data.toString('utf8'));
       }
-      for (let k = 0; k < inApp.length; k++) await this.engine.push(inApp[k]!, rows[k]!);
+      for (let k = 0; k < inApp.length; k++) await this.engine.pushInput(inApp[k]!, rows[k]!);
       wm = Math.min(wm, feed.watermark(this.o.idleWatermarkLagMs));
       ending ||= feed.endWaiting();
     }
