@@ -53,9 +53,6 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
       ? 'An HTTP endpoint destination needs spec.s3 as its backup bucket (failed records, or all with s3BackupMode AllData), as Firehose needs S3Configuration.'
       : 'At least one destination (spec.s3 or spec.http) is required.');
   }
-  if (spec.s3.format === 'PARQUET' && spec.processing) {
-    return fail('ProcessingNotSupported', 'spec.processing together with format PARQUET is not supported by this Shardline version yet.');
-  }
   if (spec.http && spec.processing?.dynamicPartitioning) {
     return fail('InvalidProcessing', 'spec.processing.dynamicPartitioning applies to an S3 destination only; with spec.http, spec.s3 is the backup bucket (as in Firehose).');
   }
