@@ -75,6 +75,7 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
   };
   if (spec.s3.format === 'PARQUET') {
     if (!spec.s3.parquet) return fail('InvalidSchema', 'spec.s3.parquet (the schema) is required for format PARQUET.');
+    if (!spec.s3.parquet.schema === !spec.s3.parquet.catalogTable) return fail('InvalidSchema', 'spec.s3.parquet needs exactly one of schema (inline columns) and catalogTable (a Glue catalog table).');
     const problem = conversionProblem(s3);
     if (problem) return fail('InvalidSchema', problem);
   }
@@ -129,14 +130,19 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
   };
 }
 
-/** spec.s3.parquet in the Firehose API's shape; the inline schema becomes the table <databaseName>.<tableName> the API can name. */
+/**
+ * spec.s3.parquet in the Firehose API's shape; the inline schema becomes the table <databaseName>.<tableName>
+ * the API can name, a catalogTable a reference the worker resolves in the Glue catalog subset.
+ */
 function conversionOf(d: DeliveryStream, p: NonNullable<NonNullable<DeliveryStreamSpec['s3']>['parquet']>, region: string, accountId: string): DataFormatConversionDef {
   return {
     Enabled: true,
     SchemaConfiguration: {
       CatalogId: accountId, Region: region, VersionId: 'LATEST',
-      DatabaseName: p.schema.databaseName ?? d.metadata.namespace!, TableName: p.schema.tableName ?? d.metadata.name!,
-      Columns: p.schema.columns.map((c) => ({ Name: c.name, Type: c.type })),
+      // A catalog table: no Columns, so the worker resolves the table for each flush (runtime/delivery/catalogTable.ts), as for the API.
+      ...(p.catalogTable
+        ? { DatabaseName: p.catalogTable.databaseName, TableName: p.catalogTable.tableName }
+        : { DatabaseName: p.schema?.databaseName ?? d.metadata.namespace!, TableName: p.schema?.tableName ?? d.metadata.name!, Columns: (p.schema?.columns ?? []).map((c) => ({ Name: c.name, Type: c.type })) }),
     },
     InputFormatConfiguration: {
       Deserializer: p.deserializer === 'Hive'
