@@ -6,8 +6,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export interface DeliveryMetrics {
   registry: Registry;
   incoming(records: number, bytes: number): void;
-  /** One object written: `batch` carries the arrival times for DataFreshness. */
-  delivered(records: number, bytes: number, ms: number, batch: { arrivalMs: number }[]): void;
+  /** One object written. */
+  delivered(records: number, bytes: number, ms: number): void;
   /** A failure by kind: an S3 error (records 0, the put is retried) or records written to the error prefix. */
   failed(kind: string, records: number, message?: string): void;
   /** Records an HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.*). */
@@ -18,7 +18,11 @@ export interface DeliveryMetrics {
   totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number>; destinationError?: { kind: string; message: string; atMs: number } };
 }
 
-export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
+/**
+ * `oldestPendingMs`: arrival of the oldest record this worker has read and not yet delivered
+ * (buffered or being flushed), read when the gauge is scraped.
+ */
+export function deliveryMetrics(deliveryStream: string, oldestPendingMs: () => number | undefined = () => undefined): DeliveryMetrics {
   const registry = new Registry();
   const labels = { delivery_stream: deliveryStream };
   const c = (name: string, help: string, labelNames: string[] = ['delivery_stream']) => new Counter({ name, help, labelNames, registers: [registry] });
@@ -38,10 +42,16 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
     labelNames: ['delivery_stream'], registers: [registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900],
   });
   const errorRecords = c('shardline_firehose_error_output_records_total', 'Records written to the error prefix, by error-output-type.', ['delivery_stream', 'type']);
-  const freshness = new Gauge({
+  // Firehose's DataFreshness: the age of the oldest record not yet delivered (every older record is
+  // in S3), taken when scraped; 0 when everything read has been delivered.
+  new Gauge({
     name: 'shardline_firehose_delivery_to_s3_data_freshness_seconds',
-    help: 'Age of the oldest record in the last delivered object when it was delivered (Firehose DeliveryToS3.DataFreshness).',
+    help: 'Age of the oldest record read and not yet delivered, 0 when none (Firehose DeliveryToS3.DataFreshness).',
     labelNames: ['delivery_stream'], registers: [registry],
+    collect() {
+      const oldest = oldestPendingMs();
+      this.set(labels, oldest === undefined ? 0 : Math.max(0, Date.now() - oldest) / 1000);
+    },
   });
   const putSeconds = new Histogram({
     name: 'shardline_firehose_delivery_to_s3_put_seconds', help: 'Duration of one S3 object put.',
@@ -57,15 +67,12 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
       incomingRecords.inc(labels, records);
       incomingBytes.inc(labels, bytes);
     },
-    delivered(records, bytes, ms, batch) {
+    delivered(records, bytes, ms) {
       s3Records.inc(labels, records);
       s3Bytes.inc(labels, bytes);
       s3Success.inc(labels);
       putSeconds.observe(labels, ms / 1000);
-      let oldest = Infinity;
-      for (const r of batch) if (r.arrivalMs < oldest) oldest = r.arrivalMs;
       lastDeliveryMs = Date.now();
-      if (oldest !== Infinity) freshness.set(labels, (lastDeliveryMs - oldest) / 1000);
       deliveredRecords += records;
       destinationError = undefined;
     },
