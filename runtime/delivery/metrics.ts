@@ -12,6 +12,8 @@ export interface DeliveryMetrics {
   failed(kind: string, records: number, message?: string): void;
   /** Records an HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.*). */
   deliveredHttp(records: number, ms: number): void;
+  /** One transform invocation (Firehose ExecuteProcessing.Success and .Duration). */
+  executedProcessing(ok: boolean, ms: number): void;
   /** Totals for the operator's status; `destinationError` is set from a failed put until the next success. */
   totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number>; destinationError?: { kind: string; message: string; atMs: number } };
 }
@@ -32,6 +34,13 @@ export function deliveryMetrics(deliveryStream: string, oldestPendingMs: () => n
   const s3Failures = c('shardline_firehose_delivery_to_s3_failures_total', 'Failed S3 puts by error kind.', ['delivery_stream', 'kind']);
   const httpRecords = c('shardline_firehose_delivery_to_http_endpoint_records_total', 'Records accepted by the HTTP endpoint (Firehose DeliveryToHttpEndpoint.Records).');
   const httpSuccess = c('shardline_firehose_delivery_to_http_endpoint_success_total', 'Requests the HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.Success, as a count).');
+  // Firehose's ExecuteProcessing.Success is successful invocations over all: the ratio of these two counters.
+  const processingInvocations = c('shardline_firehose_execute_processing_invocations_total', 'Transform (Lambda) invocations, retries included.');
+  const processingSuccess = c('shardline_firehose_execute_processing_success_total', 'Transform invocations that gave a usable response (Firehose ExecuteProcessing.Success = success / invocations).');
+  const processingSeconds = new Histogram({
+    name: 'shardline_firehose_execute_processing_duration_seconds', help: 'Duration of one transform invocation (Firehose ExecuteProcessing.Duration).',
+    labelNames: ['delivery_stream'], registers: [registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900],
+  });
   const errorRecords = c('shardline_firehose_error_output_records_total', 'Records written to the error prefix, by error-output-type.', ['delivery_stream', 'type']);
   // Firehose's DataFreshness: the age of the oldest record not yet delivered (every older record is
   // in S3), taken when scraped; 0 when everything read has been delivered.
@@ -73,6 +82,11 @@ export function deliveryMetrics(deliveryStream: string, oldestPendingMs: () => n
       lastDeliveryMs = Date.now();
       deliveredRecords += records;
       destinationError = undefined;
+    },
+    executedProcessing(ok, ms) {
+      processingInvocations.inc(labels);
+      if (ok) processingSuccess.inc(labels);
+      processingSeconds.observe(labels, ms / 1000);
     },
     failed(kind, records, message) {
       if (records > 0) errorRecords.inc({ ...labels, type: kind }, records);

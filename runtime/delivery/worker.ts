@@ -172,6 +172,7 @@ export async function startDeliveryWorker(
           region,
           functions: cfg.functions,
           functionTimeoutMs: cfg.functionTimeoutMs,
+          onInvocation: (ok, ms) => metrics.executedProcessing(ok, ms),
         },
       })),
     });

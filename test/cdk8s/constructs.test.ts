@@ -103,3 +103,15 @@ test('synth-time validation with the CRD schemas names the construct path', () =
   new DeliveryStream(c3, 'bucket', { destination: S3Destination.bucket('Not_A_Bucket') });
   expect(() => Testing.synth(c3)).toThrow(/\[shop\/bucket\] spec\.s3\.bucket/);
 });
+
+test('DeliveryStream Parquet against a Glue catalog table: catalogTable reaches the spec; with inline columns too it is refused at synth', () => {
+  const c = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const d = new DeliveryStream(c, 'orders', { destination: S3Destination.bucket('lake', { format: 'PARQUET', parquet: { catalogTable: { databaseName: 'shop', tableName: 'orders' } } }) });
+  const spec = (Testing.synth(c).find((o) => o.kind === 'DeliveryStream') as any).spec;
+  expect(spec.s3.parquet).toEqual({ catalogTable: { databaseName: 'shop', tableName: 'orders' } });
+  expect(() => DeliveryStreamSpec.parse(spec)).not.toThrow();
+  expect(d.name).toBeTruthy();
+  const c2 = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  new DeliveryStream(c2, 'both', { destination: S3Destination.bucket('lake', { format: 'PARQUET', parquet: { catalogTable: { databaseName: 'shop', tableName: 'orders' }, schema: { columns: [{ name: 'id', type: 'int' }] } } }) });
+  expect(() => Testing.synth(c2)).toThrow('[shop/both] destination: S3 parquet needs exactly one of schema (inline columns) and catalogTable (a Glue catalog table)');
+});
