@@ -48,8 +48,14 @@ export interface DataFormatConversionDef {
   Enabled?: boolean;
   SchemaConfiguration?: {
     RoleARN?: string; CatalogId?: string; DatabaseName?: string; TableName?: string; Region?: string; VersionId?: string;
-    /** Shardline: the table's columns, in Glue's StorageDescriptor.Columns shape. */
+    /**
+     * Shardline: the table's columns, in Glue's StorageDescriptor.Columns shape.
+     * Absent in a stored definition that names a Glue catalog table: the worker
+     * fills them in (and VersionId) when it forms a flush.
+     */
     Columns?: { Name: string; Type: string }[];
+    /** Set by the worker instead of Columns when the catalog table cannot be used: its records go to the error prefix. */
+    CatalogError?: { ErrorCode: string; ErrorMessage: string };
   };
   InputFormatConfiguration?: {
     Deserializer?: {
@@ -77,6 +83,12 @@ export interface HttpDestinationDef {
   CommonAttributes: { AttributeName: string; AttributeValue: string }[];
   RetryDurationInSeconds: number;
   S3BackupMode: 'FailedDataOnly' | 'AllData';
+  /**
+   * Firehose's processing chain before the endpoint (RecordDeAggregation,
+   * Lambda, AppendDelimiterToRecord; no dynamic partitioning, which is S3's).
+   * The backup bucket's `s3` never carries it: AllData backs up source records.
+   */
+  ProcessingConfiguration?: S3DestinationDef['ProcessingConfiguration'];
 }
 
 export interface DeliveryStreamRecord {

@@ -4,11 +4,13 @@
 //   OVER (… RANGE INTERVAL … PRECEDING | ROWS n PRECEDING)         → sliding
 //   WINDOWED BY STAGGER (PARTITION BY … RANGE INTERVAL …)           → stagger
 //   FROM TABLE(TUMBLE|HOP|CUMULATE|SESSION(TABLE s, DESCRIPTOR(c), …)) → window table function
+//   FROM TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(SELECT …), 'col', k, seconds)) → tumbling, top k per window
 // DuckDB evaluates every expression; the rewrite only maps the streaming forms
 // onto plain SQL. Each output piece remembers the offset it came from so an
 // error DuckDB reports in the rewritten text points into the user's code.
 import { SqlError, isWord, nameOf, stringValue, type Token } from './tokens.js';
 import { closing, skip, type PumpStmt } from './statements.js';
+import { strftimeOf } from './javaDateFormat.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -148,7 +150,13 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   let alias: string;
   let window: WindowPlan = { type: 'none' };
   const first = tokens[i];
-  if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(')) {
+  let topK: { alias: string } | undefined;
+  if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(') && isWord(tokens[sig(sig(i + 1) + 1)], 'TOP_K_ITEMS_TUMBLING')) {
+    const t = topKItems(tokens, rw, i, fromEnd, workTable);
+    ({ source, sourcePos, alias } = t);
+    window = { type: 'tumbling', sizeMs: t.sizeMs };
+    topK = { alias };
+  } else if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(')) {
     const open = sig(i + 1);
     const close = closing(tokens, open);
     const fnAt = sig(open + 1);
@@ -205,7 +213,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     i = sig(close);
     const a = aliasAt(tokens, i, fromEnd);
     alias = a.alias ?? source;
-    rw.splice(sig(fromAt + 1), close, `${quote(workTable)} AS ${quote(alias)}`);
+    // The alias written after TABLE(…) is replaced too (it would follow the one given here).
+    rw.splice(sig(fromAt + 1), a.end ?? close, `${quote(workTable)} AS ${quote(alias)}`);
   } else {
     if (first?.kind !== 'ident' && first?.kind !== 'quoted') throw new SqlError(`expected a stream name after FROM but found '${first?.text ?? 'end'}'`, first?.pos ?? tokens[fromAt]!.pos);
     source = nameOf(first);
@@ -252,6 +261,19 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       }
     } else if (isWord(t, 'CURRENT_ROW_TIMESTAMP')) {
       rw.splice(k, k + 1, 'current_timestamp');
+    } else if (isWord(t, 'TIMESTAMP_TO_CHAR', 'CHAR_TO_TIMESTAMP') && isPunct(tokens[sig(k + 1)], '(')) {
+      // (format, value) with a literal format → strftime(value, fmt) / try_strptime(value, fmt) (NULL when it does not match, as KDA gives no value).
+      const open = sig(k + 1);
+      const close = closing(tokens, open);
+      const fmt = tokens[sig(open + 1)];
+      const comma = sig(sig(open + 1) + 1);
+      if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) throw new SqlError(`${t.upper}'s format must be a string literal, e.g. 'yyyy-MM-dd HH:mm:ss'`, fmt?.pos ?? t.pos);
+      const conv = strftimeOf(stringValue(fmt), fmt.pos).replace(/'/g, "''");
+      rw.splice(k, comma + 1, t.upper === 'TIMESTAMP_TO_CHAR' ? 'strftime(' : 'try_strptime(');
+      rw.insertBefore(close - 1, `, '${conv}'`);
+    } else if ((t.kind === 'ident' || t.kind === 'quoted') && t.upper === 'APPROXIMATE_ARRIVAL_TIME') {
+      // KDA's column of the record's arrival time in the source stream: ROWTIME here (rows get the arrival time as ROWTIME).
+      rw.splice(k, k + 1, '"ROWTIME"');
     } else if (isWord(t, 'OVER') && isPunct(tokens[sig(k + 1)], '(')) {
       specOpens.push(sig(k + 1));
     } else if (isWord(t, 'WINDOW') && depth[k] === 0) {
@@ -328,11 +350,11 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     let prev = k - 1;
     while (prev > 0 && (tokens[prev]!.kind === 'space' || tokens[prev]!.kind === 'comment')) prev--;
     const p = tokens[prev];
-    if (isWord(p, 'SELECT', 'STREAM', 'DISTINCT', 'ALL') || isPunct(p, ',') || isPunct(p, '.')) rw.insertBefore(k + 1, ` EXCLUDE (${INTERNAL_COLUMNS.map(quote).join(', ')})`);
+    if (isWord(p, 'SELECT', 'STREAM', 'DISTINCT', 'ALL') || isPunct(p, ',') || isPunct(p, '.')) rw.insertBefore(k + 1, ` EXCLUDE (${(topK ? [TOPK_WEND, 'ROWTIME'] : INTERNAL_COLUMNS).map(quote).join(', ')})`);
   }
   // The output row's ROWTIME: the input row's, or the window's end for aggregates.
-  const aggregated = window.type === 'tumbling' || window.type === 'stagger' || (window.type === 'tvf' && groupAt >= 0);
-  let extra = aggregated ? `, max(${A}."__WEND") AS "__ROWTIME"` : window.type === 'tvf' ? `, ${A}."__WEND" AS "__ROWTIME"` : `, ${A}."ROWTIME" AS "__ROWTIME"`;
+  const aggregated = !topK && (window.type === 'tumbling' || window.type === 'stagger' || (window.type === 'tvf' && groupAt >= 0));
+  let extra = topK ? `, ${A}.${quote(TOPK_WEND)} AS "__ROWTIME"` : aggregated ? `, max(${A}."__WEND") AS "__ROWTIME"` : window.type === 'tvf' ? `, ${A}."__WEND" AS "__ROWTIME"` : `, ${A}."ROWTIME" AS "__ROWTIME"`;
   if (window.type === 'sliding') {
     extra += `, ${A}."__NEW" AS "__NEW"`;
     rw.prefix = 'SELECT * FROM (';
@@ -346,14 +368,85 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   };
 }
 
+const TOPK_WID = '__TK_WID';
+const TOPK_WEND = '__TK_WEND';
+
+/**
+ * `TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM … FROM s …), 'column', k, windowSeconds)) [[AS] alias]`
+ * at index `at` (the TABLE keyword). KDA approximates the k most frequent values of the column per
+ * tumbling window; here they are exact (a valid answer of the approximation): the cursor's query
+ * over the work table, counted per window and value, ranked by count (ties by value), k kept. The
+ * rows are ITEM (the value) and ITEM_COUNT, with the window's end as ROWTIME (which `*` leaves out).
+ */
+function topKItems(tokens: Token[], rw: Rewriter, at: number, fromEnd: number, workTable: string) {
+  const sig = (i: number) => skip(tokens, i);
+  const open = sig(at + 1);
+  const close = closing(tokens, open);
+  const fn = tokens[sig(open + 1)]!;
+  const args = sig(sig(open + 1) + 1);
+  if (!isPunct(tokens[args], '(')) throw new SqlError(`expected '(' after ${fn.upper}`, fn.pos);
+  const cursorAt = sig(args + 1);
+  if (!isWord(tokens[cursorAt], 'CURSOR') || !isPunct(tokens[sig(cursorAt + 1)], '(')) throw new SqlError(`${fn.upper}'s first argument is CURSOR(SELECT STREAM …)`, tokens[cursorAt]?.pos ?? fn.pos);
+  const copen = sig(cursorAt + 1);
+  const cclose = closing(tokens, copen);
+  // The cursor's query: SELECT … FROM <stream> [alias] …; its stream is the pump's source.
+  let d = 0;
+  let innerFrom = -1;
+  for (let k = copen + 1; k < cclose - 1; k++) {
+    if (isPunct(tokens[k], '(')) d++;
+    else if (isPunct(tokens[k], ')')) d--;
+    else if (d === 0 && isWord(tokens[k], 'FROM')) { innerFrom = k; break; }
+  }
+  if (!isWord(tokens[sig(copen + 1)], 'SELECT') || innerFrom < 0) throw new SqlError('CURSOR needs SELECT STREAM … FROM <stream>', tokens[copen]!.pos);
+  const src = tokens[sig(innerFrom + 1)];
+  if (src?.kind !== 'ident' && src?.kind !== 'quoted') throw new SqlError('expected a stream name', src?.pos ?? tokens[innerFrom]!.pos);
+  const source = nameOf(src);
+  const srcAt = sig(innerFrom + 1);
+  let innerEnd = cclose - 1;
+  for (let k = srcAt + 1, dd = 0; k < cclose - 1; k++) {
+    if (isPunct(tokens[k], '(')) dd++;
+    else if (isPunct(tokens[k], ')')) dd--;
+    else if (dd === 0 && isWord(tokens[k], ...CLAUSES)) { innerEnd = k; break; }
+  }
+  const innerAlias = aliasAt(tokens, sig(srcAt + 1), innerEnd).alias;
+  rw.splice(srcAt, srcAt + 1, innerAlias ? quote(workTable) : `${quote(workTable)} AS ${quote(source)}`);
+  const IA = quote(innerAlias ?? source);
+  rw.insertBefore(innerFrom, `, ${IA}."__WID" AS ${quote(TOPK_WID)}, ${IA}."__WEND" AS ${quote(TOPK_WEND)} `);
+  // 'column', k, windowSeconds
+  let j = sig(cclose);
+  const expectComma = () => { if (!isPunct(tokens[j], ',')) throw new SqlError(`expected ',' but found '${tokens[j]?.text ?? 'end'}'`, tokens[j]?.pos ?? fn.pos); j = sig(j + 1); };
+  expectComma();
+  const colTok = tokens[j];
+  if (colTok?.kind !== 'string') throw new SqlError(`${fn.upper}'s column name is a string in single quotes, e.g. 'column1'`, colTok?.pos ?? fn.pos);
+  j = sig(j + 1);
+  expectComma();
+  const kTok = tokens[j];
+  const k = Number(kTok?.text);
+  if (kTok?.kind !== 'number' || !Number.isInteger(k) || k < 1 || k > 100_000) throw new SqlError(`${fn.upper}: K must be an integer from 1 to 100000`, kTok?.pos ?? fn.pos);
+  j = sig(j + 1);
+  expectComma();
+  const wTok = tokens[j];
+  const seconds = Number(wTok?.text);
+  if (wTok?.kind !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > 3600) throw new SqlError(`${fn.upper}: the window size is whole seconds from 1 to 3600`, wTok?.pos ?? fn.pos);
+  j = sig(j + 1);
+  if (!isPunct(tokens[j], ')') || sig(j + 1) !== close - 1) throw new SqlError(`${fn.upper} takes (CURSOR(…), 'column', K, windowSize)`, tokens[j]?.pos ?? fn.pos);
+  const col = quote(stringValue(colTok));
+  const given = aliasAt(tokens, sig(close), fromEnd).alias;
+  const alias = given ?? 'TOP_K_ITEMS';
+  rw.splice(at, copen + 1, `(SELECT max(${quote(TOPK_WEND)}) AS ${quote(TOPK_WEND)}, max(${quote(TOPK_WEND)}) AS "ROWTIME", ${col} AS "ITEM", count(*) AS "ITEM_COUNT" FROM (`);
+  rw.splice(cclose - 1, close, `) AS "__TK_IN" GROUP BY ${quote(TOPK_WID)}, ${col} QUALIFY row_number() OVER (PARTITION BY ${quote(TOPK_WID)} ORDER BY count(*) DESC, ${col}) <= ${k})${given ? '' : ` AS ${quote(alias)}`}`);
+  return { source, sourcePos: src.pos, alias, sizeMs: seconds * 1000 };
+}
+
 /** `[AS] alias` at significant index `i` (before `end`). */
-function aliasAt(tokens: Token[], i: number, end: number): { alias?: string } {
+function aliasAt(tokens: Token[], i: number, end: number): { alias?: string; end?: number } {
   if (i >= end) return {};
-  let t = tokens[i];
-  if (isWord(t, 'AS')) t = tokens[skip(tokens, i + 1)];
+  let at = i;
+  if (isWord(tokens[at], 'AS')) at = skip(tokens, i + 1);
+  const t = tokens[at];
   if (!t || (t.kind !== 'ident' && t.kind !== 'quoted')) return {};
   if (t.kind === 'ident' && ['JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'ON', 'NATURAL', 'WHERE', 'GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'ORDER', 'UNION', 'LIMIT'].includes(t.upper)) return {};
-  return { alias: nameOf(t) };
+  return { alias: nameOf(t), end: at + 1 };
 }
 
 /**

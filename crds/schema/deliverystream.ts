@@ -101,11 +101,14 @@ export const DeliveryStreamSpec = z.object({
   source: DeliverySource.describe('Where records come from. Immutable.'),
   buffering: BufferingHints.prefault({}).describe('Buffering hints: deliver when either limit is reached.'),
   s3: S3Destination.optional().describe('S3 destination.'),
-  processing: Processing.optional().describe('Optional processing chain before delivery to S3: de-aggregation, transform, dynamic partitioning, delimiter.'),
+  processing: Processing.optional().describe('Optional processing chain before delivery (to S3, or to spec.http when set: then without dynamic partitioning, and the backup bucket gets source records): de-aggregation, transform, dynamic partitioning, delimiter.'),
   http: HttpEndpointDestination.optional().describe('HTTP endpoint destination; spec.s3 is then its backup bucket.'),
   replicas: Replicas('delivery worker', 1),
   autoscaling: workerAutoscalingField(),
-}).meta(cel({ rule: 'has(self.s3) || has(self.http)', message: 'at least one destination (s3 or http) is required' }));
+}).meta(cel(
+  { rule: 'has(self.s3) || has(self.http)', message: 'at least one destination (s3 or http) is required' },
+  { rule: '!has(self.http) || !has(self.processing) || !has(self.processing.dynamicPartitioning)', message: 'processing.dynamicPartitioning applies to an S3 destination only (with http, s3 is the backup bucket)' },
+));
 export type DeliveryStreamSpec = z.infer<typeof DeliveryStreamSpec>;
 
 export const WorkerStatus = z.object({

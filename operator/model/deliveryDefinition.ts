@@ -2,7 +2,8 @@
 // Firehose API writes (stream/deliveryStreams.ts): the worker cannot tell the
 // two apart, and DescribeDeliveryStream shows both. spec.processing becomes
 // Firehose's ProcessingConfiguration (+ DynamicPartitioningConfiguration),
-// spec.http an HTTP endpoint destination with spec.s3 as its backup bucket.
+// spec.http an HTTP endpoint destination with spec.s3 as its backup bucket
+// (spec.processing is then the endpoint's).
 // The HTTP access key is not in the definition: the store is readable by every
 // NATS client, so the key reaches only this stream's worker pods, from its
 // Secret (operator/model/workers.ts).
@@ -20,9 +21,11 @@ const params = (o: Record<string, string | number | undefined>) =>
 /** Firehose dynamic partitioning needs buffers of at least 64 MiB. */
 const MIN_PARTITIONED_SIZE_MIB = 64;
 
-/** spec.processing (and s3.format JSON_LINES, which is AppendDelimiterToRecord) as Firehose processors, in Firehose's order. */
-function processorsOf(spec: DeliveryStreamSpec): Processor[] {
-  const p = spec.processing;
+/**
+ * spec.processing `p` (and `jsonLines`: s3.format JSON_LINES, which is
+ * AppendDelimiterToRecord) as Firehose processors, in Firehose's order.
+ */
+function processorsOf(p: DeliveryStreamSpec['processing'], jsonLines: boolean): Processor[] {
   const out: Processor[] = [];
   if (p?.deAggregation) {
     const d = p.deAggregation;
@@ -38,7 +41,7 @@ function processorsOf(spec: DeliveryStreamSpec): Processor[] {
     const query = `{${keys.map(([k, expr]) => `${JSON.stringify(k)}: (${expr})`).join(', ')}}`;
     out.push({ Type: 'MetadataExtraction', Parameters: params({ MetadataExtractionQuery: query, JsonParsingEngine: 'JQ-1.6' }) });
   }
-  if (p?.appendDelimiter || spec.s3?.format === 'JSON_LINES') out.push({ Type: 'AppendDelimiterToRecord' });
+  if (p?.appendDelimiter || jsonLines) out.push({ Type: 'AppendDelimiterToRecord' });
   return out;
 }
 
@@ -53,10 +56,12 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
   if (spec.s3.format === 'PARQUET' && spec.processing) {
     return fail('ProcessingNotSupported', 'spec.processing together with format PARQUET is not supported by this Shardline version yet.');
   }
-  if (spec.http && spec.processing) {
-    return fail('ProcessingNotSupported', 'spec.processing applies to the S3 destination; processing for an HTTP endpoint destination is not supported by this Shardline version yet.');
+  if (spec.http && spec.processing?.dynamicPartitioning) {
+    return fail('InvalidProcessing', 'spec.processing.dynamicPartitioning applies to an S3 destination only; with spec.http, spec.s3 is the backup bucket (as in Firehose).');
   }
-  const processors = processorsOf(spec);
+  // With spec.http the chain runs before the endpoint; the backup bucket gets source records.
+  const jsonLines = spec.s3.format === 'JSON_LINES';
+  const processors = processorsOf(spec.http ? undefined : spec.processing, jsonLines);
   const dynamic = spec.processing?.dynamicPartitioning !== undefined;
   const s3: S3DestinationDef = {
     BucketARN: `arn:aws:s3:::${spec.s3.bucket}`,
@@ -103,6 +108,8 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
     CommonAttributes: Object.entries(spec.http.commonAttributes ?? {}).map(([AttributeName, AttributeValue]) => ({ AttributeName, AttributeValue })),
     RetryDurationInSeconds: spec.http.retrySeconds,
     S3BackupMode: spec.http.s3BackupMode,
+    // The endpoint's chain: s3.format (the backup bucket's) adds no delimiter to it.
+    ...(spec.processing ? { ProcessingConfiguration: { Enabled: true, Processors: processorsOf(spec.processing, false) } } : {}),
   };
   const direct = spec.source.type === 'DirectPut';
   return {

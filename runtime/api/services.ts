@@ -4,10 +4,12 @@
 import type { Service } from './service.js';
 import { firehoseService } from './firehose/service.js';
 import { analyticsService } from './analytics/service.js';
+import { glueService } from './glue/service.js';
 
 export type { Service };
 
 export const SERVICES: Record<string, Service> = {
   Firehose_20150804: firehoseService,
   KinesisAnalytics_20150814: analyticsService,
+  AWSGlue: glueService,
 };

@@ -80,6 +80,13 @@ export async function buildObjects(f: FlushInput, ctx: ProcessContext): Promise<
     const arrivalMs = minOf(p.records, (r) => r.arrivalMs);
     const evaluated = evaluatePrefix(prefix, { arrivalMs, timeZone: f.s3.CustomTimeZone, randomString: derivedRandomString(id), partitionKeys: p.keys });
     if (conversion) {
+      // The catalog table could not be used (runtime/delivery/catalogTable.ts): every record to the error prefix.
+      const catalogError = conversion.SchemaConfiguration?.CatalogError;
+      if (catalogError || !conversion.SchemaConfiguration?.Columns) {
+        const why = catalogError ?? { ErrorCode: 'DataFormatConversion.EntityNotFound', ErrorMessage: 'The table\'s columns could not be resolved.' };
+        for (const r of p.records) errors.push(conversionFailed(f, r, why.ErrorCode, why.ErrorMessage));
+        continue;
+      }
       // Format conversion comes after the processing chain: one Parquet object per partition, failures to the error prefix.
       const converted = convertToParquet(conversion, p.records);
       for (const x of converted.failed) errors.push(conversionFailed(f, p.records[x.index]!, x.code, x.message));

@@ -83,7 +83,10 @@ export interface ProcessContext {
 const param = (p: { Parameters?: { ParameterName: string; ParameterValue: string }[] } | undefined, name: string) =>
   p?.Parameters?.find((x) => x.ParameterName === name)?.ParameterValue;
 
-function processors(s3: S3DestinationDef) {
+/** What the chain reads from a destination: an S3 one, or an HTTP endpoint's (which has no dynamic partitioning). */
+export type ProcessingDef = Pick<S3DestinationDef, 'ProcessingConfiguration' | 'DynamicPartitioningConfiguration'>;
+
+function processors(s3: ProcessingDef) {
   const list = s3.ProcessingConfiguration?.Enabled ? s3.ProcessingConfiguration.Processors ?? [] : [];
   const of = (t: string) => list.find((p) => p.Type === t);
   return { deagg: of('RecordDeAggregation'), lambda: of('Lambda'), extraction: of('MetadataExtraction'), delimiter: of('AppendDelimiterToRecord') };
@@ -96,7 +99,7 @@ function failed(type: string, r: InRecord, errorCode: string, errorMessage: stri
   };
 }
 
-export async function processRecords(s3: S3DestinationDef, input: InRecord[], ctx: ProcessContext): Promise<{ partitions: Partition[]; errors: ErrorRecord[] }> {
+export async function processRecords(s3: ProcessingDef, input: InRecord[], ctx: ProcessContext): Promise<{ partitions: Partition[]; errors: ErrorRecord[] }> {
   const p = processors(s3);
   const errors: ErrorRecord[] = [];
   const dynamic = s3.DynamicPartitioningConfiguration?.Enabled === true;

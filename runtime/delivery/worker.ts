@@ -22,11 +22,13 @@ import { deliveryMetrics } from './metrics.js';
 import { objectStore } from './s3.js';
 import { DeliveryProcessor } from './processor.js';
 import { IntentStore } from './state.js';
+import { resolveCatalogTable } from './catalogTable.js';
+import { glueCatalogKv } from '../../stream/glueCatalog.js';
 
 const LEASE_TTL_MS = Number(process.env[ENV.deliveryLeaseMs] ?? 10_000);
 /** How often the definition is re-read (UpdateDestination, deletion). */
 const DEFINITION_POLL_MS = 1_000;
-/** An idle shard is polled this often: it bounds how late an interval flush can be. */
+/** An idle shard is polled this often (interval flushes have their own timer; an empty processRecords retries a failed flush). */
 const IDLE_READ_MS = 200;
 /** How often this worker's totals go to the state bucket (the operator's status reads them). */
 const STATS_MS = 2_000;
@@ -72,6 +74,7 @@ export async function startDeliveryWorker(
   const natsUrl = cfg.natsUrl ?? process.env[ENV.natsUrl] ?? 'nats://127.0.0.1:4222';
   const store: Store = await connectStore({ natsUrl, name: `shardline-delivery-${cfg.deliveryStreamName}`, connectOptions: opts.connectOptions });
   const ds = await openDeliveryStore(store);
+  const catalog = await glueCatalogKv(store);
   // No endpoint: SHARDLINE_S3_ENDPOINT; else AWS S3 for a resource's worker (the CRD's documented default), the dev s3rver locally.
   const endpoint = cfg.s3.endpoint ?? process.env[ENV.s3Endpoint] ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
   const objects = objectStore({ ...cfg.s3, endpoint });
@@ -133,7 +136,8 @@ export async function startDeliveryWorker(
       log('delivery stream re-created: restarting');
       await stopConsumer();
     }
-    def = cur;
+    // A Glue catalog table's columns (and version) for the flushes formed from now on.
+    def = await resolveCatalogTable(catalog, cur);
     if (running) return publishStats();
     const abort = new AbortController();
     const uid = cur.uid;

@@ -28,7 +28,8 @@ export function conversionProblem(d: S3DestinationDef): string | undefined {
     if (f !== 'millis' && !JODA.test(f)) return `TimestampFormats entry ${JSON.stringify(f)} is not supported: use the pattern letters y M d H m s S Z, quoted literals, or millis.`;
   }
   const schema = c.SchemaConfiguration;
-  if (!schema?.Columns) return 'SchemaConfiguration with the table\'s columns is required when DataFormatConversion is enabled.';
+  // No columns but a table name: a Glue catalog table, resolved (and checked) when a flush is formed.
+  if (!schema?.Columns) return schema?.DatabaseName && schema.TableName ? undefined : 'SchemaConfiguration with the table\'s columns is required when DataFormatConversion is enabled.';
   try {
     parseColumns(schema.Columns);
   } catch (e) {

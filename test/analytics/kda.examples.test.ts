@@ -1,6 +1,8 @@
 // More documented Kinesis Data Analytics SQL examples, each created through
 // the SDK and run by a real `shardline analytics` process: a sliding average,
-// a stagger window, and a reference-data join with the table in S3 (s3rver).
+// a stagger window, a reference-data join with the table in S3 (s3rver), the
+// developer guide's SUBSTRING and Transforming Dates examples and the SQL
+// reference's TOP_K_ITEMS_TUMBLING Example 1, their SQL unchanged.
 // Results equal oracles computed here from the input records as stored.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -154,6 +156,105 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
   const expected = input.map((x) => JSON.stringify({ TICKER_SYMBOL: x.TICKER_SYMBOL, Company: names[x.TICKER_SYMBOL], PRICE: x.PRICE })).sort();
   const got = await waitFor('every row', async () => {
     const rows = await readAll(stack.clients[0]!, 'ref-join-out');
+    return rows.length >= expected.length ? rows : undefined;
+  });
+  expect(got.map((r) => r.data).sort()).toEqual(expected);
+}, 60000);
+
+test("the developer guide's string example: SUBSTRING, POSITION and APPROXIMATE_ARRIVAL_TIME", async () => {
+  // Examples: Transforming String Values → Extracting a portion of a string (the SQL as published).
+  await runApp('referrer', `-- CREATE OR REPLACE STREAM for cleaned up referrer
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    "ingest_time" TIMESTAMP,
+    "referrer" VARCHAR(32));
+    
+CREATE OR REPLACE PUMP "myPUMP" AS 
+   INSERT INTO "DESTINATION_SQL_STREAM"
+      SELECT STREAM 
+         "APPROXIMATE_ARRIVAL_TIME", 
+         SUBSTRING("referrer", 12, (POSITION('.com' IN "referrer") - POSITION('www.' IN "referrer") - 4)) 
+      FROM "SOURCE_SQL_STREAM_001";`, [['referrer', 'VARCHAR(64)']]);
+  const sites = ['amazon', 'example', 'kinesis-analytics', 'a'];
+  await produce('referrer-in', 1500, (n) => ({ referrer: `http://www.${sites[n % sites.length]}.com` }));
+  const input = await readAll(stack.clients[0]!, 'referrer-in');
+  const expected = input.map((r) => {
+    const url = JSON.parse(r.data).referrer as string;
+    return JSON.stringify({ ingest_time: ts(r.arrivalMs), referrer: url.slice(11, url.indexOf('.com')) });
+  }).sort();
+  const got = await waitFor('every row', async () => {
+    const rows = await readAll(stack.clients[0]!, 'referrer-out');
+    return rows.length >= expected.length ? rows : undefined;
+  });
+  expect(got.map((r) => r.data).sort()).toEqual(expected);
+}, 60000);
+
+test("the SQL reference's TOP_K_ITEMS_TUMBLING Example 1: the 5 most frequent tickers of a 60 s window", async () => {
+  await runApp('topk', `CREATE OR REPLACE STREAM DESTINATION_SQL_STREAM (
+  "TICKER_SYMBOL" VARCHAR(4), 
+  "MOST_FREQUENT_VALUES" BIGINT
+);
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS 
+    INSERT INTO "DESTINATION_SQL_STREAM"
+    SELECT STREAM * 
+        FROM TABLE (TOP_K_ITEMS_TUMBLING(
+            CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"),
+            'TICKER_SYMBOL',         -- name of column in single quotes
+            5,                       -- number of the most frequently occurring values
+            60                       -- tumbling window size in seconds
+            )
+        );`, [['TICKER_SYMBOL', 'VARCHAR(4)'], ['SECTOR', 'VARCHAR(16)'], ['CHANGE', 'REAL'], ['PRICE', 'REAL']]);
+  // One burst inside one minute (the window), away from its end.
+  while (Date.now() % 60_000 > 50_000) await sleep(200);
+  const tickers = ['AMZN', 'MSFT', 'AAPL', 'TSLA', 'NFLX', 'GOOG', 'META', 'INTC'];
+  // Counts 8 … 1 per ticker in turn: a strict ranking, so the top 5 is one answer.
+  const docs = tickers.flatMap((t, i) => Array.from({ length: 8 - i }, (_, j) => ({ TICKER_SYMBOL: t, SECTOR: 'TECH', CHANGE: j / 10, PRICE: 100 + i })));
+  await putJson(stack.clients[0]!, 'topk-in', docs);
+  const input = await readAll(stack.clients[0]!, 'topk-in');
+  const windows = new Set(input.map((r) => Math.floor(r.arrivalMs / 60_000)));
+  expect(windows.size).toBe(1);
+  const counts = new Map<string, number>();
+  for (const r of input) { const t = JSON.parse(r.data).TICKER_SYMBOL as string; counts.set(t, (counts.get(t) ?? 0) + 1); }
+  const expected = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([t, n]) => JSON.stringify({ TICKER_SYMBOL: t, MOST_FREQUENT_VALUES: n })).sort();
+  // The window closes when the minute is over.
+  const got = await waitFor('the window', async () => {
+    const rows = await readAll(stack.clients[0]!, 'topk-out');
+    return rows.length >= expected.length ? rows : undefined;
+  }, 80_000);
+  expect(got.map((r) => r.data).sort()).toEqual(expected);
+}, 120000);
+
+test("the developer guide's Transforming Dates example: UNIX_TIMESTAMP, TIMESTAMP_TO_CHAR, EXTRACT, INTERVAL", async () => {
+  await runApp('dates', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    TICKER VARCHAR(4), 
+    event_time TIMESTAMP, 
+    five_minutes_before TIMESTAMP, 
+    event_unix_timestamp BIGINT,
+    event_timestamp_as_char VARCHAR(50),
+    event_second INTEGER);
+
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+
+SELECT STREAM 
+    TICKER, 
+    EVENT_TIME,
+    EVENT_TIME - INTERVAL '5' MINUTE,
+    UNIX_TIMESTAMP(EVENT_TIME),
+    TIMESTAMP_TO_CHAR('yyyy-MM-dd hh:mm:ss', EVENT_TIME),
+    EXTRACT(SECOND FROM EVENT_TIME) 
+FROM "SOURCE_SQL_STREAM_001"`, [['EVENT_TIME', 'TIMESTAMP'], ['TICKER', 'VARCHAR(4)']]);
+  // As the guide's producer writes them: Python's isoformat() (microseconds, no zone).
+  await produce('dates-in', 1500, (n) => ({ EVENT_TIME: new Date(Date.UTC(2018, 4, 9, n % 24, (n * 7) % 60, (n * 13) % 60, n % 1000)).toISOString().replace('Z', `${n % 10}${n % 7}${n % 3}`), TICKER: ['AAPL', 'AMZN', 'MSFT', 'INTC', 'TBV'][n % 5] }));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const expected = (await readAll(stack.clients[0]!, 'dates-in')).map((r) => {
+    const doc = JSON.parse(r.data) as { EVENT_TIME: string; TICKER: string };
+    const ms = Date.parse(doc.EVENT_TIME.slice(0, 23) + 'Z');
+    const d = new Date(ms);
+    const text = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(((d.getUTCHours() + 11) % 12) + 1)}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+    return JSON.stringify({ TICKER: doc.TICKER, EVENT_TIME: ts(ms), FIVE_MINUTES_BEFORE: ts(ms - 300_000), EVENT_UNIX_TIMESTAMP: ms, EVENT_TIMESTAMP_AS_CHAR: text, EVENT_SECOND: d.getUTCSeconds() });
+  }).sort();
+  const got = await waitFor('every row', async () => {
+    const rows = await readAll(stack.clients[0]!, 'dates-out');
     return rows.length >= expected.length ? rows : undefined;
   });
   expect(got.map((r) => r.data).sort()).toEqual(expected);

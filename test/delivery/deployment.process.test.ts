@@ -363,3 +363,61 @@ test('spec.processing: de-aggregation, transform, dynamic partitioning by jq and
 
 /** Polls until `f` gives a value (the harness's waitFor). */
 const waitUntil = <T>(f: () => Promise<T | undefined>, ms = 30_000) => waitFor('condition', f, ms, 250);
+
+test('spec.processing with spec.http: the chain runs before the endpoint, the backup bucket (JSON_LINES, AllData) gets the source records', async () => {
+  const received: any[] = [];
+  const endpoint = await jsonServer((body) => {
+    received.push(body);
+    return [200, { requestId: body.requestId, timestamp: Date.now() }];
+  });
+  // The transform (Lambda contract): upper-cases `v`, drops `drop`, fails `bad`.
+  const fn = await jsonServer((event) => [200, {
+    records: event.records.map((r: { recordId: string; data: string }) => {
+      const o = JSON.parse(Buffer.from(r.data, 'base64').toString());
+      if (o.drop) return { recordId: r.recordId, result: 'Dropped', data: r.data };
+      if (o.bad) return { recordId: r.recordId, result: 'ProcessingFailed', data: r.data };
+      return { recordId: r.recordId, result: 'Ok', data: Buffer.from(JSON.stringify({ v: String(o.v).toUpperCase() })).toString('base64') };
+    }),
+  }]);
+  try {
+    const spec = DeliveryStreamSpec.parse({
+      source: { type: 'DirectPut' }, buffering: { sizeMiB: 1, intervalSeconds: 0 },
+      s3: { bucket: 'lake', endpoint: s3.endpoint, prefix: 'hp-backup/', errorOutputPrefix: 'hp-err/!{firehose:error-output-type}/', format: 'JSON_LINES' },
+      http: { url: `${endpoint.url}/in`, s3BackupMode: 'AllData' },
+      processing: { deAggregation: { subRecordType: 'JSON' }, transform: { functionUrl: `${fn.url}/fn`, numberOfRetries: 0 }, appendDelimiter: true },
+    });
+    const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'hp', namespace: 'prod', uid: 'u-7', generation: 1 }, spec };
+    const pod = await runAsPod(d, spec, undefined, {});
+    try {
+      expect(pod.def.http!.ProcessingConfiguration!.Processors!.map((p) => p.Type)).toEqual(['RecordDeAggregation', 'Lambda', 'AppendDelimiterToRecord']);
+      // The backup bucket's own chain is its format's delimiter only.
+      expect(pod.def.s3.ProcessingConfiguration).toEqual({ Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] });
+      const source = ['{"v":"a"}{"v":"b","drop":true}', '{"v":"c","bad":true}{"v":"d"}'];
+      const res = await fetch(rt.endpoint, {
+        method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Firehose_20150804.PutRecordBatch' },
+        body: JSON.stringify({ DeliveryStreamName: 'hp', Records: source.map((r) => ({ Data: Buffer.from(r).toString('base64') })) }),
+      });
+      expect(res.status).toBe(200);
+      const got = await waitUntil(async () => {
+        const all = received.flatMap((b) => b.records.map((x: { data: string }) => Buffer.from(x.data, 'base64').toString()));
+        return all.length >= 2 ? all : undefined;
+      });
+      expect(got).toEqual(['{"v":"A"}\n', '{"v":"D"}\n']);
+      const backup = await waitUntil(async () => {
+        const keys = await s3.list('lake', 'hp-backup/');
+        return keys.length ? (await Promise.all(keys.map(async (k) => (await s3.get('lake', k)).toString()))).join('') : undefined;
+      });
+      expect(backup).toBe(source.map((r) => r + '\n').join(''));
+      const failed = await waitUntil(async () => {
+        const keys = await s3.list('lake', 'hp-err/processing-failed/');
+        return keys.length ? (await s3.get('lake', keys[0]!)).toString() : undefined;
+      });
+      expect(failed.split('\n').filter(Boolean).map((l) => JSON.parse(Buffer.from(JSON.parse(l).rawData, 'base64').toString()))).toEqual([{ v: 'c', bad: true }]);
+    } finally {
+      await pod.proc.kill();
+    }
+  } finally {
+    await fn.close();
+    await endpoint.close();
+  }
+}, 90_000);

@@ -151,7 +151,7 @@ test('API validation: S3 compression, ORC, unknown table, missing deserializer, 
   expect(await create('bad-2', orc)).toMatch(/^InvalidArgumentException: OrcSerDe is not supported/);
   const unknown = apiDest();
   unknown.DataFormatConversionConfiguration!.SchemaConfiguration = { RoleARN: ROLE, DatabaseName: 'shop', TableName: 'nope' };
-  expect(await create('bad-3', unknown)).toMatch(/^InvalidArgumentException: Table shop\.nope is not known to this Shardline store\. There is no Glue Data Catalog here/);
+  expect(await create('bad-3', unknown)).toMatch(/^InvalidArgumentException: Table shop\.nope is not known to this Shardline store\. Create it in the Glue Data Catalog served on this endpoint/);
   const noDeser = apiDest();
   noDeser.DataFormatConversionConfiguration!.InputFormatConfiguration = { Deserializer: {} };
   expect(await create('bad-4', noDeser)).toMatch(/^InvalidArgumentException: InputFormatConfiguration\.Deserializer must specify exactly one/);

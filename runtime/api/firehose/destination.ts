@@ -17,22 +17,15 @@ export const bucketOf = (bucketArn: string) => bucketArn.replace(/^arn:[^:]*:s3:
 /** Processors the delivery worker runs (runtime/delivery/processing.ts). */
 const SUPPORTED_PROCESSORS = ['RecordDeAggregation', 'Lambda', 'MetadataExtraction', 'AppendDelimiterToRecord'];
 
-/** Checks a complete destination; throws InvalidArgumentException with the reason. */
-export function checkDestination(d: S3DestinationDef): void {
-  const dynamic = d.DynamicPartitioningConfiguration?.Enabled === true;
-  try {
-    resolvePrefixes(d.Prefix, d.ErrorOutputPrefix, dynamic);
-  } catch (e) {
-    if (e instanceof PrefixError) throw invalidArgument(e.message);
-    throw e;
-  }
-  if (d.CustomTimeZone && !isValidTimeZone(d.CustomTimeZone)) throw invalidArgument(`CustomTimeZone ${d.CustomTimeZone} is not a supported time zone.`);
-  if (dynamic && d.BufferingHints.SizeInMBs < MIN_PARTITIONED_SIZE_MB) {
-    throw invalidArgument(`BufferingHints.SizeInMBs must be at least ${MIN_PARTITIONED_SIZE_MB} when Dynamic Partitioning is enabled.`);
-  }
-  const conversion = conversionProblem(d);
-  if (conversion) throw invalidArgument(conversion);
-  const procs = d.ProcessingConfiguration?.Enabled ? d.ProcessingConfiguration.Processors ?? [] : [];
+type ProcessingDef = S3DestinationDef['ProcessingConfiguration'];
+
+/**
+ * Checks a ProcessingConfiguration's processors (S3 or HTTP endpoint
+ * destination; `dynamic`: dynamic partitioning is enabled, which only an S3
+ * destination has) and returns the enabled ones.
+ */
+export function checkProcessors(pc: ProcessingDef, dynamic: boolean) {
+  const procs = pc?.Enabled ? pc.Processors ?? [] : [];
   const param = (p: (typeof procs)[number], n: string) => p.Parameters?.find((x) => x.ParameterName === n)?.ParameterValue;
   const inRange = (v: string | undefined, lo: number, hi: number) => v === undefined || (Number.isFinite(Number(v)) && Number(v) >= lo && Number(v) <= hi);
   for (const p of procs) {
@@ -54,6 +47,25 @@ export function checkDestination(d: S3DestinationDef): void {
       if (t === 'DELIMITED' && !param(p, 'Delimiter')) throw invalidArgument('Delimiter (base64-encoded) is required when SubRecordType is DELIMITED.');
     }
   }
+  return procs;
+}
+
+/** Checks a complete destination; throws InvalidArgumentException with the reason. */
+export function checkDestination(d: S3DestinationDef): void {
+  const dynamic = d.DynamicPartitioningConfiguration?.Enabled === true;
+  try {
+    resolvePrefixes(d.Prefix, d.ErrorOutputPrefix, dynamic);
+  } catch (e) {
+    if (e instanceof PrefixError) throw invalidArgument(e.message);
+    throw e;
+  }
+  if (d.CustomTimeZone && !isValidTimeZone(d.CustomTimeZone)) throw invalidArgument(`CustomTimeZone ${d.CustomTimeZone} is not a supported time zone.`);
+  if (dynamic && d.BufferingHints.SizeInMBs < MIN_PARTITIONED_SIZE_MB) {
+    throw invalidArgument(`BufferingHints.SizeInMBs must be at least ${MIN_PARTITIONED_SIZE_MB} when Dynamic Partitioning is enabled.`);
+  }
+  const conversion = conversionProblem(d);
+  if (conversion) throw invalidArgument(conversion);
+  const procs = checkProcessors(d.ProcessingConfiguration, dynamic);
   const keys = partitionKeysOf(parsePrefix(d.Prefix ?? ''));
   if (keys.query.length && !procs.some((p) => p.Type === 'MetadataExtraction')) {
     throw invalidArgument('Prefix uses partitionKeyFromQuery, which needs a MetadataExtraction processor.');

@@ -1,13 +1,19 @@
-// HttpEndpointDestinationConfiguration ↔ the stored definition: the endpoint
-// and its request options, with S3Configuration as the backup bucket.
+// HttpEndpointDestinationConfiguration ↔ the stored definition: the endpoint,
+// its request options and processing chain, with S3Configuration as the
+// backup bucket (which gets source records, never processed ones).
 import type { HttpDestinationDef, S3DestinationDef } from '../../../stream/deliveryStreams.js';
-import { invalidArgument } from '../errors.js';
 import type { Params } from '../context.js';
-import { describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
+import { checkProcessors, describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
+
+/** The processing chain of an HTTP endpoint: no dynamic partitioning (an S3 destination's), so no MetadataExtraction. */
+function processingOf(pc: HttpDestinationDef['ProcessingConfiguration']): HttpDestinationDef['ProcessingConfiguration'] {
+  if (pc === undefined) return undefined;
+  checkProcessors(pc, false);
+  return pc;
+}
 
 export function httpDestinationFromConfig(c: Params): { s3: S3DestinationDef; http: HttpDestinationDef } {
   const e = c.EndpointConfiguration as Params;
-  if (c.ProcessingConfiguration?.Enabled) throw invalidArgument('Processing for an HTTP endpoint destination is not supported by this Shardline version yet.');
   // The endpoint's buffering hints are the worker's; the backup bucket gets the same (its own are not used).
   const hints = { SizeInMBs: 5, IntervalInSeconds: 300, ...(c.BufferingHints ?? {}) };
   // The backup bucket's S3DestinationConfiguration has no format conversion: no tables to look up.
@@ -22,6 +28,7 @@ export function httpDestinationFromConfig(c: Params): { s3: S3DestinationDef; ht
       CommonAttributes: c.RequestConfiguration?.CommonAttributes ?? [],
       RetryDurationInSeconds: c.RetryOptions?.DurationInSeconds ?? 300,
       S3BackupMode: c.S3BackupMode ?? 'FailedDataOnly',
+      ...(c.ProcessingConfiguration ? { ProcessingConfiguration: processingOf(c.ProcessingConfiguration) } : {}),
     },
   };
 }
@@ -34,7 +41,6 @@ export function httpDestinationFromConfig(c: Params): { s3: S3DestinationDef; ht
  * buffering hints stay the endpoint's.
  */
 export function httpDestinationUpdate(cur: { s3: S3DestinationDef; http: HttpDestinationDef }, u: Params): { s3: S3DestinationDef; http: HttpDestinationDef } {
-  if (u.ProcessingConfiguration?.Enabled) throw invalidArgument('Processing for an HTTP endpoint destination is not supported by this Shardline version yet.');
   const http: HttpDestinationDef = structuredClone(cur.http);
   const e = u.EndpointConfiguration as Params | undefined;
   if (e) {
@@ -48,6 +54,7 @@ export function httpDestinationUpdate(cur: { s3: S3DestinationDef; http: HttpDes
   if (u.RequestConfiguration?.CommonAttributes !== undefined) http.CommonAttributes = u.RequestConfiguration.CommonAttributes;
   if (u.RetryOptions?.DurationInSeconds !== undefined) http.RetryDurationInSeconds = u.RetryOptions.DurationInSeconds;
   if (u.S3BackupMode !== undefined) http.S3BackupMode = u.S3BackupMode;
+  if (u.ProcessingConfiguration !== undefined) http.ProcessingConfiguration = processingOf(u.ProcessingConfiguration);
   const hints = { ...cur.s3.BufferingHints, ...(u.BufferingHints ?? {}) };
   // S3DestinationUpdate has no format conversion: no tables to look up.
   const s3 = destinationUpdate(cur.s3, { ...((u.S3Update as Params | undefined) ?? {}), BufferingHints: hints }, () => undefined);
@@ -61,6 +68,7 @@ export function describeHttpDestination(h: HttpDestinationDef, s3: S3Destination
       EndpointConfiguration: { Url: h.Url, Name: h.Name },
       BufferingHints: s3.BufferingHints,
       RequestConfiguration: { ContentEncoding: h.ContentEncoding, CommonAttributes: h.CommonAttributes },
+      ProcessingConfiguration: h.ProcessingConfiguration ?? { Enabled: false, Processors: [] },
       RetryOptions: { DurationInSeconds: h.RetryDurationInSeconds },
       S3BackupMode: h.S3BackupMode,
       S3DestinationDescription: describeDestination(s3).S3DestinationDescription,

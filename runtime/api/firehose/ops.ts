@@ -15,6 +15,10 @@ import { KeyError } from '../../../stream/keyring.js';
 import type { ApiContext, Params } from '../context.js';
 import { describeDestination, destinationFromConfig, destinationUpdate } from './destination.js';
 import { tablesOf } from './conversion.js';
+import { glueCatalogKv, glueTableNames } from '../../../stream/glueCatalog.js';
+
+/** The Glue catalog's tables (`database.table`) a DataFormatConversionConfiguration may name. */
+const catalogTables = async (ctx: ApiContext) => glueTableNames(await glueCatalogKv(ctx.store));
 import { describeHttpDestination, httpDestinationFromConfig, httpDestinationUpdate } from './httpDestination.js';
 
 const stores = new WeakMap<ApiContext, Promise<DeliveryStore>>();
@@ -95,7 +99,7 @@ export async function createDeliveryStreamOp(ctx: ApiContext, p: Params) {
   const all = await listDeliveryStreams(ds);
   const { s3, http } = configs[0] === 'HttpEndpointDestinationConfiguration'
     ? httpDestinationFromConfig(p[configs[0]] as Params)
-    : { s3: destinationFromConfig(p[configs[0]!] as Params, tablesOf(all)), http: undefined };
+    : { s3: destinationFromConfig(p[configs[0]!] as Params, tablesOf(all, await catalogTables(ctx))), http: undefined };
   let sourceStream: string | undefined;
   if (src) {
     const m = KINESIS_ARN.exec(src.KinesisStreamARN as string);
@@ -200,7 +204,7 @@ export async function updateDestinationOp(ctx: ApiContext, p: Params) {
   }
   if (cur.status !== 'ACTIVE') throw resourceInUse(`Firehose ${name} under account ${ctx.config.accountId} is not ACTIVE: it is ${cur.status}.`);
   const ds = await deliveryStore(ctx);
-  const tables = tablesOf(await listDeliveryStreams(ds));
+  const tables = tablesOf(await listDeliveryStreams(ds), await catalogTables(ctx));
   try {
     await updateDeliveryStream(ds, name, (r) => {
       if (r.versionId !== want) throw new VersionMismatchError(String(r.versionId));

@@ -1,0 +1,24 @@
+// Kinesis Data Analytics SQL functions DuckDB does not have, as DuckDB macros
+// defined in each application's database, so a call is expanded by DuckDB's
+// binder (typed, nested, constant-folded) and no token rewriting is needed.
+// Functions DuckDB has under KDA's name and meaning (SUBSTRING, POSITION,
+// CHAR_LENGTH, TRIM, UPPER, LOWER, ABS, MOD, …) are left to DuckDB.
+
+/** Java's `$n` group references in a replacement string, as RE2's `\n`. */
+const JAVA_GROUPS = String.raw`regexp_replace(rep, '\$(\d)', '\\\1', 'g')`;
+
+export const KDA_MACROS: string[] = [
+  // TSDIFF(ts1, ts2): ts1 - ts2 in milliseconds (BIGINT), NULL when either is NULL.
+  'CREATE OR REPLACE MACRO TSDIFF(a, b) AS epoch_ms(a) - epoch_ms(b)',
+  // UNIX_TIMESTAMP(ts): milliseconds since 1970-01-01 00:00:00 UTC.
+  'CREATE OR REPLACE MACRO UNIX_TIMESTAMP(a) AS epoch_ms(a)',
+  // INITCAP(s): each space-separated word with its first character upper case, the rest lower case.
+  "CREATE OR REPLACE MACRO INITCAP(s) AS array_to_string(list_transform(string_split(lower(s), ' '), lambda w: upper(left(w, 1)) || substr(w, 2)), ' ')",
+  // REGEX_REPLACE(original, regex, replacement, startPosition, occurrence): from the 1-based start
+  // position, every match (occurrence 0) or the first (1) replaced; `$n` in the replacement is group n.
+  // Other occurrences fail the row (error_stream) rather than give a different answer.
+  `CREATE OR REPLACE MACRO REGEX_REPLACE(s, re, rep, st, occ) AS CASE
+     WHEN occ = 0 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS}, 'g')
+     WHEN occ = 1 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS})
+     ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
+];
