@@ -12,6 +12,7 @@ import { Engine, ApplicationSqlError } from '../../../analytics/engine/engine.js
 import { inferSchema } from '../../../analytics/mapping.js';
 import { TypeError_, parseSqlType } from '../../../analytics/engine/types.js';
 import { getStream } from '../../../stream/streams.js';
+import { getDeliveryStream, openDeliveryStore } from '../../../stream/deliveryStreams.js';
 import { readBatch } from '../../../stream/shardReader.js';
 import { openShards } from '../../../stream/streamRecord.js';
 import type { ApiContext, Operation, Params } from '../context.js';
@@ -166,6 +167,10 @@ const startApplication: Operation = async (ctx, p) => {
   for (const i of r.definition.inputs) {
     if (i.source.kind === 'stream' && !(await getStream(ctx.store, i.source.name))) {
       throw new KinesisError('InvalidApplicationConfigurationException', `Input stream ${i.source.name} does not exist.`);
+    }
+    if (i.source.kind === 'firehose') {
+      const ds = await getDeliveryStream(await openDeliveryStore(ctx.store), i.source.name);
+      if (!ds || ds.status === 'DELETING') throw new KinesisError('InvalidApplicationConfigurationException', `Input delivery stream ${i.source.name} does not exist.`);
     }
   }
   r.status = 'STARTING';
