@@ -15,12 +15,16 @@ export const ColumnMapping = z.object({
 
 export const AnalyticsInput = z.object({
   name: SqlName().describe('In-application stream name, e.g. SOURCE_SQL_STREAM_001.'),
-  dataStreamRef: LocalObjectRef.describe('The DataStream to read.'),
+  dataStreamRef: LocalObjectRef.optional().describe('The DataStream to read.'),
+  deliveryStreamRef: LocalObjectRef.optional().describe('The DeliveryStream whose records to read (KDA KinesisFirehoseInput): what producers put into a DirectPut one, or its source DataStream\'s records.'),
   format: z.enum(['JSON', 'CSV']).default('JSON').describe('Record format.'),
   startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST').describe('Where a new application starts reading.'),
   parallelism: z.number().int().min(1).max(64).default(1).describe('In-application streams for this input (KDA InputParallelism): <prefix>_001 … <prefix>_00n, the shards dealt out by index.'),
   columns: z.array(ColumnMapping).min(1).max(1000).describe('Mapping of record fields to SQL columns.'),
-});
+}).meta(cel({
+  rule: '[has(self.dataStreamRef), has(self.deliveryStreamRef)].filter(x, x).size() == 1',
+  message: 'exactly one of dataStreamRef or deliveryStreamRef',
+}));
 
 /**
  * KDA's LambdaOutput: batches of rows POSTed as {invocationId, applicationArn,
