@@ -117,6 +117,8 @@ export interface E2eRow {
   loadAtStart: number;
   loadAtEnd: number;
   complete: boolean;
+  /** Rows the worker wrote to error_stream (none expected). */
+  errorRows: number;
 }
 
 export interface LatencyResult {
@@ -132,6 +134,11 @@ export interface LatencyResult {
   workerCores: number;
   loadAtStart: number;
   loadAtEnd: number;
+  /** From the last write until every bid was counted in an emitted window (or 60 s). */
+  lastWindowS: number;
+  /** Bids in error_stream as LATE_ROW (arrived after their window closed), and error rows by name. */
+  lateBids: number;
+  errors: Record<string, number>;
 }
 
 /** A generated input: the stream holding it and the bids the oracle reads. */
@@ -200,15 +207,15 @@ async function writeInput(k: KinesisHttp, store: Store, name: string, events: nu
 }
 
 /** The Deployment an AnalyticsApp gives (operator model): its command line, environment and config file. */
-function deploymentOf(app: string, q: E2eQuery, input: string, output: string, natsUrl: string, dir: string): { args: string[]; env: Record<string, string>; configFile: string } {
+function deploymentOf(app: string, q: E2eQuery, input: string, output: string, errors: string, natsUrl: string, dir: string): { args: string[]; env: Record<string, string>; configFile: string } {
   const spec = AnalyticsAppSpec.parse({
     inputs: [{ name: INPUT, dataStreamRef: { name: input }, startingPosition: 'TRIM_HORIZON', columns: COLUMNS }],
     sql: q.sql,
-    outputs: [{ name: 'OUT', dataStreamRef: { name: output }, format: 'JSON' }],
+    outputs: [{ name: 'OUT', dataStreamRef: { name: output }, format: 'JSON' }, { name: 'error_stream', dataStreamRef: { name: errors }, format: 'JSON' }],
     replicas: 1,
   });
   const resource = { apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name: app, namespace: 'bench', uid: app, generation: 1 }, spec } as const;
-  const streams = new Map([input, output].map((s) => [s, { name: s, streamName: s, endpoint: '' }]));
+  const streams = new Map([input, output, errors].map((s) => [s, { name: s, streamName: s, endpoint: '' }]));
   const kids = analyticsChildren(resource as never, spec, streams, { image: 'shardline:bench', natsUrl, pdbApiVersion: 'policy/v1', sharedEndpoint: '' } as never);
   const container = (kids.deployment as any).spec.template.spec.containers[0];
   const mount: string = container.volumeMounts.find((m: { name: string }) => m.name === 'config').mountPath;
@@ -279,14 +286,29 @@ class OutputReader {
   }
 }
 
+/** error_stream rows by ERROR_NAME, and the bids among LATE_ROW ones (DATA_ROW is the row's values; EVENT_TYPE first). */
+function errorSummary(rows: Record<string, unknown>[]): { byName: Record<string, number>; lateBids: number; text: string } {
+  const byName: Record<string, number> = {};
+  let lateBids = 0;
+  for (const r of rows) {
+    const n = String(r.ERROR_NAME);
+    byName[n] = (byName[n] ?? 0) + 1;
+    if (n === 'LATE_ROW' && (JSON.parse(String(r.DATA_ROW)) as unknown[])[0] === EVENT_TYPE.bid) lateBids++;
+  }
+  const text = rows.length ? `error_stream: ${Object.entries(byName).map(([k, v]) => `${v} ${k}`).join(', ')} (${lateBids} late bids)` : '';
+  return { byName, lateBids, text };
+}
+
 /** Runs one query over its input until the output is complete by the oracle (or `timeoutMs`), then stops the worker. */
 async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: string, q: E2eQuery, input: Input, profile: string | undefined, timeoutMs: number): Promise<E2eRow> {
   const output = `out-${name}`;
   await createStreamAndWait(k, output, 1, 'PROVISIONED');
+  await createStreamAndWait(k, `err-${name}`, 1, 'PROVISIONED');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-analytics-'));
-  const d = deploymentOf(`nexmark-${name}`, q, input.stream, output, cluster.nats.url, dir);
+  const d = deploymentOf(`nexmark-${name}`, q, input.stream, output, `err-${name}`, cluster.nats.url, dir);
   const expect = q.oracle(input.bids);
   const reader = new OutputReader(store, output, q.keepRows);
+  const errorRows = new OutputReader(store, `err-${name}`, true);
   const loadAtStart = os.loadavg()[0]!;
   const w = startWorker(d, profile, name);
   let complete = false;
@@ -311,17 +333,19 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
     // Anything the worker emits after the oracle's count (duplicates) shows in the check.
     await sleep(500);
     await reader.poll();
+    await errorRows.poll();
   } finally {
     await stopWorker(w);
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const got = q.keepRows ? reader.rows : reader.count;
-  const problems = complete ? expect.check(got) : `incomplete after ${timeoutMs / 1000} s: ${reader.count} rows; ${expect.check(got)}`;
+  const errs = errorSummary(errorRows.rows);
+  const problems = [complete ? expect.check(got) : `incomplete after ${timeoutMs / 1000} s: ${reader.count} rows; ${expect.check(got)}`, errs.text].filter(Boolean).join('; ');
   const seconds = (reader.lastArrivalMs - w.spawnedMs) / 1000;
   const startupCpuS = w.runningCpu ?? NaN;
   const startupS = w.runningMs !== undefined ? (w.runningMs - w.spawnedMs) / 1000 : NaN;
   return {
-    query: name, events: input.events, bids: input.bids.length, rowsOut: reader.count, oracle: problems || 'ok', complete,
+    query: name, events: input.events, bids: input.bids.length, rowsOut: reader.count, oracle: problems || 'ok', complete, errorRows: errorRows.count,
     startupS, seconds, eventsPerSec: input.events / seconds, workerCpuS: cpuAtEnd, startupCpuS,
     eventsPerCore: input.events / cpuAtEnd, eventsPerCoreAfterStartup: input.events / (cpuAtEnd - startupCpuS),
     loadAtStart, loadAtEnd: os.loadavg()[0]!,
@@ -339,8 +363,10 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
   const q = E2E_QUERIES['tumble-1k']!;
   await fourShards(k, store, 'nexmark-live');
   await createStreamAndWait(k, 'out-latency', 1, 'PROVISIONED');
+  await createStreamAndWait(k, 'err-latency', 1, 'PROVISIONED');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-analytics-'));
-  const d = deploymentOf('nexmark-latency', q, 'nexmark-live', 'out-latency', cluster.nats.url, dir);
+  const d = deploymentOf('nexmark-latency', q, 'nexmark-live', 'out-latency', 'err-latency', cluster.nats.url, dir);
+  const errorRows = new OutputReader(store, 'err-latency', true);
   const windows = new Map<number, { arrival: number; seen: number; n: number }>();
   const reader = new OutputReader(store, 'out-latency', false, (row, arrivalMs, seenMs) => {
     const ws = parseTs(String(row.WS));
@@ -367,6 +393,7 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
     const poller = (async () => {
       while (polling) {
         await reader.poll();
+        await errorRows.poll();
         await sleep(50);
       }
     })();
@@ -391,11 +418,15 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
     await Promise.all(inFlight);
     const sendS = (Date.now() - t0) / 1000;
     // The last windows close once the idle watermark passes them (a worker's idleWatermarkLagMs after the clock).
-    const until = Date.now() + 30_000;
+    const sentAt = Date.now();
+    const until = sentAt + 60_000;
     const sumN = () => [...windows.values()].reduce((a, x) => a + x.n, 0);
-    while (sumN() < bids && Date.now() < until) await sleep(100);
+    // Late rows (error_stream LATE_ROW) are in no window: they count as done too.
+    while (sumN() + errorSummary(errorRows.rows).lateBids < bids && Date.now() < until) await sleep(100);
+    const lastWindowS = (Date.now() - sentAt) / 1000;
     polling = false;
     await poller;
+    const errs = errorSummary(errorRows.rows);
     const cores = (cpuSeconds(w.proc.pid) - cpu0) / ((Date.now() - t0) / 1000);
     const arrival = new Samples();
     const seen = new Samples();
@@ -410,7 +441,7 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
     return {
       rate: o.latencyRate, sentPerSec: sent / sendS, durationS: o.latencyDurationS, events: sent, bids, windows: a.count, sumN: sumN(),
       arrival: { p50: a.p50, p99: a.p99, max: a.max }, seen: { p50: s.p50, p99: s.p99, max: s.max }, workerCores: cores,
-      loadAtStart, loadAtEnd: os.loadavg()[0]!,
+      loadAtStart, loadAtEnd: os.loadavg()[0]!, lastWindowS, lateBids: errs.lateBids, errors: errs.byName,
     };
   } finally {
     await stopWorker(w);
@@ -436,13 +467,18 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; latency?:
       let input = inputs.get(q.keys);
       if (!input) inputs.set(q.keys, (input = await writeInput(k, store, `nexmark-${q.keys || 'bids'}`, o.events, o.rate, q.keys)));
       log(`${name}: one \`shardline analytics\` worker over ${input.stream}`);
-      const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5));
-      if (row.oracle !== 'ok') errors.push(`${name}: ${row.oracle}`);
-      rows.push(row);
+      // A query that fails (its worker exits, say) is reported; the others still run.
+      try {
+        const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5));
+        if (row.oracle !== 'ok') errors.push(`${name}: ${row.oracle}`);
+        rows.push(row);
+      } catch (e) {
+        errors.push(`${name}: ${String((e as Error)?.message ?? e).slice(0, 4000)}`);
+      }
     }
     if (o.latency) {
       latency = await latencyRun(k, store, cluster, o);
-      if (latency.sumN !== latency.bids) errors.push(`latency run: the windows counted ${latency.sumN} bids of ${latency.bids} written`);
+      if (latency.sumN + latency.lateBids !== latency.bids) errors.push(`latency run: the windows counted ${latency.sumN} bids and error_stream ${latency.lateBids} late ones, of ${latency.bids} written`);
     }
   } catch (e) {
     errors.push(String((e as Error)?.stack ?? e));

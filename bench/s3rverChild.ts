@@ -1,12 +1,31 @@
 // Child process entry: s3rver on 127.0.0.1:<port> with its data in <dir>, so
 // the delivery benchmark's S3 server has an event loop (and CPU account) of
 // its own instead of sharing the load generator's.
+// With a third argument <events file>: every object created (s3rver's own
+// `event`, emitted once the object is stored, before the PUT is answered) is
+// appended there as `<epoch ms> <bucket> <key>`: when each object arrived in
+// S3, measured by the S3 server and not by the worker that wrote it, without
+// listing the bucket (s3rver's listings slow down with many objects).
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const S3rver = require('s3rver') as new (o: Record<string, unknown>) => { run(): Promise<unknown>; close(): Promise<void> };
+type S3Event = { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string } } }[] };
+const S3rver = require('s3rver') as new (o: Record<string, unknown>) => {
+  run(): Promise<unknown>;
+  close(): Promise<void>;
+  on(e: 'event', f: (ev: S3Event) => void): void;
+};
 
 const server = new S3rver({ port: Number(process.argv[2]), address: '127.0.0.1', silent: true, directory: process.argv[3] });
+const eventsFile = process.argv[4];
+if (eventsFile) {
+  const out = fs.createWriteStream(eventsFile, { flags: 'a' });
+  server.on('event', (ev) => {
+    const at = Date.now();
+    for (const r of ev.Records) if (r.eventName.startsWith('ObjectCreated:')) out.write(`${at} ${r.s3.bucket.name} ${r.s3.object.key}\n`);
+  });
+}
 await server.run();
 const stop = () => void server.close().finally(() => process.exit(0));
 process.once('SIGINT', stop);

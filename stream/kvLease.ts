@@ -24,6 +24,8 @@ export class KvLease {
   private revision = 0;
   private heldUntilMs = 0;
   private timer?: NodeJS.Timeout;
+  /** The take or renewal in flight. */
+  private trying?: Promise<void>;
   private readonly ttlMs: number;
   private readonly renewMs: number;
 
@@ -41,15 +43,24 @@ export class KvLease {
   }
 
   start(): void {
-    const tick = () => void this.tryOnce().finally(() => {
-      if (this.timer !== undefined) this.timer = setTimeout(tick, this.renewMs).unref();
-    });
+    const tick = () => {
+      this.trying = this.tryOnce().finally(() => {
+        this.trying = undefined;
+        if (this.timer !== undefined) this.timer = setTimeout(tick, this.renewMs).unref();
+      });
+    };
     this.timer = setTimeout(tick, 0).unref();
   }
 
+  /**
+   * Lets go of the lease. A take or renewal in flight is waited for first: one
+   * that landed after stop() would leave the lease held (nobody else could
+   * take it until the TTL ran out), using the connection while its owner closes it.
+   */
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    await this.trying;
     if (this.revision > 0 && this.kv) {
       // Let go at once, so another process takes over without waiting out the TTL.
       await this.kv.delete(this.key, { previousSeq: this.revision }).catch(() => undefined);

@@ -218,6 +218,37 @@ export class Engine {
     }
   }
 
+  /**
+   * Closes every open event-time window, as if the event-time watermark had reached the last one's end
+   * (rows for them are late from then on): a shard that ended, or one idle while others move on (two-phase aggregation).
+   */
+  async closeEventTimeWindows(): Promise<void> {
+    for (const p of this.pumps) {
+      if (!isWindowed(p) || !p.eventTime || p.state.windows.length === 0) continue;
+      await this.closeWindows(p, p.state.windows.reduce((m, w) => Math.max(m, w.end), Number.NEGATIVE_INFINITY));
+    }
+  }
+
+  /**
+   * Two-phase aggregation's combiner: evaluates a windowed pump over rows it has already put into
+   * their windows (combined partials), as closeWindows() does, and delivers the result to its target.
+   */
+  async evaluateWindows(pumpName: string, windows: { start: number; end: number; rows: { t: number; v: Value[] }[] }[]): Promise<void> {
+    const p = this.pumps.find((x) => x.plan.name === pumpName);
+    if (!p) throw new Error(`no pump ${pumpName}`);
+    const rows: Value[][] = [];
+    const sources: Row[] = [];
+    [...windows].sort((a, b) => a.end - b.end || a.start - b.start).forEach((win, i) => {
+      const o = { new: true, wid: i, wend: win.end, ws: win.start };
+      for (const x of win.rows) {
+        const r: Row = { t: x.t, seq: this.seq++, v: x.v };
+        rows.push(work(p, r, o));
+        sources.push(r);
+      }
+    });
+    if (rows.length) await this.deliver(p.plan.target, await this.run(p, rows, sources));
+  }
+
   get rowtimeWatermark(): number {
     return this.watermark;
   }
@@ -233,7 +264,7 @@ export class Engine {
     return {
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
-      pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, p.state])),
+      pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, sharesRows(p) ? withSharedRows(p.state) : p.state])),
     };
   }
 
@@ -242,7 +273,7 @@ export class Engine {
     this.watermark = s.watermark ?? Number.NEGATIVE_INFINITY;
     for (const p of this.pumps) {
       const st = s.pumps[p.plan.name];
-      if (st) p.state = structuredClone(st);
+      if (st) p.state = fromSharedRows(structuredClone(st));
     }
   }
 
@@ -456,7 +487,43 @@ export class Engine {
   }
 }
 
-export interface EngineState { seq: number; watermark: number | null; pumps: Record<string, RunnerState> }
+export interface EngineState { seq: number; watermark: number | null; pumps: Record<string, RunnerState | SharedRowsState> }
+
+/**
+ * A pump's state with each row once: HOP and CUMULATE put one row into
+ * several open windows (HOP 10 s / 2 s: five), and serialising the windows'
+ * row lists as they are wrote every row that many times into each checkpoint.
+ * Windows name their rows by index into `rows`.
+ */
+interface SharedRowsState extends Omit<RunnerState, 'windows'> { rows: Row[]; windows: (Omit<Win, 'rows'> & { rowRefs: number[] })[] }
+
+/** Pumps whose open windows can hold the same row. */
+const sharesRows = (p: Pump) => p.plan.window.type === 'tvf' && (p.plan.window.fn === 'HOP' || p.plan.window.fn === 'CUMULATE');
+
+function withSharedRows(st: RunnerState): SharedRowsState {
+  const index = new Map<Row, number>();
+  const rows: Row[] = [];
+  const windows = st.windows.map(({ rows: wr, ...w }) => ({
+    ...w,
+    rowRefs: wr.map((r) => {
+      let i = index.get(r);
+      if (i === undefined) {
+        i = rows.length;
+        rows.push(r);
+        index.set(r, i);
+      }
+      return i;
+    }),
+  }));
+  return { ...st, windows, rows };
+}
+
+/** The state as the pump holds it (a state written before shared rows passes through). */
+function fromSharedRows(st: RunnerState | SharedRowsState): RunnerState {
+  if (!('rows' in st)) return st;
+  const { rows, windows, ...rest } = st;
+  return { ...rest, windows: windows.map(({ rowRefs, ...w }) => ({ ...w, rows: rowRefs.map((i) => rows[i]!) })) };
+}
 
 /**
  * The work table cut down to the columns the pump's query reads, so a batch

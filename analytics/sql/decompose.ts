@@ -1,19 +1,45 @@
 // Two-phase aggregation plan: which pumps of an application can be split into
 // a partial aggregate per shard (phase 1, on whichever replica holds the
 // shard) and a combination of the partials per window and key (phase 2, on
-// one combiner). A pump qualifies when it reads an input stream, groups by a
-// ROWTIME window whose bounds do not depend on the data (STEP/FLOOR tumbling,
-// TUMBLE/HOP/CUMULATE over ROWTIME), and every select item is either free of
-// aggregates (a group key) or one bare COUNT, SUM, MIN, MAX or AVG (AVG as SUM
-// and COUNT). Anything else (HAVING, DISTINCT aggregates, expressions over
-// aggregates, sessions, stagger and sliding windows, event-time windows whose
-// watermark moves with the rows) runs on one active replica instead.
+// one combiner). A pump qualifies when it reads an input stream and groups by a
+// window whose bounds do not depend on the data (STEP/FLOOR tumbling, TUMBLE/
+// HOP/CUMULATE over ROWTIME or over an event-time column).
+//
+// Two forms:
+// - simple: every select item is a group key or one bare COUNT, SUM, MIN, MAX
+//   or AVG (AVG as SUM and COUNT), every GROUP BY key is selected; the combiner
+//   merges partial rows in JavaScript (combiner.ts's combine()).
+// - general (HAVING, expressions over aggregates, COUNT(DISTINCT col),
+//   APPROX_COUNT_DISTINCT(col), group keys left out of the select list): the
+//   partial rows carry the columns the select list, GROUP BY and HAVING read
+//   outside aggregates (grouped by them too), one partial column per aggregate
+//   (COUNT, SUM, MIN, MAX; AVG as SUM and COUNT), and for DISTINCT the column
+//   itself, grouped (the distinct values per window and key, so partial state
+//   grows with the number of distinct values). The combiner runs the pump
+//   again over the partial rows with each aggregate replaced by its
+//   combination (COUNT → SUM of counts, AVG → sums / counts, COUNT(DISTINCT x)
+//   → COUNT(DISTINCT x) over the carried values): select list, HAVING and
+//   types are DuckDB's, as on one replica.
+// Anything else (DISTINCT over expressions or two columns, aggregates other
+// than these, joins in the general form, sessions, stagger and sliding windows) runs on one active
+// replica instead.
 import { parseStatements, closing, skip, type PumpStmt, type StreamStmt } from './statements.js';
-import { planPump } from './pump.js';
-import { isWord, nameOf, type Token } from './tokens.js';
+import { planPump, type PumpPlan } from './pump.js';
+import { isWord, nameOf, tokenize, type Token } from './tokens.js';
 import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
 
 export type ItemKind = 'key' | 'count' | 'sum' | 'min' | 'max' | 'avg';
+
+/** How the combiner finds a partial row's window: its end (the partial row's time) and the window's shape. */
+export interface WindowShape { fn: 'TUMBLE' | 'HOP' | 'CUMULATE'; sizeMs: number; slideMs: number }
+
+/** The general form: the combiner re-runs the pump (finalCode) over the partial rows, fed as input `combineStream`. */
+export interface GeneralCombine {
+  combineStream: string;
+  combineColumns: { name: string; sqlType: string }[];
+  /** The event-time column of the final pump's TUMBLE/HOP/CUMULATE, appended to each partial row (the window's start). */
+  timeColumn?: string;
+}
 
 export interface PartialPump {
   /** The pump as the application names it (its partial keeps the name). */
@@ -23,12 +49,23 @@ export interface PartialPump {
   /** The pump's own target and the target columns its items fill, in order. */
   target: string;
   targetColumns: string[];
+  /** Simple form: what each select item is. General form: empty. */
   items: ItemKind[];
+  window: WindowShape;
+  /** The window closes on the rows' event-time watermark (the shards' minimum), not on ROWTIME. */
+  eventTime: boolean;
+  general?: GeneralCombine;
 }
 
 export type Decomposition =
-  | { decomposable: true; pumps: PartialPump[]; partialCode: string }
+  | { decomposable: true; pumps: PartialPump[]; partialCode: string; finalCode: string }
   | { decomposable: false; reason: string };
+
+/** Pump → partial column → its SQL type as DuckDB binds the partial SELECT (worker/twoPhase.ts). */
+export type PartialTypes = Record<string, Record<string, string>>;
+
+/** An input stream of the application: its name and (for the general form) columns. */
+export interface DecomposeInput { name: string; columns?: { name: string; sqlType: string }[] }
 
 const AGGREGATES = new Set([
   'COUNT', 'SUM', 'MIN', 'MAX', 'AVG', 'APPROX_COUNT_DISTINCT', 'COUNT_DISTINCT', 'STDDEV', 'STDDEV_POP', 'STDDEV_SAMP',
@@ -42,50 +79,269 @@ const SIMPLE: Record<string, ItemKind> = { COUNT: 'count', SUM: 'sum', MIN: 'min
 const isPunct = (t: Token | undefined, p: string) => t !== undefined && t.kind === 'punct' && t.text === p;
 const text = (ts: Token[]) => ts.map((t) => t.text).join('');
 
-/** `inputStreams`: the in-application input stream names (every parallel one). */
-export function decompose(code: string, inputStreams: string[], outputStreams: string[]): Decomposition {
+/** `inputs`: the in-application input streams (every parallel one), by name or with their columns. */
+export function decompose(code: string, inputs: (string | DecomposeInput)[], outputStreams: string[], types?: PartialTypes): Decomposition {
   const stmts = parseStatements(code);
   const streams = new Map<string, StreamStmt>();
   for (const s of stmts) if (s.kind === 'stream') streams.set(s.name, s);
-  const inputs = new Set(inputStreams);
-  for (const o of outputStreams) if (inputs.has(o)) return { decomposable: false, reason: `output ${o} is an input stream` };
+  const byName = new Map(inputs.map((i) => (typeof i === 'string' ? [i, { name: i }] : [i.name, i])));
+  for (const o of outputStreams) if (byName.has(o)) return { decomposable: false, reason: `output ${o} is an input stream` };
   const pumps: PartialPump[] = [];
   const parts: string[] = [];
+  const finals: string[] = [];
   let index = 0;
   for (const s of stmts) {
     if (s.kind !== 'pump') continue;
     const plan = planPump(s, index++);
-    if (!inputs.has(plan.source)) continue;
+    const input = byName.get(plan.source);
+    if (!input) continue;
     const why = (r: string): Decomposition => ({ decomposable: false, reason: `pump ${s.name}: ${r}` });
     const w = plan.window;
     if (w.type === 'none') return why('it does not aggregate over a window');
     if (w.type === 'sliding' || w.type === 'stagger') return why(`${w.type} windows are not decomposable`);
-    if (w.type === 'tvf' && (w.fn === 'SESSION' || w.timeColumn.toUpperCase() !== 'ROWTIME')) return why(w.fn === 'SESSION' ? 'SESSION windows are not decomposable' : 'event-time windows close with the rows\' own watermark');
-    const split = items(s);
-    if ('reason' in split) return why(split.reason);
+    if (w.type === 'tvf' && w.fn === 'SESSION') return why('SESSION windows are not decomposable');
+    const window: WindowShape = w.type === 'tumbling' ? { fn: 'TUMBLE', sizeMs: w.sizeMs, slideMs: w.sizeMs } : { fn: w.fn as WindowShape['fn'], sizeMs: w.sizeMs, slideMs: w.slideMs };
+    const eventTime = w.type === 'tvf' && w.timeColumn.toUpperCase() !== 'ROWTIME';
     const target = streams.get(s.target);
     if (!target) return why(`no stream ${s.target}`);
     const targetColumns = s.targetColumns ?? target.columns.map((c) => c.name);
-    if (targetColumns.length !== split.items.length) return why('the select list does not match the target columns');
-    const typeOf = (k: number) => target.columns.find((c) => c.name === targetColumns[k])?.sqlType ?? 'VARCHAR';
     const partialStream = `__PARTIAL_${pumps.length}`;
-    const cols: string[] = [];
-    const sel: string[] = [];
-    split.items.forEach((it, k) => {
-      if (it.kind === 'avg') {
-        cols.push(`"S${k}" DOUBLE`, `"N${k}" BIGINT`);
-        sel.push(`SUM(${it.inner}), COUNT(${it.inner})`);
-      } else {
-        cols.push(`"${it.kind === 'key' ? 'K' : it.kind === 'count' ? 'C' : it.kind === 'sum' ? 'S' : 'M'}${k}" ${it.kind === 'count' ? 'BIGINT' : it.kind === 'sum' ? 'DOUBLE' : typeOf(k)}`);
-        sel.push(it.expr);
-      }
-    });
-    parts.push(`CREATE OR REPLACE STREAM "${partialStream}" (${cols.join(', ')});`);
-    parts.push(`CREATE OR REPLACE PUMP "${s.name.replace(/"/g, '""')}" AS INSERT INTO "${partialStream}" SELECT STREAM ${sel.join(', ')} ${split.rest};`);
-    pumps.push({ name: s.name, partialStream, target: s.target, targetColumns, items: split.items.map((i) => i.kind) });
+    const simple = items(s);
+    if (!('reason' in simple) && simple.items.length === targetColumns.length && groupKeysSelected(s, simple.items)) {
+      const typeOf = (k: number) => target.columns.find((c) => c.name === targetColumns[k])?.sqlType ?? 'VARCHAR';
+      const cols: string[] = [];
+      const sel: string[] = [];
+      simple.items.forEach((it, k) => {
+        if (it.kind === 'avg') {
+          cols.push(`"S${k}" DOUBLE`, `"N${k}" BIGINT`);
+          sel.push(`SUM(${it.inner}), COUNT(${it.inner})`);
+        } else {
+          cols.push(`"${it.kind === 'key' ? 'K' : it.kind === 'count' ? 'C' : it.kind === 'sum' ? 'S' : 'M'}${k}" ${it.kind === 'count' ? 'BIGINT' : it.kind === 'sum' ? 'DOUBLE' : typeOf(k)}`);
+          sel.push(it.expr);
+        }
+      });
+      parts.push(`CREATE OR REPLACE STREAM "${partialStream}" (${cols.join(', ')});`);
+      parts.push(`CREATE OR REPLACE PUMP ${quote(s.name)} AS INSERT INTO "${partialStream}" SELECT STREAM ${sel.join(', ')} ${simple.rest};`);
+      pumps.push({ name: s.name, partialStream, target: s.target, targetColumns, items: simple.items.map((i) => i.kind), window, eventTime });
+      continue;
+    }
+    if (!input.columns) return why('reason' in simple ? simple.reason : 'its group keys are not all selected');
+    const g = general(s, plan, input.columns, pumps.length, types?.[s.name]);
+    if ('reason' in g) return why(g.reason);
+    parts.push(`CREATE OR REPLACE STREAM "${partialStream}" (${g.partialColumns.map((c) => `${quote(c.name)} ${c.sqlType}`).join(', ')});`);
+    parts.push(`CREATE OR REPLACE PUMP ${quote(s.name)} AS INSERT INTO "${partialStream}" ${g.partialSelect};`);
+    finals.push(`CREATE OR REPLACE PUMP ${quote(s.name)} AS INSERT INTO ${quote(s.target)}${s.targetColumns ? ` (${s.targetColumns.map(quote).join(', ')})` : ''} ${g.finalSelect};`);
+    pumps.push({ name: s.name, partialStream, target: s.target, targetColumns, items: [], window, eventTime, general: g.combine });
   }
   if (pumps.length === 0) return { decomposable: false, reason: 'no pump aggregates an input stream' };
-  return { decomposable: true, pumps, partialCode: parts.join('\n') };
+  return { decomposable: true, pumps, partialCode: parts.join('\n'), finalCode: finals.join('\n') };
+}
+
+/** Every top-level GROUP BY expression is also a select item (else the JavaScript combination would merge its groups). */
+function groupKeysSelected(s: PumpStmt, its: Item[]): boolean {
+  const c = clauses(s.select);
+  if (c.group < 0) return false;
+  const norm = (ts: Token[]) => ts.filter((t) => t.kind !== 'space' && t.kind !== 'comment').map((t) => (t.kind === 'ident' ? t.upper : t.text)).join(' ');
+  const keys = new Set(its.filter((i) => i.kind === 'key').map((i) => norm(stripAlias(tokenize(i.expr)))));
+  return splitTop(s.select, skip(s.select, c.group + 1) + 1, c.groupEnd).every((e) => keys.has(norm(e)));
+}
+
+/** An item without its trailing `[AS] alias`. */
+function stripAlias(ts: Token[]): Token[] {
+  const sig = ts.map((t, k) => ({ t, k })).filter((x) => x.t.kind !== 'space' && x.t.kind !== 'comment');
+  const n = sig.length;
+  if (n >= 3 && isWord(sig[n - 2]!.t, 'AS')) return ts.slice(0, sig[n - 2]!.k);
+  if (n >= 2 && (sig[n - 1]!.t.kind === 'ident' || sig[n - 1]!.t.kind === 'quoted') && !isPunct(sig[n - 2]!.t, '.') && (sig[n - 2]!.t.kind === 'ident' || sig[n - 2]!.t.kind === 'quoted' || isPunct(sig[n - 2]!.t, ')'))) return ts.slice(0, sig[n - 1]!.k);
+  return ts;
+}
+
+const quote = (n: string) => `"${n.replace(/"/g, '""')}"`;
+
+interface Clauses { depth: number[]; select: number; from: number; where: number; group: number; groupEnd: number; having: number; end: number }
+
+/** Top-level clause positions of a pump's SELECT tokens. */
+function clauses(tokens: Token[]): Clauses {
+  const depth: number[] = [];
+  let d = 0;
+  for (const t of tokens) {
+    if (isPunct(t, ')')) d--;
+    depth.push(d);
+    if (isPunct(t, '(')) d++;
+  }
+  const top = (w: string) => tokens.findIndex((t, i) => depth[i] === 0 && isWord(t, w));
+  const having = top('HAVING');
+  const group = top('GROUP');
+  return { depth, select: top('SELECT'), from: top('FROM'), where: top('WHERE'), group, groupEnd: having >= 0 ? having : tokens.length, having, end: tokens.length };
+}
+
+/** Tokens [from, to) split at top-level commas (relative depth 0). */
+function splitTop(tokens: Token[], from: number, to: number): Token[][] {
+  const out: Token[][] = [];
+  let d = 0;
+  let cur: Token[] = [];
+  for (let i = from; i < to; i++) {
+    const t = tokens[i]!;
+    if (isPunct(t, '(')) d++;
+    else if (isPunct(t, ')')) d--;
+    if (d === 0 && isPunct(t, ',')) { out.push(cur); cur = []; continue; }
+    cur.push(t);
+  }
+  out.push(cur);
+  return out.filter((e) => e.some((t) => t.kind !== 'space' && t.kind !== 'comment'));
+}
+
+interface General {
+  partialColumns: { name: string; sqlType: string }[];
+  partialSelect: string;
+  finalSelect: string;
+  combine: GeneralCombine;
+}
+
+const INTEGER_TYPES = /^(TINYINT|SMALLINT|INTEGER|INT|BIGINT)\b/i;
+const FROM_KEYWORDS = new Set(['JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'ON', 'NATURAL', 'WHERE', 'GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'ORDER', 'UNION', 'LIMIT']);
+
+/**
+ * The general form of a pump: the partial SELECT (carried columns and partial aggregates, grouped by the
+ * pump's keys and the carried columns) and the final SELECT the combiner runs over the partial rows.
+ */
+function general(s: PumpStmt, plan: PumpPlan, sourceColumns: { name: string; sqlType: string }[], n: number, types?: Record<string, string>): General | { reason: string } {
+  const tokens = s.select;
+  const c = clauses(tokens);
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (c.depth[i] === 0 && isWord(t, 'QUALIFY', 'ORDER', 'LIMIT', 'UNION', 'WINDOW', 'WINDOWED')) return { reason: `${t.upper} is not decomposable` };
+    if (isWord(t, 'OVER')) return { reason: 'window functions are not decomposable' };
+    if (isWord(t, 'SELECT') && i !== c.select) return { reason: 'sub-queries are not decomposable' };
+  }
+  if (plan.joins.length) return { reason: 'a join with an expression over aggregates, HAVING or DISTINCT is not decomposable' };
+  if (c.from < 0 || c.group < 0) return { reason: 'no GROUP BY' };
+  let i = skip(tokens, c.select + 1);
+  if (isWord(tokens[i], 'STREAM')) i = skip(tokens, i + 1);
+  if (isWord(tokens[i], 'DISTINCT')) return { reason: 'SELECT DISTINCT is not decomposable' };
+  if (isWord(tokens[i], 'ALL')) i = skip(tokens, i + 1);
+  const listFrom = i;
+  const colOf = new Map(sourceColumns.map((x) => [x.name.toUpperCase(), x]));
+  const timeColumn = plan.window.type === 'tvf' && plan.window.timeColumn.toUpperCase() !== 'ROWTIME' ? plan.window.timeColumn.toUpperCase() : undefined;
+  /** A bare column reference (`c` or `alias.c`) of the source: its column. */
+  const bareColumn = (ts: Token[]) => {
+    const sig = ts.filter((t) => t.kind !== 'space' && t.kind !== 'comment');
+    const last = sig[sig.length - 1];
+    const ok = (sig.length === 1 || (sig.length === 3 && isPunct(sig[1], '.'))) && last && (last.kind === 'ident' || last.kind === 'quoted');
+    return ok ? colOf.get(nameOf(last).toUpperCase()) : undefined;
+  };
+
+  const partialSel: string[] = [];
+  const partialCols: { name: string; sqlType: string }[] = [];
+  let distinct: { key: string; col: { name: string; sqlType: string } } | undefined;
+  const replace = new Map<number, { end: number; text: string }>();
+  // Aggregate calls in the select list and HAVING.
+  const scanTo = (from: number, to: number): string | undefined => {
+    for (let k = from; k < to; k++) {
+      const t = tokens[k]!;
+      if (t.kind !== 'ident' || !AGGREGATES.has(t.upper)) continue;
+      const open = skip(tokens, k + 1);
+      if (!isPunct(tokens[open], '(')) continue;
+      const close = closing(tokens, open);
+      const fn = t.upper;
+      let args = tokens.slice(open + 1, close - 1);
+      const firstSig = args.findIndex((x) => x.kind !== 'space' && x.kind !== 'comment');
+      const isDistinct = isWord(args[firstSig], 'DISTINCT');
+      if (isDistinct || isWord(args[firstSig], 'ALL')) args = args.slice(firstSig + 1);
+      if (args.some((x) => x.kind === 'ident' && AGGREGATES.has(x.upper))) return 'nested aggregates are not decomposable';
+      if (isWord(tokens[skip(tokens, close)], 'FILTER')) return 'FILTER on an aggregate is not decomposable';
+      const argText = text(args).trim();
+      const a = `$A${partialCols.length}`;
+      const col = bareColumn(args);
+      if (isDistinct || fn === 'APPROX_COUNT_DISTINCT') {
+        if (!['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'APPROX_COUNT_DISTINCT'].includes(fn)) return `${fn}(DISTINCT …) is not decomposable`;
+        if (!col) return `${fn}(${isDistinct ? 'DISTINCT ' : ''}${argText}): the distinct values are carried only for a column`;
+        const key = col.name.toUpperCase();
+        if (distinct && distinct.key !== key) return 'DISTINCT over two columns is not decomposable';
+        distinct ??= { key, col };
+        replace.set(k, { end: close, text: `${fn === 'COUNT' ? 'CAST(COUNT' : fn}(${fn === 'APPROX_COUNT_DISTINCT' ? '' : 'DISTINCT '}"$D")${fn === 'COUNT' ? ' AS BIGINT)' : ''}` });
+      } else if (fn === 'COUNT') {
+        partialSel.push(`COUNT(${argText}) AS "${a}"`);
+        partialCols.push({ name: a, sqlType: 'BIGINT' });
+        replace.set(k, { end: close, text: `CAST(SUM("${a}") AS BIGINT)` });
+      } else if (fn === 'SUM') {
+        partialSel.push(`SUM(${argText}) AS "${a}"`);
+        partialCols.push({ name: a, sqlType: types?.[a] ?? (col && INTEGER_TYPES.test(col.sqlType) ? 'BIGINT' : 'DOUBLE') });
+        replace.set(k, { end: close, text: `SUM("${a}")` });
+      } else if (fn === 'MIN' || fn === 'MAX') {
+        partialSel.push(`${fn}(${argText}) AS "${a}"`);
+        partialCols.push({ name: a, sqlType: types?.[a] ?? col?.sqlType ?? 'DOUBLE' });
+        replace.set(k, { end: close, text: `${fn}("${a}")` });
+      } else if (fn === 'AVG') {
+        partialSel.push(`SUM(${argText}) AS "${a}"`, `COUNT(${argText}) AS "${a}N"`);
+        partialCols.push({ name: a, sqlType: 'DOUBLE' }, { name: `${a}N`, sqlType: 'BIGINT' });
+        replace.set(k, { end: close, text: `(CAST(SUM("${a}") AS DOUBLE) / NULLIF(SUM("${a}N"), 0))` });
+      } else return `'${fn}' is not one of COUNT, SUM, MIN, MAX, AVG, COUNT(DISTINCT …), APPROX_COUNT_DISTINCT`;
+      k = close - 1;
+    }
+    return undefined;
+  };
+  const bad = scanTo(listFrom, c.from) ?? (c.having >= 0 ? scanTo(c.having + 1, c.end) : undefined);
+  if (bad) return { reason: bad };
+  if (replace.size === 0 && !distinct) return { reason: 'no aggregate' };
+
+  // Columns read outside aggregates (select list, GROUP BY, HAVING): carried in the partial rows and grouped by.
+  const carried = new Map<string, { name: string; sqlType: string }>();
+  const scanColumns = (from: number, to: number) => {
+    for (let k = from; k < to; k++) {
+      const r = replace.get(k);
+      if (r) { k = r.end - 1; continue; }
+      const t = tokens[k]!;
+      if (t.kind !== 'ident' && t.kind !== 'quoted') continue;
+      if (t.kind === 'ident' && isPunct(tokens[skip(tokens, k + 1)], '(')) continue;
+      const col = colOf.get(nameOf(t).toUpperCase());
+      if (!col) continue;
+      const u = col.name.toUpperCase();
+      if (u === 'ROWTIME' || u === timeColumn || u === 'WINDOW_START' || u === 'WINDOW_END') continue;
+      carried.set(u, col);
+    }
+  };
+  scanColumns(listFrom, c.from);
+  scanColumns(c.group + 1, c.groupEnd);
+  if (c.having >= 0) scanColumns(c.having + 1, c.end);
+  if (timeColumn && carried.has(timeColumn)) return { reason: `${timeColumn} is the event-time column` };
+
+  const carriedCols = [...carried.values()];
+  const columns = [...carriedCols.map((x) => ({ name: x.name, sqlType: x.sqlType })), ...partialCols, ...(distinct ? [{ name: '$D', sqlType: distinct.col.sqlType }] : [])];
+  const sel = [...carriedCols.map((x) => quote(x.name)), ...partialSel, ...(distinct ? [`${quote(distinct.col.name)} AS "$D"`] : [])];
+  const groupMore = [...carriedCols.map((x) => quote(x.name)), ...(distinct ? [quote(distinct.col.name)] : [])];
+  // FROM … WHERE … GROUP BY … as written, plus the carried columns; HAVING is left to the combiner.
+  const partialSelect = `SELECT STREAM ${sel.join(', ')} ${text(tokens.slice(c.from, c.groupEnd)).trimEnd()}${groupMore.length ? `, ${groupMore.join(', ')}` : ''}`;
+
+  // The final SELECT: the select list and HAVING with each aggregate replaced by its combination,
+  // FROM the partial rows (named as the source was, so qualified names still resolve), no WHERE.
+  const render = (from: number, to: number) => {
+    let out = '';
+    for (let k = from; k < to; k++) {
+      const r = replace.get(k);
+      if (r) { out += r.text; k = r.end - 1; continue; }
+      out += tokens[k]!.text;
+    }
+    return out;
+  };
+  const combineStream = `__COMBINE_${n}`;
+  const fromEnd = c.where >= 0 ? c.where : c.group;
+  let from = '';
+  const first = skip(tokens, c.from + 1);
+  const hasAlias = (at: number) => {
+    const t = tokens[skip(tokens, at)];
+    return isWord(t, 'AS') || t?.kind === 'quoted' || (t?.kind === 'ident' && !FROM_KEYWORDS.has(t.upper));
+  };
+  if (isWord(tokens[first], 'TABLE')) {
+    const open = skip(tokens, first + 1);
+    const close = closing(tokens, open);
+    const src = tokens.findIndex((t, k) => k > open && k < close && (t.kind === 'ident' || t.kind === 'quoted') && nameOf(t) === plan.source);
+    from = `${text(tokens.slice(c.from, src))}${quote(combineStream)}${text(tokens.slice(src + 1, close))}${hasAlias(close) ? '' : ` AS ${quote(plan.source)}`}${text(tokens.slice(close, fromEnd))}`;
+  } else {
+    from = `${text(tokens.slice(c.from, first))}${quote(combineStream)}${hasAlias(first + 1) ? '' : ` AS ${quote(plan.source)}`}${text(tokens.slice(first + 1, fromEnd))}`;
+  }
+  const finalSelect = `SELECT STREAM ${render(listFrom, c.from)}${from.trimEnd()} ${text(tokens.slice(c.group, c.groupEnd)).trimEnd()}${c.having >= 0 ? ` HAVING ${render(c.having + 1, c.end)}` : ''}`;
+  const combineColumns = [...columns, ...(timeColumn ? [{ name: sourceColumns.find((x) => x.name.toUpperCase() === timeColumn)!.name, sqlType: 'TIMESTAMP' }] : [])];
+  return { partialColumns: columns, partialSelect, finalSelect, combine: { combineStream, combineColumns, ...(timeColumn ? { timeColumn } : {}) } };
 }
 
 interface Item { kind: ItemKind; expr: string; inner: string }
@@ -146,15 +402,18 @@ function item(ts: Token[]): Item | { reason: string } {
   if (isWord(innerSig[0], 'DISTINCT')) return { reason: `${first.t.upper}(DISTINCT …) is not decomposable` };
   const inner = text(innerTokens.filter((t, n) => !(n === innerTokens.indexOf(innerSig[0]!) && isWord(t, 'ALL'))));
   const expr = text(ts.slice(0, close));
-  void nameOf;
   return { kind, expr, inner };
 }
 
-/** The two-phase plan of an application, or why it runs on one active replica. */
-export function twoPhasePlan(def: ApplicationDefinition): Decomposition {
+/**
+ * The two-phase plan of an application, or why it runs on one active replica. The general form's SUM, MIN
+ * and MAX partial columns are typed from the argument's column (DOUBLE for an expression) until
+ * worker/twoPhase.ts types them as DuckDB binds them (`types`).
+ */
+export function twoPhasePlan(def: ApplicationDefinition, types?: PartialTypes): Decomposition {
   try {
-    const inputs = def.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => inAppStreamName(i, k + 1)));
-    return decompose(def.code, inputs, def.outputs.map((o) => o.name));
+    const inputs = def.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({ name: inAppStreamName(i, k + 1), columns: i.columns })));
+    return decompose(def.code, inputs, def.outputs.map((o) => o.name), types);
   } catch (e) {
     return { decomposable: false, reason: (e as Error).message };
   }
@@ -164,4 +423,21 @@ export function twoPhasePlan(def: ApplicationDefinition): Decomposition {
 export function scaleOutMode(def: ApplicationDefinition): string {
   const d = twoPhasePlan(def);
   return d.decomposable ? 'replicas split the shards (two-phase aggregation)' : `one active replica (${d.reason})`;
+}
+
+/**
+ * The code the combiner's engine runs: the application's code with the general-form pumps blanked out
+ * (same length, so positions in error messages still point into the user's code) and their final pumps
+ * appended; simple-form pumps are skipped by name (their targets are filled by combine()).
+ */
+export function combinerCode(code: string, d: Extract<Decomposition, { decomposable: true }>): string {
+  const general = new Set(d.pumps.filter((p) => p.general).map((p) => p.name));
+  let out = code;
+  for (const s of parseStatements(code)) {
+    if (s.kind !== 'pump' || !general.has(s.name)) continue;
+    const last = s.select[s.select.length - 1]!;
+    const end = last.pos + last.text.length;
+    out = out.slice(0, s.pos) + out.slice(s.pos, end).replace(/[^\n]/g, ' ') + out.slice(end);
+  }
+  return d.finalCode ? `${out}\n${d.finalCode}` : out;
 }

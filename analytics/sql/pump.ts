@@ -213,7 +213,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     i = sig(close);
     const a = aliasAt(tokens, i, fromEnd);
     alias = a.alias ?? source;
-    rw.splice(sig(fromAt + 1), close, `${quote(workTable)} AS ${quote(alias)}`);
+    // The alias written after TABLE(…) is replaced too (it would follow the one given here).
+    rw.splice(sig(fromAt + 1), a.end ?? close, `${quote(workTable)} AS ${quote(alias)}`);
   } else {
     if (first?.kind !== 'ident' && first?.kind !== 'quoted') throw new SqlError(`expected a stream name after FROM but found '${first?.text ?? 'end'}'`, first?.pos ?? tokens[fromAt]!.pos);
     source = nameOf(first);
@@ -438,13 +439,14 @@ function topKItems(tokens: Token[], rw: Rewriter, at: number, fromEnd: number, w
 }
 
 /** `[AS] alias` at significant index `i` (before `end`). */
-function aliasAt(tokens: Token[], i: number, end: number): { alias?: string } {
+function aliasAt(tokens: Token[], i: number, end: number): { alias?: string; end?: number } {
   if (i >= end) return {};
-  let t = tokens[i];
-  if (isWord(t, 'AS')) t = tokens[skip(tokens, i + 1)];
+  let at = i;
+  if (isWord(tokens[at], 'AS')) at = skip(tokens, i + 1);
+  const t = tokens[at];
   if (!t || (t.kind !== 'ident' && t.kind !== 'quoted')) return {};
   if (t.kind === 'ident' && ['JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'ON', 'NATURAL', 'WHERE', 'GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'ORDER', 'UNION', 'LIMIT'].includes(t.upper)) return {};
-  return { alias: nameOf(t) };
+  return { alias: nameOf(t), end: at + 1 };
 }
 
 /**

@@ -21,6 +21,10 @@ export interface CombinerState {
   /** input/shard → its watermark; shards that ended. */
   wms: Record<string, number>;
   ended: string[];
+  /** input/shard → partial stream → the shard's event-time watermark (event-time pumps). */
+  ewms?: Record<string, Record<string, number>>;
+  /** input/shard → caught up and without records for a while: it does not hold event-time windows back. */
+  idle?: Record<string, boolean>;
 }
 
 /** Records for a Lambda output not yet delivered (runner.ts, lambdaOutput.ts). */

@@ -1,7 +1,8 @@
 // Phase 2 of two-phase aggregation, on the one replica holding the
 // application lease: reads the partials stream in order, keeps one partial per
 // window and shard, and closes a window once every input shard's watermark
-// has passed its end (a shard that ended, or whose lease is at SHARD_END, no
+// (ROWTIME, or for event-time pumps the shard's event-time watermark: its
+// greatest event time less the input's allowed lateness) has passed its end (a shard that ended, or whose lease is at SHARD_END, no
 // longer holds windows back; a shard nobody reads yet holds them all). The
 // combined rows (one per window and key) go into the pump's target stream of
 // the combiner's engine, which runs the rest of the application and whose
@@ -79,19 +80,36 @@ export class Combiner {
   private apply(m: PartialMessage): void {
     const id = `${m.input}/${m.shard}`;
     const st = this.state;
-    if (m.type === 'watermark') st.wms[id] = Math.max(st.wms[id] ?? Number.NEGATIVE_INFINITY, m.wm);
+    if (m.type === 'watermark') {
+      st.wms[id] = Math.max(st.wms[id] ?? Number.NEGATIVE_INFINITY, m.wm);
+      if (m.ewm) {
+        const e = ((st.ewms ??= {})[id] ??= {});
+        for (const [s, v] of Object.entries(m.ewm)) e[s] = Math.max(e[s] ?? Number.NEGATIVE_INFINITY, v);
+      }
+      if (m.idle !== undefined) (st.idle ??= {})[id] = m.idle;
+    }
     else if (m.type === 'end') { if (!st.ended.includes(id)) st.ended.push(id); this.required = undefined; }
     else if (m.type === 'partial') {
-      // A window already combined: this is the same partial published again after a move.
-      if (m.t <= (st.closedUpTo[m.stream] ?? Number.NEGATIVE_INFINITY)) return;
+      // A window already combined: the same partial published again after a move (dropped), or, for
+      // event time, rows a shard took in after the others had closed the window without it (it was idle).
+      if (m.t <= (st.closedUpTo[m.stream] ?? Number.NEGATIVE_INFINITY)) {
+        const p = this.plan.pumps.find((x) => x.partialStream === m.stream);
+        if (p?.eventTime && this.engine) {
+          for (const r of m.rows) this.engine.error('LATE_ROW', `partial aggregate of shard ${id} for the window ending ${new Date(m.t).toISOString()} arrived after the window closed on the other shards' event-time watermarks`, m.t, JSON.stringify(r), p.name);
+        }
+        return;
+      }
       const w = ((st.windows[m.stream] ??= {})[String(m.t)] ??= {});
       // One entry per shard and chunk: the same chunk published again replaces itself.
       w[`${id}#${m.chunk ?? 0}`] = m.rows;
     }
   }
 
+  private engine?: Engine;
+
   /** Applies what the partials stream holds, then combines the windows every shard has passed. */
   async step(engine: Engine): Promise<{ n: number; wm: number }> {
+    this.engine = engine;
     let n = 0;
     const info = await this.store.jsm.streams.info(this.stream);
     const last = Math.min(info.state.last_seq, this.state.seq + 2000);
@@ -113,14 +131,32 @@ export class Combiner {
     let wm = Number.POSITIVE_INFINITY;
     for (const id of required) wm = Math.min(wm, this.state.wms[id] ?? Number.NEGATIVE_INFINITY);
     if (wm === Number.POSITIVE_INFINITY) wm = Number.NEGATIVE_INFINITY;
-    for (const p of this.plan.pumps) await this.close(engine, p, wm);
+    for (const p of this.plan.pumps) await this.close(engine, p, p.eventTime ? this.eventWatermark(required, p.partialStream) : wm);
     return { n, wm };
+  }
+
+  private eventWatermark(required: string[], stream: string): number {
+    return eventWatermark(this.state, required, stream);
   }
 
   private async close(engine: Engine, p: PartialPump, wm: number): Promise<void> {
     const wins = this.state.windows[p.partialStream] ?? {};
     const ends = Object.keys(wins).map(Number).filter((t) => t <= wm).sort((a, b) => a - b);
     if (ends.length === 0) return;
+    if (p.general) {
+      // The general form: the final pump runs over the partial rows of the windows closing now.
+      const g = p.general;
+      const start = (end: number) => (p.window.fn === 'CUMULATE' ? Math.floor((end - 1) / p.window.sizeMs) * p.window.sizeMs : end - p.window.sizeMs);
+      const windows = ends.map((end) => {
+        const ws = start(end);
+        const rows = Object.values(wins[String(end)]!).flat().map((v) => ({ t: ws, v: g.timeColumn ? [...v, ws] : v }));
+        delete wins[String(end)];
+        return { start: ws, end, rows };
+      });
+      this.state.closedUpTo[p.partialStream] = Math.max(this.state.closedUpTo[p.partialStream] ?? Number.NEGATIVE_INFINITY, ends[ends.length - 1]!);
+      await engine.evaluateWindows(p.name, windows);
+      return;
+    }
     const cols = engine.columns(p.target)!;
     const at = p.targetColumns.map((c) => cols.findIndex((x) => x.name === c));
     const out: { t: number; v: Value[] }[] = [];
@@ -143,7 +179,26 @@ export class Combiner {
   }
 }
 
-/** One row per key from the partial rows of one window: COUNT and SUM add up, MIN/MAX compare, AVG divides the sums. */
+/**
+ * An event-time pump's watermark: the least of the required shards' event-time watermarks (a shard
+ * that has not reported one holds every window back); idle shards (caught up, no records for a while)
+ * are left out, and when every shard is idle the greatest counts (nothing is arriving anywhere).
+ */
+export function eventWatermark(state: Pick<CombinerState, 'ewms' | 'idle'>, required: string[], stream: string): number {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let active = false;
+  for (const id of required) {
+    const e = state.ewms?.[id]?.[stream];
+    if (e !== undefined) max = Math.max(max, e);
+    if (state.idle?.[id]) continue;
+    active = true;
+    min = Math.min(min, e ?? Number.NEGATIVE_INFINITY);
+  }
+  return active ? min : max;
+}
+
+/** Simple form: one row per key from the partial rows of one window: COUNT and SUM add up, MIN/MAX compare, AVG divides the sums. */
 export function combine(p: PartialPump, partials: Value[][]): Value[][] {
   const groups = new Map<string, Value[][]>();
   const keyOf = (r: Value[]) => {

@@ -13,8 +13,9 @@ import { createLogger } from '../../common/log.js';
 import { applicationsKv, readApplication, updateApplication } from '../../stream/applications.js';
 import { ApplicationLease } from './lease.js';
 import { ApplicationRunner } from './runner.js';
+import { verifiedPlan } from './twoPhase.js';
 import { s3ReferenceLoader } from './s3.js';
-import { twoPhasePlan, type Decomposition } from '../sql/decompose.js';
+import type { Decomposition } from '../sql/decompose.js';
 import { PartialWorkers } from './partials.js';
 import { ENV } from '../../contract/env.js';
 
@@ -69,10 +70,10 @@ class Worker {
     let plan: Extract<Decomposition, { decomposable: true }> | undefined;
     const def = this.config.application;
     if (def) {
-      const d = twoPhasePlan(def);
+      const refs = def.references.length ? await s3ReferenceLoader(this.config.s3Endpoint)(def.references) : [];
+      const d = await verifiedPlan(def, refs);
       if (d.decomposable) {
         plan = d;
-        const refs = def.references.length ? await s3ReferenceLoader(this.config.s3Endpoint)(def.references) : [];
         partials = new PartialWorkers({
           store: this.store, definition: def, decomposition: d, references: refs, start: this.config.startingPosition,
           failoverTimeMs: this.config.leaseMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,

@@ -28,11 +28,14 @@ import { InputFeed, inAppIndexOf, inputStreamName, type ShardPos } from './input
 export type PartialMessage =
   | { type: 'partial'; input: string; shard: string; stream: string; t: number; chunk: number; rows: Value[][] }
   | { type: 'errors'; input: string; shard: string; errors: [name: string, message: string, dataRowtime: number | null, dataRow: string, pump: string][] }
-  | { type: 'watermark'; input: string; shard: string; wm: number }
+  | { type: 'watermark'; input: string; shard: string; wm: number; ewm?: Record<string, number>; idle?: boolean }
   | { type: 'end'; input: string; shard: string };
 
 /** Partial rows per message (a row is a few dozen bytes of JSON; NATS takes 1 MiB by default). Tests lower it to exercise chunks. */
 const PARTIAL_CHUNK_ROWS = Number(process.env.SHARDLINE_TEST_PARTIAL_CHUNK_ROWS ?? 2000);
+
+/** A caught-up shard without records this long stops holding event-time windows back (tests lower it). */
+const EVENT_IDLE_MS = Number(process.env.SHARDLINE_EVENT_IDLE_MS ?? 5000);
 
 const token = (app: string) => createHash('sha256').update(app).digest('hex').slice(0, 20);
 export const partialsStreamName = (app: string) => `ANALYTICS_PARTIALS_${token(app)}`;
@@ -142,6 +145,7 @@ class ShardAggregator implements RecordProcessor {
   private head?: { revision: number; value: StateHead };
   private readonly holder = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   private writes = 0;
+  private rowsAt = Date.now();
   private fenced = false;
   private outbox: { m: PartialMessage; id: string }[] = [];
   private inApp: string[];
@@ -159,7 +163,10 @@ class ShardAggregator implements RecordProcessor {
     const o = this.w.opts;
     this.engine = await Engine.compile({
       code: o.decomposition.partialCode,
-      inputs: o.definition.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({ name: inAppStreamName(i, k + 1), columns: i.columns }))),
+      inputs: o.definition.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({
+        name: inAppStreamName(i, k + 1), columns: i.columns,
+        ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
+      }))),
       references: o.references,
     });
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
@@ -203,17 +210,39 @@ class ShardAggregator implements RecordProcessor {
     }
     for (let k = 0; k < this.inApp.length; k++) await engine.push(this.inApp[k]!, rows[k]!);
     const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
+    if (batch.records.length) this.rowsAt = Date.now();
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
+    // Idle (caught up, no records for EVENT_IDLE_MS): the shard's event-time windows close now, so that the
+    // combiner can leave it out of its event-time watermark without losing its rows; later rows for them are late.
+    const eventIdle = idle && Date.now() - this.rowsAt >= EVENT_IDLE_MS;
+    if (eventIdle) await engine.closeEventTimeWindows();
     this.collect(errors, firstPos);
     const published = await this.publishOutbox();
     // Watermarks at most every 250 ms (they only matter at window ends), and with every partial.
     if (Number.isFinite(wm) && wm > this.sentWm && (published || Date.now() - this.sentWmAt >= 250)) {
       this.sentWmAt = Date.now();
-      await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm });
+      await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm, ...this.eventTime(eventIdle) });
       this.sentWm = wm;
     }
     if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
+  }
+
+  /**
+   * Event-time pumps: each one's watermark on this shard (its greatest event time less the allowed
+   * lateness, where its engine closed windows), and whether the shard is idle (caught up and without
+   * records for EVENT_IDLE_MS), so that it does not hold the other shards' windows back.
+   */
+  private eventTime(idle: boolean): { ewm?: Record<string, number>; idle?: boolean } {
+    const pumps = this.w.opts.decomposition.pumps.filter((p) => p.eventTime);
+    if (!pumps.length) return {};
+    const st = this.engine!.snapshot().pumps;
+    const ewm: Record<string, number> = {};
+    for (const p of pumps) {
+      const c = st[p.name]?.closedUpTo;
+      if (c !== null && c !== undefined) ewm[p.partialStream] = c;
+    }
+    return { ewm, idle };
   }
 
   /** Messages for the windows the engine closed (one per window) and error rows, into the outbox. */
@@ -278,6 +307,7 @@ class ShardAggregator implements RecordProcessor {
     if (!this.engine) { await cp.checkpoint(); return; }
     // Every window of a finished shard is complete.
     await this.engine.advance(Number.MAX_SAFE_INTEGER);
+    await this.engine.closeEventTimeWindows();
     this.collect({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
     await this.publishOutbox();
     await this.save(cp);

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
-import { Engine, ERROR_STREAM, type Row } from '../engine/engine.js';
+import { Engine, ERROR_STREAM, type EngineSpec, type ReferenceTable, type Row } from '../engine/engine.js';
 import { render, type Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
 import { InputFeed, inAppIndexOf, inputStreamName } from './inputFeed.js';
@@ -16,7 +16,7 @@ import { deliverToFunction, functionUrl } from './lambdaOutput.js';
 import { httpEmit, postWithRetry, type PendingHttp } from './httpOutput.js';
 import type { ObjectStore } from 'nats';
 import type { ReferenceLoader } from './references.js';
-import type { Decomposition } from '../sql/decompose.js';
+import { combinerCode, type Decomposition } from '../sql/decompose.js';
 import { Combiner } from './combiner.js';
 
 export interface RunnerOptions {
@@ -67,16 +67,7 @@ export class ApplicationRunner {
     const d = this.o.definition;
     this.os = await checkpointStore(this.o.store);
     const references = d.references.length ? await this.o.loadReferences!(d.references) : [];
-    this.engine = await Engine.compile({
-      code: d.code,
-      // InputParallelism n: in-application streams <prefix>_001 … _00n, each fed a subset of the shards.
-      inputs: d.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({
-        name: inAppStreamName(i, k + 1), columns: i.columns,
-        ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
-      }))),
-      references,
-      skipPumps: this.o.combine?.pumps.map((p) => p.name),
-    });
+    this.engine = await Engine.compile(combinerSpec(d, references, this.o.combine));
     // A LambdaOutput without a URL is a configuration error: refuse to start rather than hold rows forever.
     for (const o of d.outputs) if (o.destination.kind === 'lambda') functionUrl(o.destination.arn, this.o.lambda?.functions ?? {});
     const ckpt = this.o.resume ? await loadCheckpoint(this.os, this.name) : undefined;
@@ -249,6 +240,27 @@ export class ApplicationRunner {
       this.undeliveredLambda.shift();
     }
   }
+}
+
+/**
+ * The engine of the application's runner. For the combiner of two-phase aggregation: simple-form pumps
+ * are left out (combine() fills their targets), general-form ones replaced by their final pumps, which
+ * read the combined partial rows as inputs of their own.
+ */
+export function combinerSpec(d: ApplicationDefinition, references: ReferenceTable[], combine?: Extract<Decomposition, { decomposable: true }>): EngineSpec {
+  return {
+    code: combine ? combinerCode(d.code, combine) : d.code,
+    // InputParallelism n: in-application streams <prefix>_001 … _00n, each fed a subset of the shards.
+    inputs: [
+      ...d.inputs.flatMap((i) => Array.from({ length: i.parallelism }, (_, k) => ({
+        name: inAppStreamName(i, k + 1), columns: i.columns,
+        ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
+      }))),
+      ...(combine?.pumps.flatMap((p) => (p.general ? [{ name: p.general.combineStream, columns: p.general.combineColumns }] : [])) ?? []),
+    ],
+    references,
+    skipPumps: combine?.pumps.filter((p) => !p.general).map((p) => p.name),
+  };
 }
 
 /** One output record: a JSON object of the stream's columns, or a CSV line. */

@@ -1,5 +1,6 @@
 // Watches a bucket on the S3 server the delivery worker writes to: when each
-// object first appeared in a listing (this process's clock), and, read back
+// object first appeared (in a listing, by this process's clock, or as the S3
+// server's object-created event: `created()`), and, read back
 // (gunzipped NDJSON, or Parquet read by DuckDB's read_parquet), how many
 // records each holds, which (`i`) and the oldest send time among them. The
 // benchmark's oracle: records are counted from S3, not from the worker's own
@@ -57,6 +58,15 @@ export class S3Tally {
       fresh++;
     }
     return fresh;
+  }
+
+  /** An object the S3 server reports stored at `atMs` (its object-created event); keys outside the prefix are ignored. */
+  created(key: string, atMs: number): void {
+    if (!key.startsWith(this.prefix)) return;
+    const o = this.objects.get(key);
+    if (!o) this.objects.set(key, { key, firstSeenMs: atMs });
+    // A retried flush overwrites its object: the first time it was stored is when it arrived.
+    else if (atMs < o.firstSeenMs) o.firstSeenMs = atMs;
   }
 
   /** A listing that must succeed (the final one): tried up to 10 times. */

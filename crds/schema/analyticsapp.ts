@@ -21,6 +21,10 @@ export const AnalyticsInput = z.object({
   startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST').describe('Where a new application starts reading.'),
   parallelism: z.number().int().min(1).max(64).default(1).describe('In-application streams for this input (KDA InputParallelism): <prefix>_001 … <prefix>_00n, the shards dealt out by index.'),
   columns: z.array(ColumnMapping).min(1).max(1000).describe('Mapping of record fields to SQL columns.'),
+  watermark: z.object({
+    column: SqlName().describe('The TIMESTAMP column holding each row\'s event time.'),
+    delaySeconds: z.number().min(0).max(86400).default(0).describe('Allowed lateness: a window closes once the event time seen passes its end by this much; later rows go to error_stream.'),
+  }).optional().describe('Event time for window table functions over this input (TUMBLE/HOP/CUMULATE/SESSION with DESCRIPTOR(column)).'),
 }).meta(cel({
   rule: '[has(self.dataStreamRef), has(self.deliveryStreamRef)].filter(x, x).size() == 1',
   message: 'exactly one of dataStreamRef or deliveryStreamRef',

@@ -9,7 +9,9 @@ export async function analyticsSqlError(d: ApplicationDefinition): Promise<strin
   try {
     const e = await Engine.compile({
       code: d.code,
-      inputs: d.inputs.flatMap((i) => inAppStreamNames(i).map((name) => ({ name, columns: i.columns }))),
+      inputs: d.inputs.flatMap((i) => inAppStreamNames(i).map((name) => ({
+        name, columns: i.columns, ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
+      }))),
       references: d.references.map((r) => ({ name: r.tableName, columns: r.columns, rows: [] })),
     });
     e.close();

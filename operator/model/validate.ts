@@ -69,6 +69,14 @@ export function validateAnalyticsApp(raw: unknown) {
     const n = [o.dataStreamRef, o.deliveryStreamRef, o.http, o.lambda].filter(Boolean).length;
     if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef, http or lambda`);
   }
+  // Event time: the watermark names one of the input's columns, a TIMESTAMP.
+  for (const [i, input] of r.spec.inputs.entries()) {
+    const w = input.watermark;
+    if (!w) continue;
+    const c = input.columns.find((x) => x.name.toUpperCase() === w.column.toUpperCase());
+    if (!c) return invalid(`spec.inputs[${i}].watermark.column: ${w.column} is not a column of the input`);
+    if (!/^\s*TIMESTAMP\b/i.test(c.sqlType)) return invalid(`spec.inputs[${i}].watermark.column: ${w.column} is ${c.sqlType}, not TIMESTAMP`);
+  }
   // The worker reaches a function named by ARN through one ARN → URL map.
   const urls = new Map<string, string>();
   for (const [i, o] of r.spec.outputs.entries()) {

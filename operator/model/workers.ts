@@ -126,6 +126,7 @@ export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, str
       format: i.format === 'CSV' ? { type: 'CSV' as const, rowDelimiter: '\n', columnDelimiter: ',' } : { type: 'JSON' as const, rowPath: '$' },
       encoding: 'UTF-8' as const,
       columns: i.columns.map((c) => ({ name: c.name, sqlType: c.sqlType, ...(c.mapping !== undefined ? { mapping: c.mapping } : {}) })),
+      ...(i.watermark ? { watermark: { column: i.watermark.column, delaySeconds: i.watermark.delaySeconds } } : {}),
     })),
     outputs: spec.outputs.map((o, n) => ({
       id: `${n + 1}.1`,

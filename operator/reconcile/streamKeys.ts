@@ -81,8 +81,8 @@ function rolledOut(dep: any): boolean {
  * for; a Stalled one (its reconcile cannot update its Deployment until its
  * user acts) would hold the swap forever, so it is not waited for: its pods,
  * holding the old key, read the new key's records through the kept copies
- * (the old id is then in keyHistory), but an analytics writer among them
- * fails its writes into the stream until it is fixed and rolls.
+ * (the old id is then in keyHistory). (No worker seals records into an
+ * encrypted stream yet: analytics/worker/emitter.ts refuses such outputs.)
  */
 export function workersWithoutKey(ctx: Context, ds: DataStream, keyId: string): string[] {
   const waiting: string[] = [];

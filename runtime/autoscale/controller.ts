@@ -47,6 +47,8 @@ export class Autoscaler {
   private timer?: NodeJS.Timeout;
   private kv?: KV;
   private busy = false;
+  /** The pass in progress (started by the timer). */
+  private running?: Promise<void>;
   /** uid → what was last recorded, to write only on change. */
   private readonly recorded = new Map<string, StreamScaling>();
   private readonly log: (msg: string) => void;
@@ -62,16 +64,26 @@ export class Autoscaler {
     // Every runtime listens (a new holder decides at once with history), only the lease holder acts.
     this.window.start();
     this.lease.start();
-    const tick = () => void this.evaluate().finally(() => {
-      if (this.timer !== undefined) this.timer = setTimeout(tick, this.opts.intervalMs ?? 1000).unref();
-    });
+    const tick = () => {
+      // A failed pass is logged and the next one comes; it must never become
+      // an unhandled rejection (one from a pass still running while the
+      // runtime closed its NATS connection failed whichever test ran next).
+      this.running = this.evaluate()
+        .catch((e) => this.log(`autoscaler: ${(e as Error)?.message ?? e}`))
+        .finally(() => {
+          this.running = undefined;
+          if (this.timer !== undefined) this.timer = setTimeout(tick, this.opts.intervalMs ?? 1000).unref();
+        });
+    };
     this.timer = setTimeout(tick, this.opts.intervalMs ?? 1000).unref();
   }
 
+  /** Resolves once no pass is running: the owner may close the store's connection after this. */
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.window.stop();
+    await this.running;
     await this.lease.stop();
   }
 

@@ -12,7 +12,22 @@ const MAX_KEPT_BYTES = 32 * MiB;
 /** Buffers kept between flushes: one per flush in progress, typically one per leased shard. */
 const KEEP = 4;
 
+/** An idle worker gives its kept buffers back after this long without a flush (a pod's memory limit counts them). */
+const IDLE_RELEASE_MS = 30_000;
+
 const free: Buffer[] = [];
+let lastUse = 0;
+let idleTimer: NodeJS.Timeout | undefined;
+
+function releaseWhenIdle(): void {
+  lastUse = Date.now();
+  idleTimer ??= setInterval(() => {
+    if (Date.now() - lastUse < IDLE_RELEASE_MS) return;
+    free.length = 0;
+    clearInterval(idleTimer);
+    idleTimer = undefined;
+  }, IDLE_RELEASE_MS).unref();
+}
 
 /** Powers of two from 1 MiB: a buffer fits the next flushes of about the same size. */
 const capacityFor = (size: number) => Math.max(MiB, 2 ** Math.ceil(Math.log2(size)));
@@ -26,5 +41,6 @@ export async function withScratch<T>(size: number, use: (b: Buffer) => Promise<T
     return await use(buf.subarray(0, size));
   } finally {
     if (free.length < KEEP) free.push(buf);
+    releaseWhenIdle();
   }
 }

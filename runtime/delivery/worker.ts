@@ -28,7 +28,7 @@ import { glueCatalogKv } from '../../stream/glueCatalog.js';
 const LEASE_TTL_MS = Number(process.env[ENV.deliveryLeaseMs] ?? 10_000);
 /** How often the definition is re-read (UpdateDestination, deletion). */
 const DEFINITION_POLL_MS = 1_000;
-/** An idle shard is polled this often: it bounds how late an interval flush can be. */
+/** An idle shard is polled this often (interval flushes have their own timer; an empty processRecords retries a failed flush). */
 const IDLE_READ_MS = 200;
 /** How often this worker's totals go to the state bucket (the operator's status reads them). */
 const STATS_MS = 2_000;

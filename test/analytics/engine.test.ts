@@ -220,6 +220,18 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
     expect((out.get('error_stream') ?? []).length).toBe(o.late);
   });
 
+  test.each(cases.slice(1))('%s: a snapshot holds each row once, and restored it continues with the oracle\'s results', async (_name, fn, assign) => {
+    const bs = batches(11);
+    const { out } = await run(tvf(fn), bs, { delayMs: 1500, restoreAt: 20 });
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(oracle(bs, assign, 1500).rows));
+    // Every row open in 3 (HOP 6 s / 2 s) or up to 4 (CUMULATE 8 s / 2 s) windows: the snapshot is not that many times the rows.
+    const e = await Engine.compile({ code: tvf(fn), inputs: [{ ...INPUT, watermark: { column: 'EVENT_TIME', delayMs: 1e9 } }] });
+    const rows = toRows(bs.flat());
+    await e.push(SRC, rows);
+    expect(JSON.stringify(e.snapshot()).length).toBeLessThan(2 * JSON.stringify(rows).length);
+    e.close();
+  });
+
   test('SESSION with PARTITION BY: sessions recomputed from scratch after every batch', async () => {
     // Sparse tickers so that gaps occur.
     const bs = batches(13, 40, 6, ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H']);

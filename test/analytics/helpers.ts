@@ -7,7 +7,9 @@ import path from 'node:path';
 import { KinesisClient, GetShardIteratorCommand, GetRecordsCommand, ListShardsCommand, PutRecordsCommand, CreateStreamCommand, DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { KinesisAnalyticsClient } from '@aws-sdk/client-kinesis-analytics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { TEST_CREDENTIALS } from '../harness/runtime.js';
+import { TEST_CREDENTIALS, type Stack } from '../harness/runtime.js';
+import type { AnalyticsAppSpec } from '../../crds/index.js';
+import { analyticsChildren } from '../../operator/model/workers.js';
 
 const CLI = path.resolve('dist/runtime/cli.js');
 
@@ -103,3 +105,17 @@ export async function waitFor<T>(what: string, f: () => Promise<T | undefined | 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The Deployment's container command line and environment for an AnalyticsApp (config file in a temporary directory). */
+export function deploymentCommand(stack: Stack, name: string, spec: AnalyticsAppSpec, streams: string[]) {
+  const app = { apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name, namespace: 'scale', uid: `u-${name}`, generation: 1 }, spec } as const;
+  const resolved = new Map(streams.map((s) => [s, { name: s, streamName: s, endpoint: stack.runtimes[0]!.endpoint }]));
+  const kids = analyticsChildren(app as any, spec, resolved, { image: 'shardline:test', natsUrl: stack.nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: stack.runtimes[0]!.endpoint });
+  const container = (kids.deployment as any).spec.template.spec.containers[0];
+  const mount = container.volumeMounts.find((m: any) => m.name === 'config').mountPath;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-scale-'));
+  fs.writeFileSync(path.join(dir, 'config.json'), (kids.configMap as any).data['config.json']);
+  const args = (container.args as string[]).map((a) => a.replace(mount, dir));
+  const env = Object.fromEntries((container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+  return { args, env, configFile: path.join(dir, 'config.json') };
+}

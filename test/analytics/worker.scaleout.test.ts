@@ -4,14 +4,11 @@
 // mid-run. Every window and key is emitted once, equal to an oracle computed
 // here from the records read back. InputParallelism 2 deals the shards out to
 // two in-application streams; the API validates it as AWS does.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { CreateApplicationCommand, DescribeApplicationCommand } from '@aws-sdk/client-kinesis-analytics';
 import { AnalyticsAppSpec } from '../../crds/index.js';
-import { analyticsChildren, analyticsDefinition } from '../../operator/model/workers.js';
+import { analyticsDefinition } from '../../operator/model/workers.js';
 import { startStack, type Stack } from '../harness/runtime.js';
-import { analyticsClient, createStream, putJson, readAll, sleep, spawnWorker, startWorker, waitFor, type WorkerProcess } from './helpers.js';
+import { analyticsClient, createStream, deploymentCommand, putJson, readAll, sleep, spawnWorker, startWorker, waitFor, type WorkerProcess } from './helpers.js';
 
 let stack: Stack;
 const workers: WorkerProcess[] = [];
@@ -24,20 +21,6 @@ afterAll(async () => {
   for (const w of workers) await w.kill();
   await stack?.stop();
 });
-
-/** The Deployment's container command line and environment for an AnalyticsApp (config file in a temporary directory). */
-function deploymentCommand(name: string, spec: AnalyticsAppSpec, streams: string[]) {
-  const app = { apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name, namespace: 'scale', uid: `u-${name}`, generation: 1 }, spec } as const;
-  const resolved = new Map(streams.map((s) => [s, { name: s, streamName: s, endpoint: stack.runtimes[0]!.endpoint }]));
-  const kids = analyticsChildren(app as any, spec, resolved, { image: 'shardline:test', natsUrl: stack.nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: stack.runtimes[0]!.endpoint });
-  const container = (kids.deployment as any).spec.template.spec.containers[0];
-  const mount = container.volumeMounts.find((m: any) => m.name === 'config').mountPath;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-scale-'));
-  fs.writeFileSync(path.join(dir, 'config.json'), (kids.configMap as any).data['config.json']);
-  const args = (container.args as string[]).map((a) => a.replace(mount, dir));
-  const env = Object.fromEntries((container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
-  return { args, env, configFile: path.join(dir, 'config.json') };
-}
 
 const held = (logs: string) => new Set([...logs.matchAll(/took (shardId-\d+)/g)].map((m) => m[1]));
 const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
@@ -70,7 +53,7 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
     ],
     replicas: 2,
   });
-  const cmd = deploymentCommand(name, spec, [trades, stats, errors]);
+  const cmd = deploymentCommand(stack, name, spec, [trades, stats, errors]);
   const a = spawnWorker(cmd.args, cmd.configFile, { ...cmd.env, ...env });
   workers.push(a);
   await waitFor('the first replica to combine', async () => /holds the application lease/.test(a.logs()));

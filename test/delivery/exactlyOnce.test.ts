@@ -21,12 +21,12 @@ afterAll(() => stack?.stop());
 /** Short leases: a killed worker's shards are free again quickly. */
 const worker = (name: string, env: Record<string, string> = {}): DeliveryProcess => stack.worker(name, { env: { SHARDLINE_DELIVERY_LEASE_MS: '1500', ...env } });
 
-async function create(name: string) {
+async function create(name: string, intervalSeconds = 0) {
   await fh.send(new CreateDeliveryStreamCommand({
     DeliveryStreamName: name,
     ExtendedS3DestinationConfiguration: {
       RoleARN: ROLE, BucketARN: `arn:aws:s3:::${BUCKET}`, Prefix: `${name}/`, CompressionFormat: 'GZIP',
-      BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 0 },
+      BufferingHints: { SizeInMBs: 1, IntervalInSeconds: intervalSeconds },
       ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'AppendDelimiterToRecord' }] },
     },
   }));
@@ -98,6 +98,25 @@ describe('exactly once under SIGKILL', () => {
       await w.kill('SIGTERM');
     }, 120_000);
   }
+
+  test('an interval flush (no further records to trigger it) killed after its upload is replayed, not doubled', async () => {
+    const name = 'fp-interval';
+    await create(name, 8);
+    const dying = worker(name, { SHARDLINE_FAILPOINTS: 'after-upload@1' });
+    const ids = await put(name, 300); // ~300 KiB: only the interval flushes it, 8 s after arrival
+    const exit = await dying.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    expect((await s3.list(BUCKET, `${name}/`)).length).toBe(1);
+    const w = worker(name);
+    for (let i = 0; i < 150 && !w.stderr().includes('replaying the flush'); i++) await new Promise((r) => setTimeout(r, 200));
+    expect(w.stderr()).toContain('replaying the flush');
+    await expectExactlyOnce(`${name}/`, ids);
+    // More records after the replay: a second interval flush, a second object.
+    ids.push(...(await put(name, 100)));
+    await expectExactlyOnce(`${name}/`, ids);
+    expect((await s3.list(BUCKET, `${name}/`)).length).toBe(2);
+    await w.kill('SIGTERM');
+  }, 120_000);
 
   test('SIGKILL at random moments while records keep coming', async () => {
     const name = 'random-kills';

@@ -127,6 +127,24 @@ describe('delivery worker', () => {
     await w.kill('SIGTERM');
   }, 60_000);
 
+  test('interval flush counts from arrival: records that waited before the worker read them go out IntervalInSeconds after they arrived', async () => {
+    const name = 'arrival';
+    await createDirect(name, { Prefix: 'arrival/', BufferingHints: { SizeInMBs: 5, IntervalInSeconds: 12 } });
+    const t0 = Date.now();
+    await putAll(name, ['a', 'b', 'c']);
+    const arrived = Date.now(); // they arrived between t0 and now
+    // 6 s of their 12 s pass before a worker exists; no further records come.
+    await new Promise((r) => setTimeout(r, 6000));
+    const w = worker(name);
+    const keys = await waitForObjects('arrival/', (ks) => ks.length > 0, 30_000);
+    const seen = Date.now();
+    expect(seen - t0).toBeGreaterThanOrEqual(12_000); // not before the interval
+    // Counted from when the worker read them it would be 18 s and more (6 s + start-up + 12 s); 4 s of slack.
+    expect(seen - arrived).toBeLessThan(12_000 + 4000);
+    expect((await s3.get(BUCKET, keys[0]!)).toString()).toBe('abc');
+    await w.kill('SIGTERM');
+  }, 60_000);
+
   test('Kinesis source with a custom prefix: ZIP, Snappy and HADOOP_SNAPPY objects read back; UpdateDestination bumps the version in names', async () => {
     await kinesis.send(new CreateStreamCommand({ StreamName: 'events', ShardCount: 2 }));
     await new Promise((r) => setTimeout(r, 500));

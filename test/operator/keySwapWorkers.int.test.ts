@@ -6,12 +6,13 @@
 // environment, ConfigMap and key files. Records sealed under the old key and
 // under the new one must all reach s3rver, delivered by the workers of every
 // generation, and a delivery stream created after the swap (its pods hold
-// only the new key) must deliver the old-key records still in retention.
+// only the new key) must deliver the old-key records still in retention. An
+// analytics worker reading a swapped stream gets the same key set and loses no row.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startControlPlane, CRD_FILES, until, type ControlPlane } from '../harness/kube.js';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
@@ -20,7 +21,7 @@ import { startDeliveryProcess, type DeliveryProcess } from '../harness/delivery.
 import { markPodReady, podEnv, podKeyFiles } from '../harness/pods.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { connectStreamStore, type StreamStore } from '../../operator/store/streamStore.js';
-import { ConfigMaps, DataStreams, DeliveryStreams, Deployments, Pods, Secrets } from '../../operator/kube/resources.js';
+import { AnalyticsApps, ConfigMaps, DataStreams, DeliveryStreams, Deployments, Pods, Secrets } from '../../operator/kube/resources.js';
 import { KMS_KEYS_DIR, WORKER_CONFIG_DIR } from '../../contract/mounts.js';
 import { ENV } from '../../contract/env.js';
 import type { RunningRuntime } from '../../runtime/server.js';
@@ -32,8 +33,8 @@ let op: OperatorHandle;
 let store: StreamStore;
 let tmp: string;
 type Pod =
-  | { kind: 'runtime'; rt: RunningRuntime & { endpoint: string }; c: KinesisClient; keys: string[] }
-  | { kind: 'delivery'; owner: string; proc: DeliveryProcess; keys: string[]; secrets: string[] };
+  | { kind: 'runtime'; owner: string; rt: RunningRuntime & { endpoint: string }; c: KinesisClient; keys: string[] }
+  | { kind: 'delivery' | 'analytics'; owner: string; proc: DeliveryProcess; keys: string[]; secrets: string[] };
 const pods = new Map<string, Pod>();
 
 beforeAll(async () => {
@@ -52,6 +53,14 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+// Each test's pods end with it.
+afterEach(async () => {
+  for (const p of pods.values()) await stopPod(p);
+  pods.clear();
+  ready.clear();
+  hold = () => false;
+});
+
 async function stopPod(p: Pod): Promise<void> {
   if (p.kind === 'runtime') { p.c.destroy(); await p.rt.close(); } else await p.proc.kill('SIGTERM');
 }
@@ -61,7 +70,7 @@ async function startPod(ns: string, pod: any): Promise<Pod | undefined> {
   const labels = pod.metadata.labels ?? {};
   const component = labels['app.kubernetes.io/component'];
   const instance = labels['app.kubernetes.io/instance'];
-  if (component === 'runtime' && instance !== 'roll') return undefined; // other streams' runtimes are not run here
+  if (component === 'runtime' && instance === 'other') return undefined; // that stream's runtime is not run here
   const dir = path.join(tmp, pod.metadata.name);
   const keyDir = path.join(dir, 'kms-keys');
   fs.mkdirSync(keyDir, { recursive: true });
@@ -70,9 +79,9 @@ async function startPod(ns: string, pod: any): Promise<Pod | undefined> {
   const keys = Object.keys(files).sort();
   if (component === 'runtime') {
     const rt = await startInProcess(nats.url, { kmsKeysFile: keyDir });
-    return { kind: 'runtime', rt, c: sdkClient(rt.endpoint, { http1: true }), keys };
+    return { kind: 'runtime', owner: instance, rt, c: sdkClient(rt.endpoint, { http1: true }), keys };
   }
-  if (component !== 'delivery') return undefined;
+  if (component !== 'delivery' && component !== 'analytics') return undefined;
   // The container: its args and env, with the mounted paths (ConfigMap, key ring) in this pod's directory.
   const container = pod.spec.containers[0];
   const configVol = pod.spec.volumes.find((v: any) => v.name === 'config');
@@ -84,10 +93,11 @@ async function startPod(ns: string, pod: any): Promise<Pod | undefined> {
     env[ENV.kmsKeysFile] = keyDir;
   }
   const args = (container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, dir));
+  // `shardline delivery|analytics`: the harness's process starter runs any subcommand of the CLI.
   const proc = startDeliveryProcess(args, { ...env, PATH: process.env.PATH ?? '', HOME: dir }, { cleanEnv: true });
   const vol = pod.spec.volumes.find((v: any) => v.name.startsWith('kms-keys'));
   const secrets = (vol?.projected?.sources ?? []).map((s: any) => s.secret.name).sort();
-  return { kind: 'delivery', owner: instance, proc, keys, secrets };
+  return { kind: component, owner: instance, proc, keys, secrets };
 }
 
 /** Pods whose process runs but which are not reported Ready while `hold` says so (a slow pod holding up a roll). */
@@ -263,4 +273,112 @@ test('delivery workers hold the stream key set through a key swap and deliver ev
     expect(p.keys.every((k) => k === 'key-a_key' || k === 'key-b_key')).toBe(true);
     expect(p.secrets.every((s) => s === 'key-a' || s === 'key-b')).toBe(true);
   }
+}, 300_000);
+
+/** Every record of `stream` read through runtime pod `c` (from TRIM_HORIZON). */
+async function readStream(c: KinesisClient, stream: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const sh of (await c.send(new ListShardsCommand({ StreamName: stream }))).Shards!) {
+    let it = (await c.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: sh.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    for (;;) {
+      const r = await c.send(new GetRecordsCommand({ ShardIterator: it }));
+      for (const x of r.Records!) out.push(Buffer.from(x.Data!).toString());
+      if (r.Records!.length === 0 || !r.NextShardIterator) break;
+      it = r.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+test('an analytics worker reading a stream whose key is swapped holds the stream\'s key set and loses no row', async () => {
+  const ns = await cp.namespace('keyswap-analytics');
+  const key = () => randomBytes(32).toString('base64');
+  for (const name of ['key-a', 'key-b']) {
+    await cp.client.create(Secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData: { key: key() } });
+  }
+  // The output is not encrypted (the analytics worker does not seal outputs yet); `in`'s runtime pod reads it.
+  // No read quota: the test polls the output stream.
+  const stream = (name: string, encryption?: unknown) => ({
+    apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name, namespace: ns },
+    spec: { shards: 1, replicas: 1, enforceQuotas: false, runtime: { dedicated: true, replicas: 1 }, ...(encryption ? { encryption } : {}) },
+  });
+  await cp.client.create(DataStreams, stream('in', { keySecretRef: { name: 'key-a', key: 'key' } }));
+  await cp.client.create(DataStreams, stream('out'));
+  await cp.client.create(AnalyticsApps, {
+    apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name: 'copy', namespace: ns },
+    spec: {
+      inputs: [{ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'in' }, startingPosition: 'TRIM_HORIZON', columns: [{ name: 'N', sqlType: 'INTEGER', mapping: '$.n' }] }],
+      sql: 'CREATE OR REPLACE STREAM "DEST" (N INTEGER);\nCREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST" SELECT STREAM N FROM "SOURCE_SQL_STREAM_001";',
+      outputs: [{ name: 'DEST', dataStreamRef: { name: 'out' }, format: 'JSON' }],
+    },
+  });
+
+  const acked: number[] = [];
+  const failures: string[] = [];
+  const seen = new Set<string>();
+  let n = 0;
+  const runtime = (owner: string) => [...pods.values()].find((p) => p.kind === 'runtime' && p.owner === owner) as Extract<Pod, { kind: 'runtime' }> | undefined;
+  const analyticsPods = () => [...pods.values()].filter((p) => p.kind === 'analytics');
+  const step = async () => {
+    const rec = await store.get('in');
+    await kubelet(ns);
+    for (const p of analyticsPods()) seen.add(`${p.keys.join('+')}@${rec?.encryption.keyId}`);
+    const rt = runtime('in');
+    if (!rt || rec?.encryption.type !== 'KMS') return;
+    const v = n++;
+    try {
+      await rt.c.send(new PutRecordCommand({ StreamName: 'in', PartitionKey: String(v), Data: Buffer.from(JSON.stringify({ n: v })) }));
+      acked.push(v);
+    } catch (e) {
+      failures.push(`record names ${rec?.encryption.keyId}: ${(e as Error).name}: ${(e as Error).message}`);
+    }
+  };
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await step().catch((e) => { if (!/not found|404/i.test(String(e))) console.warn('kubelet pass', e); });
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  const rows = async () => {
+    const rt = runtime('in');
+    return rt ? (await readStream(rt.c, 'out')).map((r) => JSON.parse(r).N as number).sort((a, b) => a - b) : [];
+  };
+  try {
+    await until('worker running on key-a', async () => (await store.get('in'))?.encryption.keyId === 'key-a_key' && analyticsPods().length === 1 && (await rows()).length >= 5, 90_000, 500).catch(async (e) => {
+      for (const p of analyticsPods()) console.log('analytics pod', p.keys, p.kind !== 'runtime' ? p.proc.stderr() : '');
+      throw e;
+    });
+    hold = (p) => p.kind === 'analytics' && p.keys.includes('key-b_key');
+    await cp.client.patch(DataStreams, ns, 'in', { spec: { encryption: { keySecretRef: { name: 'key-b', key: 'key' } } } });
+    await until('DataStream waits for the analytics roll', async () =>
+      (await cp.client.get<any>(DataStreams, ns, 'in')).status?.conditions?.find((x: any) => x.type === 'Ready')?.reason === 'KeySwapWaitingForWorkers'
+        && analyticsPods().some((p) => p.keys.includes('key-b_key')), 60_000);
+    // The old generation stops: the new one (holding both keys of `in`) takes over.
+    const old = analyticsPods().find((p) => !p.keys.includes('key-b_key'));
+    if (old && old.kind !== 'runtime') await old.proc.kill('SIGTERM');
+    const heldAcked = acked.length;
+    await until('writes while held', async () => acked.length >= heldAcked + 10, 30_000);
+    const writtenWhileHeld = [...acked];
+    await until('the new generation copied them', async () => {
+      const got = new Set(await rows());
+      return writtenWhileHeld.every((v) => got.has(v));
+    }, 90_000, 500);
+    expect((await store.get('in'))?.encryption.keyId).toBe('key-a_key');
+    hold = () => false;
+    await until('record names key-b', async () => (await store.get('in'))?.encryption.keyId === 'key-b_key', 90_000);
+    await until('only new-key analytics pods', async () => analyticsPods().length === 1 && analyticsPods().every((p) => p.keys.join() === 'key-b_key'), 60_000);
+    const before = acked.length;
+    await until('records written after the swap', async () => acked.length >= before + 5, 30_000);
+  } finally {
+    running = false;
+    await loop;
+  }
+  expect(failures).toEqual([]);
+  const want = [...acked].sort((a, b) => a - b);
+  await until('every row copied', async () => (await rows()).length >= want.length, 90_000, 500).catch(() => undefined);
+  expect(await rows()).toEqual(want);
+  expect([...seen]).toEqual(expect.arrayContaining(['key-a_key@key-a_key', 'key-a_key+key-b_key@key-a_key', 'key-b_key@key-b_key']));
+  expect([...seen]).not.toContain('key-b_key@key-a_key');
+  expect([...seen]).not.toContain('key-a_key@key-b_key');
 }, 300_000);

@@ -193,6 +193,16 @@ describe('worker models', () => {
     expect(validateAnalyticsApp({ ...spec, outputs: [{ name: 'O', format: 'JSON' }] })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
     expect(validateDeliveryStream({ source: { dataStreamRef: { name: 'o' } } })).toMatchObject({ ok: false, reason: 'InvalidSpec' });
   });
+  test('analytics input watermark (event time): into the worker\'s definition; the column must be a TIMESTAMP of the input', () => {
+    const input = (watermark: unknown) => ({ name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'orders' }, columns: [{ name: 'A', sqlType: 'INTEGER' }, { name: 'AT', sqlType: 'TIMESTAMP' }], watermark });
+    const spec = AnalyticsAppSpec.parse({ inputs: [input({ column: 'AT', delaySeconds: 2 })], sql: 'x', outputs: [{ name: 'S', dataStreamRef: { name: 'orders' } }] });
+    expect(validateAnalyticsApp(spec)).toMatchObject({ ok: true });
+    const config = JSON.parse((analyticsChildren(owner('AnalyticsApp') as any, spec, new Map(), settings).configMap as any).data['config.json']);
+    expect(config.application.inputs[0].watermark).toEqual({ column: 'AT', delaySeconds: 2 });
+    expect(validateAnalyticsApp({ ...spec, inputs: [input({ column: 'NOPE' })] })).toMatchObject({ ok: false, message: expect.stringContaining('NOPE is not a column of the input') });
+    expect(validateAnalyticsApp({ ...spec, inputs: [input({ column: 'A' })] })).toMatchObject({ ok: false, message: expect.stringContaining('A is INTEGER, not TIMESTAMP') });
+    expect(AnalyticsAppSpec.safeParse({ ...spec, inputs: [input({ column: 'AT', delaySeconds: -1 })] }).success).toBe(false);
+  });
   test('worker key mounts during a key swap: the runtime\'s key set (new + previous, optional), one directory; a worker of two streams holds exactly both sets', () => {
     const orders = ds({ encryption: { keySecretRef: { name: 'key-b', key: 'key' } } }).spec;
     const previous = { name: 'key-a', key: 'k1' };

@@ -288,7 +288,11 @@ test('spec.autoscaling with minReplicas above maxReplicas: Ready=False InvalidSp
   // Fixed: the Deployment starts from spec.replicas within the bounds (3 → 2, the max).
   await cp.client.patch(DeliveryStreams, n, 'bad', { spec: { autoscaling: { minReplicas: 1, maxReplicas: 2 } } });
   await until('Deployment at maxReplicas', async () => (await cp.client.get<any>(Deployments, n, 'bad-delivery'))?.spec.replicas === 2, 30_000);
-  const o = await cp.client.get<any>(DeliveryStreams, n, 'bad');
+  // The status is written after the Deployment (same reconcile): wait for it rather than read once.
+  const o = await until('status.autoscaling.lastDecision', async () => {
+    const x = await cp.client.get<any>(DeliveryStreams, n, 'bad');
+    return x?.status?.autoscaling?.lastDecision && x;
+  }, 30_000);
   expect(o.status.autoscaling.lastDecision).toMatchObject({ action: 'spec', fromReplicas: 3, toReplicas: 2 });
   // Autoscaling off: spec.replicas is the replica count again, and status.autoscaling is gone.
   await cp.client.patch(DeliveryStreams, n, 'bad', [{ op: 'remove', path: '/spec/autoscaling' }]);
