@@ -6,10 +6,11 @@
 // by an AnalyticsApp-style inline definition in two-phase mode (partials and
 // combiner). Oracles: tumbling counts computed here from the records put and
 // their stored arrival times. Then a missing delivery stream: StartApplication
-// refuses it, and a worker whose input vanished reports it on the application.
+// refuses it, and a worker whose input vanished reports it on the application;
+// DiscoverInputSchema and UpdateApplication with delivery stream ARNs.
 import { FirehoseClient, CreateDeliveryStreamCommand, DeleteDeliveryStreamCommand, DescribeDeliveryStreamCommand, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import {
-  CreateApplicationCommand, DescribeApplicationCommand, StartApplicationCommand, type KinesisAnalyticsClient,
+  CreateApplicationCommand, DescribeApplicationCommand, DiscoverInputSchemaCommand, StartApplicationCommand, UpdateApplicationCommand, type KinesisAnalyticsClient,
 } from '@aws-sdk/client-kinesis-analytics';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { startStack, TEST_CREDENTIALS, type Stack } from '../harness/runtime.js';
@@ -152,6 +153,12 @@ test('a Direct PUT delivery stream fed by PutRecordBatch, read through KinesisFi
   expect(want.length).toBeGreaterThan(8);
   expect(await rowsOf('click-counts', want.length)).toEqual(want);
   expect(w.logs()).not.toMatch(/Error:|cannot run/);
+
+  // DiscoverInputSchema on the delivery stream samples the same records.
+  const found = await ka.send(new DiscoverInputSchemaCommand({ ResourceARN: dsArn, RoleARN: ROLE, InputStartingPositionConfiguration: { InputStartingPosition: 'TRIM_HORIZON' } }));
+  expect(found.InputSchema!.RecordColumns!.map((c) => [c.Name, c.Mapping]).sort()).toEqual([['PAGE', '$.page'], ['USER', '$.user']]);
+  expect(found.RawInputRecords!.length).toBeGreaterThan(0);
+  for (const r of found.RawInputRecords!) expect(PAGES).toContain(JSON.parse(r).page);
 });
 
 test('a delivery stream with a Kinesis source, read in two-phase mode: tumbling counts equal the oracle', async () => {
@@ -215,4 +222,18 @@ test('a missing delivery stream: StartApplication refuses it; a worker whose inp
   expect(w.logs()).toMatch(/cannot run: input 1\.1: delivery stream short-lived does not exist/);
 
   await expect(start()).rejects.toMatchObject({ name: 'InvalidApplicationConfigurationException', message: 'Input delivery stream short-lived does not exist.' });
+  await expect(ka.send(new DiscoverInputSchemaCommand({ ResourceARN: dsArn, RoleARN: ROLE, InputStartingPositionConfiguration: { InputStartingPosition: 'NOW' } })))
+    .rejects.toMatchObject({ name: 'ResourceNotFoundException', message: 'Delivery stream short-lived under account 000000000000 not found.' });
+
+  // UpdateApplication points the input at another delivery stream; then it starts.
+  const other = await createDeliveryStream('long-lived');
+  const cur = (await ka.send(new DescribeApplicationCommand({ ApplicationName: 'short' }))).ApplicationDetail!;
+  await ka.send(new UpdateApplicationCommand({
+    ApplicationName: 'short', CurrentApplicationVersionId: cur.ApplicationVersionId!,
+    ApplicationUpdate: { InputUpdates: [{ InputId: id, KinesisFirehoseInputUpdate: { ResourceARNUpdate: other, RoleARNUpdate: ROLE } }] },
+  }));
+  const updated = (await ka.send(new DescribeApplicationCommand({ ApplicationName: 'short' }))).ApplicationDetail!;
+  expect(updated.InputDescriptions![0]!.KinesisFirehoseInputDescription!.ResourceARN).toBe(other);
+  await start();
+  await waitFor('RUNNING', async () => (await ka.send(new DescribeApplicationCommand({ ApplicationName: 'short' }))).ApplicationDetail!.ApplicationStatus === 'RUNNING', 20000);
 });
