@@ -8,7 +8,7 @@ import type { Store } from '../../stream/connect.js';
 import { Engine, ERROR_STREAM, type EngineSpec, type ReferenceTable, type Row } from '../engine/engine.js';
 import { render, type Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
-import { InputFeed, inAppIndexOf } from './inputFeed.js';
+import { InputFeed, inAppIndexOf, inputStreamName } from './inputFeed.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingLambda, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
@@ -88,9 +88,8 @@ export class ApplicationRunner {
       this.combiner.restore(ckpt?.combiner);
     }
     for (const i of this.o.combine ? [] : d.inputs) {
-      if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
       const feed = new InputFeed({
-        store: this.o.store, applicationName: this.name, inputId: i.id, streamName: i.source.name,
+        store: this.o.store, applicationName: this.name, inputId: i.id, streamName: await inputStreamName(this.o.store, i),
         start: this.o.startingPositions[i.id] ?? 'NOW', saved: { ...(ckpt?.sequences?.[i.id] ?? {}) }, fresh: !ckpt,
         failoverTimeMs: this.o.leaseMs, log: this.o.log,
       });

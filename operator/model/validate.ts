@@ -64,6 +64,9 @@ export function validateAnalyticsApp(raw: unknown) {
   if (!r.ok) return r;
   const scaling = autoscalingError(r.spec.autoscaling);
   if (scaling) return invalid(scaling);
+  for (const [n, i] of r.spec.inputs.entries()) {
+    if (!i.dataStreamRef === !i.deliveryStreamRef) return invalid(`spec.inputs[${n}]: exactly one of dataStreamRef or deliveryStreamRef`);
+  }
   for (const [i, o] of r.spec.outputs.entries()) {
     const n = [o.dataStreamRef, o.deliveryStreamRef, o.http, o.lambda].filter(Boolean).length;
     if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef, http or lambda`);

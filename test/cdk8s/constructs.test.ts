@@ -75,6 +75,21 @@ test('AnalyticsApp: inputs and outputs by object; default in-application stream 
   expect(() => AnalyticsAppSpec.parse(a.spec)).not.toThrow();
 });
 
+test('AnalyticsApp reading a DeliveryStream (KinesisFirehoseInput): inputs[].deliveryStreamRef', () => {
+  const c = chart();
+  const lake = { bucketName: 'lake', endpoint: 'http://minio:9000' };
+  const direct = new DeliveryStream(c, 'direct', { metadata: { name: 'direct' }, destination: S3Destination.bucket(lake) });
+  new AnalyticsApp(c, 'app', {
+    metadata: { name: 'clicks-app' },
+    sql: 'CREATE STREAM "DESTINATION_SQL_STREAM" (page VARCHAR(8));',
+    inputs: [{ stream: direct, columns: [{ name: 'page', sqlType: 'VARCHAR(8)' }] }],
+  });
+  const a = Testing.synth(c).find((x) => x.kind === 'AnalyticsApp');
+  expect(a.spec.inputs[0]).toMatchObject({ name: 'SOURCE_SQL_STREAM_001', deliveryStreamRef: { name: 'direct' } });
+  expect(a.spec.inputs[0].dataStreamRef).toBeUndefined();
+  expect(AnalyticsAppSpec.parse(a.spec).inputs).toEqual(a.spec.inputs);
+});
+
 test('Pipeline (L3): stream -> delivery -> analytics -> results, all referring to each other', () => {
   const c = chart();
   const p = new Pipeline(c, 'clickstream', {
