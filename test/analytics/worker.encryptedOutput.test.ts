@@ -14,9 +14,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { StartStreamEncryptionCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startNats, type NatsServers } from '../harness/nats.js';
-import { sdkClient, startInProcess } from '../harness/runtime.js';
+import { sdkClient, startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { isSealed } from '../../stream/batchCipher.js';
+import { CreateDeliveryStreamCommand, DescribeDeliveryStreamCommand, FirehoseClient, StartDeliveryStreamEncryptionCommand } from '@aws-sdk/client-firehose';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { isSealed, openBatch } from '../../stream/batchCipher.js';
+import { KeyRing } from '../../stream/keyring.js';
+import { decodeBatch } from '../../stream/recordBatch.js';
+import { getDeliveryStream, openDeliveryStore } from '../../stream/deliveryStreams.js';
 import { getStream } from '../../stream/streams.js';
 import { jsStreamName } from '../../stream/names.js';
 import { createStream, putJson, readAll, sleep, startWorker, waitFor, type WorkerProcess } from './helpers.js';
@@ -178,3 +183,48 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "ROWS_OUT" SELECT STREAM K, I FROM "SO
   expect(await outputRows('nokey-out', want.length, keyed)).toEqual(want);
   for (const m of await rawMessages('nokey-out')) expect(isSealed(m)).toBe(true);
 }, 120_000);
+
+test('delivery stream output with StartDeliveryStreamEncryption: rows sealed into the backing stream with its key', async () => {
+  const fh = new FirehoseClient({ endpoint: rt.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  try {
+    await createStream(k, 'fh-in', 1);
+    await fh.send(new CreateDeliveryStreamCommand({
+      DeliveryStreamName: 'enc-archive', DeliveryStreamType: 'DirectPut',
+      ExtendedS3DestinationConfiguration: { RoleARN: 'arn:aws:iam::000000000000:role/firehose', BucketARN: 'arn:aws:s3:::unused', Prefix: 'x/' },
+    }));
+    await waitFor('delivery stream ACTIVE', async () =>
+      (await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'enc-archive' }))).DeliveryStreamDescription!.DeliveryStreamStatus === 'ACTIVE');
+    await fh.send(new StartDeliveryStreamEncryptionCommand({
+      DeliveryStreamName: 'enc-archive',
+      DeliveryStreamEncryptionConfigurationInput: { KeyType: 'CUSTOMER_MANAGED_CMK', KeyARN: `arn:aws:kms:us-east-1:000000000000:key/${KEY_ID}` },
+    }));
+    const backing = (await getDeliveryStream(await openDeliveryStore(rt.ctx.store), 'enc-archive'))!.sourceStream;
+    await waitFor('backing stream encrypted', async () => (await getStream(rt.ctx.store, backing))?.encryption.type === 'KMS');
+    const docs = Array.from({ length: 60 }, (_, i) => ({ k: KEYS[i % KEYS.length], i }));
+    await putJson(k, 'fh-in', docs);
+    const config = countsApp('fh-rows', 'fh-in', 'unused');
+    config.application.code = `CREATE OR REPLACE STREAM "ROWS_OUT" (K VARCHAR(16), I INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "ROWS_OUT" SELECT STREAM K, I FROM "SOURCE_SQL_STREAM_001";`;
+    config.application.inputs[0]!.columns.push({ name: 'I', sqlType: 'INTEGER', mapping: '$.i' });
+    (config.application as any).outputs = [{ id: '1.1', name: 'ROWS_OUT', destination: { kind: 'firehose', name: 'enc-archive' }, format: 'JSON' }];
+    const w = startWorker(config, { SHARDLINE_KMS_KEYS_FILE: keysFile });
+    workers.push(w);
+    // Opened with a key ring of its own (the file), independent of the worker's.
+    const ring = new KeyRing({ file: keysFile });
+    const want = docs.map((d) => JSON.stringify({ K: d.k, I: d.i })).sort();
+    let got: string[] = [];
+    await waitFor('every row in the backing stream', async () => {
+      const raw = await rawMessages(backing);
+      got = [];
+      for (const m of raw) {
+        expect(isSealed(m)).toBe(true);
+        expect(m.includes(Buffer.from('"K":"'))).toBe(false);
+        for (const r of decodeBatch(openBatch(m, ring)).records) got.push(JSON.stringify(JSON.parse(r.data.toString('utf8'))));
+      }
+      return got.length >= want.length;
+    }, 30_000).catch((e) => { throw new Error(`${(e as Error).message} (${got.length}/${want.length}): ${w.logs()}`); });
+    expect(got.sort()).toEqual(want);
+  } finally {
+    fh.destroy();
+  }
+}, 60_000);
