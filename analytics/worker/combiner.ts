@@ -44,6 +44,9 @@ export class Combiner {
 
   /** A checkpoint holding `seq` is saved: what it covers is no longer needed (purged every 10 s at most). */
   async committed(seq: number): Promise<void> {
+    // Nothing applied yet: nothing to purge. And never purge {seq: 1}: nats-server (2.9.10 measured) takes
+    // a purge up to sequence 1 as "purge everything", which would drop partials no checkpoint covers.
+    if (seq < 1) return;
     if (Date.now() - this.purgedAt < 10_000) return;
     this.purgedAt = Date.now();
     await this.store.jsm.streams.purge(this.stream, { seq: seq + 1 }).catch((e) => this.log(`combiner: purging partials: ${(e as Error).message}`));
