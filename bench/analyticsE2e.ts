@@ -393,6 +393,7 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
     const poller = (async () => {
       while (polling) {
         await reader.poll();
+        await errorRows.poll();
         await sleep(50);
       }
     })();
@@ -420,11 +421,11 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
     const sentAt = Date.now();
     const until = sentAt + 60_000;
     const sumN = () => [...windows.values()].reduce((a, x) => a + x.n, 0);
-    while (sumN() < bids && Date.now() < until) await sleep(100);
+    // Late rows (error_stream LATE_ROW) are in no window: they count as done too.
+    while (sumN() + errorSummary(errorRows.rows).lateBids < bids && Date.now() < until) await sleep(100);
     const lastWindowS = (Date.now() - sentAt) / 1000;
     polling = false;
     await poller;
-    await errorRows.poll();
     const errs = errorSummary(errorRows.rows);
     const cores = (cpuSeconds(w.proc.pid) - cpu0) / ((Date.now() - t0) / 1000);
     const arrival = new Samples();
