@@ -27,7 +27,7 @@ maybe('kubectl kustomize config/default: CRDs, RBAC, operator, 3-server NATS, on
   expect(conf).toMatch(/jetstream/);
   expect(conf.match(/nats:\/\/nats-\d\.nats-cluster/g)).toHaveLength(3);
   // Least privilege: no wildcards; delete only for children no owner reference cleans up
-  // (a stream moving to the shared endpoint); Secrets read one at a time.
+  // (a stream moving to the shared endpoint, an API-created definition deleted); Secrets read one at a time.
   const rules = byKind('ClusterRole')[0].rules;
   for (const r of rules) {
     expect(r.verbs).not.toContain('*');
