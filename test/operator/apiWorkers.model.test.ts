@@ -31,7 +31,7 @@ test('delivery children: no owner, labelled, S3 credentials by secretKeyRef, sto
     expect(o.metadata.ownerReferences).toBeUndefined();
     expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'shardline-operator', 'shardline.dev/api-definition': 'delivery', 'shardline.dev/definition-uid': 'f00d' });
   }
-  expect(JSON.parse(configMap.data!['config.json'])).toEqual({ deliveryStreamName: 'Clicks', s3: { endpoint: 'http://minio:9000', region: 'eu-west-1', forcePathStyle: true } });
+  expect(JSON.parse((configMap as any).data['config.json'])).toEqual({ deliveryStreamName: 'Clicks', s3: { endpoint: 'http://minio:9000', region: 'eu-west-1', forcePathStyle: true } });
   const c = (deployment as any).spec.template.spec.containers[0];
   expect(c.args).toEqual(['delivery', '--config', '/etc/shardline/config/config.json']);
   expect(c.env).toEqual(expect.arrayContaining([
@@ -44,7 +44,7 @@ test('delivery children: no owner, labelled, S3 credentials by secretKeyRef, sto
 
 test('analytics children: one replica, the application read from the store by name', () => {
   const { configMap, deployment } = apiAnalyticsChildren({ name: 'my_app', uid: '1700000000000' }, 'ns', settings);
-  expect(JSON.parse(configMap.data!['config.json'])).toEqual({ applicationName: 'my_app' });
+  expect(JSON.parse((configMap as any).data['config.json'])).toEqual({ applicationName: 'my_app' });
   expect((deployment as any).spec.replicas).toBe(1);
   expect((deployment as any).spec.template.spec.containers[0].args).toEqual(['analytics', '--config', '/etc/shardline/config/config.json']);
   expect((deployment as any).spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain('AWS_ACCESS_KEY_ID');
