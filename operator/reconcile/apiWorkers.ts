@@ -8,6 +8,7 @@ import type { KubeObject } from '../kube/client.js';
 import { API_DEFINITION_LABEL, apiAnalyticsChildren, apiDeliveryChildren } from '../model/apiWorkers.js';
 import { ensureChildren } from './children.js';
 import type { Context, Result } from './context.js';
+import { StoreNotReadyError } from '../store/streamStore.js';
 
 export type ApiWorkerKind = 'delivery' | 'analytics';
 
@@ -17,7 +18,14 @@ const reported = new Set<string>();
 export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<Result> {
   const api = ctx.apiWorkers;
   if (!api || (kind !== 'delivery' && kind !== 'analytics')) return {};
-  const store = await ctx.store();
+  let store;
+  try {
+    store = await ctx.store();
+  } catch (e) {
+    // The connection logs its own progress while NATS comes up; a failing pass here would only add error lines.
+    if (e instanceof StoreNotReadyError) return { requeueAfterMs: 5_000 };
+    throw e;
+  }
   if (!store.apiDefinitions) return {};
   const defs = await store.apiDefinitions();
 
