@@ -38,7 +38,10 @@ function packageRoot(): string {
 
 /** The resources of a kustomization, recursively, in kustomize's order, and the labels it adds. */
 function resourcesOf(dir: string): { objects: Obj[]; labels: Record<string, string> } {
-  const k = parse(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[]; labels?: { pairs: Record<string, string> }[] };
+  const k = parse(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as {
+    resources?: string[]; labels?: { pairs: Record<string, string> }[];
+    patches?: { target: { kind: string; name: string }; patch: string }[];
+  };
   const objects: Obj[] = [];
   let labels: Record<string, string> = {};
   for (const r of k.resources ?? []) {
@@ -52,7 +55,27 @@ function resourcesOf(dir: string): { objects: Obj[]; labels: Record<string, stri
     }
   }
   for (const l of k.labels ?? []) labels = { ...labels, ...l.pairs };
+  for (const p of k.patches ?? []) {
+    for (const o of objects) if (o.kind === p.target.kind && o.metadata.name === p.target.name) applyAdds(o, parse(p.patch) as JsonPatchOp[], dir);
+  }
   return { objects, labels };
+}
+
+type JsonPatchOp = { op: string; path: string; value: unknown };
+
+/** The JSON 6902 `add` operations config/ uses in `patches:` (kustomize applies the same); anything else is refused. */
+function applyAdds(obj: Obj, ops: JsonPatchOp[], dir: string): void {
+  for (const op of ops) {
+    if (op.op !== 'add') throw new Error(`${dir}/kustomization.yaml: patch op ${op.op} is not supported by ShardlineInstall`);
+    const parts = op.path.split('/').slice(1).map((x) => x.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const last = parts.pop()!;
+    let at: any = obj;
+    for (const part of parts) at = Array.isArray(at) ? at[Number(part)] : at[part];
+    if (Array.isArray(at)) {
+      if (last === '-') at.push(op.value);
+      else at.splice(Number(last), 0, op.value);
+    } else at[last] = op.value;
+  }
 }
 
 const imageName = (image: string) => image.replace(/@.*$/, '').replace(/:[^/:]*$/, '');

@@ -59,6 +59,11 @@ export async function runOperator(input: string[] | Record<string, any>): Promis
     workers: v.workers,
     storeReplicas: v.storeReplicas,
     healthPort: v.healthPort,
+    // The children of API-created definitions live in the operator's namespace.
+    apiWorkers: namespace ? {
+      namespace,
+      deliveryS3: v.apiDeliveryS3Endpoint ? { endpoint: v.apiDeliveryS3Endpoint, region: v.apiDeliveryS3Region ?? 'us-east-1', secret: v.apiDeliveryS3Secret } : undefined,
+    } : undefined,
     log: (m: string) => logger.info(m),
   });
   // Reconciles catch their own errors; anything else is logged, not fatal (level-triggered: the next pass repairs).

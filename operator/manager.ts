@@ -16,8 +16,10 @@ import { EventRecorder } from './status/events.js';
 import { connectStreamStore, StoreNotReadyError, type StreamStore } from './store/streamStore.js';
 import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
 import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
+import { reconcileApiWorkers } from './reconcile/apiWorkers.js';
+import { API_DEFINITION_LABEL } from './model/apiWorkers.js';
 import { workerDataStreamRefs } from './model/workers.js';
-import type { Caches, Context, Result } from './reconcile/context.js';
+import type { ApiWorkerSettings, Caches, Context, Result } from './reconcile/context.js';
 import { OperatorMetrics, startHealthServer } from './health.js';
 import { WorkerLagSampler } from './workerScaling/sampler.js';
 import { createLogger } from '../common/log.js';
@@ -44,6 +46,11 @@ export interface OperatorOptions {
   healthPort?: number;
   /** How often the lag of autoscaled workers' consumer groups is sampled (default 2 s); autoscaled resources are looked at again 2.5× as often as that. */
   workerLagSampleMs?: number;
+  /**
+   * Run workers for delivery streams and applications created through the Firehose and Kinesis
+   * Analytics APIs, in this namespace (the operator's); unset: nothing runs them (logged once).
+   */
+  apiWorkers?: ApiWorkerSettings;
   /** Injected store (tests); default: the runtime's JetStream store at natsUrl. */
   store?: StreamStore;
   log?: (m: string) => void;
@@ -167,8 +174,9 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
   }, { intervalMs: sampleMs, staleMs: Math.max(15_000, 3 * sampleMs), log });
   const ctx: Context = {
     client, caches, store, settings, events: new EventRecorder(client, log), log, recheckMs: opts.recheckMs ?? 15_000,
-    workerLag, workerScaleIntervalMs: Math.round(sampleMs * 2.5),
+    workerLag, workerScaleIntervalMs: Math.round(sampleMs * 2.5), apiWorkers: opts.apiWorkers,
   };
+  if (!opts.apiWorkers) log('workers for API-created delivery streams and applications: off (no operator namespace)');
 
   const workers = opts.workers ?? 4;
   const metrics = new OperatorMetrics();
@@ -189,6 +197,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     DataStream: queue('DataStream', reconcileDataStream),
     DeliveryStream: queue('DeliveryStream', reconcileDeliveryStream),
     AnalyticsApp: queue('AnalyticsApp', reconcileAnalyticsApp),
+    // Keys `delivery` and `analytics`: one pass over all API-created definitions of that kind.
+    ApiWorkers: queue('ApiWorkers', reconcileApiWorkers),
   };
 
   // Primary objects: any change (spec, metadata, deletion) is a reason to look.
@@ -216,6 +226,13 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     q?.add(`${obj.metadata.namespace}/${ref.name}`);
   };
   for (const c of [caches.deployments, caches.services, caches.configMaps, caches.pdbs]) c.on(toOwner);
+  // API workers' children have no owner: their label names the pass that keeps them (drift, deletion).
+  for (const c of [caches.deployments, caches.configMaps]) {
+    c.on((_ev, obj) => {
+      const kind = obj.metadata.labels?.[API_DEFINITION_LABEL];
+      if (kind) queues.ApiWorkers.add(kind);
+    });
+  }
   // A worker Deployment's roll gates the key swaps of the DataStreams its pods use (reconcile/streamKeys.ts).
   caches.deployments.on((_ev, obj) => {
     const ref = obj.metadata.ownerReferences?.find((r) => r.controller && r.apiVersion === DataStreams.apiVersion);
@@ -226,6 +243,22 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
 
   // The store's autoscaler records decisions in the store: reflect them into the owning DataStream's status.
   let stopScalingWatch: (() => void) | undefined;
+  // API-created definitions: watched in the store (create, delete, status), each change one pass of its kind.
+  let stopApiWatch: (() => void) | undefined;
+  const watchApi = () => {
+    if (!opts.apiWorkers) return;
+    void store().then((st) => st.watchApiDefinitions?.((kind) => queues.ApiWorkers.add(kind))).then(
+      (stop) => {
+        if (!stop) return;
+        if (!leading || stopApiWatch) return stop();
+        stopApiWatch = stop;
+      },
+      (e) => {
+        if (!(e instanceof StoreNotReadyError)) log(`API definitions watch: ${(e as Error).message}; retrying`);
+        setTimeout(() => { if (leading && !stopApiWatch) watchApi(); }, 2_000).unref?.();
+      },
+    );
+  };
   const watchScaling = () => void store().then((st) => st.watchScaling((stream) => {
     for (const k of caches.dataStreams.keys()) {
       const ds = caches.dataStreams.get(k);
@@ -259,9 +292,11 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
       caches.dataStreams.keys().forEach((k) => queues.DataStream.add(k));
       caches.deliveryStreams.keys().forEach((k) => queues.DeliveryStream.add(k));
       caches.analyticsApps.keys().forEach((k) => queues.AnalyticsApp.add(k));
+      if (opts.apiWorkers) { queues.ApiWorkers.add('delivery'); queues.ApiWorkers.add('analytics'); }
     };
     enqueueAll();
     watchScaling();
+    watchApi();
     workerLag.start();
     resyncTimer = setInterval(enqueueAll, opts.resyncMs ?? 10 * 60_000);
     resyncTimer.unref?.();
@@ -272,6 +307,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     if (resyncTimer) clearInterval(resyncTimer);
     stopScalingWatch?.();
     stopScalingWatch = undefined;
+    stopApiWatch?.();
+    stopApiWatch = undefined;
     await workerLag.stop();
     await Promise.all(Object.values(queues).map((q) => q.stop()));
   };

@@ -28,5 +28,8 @@ export const OPERATOR_OPTIONS: OptionSpec[] = [
   { flag: '--resync-seconds <n>', description: 're-enqueue every key this often', parse: positive },
   { flag: '--workers <n>', description: 'concurrent reconciles', parse: integer(1, 256) },
   { flag: '--health-port <n>', env: ENV.healthPort, description: '/healthz, /readyz, /metrics port (0: any free port)', parse: port, default: OPERATOR_HEALTH_PORT },
+  { flag: '--api-delivery-s3-endpoint <url>', description: 'S3 endpoint for delivery streams created through the Firehose API (without it they get no worker)', parse: text },
+  { flag: '--api-delivery-s3-region <region>', description: 'region of that S3 endpoint', parse: text, default: 'us-east-1' },
+  { flag: '--api-delivery-s3-secret <name>', description: 'Secret in the operator\'s namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for that endpoint', parse: text },
   { flag: '--store-replicas <n>', env: ENV.replicas, description: 'JetStream replicas of the metadata buckets', parse: integer(1, 5) },
 ];

@@ -44,23 +44,33 @@ function keyRing(refs: KeySecretRef[]): { env: unknown[]; volumes: unknown[]; mo
   };
 }
 
-function workerChildren(
-  owner: Owner, component: Component, name: string, replicas: number, config: DeliveryWorkerConfig | AnalyticsWorkerConfig,
-  env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[],
+/**
+ * The worker ConfigMap + Deployment. `unowned` (API-created definitions,
+ * operator/model/apiWorkers.ts): no owner reference (there is no resource to
+ * own them) and extra labels the operator lists them by.
+ */
+export function workerChildren(
+  owner: Owner, component: Component, name: string, replicas: number, config: DeliveryWorkerConfig | AnalyticsWorkerConfig | Record<string, unknown>,
+  env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[], unowned?: { labels: Record<string, string> },
 ): { configMap: KubeObject; deployment: KubeObject } {
   const selector = selectorLabels(owner, component);
   const keys = keyRing(keyRefs);
   const configJson = JSON.stringify(config, null, 2) + '\n';
   const nats = natsAuthMount(s);
+  const meta = (): KubeObject['metadata'] => {
+    const m = childMeta(owner, name, component, unowned?.labels);
+    if (unowned) delete m.ownerReferences;
+    return m;
+  };
   return {
     configMap: {
       apiVersion: 'v1', kind: 'ConfigMap',
-      metadata: childMeta(owner, name, component),
+      metadata: meta(),
       data: { [WORKER_CONFIG_KEY]: configJson },
     },
     deployment: {
       apiVersion: 'apps/v1', kind: 'Deployment',
-      metadata: childMeta(owner, name, component),
+      metadata: meta(),
       spec: {
         replicas,
         selector: { matchLabels: selector },

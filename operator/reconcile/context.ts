@@ -35,6 +35,15 @@ export interface Context {
   workerLag?: WorkerLagSampler;
   /** How often an autoscaled worker resource is looked at again (default 5 s). */
   workerScaleIntervalMs?: number;
+  /** Where and how the workers of API-created definitions run (reconcile/apiWorkers.ts); unset: they are not run. */
+  apiWorkers?: ApiWorkerSettings;
+}
+
+export interface ApiWorkerSettings {
+  /** The operator's namespace: the children live there. */
+  namespace: string;
+  /** Object storage for API-created delivery streams; unset: they get no worker (logged). */
+  deliveryS3?: import('../model/apiWorkers.js').ApiDeliveryS3;
 }
 
 export interface Result { requeueAfterMs?: number }

@@ -11,12 +11,21 @@ import { sharedPacer } from '../../stream/creationPacer.js';
 import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
 import {
-  deleteDeliveryStream, ensureDeliveryDefinition, getDeliveryStream, openDeliveryStore, readDeliveryStats,
+  deleteDeliveryStream, ensureDeliveryDefinition, getDeliveryStream, listDeliveryStreams, openDeliveryStore, readDeliveryStats,
   type DeliveryStats, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream,
 } from '../../stream/deliveryStreams.js';
 import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
 import type { ConsumerGroup, GroupLag } from '../workerScaling/sampler.js';
 import { consumerLagReader } from './consumerLag.js';
+import { applicationsKv, listApplications } from '../../stream/applications.js';
+
+/** Definitions created through the Firehose / Kinesis Analytics APIs whose workers the operator runs (reconcile/apiWorkers.ts). */
+export interface ApiDefinitions {
+  /** ACTIVE delivery streams the API owns. */
+  deliveries: Array<{ name: string; uid: string }>;
+  /** Applications the API owns, in any status but DELETING (the worker follows the status itself). */
+  applications: Array<{ name: string; uid: string }>;
+}
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
 
@@ -58,6 +67,10 @@ export interface StreamStore {
   watchScaling(onChange: (stream: string) => void): Promise<() => void>;
   /** The lag a consumer group's workers report in their leases, and the stream's open shards (worker autoscaling). */
   consumerLag?(group: ConsumerGroup): Promise<GroupLag>;
+  /** The API-created definitions that need workers. */
+  apiDefinitions?(): Promise<ApiDefinitions>;
+  /** Calls back when a delivery stream or application definition changes; returns a stop function. */
+  watchApiDefinitions?(onChange: (kind: 'delivery' | 'analytics') => void): Promise<() => void>;
   close(): Promise<void>;
 }
 
@@ -91,6 +104,23 @@ export async function connectStreamStore(
       const ds = await (delivery ??= openDeliveryStore(store));
       const cur = await getDeliveryStream(ds, name);
       if (cur && JSON.stringify(cur.owner) === JSON.stringify(owner)) await deleteDeliveryStream(ds, name);
+    },
+    apiDefinitions: async () => {
+      const ds = await (delivery ??= openDeliveryStore(store));
+      const deliveries = (await listDeliveryStreams(ds)).filter((d) => d.owner.kind === 'api' && d.status === 'ACTIVE').map((d) => ({ name: d.name, uid: d.uid }));
+      // Application records have no uid: the creation time tells a re-created application from the old one.
+      const applications = (await listApplications(await applicationsKv(store))).filter((a) => a.owner === 'api' && a.status !== 'DELETING')
+        .map((a) => ({ name: a.name, uid: String(a.createdAtMs) }));
+      return { deliveries, applications };
+    },
+    watchApiDefinitions: async (onChange) => {
+      const ds = await (delivery ??= openDeliveryStore(store));
+      const watches = [
+        { kind: 'delivery' as const, it: await ds.defs.watch({ key: 'ds.>' }) },
+        { kind: 'analytics' as const, it: await (await applicationsKv(store)).watch() },
+      ];
+      for (const w of watches) void (async () => { for await (const _e of w.it) onChange(w.kind); })().catch(() => undefined);
+      return () => watches.forEach((w) => w.it.stop());
     },
     get: (name) => streams.getStream(store, name),
     listNames: () => streams.listStreamNames(store),

@@ -26,12 +26,13 @@ maybe('kubectl kustomize config/default: CRDs, RBAC, operator, 3-server NATS, on
   const conf = byKind('ConfigMap').find((d) => d.metadata.name === 'nats-config').data['nats.conf'];
   expect(conf).toMatch(/jetstream/);
   expect(conf.match(/nats:\/\/nats-\d\.nats-cluster/g)).toHaveLength(3);
-  // Least privilege: no wildcards; delete only for a dedicated runtime's children
-  // (a stream moving to the shared endpoint); Secrets read one at a time.
+  // Least privilege: no wildcards; delete only for children no owner reference cleans up
+  // (a stream moving to the shared endpoint, an API-created definition deleted); Secrets read one at a time.
   const rules = byKind('ClusterRole')[0].rules;
   for (const r of rules) {
     expect(r.verbs).not.toContain('*');
-    if (r.verbs.includes('delete')) expect(['deployments', 'services', 'poddisruptionbudgets']).toEqual(expect.arrayContaining(r.resources));
+    // configmaps: the workers of an API-created definition (no owner for the GC) go with it.
+    if (r.verbs.includes('delete')) expect(['deployments', 'services', 'poddisruptionbudgets', 'configmaps']).toEqual(expect.arrayContaining(r.resources));
     expect(r.resources).not.toContain('*');
   }
   expect(rules.find((r: any) => r.resources.includes('secrets')).verbs).toEqual(['get']);
