@@ -22,8 +22,6 @@ interface Task {
   writes: Promise<unknown>;
   finished?: Promise<void>;
   handingOff?: boolean;
-  /** When this worker first saw the lease asked for (a request is proof its writer was alive then). */
-  askedSeenAt?: number;
   lost?: boolean;
   renewedAt: number;
 }
@@ -362,7 +360,6 @@ export class Consumer {
   private handOff(t: Task): void {
     if (t.handingOff || t.lost) return;
     t.handingOff = true;
-    t.askedSeenAt = Date.now();
     this.log(`worker ${this.workerId}: handing ${t.shardId} to ${t.value.handoffTo}`);
     void t.runner?.shutdown();
   }
@@ -372,16 +369,10 @@ export class Consumer {
     try {
       if (t.lost) return;
       const ended = t.runner?.ended === true;
-      // The worker that asked is alive if our last round saw its heartbeat, or
-      // if it asked within the failover time. A worker that just joined asks
-      // before our rounds have seen it; releasing the lease to anyone instead
-      // left the shard unread until the asker's next round (a third of the
-      // failover time, twice that when the asker's round had just passed).
-      const askerAlive = (w: string) => this.liveWorkers.has(w) || (t.askedSeenAt !== undefined && Date.now() - t.askedSeenAt < this.failoverMs);
       await this.write(t, (v) => ({
         ...v,
         // A hand-off goes to the worker that asked; otherwise (stop, shard end) the lease is free for anyone.
-        owner: t.handingOff && !ended && v.handoffTo && askerAlive(v.handoffTo) ? v.handoffTo : undefined,
+        owner: t.handingOff && !ended && v.handoffTo && this.liveWorkers.has(v.handoffTo) ? v.handoffTo : undefined,
         handoffTo: undefined,
         ratePerSec: ended ? 0 : v.ratePerSec,
         ...(ended ? { millisBehindLatest: 0, iteratorAgeMs: 0 } : {}),
