@@ -344,7 +344,7 @@ type FreshResult = {
   loadAtStart: number; loadAtEnd: number;
 };
 
-/** The worker's DeliveryToS3.DataFreshness gauge (seconds) from its /metrics; undefined before its first delivery. */
+/** The worker's DeliveryToS3.DataFreshness gauge (seconds, the age of its oldest record read and not yet delivered) from its /metrics. */
 const freshnessGauge = (port: number) => new Promise<number | undefined>((resolve) => {
   http.get(`http://127.0.0.1:${port}/metrics`, (res) => {
     let b = '';

@@ -1,5 +1,5 @@
-// L2 construct for an AnalyticsApp: continuous SQL over DataStreams (wired by
-// object), writing in-application streams to DataStreams, DeliveryStreams,
+// L2 construct for an AnalyticsApp: continuous SQL over DataStreams or
+// DeliveryStreams (wired by object), writing in-application streams to DataStreams, DeliveryStreams,
 // HTTP endpoints or Lambda-contract functions.
 import { ApiObject, type ApiObjectMetadata } from 'cdk8s';
 import { Construct } from 'constructs';
@@ -13,8 +13,8 @@ import { clean, validateWith } from './validate.js';
 type In = z.input<typeof AnalyticsAppSpec>;
 
 export interface AnalyticsInputProps {
-  /** The DataStream read. */
-  readonly stream: DataStream;
+  /** The DataStream read, or a DeliveryStream whose records are read (KDA KinesisFirehoseInput). */
+  readonly stream: DataStream | DeliveryStream;
   /** In-application stream name. @default SOURCE_SQL_STREAM_001 (002, ... for further inputs) */
   readonly name?: string;
   /** Record format. @default 'JSON' */
@@ -69,7 +69,7 @@ export class AnalyticsApp extends Construct {
       // no-op (an apiserver before 1.22 otherwise rewrites managedFields each time).
       inputs: props.inputs.map((i, n) => ({
         name: i.name ?? `SOURCE_SQL_STREAM_${String(n + 1).padStart(3, '0')}`,
-        dataStreamRef: { name: i.stream.name }, format: i.format ?? 'JSON', startingPosition: i.startingPosition ?? 'LATEST', parallelism: i.parallelism ?? 1, columns: i.columns,
+        ...(i.stream instanceof DeliveryStream ? { deliveryStreamRef: { name: i.stream.name } } : { dataStreamRef: { name: i.stream.name } }), format: i.format ?? 'JSON', startingPosition: i.startingPosition ?? 'LATEST', parallelism: i.parallelism ?? 1, columns: i.columns,
       })),
       outputs: (props.outputs ?? []).map((o) => ({
         name: o.name ?? 'DESTINATION_SQL_STREAM',

@@ -18,7 +18,11 @@ export interface DeliveryStreamProps {
   readonly source?: DataStream;
   /** Where a new delivery stream starts reading its source. @default 'LATEST' */
   readonly startingPosition?: 'LATEST' | 'TRIM_HORIZON';
-  /** Where records go: S3Destination.bucket(...) or HttpDestination.url(...); several are allowed (one of each kind). */
+  /**
+   * Where records go: S3Destination.bucket(...) or HttpDestination.url(...); several are allowed (one of each kind).
+   * Parquet: `S3Destination.bucket(b, { format: 'PARQUET', parquet: { schema: { columns } } })` declares the table inline,
+   * `parquet: { catalogTable: { databaseName, tableName } }` names a Glue catalog table instead (exactly one of the two).
+   */
   readonly destination: IDeliveryDestination | IDeliveryDestination[];
   /** Deliver when either limit is reached. @default { sizeMiB: 5, intervalSeconds: 300 } */
   readonly buffering?: In['buffering'];
@@ -52,6 +56,9 @@ export class DeliveryStream extends Construct {
       const errors: string[] = [];
       if (!kinds.length) errors.push('destination: at least one (S3Destination or HttpDestination) is required');
       if (new Set(kinds).size !== kinds.length) errors.push('destination: at most one S3 and one HTTP destination');
+      const parquet = (spec as { s3?: In['s3'] }).s3?.parquet;
+      // The CRD's CEL rule, checked at synth (zod does not run CEL).
+      if (parquet && !parquet.schema === !parquet.catalogTable) errors.push('destination: S3 parquet needs exactly one of schema (inline columns) and catalogTable (a Glue catalog table)');
       if (props.source && !sameNamespace(props.source.apiObject, this.apiObject)) errors.push(`source ${props.source.node.path} is in another namespace: a DeliveryStream reads DataStreams of its own namespace`);
       return errors;
     });

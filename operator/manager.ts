@@ -197,12 +197,14 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     // Dependents of a DataStream (its readiness gates theirs).
     const ns = obj.metadata.namespace;
     for (const d of caches.deliveryStreams.list(ns)) if (workerDataStreamRefs('DeliveryStream', d.spec).includes(obj.metadata.name)) queues.DeliveryStream.add(keyOf(d));
-    for (const a of caches.analyticsApps.list(ns)) if (workerDataStreamRefs('AnalyticsApp', a.spec).includes(obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
+    const deliverySpec = (n: string) => caches.deliveryStreams.getByName(ns, n)?.spec;
+    for (const a of caches.analyticsApps.list(ns)) if (workerDataStreamRefs('AnalyticsApp', a.spec, deliverySpec).includes(obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
   });
   caches.deliveryStreams.on((_ev, obj) => {
     queues.DeliveryStream.add(keyOf(obj));
     for (const a of caches.analyticsApps.list(obj.metadata.namespace)) {
-      if (((a.spec as any)?.outputs ?? []).some((o: any) => o?.deliveryStreamRef?.name === obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
+      const sp = a.spec as any;
+      if ([...(sp?.inputs ?? []), ...(sp?.outputs ?? [])].some((o: any) => o?.deliveryStreamRef?.name === obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
     }
   });
   caches.analyticsApps.on((_ev, obj) => queues.AnalyticsApp.add(keyOf(obj)));
@@ -219,7 +221,7 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     const ref = obj.metadata.ownerReferences?.find((r) => r.controller && r.apiVersion === DataStreams.apiVersion);
     const ns = obj.metadata.namespace;
     const owner = ref?.kind === 'DeliveryStream' ? caches.deliveryStreams.getByName(ns, ref.name) : ref?.kind === 'AnalyticsApp' ? caches.analyticsApps.getByName(ns, ref.name) : undefined;
-    if (owner) for (const n of workerDataStreamRefs(ref!.kind as 'DeliveryStream' | 'AnalyticsApp', owner.spec)) queues.DataStream.add(`${ns}/${n}`);
+    if (owner) for (const n of workerDataStreamRefs(ref!.kind as 'DeliveryStream' | 'AnalyticsApp', owner.spec, (d) => caches.deliveryStreams.getByName(ns, d)?.spec)) queues.DataStream.add(`${ns}/${n}`);
   });
 
   // The store's autoscaler records decisions in the store: reflect them into the owning DataStream's status.

@@ -320,3 +320,16 @@ export async function readDeliveryStats(ds: DeliveryStore, name: string, liveMs 
   }
   return out;
 }
+
+/**
+ * The stream holding the records of a delivery stream, as a reader of its
+ * records sees them (Kinesis Data Analytics' KinesisFirehoseInput): the hidden
+ * backing stream PutRecord/PutRecordBatch write for Direct PUT, the source
+ * stream for KinesisStreamAsSource. A delivery stream that does not exist (or
+ * is being deleted) is DeliveryStreamNotFoundError.
+ */
+export async function deliveryStreamRecordsStream(store: Store, name: string): Promise<string> {
+  const rec = await getDeliveryStream(await openDeliveryStore(store), name);
+  if (!rec || rec.status === 'DELETING') throw new DeliveryStreamNotFoundError(`delivery stream ${name} does not exist`);
+  return rec.sourceStream;
+}

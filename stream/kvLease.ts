@@ -4,6 +4,7 @@
 // max_age when the holder dies without letting go. A holder that cannot renew
 // before the TTL stops acting at once, so two holders never overlap by more
 // than a renewal that was already in flight.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KV } from 'nats';
 import type { Store } from './connect.js';
 
@@ -60,7 +61,8 @@ export class KvLease {
   async stop(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.trying;
+    // Bounded: with NATS unreachable a request waits out its 10 s timeout (tryOnce handles its failure).
+    await Promise.race([this.trying, delay(5_000, undefined, { ref: false })]);
     if (this.revision > 0 && this.kv) {
       // Let go at once, so another process takes over without waiting out the TTL.
       await this.kv.delete(this.key, { previousSeq: this.revision }).catch(() => undefined);

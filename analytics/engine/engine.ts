@@ -196,10 +196,23 @@ export class Engine {
     return this.streams.get(stream);
   }
 
-  /** Rows into an in-application stream (an input); `t` is the row's ROWTIME. */
+  /** Rows into an in-application stream; `t` is the row's ROWTIME. */
   async push(stream: string, rows: { t: number; v: Value[] }[]): Promise<void> {
     const seqd = rows.map((r) => ({ t: r.t, seq: this.seq++, v: r.v }));
     await this.deliver(stream, seqd);
+  }
+
+  /**
+   * Records of an input into its in-application stream; `t` is the record's arrival. In KDA a row's
+   * ROWTIME is when it entered the in-application stream, so it never lies behind rows already there:
+   * a record stored after the ROWTIME watermark passed its arrival stamp (its append took longer than
+   * the watermark lag, e.g. under load) enters at the watermark, in the window open then, rather than
+   * as a LATE_ROW. Deterministic: the watermark is part of the checkpointed state.
+   */
+  async pushInput(stream: string, rows: { t: number; v: Value[] }[]): Promise<void> {
+    const wm = this.watermark;
+    if (wm !== Number.NEGATIVE_INFINITY) for (const r of rows) if (r.t < wm) r.t = wm;
+    await this.push(stream, rows);
   }
 
   /** A record that could not be mapped or evaluated: a row of error_stream. */

@@ -16,7 +16,7 @@ import { keys as leaseKeys, type LeaseValue } from '../../consumer/leaseRecords.
 import type { Engine } from '../engine/engine.js';
 import { coerce, TypeError_, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
-import { InputFeed } from './inputFeed.js';
+import { InputFeed, inputStreamName } from './inputFeed.js';
 import type { CombinerState } from './checkpoint.js';
 import { definitionEpoch, partialsStreamName, type PartialMessage } from './partials.js';
 
@@ -60,10 +60,11 @@ export class Combiner {
       const out: string[] = [];
       const ended = new Set(this.state.ended);
       for (const i of this.def.inputs) {
-        const k = leaseKeys(InputFeed.consumerName(this.def.name, i.id), i.source.name);
+        const name = await inputStreamName(this.store, i);
+        const k = leaseKeys(InputFeed.consumerName(this.def.name, i.id), name);
         const finished = new Set<string>();
         for (const [key, v] of await this.leases.list(k.all)) if (k.isLease(key) && (v.value as LeaseValue).checkpoint === SHARD_END) finished.add((v.value as LeaseValue).shardId);
-        for (const s of await this.source.listShards(i.source.name)) {
+        for (const s of await this.source.listShards(name)) {
           const id = `${i.id}/${s.shardId}`;
           if (!finished.has(s.shardId) && !ended.has(id)) out.push(id);
         }

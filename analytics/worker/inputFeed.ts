@@ -17,7 +17,8 @@ import { compareSequence } from '../../consumer/userRecords.js';
 import type { Checkpointer, LeaseStore, RecordBatch, RecordProcessor, ShardSource } from '../../consumer/types.js';
 
 import type { ShardPos } from './checkpoint.js';
-import { analyticsConsumerGroup } from '../../contract/analytics.js';
+import { analyticsConsumerGroup, type InputDef } from '../../contract/analytics.js';
+import { deliveryStreamRecordsStream } from '../../stream/deliveryStreams.js';
 export type { ShardPos };
 
 export interface FedRecord { shardId: string; pos: ShardPos; data: Buffer; arrivalMs: number; partitionKey: string }
@@ -47,6 +48,21 @@ class ShardBuffer {
     this.consumed = start;
     this.saved = start;
     this.leased = undefined;
+  }
+}
+
+/**
+ * The stream an input's records are read from: a Kinesis stream input's own
+ * stream; for a delivery stream input (KinesisFirehoseInput), the stream that
+ * holds what was put into it (stream/deliveryStreams.ts). Both are then read
+ * the same way, so ROWTIME is the record's arrival in that stream.
+ */
+export async function inputStreamName(store: Store, input: Pick<InputDef, 'id' | 'source'>): Promise<string> {
+  if (input.source.kind === 'stream') return input.source.name;
+  try {
+    return await deliveryStreamRecordsStream(store, input.source.name);
+  } catch (e) {
+    throw new Error(`input ${input.id}: ${(e as Error).message}`);
   }
 }
 

@@ -22,7 +22,7 @@ import { RecordMapper } from '../mapping.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { checkpointStore, CHECKPOINT_BUCKET } from './checkpoint.js';
 import { putObject } from './objectPut.js';
-import { InputFeed, inAppIndexOf, type ShardPos } from './inputFeed.js';
+import { InputFeed, inAppIndexOf, inputStreamName, type ShardPos } from './inputFeed.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
 export type PartialMessage =
@@ -90,10 +90,9 @@ export class PartialWorkers {
     await ensurePartialsStream(this.o.store, this.o.definition.name);
     this.os = await checkpointStore(this.o.store);
     for (const input of this.o.definition.inputs) {
-      if (input.source.kind !== 'stream') throw new Error(`input ${input.id}: delivery stream inputs are not supported yet`);
       const c = new Consumer({
         applicationName: InputFeed.consumerName(this.o.definition.name, input.id),
-        streamName: input.source.name,
+        streamName: await inputStreamName(this.o.store, input),
         source: directSource(this.o.store),
         leaseStore: kvLeaseStore(this.o.store),
         processorFactory: (shardId) => new ShardAggregator(this, input.id, shardId),
@@ -210,7 +209,7 @@ class ShardAggregator implements RecordProcessor {
       for (const v of m.rows) rows[k]!.push({ t, v });
       for (const e of m.errors) errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
     }
-    for (let k = 0; k < this.inApp.length; k++) await engine.push(this.inApp[k]!, rows[k]!);
+    for (let k = 0; k < this.inApp.length; k++) await engine.pushInput(this.inApp[k]!, rows[k]!);
     const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
     if (batch.records.length) this.rowsAt = Date.now();
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;

@@ -8,7 +8,7 @@ import type { Store } from '../../stream/connect.js';
 import { Engine, ERROR_STREAM, type EngineSpec, type ReferenceTable, type Row } from '../engine/engine.js';
 import { render, type Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
-import { InputFeed, inAppIndexOf } from './inputFeed.js';
+import { InputFeed, inAppIndexOf, inputStreamName } from './inputFeed.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingLambda, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
@@ -88,9 +88,8 @@ export class ApplicationRunner {
       this.combiner.restore(ckpt?.combiner);
     }
     for (const i of this.o.combine ? [] : d.inputs) {
-      if (i.source.kind !== 'stream') throw new Error(`input ${i.id}: delivery stream inputs are not supported yet`);
       const feed = new InputFeed({
-        store: this.o.store, applicationName: this.name, inputId: i.id, streamName: i.source.name,
+        store: this.o.store, applicationName: this.name, inputId: i.id, streamName: await inputStreamName(this.o.store, i),
         start: this.o.startingPositions[i.id] ?? 'NOW', saved: { ...(ckpt?.sequences?.[i.id] ?? {}) }, fresh: !ckpt,
         failoverTimeMs: this.o.leaseMs, log: this.o.log,
       });
@@ -148,7 +147,7 @@ export class ApplicationRunner {
         for (const v of m.rows) rows[k]!.push({ t: r.arrivalMs, v });
         for (const err of m.errors) this.engine.error('MAPPING_ERROR', err, r.arrivalMs, r.data.toString('utf8'));
       }
-      for (let k = 0; k < inApp.length; k++) await this.engine.push(inApp[k]!, rows[k]!);
+      for (let k = 0; k < inApp.length; k++) await this.engine.pushInput(inApp[k]!, rows[k]!);
       wm = Math.min(wm, feed.watermark(this.o.idleWatermarkLagMs));
       ending ||= feed.endWaiting();
     }

@@ -15,7 +15,8 @@ export const ColumnMapping = z.object({
 
 export const AnalyticsInput = z.object({
   name: SqlName().describe('In-application stream name, e.g. SOURCE_SQL_STREAM_001.'),
-  dataStreamRef: LocalObjectRef.describe('The DataStream to read.'),
+  dataStreamRef: LocalObjectRef.optional().describe('The DataStream to read.'),
+  deliveryStreamRef: LocalObjectRef.optional().describe('The DeliveryStream whose records to read (KDA KinesisFirehoseInput): what producers put into a DirectPut one, or its source DataStream\'s records.'),
   format: z.enum(['JSON', 'CSV']).default('JSON').describe('Record format.'),
   startingPosition: z.enum(['LATEST', 'TRIM_HORIZON']).default('LATEST').describe('Where a new application starts reading.'),
   parallelism: z.number().int().min(1).max(64).default(1).describe('In-application streams for this input (KDA InputParallelism): <prefix>_001 … <prefix>_00n, the shards dealt out by index.'),
@@ -24,7 +25,10 @@ export const AnalyticsInput = z.object({
     column: SqlName().describe('The TIMESTAMP column holding each row\'s event time.'),
     delaySeconds: z.number().min(0).max(86400).default(0).describe('Allowed lateness: a window closes once the event time seen passes its end by this much; later rows go to error_stream.'),
   }).optional().describe('Event time for window table functions over this input (TUMBLE/HOP/CUMULATE/SESSION with DESCRIPTOR(column)).'),
-});
+}).meta(cel({
+  rule: '[has(self.dataStreamRef), has(self.deliveryStreamRef)].filter(x, x).size() == 1',
+  message: 'exactly one of dataStreamRef or deliveryStreamRef',
+}));
 
 /**
  * KDA's LambdaOutput: batches of rows POSTed as {invocationId, applicationArn,

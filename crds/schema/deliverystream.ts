@@ -31,7 +31,11 @@ export const ParquetConversion = z.object({
     databaseName: z.string().min(1).max(255).optional().describe('Database name the Firehose API can refer to (SchemaConfiguration.DatabaseName); default: the namespace.'),
     tableName: z.string().min(1).max(255).optional().describe('Table name the Firehose API can refer to (SchemaConfiguration.TableName); default: the resource name.'),
     columns: z.array(ParquetColumn).min(1).max(1000).describe('The columns of each row, in order.'),
-  }).describe('The table schema records are converted to (there is no Glue Data Catalog: it is declared here).'),
+  }).optional().describe('The table schema records are converted to, declared inline (the Firehose API can name it as a table). Exclusive with catalogTable.'),
+  catalogTable: z.object({
+    databaseName: z.string().min(1).max(255).describe('Glue database name (SchemaConfiguration.DatabaseName).'),
+    tableName: z.string().min(1).max(255).describe('Glue table name (SchemaConfiguration.TableName).'),
+  }).optional().describe('A table of the Glue Data Catalog subset (AWSGlue.* on the shared endpoint) whose columns records are converted to, read by the worker for each flush (an updated table applies to the next flush; a missing one sends that flush to the error prefix as format-conversion-failed). Exclusive with schema.'),
   deserializer: z.enum(['OpenX', 'Hive']).default('OpenX').describe('How JSON is read: OpenX JSON SerDe or Apache Hive JSON SerDe.'),
   openX: z.object({
     caseInsensitive: z.boolean().default(true).describe('Match JSON keys to columns ignoring case.'),
@@ -45,7 +49,11 @@ export const ParquetConversion = z.object({
   blockSizeBytes: z.number().int().min(64 * 1024 * 1024).max(2147483647).default(256 * 1024 * 1024).describe('Row group size the writer aims at, in bytes.'),
   pageSizeBytes: z.number().int().min(64 * 1024).max(2147483647).default(1024 * 1024).describe('Page size, in bytes.'),
   enableDictionaryCompression: z.boolean().default(true).describe('Dictionary-encode columns where it pays.'),
-}).meta(cel({ rule: "self.deserializer == 'Hive' || !has(self.hive)", message: 'hive options need deserializer Hive' }, { rule: "self.deserializer == 'OpenX' || !has(self.openX)", message: 'openX options need deserializer OpenX' }));
+}).meta(cel(
+  { rule: "self.deserializer == 'Hive' || !has(self.hive)", message: 'hive options need deserializer Hive' },
+  { rule: "self.deserializer == 'OpenX' || !has(self.openX)", message: 'openX options need deserializer OpenX' },
+  { rule: 'has(self.schema) != has(self.catalogTable)', message: 'exactly one of parquet.schema (inline columns) and parquet.catalogTable (a Glue catalog table) is required' },
+));
 
 export const S3Destination = z.object({
   endpoint: HttpUrl().optional().describe('S3 endpoint URL (e.g. a MinIO service); unset: AWS S3 for the region.'),
@@ -57,7 +65,7 @@ export const S3Destination = z.object({
     .describe('Compression of delivered objects.'),
   format: z.enum(['RAW', 'JSON_LINES', 'PARQUET']).default('RAW')
     .describe('Object format: RAW (records concatenated), JSON_LINES, or PARQUET (records must be JSON).'),
-  parquet: ParquetConversion.optional().describe('Record format conversion for format PARQUET: the schema and the Parquet writer options.'),
+  parquet: ParquetConversion.optional().describe('Record format conversion for format PARQUET: the schema (inline, or a Glue catalog table) and the Parquet writer options.'),
   forcePathStyle: z.boolean().default(true).describe('Use path-style bucket addressing (needed by most S3-compatible stores).'),
   credentialsSecretRef: objectName().optional()
     .describe('Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; unset: the pod\'s ambient credentials.'),

@@ -53,9 +53,6 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
       ? 'An HTTP endpoint destination needs spec.s3 as its backup bucket (failed records, or all with s3BackupMode AllData), as Firehose needs S3Configuration.'
       : 'At least one destination (spec.s3 or spec.http) is required.');
   }
-  if (spec.s3.format === 'PARQUET' && spec.processing) {
-    return fail('ProcessingNotSupported', 'spec.processing together with format PARQUET is not supported by this Shardline version yet.');
-  }
   if (spec.http && spec.processing?.dynamicPartitioning) {
     return fail('InvalidProcessing', 'spec.processing.dynamicPartitioning applies to an S3 destination only; with spec.http, spec.s3 is the backup bucket (as in Firehose).');
   }
@@ -78,6 +75,7 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
   };
   if (spec.s3.format === 'PARQUET') {
     if (!spec.s3.parquet) return fail('InvalidSchema', 'spec.s3.parquet (the schema) is required for format PARQUET.');
+    if (!spec.s3.parquet.schema === !spec.s3.parquet.catalogTable) return fail('InvalidSchema', 'spec.s3.parquet needs exactly one of schema (inline columns) and catalogTable (a Glue catalog table).');
     const problem = conversionProblem(s3);
     if (problem) return fail('InvalidSchema', problem);
   }
@@ -132,14 +130,19 @@ export function deliveryDefinitionOf(d: DeliveryStream, spec: DeliveryStreamSpec
   };
 }
 
-/** spec.s3.parquet in the Firehose API's shape; the inline schema becomes the table <databaseName>.<tableName> the API can name. */
+/**
+ * spec.s3.parquet in the Firehose API's shape; the inline schema becomes the table <databaseName>.<tableName>
+ * the API can name, a catalogTable a reference the worker resolves in the Glue catalog subset.
+ */
 function conversionOf(d: DeliveryStream, p: NonNullable<NonNullable<DeliveryStreamSpec['s3']>['parquet']>, region: string, accountId: string): DataFormatConversionDef {
   return {
     Enabled: true,
     SchemaConfiguration: {
       CatalogId: accountId, Region: region, VersionId: 'LATEST',
-      DatabaseName: p.schema.databaseName ?? d.metadata.namespace!, TableName: p.schema.tableName ?? d.metadata.name!,
-      Columns: p.schema.columns.map((c) => ({ Name: c.name, Type: c.type })),
+      // A catalog table: no Columns, so the worker resolves the table for each flush (runtime/delivery/catalogTable.ts), as for the API.
+      ...(p.catalogTable
+        ? { DatabaseName: p.catalogTable.databaseName, TableName: p.catalogTable.tableName }
+        : { DatabaseName: p.schema?.databaseName ?? d.metadata.namespace!, TableName: p.schema?.tableName ?? d.metadata.name!, Columns: (p.schema?.columns ?? []).map((c) => ({ Name: c.name, Type: c.type })) }),
     },
     InputFormatConfiguration: {
       Deserializer: p.deserializer === 'Hive'

@@ -51,6 +51,8 @@ export function validateDeliveryStream(raw: unknown) {
   if (s.s3?.format === 'PARQUET') {
     if (!s.s3.parquet) return invalid('spec.s3.parquet (the schema) is required for format PARQUET');
     if (s.s3.compression !== 'UNCOMPRESSED') return invalid('format PARQUET needs spec.s3.compression UNCOMPRESSED (Parquet compresses its pages: spec.s3.parquet.compression)');
+    // The CEL rule's twin: a 1.20 apiserver (no CEL) admits both or neither.
+    if (!s.s3.parquet.schema === !s.s3.parquet.catalogTable) return invalid('spec.s3.parquet needs exactly one of schema (inline columns) and catalogTable (a Glue catalog table)');
     if (s.s3.parquet.hive && s.s3.parquet.deserializer !== 'Hive') return invalid('spec.s3.parquet.hive needs deserializer Hive');
     if (s.s3.parquet.openX && s.s3.parquet.deserializer !== 'OpenX') return invalid('spec.s3.parquet.openX needs deserializer OpenX');
   }
@@ -62,6 +64,9 @@ export function validateAnalyticsApp(raw: unknown) {
   if (!r.ok) return r;
   const scaling = autoscalingError(r.spec.autoscaling);
   if (scaling) return invalid(scaling);
+  for (const [n, i] of r.spec.inputs.entries()) {
+    if (!i.dataStreamRef === !i.deliveryStreamRef) return invalid(`spec.inputs[${n}]: exactly one of dataStreamRef or deliveryStreamRef`);
+  }
   for (const [i, o] of r.spec.outputs.entries()) {
     const n = [o.dataStreamRef, o.deliveryStreamRef, o.http, o.lambda].filter(Boolean).length;
     if (n !== 1) return invalid(`spec.outputs[${i}]: exactly one of dataStreamRef, deliveryStreamRef, http or lambda`);

@@ -121,7 +121,8 @@ export function analyticsDefinition(a: AnalyticsApp, spec: AnalyticsAppSpec, str
       namePrefix: i.name.replace(/_\d{3}$/, '').slice(0, 32) || i.name.slice(0, 32),
       inAppName: i.name,
       parallelism: i.parallelism,
-      source: { kind: 'stream' as const, name: streamName(i.dataStreamRef.name) },
+      // A DeliveryStream's definition is stored under the resource's name (deliveryDefinition.ts); the worker reads the stream holding its records.
+      source: i.deliveryStreamRef ? { kind: 'firehose' as const, name: i.deliveryStreamRef.name } : { kind: 'stream' as const, name: streamName(i.dataStreamRef!.name) },
       format: i.format === 'CSV' ? { type: 'CSV' as const, rowDelimiter: '\n', columnDelimiter: ',' } : { type: 'JSON' as const, rowPath: '$' },
       encoding: 'UTF-8' as const,
       columns: i.columns.map((c) => ({ name: c.name, sqlType: c.sqlType, ...(c.mapping !== undefined ? { mapping: c.mapping } : {}) })),
@@ -170,12 +171,20 @@ export function analyticsChildren(a: AnalyticsApp, spec: AnalyticsAppSpec, strea
  * The DataStreams (by name, in the resource's namespace) a DeliveryStream or
  * AnalyticsApp reads or writes, from its unvalidated spec: which resources
  * depend on a DataStream (its readiness, its key swaps) and whose worker pods
- * hold its keys.
+ * hold its keys. deliverySpec (a DeliveryStream's spec by name) adds the
+ * source DataStreams of the DeliveryStreams an AnalyticsApp's inputs read.
  */
-export function workerDataStreamRefs(kind: 'DeliveryStream' | 'AnalyticsApp', spec: unknown): string[] {
+export function workerDataStreamRefs(kind: 'DeliveryStream' | 'AnalyticsApp', spec: unknown, deliverySpec?: (name: string) => unknown): string[] {
   const sp = spec as any;
   const names = kind === 'DeliveryStream'
     ? [sp?.source?.dataStreamRef?.name]
     : [...(sp?.inputs ?? []), ...(sp?.outputs ?? [])].map((x: any) => x?.dataStreamRef?.name);
+  // An input reading a DeliveryStream with a DataStream source reads that DataStream (and needs its keys).
+  if (kind === 'AnalyticsApp' && deliverySpec) {
+    for (const i of sp?.inputs ?? []) {
+      const d = typeof i?.deliveryStreamRef?.name === 'string' ? (deliverySpec(i.deliveryStreamRef.name) as any) : undefined;
+      if (d?.source?.type !== 'DirectPut') names.push(d?.source?.dataStreamRef?.name);
+    }
+  }
   return [...new Set(names.filter((n): n is string => typeof n === 'string'))];
 }

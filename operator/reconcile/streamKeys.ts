@@ -62,7 +62,7 @@ export function workersOf(ctx: Context, ds: DataStream): { kind: 'DeliveryStream
     if (!d.metadata.deletionTimestamp && workerDataStreamRefs('DeliveryStream', d.spec).includes(ds.metadata.name)) out.push({ kind: 'DeliveryStream', name: d.metadata.name, deployment: deliveryName(d), stalled: stalled(d) });
   }
   for (const a of ctx.caches.analyticsApps.list(ns)) {
-    if (!a.metadata.deletionTimestamp && workerDataStreamRefs('AnalyticsApp', a.spec).includes(ds.metadata.name)) out.push({ kind: 'AnalyticsApp', name: a.metadata.name, deployment: analyticsName(a), stalled: stalled(a) });
+    if (!a.metadata.deletionTimestamp && workerDataStreamRefs('AnalyticsApp', a.spec, (n) => ctx.caches.deliveryStreams.getByName(ns, n)?.spec).includes(ds.metadata.name)) out.push({ kind: 'AnalyticsApp', name: a.metadata.name, deployment: analyticsName(a), stalled: stalled(a) });
   }
   return out;
 }

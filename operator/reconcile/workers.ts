@@ -13,11 +13,12 @@ import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from
 import { conditionsFor, type Outcome } from '../status/conditions.js';
 import { writeStatus } from '../status/write.js';
 import { failureOutcome, reportFailure } from '../status/failure.js';
-import type { WorkerStatus } from '../../crds/schema/deliverystream.js';
+import type { DeliveryStreamSpec, WorkerStatus } from '../../crds/schema/deliverystream.js';
 import { ensureChildren } from './children.js';
 import { scaleWorkers } from './workerScaling.js';
 import { deliveryDefinitionOf } from '../model/deliveryDefinition.js';
 import { DefinitionOwnerError, type DeliveryStats, type DeliveryStreamRecord } from '../../stream/deliveryStreams.js';
+import { backingStreamName } from '../../stream/names.js';
 import { deploymentAvailable, type Context, type Result } from './context.js';
 import { analyticsConsumerGroup } from '../../contract/analytics.js';
 import { deliveryConsumerGroup } from '../../contract/delivery.js';
@@ -191,7 +192,22 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
 
   const streams = new Map<string, ResolvedStream>();
   const keyRefs: KeySecretRef[] = [];
-  const refs = [...spec.inputs.map((i) => i.dataStreamRef.name), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))];
+  const refs = [...spec.inputs.flatMap((i) => (i.dataStreamRef ? [i.dataStreamRef.name] : [])), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))];
+  // An input reading a DeliveryStream reads the stream holding its records: its source DataStream (whose
+  // readiness gates this app and whose keys the pods need), or the hidden backing stream of a DirectPut one.
+  const recordsStream = new Map<string, () => string | undefined>();
+  for (const i of spec.inputs) {
+    if (!i.deliveryStreamRef) continue;
+    const d = ctx.caches.deliveryStreams.getByName(ns, i.deliveryStreamRef.name);
+    if (!d) return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'DeliveryStreamNotFound', message: `DeliveryStream ${i.deliveryStreamRef.name} not found in namespace ${ns}.` });
+    const src = (d.spec as DeliveryStreamSpec | undefined)?.source;
+    if (src?.type === 'DirectPut') recordsStream.set(i.deliveryStreamRef.name, () => backingStreamName(i.deliveryStreamRef!.name));
+    else if (src?.dataStreamRef) {
+      const ref = src.dataStreamRef.name;
+      refs.push(ref);
+      recordsStream.set(i.deliveryStreamRef.name, () => streams.get(ref)?.streamName);
+    }
+  }
   for (const name of refs) {
     const r = await resolveDataStream(ctx, ns, name);
     if (!r.ok) return finish(ctx, AnalyticsApps, a, 'analytics', { state: r.progressing ? 'Progressing' : 'Stalled', reason: r.reason, message: r.message });
@@ -213,7 +229,8 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   // The lag is the first input's group (KDA SQL applications have one streaming input).
   const def = analyticsDefinition(a, spec, streams);
   const first = def.inputs[0];
-  const group = twoPhasePlan(def).decomposable && first ? { application: analyticsConsumerGroup(def.name, first.id), stream: first.source.name } : undefined;
+  const firstStream = first?.source.kind === 'firehose' ? recordsStream.get(first.source.name)?.() : first?.source.name;
+  const group = twoPhasePlan(def).decomposable && first && firstStream ? { application: analyticsConsumerGroup(def.name, first.id), stream: firstStream } : undefined;
   const scale = await scaleWorkers(ctx, a, key, spec.autoscaling, spec.replicas, group);
   const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs, scale.replicas);
   const stored = await ensureChildren(ctx, [

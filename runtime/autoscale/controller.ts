@@ -8,6 +8,7 @@
 // (stream/autoscaling.ts), from where the operator reflects it into status
 // and Events.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { KV } from 'nats';
 import type { Store } from '../../stream/connect.js';
 import type { StreamCache } from '../../stream/streamCache.js';
@@ -83,7 +84,8 @@ export class Autoscaler {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.window.stop();
-    await this.running;
+    // Bounded: with NATS unreachable a pass's request waits out its timeout (a failed pass is only logged).
+    await Promise.race([this.running, delay(5_000, undefined, { ref: false })]);
     await this.lease.stop();
   }
 

@@ -44,6 +44,9 @@ export async function startDevDelivery(o: { dataDir: string; natsUrl: string; lo
   const admin = new Client({ endPoint: '127.0.0.1', port, useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', pathStyle: true, region: 'us-east-1' });
   const store = await connectStore({ natsUrl: o.natsUrl, name: 'shardline-dev-delivery' });
   const ds = await openDeliveryStore(store);
+  // A manifest's transform timeout (spec.processing.transform.timeoutSeconds) is the worker's function
+  // setting, as the operator's worker config file carries it (contract/delivery.ts): not in the definition.
+  const functionTimeoutMs = new Map<string, number>();
   // `shardline dev -f` DeliveryStream manifests: their definitions go to the store as the operator writes
   // them (source: the DataStream of that name); the supervisor below runs their workers against the local S3.
   registerDevWorker('DeliveryStream', async (m) => {
@@ -56,6 +59,7 @@ export async function startDevDelivery(o: { dataDir: string; natsUrl: string; lo
     const defn = deliveryDefinitionOf(d, spec, spec.source.dataStreamRef?.name, process.env[ENV.region] ?? 'us-east-1', process.env[ENV.accountId] ?? '000000000000');
     if (!defn.ok) throw new Error(`DeliveryStream ${m.name}: ${defn.message}`);
     const rec = await ensureDeliveryDefinition(ds, defn.def);
+    functionTimeoutMs.set(m.name, (spec.processing?.transform?.timeoutSeconds ?? 60) * 1000);
     return { describe: () => `DeliveryStream ${m.name} (v${rec.versionId}) → s3://${bucketOf(rec.s3.BucketARN)} on the local S3`, stop: async () => undefined };
   });
   const workers = new Map<string, { uid: string; worker: Promise<DeliveryWorker> }>();
@@ -77,7 +81,7 @@ export async function startDevDelivery(o: { dataDir: string; natsUrl: string; lo
       const bucket = bucketOf(def.s3.BucketARN);
       if (!(await admin.bucketExists(bucket))) await admin.makeBucket(bucket, 'us-east-1');
       o.log(`delivery: worker for ${name} → s3://${bucket}`);
-      workers.set(name, { uid: def.uid, worker: startDeliveryWorker({ deliveryStreamName: name, natsUrl: o.natsUrl, s3: { endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }, functions: {}, functionTimeoutMs: 60_000 }, { log: o.log }) });
+      workers.set(name, { uid: def.uid, worker: startDeliveryWorker({ deliveryStreamName: name, natsUrl: o.natsUrl, s3: { endpoint: s3Endpoint, region: 'us-east-1', forcePathStyle: true }, functions: {}, functionTimeoutMs: functionTimeoutMs.get(name) ?? 60_000 }, { log: o.log }) });
     }
   };
   const loop = async () => {

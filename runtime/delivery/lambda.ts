@@ -25,6 +25,8 @@ export interface TransformOptions {
   region: string;
   retries: number;
   timeoutMs: number;
+  /** Each invocation (every retry is one): whether it gave a usable response, and how long it took (Firehose ExecuteProcessing.*). */
+  onInvocation?: (ok: boolean, ms: number) => void;
 }
 
 class InvokeError extends Error {
@@ -79,10 +81,14 @@ export async function transform(o: TransformOptions, records: TransformInput[]):
   const body = JSON.stringify(event);
   let last: InvokeError | undefined;
   for (let attempt = 0; attempt <= o.retries; attempt++) {
+    const started = Date.now();
     try {
       const out = await invokeOnce(o, body);
-      return outcomes(records, out, attempt + 1);
+      const result = outcomes(records, out, attempt + 1);
+      o.onInvocation?.(true, Date.now() - started);
+      return result;
     } catch (e) {
+      o.onInvocation?.(false, Date.now() - started);
       last = e instanceof InvokeError ? e : new InvokeError('Lambda.FunctionError', String((e as Error)?.message ?? e));
       if (last.code === 'Lambda.MissingRecordId' || last.code === 'Lambda.InvalidResponse') break;
     }

@@ -6,17 +6,23 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export interface DeliveryMetrics {
   registry: Registry;
   incoming(records: number, bytes: number): void;
-  /** One object written: `batch` carries the arrival times for DataFreshness. */
-  delivered(records: number, bytes: number, ms: number, batch: { arrivalMs: number }[]): void;
+  /** One object written. */
+  delivered(records: number, bytes: number, ms: number): void;
   /** A failure by kind: an S3 error (records 0, the put is retried) or records written to the error prefix. */
   failed(kind: string, records: number, message?: string): void;
   /** Records an HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.*). */
   deliveredHttp(records: number, ms: number): void;
+  /** One transform invocation (Firehose ExecuteProcessing.Success and .Duration). */
+  executedProcessing(ok: boolean, ms: number): void;
   /** Totals for the operator's status; `destinationError` is set from a failed put until the next success. */
   totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number>; destinationError?: { kind: string; message: string; atMs: number } };
 }
 
-export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
+/**
+ * `oldestPendingMs`: arrival of the oldest record this worker has read and not yet delivered
+ * (buffered or being flushed), read when the gauge is scraped.
+ */
+export function deliveryMetrics(deliveryStream: string, oldestPendingMs: () => number | undefined = () => undefined): DeliveryMetrics {
   const registry = new Registry();
   const labels = { delivery_stream: deliveryStream };
   const c = (name: string, help: string, labelNames: string[] = ['delivery_stream']) => new Counter({ name, help, labelNames, registers: [registry] });
@@ -28,11 +34,24 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
   const s3Failures = c('shardline_firehose_delivery_to_s3_failures_total', 'Failed S3 puts by error kind.', ['delivery_stream', 'kind']);
   const httpRecords = c('shardline_firehose_delivery_to_http_endpoint_records_total', 'Records accepted by the HTTP endpoint (Firehose DeliveryToHttpEndpoint.Records).');
   const httpSuccess = c('shardline_firehose_delivery_to_http_endpoint_success_total', 'Requests the HTTP endpoint accepted (Firehose DeliveryToHttpEndpoint.Success, as a count).');
+  // Firehose's ExecuteProcessing.Success is successful invocations over all: the ratio of these two counters.
+  const processingInvocations = c('shardline_firehose_execute_processing_invocations_total', 'Transform (Lambda) invocations, retries included.');
+  const processingSuccess = c('shardline_firehose_execute_processing_success_total', 'Transform invocations that gave a usable response (Firehose ExecuteProcessing.Success = success / invocations).');
+  const processingSeconds = new Histogram({
+    name: 'shardline_firehose_execute_processing_duration_seconds', help: 'Duration of one transform invocation (Firehose ExecuteProcessing.Duration).',
+    labelNames: ['delivery_stream'], registers: [registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 900],
+  });
   const errorRecords = c('shardline_firehose_error_output_records_total', 'Records written to the error prefix, by error-output-type.', ['delivery_stream', 'type']);
-  const freshness = new Gauge({
+  // Firehose's DataFreshness: the age of the oldest record not yet delivered (every older record is
+  // in S3), taken when scraped; 0 when everything read has been delivered.
+  new Gauge({
     name: 'shardline_firehose_delivery_to_s3_data_freshness_seconds',
-    help: 'Age of the oldest record in the last delivered object when it was delivered (Firehose DeliveryToS3.DataFreshness).',
+    help: 'Age of the oldest record read and not yet delivered, 0 when none (Firehose DeliveryToS3.DataFreshness).',
     labelNames: ['delivery_stream'], registers: [registry],
+    collect() {
+      const oldest = oldestPendingMs();
+      this.set(labels, oldest === undefined ? 0 : Math.max(0, Date.now() - oldest) / 1000);
+    },
   });
   const putSeconds = new Histogram({
     name: 'shardline_firehose_delivery_to_s3_put_seconds', help: 'Duration of one S3 object put.',
@@ -48,15 +67,12 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
       incomingRecords.inc(labels, records);
       incomingBytes.inc(labels, bytes);
     },
-    delivered(records, bytes, ms, batch) {
+    delivered(records, bytes, ms) {
       s3Records.inc(labels, records);
       s3Bytes.inc(labels, bytes);
       s3Success.inc(labels);
       putSeconds.observe(labels, ms / 1000);
-      let oldest = Infinity;
-      for (const r of batch) if (r.arrivalMs < oldest) oldest = r.arrivalMs;
       lastDeliveryMs = Date.now();
-      if (oldest !== Infinity) freshness.set(labels, (lastDeliveryMs - oldest) / 1000);
       deliveredRecords += records;
       destinationError = undefined;
     },
@@ -66,6 +82,11 @@ export function deliveryMetrics(deliveryStream: string): DeliveryMetrics {
       lastDeliveryMs = Date.now();
       deliveredRecords += records;
       destinationError = undefined;
+    },
+    executedProcessing(ok, ms) {
+      processingInvocations.inc(labels);
+      if (ok) processingSuccess.inc(labels);
+      processingSeconds.observe(labels, ms / 1000);
     },
     failed(kind, records, message) {
       if (records > 0) errorRecords.inc({ ...labels, type: kind }, records);

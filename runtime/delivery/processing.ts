@@ -78,6 +78,8 @@ export interface ProcessContext {
   /** Lambda ARN → URL (an ARN that is itself an http(s) URL is used as is). */
   functions: Record<string, string>;
   functionTimeoutMs: number;
+  /** Every transform invocation, for the ExecuteProcessing metrics (the same for S3 and HTTP endpoint streams). */
+  onInvocation?: (ok: boolean, ms: number) => void;
 }
 
 const param = (p: { Parameters?: { ParameterName: string; ParameterValue: string }[] } | undefined, name: string) =>
@@ -147,7 +149,7 @@ export async function processRecords(s3: ProcessingDef, input: InRecord[], ctx: 
       while (j < records.length && (j === i || bytes + records[j]!.data.length <= chunkBytes)) bytes += records[j++]!.data.length;
       const chunk = records.slice(i, j);
       i = j;
-      const results = await transform({ url: url!, lambdaArn: arn, deliveryStreamArn: ctx.deliveryStreamArn, sourceKinesisStreamArn: ctx.sourceKinesisStreamArn, region: ctx.region, retries, timeoutMs: ctx.functionTimeoutMs }, chunk);
+      const results = await transform({ url: url!, lambdaArn: arn, deliveryStreamArn: ctx.deliveryStreamArn, sourceKinesisStreamArn: ctx.sourceKinesisStreamArn, region: ctx.region, retries, timeoutMs: ctx.functionTimeoutMs, onInvocation: ctx.onInvocation }, chunk);
       results.forEach((o, k) => {
         const r = chunk[k]!;
         if (o.result === 'Ok') keyed.push({ r, data: o.data, keys: o.partitionKeys ?? {} });

@@ -341,7 +341,7 @@ export class DeliveryProcessor implements RecordProcessor {
         try {
           await this.deps.objects.put(o.bucket, o.key, o.body);
           if (o.error) this.deps.metrics?.failed(o.error, o.records);
-          else if (!o.backup) this.deps.metrics?.delivered(o.records, o.body.length, Date.now() - started, records);
+          else if (!o.backup) this.deps.metrics?.delivered(o.records, o.body.length, Date.now() - started);
           break;
         } catch (e) {
           this.deps.metrics?.failed((e as { code?: string }).code ?? 'S3Error', 0, `s3://${o.bucket}: ${(e as Error).message}`);

@@ -78,7 +78,7 @@ export async function startDeliveryWorker(
   // No endpoint: SHARDLINE_S3_ENDPOINT; else AWS S3 for a resource's worker (the CRD's documented default), the dev s3rver locally.
   const endpoint = cfg.s3.endpoint ?? process.env[ENV.s3Endpoint] ?? (cfg.namespace ? `https://s3.${cfg.s3.region}.amazonaws.com` : undefined);
   const objects = objectStore({ ...cfg.s3, endpoint });
-  const metrics = deliveryMetrics(cfg.deliveryStreamName);
+  const metrics = deliveryMetrics(cfg.deliveryStreamName, () => oldestPending());
   const region = process.env[ENV.region] ?? 'us-east-1';
   const accountId = process.env[ENV.accountId] ?? '000000000000';
   const consumerRegistry = new Registry();
@@ -92,13 +92,17 @@ export async function startDeliveryWorker(
     if (!running || Date.now() - lastStats < STATS_MS) return;
     lastStats = Date.now();
     const t = metrics.totals();
+    await publishWorkerStats(ds, running.uid, workerId, { ...t, oldestPendingMs: oldestPending(), updatedMs: Date.now() });
+  };
+  /** Arrival of the oldest record read and not yet delivered by this worker (DataFreshness). */
+  function oldestPending(): number | undefined {
     let oldest: number | undefined;
-    for (const p of running.processors) {
+    for (const p of running?.processors ?? []) {
       const o = p.oldestPendingMs();
       if (o !== undefined) oldest = Math.min(oldest ?? o, o);
     }
-    await publishWorkerStats(ds, running.uid, workerId, { ...t, oldestPendingMs: oldest, updatedMs: Date.now() });
-  };
+    return oldest;
+  }
   let stopped = false;
 
   const server = opts.metricsPort !== undefined
@@ -168,6 +172,7 @@ export async function startDeliveryWorker(
           region,
           functions: cfg.functions,
           functionTimeoutMs: cfg.functionTimeoutMs,
+          onInvocation: (ok, ms) => metrics.executedProcessing(ok, ms),
         },
       })),
     });

@@ -29,13 +29,13 @@ export function registerDevAnalytics(manifests: Manifest[]): void {
     const spec: AnalyticsAppSpec = v.spec;
     const a: AnalyticsApp = { apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name: m.name, namespace: 'dev' }, spec };
     const streams = new Map<string, ResolvedStream>();
-    for (const ref of [...spec.inputs.map((i) => i.dataStreamRef.name), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))]) {
+    for (const ref of [...spec.inputs.flatMap((i) => (i.dataStreamRef ? [i.dataStreamRef.name] : [])), ...spec.outputs.flatMap((o) => (o.dataStreamRef ? [o.dataStreamRef.name] : []))]) {
       const ds = manifests.find((x) => x.kind === 'DataStream' && x.name === ref);
       if (!ds) throw new ManifestError(`AnalyticsApp ${m.name}: DataStream ${ref} not found in the manifests given with -f`);
       const streamName = DataStreamSpec.parse(ds.spec ?? {}).streamName ?? ref;
       streams.set(ref, { name: ref, streamName, endpoint: env.endpoint });
     }
-    for (const o of spec.outputs) {
+    for (const o of [...spec.inputs, ...spec.outputs]) {
       if (o.deliveryStreamRef && !manifests.some((x) => x.kind === 'DeliveryStream' && x.name === o.deliveryStreamRef!.name)) {
         throw new ManifestError(`AnalyticsApp ${m.name}: DeliveryStream ${o.deliveryStreamRef.name} not found in the manifests given with -f`);
       }

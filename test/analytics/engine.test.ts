@@ -41,7 +41,7 @@ const toRows = (b: Rec[]) => b.map((x) => ({ t: x.t, v: [x.ticker, x.price, x.ev
 const key = (v: unknown[]) => JSON.stringify(v.map((x) => (typeof x === 'number' ? Math.round(x * 1e6) / 1e6 : x)));
 const sorted = (rows: unknown[][]) => rows.map(key).sort();
 
-async function run(code: string, bs: Rec[][], opts: { watermarkLag?: number; restoreAt?: number; delayMs?: number; final?: boolean } = {}) {
+async function run(code: string, bs: Rec[][], opts: { watermarkLag?: number; restoreAt?: number; delayMs?: number; final?: boolean; asInput?: boolean } = {}) {
   const spec = { code, inputs: [{ ...INPUT, watermark: { column: 'EVENT_TIME', delayMs: opts.delayMs ?? 0 } }] };
   let e = await Engine.compile(spec);
   const out = new Map<string, Row[]>();
@@ -55,7 +55,8 @@ async function run(code: string, bs: Rec[][], opts: { watermarkLag?: number; res
       e = await Engine.compile(spec);
       e.restore(snap);
     }
-    await e.push(SRC, toRows(bs[i]!));
+    if (opts.asInput) await e.pushInput(SRC, toRows(bs[i]!));
+    else await e.push(SRC, toRows(bs[i]!));
     const wm = Math.max(...bs[i]!.map((x) => x.t)) - (opts.watermarkLag ?? 0);
     marks.push(wm);
     await e.advance(wm);
@@ -111,6 +112,25 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
     for (const r of out.get('DEST')!) expect(r.t).toBe(r.v[3]);
     const errs = out.get('error_stream') ?? [];
     expect(errs.map((r) => r.v[2])).toEqual(o.late.map(() => 'LATE_ROW'));
+  });
+
+  test('records read as an input enter at the ROWTIME watermark when it passed their arrival (KDA: ROWTIME is insertion): none is late', async () => {
+    const bs = batches(4);
+    // Some records stored after the watermark passed their arrival stamp: 3 s behind it.
+    bs.forEach((b, i) => { if (i % 5 === 4) b[0]!.t -= 3000; });
+    const { out, marks } = await run(code, bs, { watermarkLag: 100, asInput: true });
+    // Oracle: each record's ROWTIME is max(its arrival, the watermark before its batch); then plain windows.
+    let wm = -Infinity;
+    const moved = bs.map((b, i) => {
+      const r = b.map((x) => ({ ...x, t: Math.max(x.t, wm) }));
+      wm = Math.max(wm, marks[i]!);
+      return r;
+    });
+    const o = oracle(moved, marks);
+    expect(o.late).toEqual([]);
+    expect(moved.flat().filter((x, k) => x.t !== bs.flat()[k]!.t).length).toBeGreaterThan(0);
+    expect(sorted(out.get('DEST')!.map((r) => r.v))).toEqual(sorted(o.rows));
+    expect(out.get('error_stream') ?? []).toEqual([]);
   });
 
   test('a snapshot restored into a new engine continues with the same results', async () => {

@@ -75,6 +75,21 @@ test('AnalyticsApp: inputs and outputs by object; default in-application stream 
   expect(() => AnalyticsAppSpec.parse(a.spec)).not.toThrow();
 });
 
+test('AnalyticsApp reading a DeliveryStream (KinesisFirehoseInput): inputs[].deliveryStreamRef', () => {
+  const c = chart();
+  const lake = { bucketName: 'lake', endpoint: 'http://minio:9000' };
+  const direct = new DeliveryStream(c, 'direct', { metadata: { name: 'direct' }, destination: S3Destination.bucket(lake) });
+  new AnalyticsApp(c, 'app', {
+    metadata: { name: 'clicks-app' },
+    sql: 'CREATE STREAM "DESTINATION_SQL_STREAM" (page VARCHAR(8));',
+    inputs: [{ stream: direct, columns: [{ name: 'page', sqlType: 'VARCHAR(8)' }] }],
+  });
+  const a = Testing.synth(c).find((x) => x.kind === 'AnalyticsApp');
+  expect(a.spec.inputs[0]).toMatchObject({ name: 'SOURCE_SQL_STREAM_001', deliveryStreamRef: { name: 'direct' } });
+  expect(a.spec.inputs[0].dataStreamRef).toBeUndefined();
+  expect(AnalyticsAppSpec.parse(a.spec).inputs).toEqual(a.spec.inputs);
+});
+
 test('Pipeline (L3): stream -> delivery -> analytics -> results, all referring to each other', () => {
   const c = chart();
   const p = new Pipeline(c, 'clickstream', {
@@ -102,4 +117,16 @@ test('synth-time validation with the CRD schemas names the construct path', () =
   const c3 = chart();
   new DeliveryStream(c3, 'bucket', { destination: S3Destination.bucket('Not_A_Bucket') });
   expect(() => Testing.synth(c3)).toThrow(/\[shop\/bucket\] spec\.s3\.bucket/);
+});
+
+test('DeliveryStream Parquet against a Glue catalog table: catalogTable reaches the spec; with inline columns too it is refused at synth', () => {
+  const c = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  const d = new DeliveryStream(c, 'orders', { destination: S3Destination.bucket('lake', { format: 'PARQUET', parquet: { catalogTable: { databaseName: 'shop', tableName: 'orders' } } }) });
+  const spec = (Testing.synth(c).find((o) => o.kind === 'DeliveryStream') as any).spec;
+  expect(spec.s3.parquet).toEqual({ catalogTable: { databaseName: 'shop', tableName: 'orders' } });
+  expect(() => DeliveryStreamSpec.parse(spec)).not.toThrow();
+  expect(d.name).toBeTruthy();
+  const c2 = new Chart(Testing.app(), 'shop', { namespace: 'shop' });
+  new DeliveryStream(c2, 'both', { destination: S3Destination.bucket('lake', { format: 'PARQUET', parquet: { catalogTable: { databaseName: 'shop', tableName: 'orders' }, schema: { columns: [{ name: 'id', type: 'int' }] } } }) });
+  expect(() => Testing.synth(c2)).toThrow('[shop/both] destination: S3 parquet needs exactly one of schema (inline columns) and catalogTable (a Glue catalog table)');
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { OPERATOR_HEALTH_PORT } from '../../contract/ports.js';
 import { deliveryWorkerConfig, analyticsWorkerConfig } from '../../contract/workerConfig.js';
+import { parseDeliveryConfig } from '../../contract/delivery.js';
 import { ENV, runtimeEnv } from '../../contract/env.js';
 import { WORKER_CONFIG_FILE } from '../../contract/mounts.js';
 import os from 'node:os';
@@ -56,6 +57,21 @@ test('runtime pods: the env the operator sets is what the runtime reads, pointin
 test('a malformed numeric setting fails the runtime at start with the variable named', () => {
   expect(() => withEnv({ [ENV.port]: '45x' }, () => runtimeConfig([]))).toThrow(/SHARDLINE_PORT: '45x' is invalid: expected a port number/);
   expect(withEnv({ [ENV.port]: '' }, () => runtimeConfig([])).port).toBe(4567);
+});
+
+test('delivery workers: the transform timeout of spec.processing reaches the worker as its function timeout (the API\'s worker file sets functionTimeoutMs itself)', () => {
+  const spec = DeliveryStreamSpec.parse({
+    source: { type: 'DirectPut' }, s3: { bucket: 'lake' },
+    processing: { transform: { functionUrl: 'http://fn.svc/x', timeoutSeconds: 7 } },
+  });
+  const kids = deliveryChildren(owner('DeliveryStream') as any, spec, undefined, settings);
+  const run = parseDeliveryConfig(JSON.parse((kids.configMap as any).data['config.json']));
+  expect(run.functionTimeoutMs).toBe(7000);
+  expect(run.functions).toEqual({ 'http://fn.svc/x': 'http://fn.svc/x' });
+  // Without a transform: 60 s; an API stream's standalone worker file sets its own.
+  const plain = deliveryChildren(owner('DeliveryStream') as any, DeliveryStreamSpec.parse({ source: { type: 'DirectPut' }, s3: { bucket: 'lake' } }), undefined, settings);
+  expect(parseDeliveryConfig(JSON.parse((plain.configMap as any).data['config.json'])).functionTimeoutMs).toBe(60_000);
+  expect(parseDeliveryConfig({ deliveryStreamName: 'api-made', functionTimeoutMs: 5000 }).functionTimeoutMs).toBe(5000);
 });
 
 test('delivery workers: the config file the operator writes parses with the worker schema, at the path the args name', () => {

@@ -421,3 +421,47 @@ test('spec.processing with spec.http: the chain runs before the endpoint, the ba
     await endpoint.close();
   }
 }, 90_000);
+
+test('spec.processing.transform.timeoutSeconds reaches the worker: a transform slower than it fails after the retries (Lambda.FunctionTimedOut)', async () => {
+  // Never answers: only the worker's timeout ends a call. With the default 60 s the two attempts would take 2 minutes.
+  let calls = 0;
+  const fn = await jsonServer(() => {
+    calls++;
+    return undefined;
+  });
+  try {
+    const spec = DeliveryStreamSpec.parse({
+      source: { type: 'DirectPut' }, buffering: { sizeMiB: 1, intervalSeconds: 0 },
+      s3: { bucket: 'lake', endpoint: s3.endpoint, prefix: 'slow/', errorOutputPrefix: 'slow-err/!{firehose:error-output-type}/' },
+      processing: { transform: { functionUrl: `${fn.url}/fn`, timeoutSeconds: 1, numberOfRetries: 1 } },
+    });
+    const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'slow-fn', namespace: 'prod', uid: 'u-8', generation: 1 }, spec };
+    const pod = await runAsPod(d, spec, undefined, {});
+    try {
+      expect(JSON.parse(pod.configText).processing.transform.timeoutSeconds).toBe(1);
+      const started = Date.now();
+      const res = await fetch(rt.endpoint, {
+        method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Firehose_20150804.PutRecordBatch' },
+        body: JSON.stringify({ DeliveryStreamName: 'slow-fn', Records: [{ Data: Buffer.from('{"n":1}').toString('base64') }] }),
+      });
+      expect(res.status).toBe(200);
+      const keys = await waitUntil(async () => {
+        const k = await s3.list('lake', 'slow-err/processing-failed/');
+        return k.length ? k : undefined;
+      }, 40_000);
+      const elapsed = Date.now() - started;
+      const lines = (await s3.get('lake', keys[0]!)).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ errorCode: 'Lambda.FunctionTimedOut', attemptsMade: 2, lambdaArn: `${fn.url}/fn` });
+      expect(Buffer.from(lines[0].rawData, 'base64').toString()).toBe('{"n":1}');
+      expect(calls).toBe(2);
+      // Two 1 s attempts, not two of the 60 s default.
+      expect(elapsed).toBeLessThan(30_000);
+      expect(await s3.list('lake', 'slow/')).toEqual([]);
+    } finally {
+      await pod.proc.kill();
+    }
+  } finally {
+    await fn.close();
+  }
+}, 90_000);

@@ -19,6 +19,9 @@ import { TEST_CREDENTIALS } from '../harness/runtime.js';
 import type { S3Server } from '../harness/s3.js';
 import { ROLE, startDeliveryStack, waitFor, type DeliveryStack } from '../harness/delivery.js';
 import { readParquet } from '../harness/parquetRead.js';
+import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
+import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
+import { ensureDeliveryDefinition, openDeliveryStore } from '../../stream/deliveryStreams.js';
 
 const BUCKET = 'lake';
 let stack: DeliveryStack;
@@ -236,3 +239,32 @@ test('the AWS CLI v2 (docs/glue-catalog.md\'s commands): create-database, create
     fs.rmSync(home, { recursive: true, force: true });
   }
 }, 90_000);
+
+test('a DeliveryStream resource names a catalog table (spec.s3.parquet.catalogTable): the worker converts with the table\'s columns', async () => {
+  await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'res' } }));
+  await glue.send(new CreateTableCommand({ DatabaseName: 'res', TableInput: table('visits', [['page', 'string'], ['ms', 'bigint']]) }));
+  const spec = DeliveryStreamSpec.parse({
+    source: { type: 'DirectPut' }, buffering: { sizeMiB: 1, intervalSeconds: 0 },
+    s3: { bucket: BUCKET, endpoint: s3.endpoint, prefix: 'visits/', errorOutputPrefix: 'visits-err/', format: 'PARQUET', parquet: { catalogTable: { databaseName: 'res', tableName: 'visits' } } },
+  });
+  const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'visits-pq', namespace: 'web', uid: 'u-visits', generation: 1 }, spec };
+  const defn = deliveryDefinitionOf(d, spec, undefined, 'us-east-1', '000000000000');
+  if (!defn.ok) throw new Error(defn.message);
+  await ensureDeliveryDefinition(await openDeliveryStore(stack.rt.ctx.store), defn.def);
+  await stack.waitActive('visits-pq');
+  stack.worker('visits-pq');
+  const put = await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'visits-pq', Records: [{ page: '/a', ms: 12, extra: true }, { page: '/b', ms: 7 }].map((r) => ({ Data: Buffer.from(JSON.stringify(r)) })) }));
+  expect(put.FailedPutCount).toBe(0);
+  const [key] = await waitFor('a Parquet object', async () => {
+    const keys = await s3.list(BUCKET, 'visits/');
+    return keys.length ? keys : undefined;
+  });
+  expect(key).toMatch(/\.parquet$/);
+  const t = await readParquet(await s3.get(BUCKET, key!), 'SELECT * FROM t ORDER BY page');
+  expect(t.types).toEqual({ page: 'VARCHAR', ms: 'BIGINT' });
+  // The harness reads BIGINT back as text.
+  expect(t.rows).toEqual([{ page: '/a', ms: '12' }, { page: '/b', ms: '7' }]);
+  // DescribeDeliveryStream shows the reference, as for a stream the API created.
+  const desc = await fh.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: 'visits-pq' }));
+  expect(desc.DeliveryStreamDescription!.Destinations![0]!.ExtendedS3DestinationDescription!.DataFormatConversionConfiguration!.SchemaConfiguration).toMatchObject({ DatabaseName: 'res', TableName: 'visits' });
+}, 60_000);

@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-firehose';
 import type { S3Server } from '../harness/s3.js';
 import { jsonServer, ROLE, startDeliveryStack, waitFor, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
+import { freePort } from '../harness/ports.js';
 
 const BUCKET = 'backup';
 const FN_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:shout';
@@ -224,4 +225,38 @@ test('UpdateDestination adds a chain to a running stream; refusals for processor
   })).catch((e) => e);
   expect(stale).toBeInstanceOf(InvalidArgumentException);
   expect(stale.message).toBe('LambdaArn is a required parameter of a Lambda processor.');
+}, 60_000);
+
+test('ExecuteProcessing metrics for an HTTP endpoint stream: every invocation counted (a failed one and its retry), success, duration', async () => {
+  const FLAKY = 'arn:aws:lambda:us-east-1:000000000000:function:flaky';
+  let calls = 0;
+  // Fails its first invocation (HTTP 500: Lambda.FunctionError), then passes records through.
+  const flaky = await jsonServer((event) => {
+    calls++;
+    if (calls === 1) return [500, { errorMessage: 'cold' }];
+    return [200, { records: event.records.map((r: any) => ({ recordId: r.recordId, result: 'Ok', data: r.data })) }];
+  });
+  try {
+    await create('metered', { ProcessingConfiguration: { Enabled: true, Processors: [proc('Lambda', { LambdaArn: FLAKY, NumberOfRetries: '1' })] } });
+    const port = await freePort();
+    stack.worker('metered', { config: { functions: { [FLAKY]: `${flaky.url}/invoke` } }, args: ['--metrics-port', String(port)], env: { SHARDLINE_HTTP_BACKOFF_UNIT_MS: '100' } });
+    await fh.send(new PutRecordBatchCommand({ DeliveryStreamName: 'metered', Records: [{ Data: Buffer.from('{"a":1}') }, { Data: Buffer.from('{"a":2}') }] }));
+    await waitFor('the request', () => (seen.get('/metered')?.length ? true : undefined));
+    expect(seen.get('/metered')![0]!.body.records.map((r: any) => Buffer.from(r.data, 'base64').toString())).toEqual(['{"a":1}', '{"a":2}']);
+    const valueIn = (text: string, name: string) => Number(new RegExp(`^${name}\\{delivery_stream="metered"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    // The endpoint's 200 is counted once the worker has read it: wait for that.
+    const text = await waitFor('the delivery in the metrics', async () => {
+      const t = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return valueIn(t, 'shardline_firehose_delivery_to_http_endpoint_records_total') === 2 ? t : undefined;
+    });
+    const value = (name: string) => valueIn(text, name);
+    expect(calls).toBe(2);
+    expect(value('shardline_firehose_execute_processing_invocations_total')).toBe(2);
+    expect(value('shardline_firehose_execute_processing_success_total')).toBe(1);
+    expect(value('shardline_firehose_execute_processing_duration_seconds_count')).toBe(2);
+    expect(value('shardline_firehose_execute_processing_duration_seconds_sum')).toBeGreaterThan(0);
+    expect(value('shardline_firehose_delivery_to_http_endpoint_records_total')).toBe(2);
+  } finally {
+    await flaky.close();
+  }
 }, 60_000);

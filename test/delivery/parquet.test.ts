@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-firehose';
 import { TEST_CREDENTIALS } from '../harness/runtime.js';
 import type { S3Server } from '../harness/s3.js';
-import { ROLE, startDeliveryStack, type DeliveryStack } from '../harness/delivery.js';
+import { ROLE, jsonServer, startDeliveryStack, type DeliveryStack } from '../harness/delivery.js';
 import { readParquet } from '../harness/parquetRead.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliverystream.js';
@@ -208,3 +208,86 @@ test('exactly once with Parquet: SIGKILL after the 2nd upload; the replay rewrit
   // The objects written before the kill are still there with the same bytes (the replayed one overwritten identically).
   for (const [k, body] of second) expect(Buffer.compare(await s3.get(BUCKET, k), body)).toBe(0);
 }, 120_000);
+
+/**
+ * A transform speaking the Lambda contract that turns CSV lines `id,amount,region` into JSON:
+ * "bad" lines fail, "drop" lines are dropped, an id that is not a number passes through (conversion fails it).
+ */
+async function csvToJson() {
+  const seen: string[] = [];
+  const fn = await jsonServer((event) => [200, {
+    records: event.records.map((r: { recordId: string; data: string }) => {
+      const line = Buffer.from(r.data, 'base64').toString();
+      seen.push(line);
+      if (line === 'bad') return { recordId: r.recordId, result: 'ProcessingFailed', data: r.data };
+      if (line === 'drop') return { recordId: r.recordId, result: 'Dropped', data: r.data };
+      const [id, amount, region] = line.split(',');
+      const out = { id: /^\d+$/.test(id!) ? Number(id) : id, amount: Number(amount), region };
+      return { recordId: r.recordId, result: 'Ok', data: Buffer.from(JSON.stringify(out)).toString('base64') };
+    }),
+  }]);
+  return { ...fn, seen };
+}
+
+const SALES = [{ name: 'id', type: 'int' }, { name: 'amount', type: 'double' }, { name: 'region', type: 'string' }];
+
+test('processing feeds format conversion: the transform\'s JSON becomes Parquet per dynamic partition; processing-failed and format-conversion-failed to the error prefix; the API accepts the same', async () => {
+  const fn = await csvToJson();
+  try {
+    const spec = DeliveryStreamSpec.parse({
+      source: { type: 'DirectPut' }, buffering: { sizeMiB: 64, intervalSeconds: 0 },
+      s3: {
+        bucket: BUCKET, endpoint: s3.endpoint, prefix: 'sales/region=!{partitionKeyFromQuery:region}/', errorOutputPrefix: 'sales-err/!{firehose:error-output-type}/',
+        format: 'PARQUET', parquet: { schema: { databaseName: 'shop', tableName: 'sales', columns: SALES } },
+      },
+      processing: { transform: { functionUrl: `${fn.url}/fn`, timeoutSeconds: 10, numberOfRetries: 0 }, dynamicPartitioning: { partitionKeys: { region: '.region' } } },
+    });
+    const d: DeliveryStream = { apiVersion: 'shardline.dev/v1alpha1', kind: 'DeliveryStream', metadata: { name: 'sales-pq', namespace: 'shop', uid: 'u-sales', generation: 1 }, spec };
+    const defn = deliveryDefinitionOf(d, spec, undefined, 'us-east-1', '000000000000');
+    if (!defn.ok) throw new Error(defn.message);
+    expect(defn.def.s3.ProcessingConfiguration!.Processors!.map((p) => p.Type)).toEqual(['Lambda', 'MetadataExtraction']);
+    await ensureDeliveryDefinition(await openDeliveryStore(rt.ctx.store), defn.def);
+    await waitActive('sales-pq');
+    worker('sales-pq');
+
+    await put('sales-pq', ['1,10.5,eu', '2,3.25,us', 'bad', '3,1,eu', 'drop', 'x9,2,us']);
+    const keys = await waitForKeys('sales/', 2);
+    expect(keys.every((k) => /\.parquet$/.test(k))).toBe(true);
+    const rows = async (region: string) => {
+      const key = keys.find((k) => k.startsWith(`sales/region=${region}/`));
+      return (await readParquet(await s3.get(BUCKET, key!), 'SELECT * FROM t ORDER BY id')).rows;
+    };
+    // The transform ran on the raw CSV; the partition key came from its output; Parquet holds the transformed rows.
+    expect(await rows('eu')).toEqual([{ id: 1, amount: 10.5, region: 'eu' }, { id: 3, amount: 1, region: 'eu' }]);
+    expect(await rows('us')).toEqual([{ id: 2, amount: 3.25, region: 'us' }]);
+    expect(fn.seen.sort()).toEqual(['1,10.5,eu', '2,3.25,us', '3,1,eu', 'bad', 'drop', 'x9,2,us']);
+
+    const [pf] = await waitForKeys('sales-err/processing-failed/', 1);
+    const failed = (await s3.get(BUCKET, pf!)).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(failed.map((e) => Buffer.from(e.rawData, 'base64').toString())).toEqual(['bad']);
+    expect(failed[0]).toMatchObject({ errorCode: 'Lambda.ProcessingFailedStatus', attemptsMade: 1 });
+    const [cf] = await waitForKeys('sales-err/format-conversion-failed/', 1);
+    const conv = (await s3.get(BUCKET, cf!)).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    // What failed conversion is the transform's output, as Firehose records it.
+    expect(conv.map((e) => JSON.parse(Buffer.from(e.rawData, 'base64').toString()))).toEqual([{ id: 'x9', amount: 2, region: 'us' }]);
+    expect(conv[0]).toMatchObject({ ErrorCode: 'DataFormatConversion.MalformedData', dataCatalogTable: { databaseName: 'shop', tableName: 'sales' } });
+
+    // The Firehose API: a Lambda processor and format conversion (naming the table above) on one destination.
+    await fh.send(new CreateDeliveryStreamCommand({
+      DeliveryStreamName: 'sales-api', DeliveryStreamType: 'DirectPut',
+      ExtendedS3DestinationConfiguration: {
+        ...apiDest({ Prefix: 'sales-api/', ErrorOutputPrefix: 'sales-api-err/' }),
+        DataFormatConversionConfiguration: { ...apiDest().DataFormatConversionConfiguration, SchemaConfiguration: { RoleARN: ROLE, DatabaseName: 'shop', TableName: 'sales' } },
+        ProcessingConfiguration: { Enabled: true, Processors: [{ Type: 'Lambda', Parameters: [{ ParameterName: 'LambdaArn', ParameterValue: `${fn.url}/fn` }, { ParameterName: 'NumberOfRetries', ParameterValue: '0' }] }] },
+      },
+    }));
+    await waitActive('sales-api');
+    worker('sales-api');
+    await put('sales-api', ['7,1.5,ap', 'bad']);
+    const [apiKey] = await waitForKeys('sales-api/', 1);
+    expect((await readParquet(await s3.get(BUCKET, apiKey!), 'SELECT * FROM t')).rows).toEqual([{ id: 7, amount: 1.5, region: 'ap' }]);
+    await waitForKeys('sales-api-err/', 1);
+  } finally {
+    await fn.close();
+  }
+}, 90_000);

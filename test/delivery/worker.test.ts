@@ -13,6 +13,7 @@ import {
 import { CreateStreamCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Server } from '../harness/s3.js';
 import { ROLE, startDeliveryStack, type DeliveryProcess, type DeliveryStack } from '../harness/delivery.js';
+import { freePort } from '../harness/ports.js';
 
 const require = createRequire(import.meta.url);
 const snappyjs = require('snappyjs') as { uncompress(b: Uint8Array): Uint8Array };
@@ -55,6 +56,23 @@ async function waitForObjects(prefix: string, done: (keys: string[]) => boolean 
     const keys = await s3.list(BUCKET, prefix);
     if (await done(keys)) return keys;
     if (Date.now() > until) throw new Error(`timed out; objects so far: ${keys.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The worker's DeliveryToS3.DataFreshness gauge, scraped from its /metrics. */
+async function freshness(port: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const m = /^shardline_firehose_delivery_to_s3_data_freshness_seconds\{[^}]*\} (\S+)$/m.exec(await res.text());
+  return m ? Number(m[1]) : 0;
+}
+
+async function until<T>(what: string, f: () => Promise<T | false>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -135,13 +153,24 @@ describe('delivery worker', () => {
     const arrived = Date.now(); // they arrived between t0 and now
     // 6 s of their 12 s pass before a worker exists; no further records come.
     await new Promise((r) => setTimeout(r, 6000));
-    const w = worker(name);
+    const port = await freePort();
+    const w = stack.worker(name, { args: ['--metrics-port', String(port)] });
+    // DataFreshness (Firehose: age of the oldest record not yet delivered) while they wait in the buffer:
+    // at least how long ago they were acknowledged, at most how long ago they were sent.
+    const fresh = await until('the worker buffers the records', async () => {
+      const v = await freshness(port).catch(() => 0);
+      return v > 0 && { v, lo: (Date.now() - arrived) / 1000, hi: (Date.now() - t0) / 1000 };
+    });
+    expect(fresh.v).toBeGreaterThanOrEqual(fresh.lo - 0.5);
+    expect(fresh.v).toBeLessThanOrEqual(fresh.hi + 0.5);
     const keys = await waitForObjects('arrival/', (ks) => ks.length > 0, 30_000);
     const seen = Date.now();
     expect(seen - t0).toBeGreaterThanOrEqual(12_000); // not before the interval
     // Counted from when the worker read them it would be 18 s and more (6 s + start-up + 12 s); 4 s of slack.
     expect(seen - arrived).toBeLessThan(12_000 + 4000);
     expect((await s3.get(BUCKET, keys[0]!)).toString()).toBe('abc');
+    // Everything read is delivered: nothing is waiting, so the gauge is 0.
+    await until('DataFreshness back to 0', async () => (await freshness(port)) === 0);
     await w.kill('SIGTERM');
   }, 60_000);
 

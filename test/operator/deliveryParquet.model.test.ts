@@ -56,3 +56,17 @@ test('refusals: no schema, S3 compression, bad column types, options of the othe
   const spec = DeliveryStreamSpec.parse(raw({ parquet: { schema: { columns: COLUMNS }, deserializer: 'Hive', hive: { timestampFormats: ['yyyy-MM-dd EEE'] } } }));
   expect(deliveryDefinitionOf(resource(spec), spec, undefined, 'us-east-1', '000000000000')).toMatchObject({ ok: false, reason: 'InvalidSchema', message: expect.stringMatching(/TimestampFormats entry/) });
 });
+
+test('spec.s3.parquet.catalogTable: the definition names the Glue table without columns (the worker resolves it); with inline columns too, or neither, InvalidSpec', () => {
+  const v = validateDeliveryStream(raw({ parquet: { catalogTable: { databaseName: 'Shop', tableName: 'orders' } } }));
+  if (!v.ok) throw new Error(v.message);
+  const r = deliveryDefinitionOf(resource(v.spec), v.spec, undefined, 'us-east-1', '000000000000');
+  if (!r.ok) throw new Error(r.message);
+  expect(r.def.s3.DataFormatConversionConfiguration!.SchemaConfiguration).toEqual({ CatalogId: '000000000000', Region: 'us-east-1', VersionId: 'LATEST', DatabaseName: 'Shop', TableName: 'orders' });
+  // The 1.20 apiserver strips CEL: the operator's own check says what is wrong.
+  const both = raw({ parquet: { catalogTable: { databaseName: 'shop', tableName: 'orders' }, schema: { columns: COLUMNS } } });
+  expect(validateDeliveryStream(both)).toMatchObject({ ok: false, reason: 'InvalidSpec', message: 'spec.s3.parquet needs exactly one of schema (inline columns) and catalogTable (a Glue catalog table)' });
+  expect(validateDeliveryStream(raw({ parquet: {} }))).toMatchObject({ ok: false, reason: 'InvalidSpec', message: expect.stringMatching(/exactly one of schema/) });
+  const spec = DeliveryStreamSpec.parse(both);
+  expect(deliveryDefinitionOf(resource(spec), spec, undefined, 'us-east-1', '000000000000')).toMatchObject({ ok: false, reason: 'InvalidSchema', message: expect.stringMatching(/exactly one of schema/) });
+});

@@ -247,6 +247,23 @@ describe('worker models', () => {
     expect(workerDataStreamRefs('DeliveryStream', { source: { type: 'DirectPut' } })).toEqual([]);
     expect(workerDataStreamRefs('AnalyticsApp', { inputs: [{ dataStreamRef: { name: 'a' } }, { dataStreamRef: { name: 'b' } }], outputs: [{ dataStreamRef: { name: 'a' } }, { deliveryStreamRef: { name: 'd' } }] })).toEqual(['a', 'b']);
     expect(workerDataStreamRefs('AnalyticsApp', undefined)).toEqual([]);
+    // An input reading a DeliveryStream depends on (and holds the keys of) that DeliveryStream's source DataStream.
+    const deliveries: Record<string, unknown> = { archive: { source: { dataStreamRef: { name: 'clicks' } } }, direct: { source: { type: 'DirectPut' } } };
+    const app = { inputs: [{ deliveryStreamRef: { name: 'archive' } }, { deliveryStreamRef: { name: 'direct' } }, { deliveryStreamRef: { name: 'missing' } }], outputs: [{ dataStreamRef: { name: 'out' } }] };
+    expect(workerDataStreamRefs('AnalyticsApp', app, (n) => deliveries[n])).toEqual(['out', 'clicks']);
+    expect(workerDataStreamRefs('AnalyticsApp', app)).toEqual(['out']);
+  });
+  test('analytics input from a DeliveryStream: KinesisFirehoseInput in the definition, exactly one source per input', () => {
+    const columns = [{ name: 'a', sqlType: 'INTEGER' }];
+    const spec = AnalyticsAppSpec.parse({ inputs: [{ name: 'SOURCE_SQL_STREAM_001', deliveryStreamRef: { name: 'clicks' }, columns }], sql: 'x' });
+    expect(validateAnalyticsApp(spec)).toMatchObject({ ok: true });
+    const config = JSON.parse((analyticsChildren(owner('AnalyticsApp') as any, spec, new Map(), settings).configMap as any).data['config.json']);
+    expect(config.application.inputs[0].source).toEqual({ kind: 'firehose', name: 'clicks' });
+    for (const bad of [{ name: 'S', columns }, { name: 'S', dataStreamRef: { name: 'a' }, deliveryStreamRef: { name: 'b' }, columns }]) {
+      const v = validateAnalyticsApp({ sql: 'x', inputs: [bad] });
+      expect(v).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+      expect((v as { message: string }).message).toContain('exactly one of dataStreamRef or deliveryStreamRef');
+    }
   });
   test('analytics lambda output: definition LambdaOutput, ARN → URL in the worker config, validation', () => {
     const arn = 'arn:aws:lambda:us-east-1:123456789012:function:sink';

@@ -220,11 +220,11 @@ test('a lagging AnalyticsApp whose aggregates decompose: replicas follow its inp
       autoscaling: { minReplicas: 1, maxReplicas: 10, targetLagSeconds: 1, scaleUpStabilizationSeconds: 2, scaleDownStabilizationSeconds: 60 },
     },
   });
-  // Counts per key and 1-s window decompose (two-phase); a DISTINCT count does not.
+  // Counts per key and 1-s window decompose (two-phase); a MEDIAN does not (a DISTINCT count does since two-phase learned it).
   await cp.client.create(AnalyticsApps, app('counts', `CREATE OR REPLACE STREAM "OUT" (K VARCHAR(8), N INTEGER);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, COUNT(*) FROM "SOURCE_SQL_STREAM_001" GROUP BY K, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`));
   await cp.client.create(AnalyticsApps, app('distinct', `CREATE OR REPLACE STREAM "OUT" (N INTEGER);
-CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM COUNT(DISTINCT K) FROM "SOURCE_SQL_STREAM_001" GROUP BY STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM MEDIAN(CHAR_LENGTH(K)) FROM "SOURCE_SQL_STREAM_001" GROUP BY STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`));
   for (const name of ['counts', 'distinct']) {
     await until(`${name} Ready`, async () => {
       const o = await cp.client.get<any>(AnalyticsApps, n, name);

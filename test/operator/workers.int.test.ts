@@ -241,6 +241,34 @@ test('DeliveryStream spec.http and spec.processing reach the worker config and t
   for (const name of ['no-backup', 'small-parts', 'undeclared']) await cp.client.delete(DeliveryStreams, n, name);
 }, 90_000);
 
+test('AnalyticsApp reading a DeliveryStream: DeliveryStreamNotFound until it exists; then the definition reads it and the pods hold its source DataStream\'s keys', async () => {
+  const n = await ns();
+  const archive = `archive-${n}`;
+  await cp.client.create(AnalyticsApps, {
+    apiVersion: 'shardline.dev/v1alpha1', kind: 'AnalyticsApp', metadata: { name: 'views', namespace: n },
+    spec: {
+      inputs: [{ name: 'SOURCE_SQL_STREAM_001', deliveryStreamRef: { name: archive }, columns: [{ name: 'price', sqlType: 'DOUBLE' }] }],
+      sql: SQL('price'),
+    },
+  });
+  const missing = await waitFor(AnalyticsApps, n, 'views', (o) => cond(o)?.reason === 'DeliveryStreamNotFound', 'DeliveryStreamNotFound');
+  expect(cond(missing).status).toBe('False');
+  expect(cond(missing).message).toBe(`DeliveryStream ${archive} not found in namespace ${n}.`);
+  // The DeliveryStream reads an encrypted DataStream: the app waits for that DataStream too, then holds its key.
+  await cp.client.create(Secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'views-key', namespace: n }, stringData: { key: randomBytes(32).toString('base64') } });
+  await cp.client.create(DeliveryStreams, delivery(n, archive, {}));
+  await cp.client.create(DataStreams, {
+    apiVersion: 'shardline.dev/v1alpha1', kind: 'DataStream', metadata: { name: 'events', namespace: n },
+    spec: { replicas: 1, streamName: `views-${n}`, encryption: { keySecretRef: { name: 'views-key', key: 'key' } } },
+  });
+  await waitFor(AnalyticsApps, n, 'views', (o) => cond(o)?.status === 'True', 'Ready');
+  const config = JSON.parse((await cp.client.get<any>(ConfigMaps, n, 'views-analytics')).data['config.json']);
+  expect(config.application.inputs[0].source).toEqual({ kind: 'firehose', name: archive });
+  const pod = (await cp.client.get<any>(Deployments, n, 'views-analytics')).spec.template.spec;
+  expect(pod.containers[0].env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+  expect(pod.volumes.find((v: any) => v.name === 'kms-keys').projected.sources).toEqual([{ secret: { name: 'views-key', items: [{ key: 'key', path: 'views-key_key' }] } }]);
+});
+
 const SQL = (expr: string) => `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (p DOUBLE); CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM ${expr} FROM "SOURCE_SQL_STREAM_001";`;
 
 test('converged DeliveryStreams and AnalyticsApps cause zero writes over several resyncs', async () => {

@@ -12,12 +12,13 @@ import { Engine, ApplicationSqlError } from '../../../analytics/engine/engine.js
 import { inferSchema } from '../../../analytics/mapping.js';
 import { TypeError_, parseSqlType } from '../../../analytics/engine/types.js';
 import { getStream } from '../../../stream/streams.js';
+import { DeliveryStreamNotFoundError, deliveryStreamRecordsStream } from '../../../stream/deliveryStreams.js';
 import { readBatch } from '../../../stream/shardReader.js';
 import { openShards } from '../../../stream/streamRecord.js';
 import type { ApiContext, Operation, Params } from '../context.js';
 import { KinesisError, validationError } from '../errors.js';
 import {
-  columnsIn, detail, inputIn, parallelismIn, invalidArgument, nextId, outputIn, referenceIn, schemaOut, streamNameOfArn, type AppRecord,
+  columnsIn, detail, inputIn, parallelismIn, invalidArgument, nextId, outputIn, referenceIn, schemaOut, streamNameOfArn, deliveryStreamNameOfArn, isDeliveryStreamArn, type AppRecord,
 } from './shapes.js';
 
 const kvs = new WeakMap<object, Promise<KV>>();
@@ -167,6 +168,9 @@ const startApplication: Operation = async (ctx, p) => {
     if (i.source.kind === 'stream' && !(await getStream(ctx.store, i.source.name))) {
       throw new KinesisError('InvalidApplicationConfigurationException', `Input stream ${i.source.name} does not exist.`);
     }
+    if (i.source.kind === 'firehose' && !(await deliveryStreamRecordsStream(ctx.store, i.source.name).catch((e) => { if (e instanceof DeliveryStreamNotFoundError) return undefined; throw e; }))) {
+      throw new KinesisError('InvalidApplicationConfigurationException', `Input delivery stream ${i.source.name} does not exist.`);
+    }
   }
   r.status = 'STARTING';
   r.startingPositions = positions;
@@ -208,6 +212,7 @@ const updateApplication: Operation = async (ctx, p) => {
       if (!i) throw invalidArgument(`Input id ${String(iu.InputId)} not found.`);
       if (iu.NamePrefixUpdate) i.namePrefix = iu.NamePrefixUpdate;
       if (iu.KinesisStreamsInputUpdate) i.source = { kind: 'stream', name: streamNameOfArn(iu.KinesisStreamsInputUpdate.ResourceARNUpdate, 'ResourceARNUpdate') };
+      if (iu.KinesisFirehoseInputUpdate) i.source = { kind: 'firehose', name: deliveryStreamNameOfArn(iu.KinesisFirehoseInputUpdate.ResourceARNUpdate, 'ResourceARNUpdate') };
       if (iu.InputParallelismUpdate?.CountUpdate !== undefined) i.parallelism = parallelismIn(iu.InputParallelismUpdate.CountUpdate, 'applicationUpdate.inputUpdates.member.inputParallelismUpdate.countUpdate');
       const s = iu.InputSchemaUpdate;
       if (s?.RecordColumnUpdates) i.columns = columnsIn(s.RecordColumnUpdates);
@@ -281,9 +286,19 @@ const deleteApplicationReferenceDataSource: Operation = async (ctx, p) => {
 };
 
 const discoverInputSchema: Operation = async (ctx, p) => {
-  const name = streamNameOfArn(p.ResourceARN, 'ResourceARN');
-  const stream = await getStream(ctx.store, name);
-  if (!stream) throw new KinesisError('ResourceNotFoundException', `Stream ${name} under account ${ctx.config.accountId} not found.`);
+  // A delivery stream is sampled from the stream holding its records (the same one an input reads).
+  let stream;
+  if (isDeliveryStreamArn(p.ResourceARN)) {
+    const name = deliveryStreamNameOfArn(p.ResourceARN, 'ResourceARN');
+    const notFound = () => new KinesisError('ResourceNotFoundException', `Delivery stream ${name} under account ${ctx.config.accountId} not found.`);
+    const held = await deliveryStreamRecordsStream(ctx.store, name).catch((e) => { throw e instanceof DeliveryStreamNotFoundError ? notFound() : e; });
+    stream = await getStream(ctx.store, held);
+    if (!stream) throw notFound();
+  } else {
+    const name = streamNameOfArn(p.ResourceARN, 'ResourceARN');
+    stream = await getStream(ctx.store, name);
+    if (!stream) throw new KinesisError('ResourceNotFoundException', `Stream ${name} under account ${ctx.config.accountId} not found.`);
+  }
   const pos = p.InputStartingPositionConfiguration?.InputStartingPosition ?? 'NOW';
   // NOW on a quiet stream would sample nothing: sample the newest records instead of waiting.
   const samples: Buffer[] = [];

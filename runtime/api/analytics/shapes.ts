@@ -21,6 +21,14 @@ export function streamNameOfArn(arn: unknown, what: string): string {
   return m[1]!;
 }
 
+export const isDeliveryStreamArn = (arn: unknown) => typeof arn === 'string' && FIREHOSE_ARN.test(arn);
+
+export function deliveryStreamNameOfArn(arn: unknown, what: string): string {
+  const m = typeof arn === 'string' ? FIREHOSE_ARN.exec(arn) : null;
+  if (!m) throw invalidArgument(`${what} ${String(arn)} is not a valid delivery stream ARN.`);
+  return m[1]!;
+}
+
 function recordFormatIn(f: Params | undefined): RecordFormat {
   if (!f || (f.RecordFormatType !== 'JSON' && f.RecordFormatType !== 'CSV')) throw invalidArgument('RecordFormat.RecordFormatType must be JSON or CSV.');
   if (f.RecordFormatType === 'JSON') return { type: 'JSON', rowPath: f.MappingParameters?.JSONMappingParameters?.RecordRowPath ?? '$' };
@@ -69,11 +77,7 @@ export function inputIn(p: Params, id: string, at = 'input'): InputDef {
   if (!!streamIn === !!fhIn) throw invalidArgument('Exactly one of KinesisStreamsInput or KinesisFirehoseInput is required.');
   let source: InputDef['source'];
   if (streamIn) source = { kind: 'stream', name: streamNameOfArn(streamIn.ResourceARN, 'KinesisStreamsInput.ResourceARN') };
-  else {
-    const m = FIREHOSE_ARN.exec(String(fhIn.ResourceARN));
-    if (!m) throw invalidArgument(`KinesisFirehoseInput.ResourceARN ${String(fhIn.ResourceARN)} is not a valid delivery stream ARN.`);
-    source = { kind: 'firehose', name: m[1]! };
-  }
+  else source = { kind: 'firehose', name: deliveryStreamNameOfArn(fhIn.ResourceARN, 'KinesisFirehoseInput.ResourceARN') };
   const schema = p.InputSchema;
   if (!schema) throw invalidArgument('Input.InputSchema is required.');
   if (schema.RecordEncoding !== undefined && schema.RecordEncoding !== 'UTF-8') throw invalidArgument('RecordEncoding must be UTF-8.');
