@@ -161,11 +161,14 @@ export class InputFeed {
         this.buffers.set(shardId, buf);
       },
       processRecords: async (batch: RecordBatch, cp: Checkpointer) => {
+        // A batch is in shard order: once one record is new, the rest are too (no comparisons per record).
+        let fresh = false;
         for (const r of batch.records) {
           const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
           buf.lastRead = pos;
           // Already in the saved state (read again after a crash): skipped.
-          if (!after(pos, buf.consumed) || (buf.records.length && !after(pos, buf.records[buf.records.length - 1]!.pos))) continue;
+          if (!fresh && (!after(pos, buf.consumed) || (buf.records.length && !after(pos, buf.records[buf.records.length - 1]!.pos)))) continue;
+          fresh = true;
           const arrivalMs = r.approximateArrivalTimestamp.getTime();
           buf.records.push({ shardId, pos, data: r.data, arrivalMs, partitionKey: r.partitionKey });
           if (arrivalMs > buf.maxArrivalMs) buf.maxArrivalMs = arrivalMs;
@@ -229,7 +232,8 @@ export class InputFeed {
       buf.consumed = taken[taken.length - 1]!.pos;
       out.push(...taken);
     }
-    return out.map((r, i) => ({ r, i })).sort((a, b) => a.r.arrivalMs - b.r.arrivalMs || a.i - b.i).map((x) => x.r);
+    // Array.prototype.sort is stable: ties keep each shard's order (and its runs are already sorted).
+    return out.sort((a, b) => a.arrivalMs - b.arrivalMs);
   }
 
   /**

@@ -198,7 +198,8 @@ class ShardAggregator implements RecordProcessor {
     for (const r of batch.records) {
       const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
       // Already in the engine (read again after a crash or a move, or a batch retried after a failure).
-      if (this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
+      // A batch is in shard order: once one record is new, the rest are too (no comparison per record).
+      if (!firstPos && this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
       firstPos ??= pos;
       this.pos = pos;
       const t = r.approximateArrivalTimestamp.getTime();
