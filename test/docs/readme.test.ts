@@ -368,12 +368,12 @@ const ruleOf = (c: Command) => RULES.filter((r) => r.match.test(c.text));
 /** The long flags `shardline <command> --help` lists. */
 async function helpFlags(command: string): Promise<string[]> {
   const { stdout } = await run(process.execPath, [CLI, command, '--help']);
-  return [...stdout.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]).filter((f) => f !== '--help');
+  return [...stdout.matchAll(/^\s+(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]).filter((f) => f !== '--help');
 }
 
 test('the operator docs list exactly the flags of `shardline operator --help`', async () => {
   const table = fs.readFileSync('operator/README-operator.md', 'utf8').split('\n').filter((l) => l.startsWith('| `--'));
-  const documented = new Set(table.flatMap((l) => [...l.split('|')[1].matchAll(/--[a-z-]+(\(-file\))?/g)].flatMap((m) => m[1] ? [m[0].replace('(-file)', ''), m[0].replace('(-file)', '-file')] : [m[0]])));
+  const documented = new Set(table.flatMap((l) => [...l.split('|')[1].matchAll(/--[a-z0-9-]+(\(-file\))?/g)].flatMap((m) => m[1] ? [m[0].replace('(-file)', ''), m[0].replace('(-file)', '-file')] : [m[0]])));
   // `--nats-tls-ca/-cert/-key` is written as one entry.
   for (const l of table) if (l.includes('--nats-tls-ca/-cert/-key')) ['--nats-tls-ca', '--nats-tls-cert', '--nats-tls-key'].forEach((f) => documented.add(f));
   expect([...documented].sort()).toEqual((await helpFlags('operator')).sort());
