@@ -445,7 +445,7 @@ function aliasAt(tokens: Token[], i: number, end: number): { alias?: string; end
   if (isWord(tokens[at], 'AS')) at = skip(tokens, i + 1);
   const t = tokens[at];
   if (!t || (t.kind !== 'ident' && t.kind !== 'quoted')) return {};
-  if (t.kind === 'ident' && ['JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'ON', 'NATURAL', 'WHERE', 'GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'ORDER', 'UNION', 'LIMIT'].includes(t.upper)) return {};
+  if (t.kind === 'ident' && ['JOIN', 'LEFT', 'RIGHT', 'INNER', 'FULL', 'CROSS', 'ON', 'NATURAL', 'WHERE', 'GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'ORDER', 'UNION', 'LIMIT', 'QUALIFY', 'OFFSET', 'EXCEPT', 'INTERSECT', 'FETCH', 'SAMPLE', 'USING'].includes(t.upper)) return {};
   return { alias: nameOf(t), end: at + 1 };
 }
 

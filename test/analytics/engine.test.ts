@@ -330,6 +330,30 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
   });
 });
 
+describe('clauses after TABLE(TUMBLE(…))', () => {
+  test('QUALIFY is a clause, not an alias: the highest-priced rows per window (Nexmark q7)', async () => {
+    const code = `CREATE OR REPLACE STREAM "DEST" (WS TIMESTAMP, TICKER VARCHAR(8), PRICE DOUBLE);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT window_start, TICKER, PRICE
+  FROM TABLE(TUMBLE(TABLE "${SRC}", DESCRIPTOR(EVENT_TIME), INTERVAL '2' SECOND))
+  QUALIFY PRICE = max(PRICE) OVER (PARTITION BY window_start, window_end);`;
+    // In event-time order, distinct prices: no late rows, one highest row per window.
+    const r = rng(11);
+    const recs: Rec[] = Array.from({ length: 200 }, (_, i) => ({ t: 1_700_000_000_000 + i * 50, ticker: `T${i % 7}`, price: i + Math.round(r() * 1000) * 1000, ev: 1_700_000_000_000 + i * 50 }));
+    const { out } = await run(code, [recs.slice(0, 100), recs.slice(100)], { final: true });
+    const best = new Map<number, Rec>();
+    for (const x of recs) {
+      const w = Math.floor(x.ev / 2000) * 2000;
+      if (!best.has(w) || best.get(w)!.price < x.price) best.set(w, x);
+    }
+    // The event-time watermark (greatest event time, no delay) closes every window but the last.
+    const maxEv = Math.max(...recs.map((x) => x.ev));
+    const closed = [...best].filter(([w]) => w + 2000 <= maxEv);
+    expect(closed.length).toBe(4);
+    expect(sorted(out.get('DEST')!.map((x) => x.v))).toEqual(sorted(closed.map(([w, x]) => [w, x.ticker, x.price])));
+  });
+});
+
 describe('chains, reference tables, errors', () => {
   test('a pump reads another pump\'s stream; a reference table joins', async () => {
     const e = await Engine.compile({
