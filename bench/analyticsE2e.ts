@@ -330,6 +330,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
       }
     }
     cpuAtEnd = cpuSeconds(w.proc.pid);
+    if (!complete) log(`  ${name}: incomplete; the worker's last log lines:\n${w.logs().slice(-4000)}`);
     // Anything the worker emits after the oracle's count (duplicates) shows in the check.
     await sleep(500);
     await reader.poll();
