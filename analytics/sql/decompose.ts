@@ -25,7 +25,7 @@
 // replica instead.
 import { parseStatements, closing, skip, type PumpStmt, type StreamStmt } from './statements.js';
 import { planPump, type PumpPlan } from './pump.js';
-import { isWord, nameOf, tokenize, type Token } from './tokens.js';
+import { depths, isPunct, isWord, nameOf, tokenize, type Token } from './tokens.js';
 import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
 
 export type ItemKind = 'key' | 'count' | 'sum' | 'min' | 'max' | 'avg';
@@ -76,7 +76,6 @@ const AGGREGATES = new Set([
 ]);
 const SIMPLE: Record<string, ItemKind> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max', AVG: 'avg' };
 
-const isPunct = (t: Token | undefined, p: string) => t !== undefined && t.kind === 'punct' && t.text === p;
 const text = (ts: Token[]) => ts.map((t) => t.text).join('');
 
 /** `inputs`: the in-application input streams (every parallel one), by name or with their columns. */
@@ -161,13 +160,7 @@ interface Clauses { depth: number[]; select: number; from: number; where: number
 
 /** Top-level clause positions of a pump's SELECT tokens. */
 function clauses(tokens: Token[]): Clauses {
-  const depth: number[] = [];
-  let d = 0;
-  for (const t of tokens) {
-    if (isPunct(t, ')')) d--;
-    depth.push(d);
-    if (isPunct(t, '(')) d++;
-  }
+  const depth = depths(tokens);
   const top = (w: string) => tokens.findIndex((t, i) => depth[i] === 0 && isWord(t, w));
   const having = top('HAVING');
   const group = top('GROUP');
@@ -349,13 +342,7 @@ interface Item { kind: ItemKind; expr: string; inner: string }
 /** The select items of a pump (each a key or one bare simple aggregate) and the text from FROM on. */
 function items(s: PumpStmt): { items: Item[]; rest: string } | { reason: string } {
   const tokens = s.select;
-  const depth: number[] = [];
-  let d = 0;
-  for (const t of tokens) {
-    if (isPunct(t, ')')) d--;
-    depth.push(d);
-    if (isPunct(t, '(')) d++;
-  }
+  const depth = depths(tokens);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
     if (depth[i] === 0 && isWord(t, 'HAVING', 'QUALIFY', 'ORDER', 'LIMIT', 'UNION', 'WINDOW', 'WINDOWED')) return { reason: `${t.upper} is not decomposable` };

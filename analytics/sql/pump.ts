@@ -8,7 +8,7 @@
 // DuckDB evaluates every expression; the rewrite only maps the streaming forms
 // onto plain SQL. Each output piece remembers the offset it came from so an
 // error DuckDB reports in the rewritten text points into the user's code.
-import { SqlError, isWord, nameOf, stringValue, type Token } from './tokens.js';
+import { SqlError, depths, isPunct, isWord, nameOf, stringValue, type Token } from './tokens.js';
 import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 
@@ -106,7 +106,6 @@ function interval(tokens: Token[], i: number): { ms: number; end: number } {
   return { ms: n * UNIT_MS[unit.upper]!, end: u + 1 };
 }
 
-const isPunct = (t: Token | undefined, p: string) => t !== undefined && t.kind === 'punct' && t.text === p;
 
 /** Whether tokens [from, to) mention ROWTIME. */
 const mentionsRowtime = (tokens: Token[], from: number, to: number) =>
@@ -119,13 +118,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   const sig = (i: number) => skip(tokens, i);
 
   // Depth of every token and the top-level clause keywords.
-  const depth: number[] = [];
-  let d = 0;
-  for (const t of tokens) {
-    if (isPunct(t, ')')) d--;
-    depth.push(d);
-    if (isPunct(t, '(')) d++;
-  }
+  const depth = depths(tokens);
   const top = (word: string) => tokens.findIndex((t, i) => depth[i] === 0 && isWord(t, word));
   const clauseEnd = (from: number) => {
     for (let i = from + 1; i < tokens.length; i++) if (depth[i] === 0 && isWord(tokens[i], ...CLAUSES)) return i;

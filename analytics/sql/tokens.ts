@@ -89,6 +89,19 @@ export const stringValue = (t: Token) => t.text.slice(1, -1).replace(/''/g, "'")
 export const nameOf = (t: Token) => (t.kind === 'quoted' ? t.upper : t.text.toUpperCase());
 
 export const isWord = (t: Token | undefined, ...words: string[]) => t !== undefined && t.kind === 'ident' && words.includes(t.upper);
+export const isPunct = (t: Token | undefined, p: string) => t !== undefined && t.kind === 'punct' && t.text === p;
+
+/** Parenthesis depth of every token (a `(` is at the depth outside it): depth 0 is the statement's top level. */
+export function depths(tokens: Token[]): number[] {
+  const depth: number[] = [];
+  let d = 0;
+  for (const t of tokens) {
+    if (isPunct(t, ')')) d--;
+    depth.push(d);
+    if (isPunct(t, '(')) d++;
+  }
+  return depth;
+}
 
 /** Line and column (1-based) of an offset. */
 export function lineCol(sql: string, pos: number): { line: number; column: number } {
