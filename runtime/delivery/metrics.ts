@@ -14,6 +14,8 @@ export interface DeliveryMetrics {
   deliveredHttp(records: number, ms: number): void;
   /** One transform invocation (Firehose ExecuteProcessing.Success and .Duration). */
   executedProcessing(ok: boolean, ms: number): void;
+  /** Dynamic partitioning: the last flush's active partitions and whether it went over the limit (Firehose PartitionCount, PartitionCountExceeded). */
+  partitions(count: number, exceeded: boolean): void;
   /** Totals for the operator's status; `destinationError` is set from a failed put until the next success. */
   totals(): { deliveredRecords: number; lastDeliveryMs?: number; failures: Record<string, number>; destinationError?: { kind: string; message: string; atMs: number } };
 }
@@ -57,6 +59,9 @@ export function deliveryMetrics(deliveryStream: string, oldestPendingMs: () => n
     name: 'shardline_firehose_delivery_to_s3_put_seconds', help: 'Duration of one S3 object put.',
     labelNames: ['delivery_stream'], registers: [registry], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 30],
   });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['delivery_stream'], registers: [registry] });
+  const partitionCount = gauge('shardline_firehose_partition_count', 'Active partitions of the last flush with dynamic partitioning (Firehose PartitionCount).');
+  const partitionCountExceeded = gauge('shardline_firehose_partition_count_exceeded', '1 when the last flush had more partitions than the limit, its extra records in the error prefix (Firehose PartitionCountExceeded).');
   let deliveredRecords = 0;
   let lastDeliveryMs: number | undefined;
   const failures: Record<string, number> = {};
@@ -82,6 +87,10 @@ export function deliveryMetrics(deliveryStream: string, oldestPendingMs: () => n
       lastDeliveryMs = Date.now();
       deliveredRecords += records;
       destinationError = undefined;
+    },
+    partitions(count, exceeded) {
+      partitionCount.set(labels, count);
+      partitionCountExceeded.set(labels, exceeded ? 1 : 0);
     },
     executedProcessing(ok, ms) {
       processingInvocations.inc(labels);

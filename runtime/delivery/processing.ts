@@ -80,6 +80,8 @@ export interface ProcessContext {
   functionTimeoutMs: number;
   /** Every transform invocation, for the ExecuteProcessing metrics (the same for S3 and HTTP endpoint streams). */
   onInvocation?: (ok: boolean, ms: number) => void;
+  /** Dynamic partitioning: the flush's active partitions, and whether records went over the limit (Firehose PartitionCount, PartitionCountExceeded). */
+  onPartitions?: (count: number, exceeded: boolean) => void;
 }
 
 const param = (p: { Parameters?: { ParameterName: string; ParameterValue: string }[] } | undefined, name: string) =>
@@ -186,11 +188,13 @@ export async function processRecords(s3: ProcessingDef, input: InRecord[], ctx: 
 
   // 4. Partitions (at most MAX_ACTIVE_PARTITIONS; the rest to the error prefix), 5. delimiter.
   const groups = new Map<string, Partition>();
+  let exceeded = false;
   for (const k of keyed) {
     const id = dynamic ? JSON.stringify(Object.entries(k.keys).sort()) : '';
     let g = groups.get(id);
     if (!g) {
       if (groups.size >= MAX_ACTIVE_PARTITIONS) {
+        exceeded = true;
         errors.push(failed('activePartitionExceeded', k.r, 'DynamicPartitioning.ActivePartitionsLimitExceeded', 'The number of active partitions has exceeded the configured limit'));
         continue;
       }
@@ -198,5 +202,6 @@ export async function processRecords(s3: ProcessingDef, input: InRecord[], ctx: 
     }
     g.records.push({ data: k.data, arrivalMs: k.r.arrivalMs, kinesis: k.r.kinesis });
   }
+  if (dynamic) ctx.onPartitions?.(groups.size, exceeded);
   return { partitions: [...groups.values()], errors };
 }

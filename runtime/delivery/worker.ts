@@ -173,6 +173,7 @@ export async function startDeliveryWorker(
           functions: cfg.functions,
           functionTimeoutMs: cfg.functionTimeoutMs,
           onInvocation: (ok, ms) => metrics.executedProcessing(ok, ms),
+          onPartitions: (n, exceeded) => metrics.partitions(n, exceeded),
         },
       })),
     });
