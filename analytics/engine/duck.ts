@@ -42,7 +42,15 @@ export class Duck {
   async columnsRead(sql: string, table: string, columns: TableColumn[]): Promise<boolean[]> {
     const all = columns.map(() => true);
     try {
-      const r = await this.conn.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+      // Statistics propagation plans a query over an empty table as EMPTY_RESULT, with no scan to
+      // read the projections from; a work table is empty when the pump is compiled.
+      await this.conn.run(`SET disabled_optimizers = 'statistics_propagation'`);
+      let r;
+      try {
+        r = await this.conn.runAndReadAll(`EXPLAIN (FORMAT JSON) ${sql}`);
+      } finally {
+        await this.conn.run('RESET disabled_optimizers');
+      }
       const plan = JSON.parse(String(r.getRows()[0]?.[1] ?? 'null')) as unknown;
       const scans: Record<string, unknown>[] = [];
       const walk = (n: unknown) => {
@@ -54,7 +62,8 @@ export class Duck {
         walk(o.children);
       };
       walk(plan);
-      if (!scans.length || scans.some((x) => !Array.isArray(x.Projections))) return all;
+      // One projection is a string, several an array.
+      if (!scans.length || scans.some((x) => !Array.isArray(x.Projections) && typeof x.Projections !== 'string')) return all;
       const text = scans.map((x) => JSON.stringify({ ...x, Table: undefined })).join('\n');
       return columns.map((c) => new RegExp(`(^|[^A-Za-z0-9_])${c.name.replace(/[^A-Za-z0-9_]/g, '\\$&')}($|[^A-Za-z0-9_])`).test(text));
     } catch {
