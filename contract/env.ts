@@ -84,6 +84,8 @@ export const ENV = {
   healthPort: 'SHARDLINE_HEALTH_PORT',
   /** Secret with NATS credential files the operator mounts into runtime and worker pods. */
   natsAuthSecret: 'SHARDLINE_NATS_AUTH_SECRET',
+  /** Lambda ARN → URL map (JSON) for the transforms of API-created delivery streams (operator/options.ts). */
+  apiLambdaFunctions: 'SHARDLINE_API_LAMBDA_FUNCTIONS',
   kubeconfig: 'KUBECONFIG',
   failpoints: 'SHARDLINE_FAILPOINTS',
   /** From the downward API (config/manager/operator.yaml): Lease holder identity and namespace. */

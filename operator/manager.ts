@@ -17,7 +17,8 @@ import { connectStreamStore, StoreNotReadyError, type StreamStore } from './stor
 import { reconcileDataStream, pdbType } from './reconcile/datastream.js';
 import { reconcileAnalyticsApp, reconcileDeliveryStream } from './reconcile/workers.js';
 import { reconcileApiWorkers } from './reconcile/apiWorkers.js';
-import { API_DEFINITION_LABEL } from './model/apiWorkers.js';
+import { API_DEFINITION_LABEL, API_SOURCE_STREAM_ANNOTATION } from './model/apiWorkers.js';
+import { streamNameOf } from './model/datastream.js';
 import { workerDataStreamRefs } from './model/workers.js';
 import type { ApiWorkerSettings, Caches, Context, Result } from './reconcile/context.js';
 import { OperatorMetrics, startHealthServer } from './health.js';
@@ -209,6 +210,8 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     for (const d of caches.deliveryStreams.list(ns)) if (workerDataStreamRefs('DeliveryStream', d.spec).includes(obj.metadata.name)) queues.DeliveryStream.add(keyOf(d));
     const deliverySpec = (n: string) => caches.deliveryStreams.getByName(ns, n)?.spec;
     for (const a of caches.analyticsApps.list(ns)) if (workerDataStreamRefs('AnalyticsApp', a.spec, deliverySpec).includes(obj.metadata.name)) queues.AnalyticsApp.add(keyOf(a));
+    // API-created delivery streams reading it: where their workers run and which keys they mount follow its encryption.
+    if (opts.apiWorkers) queues.ApiWorkers.add('delivery');
   });
   caches.deliveryStreams.on((_ev, obj) => {
     queues.DeliveryStream.add(keyOf(obj));
@@ -239,6 +242,9 @@ export async function startOperator(opts: OperatorOptions): Promise<OperatorHand
     const ns = obj.metadata.namespace;
     const owner = ref?.kind === 'DeliveryStream' ? caches.deliveryStreams.getByName(ns, ref.name) : ref?.kind === 'AnalyticsApp' ? caches.analyticsApps.getByName(ns, ref.name) : undefined;
     if (owner) for (const n of workerDataStreamRefs(ref!.kind as 'DeliveryStream' | 'AnalyticsApp', owner.spec, (d) => caches.deliveryStreams.getByName(ns, d)?.spec)) queues.DataStream.add(`${ns}/${n}`);
+    // An API delivery worker beside the encrypted DataStream it reads (reconcile/apiWorkers.ts).
+    const source = obj.metadata.labels?.[API_DEFINITION_LABEL] === 'delivery' ? obj.metadata.annotations?.[API_SOURCE_STREAM_ANNOTATION] : undefined;
+    if (source) for (const ds of caches.dataStreams.list(ns)) if (streamNameOf(ds) === source) queues.DataStream.add(keyOf(ds));
   });
 
   // The store's autoscaler records decisions in the store: reflect them into the owning DataStream's status.

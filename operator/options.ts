@@ -4,9 +4,30 @@
 import { NATS_AUTH_OPTIONS } from '../common/natsAuth.js';
 import { ENV } from '../contract/env.js';
 import { OPERATOR_HEALTH_PORT } from '../contract/ports.js';
+import { InvalidArgumentError } from 'commander';
 import { boolean, integer, port, text, type OptionSpec } from '../common/options.js';
 
 const positive = integer(1, 1_000_000);
+
+/**
+ * `{"arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]": "http(s)://…"}`:
+ * what a Firehose Lambda processor's LambdaArn names, and the URL that
+ * speaks the Lambda invocation contract for it (runtime/delivery/lambda.ts).
+ */
+export function lambdaFunctionMap(raw: string): Record<string, string> {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (e) {
+    throw new InvalidArgumentError(`must be a JSON object of Lambda ARN → URL: ${(e as Error).message}`);
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidArgumentError('must be a JSON object of Lambda ARN → URL');
+  for (const [arn, url] of Object.entries(v)) {
+    if (!/^arn:[a-z-]+:lambda:[a-z0-9-]*:\d*:function:[A-Za-z0-9_-]+(:[A-Za-z0-9$_-]+)?$/.test(arn)) throw new InvalidArgumentError(`${JSON.stringify(arn)} is not a Lambda function ARN`);
+    if (typeof url !== 'string' || !/^https?:\/\/[^\s]+$/.test(url)) throw new InvalidArgumentError(`the URL of ${arn} must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  return v as Record<string, string>;
+}
 
 export const OPERATOR_OPTIONS: OptionSpec[] = [
   { flag: '--kubeconfig <path>', env: ENV.kubeconfig, description: 'kubeconfig file (else ~/.kube/config or in-cluster)', parse: text },
@@ -31,5 +52,6 @@ export const OPERATOR_OPTIONS: OptionSpec[] = [
   { flag: '--api-delivery-s3-endpoint <url>', description: 'S3 endpoint for delivery streams created through the Firehose API (without it they get no worker)', parse: text },
   { flag: '--api-delivery-s3-region <region>', description: 'region of that S3 endpoint', parse: text, default: 'us-east-1' },
   { flag: '--api-delivery-s3-secret <name>', description: 'Secret in the operator\'s namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for that endpoint', parse: text },
+  { flag: '--api-lambda-functions <json>', env: ENV.apiLambdaFunctions, description: 'JSON object mapping Lambda ARNs to http(s) function URLs, for the transforms of delivery streams created through the Firehose API', parse: lambdaFunctionMap },
   { flag: '--store-replicas <n>', env: ENV.replicas, description: 'JetStream replicas of the metadata buckets', parse: integer(1, 5) },
 ];

@@ -9,12 +9,14 @@ import crypto from 'node:crypto';
 import type { KubeObject } from '../kube/client.js';
 import { ENV } from '../../contract/env.js';
 import type { Component, OperatorSettings } from './common.js';
-import { workerChildren } from './workers.js';
+import { workerChildren, type KeySecretRef } from './workers.js';
 
 /** Label every API worker child carries: which kind of definition (delivery | analytics). */
 export const API_DEFINITION_LABEL = 'shardline.dev/api-definition';
 /** Label with the definition's uid (a re-created definition with the same name gets new children). */
 export const API_DEFINITION_UID_LABEL = 'shardline.dev/definition-uid';
+/** Label with the namespace of the operator that keeps the child (children may live in other namespaces; its sweep lists by this). */
+export const API_OPERATOR_NAMESPACE_LABEL = 'shardline.dev/operator-namespace';
 
 /** Install-level settings for API-created delivery streams (operator flags --api-delivery-s3-*). */
 export interface ApiDeliveryS3 {
@@ -27,6 +29,28 @@ export interface ApiDeliveryS3 {
 /** A definition as far as its children depend on it. */
 export interface ApiDefinition { name: string; uid: string }
 
+/** Annotation on an API delivery worker Deployment: the stream it reads (a key swap of that stream waits for its roll, reconcile/streamKeys.ts). */
+export const API_SOURCE_STREAM_ANNOTATION = 'shardline.dev/source-stream';
+
+/**
+ * Where an API delivery stream's children live and which keys they mount.
+ * A Kinesis source that is an encrypted DataStream puts them in that
+ * DataStream's namespace, where its key Secrets are (a pod mounts only
+ * Secrets of its own namespace), with the same key set its resource workers
+ * mount (reconcile/streamKeys.ts workerKeyRefs); otherwise the operator's
+ * namespace and no keys.
+ */
+export interface ApiDeliveryPlacement {
+  namespace: string;
+  /** The operator's namespace (labelled on the children). */
+  operatorNamespace: string;
+  keyRefs: KeySecretRef[];
+  /** The Kinesis source's stream name, annotated on the Deployment. */
+  sourceStream?: string;
+  /** The operator's Lambda ARN → URL map, narrowed to the ARNs this definition's processors name. */
+  functions?: Record<string, string>;
+}
+
 const labelValue = (v: string) => v.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '').slice(0, 63) || 'x';
 
 /** `api-<component>-<name, DNS-1123>-<hash of name and uid>`, at most 63 characters. */
@@ -38,22 +62,29 @@ export function apiWorkerName(component: Component, d: ApiDefinition): string {
   return `${prefix}${body ? `${body}-` : ''}${h}`;
 }
 
-function children(component: 'delivery' | 'analytics', d: ApiDefinition, namespace: string, config: Record<string, unknown>, env: unknown[], s: OperatorSettings) {
+function children(component: 'delivery' | 'analytics', d: ApiDefinition, namespace: string, operatorNamespace: string, config: Record<string, unknown>, env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
   const name = apiWorkerName(component, d);
   // The pseudo-owner only names the selector's instance label (the child's own name: unique per definition).
   const owner = { apiVersion: 'v1', kind: 'ApiDefinition', metadata: { name, namespace } };
-  const labels = { [API_DEFINITION_LABEL]: component, [API_DEFINITION_UID_LABEL]: labelValue(d.uid) };
+  const labels = { [API_DEFINITION_LABEL]: component, [API_DEFINITION_UID_LABEL]: labelValue(d.uid), [API_OPERATOR_NAMESPACE_LABEL]: operatorNamespace };
   // One replica: API applications run one active replica (docs/analytics.md); a delivery stream's one worker takes every shard.
-  return workerChildren(owner, component, name, 1, config, env, s, [], { labels });
+  return workerChildren(owner, component, name, 1, config, env, s, keyRefs, { labels });
 }
 
-/** ConfigMap + Deployment running `shardline delivery` for an ACTIVE API-created delivery stream. */
-export function apiDeliveryChildren(d: ApiDefinition, namespace: string, s3: ApiDeliveryS3, s: OperatorSettings): { configMap: KubeObject; deployment: KubeObject } {
+/**
+ * ConfigMap + Deployment running `shardline delivery` for an ACTIVE API-created
+ * delivery stream. The S3 credentials Secret is looked up by name in the
+ * placement's namespace (the operator's, or the encrypted source's).
+ */
+export function apiDeliveryChildren(d: ApiDefinition, place: ApiDeliveryPlacement, s3: ApiDeliveryS3, s: OperatorSettings): { configMap: KubeObject; deployment: KubeObject } {
   const env = s3.secret
     ? [ENV.awsAccessKeyId, ENV.awsSecretAccessKey].map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: s3.secret, key } } }))
     : [];
-  const config = { deliveryStreamName: d.name, s3: { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true } };
-  return children('delivery', d, namespace, config, env, s);
+  const functions = place.functions && Object.keys(place.functions).length ? { functions: place.functions } : {};
+  const config = { deliveryStreamName: d.name, s3: { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true }, ...functions };
+  const kids = children('delivery', d, place.namespace, place.operatorNamespace, config, env, s, place.keyRefs);
+  if (place.sourceStream) kids.deployment.metadata.annotations = { ...kids.deployment.metadata.annotations, [API_SOURCE_STREAM_ANNOTATION]: place.sourceStream };
+  return kids;
 }
 
 /** ConfigMap + Deployment running `shardline analytics` for an API-created application (the worker follows the record's status). */
@@ -63,5 +94,5 @@ export function apiAnalyticsChildren(d: ApiDefinition, namespace: string, s: Ope
     ? [ENV.awsAccessKeyId, ENV.awsSecretAccessKey].map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: s3.secret, key } } }))
     : [];
   const config = { applicationName: d.name, ...(s3 ? { s3Endpoint: s3.endpoint } : {}) };
-  return children('analytics', d, namespace, config, env, s);
+  return children('analytics', d, namespace, namespace, config, env, s);
 }

@@ -3,17 +3,58 @@
 // `analytics`): the desired children from the store's definitions, applied
 // only where they differ (zero writes once converged), and every labelled
 // child of that kind that no definition wants any more deleted.
-import { ConfigMaps, Deployments } from '../kube/resources.js';
+import { ConfigMaps, Deployments, Secrets } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
-import { API_DEFINITION_LABEL, apiAnalyticsChildren, apiDeliveryChildren } from '../model/apiWorkers.js';
+import { API_DEFINITION_LABEL, API_OPERATOR_NAMESPACE_LABEL, apiAnalyticsChildren, apiDeliveryChildren, type ApiDeliveryPlacement } from '../model/apiWorkers.js';
+import { streamNameOf } from '../model/datastream.js';
+import { validateDataStream } from '../model/validate.js';
+import { readyCondition } from '../status/conditions.js';
 import { ensureChildren } from './children.js';
 import type { Context, Result } from './context.js';
-import { StoreNotReadyError } from '../store/streamStore.js';
+import { workerKeyRefs } from './streamKeys.js';
+import { StoreNotReadyError, type ApiDelivery } from '../store/streamStore.js';
 
 export type ApiWorkerKind = 'delivery' | 'analytics';
 
 /** Definitions already reported as not runnable (one log line each, not one per pass). */
 const reported = new Set<string>();
+const reportOnce = (ctx: Context, key: string, message: string) => {
+  if (reported.has(key)) return;
+  reported.add(key);
+  ctx.log(message);
+};
+
+/**
+ * Where an API delivery stream's worker runs and what it mounts: an
+ * encrypted DataStream source puts it beside that DataStream with the
+ * stream's key set (the one its runtime pods and resource workers hold), so
+ * the worker opens the records itself; anything else stays in the operator's
+ * namespace. The Lambda ARNs its processors name are mapped to URLs from the
+ * operator's map (--api-lambda-functions); an unmapped ARN is logged once
+ * (its records go to the error prefix as Lambda.FunctionNotFound).
+ */
+async function placement(ctx: Context, d: ApiDelivery, opNamespace: string): Promise<ApiDeliveryPlacement> {
+  const place: ApiDeliveryPlacement = { namespace: opNamespace, operatorNamespace: opNamespace, keyRefs: [] };
+  if (d.sourceStream) {
+    place.sourceStream = d.sourceStream;
+    // The DataStream that holds the store stream (a StreamNameConflict loser does not).
+    const ds = ctx.caches.dataStreams.list().find((x) => !x.metadata.deletionTimestamp && streamNameOf(x) === d.sourceStream
+      && readyCondition(x.status?.conditions)?.reason !== 'StreamNameConflict');
+    const v = ds ? validateDataStream(ds) : undefined;
+    if (ds && v?.ok && v.spec.encryption) {
+      place.namespace = ds.metadata.namespace!;
+      place.keyRefs = await workerKeyRefs(ctx, ds, v.spec);
+    }
+  }
+  const map = ctx.apiWorkers?.lambdaFunctions ?? {};
+  const functions: Record<string, string> = {};
+  for (const arn of d.lambdaArns) {
+    if (map[arn]) functions[arn] = map[arn]!;
+    else reportOnce(ctx, `${d.name}/${d.uid}/${arn}`, `delivery stream ${d.name} (created through the Firehose API): Lambda ${arn} has no URL in the operator's --api-lambda-functions map; its records go to the error prefix (Lambda.FunctionNotFound)`);
+  }
+  if (Object.keys(functions).length) place.functions = functions;
+  return place;
+}
 
 export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<Result> {
   const api = ctx.apiWorkers;
@@ -33,14 +74,15 @@ export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<R
   if (kind === 'delivery') {
     for (const d of defs.deliveries) {
       if (!api.deliveryS3) {
-        const k = `${d.name}/${d.uid}`;
-        if (!reported.has(k)) {
-          reported.add(k);
-          ctx.log(`delivery stream ${d.name} (created through the Firehose API) has no worker: the operator has no object storage for API-created delivery streams; start it with --api-delivery-s3-endpoint (and --api-delivery-s3-secret)`);
-        }
+        reportOnce(ctx, `${d.name}/${d.uid}`, `delivery stream ${d.name} (created through the Firehose API) has no worker: the operator has no object storage for API-created delivery streams; start it with --api-delivery-s3-endpoint (and --api-delivery-s3-secret)`);
         continue;
       }
-      desired.push(apiDeliveryChildren(d, api.namespace, api.deliveryS3, ctx.settings));
+      const place = await placement(ctx, d, api.namespace);
+      if (place.namespace !== api.namespace && api.deliveryS3.secret && !(await ctx.client.get(Secrets, place.namespace, api.deliveryS3.secret))) {
+        // Still created: the pod starts once the Secret is there (until then Kubernetes shows CreateContainerConfigError).
+        reportOnce(ctx, `${d.name}/${d.uid}/s3-secret/${place.namespace}`, `delivery stream ${d.name} (created through the Firehose API) reads encrypted DataStream ${d.sourceStream}, so its worker runs in namespace ${place.namespace}, which has no Secret ${api.deliveryS3.secret} (--api-delivery-s3-secret) for its S3 credentials`);
+      }
+      desired.push(apiDeliveryChildren(d, place, api.deliveryS3, ctx.settings));
     }
   } else {
     for (const a of defs.applications) desired.push(apiAnalyticsChildren(a, api.namespace, ctx.settings, api.deliveryS3));
@@ -53,13 +95,19 @@ export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<R
     ]);
   }
 
-  // Orphans: labelled children of this kind in the operator's namespace that no definition wants.
-  const wanted = new Set(desired.map((c) => c.deployment.metadata.name));
+  // Orphans: this operator's labelled children of this kind, in any namespace (an encrypted source's), that no
+  // definition wants there. Children from before the operator-namespace label are those in its own namespace.
+  const wanted = new Set(desired.map((c) => `${c.deployment.metadata.namespace}/${c.deployment.metadata.name}`));
+  const mine = (o: KubeObject) => {
+    const home = o.metadata.labels?.[API_OPERATOR_NAMESPACE_LABEL];
+    return home === undefined ? o.metadata.namespace === api.namespace : home === api.namespace;
+  };
   for (const [type, cache] of [[Deployments, ctx.caches.deployments], [ConfigMaps, ctx.caches.configMaps]] as const) {
-    for (const o of cache.list(api.namespace)) {
-      if (o.metadata.labels?.[API_DEFINITION_LABEL] !== kind || wanted.has(o.metadata.name) || o.metadata.deletionTimestamp) continue;
-      ctx.log(`${kind} worker ${type.kind} ${api.namespace}/${o.metadata.name}: its definition is gone; deleting`);
-      await ctx.client.delete(type, api.namespace, o.metadata.name, { propagationPolicy: 'Background' });
+    for (const o of cache.list()) {
+      const ns = o.metadata.namespace!;
+      if (o.metadata.labels?.[API_DEFINITION_LABEL] !== kind || !mine(o) || wanted.has(`${ns}/${o.metadata.name}`) || o.metadata.deletionTimestamp) continue;
+      ctx.log(`${kind} worker ${type.kind} ${ns}/${o.metadata.name}: its definition is gone or runs elsewhere; deleting`);
+      await ctx.client.delete(type, ns, o.metadata.name, { propagationPolicy: 'Background' });
     }
   }
   return {};

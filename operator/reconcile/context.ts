@@ -44,6 +44,8 @@ export interface ApiWorkerSettings {
   namespace: string;
   /** Object storage for API-created delivery streams; unset: they get no worker (logged). */
   deliveryS3?: import('../model/apiWorkers.js').ApiDeliveryS3;
+  /** Lambda ARN → http(s) URL for the transforms of API-created delivery streams (--api-lambda-functions). */
+  lambdaFunctions?: Record<string, string>;
 }
 
 export interface Result { requeueAfterMs?: number }

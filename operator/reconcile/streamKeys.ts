@@ -4,6 +4,7 @@
 // gate that lets the stream record name a new key only once all of them hold it.
 import { Secrets } from '../kube/resources.js';
 import { analyticsName, deliveryName, workerDataStreamRefs } from '../model/workers.js';
+import { API_DEFINITION_LABEL, API_SOURCE_STREAM_ANNOTATION } from '../model/apiWorkers.js';
 import { desiredEncryption, encryptionSecretProblem, mountedKeyRefs, runtimeName, streamKeyRefs, streamNameOf, type KeyRef, type MountedKeyRef } from '../model/datastream.js';
 import { readyCondition } from '../status/conditions.js';
 import type { StreamRecord } from '../store/streamStore.js';
@@ -53,8 +54,12 @@ export async function workerKeyRefs(ctx: Context, ds: DataStream, spec: DataStre
   return streamKeyRefs(spec, await previousKeyRef(ctx, ds, spec, record));
 }
 
-/** The worker Deployments (by their resource) that read or write DataStream `ds`. */
-export function workersOf(ctx: Context, ds: DataStream): { kind: 'DeliveryStream' | 'AnalyticsApp'; name: string; deployment: string; stalled: boolean }[] {
+/**
+ * The worker Deployments (by their resource) that read or write DataStream
+ * `ds`, and those of API-created delivery streams reading it (they run in
+ * its namespace when it is encrypted: reconcile/apiWorkers.ts).
+ */
+export function workersOf(ctx: Context, ds: DataStream): { kind: 'DeliveryStream' | 'AnalyticsApp' | 'api'; name: string; deployment: string; stalled: boolean }[] {
   const ns = ds.metadata.namespace;
   const out: ReturnType<typeof workersOf> = [];
   const stalled = (o: { status?: unknown }) => (o.status as any)?.conditions?.some((c: any) => c.type === 'Stalled' && c.status === 'True') ?? false;
@@ -63,6 +68,12 @@ export function workersOf(ctx: Context, ds: DataStream): { kind: 'DeliveryStream
   }
   for (const a of ctx.caches.analyticsApps.list(ns)) {
     if (!a.metadata.deletionTimestamp && workerDataStreamRefs('AnalyticsApp', a.spec, (n) => ctx.caches.deliveryStreams.getByName(ns, n)?.spec).includes(ds.metadata.name)) out.push({ kind: 'AnalyticsApp', name: a.metadata.name, deployment: analyticsName(a), stalled: stalled(a) });
+  }
+  // No resource, so never Stalled: the Deployment's own roll is what is waited for.
+  for (const d of ctx.caches.deployments.list(ns)) {
+    if (d.metadata.labels?.[API_DEFINITION_LABEL] === 'delivery' && d.metadata.annotations?.[API_SOURCE_STREAM_ANNOTATION] === streamNameOf(ds)) {
+      out.push({ kind: 'api', name: d.metadata.name, deployment: d.metadata.name, stalled: false });
+    }
   }
   return out;
 }

@@ -22,9 +22,32 @@ import { applicationsKv, listApplications } from '../../stream/applications.js';
 /** Definitions created through the Firehose / Kinesis Analytics APIs whose workers the operator runs (reconcile/apiWorkers.ts). */
 export interface ApiDefinitions {
   /** ACTIVE delivery streams the API owns. */
-  deliveries: Array<{ name: string; uid: string }>;
+  deliveries: ApiDelivery[];
   /** Applications the API owns, in any status but DELETING (the worker follows the status itself). */
   applications: Array<{ name: string; uid: string }>;
+}
+
+/** What an API-created delivery stream's worker children depend on besides its name. */
+export interface ApiDelivery {
+  name: string;
+  uid: string;
+  /** The Kinesis source's stream (KinesisStreamAsSource only): an encrypted one's keys go to the worker. */
+  sourceStream?: string;
+  /** LambdaArn parameters of its Lambda processors that are ARNs, not http(s) URLs (the operator maps them to URLs). */
+  lambdaArns: string[];
+}
+
+/** The Lambda processors' ARNs of a definition (S3 and HTTP endpoint chains); a URL is called as is, so it needs no map. */
+export function lambdaArnsOf(d: Pick<DeliveryStreamRecord, 's3' | 'http'>): string[] {
+  const arns = new Set<string>();
+  for (const pc of [d.s3?.ProcessingConfiguration, d.http?.ProcessingConfiguration]) {
+    for (const p of pc?.Processors ?? []) {
+      if (p.Type !== 'Lambda') continue;
+      const arn = p.Parameters?.find((x) => x.ParameterName === 'LambdaArn')?.ParameterValue;
+      if (arn && !/^https?:\/\//.test(arn)) arns.add(arn);
+    }
+  }
+  return [...arns].sort();
 }
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
@@ -107,7 +130,9 @@ export async function connectStreamStore(
     },
     apiDefinitions: async () => {
       const ds = await (delivery ??= openDeliveryStore(store));
-      const deliveries = (await listDeliveryStreams(ds)).filter((d) => d.owner.kind === 'api' && d.status === 'ACTIVE').map((d) => ({ name: d.name, uid: d.uid }));
+      const deliveries = (await listDeliveryStreams(ds)).filter((d) => d.owner.kind === 'api' && d.status === 'ACTIVE').map((d) => ({
+        name: d.name, uid: d.uid, lambdaArns: lambdaArnsOf(d), ...(d.type === 'KinesisStreamAsSource' ? { sourceStream: d.sourceStream } : {}),
+      }));
       // Application records have no uid: the creation time tells a re-created application from the old one.
       const applications = (await listApplications(await applicationsKv(store))).filter((a) => a.owner === 'api' && a.status !== 'DELETING')
         .map((a) => ({ name: a.name, uid: String(a.createdAtMs) }));

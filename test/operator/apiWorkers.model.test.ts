@@ -25,11 +25,11 @@ test('names that sanitize alike, or a re-created definition (new uid), get diffe
 });
 
 test('delivery children: no owner, labelled, S3 credentials by secretKeyRef, store-mode config', () => {
-  const { configMap, deployment } = apiDeliveryChildren({ name: 'Clicks', uid: 'f00d' }, 'shardline-system', { endpoint: 'http://minio:9000', region: 'eu-west-1', secret: 'creds' }, settings);
+  const { configMap, deployment } = apiDeliveryChildren({ name: 'Clicks', uid: 'f00d' }, { namespace: 'shardline-system', operatorNamespace: 'shardline-system', keyRefs: [] }, { endpoint: 'http://minio:9000', region: 'eu-west-1', secret: 'creds' }, settings);
   for (const o of [configMap, deployment]) {
     expect(o.metadata.namespace).toBe('shardline-system');
     expect(o.metadata.ownerReferences).toBeUndefined();
-    expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'shardline-operator', 'shardline.dev/api-definition': 'delivery', 'shardline.dev/definition-uid': 'f00d' });
+    expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'shardline-operator', 'shardline.dev/api-definition': 'delivery', 'shardline.dev/definition-uid': 'f00d', 'shardline.dev/operator-namespace': 'shardline-system' });
   }
   expect(JSON.parse((configMap as any).data['config.json'])).toEqual({ deliveryStreamName: 'Clicks', s3: { endpoint: 'http://minio:9000', region: 'eu-west-1', forcePathStyle: true } });
   const c = (deployment as any).spec.template.spec.containers[0];
@@ -40,6 +40,30 @@ test('delivery children: no owner, labelled, S3 credentials by secretKeyRef, sto
   ]));
   expect((deployment as any).spec.replicas).toBe(1);
   expect((deployment as any).spec.selector.matchLabels['app.kubernetes.io/instance']).toBe(deployment.metadata.name);
+  expect((deployment as any).spec.template.spec.volumes.map((v: any) => v.name)).not.toContain('kms-keys');
+});
+
+test('delivery children reading an encrypted stream: in its namespace, its key items as the key ring, the stream annotated; mapped Lambda ARNs in the config', () => {
+  const place = {
+    namespace: 'orders', operatorNamespace: 'shardline-system', sourceStream: 'orders-stream',
+    keyRefs: [{ name: 'key-b', key: 'key' }, { name: 'key-a', key: 'key', optional: true }],
+    functions: { 'arn:aws:lambda:us-east-1:000000000000:function:up': 'http://up.fn.svc:8080/' },
+  };
+  const { configMap, deployment } = apiDeliveryChildren({ name: 'Clicks', uid: 'f00d' }, place, { endpoint: 'http://minio:9000', region: 'eu-west-1', secret: 'creds' }, settings);
+  expect(configMap.metadata.namespace).toBe('orders');
+  expect(deployment.metadata.namespace).toBe('orders');
+  expect(deployment.metadata.annotations).toEqual({ 'shardline.dev/source-stream': 'orders-stream' });
+  // The operator that keeps them, for its sweep of children no definition wants.
+  expect(deployment.metadata.labels!['shardline.dev/operator-namespace']).toBe('shardline-system');
+  expect(JSON.parse((configMap as any).data['config.json']).functions).toEqual(place.functions);
+  const spec = (deployment as any).spec.template.spec;
+  // The same projection as a DeliveryStream resource's worker: one file per key item, named by its key id.
+  expect(spec.volumes.find((v: any) => v.name === 'kms-keys')).toEqual({ name: 'kms-keys', projected: { sources: [
+    { secret: { name: 'key-b', items: [{ key: 'key', path: 'key-b_key' }] } },
+    { secret: { name: 'key-a', items: [{ key: 'key', path: 'key-a_key' }], optional: true } },
+  ] } });
+  expect(spec.containers[0].env).toContainEqual({ name: 'SHARDLINE_KMS_KEYS_FILE', value: '/etc/shardline/kms-keys' });
+  expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: '/etc/shardline/kms-keys', readOnly: true });
 });
 
 test('analytics children: one replica, the application read from the store by name', () => {
