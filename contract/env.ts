@@ -86,6 +86,8 @@ export const ENV = {
   natsAuthSecret: 'SHARDLINE_NATS_AUTH_SECRET',
   /** Lambda ARN → URL map (JSON) for the transforms of API-created delivery streams (operator/options.ts). */
   apiLambdaFunctions: 'SHARDLINE_API_LAMBDA_FUNCTIONS',
+  /** Worker autoscaling (JSON, a DeliveryStream's spec.autoscaling) for API-created delivery streams. */
+  apiDeliveryAutoscaling: 'SHARDLINE_API_DELIVERY_AUTOSCALING',
   kubeconfig: 'KUBECONFIG',
   failpoints: 'SHARDLINE_FAILPOINTS',
   /** From the downward API (config/manager/operator.yaml): Lease holder identity and namespace. */

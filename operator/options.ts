@@ -6,6 +6,7 @@ import { ENV } from '../contract/env.js';
 import { OPERATOR_HEALTH_PORT } from '../contract/ports.js';
 import { InvalidArgumentError } from 'commander';
 import { boolean, integer, port, text, type OptionSpec } from '../common/options.js';
+import { WorkerAutoscaling } from '../crds/schema/workerAutoscaling.js';
 
 const positive = integer(1, 1_000_000);
 
@@ -14,6 +15,20 @@ const positive = integer(1, 1_000_000);
  * what a Firehose Lambda processor's LambdaArn names, and the URL that
  * speaks the Lambda invocation contract for it (runtime/delivery/lambda.ts).
  */
+/** A DeliveryStream's spec.autoscaling, the same schema and defaults (`{}` turns it on with the defaults). */
+export function workerAutoscaling(raw: string): WorkerAutoscaling {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch (e) {
+    throw new InvalidArgumentError(`must be a JSON object like a DeliveryStream's spec.autoscaling: ${(e as Error).message}`);
+  }
+  const r = WorkerAutoscaling.strict().safeParse(v);
+  if (!r.success) throw new InvalidArgumentError(r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; '));
+  if (r.data.minReplicas > r.data.maxReplicas) throw new InvalidArgumentError('minReplicas must not exceed maxReplicas');
+  return r.data;
+}
+
 export function lambdaFunctionMap(raw: string): Record<string, string> {
   let v: unknown;
   try {
@@ -53,5 +68,6 @@ export const OPERATOR_OPTIONS: OptionSpec[] = [
   { flag: '--api-delivery-s3-region <region>', description: 'region of that S3 endpoint', parse: text, default: 'us-east-1' },
   { flag: '--api-delivery-s3-secret <name>', description: 'Secret in the operator\'s namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for that endpoint', parse: text },
   { flag: '--api-lambda-functions <json>', env: ENV.apiLambdaFunctions, description: 'JSON object mapping Lambda ARNs to http(s) function URLs, for the transforms of delivery streams created through the Firehose API', parse: lambdaFunctionMap },
+  { flag: '--api-delivery-autoscaling <json>', env: ENV.apiDeliveryAutoscaling, description: 'lag-driven worker replicas for delivery streams created through the Firehose API: JSON with a DeliveryStream\'s spec.autoscaling fields (minReplicas, maxReplicas, targetLagSeconds, scaleUpStabilizationSeconds, scaleDownStabilizationSeconds); unset: one replica', parse: workerAutoscaling },
   { flag: '--store-replicas <n>', env: ENV.replicas, description: 'JetStream replicas of the metadata buckets', parse: integer(1, 5) },
 ];

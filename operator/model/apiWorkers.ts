@@ -10,6 +10,7 @@ import type { KubeObject } from '../kube/client.js';
 import { ENV } from '../../contract/env.js';
 import type { Component, OperatorSettings } from './common.js';
 import { workerChildren, type KeySecretRef } from './workers.js';
+import type { WorkerScalingStatus } from '../../crds/schema/workerAutoscaling.js';
 
 /** Label every API worker child carries: which kind of definition (delivery | analytics). */
 export const API_DEFINITION_LABEL = 'shardline.dev/api-definition';
@@ -28,6 +29,13 @@ export interface ApiDeliveryS3 {
 
 /** A definition as far as its children depend on it. */
 export interface ApiDefinition { name: string; uid: string }
+
+/**
+ * Annotation on an API delivery worker Deployment under --api-delivery-autoscaling:
+ * the autoscaler's state and decisions (JSON, the shape of a DeliveryStream's
+ * status.autoscaling), since there is no resource status to hold them.
+ */
+export const API_AUTOSCALING_ANNOTATION = 'shardline.dev/autoscaling';
 
 /** Annotation on an API delivery worker Deployment: the stream it reads (a key swap of that stream waits for its roll, reconcile/streamKeys.ts). */
 export const API_SOURCE_STREAM_ANNOTATION = 'shardline.dev/source-stream';
@@ -49,6 +57,10 @@ export interface ApiDeliveryPlacement {
   sourceStream?: string;
   /** The operator's Lambda ARN → URL map, narrowed to the ARNs this definition's processors name. */
   functions?: Record<string, string>;
+  /** Worker replicas (default 1): the autoscaler's decision under --api-delivery-autoscaling. */
+  replicas?: number;
+  /** The autoscaler's state, annotated on the Deployment (API_AUTOSCALING_ANNOTATION). */
+  autoscaling?: WorkerScalingStatus;
 }
 
 const labelValue = (v: string) => v.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '').slice(0, 63) || 'x';
@@ -62,13 +74,14 @@ export function apiWorkerName(component: Component, d: ApiDefinition): string {
   return `${prefix}${body ? `${body}-` : ''}${h}`;
 }
 
-function children(component: 'delivery' | 'analytics', d: ApiDefinition, namespace: string, operatorNamespace: string, config: Record<string, unknown>, env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[] = []) {
+function children(component: 'delivery' | 'analytics', d: ApiDefinition, namespace: string, operatorNamespace: string, config: Record<string, unknown>, env: unknown[], s: OperatorSettings, keyRefs: KeySecretRef[] = [], replicas = 1) {
   const name = apiWorkerName(component, d);
   // The pseudo-owner only names the selector's instance label (the child's own name: unique per definition).
   const owner = { apiVersion: 'v1', kind: 'ApiDefinition', metadata: { name, namespace } };
   const labels = { [API_DEFINITION_LABEL]: component, [API_DEFINITION_UID_LABEL]: labelValue(d.uid), [API_OPERATOR_NAMESPACE_LABEL]: operatorNamespace };
-  // One replica: API applications run one active replica (docs/analytics.md); a delivery stream's one worker takes every shard.
-  return workerChildren(owner, component, name, 1, config, env, s, keyRefs, { labels });
+  // API applications run one active replica (docs/analytics.md); a delivery stream's one worker takes every shard,
+  // more split them through the consumer group's leases (--api-delivery-autoscaling).
+  return workerChildren(owner, component, name, replicas, config, env, s, keyRefs, { labels });
 }
 
 /**
@@ -82,8 +95,12 @@ export function apiDeliveryChildren(d: ApiDefinition, place: ApiDeliveryPlacemen
     : [];
   const functions = place.functions && Object.keys(place.functions).length ? { functions: place.functions } : {};
   const config = { deliveryStreamName: d.name, s3: { endpoint: s3.endpoint, region: s3.region, forcePathStyle: true }, ...functions };
-  const kids = children('delivery', d, place.namespace, place.operatorNamespace, config, env, s, place.keyRefs);
-  if (place.sourceStream) kids.deployment.metadata.annotations = { ...kids.deployment.metadata.annotations, [API_SOURCE_STREAM_ANNOTATION]: place.sourceStream };
+  const kids = children('delivery', d, place.namespace, place.operatorNamespace, config, env, s, place.keyRefs, place.replicas);
+  const annotations = {
+    ...(place.sourceStream ? { [API_SOURCE_STREAM_ANNOTATION]: place.sourceStream } : {}),
+    ...(place.autoscaling ? { [API_AUTOSCALING_ANNOTATION]: JSON.stringify(place.autoscaling) } : {}),
+  };
+  if (Object.keys(annotations).length) kids.deployment.metadata.annotations = { ...kids.deployment.metadata.annotations, ...annotations };
   return kids;
 }
 

@@ -5,7 +5,12 @@
 // child of that kind that no definition wants any more deleted.
 import { ConfigMaps, Deployments, Secrets } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
-import { API_DEFINITION_LABEL, API_OPERATOR_NAMESPACE_LABEL, apiAnalyticsChildren, apiDeliveryChildren, type ApiDeliveryPlacement } from '../model/apiWorkers.js';
+import {
+  API_AUTOSCALING_ANNOTATION, API_DEFINITION_LABEL, API_OPERATOR_NAMESPACE_LABEL, apiAnalyticsChildren, apiDeliveryChildren, apiWorkerName, type ApiDeliveryPlacement,
+} from '../model/apiWorkers.js';
+import { WorkerScalingStatus } from '../../crds/schema/workerAutoscaling.js';
+import { deliveryConsumerGroup } from '../../contract/delivery.js';
+import { scaleWorkers } from './workerScaling.js';
 import { streamNameOf } from '../model/datastream.js';
 import { validateDataStream } from '../model/validate.js';
 import { readyCondition } from '../status/conditions.js';
@@ -56,6 +61,53 @@ async function placement(ctx: Context, d: ApiDelivery, opNamespace: string): Pro
   return place;
 }
 
+/** The autoscaler's state an API delivery worker Deployment carries (undefined: none, or not readable). */
+function annotatedScaling(dep: KubeObject | undefined): WorkerScalingStatus | undefined {
+  const raw = dep?.metadata.annotations?.[API_AUTOSCALING_ANNOTATION];
+  if (!raw) return undefined;
+  try {
+    const r = WorkerScalingStatus.safeParse(JSON.parse(raw));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sampler keys of API delivery streams being autoscaled, so a gone definition's lag is no longer sampled. */
+const scaledKeys = new Set<string>();
+
+/**
+ * Step: the worker replicas under --api-delivery-autoscaling, decided exactly
+ * as for a DeliveryStream resource's spec.autoscaling (reconcile/workerScaling.ts,
+ * the same decider over the same consumer-group lag), starting from one
+ * replica. With no resource status to hold them, the state and decisions go
+ * into the Deployment's annotation API_AUTOSCALING_ANNOTATION (written only
+ * with a decision), each decision also as an Event on the Deployment and one
+ * log line. Unset: one replica, as before.
+ */
+async function scaleApiDelivery(ctx: Context, d: ApiDelivery, place: ApiDeliveryPlacement): Promise<{ requeueAfterMs?: number }> {
+  const a = ctx.apiWorkers?.deliveryAutoscaling;
+  const key = `api/delivery/${d.name}/${d.uid}`;
+  if (!a) {
+    if (scaledKeys.delete(key)) ctx.workerLag?.untrack(key);
+    return {};
+  }
+  scaledKeys.add(key);
+  const name = apiWorkerName('delivery', d);
+  const observed = ctx.caches.deployments.getByName(place.namespace, name);
+  const prev = annotatedScaling(observed);
+  // Events go to the Deployment (kubectl describe shows them).
+  const involved = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: place.namespace, uid: observed?.metadata.uid }, status: { autoscaling: prev } };
+  const scale = await scaleWorkers(ctx, involved as any, key, a, 1, { application: deliveryConsumerGroup(d.uid), stream: d.readStream });
+  const made = scale.status?.lastDecision;
+  if (made && made.time !== prev?.lastDecision?.time) {
+    ctx.log(`delivery stream ${d.name} (created through the Firehose API): worker Deployment ${place.namespace}/${name} ${made.fromReplicas} → ${made.toReplicas} replicas (${made.action}): ${made.reason}`);
+  }
+  place.replicas = scale.replicas;
+  place.autoscaling = scale.status;
+  return { requeueAfterMs: scale.requeueAfterMs };
+}
+
 export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<Result> {
   const api = ctx.apiWorkers;
   if (!api || (kind !== 'delivery' && kind !== 'analytics')) return {};
@@ -71,6 +123,9 @@ export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<R
   const defs = await store.apiDefinitions();
 
   const desired: Array<{ configMap: KubeObject; deployment: KubeObject }> = [];
+  // Autoscaled workers are looked at again while the sampler's window moves (no watch event says so).
+  let requeueAfterMs: number | undefined;
+  const live = new Set<string>();
   if (kind === 'delivery') {
     for (const d of defs.deliveries) {
       if (!api.deliveryS3) {
@@ -82,8 +137,12 @@ export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<R
         // Still created: the pod starts once the Secret is there (until then Kubernetes shows CreateContainerConfigError).
         reportOnce(ctx, `${d.name}/${d.uid}/s3-secret/${place.namespace}`, `delivery stream ${d.name} (created through the Firehose API) reads encrypted DataStream ${d.sourceStream}, so its worker runs in namespace ${place.namespace}, which has no Secret ${api.deliveryS3.secret} (--api-delivery-s3-secret) for its S3 credentials`);
       }
+      const scaled = await scaleApiDelivery(ctx, d, place);
+      if (scaled.requeueAfterMs) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, scaled.requeueAfterMs);
+      live.add(`api/delivery/${d.name}/${d.uid}`);
       desired.push(apiDeliveryChildren(d, place, api.deliveryS3, ctx.settings));
     }
+    for (const k of [...scaledKeys]) if (!live.has(k)) { scaledKeys.delete(k); ctx.workerLag?.untrack(k); }
   } else {
     for (const a of defs.applications) desired.push(apiAnalyticsChildren(a, api.namespace, ctx.settings, api.deliveryS3));
   }
@@ -110,5 +169,5 @@ export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<R
       await ctx.client.delete(type, ns, o.metadata.name, { propagationPolicy: 'Background' });
     }
   }
-  return {};
+  return requeueAfterMs ? { requeueAfterMs } : {};
 }

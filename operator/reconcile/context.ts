@@ -46,6 +46,8 @@ export interface ApiWorkerSettings {
   deliveryS3?: import('../model/apiWorkers.js').ApiDeliveryS3;
   /** Lambda ARN → http(s) URL for the transforms of API-created delivery streams (--api-lambda-functions). */
   lambdaFunctions?: Record<string, string>;
+  /** Lag-driven replicas of API-created delivery streams' workers (--api-delivery-autoscaling); unset: one replica. */
+  deliveryAutoscaling?: import('../../crds/schema/workerAutoscaling.js').WorkerAutoscaling;
 }
 
 export interface Result { requeueAfterMs?: number }

@@ -33,6 +33,8 @@ export interface ApiDelivery {
   uid: string;
   /** The Kinesis source's stream (KinesisStreamAsSource only): an encrypted one's keys go to the worker. */
   sourceStream?: string;
+  /** The stream the workers read (the Kinesis source, or a Direct PUT stream's backing stream): their consumer group's lag drives autoscaling. */
+  readStream: string;
   /** LambdaArn parameters of its Lambda processors that are ARNs, not http(s) URLs (the operator maps them to URLs). */
   lambdaArns: string[];
 }
@@ -131,7 +133,7 @@ export async function connectStreamStore(
     apiDefinitions: async () => {
       const ds = await (delivery ??= openDeliveryStore(store));
       const deliveries = (await listDeliveryStreams(ds)).filter((d) => d.owner.kind === 'api' && d.status === 'ACTIVE').map((d) => ({
-        name: d.name, uid: d.uid, lambdaArns: lambdaArnsOf(d), ...(d.type === 'KinesisStreamAsSource' ? { sourceStream: d.sourceStream } : {}),
+        name: d.name, uid: d.uid, readStream: d.sourceStream, lambdaArns: lambdaArnsOf(d), ...(d.type === 'KinesisStreamAsSource' ? { sourceStream: d.sourceStream } : {}),
       }));
       // Application records have no uid: the creation time tells a re-created application from the old one.
       const applications = (await listApplications(await applicationsKv(store))).filter((a) => a.owner === 'api' && a.status !== 'DELETING')

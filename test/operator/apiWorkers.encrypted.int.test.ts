@@ -200,6 +200,7 @@ test('an API-created delivery stream reading an encrypted DataStream runs beside
 
   const acked: string[] = [];
   const failures: string[] = [];
+  const unsure = new Set<string>();
   let n = 0;
   let writing = true;
   // Records written through the stream's own runtime pods (whichever runs), sealed with the key the record names.
@@ -215,7 +216,9 @@ test('an API-created delivery stream reading an encrypted DataStream runs beside
           await p.c.send(new PutRecordCommand({ StreamName: 'secret-orders', PartitionKey: data, Data: Buffer.from(data) }));
           acked.push(data);
         } catch (e) {
-          // A runtime pod stopped by its roll mid-request: not acknowledged, so not expected in S3.
+          // A runtime pod stopped by its roll mid-request: not acknowledged, so not expected in S3, though it may
+          // have been stored before the pod went (a Kinesis write that failed may still land).
+          unsure.add(data);
           if ([...pods.values()].includes(p)) failures.push(`${(e as Error).name}: ${(e as Error).message}`);
         }
       }
@@ -286,10 +289,10 @@ test('an API-created delivery stream reading an encrypted DataStream runs beside
   const want = acked.filter((r) => num(r) >= from).sort();
   await until('every record delivered', async () => { const got = new Set(await delivered('sealed')); return want.every((r) => got.has(r)); }, 60_000).catch(() => undefined);
   const got = await delivered('sealed');
-  // Each record once, only acknowledged ones, and every one sent after the creation.
+  // Each record once, only ones sent, and every acknowledged one sent after the creation.
   expect(new Set(got).size).toBe(got.length);
-  expect(got.filter((r) => !acked.includes(r))).toEqual([]);
-  expect(got.filter((r) => num(r) >= from)).toEqual(want);
+  expect(got.filter((r) => !acked.includes(r) && !unsure.has(r))).toEqual([]);
+  expect(got.filter((r) => num(r) >= from && !unsure.has(r))).toEqual(want);
   expect(want.length).toBeGreaterThan(10);
 
   await expectConverged();

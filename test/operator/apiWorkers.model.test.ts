@@ -66,6 +66,13 @@ test('delivery children reading an encrypted stream: in its namespace, its key i
   expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'kms-keys', mountPath: '/etc/shardline/kms-keys', readOnly: true });
 });
 
+test('delivery children under autoscaling: the decided replicas, and the autoscaler state annotated on the Deployment', () => {
+  const autoscaling = { desiredReplicas: 3, specReplicas: 1, lastDecision: { time: '2026-01-01T00:00:00Z', action: 'scaleUp', fromReplicas: 2, toReplicas: 3, reason: 'lag above target', values: '{}' } };
+  const { deployment } = apiDeliveryChildren({ name: 'Clicks', uid: 'f00d' }, { namespace: 'ns', operatorNamespace: 'ns', keyRefs: [], replicas: 3, autoscaling }, { endpoint: 'http://minio:9000', region: 'us-east-1' }, settings);
+  expect((deployment as any).spec.replicas).toBe(3);
+  expect(JSON.parse(deployment.metadata.annotations!['shardline.dev/autoscaling'])).toEqual(autoscaling);
+});
+
 test('analytics children: one replica, the application read from the store by name', () => {
   const { configMap, deployment } = apiAnalyticsChildren({ name: 'my_app', uid: '1700000000000' }, 'ns', settings);
   expect(JSON.parse((configMap as any).data['config.json'])).toEqual({ applicationName: 'my_app' });
