@@ -7,6 +7,8 @@ import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../../stream/keyring.js';
 import type { StoreKeys } from '../../stream/storeKeys.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
+import type { RuntimeMetrics } from '../usage/metrics.js';
+import type { DirectPutQuota } from '../usage/directPutQuota.js';
 import type { LifecycleWorker } from '../../stream/lifecycleWorker.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 
@@ -22,6 +24,10 @@ export interface ApiContext {
   storeKeys?: StoreKeys;
   /** Per-shard limits and metrics (docs/quotas-and-metrics.md); absent: neither. */
   usage?: ShardUsage;
+  /** Firehose Direct PUT quota per delivery stream (runtime/usage/directPutQuota.ts); absent: not enforced. */
+  directPut?: DirectPutQuota;
+  /** The process's /metrics registry (runtime/usage/metrics.ts); absent: nothing is counted. */
+  metrics?: RuntimeMetrics;
   /** The background half of create/delete/reshard (stream/lifecycleWorker.ts); absent: only the inline half runs here. */
   lifecycle?: LifecycleWorker;
   /** The process log (one line a message); absent: nothing is logged. */
