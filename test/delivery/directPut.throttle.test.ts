@@ -7,9 +7,12 @@
 // decisions checked against the token bucket's bounds (not wall-clock windows,
 // which a stalled client or a loaded machine would skew).
 import {
-  CreateDeliveryStreamCommand, PutRecordBatchCommand, PutRecordCommand, type PutRecordBatchCommandOutput,
+  CreateDeliveryStreamCommand, FirehoseClient, PutRecordBatchCommand, PutRecordCommand, type PutRecordBatchCommandOutput,
 } from '@aws-sdk/client-firehose';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ROLE, startDeliveryStack, waitFor, type DeliveryStack } from '../harness/delivery.js';
+import { startInProcess, TEST_CREDENTIALS } from '../harness/runtime.js';
+import type { DirectPutQuota } from '../../runtime/usage/directPutQuota.js';
 import { runtimeConfig } from '../../runtime/config.js';
 import { DIRECT_PUT_LIMITS, directPutLimitsOf } from '../../runtime/usage/directPutQuota.js';
 import { THROTTLED_RECORDS_METRIC } from '../../runtime/usage/metrics.js';
@@ -39,17 +42,20 @@ const admissions: Admission[] = [];
 const refused = new Map<string, number>();
 const countRefused = (name: string, n: number) => refused.set(name, (refused.get(name) ?? 0) + n);
 
-beforeAll(async () => {
-  stack = await startDeliveryStack({ buckets: [BUCKET], runtime: { firehosePutQuota: runtimeConfig(['--firehose-put-quota', QUOTA]).firehosePutQuota } });
-  // A spy (it changes nothing): every admission decision of the runtime.
-  const quota = stack.rt.ctx.directPut!;
+/** A spy (it changes nothing): every admission decision of a runtime, into `into`. */
+function observe(quota: DirectPutQuota, into: Admission[]): void {
   const admit = quota.admit.bind(quota);
   quota.admit = (stream, sizes) => {
     const before = Date.now();
     const fits = admit(stream, sizes);
-    admissions.push({ stream, before, after: Date.now(), sizes, fits });
+    into.push({ stream, before, after: Date.now(), sizes, fits });
     return fits;
   };
+}
+
+beforeAll(async () => {
+  stack = await startDeliveryStack({ buckets: [BUCKET], runtime: { firehosePutQuota: runtimeConfig(['--firehose-put-quota', QUOTA]).firehosePutQuota } });
+  observe(stack.rt.ctx.directPut!, admissions);
 });
 afterAll(() => stack?.stop());
 
@@ -197,5 +203,42 @@ test("the runtime's admissions stay within the token buckets' bounds, and the qu
     let records = 0;
     for (let j = from.i + 1; j <= to.i; j++) records += runs[j]!.fits.filter(Boolean).length;
     expect(records).toBeGreaterThanOrEqual(Math.floor(RECORDS_PER_SEC * ((to.a.before - from.a.after) / 1000)) - 1);
+  }
+});
+
+test('two runtimes share a delivery stream\'s quota (gossip): together they admit about one quota, not two', async () => {
+  const name = 'shared';
+  await createDirect(name);
+  const other = await startInProcess(stack.nats.url, { firehosePutQuota: runtimeConfig(['--firehose-put-quota', QUOTA]).firehosePutQuota });
+  const fh2 = new FirehoseClient({ endpoint: other.endpoint, region: 'us-east-1', credentials: TEST_CREDENTIALS, maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+  const both: Admission[] = [];
+  observe(stack.rt.ctx.directPut!, both);
+  observe(other.ctx.directPut!, both);
+  try {
+    let accepted = 0;
+    let n = 0;
+    const start = Date.now();
+    // Each runtime is offered ~2.5× the quota, 15 records every 150 ms, for 3 s.
+    while (Date.now() - start < 3000) {
+      const outs = await Promise.all([stack.fh, fh2].map((c) => c.send(new PutRecordBatchCommand({
+        DeliveryStreamName: name, Records: Array.from({ length: 15 }, () => ({ Data: Buffer.from(`s-${n++}\n`) })),
+      }))));
+      for (const o of outs) accepted += o.RequestResponses!.length - o.FailedPutCount!;
+      await sleep(150);
+    }
+    const runs = both.filter((a) => a.stream === name);
+    const admitted = runs.reduce((k, a) => k + a.fits.filter(Boolean).length, 0);
+    expect(admitted).toBe(accepted);
+    const secs = (Math.max(...runs.map((a) => a.after)) - Math.min(...runs.map((a) => a.before))) / 1000;
+    // One quota over the run is burst + rate·T; each runtime alone would admit that much, two without gossip twice it.
+    // Allowed above one quota: one more burst (what both may spend before either hears of the other's usage).
+    const one = RECORDS_PER_SEC + RECORDS_PER_SEC * secs;
+    process.stderr.write(`[directPut.throttle] shared: ${admitted} admitted of ${n} offered in ${secs.toFixed(2)} s; one quota ${one.toFixed(0)}\n`);
+    expect(admitted).toBeLessThanOrEqual(one + RECORDS_PER_SEC);
+    // Refill: the quota keeps admitting while saturated (at least the rate over the run after the first burst, less a second).
+    expect(admitted).toBeGreaterThanOrEqual(RECORDS_PER_SEC * (secs - 1));
+  } finally {
+    fh2.destroy();
+    await other.close();
   }
 });
