@@ -7,7 +7,6 @@ import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../../stream/keyring.js';
 import type { StoreKeys } from '../../stream/storeKeys.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
-import type { RuntimeMetrics } from '../usage/metrics.js';
 import type { DirectPutQuota } from '../usage/directPutQuota.js';
 import type { LifecycleWorker } from '../../stream/lifecycleWorker.js';
 import { invalidArgument, streamNotFound } from './errors.js';
@@ -26,8 +25,8 @@ export interface ApiContext {
   usage?: ShardUsage;
   /** Firehose Direct PUT quota per delivery stream (runtime/usage/directPutQuota.ts); absent: not enforced. */
   directPut?: DirectPutQuota;
-  /** The process's /metrics registry (runtime/usage/metrics.ts); absent: nothing is counted. */
-  metrics?: RuntimeMetrics;
+  /** Counters of the process's /metrics that operations add to (RuntimeMetrics, runtime/usage/metrics.ts); absent: nothing is counted. */
+  metrics?: { throttledRecords(deliveryStream: string, records: number): void };
   /** The background half of create/delete/reshard (stream/lifecycleWorker.ts); absent: only the inline half runs here. */
   lifecycle?: LifecycleWorker;
   /** The process log (one line a message); absent: nothing is logged. */
