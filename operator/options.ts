@@ -67,7 +67,7 @@ export const OPERATOR_OPTIONS: OptionSpec[] = [
   { flag: '--api-delivery-s3-endpoint <url>', description: 'S3 endpoint for delivery streams created through the Firehose API (without it they get no worker)', parse: text },
   { flag: '--api-delivery-s3-region <region>', description: 'region of that S3 endpoint', parse: text, default: 'us-east-1' },
   { flag: '--api-delivery-s3-secret <name>', description: 'Secret in the operator\'s namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for that endpoint', parse: text },
-  { flag: '--api-lambda-functions <json>', env: ENV.apiLambdaFunctions, description: 'JSON object mapping Lambda ARNs to http(s) function URLs, for the transforms of delivery streams created through the Firehose API', parse: lambdaFunctionMap },
+  { flag: '--api-lambda-functions <json>', env: ENV.apiLambdaFunctions, description: 'JSON object mapping Lambda ARNs to http(s) function URLs, for the transforms of delivery streams created through the Firehose API and the LambdaOutputs of API-created analytics applications', parse: lambdaFunctionMap },
   { flag: '--api-delivery-autoscaling <json>', env: ENV.apiDeliveryAutoscaling, description: 'lag-driven worker replicas for delivery streams created through the Firehose API: JSON with a DeliveryStream\'s spec.autoscaling fields (minReplicas, maxReplicas, targetLagSeconds, scaleUpStabilizationSeconds, scaleDownStabilizationSeconds); unset: one replica', parse: workerAutoscaling },
   { flag: '--store-replicas <n>', env: ENV.replicas, description: 'JetStream replicas of the metadata buckets', parse: integer(1, 5) },
 ];

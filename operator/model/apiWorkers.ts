@@ -105,11 +105,12 @@ export function apiDeliveryChildren(d: ApiDefinition, place: ApiDeliveryPlacemen
 }
 
 /** ConfigMap + Deployment running `shardline analytics` for an API-created application (the worker follows the record's status). */
-export function apiAnalyticsChildren(d: ApiDefinition, namespace: string, s: OperatorSettings, s3?: ApiDeliveryS3): { configMap: KubeObject; deployment: KubeObject } {
+export function apiAnalyticsChildren(d: ApiDefinition, namespace: string, s: OperatorSettings, s3?: ApiDeliveryS3, functions?: Record<string, string>): { configMap: KubeObject; deployment: KubeObject } {
   // Reference data (AddApplicationReferenceDataSource) is read from the same object storage, when one is configured.
   const env = s3?.secret
     ? [ENV.awsAccessKeyId, ENV.awsSecretAccessKey].map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: s3.secret, key } } }))
     : [];
-  const config = { applicationName: d.name, ...(s3 ? { s3Endpoint: s3.endpoint } : {}) };
+  // LambdaOutput ARNs → URLs (the operator's map, narrowed to the ARNs its outputs name).
+  const config = { applicationName: d.name, ...(s3 ? { s3Endpoint: s3.endpoint } : {}), ...(functions && Object.keys(functions).length ? { functions } : {}) };
   return children('analytics', d, namespace, namespace, config, env, s);
 }

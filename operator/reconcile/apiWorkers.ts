@@ -51,14 +51,22 @@ async function placement(ctx: Context, d: ApiDelivery, opNamespace: string): Pro
       place.keyRefs = await workerKeyRefs(ctx, ds, v.spec);
     }
   }
+  const functions = mappedFunctions(ctx, d.lambdaArns, (arn) => `delivery stream ${d.name} (created through the Firehose API): Lambda ${arn} has no URL in the operator's --api-lambda-functions map; its records go to the error prefix (Lambda.FunctionNotFound)`, `${d.name}/${d.uid}`);
+  if (functions) place.functions = functions;
+  return place;
+}
+
+/** The operator's Lambda ARN → URL map narrowed to `arns`; an ARN it lacks is logged once per definition. */
+function mappedFunctions(ctx: Context, arns: string[], unmapped: (arn: string) => string, key: string): Record<string, string> | undefined {
   const map = ctx.apiWorkers?.lambdaFunctions ?? {};
   const functions: Record<string, string> = {};
-  for (const arn of d.lambdaArns) {
-    if (map[arn]) functions[arn] = map[arn]!;
-    else reportOnce(ctx, `${d.name}/${d.uid}/${arn}`, `delivery stream ${d.name} (created through the Firehose API): Lambda ${arn} has no URL in the operator's --api-lambda-functions map; its records go to the error prefix (Lambda.FunctionNotFound)`);
+  for (const arn of arns) {
+    // A qualified ARN (`:alias`, `:3`, `:$LATEST`) falls back to the function's own entry, as the analytics worker's lookup does.
+    const url = map[arn] ?? map[arn.replace(/^(arn:[^:]+:lambda:[^:]*:[^:]*:function:[^:]+):[^:]+$/, '$1')];
+    if (url) functions[arn] = url;
+    else reportOnce(ctx, `${key}/${arn}`, unmapped(arn));
   }
-  if (Object.keys(functions).length) place.functions = functions;
-  return place;
+  return Object.keys(functions).length ? functions : undefined;
 }
 
 /** The autoscaler's state an API delivery worker Deployment carries (undefined: none, or not readable). */
@@ -144,7 +152,10 @@ export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<R
     }
     for (const k of [...scaledKeys]) if (!live.has(k)) { scaledKeys.delete(k); ctx.workerLag?.untrack(k); }
   } else {
-    for (const a of defs.applications) desired.push(apiAnalyticsChildren(a, api.namespace, ctx.settings, api.deliveryS3));
+    for (const a of defs.applications) {
+      const functions = mappedFunctions(ctx, a.lambdaArns, (arn) => `application ${a.name} (created through the Kinesis Analytics API): LambdaOutput ${arn} has no URL in the operator's --api-lambda-functions map; the worker cannot emit to it`, `app/${a.name}/${a.uid}`);
+      desired.push(apiAnalyticsChildren(a, api.namespace, ctx.settings, api.deliveryS3, functions));
+    }
   }
 
   for (const c of desired) {

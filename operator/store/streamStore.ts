@@ -24,7 +24,7 @@ export interface ApiDefinitions {
   /** ACTIVE delivery streams the API owns. */
   deliveries: ApiDelivery[];
   /** Applications the API owns, in any status but DELETING (the worker follows the status itself). */
-  applications: Array<{ name: string; uid: string }>;
+  applications: Array<{ name: string; uid: string; lambdaArns: string[] }>;
 }
 
 /** What an API-created delivery stream's worker children depend on besides its name. */
@@ -50,6 +50,13 @@ export function lambdaArnsOf(d: Pick<DeliveryStreamRecord, 's3' | 'http'>): stri
     }
   }
   return [...arns].sort();
+}
+
+/** The LambdaOutput ARNs of an application definition (contract/analytics.ts outputs; a URL needs no map). */
+export function applicationLambdaArns(definition: unknown): string[] {
+  const outputs = (definition as { outputs?: { destination?: { kind?: string; arn?: unknown } }[] } | undefined)?.outputs ?? [];
+  const arns = outputs.flatMap((o) => (o.destination?.kind === 'lambda' && typeof o.destination.arn === 'string' && !/^https?:\/\//.test(o.destination.arn) ? [o.destination.arn] : []));
+  return [...new Set(arns)].sort();
 }
 
 export type { StreamRecord, StreamSettings, StreamEncryption };
@@ -137,7 +144,7 @@ export async function connectStreamStore(
       }));
       // Application records have no uid: the creation time tells a re-created application from the old one.
       const applications = (await listApplications(await applicationsKv(store))).filter((a) => a.owner === 'api' && a.status !== 'DELETING')
-        .map((a) => ({ name: a.name, uid: String(a.createdAtMs) }));
+        .map((a) => ({ name: a.name, uid: String(a.createdAtMs), lambdaArns: applicationLambdaArns(a.definition) }));
       return { deliveries, applications };
     },
     watchApiDefinitions: async (onChange) => {

@@ -80,3 +80,9 @@ test('analytics children: one replica, the application read from the store by na
   expect((deployment as any).spec.template.spec.containers[0].args).toEqual(['analytics', '--config', '/etc/shardline/config/config.json']);
   expect((deployment as any).spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain('AWS_ACCESS_KEY_ID');
 });
+
+test('analytics children: the LambdaOutput ARNs mapped to URLs in the config', () => {
+  const functions = { 'arn:aws:lambda:us-east-1:000000000000:function:sink': 'http://sink.fn.svc/' };
+  const { configMap } = apiAnalyticsChildren({ name: 'my_app', uid: '1' }, 'ns', settings, undefined, functions);
+  expect(JSON.parse((configMap as any).data['config.json'])).toEqual({ applicationName: 'my_app', functions });
+});

@@ -2,7 +2,8 @@
 // gets: a Kinesis source that is an encrypted DataStream puts the worker in
 // that DataStream's namespace with the stream's key set (and a key swap waits
 // for its roll), and a Lambda processor naming an ARN is called at the URL the
-// operator's --api-lambda-functions map gives it. A real apiserver +
+// operator's --api-lambda-functions map gives it; so is an API-created
+// analytics application's LambdaOutput. A real apiserver +
 // controller-manager, nats-server, s3rver; this tiny kubelet runs every pod's
 // real process: a runtime holding exactly its pod's key files, or the worker
 // with its container's command line, resolved environment, ConfigMap and key files.
@@ -26,6 +27,8 @@ import { markPodReady, podEnv, podKeyFiles } from '../harness/pods.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
 import { connectStreamStore, type StreamStore } from '../../operator/store/streamStore.js';
 import { ConfigMaps, DataStreams, Deployments, Pods, Secrets } from '../../operator/kube/resources.js';
+import { CreateApplicationCommand, DeleteApplicationCommand, DescribeApplicationCommand, StartApplicationCommand } from '@aws-sdk/client-kinesis-analytics';
+import { analyticsClient, createStream, putJson } from '../analytics/helpers.js';
 import { KMS_KEYS_DIR, WORKER_CONFIG_DIR } from '../../contract/mounts.js';
 import { ENV } from '../../contract/env.js';
 import type { RunningRuntime } from '../../runtime/server.js';
@@ -42,13 +45,15 @@ let rt: RunningRuntime & { endpoint: string };
 let fh: FirehoseClient;
 let fn: http.Server;
 let fnCalls = 0;
+/** Every record the function was called with, decoded. */
+const fnReceived: string[] = [];
 let opNs: string;
 let tmp: string;
 const logs: string[] = [];
 
 type Pod =
   | { kind: 'runtime'; ns: string; rt: RunningRuntime & { endpoint: string }; c: KinesisClient; keys: string[] }
-  | { kind: 'delivery'; ns: string; proc: DeliveryProcess; keys: string[]; env: Record<string, string>; deployment: string };
+  | { kind: 'delivery' | 'analytics'; ns: string; proc: DeliveryProcess; keys: string[]; env: Record<string, string>; deployment: string };
 const pods = new Map<string, Pod>();
 /** Pods whose process runs but which are not reported Ready while `hold` says so (a slow pod holding up a roll). */
 let hold: (p: Pod) => boolean = () => false;
@@ -62,7 +67,7 @@ async function stopPod(p: Pod): Promise<void> {
 /** Starts a pod's process as the kubelet would run its container. */
 async function startPod(ns: string, pod: any): Promise<Pod | undefined> {
   const component = pod.metadata.labels?.['app.kubernetes.io/component'];
-  if (component !== 'runtime' && component !== 'delivery') return undefined;
+  if (component !== 'runtime' && component !== 'delivery' && component !== 'analytics') return undefined;
   const dir = path.join(tmp, pod.metadata.name);
   const keyDir = path.join(dir, 'kms-keys');
   fs.mkdirSync(keyDir, { recursive: true });
@@ -84,7 +89,7 @@ async function startPod(ns: string, pod: any): Promise<Pod | undefined> {
   }
   const args = (container.args as string[]).map((a) => a.replace(WORKER_CONFIG_DIR, dir));
   const proc = startDeliveryProcess(args, { ...env, PATH: process.env.PATH ?? '', HOME: dir }, { cleanEnv: true });
-  return { kind: 'delivery', ns, proc, keys, env, deployment: configVol.configMap.name };
+  return { kind: component, ns, proc, keys, env, deployment: configVol.configMap.name };
 }
 
 /** One kubelet pass over the watched namespaces: processes for new pods (then Ready), gone pods' processes stopped. */
@@ -129,6 +134,7 @@ beforeAll(async () => {
     req.on('end', () => {
       fnCalls++;
       const ev = JSON.parse(Buffer.concat(chunks).toString());
+      for (const r of ev.records) fnReceived.push(Buffer.from(r.data, 'base64').toString());
       const records = ev.records.map((r: any) => ({ recordId: r.recordId, result: 'Ok', data: Buffer.from(Buffer.from(r.data, 'base64').toString().toUpperCase()).toString('base64') }));
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ records }));
@@ -195,7 +201,7 @@ test('an API-created delivery stream reading an encrypted DataStream runs beside
     spec: { shards: 1, replicas: 1, retentionHours: 24, runtime: { dedicated: true, replicas: 1 }, encryption: { keySecretRef: { name: 'key-a', key: 'key' } } },
   });
   const runtimePod = () => [...pods.values()].find((p) => p.kind === 'runtime' && p.ns === ns) as Extract<Pod, { kind: 'runtime' }> | undefined;
-  const deliveryPods = () => [...pods.values()].filter((p): p is Extract<Pod, { kind: 'delivery' }> => p.kind === 'delivery' && p.ns === ns);
+  const deliveryPods = () => [...pods.values()].filter((p): p is Extract<Pod, { kind: 'delivery' | 'analytics' }> => p.kind === 'delivery' && p.ns === ns);
   await until('encrypted with key-a, its runtime running', async () => (await store.get('secret-orders'))?.encryption.keyId === 'key-a_key' && runtimePod(), 60_000);
 
   const acked: string[] = [];
@@ -341,4 +347,37 @@ test('a Lambda processor naming an ARN is called at the URL the operator maps it
   await expectConverged();
   for (const name of ['shout', 'unmapped']) await fh.send(new DeleteDeliveryStreamCommand({ DeliveryStreamName: name }));
   await until('children deleted', async () => (await apiDeployments(opNs)).length === 0, 30_000);
+}, 120_000);
+
+test('an API-created application\'s LambdaOutput naming an ARN is called at the URL the operator maps it to', async () => {
+  const ka = analyticsClient(rt.endpoint);
+  const k = sdkClient(rt.endpoint, { http1: true });
+  try {
+    const inArn = await createStream(k, 'kda-lambda-in', 1);
+    await ka.send(new CreateApplicationCommand({
+      ApplicationName: 'to_lambda',
+      ApplicationCode: `CREATE OR REPLACE STREAM "DEST" (MSG VARCHAR(32));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST" SELECT STREAM MSG FROM "SOURCE_SQL_STREAM_001";`,
+      Inputs: [{ NamePrefix: 'SOURCE_SQL_STREAM', KinesisStreamsInput: { ResourceARN: inArn, RoleARN: 'r' }, InputSchema: { RecordFormat: { RecordFormatType: 'JSON', MappingParameters: { JSONMappingParameters: { RecordRowPath: '$' } } }, RecordColumns: [{ Name: 'MSG', SqlType: 'VARCHAR(32)', Mapping: '$.msg' }] } }],
+      Outputs: [{ Name: 'DEST', LambdaOutput: { ResourceARN: UPPER_ARN, RoleARN: 'r' }, DestinationSchema: { RecordFormatType: 'JSON' } }],
+    }));
+    const dep = await until('an analytics Deployment', async () => (await cp.client.list<any>(Deployments, opNs)).items.find((d) => d.metadata.labels?.['shardline.dev/api-definition'] === 'analytics'), 20_000);
+    const cm = await cp.client.get<any>(ConfigMaps, opNs, dep.metadata.name);
+    expect(JSON.parse(cm.data['config.json']).functions).toEqual({ [UPPER_ARN]: `http://127.0.0.1:${(fn.address() as AddressInfo).port}/` });
+    await until('its worker process', async () => [...pods.values()].some((p) => p.kind === 'analytics'), 20_000);
+    const worker = [...pods.values()].find((p) => p.kind === 'analytics') as Extract<Pod, { proc: DeliveryProcess }>;
+    await ka.send(new StartApplicationCommand({ ApplicationName: 'to_lambda', InputConfigurations: [{ Id: '1.1', InputStartingPositionConfiguration: { InputStartingPosition: 'NOW' } }] }));
+    const status = async () => (await ka.send(new DescribeApplicationCommand({ ApplicationName: 'to_lambda' }))).ApplicationDetail!;
+    await until('RUNNING', async () => (await status()).ApplicationStatus === 'RUNNING', 30_000)
+      .catch((e) => { throw new Error(`${(e as Error).message}; worker stderr: ${worker.proc.stderr()}`); });
+    await putJson(k, 'kda-lambda-in', [{ msg: 'alpha' }, { msg: 'beta' }]);
+    await until('rows at the function', async () => fnReceived.filter((r) => /alpha|beta/.test(r)).length >= 2, 30_000)
+      .catch((e) => { throw new Error(`${(e as Error).message}; worker stderr: ${worker.proc.stderr()}`); });
+    expect(fnReceived.filter((r) => /alpha|beta/.test(r)).map((r) => JSON.parse(r)).sort((a, b) => a.MSG.localeCompare(b.MSG))).toEqual([{ MSG: 'alpha' }, { MSG: 'beta' }]);
+    await ka.send(new DeleteApplicationCommand({ ApplicationName: 'to_lambda', CreateTimestamp: (await status()).CreateTimestamp }));
+    await until('its children deleted', async () => !(await cp.client.get(Deployments, opNs, dep.metadata.name)), 30_000);
+  } finally {
+    ka.destroy();
+    k.destroy();
+  }
 }, 120_000);
