@@ -86,3 +86,19 @@ test('analytics children: the LambdaOutput ARNs mapped to URLs in the config', (
   const { configMap } = apiAnalyticsChildren({ name: 'my_app', uid: '1' }, 'ns', settings, undefined, functions);
   expect(JSON.parse((configMap as any).data['config.json'])).toEqual({ applicationName: 'my_app', functions });
 });
+
+test('the Lambda ARNs a definition names (a URL needs no map): delivery processors on S3 and HTTP chains, application LambdaOutputs', async () => {
+  const { lambdaArnsOf, applicationLambdaArns } = await import('../../operator/store/streamStore.js');
+  const lambda = (v: string) => ({ Type: 'Lambda', Parameters: [{ ParameterName: 'NumberOfRetries', ParameterValue: '2' }, { ParameterName: 'LambdaArn', ParameterValue: v }] });
+  const a = 'arn:aws:lambda:us-east-1:000000000000:function:a';
+  const b = 'arn:aws:lambda:us-east-1:000000000000:function:b:live';
+  expect(lambdaArnsOf({
+    s3: { ProcessingConfiguration: { Enabled: true, Processors: [lambda(b), { Type: 'AppendDelimiterToRecord' }] } },
+    http: { ProcessingConfiguration: { Enabled: true, Processors: [lambda(a), lambda('https://fn.example.com/')] } },
+  } as any)).toEqual([a, b]);
+  expect(lambdaArnsOf({ s3: {} } as any)).toEqual([]);
+  expect(applicationLambdaArns({ outputs: [
+    { destination: { kind: 'lambda', arn: b } }, { destination: { kind: 'lambda', arn: 'http://x/' } }, { destination: { kind: 'stream', name: 's' } }, { destination: { kind: 'lambda', arn: b } },
+  ] })).toEqual([b]);
+  expect(applicationLambdaArns(undefined)).toEqual([]);
+});

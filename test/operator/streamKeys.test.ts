@@ -4,6 +4,7 @@
 import { workersWithoutKey, usableByWorkers, KEY_SWAP_WAITING } from '../../operator/reconcile/streamKeys.js';
 import { streamKeyRefs } from '../../operator/model/datastream.js';
 import { analyticsChildren, deliveryChildren } from '../../operator/model/workers.js';
+import { apiDeliveryChildren } from '../../operator/model/apiWorkers.js';
 import { DataStreamSpec, DeliveryStreamSpec, AnalyticsAppSpec, type DataStream } from '../../crds/index.js';
 import type { Context } from '../../operator/reconcile/context.js';
 
@@ -69,4 +70,22 @@ test('a DataStream waiting for its workers\' roll stays usable by them (they are
   expect(usableByWorkers(cond('False', KEY_SWAP_WAITING))).toBe(true);
   expect(usableByWorkers(cond('False', 'RuntimeNotAvailable'))).toBe(false);
   expect(usableByWorkers(ds('orders', 'k'))).toBe(false);
+});
+
+test('API-created delivery streams\' workers beside the stream hold its switch too, by their source-stream annotation', () => {
+  const orders = ds('orders', 'key-b');
+  const swap = streamKeyRefs(orders.spec, { name: 'key-a', key: 'key' });
+  const old = streamKeyRefs(ds('orders', 'key-a').spec);
+  const api = (name: string, source: string, keyRefs: any[], rolled: boolean, namespace = 'shop') =>
+    stored(apiDeliveryChildren({ name, uid: 'u' }, { namespace, operatorNamespace: 'shardline-system', keyRefs, sourceStream: source }, { endpoint: 'http://minio:9000', region: 'us-east-1' }, settings).deployment, rolled);
+  const deployments = [
+    api('rolled', 'orders', swap, true),
+    api('old-template', 'orders', old, true),
+    api('reads-clicks', 'clicks', [], false),
+    // Same stream name, other namespace: not this DataStream's (its workers run beside it).
+    api('elsewhere', 'orders', [], false, 'shardline-system'),
+  ];
+  const ctx = { caches: { deliveryStreams: cache([]), analyticsApps: cache([]), deployments: cache(deployments) } } as unknown as Context;
+  expect(workersWithoutKey(ctx, orders, 'key-b_key')).toEqual([deployments[1].metadata.name]);
+  expect(workersWithoutKey(ctx, orders, 'key-a_key')).toEqual([]);
 });
