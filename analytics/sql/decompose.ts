@@ -27,6 +27,8 @@ import { parseStatements, closing, skip, type PumpStmt, type StreamStmt } from '
 import { planPump, type PumpPlan } from './pump.js';
 import { depths, isPunct, isWord, nameOf, tokenize, type Token } from './tokens.js';
 import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
+import { AGGREGATES } from './aggregates.js';
+import { passThroughPlan } from './passThrough.js';
 
 export type ItemKind = 'key' | 'count' | 'sum' | 'min' | 'max' | 'avg';
 
@@ -67,13 +69,6 @@ export type PartialTypes = Record<string, Record<string, string>>;
 /** An input stream of the application: its name and (for the general form) columns. */
 export interface DecomposeInput { name: string; columns?: { name: string; sqlType: string }[] }
 
-const AGGREGATES = new Set([
-  'COUNT', 'SUM', 'MIN', 'MAX', 'AVG', 'APPROX_COUNT_DISTINCT', 'COUNT_DISTINCT', 'STDDEV', 'STDDEV_POP', 'STDDEV_SAMP',
-  'VAR_POP', 'VAR_SAMP', 'VARIANCE', 'MEDIAN', 'MODE', 'QUANTILE', 'QUANTILE_CONT', 'QUANTILE_DISC', 'LISTAGG', 'STRING_AGG',
-  'ARRAY_AGG', 'LIST', 'FIRST', 'LAST', 'ANY_VALUE', 'ARBITRARY', 'ARG_MAX', 'ARG_MIN', 'MAX_BY', 'MIN_BY', 'BOOL_AND', 'BOOL_OR',
-  'BIT_AND', 'BIT_OR', 'BIT_XOR', 'PRODUCT', 'FSUM', 'KAHAN_SUM', 'HISTOGRAM', 'ENTROPY', 'KURTOSIS', 'SKEWNESS', 'CORR',
-  'COVAR_POP', 'COVAR_SAMP', 'REGR_SLOPE', 'APPROX_QUANTILE', 'RESERVOIR_QUANTILE', 'GEOMEAN', 'AVG_DISTINCT',
-]);
 const SIMPLE: Record<string, ItemKind> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max', AVG: 'avg' };
 
 const text = (ts: Token[]) => ts.map((t) => t.text).join('');
@@ -409,7 +404,9 @@ export function twoPhasePlan(def: ApplicationDefinition, types?: PartialTypes): 
 /** How replicas share the application, for status messages and logs. */
 export function scaleOutMode(def: ApplicationDefinition): string {
   const d = twoPhasePlan(def);
-  return d.decomposable ? 'replicas split the shards (two-phase aggregation)' : `one active replica (${d.reason})`;
+  if (d.decomposable) return 'replicas split the shards (two-phase aggregation)';
+  if (passThroughPlan(def).passThrough) return 'replicas split the shards (pass-through: every pump is stateless)';
+  return `one active replica (${d.reason})`;
 }
 
 /**

@@ -17,6 +17,8 @@ import { verifiedPlan } from './twoPhase.js';
 import { s3ReferenceLoader } from './s3.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { PartialWorkers } from './partials.js';
+import { PassThroughWorkers } from './passThrough.js';
+import { passThroughPlan } from '../sql/passThrough.js';
 import { ENV } from '../../contract/env.js';
 
 export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
@@ -81,6 +83,19 @@ class Worker {
         });
         await partials.start();
         this.log(`two-phase aggregation: this replica aggregates the shards it leases (${d.pumps.map((p) => p.name).join(', ')}); the application lease holder combines`);
+      } else if (passThroughPlan(def).passThrough) {
+        // Every pump is stateless: each replica runs the application over the shards it leases and emits
+        // their rows itself; nothing is left for one active replica to do.
+        const pass = new PassThroughWorkers({
+          store: this.store, definition: def, references: refs, start: this.config.startingPosition,
+          failoverTimeMs: this.config.leaseMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
+          checkpointIntervalMs: this.config.checkpointIntervalMs, log: this.log,
+        });
+        await pass.start();
+        this.log(`pass-through: every pump is stateless; this replica runs the application over the shards it leases and emits their rows`);
+        await new Promise<void>((r) => (this.signal.aborted ? r() : this.signal.addEventListener('abort', () => r(), { once: true })));
+        await pass.stop();
+        return;
       } else this.log(`one active replica: ${d.reason}`);
     }
     try {
