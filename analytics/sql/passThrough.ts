@@ -21,7 +21,7 @@ export function passThroughPlan(def: ApplicationDefinition): PassThroughPlan {
   }
   // HTTP and Lambda outputs are at-least-once through the active replica's checkpoint (runner.ts).
   const other = def.outputs.find((o) => o.destination.kind !== 'stream' && o.destination.kind !== 'firehose');
-  if (other) return { passThrough: false, reason: `output ${other.name} goes to a ${other.destination.kind === 'lambda' ? 'Lambda function' : 'HTTP endpoint'}` };
+  if (other) return { passThrough: false, reason: `output ${other.name} goes to ${other.destination.kind === 'lambda' ? 'a Lambda function' : 'an HTTP endpoint'}` };
   let pumps = 0;
   for (const s of stmts) {
     if (s.kind !== 'pump') continue;

@@ -71,6 +71,7 @@ class Worker {
     let partials: PartialWorkers | undefined;
     let plan: Extract<Decomposition, { decomposable: true }> | undefined;
     const def = this.config.application;
+    let pt: ReturnType<typeof passThroughPlan> | undefined;
     if (def) {
       const refs = def.references.length ? await s3ReferenceLoader(this.config.s3Endpoint)(def.references) : [];
       const d = await verifiedPlan(def, refs);
@@ -83,7 +84,7 @@ class Worker {
         });
         await partials.start();
         this.log(`two-phase aggregation: this replica aggregates the shards it leases (${d.pumps.map((p) => p.name).join(', ')}); the application lease holder combines`);
-      } else if (passThroughPlan(def).passThrough) {
+      } else if ((pt = passThroughPlan(def)).passThrough) {
         // Every pump is stateless: each replica runs the application over the shards it leases and emits
         // their rows itself; nothing is left for one active replica to do.
         const pass = new PassThroughWorkers({
@@ -96,7 +97,7 @@ class Worker {
         await new Promise<void>((r) => (this.signal.aborted ? r() : this.signal.addEventListener('abort', () => r(), { once: true })));
         await pass.stop();
         return;
-      } else this.log(`one active replica: ${d.reason}`);
+      } else this.log(`one active replica: ${d.reason}${pt && !pt.passThrough ? ` (not pass-through: ${pt.reason})` : ''}`);
     }
     try {
       await this.holdAndRun(plan);
