@@ -241,17 +241,24 @@ class ShardPassThrough implements RecordProcessor {
     await this.publish();
   }
 
+  /**
+   * Publishes the saved emit, message by message, each after checking that the shard's state head is still
+   * this holder's: a holder paused past its lease (SIGSTOP, a long GC) and resumed finds its successor's head
+   * and leaves the emit to it (the successor publishes what the output lacks). What remains is a pause between
+   * that check and the message reaching the server, longer than the lease: that one message could be stored twice.
+   */
   private async publish(): Promise<void> {
-    // A holder paused past its lease may have been replaced: the successor publishes the saved emit itself.
-    const e = await (await this.w.heads()).get(this.key);
-    if (!e || e.revision !== this.head!.revision) {
-      this.fenced = true;
-      throw new Error(`shard ${this.input}/${this.shard}: another worker holds its state now; its emit is left to it`);
-    }
     const recover = this.recover;
     this.recover = true;
-    await publishPending(this.w.o.store, this.pending, recover);
-    this.pending = [];
+    while (this.pending.length) {
+      const e = await (await this.w.heads()).get(this.key);
+      if (!e || e.revision !== this.head!.revision) {
+        this.fenced = true;
+        throw new Error(`shard ${this.input}/${this.shard}: another worker holds its state now; its emit is left to it`);
+      }
+      await publishPending(this.w.o.store, this.pending.slice(0, 1), recover);
+      this.pending.shift();
+    }
     this.recover = false;
   }
 

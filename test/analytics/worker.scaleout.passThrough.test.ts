@@ -2,8 +2,8 @@
 // processes started with the AnalyticsApp Deployment's command line split a
 // 4-shard stream by lease, and each emits the rows of the shards it holds
 // (projection, expressions, a filter and a chain of two pumps; no window).
-// One replica is SIGKILLed mid-stream, or kills itself between saving an emit
-// and publishing all of it. The output equals a JavaScript oracle over the
+// One replica is SIGKILLed mid-stream, paused past its lease (SIGSTOP) and
+// resumed, or kills itself between saving an emit and publishing all of it. The output equals a JavaScript oracle over the
 // records read back: every row once, none lost, ROWTIME the record's arrival.
 import { AnalyticsAppSpec } from '../../crds/index.js';
 import { startStack, type Stack } from '../harness/runtime.js';
@@ -122,6 +122,19 @@ test('two replicas each emit the rows of the shards they lease: every row once, 
       return /took shardId-\d+ \(expired\)/.test(b.logs());
     }, 40000);
     await produce(1000);
+  });
+}, 180000);
+
+test('a replica paused past its lease (SIGSTOP) and resumed neither loses nor repeats a row', async () => {
+  await twoReplicas('pt-pause', async (a, b, produce) => {
+    b.proc.kill('SIGSTOP');
+    // Longer than the lease (10 s): the other replica takes the paused one's shards and their saved state.
+    await waitFor('the other replica to take the paused one\'s shards', async () => {
+      await produce(500);
+      return /took shardId-\d+ \(expired\)/.test(a.logs());
+    }, 40000);
+    b.proc.kill('SIGCONT');
+    await produce(3000);
   });
 }, 180000);
 
