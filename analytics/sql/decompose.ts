@@ -432,6 +432,11 @@ export function twoPhasePlan(def: ApplicationDefinition, types?: PartialTypes): 
   }
 }
 
+/** Every replica reads shards of its own (two-phase aggregation or pass-through), so more replicas share the load. */
+export function replicasSplitShards(def: ApplicationDefinition): boolean {
+  return twoPhasePlan(def).decomposable || passThroughPlan(def).passThrough;
+}
+
 /** How replicas share the application, for status messages and logs. */
 export function scaleOutMode(def: ApplicationDefinition): string {
   const d = twoPhasePlan(def);

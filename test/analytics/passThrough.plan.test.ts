@@ -2,7 +2,7 @@
 // replica runs them over the shards it leases (worker/passThrough.ts); why the
 // others are not.
 import { passThroughPlan } from '../../analytics/sql/passThrough.js';
-import { scaleOutMode } from '../../analytics/sql/decompose.js';
+import { replicasSplitShards, scaleOutMode } from '../../analytics/sql/decompose.js';
 import { ApplicationDefinition } from '../../contract/analytics.js';
 
 const def = (code: string, outputs: unknown[] = [{ id: '1', name: 'OUT', destination: { kind: 'stream', name: 'o' } }]) => ApplicationDefinition.parse({
@@ -24,6 +24,8 @@ CREATE OR REPLACE PUMP "B" AS INSERT INTO "OUT" SELECT STREAM K, V, ROWTIME FROM
 ])('pass-through: %#', (code) => {
   expect(passThroughPlan(def(code))).toEqual({ passThrough: true });
   expect(scaleOutMode(def(code))).toBe('replicas split the shards (pass-through: every pump is stateless)');
+  // The operator follows the input's lag for it (more replicas share the shards).
+  expect(replicasSplitShards(def(code))).toBe(true);
 });
 
 test.each([
@@ -41,6 +43,8 @@ CREATE OR REPLACE PUMP "B" AS INSERT INTO "OUT" SELECT STREAM K, SUM(V), FLOOR(R
   const p = passThroughPlan(def(code));
   expect(p.passThrough).toBe(false);
   if (!p.passThrough) expect(p.reason).toMatch(reason);
+  // Only the windowed aggregates that decompose split the shards instead.
+  expect(replicasSplitShards(def(code))).toBe(/COUNT\(\*\)/.test(code));
 });
 
 test('an HTTP or Lambda output keeps a stateless application on one active replica (at-least-once through its checkpoint)', () => {
