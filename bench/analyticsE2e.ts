@@ -27,7 +27,7 @@ import { setAutoscaling } from '../stream/autoscaling.js';
 import { KinesisHttp, createStreamAndWait } from './lib/kinesis.js';
 import { Nexmark, nexmarkRecord, EVENT_TYPE, type Bid } from './lib/nexmark.js';
 import { filtered, hotItems, highestBid, parseTs, passThrough, toOracleBid, tumblingByBidder, type Expectation, type OracleBid } from './lib/nexmarkOracle.js';
-import { cpuSeconds } from './lib/procs.js';
+import { cpuSeconds, threadCpuSeconds } from './lib/procs.js';
 import { REPO_ROOT } from './lib/results.js';
 import { Samples } from './lib/stats.js';
 import { sleep, startCluster, watchdog, type Cluster } from './lib/runs.js';
@@ -119,6 +119,8 @@ export interface E2eRow {
   complete: boolean;
   /** Rows the worker wrote to error_stream (none expected). */
   errorRows: number;
+  /** The worker's CPU seconds by thread name at the end (main, V8 helpers, libuv pool, …). */
+  threadCpuS: Record<string, number>;
 }
 
 export interface LatencyResult {
@@ -313,6 +315,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
   const w = startWorker(d, profile, name);
   let complete = false;
   let cpuAtEnd = NaN;
+  let threadCpuS: Record<string, number> = {};
   try {
     const until = Date.now() + timeoutMs;
     let lastLog = Date.now();
@@ -330,6 +333,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
       }
     }
     cpuAtEnd = cpuSeconds(w.proc.pid);
+    threadCpuS = threadCpuSeconds(w.proc.pid);
     if (!complete) log(`  ${name}: incomplete; the worker's last log lines:\n${w.logs().slice(-4000)}`);
     // Anything the worker emits after the oracle's count (duplicates) shows in the check.
     await sleep(500);
@@ -349,7 +353,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
     query: name, events: input.events, bids: input.bids.length, rowsOut: reader.count, oracle: problems || 'ok', complete, errorRows: errorRows.count,
     startupS, seconds, eventsPerSec: input.events / seconds, workerCpuS: cpuAtEnd, startupCpuS,
     eventsPerCore: input.events / cpuAtEnd, eventsPerCoreAfterStartup: input.events / (cpuAtEnd - startupCpuS),
-    loadAtStart, loadAtEnd: os.loadavg()[0]!,
+    loadAtStart, loadAtEnd: os.loadavg()[0]!, threadCpuS,
   };
 }
 
@@ -472,6 +476,7 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; latency?:
       try {
         const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5));
         if (row.oracle !== 'ok') errors.push(`${name}: ${row.oracle}`);
+        log(`  ${name}: worker CPU by thread: ${Object.entries(row.threadCpuS).sort((a, b) => b[1] - a[1]).map(([t, s]) => `${t} ${s.toFixed(2)} s`).join(', ')}`);
         rows.push(row);
       } catch (e) {
         errors.push(`${name}: ${String((e as Error)?.message ?? e).slice(0, 4000)}`);

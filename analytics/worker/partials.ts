@@ -23,6 +23,7 @@ import type { Decomposition } from '../sql/decompose.js';
 import { checkpointStore, CHECKPOINT_BUCKET } from './checkpoint.js';
 import { putObject } from './objectPut.js';
 import { InputFeed, inAppIndexOf, inputStreamName, type ShardPos } from './inputFeed.js';
+import { preAggregation } from './preAggregation.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
 export type PartialMessage =
@@ -100,7 +101,8 @@ export class PartialWorkers {
         failoverTimeMs: this.o.failoverTimeMs,
         idleTimeBetweenReadsMs: 200,
         shardSyncIntervalMs: 2000,
-        maxRecords: 5000,
+        // GetRecords' own limit: each batch costs DuckDB a fill and a query, so fewer, larger ones (~20% less CPU per event at 10,000 than 5,000).
+        maxRecords: 10_000,
         callProcessRecordsEvenForEmptyRecordList: true,
         log: (m) => this.o.log(`input ${input.id}: ${m}`),
       });
@@ -168,6 +170,10 @@ class ShardAggregator implements RecordProcessor {
         ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
       }))),
       references: o.references,
+      preAggregate: Object.fromEntries(o.decomposition.pumps.flatMap((p) => {
+        const pre = preAggregation(p);
+        return pre ? [[p.name, pre]] : [];
+      })),
     });
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
     const heads = await this.w.heads();
