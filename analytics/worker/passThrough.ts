@@ -78,7 +78,8 @@ export class PassThroughWorkers {
         failoverTimeMs: this.o.failoverTimeMs,
         idleTimeBetweenReadsMs: 200,
         shardSyncIntervalMs: 2000,
-        maxRecords: 5000,
+        // GetRecords' limit: each batch costs DuckDB a fill and a query.
+        maxRecords: 10_000,
         // A caught-up shard's ROWTIME watermark follows the clock, as on one replica.
         callProcessRecordsEvenForEmptyRecordList: true,
         log: (m) => this.o.log(`input ${input.id}: ${m}`),
