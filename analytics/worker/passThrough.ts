@@ -120,6 +120,8 @@ class ShardPassThrough implements RecordProcessor {
   /** Planned and saved, not yet known to be published; `recover`: a publish failed part way, scan first. */
   private pending: PendingMessage[] = [];
   private recover = false;
+  /** The saved state names an emit (a successor scans the output shards for it). */
+  private savedPending = false;
   private readonly inApp: string[];
   private readonly mapper: RecordMapper;
   private readonly app: string;
@@ -192,8 +194,9 @@ class ShardPassThrough implements RecordProcessor {
     const out = o.definition.outputs.filter((x) => (this.rowsOf(x)?.length ?? 0) > 0);
     if (out.length) {
       await this.emit(out, cp);
-    } else if (this.pos && this.pos !== this.savedPos && Date.now() - this.savedAt >= o.checkpointIntervalMs) {
-      // Rows that reach no output: the position moves on without an emit.
+    } else if (this.pos && (this.pos !== this.savedPos || this.savedPending) && !this.pending.length && Date.now() - this.savedAt >= o.checkpointIntervalMs) {
+      // Rows that reach no output: the position moves on without an emit. A state still naming an emit
+      // that has been published is saved without it, so a successor's scan of the output shards stays short.
       this.rows.clear();
       this.rowsFrom = undefined;
       await this.save(cp, []);
@@ -279,6 +282,7 @@ class ShardPassThrough implements RecordProcessor {
     if (head.value.object) await this.w.objects.delete(head.value.object).catch(() => undefined);
     this.savedAt = Date.now();
     this.savedPos = this.pos;
+    this.savedPending = pending.length > 0;
     const p = this.pos;
     // The lease trails the saved state (a successor without the state resumes there).
     if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {
