@@ -93,7 +93,7 @@ class Worker {
           checkpointIntervalMs: this.config.checkpointIntervalMs, log: this.log,
         });
         await pass.start();
-        this.log(`pass-through: every pump is stateless; this replica runs the application over the shards it leases and emits their rows`);
+        this.log(`running (${def.inputs.length} input(s), ${def.outputs.length} output(s)); pass-through: every pump is stateless; this replica runs the application over the shards it leases and emits their rows`);
         await new Promise<void>((r) => (this.signal.aborted ? r() : this.signal.addEventListener('abort', () => r(), { once: true })));
         await pass.stop();
         return;
