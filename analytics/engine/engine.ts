@@ -325,7 +325,12 @@ export class Engine {
     try {
       res = await this.duck.query(p.plan.sql);
     } catch (e) {
-      // A runtime failure (a cast that fails): the rows go to error_stream with the reason.
+      // A runtime failure (a cast that fails): the rows go to error_stream with the reason. A row-by-row
+      // pump's batch is split until the failing rows are alone, so the others still get through.
+      if (p.plan.window.type === 'none' && workRows.length > 1 && workRows.length === sources.length) {
+        const half = workRows.length >> 1;
+        return [...await this.run(p, workRows.slice(0, half), sources.slice(0, half)), ...await this.run(p, workRows.slice(half), sources.slice(half))];
+      }
       for (const r of sources) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), r.t, JSON.stringify(r.v), p.plan.name);
       return [];
     }

@@ -11,6 +11,7 @@
 import { SqlError, depths, isPunct, isWord, nameOf, stringValue, type Token } from './tokens.js';
 import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
+import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -144,6 +145,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   let window: WindowPlan = { type: 'none' };
   const first = tokens[i];
   let topK: { alias: string } | undefined;
+  let subquery = false;
   if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(') && isWord(tokens[sig(sig(i + 1) + 1)], 'TOP_K_ITEMS_TUMBLING')) {
     const t = topKItems(tokens, rw, i, fromEnd, workTable);
     ({ source, sourcePos, alias } = t);
@@ -208,6 +210,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     alias = a.alias ?? source;
     // The alias written after TABLE(…) is replaced too (it would follow the one given here).
     rw.splice(sig(fromAt + 1), a.end ?? close, `${quote(workTable)} AS ${quote(alias)}`);
+  } else if (isPunct(first, '(')) {
+    ({ source, sourcePos, alias } = subquerySource(tokens, rw, i, fromEnd, workTable));
+    subquery = true;
   } else {
     if (first?.kind !== 'ident' && first?.kind !== 'quoted') throw new SqlError(`expected a stream name after FROM but found '${first?.text ?? 'end'}'`, first?.pos ?? tokens[fromAt]!.pos);
     source = nameOf(first);
@@ -252,6 +257,24 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
         rw.insertBefore(sig(open + 1), `'${unit.upper.replace(/S$/, '').toLowerCase()}', `);
         rw.splice(to, close - 1, '');
       }
+    } else if (isWord(t, ...LOG_PARSERS) && isPunct(tokens[sig(k + 1)], '(')) {
+      // NAME(expr, literal, …) → (list_transform([expr], lambda __lp: <row of the parsed fields>)[1]): expr evaluated once.
+      const open = sig(k + 1);
+      const close = closing(tokens, open);
+      const commas = tokens.map((x, n) => n).filter((n) => n > open && n < close - 1 && depth[n] === depth[open]! + 1 && isPunct(tokens[n], ','));
+      if (sig(open + 1) === close - 1) throw new SqlError(`${t.upper} needs the string to parse`, t.pos);
+      const args: LitArg[] = commas.map((c, a) => {
+        const end = a + 1 < commas.length ? commas[a + 1]! : close - 1;
+        let at = sig(c + 1);
+        let neg = false;
+        if (isPunct(tokens[at], '-') && tokens[sig(at + 1)]?.kind === 'number') { neg = true; at = sig(at + 1); }
+        const lit = tokens[at];
+        if ((lit?.kind !== 'string' && lit?.kind !== 'number') || sig(at + 1) !== end) throw new SqlError(`${t.upper}: argument ${a + 2} must be a literal`, tokens[sig(c + 1)]?.pos ?? t.pos);
+        return lit.kind === 'string' ? { kind: 'string', value: stringValue(lit), pos: lit.pos } : { kind: 'number', value: (neg ? '-' : '') + lit.text, pos: lit.pos };
+      });
+      const body = logParserSql(t.upper, args, t.pos);
+      rw.splice(k, open + 1, '(list_transform([');
+      rw.splice(commas[0] ?? close - 1, close, `], lambda ${PARAM}: ${body})[1])`);
     } else if (isWord(t, 'CURRENT_ROW_TIMESTAMP')) {
       rw.splice(k, k + 1, 'current_timestamp');
     } else if (isWord(t, 'TIMESTAMP_TO_CHAR', 'CHAR_TO_TIMESTAMP') && isPunct(tokens[sig(k + 1)], '(')) {
@@ -331,6 +354,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     window = { type: 'stagger', rangeMs: iv.ms, partitionSql };
     rw.splice(staggerAt, close, `GROUP BY ${partitionSql}, ${A}."__WID"`);
   }
+  if (subquery && (window.type === 'stagger' || (specOpens.length && window.type === 'none'))) {
+    throw new SqlError('sliding and stagger windows read the stream itself: they cannot be over a sub-query in FROM', tokens[fromAt]!.pos);
+  }
   if (specOpens.length && window.type === 'none') {
     window = { type: 'sliding', specs: specOpens.map((open) => windowSpec(tokens, rw, open, A)) };
   }
@@ -359,6 +385,57 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     name: stmt.name, target: stmt.target, targetColumns: stmt.targetColumns, source, sourcePos, alias, joins, window, workTable,
     sql: pieces.map((p) => p.text).join(''), pieces, pos: stmt.pos,
   };
+}
+
+/**
+ * `FROM (SELECT [STREAM] … FROM <stream> [[AS] a] [WHERE …]) [AS] alias [(c1, …)]`, the form AWS's
+ * log-parsing examples use: the inner query reads the work table and passes its bookkeeping columns
+ * (ROWTIME, __SEQ, …) through, so the outer query's windows and ROWTIME work as on the stream.
+ */
+function subquerySource(tokens: Token[], rw: Rewriter, open: number, fromEnd: number, workTable: string) {
+  const sig = (i: number) => skip(tokens, i);
+  const close = closing(tokens, open);
+  const selectAt = sig(open + 1);
+  if (!isWord(tokens[selectAt], 'SELECT')) throw new SqlError('expected SELECT STREAM … in the sub-query', tokens[selectAt]?.pos ?? tokens[open]!.pos);
+  // Clauses of the inner query at its own depth.
+  const at: Record<string, number> = {};
+  for (let k = selectAt + 1, d = 0; k < close - 1; k++) {
+    if (isPunct(tokens[k], '(')) d++;
+    else if (isPunct(tokens[k], ')')) d--;
+    else if (d === 0 && isWord(tokens[k], ...CLAUSES, 'JOIN') && at[tokens[k]!.upper] === undefined) at[tokens[k]!.upper] = k;
+  }
+  const innerFrom = at.FROM;
+  if (innerFrom === undefined) throw new SqlError('the sub-query needs FROM <stream>', tokens[selectAt]!.pos);
+  for (const c of ['GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'JOIN', 'UNION']) {
+    if (at[c] !== undefined) throw new SqlError(`a sub-query in FROM reads one stream row by row (no ${c}); put windows and joins in the outer query`, tokens[at[c]!]!.pos);
+  }
+  const src = tokens[sig(innerFrom + 1)];
+  if (src?.kind !== 'ident' && src?.kind !== 'quoted') throw new SqlError(`expected a stream name after FROM but found '${src?.text ?? 'end'}'`, src?.pos ?? tokens[innerFrom]!.pos);
+  const srcAt = sig(innerFrom + 1);
+  const source = nameOf(src);
+  const innerEnd = Math.min(...Object.entries(at).filter(([w, k]) => w !== 'FROM' && k > innerFrom).map(([, k]) => k), close - 1);
+  const ia = aliasAt(tokens, sig(srcAt + 1), innerEnd).alias;
+  rw.splice(srcAt, srcAt + 1, ia ? quote(workTable) : `${quote(workTable)} AS ${quote(source)}`);
+  const IA = quote(ia ?? source);
+  // `*` in the inner select list leaves the bookkeeping columns to the explicit pass-through.
+  for (let k = selectAt + 1, d = 0; k < innerFrom; k++) {
+    if (isPunct(tokens[k], '(')) d++;
+    else if (isPunct(tokens[k], ')')) d--;
+    else if (d === 0 && isPunct(tokens[k], '*')) {
+      let prev = k - 1;
+      while (tokens[prev]!.kind === 'space' || tokens[prev]!.kind === 'comment') prev--;
+      const p = tokens[prev];
+      if (isWord(p, 'SELECT', 'STREAM', 'DISTINCT', 'ALL') || isPunct(p, ',') || isPunct(p, '.')) rw.insertBefore(k + 1, ` EXCLUDE (${INTERNAL_COLUMNS.map(quote).join(', ')})`);
+    }
+  }
+  rw.insertBefore(innerFrom, `, ${INTERNAL_COLUMNS.map((c) => `${IA}.${quote(c)}`).join(', ')} `);
+  const a = aliasAt(tokens, sig(close), fromEnd);
+  let alias = a.alias;
+  if (!alias) {
+    alias = '__SUBQUERY';
+    rw.splice(close - 1, close, `) AS ${quote(alias)}`);
+  }
+  return { source, sourcePos: src.pos, alias };
 }
 
 const TOPK_WID = '__TK_WID';
