@@ -53,6 +53,26 @@ const UNIT_MS: Record<string, number> = {
   HOUR: 3_600_000, HOURS: 3_600_000, DAY: 86_400_000, DAYS: 86_400_000,
 };
 
+/** KDA's clock words (the wall clock in UTC; CURRENT_ROW_TIMESTAMP is read per evaluation, the others too: a stream has no statement time). */
+const UTC_NOW = 'make_timestamp(epoch_us(get_current_timestamp()))';
+const NOW: Record<string, string> = {
+  CURRENT_ROW_TIMESTAMP: UTC_NOW, CURRENT_TIMESTAMP: UTC_NOW, LOCALTIMESTAMP: UTC_NOW,
+  CURRENT_DATE: `CAST(${UTC_NOW} AS DATE)`, CURRENT_TIME: `CAST(${UTC_NOW} AS TIME)`, LOCALTIME: `CAST(${UTC_NOW} AS TIME)`,
+};
+
+/** Java-pattern conversions (format, value): the call's new opening, and what follows the converted format. */
+const DATE_CONV: Record<string, [string, string, string]> = {
+  TIMESTAMP_TO_CHAR: ['strftime(', '', ''],
+  DATE_TO_CHAR: ['strftime(', '', ''],
+  TIME_TO_CHAR: ["strftime(DATE '1970-01-01' + (", ')', ''],
+  CHAR_TO_TIMESTAMP: ['try_strptime(', '', ''],
+  CHAR_TO_DATE: ['CAST(try_strptime(', '', ') AS DATE'],
+  CHAR_TO_TIME: ['CAST(try_strptime(', '', ') AS TIME'],
+};
+
+/** Units FLOOR/CEIL … TO also take (calendar units: not a fixed length, so never a window size). */
+const CALENDAR_UNITS = ['WEEK', 'MONTH', 'QUARTER', 'YEAR'];
+
 const CLAUSES = ['FROM', 'WHERE', 'GROUP', 'HAVING', 'WINDOW', 'WINDOWED', 'ORDER', 'UNION', 'LIMIT'];
 
 class Rewriter {
@@ -246,14 +266,14 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       rw.splice(k, k + 1, 'time_bucket');
       rw.insertBefore(sig(open + 1), `to_milliseconds(${iv.ms}), `);
       rw.splice(by, close - 1, `, TIMESTAMP '1970-01-01 00:00:00'`);
-    } else if (isWord(t, 'FLOOR') && isPunct(tokens[sig(k + 1)], '(')) {
+    } else if (isWord(t, 'FLOOR', 'CEIL', 'CEILING') && isPunct(tokens[sig(k + 1)], '(')) {
       const open = sig(k + 1);
       const close = closing(tokens, open);
       const to = tokens.findIndex((x, n) => n > open && n < close && depth[n] === depth[open]! + 1 && isWord(x, 'TO'));
       if (to >= 0) {
         const unit = tokens[sig(to + 1)];
-        if (!unit || UNIT_MS[unit.upper] === undefined || unit.upper.startsWith('MILLI')) throw new SqlError(`FLOOR … TO supports SECOND, MINUTE, HOUR, DAY, not '${unit?.text}'`, unit?.pos ?? t.pos);
-        rw.splice(k, k + 1, 'date_trunc');
+        if (!unit || (UNIT_MS[unit.upper] === undefined && !CALENDAR_UNITS.includes(unit.upper)) || unit.upper.startsWith('MILLI')) throw new SqlError(`${t.upper} … TO supports SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR, not '${unit?.text}'`, unit?.pos ?? t.pos);
+        rw.splice(k, k + 1, t.upper === 'FLOOR' ? 'date_trunc' : 'kda_ceil_to');
         rw.insertBefore(sig(open + 1), `'${unit.upper.replace(/S$/, '').toLowerCase()}', `);
         rw.splice(to, close - 1, '');
       }
@@ -275,9 +295,13 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       const body = logParserSql(t.upper, args, t.pos);
       rw.splice(k, open + 1, '(list_transform([');
       rw.splice(commas[0] ?? close - 1, close, `], lambda ${PARAM}: ${body})[1])`);
-    } else if (isWord(t, 'CURRENT_ROW_TIMESTAMP')) {
-      rw.splice(k, k + 1, 'current_timestamp');
-    } else if (isWord(t, 'TIMESTAMP_TO_CHAR', 'CHAR_TO_TIMESTAMP') && isPunct(tokens[sig(k + 1)], '(')) {
+    } else if (isWord(t, ...Object.keys(NOW)) && !isPunct(tokens[sig(k + 1)], '(') && !isPunct(tokens[k - 1], '.')) {
+      // The wall clock (UTC) as KDA's types: TIMESTAMP, DATE or TIME (DuckDB's own are WITH TIME ZONE).
+      rw.splice(k, k + 1, NOW[t.upper]!);
+    } else if (isWord(t, 'TO_TIMESTAMP') && isPunct(tokens[sig(k + 1)], '(')) {
+      // KDA's TO_TIMESTAMP takes milliseconds since the epoch (DuckDB's takes seconds).
+      rw.splice(k, k + 1, 'epoch_ms');
+    } else if (isWord(t, ...Object.keys(DATE_CONV)) && isPunct(tokens[sig(k + 1)], '(')) {
       // (format, value) with a literal format → strftime(value, fmt) / try_strptime(value, fmt) (NULL when it does not match, as KDA gives no value).
       const open = sig(k + 1);
       const close = closing(tokens, open);
@@ -285,8 +309,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       const comma = sig(sig(open + 1) + 1);
       if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) throw new SqlError(`${t.upper}'s format must be a string literal, e.g. 'yyyy-MM-dd HH:mm:ss'`, fmt?.pos ?? t.pos);
       const conv = strftimeOf(stringValue(fmt), fmt.pos).replace(/'/g, "''");
-      rw.splice(k, comma + 1, t.upper === 'TIMESTAMP_TO_CHAR' ? 'strftime(' : 'try_strptime(');
-      rw.insertBefore(close - 1, `, '${conv}'`);
+      const [before, afterValue, after] = DATE_CONV[t.upper]!;
+      rw.splice(k, comma + 1, before);
+      rw.insertBefore(close - 1, `${afterValue}, '${conv}'${after}`);
     } else if ((t.kind === 'ident' || t.kind === 'quoted') && t.upper === 'APPROXIMATE_ARRIVAL_TIME') {
       // KDA's column of the record's arrival time in the source stream: ROWTIME here (rows get the arrival time as ROWTIME).
       rw.splice(k, k + 1, '"ROWTIME"');
@@ -326,7 +351,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       } else {
         const to = tokens.findIndex((x, n) => n > open && n < close && isWord(x, 'TO'));
         if (to < 0) continue;
-        size = UNIT_MS[tokens[sig(to + 1)]!.upper]!;
+        const u = tokens[sig(to + 1)]!;
+        if (UNIT_MS[u.upper] === undefined) throw new SqlError(`a window of FLOOR(ROWTIME TO ${u.upper}) has no fixed length: use SECOND, MINUTE, HOUR or DAY`, u.pos);
+        size = UNIT_MS[u.upper]!;
       }
       if (window.type !== 'none') throw new SqlError('only one window per pump', t.pos);
       window = { type: 'tumbling', sizeMs: size };
