@@ -31,6 +31,25 @@ export interface EngineSpec {
   references?: ReferenceTable[];
   /** Pumps left out (two-phase aggregation: the combiner fills their targets with combined partials). */
   skipPumps?: string[];
+  /** Tumbling pumps (by name) whose results fold batch by batch (two-phase partials of the simple form). */
+  preAggregate?: Record<string, PreAggregation>;
+}
+
+/**
+ * How a tumbling pump's result rows fold into one row per group, so its
+ * windows hold result rows instead of input rows: each batch's rows are
+ * evaluated at once and folded into the window's rows, and the rows die
+ * young (no input row lives until its window closes or sits in a checkpoint).
+ * Only for pumps whose results of part of a window combine into the result of
+ * all of it (COUNT, SUM, MIN, MAX partials: two-phase aggregation's partials).
+ */
+export interface PreAggregation {
+  /** The group of a result row (target columns), as a Map key. */
+  key(v: Value[]): unknown;
+  /** Folds result row `v` of the same group into `acc` (both in target column order). */
+  fold(acc: Value[], v: Value[]): void;
+  /** The order of a window's result rows when it closes, the same whatever the batches were. */
+  compare(a: Value[], b: Value[]): number;
 }
 
 /** Bad application code: the reason and where, as DuckDB or the translator found it. */
@@ -46,7 +65,8 @@ export const ERROR_COLUMNS: StreamColumn[] = [
   ['DATA_ROWTIME', 'TIMESTAMP'], ['DATA_ROW', 'VARCHAR(49152)'], ['PUMP_NAME', 'VARCHAR(128)'],
 ].map(([name, t]) => ({ name: name!, type: parseSqlType(t!) }));
 
-interface Win extends Span { id: string; key?: string; rows: Row[] }
+/** A window and its rows: input rows, or (folded, a pre-aggregated pump's) its result rows so far. */
+interface Win extends Span { id: string; key?: string; rows: Row[]; folded?: true }
 
 interface RunnerState { closedUpTo: number | null; maxEvent: number | null; windows: Win[]; history: Row[]; pending?: Row[] }
 
@@ -71,6 +91,10 @@ class Pump {
   tableColumns: TableColumn[];
   /** Where each table column is in a work row; undefined: the table has every work column. */
   tableIndex?: number[];
+  /** Results fold batch by batch (EngineSpec.preAggregate): a window's rows are its result rows so far. */
+  pre?: PreAggregation;
+  /** Each pre-aggregated window's rows by group (rebuilt from the rows after a restore). */
+  groups = new WeakMap<Win, Map<unknown, Row>>();
 
   constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
     this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
@@ -181,6 +205,12 @@ export class Engine {
         });
         if (outIndex.length !== targetCols.length) {
           fail(new SqlError(`pump ${plan.name} selects ${outIndex.length} column${outIndex.length === 1 ? '' : 's'} but ${plan.target} takes ${targetCols.length}`, plan.pos));
+        }
+        const pre = spec.preAggregate?.[plan.name];
+        if (pre) {
+          const w = plan.window;
+          if (!(w.type === 'tumbling' || (w.type === 'tvf' && w.fn === 'TUMBLE'))) throw new Error(`pump ${plan.name}: only tumbling windows pre-aggregate`);
+          pump.pre = pre;
         }
         pumps.push(pump);
       }
@@ -460,6 +490,9 @@ export class Engine {
   private async assignTumbling(p: Pump, rows: Row[], sizeMs: number, byId: Map<string, Win>): Promise<void> {
     const st = p.state;
     let last: Win | undefined;
+    // Pre-aggregated: this batch's rows per window, evaluated and folded below.
+    const batch = p.pre ? new Map<Win, Row[]>() : undefined;
+    let lastBatch: Row[] | undefined;
     for (const r of rows) {
       const t = p.eventIndex >= 0 ? (r.v[p.eventIndex] as number | null) : r.t;
       if (t === null) {
@@ -475,16 +508,58 @@ export class Engine {
         this.error('LATE_ROW', `row at ${new Date(t).toISOString()} arrived after its window closed (watermark ${new Date(closed).toISOString()})`, r.t, JSON.stringify(r.v), p.plan.name);
         continue;
       }
-      let win = last !== undefined && last.start === start ? last : byId.get(String(start));
+      const same = last !== undefined && last.start === start;
+      let win = same ? last! : byId.get(String(start));
       if (win === undefined) {
         win = { id: String(start), start, end, key: undefined, rows: [] };
+        if (batch) win.folded = true;
         byId.set(win.id, win);
         st.windows.push(win);
       }
-      win.rows.push(r);
+      // A window restored from a checkpoint written before pre-aggregation keeps input rows.
+      if (batch && win.folded) {
+        if (!same || !lastBatch) {
+          lastBatch = batch.get(win);
+          if (!lastBatch) batch.set(win, (lastBatch = []));
+        }
+        lastBatch.push(r);
+      } else win.rows.push(r);
       last = win;
     }
+    if (batch && batch.size) await this.preAggregate(p, batch);
     if (p.eventTime && st.maxEvent !== null) await this.closeWindows(p, st.maxEvent - p.delayMs);
+  }
+
+  /** Evaluates a batch's rows of each window (one query) and folds the results into the windows' rows. */
+  private async preAggregate(p: Pump, batch: Map<Win, Row[]>): Promise<void> {
+    const pre = p.pre!;
+    const rows: Value[][] = [];
+    const sources: Row[] = [];
+    const byEnd = new Map<number, Win>();
+    let i = 0;
+    for (const [win, list] of batch) {
+      const o = { new: true, wid: i++, wend: win.end, ws: win.start };
+      for (const r of list) { rows.push(work(p, r, o)); sources.push(r); }
+      byEnd.set(win.end, win);
+    }
+    for (const r of await this.run(p, rows, sources)) {
+      // An aggregated pump's row time is its window's end (max of __WEND).
+      const win = byEnd.get(r.t);
+      if (!win) throw new Error(`pump ${p.plan.name}: a result row at ${r.t} is in no window of the batch`);
+      let groups = p.groups.get(win);
+      if (!groups) {
+        groups = new Map();
+        for (const x of win.rows) groups.set(pre.key(x.v), x);
+        p.groups.set(win, groups);
+      }
+      const k = pre.key(r.v);
+      const acc = groups.get(k);
+      if (acc) pre.fold(acc.v, r.v);
+      else {
+        groups.set(k, r);
+        win.rows.push(r);
+      }
+    }
   }
 
   /** Evaluates and removes every window of the pump that ends at or before `wm`. */
@@ -495,13 +570,24 @@ export class Engine {
     const closing = st.windows.filter((x) => x.end <= wm).sort((a, b) => a.end - b.end || a.start - b.start || (a.key ?? '').localeCompare(b.key ?? ''));
     if (closing.length === 0) return;
     st.windows = st.windows.filter((x) => x.end > wm);
+    // Folded windows' rows are their results already, put in an order that does not depend on the batches.
+    const folded: Row[] = [];
+    for (const win of closing) {
+      if (!win.folded) continue;
+      const cmp = p.pre?.compare;
+      for (const r of cmp ? win.rows.sort((a, b) => cmp(a.v, b.v)) : win.rows) folded.push({ t: r.t, seq: this.seq++, v: r.v });
+    }
     const rows: Value[][] = [];
     const sources: Row[] = [];
     closing.forEach((win, i) => {
+      if (win.folded) return;
       const o = { new: true, wid: i, wend: win.end, ws: win.start };
       for (const r of win.rows) { rows.push(work(p, r, o)); sources.push(r); }
     });
-    await this.deliver(p.plan.target, await this.run(p, rows, sources));
+    const evaluated = rows.length ? await this.run(p, rows, sources) : [];
+    // Stable: each window's rows stay together, in window order.
+    const out = folded.length === 0 ? evaluated : evaluated.length === 0 ? folded : [...folded, ...evaluated].sort((a, b) => a.t - b.t);
+    await this.deliver(p.plan.target, out);
   }
 }
 

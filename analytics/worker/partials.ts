@@ -23,6 +23,7 @@ import type { Decomposition } from '../sql/decompose.js';
 import { checkpointStore, CHECKPOINT_BUCKET } from './checkpoint.js';
 import { putObject } from './objectPut.js';
 import { InputFeed, inAppIndexOf, inputStreamName, type ShardPos } from './inputFeed.js';
+import { preAggregation } from './preAggregation.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
 export type PartialMessage =
@@ -168,6 +169,10 @@ class ShardAggregator implements RecordProcessor {
         ...(i.watermark ? { watermark: { column: i.watermark.column, delayMs: i.watermark.delaySeconds * 1000 } } : {}),
       }))),
       references: o.references,
+      preAggregate: Object.fromEntries(o.decomposition.pumps.flatMap((p) => {
+        const pre = preAggregation(p);
+        return pre ? [[p.name, pre]] : [];
+      })),
     });
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
     const heads = await this.w.heads();
