@@ -53,6 +53,26 @@ const UNIT_MS: Record<string, number> = {
   HOUR: 3_600_000, HOURS: 3_600_000, DAY: 86_400_000, DAYS: 86_400_000,
 };
 
+/**
+ * `U&'…'` at index `i` (no spaces between U, & and the quote): the string with its escapes
+ * (\XXXX, \+XXXXXX, \\) decoded, and the index after it; undefined when there is none there.
+ */
+function unicodeAt(tokens: Token[], i: number): { value: string; end: number } | undefined {
+  const [u, amp, str] = [tokens[i], tokens[i + 1], tokens[i + 2]];
+  if (!isWord(u, 'U') || !isPunct(amp, '&') || str?.kind !== 'string') return undefined;
+  const raw = stringValue(str);
+  let value = '';
+  for (let k = 0; k < raw.length; k++) {
+    if (raw[k] !== '\\') { value += raw[k]; continue; }
+    if (raw[k + 1] === '\\') { value += '\\'; k++; continue; }
+    const m = raw[k + 1] === '+' ? /^\+([0-9A-Fa-f]{6})/.exec(raw.slice(k + 1)) : /^([0-9A-Fa-f]{4})/.exec(raw.slice(k + 1));
+    if (!m) throw new SqlError(`bad escape in the Unicode literal ${u!.text}&${str.text}: \\XXXX, \\+XXXXXX or \\\\`, str.pos);
+    value += String.fromCodePoint(parseInt(m[1]!, 16));
+    k += m[0].length;
+  }
+  return { value, end: i + 3 };
+}
+
 /** KDA's clock words (the wall clock in UTC; CURRENT_ROW_TIMESTAMP is read per evaluation, the others too: a stream has no statement time). */
 const UTC_NOW = 'make_timestamp(epoch_us(get_current_timestamp()))';
 const NOW: Record<string, string> = {
@@ -288,6 +308,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
         let at = sig(c + 1);
         let neg = false;
         if (isPunct(tokens[at], '-') && tokens[sig(at + 1)]?.kind === 'number') { neg = true; at = sig(at + 1); }
+        const u = unicodeAt(tokens, at);
+        if (u && sig(u.end) === end) return { kind: 'string', value: u.value, pos: tokens[at]!.pos };
         const lit = tokens[at];
         if ((lit?.kind !== 'string' && lit?.kind !== 'number') || sig(at + 1) !== end) throw new SqlError(`${t.upper}: argument ${a + 2} must be a literal`, tokens[sig(c + 1)]?.pos ?? t.pos);
         return lit.kind === 'string' ? { kind: 'string', value: stringValue(lit), pos: lit.pos } : { kind: 'number', value: (neg ? '-' : '') + lit.text, pos: lit.pos };
@@ -295,6 +317,10 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       const body = logParserSql(t.upper, args, t.pos);
       rw.splice(k, open + 1, '(list_transform([');
       rw.splice(commas[0] ?? close - 1, close, `], lambda ${PARAM}: ${body})[1])`);
+    } else if (!rw.replace.has(k) && unicodeAt(tokens, k)) {
+      // U&'…\0009…' (KDA's Unicode string literal, e.g. a tab delimiter): a plain literal holding the characters.
+      const u = unicodeAt(tokens, k)!;
+      rw.splice(k, u.end, `'${u.value.replace(/'/g, "''")}'`);
     } else if (isWord(t, ...Object.keys(NOW)) && !isPunct(tokens[sig(k + 1)], '(') && !isPunct(tokens[k - 1], '.')) {
       // The wall clock (UTC) as KDA's types: TIMESTAMP, DATE or TIME (DuckDB's own are WITH TIME ZONE).
       rw.splice(k, k + 1, NOW[t.upper]!);

@@ -190,6 +190,16 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
     ]);
   });
 
+  it("a tab delimiter written as the SQL reference does, u&'\\0009', and U& literals elsewhere", async () => {
+    const code = `CREATE OR REPLACE STREAM "D" (A VARCHAR(8), B VARCHAR(8), SAME BOOLEAN, TXT VARCHAR(8));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM t.r.COLUMN1, t.r.COLUMN2, POSITION(u&'\\0009' IN S) = 2, U&'caf\\00E9 \\+01F600'
+  FROM (SELECT STREAM S, VARIABLE_COLUMN_LOG_PARSE(S, 2, u&'\\0009') AS r FROM "SOURCE_SQL_STREAM_001") AS t;`;
+    const out = await run(S, code, [['a\tb c'], ['xy\tz']]);
+    expect(out.get('error_stream') ?? []).toEqual([]);
+    expect(rowsOf(out, 'D')).toEqual([['a', 'b c', true, 'café 😀'], ['xy', 'z', false, 'café 😀']]);
+  });
+
   it('a typed column list; a field that does not convert sends only its row to error_stream', async () => {
     const code = `CREATE OR REPLACE STREAM "D" (NAME VARCHAR(8), AGE INTEGER);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
