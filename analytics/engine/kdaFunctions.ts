@@ -4,6 +4,8 @@
 // Functions DuckDB has under KDA's name and meaning (SUBSTRING, POSITION,
 // CHAR_LENGTH, TRIM, UPPER, LOWER, ABS, MOD, …) are left to DuckDB.
 
+import { javaFormatMacro } from '../sql/javaDateFormat.js';
+
 /** Java's `$n` group references in a replacement string, as RE2's `\n`. */
 const JAVA_GROUPS = String.raw`regexp_replace(rep, '\$(\d)', '\\\1', 'g')`;
 
@@ -29,4 +31,6 @@ export const KDA_MACROS: string[] = [
      WHEN occ = 0 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS}, 'g')
      WHEN occ = 1 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS})
      ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
+  // TIMESTAMP_TO_CHAR / DATE_TO_CHAR with a pattern that is not a literal (pump.ts renames the call).
+  javaFormatMacro('kda_ts_to_char'),
 ];

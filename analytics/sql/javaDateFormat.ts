@@ -49,3 +49,26 @@ export function strftimeOf(pattern: string, pos: number): string {
   }
   return out;
 }
+
+const sq = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * A DuckDB macro formatting a DATE or TIMESTAMP with a Java pattern that is not a literal (a column,
+ * an expression): DuckDB's strftime needs a constant format, so the pattern is split per row into
+ * letter runs, quoted text and other characters, and each run is formatted with its own constant
+ * format (the same table as strftimeOf). A letter with no equivalent or an unterminated quote fails the row.
+ */
+export function javaFormatMacro(name: string): string {
+  const tokenRe = `'(?:[^']|'')*'|${Object.keys(LETTERS).map((c) => `${c}+`).join('|')}|[A-Za-z]|[^A-Za-z']+|'`;
+  const cases: string[] = [
+    `WHEN tok = '''' THEN error('unterminated quote in the date format ' || p)`,
+    `WHEN tok = '''''' THEN ''''`,
+    `WHEN tok[1] = '''' THEN replace(tok[2:-2], '''''', '''')`,
+  ];
+  for (const [c, forms] of Object.entries(LETTERS)) {
+    // Longest run first; the shortest form also covers shorter runs.
+    for (const [len, fmt] of forms) cases.push(`WHEN tok[1] = ${sq(c)} AND length(tok) >= ${len} THEN strftime(ts, ${sq(fmt)})`);
+  }
+  cases.push(`WHEN regexp_matches(tok, '^[A-Za-z]') THEN error('date format letter ''' || tok[1] || ''' in ''' || p || ''' is not supported')`);
+  return `CREATE OR REPLACE MACRO ${name}(p, ts) AS array_to_string(list_transform(regexp_extract_all(p, ${sq(tokenRe)}), lambda tok: CASE ${cases.join(' ')} ELSE tok END), '')`;
+}

@@ -333,6 +333,11 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       const close = closing(tokens, open);
       const fmt = tokens[sig(open + 1)];
       const comma = sig(sig(open + 1) + 1);
+      if ((fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) && isWord(t, 'TIMESTAMP_TO_CHAR', 'DATE_TO_CHAR')) {
+        // A pattern that is not a literal is converted per row (engine/kdaFunctions.ts).
+        rw.splice(k, k + 1, 'kda_ts_to_char');
+        continue;
+      }
       if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) throw new SqlError(`${t.upper}'s format must be a string literal, e.g. 'yyyy-MM-dd HH:mm:ss'`, fmt?.pos ?? t.pos);
       const conv = strftimeOf(stringValue(fmt), fmt.pos).replace(/'/g, "''");
       const [before, afterValue, after] = DATE_CONV[t.upper]!;
