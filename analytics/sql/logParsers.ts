@@ -93,7 +93,7 @@ export function logParserSql(fn: string, args: LitArg[], pos: number): string {
 
 /** A full match of `re` gives a ROW of its groups (converted to the columns' types); no match gives NULL. */
 function regexParse(fn: string, re: string, pos: number, cols?: Column[]): string {
-  const n = groupCount(re);
+  const n = groupCount(re, fn, pos);
   if (n === 0) throw new SqlError(`${fn}: the pattern has no group (each group is a column)`, pos);
   const columns: Column[] = cols ?? Array.from({ length: n }, (_, i) => ({ name: `COLUMN${i + 1}` }));
   if (columns.length > n) throw new SqlError(`${fn}: ${columns.length} columns but the pattern has ${n} group${n === 1 ? '' : 's'}`, pos);
@@ -154,22 +154,29 @@ function columnList(fn: string, text: string, pos: number, fixed: boolean): Colu
 }
 
 /** Capturing groups of a regular expression: '(' not escaped, not in a class, not '(?…'  (except named groups). */
-function groupCount(re: string): number {
+function groupCount(re: string, fn: string, pos: number): number {
   let n = 0;
+  let depth = 0;
   let inClass = false;
   for (let i = 0; i < re.length; i++) {
     const c = re[i]!;
     if (c === '\\') { i++; continue; }
     if (inClass) { if (c === ']') inClass = false; continue; }
     if (c === '[') { inClass = true; if (re[i + 1] === ']' || (re[i + 1] === '^' && re[i + 2] === ']')) i += re[i + 1] === '^' ? 2 : 1; continue; }
-    if (c === '(' && (re[i + 1] !== '?' || re[i + 2] === 'P' || (re[i + 2] === '<' && re[i + 3] !== '=' && re[i + 3] !== '!'))) n++;
+    if (c === ')' && --depth < 0) throw new SqlError(`${fn}: unbalanced ')' in the pattern`, pos);
+    if (c !== '(') continue;
+    depth++;
+    if (re[i + 1] !== '?' || re[i + 2] === 'P' || (re[i + 2] === '<' && re[i + 3] !== '=' && re[i + 3] !== '!')) n++;
   }
+  if (depth !== 0 || inClass) throw new SqlError(`${fn}: unterminated ${inClass ? "'['" : "'('"} in the pattern`, pos);
   return n;
 }
 
 /** Java regex syntax RE2 spells differently: named groups (?<name>…) are (?P<name>…). Lookaround and backreferences have no RE2 form. */
 function javaRegex(re: string, pos: number): string {
   if (/\(\?<?[=!]/.test(re)) throw new SqlError('lookahead and lookbehind ((?=, (?!, (?<=, (?<!) are not supported in patterns', pos);
+  if (/\(\?>/.test(re)) throw new SqlError('atomic groups ((?>…)) are not supported in patterns', pos);
+  if (/(^|[^\\])[*+?}]\+/.test(re)) throw new SqlError('possessive quantifiers (*+, ++, ?+, {n}+) are not supported in patterns; the plain quantifier matches the same strings here', pos);
   if (/(^|[^\\])\\[1-9]/.test(re)) throw new SqlError('backreferences (\\1…) are not supported in patterns', pos);
   return re.replace(/\(\?<([A-Za-z])/g, '(?P<$1');
 }
@@ -233,6 +240,8 @@ const W3C_FORMATS: Record<string, string> = {
   REFERER: '%[Referer]i ---> %U',
   AGENT: '%[User-agent]i',
 };
+/** The specifier letters the SQL reference lists. */
+const W3C_LETTERS = 'aABbCDefhHilmnopPqrstTuUvVXIO';
 /** Specifiers whose values are numbers (a '-' is NULL); the rest are text. */
 const W3C_NUMERIC = new Set(['b', 's', 'D', 'T', 'p', 'P', 'I', 'O']);
 
@@ -250,6 +259,7 @@ function w3cRegex(format: string, pos: number): { re: string; types: string[] } 
     const m = /^%(?:!?\d{3}(?:,\d{3})*)?[<>]?(?:\{[^}]*\}|\[[^\]]*\])?([a-zA-Z])/.exec(f.slice(i));
     if (!m) throw new SqlError(`W3C_LOG_PARSE: cannot read the specifier at '${f.slice(i, i + 12)}' in the format`, pos);
     const letter = m[1]!;
+    if (!W3C_LETTERS.includes(letter)) throw new SqlError(`W3C_LOG_PARSE: unknown format specifier '%${letter}' (${W3C_LETTERS})`, pos);
     const end = i + m[0].length;
     const quoted = f[i - 1] === '"' && f[end] === '"';
     const hasArg = /[{[]/.test(m[0]);
