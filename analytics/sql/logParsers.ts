@@ -24,7 +24,7 @@ interface Column { name: string; type?: string; format?: string; start?: number;
 /** The SQL (a lambda body over __lp) of a log parser call; SqlError at the argument that does not fit. */
 export function logParserSql(fn: string, args: LitArg[], pos: number): string {
   const want = (n: number, max = n) => {
-    if (args.length < n || args.length > max) throw new SqlError(`${fn} takes ${n === max ? n + 1 : `${n + 1} to ${max + 1}`} arguments`, pos);
+    if (args.length < n || args.length > max) throw new SqlError(`${fn} takes ${n === max ? n + 1 : `${n + 1} to ${max + 1}`} argument${max === 0 ? '' : 's'}`, pos);
   };
   const str = (a: LitArg | undefined, what: string): string => {
     if (a?.kind !== 'string') throw new SqlError(`${fn}: ${what} must be a string literal`, a?.pos ?? pos);

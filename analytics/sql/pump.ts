@@ -333,6 +333,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       const close = closing(tokens, open);
       const fmt = tokens[sig(open + 1)];
       const comma = sig(sig(open + 1) + 1);
+      const argCount = sig(open + 1) === close - 1 ? 0 : 1 + tokens.filter((x, n) => n > open && n < close - 1 && depth[n] === depth[open]! + 1 && isPunct(x, ',')).length;
+      if (argCount !== 2) throw new SqlError(`${t.upper} takes (format, value), not ${argCount} argument${argCount === 1 ? '' : 's'}`, t.pos);
       if ((fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) && isWord(t, 'TIMESTAMP_TO_CHAR', 'DATE_TO_CHAR')) {
         // A pattern that is not a literal is converted per row (engine/kdaFunctions.ts).
         rw.splice(k, k + 1, 'kda_ts_to_char');
