@@ -40,7 +40,7 @@ export function logParserSql(fn: string, args: LitArg[], pos: number): string {
     case 'FAST_REGEX_LOG_PARSE':
     case 'FAST_REGEX_LOG_PARSER':
       want(1);
-      return regexParse(fn, fastRegex(str(args[0], 'the pattern'), args[0]!.pos), args[0]!.pos);
+      return fastRegexParse(fn, str(args[0], 'the pattern'), args[0]!.pos);
     case 'W3C_LOG_PARSE': {
       want(1);
       const { re, types } = w3cRegex(str(args[0], 'the format'), args[0]!.pos);
@@ -187,47 +187,125 @@ const POSIX: Record<string, string> = {
   Print: '[a-zA-Z0-9!-/:-@\\[-`{-~]', Graph: '[a-zA-Z0-9!-/:-@\\[-`{-~]',
 };
 
-/**
- * A Fast Regex pattern as an RE2 pattern: named classes (<Digit>…), "literal strings", @ (any
- * string); repetitions inside a group are lazy (a group stops at the first place the rest can
- * follow), those outside greedy; the whole input must be matched.
- */
-function fastRegex(p: string, pos: number): string {
-  let out = '';
-  let depth = 0;
-  for (let i = 0; i < p.length; i++) {
+/** One element of a Fast Regex sequence: an atom and its quantifier; fixed when it always matches the same length. */
+interface FAtom { base: string; q: string; fixed: boolean }
+/** A top-level piece of a Fast Regex pattern: a group (its column) or the text between groups. */
+interface FItem { group?: number; atoms: FAtom[] }
+
+const atomText = (a: FAtom, lazy: boolean) => a.base + a.q + (lazy && a.q ? '?' : '');
+
+/** The atoms of a Fast Regex sequence (no top-level groups inside): named classes, "strings", @, quantifiers. */
+function fastAtoms(p: string, pos: number): FAtom[] {
+  const out: FAtom[] = [];
+  let alt = false;
+  for (let i = 0; i < p.length;) {
     const c = p[i]!;
-    if (c === '\\') { out += p.slice(i, i + 2); i++; continue; }
-    if (c === '[') {
+    let base: string;
+    let fixed = true;
+    if (c === '\\') { base = p.slice(i, i + 2); i += 2; }
+    else if (c === '[') {
       const end = p.indexOf(']', i + 2);
       if (end < 0) throw new SqlError("unterminated '[' in the Fast Regex pattern", pos);
-      out += p.slice(i, end + 1);
-      i = end;
+      base = p.slice(i, end + 1); i = end + 1;
     } else if (c === '<') {
       const end = p.indexOf('>', i);
       const name = end < 0 ? '' : p.slice(i + 1, end);
       const range = /^(\d+)-(\d+)$/.exec(name);
-      if (POSIX[name]) out += POSIX[name];
-      else if (range) out += `(?:${Array.from({ length: Math.min(Number(range[2]) - Number(range[1]) + 1, 1000) }, (_, k) => Number(range[1]) + k).join('|')})`;
+      if (POSIX[name]) base = POSIX[name]!;
+      else if (range) { base = `(?:${Array.from({ length: Math.min(Number(range[2]) - Number(range[1]) + 1, 1000) }, (_, k) => Number(range[1]) + k).join('|')})`; fixed = false; }
       else throw new SqlError(`unknown named pattern <${name}> in the Fast Regex pattern`, pos);
-      i = end;
+      i = end + 1;
     } else if (c === '"') {
       const end = p.indexOf('"', i + 1);
       if (end < 0) throw new SqlError('unterminated string in the Fast Regex pattern', pos);
-      out += `(?:${p.slice(i + 1, end).replace(/[\\.^$|?*+()[\]{}]/g, '\\$&')})`;
-      i = end;
-    } else if (c === '@') out += '(?:.*)';
+      base = `(?:${reChar(p.slice(i + 1, end))})`; i = end + 1;
+    } else if (c === '(') {
+      // A nested parenthesis: one atom of variable length, not a column.
+      let d = 0;
+      let j = i;
+      for (; j < p.length; j++) { if (p[j] === '\\') { j++; continue; } if (p[j] === '(') d++; else if (p[j] === ')' && --d === 0) break; }
+      if (j >= p.length) throw new SqlError("unterminated '(' in the Fast Regex pattern", pos);
+      base = `(?:${fastAtoms(p.slice(i + 1, j), pos).map((a) => atomText(a, false)).join('')})`; fixed = false; i = j + 1;
+    } else if (c === '|') { alt = true; out.push({ base: '|', q: '', fixed: false }); i++; continue; }
+    else if (c === '@') { out.push({ base: '.', q: '*', fixed: false }); i++; continue; }
     else if (c === '#' || c === '&' || c === '~') throw new SqlError(`'${c}' in a Fast Regex pattern is not supported`, pos);
-    else if (c === '(') { depth++; out += c; }
-    else if (c === ')') { depth--; out += c; }
-    else if ((c === '*' || c === '+' || c === '?') && depth > 0) out += c + '?';
-    else if (c === '{' && depth > 0) {
-      const end = p.indexOf('}', i);
-      out += p.slice(i, end + 1) + '?';
-      i = end;
-    } else out += c;
+    else if (c === ')') throw new SqlError("unbalanced ')' in the Fast Regex pattern", pos);
+    else { base = c === '.' ? '.' : reChar(c); i++; }
+    // The quantifier: a+ is a then a*, a{n,m} is a{n} then a{0,m-n}, so the fixed part can be a delimiter.
+    const q = /^(?:[*?+]|\{(\d+)(,(\d*))?\})/.exec(p.slice(i));
+    if (!q) { out.push({ base, q: '', fixed }); continue; }
+    i += q[0].length;
+    if (q[0] === '*' || q[0] === '?') out.push({ base, q: q[0], fixed: false });
+    else if (q[0] === '+') out.push({ base, q: '', fixed }, { base, q: '*', fixed: false });
+    else {
+      const n = Number(q[1]);
+      out.push({ base, q: `{${n}}`, fixed });
+      if (q[2] !== undefined) out.push({ base, q: q[3] === '' ? '*' : `{0,${Number(q[3]) - n}}`, fixed: false });
+    }
   }
-  return '(?s)' + out;
+  // An alternation makes the whole sequence one variable-length atom.
+  return alt ? [{ base: `(?:${out.map((a) => atomText(a, false)).join('')})`, q: '', fixed: false }] : out;
+}
+
+/**
+ * FAST_REGEX_LOG_PARSE as the SQL reference describes it: the pattern is split into an expression per
+ * group and per text between groups; each expression's fixed-length start moves to the end of the
+ * expression before it (one wholly fixed is merged into it); the series is then matched in order with
+ * no backtracking, a group's expression lazily (it stops at the first place its moved delimiter
+ * follows) and the text between groups greedily; the last must reach the end of the input, or there
+ * is no row (NULL). Each step is an anchored RE2 match on what the steps before it left.
+ */
+function fastRegexParse(fn: string, pattern: string, pos: number): string {
+  const items: FItem[] = [];
+  let groups = 0;
+  let text = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\') { text += pattern.slice(i, i + 2); i++; continue; }
+    if (c === '[' || c === '"' || c === '<') {
+      const end = pattern.indexOf(c === '[' ? ']' : c === '"' ? '"' : '>', i + 1);
+      if (end < 0) throw new SqlError(`unterminated '${c}' in the Fast Regex pattern`, pos);
+      text += pattern.slice(i, end + 1); i = end; continue;
+    }
+    if (c !== '(') { text += c; continue; }
+    let d = 0;
+    let j = i;
+    for (; j < pattern.length; j++) { if (pattern[j] === '\\') { j++; continue; } if (pattern[j] === '(') d++; else if (pattern[j] === ')' && --d === 0) break; }
+    if (j >= pattern.length) throw new SqlError("unterminated '(' in the Fast Regex pattern", pos);
+    if (text) items.push({ atoms: fastAtoms(text, pos) });
+    text = '';
+    items.push({ group: ++groups, atoms: fastAtoms(pattern.slice(i + 1, j), pos) });
+    i = j;
+  }
+  if (text) items.push({ atoms: fastAtoms(text, pos) });
+  if (groups === 0) throw new SqlError(`${fn}: the pattern has no group (each group is a column)`, pos);
+  // Steps: a variable-length part (its group, lazy for a group) and the fixed parts that follow it.
+  interface Step { x: string; group?: number; tail: { re: string; group?: number }[] }
+  const steps: Step[] = [{ x: '', tail: [] }];
+  for (const it of items) {
+    let k = 0;
+    while (k < it.atoms.length && it.atoms[k]!.fixed) k++;
+    if (k > 0) steps[steps.length - 1]!.tail.push({ re: it.atoms.slice(0, k).map((a) => atomText(a, false)).join(''), group: it.group });
+    if (k < it.atoms.length) steps.push({ x: it.atoms.slice(k).map((a) => atomText(a, it.group !== undefined)).join(''), group: it.group, tail: [] });
+  }
+  const parts = new Map<number, string[]>();
+  const add = (g: number | undefined, sql: string) => { if (g !== undefined) parts.set(g, [...(parts.get(g) ?? []), sql]); };
+  const step = (i: number, input: string): string => {
+    const st = steps[i]!;
+    const last = i === steps.length - 1;
+    const re = `(?s)^(${st.x})${st.tail.map((t) => `(${t.re})`).join('')}${last ? '$' : ''}`;
+    const names = ['x', ...st.tail.map((_, j) => `t${j}`)];
+    const m = `__fm${i}`;
+    add(st.group, `${m}.x`);
+    st.tail.forEach((t, j) => add(t.group, `${m}.t${j}`));
+    const used = names.map((n) => `length(${m}.${n})`).join(' + ');
+    const next = last
+      ? `struct_pack(${Array.from({ length: groups }, (_, g) => `"COLUMN${g + 1}" := ${(parts.get(g + 1) ?? ["''"]).join(' || ')}`).join(', ')})`
+      : `list_transform([substr(${input}, ${used} + 1)], lambda __fr${i + 1}: ${step(i + 1, `__fr${i + 1}`)})[1]`;
+    const P = sqlString(re);
+    return `list_transform([regexp_extract(${input}, ${P}, [${names.map(sqlString).join(', ')}])], lambda ${m}: CASE WHEN regexp_matches(${input}, ${P}) THEN ${next} END)[1]`;
+  };
+  return step(0, PARAM);
 }
 
 const reChar = (c: string) => c.replace(/[\\.^$|?*+()[\]{}]/g, '\\$&');

@@ -145,21 +145,25 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
 
 describe('FAST_REGEX_LOG_PARSE', () => {
   const S: Input = { name: SRC, columns: [{ name: 'S', sqlType: 'VARCHAR(64)' }] };
-  it("the SQL reference's examples B and C: a group stops at the first place the rest can follow", async () => {
-    const code = `CREATE OR REPLACE STREAM "D" (B1 VARCHAR(32), B2 VARCHAR(32), C1 VARCHAR(32), C2 VARCHAR(32), F1 VARCHAR(32));
+  it("the SQL reference's examples: lazy groups, no backtracking, every character accounted for", async () => {
+    const code = `CREATE OR REPLACE STREAM "D" (A1 VARCHAR(32), A2 VARCHAR(32), B1 VARCHAR(32), B2 VARCHAR(32), C1 VARCHAR(32), C2 VARCHAR(32), F1 VARCHAR(32), F2 VARCHAR(32));
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
-  SELECT STREAM t.b.COLUMN1, t.b.COLUMN2, t.c.COLUMN1, t.c.COLUMN2, t.f.COLUMN1
-  FROM (SELECT STREAM FAST_REGEX_LOG_PARSE(S, '(.*)_+(.*)') AS b, FAST_REGEX_LOG_PARSE(S, '(.*)_+(<Alpha>.*)') AS c,
-        FAST_REGEX_LOG_PARSER(S, '(.*)_(._.*)_.*') AS f FROM "SOURCE_SQL_STREAM_001") AS t;`;
+  SELECT STREAM t.a.COLUMN1, t.a.COLUMN2, t.b.COLUMN1, t.b.COLUMN2, t.c.COLUMN1, t.c.COLUMN2, t.f.COLUMN1, t.f.COLUMN2
+  FROM (SELECT STREAM FAST_REGEX_LOG_PARSE(S, '(.*)_+(._.*)') AS a, FAST_REGEX_LOG_PARSE(S, '(.*)_+(.*)') AS b,
+        FAST_REGEX_LOG_PARSE(S, '(.*)_+(<Alpha>.*)') AS c, FAST_REGEX_LOG_PARSER(S, '(.*)_(._.*)_.*') AS f FROM "SOURCE_SQL_STREAM_001") AS t;`;
     const out = await run(S, code, [['Mary____had_a_little_lamb'], ['Mary_had_a_little_lamb'], ['no-underscore']]);
     expect(out.get('error_stream') ?? []).toEqual([]);
     const got = rowsOf(out, 'D');
-    // Example B and C: 'Mary____had_a_little_lamb' → COLUMN1 "Mary", COLUMN2 "had_a_little_lamb".
-    expect(got[0]!.slice(0, 4)).toEqual(['Mary', 'had_a_little_lamb', 'Mary', 'had_a_little_lamb']);
-    // First FRLP example: 'Mary_had_a_little_lamb' with '(.*)_(._.*)_.*' → COLUMN1 "Mary_had".
-    expect(got[1]![4]).toBe('Mary_had');
+    // Example B and C: 'Mary____had_a_little_lamb' with '(.*)_+(.*)' and '(.*)_+(<Alpha>.*)' → "Mary", "had_a_little_lamb".
+    expect(got[0]!.slice(2, 6)).toEqual(['Mary', 'had_a_little_lamb', 'Mary', 'had_a_little_lamb']);
+    // Example A: 'Mary_had_a_little_lamb' with '(.*)_+(._.*)' → "No rows selected" (no backtracking to a later underscore).
+    expect(got[1]!.slice(0, 2)).toEqual([null, null]);
+    // The first example: '(.*)_(._.*)_.*' → COLUMN1 "Mary_had". The reference prints COLUMN2 as "a_little_lamb",
+    // which would leave nothing for the pattern's final "_.*"; by its own steps ("(.*)_._", then ".*_", then
+    // ".*") group 2 is "a_" + "little".
+    expect(got[1]!.slice(6, 8)).toEqual(['Mary_had', 'a_little']);
     // Every character must be accounted for: no underscore, no fields.
-    expect(got[2]).toEqual([null, null, null, null, null]);
+    expect(got[2]).toEqual([null, null, null, null, null, null, null, null]);
   });
 });
 
