@@ -253,7 +253,7 @@ function fastAtoms(p: string, pos: number): FAtom[] {
  * expression before it (one wholly fixed is merged into it); the series is then matched in order with
  * no backtracking, a group's expression lazily (it stops at the first place its moved delimiter
  * follows) and the text between groups greedily; the last must reach the end of the input, or there
- * is no row (NULL). Each step is an anchored RE2 match on what the steps before it left.
+ * is no row (NULL).
  */
 function fastRegexParse(fn: string, pattern: string, pos: number): string {
   const items: FItem[] = [];
@@ -288,24 +288,34 @@ function fastRegexParse(fn: string, pattern: string, pos: number): string {
     if (k > 0) steps[steps.length - 1]!.tail.push({ re: it.atoms.slice(0, k).map((a) => atomText(a, false)).join(''), group: it.group });
     if (k < it.atoms.length) steps.push({ x: it.atoms.slice(k).map((a) => atomText(a, it.group !== undefined)).join(''), group: it.group, tail: [] });
   }
+  // One anchored regex over all steps (its preferences are the steps' own: lazy groups, greedy text
+  // between) finds a match; it is the no-backtracking one only if every step, matched alone where the
+  // steps before it ended, takes exactly what it took there: a step that would have stopped earlier (or
+  // gone further) means the series failed, so the row is NULL. One regex and one bound row keep it linear.
   const parts = new Map<number, string[]>();
   const add = (g: number | undefined, sql: string) => { if (g !== undefined) parts.set(g, [...(parts.get(g) ?? []), sql]); };
-  const step = (i: number, input: string): string => {
-    const st = steps[i]!;
-    const last = i === steps.length - 1;
-    const re = `(?s)^(${st.x})${st.tail.map((t) => `(${t.re})`).join('')}${last ? '$' : ''}`;
-    const names = ['x', ...st.tail.map((_, j) => `t${j}`)];
-    const m = `__fm${i}`;
-    add(st.group, `${m}.x`);
-    st.tail.forEach((t, j) => add(t.group, `${m}.t${j}`));
-    const used = names.map((n) => `length(${m}.${n})`).join(' + ');
-    const next = last
-      ? `struct_pack(${Array.from({ length: groups }, (_, g) => `"COLUMN${g + 1}" := ${(parts.get(g + 1) ?? ["''"]).join(' || ')}`).join(', ')})`
-      : `list_transform([substr(${input}, ${used} + 1)], lambda __fr${i + 1}: ${step(i + 1, `__fr${i + 1}`)})[1]`;
-    const P = sqlString(re);
-    return `list_transform([regexp_extract(${input}, ${P}, [${names.map(sqlString).join(', ')}])], lambda ${m}: CASE WHEN regexp_matches(${input}, ${P}) THEN ${next} END)[1]`;
-  };
-  return step(0, PARAM);
+  const M = '__fm';
+  const names: string[] = [];
+  let combined = '';
+  const checks: string[] = [];
+  let offset: string[] = [];
+  steps.forEach((st, i) => {
+    const stepNames = [`s${i}x`, ...st.tail.map((_, j) => `s${i}t${j}`)];
+    combined += `(${st.x})${st.tail.map((t) => `(${t.re})`).join('')}`;
+    names.push(...stepNames);
+    add(st.group, `${M}.s${i}x`);
+    st.tail.forEach((t, j) => add(t.group, `${M}.s${i}t${j}`));
+    const len = stepNames.map((n) => `length(${M}.${n})`).join(' + ');
+    if (st.x && i < steps.length - 1) {
+      const alone = sqlString(`(?s)^(?:${st.x})${st.tail.map((t) => `(?:${t.re})`).join('')}`);
+      const rest = offset.length ? `substr(${PARAM}, ${offset.join(' + ')} + 1)` : PARAM;
+      checks.push(`length(regexp_extract(${rest}, ${alone}, 0)) = ${len}`);
+    }
+    offset = [...offset, len];
+  });
+  const P = sqlString(`(?s)^${combined}$`);
+  const row = `struct_pack(${Array.from({ length: groups }, (_, g) => `"COLUMN${g + 1}" := ${(parts.get(g + 1) ?? ["''"]).join(' || ')}`).join(', ')})`;
+  return `list_transform([regexp_extract(${PARAM}, ${P}, [${names.map(sqlString).join(', ')}])], lambda ${M}: CASE WHEN regexp_matches(${PARAM}, ${P})${checks.map((c) => ` AND ${c}`).join('')} THEN ${row} END)[1]`;
 }
 
 const reChar = (c: string) => c.replace(/[\\.^$|?*+()[\]{}]/g, '\\$&');
