@@ -96,3 +96,23 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "SOURC
     await expect(Engine.compile({ code: pump('T TIMESTAMP', 'CEIL(TS TO FORTNIGHT)'), inputs: [INPUT] })).rejects.toMatchObject({ line: 2, message: expect.stringMatching(/CEIL … TO supports/) });
   });
 });
+
+describe('evaluation errors in a row-by-row pump', () => {
+  const code = pump('A INTEGER', 'CAST(S AS INTEGER)');
+  const rowsWith = (bad: (i: number) => boolean) => Array.from({ length: 1000 }, (_, i) => [bad(i) ? `x${i}` : String(i), null, null, null]);
+
+  it('1% failing rows: exactly those go to error_stream, every other row is emitted', async () => {
+    const bad = (i: number) => i % 100 === 37;
+    const out = await run(code, rowsWith(bad));
+    expect((out.get('D') ?? []).map((r) => r.v[0])).toEqual(Array.from({ length: 1000 }, (_, i) => i).filter((i) => !bad(i)));
+    expect((out.get('error_stream') ?? []).map((r) => JSON.parse(r.v[5] as string)[0])).toEqual(Array.from({ length: 1000 }, (_, i) => i).filter(bad).map((i) => `x${i}`));
+  });
+
+  it('every row failing: each goes to error_stream once, with the reason', async () => {
+    const out = await run(code, rowsWith(() => true));
+    expect(out.get('D') ?? []).toEqual([]);
+    const errs = out.get('error_stream') ?? [];
+    expect(errs.map((r) => JSON.parse(r.v[5] as string)[0]).sort()).toEqual(Array.from({ length: 1000 }, (_, i) => `x${i}`).sort());
+    for (const e of errs) expect(String(e.v[3])).toMatch(/Could not convert string 'x\d+' to INT32/);
+  });
+});
