@@ -4,7 +4,7 @@
 // Functions DuckDB has under KDA's name and meaning (SUBSTRING, POSITION,
 // CHAR_LENGTH, TRIM, UPPER, LOWER, ABS, MOD, …) are left to DuckDB.
 
-import { javaFormatMacro } from '../sql/javaDateFormat.js';
+import { javaFormatMacro, javaParseMacro } from '../sql/javaDateFormat.js';
 
 /** Java's `$n` group references in a replacement string, as RE2's `\n`. */
 const JAVA_GROUPS = String.raw`regexp_replace(rep, '\$(\d)', '\\\1', 'g')`;
@@ -33,4 +33,6 @@ export const KDA_MACROS: string[] = [
      ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
   // TIMESTAMP_TO_CHAR / DATE_TO_CHAR with a pattern that is not a literal (pump.ts renames the call).
   javaFormatMacro('kda_ts_to_char'),
+  // CHAR_TO_TIMESTAMP / CHAR_TO_DATE / CHAR_TO_TIME with a pattern that is not a literal.
+  javaParseMacro('kda_char_to_ts'),
 ];

@@ -335,12 +335,15 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       const comma = sig(sig(open + 1) + 1);
       const argCount = sig(open + 1) === close - 1 ? 0 : 1 + tokens.filter((x, n) => n > open && n < close - 1 && depth[n] === depth[open]! + 1 && isPunct(x, ',')).length;
       if (argCount !== 2) throw new SqlError(`${t.upper} takes (format, value), not ${argCount} argument${argCount === 1 ? '' : 's'}`, t.pos);
-      if ((fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) && isWord(t, 'TIMESTAMP_TO_CHAR', 'DATE_TO_CHAR')) {
-        // A pattern that is not a literal is converted per row (engine/kdaFunctions.ts).
-        rw.splice(k, k + 1, 'kda_ts_to_char');
+      if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) {
+        // A pattern that is not a literal is read per row (macros of engine/kdaFunctions.ts).
+        const argComma = tokens.findIndex((x, n) => n > open && n < close - 1 && depth[n] === depth[open]! + 1 && isPunct(x, ','));
+        const toChar = t.upper.endsWith('_TO_CHAR');
+        rw.splice(k, k + 1, toChar ? 'kda_ts_to_char' : t.upper === 'CHAR_TO_TIMESTAMP' ? 'kda_char_to_ts' : 'CAST(kda_char_to_ts');
+        if (t.upper === 'TIME_TO_CHAR') { rw.insertBefore(sig(argComma + 1), "DATE '1970-01-01' + ("); rw.insertBefore(close - 1, ')'); }
+        if (t.upper === 'CHAR_TO_DATE' || t.upper === 'CHAR_TO_TIME') rw.splice(close - 1, close, `) AS ${t.upper.slice(8)})`);
         continue;
       }
-      if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) throw new SqlError(`${t.upper}'s format must be a string literal, e.g. 'yyyy-MM-dd HH:mm:ss'`, fmt?.pos ?? t.pos);
       const conv = strftimeOf(stringValue(fmt), fmt.pos).replace(/'/g, "''");
       const [before, afterValue, after] = DATE_CONV[t.upper]!;
       rw.splice(k, comma + 1, before);

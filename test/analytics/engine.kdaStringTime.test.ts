@@ -89,6 +89,36 @@ describe('time functions', () => {
     }));
   });
 
+  it('CHAR_TO_TIMESTAMP / CHAR_TO_DATE / CHAR_TO_TIME / TIME_TO_CHAR with a pattern from a column (Java: lenient, missing fields default, zone offsets)', async () => {
+    const cases: [string, string, number | null][] = [
+      // The SQL reference's CHAR_TO_TIMESTAMP template and input.
+      ['yyyy-MM-dd hh:mm:ss', '2009-09-16 03:15:24', Date.UTC(2009, 8, 16, 3, 15, 24)],
+      // FIXED_COLUMN_LOG_PARSE's example format, with a zone.
+      ['dd/MMM/yyyy:HH:mm:ss Z', '24/May/2004:22:01:02 -0700', Date.UTC(2004, 4, 25, 5, 1, 2)],
+      ['yyyyMMddHHmmss.SSS', '20200229235959.123', Date.UTC(2020, 1, 29, 23, 59, 59, 123)],
+      // Lenient: 30 February is 1 March; fields the pattern lacks default to 1970-01-01 00:00:00.
+      ['yyyy-MM-dd', '2020-02-30', Date.UTC(2020, 2, 1)],
+      ["h:mm a 'on' D", '3:04 PM on 40', Date.UTC(1970, 1, 9, 15, 4)],
+      ['yyyy', 'nope', null],
+    ];
+    // Each row is 'pattern|value'.
+    const code = `CREATE OR REPLACE STREAM "D" (T TIMESTAMP, D DATE, C VARCHAR(16));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM CHAR_TO_TIMESTAMP(p, v), CHAR_TO_DATE(p, v), TIME_TO_CHAR('h' || SUBSTRING(p FROM 1 FOR 0) || ':mm a', CHAR_TO_TIME(p, v))
+  FROM (SELECT STREAM SUBSTRING(S FROM 1 FOR POSITION('|' IN S) - 1) AS p, SUBSTRING(S FROM POSITION('|' IN S) + 1) AS v FROM "SOURCE_SQL_STREAM_001") AS x;`;
+    const e = await Engine.compile({ code, inputs: [{ name: SRC, columns: [{ name: 'S', sqlType: 'VARCHAR(64)' }, { name: 'N', sqlType: 'INTEGER' }, { name: 'MS', sqlType: 'BIGINT' }, { name: 'TS', sqlType: 'TIMESTAMP' }] }] });
+    try {
+      await e.push(SRC, cases.map(([p, v], i) => ({ t: 1_700_000_000_000 + i, v: [`${p}|${v}`, null, null, null] })));
+      await e.advance(1_700_000_000_100);
+      const res = e.drain();
+      expect(res.get('error_stream') ?? []).toEqual([]);
+      const clock = (ms: number) => { const d = new Date(ms); const h = d.getUTCHours(); return `${h % 12 || 12}:${String(d.getUTCMinutes()).padStart(2, '0')} ${h < 12 ? 'AM' : 'PM'}`; };
+      expect((res.get('D') ?? []).map((r) => r.v)).toEqual(cases.map(([, , ms]) => (ms === null ? [null, null, null] : [ms, Math.floor(ms / 86_400_000) * 86_400_000, clock(ms)])));
+    } finally {
+      e.close();
+    }
+  });
+
   it('a window over a calendar unit, and CEIL … TO an unknown unit, are refused with the position', async () => {
     const code = `CREATE OR REPLACE STREAM "D" (C BIGINT);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "SOURCE_SQL_STREAM_001" GROUP BY FLOOR("SOURCE_SQL_STREAM_001".ROWTIME TO MONTH);`;
