@@ -107,6 +107,36 @@ export class RecordMapper {
     return out;
   }
 
+  /**
+   * map() into the caller's arrays, for the workers' hot loops: each row of
+   * the record becomes `make(row)` pushed onto `out`, each reason onto
+   * `errors`; no result object or row array per record.
+   */
+  mapTo<T>(data: Buffer, out: T[], errors: string[], make: (v: Value[]) => T): void {
+    if (this.format.type === 'JSON' && this.rowPath.length === 0) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(data.toString('utf8'));
+      } catch (e) {
+        errors.push(`record is not JSON: ${(e as Error).message}`);
+        return;
+      }
+      let row: Value[];
+      try {
+        row = this.row(doc);
+      } catch (e) {
+        if (!(e instanceof TypeError_)) throw e;
+        errors.push(e.message);
+        return;
+      }
+      out.push(make(row));
+      return;
+    }
+    const m = this.map(data);
+    for (const v of m.rows) out.push(make(v));
+    for (const e of m.errors) errors.push(e);
+  }
+
   map(data: Buffer): MappedRecord {
     const text = data.toString('utf8');
     const rows: Value[][] = [];

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NATS_SERVER } from '../test/harness/nats.js';
-import { runE2e, type E2eRow, type LatencyResult } from './analyticsE2e.js';
+import { runE2e, type Ceiling, type E2eRow, type LatencyResult } from './analyticsE2e.js';
 import { int, rounded } from './lib/runs.js';
 import { fmt } from './lib/table.js';
 import { Engine } from '../analytics/engine/engine.js';
@@ -130,19 +130,19 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
     out.push(`Engine, in process (${int(events)} bids a query; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end):`);
     out.push(renderTable(headers, rows.map((r) => headers.map((h) => r[h] as string | number))));
   }
-  let e2e: { rows: E2eRow[]; latency?: LatencyResult; errors: string[] } = { rows: [], errors: [] };
+  let e2e: { rows: E2eRow[]; ceilings: Ceiling[]; latency?: LatencyResult; errors: string[] } = { rows: [], ceilings: [], errors: [] };
   if (phases.has('e2e') || phases.has('latency')) {
     e2e = await runE2e({
       events, rate, queries: phases.has('e2e') ? names : [], latency: phases.has('latency'),
       latencyRate: Number(values['latency-rate'] ?? 20_000), latencyDurationS: Number(values['latency-duration'] ?? 15), latencyWarmupS: Number(values['latency-warmup'] ?? 3),
       profile: values.profile ? path.resolve(values.profile) : undefined,
     });
-    out.push(...e2eTables(e2e.rows, e2e.latency, rows));
+    out.push(...e2eTables(e2e.rows, e2e.ceilings, e2e.latency, rows));
   }
   out.push(`Machine: ${os.cpus().length} cores, shared; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`);
   const table = out.join('\n\n');
   console.log(table);
-  const file = writeResults('analytics', rounded({ benchmark: 'analytics', startedAt, finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), events, rate, batch, phases: [...phases], engine: rows, e2e: e2e.rows, latency: e2e.latency, errors: e2e.errors, table }));
+  const file = writeResults('analytics', rounded({ benchmark: 'analytics', startedAt, finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), events, rate, batch, phases: [...phases], engine: rows, e2e: e2e.rows, ceilings: e2e.ceilings, latency: e2e.latency, errors: e2e.errors, table }));
   console.log(`results: ${path.relative(process.cwd(), file)}`);
   if (e2e.errors.length) {
     console.error(`\n${e2e.errors.length} error(s):\n${e2e.errors.join('\n')}`);
@@ -156,7 +156,7 @@ const engineCore = (engine: Record<string, unknown>[], query: string) => {
 };
 
 /** The e2e table beside the engine's per-core figure and Flink's, and the latency run's. */
-function e2eTables(rows: E2eRow[], latency: LatencyResult | undefined, engine: Record<string, unknown>[]): string[] {
+function e2eTables(rows: E2eRow[], ceilings: Ceiling[], latency: LatencyResult | undefined, engine: Record<string, unknown>[]): string[] {
   const out: string[] = [];
   if (rows.length) {
     out.push(`End to end: ${int(rows[0]!.events)} Nexmark events (persons, auctions, bids 1 : 3 : 46) as JSON in a 4-shard DataStream, written first; one \`shardline analytics\` process per query (the AnalyticsApp Deployment's command line) from TRIM_HORIZON into a 1-shard DataStream; seconds = last output record's arrival − worker spawned (start-up included); per core = events / worker CPU seconds (after start-up: less the CPU up to its "running" line)`);
@@ -168,6 +168,10 @@ function e2eTables(rows: E2eRow[], latency: LatencyResult | undefined, engine: R
         QUERIES[r.query]?.anchor ? int(QUERIES[r.query]!.anchor!) : '-', `${r.loadAtStart.toFixed(1)}→${r.loadAtEnd.toFixed(1)}`,
       ]),
     ));
+  }
+  if (ceilings.length) {
+    out.push('Ceiling for any worker over the same input, measured in the bench process (CPU time): the one shard reader over the 4 shards, and the reader plus JSON.parse of every record');
+    out.push(renderTable(['input stream', 'events', 'read /core', 'read + JSON.parse /core'], ceilings.map((c) => [c.stream, int(c.events), int(c.readPerCore), int(c.readParsePerCore)])));
   }
   if (latency) {
     const l = latency;

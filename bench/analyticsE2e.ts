@@ -27,7 +27,7 @@ import { setAutoscaling } from '../stream/autoscaling.js';
 import { KinesisHttp, createStreamAndWait } from './lib/kinesis.js';
 import { Nexmark, nexmarkRecord, EVENT_TYPE, type Bid } from './lib/nexmark.js';
 import { filtered, hotItems, highestBid, parseTs, passThrough, toOracleBid, tumblingByBidder, type Expectation, type OracleBid } from './lib/nexmarkOracle.js';
-import { cpuSeconds } from './lib/procs.js';
+import { cpuSeconds, threadCpuSeconds } from './lib/procs.js';
 import { REPO_ROOT } from './lib/results.js';
 import { Samples } from './lib/stats.js';
 import { sleep, startCluster, watchdog, type Cluster } from './lib/runs.js';
@@ -119,6 +119,8 @@ export interface E2eRow {
   complete: boolean;
   /** Rows the worker wrote to error_stream (none expected). */
   errorRows: number;
+  /** The worker's CPU seconds by thread name at the end (main, V8 helpers, libuv pool, …). */
+  threadCpuS: Record<string, number>;
 }
 
 export interface LatencyResult {
@@ -142,7 +144,42 @@ export interface LatencyResult {
 }
 
 /** A generated input: the stream holding it and the bids the oracle reads. */
-interface Input { stream: string; events: number; bids: OracleBid[] }
+interface Input { stream: string; events: number; bids: OracleBid[]; ceiling?: Ceiling }
+
+/** What any worker must do per event, measured in this process: read the input with the one shard reader, then also JSON.parse each record. */
+export interface Ceiling { stream: string; events: number; readPerCore: number; readParsePerCore: number }
+
+/**
+ * The ceiling for a worker's events/s per core over `stream`: its 4 shards
+ * read in parallel with readBatch (10,000 records a batch, as the workers
+ * read), by this process's CPU time; then again with JSON.parse of each
+ * record, which every query over JSON input does before anything else.
+ * After a warm-up pass, like a worker past its start-up.
+ */
+async function ceilingOf(store: Store, stream: string): Promise<Ceiling> {
+  const rec = (await getStream(store, stream))!;
+  const pass = async (parse: boolean) => {
+    const c0 = process.cpuUsage();
+    const counts = await Promise.all(rec.shards.map(async (s) => {
+      let pos: Position = { jsSeq: 0, index: 0 };
+      let n = 0;
+      let sink = 0;
+      for (;;) {
+        const b = await readBatch(store, rec, s.shardId, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024 });
+        if (b.records.length === 0) return n + (sink < 0 ? 1 : 0);
+        if (parse) for (const r of b.records) sink += (JSON.parse(r.data.toString('utf8')) as { event_type: number }).event_type;
+        n += b.records.length;
+        pos = b.next;
+      }
+    }));
+    const cpu = process.cpuUsage(c0);
+    return counts.reduce((a, b) => a + b, 0) / ((cpu.user + cpu.system) / 1e6);
+  };
+  await pass(false); // warm-up: compiled code and connections, as a running worker has them
+  const readPerCore = await pass(false);
+  const readParsePerCore = await pass(true);
+  return { stream, events: 0, readPerCore, readParsePerCore };
+}
 
 /** One PutRecords of pre-serialised records, retried until every entry is stored. */
 async function putAll(k: KinesisHttp, stream: string, recs: { partitionKey: string; json: string; hashKey?: string }[]): Promise<void> {
@@ -313,6 +350,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
   const w = startWorker(d, profile, name);
   let complete = false;
   let cpuAtEnd = NaN;
+  let threadCpuS: Record<string, number> = {};
   try {
     const until = Date.now() + timeoutMs;
     let lastLog = Date.now();
@@ -330,6 +368,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
       }
     }
     cpuAtEnd = cpuSeconds(w.proc.pid);
+    threadCpuS = threadCpuSeconds(w.proc.pid);
     if (!complete) log(`  ${name}: incomplete; the worker's last log lines:\n${w.logs().slice(-4000)}`);
     // Anything the worker emits after the oracle's count (duplicates) shows in the check.
     await sleep(500);
@@ -349,7 +388,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
     query: name, events: input.events, bids: input.bids.length, rowsOut: reader.count, oracle: problems || 'ok', complete, errorRows: errorRows.count,
     startupS, seconds, eventsPerSec: input.events / seconds, workerCpuS: cpuAtEnd, startupCpuS,
     eventsPerCore: input.events / cpuAtEnd, eventsPerCoreAfterStartup: input.events / (cpuAtEnd - startupCpuS),
-    loadAtStart, loadAtEnd: os.loadavg()[0]!,
+    loadAtStart, loadAtEnd: os.loadavg()[0]!, threadCpuS,
   };
 }
 
@@ -451,13 +490,14 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
 }
 
 /** Both end-to-end phases on one nats-server and one runtime child. */
-export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; latency?: LatencyResult; errors: string[] }> {
+export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; ceilings: Ceiling[]; latency?: LatencyResult; errors: string[] }> {
   const cluster = await startCluster(1);
   const dog = watchdog(cluster, 60 * 60_000);
   const store = await connectStore({ natsUrl: cluster.nats.url, name: 'bench-analytics' });
   const k = new KinesisHttp(cluster.runtimes[0]!.endpoint, { connections: 16 });
   if (o.profile) fs.mkdirSync(o.profile, { recursive: true });
   const rows: E2eRow[] = [];
+  const ceilings: Ceiling[] = [];
   const errors: string[] = [];
   let latency: LatencyResult | undefined;
   try {
@@ -466,12 +506,18 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; latency?:
       const q = E2E_QUERIES[name];
       if (!q) throw new Error(`unknown query ${name}`);
       let input = inputs.get(q.keys);
-      if (!input) inputs.set(q.keys, (input = await writeInput(k, store, `nexmark-${q.keys || 'bids'}`, o.events, o.rate, q.keys)));
+      if (!input) {
+        inputs.set(q.keys, (input = await writeInput(k, store, `nexmark-${q.keys || 'bids'}`, o.events, o.rate, q.keys)));
+        input.ceiling = { ...(await ceilingOf(store, input.stream)), events: input.events };
+        ceilings.push(input.ceiling);
+        log(`  ceiling over ${input.stream}: read ${Math.round(input.ceiling.readPerCore).toLocaleString('en-US')} events/s per core, read + JSON.parse ${Math.round(input.ceiling.readParsePerCore).toLocaleString('en-US')}`);
+      }
       log(`${name}: one \`shardline analytics\` worker over ${input.stream}`);
       // A query that fails (its worker exits, say) is reported; the others still run.
       try {
         const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5));
         if (row.oracle !== 'ok') errors.push(`${name}: ${row.oracle}`);
+        log(`  ${name}: worker CPU by thread: ${Object.entries(row.threadCpuS).sort((a, b) => b[1] - a[1]).map(([t, s]) => `${t} ${s.toFixed(2)} s`).join(', ')}`);
         rows.push(row);
       } catch (e) {
         errors.push(`${name}: ${String((e as Error)?.message ?? e).slice(0, 4000)}`);
@@ -489,5 +535,5 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; latency?:
     await cluster.stop();
     clearTimeout(dog);
   }
-  return { rows, latency, errors };
+  return { rows, ceilings, latency, errors };
 }

@@ -64,6 +64,8 @@ export const ENV = {
   h2MaxStreams: 'SHARDLINE_H2_MAX_STREAMS',
   readyTimeoutMs: 'SHARDLINE_READY_TIMEOUT_MS',
   quotaGossipMs: 'SHARDLINE_QUOTA_GOSSIP_MS',
+  /** Firehose Direct PUT quota per delivery stream: `records/s,requests/s,bytes/s` or `off` (runtime/usage/directPutQuota.ts). */
+  firehosePutQuota: 'SHARDLINE_FIREHOSE_PUT_QUOTA',
   metricsPublishMs: 'SHARDLINE_METRICS_PUBLISH_MS',
   /** The store's shard autoscaler (runtime/autoscale/): `off` disables it in this runtime. */
   autoscale: 'SHARDLINE_AUTOSCALE',

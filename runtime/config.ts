@@ -8,6 +8,7 @@ import { RUNTIME_PORT } from '../contract/ports.js';
 import { NATS_AUTH_OPTIONS, natsAuthFromValues, type NatsAuth } from '../common/natsAuth.js';
 import { addOptions, boolean, integer, OptionValueError, port, resolveOptions, text, type OptionSpec } from '../common/options.js';
 import { DEFAULT_LIMITS, type ListenLimits } from './http/server.js';
+import { DIRECT_PUT_QUOTA_DEFAULT, directPutLimitsOf, directPutQuotaSpec, type DirectPutLimits } from './usage/directPutQuota.js';
 
 export interface RuntimeConfig {
   natsUrl: string;
@@ -26,6 +27,8 @@ export interface RuntimeConfig {
   /** Open shards allowed across the account (AWS default 500 in most regions). */
   shardLimit: number;
   onDemandStreamCountLimit: number;
+  /** Firehose Direct PUT quota per delivery stream (PutRecord + PutRecordBatch); undefined: not enforced. */
+  firehosePutQuota?: DirectPutLimits;
   maxBodyBytes: number;
   /** Encryption keys for StartStreamEncryption: file or Secret directory (stream/keyring.ts). */
   kmsKeysFile?: string;
@@ -84,6 +87,13 @@ export const RUNTIME_OPTIONS: OptionSpec[] = [
   { flag: '--access-log <bool>', env: ENV.accessLog, description: 'one JSON log line per request', parse: boolean, default: true },
   { flag: '--iterator-ttl-ms <ms>', env: ENV.iteratorTtlMs, description: 'shard iterator lifetime', parse: ms, default: 300_000 },
   { flag: '--shard-limit <n>', env: ENV.shardLimit, description: 'open shards allowed in the account', parse: count, default: 500 },
+  {
+    flag: '--firehose-put-quota <spec>',
+    env: ENV.firehosePutQuota,
+    description: "Firehose Direct PUT quota per delivery stream, over PutRecord and PutRecordBatch: records/s,requests/s,bytes/s (AWS's us-east-1 default), or off",
+    parse: directPutQuotaSpec,
+    default: DIRECT_PUT_QUOTA_DEFAULT,
+  },
   { flag: '--max-body-bytes <n>', env: ENV.maxBodyBytes, description: 'largest request body (413 above)', parse: bytes, default: 20 * 1024 * 1024 },
   { flag: '--body-budget-bytes <n>', env: ENV.bodyBudgetBytes, description: 'request body bytes held at once by the process; beyond it requests get LimitExceededException', parse: bytes, default: 256 * 1024 * 1024 },
   { flag: '--body-timeout-ms <ms>', env: ENV.bodyTimeoutMs, description: 'deadline for a whole request body', parse: ms, default: 30_000 },
@@ -113,6 +123,7 @@ export function configFromValues(v: Record<string, any>): RuntimeConfig {
     iteratorTtlMs: v.iteratorTtlMs,
     shardLimit: v.shardLimit,
     onDemandStreamCountLimit: env[ENV.onDemandStreamLimit] ?? 50,
+    firehosePutQuota: directPutLimitsOf(v.firehosePutQuota),
     maxBodyBytes: v.maxBodyBytes,
     kmsKeysFile: v.kmsKeysFile || undefined,
     kmsKeys: env[ENV.kmsKeys],

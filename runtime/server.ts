@@ -13,6 +13,7 @@ import { LifecycleWorker } from '../stream/lifecycleWorker.js';
 import { loadKeyRing } from '../stream/keyring.js';
 import { attachStoreKeys, startKeyJanitor } from '../stream/storeKeys.js';
 import { ShardUsage } from './usage/shardUsage.js';
+import { DirectPutQuota } from './usage/directPutQuota.js';
 import { createMetricsRegistry } from './usage/metrics.js';
 import { metricsSource } from './usage/clusterMetrics.js';
 import { BodyBudget } from './http/body.js';
@@ -68,13 +69,15 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
   const usage = new ShardUsage(store.nc, { log });
   usage.start(cache);
   const metrics = createMetricsRegistry(usage);
+  const directPut = new DirectPutQuota(store.nc, config.firehosePutQuota, { log });
+  directPut.start();
   const scrape = metricsSource(metrics.registry);
   const ready = readiness(store.nc, config.readyTimeoutMs);
   const access = accessLogger(logger, config.accessLog);
   const bodyBudget = new BodyBudget(config.bodyBudgetBytes);
   // Background half of create/delete/reshard and the closed-shard janitor; one runtime at a time (KV lease).
   const lifecycle = new LifecycleWorker(store, cache, { log });
-  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, log, lifecycle };
+  const ctx: ApiContext = { store, cache, appender, iterators, config, usage, directPut, metrics, log, lifecycle };
   ctx.keys = loadKeyRing({ file: config.kmsKeysFile, inline: config.kmsKeys, region: config.region, accountId: config.accountId });
   // alias/aws/kinesis works out of the box; Secret keys outlive a Secret change.
   ctx.storeKeys = await attachStoreKeys(store, ctx.keys, log);
@@ -131,6 +134,7 @@ export async function startRuntime(config: RuntimeConfig, logTo?: Logger | ((lin
       ctx.storeKeys?.stop();
       await autoscaler?.stop();
       usage.stop();
+      directPut.stop();
       cache.stop();
       publisher.close();
       await store.close();

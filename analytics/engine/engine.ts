@@ -226,10 +226,14 @@ export class Engine {
     return this.streams.get(stream);
   }
 
-  /** Rows into an in-application stream; `t` is the row's ROWTIME. */
-  async push(stream: string, rows: { t: number; v: Value[] }[]): Promise<void> {
-    const seqd = rows.map((r) => ({ t: r.t, seq: this.seq++, v: r.v }));
-    await this.deliver(stream, seqd);
+  /**
+   * Rows into an in-application stream; `t` is the row's ROWTIME. The row
+   * objects become the engine's (their `seq` is set here, no copy per row):
+   * callers hand over fresh objects and do not use them after.
+   */
+  async push(stream: string, rows: { t: number; v: Value[]; seq?: number }[]): Promise<void> {
+    for (const r of rows) r.seq = this.seq++;
+    await this.deliver(stream, rows as Row[]);
   }
 
   /**
@@ -239,7 +243,7 @@ export class Engine {
    * the watermark lag, e.g. under load) enters at the watermark, in the window open then, rather than
    * as a LATE_ROW. Deterministic: the watermark is part of the checkpointed state.
    */
-  async pushInput(stream: string, rows: { t: number; v: Value[] }[]): Promise<void> {
+  async pushInput(stream: string, rows: { t: number; v: Value[]; seq?: number }[]): Promise<void> {
     const wm = this.watermark;
     if (wm !== Number.NEGATIVE_INFINITY) for (const r of rows) if (r.t < wm) r.t = wm;
     await this.push(stream, rows);

@@ -110,7 +110,8 @@ export class InputFeed {
       failoverTimeMs: o.failoverTimeMs,
       idleTimeBetweenReadsMs: 200,
       shardSyncIntervalMs: SHARD_LIST_MS,
-      maxRecords: 5000,
+      // GetRecords' own limit: each batch costs DuckDB a fill and a query, so fewer, larger ones (~20% less CPU per event at 10,000 than 5,000).
+      maxRecords: 10_000,
       callProcessRecordsEvenForEmptyRecordList: true,
       log: (m) => o.log(`input ${o.inputId}: ${m}`),
     });

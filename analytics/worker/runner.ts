@@ -140,12 +140,18 @@ export class ApplicationRunner {
     for (const { feed, mapper, inApp } of this.readers.values()) {
       const recs = await feed.take();
       n += recs.length;
-      const rows = inApp.map(() => [] as { t: number; v: Value[] }[]);
+      const rows = inApp.map(() => [] as { t: number; seq: number; v: Value[] }[]);
+      const reasons: string[] = [];
+      let t = 0;
+      const make = (v: Value[]) => ({ t, seq: 0, v });
       for (const r of recs) {
-        const m = mapper.map(r.data);
         const k = inApp.length === 1 ? 0 : inAppIndexOf(r.shardId, inApp.length) - 1;
-        for (const v of m.rows) rows[k]!.push({ t: r.arrivalMs, v });
-        for (const err of m.errors) this.engine.error('MAPPING_ERROR', err, r.arrivalMs, r.data.toString('utf8'));
+        t = r.arrivalMs;
+        mapper.mapTo(r.data, rows[k]!, reasons, make);
+        if (reasons.length) {
+          for (const err of reasons) this.engine.error('MAPPING_ERROR', err, r.arrivalMs, r.data.toString('utf8'));
+          reasons.length = 0;
+        }
       }
       for (let k = 0; k < inApp.length; k++) await this.engine.pushInput(inApp[k]!, rows[k]!);
       wm = Math.min(wm, feed.watermark(this.o.idleWatermarkLagMs));

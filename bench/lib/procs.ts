@@ -44,6 +44,33 @@ function ownCpuSeconds(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds of a process by thread name (the main thread is the process's
+ * own name; V8's GC and compiler helpers, libuv's pool and native threads
+ * have theirs), counting exited threads only as far as the process does not.
+ */
+export function threadCpuSeconds(pid: number | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (pid === undefined) return out;
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).trim();
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[name] = (out[name] ?? 0) + (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+    } catch {
+      // the thread exited
+    }
+  }
+  return out;
+}
+
 export async function spawnServer(name: string, args: string[], port: number, env: NodeJS.ProcessEnv = process.env): Promise<Child> {
   const proc = spawn(process.execPath, args, {
     cwd: REPO_ROOT,

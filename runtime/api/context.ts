@@ -7,6 +7,7 @@ import type { RuntimeConfig } from '../config.js';
 import type { KeyRing } from '../../stream/keyring.js';
 import type { StoreKeys } from '../../stream/storeKeys.js';
 import type { ShardUsage } from '../usage/shardUsage.js';
+import type { DirectPutQuota } from '../usage/directPutQuota.js';
 import type { LifecycleWorker } from '../../stream/lifecycleWorker.js';
 import { invalidArgument, streamNotFound } from './errors.js';
 
@@ -22,6 +23,10 @@ export interface ApiContext {
   storeKeys?: StoreKeys;
   /** Per-shard limits and metrics (docs/quotas-and-metrics.md); absent: neither. */
   usage?: ShardUsage;
+  /** Firehose Direct PUT quota per delivery stream (runtime/usage/directPutQuota.ts); absent: not enforced. */
+  directPut?: DirectPutQuota;
+  /** Counters of the process's /metrics that operations add to (RuntimeMetrics, runtime/usage/metrics.ts); absent: nothing is counted. */
+  metrics?: { throttledRecords(deliveryStream: string, records: number): void };
   /** The background half of create/delete/reshard (stream/lifecycleWorker.ts); absent: only the inline half runs here. */
   lifecycle?: LifecycleWorker;
   /** The process log (one line a message); absent: nothing is logged. */

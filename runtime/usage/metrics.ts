@@ -30,11 +30,15 @@ export const SHARD_COUNTER_METRICS: [string, keyof ShardCounters, string][] = [
 ];
 
 export const ITERATOR_AGE_METRIC = 'shardline_shard_iterator_age_seconds';
+/** Firehose ThrottledRecords, named as the delivery workers name Firehose's metrics (runtime/delivery/metrics.ts). */
+export const THROTTLED_RECORDS_METRIC = 'shardline_firehose_throttled_records_total';
 
 export interface RuntimeMetrics {
   registry: Registry;
   /** Records one finished request (latency per operation, errors by __type). */
   observe(r: RequestRecord): void;
+  /** Direct PUT records answered ServiceUnavailableException (Firehose ThrottledRecords). */
+  throttledRecords(deliveryStream: string, records: number): void;
 }
 
 export function createMetricsRegistry(usage: ShardUsage): RuntimeMetrics {
@@ -51,6 +55,12 @@ export function createMetricsRegistry(usage: ShardUsage): RuntimeMetrics {
     name: 'shardline_request_errors_total',
     help: 'Requests answered with an error, by operation and error __type (RequestTimeout: body too slow; ClientAborted: client went away).',
     labelNames: ['operation', 'type'],
+    registers: [registry],
+  });
+  const throttled = new Counter({
+    name: THROTTLED_RECORDS_METRIC,
+    help: "Direct PUT records answered ServiceUnavailableException: over the delivery stream's quota, or not stored (Firehose ThrottledRecords).",
+    labelNames: ['delivery_stream'],
     registers: [registry],
   });
   const labelNames = ['stream', 'shard'] as const;
@@ -85,6 +95,9 @@ export function createMetricsRegistry(usage: ShardUsage): RuntimeMetrics {
       const operation = r.operation ?? 'unknown';
       duration.observe({ operation }, secondsSince(r.startedAt));
       if (r.errorType) errors.inc({ operation, type: r.errorType });
+    },
+    throttledRecords(deliveryStream, records) {
+      if (records > 0) throttled.inc({ delivery_stream: deliveryStream }, records);
     },
   };
 }

@@ -37,3 +37,27 @@ test('a value of the wrong type is a mapping error naming the column', () => {
   expect(m.rows).toEqual([]);
   expect(m.errors[0]).toMatch(/\bA\b/);
 });
+
+test('mapTo gives map()\'s rows and reasons, into the caller\'s arrays (JSON, a row path, CSV, bad records)', () => {
+  const cases: [RecordMapper, string[]][] = [
+    [mapper, [JSON.stringify({ event_type: 2, bid: { auction: 1, price: 2.5 } }), '{not json', JSON.stringify({ event_type: 'two' }), JSON.stringify({ event_type: 1 })]],
+    [new RecordMapper({ type: 'JSON', rowPath: '$.items[*]' }, [{ name: 'N', sqlType: 'INTEGER', mapping: '$.n' }]), [JSON.stringify({ items: [{ n: 1 }, { n: 'x' }, { n: 3 }] }), '[]', 'nope']],
+    [new RecordMapper({ type: 'CSV', rowDelimiter: '\n', columnDelimiter: ',' }, [{ name: 'A', sqlType: 'INTEGER' }, { name: 'B', sqlType: 'VARCHAR(4)' }]), ['1,a\n2,b\n', 'x,c', '3,dd']],
+  ];
+  for (const [m, records] of cases) {
+    const out: { v: unknown[]; i: number }[] = [];
+    const errors: string[] = [];
+    const expected: { v: unknown[]; i: number }[] = [];
+    const expectedErrors: string[] = [];
+    records.forEach((r, i) => {
+      m.mapTo(Buffer.from(r), out, errors, (v) => ({ v, i }));
+      const got = m.map(Buffer.from(r));
+      for (const v of got.rows) expected.push({ v, i });
+      expectedErrors.push(...got.errors);
+    });
+    expect(out).toEqual(expected);
+    expect(errors).toEqual(expectedErrors);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(out.length).toBeGreaterThan(0);
+  }
+});

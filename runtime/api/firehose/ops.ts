@@ -220,24 +220,51 @@ export async function updateDestinationOp(ctx: ApiContext, p: Params) {
   return {};
 }
 
-/** Stores Direct PUT records in the backing stream; resolves once JetStream has them. */
-async function putDirect(ctx: ApiContext, rec: DeliveryStreamRecord, datas: Buffer[]): Promise<({ id: string } | { error: string; message: string })[]> {
+type PutResult = { id: string } | { error: string; message: string };
+
+/** Firehose's answer to a record over the delivery stream's quota. */
+const SLOW_DOWN = 'Slow down.';
+
+/**
+ * Stores Direct PUT records in the backing stream; resolves once JetStream has
+ * them. Records over the delivery stream's quota, or that cannot be stored, are
+ * answered ServiceUnavailableException (per record) and counted as
+ * ThrottledRecords.
+ */
+async function putDirect(ctx: ApiContext, rec: DeliveryStreamRecord, datas: Buffer[]): Promise<PutResult[]> {
   if (rec.type !== 'DirectPut') throw invalidArgument('This operation is not permitted on KinesisStreamAsSource type delivery stream.');
   if (rec.status !== 'ACTIVE') throw notFound(ctx, rec.name);
+  const out: PutResult[] = new Array(datas.length);
+  const admitted: number[] = [];
+  const fits = ctx.directPut?.admit(rec.name, datas.map((d) => d.length));
+  datas.forEach((_, i) => {
+    if (!fits || fits[i]) admitted.push(i);
+    else out[i] = { error: 'ServiceUnavailableException', message: SLOW_DOWN };
+  });
+  if (admitted.length > 0) await storeDirect(ctx, rec, datas, admitted, out);
+  ctx.metrics?.throttledRecords(rec.name, out.reduce((n, r) => n + ('error' in r ? 1 : 0), 0));
+  return out;
+}
+
+/** Appends the admitted records (indices into `datas`) and fills their results in `out`. */
+async function storeDirect(ctx: ApiContext, rec: DeliveryStreamRecord, datas: Buffer[], admitted: number[], out: PutResult[]): Promise<void> {
   const s = await ctx.cache.lookup(rec.sourceStream);
-  if (!s) throw serviceUnavailable('Slow down.');
+  if (!s) {
+    // The backing stream is not visible to this process yet: retryable, as a throttle is.
+    for (const i of admitted) out[i] = { error: 'ServiceUnavailableException', message: SLOW_DOWN };
+    return;
+  }
   const shards = openShards(s.record);
   // Sealed with the backing stream's key when encryption is on (a KMS* error when the key cannot be used).
   const key = sealingKey(ctx, s.record);
   // Spread over the backing stream's shards; the order within one request is kept per shard.
   const groups = new Map<number, number[]>();
-  datas.forEach((_, i) => {
-    const shard = shards[i % shards.length]!;
+  admitted.forEach((i, k) => {
+    const shard = shards[k % shards.length]!;
     let g = groups.get(shard.index);
     if (!g) groups.set(shard.index, (g = []));
     g.push(i);
   });
-  const out: ({ id: string } | { error: string; message: string })[] = new Array(datas.length);
   await Promise.all([...groups.entries()].map(async ([index, at]) => {
     try {
       const r = await ctx.appender.append(jsSubject(s.record.uid, index), at.map((i) => ({ partitionKey: '', partitionKeyBytes: 0, data: datas[i]! })), key);
@@ -246,7 +273,6 @@ async function putDirect(ctx: ApiContext, rec: DeliveryStreamRecord, datas: Buff
       for (const i of at) out[i] = { error: 'ServiceUnavailableException', message: `Write to storage failed: ${(e as Error).message}` };
     }
   }));
-  return out;
 }
 
 export async function putRecordOp(ctx: ApiContext, p: Params) {
