@@ -353,13 +353,22 @@ export class Engine {
   }
 
   /** Fills the pump's work table (rows made by work(), one per source row), runs its query, turns result rows into target rows. */
-  private async run(p: Pump, workRows: Value[][], sources: Row[]): Promise<Row[]> {
+  private async run(p: Pump, workRows: Value[][], sources: Row[], splits?: { left: number }): Promise<Row[]> {
     await this.duck.fill(p.plan.workTable, p.tableColumns, workRows);
     let res;
     try {
       res = await this.duck.query(p.plan.sql);
     } catch (e) {
-      // A runtime failure (a cast that fails): the rows go to error_stream with the reason.
+      // A runtime failure (a cast that fails): the rows go to error_stream with the reason. A row-by-row
+      // pump's batch is split until the failing rows are alone, so the others still get through. The
+      // splits a batch may take are bounded (a quarter of its rows, at least 16): when most rows fail,
+      // the rest go to error_stream in small chunks instead of one query per row.
+      const budget = splits ?? { left: Math.max(16, Math.ceil(workRows.length / 4)) };
+      if (p.plan.window.type === 'none' && workRows.length > 1 && workRows.length === sources.length && budget.left > 0) {
+        budget.left -= 2;
+        const half = workRows.length >> 1;
+        return [...await this.run(p, workRows.slice(0, half), sources.slice(0, half), budget), ...await this.run(p, workRows.slice(half), sources.slice(half), budget)];
+      }
       for (const r of sources) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), r.t, JSON.stringify(r.v), p.plan.name);
       return [];
     }

@@ -4,6 +4,8 @@
 // Functions DuckDB has under KDA's name and meaning (SUBSTRING, POSITION,
 // CHAR_LENGTH, TRIM, UPPER, LOWER, ABS, MOD, …) are left to DuckDB.
 
+import { javaFormatMacro, javaParseMacro } from '../sql/javaDateFormat.js';
+
 /** Java's `$n` group references in a replacement string, as RE2's `\n`. */
 const JAVA_GROUPS = String.raw`regexp_replace(rep, '\$(\d)', '\\\1', 'g')`;
 
@@ -14,6 +16,14 @@ export const KDA_MACROS: string[] = [
   'CREATE OR REPLACE MACRO UNIX_TIMESTAMP(a) AS epoch_ms(a)',
   // INITCAP(s): each space-separated word with its first character upper case, the rest lower case.
   "CREATE OR REPLACE MACRO INITCAP(s) AS array_to_string(list_transform(string_split(lower(s), ' '), lambda w: upper(left(w, 1)) || substr(w, 2)), ' ')",
+  // OVERLAY(s PLACING r FROM n [FOR m]) (DuckDB parses it into overlay(s, r, n[, m])): s with its m
+  // characters from position n replaced by r; m defaults to r's length. A start past the end appends r;
+  // a start below 1 prepends, as KDA documents (not SQL:2008's NULL); a negative length is an error.
+  `CREATE OR REPLACE MACRO overlay(s, r, n) AS CASE WHEN n IS NOT NULL THEN left(s, greatest(n - 1, 0)) || r || substr(s, greatest(n + length(r), 1)) END,
+     (s, r, n, m) AS CASE WHEN m < 0 THEN error('OVERLAY: the length ' || m || ' is negative')
+       WHEN n IS NOT NULL AND m IS NOT NULL THEN left(s, greatest(n - 1, 0)) || r || substr(s, greatest(n + m, 1)) END`,
+  // CEIL(ts TO unit), as pump.ts rewrites it: ts rounded up to the unit (unchanged when already on it).
+  "CREATE OR REPLACE MACRO kda_ceil_to(u, x) AS CASE WHEN date_trunc(u, x) = x THEN x ELSE date_trunc(u, x) + CAST('1 ' || u AS INTERVAL) END",
   // REGEX_REPLACE(original, regex, replacement, startPosition, occurrence): from the 1-based start
   // position, every match (occurrence 0) or the first (1) replaced; `$n` in the replacement is group n.
   // Other occurrences fail the row (error_stream) rather than give a different answer.
@@ -21,4 +31,8 @@ export const KDA_MACROS: string[] = [
      WHEN occ = 0 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS}, 'g')
      WHEN occ = 1 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS})
      ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
+  // TIMESTAMP_TO_CHAR / DATE_TO_CHAR with a pattern that is not a literal (pump.ts renames the call).
+  javaFormatMacro('kda_ts_to_char'),
+  // CHAR_TO_TIMESTAMP / CHAR_TO_DATE / CHAR_TO_TIME with a pattern that is not a literal.
+  javaParseMacro('kda_char_to_ts'),
 ];

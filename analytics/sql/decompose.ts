@@ -13,12 +13,14 @@
 //   APPROX_COUNT_DISTINCT(col), group keys left out of the select list): the
 //   partial rows carry the columns the select list, GROUP BY and HAVING read
 //   outside aggregates (grouped by them too), one partial column per aggregate
-//   (COUNT, SUM, MIN, MAX; AVG as SUM and COUNT), and for DISTINCT the column
+//   (COUNT, SUM, MIN, MAX; AVG as SUM and COUNT; STDDEV_POP/SAMP, VAR_POP/SAMP,
+//   STDDEV and VARIANCE as count, mean and sum of squared deviations), and for DISTINCT the column
 //   itself, grouped (the distinct values per window and key, so partial state
 //   grows with the number of distinct values). The combiner runs the pump
 //   again over the partial rows with each aggregate replaced by its
-//   combination (COUNT → SUM of counts, AVG → sums / counts, COUNT(DISTINCT x)
-//   → COUNT(DISTINCT x) over the carried values): select list, HAVING and
+//   combination (COUNT → SUM of counts, AVG → sums / counts, variances → the
+//   moments merged pairwise, COUNT(DISTINCT x) → COUNT(DISTINCT x) over the
+//   carried values): select list, HAVING and
 //   types are DuckDB's, as on one replica.
 // Anything else (DISTINCT over expressions or two columns, aggregates other
 // than these, joins in the general form, sessions, stagger and sliding windows) runs on one active
@@ -27,6 +29,8 @@ import { parseStatements, closing, skip, type PumpStmt, type StreamStmt } from '
 import { planPump, type PumpPlan } from './pump.js';
 import { depths, isPunct, isWord, nameOf, tokenize, type Token } from './tokens.js';
 import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
+import { AGGREGATES } from './aggregates.js';
+import { passThroughPlan } from './passThrough.js';
 
 export type ItemKind = 'key' | 'count' | 'sum' | 'min' | 'max' | 'avg';
 
@@ -67,13 +71,6 @@ export type PartialTypes = Record<string, Record<string, string>>;
 /** An input stream of the application: its name and (for the general form) columns. */
 export interface DecomposeInput { name: string; columns?: { name: string; sqlType: string }[] }
 
-const AGGREGATES = new Set([
-  'COUNT', 'SUM', 'MIN', 'MAX', 'AVG', 'APPROX_COUNT_DISTINCT', 'COUNT_DISTINCT', 'STDDEV', 'STDDEV_POP', 'STDDEV_SAMP',
-  'VAR_POP', 'VAR_SAMP', 'VARIANCE', 'MEDIAN', 'MODE', 'QUANTILE', 'QUANTILE_CONT', 'QUANTILE_DISC', 'LISTAGG', 'STRING_AGG',
-  'ARRAY_AGG', 'LIST', 'FIRST', 'LAST', 'ANY_VALUE', 'ARBITRARY', 'ARG_MAX', 'ARG_MIN', 'MAX_BY', 'MIN_BY', 'BOOL_AND', 'BOOL_OR',
-  'BIT_AND', 'BIT_OR', 'BIT_XOR', 'PRODUCT', 'FSUM', 'KAHAN_SUM', 'HISTOGRAM', 'ENTROPY', 'KURTOSIS', 'SKEWNESS', 'CORR',
-  'COVAR_POP', 'COVAR_SAMP', 'REGR_SLOPE', 'APPROX_QUANTILE', 'RESERVOIR_QUANTILE', 'GEOMEAN', 'AVG_DISTINCT',
-]);
 const SIMPLE: Record<string, ItemKind> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max', AVG: 'avg' };
 
 const text = (ts: Token[]) => ts.map((t) => t.text).join('');
@@ -183,6 +180,28 @@ function splitTop(tokens: Token[], from: number, to: number): Token[][] {
   return out.filter((e) => e.some((t) => t.kind !== 'space' && t.kind !== 'comment'));
 }
 
+/**
+ * The partials' count, mean and sum of squared deviations merged into one list [n, m, q] (NULL when no
+ * partial counted a value): list_reduce over the partial rows of the window and key, each step Chan's
+ * pairwise update, so the result is as stable as one pass of Welford's algorithm (DuckDB's own). A list,
+ * not a struct: DuckDB 1.5 refuses a struct field read in a lambda inside HAVING ("column n must appear in
+ * the GROUP BY clause").
+ */
+const mergedMoments = (a: string) =>
+  `list_reduce(list([CAST("${a}" AS DOUBLE), "${a}M", "${a}Q"]) FILTER (WHERE "${a}" > 0), ` +
+  `(__x, __y) -> [__x[1] + __y[1], __x[2] + (__y[2] - __x[2]) * __y[1] / (__x[1] + __y[1]), ` +
+  `__x[3] + __y[3] + (__y[2] - __x[2]) * (__y[2] - __x[2]) * __x[1] * __y[1] / (__x[1] + __y[1])])`;
+
+/** Variance and standard deviation (KDA's four and DuckDB's STDDEV/VARIANCE, sample ones) from the merged moments. */
+const VARIANCE: Record<string, (r: string) => string> = {
+  VAR_POP: (r) => `((${r})[3] / (${r})[1])`,
+  VAR_SAMP: (r) => `(CASE WHEN (${r})[1] > 1 THEN (${r})[3] / ((${r})[1] - 1) END)`,
+  STDDEV_POP: (r) => `sqrt((${r})[3] / (${r})[1])`,
+  STDDEV_SAMP: (r) => `(CASE WHEN (${r})[1] > 1 THEN sqrt((${r})[3] / ((${r})[1] - 1)) END)`,
+};
+VARIANCE.VARIANCE = VARIANCE.VAR_SAMP!;
+VARIANCE.STDDEV = VARIANCE.STDDEV_SAMP!;
+
 interface General {
   partialColumns: { name: string; sqlType: string }[];
   partialSelect: string;
@@ -246,7 +265,7 @@ function general(s: PumpStmt, plan: PumpPlan, sourceColumns: { name: string; sql
       const a = `$A${partialCols.length}`;
       const col = bareColumn(args);
       if (isDistinct || fn === 'APPROX_COUNT_DISTINCT') {
-        if (!['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'APPROX_COUNT_DISTINCT'].includes(fn)) return `${fn}(DISTINCT …) is not decomposable`;
+        if (!['COUNT', 'SUM', 'AVG', 'MIN', 'MAX', 'APPROX_COUNT_DISTINCT', ...Object.keys(VARIANCE)].includes(fn)) return `${fn}(DISTINCT …) is not decomposable`;
         if (!col) return `${fn}(${isDistinct ? 'DISTINCT ' : ''}${argText}): the distinct values are carried only for a column`;
         const key = col.name.toUpperCase();
         if (distinct && distinct.key !== key) return 'DISTINCT over two columns is not decomposable';
@@ -268,7 +287,14 @@ function general(s: PumpStmt, plan: PumpPlan, sourceColumns: { name: string; sql
         partialSel.push(`SUM(${argText}) AS "${a}"`, `COUNT(${argText}) AS "${a}N"`);
         partialCols.push({ name: a, sqlType: 'DOUBLE' }, { name: `${a}N`, sqlType: 'BIGINT' });
         replace.set(k, { end: close, text: `(CAST(SUM("${a}") AS DOUBLE) / NULLIF(SUM("${a}N"), 0))` });
-      } else return `'${fn}' is not one of COUNT, SUM, MIN, MAX, AVG, COUNT(DISTINCT …), APPROX_COUNT_DISTINCT`;
+      } else if (VARIANCE[fn]) {
+        // Count, mean and sum of squared deviations per shard (DuckDB's own VAR_POP there), merged pairwise
+        // (Chan et al.): no cancellation of large sums of squares when the mean is far from zero.
+        const x = `CAST(${argText} AS DOUBLE)`;
+        partialSel.push(`COUNT(${argText}) AS "${a}"`, `AVG(${x}) AS "${a}M"`, `VAR_POP(${x}) * COUNT(${argText}) AS "${a}Q"`);
+        partialCols.push({ name: a, sqlType: 'BIGINT' }, { name: `${a}M`, sqlType: 'DOUBLE' }, { name: `${a}Q`, sqlType: 'DOUBLE' });
+        replace.set(k, { end: close, text: VARIANCE[fn](mergedMoments(a)) });
+      } else return `'${fn}' is not one of COUNT, SUM, MIN, MAX, AVG, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, COUNT(DISTINCT …), APPROX_COUNT_DISTINCT`;
       k = close - 1;
     }
     return undefined;
@@ -406,10 +432,17 @@ export function twoPhasePlan(def: ApplicationDefinition, types?: PartialTypes): 
   }
 }
 
+/** Every replica reads shards of its own (two-phase aggregation or pass-through), so more replicas share the load. */
+export function replicasSplitShards(def: ApplicationDefinition): boolean {
+  return twoPhasePlan(def).decomposable || passThroughPlan(def).passThrough;
+}
+
 /** How replicas share the application, for status messages and logs. */
 export function scaleOutMode(def: ApplicationDefinition): string {
   const d = twoPhasePlan(def);
-  return d.decomposable ? 'replicas split the shards (two-phase aggregation)' : `one active replica (${d.reason})`;
+  if (d.decomposable) return 'replicas split the shards (two-phase aggregation)';
+  if (passThroughPlan(def).passThrough) return 'replicas split the shards (pass-through: every pump is stateless)';
+  return `one active replica (${d.reason})`;
 }
 
 /**

@@ -11,6 +11,7 @@
 import { SqlError, depths, isPunct, isWord, nameOf, stringValue, type Token } from './tokens.js';
 import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
+import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -51,6 +52,46 @@ const UNIT_MS: Record<string, number> = {
   MILLISECOND: 1, MILLISECONDS: 1, SECOND: 1000, SECONDS: 1000, MINUTE: 60_000, MINUTES: 60_000,
   HOUR: 3_600_000, HOURS: 3_600_000, DAY: 86_400_000, DAYS: 86_400_000,
 };
+
+/**
+ * `U&'…'` at index `i` (no spaces between U, & and the quote): the string with its escapes
+ * (\XXXX, \+XXXXXX, \\) decoded, and the index after it; undefined when there is none there.
+ */
+function unicodeAt(tokens: Token[], i: number): { value: string; end: number } | undefined {
+  const [u, amp, str] = [tokens[i], tokens[i + 1], tokens[i + 2]];
+  if (!isWord(u, 'U') || !isPunct(amp, '&') || str?.kind !== 'string') return undefined;
+  const raw = stringValue(str);
+  let value = '';
+  for (let k = 0; k < raw.length; k++) {
+    if (raw[k] !== '\\') { value += raw[k]; continue; }
+    if (raw[k + 1] === '\\') { value += '\\'; k++; continue; }
+    const m = raw[k + 1] === '+' ? /^\+([0-9A-Fa-f]{6})/.exec(raw.slice(k + 1)) : /^([0-9A-Fa-f]{4})/.exec(raw.slice(k + 1));
+    if (!m) throw new SqlError(`bad escape in the Unicode literal ${u!.text}&${str.text}: \\XXXX, \\+XXXXXX or \\\\`, str.pos);
+    value += String.fromCodePoint(parseInt(m[1]!, 16));
+    k += m[0].length;
+  }
+  return { value, end: i + 3 };
+}
+
+/** KDA's clock words (the wall clock in UTC; CURRENT_ROW_TIMESTAMP is read per evaluation, the others too: a stream has no statement time). */
+const UTC_NOW = 'make_timestamp(epoch_us(get_current_timestamp()))';
+const NOW: Record<string, string> = {
+  CURRENT_ROW_TIMESTAMP: UTC_NOW, CURRENT_TIMESTAMP: UTC_NOW, LOCALTIMESTAMP: UTC_NOW,
+  CURRENT_DATE: `CAST(${UTC_NOW} AS DATE)`, CURRENT_TIME: `CAST(${UTC_NOW} AS TIME)`, LOCALTIME: `CAST(${UTC_NOW} AS TIME)`,
+};
+
+/** Java-pattern conversions (format, value): the call's new opening, and what follows the converted format. */
+const DATE_CONV: Record<string, [string, string, string]> = {
+  TIMESTAMP_TO_CHAR: ['strftime(', '', ''],
+  DATE_TO_CHAR: ['strftime(', '', ''],
+  TIME_TO_CHAR: ["strftime(DATE '1970-01-01' + (", ')', ''],
+  CHAR_TO_TIMESTAMP: ['try_strptime(', '', ''],
+  CHAR_TO_DATE: ['CAST(try_strptime(', '', ') AS DATE'],
+  CHAR_TO_TIME: ['CAST(try_strptime(', '', ') AS TIME'],
+};
+
+/** Units FLOOR/CEIL … TO also take (calendar units: not a fixed length, so never a window size). */
+const CALENDAR_UNITS = ['WEEK', 'MONTH', 'QUARTER', 'YEAR'];
 
 const CLAUSES = ['FROM', 'WHERE', 'GROUP', 'HAVING', 'WINDOW', 'WINDOWED', 'ORDER', 'UNION', 'LIMIT'];
 
@@ -144,6 +185,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   let window: WindowPlan = { type: 'none' };
   const first = tokens[i];
   let topK: { alias: string } | undefined;
+  let subquery = false;
   if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(') && isWord(tokens[sig(sig(i + 1) + 1)], 'TOP_K_ITEMS_TUMBLING')) {
     const t = topKItems(tokens, rw, i, fromEnd, workTable);
     ({ source, sourcePos, alias } = t);
@@ -208,6 +250,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     alias = a.alias ?? source;
     // The alias written after TABLE(…) is replaced too (it would follow the one given here).
     rw.splice(sig(fromAt + 1), a.end ?? close, `${quote(workTable)} AS ${quote(alias)}`);
+  } else if (isPunct(first, '(')) {
+    ({ source, sourcePos, alias } = subquerySource(tokens, rw, i, fromEnd, workTable));
+    subquery = true;
   } else {
     if (first?.kind !== 'ident' && first?.kind !== 'quoted') throw new SqlError(`expected a stream name after FROM but found '${first?.text ?? 'end'}'`, first?.pos ?? tokens[fromAt]!.pos);
     source = nameOf(first);
@@ -241,29 +286,68 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       rw.splice(k, k + 1, 'time_bucket');
       rw.insertBefore(sig(open + 1), `to_milliseconds(${iv.ms}), `);
       rw.splice(by, close - 1, `, TIMESTAMP '1970-01-01 00:00:00'`);
-    } else if (isWord(t, 'FLOOR') && isPunct(tokens[sig(k + 1)], '(')) {
+    } else if (isWord(t, 'FLOOR', 'CEIL', 'CEILING') && isPunct(tokens[sig(k + 1)], '(')) {
       const open = sig(k + 1);
       const close = closing(tokens, open);
       const to = tokens.findIndex((x, n) => n > open && n < close && depth[n] === depth[open]! + 1 && isWord(x, 'TO'));
       if (to >= 0) {
         const unit = tokens[sig(to + 1)];
-        if (!unit || UNIT_MS[unit.upper] === undefined || unit.upper.startsWith('MILLI')) throw new SqlError(`FLOOR … TO supports SECOND, MINUTE, HOUR, DAY, not '${unit?.text}'`, unit?.pos ?? t.pos);
-        rw.splice(k, k + 1, 'date_trunc');
+        if (!unit || (UNIT_MS[unit.upper] === undefined && !CALENDAR_UNITS.includes(unit.upper)) || unit.upper.startsWith('MILLI')) throw new SqlError(`${t.upper} … TO supports SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR, not '${unit?.text}'`, unit?.pos ?? t.pos);
+        rw.splice(k, k + 1, t.upper === 'FLOOR' ? 'date_trunc' : 'kda_ceil_to');
         rw.insertBefore(sig(open + 1), `'${unit.upper.replace(/S$/, '').toLowerCase()}', `);
         rw.splice(to, close - 1, '');
       }
-    } else if (isWord(t, 'CURRENT_ROW_TIMESTAMP')) {
-      rw.splice(k, k + 1, 'current_timestamp');
-    } else if (isWord(t, 'TIMESTAMP_TO_CHAR', 'CHAR_TO_TIMESTAMP') && isPunct(tokens[sig(k + 1)], '(')) {
+    } else if (isWord(t, ...LOG_PARSERS) && isPunct(tokens[sig(k + 1)], '(')) {
+      // NAME(expr, literal, …) → (list_transform([expr], lambda __lp: <row of the parsed fields>)[1]): expr evaluated once.
+      const open = sig(k + 1);
+      const close = closing(tokens, open);
+      const commas = tokens.map((x, n) => n).filter((n) => n > open && n < close - 1 && depth[n] === depth[open]! + 1 && isPunct(tokens[n], ','));
+      if (sig(open + 1) === close - 1) throw new SqlError(`${t.upper} needs the string to parse`, t.pos);
+      const args: LitArg[] = commas.map((c, a) => {
+        const end = a + 1 < commas.length ? commas[a + 1]! : close - 1;
+        let at = sig(c + 1);
+        let neg = false;
+        if (isPunct(tokens[at], '-') && tokens[sig(at + 1)]?.kind === 'number') { neg = true; at = sig(at + 1); }
+        const u = unicodeAt(tokens, at);
+        if (u && sig(u.end) === end) return { kind: 'string', value: u.value, pos: tokens[at]!.pos };
+        const lit = tokens[at];
+        if ((lit?.kind !== 'string' && lit?.kind !== 'number') || sig(at + 1) !== end) throw new SqlError(`${t.upper}: argument ${a + 2} must be a literal`, tokens[sig(c + 1)]?.pos ?? t.pos);
+        return lit.kind === 'string' ? { kind: 'string', value: stringValue(lit), pos: lit.pos } : { kind: 'number', value: (neg ? '-' : '') + lit.text, pos: lit.pos };
+      });
+      const body = logParserSql(t.upper, args, t.pos);
+      rw.splice(k, open + 1, '(list_transform([');
+      rw.splice(commas[0] ?? close - 1, close, `], lambda ${PARAM}: ${body})[1])`);
+    } else if (!rw.replace.has(k) && unicodeAt(tokens, k)) {
+      // U&'…\0009…' (KDA's Unicode string literal, e.g. a tab delimiter): a plain literal holding the characters.
+      const u = unicodeAt(tokens, k)!;
+      rw.splice(k, u.end, `'${u.value.replace(/'/g, "''")}'`);
+    } else if (isWord(t, ...Object.keys(NOW)) && !isPunct(tokens[sig(k + 1)], '(') && !isPunct(tokens[k - 1], '.')) {
+      // The wall clock (UTC) as KDA's types: TIMESTAMP, DATE or TIME (DuckDB's own are WITH TIME ZONE).
+      rw.splice(k, k + 1, NOW[t.upper]!);
+    } else if (isWord(t, 'TO_TIMESTAMP') && isPunct(tokens[sig(k + 1)], '(')) {
+      // KDA's TO_TIMESTAMP takes milliseconds since the epoch (DuckDB's takes seconds).
+      rw.splice(k, k + 1, 'epoch_ms');
+    } else if (isWord(t, ...Object.keys(DATE_CONV)) && isPunct(tokens[sig(k + 1)], '(')) {
       // (format, value) with a literal format → strftime(value, fmt) / try_strptime(value, fmt) (NULL when it does not match, as KDA gives no value).
       const open = sig(k + 1);
       const close = closing(tokens, open);
       const fmt = tokens[sig(open + 1)];
       const comma = sig(sig(open + 1) + 1);
-      if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) throw new SqlError(`${t.upper}'s format must be a string literal, e.g. 'yyyy-MM-dd HH:mm:ss'`, fmt?.pos ?? t.pos);
+      const argCount = sig(open + 1) === close - 1 ? 0 : 1 + tokens.filter((x, n) => n > open && n < close - 1 && depth[n] === depth[open]! + 1 && isPunct(x, ',')).length;
+      if (argCount !== 2) throw new SqlError(`${t.upper} takes (format, value), not ${argCount} argument${argCount === 1 ? '' : 's'}`, t.pos);
+      if (fmt?.kind !== 'string' || !isPunct(tokens[comma], ',')) {
+        // A pattern that is not a literal is read per row (macros of engine/kdaFunctions.ts).
+        const argComma = tokens.findIndex((x, n) => n > open && n < close - 1 && depth[n] === depth[open]! + 1 && isPunct(x, ','));
+        const toChar = t.upper.endsWith('_TO_CHAR');
+        rw.splice(k, k + 1, toChar ? 'kda_ts_to_char' : t.upper === 'CHAR_TO_TIMESTAMP' ? 'kda_char_to_ts' : 'CAST(kda_char_to_ts');
+        if (t.upper === 'TIME_TO_CHAR') { rw.insertBefore(sig(argComma + 1), "DATE '1970-01-01' + ("); rw.insertBefore(close - 1, ')'); }
+        if (t.upper === 'CHAR_TO_DATE' || t.upper === 'CHAR_TO_TIME') rw.splice(close - 1, close, `) AS ${t.upper.slice(8)})`);
+        continue;
+      }
       const conv = strftimeOf(stringValue(fmt), fmt.pos).replace(/'/g, "''");
-      rw.splice(k, comma + 1, t.upper === 'TIMESTAMP_TO_CHAR' ? 'strftime(' : 'try_strptime(');
-      rw.insertBefore(close - 1, `, '${conv}'`);
+      const [before, afterValue, after] = DATE_CONV[t.upper]!;
+      rw.splice(k, comma + 1, before);
+      rw.insertBefore(close - 1, `${afterValue}, '${conv}'${after}`);
     } else if ((t.kind === 'ident' || t.kind === 'quoted') && t.upper === 'APPROXIMATE_ARRIVAL_TIME') {
       // KDA's column of the record's arrival time in the source stream: ROWTIME here (rows get the arrival time as ROWTIME).
       rw.splice(k, k + 1, '"ROWTIME"');
@@ -303,7 +387,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       } else {
         const to = tokens.findIndex((x, n) => n > open && n < close && isWord(x, 'TO'));
         if (to < 0) continue;
-        size = UNIT_MS[tokens[sig(to + 1)]!.upper]!;
+        const u = tokens[sig(to + 1)]!;
+        if (UNIT_MS[u.upper] === undefined) throw new SqlError(`a window of FLOOR(ROWTIME TO ${u.upper}) has no fixed length: use SECOND, MINUTE, HOUR or DAY`, u.pos);
+        size = UNIT_MS[u.upper]!;
       }
       if (window.type !== 'none') throw new SqlError('only one window per pump', t.pos);
       window = { type: 'tumbling', sizeMs: size };
@@ -330,6 +416,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     const partitionSql = rw.render(p, range).trim();
     window = { type: 'stagger', rangeMs: iv.ms, partitionSql };
     rw.splice(staggerAt, close, `GROUP BY ${partitionSql}, ${A}."__WID"`);
+  }
+  if (subquery && (window.type === 'stagger' || (specOpens.length && window.type === 'none'))) {
+    throw new SqlError('sliding and stagger windows read the stream itself: they cannot be over a sub-query in FROM', tokens[fromAt]!.pos);
   }
   if (specOpens.length && window.type === 'none') {
     window = { type: 'sliding', specs: specOpens.map((open) => windowSpec(tokens, rw, open, A)) };
@@ -359,6 +448,57 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     name: stmt.name, target: stmt.target, targetColumns: stmt.targetColumns, source, sourcePos, alias, joins, window, workTable,
     sql: pieces.map((p) => p.text).join(''), pieces, pos: stmt.pos,
   };
+}
+
+/**
+ * `FROM (SELECT [STREAM] … FROM <stream> [[AS] a] [WHERE …]) [AS] alias [(c1, …)]`, the form AWS's
+ * log-parsing examples use: the inner query reads the work table and passes its bookkeeping columns
+ * (ROWTIME, __SEQ, …) through, so the outer query's windows and ROWTIME work as on the stream.
+ */
+function subquerySource(tokens: Token[], rw: Rewriter, open: number, fromEnd: number, workTable: string) {
+  const sig = (i: number) => skip(tokens, i);
+  const close = closing(tokens, open);
+  const selectAt = sig(open + 1);
+  if (!isWord(tokens[selectAt], 'SELECT')) throw new SqlError('expected SELECT STREAM … in the sub-query', tokens[selectAt]?.pos ?? tokens[open]!.pos);
+  // Clauses of the inner query at its own depth.
+  const at: Record<string, number> = {};
+  for (let k = selectAt + 1, d = 0; k < close - 1; k++) {
+    if (isPunct(tokens[k], '(')) d++;
+    else if (isPunct(tokens[k], ')')) d--;
+    else if (d === 0 && isWord(tokens[k], ...CLAUSES, 'JOIN') && at[tokens[k]!.upper] === undefined) at[tokens[k]!.upper] = k;
+  }
+  const innerFrom = at.FROM;
+  if (innerFrom === undefined) throw new SqlError('the sub-query needs FROM <stream>', tokens[selectAt]!.pos);
+  for (const c of ['GROUP', 'WINDOW', 'WINDOWED', 'HAVING', 'JOIN', 'UNION']) {
+    if (at[c] !== undefined) throw new SqlError(`a sub-query in FROM reads one stream row by row (no ${c}); put windows and joins in the outer query`, tokens[at[c]!]!.pos);
+  }
+  const src = tokens[sig(innerFrom + 1)];
+  if (src?.kind !== 'ident' && src?.kind !== 'quoted') throw new SqlError(`expected a stream name after FROM but found '${src?.text ?? 'end'}'`, src?.pos ?? tokens[innerFrom]!.pos);
+  const srcAt = sig(innerFrom + 1);
+  const source = nameOf(src);
+  const innerEnd = Math.min(...Object.entries(at).filter(([w, k]) => w !== 'FROM' && k > innerFrom).map(([, k]) => k), close - 1);
+  const ia = aliasAt(tokens, sig(srcAt + 1), innerEnd).alias;
+  rw.splice(srcAt, srcAt + 1, ia ? quote(workTable) : `${quote(workTable)} AS ${quote(source)}`);
+  const IA = quote(ia ?? source);
+  // `*` in the inner select list leaves the bookkeeping columns to the explicit pass-through.
+  for (let k = selectAt + 1, d = 0; k < innerFrom; k++) {
+    if (isPunct(tokens[k], '(')) d++;
+    else if (isPunct(tokens[k], ')')) d--;
+    else if (d === 0 && isPunct(tokens[k], '*')) {
+      let prev = k - 1;
+      while (tokens[prev]!.kind === 'space' || tokens[prev]!.kind === 'comment') prev--;
+      const p = tokens[prev];
+      if (isWord(p, 'SELECT', 'STREAM', 'DISTINCT', 'ALL') || isPunct(p, ',') || isPunct(p, '.')) rw.insertBefore(k + 1, ` EXCLUDE (${INTERNAL_COLUMNS.map(quote).join(', ')})`);
+    }
+  }
+  rw.insertBefore(innerFrom, `, ${INTERNAL_COLUMNS.map((c) => `${IA}.${quote(c)}`).join(', ')} `);
+  const a = aliasAt(tokens, sig(close), fromEnd);
+  let alias = a.alias;
+  if (!alias) {
+    alias = '__SUBQUERY';
+    rw.splice(close - 1, close, `) AS ${quote(alias)}`);
+  }
+  return { source, sourcePos: src.pos, alias };
 }
 
 const TOPK_WID = '__TK_WID';

@@ -17,6 +17,8 @@ import { verifiedPlan } from './twoPhase.js';
 import { s3ReferenceLoader } from './s3.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { PartialWorkers } from './partials.js';
+import { PassThroughWorkers } from './passThrough.js';
+import { passThroughPlan } from '../sql/passThrough.js';
 import { ENV } from '../../contract/env.js';
 
 export function analyticsConfig(argv: string[]): AnalyticsWorkerConfig {
@@ -69,6 +71,7 @@ class Worker {
     let partials: PartialWorkers | undefined;
     let plan: Extract<Decomposition, { decomposable: true }> | undefined;
     const def = this.config.application;
+    let pt: ReturnType<typeof passThroughPlan> | undefined;
     if (def) {
       const refs = def.references.length ? await s3ReferenceLoader(this.config.s3Endpoint)(def.references) : [];
       const d = await verifiedPlan(def, refs);
@@ -81,7 +84,20 @@ class Worker {
         });
         await partials.start();
         this.log(`two-phase aggregation: this replica aggregates the shards it leases (${d.pumps.map((p) => p.name).join(', ')}); the application lease holder combines`);
-      } else this.log(`one active replica: ${d.reason}`);
+      } else if ((pt = passThroughPlan(def)).passThrough) {
+        // Every pump is stateless: each replica runs the application over the shards it leases and emits
+        // their rows itself; nothing is left for one active replica to do.
+        const pass = new PassThroughWorkers({
+          store: this.store, definition: def, references: refs, start: this.config.startingPosition,
+          failoverTimeMs: this.config.leaseMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
+          checkpointIntervalMs: this.config.checkpointIntervalMs, log: this.log,
+        });
+        await pass.start();
+        this.log(`running (${def.inputs.length} input(s), ${def.outputs.length} output(s)); pass-through: every pump is stateless; this replica runs the application over the shards it leases and emits their rows`);
+        await new Promise<void>((r) => (this.signal.aborted ? r() : this.signal.addEventListener('abort', () => r(), { once: true })));
+        await pass.stop();
+        return;
+      } else this.log(`one active replica: ${d.reason}${pt && !pt.passThrough ? ` (not pass-through: ${pt.reason})` : ''}`);
     }
     try {
       await this.holdAndRun(plan);

@@ -7,7 +7,7 @@ import { endpointOf, streamNameOf } from '../model/datastream.js';
 import { analyticsChildren, analyticsDefinition, deliveryChildren, type KeySecretRef, type ResolvedStream } from '../model/workers.js';
 import { analyticsSqlError } from '../model/analyticsSql.js';
 import { usableByWorkers, workerKeyRefs } from './streamKeys.js';
-import { scaleOutMode, twoPhasePlan } from '../../analytics/sql/decompose.js';
+import { replicasSplitShards, scaleOutMode } from '../../analytics/sql/decompose.js';
 import { selectorLabels, type Component } from '../model/common.js';
 import { validateAnalyticsApp, validateDataStream, validateDeliveryStream } from '../model/validate.js';
 import { conditionsFor, type Outcome } from '../status/conditions.js';
@@ -224,13 +224,14 @@ async function reconcileAnalyticsAppLive(ctx: Context, key: string): Promise<Res
   const sqlError = await analyticsSqlError(analyticsDefinition(a, spec, streams));
   if (sqlError) return finish(ctx, AnalyticsApps, a, 'analytics', { state: 'Stalled', reason: 'InvalidSQL', message: sqlError });
 
-  // Replicas split the shards only when the application's aggregates decompose (two-phase); otherwise one
+  // Replicas split the shards only when the application's aggregates decompose (two-phase) or every pump is
+  // stateless (pass-through); otherwise one
   // replica is active and more would stand by, so no lag is tracked and only the bounds and spec.replicas apply.
   // The lag is the first input's group (KDA SQL applications have one streaming input).
   const def = analyticsDefinition(a, spec, streams);
   const first = def.inputs[0];
   const firstStream = first?.source.kind === 'firehose' ? recordsStream.get(first.source.name)?.() : first?.source.name;
-  const group = twoPhasePlan(def).decomposable && first && firstStream ? { application: analyticsConsumerGroup(def.name, first.id), stream: firstStream } : undefined;
+  const group = replicasSplitShards(def) && first && firstStream ? { application: analyticsConsumerGroup(def.name, first.id), stream: firstStream } : undefined;
   const scale = await scaleWorkers(ctx, a, key, spec.autoscaling, spec.replicas, group);
   const kids = analyticsChildren(a, spec, streams, ctx.settings, keyRefs, scale.replicas);
   const stored = await ensureChildren(ctx, [

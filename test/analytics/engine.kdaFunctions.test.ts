@@ -254,10 +254,29 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
     expect((out.get('D') ?? []).map((x) => x.v)).toEqual(inputs.map(([, ms]) => [ms, ms]));
   });
 
-  it('a format that is not a literal, or a letter with no equivalent, is refused at compile time', async () => {
+  it('TIMESTAMP_TO_CHAR and DATE_TO_CHAR with a pattern from a column: formatted per row; a letter with no equivalent fails that row', async () => {
+    const pats = ["yyyy-MM-dd HH:mm:ss.SSS", "d MMM yy h:mm a", "EEEE' at 'HH''mm", 'yyyy ww', "'unterminated"];
+    const src = pats.map((p, i) => ({ t: 1_700_000_000_000 + i, v: [Date.UTC(2020, 1, 9, 15, 4, 5, 123), 'X', p] as (string | number | null)[] }));
+    const code = `CREATE OR REPLACE STREAM "D" (A VARCHAR(40), B VARCHAR(40));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
+  SELECT STREAM TIMESTAMP_TO_CHAR(S, EVENT_TIME), DATE_TO_CHAR(S, CAST(EVENT_TIME AS DATE)) FROM "SOURCE_SQL_STREAM_001";`;
+    const out = await run(TICKS, code, src, src[src.length - 1]!.t + 1);
+    // Java's SimpleDateFormat on 2020-02-09 15:04:05.123 (a Sunday), worked by hand.
+    expect((out.get('D') ?? []).map((x) => x.v)).toEqual([
+      ['2020-02-09 15:04:05.123', '2020-02-09 00:00:00.000'],
+      ['9 Feb 20 3:04 PM', '9 Feb 20 12:00 AM'],
+      ["Sunday at 15'04", "Sunday at 00'00"],
+    ]);
+    const errs = (out.get('error_stream') ?? []).map((x) => String(x.v[3]));
+    expect(errs).toHaveLength(2);
+    expect(errs[0]).toMatch(/date format letter 'w' in 'yyyy ww' is not supported/);
+    expect(errs[1]).toMatch(/unterminated quote/);
+  });
+
+  it('a letter with no equivalent in a literal pattern, or a wrong argument count, is refused at compile time', async () => {
     const compile = (expr: string) => Engine.compile({ code: `CREATE OR REPLACE STREAM "D" (C VARCHAR(40));
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM ${expr} FROM "SOURCE_SQL_STREAM_001";`, inputs: [TICKS] });
-    await expect(compile(`TIMESTAMP_TO_CHAR(TICKER, EVENT_TIME)`)).rejects.toThrow(/string literal/);
+    await expect(compile(`TIMESTAMP_TO_CHAR(S)`)).rejects.toMatchObject({ line: 2, column: 61, message: expect.stringMatching(/TIMESTAMP_TO_CHAR takes \(format, value\), not 1 argument/) });
     await expect(compile(`TIMESTAMP_TO_CHAR('yyyy ww', EVENT_TIME)`)).rejects.toThrow(/letter 'w'/);
   });
 });

@@ -1,8 +1,9 @@
 // More documented Kinesis Data Analytics SQL examples, each created through
 // the SDK and run by a real `shardline analytics` process: a sliding average,
 // a stagger window, a reference-data join with the table in S3 (s3rver), the
-// developer guide's SUBSTRING and Transforming Dates examples and the SQL
-// reference's TOP_K_ITEMS_TUMBLING Example 1, their SQL unchanged.
+// developer guide's SUBSTRING, Transforming Dates and Parsing Web Logs examples and
+// the SQL reference's TOP_K_ITEMS_TUMBLING Example 1, their SQL unchanged (Parsing
+// Web Logs with two columns widened, as its test says).
 // Results equal oracles computed here from the input records as stored.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -256,6 +257,48 @@ FROM "SOURCE_SQL_STREAM_001"`, [['EVENT_TIME', 'TIMESTAMP'], ['TICKER', 'VARCHAR
   }).sort();
   const got = await waitFor('every row', async () => {
     const rows = await readAll(stack.clients[0]!, 'dates-out');
+    return rows.length >= expected.length ? rows : undefined;
+  });
+  expect(got.map((r) => r.data).sort()).toEqual(expected);
+}, 60000);
+
+test("the developer guide's Parsing Web Logs example: W3C_LOG_PARSE(\"log\", 'COMMON') through a sub-query", async () => {
+  // Examples: Transforming String Values → Parsing Web Logs. The SQL as published except column4 and
+  // column5, widened from VARCHAR(16): they hold 28 and 33 characters, and this engine sends an
+  // over-long value to error_stream rather than cutting it.
+  await runApp('w3c', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+column1 VARCHAR(16),
+column2 VARCHAR(16),
+column3 VARCHAR(16),
+column4 VARCHAR(32),
+column5 VARCHAR(64),
+column6 VARCHAR(16),
+column7 VARCHAR(16));
+
+CREATE OR REPLACE PUMP "myPUMP" AS 
+INSERT INTO "DESTINATION_SQL_STREAM"
+        SELECT STREAM
+            l.r.COLUMN1,
+            l.r.COLUMN2,
+            l.r.COLUMN3,
+            l.r.COLUMN4,
+            l.r.COLUMN5,
+            l.r.COLUMN6,
+            l.r.COLUMN7
+        FROM (SELECT STREAM W3C_LOG_PARSE("log", 'COMMON')
+              FROM "SOURCE_SQL_STREAM_001") AS l(r);`, [['log', 'VARCHAR(256)']]);
+  // The guide's producer writes {"log": '192.168.254.30 - John [24/May/2004:22:01:02 -0700] "GET /icons/apache_pb.gif HTTP/1.1" 304 0'}.
+  const users = ['John', 'Jane', '-'];
+  await produce('w3c-in', 1500, (n) => ({ log: `192.168.254.${30 + (n % 3)} - ${users[n % 3]} [24/May/2004:22:01:${String(n % 60).padStart(2, '0')} -0700] "GET /icons/apache_pb${n}.gif HTTP/1.1" ${n % 2 ? 304 : 200} ${n % 2 ? 0 : n * 10}` }));
+  const input = await readAll(stack.clients[0]!, 'w3c-in');
+  // The SQL reference's COMMON columns: %h %l %u %t (with its brackets) "%r" (without its quotes) %>s %b.
+  const expected = input.map((r) => {
+    const m = /^(\S+) (\S+) (\S+) (\[[^\]]+\]) "([^"]*)" (\d+) (\d+)$/.exec(JSON.parse(r.data).log as string)!;
+    return JSON.stringify(Object.fromEntries(m.slice(1).map((v, i) => [`COLUMN${i + 1}`, v])));
+  }).sort();
+  expect(expected.length).toBeGreaterThan(0);
+  const got = await waitFor('every row', async () => {
+    const rows = await readAll(stack.clients[0]!, 'w3c-out');
     return rows.length >= expected.length ? rows : undefined;
   });
   expect(got.map((r) => r.data).sort()).toEqual(expected);

@@ -1,0 +1,329 @@
+// Pass-through applications on every replica (sql/passThrough.ts decides which
+// are): each replica takes shards of each input through consumer-group leases
+// (the same consumer groups as inputFeed.ts and partials.ts) and runs, per
+// shard, an engine holding the whole application. Its rows are emitted by the
+// replica itself, exactly once, as the runner does it (emitter.ts): the
+// messages are planned with ids named by the shard and the position of the
+// batch's first record, saved with the shard's state (position and the
+// planned messages, a new object made current by a compare-and-set on its
+// head, so a holder paused past its lease cannot write over its successor),
+// then published. A holder taking a shard over publishes the saved messages it
+// does not find in the output shards (scanned from the tips recorded at
+// planning), then reads on after the saved position.
+//
+// ROWTIME is the record's arrival, clamped by the shard's ROWTIME watermark
+// (Engine.pushInput): newest arrival read on the shard less
+// idleWatermarkLagMs, and a caught-up shard follows the clock. A record is
+// clamped only when stored more than the lag after a later-stamped record of
+// its own shard (or, caught up, after the lag); the one active replica uses
+// the least watermark over all shards, so the two give the same ROWTIME
+// except for records appended slower than the lag.
+import { createHash } from 'node:crypto';
+import type { KV, ObjectStore } from 'nats';
+import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.js';
+import { inAppStreamName } from '../../contract/analytics.js';
+import type { Store } from '../../stream/connect.js';
+import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
+import { compareSequence } from '../../consumer/userRecords.js';
+import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
+import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable, type Row } from '../engine/engine.js';
+import type { Value } from '../engine/types.js';
+import { RecordMapper } from '../mapping.js';
+import { checkpointStore, CHECKPOINT_BUCKET, type PendingMessage, type ShardPos } from './checkpoint.js';
+import { putObject } from './objectPut.js';
+import { planStreamEmit, publishPending } from './emitter.js';
+import { planFirehoseEmit } from './firehoseOutput.js';
+import { InputFeed, inAppIndexOf, inputStreamName } from './inputFeed.js';
+import { definitionEpoch, SHARD_HEADS_BUCKET } from './partials.js';
+import { combinerSpec, formatRow } from './runner.js';
+
+export interface PassThroughOptions {
+  store: Store;
+  definition: ApplicationDefinition;
+  references: ReferenceTable[];
+  start: 'NOW' | 'TRIM_HORIZON';
+  failoverTimeMs: number;
+  idleWatermarkLagMs: number;
+  checkpointIntervalMs: number;
+  log: (m: string) => void;
+}
+
+/** A shard's saved state: position, ROWTIME watermark, and the messages of the emit last planned. */
+interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState; pending: PendingMessage[] }
+interface StateHead { object?: string; holder: string }
+
+const stateKey = (app: string, input: string, shard: string) => `pass.${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
+
+/** Every replica: one Consumer per input, a ShardPassThrough per leased shard. */
+export class PassThroughWorkers {
+  private consumers: Consumer[] = [];
+  private os!: ObjectStore;
+  private headsKv?: Promise<KV>;
+  readonly epoch: string;
+
+  constructor(readonly o: PassThroughOptions) {
+    this.epoch = definitionEpoch(o.definition);
+  }
+
+  async start(): Promise<void> {
+    this.os = await checkpointStore(this.o.store);
+    for (const input of this.o.definition.inputs) {
+      const c = new Consumer({
+        applicationName: InputFeed.consumerName(this.o.definition.name, input.id),
+        streamName: await inputStreamName(this.o.store, input),
+        source: directSource(this.o.store),
+        leaseStore: kvLeaseStore(this.o.store),
+        processorFactory: (shardId) => new ShardPassThrough(this, input.id, shardId),
+        initialPosition: this.o.start === 'TRIM_HORIZON' ? { type: 'TRIM_HORIZON' } : { type: 'LATEST' },
+        failoverTimeMs: this.o.failoverTimeMs,
+        idleTimeBetweenReadsMs: 200,
+        shardSyncIntervalMs: 2000,
+        // GetRecords' limit: each batch costs DuckDB a fill and a query.
+        maxRecords: 10_000,
+        // A caught-up shard's ROWTIME watermark follows the clock, as on one replica.
+        callProcessRecordsEvenForEmptyRecordList: true,
+        log: (m) => this.o.log(`input ${input.id}: ${m}`),
+      });
+      this.consumers.push(c);
+      await c.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.consumers) await c.stop();
+  }
+
+  heldShards(): string[] {
+    return this.consumers.flatMap((c) => c.heldShards());
+  }
+
+  /** @internal */ get objects() { return this.os; }
+  /** @internal */ heads(): Promise<KV> {
+    return (this.headsKv ??= this.o.store.js.views.kv(SHARD_HEADS_BUCKET, { history: 1, replicas: this.o.store.replicas }));
+  }
+}
+
+class ShardPassThrough implements RecordProcessor {
+  private engine?: Engine;
+  private pos?: ShardPos;
+  private maxArrivalMs = Number.NEGATIVE_INFINITY;
+  private savedPos?: ShardPos;
+  private savedAt = 0;
+  private leased?: ShardPos;
+  private head?: { revision: number; value: StateHead };
+  private readonly holder = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  private writes = 0;
+  private fenced = false;
+  /** Rows drained from the engine and not yet planned into messages (kept across a failed plan). */
+  private rows = new Map<string, Row[]>();
+  private rowsFrom?: ShardPos;
+  /** Planned and saved, not yet known to be published; `recover`: a publish failed part way, scan first. */
+  private pending: PendingMessage[] = [];
+  private recover = false;
+  /** The saved state names an emit (a successor scans the output shards for it). */
+  private savedPending = false;
+  private readonly inApp: string[];
+  private readonly mapper: RecordMapper;
+  private readonly app: string;
+  private readonly key: string;
+
+  constructor(private readonly w: PassThroughWorkers, private readonly input: string, private readonly shard: string) {
+    const def = w.o.definition.inputs.find((i) => i.id === input)!;
+    this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
+    this.mapper = new RecordMapper(def.format, def.columns);
+    this.app = w.o.definition.name;
+    this.key = stateKey(this.app, input, shard);
+  }
+
+  async initialize(): Promise<void> {
+    const o = this.w.o;
+    this.engine = await Engine.compile(combinerSpec(o.definition, o.references));
+    // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
+    const heads = await this.w.heads();
+    const e = await heads.get(this.key);
+    const cur = e && e.operation === 'PUT' && e.length > 0 ? e.json<StateHead>() : undefined;
+    const value: StateHead = { object: cur?.object, holder: this.holder };
+    const revision = e && e.operation === 'PUT' ? await heads.update(this.key, JSON.stringify(value), e.revision) : await heads.create(this.key, JSON.stringify(value));
+    this.head = { revision, value };
+    const blob = cur?.object ? await this.w.objects.getBlob(cur.object) : null;
+    const st = blob ? (JSON.parse(Buffer.from(blob).toString('utf8')) as ShardState) : undefined;
+    if (st && st.epoch === this.w.epoch) {
+      this.engine.restore(st.engine);
+      this.pos = this.savedPos = this.leased = st.pos;
+      this.maxArrivalMs = st.maxArrivalMs ?? Number.NEGATIVE_INFINITY;
+      // The previous holder's last emit may be half written: publish what the output shards lack.
+      if (st.pending.length) {
+        const r = await publishPending(o.store, st.pending, true);
+        o.log(`shard ${this.input}/${this.shard}: recovered its last emit: ${r.published} message(s) published, ${r.skipped} already stored`);
+      }
+      o.log(`shard ${this.input}/${this.shard}: resumed at ${st.pos?.seq ?? 'its start'}`);
+    }
+  }
+
+  async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
+    if (this.fenced || !this.engine) return;
+    const engine = this.engine;
+    const o = this.w.o;
+    // An emit saved but not (fully) published by the previous call.
+    if (this.pending.length) await this.publish();
+    const rows = this.inApp.map(() => [] as { t: number; v: Value[] }[]);
+    let fresh = false;
+    for (const r of batch.records) {
+      const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
+      // Already in the engine (read again after a move, or a batch retried after a failure); a batch is in shard order.
+      if (!fresh && this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
+      fresh = true;
+      this.rowsFrom ??= pos;
+      this.pos = pos;
+      const t = r.approximateArrivalTimestamp.getTime();
+      if (t > this.maxArrivalMs) this.maxArrivalMs = t;
+      const m = this.mapper.map(r.data);
+      const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
+      for (const v of m.rows) rows[k]!.push({ t, v });
+      for (const e of m.errors) engine.error('MAPPING_ERROR', e, t, r.data.toString('utf8'));
+    }
+    for (let k = 0; k < this.inApp.length; k++) if (rows[k]!.length) await engine.pushInput(this.inApp[k]!, rows[k]!);
+    const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
+    const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
+    if (Number.isFinite(wm)) await engine.advance(wm);
+    for (const [s, list] of engine.drain()) {
+      const l = this.rows.get(s);
+      if (l) l.push(...list);
+      else this.rows.set(s, list);
+    }
+    const out = o.definition.outputs.filter((x) => (this.rowsOf(x)?.length ?? 0) > 0);
+    if (out.length) {
+      await this.emit(out, cp);
+    } else if (this.pos && (this.pos !== this.savedPos || this.savedPending) && !this.pending.length && Date.now() - this.savedAt >= o.checkpointIntervalMs) {
+      // Rows that reach no output: the position moves on without an emit. A state still naming an emit
+      // that has been published is saved without it, so a successor's scan of the output shards stays short.
+      this.rows.clear();
+      this.rowsFrom = undefined;
+      await this.save(cp, []);
+    }
+  }
+
+  private rowsOf(o: OutputDef): Row[] | undefined {
+    if (o.name.toLowerCase() === ERROR_STREAM) return this.rows.get(ERROR_STREAM);
+    for (const [s, rows] of this.rows) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return rows;
+    return undefined;
+  }
+
+  private streamOf(o: OutputDef): string {
+    if (o.name.toLowerCase() === ERROR_STREAM) return ERROR_STREAM;
+    for (const s of this.rows.keys()) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return s;
+    return o.name;
+  }
+
+  /** Plans the messages (a failure keeps the rows for the next call), saves them with the state, publishes them. */
+  private async emit(outputs: OutputDef[], cp: Checkpointer): Promise<void> {
+    const from = this.rowsFrom ?? this.pos!;
+    // Named by the shard and the position of the first record the rows came from: the same after a restart.
+    const idPrefix = `${this.w.epoch}:t:${this.input}:${this.shard}:${from.seq}.${from.sub ?? ''}`;
+    const pkBase = createHash('sha256').update(idPrefix).digest('hex').slice(0, 16);
+    const msgs: PendingMessage[] = [];
+    for (const x of outputs) {
+      const rows = this.rowsOf(x)!;
+      const cols = this.engine!.columns(this.streamOf(x)) ?? [];
+      const records = rows.map((r, i) => ({ partitionKey: `${pkBase}-${i}`, data: formatRow(r, cols, x.format) }));
+      if (x.destination.kind === 'stream') msgs.push(...(await planStreamEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records)));
+      else if (x.destination.kind === 'firehose') msgs.push(...(await planFirehoseEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records.map((r) => r.data))));
+    }
+    this.rows.clear();
+    this.rowsFrom = undefined;
+    await this.save(cp, msgs);
+    this.pending = msgs;
+    this.recover = false;
+    // Fault injection for the exactly-once tests, as in runner.ts: die right after the save, or after the emit's
+    // first message; SHARDLINE_TEST_CRASH_AFTER_EMITS: only from that many emits on.
+    const crash = msgs.length && ++emits >= Number(process.env.SHARDLINE_TEST_CRASH_AFTER_EMITS ?? 0) ? process.env.SHARDLINE_TEST_CRASH_AT : undefined;
+    if (crash === 'before-emit') process.kill(process.pid, 'SIGKILL');
+    if (crash === 'mid-emit' && msgs.length > 1) {
+      await publishPending(this.w.o.store, msgs.slice(0, 1), false);
+      process.kill(process.pid, 'SIGKILL');
+    }
+    await this.publish();
+  }
+
+  /**
+   * Publishes the saved emit, message by message, each after checking that the shard's state head is still
+   * this holder's: a holder paused past its lease (SIGSTOP, a long GC) and resumed finds its successor's head
+   * and leaves the emit to it (the successor publishes what the output lacks). What remains is a pause between
+   * that check and the message reaching the server, longer than the lease: that one message could be stored twice.
+   */
+  private async publish(): Promise<void> {
+    const recover = this.recover;
+    this.recover = true;
+    while (this.pending.length) {
+      const e = await (await this.w.heads()).get(this.key);
+      if (!e || e.revision !== this.head!.revision) {
+        this.fenced = true;
+        throw new Error(`shard ${this.input}/${this.shard}: another worker holds its state now; its emit is left to it`);
+      }
+      await publishPending(this.w.o.store, this.pending.slice(0, 1), recover);
+      this.pending.shift();
+    }
+    this.recover = false;
+  }
+
+  private async save(cp: Checkpointer, pending: PendingMessage[]): Promise<void> {
+    const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot(), pending };
+    const object = `${this.key}.${this.holder}.${++this.writes}`;
+    await putObject(this.w.o.store, CHECKPOINT_BUCKET, object, Buffer.from(JSON.stringify(st)), { fresh: true });
+    const head = this.head!;
+    const value: StateHead = { object, holder: this.holder };
+    try {
+      this.head = { revision: await (await this.w.heads()).update(this.key, JSON.stringify(value), head.revision), value };
+    } catch (e) {
+      await this.w.objects.delete(object).catch(() => undefined);
+      this.fenced = true;
+      throw new Error(`shard ${this.input}/${this.shard}: another worker holds its state now (${(e as Error).message})`);
+    }
+    if (head.value.object) await this.w.objects.delete(head.value.object).catch(() => undefined);
+    this.savedAt = Date.now();
+    this.savedPos = this.pos;
+    this.savedPending = pending.length > 0;
+    const p = this.pos;
+    // The lease trails the saved state (a successor without the state resumes there).
+    if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {
+      await cp.checkpoint(p.seq, p.sub);
+      this.leased = p;
+    }
+  }
+
+  async shardEnded(cp: Checkpointer): Promise<void> {
+    if (this.engine && !this.fenced) {
+      if (this.pending.length) await this.publish();
+      const out = this.w.o.definition.outputs.filter((x) => (this.rowsOf(x)?.length ?? 0) > 0);
+      if (out.length) await this.emit(out, cp);
+      else if (this.pos !== this.savedPos) await this.save(cp, []);
+    }
+    await cp.checkpoint();
+    this.engine?.close();
+    this.engine = undefined;
+  }
+
+  async shutdownRequested(cp: Checkpointer): Promise<void> {
+    if (!this.engine) return;
+    try {
+      if (!this.fenced) {
+        if (this.pending.length) await this.publish();
+        const out = this.w.o.definition.outputs.filter((x) => (this.rowsOf(x)?.length ?? 0) > 0);
+        if (out.length) await this.emit(out, cp);
+        else if (this.pos !== this.savedPos) await this.save(cp, []);
+      }
+    } catch (e) {
+      this.w.o.log(`shard ${this.input}/${this.shard}: final save: ${(e as Error).message}`);
+    }
+    this.engine.close();
+    this.engine = undefined;
+  }
+
+  leaseLost(): void {
+    this.w.o.log(`shard ${this.input}/${this.shard}: lease lost`);
+    this.engine?.close();
+    this.engine = undefined;
+  }
+}
+
+let emits = 0;
