@@ -1,8 +1,9 @@
 // Pure models of the worker children for definitions created through the
 // Firehose and Kinesis Analytics APIs (owner 'api' in the store). There is no
-// resource to own them: they live in the operator's namespace, named from the
-// definition (name + uid hash), labelled with the kind and the definition's
-// uid, and their worker config is "store mode" (contract/delivery.ts
+// resource to own them: they live in the operator's namespace (a delivery
+// stream reading an encrypted DataStream: in that DataStream's namespace, with
+// its key set), named from the definition (name + uid hash), labelled with the
+// kind, the definition's uid and the operator's namespace, and their worker config is "store mode" (contract/delivery.ts
 // standaloneDeliveryConfig, contract/analytics.ts without `application`): the
 // worker reads the definition from the store by name, as `shardline dev`'s do.
 import crypto from 'node:crypto';

@@ -1,8 +1,11 @@
 // Workers for definitions created through the Firehose and Kinesis Analytics
 // APIs (owner 'api' in the store). One pass per kind (queue key `delivery` or
 // `analytics`): the desired children from the store's definitions, applied
-// only where they differ (zero writes once converged), and every labelled
-// child of that kind that no definition wants any more deleted.
+// only where they differ (zero writes once converged), and every child of
+// that kind labelled with this operator's namespace that no definition wants
+// any more deleted. A delivery stream's children get what a DeliveryStream
+// resource's do: an encrypted source's key set, Lambda ARNs mapped to URLs,
+// and (under --api-delivery-autoscaling) lag-driven replicas.
 import { ConfigMaps, Deployments, Secrets } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import {
