@@ -40,8 +40,9 @@ function select(v: unknown, steps: Step[]): unknown[] {
     for (const c of cur) {
       if ('key' in s) { if (c && typeof c === 'object' && !Array.isArray(c) && s.key in c) next.push((c as Record<string, unknown>)[s.key]); }
       else if ('index' in s) { if (Array.isArray(c) && s.index < c.length) next.push(c[s.index]); }
-      else if (Array.isArray(c)) next.push(...c.slice('slice' in s ? s.slice : 0));
-      else if ('all' in s && c && typeof c === 'object') next.push(...Object.values(c));
+      // Loops, not spreads: a record's array can hold more elements than a call takes arguments.
+      else if (Array.isArray(c)) for (let i = ('slice' in s ? s.slice : 0); i < c.length; i++) next.push(c[i]);
+      else if ('all' in s && c && typeof c === 'object') for (const x of Object.values(c)) next.push(x);
     }
     cur = next;
   }

@@ -467,7 +467,7 @@ export class Engine {
           for (const x of touching) {
             merged.start = Math.min(merged.start, x.start);
             merged.end = Math.max(merged.end, x.end);
-            merged.rows.push(...x.rows);
+            for (const y of x.rows) merged.rows.push(y);
             byId.delete(x.id);
           }
           st.windows = st.windows.filter((x) => !touching.includes(x));

@@ -231,7 +231,7 @@ export class InputFeed {
       if (k === 0) continue;
       const taken = buf.records.splice(0, k);
       buf.consumed = taken[taken.length - 1]!.pos;
-      out.push(...taken);
+      for (const r of taken) out.push(r);
     }
     // Array.prototype.sort is stable: ties keep each shard's order (and its runs are already sorted).
     return out.sort((a, b) => a.arrivalMs - b.arrivalMs);

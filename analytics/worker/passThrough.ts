@@ -188,7 +188,7 @@ class ShardPassThrough implements RecordProcessor {
     if (Number.isFinite(wm)) await engine.advance(wm);
     for (const [s, list] of engine.drain()) {
       const l = this.rows.get(s);
-      if (l) l.push(...list);
+      if (l) for (const r of list) l.push(r); // not a spread: a batch's rows can overflow the call stack
       else this.rows.set(s, list);
     }
     const out = o.definition.outputs.filter((x) => (this.rowsOf(x)?.length ?? 0) > 0);
@@ -226,8 +226,8 @@ class ShardPassThrough implements RecordProcessor {
       const rows = this.rowsOf(x)!;
       const cols = this.engine!.columns(this.streamOf(x)) ?? [];
       const records = rows.map((r, i) => ({ partitionKey: `${pkBase}-${i}`, data: formatRow(r, cols, x.format) }));
-      if (x.destination.kind === 'stream') msgs.push(...(await planStreamEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records)));
-      else if (x.destination.kind === 'firehose') msgs.push(...(await planFirehoseEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records.map((r) => r.data))));
+      if (x.destination.kind === 'stream') for (const m of await planStreamEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records)) msgs.push(m);
+      else if (x.destination.kind === 'firehose') for (const m of await planFirehoseEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records.map((r) => r.data))) msgs.push(m);
     }
     this.rows.clear();
     this.rowsFrom = undefined;

@@ -18,8 +18,9 @@ export function parseReference(ref: ReferenceDef, body: Buffer): ReferenceTable 
   }
   for (const c of chunks) {
     const m = mapper.map(c);
-    rows.push(...m.rows);
-    errors.push(...m.errors);
+    // Not spreads: one JSON document can hold more rows than a call takes arguments.
+    for (const r of m.rows) rows.push(r);
+    for (const e of m.errors) errors.push(e);
   }
   if (errors.length) throw new Error(`reference data ${ref.tableName} (s3://${ref.s3.bucket}/${ref.s3.key}): ${errors[0]}`);
   return { name: ref.tableName, columns: ref.columns, rows };

@@ -167,7 +167,8 @@ export class ApplicationRunner {
   private hasOutputRows(): boolean {
     for (const [s, rows] of this.engine.drain()) {
       const list = this.pendingRows.get(s) ?? [];
-      list.push(...rows);
+      // One push per row: a spread of a window's rows (100k keys) overflows the call stack.
+      for (const r of rows) list.push(r);
       this.pendingRows.set(s, list);
     }
     return this.o.definition.outputs.some((o) => (this.rowsFor(o)?.length ?? 0) > 0);
@@ -199,13 +200,13 @@ export class ApplicationRunner {
       const records = rows.map((r, i) => ({ partitionKey: `${seq}-${i}`, data: formatRow(r, cols, o.format) }));
       this.emittedRows.set(o.id, (this.emittedRows.get(o.id) ?? 0) + rows.length);
       const idPrefix = `${this.epoch}:${seq}`;
-      if (o.destination.kind === 'stream') pending.push(...(await planStreamEmit(this.o.store, o.id, o.destination.name, idPrefix, records)));
-      else if (o.destination.kind === 'firehose') pending.push(...(await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records.map((r) => r.data))));
+      if (o.destination.kind === 'stream') for (const m of await planStreamEmit(this.o.store, o.id, o.destination.name, idPrefix, records)) pending.push(m);
+      else if (o.destination.kind === 'firehose') for (const m of await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records.map((r) => r.data))) pending.push(m);
       else if (o.destination.kind === 'lambda') {
         lambda.push({ outputId: o.id, arn: o.destination.arn, records: records.map((r, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: r.data.toString('base64') })) });
       } else pendingHttp.push(httpEmit(o.destination.url, records.map((r) => r.data), o.format));
     }
-    this.undeliveredLambda.push(...lambda);
+    for (const l of lambda) this.undeliveredLambda.push(l);
     this.pendingRows.clear();
     const ckpt: Checkpoint = {
       epoch: this.epoch,

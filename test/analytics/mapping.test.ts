@@ -61,3 +61,16 @@ test('mapTo gives map()\'s rows and reasons, into the caller\'s arrays (JSON, a 
     expect(out.length).toBeGreaterThan(0);
   }
 });
+
+test('a row path over an array larger than a call takes arguments maps every element (no stack overflow)', () => {
+  const m = new RecordMapper({ type: 'JSON', rowPath: '$.items[*]' }, [{ name: 'N', sqlType: 'INTEGER', mapping: '$.n' }]);
+  const n = 300_000;
+  const doc = JSON.stringify({ items: Array.from({ length: n }, (_, i) => ({ n: i % 1000 })) });
+  const got = m.map(Buffer.from(doc));
+  expect(got.errors).toEqual([]);
+  expect(got.rows.length).toBe(n);
+  expect(got.rows[n - 1]).toEqual([(n - 1) % 1000]);
+  const wild = new RecordMapper({ type: 'JSON', rowPath: '$.*' }, [{ name: 'N', sqlType: 'INTEGER', mapping: '$.n' }]);
+  const obj = JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, { n: 1 }])));
+  expect(wild.map(Buffer.from(obj)).rows.length).toBe(n);
+});
