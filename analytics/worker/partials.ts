@@ -9,20 +9,19 @@
 // the saved state: partials published again carry the same ids (JetStream's
 // duplicate window, and the combiner keeps one partial per window and shard).
 import { createHash } from 'node:crypto';
-import { nanos, StorageType, type KV, type ObjectStore } from 'nats';
+import { nanos, StorageType } from 'nats';
 import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
-import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
+import type { Consumer } from '../../consumer/index.js';
 import { compareSequence } from '../../consumer/userRecords.js';
 import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
 import type { Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
 import type { Decomposition } from '../sql/decompose.js';
-import { checkpointStore, CHECKPOINT_BUCKET } from './checkpoint.js';
-import { putObject } from './objectPut.js';
-import { InputFeed, inAppIndexOf, inputStreamName, type ShardPos } from './inputFeed.js';
+import { inAppIndexOf, type ShardPos } from './inputFeed.js';
+import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { preAggregation } from './preAggregation.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
@@ -80,7 +79,6 @@ export interface PartialWorkersOptions {
 /** Phase 1 on this replica: one Consumer per input; a ShardAggregator per leased shard. */
 export class PartialWorkers {
   private consumers: Consumer[] = [];
-  private os!: ObjectStore;
   readonly epoch: string;
 
   constructor(private readonly o: PartialWorkersOptions) {
@@ -89,23 +87,8 @@ export class PartialWorkers {
 
   async start(): Promise<void> {
     await ensurePartialsStream(this.o.store, this.o.definition.name);
-    this.os = await checkpointStore(this.o.store);
     for (const input of this.o.definition.inputs) {
-      const c = new Consumer({
-        applicationName: InputFeed.consumerName(this.o.definition.name, input.id),
-        streamName: await inputStreamName(this.o.store, input),
-        source: directSource(this.o.store),
-        leaseStore: kvLeaseStore(this.o.store),
-        processorFactory: (shardId) => new ShardAggregator(this, input.id, shardId),
-        initialPosition: this.o.start === 'TRIM_HORIZON' ? { type: 'TRIM_HORIZON' } : { type: 'LATEST' },
-        failoverTimeMs: this.o.failoverTimeMs,
-        idleTimeBetweenReadsMs: 200,
-        shardSyncIntervalMs: 2000,
-        // GetRecords' own limit: each batch costs DuckDB a fill and a query, so fewer, larger ones (~20% less CPU per event at 10,000 than 5,000).
-        maxRecords: 10_000,
-        callProcessRecordsEvenForEmptyRecordList: true,
-        log: (m) => this.o.log(`input ${input.id}: ${m}`),
-      });
+      const c = await shardConsumer(this.o, input, (shardId) => new ShardAggregator(this, input.id, shardId));
       this.consumers.push(c);
       await c.start();
     }
@@ -120,21 +103,7 @@ export class PartialWorkers {
   }
 
   /** @internal */ get opts() { return this.o; }
-  /** @internal */ get objects() { return this.os; }
-  private headsKv?: Promise<KV>;
-  /** @internal */ heads(): Promise<KV> {
-    return (this.headsKv ??= this.o.store.js.views.kv(SHARD_HEADS_BUCKET, { history: 1, replicas: this.o.store.replicas }));
-  }
 }
-
-const stateKey = (app: string, input: string, shard: string) => `part.${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
-
-/** Which state object is a shard's current one, and who writes it (compare-and-set, so a stale holder cannot). */
-interface StateHead { object?: string; holder: string }
-export const SHARD_HEADS_BUCKET = 'shardline_analytics_shards';
-
-/** A shard holder cut off past its lease (a long pause) finds its state write refused and stops. */
-class StateFencedError extends Error {}
 
 class ShardAggregator implements RecordProcessor {
   private engine?: Engine;
@@ -144,9 +113,7 @@ class ShardAggregator implements RecordProcessor {
   private sentWmAt = 0;
   private savedAt = 0;
   private leased?: ShardPos;
-  private head?: { revision: number; value: StateHead };
-  private readonly holder = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  private writes = 0;
+  private readonly state: ShardStateStore<ShardState>;
   private rowsAt = Date.now();
   private fenced = false;
   private outbox: { m: PartialMessage; id: string }[] = [];
@@ -159,6 +126,7 @@ class ShardAggregator implements RecordProcessor {
     this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
     this.mapper = new RecordMapper(def.format, def.columns);
     this.app = w.opts.definition.name;
+    this.state = new ShardStateStore(w.opts.store, shardStateKey('part', this.app, input, shard));
   }
 
   async initialize(): Promise<void> {
@@ -176,15 +144,7 @@ class ShardAggregator implements RecordProcessor {
       })),
     });
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
-    const heads = await this.w.heads();
-    const key = stateKey(this.app, this.input, this.shard);
-    const e = await heads.get(key);
-    const cur = e && e.operation === 'PUT' && e.length > 0 ? (e.json<StateHead>()) : undefined;
-    const value: StateHead = { object: cur?.object, holder: this.holder };
-    const revision = e && e.operation === 'PUT' ? await heads.update(key, JSON.stringify(value), e.revision) : await heads.create(key, JSON.stringify(value));
-    this.head = { revision, value };
-    const blob = cur?.object ? await this.w.objects.getBlob(cur.object) : null;
-    const st = blob ? (JSON.parse(Buffer.from(blob).toString('utf8')) as ShardState) : undefined;
+    const st = await this.state.claim();
     if (st && st.epoch === this.w.epoch) {
       this.engine.restore(st.engine);
       this.pos = st.pos;
@@ -299,19 +259,14 @@ class ShardAggregator implements RecordProcessor {
 
   private async save(cp: Checkpointer): Promise<void> {
     const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot() };
-    // A new object each time, made current by a compare-and-set of the head; the previous one is removed after.
-    const object = `${stateKey(this.app, this.input, this.shard)}.${this.holder}.${++this.writes}`;
-    await putObject(this.w.opts.store, CHECKPOINT_BUCKET, object, Buffer.from(JSON.stringify(st)), { fresh: true });
-    const head = this.head!;
-    const value: StateHead = { object, holder: this.holder };
     try {
-      this.head = { revision: await (await this.w.heads()).update(stateKey(this.app, this.input, this.shard), JSON.stringify(value), head.revision), value };
+      await this.state.save(st);
     } catch (e) {
-      await this.w.objects.delete(object).catch(() => undefined);
+      if (!(e instanceof StateFencedError)) throw e;
+      // A shard holder cut off past its lease (a long pause) finds its state write refused and stops.
       this.fenced = true;
-      throw new StateFencedError(`shard ${this.input}/${this.shard}: another worker holds its state now (${(e as Error).message})`);
+      throw new StateFencedError(`shard ${this.input}/${this.shard}: ${e.message}`);
     }
-    if (head.value.object) await this.w.objects.delete(head.value.object).catch(() => undefined);
     this.savedAt = Date.now();
     const p = this.pos;
     if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {

@@ -19,22 +19,21 @@
 // the least watermark over all shards, so the two give the same ROWTIME
 // except for records appended slower than the lag.
 import { createHash } from 'node:crypto';
-import type { KV, ObjectStore } from 'nats';
 import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
-import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
+import type { Consumer } from '../../consumer/index.js';
 import { compareSequence } from '../../consumer/userRecords.js';
 import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable, type Row } from '../engine/engine.js';
 import type { Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
-import { checkpointStore, CHECKPOINT_BUCKET, type PendingMessage, type ShardPos } from './checkpoint.js';
-import { putObject } from './objectPut.js';
+import type { PendingMessage, ShardPos } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
-import { InputFeed, inAppIndexOf, inputStreamName } from './inputFeed.js';
-import { definitionEpoch, SHARD_HEADS_BUCKET } from './partials.js';
+import { inAppIndexOf } from './inputFeed.js';
+import { definitionEpoch } from './partials.js';
+import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { combinerSpec, formatRow } from './runner.js';
 
 export interface PassThroughOptions {
@@ -50,15 +49,10 @@ export interface PassThroughOptions {
 
 /** A shard's saved state: position, ROWTIME watermark, and the messages of the emit last planned. */
 interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState; pending: PendingMessage[] }
-interface StateHead { object?: string; holder: string }
-
-const stateKey = (app: string, input: string, shard: string) => `pass.${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
 
 /** Every replica: one Consumer per input, a ShardPassThrough per leased shard. */
 export class PassThroughWorkers {
   private consumers: Consumer[] = [];
-  private os!: ObjectStore;
-  private headsKv?: Promise<KV>;
   readonly epoch: string;
 
   constructor(readonly o: PassThroughOptions) {
@@ -66,24 +60,8 @@ export class PassThroughWorkers {
   }
 
   async start(): Promise<void> {
-    this.os = await checkpointStore(this.o.store);
     for (const input of this.o.definition.inputs) {
-      const c = new Consumer({
-        applicationName: InputFeed.consumerName(this.o.definition.name, input.id),
-        streamName: await inputStreamName(this.o.store, input),
-        source: directSource(this.o.store),
-        leaseStore: kvLeaseStore(this.o.store),
-        processorFactory: (shardId) => new ShardPassThrough(this, input.id, shardId),
-        initialPosition: this.o.start === 'TRIM_HORIZON' ? { type: 'TRIM_HORIZON' } : { type: 'LATEST' },
-        failoverTimeMs: this.o.failoverTimeMs,
-        idleTimeBetweenReadsMs: 200,
-        shardSyncIntervalMs: 2000,
-        // GetRecords' limit: each batch costs DuckDB a fill and a query.
-        maxRecords: 10_000,
-        // A caught-up shard's ROWTIME watermark follows the clock, as on one replica.
-        callProcessRecordsEvenForEmptyRecordList: true,
-        log: (m) => this.o.log(`input ${input.id}: ${m}`),
-      });
+      const c = await shardConsumer(this.o, input, (shardId) => new ShardPassThrough(this, input.id, shardId));
       this.consumers.push(c);
       await c.start();
     }
@@ -96,11 +74,6 @@ export class PassThroughWorkers {
   heldShards(): string[] {
     return this.consumers.flatMap((c) => c.heldShards());
   }
-
-  /** @internal */ get objects() { return this.os; }
-  /** @internal */ heads(): Promise<KV> {
-    return (this.headsKv ??= this.o.store.js.views.kv(SHARD_HEADS_BUCKET, { history: 1, replicas: this.o.store.replicas }));
-  }
 }
 
 class ShardPassThrough implements RecordProcessor {
@@ -110,9 +83,7 @@ class ShardPassThrough implements RecordProcessor {
   private savedPos?: ShardPos;
   private savedAt = 0;
   private leased?: ShardPos;
-  private head?: { revision: number; value: StateHead };
-  private readonly holder = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  private writes = 0;
+  private readonly state: ShardStateStore<ShardState>;
   private fenced = false;
   /** Rows drained from the engine and not yet planned into messages (kept across a failed plan). */
   private rows = new Map<string, Row[]>();
@@ -125,28 +96,20 @@ class ShardPassThrough implements RecordProcessor {
   private readonly inApp: string[];
   private readonly mapper: RecordMapper;
   private readonly app: string;
-  private readonly key: string;
 
   constructor(private readonly w: PassThroughWorkers, private readonly input: string, private readonly shard: string) {
     const def = w.o.definition.inputs.find((i) => i.id === input)!;
     this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
     this.mapper = new RecordMapper(def.format, def.columns);
     this.app = w.o.definition.name;
-    this.key = stateKey(this.app, input, shard);
+    this.state = new ShardStateStore(w.o.store, shardStateKey('pass', this.app, input, shard));
   }
 
   async initialize(): Promise<void> {
     const o = this.w.o;
     this.engine = await Engine.compile(combinerSpec(o.definition, o.references));
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
-    const heads = await this.w.heads();
-    const e = await heads.get(this.key);
-    const cur = e && e.operation === 'PUT' && e.length > 0 ? e.json<StateHead>() : undefined;
-    const value: StateHead = { object: cur?.object, holder: this.holder };
-    const revision = e && e.operation === 'PUT' ? await heads.update(this.key, JSON.stringify(value), e.revision) : await heads.create(this.key, JSON.stringify(value));
-    this.head = { revision, value };
-    const blob = cur?.object ? await this.w.objects.getBlob(cur.object) : null;
-    const st = blob ? (JSON.parse(Buffer.from(blob).toString('utf8')) as ShardState) : undefined;
+    const st = await this.state.claim();
     if (st && st.epoch === this.w.epoch) {
       this.engine.restore(st.engine);
       this.pos = this.savedPos = this.leased = st.pos;
@@ -255,8 +218,7 @@ class ShardPassThrough implements RecordProcessor {
     const recover = this.recover;
     this.recover = true;
     while (this.pending.length) {
-      const e = await (await this.w.heads()).get(this.key);
-      if (!e || e.revision !== this.head!.revision) {
+      if (!(await this.state.isCurrent())) {
         this.fenced = true;
         throw new Error(`shard ${this.input}/${this.shard}: another worker holds its state now; its emit is left to it`);
       }
@@ -268,18 +230,13 @@ class ShardPassThrough implements RecordProcessor {
 
   private async save(cp: Checkpointer, pending: PendingMessage[]): Promise<void> {
     const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot(), pending };
-    const object = `${this.key}.${this.holder}.${++this.writes}`;
-    await putObject(this.w.o.store, CHECKPOINT_BUCKET, object, Buffer.from(JSON.stringify(st)), { fresh: true });
-    const head = this.head!;
-    const value: StateHead = { object, holder: this.holder };
     try {
-      this.head = { revision: await (await this.w.heads()).update(this.key, JSON.stringify(value), head.revision), value };
+      await this.state.save(st);
     } catch (e) {
-      await this.w.objects.delete(object).catch(() => undefined);
+      if (!(e instanceof StateFencedError)) throw e;
       this.fenced = true;
-      throw new Error(`shard ${this.input}/${this.shard}: another worker holds its state now (${(e as Error).message})`);
+      throw new Error(`shard ${this.input}/${this.shard}: ${e.message}`);
     }
-    if (head.value.object) await this.w.objects.delete(head.value.object).catch(() => undefined);
     this.savedAt = Date.now();
     this.savedPos = this.pos;
     this.savedPending = pending.length > 0;
