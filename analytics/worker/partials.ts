@@ -14,13 +14,13 @@ import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
 import type { Consumer } from '../../consumer/index.js';
-import { compareSequence } from '../../consumer/userRecords.js';
 import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
 import type { Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { inAppIndexOf, type ShardPos } from './inputFeed.js';
+import { shardRows } from './shardRows.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { preAggregation } from './preAggregation.js';
 
@@ -160,31 +160,12 @@ class ShardAggregator implements RecordProcessor {
     const o = this.w.opts;
     // A shard feeds one in-application stream.
     const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
-    const rows: { t: number; seq: number; v: Value[] }[] = [];
     const errors: PartialMessage & { type: 'errors' } = { type: 'errors', input: this.input, shard: this.shard, errors: [] };
-    const reasons: string[] = [];
-    let firstPos: ShardPos | undefined;
-    let last: (typeof batch.records)[number] | undefined;
-    let t = 0;
-    const make = (v: Value[]) => ({ t, seq: 0, v });
-    for (const r of batch.records) {
-      // Already in the engine (read again after a crash or a move, or a batch retried after a failure).
-      // A batch is in shard order: once one record is new, the rest are too (no comparison per record).
-      if (!firstPos) {
-        const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
-        if (this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
-        firstPos = pos;
-      }
-      last = r;
-      t = r.approximateArrivalTimestamp.getTime();
-      if (t > this.maxArrivalMs) this.maxArrivalMs = t;
-      this.mapper.mapTo(r.data, rows, reasons, make);
-      if (reasons.length) {
-        for (const e of reasons) errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
-        reasons.length = 0;
-      }
-    }
-    if (last) this.pos = { seq: last.sequenceNumber, sub: last.subSequenceNumber };
+    const { rows, first: firstPos, last, maxArrivalMs } = shardRows(batch.records, this.pos, this.mapper, (e, t, r) => {
+      errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
+    });
+    if (last) this.pos = last;
+    if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
     if (rows.length) await engine.pushInput(this.inApp[k]!, rows);
     const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
     if (batch.records.length) this.rowsAt = Date.now();

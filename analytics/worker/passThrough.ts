@@ -23,18 +23,17 @@ import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
 import type { Consumer } from '../../consumer/index.js';
-import { compareSequence } from '../../consumer/userRecords.js';
 import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
-import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable, type Row } from '../engine/engine.js';
-import type { Value } from '../engine/types.js';
+import { Engine, type EngineState, type ReferenceTable, type Row } from '../engine/engine.js';
 import { RecordMapper } from '../mapping.js';
 import type { PendingMessage, ShardPos } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
 import { inAppIndexOf } from './inputFeed.js';
 import { definitionEpoch } from './partials.js';
+import { shardRows } from './shardRows.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
-import { combinerSpec, formatRow } from './runner.js';
+import { combinerSpec, formatRow, outputStream } from './runner.js';
 
 export interface PassThroughOptions {
   store: Store;
@@ -129,23 +128,13 @@ class ShardPassThrough implements RecordProcessor {
     const o = this.w.o;
     // An emit saved but not (fully) published by the previous call.
     if (this.pending.length) await this.publish();
-    const rows = this.inApp.map(() => [] as { t: number; v: Value[] }[]);
-    let fresh = false;
-    for (const r of batch.records) {
-      const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
-      // Already in the engine (read again after a move, or a batch retried after a failure); a batch is in shard order.
-      if (!fresh && this.pos && (compareSequence(pos.seq, this.pos.seq) < 0 || (pos.seq === this.pos.seq && (pos.sub ?? -1) <= (this.pos.sub ?? -1)))) continue;
-      fresh = true;
-      this.rowsFrom ??= pos;
-      this.pos = pos;
-      const t = r.approximateArrivalTimestamp.getTime();
-      if (t > this.maxArrivalMs) this.maxArrivalMs = t;
-      const m = this.mapper.map(r.data);
-      const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
-      for (const v of m.rows) rows[k]!.push({ t, v });
-      for (const e of m.errors) engine.error('MAPPING_ERROR', e, t, r.data.toString('utf8'));
-    }
-    for (let k = 0; k < this.inApp.length; k++) if (rows[k]!.length) await engine.pushInput(this.inApp[k]!, rows[k]!);
+    // A shard feeds one in-application stream.
+    const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
+    const { rows, first, last, maxArrivalMs } = shardRows(batch.records, this.pos, this.mapper, (e, t, r) => engine.error('MAPPING_ERROR', e, t, r.data.toString('utf8')));
+    if (first) this.rowsFrom ??= first;
+    if (last) this.pos = last;
+    if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
+    if (rows.length) await engine.pushInput(this.inApp[k]!, rows);
     const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
@@ -167,15 +156,12 @@ class ShardPassThrough implements RecordProcessor {
   }
 
   private rowsOf(o: OutputDef): Row[] | undefined {
-    if (o.name.toLowerCase() === ERROR_STREAM) return this.rows.get(ERROR_STREAM);
-    for (const [s, rows] of this.rows) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return rows;
-    return undefined;
+    const s = outputStream(o, this.rows.keys());
+    return s === undefined ? undefined : this.rows.get(s);
   }
 
   private streamOf(o: OutputDef): string {
-    if (o.name.toLowerCase() === ERROR_STREAM) return ERROR_STREAM;
-    for (const s of this.rows.keys()) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return s;
-    return o.name;
+    return outputStream(o, this.rows.keys()) ?? o.name;
   }
 
   /** Plans the messages (a failure keeps the rows for the next call), saves them with the state, publishes them. */

@@ -175,15 +175,12 @@ export class ApplicationRunner {
   }
 
   private rowsFor(o: OutputDef): Row[] | undefined {
-    if (o.name.toLowerCase() === ERROR_STREAM) return this.pendingRows.get(ERROR_STREAM);
-    for (const [s, rows] of this.pendingRows) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return rows;
-    return undefined;
+    const s = outputStream(o, this.pendingRows.keys());
+    return s === undefined ? undefined : this.pendingRows.get(s);
   }
 
   private streamOf(o: OutputDef): string {
-    if (o.name.toLowerCase() === ERROR_STREAM) return ERROR_STREAM;
-    for (const s of this.pendingRows.keys()) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return s;
-    return o.name;
+    return outputStream(o, this.pendingRows.keys()) ?? o.name;
   }
 
   /** Checkpoint (with the emit about to be written), then write the emit. */
@@ -271,6 +268,13 @@ export function combinerSpec(d: ApplicationDefinition, references: ReferenceTabl
 }
 
 /** One output record: a JSON object of the stream's columns, or a CSV line. */
+/** The in-application stream among `streams` an output names (case-insensitively; error_stream by any case). */
+export function outputStream(o: OutputDef, streams: Iterable<string>): string | undefined {
+  if (o.name.toLowerCase() === ERROR_STREAM) return ERROR_STREAM;
+  for (const s of streams) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return s;
+  return undefined;
+}
+
 export function formatRow(r: Row, cols: { name: string; type: import('../engine/types.js').SqlType }[], format: 'JSON' | 'CSV'): Buffer {
   if (format === 'CSV') {
     return Buffer.from(r.v.map((v, i) => {
