@@ -31,6 +31,15 @@ export const KDA_MACROS: string[] = [
      WHEN occ = 0 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS}, 'g')
      WHEN occ = 1 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS})
      ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
+  // MONOTONIC(x): x itself, of its type. KDA reads it as the user's promise that x never changes
+  // direction, so a GROUP BY may close groups on x; here windows close on ROWTIME (pump.ts), so it only evaluates x.
+  'CREATE OR REPLACE MACRO MONOTONIC(x) AS x',
+  // EXP_AVG as sql/kdaAggregates.ts rewrites it: l is the frame's (t: epoch ms, v: DOUBLE) pairs, h the
+  // half-life in ms. Weights 2^((t - newest) / h) over the non-null values, relative to the newest so the
+  // largest weight is 1 (no overflow however far the epoch); NULL when no value is non-null.
+  `CREATE OR REPLACE MACRO kda_exp_avg(l, h) AS list_transform([list_filter(l, lambda e: e.v IS NOT NULL)], lambda nn:
+     list_transform([list_max(list_transform(nn, lambda e: e.t))], lambda ref:
+       list_sum(list_transform(nn, lambda e: e.v * pow(2, CAST(e.t - ref AS DOUBLE) / h))) / list_sum(list_transform(nn, lambda e: pow(2, CAST(e.t - ref AS DOUBLE) / h))))[1])[1]`,
   // TIMESTAMP_TO_CHAR / DATE_TO_CHAR with a pattern that is not a literal (pump.ts renames the call).
   javaFormatMacro('kda_ts_to_char'),
   // CHAR_TO_TIMESTAMP / CHAR_TO_DATE / CHAR_TO_TIME with a pattern that is not a literal.
