@@ -34,7 +34,20 @@ export const KDA_MACROS: string[] = [
   // MONOTONIC(x): x itself, of its type. KDA reads it as the user's promise that x never changes
   // direction, so a GROUP BY may close groups on x; here windows close on ROWTIME (pump.ts), so it only evaluates x.
   'CREATE OR REPLACE MACRO MONOTONIC(x) AS x',
-  // EXP_AVG as sql/kdaAggregates.ts rewrites it: l is the frame's (t: epoch ms, v: DOUBLE) pairs, h the
+  // EXP_AVG's fast path (sql/kdaAggregates.ts): a row's weight within its chunk of c ms (t epoch ms, h the
+  // half-life in ms), counted only in the sum for its chunk number mod k (m); NULL for a NULL value.
+  `CREATE OR REPLACE MACRO kda_exp_avg_weight(t, x, m, k, c, h) AS CASE
+     WHEN x IS NOT NULL AND CAST(floor(t / c) AS BIGINT) % k = m THEN pow(2, (t - floor(t / c) * c) / h) END`,
+  // … and the current row's (time tc) average from the k sums: residue m is the chunk cm among the
+  // current one and the k-1 before it; its sums scale by 2^((cm·c - tc) / h), taken relative to the
+  // newest chunk that has a value, so the largest factor is 1 and none of the frame's values vanish.
+  `CREATE OR REPLACE MACRO kda_exp_avg_chunks(tc, nums, dens, k, c, h) AS list_transform(
+     [list_filter(list_transform(range(k), lambda m: {
+        'e': ((CAST(floor(tc / c) AS BIGINT) - ((CAST(floor(tc / c) AS BIGINT) - m) % k + k) % k) * c - tc) / h,
+        'n': nums[m + 1], 'd': dens[m + 1]}), lambda p: p.d > 0)], lambda ps:
+     list_transform([list_max(list_transform(ps, lambda p: p.e))], lambda top:
+       list_sum(list_transform(ps, lambda p: p.n * pow(2, p.e - top))) / list_sum(list_transform(ps, lambda p: p.d * pow(2, p.e - top))))[1])[1]`,
+  // EXP_AVG as sql/kdaAggregates.ts rewrites it over other frames: l is the frame's (t: epoch ms, v: DOUBLE) pairs, h the
   // half-life in ms. Weights 2^((t - newest) / h) over the non-null values, relative to the newest so the
   // largest weight is 1 (no overflow however far the epoch); NULL when no value is non-null.
   `CREATE OR REPLACE MACRO kda_exp_avg(l, h) AS list_transform([list_filter(l, lambda e: e.v IS NOT NULL)], lambda nn:

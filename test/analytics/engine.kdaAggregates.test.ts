@@ -170,26 +170,47 @@ window w as (partition by ticker_symbol range interval '30' second preceding);`.
       [20_000, null, (4 * 40 + 2 * 20 + 10) / 7], // a NULL value is left out, as AVG leaves it out
     ].map(([a, b, c]) => [a, b, expect.closeTo(c as number, 9)]));
     // Partitioned: MSFT's average is its own price only.
-    expect(out.filter((r) => r.v[0] === 'MSFT').map((r) => r.v[2])).toEqual([99]);
+    expect(out.filter((r) => r.v[0] === 'MSFT').map((r) => r.v[2])).toEqual([expect.closeTo(99, 9)]);
   });
 
-  it('weights 2^((t - newest) / half-life) for any spacing; rows past the range drop out; all NULL gives NULL', async () => {
-    const rows = stockRows(17, 120).map((r) => ({ ...r, v: ['AMZN', 'TECH', 0, r.v[3]] }));
-    rows.push({ t: t0 + 10 * 60_000, v: ['AMZN', 'TECH', 0, null] });
+  /** Each row's EXP_AVG by the definition: the frame's non-NULL values, weights relative to the newest. */
+  function oracle(rows: In[], frame: (r: ReturnType<typeof ordered>[number], all: ReturnType<typeof ordered>) => ReturnType<typeof ordered>, h: number) {
     const all = ordered(rows);
-    const want = all.map((r) => {
-      const f = all.filter((x) => x.t >= r.t - 30_000 && x.t <= r.t && x.v[3] !== null);
+    return all.map((r) => {
+      const f = frame(r, all).filter((x) => x.v[3] !== null);
       const newest = Math.max(...f.map((x) => x.t));
-      const w = f.map((x) => 2 ** ((x.t - newest) / 10_000));
-      return [r.t, r.v[3], f.length ? f.reduce((s, x, k) => s + (x.v[3] as number) * w[k]!, 0) / w.reduce((s, x) => s + x, 0) : null];
+      const w = f.map((x) => 2 ** ((x.t - newest) / h));
+      return [r.t, r.v[0], r.v[3], f.length ? f.reduce((s, x, k) => s + (x.v[3] as number) * w[k]!, 0) / w.reduce((s, x) => s + x, 0) : null];
     });
-    const out = (await run(code, rows, t0 + 11 * 60_000)).get('DEST')!;
-    const got = out.map((r) => [r.t, r.v[1], r.v[2]]).sort((a, b) => (a[0] as number) - (b[0] as number));
-    expect(got).toHaveLength(want.length);
-    // Peers come out in any order: compare per ROWTIME as sorted lists, values to 9 digits.
-    const round = (x: unknown[]) => x.map((v, k) => (k > 0 && typeof v === "number" ? Math.round(v * 1e9) / 1e9 : v));
-    expect(sortRows(got.map(round))).toEqual(sortRows(want.map(round)));
-    expect(got[got.length - 1]![2]).toBeNull();
+  }
+  const sliding = (call: string, over: string) => `CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(4), PRICE DOUBLE, AVG_PRICE DOUBLE);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST" SELECT STREAM ticker_symbol, price, ${call} ${over} FROM "${SRC}" ${over === 'OVER w' ? "WINDOW w AS (PARTITION BY ticker_symbol RANGE INTERVAL '30' SECOND PRECEDING)" : ''};`;
+  const range30 = (r: ReturnType<typeof ordered>[number], all: ReturnType<typeof ordered>) => all.filter((x) => x.v[0] === r.v[0] && x.t >= r.t - 30_000 && x.t <= r.t);
+  // Rows in pairs on both sides of multiples of 5 s (the 10 ms half-life's chunk boundaries), sparse
+  // ones between, NULLs, peers, and a last row alone after a gap whose frame has only a NULL.
+  const edgeRows: In[] = [];
+  for (let b = 1; b <= 12; b++) for (const d of [-7, -2, 3, 8]) edgeRows.push({ t: t0 + b * 5000 + d, v: [b % 2 ? 'AMZN' : 'MSFT', 'T', 0, (b * 37 + d) % 19] });
+  for (let i = 0; i < 40; i++) edgeRows.push({ t: t0 + i * 1700, v: [i % 3 ? 'AMZN' : 'MSFT', 'T', 0, i % 5 === 1 ? null : i] });
+  edgeRows.sort((a, b) => a.t - b.t);
+  edgeRows.push({ t: t0 + 10 * 60_000, v: ['AMZN', 'TECH', 0, null] });
+  const round = (x: unknown[]) => x.map((v, k) => (k > 1 && typeof v === 'number' ? Math.round(v * 1e9) / 1e9 : v));
+
+  it.each([
+    ["named RANGE, 10 s half-life (2 chunks' sums)", "EXP_AVG(PRICE, INTERVAL '10' SECOND)", 'OVER w', 10_000, range30],
+    ["named RANGE, 10 ms half-life (8 chunks' sums, rows across their edges)", "EXP_AVG(PRICE, INTERVAL '10' MILLISECOND)", 'OVER w', 10, range30],
+    ['named RANGE, 1 ms half-life (too many chunks: the frame as a list)', "EXP_AVG(PRICE, INTERVAL '1' MILLISECOND)", 'OVER w', 1, range30],
+    ['inline RANGE (the frame as a list)', "EXP_AVG(PRICE, INTERVAL '2' SECOND)", "OVER (PARTITION BY ticker_symbol RANGE INTERVAL '30' SECOND PRECEDING)", 2000, range30],
+    ['ROWS 3 PRECEDING (the frame as a list)', "EXP_AVG(PRICE, INTERVAL '2' SECOND)", 'OVER (PARTITION BY ticker_symbol ROWS 3 PRECEDING)', 2000,
+      (r: ReturnType<typeof ordered>[number], all: ReturnType<typeof ordered>) => { const mine = all.filter((x) => x.v[0] === r.v[0]); const at = mine.indexOf(r); return mine.slice(Math.max(0, at - 3), at + 1); }],
+  ])('%s: weights 2^((t - newest) / half-life); rows past the frame drop out; no value gives NULL', async (_n, call, over, h, frame) => {
+    for (const rows of [edgeRows, stockRows(17, 120)]) {
+      const want = oracle(rows, frame, h);
+      const out = (await run(sliding(call, over), rows, t0 + 11 * 60_000)).get('DEST')!;
+      // Peers come out in any order: compare as sorted lists, values to 9 digits.
+      expect(sortRows(out.map((r) => round([r.t, ...r.v])))).toEqual(sortRows(want.map(round)));
+    }
+    // The last row's time frame holds only its NULL (so the NULL result is compared above).
+    if (frame === range30) expect(oracle(edgeRows, frame, h).at(-1)![3]).toBeNull();
   });
 
   it('rejects a call without OVER, without a literal half-life, or with a zero one', async () => {
