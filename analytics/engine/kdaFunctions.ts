@@ -36,14 +36,17 @@ export const KDA_MACROS: string[] = [
   'CREATE OR REPLACE MACRO MONOTONIC(x) AS x',
   // EXP_AVG's fast path (sql/kdaAggregates.ts): a row's weight within its chunk of c ms (t epoch ms, h the
   // half-life in ms), counted only in the sum for its chunk number mod k (m); NULL for a NULL value.
+  // (DOUBLE throughout: the application's DuckDB divides integers as integers.)
   `CREATE OR REPLACE MACRO kda_exp_avg_weight(t, x, m, k, c, h) AS CASE
-     WHEN x IS NOT NULL AND CAST(floor(t / c) AS BIGINT) % k = m THEN pow(2, (t - floor(t / c) * c) / h) END`,
+     WHEN x IS NOT NULL AND CAST(floor(CAST(t AS DOUBLE) / c) AS BIGINT) % k = m
+     THEN pow(2, (CAST(t AS DOUBLE) - floor(CAST(t AS DOUBLE) / c) * c) / CAST(h AS DOUBLE)) END`,
   // … and the current row's (time tc) average from the k sums: residue m is the chunk cm among the
   // current one and the k-1 before it; its sums scale by 2^((cm·c - tc) / h), taken relative to the
-  // newest chunk that has a value, so the largest factor is 1 and none of the frame's values vanish.
+  // newest chunk that has a value: its factor is 1, so only values over ~1000 half-lives older than it
+  // (weighing under 2^-1000 of it) can underflow to nothing.
   `CREATE OR REPLACE MACRO kda_exp_avg_chunks(tc, nums, dens, k, c, h) AS list_transform(
      [list_filter(list_transform(range(k), lambda m: {
-        'e': ((CAST(floor(tc / c) AS BIGINT) - ((CAST(floor(tc / c) AS BIGINT) - m) % k + k) % k) * c - tc) / h,
+        'e': (CAST((CAST(floor(CAST(tc AS DOUBLE) / c) AS BIGINT) - ((CAST(floor(CAST(tc AS DOUBLE) / c) AS BIGINT) - m) % k + k) % k) * c - tc AS DOUBLE)) / CAST(h AS DOUBLE),
         'n': nums[m + 1], 'd': dens[m + 1]}), lambda p: p.d > 0)], lambda ps:
      list_transform([list_max(list_transform(ps, lambda p: p.e))], lambda top:
        list_sum(list_transform(ps, lambda p: p.n * pow(2, p.e - top))) / list_sum(list_transform(ps, lambda p: p.d * pow(2, p.e - top))))[1])[1]`,
