@@ -31,6 +31,15 @@ export const KDA_MACROS: string[] = [
      WHEN occ = 0 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS}, 'g')
      WHEN occ = 1 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS})
      ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
+  // SUBSTRING(s FROM n [FOR m]) / SUBSTRING(s, n [, m]) as sql/kdaScalars.ts rewrites them (c: the comma form).
+  // A start below 1 counts as 1 and shortens the length by 1 - start (DuckDB would count from the end);
+  // past the end the FROM form gives '' and the comma form NULL, as the reference's tables show.
+  `CREATE OR REPLACE MACRO kda_substring(s, n, c) AS CASE WHEN n IS NULL THEN NULL WHEN c AND n > length(s) THEN NULL ELSE substr(s, greatest(n, 1)) END,
+     (s, n, m, c) AS CASE WHEN m < 0 THEN error('SUBSTRING: the length ' || m || ' is negative')
+       WHEN n IS NULL OR m IS NULL THEN NULL WHEN c AND n > length(s) THEN NULL
+       ELSE substr(s, greatest(n, 1), greatest(m - greatest(1 - n, 0), 0)) END`,
+  // SUBSTRING(s FROM 'regex') (group 0) and SUBSTRING(s SIMILAR … ESCAPE …) (group 1): NULL when nothing matches.
+  'CREATE OR REPLACE MACRO kda_substring_regex(s, re, g) AS CASE WHEN regexp_matches(s, re) THEN regexp_extract(s, re, g) END',
   // MONOTONIC(x): x itself, of its type. KDA reads it as the user's promise that x never changes
   // direction, so a GROUP BY may close groups on x; here windows close on ROWTIME (pump.ts), so it only evaluates x.
   'CREATE OR REPLACE MACRO MONOTONIC(x) AS x',

@@ -14,6 +14,7 @@ import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 import { rewriteKdaAggregates } from './kdaAggregates.js';
+import { prevSig, rewriteKdaScalars, stepCalendar, stepInteger } from './kdaScalars.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -162,7 +163,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
 
   // Depth of every token and the top-level clause keywords.
   const depth = depths(tokens);
-  const top = (word: string) => tokens.findIndex((t, i) => depth[i] === 0 && isWord(t, word));
+  // (`a IS [NOT] DISTINCT FROM b` and `NTH_VALUE(…) FROM LAST` hold FROM, not the FROM clause.)
+  const notClause = (i: number) => isWord(tokens[prevSig(tokens, i)], 'DISTINCT') || isWord(tokens[sig(i + 1)], 'FIRST', 'LAST');
+  const top = (word: string) => tokens.findIndex((t, i) => depth[i] === 0 && isWord(t, word) && !(word === 'FROM' && notClause(i)));
   const clauseEnd = (from: number) => {
     for (let i = from + 1; i < tokens.length; i++) if (depth[i] === 0 && isWord(tokens[i], ...CLAUSES)) return i;
     return tokens.length;
@@ -285,6 +288,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       const close = closing(tokens, open);
       const by = tokens.findIndex((x, n) => n > open && n < close && depth[n] === depth[open]! + 1 && isWord(x, 'BY'));
       if (by < 0) throw new SqlError('STEP(<time> BY INTERVAL …) needs BY', t.pos);
+      if (!isWord(tokens[sig(by + 1)], 'INTERVAL')) { stepInteger(tokens, rw, k, open, close, by); continue; }
+      if (stepCalendar(tokens, rw, k, open, close, by)) continue;
       const iv = interval(tokens, sig(by + 1));
       rw.splice(k, k + 1, 'time_bucket');
       rw.insertBefore(sig(open + 1), `to_milliseconds(${iv.ms}), `);
@@ -373,6 +378,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   }
 
   rewriteKdaAggregates(tokens, rw, A, interval);
+  rewriteKdaScalars(tokens, rw);
 
   // Tumbling: GROUP BY holds STEP/FLOOR of ROWTIME.
   const groupAt = top('GROUP');

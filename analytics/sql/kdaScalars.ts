@@ -1,0 +1,210 @@
+// KDA SQL scalar and boolean forms whose syntax or meaning DuckDB does not share, rewritten
+// token by token (the calls themselves are DuckDB functions or the macros of engine/kdaFunctions.ts):
+//   SUBSTRING(s FROM n [FOR m]) / SUBSTRING(s, n [, m]) → kda_substring…: KDA's rules for a start below 1
+//     (the length shrinks, where DuckDB counts from the end) and past the end;
+//   SUBSTRING(s FROM 'regex')                           → the first match, NULL when none;
+//   SUBSTRING(s SIMILAR 'r1<e>"r2<e>"r3' ESCAPE '<e>')   → the part matching r2 (an anchored regex);
+//   ANY(b) / EVERY(b)                                   → bool_or / bool_and (aggregates);
+//   LAG / NTH_VALUE … IGNORE|RESPECT NULLS written after the call → inside it, as DuckDB reads it;
+//   NTH_VALUE(x, n) FROM LAST                           → the n-th from the end of the frame's list;
+//   CAST(x AS CHAR(n))                                  → padded with spaces to n characters (cut past n);
+//   STEP(n BY k) on integers, STEP(ts BY INTERVAL 'n' YEAR|MONTH).
+import { SqlError, isPunct, isWord, stringValue, type Token } from './tokens.js';
+import { closing, skip } from './statements.js';
+import type { Splicer } from './kdaAggregates.js';
+
+const COMPARISON = new Set(['=', '<', '>', '<=', '>=', '<>', '!=']);
+
+/** Rewrites the forms above anywhere in a pump's SELECT. */
+export function rewriteKdaScalars(tokens: Token[], rw: Splicer): void {
+  const sig = (i: number) => skip(tokens, i);
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (t.kind !== 'ident' || isPunct(tokens[k - 1], '.')) continue;
+    const open = sig(k + 1);
+    if (!isPunct(tokens[open], '(')) continue;
+    const close = closing(tokens, open);
+    if (t.upper === 'SUBSTRING') substring(tokens, rw, k, open, close);
+    else if (t.upper === 'EVERY') rw.splice(k, k + 1, 'bool_and');
+    else if (t.upper === 'ANY' && !comparisonBefore(tokens, k)) rw.splice(k, k + 1, 'bool_or');
+    else if (t.upper === 'LAG' || t.upper === 'NTH_VALUE') { k = nullTreatment(tokens, rw, k, open, close) - 1; }
+    else if (t.upper === 'CAST') castToChar(tokens, rw, k, open, close);
+  }
+}
+
+/** `x = ANY (…)` is DuckDB's (and SQL's) quantified comparison, not KDA's aggregate. */
+function comparisonBefore(tokens: Token[], k: number): boolean {
+  const p = tokens[prevSig(tokens, k)];
+  return p !== undefined && p.kind === 'punct' && COMPARISON.has(p.text);
+}
+
+/** Indexes of the top-level tokens of a call's argument list (open < i < close - 1). */
+function topLevel(tokens: Token[], open: number, close: number): number[] {
+  const out: number[] = [];
+  let d = 0;
+  for (let i = open + 1; i < close - 1; i++) {
+    const x = tokens[i]!;
+    if (isPunct(x, '(')) d++;
+    else if (isPunct(x, ')')) d--;
+    else if (d === 0 && x.kind !== 'space' && x.kind !== 'comment') out.push(i);
+  }
+  return out;
+}
+
+function substring(tokens: Token[], rw: Splicer, k: number, open: number, close: number) {
+  const sig = (i: number) => skip(tokens, i);
+  const top = topLevel(tokens, open, close);
+  const from = top.find((i) => isWord(tokens[i], 'FROM'));
+  const similar = top.find((i) => isWord(tokens[i], 'SIMILAR'));
+  if (similar !== undefined) {
+    const esc = top.find((i) => isWord(tokens[i], 'ESCAPE'));
+    const pat = tokens[sig(similar + 1)];
+    const e = esc === undefined ? undefined : tokens[sig(esc + 1)];
+    if (pat?.kind !== 'string' || e?.kind !== 'string' || prevSig(tokens, esc!) !== sig(similar + 1) || sig(sig(esc! + 1) + 1) !== close - 1) {
+      throw new SqlError('SUBSTRING … SIMILAR: the pattern and the ESCAPE character must be literals', tokens[similar]!.pos);
+    }
+    const re = similarToRegex(stringValue(pat), stringValue(e), pat.pos);
+    rw.splice(k, open + 1, 'kda_substring_regex(');
+    rw.splice(similar, close - 1, `, '${re.replace(/'/g, "''")}', 1`);
+    return;
+  }
+  if (from !== undefined) {
+    const arg = sig(from + 1);
+    const forAt = top.find((i) => isWord(tokens[i], 'FOR'));
+    if (tokens[arg]?.kind === 'string' && forAt === undefined && sig(arg + 1) === close - 1) {
+      // FROM '<regex>': KDA's extension (Java regex; RE2 here, so lookaround and backreferences fail).
+      rw.splice(k, open + 1, 'kda_substring_regex(');
+      rw.splice(from, from + 1, ',');
+      rw.insertBefore(close - 1, ', 0');
+      return;
+    }
+    rw.splice(k, open + 1, 'kda_substring(');
+    rw.splice(from, from + 1, ',');
+    if (forAt !== undefined) rw.splice(forAt, forAt + 1, ',');
+    rw.insertBefore(close - 1, ', false');
+    return;
+  }
+  const commas = top.filter((i) => isPunct(tokens[i], ','));
+  if (commas.length === 1 || commas.length === 2) {
+    rw.splice(k, open + 1, 'kda_substring(');
+    rw.insertBefore(close - 1, ', true');
+  }
+}
+
+/** CAST(x AS CHAR|CHARACTER(n)): KDA's CHAR is fixed-length (CHAR_LENGTH of CAST('fred' AS CHAR(16)) is 16); DuckDB's is VARCHAR. */
+function castToChar(tokens: Token[], rw: Splicer, k: number, open: number, close: number) {
+  const sig = (i: number) => skip(tokens, i);
+  const as = topLevel(tokens, open, close).filter((i) => isWord(tokens[i], 'AS')).pop();
+  if (as === undefined || !isWord(tokens[sig(as + 1)], 'CHAR', 'CHARACTER')) return;
+  const p = sig(sig(as + 1) + 1);
+  const n = tokens[sig(p + 1)];
+  if (!isPunct(tokens[p], '(') || n?.kind !== 'number' || !isPunct(tokens[sig(sig(p + 1) + 1)], ')') || sig(sig(sig(p + 1) + 1) + 1) !== close - 1) return;
+  rw.splice(k, open + 1, 'rpad(CAST(');
+  rw.splice(as, close, `AS VARCHAR), ${n.text}, ' ')`);
+}
+
+/** The index of the significant token before i (-1 at the start). */
+export function prevSig(tokens: Token[], i: number): number {
+  let p = i - 1;
+  while (p >= 0 && (tokens[p]!.kind === 'space' || tokens[p]!.kind === 'comment')) p--;
+  return p;
+}
+
+/**
+ * A SQL SIMILAR pattern `r1<e>"r2<e>"r3` as an RE2 regex (first match) whose group 1 is r2: `%` any
+ * string, `_` any character, `<e>x` the character x; `| * + ? { } ( ) [ ]` keep their meaning;
+ * other characters are literal. r1 matches as little as it can, r2 and r3 as much.
+ */
+export function similarToRegex(p: string, e: string, pos: number): string {
+  if ([...e].length !== 1) throw new SqlError(`SUBSTRING … SIMILAR: the ESCAPE must be one character, not '${e}'`, pos);
+  const parts: string[] = [''];
+  const chars = [...p];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === e && i + 1 < chars.length) {
+      const n = chars[++i]!;
+      if (n === '"') { parts.push(''); continue; }
+      parts[parts.length - 1] += n.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+    } else if (c === '%') parts[parts.length - 1] += '.*';
+    else if (c === '_') parts[parts.length - 1] += '.';
+    else if ('|*+?{}()[]'.includes(c)) parts[parts.length - 1] += c;
+    else parts[parts.length - 1] += c.replace(/[\\^$.]/g, '\\$&');
+  }
+  if (parts.length !== 3) throw new SqlError(`SUBSTRING … SIMILAR: the pattern needs two ${e}" separators around the part to return`, pos);
+  const lazy = parts[0]!.replace(/(\.\*|\*|\+|\?|\})(?!\?)/g, '$1?');
+  // Not anchored: KDA returns '456' for '123456789' SIMILAR '23#"456#"78' (the reference's example).
+  return `(?s:${lazy})(${parts[1]})(?:${parts[2]})`;
+}
+
+/**
+ * LAG(…) / NTH_VALUE(…) [FROM FIRST|LAST] [IGNORE|RESPECT NULLS] OVER …: DuckDB takes the null
+ * treatment inside the call. FROM LAST (DuckDB has none) reads the frame's values as a list, last first.
+ * Returns the index after what was rewritten.
+ */
+function nullTreatment(tokens: Token[], rw: Splicer, k: number, open: number, close: number): number {
+  const sig = (i: number) => skip(tokens, i);
+  let at = sig(close);
+  let fromLast = false;
+  let after = close;
+  if (tokens[k]!.upper === 'NTH_VALUE' && isWord(tokens[at], 'FROM') && isWord(tokens[sig(at + 1)], 'FIRST', 'LAST')) {
+    fromLast = tokens[sig(at + 1)]!.upper === 'LAST';
+    after = sig(at + 1) + 1;
+    at = sig(after);
+  }
+  let ignore = false;
+  if (isWord(tokens[at], 'IGNORE', 'RESPECT') && isWord(tokens[sig(at + 1)], 'NULLS')) {
+    ignore = tokens[at]!.upper === 'IGNORE';
+    after = sig(at + 1) + 1;
+  }
+  if (after === close) return close;
+  if (!fromLast) {
+    if (ignore) rw.insertBefore(close - 1, ' IGNORE NULLS');
+    rw.splice(close, after, ' ');
+    return after;
+  }
+  // NTH_VALUE(x, n) FROM LAST … OVER w → (list(x) OVER w)[-n], NULLs dropped first for IGNORE NULLS.
+  const top = topLevel(tokens, open, close);
+  const comma = top.find((i) => isPunct(tokens[i], ','));
+  if (comma === undefined || top.some((i) => i > comma && isPunct(tokens[i], ','))) throw new SqlError('NTH_VALUE takes (value, n)', tokens[k]!.pos);
+  const over = sig(after);
+  if (!isWord(tokens[over], 'OVER')) throw new SqlError('NTH_VALUE … FROM LAST needs OVER', tokens[over]?.pos ?? tokens[k]!.pos);
+  const w = sig(over + 1);
+  const wEnd = isPunct(tokens[w], '(') ? closing(tokens, w) : w + 1;
+  rw.splice(k, open + 1, ignore ? '(list_filter(list(' : '(list(');
+  rw.splice(comma, comma + 1, ') ');
+  // `n` stays where it was: cut it out and put it in the index after the OVER clause.
+  const nText = rw.render(comma + 1, close - 1);
+  rw.splice(comma + 1, after, '');
+  rw.insertBefore(wEnd, `${ignore ? ', lambda __v: __v IS NOT NULL)' : ''})[-(${nText.trim()})]`);
+  return wEnd;
+}
+
+/**
+ * STEP(<integer> BY <integer literal>): the largest multiple of the step not above the value (the
+ * reference's `(x / k) * k` for x >= 0), of the value's type; the value is evaluated once.
+ */
+export function stepInteger(tokens: Token[], rw: Splicer, k: number, open: number, close: number, by: number): void {
+  const sig = (i: number) => skip(tokens, i);
+  const n = sig(by + 1);
+  if (tokens[n]?.kind !== 'number' || sig(n + 1) !== close - 1 || !/^\d+$/.test(tokens[n]!.text) || Number(tokens[n]!.text) === 0) {
+    throw new SqlError('STEP(<integer> BY <n>) needs a positive integer literal after BY', tokens[n]?.pos ?? tokens[by]!.pos);
+  }
+  const s = tokens[n]!.text;
+  rw.splice(k, open + 1, '(list_transform([');
+  rw.splice(by, close, `], lambda __s: __s - ((__s % ${s}) + ${s}) % ${s})[1])`);
+}
+
+/** STEP(ts BY INTERVAL 'n' YEAR|MONTH): calendar years or months counted from 1970-01-01. */
+export function stepCalendar(tokens: Token[], rw: Splicer, k: number, open: number, close: number, by: number): boolean {
+  const sig = (i: number) => skip(tokens, i);
+  const iv = sig(by + 1);
+  const lit = tokens[sig(iv + 1)];
+  const unit = tokens[sig(sig(iv + 1) + 1)];
+  if (!isWord(tokens[iv], 'INTERVAL') || !isWord(unit, 'YEAR', 'MONTH') || lit?.kind !== 'string') return false;
+  const n = Number(stringValue(lit).trim());
+  if (!Number.isInteger(n) || n <= 0) throw new SqlError(`STEP … BY INTERVAL: '${stringValue(lit)}' is not a positive whole number`, lit.pos);
+  if (sig(sig(sig(iv + 1) + 1) + 1) !== close - 1) throw new SqlError('STEP … BY INTERVAL: expected )', unit!.pos);
+  rw.splice(k, open + 1, `time_bucket(INTERVAL '${n} ${unit!.upper.toLowerCase()}', `);
+  rw.splice(by, close, `, TIMESTAMP '1970-01-01 00:00:00')`);
+  return true;
+}
