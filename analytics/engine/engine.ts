@@ -7,7 +7,7 @@ import { parseStatements, type PumpStmt } from '../sql/statements.js';
 import { INTERNAL_COLUMNS, planPump, quote, type PumpPlan } from '../sql/pump.js';
 import { SqlError, lineCol } from '../sql/tokens.js';
 import { Duck, type TableColumn } from './duck.js';
-import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
+import { assignNumeric, coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 
@@ -383,7 +383,7 @@ export class Engine {
         // A plain loop: this runs per result row (a window of 100k keys gives 100k rows).
         for (let k = 0; k < outIndex.length; k++) {
           const ti = targetIndex[k]!;
-          v[ti] = coerce(r[outIndex[k]!], target[ti]!.type, target[ti]!.name);
+          v[ti] = coerce(assignNumeric(r[outIndex[k]!], target[ti]!.type), target[ti]!.type, target[ti]!.name);
         }
       } catch (e) {
         this.error('TYPE_ERROR', (e as Error).message, t, JSON.stringify(p.outIndex.map((i) => r[i])), p.plan.name);

@@ -40,6 +40,18 @@ export const KDA_MACROS: string[] = [
        ELSE substr(s, greatest(n, 1), greatest(m - greatest(1 - n, 0), 0)) END`,
   // SUBSTRING(s FROM 'regex') (group 0) and SUBSTRING(s SIMILAR … ESCAPE …) (group 1): NULL when nothing matches.
   'CREATE OR REPLACE MACRO kda_substring_regex(s, re, g) AS CASE WHEN regexp_matches(s, re) THEN regexp_extract(s, re, g) END',
+  // MOD and POWER as sql/kdaScalars.ts renames them, raising the errors the reference documents (the row goes
+  // to error_stream) where DuckDB gives NULL or an infinity.
+  "CREATE OR REPLACE MACRO kda_mod(a, b) AS CASE WHEN a IS NULL THEN NULL WHEN b = 0 THEN error('MOD: division by zero') ELSE a % b END",
+  `CREATE OR REPLACE MACRO kda_power(a, b) AS CASE WHEN a = 0 AND b < 0 THEN error('POWER: zero to a negative power')
+     WHEN a < 0 AND b <> trunc(b) THEN error('POWER: a negative base to a power that is not a whole number') ELSE pow(a, b) END`,
+  // ABS(x) of a number or an INTERVAL (DuckDB's abs takes numbers only), of x's type.
+  'CREATE OR REPLACE MACRO kda_abs(x) AS CASE WHEN x < x - x THEN -x ELSE x END',
+  // LAG as sql/kdaScalars.ts rewrites it: l the frame's {s: arrival number, v: value} rows, cur the current
+  // row's number; the n-th row before it in the frame (non-null values only when ign), else the default d.
+  `CREATE OR REPLACE MACRO kda_lag(l, cur, n, d, ign) AS list_transform(
+     [list_sort(list_filter(l, lambda e: e.s < cur AND (NOT ign OR e.v IS NOT NULL)))], lambda p:
+       CASE WHEN n = 0 THEN list_filter(l, lambda e: e.s = cur)[1].v WHEN len(p) >= n THEN p[len(p) - n + 1].v ELSE d END)[1]`,
   // MONOTONIC(x): x itself, of its type. KDA reads it as the user's promise that x never changes
   // direction, so a GROUP BY may close groups on x; here windows close on ROWTIME (pump.ts), so it only evaluates x.
   'CREATE OR REPLACE MACRO MONOTONIC(x) AS x',

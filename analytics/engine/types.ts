@@ -54,6 +54,16 @@ export function timestampMs(v: unknown): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/**
+ * A pump's value assigned to an integer column of its target: SQL's INSERT casts a fractional number
+ * (e.g. EXTRACT(SECOND …), a DECIMAL(5,3), into the developer guide's INTEGER column), truncating toward
+ * zero as Java's BigDecimal does. Input records never pass here: a fraction in an INTEGER input field
+ * stays a mapping error.
+ */
+export function assignNumeric(v: unknown, t: SqlType): unknown {
+  return typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v) && INT_RANGE[t.base] !== undefined ? Math.trunc(v) : v;
+}
+
 /** A mapped value converted to the column's type, or a TypeError_ with the reason. */
 export function coerce(v: unknown, t: SqlType, column: string): Value {
   if (v === null || v === undefined) return null;

@@ -5,9 +5,15 @@
 //   SUBSTRING(s FROM 'regex')                           → the first match, NULL when none;
 //   SUBSTRING(s SIMILAR 'r1<e>"r2<e>"r3' ESCAPE '<e>')   → the part matching r2 (an anchored regex);
 //   ANY(b) / EVERY(b)                                   → bool_or / bool_and (aggregates);
-//   LAG / NTH_VALUE … IGNORE|RESPECT NULLS written after the call → inside it, as DuckDB reads it;
+//   LAG(x, n, d) [IGNORE|RESPECT NULLS] OVER w          → the n-th earlier row *within the frame* (DuckDB's
+//     lag reads the whole partition), from the frame's rows as a list: quadratic in the frame's size;
+//   NTH_VALUE … IGNORE|RESPECT NULLS written after the call → inside it, as DuckDB reads it;
 //   NTH_VALUE(x, n) FROM LAST                           → the n-th from the end of the frame's list;
 //   CAST(x AS CHAR(n))                                  → padded with spaces to n characters (cut past n);
+//   MOD / POWER                                         → macros raising KDA's errors (division by zero, 0^-n, (-x)^0.5);
+//   ABS                                                 → a macro that takes intervals too (DuckDB's abs does not);
+//   EXTRACT(SECOND FROM x)                              → seconds with milliseconds, DECIMAL(5,3);
+//   INTERVAL 'd h:m:s.f' DAY TO SECOND (and the other <unit> TO <unit> forms) → a DuckDB interval;
 //   STEP(n BY k) on integers, STEP(ts BY INTERVAL 'n' YEAR|MONTH).
 import { SqlError, isPunct, isWord, stringValue, type Token } from './tokens.js';
 import { closing, skip } from './statements.js';
@@ -16,10 +22,11 @@ import type { Splicer } from './kdaAggregates.js';
 const COMPARISON = new Set(['=', '<', '>', '<=', '>=', '<>', '!=']);
 
 /** Rewrites the forms above anywhere in a pump's SELECT. */
-export function rewriteKdaScalars(tokens: Token[], rw: Splicer): void {
+export function rewriteKdaScalars(tokens: Token[], rw: Splicer, A: string): void {
   const sig = (i: number) => skip(tokens, i);
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k]!;
+    if (isWord(t, 'INTERVAL')) { k = compoundInterval(tokens, rw, k) - 1; continue; }
     if (t.kind !== 'ident' || isPunct(tokens[k - 1], '.')) continue;
     const open = sig(k + 1);
     if (!isPunct(tokens[open], '(')) continue;
@@ -27,8 +34,10 @@ export function rewriteKdaScalars(tokens: Token[], rw: Splicer): void {
     if (t.upper === 'SUBSTRING') substring(tokens, rw, k, open, close);
     else if (t.upper === 'EVERY') rw.splice(k, k + 1, 'bool_and');
     else if (t.upper === 'ANY' && !comparisonBefore(tokens, k)) rw.splice(k, k + 1, 'bool_or');
-    else if (t.upper === 'LAG' || t.upper === 'NTH_VALUE') { k = nullTreatment(tokens, rw, k, open, close) - 1; }
+    else if (t.upper === 'LAG' || t.upper === 'NTH_VALUE') { k = nullTreatment(tokens, rw, k, open, close, A) - 1; }
     else if (t.upper === 'CAST') castToChar(tokens, rw, k, open, close);
+    else if (t.upper === 'MOD' || t.upper === 'POWER' || t.upper === 'ABS') rw.splice(k, k + 1, `kda_${t.upper.toLowerCase()}`);
+    else if (t.upper === 'EXTRACT') extractSecond(tokens, rw, k, open, close);
   }
 }
 
@@ -91,6 +100,41 @@ function substring(tokens: Token[], rw: Splicer, k: number, open: number, close:
   }
 }
 
+/** EXTRACT(SECOND FROM x): KDA gives the seconds with their milliseconds (DECIMAL(5,3)); DuckDB whole seconds. */
+function extractSecond(tokens: Token[], rw: Splicer, k: number, open: number, close: number) {
+  const sig = (i: number) => skip(tokens, i);
+  const unit = sig(open + 1);
+  if (!isWord(tokens[unit], 'SECOND') || !isWord(tokens[sig(unit + 1)], 'FROM')) return;
+  rw.splice(k, unit + 1, 'CAST(extract(millisecond');
+  rw.insertBefore(close, ' / 1000.0 AS DECIMAL(5,3))');
+}
+
+const FIELDS = ['YEAR', 'MONTH', 'DAY', 'HOUR', 'MINUTE', 'SECOND'];
+
+/**
+ * INTERVAL '<fields>' <from unit> TO <to unit> (SQL's compound interval literal, e.g. '2 3:4:5.678'
+ * DAY TO SECOND, '1-2' YEAR TO MONTH), which DuckDB's parser refuses, as one DuckDB interval.
+ * Returns the index after the literal (after INTERVAL when it is not one).
+ */
+function compoundInterval(tokens: Token[], rw: Splicer, k: number): number {
+  const sig = (i: number) => skip(tokens, i);
+  const lit = tokens[sig(k + 1)];
+  const from = tokens[sig(sig(k + 1) + 1)];
+  const to = sig(sig(sig(k + 1) + 1) + 1);
+  const until = tokens[sig(to + 1)];
+  if (lit?.kind !== 'string' || !isWord(from, ...FIELDS) || !isWord(tokens[to], 'TO') || !isWord(until, ...FIELDS)) return k + 1;
+  const a = FIELDS.indexOf(from!.upper);
+  const b = FIELDS.indexOf(until!.upper);
+  const text = stringValue(lit).trim();
+  const neg = text.startsWith('-');
+  const nums = text.replace(/^[-+]/, '').split(/[-: ]/);
+  const ok = b > a && (a >= 2 || b === 1) && nums.length === b - a + 1 && nums.every((n, i) => (i === nums.length - 1 && b === 5 ? /^\d+(\.\d+)?$/ : /^\d+$/).test(n));
+  if (!ok) throw new SqlError(`INTERVAL '${text}' ${from!.upper} TO ${until!.upper} is not a valid interval literal`, lit.pos);
+  const parts = nums.map((n, i) => `${n} ${FIELDS[a + i]!.toLowerCase()}s`).join(' ');
+  rw.splice(k, sig(to + 1) + 1, `${neg ? '-' : ''}INTERVAL '${parts}'`);
+  return sig(to + 1) + 1;
+}
+
 /** CAST(x AS CHAR|CHARACTER(n)): KDA's CHAR is fixed-length (CHAR_LENGTH of CAST('fred' AS CHAR(16)) is 16); DuckDB's is VARCHAR. */
 function castToChar(tokens: Token[], rw: Splicer, k: number, open: number, close: number) {
   const sig = (i: number) => skip(tokens, i);
@@ -141,7 +185,7 @@ export function similarToRegex(p: string, e: string, pos: number): string {
  * treatment inside the call. FROM LAST (DuckDB has none) reads the frame's values as a list, last first.
  * Returns the index after what was rewritten.
  */
-function nullTreatment(tokens: Token[], rw: Splicer, k: number, open: number, close: number): number {
+function nullTreatment(tokens: Token[], rw: Splicer, k: number, open: number, close: number, A: string): number {
   const sig = (i: number) => skip(tokens, i);
   let at = sig(close);
   let fromLast = false;
@@ -156,6 +200,7 @@ function nullTreatment(tokens: Token[], rw: Splicer, k: number, open: number, cl
     ignore = tokens[at]!.upper === 'IGNORE';
     after = sig(at + 1) + 1;
   }
+  if (tokens[k]!.upper === 'LAG') return lag(tokens, rw, k, open, close, after, ignore, A);
   if (after === close) return close;
   if (!fromLast) {
     if (ignore) rw.insertBefore(close - 1, ' IGNORE NULLS');
@@ -176,6 +221,26 @@ function nullTreatment(tokens: Token[], rw: Splicer, k: number, open: number, cl
   const nText = rw.render(comma + 1, close - 1);
   rw.splice(comma + 1, after, '');
   rw.insertBefore(wEnd, `${ignore ? ', lambda __v: __v IS NOT NULL)' : ''})[-(${nText.trim()})]`);
+  return wEnd;
+}
+
+/**
+ * LAG(x [, n [, d]]) [null treatment] OVER w → kda_lag(list({s: __SEQ, v: x}) OVER w, __SEQ, n, d, ignore):
+ * KDA returns d when the n-th earlier row is outside the window (older than its range, more rows back than
+ * ROWS n); DuckDB's lag would reach it in the partition. `after`: the index after the null treatment.
+ */
+function lag(tokens: Token[], rw: Splicer, k: number, open: number, close: number, after: number, ignore: boolean, A: string): number {
+  const sig = (i: number) => skip(tokens, i);
+  const over = sig(after);
+  if (!isWord(tokens[over], 'OVER')) throw new SqlError('LAG needs OVER (a window of the stream)', tokens[k]!.pos);
+  const w = sig(over + 1);
+  const wEnd = isPunct(tokens[w], '(') ? closing(tokens, w) : w + 1;
+  const commas = topLevel(tokens, open, close).filter((i) => isPunct(tokens[i], ','));
+  if (commas.length > 2) throw new SqlError('LAG takes (expression [, N [, default]])', tokens[k]!.pos);
+  const rest = commas.length ? rw.render(commas[0]! + 1, close - 1).trim() : '1';
+  rw.splice(k, open + 1, `kda_lag(list({'s': ${A}."__SEQ", 'v': `);
+  rw.splice(commas[0] ?? close - 1, after, '}) ');
+  rw.insertBefore(wEnd, `, ${A}."__SEQ", ${rest}${commas.length < 2 ? ', NULL' : ''}, ${ignore})`);
   return wEnd;
 }
 

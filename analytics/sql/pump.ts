@@ -378,7 +378,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   }
 
   rewriteKdaAggregates(tokens, rw, A, interval);
-  rewriteKdaScalars(tokens, rw);
+  rewriteKdaScalars(tokens, rw, A);
 
   // Tumbling: GROUP BY holds STEP/FLOOR of ROWTIME.
   const groupAt = top('GROUP');
