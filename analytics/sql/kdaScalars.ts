@@ -28,6 +28,10 @@ export function rewriteKdaScalars(tokens: Token[], rw: Splicer, A: string): void
     const t = tokens[k]!;
     if (isWord(t, 'INTERVAL')) { k = compoundInterval(tokens, rw, k) - 1; continue; }
     if (t.kind !== 'ident' || isPunct(tokens[k - 1], '.')) continue;
+    if (t.upper === 'X' && tokens[k + 1]?.kind === 'string') {
+      // X'0FA1' (a BINARY/VARBINARY literal): DuckDB would read it as a string; refused, not mistranslated.
+      throw new SqlError("binary literals (X'…') are not supported", t.pos);
+    }
     const open = sig(k + 1);
     if (!isPunct(tokens[open], '(')) continue;
     const close = closing(tokens, open);
@@ -272,4 +276,18 @@ export function stepCalendar(tokens: Token[], rw: Splicer, k: number, open: numb
   rw.splice(k, open + 1, `time_bucket(INTERVAL '${n} ${unit!.upper.toLowerCase()}', `);
   rw.splice(by, close, `, TIMESTAMP '1970-01-01 00:00:00')`);
   return true;
+}
+
+/**
+ * KDA's streaming SELECT DISTINCT emits each new row of a monotonic expression's period as it arrives
+ * (e.g. `DISTINCT prodId, FLOOR(ROWTIME TO DAY)`): state across batches that a pump without a GROUP BY
+ * window does not keep here, so it is refused rather than deduplicated per batch. `select` is the index of
+ * the top-level SELECT; `windowed` whether the pump groups by a window (DISTINCT over its rows is exact).
+ */
+export function refuseStreamingDistinct(tokens: Token[], select: number, windowed: boolean): void {
+  let d = skip(tokens, select + 1);
+  if (isWord(tokens[d], 'STREAM')) d = skip(tokens, d + 1);
+  if (!windowed && isWord(tokens[d], 'DISTINCT')) {
+    throw new SqlError('SELECT STREAM DISTINCT without a GROUP BY window is not supported (rows would be deduplicated only within a batch): use GROUP BY FLOOR(ROWTIME TO …) or STEP(ROWTIME BY …) with the columns', tokens[d]!.pos);
+  }
 }

@@ -14,7 +14,7 @@ import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 import { rewriteKdaAggregates } from './kdaAggregates.js';
-import { prevSig, rewriteKdaScalars, stepCalendar, stepInteger } from './kdaScalars.js';
+import { prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger } from './kdaScalars.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -441,6 +441,7 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
 
   // `*` in the select list leaves out ROWTIME and the work table's bookkeeping columns.
   const selectAt = top('SELECT');
+  refuseStreamingDistinct(tokens, selectAt, window.type === 'tumbling' || window.type === 'stagger' || (window.type === 'tvf' && groupAt >= 0));
   for (let k = selectAt + 1; k < fromAt; k++) {
     if (depth[k] !== 0 || !isPunct(tokens[k], '*')) continue;
     // A star, not a product: it follows SELECT [STREAM] [DISTINCT], a comma or `alias.`.

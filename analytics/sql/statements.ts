@@ -153,7 +153,32 @@ export function parseStatements(code: string): Statement[] {
     }
     const sel = c.peek();
     if (!isWord(sel, 'SELECT')) throw new SqlError(`expected SELECT but found '${sel?.text ?? 'end of statement'}'`, sel?.pos ?? c.endPos);
-    out.push({ kind: 'pump', name, target, targetColumns, select: tokens.slice(c.i), pos: first.pos });
+    // `SELECT … UNION ALL SELECT …` merges streams: one pump per branch into the same target (named
+    // <pump>, <pump>__UNION_2, …), as a KDA application would write it with several pumps.
+    unionBranches(tokens.slice(c.i)).forEach((select, b) => out.push({ kind: 'pump', name: b ? `${name}__UNION_${b + 1}` : name, target, targetColumns, select, pos: first.pos }));
   }
+  return out;
+}
+
+/** The SELECT's tokens split at top-level UNION ALL; UNION without ALL (a DISTINCT over streams) is refused. */
+function unionBranches(select: Token[]): Token[][] {
+  const out: Token[][] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < select.length; i++) {
+    const t = select[i]!;
+    if (t.kind === 'punct' && t.text === '(') depth++;
+    else if (t.kind === 'punct' && t.text === ')') depth--;
+    else if (depth === 0 && isWord(t, 'UNION')) {
+      const all = skip(select, i + 1);
+      if (!isWord(select[all], 'ALL')) throw new SqlError('UNION without ALL (distinct rows across streams) is not supported: use UNION ALL', t.pos);
+      const next = skip(select, all + 1);
+      if (!isWord(select[next], 'SELECT')) throw new SqlError(`expected SELECT after UNION ALL but found '${select[next]?.text ?? 'end of statement'}'`, select[next]?.pos ?? t.pos);
+      out.push(select.slice(from, i));
+      from = next;
+      i = next - 1;
+    }
+  }
+  out.push(select.slice(from));
   return out;
 }

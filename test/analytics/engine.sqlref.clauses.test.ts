@@ -1,0 +1,46 @@
+// The SQL reference's statements and clauses through the engine: UNION ALL, SELECT DISTINCT, WHERE,
+// HAVING, ORDER BY within a window; forms that cannot be given KDA's meaning are refused by name.
+import { Engine } from '../../analytics/engine/engine.js';
+import { runApp, pumpOf, STOCK, type Value } from './sqlref.js';
+
+const stock = (rows: [string, number][]) => rows.map(([t, p], i) => ({ at: i * 1000, v: [t, 'TECH', 0, p, i, 0] as Value[] }));
+const dest = (out: Map<string, { v: Value[] }[]>) => (out.get('DESTINATION_SQL_STREAM') ?? []).map((r) => r.v);
+
+describe('Statements and clauses', () => {
+  it('SELECT … UNION ALL SELECT … merges both branches into the target', async () => {
+    const code = `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (T VARCHAR(4), P DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM TICKER_SYMBOL, price FROM "SOURCE_SQL_STREAM_001" WHERE price > 2
+  UNION ALL
+  SELECT STREAM LOWER(TICKER_SYMBOL), -price FROM "SOURCE_SQL_STREAM_001" WHERE price <= 2;`;
+    const out = await runApp(code,
+      stock([['A', 1], ['B', 3], ['C', 2]]));
+    expect(dest(out).sort()).toEqual([['B', 3], ['a', -1], ['c', -2]]);
+  });
+
+  it('WHERE, GROUP BY with HAVING, ORDER BY within a tumbling window, DISTINCT over a window', async () => {
+    const rows = stock([['A', 1], ['B', 5], ['A', 2], ['C', 7], ['C', 1]]);
+    const having = await runApp(pumpOf('T VARCHAR(4), N BIGINT, S DOUBLE', 'TICKER_SYMBOL, COUNT(*), SUM(price)',
+      ` WHERE price < 6 GROUP BY TICKER_SYMBOL, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND) HAVING COUNT(*) > 1`), rows);
+    expect(dest(having)).toEqual([['A', 2, 3]]);
+    const ordered = await runApp(pumpOf('T VARCHAR(4), S DOUBLE', 'TICKER_SYMBOL, SUM(price) AS S',
+      ` GROUP BY TICKER_SYMBOL, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND) ORDER BY STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '60' SECOND), S DESC`), rows);
+    expect(dest(ordered)).toEqual([['C', 8], ['B', 5], ['A', 3]]);
+    const distinct = await runApp(pumpOf('T VARCHAR(4)', 'DISTINCT TICKER_SYMBOL',
+      ` GROUP BY TICKER_SYMBOL, FLOOR("SOURCE_SQL_STREAM_001".ROWTIME TO MINUTE)`), rows);
+    expect(dest(distinct).sort()).toEqual([['A'], ['B'], ['C']]);
+  });
+
+  it('refused with the reason: streaming DISTINCT without a window, UNION without ALL, binary literals, a stream-to-stream join', async () => {
+    const compile = (code: string) => Engine.compile({ code, inputs: [STOCK] }).then((e) => e.close());
+    await expect(compile(pumpOf('T VARCHAR(4)', 'DISTINCT TICKER_SYMBOL'))).rejects.toThrow(/SELECT STREAM DISTINCT without a GROUP BY window is not supported/);
+    await expect(compile(pumpOf('T VARCHAR(4)', 'TICKER_SYMBOL FROM SOURCE_SQL_STREAM_001 UNION SELECT STREAM SECTOR'))).rejects.toThrow(/UNION without ALL .* is not supported/);
+    await expect(compile(pumpOf('B VARBINARY(4)', "X'0FA1'"))).rejects.toThrow(/binary literals \(X'…'\) are not supported/);
+    const join = `CREATE OR REPLACE STREAM "B" (T VARCHAR(4), P REAL);
+CREATE OR REPLACE PUMP "PB" AS INSERT INTO "B" SELECT STREAM TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (T VARCHAR(4), P REAL);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM a.TICKER_SYMBOL, b.P
+  FROM "SOURCE_SQL_STREAM_001" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN "B" OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS b ON a.TICKER_SYMBOL = b.T;`;
+    await expect(compile(join)).rejects.toThrow(/B is not a reference table/);
+  });
+});
