@@ -33,7 +33,36 @@ export interface ShardRead {
   atEnd: boolean;
 }
 
+/** Most direct gets in flight at once. */
 const WINDOW = 64;
+/** Gets of a read's first window, before it knows how many records a message holds. */
+const FIRST_WINDOW = 4;
+
+/**
+ * How many messages the next window asks for: enough to fill what is left of
+ * the read's record and byte limits at the records and bytes per message seen
+ * so far (plus one), never more than WINDOW, never more messages than records
+ * left (each message holds at least one). Asking a full WINDOW regardless
+ * fetched up to 64 messages of ~70 KB and hundreds of records each to hand
+ * out 10,000 records: most of them were received, parsed and dropped, then
+ * fetched again by the next read (2-3× the transport CPU per record handed out).
+ */
+function windowSize(recordsLeft: number, bytesLeft: number, seen: WindowStats): number {
+  let n = Math.min(WINDOW, recordsLeft);
+  if (seen.asked === 0) return Math.max(1, Math.min(n, FIRST_WINDOW));
+  // Messages that gave no records (expired, gone) say nothing about the next ones: over them, full windows.
+  if (seen.msgs > 0) n = Math.min(n, Math.ceil(recordsLeft / (seen.records / seen.msgs)) + 1, Math.ceil(bytesLeft / (seen.bytes / seen.msgs)) + 1);
+  return Math.max(1, n);
+}
+
+interface WindowStats {
+  /** Messages asked for so far. */
+  asked: number;
+  /** Messages that gave records, and the records and bytes they gave (from where the read took them). */
+  msgs: number;
+  records: number;
+  bytes: number;
+}
 
 /** Per-attempt timeout of the read path's JetStream requests, and attempts (the old single timeout was 10 s). */
 const ATTEMPT_MS = 2_000;
@@ -140,28 +169,42 @@ export type ShapeRecords<T> = (m: { jsSeq: number; arrivalMs: number; encrypted:
 /**
  * The one decode step of every read path: opens a sealed message with the key
  * it names (KeyUnavailableError when that key is not usable) and decodes the
- * records from `fromIndex` on. A message that arrived before `minArrivalMs` is
+ * records from `fromIndex` on (at most `max`). A message that arrived before `minArrivalMs` is
  * past retention: no records, and it is not decrypted (its key may be gone).
  */
 export function decodeMessage(
   data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>,
 ): DecodedMessage;
 export function decodeMessage<T>(
-  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted: ReadonlySet<string> | undefined, make: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>,
+  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted: ReadonlySet<string> | undefined, make: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>, max?: number,
 ): DecodedMessage<T>;
 export function decodeMessage<T>(
-  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>, make?: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>,
+  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>, make?: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>, max?: number,
 ): DecodedMessage<T | StoredRecord> {
   const arrivalMs = batchArrivalMs(data);
   const count = batchCount(data);
   const encrypted = isSealed(data);
   if (arrivalMs < minArrivalMs) return { arrivalMs, count, encrypted, records: [] };
   const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing(), granted) : data;
-  return { arrivalMs, count, encrypted, records: make ? decodeBatch(plain, fromIndex, make({ arrivalMs, encrypted })).records : decodeBatch(plain, fromIndex).records };
+  return { arrivalMs, count, encrypted, records: make ? decodeBatch(plain, fromIndex, make({ arrivalMs, encrypted }), max).records : decodeBatch(plain, fromIndex).records };
 }
 
 /** readShard's own records (positions as JetStream sequence and index). */
 const readRecords: ShapeRecords<ReadRecord> = ({ jsSeq, arrivalMs, encrypted }) => (partitionKey, data, index) => ({ jsSeq, index, partitionKey, data, arrivalMs, encrypted });
+
+export interface ReadShardOptions {
+  limit: number;
+  maxBytes: number;
+  minArrivalMs: number;
+  keys?: KeyRing;
+  keptKeys?: ReadonlySet<string>;
+  /**
+   * Ask this many messages per round trip and decode every message whole,
+   * instead of windows sized to the limits: how reads went before, for
+   * comparisons (bench/read.ts, the reader's tests). Same records either way.
+   */
+  fixedWindow?: number;
+}
 
 /**
  * The one read loop: records from `from` up to the tip read first, at most
@@ -172,19 +215,19 @@ export async function readShard(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string> },
+  opts: ReadShardOptions,
 ): Promise<ShardRead>;
 export async function readShard<T extends { partitionKey: string; data: Uint8Array }>(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string>; shape: ShapeRecords<T> },
+  opts: ReadShardOptions & { shape: ShapeRecords<T> },
 ): Promise<Omit<ShardRead, 'records'> & { records: T[] }>;
 export async function readShard<T extends { partitionKey: string; data: Uint8Array }>(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string>; shape?: ShapeRecords<T> },
+  opts: ReadShardOptions & { shape?: ShapeRecords<T> },
 ): Promise<Omit<ShardRead, 'records'> & { records: (T | ReadRecord)[] }> {
   const shape = (opts.shape ?? readRecords) as ShapeRecords<T | ReadRecord>;
   const tip = await shardTip(store, jsStream);
@@ -199,8 +242,11 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
   const records: (T | ReadRecord)[] = [];
   let bytes = 0;
   let full = false;
+  const seen: WindowStats = { asked: 0, msgs: 0, records: 0, bytes: 0 };
+  const fixed = opts.fixedWindow === undefined ? undefined : Math.max(1, Math.floor(opts.fixedWindow));
   while (!full && seq <= tip.lastSeq) {
-    const upto = Math.min(tip.lastSeq, seq + WINDOW - 1);
+    const upto = Math.min(tip.lastSeq, seq + (fixed ?? windowSize(opts.limit - records.length, opts.maxBytes - bytes, seen)) - 1);
+    seen.asked += upto - seq + 1;
     const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i)));
     for (const m of msgs) {
       if (!m) {
@@ -210,7 +256,10 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
       }
       let batch: DecodedMessage<T | ReadRecord>;
       try {
-        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }));
+        // Only as many records as the limit can still take, and the one after
+        // them, which finds the read full (the rest of the message is for the next read).
+        const max = fixed ? Infinity : Math.max(0, opts.limit - records.length) + 1;
+        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }), max);
       } catch (e) {
         // Hand out what came before it; the next read starts at it and fails.
         if (e instanceof KeyError && records.length > 0) {
@@ -220,8 +269,11 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
         throw e;
       }
       if (m.seq !== seq) index = 0;
+      if (batch.records.length > 0) seen.msgs++;
       for (const r of batch.records) {
         const size = recordBytes(r);
+        seen.records++;
+        seen.bytes += size;
         if (records.length >= opts.limit || (bytes + size > opts.maxBytes && records.length > 0)) {
           full = true;
           break;
