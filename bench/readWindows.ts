@@ -4,8 +4,10 @@
 // one shard per records-per-message value, filled through the library's write
 // path (ShardAppender + WindowedPublisher); then each shard drained with
 // readShard at 10,000 records / 10 MiB a call (as GetRecords and the workers
-// read), alternating between the reader's windows sized to the limits and the
-// fixed window of 64 messages it used before, in the same process and run.
+// read), alternating between the reader as it is (windows sized to the
+// limits, direct requests over one reply subscription) and as it was
+// (`baseline`: a fixed window of 64 messages, each get an nc.request()), in the
+// same process and run.
 // Per core = records / this process's CPU seconds (all its threads, GC included).
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -38,9 +40,9 @@ interface Row {
   calls: number;
 }
 
-const READERS: { name: string; fixedWindow?: number }[] = [
-  { name: 'windows sized to the limits' },
-  { name: 'fixed 64 messages (before)', fixedWindow: 64 },
+const READERS: { name: string; baseline: boolean }[] = [
+  { name: 'readShard', baseline: false },
+  { name: 'baseline (before)', baseline: true },
 ];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -91,12 +93,12 @@ export async function runReadWindows(argv: string[]): Promise<void> {
     }
     publisher.close();
 
-    const drain = async (jsStream: string, fixedWindow: number | undefined) => {
+    const drain = async (jsStream: string, baseline: boolean) => {
       let pos = { jsSeq: 0, index: 0 };
       let got = 0;
       let calls = 0;
       for (;;) {
-        const r = await readShard(store, jsStream, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024, minArrivalMs: 0, fixedWindow });
+        const r = await readShard(store, jsStream, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024, minArrivalMs: 0, baseline });
         calls++;
         got += r.records.length;
         pos = r.next;
@@ -106,14 +108,14 @@ export async function runReadWindows(argv: string[]): Promise<void> {
     const rows: Row[] = [];
     for (const s of shards) {
       // Warm-up: compiled code and the connection, as a running reader has them.
-      for (const r of READERS) await drain(s.jsStream, r.fixedWindow);
+      for (const r of READERS) await drain(s.jsStream, r.baseline);
       const samples = READERS.map(() => ({ perCore: [] as number[], perSec: [] as number[], nats: [] as number[], calls: 0 }));
       for (let round = 0; round < rounds; round++) {
         for (const [i, r] of READERS.entries()) {
           const c0 = process.cpuUsage();
           const n0 = cpuSeconds(natsPid);
           const t0 = performance.now();
-          const { got, calls } = await drain(s.jsStream, r.fixedWindow);
+          const { got, calls } = await drain(s.jsStream, r.baseline);
           const secs = (performance.now() - t0) / 1000;
           const c = process.cpuUsage(c0);
           if (got !== total) throw new Error(`read ${got} of ${total} records (${s.perMessage} per message, ${r.name})`);

@@ -6,6 +6,7 @@ import type { Store } from './connect.js';
 import { batchArrivalMs, batchCount, decodeBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
 import { isSealed, openBatch } from './batchCipher.js';
 import { defaultKeyRing, KeyError, type KeyRing } from './keyring.js';
+import { directRequest } from './directGets.js';
 
 export interface ReadRecord {
   jsSeq: number;
@@ -114,9 +115,11 @@ interface DirectMsg {
 const enc = new TextEncoder();
 
 /** JetStream direct get; undefined when no such message (expired or beyond the tip). */
-async function getMsg(store: Store, jsStream: string, seq: number, subject?: string): Promise<DirectMsg | undefined> {
+async function getMsg(store: Store, jsStream: string, seq: number, subject?: string, baseline = false): Promise<DirectMsg | undefined> {
   const req = subject ? { seq, next_by_subj: subject } : { seq };
-  const m = await retryOnTimeout(() => store.nc.request(`$JS.API.DIRECT.GET.${jsStream}`, enc.encode(JSON.stringify(req)), { timeout: ATTEMPT_MS }));
+  const api = `$JS.API.DIRECT.GET.${jsStream}`;
+  const m = await retryOnTimeout(() =>
+    baseline ? store.nc.request(api, enc.encode(JSON.stringify(req)), { timeout: ATTEMPT_MS }) : directRequest(store.nc, api, enc.encode(JSON.stringify(req)), ATTEMPT_MS));
   const code = m.headers?.code ?? 0;
   if (code === 404) return undefined;
   if (code >= 400) throw new Error(`direct get ${jsStream}#${seq}: status ${code} ${m.headers?.description ?? ''}`);
@@ -135,8 +138,8 @@ async function getMsg(store: Store, jsStream: string, seq: number, subject?: str
  * message the leader does not have either (expired since the tip was read) is
  * skipped. Rare, so reads stay on direct gets.
  */
-async function getMsgInTip(store: Store, jsStream: string, seq: number): Promise<DirectMsg | undefined> {
-  const m = await getMsg(store, jsStream, seq);
+async function getMsgInTip(store: Store, jsStream: string, seq: number, baseline: boolean): Promise<DirectMsg | undefined> {
+  const m = await getMsg(store, jsStream, seq, undefined, baseline);
   if (m) return m;
   try {
     const sm = await store.jsm.streams.getMessage(jsStream, { seq });
@@ -199,11 +202,12 @@ export interface ReadShardOptions {
   keys?: KeyRing;
   keptKeys?: ReadonlySet<string>;
   /**
-   * Ask this many messages per round trip and decode every message whole,
-   * instead of windows sized to the limits: how reads went before, for
-   * comparisons (bench/read.ts, the reader's tests). Same records either way.
+   * Read as before windows and direct requests: 64 messages asked per round
+   * trip whatever the limits, every message decoded whole, each get an
+   * nc.request(). Only for comparisons (bench/readWindows.ts, the reader's
+   * tests); the records and positions are the same either way.
    */
-  fixedWindow?: number;
+  baseline?: boolean;
 }
 
 /**
@@ -243,11 +247,11 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
   let bytes = 0;
   let full = false;
   const seen: WindowStats = { asked: 0, msgs: 0, records: 0, bytes: 0 };
-  const fixed = opts.fixedWindow === undefined ? undefined : Math.max(1, Math.floor(opts.fixedWindow));
+  const baseline = opts.baseline === true;
   while (!full && seq <= tip.lastSeq) {
-    const upto = Math.min(tip.lastSeq, seq + (fixed ?? windowSize(opts.limit - records.length, opts.maxBytes - bytes, seen)) - 1);
+    const upto = Math.min(tip.lastSeq, seq + (baseline ? WINDOW : windowSize(opts.limit - records.length, opts.maxBytes - bytes, seen)) - 1);
     seen.asked += upto - seq + 1;
-    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i)));
+    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i, baseline)));
     for (const m of msgs) {
       if (!m) {
         seq++;
@@ -258,7 +262,7 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
       try {
         // Only as many records as the limit can still take, and the one after
         // them, which finds the read full (the rest of the message is for the next read).
-        const max = fixed ? Infinity : Math.max(0, opts.limit - records.length) + 1;
+        const max = baseline ? Infinity : Math.max(0, opts.limit - records.length) + 1;
         batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }), max);
       } catch (e) {
         // Hand out what came before it; the next read starts at it and fails.
