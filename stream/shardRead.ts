@@ -115,17 +115,18 @@ interface DirectMsg {
 const enc = new TextEncoder();
 
 /** JetStream direct get; undefined when no such message (expired or beyond the tip). */
-async function getMsg(store: Store, jsStream: string, seq: number, subject?: string, baseline = false): Promise<DirectMsg | undefined> {
-  const req = subject ? { seq, next_by_subj: subject } : { seq };
+function getMsg(store: Store, jsStream: string, seq: number, subject?: string, baseline = false): Promise<DirectMsg | undefined> {
   const api = `$JS.API.DIRECT.GET.${jsStream}`;
-  const m = await retryOnTimeout(() =>
-    baseline ? store.nc.request(api, enc.encode(JSON.stringify(req)), { timeout: ATTEMPT_MS }) : directRequest(store.nc, api, enc.encode(JSON.stringify(req)), ATTEMPT_MS));
-  const code = m.headers?.code ?? 0;
-  if (code === 404) return undefined;
-  if (code >= 400) throw new Error(`direct get ${jsStream}#${seq}: status ${code} ${m.headers?.description ?? ''}`);
-  const s = Number(m.headers?.get('Nats-Sequence'));
-  if (!Number.isFinite(s) || s <= 0) throw new Error(`direct get ${jsStream}#${seq}: no sequence header`);
-  return { seq: s, data: m.data };
+  // The same bytes as JSON.stringify({ seq }), from Buffer's pool instead of a new ArrayBuffer per get.
+  const payload = () => (subject || baseline ? enc.encode(JSON.stringify(subject ? { seq, next_by_subj: subject } : { seq })) : Buffer.from(`{"seq":${seq}}`, 'latin1'));
+  return retryOnTimeout(() => (baseline ? store.nc.request(api, payload(), { timeout: ATTEMPT_MS }) : directRequest(store.nc, api, payload(), ATTEMPT_MS))).then((m) => {
+    const code = m.headers?.code ?? 0;
+    if (code === 404) return undefined;
+    if (code >= 400) throw new Error(`direct get ${jsStream}#${seq}: status ${code} ${m.headers?.description ?? ''}`);
+    const s = Number(m.headers?.get('Nats-Sequence'));
+    if (!Number.isFinite(s) || s <= 0) throw new Error(`direct get ${jsStream}#${seq}: no sequence header`);
+    return { seq: s, data: m.data };
+  });
 }
 
 /**
@@ -138,9 +139,11 @@ async function getMsg(store: Store, jsStream: string, seq: number, subject?: str
  * message the leader does not have either (expired since the tip was read) is
  * skipped. Rare, so reads stay on direct gets.
  */
-async function getMsgInTip(store: Store, jsStream: string, seq: number, baseline: boolean): Promise<DirectMsg | undefined> {
-  const m = await getMsg(store, jsStream, seq, undefined, baseline);
-  if (m) return m;
+function getMsgInTip(store: Store, jsStream: string, seq: number, baseline: boolean): Promise<DirectMsg | undefined> {
+  return getMsg(store, jsStream, seq, undefined, baseline).then((m) => m ?? getMsgFromLeader(store, jsStream, seq));
+}
+
+async function getMsgFromLeader(store: Store, jsStream: string, seq: number): Promise<DirectMsg | undefined> {
   try {
     const sm = await store.jsm.streams.getMessage(jsStream, { seq });
     return { seq: sm.seq, data: sm.data };
