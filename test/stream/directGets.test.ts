@@ -84,3 +84,32 @@ test('a connection that closes with requests in flight, then used again: the cod
   expect(after).toBe(await codeOf(other.request('svc.never', enc.encode('x'), { timeout: 5_000 })));
   expect(after).toBe('CONNECTION_CLOSED');
 });
+
+test('across a server restart: a request sent while disconnected ends as nc.request() ends it; afterwards the reply subscription is back', async () => {
+  const opts = { servers: nats.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 };
+  const client = await connect(opts);
+  const responder = await connect(opts);
+  responder.subscribe('svc.echo2', { callback: (_e, m) => m.respond(enc.encode(`re:${dec.decode(m.data)}`)) });
+  await responder.flush();
+  try {
+    expect(dec.decode((await directRequest(client, 'svc.echo2', enc.encode('a'), 2_000)).data)).toBe('re:a');
+    await nats.kill(0);
+    // Sent while the server is down: buffered by nats.js, then either answered after the reconnect or timed out.
+    const during = [codeOf(directRequest(client, 'svc.echo2', enc.encode('b'), 5_000)), codeOf(client.request('svc.echo2', enc.encode('b'), { timeout: 5_000 }))];
+    await nats.restart(0);
+    const [ours, theirs] = await Promise.all(during);
+    expect(ours).toBe(theirs);
+    // Once both connections are back, requests are answered on the same reply subscription.
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const got = await directRequest(client, 'svc.echo2', enc.encode('c'), 500).then((m) => dec.decode(m.data), () => undefined);
+      if (got === 're:c') break;
+      if (Date.now() > deadline) throw new Error('no answer after the restart');
+    }
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => directRequest(client, 'svc.echo2', enc.encode(`d${i}`), 2_000)));
+    expect(answers.map((m) => dec.decode(m.data))).toEqual(Array.from({ length: 10 }, (_, i) => `re:d${i}`));
+  } finally {
+    await client.close();
+    await responder.close();
+  }
+}, 60_000);
