@@ -12,11 +12,13 @@
 // time or the connection closes first; CONNECTION_CLOSED / CONNECTION_DRAINING
 // at once on a closed or draining connection. After a reconnect nats.js sends
 // the subscription again, as it does for request()'s own reply subscription.
+import { performance } from 'node:perf_hooks';
 import { createInbox, ErrorCode, NatsError, type Msg, type NatsConnection, type Subscription } from 'nats';
 
 interface Pending {
   resolve(m: Msg): void;
   reject(e: unknown): void;
+  /** performance.now() time (monotonic, as setTimeout's own clock: a wall-clock step must not stretch a timeout). */
   deadline: number;
   settled: boolean;
 }
@@ -48,7 +50,7 @@ class DirectGets {
     if (this.nc.isDraining()) return Promise.reject(NatsError.errorForCode(ErrorCode.ConnectionDraining));
     return new Promise<Msg>((resolve, reject) => {
       const token = (this.nextToken++).toString(36);
-      const p: Pending = { resolve, reject, deadline: Date.now() + this.timeoutMs, settled: false };
+      const p: Pending = { resolve, reject, deadline: performance.now() + this.timeoutMs, settled: false };
       this.pending.set(token, p);
       this.queue.push({ token, p });
       try {
@@ -97,12 +99,12 @@ class DirectGets {
     }
     const first = this.queue[this.head];
     if (!first) return;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, first.p.deadline - Date.now()));
+    this.timer = setTimeout(() => this.expire(), Math.max(0, first.p.deadline - performance.now()));
   }
 
   private expire(): void {
     this.timer = undefined;
-    const now = Date.now();
+    const now = performance.now();
     while (this.head < this.queue.length) {
       const { token, p } = this.queue[this.head]!;
       if (!p.settled) {
