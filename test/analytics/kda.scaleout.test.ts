@@ -1,0 +1,176 @@
+// An application created and started through @aws-sdk/client-kinesis-analytics
+// runs on every replica of its worker Deployment: two real `shardline
+// analytics` processes with the command line and config the operator gives an
+// API application's Deployment (operator/model/apiWorkers.ts) split a 4-shard
+// stream through the run's consumer-group leases and combine partial
+// aggregates. Each window and key comes out once, equal to an oracle computed
+// here from the records read back; StopApplication + StartApplication from
+// TRIM_HORIZON computes everything afresh (a new run: no shard state of the
+// old one is resumed); LAST_STOPPED_POINT resumes; a SIGKILLed replica (the
+// one holding the application lease) still leaves each window once.
+import {
+  CreateApplicationCommand, DescribeApplicationCommand, StartApplicationCommand, StopApplicationCommand, type KinesisAnalyticsClient,
+} from '@aws-sdk/client-kinesis-analytics';
+import { startStack, type Stack } from '../harness/runtime.js';
+import { connectStore, type Store } from '../../stream/connect.js';
+import { applicationsKv, readApplication } from '../../stream/applications.js';
+import { kvLeaseStore } from '../../consumer/index.js';
+import { keys as leaseKeys, type LeaseValue } from '../../consumer/leaseRecords.js';
+import { analyticsConsumerGroup } from '../../contract/analytics.js';
+import { analyticsClient, apiDeploymentCommand, createStream, putJson, readAll, sleep, spawnWorker, waitFor, type WorkerProcess } from './helpers.js';
+
+let stack: Stack;
+let store: Store;
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  stack = await startStack(1);
+  store = await connectStore({ natsUrl: stack.nats.url, name: 'test-kda-scaleout' });
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.kill();
+  await store?.close();
+  await stack?.stop();
+});
+
+const APP = 'clicks-by-page';
+const CODE = `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (PAGE VARCHAR(8), N INTEGER, TOTAL INTEGER, W TIMESTAMP);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM PAGE, COUNT(*), SUM(MS), STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND)
+  FROM "SOURCE_SQL_STREAM_001"
+  GROUP BY PAGE, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' SECOND);`;
+const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+/** One output row per page and 1-s window of arrival time, from the input records arrived in [from, to). */
+function oracle(records: { data: string; arrivalMs: number }[], from: number, to: number): string[] {
+  const m = new Map<string, { n: number; total: number }>();
+  for (const r of records) {
+    if (r.arrivalMs < from || r.arrivalMs >= to) continue;
+    const d = JSON.parse(r.data);
+    const key = JSON.stringify([d.page, ts(Math.floor(r.arrivalMs / 1000) * 1000)]);
+    const g = m.get(key) ?? { n: 0, total: 0 };
+    g.n++; g.total += d.ms;
+    m.set(key, g);
+  }
+  return [...m].map(([k, g]) => { const [page, w] = JSON.parse(k); return JSON.stringify({ PAGE: page, N: g.n, TOTAL: g.total, W: w }); }).sort();
+}
+
+const status = async (ka: KinesisAnalyticsClient) => (await ka.send(new DescribeApplicationCommand({ ApplicationName: APP }))).ApplicationDetail!;
+const record = async () => (await readApplication<any>(await applicationsKv(store), APP))!.record;
+
+/** Owners of the run's shard leases (consumer group of the record's run). */
+async function leaseOwners(inputId: string, runId: string): Promise<Map<string, string>> {
+  const k = leaseKeys(analyticsConsumerGroup(APP, inputId, runId), 'clicks');
+  const out = new Map<string, string>();
+  for (const [key, v] of await kvLeaseStore(store).list(k.all)) if (k.isLease(key) && (v.value as LeaseValue).owner) out.set((v.value as LeaseValue).shardId, (v.value as LeaseValue).owner!);
+  return out;
+}
+
+test('two replicas of an API application split the shards; TRIM_HORIZON restarts afresh, LAST_STOPPED_POINT resumes; a SIGKILL leaves each window once', async () => {
+  const k = stack.clients[0]!;
+  const ka = analyticsClient(stack.runtimes[0]!.endpoint);
+  const inArn = await createStream(k, 'clicks', 4);
+  const outArn = await createStream(k, 'page-stats', 1);
+  await ka.send(new CreateApplicationCommand({
+    ApplicationName: APP, ApplicationCode: CODE,
+    Inputs: [{
+      NamePrefix: 'SOURCE_SQL_STREAM', KinesisStreamsInput: { ResourceARN: inArn, RoleARN: 'arn:aws:iam::000000000000:role/x' },
+      InputSchema: {
+        RecordFormat: { RecordFormatType: 'JSON', MappingParameters: { JSONMappingParameters: { RecordRowPath: '$' } } },
+        RecordColumns: [{ Name: 'PAGE', SqlType: 'VARCHAR(8)', Mapping: '$.page' }, { Name: 'MS', SqlType: 'INTEGER', Mapping: '$.ms' }],
+      },
+    }],
+    Outputs: [{ Name: 'DESTINATION_SQL_STREAM', KinesisStreamsOutput: { ResourceARN: outArn, RoleARN: 'arn:aws:iam::000000000000:role/x' }, DestinationSchema: { RecordFormatType: 'JSON' } }],
+  }));
+  const inputId = (await status(ka)).InputDescriptions![0]!.InputId!;
+  const cmd = apiDeploymentCommand(stack, APP);
+  const a = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  const b = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  workers.push(a, b);
+
+  let n = 0;
+  const produce = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      await putJson(k, 'clicks', Array.from({ length: 24 }, () => { n++; return { page: `p${n % 6}`, ms: (n * 37) % 500 }; }));
+      await sleep(100);
+    }
+  };
+  const start = async (position: 'TRIM_HORIZON' | 'LAST_STOPPED_POINT') => {
+    await ka.send(new StartApplicationCommand({ ApplicationName: APP, InputConfigurations: [{ Id: inputId, InputStartingPositionConfiguration: { InputStartingPosition: position } }] }));
+    await waitFor('RUNNING', async () => (await status(ka)).ApplicationStatus === 'RUNNING');
+  };
+  const stop = async () => {
+    await ka.send(new StopApplicationCommand({ ApplicationName: APP }));
+    await waitFor('READY', async () => (await status(ka)).ApplicationStatus === 'READY');
+  };
+  /** The output rows after the first `skip`, once there are `count` of them (and no more a moment later). */
+  const output = async (skip: number, count: number) => {
+    await waitFor(`${count} output rows`, async () => (await readAll(k, 'page-stats')).length - skip >= count, 60_000);
+    await sleep(2500);
+    return (await readAll(k, 'page-stats')).slice(skip).map((r) => r.data);
+  };
+
+  // Run 1 from TRIM_HORIZON: both replicas lease shards of the run's consumer group.
+  await start('TRIM_HORIZON');
+  const run1 = (await record()).runId as string;
+  expect(run1).toMatch(/^[0-9a-f]{16}$/);
+  await produce(1500);
+  const owners = await waitFor('both replicas to lease shards', async () => {
+    await produce(300);
+    const o = await leaseOwners(inputId, run1);
+    return o.size === 4 && new Set(o.values()).size === 2 ? o : undefined;
+  }, 60_000);
+  expect(owners.size).toBe(4);
+  expect(a.logs() + b.logs()).toMatch(/two-phase aggregation; this replica combines/);
+  for (const w of [a, b]) expect(w.logs()).toMatch(/two-phase aggregation: this replica aggregates the shards it leases/);
+  await produce(2000);
+  const end1 = Date.now();
+  await sleep(1100);
+  let input = await readAll(k, 'clicks');
+  const want1 = oracle(input, 0, end1);
+  expect(want1.length).toBeGreaterThan(20);
+  const got1 = await output(0, want1.length);
+  expect(got1.sort()).toEqual(want1);
+
+  // Stop; start again from TRIM_HORIZON: a new run reads every record again and computes the same rows afresh.
+  await stop();
+  await start('TRIM_HORIZON');
+  const run2 = (await record()).runId as string;
+  expect(run2).not.toBe(run1);
+  const got2 = await output(want1.length, want1.length);
+  expect(got2.sort()).toEqual(want1);
+  await waitFor('both replicas to lease shards of the new run', async () => new Set((await leaseOwners(inputId, run2)).values()).size === 2, 60_000);
+  // The earlier run's leases are gone.
+  expect((await leaseOwners(inputId, run1)).size).toBe(0);
+
+  // Stop; records put while stopped, and more after LAST_STOPPED_POINT: the same run resumes where it stopped.
+  await stop();
+  const stopped = Date.now();
+  await sleep(1100);
+  await produce(1500);
+  await start('LAST_STOPPED_POINT');
+  expect((await record()).runId).toBe(run2);
+  await produce(2500);
+  // SIGKILL the replica combining (the application lease holder) mid-window; the other takes over.
+  const leader = /holds the application lease/.test(a.logs()) ? a : b;
+  const other = leader === a ? b : a;
+  await leader.kill('SIGKILL');
+  await produce(2500);
+  await waitFor('the other replica to take the application lease', async () => /holds the application lease/.test(other.logs()), 60_000);
+  await produce(1500);
+  const end3 = Date.now();
+  await sleep(1100);
+  input = await readAll(k, 'clicks');
+  const want3 = oracle(input, stopped, end3);
+  expect(want3.length).toBeGreaterThan(20);
+  const got3 = await output(want1.length * 2, want3.length);
+  // Each window and key once, equal to the oracle over what arrived since the stop.
+  expect(got3.sort()).toEqual(want3);
+  // The survivor holds every shard of the run now.
+  const left = await leaseOwners(inputId, run2);
+  expect(left.size).toBe(4);
+  expect(new Set(left.values()).size).toBe(1);
+  expect(other.logs()).not.toMatch(/lease lost; exiting/);
+}, 400_000);
