@@ -135,7 +135,14 @@ export class ApplicationFollower {
       startAtMs: r.runStartedAtMs, runId: r.runId, log: this.o.log,
     };
     const workers = plan.kind === 'two-phase' ? new PartialWorkers({ ...common, decomposition: plan.plan }) : new PassThroughWorkers(common);
-    await workers.start();
+    try {
+      await workers.start();
+    } catch (e) {
+      // E.g. an input stream deleted: what started is stopped, and the next look tries again.
+      await workers.stop().catch(() => undefined);
+      this.once(`${want}/start/${(e as Error).message}`, `version ${r.versionId}: cannot start the shard workers: ${(e as Error).message}`);
+      return;
+    }
     this.shards = { key: want, workers };
     this.o.log(plan.kind === 'two-phase'
       ? `version ${r.versionId}, run ${r.runId ?? '-'}: two-phase aggregation: this replica aggregates the shards it leases (${plan.plan.pumps.map((p) => p.name).join(', ')}); the application lease holder combines`
