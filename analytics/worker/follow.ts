@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationDefinition, type AnalyticsWorkerConfig } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
 import { applicationsKv, readApplication, updateApplication, type ApplicationRecord } from '../../stream/applications.js';
+import { getStream } from '../../stream/streams.js';
 import { kvLeaseStore } from '../../consumer/index.js';
 import { keyToken } from '../../consumer/leaseRecords.js';
 import type { ReferenceTable } from '../engine/engine.js';
@@ -191,6 +192,8 @@ export class ApplicationFollower {
     try {
       const def = ApplicationDefinition.parse(r.definition);
       const plan = await this.planFor(def);
+      // The combiner and pass-through read no input themselves: a missing one is reported here, as the runner would.
+      if (plan.kind !== 'one') await this.checkInputs(def);
       const positions = Object.fromEntries(def.inputs.map((i) => [i.id, (pos[i.id] === 'TRIM_HORIZON' ? 'TRIM_HORIZON' : 'NOW') as 'NOW' | 'TRIM_HORIZON']));
       if (plan.kind !== 'pass-through') {
         const runner = this.o.newRunner({ definition: def, versionId: r.versionId, resume, positions, combine: plan.kind === 'two-phase' ? plan.plan : undefined, runId: r.runId });
@@ -205,6 +208,13 @@ export class ApplicationFollower {
     } catch (e) {
       this.o.log(`cannot run: ${(e as Error).message}`);
       await updateApplication(kv, name, (x) => ({ ...x, status: 'READY', updatedAtMs: Date.now(), lastError: (e as Error).message }));
+    }
+  }
+
+  private async checkInputs(def: ApplicationDefinition): Promise<void> {
+    for (const i of def.inputs) {
+      const stream = await inputStreamName(this.o.store, i);
+      if (!(await getStream(this.o.store, stream))) throw new Error(`input ${i.id}: stream ${stream} does not exist`);
     }
   }
 

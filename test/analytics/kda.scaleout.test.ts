@@ -174,3 +174,88 @@ test('two replicas of an API application split the shards; TRIM_HORIZON restarts
   expect(new Set(left.values()).size).toBe(1);
   expect(other.logs()).not.toMatch(/lease lost; exiting/);
 }, 400_000);
+
+test('pass-through API application on two replicas: each record once; an update switches both replicas to the new version without repeating or losing records; TRIM_HORIZON re-emits every record once', async () => {
+  const k = stack.clients[0]!;
+  const ka = analyticsClient(stack.runtimes[0]!.endpoint);
+  const name = 'upper-pages';
+  const inArn = await createStream(k, 'pt-in', 4);
+  const outArn = await createStream(k, 'pt-out', 1);
+  const code = (expr: string) => `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ID INTEGER, P VARCHAR(16));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM ID, ${expr} FROM "SOURCE_SQL_STREAM_001";`;
+  await ka.send(new CreateApplicationCommand({
+    ApplicationName: name, ApplicationCode: code('UPPER(PAGE)'),
+    Inputs: [{
+      NamePrefix: 'SOURCE_SQL_STREAM', KinesisStreamsInput: { ResourceARN: inArn, RoleARN: 'arn:aws:iam::000000000000:role/x' },
+      InputSchema: {
+        RecordFormat: { RecordFormatType: 'JSON', MappingParameters: { JSONMappingParameters: { RecordRowPath: '$' } } },
+        RecordColumns: [{ Name: 'ID', SqlType: 'INTEGER', Mapping: '$.id' }, { Name: 'PAGE', SqlType: 'VARCHAR(8)', Mapping: '$.page' }],
+      },
+    }],
+    Outputs: [{ Name: 'DESTINATION_SQL_STREAM', KinesisStreamsOutput: { ResourceARN: outArn, RoleARN: 'arn:aws:iam::000000000000:role/x' }, DestinationSchema: { RecordFormatType: 'JSON' } }],
+  }));
+  const detail = async () => (await ka.send(new DescribeApplicationCommand({ ApplicationName: name }))).ApplicationDetail!;
+  const inputId = (await detail()).InputDescriptions![0]!.InputId!;
+  const cmd = apiDeploymentCommand(stack, name);
+  const a = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  const b = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  workers.push(a, b);
+  let n = 0;
+  const produce = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      await putJson(k, 'pt-in', Array.from({ length: 20 }, () => { n++; return { id: n, page: `Page${n % 7}` }; }));
+      await sleep(100);
+    }
+  };
+  const outputs = async () => (await readAll(k, 'pt-out')).map((r) => JSON.parse(r.data) as { ID: number; P: string });
+  /** Waits until the output holds `count` rows, then a moment more (nothing further may come). */
+  const settle = async (count: number) => {
+    await waitFor(`${count} output rows`, async () => (await readAll(k, 'pt-out')).length >= count, 60_000);
+    await sleep(2500);
+    return outputs();
+  };
+  const rows = (ids: number[], f: (page: string) => string) => ids.map((id) => JSON.stringify({ ID: id, P: f(`Page${id % 7}`) })).sort();
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  await ka.send(new StartApplicationCommand({ ApplicationName: name, InputConfigurations: [{ Id: inputId, InputStartingPositionConfiguration: { InputStartingPosition: 'TRIM_HORIZON' } }] }));
+  await waitFor('RUNNING', async () => (await detail()).ApplicationStatus === 'RUNNING');
+  const run = (await readApplication<any>(await applicationsKv(store), name))!.record.runId as string;
+  await produce(1500);
+  await waitFor('both replicas to lease shards', async () => {
+    await produce(300);
+    const o = await leaseOwnersOf(name, inputId, run, 'pt-in');
+    return o.size === 4 && new Set(o.values()).size === 2;
+  }, 60_000);
+  for (const w of [a, b]) expect(w.logs()).toMatch(/pass-through: every pump is stateless/);
+  await produce(1500);
+  const v1 = n;
+  const got1 = await settle(v1);
+  expect(got1.map((r) => JSON.stringify(r)).sort()).toEqual(rows(range(1, v1), (p) => p.toUpperCase()));
+
+  // UpdateApplication while RUNNING: both replicas stop version 1 and run version 2 from where it stopped.
+  const { UpdateApplicationCommand } = await import('@aws-sdk/client-kinesis-analytics');
+  await ka.send(new UpdateApplicationCommand({ ApplicationName: name, CurrentApplicationVersionId: 1, ApplicationUpdate: { ApplicationCodeUpdate: code(`LOWER(PAGE) || '!'`) } }));
+  await waitFor('RUNNING version 2', async () => { const d = await detail(); return d.ApplicationStatus === 'RUNNING' && d.ApplicationVersionId === 2; });
+  expect((await readApplication<any>(await applicationsKv(store), name))!.record.runId).toBe(run);
+  await produce(2500);
+  const v2 = n;
+  const got2 = await settle(v2);
+  expect(got2.slice(v1).map((r) => JSON.stringify(r)).sort()).toEqual(rows(range(v1 + 1, v2), (p) => `${p.toLowerCase()}!`));
+  await waitFor('both replicas on version 2', async () => [a, b].every((w) => /version 2, run [0-9a-f]+: pass-through/.test(w.logs())), 30_000);
+
+  // A fresh run from TRIM_HORIZON: every record once more, through version 2.
+  await ka.send(new StopApplicationCommand({ ApplicationName: name }));
+  await waitFor('READY', async () => (await detail()).ApplicationStatus === 'READY');
+  await ka.send(new StartApplicationCommand({ ApplicationName: name, InputConfigurations: [{ Id: inputId, InputStartingPositionConfiguration: { InputStartingPosition: 'TRIM_HORIZON' } }] }));
+  await waitFor('RUNNING', async () => (await detail()).ApplicationStatus === 'RUNNING');
+  const got3 = await settle(v2 * 2);
+  expect(got3.slice(v2).map((r) => JSON.stringify(r)).sort()).toEqual(rows(range(1, v2), (p) => `${p.toLowerCase()}!`));
+}, 300_000);
+
+async function leaseOwnersOf(app: string, inputId: string, runId: string, stream: string): Promise<Map<string, string>> {
+  const k = leaseKeys(analyticsConsumerGroup(app, inputId, runId), stream);
+  const out = new Map<string, string>();
+  for (const [key, v] of await kvLeaseStore(store).list(k.all)) if (k.isLease(key) && (v.value as LeaseValue).owner) out.set((v.value as LeaseValue).shardId, (v.value as LeaseValue).owner!);
+  return out;
+}
