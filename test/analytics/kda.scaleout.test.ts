@@ -8,7 +8,9 @@
 // here from the records read back; StopApplication + StartApplication from
 // TRIM_HORIZON computes everything afresh (a new run: no shard state of the
 // old one is resumed); LAST_STOPPED_POINT resumes; a SIGKILLed replica (the
-// one holding the application lease) still leaves each window once.
+// one holding the application lease) still leaves each window once. Also a
+// pass-through application through an update and a fresh run, and one whose
+// plan splits nothing: the lease holder runs it, the other stands by.
 import {
   CreateApplicationCommand, DescribeApplicationCommand, StartApplicationCommand, StopApplicationCommand, type KinesisAnalyticsClient,
 } from '@aws-sdk/client-kinesis-analytics';
@@ -265,3 +267,54 @@ async function leaseOwnersOf(app: string, inputId: string, runId: string, stream
   for (const [key, v] of await kvLeaseStore(store).list(k.all)) if (k.isLease(key) && (v.value as LeaseValue).owner) out.set((v.value as LeaseValue).shardId, (v.value as LeaseValue).owner!);
   return out;
 }
+
+test('an API application whose plan does not split shards runs on the lease holder; the other replica stands by and takes over after a SIGKILL, each input row once', async () => {
+  const k = stack.clients[0]!;
+  const ka = analyticsClient(stack.runtimes[0]!.endpoint);
+  const name = 'page-momentum';
+  const inArn = await createStream(k, 'mo-in', 4);
+  const outArn = await createStream(k, 'mo-out', 1);
+  await ka.send(new CreateApplicationCommand({
+    ApplicationName: name,
+    ApplicationCode: `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (ID INTEGER, RECENT INTEGER);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM ID, COUNT(*) OVER (PARTITION BY PAGE RANGE INTERVAL '10' SECOND PRECEDING) FROM "SOURCE_SQL_STREAM_001";`,
+    Inputs: [{
+      NamePrefix: 'SOURCE_SQL_STREAM', KinesisStreamsInput: { ResourceARN: inArn, RoleARN: 'arn:aws:iam::000000000000:role/x' },
+      InputSchema: {
+        RecordFormat: { RecordFormatType: 'JSON', MappingParameters: { JSONMappingParameters: { RecordRowPath: '$' } } },
+        RecordColumns: [{ Name: 'ID', SqlType: 'INTEGER', Mapping: '$.id' }, { Name: 'PAGE', SqlType: 'VARCHAR(8)', Mapping: '$.page' }],
+      },
+    }],
+    Outputs: [{ Name: 'DESTINATION_SQL_STREAM', KinesisStreamsOutput: { ResourceARN: outArn, RoleARN: 'arn:aws:iam::000000000000:role/x' }, DestinationSchema: { RecordFormatType: 'JSON' } }],
+  }));
+  const detail = async () => (await ka.send(new DescribeApplicationCommand({ ApplicationName: name }))).ApplicationDetail!;
+  const inputId = (await detail()).InputDescriptions![0]!.InputId!;
+  const cmd = apiDeploymentCommand(stack, name);
+  const a = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  workers.push(a);
+  await ka.send(new StartApplicationCommand({ ApplicationName: name, InputConfigurations: [{ Id: inputId, InputStartingPositionConfiguration: { InputStartingPosition: 'TRIM_HORIZON' } }] }));
+  await waitFor('RUNNING', async () => (await detail()).ApplicationStatus === 'RUNNING');
+  const b = spawnWorker(cmd.args, cmd.configFile, cmd.env);
+  workers.push(b);
+  let n = 0;
+  const produce = async (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      await putJson(k, 'mo-in', Array.from({ length: 20 }, () => { n++; return { id: n, page: `p${n % 3}` }; }));
+      await sleep(100);
+    }
+  };
+  await produce(3000);
+  expect(a.logs()).toMatch(/running version 1, run [0-9a-f]+ \(one active replica: /);
+  await waitFor('the standby to see the plan', async () => /one active replica \(the application lease holder\)/.test(b.logs()), 30_000);
+  expect(b.logs()).not.toMatch(/holds the application lease|took shardId/);
+  await a.kill('SIGKILL');
+  await produce(2000);
+  await waitFor('the standby to take over', async () => /holds the application lease/.test(b.logs()), 60_000);
+  await produce(2000);
+  await waitFor(`${n} output rows`, async () => (await readAll(k, 'mo-out')).length >= n, 60_000);
+  await sleep(2000);
+  const ids = (await readAll(k, 'mo-out')).map((r) => JSON.parse(r.data).ID as number).sort((x, y) => x - y);
+  expect(ids).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+}, 200_000);
