@@ -10,6 +10,7 @@ import { Duck, type TableColumn } from './duck.js';
 import { assignNumeric, coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
+import { functionMacroSql } from '../sql/functions.js';
 
 export interface Row { t: number; seq: number; v: Value[] }
 
@@ -146,6 +147,11 @@ export class Engine {
           if (streams.has(s.name) && !declared.has(s.name)) fail(new SqlError(`stream ${s.name} is an input stream`, s.pos));
           try { streams.set(s.name, cols(s.columns)); } catch (e) { fail(new SqlError((e as Error).message, s.pos)); }
           declared.add(s.name);
+        } else if (s.kind === 'function') {
+          // CREATE FUNCTION … RETURN expr: a macro, defined before any pump is planned against it.
+          let sql = '';
+          try { sql = functionMacroSql(s); } catch (e) { fail(e); }
+          try { await duck.query(sql); } catch (e) { fail(new SqlError(`function ${s.name}: ${cleanDuckMessage((e as Error).message)}`, s.pos)); }
         } else if (!spec.skipPumps?.includes(s.name)) pumpStmts.push(s);
       }
       if (pumpStmts.length === 0 && !spec.skipPumps?.length) fail(new SqlError('the application code has no pump (CREATE OR REPLACE PUMP … AS INSERT INTO …)', 0));

@@ -17,7 +17,20 @@ export interface PumpStmt {
   pos: number;
 }
 
-export type Statement = StreamStmt | PumpStmt;
+/** CREATE FUNCTION name(params) RETURNS type … RETURN expr: a SQL function (engine: a DuckDB macro). */
+export interface FunctionStmt {
+  kind: 'function';
+  name: string;
+  params: ColumnDef[];
+  returns: string;
+  /** RETURNS NULL ON NULL INPUT. */
+  nullOnNull: boolean;
+  /** Tokens of the RETURN expression, positions in the application code. */
+  body: Token[];
+  pos: number;
+}
+
+export type Statement = StreamStmt | PumpStmt | FunctionStmt;
 
 /** Index of the next token that is not space or comment, from `i`. */
 export function skip(tokens: Token[], i: number): number {
@@ -125,7 +138,8 @@ export function parseStatements(code: string): Statement[] {
     const c = new Cursor(tokens, end.pos + end.text.length);
     const first = c.word('CREATE');
     if (c.accept('OR')) c.word('REPLACE');
-    const what = c.word('STREAM', 'PUMP');
+    const what = c.word('STREAM', 'PUMP', 'FUNCTION');
+    if (what.upper === 'FUNCTION') { out.push(functionStmt(c, first.pos)); continue; }
     if (what.upper === 'STREAM') {
       const name = nameOf(c.name('a stream name'));
       const columns = columnDefs(c);
@@ -158,6 +172,29 @@ export function parseStatements(code: string): Statement[] {
     unionBranches(tokens.slice(c.i)).forEach((select, b) => out.push({ kind: 'pump', name: b ? `${name}__UNION_${b + 1}` : name, target, targetColumns, select, pos: first.pos }));
   }
   return out;
+}
+
+const FUNCTION_OPTIONS = ['LANGUAGE', 'CONTAINS', 'READS', 'MODIFIES', 'NO', 'DETERMINISTIC', 'NOT', 'RETURNS', 'CALLED', 'SPECIFIC', 'PARAMETER', 'RETURN', 'EXTERNAL'];
+
+/** After CREATE [OR REPLACE] FUNCTION: name ( [p type, …] ) RETURNS type [options] RETURN expr. */
+function functionStmt(c: Cursor, pos: number): FunctionStmt {
+  const name = nameOf(c.name('a function name'));
+  const open = c.peek();
+  const params = open?.kind === 'punct' && open.text === '(' && c.tokens[skip(c.tokens, c.i + 1)]?.text === ')' ? (c.i = skip(c.tokens, c.i + 1) + 1, []) : columnDefs(c);
+  c.word('RETURNS');
+  let returns = '';
+  while (c.peek() && !isWord(c.peek(), ...FUNCTION_OPTIONS)) returns += (returns && c.peek()!.text !== '(' && !returns.endsWith('(') ? ' ' : '') + c.next().text;
+  if (!returns) throw new SqlError('expected the return type after RETURNS', c.peek()?.pos ?? c.endPos);
+  let nullOnNull = false;
+  for (;;) {
+    const t = c.next();
+    if (isWord(t, 'RETURN')) break;
+    if (isWord(t, 'EXTERNAL')) throw new SqlError('external (Java) functions are not supported: only CREATE FUNCTION … RETURN <expression>', t.pos);
+    if (isWord(t, 'RETURNS') && c.accept('NULL')) { c.word('ON'); c.word('NULL'); c.word('INPUT'); nullOnNull = true; }
+  }
+  const body = c.tokens.slice(c.i);
+  if (c.peek() === undefined) throw new SqlError('expected an expression after RETURN', c.endPos);
+  return { kind: 'function', name, params, returns: returns.toUpperCase(), nullOnNull, body, pos };
 }
 
 /** The SELECT's tokens split at top-level UNION ALL; UNION without ALL (a DISTINCT over streams) is refused. */

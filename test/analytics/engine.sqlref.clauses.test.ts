@@ -31,6 +31,23 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
     expect(dest(distinct).sort()).toEqual([['A'], ['B'], ['C']]);
   });
 
+  it("CREATE FUNCTION … RETURN expr: the EXTRACT page's FLOOR30MIN unchanged, called from a pump; NULL on NULL input", async () => {
+    const code = `CREATE or replace FUNCTION FLOOR30MIN( p_time TIMESTAMP )
+RETURNS  TIMESTAMP
+CONTAINS SQL
+RETURNS NULL ON NULL INPUT
+RETURN  floor(p_time to HOUR) + (( EXTRACT (  MINUTE FROM p_time  ) / 30)* INTERVAL '30' MINUTE ) ;
+${pumpOf('T TIMESTAMP, H TIMESTAMP', 'TS, FLOOR30MIN(TS)')}`;
+    const ts = [Date.UTC(2016, 8, 23, 4, 29, 26, 234), Date.UTC(2016, 8, 23, 4, 30, 0), Date.UTC(2016, 8, 23, 23, 59, 59)];
+    const out = await runApp(code, [...ts, null].map((t, i) => ({ at: i, v: ['A', 'TECH', 0, 1, 1, t] })));
+    expect(out.get('error_stream') ?? []).toEqual([]);
+    // Oracle: the half hour the time falls in.
+    expect(dest(out)).toEqual([...ts.map((t) => [t, Math.floor(t / 1_800_000) * 1_800_000]), [null, null]]);
+    // A Java function (EXTERNAL NAME) is refused by name.
+    await expect(Engine.compile({ code: `CREATE FUNCTION F(x INTEGER) RETURNS INTEGER LANGUAGE JAVA PARAMETER STYLE SYSTEM DEFINED JAVA NO SQL EXTERNAL NAME 'c.F';\n${pumpOf('A INTEGER', 'N')}`, inputs: [STOCK] }))
+      .rejects.toThrow(/external \(Java\) functions are not supported/);
+  });
+
   it('refused with the reason: streaming DISTINCT without a window, UNION without ALL, binary literals, a stream-to-stream join', async () => {
     const compile = (code: string) => Engine.compile({ code, inputs: [STOCK] }).then((e) => e.close());
     await expect(compile(pumpOf('T VARCHAR(4)', 'DISTINCT TICKER_SYMBOL'))).rejects.toThrow(/SELECT STREAM DISTINCT without a GROUP BY window is not supported/);

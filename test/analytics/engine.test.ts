@@ -442,6 +442,6 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM SUM(CAST(TICKER AS
       .toBe('pump P selects 1 column but D takes 2');
     expect((await bad(`CREATE OR REPLACE STREAM "D" (N INTEGER);\nCREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM COUNT(*) FROM "${SRC}" GROUP BY TICKER;`)).reason)
       .toMatch(/GROUP BY on a stream needs a window/);
-    expect((await bad(`CREATE STREM "D" (N INTEGER);`)).message).toBe("expected STREAM or PUMP but found 'STREM' (line 1, column 8)");
+    expect((await bad(`CREATE STREM "D" (N INTEGER);`)).message).toBe("expected STREAM or PUMP or FUNCTION but found 'STREM' (line 1, column 8)");
   });
 });
