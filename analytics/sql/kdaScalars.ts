@@ -35,7 +35,11 @@ export function rewriteKdaScalars(tokens: Token[], rw: Splicer, A: string): void
     const open = sig(k + 1);
     if (!isPunct(tokens[open], '(')) continue;
     const close = closing(tokens, open);
+    if (t.upper === 'EXISTS' || (t.upper === 'IN' && isWord(tokens[sig(open + 1)], 'SELECT'))) {
+      throw new SqlError(`sub-queries in conditions (${t.upper === 'IN' ? 'IN (SELECT …)' : 'EXISTS (…)'}) are not supported: join a reference table instead`, t.pos);
+    }
     if (t.upper === 'SUBSTRING') substring(tokens, rw, k, open, close);
+    else if (t.upper === 'TRIM') trimCharacter(tokens, open, close);
     else if (t.upper === 'EVERY') rw.splice(k, k + 1, 'bool_and');
     else if (t.upper === 'ANY' && !comparisonBefore(tokens, k)) rw.splice(k, k + 1, 'bool_or');
     else if (t.upper === 'LAG' || t.upper === 'NTH_VALUE') { k = nullTreatment(tokens, rw, k, open, close, A) - 1; }
@@ -137,6 +141,14 @@ function compoundInterval(tokens: Token[], rw: Splicer, k: number): number {
   const parts = nums.map((n, i) => `${n} ${FIELDS[a + i]!.toLowerCase()}s`).join(' ');
   rw.splice(k, sig(to + 1) + 1, `${neg ? '-' : ''}INTERVAL '${parts}'`);
   return sig(to + 1) + 1;
+}
+
+/** TRIM(… 'c' FROM s): KDA raises an exception for a trim character that is empty or longer than one (DuckDB would trim any of them). */
+function trimCharacter(tokens: Token[], open: number, close: number) {
+  const top = topLevel(tokens, open, close);
+  const from = top.findIndex((i) => isWord(tokens[i], 'FROM'));
+  const c = from > 0 ? tokens[top[from - 1]!] : undefined;
+  if (c?.kind === 'string' && [...stringValue(c)].length !== 1) throw new SqlError(`TRIM: the trim character must be one character, not '${stringValue(c)}'`, c.pos);
 }
 
 /** CAST(x AS CHAR|CHARACTER(n)): KDA's CHAR is fixed-length (CHAR_LENGTH of CAST('fred' AS CHAR(16)) is 16); DuckDB's is VARCHAR. */

@@ -48,11 +48,15 @@ ${pumpOf('T TIMESTAMP, H TIMESTAMP', 'TS, FLOOR30MIN(TS)')}`;
       .rejects.toThrow(/external \(Java\) functions are not supported/);
   });
 
-  it('refused with the reason: streaming DISTINCT without a window, UNION without ALL, binary literals, a stream-to-stream join', async () => {
+  it('refused with the reason: streaming DISTINCT without a window, UNION without ALL, binary literals, EXISTS / IN sub-queries, a TRIM character of two, a stream-to-stream join', async () => {
     const compile = (code: string) => Engine.compile({ code, inputs: [STOCK] }).then((e) => e.close());
     await expect(compile(pumpOf('T VARCHAR(4)', 'DISTINCT TICKER_SYMBOL'))).rejects.toThrow(/SELECT STREAM DISTINCT without a GROUP BY window is not supported/);
     await expect(compile(pumpOf('T VARCHAR(4)', 'TICKER_SYMBOL FROM SOURCE_SQL_STREAM_001 UNION SELECT STREAM SECTOR'))).rejects.toThrow(/UNION without ALL .* is not supported/);
     await expect(compile(pumpOf('B VARBINARY(4)', "X'0FA1'"))).rejects.toThrow(/binary literals \(X'…'\) are not supported/);
+    await expect(compile(pumpOf('T VARCHAR(4)', 'TICKER_SYMBOL', ' WHERE EXISTS (SELECT 1 FROM "SOURCE_SQL_STREAM_001" x WHERE x.N > 5)'))).rejects.toThrow(/sub-queries in conditions \(EXISTS \(…\)\) are not supported/);
+    await expect(compile(pumpOf('T VARCHAR(4)', 'TICKER_SYMBOL', ' WHERE N IN (SELECT N FROM "SOURCE_SQL_STREAM_001")'))).rejects.toThrow(/IN \(SELECT …\)\) are not supported/);
+    // TRIM's page: "specifying an empty string or a string longer than one character results in an exception".
+    await expect(compile(pumpOf('T VARCHAR(4)', "TRIM(BOTH 'xy' FROM TICKER_SYMBOL)"))).rejects.toThrow(/TRIM: the trim character must be one character, not 'xy'/);
     const join = `CREATE OR REPLACE STREAM "B" (T VARCHAR(4), P REAL);
 CREATE OR REPLACE PUMP "PB" AS INSERT INTO "B" SELECT STREAM TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001";
 CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (T VARCHAR(4), P REAL);

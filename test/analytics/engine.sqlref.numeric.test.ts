@@ -74,3 +74,30 @@ describe('EXTRACT (SQL reference table)', () => {
     ], 'TIMESTAMP');
   });
 });
+
+describe('Statistical Variance and Deviation Functions', () => {
+  // "Each of these functions takes a set of numbers, ignores nulls, and can be used as either an
+  // aggregate function or an analytical function." Oracle: the textbook formulas in JavaScript.
+  const prices = [1, 3, null, 8, 4];
+  const stats = (xs: number[]) => {
+    const n = xs.length;
+    const mean = xs.reduce((a, b) => a + b, 0) / n;
+    const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
+    return [Math.sqrt(ss / n), n > 1 ? Math.sqrt(ss / (n - 1)) : null, ss / n, n > 1 ? ss / (n - 1) : null];
+  };
+  const rows = prices.map((p, i) => ({ at: i * 1000, v: ['A', 'TECH', 0, p, i, 0] }));
+  const close = (got: unknown[], want: (number | null)[]) => want.forEach((w, i) => (w === null ? expect(got[i]).toBeNull() : expect(got[i]).toBeCloseTo(w, 10)));
+
+  it('STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP as aggregates of a window', async () => {
+    const out = await runApp(pumpOf('A DOUBLE, B DOUBLE, C DOUBLE, D DOUBLE', 'STDDEV_POP(price), STDDEV_SAMP(price), VAR_POP(price), VAR_SAMP(price)',
+      ' GROUP BY STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL \'60\' SECOND)'), rows);
+    close(out.get('DESTINATION_SQL_STREAM')![0]!.v, stats(prices.filter((p): p is number => p !== null)));
+  });
+
+  it('… and over a sliding window (each row: the window up to it)', async () => {
+    const out = await runApp(pumpOf('A DOUBLE, B DOUBLE, C DOUBLE, D DOUBLE', 'STDDEV_POP(price) OVER w, STDDEV_SAMP(price) OVER w, VAR_POP(price) OVER w, VAR_SAMP(price) OVER w',
+      " WINDOW w AS (RANGE INTERVAL '1' MINUTE PRECEDING)"), rows);
+    const got = out.get('DESTINATION_SQL_STREAM')!.map((r) => r.v);
+    prices.forEach((_, i) => close(got[i]!, stats(prices.slice(0, i + 1).filter((p): p is number => p !== null))));
+  });
+});
