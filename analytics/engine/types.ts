@@ -1,9 +1,10 @@
 // SQL column types: declared as KDA users write them (VARCHAR(8), INTEGER,
 // DOUBLE, TIMESTAMP…), held in JS as string | number | boolean | null
-// (TIMESTAMP and DATE as epoch milliseconds), appended to DuckDB work tables.
-import { DuckDBTimestampValue, DuckDBDateValue, DuckDBDecimalValue, type DuckDBAppender, type DuckDBValue } from '@duckdb/node-api';
+// (TIMESTAMP and DATE as epoch milliseconds, TIME as milliseconds since
+// midnight), appended to DuckDB work tables.
+import { DuckDBTimestampValue, DuckDBDateValue, DuckDBDecimalValue, DuckDBTimeValue, type DuckDBAppender, type DuckDBValue } from '@duckdb/node-api';
 
-export type Base = 'VARCHAR' | 'BOOLEAN' | 'TINYINT' | 'SMALLINT' | 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'REAL' | 'DECIMAL' | 'TIMESTAMP' | 'DATE' | 'VARBINARY';
+export type Base = 'VARCHAR' | 'BOOLEAN' | 'TINYINT' | 'SMALLINT' | 'INTEGER' | 'BIGINT' | 'DOUBLE' | 'REAL' | 'DECIMAL' | 'TIMESTAMP' | 'DATE' | 'TIME' | 'VARBINARY';
 
 export interface SqlType { base: Base; length?: number; scale?: number; text: string }
 
@@ -13,7 +14,7 @@ const ALIASES: Record<string, Base> = {
   VARCHAR: 'VARCHAR', CHAR: 'VARCHAR', CHARACTER: 'VARCHAR', 'CHARACTER VARYING': 'VARCHAR', STRING: 'VARCHAR', TEXT: 'VARCHAR',
   BOOLEAN: 'BOOLEAN', BOOL: 'BOOLEAN', TINYINT: 'TINYINT', SMALLINT: 'SMALLINT', INTEGER: 'INTEGER', INT: 'INTEGER',
   BIGINT: 'BIGINT', DOUBLE: 'DOUBLE', 'DOUBLE PRECISION': 'DOUBLE', FLOAT: 'DOUBLE', REAL: 'REAL',
-  DECIMAL: 'DECIMAL', NUMERIC: 'DECIMAL', TIMESTAMP: 'TIMESTAMP', DATE: 'DATE', VARBINARY: 'VARBINARY', BINARY: 'VARBINARY',
+  DECIMAL: 'DECIMAL', NUMERIC: 'DECIMAL', TIMESTAMP: 'TIMESTAMP', DATE: 'DATE', TIME: 'TIME', VARBINARY: 'VARBINARY', BINARY: 'VARBINARY',
 };
 
 export class TypeError_ extends Error {}
@@ -40,6 +41,16 @@ const INT_RANGE: Partial<Record<Base, [number, number]>> = {
   TINYINT: [-128, 127], SMALLINT: [-32768, 32767], INTEGER: [-2147483648, 2147483647],
   BIGINT: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
+
+const DAY_MS = 86_400_000;
+
+/** A TIME: "13:48:23[.456]" or milliseconds (a number past a day keeps its time of day) → ms since midnight. */
+function timeMs(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return ((Math.trunc(v) % DAY_MS) + DAY_MS) % DAY_MS;
+  const m = typeof v === 'string' ? /^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*$/.exec(v) : null;
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59 || Number(m[3] ?? 0) > 59) return undefined;
+  return ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3] ?? 0)) * 1000 + Math.trunc(Number(`0.${m[4] ?? '0'}`) * 1000);
+}
 
 /** Parses "2024-01-02 03:04:05.678", ISO 8601 or epoch milliseconds into epoch ms (UTC). */
 export function timestampMs(v: unknown): number | undefined {
@@ -93,6 +104,10 @@ export function coerce(v: unknown, t: SqlType, column: string): Value {
       if (!Number.isFinite(n)) return bad(v, t, column);
       return n;
     }
+    case 'TIME': {
+      const ms = timeMs(v);
+      return ms === undefined ? bad(v, t, column) : ms;
+    }
     case 'TIMESTAMP': case 'DATE': {
       const ms = timestampMs(v);
       if (ms === undefined) return bad(v, t, column);
@@ -118,6 +133,7 @@ export function append(a: DuckDBAppender, t: SqlType, v: Value): void {
     case 'REAL': return a.appendFloat(v as number);
     case 'TIMESTAMP': return a.appendTimestamp(new DuckDBTimestampValue(BigInt(v as number) * 1000n));
     case 'DATE': return a.appendDate(new DuckDBDateValue(Math.floor((v as number) / 86_400_000)));
+    case 'TIME': return a.appendTime(new DuckDBTimeValue(BigInt(v as number) * 1000n));
   }
 }
 
@@ -127,6 +143,7 @@ export function toDuck(t: SqlType): (v: Value) => DuckDBValue {
     case 'BIGINT': return (v) => (v === null ? null : BigInt(v as number));
     case 'TIMESTAMP': return (v) => (v === null ? null : new DuckDBTimestampValue(BigInt(v as number) * 1000n));
     case 'DATE': return (v) => (v === null ? null : new DuckDBDateValue(Math.floor((v as number) / 86_400_000)));
+    case 'TIME': return (v) => (v === null ? null : new DuckDBTimeValue(BigInt(v as number) * 1000n));
     case 'VARCHAR': case 'VARBINARY': return (v) => (v === null ? null : String(v));
     default: return (v) => v;
   }
@@ -148,5 +165,7 @@ export function render(v: Value, t: SqlType | undefined): string | number | bool
   if (v === null || t === undefined) return v;
   if (t.base === 'TIMESTAMP' && typeof v === 'number') return new Date(v).toISOString().replace('T', ' ').replace('Z', '');
   if (t.base === 'DATE' && typeof v === 'number') return new Date(v).toISOString().slice(0, 10);
+  // TIME as 'HH:MM:SS', with '.mmm' only when there are milliseconds.
+  if (t.base === 'TIME' && typeof v === 'number') return new Date(v).toISOString().slice(11, v % 1000 ? 23 : 19);
   return v;
 }

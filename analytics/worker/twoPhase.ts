@@ -15,7 +15,7 @@ function sqlType(duck: string): string {
   if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT)$/.test(t)) return 'BIGINT';
   if (/^(DOUBLE|FLOAT|REAL)$/.test(t) || t.startsWith('DECIMAL')) return 'DOUBLE';
   if (t.startsWith('TIMESTAMP')) return 'TIMESTAMP';
-  if (t === 'DATE' || t === 'BOOLEAN' || t === 'VARCHAR') return t;
+  if (t === 'DATE' || t === 'TIME' || t === 'BOOLEAN' || t === 'VARCHAR') return t;
   throw new Error(`a partial aggregate of type ${duck}`);
 }
 
