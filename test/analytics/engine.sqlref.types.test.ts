@@ -40,3 +40,21 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
     expect([render(hms(7, 8, 9), time), render(hms(23, 0, 1, 5), time)]).toEqual(['07:08:09', '23:00:01.005']);
   });
 });
+
+describe('TSDIFF', () => {
+  it('takes BIGINT milliseconds, as the reference declares it, and TIMESTAMPs; NULL when either is NULL', async () => {
+    const e = await Engine.compile({ inputs: [INPUT], code: `CREATE OR REPLACE STREAM "D" (A BIGINT, B BIGINT, C BIGINT, N BIGINT);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM TSDIFF(UNIX_TIMESTAMP(TS), 1000), TSDIFF(TS, TIMESTAMP '2024-01-01 00:00:00'),
+  TSDIFF(CAST(1500 AS BIGINT), UNIX_TIMESTAMP(TS)), TSDIFF(TS, CAST(NULL AS TIMESTAMP)) FROM "${SRC}";` });
+    try {
+      const ts = Date.UTC(2024, 0, 1, 0, 0, 1, 250);
+      await e.push(SRC, [{ t: 1, v: [null, ts] }]);
+      await e.advance(10);
+      const out = e.drain();
+      expect(out.get('error_stream') ?? []).toEqual([]);
+      expect(out.get('D')!.map((r) => r.v)).toEqual([[ts - 1000, 1250, 1500 - ts, null]]);
+    } finally {
+      e.close();
+    }
+  });
+});
