@@ -10,11 +10,13 @@ import { javaFormatMacro, javaParseMacro } from '../sql/javaDateFormat.js';
 const JAVA_GROUPS = String.raw`regexp_replace(rep, '\$(\d)', '\\\1', 'g')`;
 
 export const KDA_MACROS: string[] = [
-  // TSDIFF(t1, t2): t1 - t2 in milliseconds (BIGINT), NULL when either is NULL. The reference declares
-  // its arguments BIGINT milliseconds; applications pass TIMESTAMPs too. A macro cannot branch on its
-  // argument's type, so kda_ms reads either through its text (TSDIFF is not on a hot path).
+  // TSDIFF(startTime, endTime): endTime - startTime in milliseconds (BIGINT), NULL when either is NULL —
+  // the reference's Temporal Predicates page: "Returns the value of (endTime - startTime)", TSDIFF(s,e)
+  // meaning CAST((e - s) SECOND(10, 3) * 1000 AS BIGINT). Its TSDIFF page declares the arguments BIGINT
+  // milliseconds; applications pass TIMESTAMPs too. A macro cannot branch on its argument's type, so
+  // kda_ms reads either through its text (TSDIFF is not on a hot path).
   `CREATE OR REPLACE MACRO kda_ms(x) AS coalesce(TRY_CAST(CAST(x AS VARCHAR) AS BIGINT), epoch_ms(TRY_CAST(CAST(x AS VARCHAR) AS TIMESTAMP)))`,
-  'CREATE OR REPLACE MACRO TSDIFF(a, b) AS kda_ms(a) - kda_ms(b)',
+  'CREATE OR REPLACE MACRO TSDIFF(a, b) AS kda_ms(b) - kda_ms(a)',
   // UNIX_TIMESTAMP(ts): milliseconds since 1970-01-01 00:00:00 UTC.
   'CREATE OR REPLACE MACRO UNIX_TIMESTAMP(a) AS epoch_ms(a)',
   // INITCAP(s): each space-separated word with its first character upper case, the rest lower case.

@@ -179,7 +179,8 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
     const initcap = (s: string) => s.toLowerCase().split(' ').map((w) => w.slice(0, 1).toUpperCase() + w.slice(1)).join(' ');
     const want = rows.map((r) => {
       const n = r.v[3] as string | null;
-      return [r.t - (r.v[2] as number), r.v[2], n === null ? null : initcap(n), n === null ? null : n.length,
+      // TSDIFF(start, end) is end - start (the reference's Temporal Predicates page): here TS - ROWTIME.
+      return [(r.v[2] as number) - r.t, r.v[2], n === null ? null : initcap(n), n === null ? null : n.length,
         n === null ? null : n.replace(/^m+|m+$/g, ''), n === null ? null : n.slice(4, 8)];
     });
     expect((out.get('D') ?? []).map((r) => r.v)).toEqual(want);

@@ -42,7 +42,7 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
 });
 
 describe('TSDIFF', () => {
-  it('takes BIGINT milliseconds, as the reference declares it, and TIMESTAMPs; NULL when either is NULL', async () => {
+  it('TSDIFF(start, end) = end - start (the Temporal Predicates page); BIGINT milliseconds, as its page declares, or TIMESTAMPs; NULL when either is NULL', async () => {
     const e = await Engine.compile({ inputs: [INPUT], code: `CREATE OR REPLACE STREAM "D" (A BIGINT, B BIGINT, C BIGINT, N BIGINT);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM TSDIFF(UNIX_TIMESTAMP(TS), 1000), TSDIFF(TS, TIMESTAMP '2024-01-01 00:00:00'),
   TSDIFF(CAST(1500 AS BIGINT), UNIX_TIMESTAMP(TS)), TSDIFF(TS, CAST(NULL AS TIMESTAMP)) FROM "${SRC}";` });
@@ -52,7 +52,7 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM TSDIFF(UNIX_TIMESTAM
       await e.advance(10);
       const out = e.drain();
       expect(out.get('error_stream') ?? []).toEqual([]);
-      expect(out.get('D')!.map((r) => r.v)).toEqual([[ts - 1000, 1250, 1500 - ts, null]]);
+      expect(out.get('D')!.map((r) => r.v)).toEqual([[1000 - ts, -1250, ts - 1500, null]]);
     } finally {
       e.close();
     }
