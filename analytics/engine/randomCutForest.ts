@@ -1,0 +1,396 @@
+// The model behind KDA's RANDOM_CUT_FOREST: a forest of random cut trees
+// (Guha et al. 2016, "Robust Random Cut Forest Based Anomaly Detection on
+// Streams"), each over its own time-decayed reservoir sample of the stream's
+// points, scored with the standard RCF anomaly score (the expected change of
+// depth, folded along the path with 1/(depth+1) terms, normalised by log2 of
+// the sample size) and averaged over the trees.
+//
+// Each tree is a random cut tree drawn over its current sample when a point is
+// scored, rather than a tree kept and updated node by node: a random cut tree
+// over a set is a fixed distribution (the paper's insert/delete keep a tree
+// distributed as one drawn over its current set), so a fresh draw scores with
+// the same distribution, and the whole state is the samples plus the random
+// generator's four words. That is what a checkpoint holds (plain JSON, at
+// most trees × sample size points), and a restored forest continues with
+// exactly the scores an uninterrupted one gives.
+
+import type { ForestParams } from '../sql/randomCutForest.js';
+import { parseSqlType, type Base, type SqlType, type Value } from './types.js';
+
+/** A tree's sample: a max-heap on weight (the point evicted next at the root), points named by sequence number. */
+interface Sample { seqs: number[]; weights: number[] }
+
+/** A sample with its points' values at hand (the same arrays the forest's point table holds; not in the state). */
+interface Tree extends Sample { pts: number[][] }
+
+export interface ForestState {
+  /** xoshiro128** state. */
+  rng: [number, number, number, number];
+  /** Points offered to the model so far (shingles when shingling). */
+  seen: number;
+  /** The last shingleSize - 1 records' values (oldest first), to make the next shingle. */
+  recent: number[][];
+  trees: Sample[];
+  /** Every point some tree holds, each once: [seq, values]. */
+  points: [number, number[]][];
+}
+
+export class RandomCutForest {
+  private rng: Uint32Array;
+  private seen: number;
+  private recent: number[][];
+  private trees: Tree[];
+  private points = new Map<number, { v: number[]; refs: number }>();
+  /** Per tree: the lowest sequence number it may hold (a bound: points older than timeDecay go first). */
+  private oldest: number[];
+  /** Scratch for scoreTree. */
+  private order = new Int32Array(0);
+  private xs = new Float64Array(0);
+  private box: Float64Array[] = [];
+
+  /** Six scratch arrays of d numbers: the current box and the two sides' boxes of a cut. */
+  private boxes(d: number): Float64Array[] {
+    if (this.box[0]?.length !== d) this.box = Array.from({ length: 6 }, () => new Float64Array(d));
+    return this.box;
+  }
+  private readonly lambda: number;
+
+  constructor(readonly params: ForestParams, seed = 0x5eed, state?: ForestState) {
+    this.lambda = 1 / params.timeDecay;
+    if (state) {
+      this.rng = Uint32Array.from(state.rng);
+      this.seen = state.seen;
+      this.recent = state.recent.map((r) => [...r]);
+      for (const [seq, v] of state.points) this.points.set(seq, { v: [...v], refs: 0 });
+      this.trees = state.trees.map((t) => ({
+        seqs: [...t.seqs],
+        weights: [...t.weights],
+        pts: t.seqs.map((s) => {
+          const p = this.points.get(s);
+          if (!p) throw new Error(`forest state: a tree holds point ${s}, which the state does not have`);
+          p.refs++;
+          return p.v;
+        }),
+      }));
+    } else {
+      this.rng = new Uint32Array(4);
+      // splitmix32 spreads the seed over the four words (xoshiro must not start at zero).
+      let x = seed >>> 0;
+      for (let i = 0; i < 4; i++) {
+        x = (x + 0x9e3779b9) >>> 0;
+        let z = x;
+        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+        this.rng[i] = (z ^ (z >>> 16)) >>> 0;
+      }
+      this.seen = 0;
+      this.recent = [];
+      this.trees = Array.from({ length: params.numberOfTrees }, () => ({ seqs: [], weights: [], pts: [] }));
+    }
+    this.oldest = this.trees.map((t) => t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY));
+  }
+
+  /**
+   * A record's numeric values: its anomaly score against the model so far, then the record joins the
+   * model. 0 while the model learns (the first subSampleSize points, and until a shingle is full).
+   */
+  scoreAndAdd(values: number[]): number {
+    const s = this.params.shingleSize;
+    if (this.recent.length < s - 1) {
+      this.recent.push(values);
+      return 0;
+    }
+    const point = s === 1 ? values : [...this.recent.flat(), ...values];
+    if (s > 1) {
+      this.recent.push(values);
+      this.recent.shift();
+    }
+    const score = this.seen < this.params.subSampleSize ? 0 : this.score(point);
+    this.add(point);
+    return score;
+  }
+
+  state(): ForestState {
+    return {
+      rng: [this.rng[0]!, this.rng[1]!, this.rng[2]!, this.rng[3]!],
+      seen: this.seen,
+      recent: this.recent.map((r) => [...r]),
+      trees: this.trees.map((t) => ({ seqs: [...t.seqs], weights: [...t.weights] })),
+      points: [...this.points].map(([seq, p]) => [seq, [...p.v]]),
+    };
+  }
+
+  /** Points held (each once), for tests of the state's bound. */
+  get size(): number {
+    return this.points.size;
+  }
+
+  /** Uniform in (0, 1) from xoshiro128**. */
+  private next(): number {
+    const r = this.rng;
+    let a = r[0]!, b = r[1]!, c = r[2]!, d = r[3]!;
+    const out = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotl(d, 11);
+    r[0] = a; r[1] = b; r[2] = c; r[3] = d;
+    return (out + 0.5) / 4294967296;
+  }
+
+  private score(point: number[]): number {
+    let sum = 0;
+    let n = 0;
+    for (const t of this.trees) {
+      if (t.seqs.length === 0) continue;
+      sum += this.scoreTree(t, point);
+      n++;
+    }
+    return n ? sum / n : 0;
+  }
+
+  /**
+   * A random cut tree drawn over the sample, followed along the query point's side of each cut to a
+   * leaf; on the way back up each node mixes in the chance that a cut of its box widened by the point
+   * would have separated the point there (the point would then sit at that depth).
+   */
+  private scoreTree(t: Tree, p: number[]): number {
+    const m = t.seqs.length;
+    const d = p.length;
+    // The sample's coordinates in one flat array, and the points' order, partitioned in place cut by cut.
+    if (this.order.length < m) this.order = new Int32Array(m);
+    if (this.xs.length < m * d) this.xs = new Float64Array(m * d);
+    const order = this.order;
+    const xs = this.xs;
+    for (let i = 0; i < m; i++) {
+      order[i] = i * d;
+      const v = t.pts[i]!;
+      for (let k = 0; k < d; k++) xs[i * d + k] = v[k]!;
+    }
+    // The box of the points in [lo, hi): computed once, then kept from the partition of each cut.
+    const box = this.boxes(d);
+    let [mins, maxs] = [box[0]!, box[1]!];
+    mins.fill(Number.POSITIVE_INFINITY);
+    maxs.fill(Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < m; i++) {
+      const o = order[i]!;
+      for (let k = 0; k < d; k++) {
+        const x = xs[o + k]!;
+        if (x < mins[k]!) mins[k] = x;
+        if (x > maxs[k]!) maxs[k] = x;
+      }
+    }
+    const probs: number[] = [];
+    let lo = 0;
+    let hi = m;
+    for (;;) {
+      let range = 0;
+      let widened = 0;
+      let outside = 0;
+      for (let k = 0; k < d; k++) {
+        const r = maxs[k]! - mins[k]!;
+        range += r;
+        const w = Math.max(maxs[k]!, p[k]!) - Math.min(mins[k]!, p[k]!);
+        widened += w;
+        outside += w - r;
+      }
+      if (hi - lo === 1 || range === 0) break;
+      // The cut: a dimension with probability proportional to its range, a value uniform in it.
+      let r = this.next() * range;
+      let dim = 0;
+      while (dim < d - 1 && r >= maxs[dim]! - mins[dim]!) { r -= maxs[dim]! - mins[dim]!; dim++; }
+      const cut = Math.min(mins[dim]! + r, maxs[dim]!);
+      // Partition [lo, hi): points at or below the cut first, each side's box as it goes.
+      const [lmin, lmax, rmin, rmax] = [box[2]!, box[3]!, box[4]!, box[5]!];
+      lmin.fill(Number.POSITIVE_INFINITY); lmax.fill(Number.NEGATIVE_INFINITY);
+      rmin.fill(Number.POSITIVE_INFINITY); rmax.fill(Number.NEGATIVE_INFINITY);
+      let i = lo;
+      let j = hi - 1;
+      while (i <= j) {
+        const o = order[i]!;
+        const left = xs[o + dim]! <= cut;
+        const bmin = left ? lmin : rmin;
+        const bmax = left ? lmax : rmax;
+        for (let k = 0; k < d; k++) {
+          const x = xs[o + k]!;
+          if (x < bmin[k]!) bmin[k] = x;
+          if (x > bmax[k]!) bmax[k] = x;
+        }
+        if (left) i++;
+        else { order[i] = order[j]!; order[j] = o; j--; }
+      }
+      // A cut at the box's maximum (rounding) leaves one side empty: no split, draw again.
+      if (i === lo || i === hi) continue;
+      probs.push(widened > 0 ? outside / widened : 0);
+      const goLeft = p[dim]! <= cut;
+      if (goLeft) hi = i;
+      else lo = i;
+      // The side followed becomes the box; the old box arrays take its place as scratch.
+      const [nmin, nmax] = goLeft ? [lmin, lmax] : [rmin, rmax];
+      box[goLeft ? 2 : 4] = mins;
+      box[goLeft ? 3 : 5] = maxs;
+      box[0] = mins = nmin;
+      box[1] = maxs = nmax;
+    }
+    const depth = probs.length;
+    const mass = hi - lo;
+    const leaf = order[lo]!;
+    let same = true;
+    for (let k = 0; k < d && same; k++) same = xs[leaf + k] === p[k];
+    let score = same ? (1 - mass / (2 * m)) / (depth + Math.log2(mass + 1)) : 1 / (depth + 1);
+    for (let k = depth - 1; k >= 0; k--) score = probs[k]! / (k + 1) + (1 - probs[k]!) * score;
+    return score * Math.log2(m + 1);
+  }
+
+  /**
+   * Offers the point to every tree's sample: weight -λ·seq + log(-log u) (λ = 1/timeDecay), kept while
+   * the sample is not full or when lighter than its heaviest point, so newer points are kept more
+   * often and older ones leave first; a point older than timeDecay points leaves in any case.
+   */
+  private add(point: number[]): void {
+    const seq = this.seen++;
+    const cutoff = seq - this.params.timeDecay;
+    const cap = this.params.subSampleSize;
+    let entry: { v: number[]; refs: number } | undefined;
+    this.trees.forEach((t, ti) => {
+      if (this.oldest[ti]! <= cutoff) this.expire(t, ti, cutoff);
+      const w = -this.lambda * seq + Math.log(-Math.log(this.next()));
+      if (t.seqs.length >= cap) {
+        if (w >= t.weights[0]!) return;
+        this.release(t.seqs[0]!);
+        const lastSeq = t.seqs.pop()!;
+        const lastW = t.weights.pop()!;
+        const lastP = t.pts.pop()!;
+        if (t.seqs.length) { t.seqs[0] = lastSeq; t.weights[0] = lastW; t.pts[0] = lastP; siftDown(t, 0); }
+      }
+      if (!entry) this.points.set(seq, (entry = { v: point, refs: 0 }));
+      entry.refs++;
+      t.seqs.push(seq);
+      t.weights.push(w);
+      t.pts.push(entry.v);
+      siftUp(t, t.seqs.length - 1);
+      if (seq < this.oldest[ti]!) this.oldest[ti] = seq;
+    });
+  }
+
+  private expire(t: Tree, ti: number, cutoff: number): void {
+    const keep: number[] = [];
+    for (let i = 0; i < t.seqs.length; i++) {
+      if (t.seqs[i]! <= cutoff) this.release(t.seqs[i]!);
+      else keep.push(i);
+    }
+    t.seqs = keep.map((i) => t.seqs[i]!);
+    t.weights = keep.map((i) => t.weights[i]!);
+    t.pts = keep.map((i) => t.pts[i]!);
+    for (let i = (t.seqs.length >> 1) - 1; i >= 0; i--) siftDown(t, i);
+    this.oldest[ti] = t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY);
+  }
+
+  private release(seq: number): void {
+    const p = this.points.get(seq)!;
+    if (--p.refs === 0) this.points.delete(seq);
+  }
+}
+
+const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
+
+function swap(t: Tree, a: number, b: number): void {
+  const s = t.seqs[a]!; t.seqs[a] = t.seqs[b]!; t.seqs[b] = s;
+  const w = t.weights[a]!; t.weights[a] = t.weights[b]!; t.weights[b] = w;
+  const p = t.pts[a]!; t.pts[a] = t.pts[b]!; t.pts[b] = p;
+}
+
+function siftUp(t: Tree, i: number): void {
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (t.weights[parent]! >= t.weights[i]!) return;
+    swap(t, i, parent);
+    i = parent;
+  }
+}
+
+function siftDown(t: Tree, i: number): void {
+  const n = t.seqs.length;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let top = i;
+    if (l < n && t.weights[l]! > t.weights[top]!) top = l;
+    if (r < n && t.weights[r]! > t.weights[top]!) top = r;
+    if (top === i) return;
+    swap(t, i, top);
+    i = top;
+  }
+}
+
+const NUMERIC = new Set<Base>(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DOUBLE', 'REAL', 'DECIMAL']);
+
+/** The most numeric columns KDA's reference allows the function's input. */
+export const MAX_NUMERIC_COLUMNS = 30;
+
+/** A forest between a pump's cursor rows (`source`) and the rows with ANOMALY_SCORE appended (`target`). */
+export class ForestStage {
+  /** Where the numeric columns are in a cursor row: the model's dimensions. */
+  readonly numeric: number[];
+  forest: RandomCutForest;
+
+  constructor(readonly pump: string, readonly source: string, readonly target: string, readonly params: ForestParams, columns: { name: string; type: SqlType }[]) {
+    this.numeric = columns.map((c, i) => (NUMERIC.has(c.type.base) ? i : -1)).filter((i) => i >= 0);
+    this.forest = new RandomCutForest(params, seedOf(pump));
+  }
+
+  /**
+   * Each row's values with its score appended, in the rows' order (one at a time: a row is scored
+   * against the rows before it). A row with a null or non-finite numeric value is scored 0 and
+   * left out of the model (a point needs every coordinate).
+   */
+  score(rows: { v: Value[] }[]): Value[][] {
+    const out: Value[][] = new Array(rows.length);
+    const n = this.numeric;
+    for (let r = 0; r < rows.length; r++) {
+      const v = rows[r]!.v;
+      const point: number[] = new Array(n.length);
+      let ok = true;
+      for (let k = 0; k < n.length; k++) {
+        const x = v[n[k]!];
+        if (typeof x !== 'number' || !Number.isFinite(x)) { ok = false; break; }
+        point[k] = x;
+      }
+      out[r] = [...v, ok ? this.forest.scoreAndAdd(point) : 0];
+    }
+    return out;
+  }
+
+  state(): ForestState {
+    return this.forest.state();
+  }
+
+  restore(state: ForestState): void {
+    this.forest = new RandomCutForest(this.params, seedOf(this.pump), state);
+  }
+}
+
+/** A seed from the pump's name (FNV-1a), so two forests of an application draw differently but every run alike. */
+function seedOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** A stream column type for a column of DuckDB's type (DESCRIBE's column_type); undefined when a stream cannot hold it. */
+export function streamTypeOf(duckType: string): SqlType | undefined {
+  const t = duckType.toUpperCase();
+  const base: Base | undefined =
+    t.startsWith('DECIMAL') ? 'DOUBLE'
+      : t === 'FLOAT' ? 'REAL'
+        : ['HUGEINT', 'UBIGINT', 'UINTEGER'].includes(t) ? 'BIGINT'
+          : t === 'USMALLINT' ? 'INTEGER'
+            : t === 'UTINYINT' ? 'SMALLINT'
+              : t.startsWith('TIMESTAMP') ? 'TIMESTAMP'
+                : t === 'BLOB' ? 'VARBINARY'
+                  : (['VARCHAR', 'BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DOUBLE', 'DATE'] as Base[]).find((b) => b === t);
+  return base ? parseSqlType(base) : undefined;
+}
