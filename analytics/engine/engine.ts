@@ -262,14 +262,15 @@ export class Engine {
       if (name.startsWith('__')) continue;
       const t = streamTypeOf(type);
       if (!t) return fail(`RANDOM_CUT_FOREST: the cursor's column ${name} is of type ${type}, which a stream cannot hold`, cursor.pos);
-      if (name.toUpperCase() === 'ANOMALY_SCORE') return fail('RANDOM_CUT_FOREST: the cursor already has a column ANOMALY_SCORE, which the function adds', cursor.pos);
+      const added = ForestStage.added(!!split.explain).find((c) => c.name === name.toUpperCase());
+      if (added) return fail(`RANDOM_CUT_FOREST: the cursor already has a column ${added.name}, which the function adds`, cursor.pos);
       columns.push({ name, type: t });
     }
-    const stage = new ForestStage(split.outer.name, split.inStream, split.outStream, split.params, columns);
+    const stage = new ForestStage(split.outer.name, split.inStream, split.outStream, split.params, columns, split.explain);
     if (stage.numeric.length === 0) fail('RANDOM_CUT_FOREST needs a numeric column (DOUBLE, INTEGER, FLOAT, TINYINT, SMALLINT, REAL or BIGINT) in the cursor', cursor.pos);
     if (stage.numeric.length > MAX_NUMERIC_COLUMNS) fail(`RANDOM_CUT_FOREST takes at most ${MAX_NUMERIC_COLUMNS} numeric columns; the cursor has ${stage.numeric.length}`, cursor.pos);
     streams.set(split.inStream, columns);
-    streams.set(split.outStream, [...columns, { name: 'ANOMALY_SCORE', type: parseSqlType('DOUBLE') }]);
+    streams.set(split.outStream, [...columns, ...ForestStage.added(!!split.explain)]);
     return stage;
   }
 

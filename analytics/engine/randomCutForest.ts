@@ -95,19 +95,32 @@ export class RandomCutForest {
    * model. 0 while the model learns (the first subSampleSize points, and until a shingle is full).
    */
   scoreAndAdd(values: number[]): number {
+    return this.scoreAndAddExplained(values, false).score;
+  }
+
+  /**
+   * scoreAndAdd() with the score's attribution to each dimension of the point (the shingle's when
+   * shingling: dimension k·values.length + j is value j of the k-th oldest record), split into the
+   * part from cuts above the point's value (high) and below it (low); high and low over all
+   * dimensions sum to the score. Zeros while learning.
+   */
+  scoreAndAddExplained(values: number[], explain = true): { score: number; high?: Float64Array; low?: Float64Array } {
     const s = this.params.shingleSize;
+    const dims = values.length * s;
+    const attr = explain ? new Float64Array(2 * dims) : undefined;
+    const split = (score: number) => ({ score, high: attr?.subarray(0, dims), low: attr?.subarray(dims) });
     if (this.recent.length < s - 1) {
       this.recent.push(values);
-      return 0;
+      return split(0);
     }
     const point = s === 1 ? values : [...this.recent.flat(), ...values];
     if (s > 1) {
       this.recent.push(values);
       this.recent.shift();
     }
-    const score = this.seen < this.params.subSampleSize ? 0 : this.score(point);
+    const score = this.seen < this.params.subSampleSize ? 0 : this.score(point, attr);
     this.add(point);
-    return score;
+    return split(score);
   }
 
   state(): ForestState {
@@ -141,14 +154,16 @@ export class RandomCutForest {
     return (out + 0.5) / 4294967296;
   }
 
-  private score(point: number[]): number {
+  /** The trees' mean score; with `attr` (high then low, 2 × dimensions) their mean attribution too. */
+  private score(point: number[], attr?: Float64Array): number {
     let sum = 0;
     let n = 0;
     for (const t of this.trees) {
       if (t.seqs.length === 0) continue;
-      sum += this.scoreTree(t, point);
+      sum += this.scoreTree(t, point, attr);
       n++;
     }
+    if (attr && n) for (let k = 0; k < attr.length; k++) attr[k]! /= n;
     return n ? sum / n : 0;
   }
 
@@ -157,7 +172,7 @@ export class RandomCutForest {
    * leaf; on the way back up each node mixes in the chance that a cut of its box widened by the point
    * would have separated the point there (the point would then sit at that depth).
    */
-  private scoreTree(t: Tree, p: number[]): number {
+  private scoreTree(t: Tree, p: number[], attr?: Float64Array): number {
     const m = t.seqs.length;
     const d = p.length;
     // The sample's coordinates in one flat array, and the points' order, partitioned in place cut by cut.
@@ -184,6 +199,9 @@ export class RandomCutForest {
       }
     }
     const probs: number[] = [];
+    // Explaining: per node on the path (and the leaf), each dimension's gap above and below the box, and the widened box's size.
+    const gaps: number[] = [];
+    const wides: number[] = [];
     let lo = 0;
     let hi = m;
     for (;;) {
@@ -196,6 +214,13 @@ export class RandomCutForest {
         const w = Math.max(maxs[k]!, p[k]!) - Math.min(mins[k]!, p[k]!);
         widened += w;
         outside += w - r;
+      }
+      if (attr) {
+        // A cut that failed to split is drawn again at the same node: its entries are replaced.
+        gaps.length = probs.length * 2 * d;
+        wides.length = probs.length;
+        for (let k = 0; k < d; k++) gaps.push(Math.max(p[k]! - maxs[k]!, 0), Math.max(mins[k]! - p[k]!, 0));
+        wides.push(widened);
       }
       if (hi - lo === 1 || range === 0) break;
       // The cut: a dimension with probability proportional to its range, a value uniform in it.
@@ -241,8 +266,41 @@ export class RandomCutForest {
     let same = true;
     for (let k = 0; k < d && same; k++) same = xs[leaf + k] === p[k];
     let score = same ? (1 - mass / (2 * m)) / (depth + Math.log2(mass + 1)) : 1 / (depth + 1);
+    if (attr) this.attribute(attr, score, same, d, depth, probs, gaps, wides, Math.log2(m + 1));
     for (let k = depth - 1; k >= 0; k--) score = probs[k]! / (k + 1) + (1 - probs[k]!) * score;
     return score * Math.log2(m + 1);
+  }
+
+  /**
+   * The tree's score split over the dimensions, as AWS's attribution visitor does: at the leaf by
+   * each dimension's share of the gap between the point and the leaf (evenly when the point is the
+   * leaf's), then at each node up the path the share of the chance of being cut off there that
+   * comes from the dimension's gap above (high) or below (low) the node's box.
+   */
+  private attribute(attr: Float64Array, leafScore: number, same: boolean, d: number, depth: number, probs: number[], gaps: number[], wides: number[], norm: number): void {
+    const high = new Float64Array(d);
+    const low = new Float64Array(d);
+    const leafWide = wides[depth]!;
+    for (let k = 0; k < d; k++) {
+      if (same || leafWide <= 0) high[k] = low[k] = leafScore / (2 * d);
+      else {
+        high[k] = (leafScore * gaps[2 * (depth * d + k)]!) / leafWide;
+        low[k] = (leafScore * gaps[2 * (depth * d + k) + 1]!) / leafWide;
+      }
+    }
+    for (let n = depth - 1; n >= 0; n--) {
+      const prob = probs[n]!;
+      if (prob <= 0) continue;
+      const unseen = 1 / (n + 1);
+      for (let k = 0; k < d; k++) {
+        high[k] = (gaps[2 * (n * d + k)]! / wides[n]!) * unseen + (1 - prob) * high[k]!;
+        low[k] = (gaps[2 * (n * d + k) + 1]! / wides[n]!) * unseen + (1 - prob) * low[k]!;
+      }
+    }
+    for (let k = 0; k < d; k++) {
+      attr[k]! += high[k]! * norm;
+      attr[d + k]! += low[k]! * norm;
+    }
   }
 
   /**
@@ -331,15 +389,28 @@ const NUMERIC = new Set<Base>(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DOUB
 /** The most numeric columns KDA's reference allows the function's input. */
 export const MAX_NUMERIC_COLUMNS = 30;
 
-/** A forest between a pump's cursor rows (`source`) and the rows with ANOMALY_SCORE appended (`target`). */
+/**
+ * A forest between a pump's cursor rows (`source`) and the rows with ANOMALY_SCORE (and, explaining,
+ * ANOMALY_EXPLANATION) appended (`target`).
+ */
 export class ForestStage {
   /** Where the numeric columns are in a cursor row: the model's dimensions. */
   readonly numeric: number[];
+  private readonly names: string[];
   forest: RandomCutForest;
 
-  constructor(readonly pump: string, readonly source: string, readonly target: string, readonly params: ForestParams, columns: { name: string; type: SqlType }[]) {
+  constructor(
+    readonly pump: string, readonly source: string, readonly target: string, readonly params: ForestParams,
+    columns: { name: string; type: SqlType }[], readonly explain?: { directionality: boolean },
+  ) {
     this.numeric = columns.map((c, i) => (NUMERIC.has(c.type.base) ? i : -1)).filter((i) => i >= 0);
+    this.names = this.numeric.map((i) => columns[i]!.name);
     this.forest = new RandomCutForest(params, seedOf(pump));
+  }
+
+  /** The columns the forest appends to a cursor row. */
+  static added(explain: boolean): { name: string; type: SqlType }[] {
+    return [{ name: 'ANOMALY_SCORE', type: parseSqlType('DOUBLE') }, ...(explain ? [{ name: 'ANOMALY_EXPLANATION', type: parseSqlType('VARCHAR(20480)') }] : [])];
   }
 
   /**
@@ -359,9 +430,32 @@ export class ForestStage {
         if (typeof x !== 'number' || !Number.isFinite(x)) { ok = false; break; }
         point[k] = x;
       }
-      out[r] = [...v, ok ? this.forest.scoreAndAdd(point) : 0];
+      if (!this.explain) out[r] = [...v, ok ? this.forest.scoreAndAdd(point) : 0];
+      else {
+        const e = ok ? this.forest.scoreAndAddExplained(point) : { score: 0 };
+        out[r] = [...v, e.score, this.explanation(e.high, e.low)];
+      }
     }
     return out;
+  }
+
+  /**
+   * ANOMALY_EXPLANATION: per numeric column (its dimensions summed over the shingle) the attribution
+   * score, and with directionality HIGH or LOW (which side of the recent data the value lies on,
+   * LOW while learning) and the strength of that direction (|high − low|), as KDA writes it.
+   */
+  private explanation(high: Float64Array | undefined, low: Float64Array | undefined): string {
+    const n = this.names.length;
+    const out: Record<string, Record<string, string>> = {};
+    this.names.forEach((name, j) => {
+      let h = 0;
+      let l = 0;
+      for (let k = j; high && low && k < high.length; k += n) { h += high[k]!; l += low[k]!; }
+      out[name] = this.explain!.directionality
+        ? { DIRECTION: h > l ? 'HIGH' : 'LOW', STRENGTH: Math.abs(h - l).toFixed(4), ATTRIBUTION_SCORE: (h + l).toFixed(4) }
+        : { ATTRIBUTION_SCORE: (h + l).toFixed(4) };
+    });
+    return JSON.stringify(out);
   }
 
   state(): ForestState {

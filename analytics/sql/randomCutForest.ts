@@ -21,6 +21,8 @@ export interface ForestSplit {
   inStream: string;
   outStream: string;
   params: ForestParams;
+  /** RANDOM_CUT_FOREST_WITH_EXPLANATION: ANOMALY_EXPLANATION too, with each column's direction when asked. */
+  explain?: { directionality: boolean };
 }
 
 /** Where the pump's FROM names a forest function: the TABLE keyword's index and the function token; undefined when it does not. */
@@ -41,9 +43,6 @@ export function splitForestPump(stmt: PumpStmt, index: number): ForestSplit | un
   const call = forestCall(stmt);
   if (!call) return undefined;
   const { tableAt, fn } = call;
-  if (fn.upper !== 'RANDOM_CUT_FOREST') {
-    throw new SqlError(`${fn.upper} (ANOMALY_EXPLANATION) is not supported; RANDOM_CUT_FOREST gives ANOMALY_SCORE`, fn.pos);
-  }
   const tokens = stmt.select;
   const sig = (i: number) => skip(tokens, i);
   const open = sig(tableAt + 1);
@@ -61,7 +60,7 @@ export function splitForestPump(stmt: PumpStmt, index: number): ForestSplit | un
   const cclose = closing(tokens, copen);
   const inner = tokens.slice(copen + 1, cclose - 1);
   if (!isWord(inner[skip(inner, 0)], 'SELECT')) throw new SqlError('CURSOR needs SELECT STREAM … FROM <stream>', tokens[copen]!.pos);
-  const params = forestParams(tokens, sig(cclose), argsClose - 1, fn);
+  const { params, directionality } = forestParams(tokens, sig(cclose), argsClose - 1, fn);
   const inStream = `__RCF_${index}_IN`;
   const outStream = `__RCF_${index}_OUT`;
   const table = tokens[tableAt]!;
@@ -72,6 +71,7 @@ export function splitForestPump(stmt: PumpStmt, index: number): ForestSplit | un
     inStream,
     outStream,
     params,
+    ...(fn.upper === 'RANDOM_CUT_FOREST_WITH_EXPLANATION' ? { explain: { directionality } } : {}),
   };
 }
 
@@ -80,15 +80,29 @@ const RANGES: [keyof ForestParams, number, number][] = [
   ['numberOfTrees', 1, 1000], ['subSampleSize', 10, 1000], ['timeDecay', 1, 2147483647], ['shingleSize', 1, 30],
 ];
 
-/** `, n [, n …]` from `i` (after the cursor) to `end` (the call's ')'): the optional parameters, in order. */
-function forestParams(tokens: Token[], i: number, end: number, fn: Token): ForestParams {
+/**
+ * `, n [, n …]` from `i` (after the cursor) to `end` (the call's ')'): the optional parameters, in
+ * order; RANDOM_CUT_FOREST_WITH_EXPLANATION's last one is withDirectionality, TRUE or FALSE.
+ */
+function forestParams(tokens: Token[], i: number, end: number, fn: Token): { params: ForestParams; directionality: boolean } {
   const params = { ...FOREST_DEFAULTS };
+  const explain = fn.upper === 'RANDOM_CUT_FOREST_WITH_EXPLANATION';
+  const names = [...RANGES.map((r) => r[0]), ...(explain ? ['withDirectionality'] : [])];
+  let directionality = false;
   let k = 0;
   while (i < end) {
     if (!isPunct(tokens[i], ',')) throw new SqlError(`expected ',' but found '${tokens[i]?.text}'`, tokens[i]?.pos ?? fn.pos);
     i = skip(tokens, i + 1);
+    if (explain && k === RANGES.length) {
+      const t = tokens[i];
+      if (!isWord(t, 'TRUE', 'FALSE')) throw new SqlError(`${fn.upper}: withDirectionality is TRUE or FALSE, not '${t?.text ?? ''}'`, t?.pos ?? fn.pos);
+      directionality = t!.upper === 'TRUE';
+      k++;
+      i = skip(tokens, i + 1);
+      continue;
+    }
     const range = RANGES[k++];
-    if (!range) throw new SqlError(`${fn.upper} takes at most ${RANGES.length} parameters after the cursor (${RANGES.map((r) => r[0]).join(', ')})`, tokens[i]?.pos ?? fn.pos);
+    if (!range) throw new SqlError(`${fn.upper} takes at most ${names.length} parameters after the cursor (${names.join(', ')})`, tokens[i]?.pos ?? fn.pos);
     const [name, min, max] = range;
     const neg = isPunct(tokens[i], '-');
     const at = neg ? skip(tokens, i + 1) : i;
@@ -103,5 +117,5 @@ function forestParams(tokens: Token[], i: number, end: number, fn: Token): Fores
   if (params.subSampleSize >= params.timeDecay) {
     throw new SqlError(`${fn.upper}: subSampleSize (${params.subSampleSize}) must be less than timeDecay (${params.timeDecay})`, fn.pos);
   }
-  return params;
+  return { params, directionality };
 }

@@ -188,13 +188,15 @@ SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "${SRC}
     }
   });
 
-  test('bad uses are SQL errors: no numeric column, a column named ANOMALY_SCORE, WITH_EXPLANATION', async () => {
+  test('bad uses are SQL errors: no numeric column, a column the function adds, a bad withDirectionality', async () => {
     const fails = async (code: string) => Engine.compile({ code, inputs: [INPUT] }).then(() => undefined, (e: unknown) => e as Error);
     expect((await fails(app('', 'SELECT STREAM "TEXT", 1, ANOMALY_SCORE', `SELECT STREAM "TEXT" FROM "${SRC}"`)))?.message).toMatch(/needs a numeric column/);
     expect((await fails(app('', 'SELECT STREAM "TEXT", "VALUE", ANOMALY_SCORE', `SELECT STREAM "TEXT", "VALUE", 1.0 AS ANOMALY_SCORE FROM "${SRC}"`)))?.message).toMatch(/already has a column ANOMALY_SCORE/);
-    const explain = await fails(AWS_EXAMPLE.replace('RANDOM_CUT_FOREST(', 'RANDOM_CUT_FOREST_WITH_EXPLANATION('));
-    expect(explain).toBeInstanceOf(ApplicationSqlError);
-    expect(explain?.message).toMatch(/RANDOM_CUT_FOREST_WITH_EXPLANATION \(ANOMALY_EXPLANATION\) is not supported/);
+    const explain = (params: string) => fails(app(params).replace('RANDOM_CUT_FOREST(', 'RANDOM_CUT_FOREST_WITH_EXPLANATION('));
+    expect((await explain(', 100, 256, 100000, 1, 5'))?.message).toMatch(/withDirectionality is TRUE or FALSE, not '5'/);
+    expect((await explain(', 100, 256, 100000, 1, true, 1'))?.message).toMatch(/takes at most 5 parameters .*withDirectionality/);
+    expect((await explain(', 100, 256, 100000, 31'))?.message).toMatch(/shingleSize must be an integer from 1 to 30/);
+    expect((await fails(app('', 'SELECT STREAM "TEXT", "VALUE", ANOMALY_SCORE', `SELECT STREAM "TEXT", "VALUE", 'x' AS ANOMALY_EXPLANATION FROM "${SRC}"`).replace('RANDOM_CUT_FOREST(', 'RANDOM_CUT_FOREST_WITH_EXPLANATION(')))?.message).toMatch(/already has a column ANOMALY_EXPLANATION/);
     expect((await fails(app('', undefined, `SELECT STREAM * FROM "NOPE"`)))?.message).toMatch(/stream NOPE does not exist/);
   });
 
@@ -207,5 +209,63 @@ SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "${SRC}
     expect(replicasSplitShards(def)).toBe(false);
     expect(scaleOutMode(def)).toBe('one active replica (pump STREAM_PUMP: RANDOM_CUT_FOREST keeps one model of the whole stream)');
     expect(passThroughPlan(def)).toEqual({ passThrough: false, reason: 'pump STREAM_PUMP: RANDOM_CUT_FOREST keeps one model of the whole stream (state across records)' });
+  });
+
+  describe('RANDOM_CUT_FOREST_WITH_EXPLANATION', () => {
+    // The SQL reference's stock ticker example, as written there.
+    const STOCKS = { name: SRC, columns: [{ name: 'TICKER_SYMBOL', sqlType: 'VARCHAR(4)' }, { name: 'SECTOR', sqlType: 'VARCHAR(16)' }, { name: 'CHANGE', sqlType: 'REAL' }, { name: 'PRICE', sqlType: 'REAL' }] };
+    const example = (fn: string, params: string) => `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (anomaly REAL, ANOMALY_EXPLANATION VARCHAR(20480));
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT "ANOMALY_SCORE", "ANOMALY_EXPLANATION" FROM TABLE (${fn}(CURSOR(SELECT STREAM * FROM "SOURCE_SQL_STREAM_001"), ${params})) WHERE ANOMALY_SCORE > 0`;
+    /** CHANGE around 0, PRICE around 100; at 500 a CHANGE far above, at 700 a PRICE far below. */
+    function stocks(n: number): Value[][] {
+      const r = rng(13);
+      const g = () => Math.sqrt(-2 * Math.log(r())) * Math.cos(2 * Math.PI * r());
+      return Array.from({ length: n }, (_, i) => ['AMZN', 'TECH', i === 500 ? 40 : Math.fround(2 * g()), i === 700 ? 40 : Math.fround(100 + 3 * g())]);
+    }
+    async function run(code: string, rows: Value[][]): Promise<Row[]> {
+      const e = await Engine.compile({ code, inputs: [STOCKS] });
+      try {
+        await e.push(SRC, rows.map((v, i) => ({ t: 1_700_000_000_000 + i, v })));
+        return e.drain().get('DESTINATION_SQL_STREAM') ?? [];
+      } finally {
+        e.close();
+      }
+    }
+    type Explained = Record<string, { DIRECTION?: string; STRENGTH?: string; ATTRIBUTION_SCORE: string }>;
+
+    test("the reference's example: attributions sum to the score, the outlying column carries it, in its direction", async () => {
+      const rows = stocks(800);
+      const out = await run(example('RANDOM_CUT_FOREST_WITH_EXPLANATION', '100, 256, 100000, 1, true'), rows);
+      // WHERE ANOMALY_SCORE > 0 drops the learning phase.
+      expect(out).toHaveLength(800 - 256);
+      for (const r of out) {
+        const x = JSON.parse(r.v[1] as string) as Explained;
+        expect(Object.keys(x)).toEqual(['CHANGE', 'PRICE']);
+        const sum = Number(x.CHANGE!.ATTRIBUTION_SCORE) + Number(x.PRICE!.ATTRIBUTION_SCORE);
+        expect(Math.abs(sum - (r.v[0] as number))).toBeLessThan(2e-4);
+        for (const c of Object.values(x)) expect(Number(c.STRENGTH)).toBeLessThanOrEqual(Number(c.ATTRIBUTION_SCORE) + 1e-4);
+      }
+      const at = (i: number) => ({ score: out[i - 256]!.v[0] as number, x: JSON.parse(out[i - 256]!.v[1] as string) as Explained });
+      const high = at(500);
+      expect(Number(high.x.CHANGE!.ATTRIBUTION_SCORE)).toBeGreaterThan(5 * Number(high.x.PRICE!.ATTRIBUTION_SCORE));
+      expect(high.x.CHANGE!.DIRECTION).toBe('HIGH');
+      const low = at(700);
+      expect(Number(low.x.PRICE!.ATTRIBUTION_SCORE)).toBeGreaterThan(5 * Number(low.x.CHANGE!.ATTRIBUTION_SCORE));
+      expect(low.x.PRICE!.DIRECTION).toBe('LOW');
+      const normal = out.filter((_, k) => k + 256 !== 500 && k + 256 !== 700).map((r) => r.v[0] as number);
+      expect(Math.min(high.score, low.score)).toBeGreaterThan(1.5 * quantile(normal, 0.99));
+    });
+
+    test('the same scores as RANDOM_CUT_FOREST; without directionality only attribution scores; zeros while learning', async () => {
+      const rows = stocks(400);
+      const explained = await run(example('RANDOM_CUT_FOREST_WITH_EXPLANATION', '30, 64, 1000, 2, false').replace(' WHERE ANOMALY_SCORE > 0', ''), rows);
+      const plain = await run(example('RANDOM_CUT_FOREST', '30, 64, 1000, 2').replace('"ANOMALY_SCORE", "ANOMALY_EXPLANATION"', `"ANOMALY_SCORE", 'none'`).replace(' WHERE ANOMALY_SCORE > 0', ''), rows);
+      expect(explained.map((r) => r.v[0])).toEqual(plain.map((r) => r.v[0]));
+      const first = JSON.parse(explained[0]!.v[1] as string) as Explained;
+      expect(first).toEqual({ CHANGE: { ATTRIBUTION_SCORE: '0.0000' }, PRICE: { ATTRIBUTION_SCORE: '0.0000' } });
+      const learning = await run(example('RANDOM_CUT_FOREST_WITH_EXPLANATION', '30, 64, 1000, 1, TRUE').replace(' WHERE ANOMALY_SCORE > 0', ''), rows.slice(0, 10));
+      expect(JSON.parse(learning[3]!.v[1] as string)).toEqual({ CHANGE: { DIRECTION: 'LOW', STRENGTH: '0.0000', ATTRIBUTION_SCORE: '0.0000' }, PRICE: { DIRECTION: 'LOW', STRENGTH: '0.0000', ATTRIBUTION_SCORE: '0.0000' } });
+    });
   });
 });
