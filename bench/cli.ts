@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   producer: async () => ({ run: (await import('./producer.js')).runProducer }),
   read: async () => ({ run: (await import('./read.js')).runRead }),
   scale: async () => ({ run: (await import('./scale.js')).runScale }),
+  rcf: async () => ({ run: (await import('./randomCutForest.js')).runRandomCutForest }),
 };
 
 async function main(argv: string[]): Promise<void> {
