@@ -20,8 +20,11 @@ import { parseSqlType, type Base, type SqlType, type Value } from './types.js';
 /** A tree's sample: a max-heap on weight (the point evicted next at the root), points named by sequence number. */
 interface Sample { seqs: number[]; weights: number[] }
 
-/** A sample with its points' values at hand (the same arrays the forest's point table holds; not in the state). */
-interface Tree extends Sample { pts: number[][] }
+/**
+ * A sample with its points' values at hand (the same arrays the forest's point table holds) and,
+ * for one-dimensional points, the values sorted; neither is in the state (both follow from it).
+ */
+interface Tree extends Sample { pts: number[][]; sorted?: number[] }
 
 export interface ForestState {
   /** xoshiro128** state. */
@@ -88,6 +91,7 @@ export class RandomCutForest {
       this.trees = Array.from({ length: params.numberOfTrees }, () => ({ seqs: [], weights: [], pts: [] }));
     }
     this.oldest = this.trees.map((t) => t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY));
+    for (const t of this.trees) if (t.pts[0]?.length === 1) t.sorted = t.pts.map((v) => v[0]!).sort((a, b) => a - b);
   }
 
   /**
@@ -175,6 +179,7 @@ export class RandomCutForest {
   private scoreTree(t: Tree, p: number[], attr?: Float64Array): number {
     const m = t.seqs.length;
     const d = p.length;
+    if (t.sorted) return this.scoreTree1(t.sorted, p[0]!, attr);
     // The sample's coordinates in one flat array, and the points' order, partitioned in place cut by cut.
     if (this.order.length < m) this.order = new Int32Array(m);
     if (this.xs.length < m * d) this.xs = new Float64Array(m * d);
@@ -260,11 +265,56 @@ export class RandomCutForest {
       box[0] = mins = nmin;
       box[1] = maxs = nmax;
     }
-    const depth = probs.length;
-    const mass = hi - lo;
     const leaf = order[lo]!;
     let same = true;
     for (let k = 0; k < d && same; k++) same = xs[leaf + k] === p[k];
+    return this.finish(m, hi - lo, same, d, probs, gaps, wides, attr);
+  }
+
+  /**
+   * scoreTree() for one-dimensional points over the sample's sorted values: a node's points are a
+   * range of them, its box their first and last, a cut's side a binary search. The same draws, cuts
+   * and result as the general walk, without a pass over the node's points at every level.
+   */
+  private scoreTree1(sorted: number[], p: number, attr?: Float64Array): number {
+    const m = sorted.length;
+    const probs: number[] = [];
+    const gaps: number[] = [];
+    const wides: number[] = [];
+    let lo = 0;
+    let hi = m;
+    for (;;) {
+      const min = sorted[lo]!;
+      const max = sorted[hi - 1]!;
+      const range = max - min;
+      const widened = Math.max(max, p) - Math.min(min, p);
+      if (attr) {
+        gaps.length = probs.length * 2;
+        wides.length = probs.length;
+        gaps.push(Math.max(p - max, 0), Math.max(min - p, 0));
+        wides.push(widened);
+      }
+      if (hi - lo === 1 || range === 0) break;
+      const cut = Math.min(min + this.next() * range, max);
+      // The first point above the cut.
+      let a = lo;
+      let b = hi;
+      while (a < b) {
+        const mid = (a + b) >> 1;
+        if (sorted[mid]! <= cut) a = mid + 1;
+        else b = mid;
+      }
+      if (a === lo || a === hi) continue;
+      probs.push(widened > 0 ? (widened - range) / widened : 0);
+      if (p <= cut) hi = a;
+      else lo = a;
+    }
+    return this.finish(m, hi - lo, sorted[lo] === p, 1, probs, gaps, wides, attr);
+  }
+
+  /** The tree's score from the path's separation chances and its leaf (mass, whether it is the point), normalised. */
+  private finish(m: number, mass: number, same: boolean, d: number, probs: number[], gaps: number[], wides: number[], attr?: Float64Array): number {
+    const depth = probs.length;
     let score = same ? (1 - mass / (2 * m)) / (depth + Math.log2(mass + 1)) : 1 / (depth + 1);
     if (attr) this.attribute(attr, score, same, d, depth, probs, gaps, wides, Math.log2(m + 1));
     for (let k = depth - 1; k >= 0; k--) score = probs[k]! / (k + 1) + (1 - probs[k]!) * score;
@@ -319,6 +369,7 @@ export class RandomCutForest {
       if (t.seqs.length >= cap) {
         if (w >= t.weights[0]!) return;
         this.release(t.seqs[0]!);
+        if (t.sorted) t.sorted.splice(lowerBound(t.sorted, t.pts[0]![0]!), 1);
         const lastSeq = t.seqs.pop()!;
         const lastW = t.weights.pop()!;
         const lastP = t.pts.pop()!;
@@ -330,6 +381,10 @@ export class RandomCutForest {
       t.weights.push(w);
       t.pts.push(entry.v);
       siftUp(t, t.seqs.length - 1);
+      if (point.length === 1) {
+        t.sorted ??= [];
+        t.sorted.splice(lowerBound(t.sorted, point[0]!), 0, point[0]!);
+      }
       if (seq < this.oldest[ti]!) this.oldest[ti] = seq;
     });
   }
@@ -343,6 +398,7 @@ export class RandomCutForest {
     t.seqs = keep.map((i) => t.seqs[i]!);
     t.weights = keep.map((i) => t.weights[i]!);
     t.pts = keep.map((i) => t.pts[i]!);
+    if (t.sorted) t.sorted = t.pts.map((v) => v[0]!).sort((a, b) => a - b);
     for (let i = (t.seqs.length >> 1) - 1; i >= 0; i--) siftDown(t, i);
     this.oldest[ti] = t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY);
   }
@@ -351,6 +407,18 @@ export class RandomCutForest {
     const p = this.points.get(seq)!;
     if (--p.refs === 0) this.points.delete(seq);
   }
+}
+
+/** The first index of `xs` (ascending) whose value is not below `x`. */
+function lowerBound(xs: number[], x: number): number {
+  let a = 0;
+  let b = xs.length;
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    if (xs[mid]! < x) a = mid + 1;
+    else b = mid;
+  }
+  return a;
 }
 
 const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;

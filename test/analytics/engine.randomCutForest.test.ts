@@ -97,6 +97,15 @@ describe('RANDOM_CUT_FOREST', () => {
     expect(new Set(whole.slice(64)).size).toBeGreaterThan(100);
   });
 
+  test('one numeric column (sorted-sample walk) scores exactly as the general walk does with a constant second column', async () => {
+    const rows = heartRates(600, [350, 500], 21);
+    const code = (cursor: string) => app(', 40, 64, 300, 1', 'SELECT STREAM "TEXT", "VALUE", ANOMALY_SCORE', cursor);
+    const one = (await scores(code(`SELECT STREAM "TEXT", "VALUE" FROM "${SRC}"`), rows)).map((r) => r.v[2]);
+    const two = (await scores(code(`SELECT STREAM "TEXT", "VALUE", CAST(7 AS DOUBLE) AS C FROM "${SRC}"`), rows)).map((r) => r.v[2]);
+    expect(one).toEqual(two);
+    expect(new Set(one.slice(64)).size).toBeGreaterThan(100);
+  });
+
   test('the checkpointed model is bounded: sample points per tree, none older than timeDecay', async () => {
     const e = await Engine.compile({ code: app(', 10, 32, 200, 1'), inputs: [INPUT] });
     try {
