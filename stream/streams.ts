@@ -97,6 +97,9 @@ export function newShards(count: number, nowMs: number, firstIndex = 0): ShardRe
   }));
 }
 
+/** JetStream's own default duplicate window: how long a shard stream remembers the message ids it stored. */
+export const EMIT_DUPLICATE_WINDOW_MS = 120_000;
+
 export function shardStreamConfig(rec: StreamRecord, shardIndex: number): Partial<StreamConfig> {
   return {
     name: jsStreamName(rec.uid, shardIndex),
@@ -108,8 +111,11 @@ export function shardStreamConfig(rec: StreamRecord, shardIndex: number): Partia
     num_replicas: rec.replicas,
     // Reads are direct gets: any replica may answer.
     allow_direct: true,
-    // Producers retry through Kinesis semantics, not JetStream de-duplication.
-    duplicate_window: nanos(Math.min(1000, retentionMs(rec))),
+    // Producers retry through Kinesis semantics, not JetStream de-duplication: the write path sends
+    // no message ids, so the window costs ingest nothing. Analytics emits do carry ids
+    // (analytics/worker/emitter.ts): a worker paused past its lease that publishes a message its
+    // successor already wrote has it dropped here, if it resumes within the window.
+    duplicate_window: nanos(Math.min(EMIT_DUPLICATE_WINDOW_MS, retentionMs(rec))),
   };
 }
 
@@ -118,7 +124,7 @@ export async function ensureShardStream(store: Store, rec: StreamRecord, shardIn
   const cfg = shardStreamConfig(rec, shardIndex);
   try {
     const info = await store.jsm.streams.info(cfg.name!);
-    if (info.config.max_age !== cfg.max_age) {
+    if (info.config.max_age !== cfg.max_age || info.config.duplicate_window !== cfg.duplicate_window) {
       await store.jsm.streams.update(cfg.name!, { ...info.config, max_age: cfg.max_age, duplicate_window: cfg.duplicate_window });
     }
   } catch (e) {

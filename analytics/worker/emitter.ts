@@ -4,8 +4,9 @@
 // emit are put into the checkpoint BEFORE they are published, with each output
 // shard's tip at that moment; after a crash the worker scans each shard from
 // that tip for the ids already stored and publishes only the missing ones. (The
-// shard streams' JetStream duplicate window is 1 s — too short to cover a
-// restart — so the ids are also checked by this scan, not by JetStream alone.)
+// shard streams' JetStream duplicate window is 2 min — it drops a late publish
+// by a worker paused past its lease, but not every restart is that quick — so
+// the ids are also checked by this scan, not by JetStream alone.)
 //
 // Encrypted outputs (StartStreamEncryption, DataStream spec.encryption, or a
 // Direct PUT delivery stream's server-side encryption, which is its backing
