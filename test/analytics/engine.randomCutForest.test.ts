@@ -164,6 +164,38 @@ SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "${SRC}
     for (const r of out) expect(r.v[2] as number).toBeGreaterThan(2);
   });
 
+  test.each([
+    ['a cursor that aggregates per second', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (CLICKCOUNT BIGINT, ANOMALY_SCORE DOUBLE);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM COUNT(*) AS CLICKCOUNT FROM "${SRC}" GROUP BY STEP("${SRC}".ROWTIME BY INTERVAL '1' SECOND)), 100, 12, 100000, 1));`],
+    ['an in-application stream filled by a windowed pump', `CREATE OR REPLACE STREAM "CLICKSTREAM" (CLICKCOUNT BIGINT);
+CREATE OR REPLACE PUMP "CLICKPUMP" AS INSERT INTO "CLICKSTREAM" SELECT STREAM COUNT(*) FROM "${SRC}" GROUP BY FLOOR("${SRC}".ROWTIME TO SECOND);
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (CLICKCOUNT BIGINT, ANOMALY_SCORE DOUBLE);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
+SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM CLICKCOUNT FROM "CLICKSTREAM"), 100, 12, 100000, 1));`],
+  ])('over windows: %s; the burst second scores highest', async (_, code) => {
+    const e = await Engine.compile({ code, inputs: [INPUT] });
+    const out: Row[] = [];
+    try {
+      const t0 = 1_700_000_000_000;
+      // 40 seconds of 18–22 clicks a second, 90 in second 30.
+      for (let sec = 0; sec < 40; sec++) {
+        const n = sec === 30 ? 90 : 18 + ((sec * 7) % 5);
+        await e.push(SRC, Array.from({ length: n }, (_, i) => ({ t: t0 + sec * 1000 + Math.floor((i * 1000) / n), v: ['c', 1] })));
+        await e.advance(t0 + (sec + 1) * 1000);
+        out.push(...(e.drain().get('DESTINATION_SQL_STREAM') ?? []));
+      }
+    } finally {
+      e.close();
+    }
+    expect(out.map((r) => r.v[0])).toEqual(Array.from({ length: 40 }, (_, sec) => (sec === 30 ? 90 : 18 + ((sec * 7) % 5))));
+    expect(out.slice(0, 12).every((r) => r.v[1] === 0)).toBe(true);
+    const best = out.reduce((b, r, i) => ((r.v[1] as number) > (out[b]!.v[1] as number) ? i : b), 0);
+    expect(best).toBe(30);
+    // Each window's row keeps the window's end as its ROWTIME.
+    expect(out[30]!.t).toBe(1_700_000_000_000 + 31_000);
+  });
+
   const bad: [string, RegExp][] = [
     [', 0', /numberOfTrees must be an integer from 1 to 1000, not '0'/],
     [', 1001', /numberOfTrees must be an integer from 1 to 1000/],
