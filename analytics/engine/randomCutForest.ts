@@ -51,9 +51,9 @@ export class RandomCutForest {
   private xs = new Float64Array(0);
   private box: Float64Array[] = [];
 
-  /** Six scratch arrays of d numbers: the current box and the two sides' boxes of a cut. */
+  /** Four scratch arrays of d numbers: the current box and the box of the side a cut leaves the point on. */
   private boxes(d: number): Float64Array[] {
-    if (this.box[0]?.length !== d) this.box = Array.from({ length: 6 }, () => new Float64Array(d));
+    if (this.box[0]?.length !== d) this.box = Array.from({ length: 4 }, () => new Float64Array(d));
     return this.box;
   }
   private readonly lambda: number;
@@ -233,21 +233,23 @@ export class RandomCutForest {
       let dim = 0;
       while (dim < d - 1 && r >= maxs[dim]! - mins[dim]!) { r -= maxs[dim]! - mins[dim]!; dim++; }
       const cut = Math.min(mins[dim]! + r, maxs[dim]!);
-      // Partition [lo, hi): points at or below the cut first, each side's box as it goes.
-      const [lmin, lmax, rmin, rmax] = [box[2]!, box[3]!, box[4]!, box[5]!];
-      lmin.fill(Number.POSITIVE_INFINITY); lmax.fill(Number.NEGATIVE_INFINITY);
-      rmin.fill(Number.POSITIVE_INFINITY); rmax.fill(Number.NEGATIVE_INFINITY);
+      // Partition [lo, hi): points at or below the cut first, and the box of the side the point follows as it goes.
+      const goLeft = p[dim]! <= cut;
+      const nmin = box[2]!;
+      const nmax = box[3]!;
+      nmin.fill(Number.POSITIVE_INFINITY);
+      nmax.fill(Number.NEGATIVE_INFINITY);
       let i = lo;
       let j = hi - 1;
       while (i <= j) {
         const o = order[i]!;
         const left = xs[o + dim]! <= cut;
-        const bmin = left ? lmin : rmin;
-        const bmax = left ? lmax : rmax;
-        for (let k = 0; k < d; k++) {
-          const x = xs[o + k]!;
-          if (x < bmin[k]!) bmin[k] = x;
-          if (x > bmax[k]!) bmax[k] = x;
+        if (left === goLeft) {
+          for (let k = 0; k < d; k++) {
+            const x = xs[o + k]!;
+            if (x < nmin[k]!) nmin[k] = x;
+            if (x > nmax[k]!) nmax[k] = x;
+          }
         }
         if (left) i++;
         else { order[i] = order[j]!; order[j] = o; j--; }
@@ -255,13 +257,11 @@ export class RandomCutForest {
       // A cut at the box's maximum (rounding) leaves one side empty: no split, draw again.
       if (i === lo || i === hi) continue;
       probs.push(widened > 0 ? outside / widened : 0);
-      const goLeft = p[dim]! <= cut;
       if (goLeft) hi = i;
       else lo = i;
-      // The side followed becomes the box; the old box arrays take its place as scratch.
-      const [nmin, nmax] = goLeft ? [lmin, lmax] : [rmin, rmax];
-      box[goLeft ? 2 : 4] = mins;
-      box[goLeft ? 3 : 5] = maxs;
+      // The side followed becomes the box; the old box's arrays become the scratch.
+      box[2] = mins;
+      box[3] = maxs;
       box[0] = mins = nmin;
       box[1] = maxs = nmax;
     }
