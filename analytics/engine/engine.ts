@@ -260,6 +260,8 @@ export class Engine {
     const columns: StreamColumn[] = [];
     for (const [name, type] of described.rows as [string, string][]) {
       if (name.startsWith('__')) continue;
+      // The cursor's rows keep their ROWTIME; a column of that name would clash with it in the hidden streams.
+      if (name.toUpperCase() === 'ROWTIME') return fail('RANDOM_CUT_FOREST: the cursor selects ROWTIME; leave it out (its rows keep their ROWTIME) or name it otherwise', cursor.pos);
       const t = streamTypeOf(type);
       if (!t) return fail(`RANDOM_CUT_FOREST: the cursor's column ${name} is of type ${type}, which a stream cannot hold`, cursor.pos);
       const added = ForestStage.added(!!split.explain).find((c) => c.name === name.toUpperCase());

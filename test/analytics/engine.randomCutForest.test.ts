@@ -164,6 +164,17 @@ SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "${SRC}
     for (const r of out) expect(r.v[2] as number).toBeGreaterThan(2);
   });
 
+  test('a cursor that selects ROWTIME is refused (its rows keep their ROWTIME); under another name it passes through', async () => {
+    const err = await Engine.compile({ code: app('', undefined, `SELECT STREAM ROWTIME, "TEXT", "VALUE" FROM "${SRC}"`), inputs: [INPUT] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationSqlError);
+    expect((err as Error).message).toMatch(/the cursor selects ROWTIME/);
+    const rows = heartRates(80, [], 4);
+    const code = app(', 10, 16', 'SELECT STREAM "TEXT", "VALUE", ANOMALY_SCORE', `SELECT STREAM "TEXT", "VALUE", ROWTIME AS T FROM "${SRC}"`);
+    const out = await scores(code, rows);
+    expect(out.map((r) => r.t)).toEqual(rows.map((_, i) => 1_700_000_000_000 + i * 10));
+    expect(out.map((r) => r.v.slice(0, 2))).toEqual(rows);
+  });
+
   test.each([
     ['a cursor that aggregates per second', `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (CLICKCOUNT BIGINT, ANOMALY_SCORE DOUBLE);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "DESTINATION_SQL_STREAM"
