@@ -24,7 +24,12 @@ interface Sample { seqs: number[]; weights: number[] }
  * A sample with its points' values at hand (the same arrays the forest's point table holds) and,
  * for one-dimensional points, the values sorted; neither is in the state (both follow from it).
  */
-interface Tree extends Sample { pts: number[][]; sorted?: number[] }
+interface Tree extends Sample {
+  pts: number[][];
+  sorted?: number[];
+  /** The general walk's view of the sample, rebuilt after the sample changes (rare once it is full). */
+  walk?: { xs: Float64Array; order: Int32Array; min: Float64Array; max: Float64Array; stale: boolean };
+}
 
 export interface ForestState {
   /** xoshiro128** state. */
@@ -47,8 +52,6 @@ export class RandomCutForest {
   /** Per tree: the lowest sequence number it may hold (a bound: points older than timeDecay go first). */
   private oldest: number[];
   /** Scratch for scoreTree. */
-  private order = new Int32Array(0);
-  private xs = new Float64Array(0);
   private box: Float64Array[] = [];
 
   /** Four scratch arrays of d numbers: the current box and the box of the side a cut leaves the point on. */
@@ -180,29 +183,14 @@ export class RandomCutForest {
     const m = t.seqs.length;
     const d = p.length;
     if (t.sorted) return this.scoreTree1(t.sorted, p[0]!, attr);
-    // The sample's coordinates in one flat array, and the points' order, partitioned in place cut by cut.
-    if (this.order.length < m) this.order = new Int32Array(m);
-    if (this.xs.length < m * d) this.xs = new Float64Array(m * d);
-    const order = this.order;
-    const xs = this.xs;
-    for (let i = 0; i < m; i++) {
-      order[i] = i * d;
-      const v = t.pts[i]!;
-      for (let k = 0; k < d; k++) xs[i * d + k] = v[k]!;
-    }
-    // The box of the points in [lo, hi): computed once, then kept from the partition of each cut.
+    // The sample's coordinates in one flat array, the points' order (any order: the walk partitions it in
+    // place cut by cut, and only which points are on a side matters) and the sample's box.
+    const w = t.walk && !t.walk.stale ? t.walk : (t.walk = walkOf(t, d, t.walk));
+    const { xs, order } = w;
     const box = this.boxes(d);
     let [mins, maxs] = [box[0]!, box[1]!];
-    mins.fill(Number.POSITIVE_INFINITY);
-    maxs.fill(Number.NEGATIVE_INFINITY);
-    for (let i = 0; i < m; i++) {
-      const o = order[i]!;
-      for (let k = 0; k < d; k++) {
-        const x = xs[o + k]!;
-        if (x < mins[k]!) mins[k] = x;
-        if (x > maxs[k]!) maxs[k] = x;
-      }
-    }
+    mins.set(w.min);
+    maxs.set(w.max);
     const probs: number[] = [];
     // Explaining: per node on the path (and the leaf), each dimension's gap above and below the box, and the widened box's size.
     const gaps: number[] = [];
@@ -380,6 +368,7 @@ export class RandomCutForest {
       t.seqs.push(seq);
       t.weights.push(w);
       t.pts.push(entry.v);
+      if (t.walk) t.walk.stale = true;
       siftUp(t, t.seqs.length - 1);
       if (point.length === 1) {
         t.sorted ??= [];
@@ -398,6 +387,7 @@ export class RandomCutForest {
     t.seqs = keep.map((i) => t.seqs[i]!);
     t.weights = keep.map((i) => t.weights[i]!);
     t.pts = keep.map((i) => t.pts[i]!);
+    if (t.walk) t.walk.stale = true;
     if (t.sorted) t.sorted = t.pts.map((v) => v[0]!).sort((a, b) => a - b);
     for (let i = (t.seqs.length >> 1) - 1; i >= 0; i--) siftDown(t, i);
     this.oldest[ti] = t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY);
@@ -407,6 +397,27 @@ export class RandomCutForest {
     const p = this.points.get(seq)!;
     if (--p.refs === 0) this.points.delete(seq);
   }
+}
+
+/** A tree's sample laid out for the general walk (in `old`'s arrays when they fit). */
+function walkOf(t: Tree, d: number, old?: Tree['walk']): NonNullable<Tree['walk']> {
+  const m = t.pts.length;
+  const fits = old !== undefined && old.order.length === m && old.min.length === d;
+  const xs = fits ? old.xs : new Float64Array(m * d);
+  const order = fits ? old.order : new Int32Array(m);
+  const min = (fits ? old.min : new Float64Array(d)).fill(Number.POSITIVE_INFINITY);
+  const max = (fits ? old.max : new Float64Array(d)).fill(Number.NEGATIVE_INFINITY);
+  for (let i = 0; i < m; i++) {
+    order[i] = i * d;
+    const v = t.pts[i]!;
+    for (let k = 0; k < d; k++) {
+      const x = v[k]!;
+      xs[i * d + k] = x;
+      if (x < min[k]!) min[k] = x;
+      if (x > max[k]!) max[k] = x;
+    }
+  }
+  return { xs, order, min, max, stale: false };
 }
 
 /** The first index of `xs` (ascending) whose value is not below `x`. */
