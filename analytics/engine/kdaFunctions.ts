@@ -31,6 +31,31 @@ export const KDA_MACROS: string[] = [
      WHEN occ = 0 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS}, 'g')
      WHEN occ = 1 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS})
      ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
+  // MONOTONIC(x): x itself, of its type. KDA reads it as the user's promise that x never changes
+  // direction, so a GROUP BY may close groups on x; here windows close on ROWTIME (pump.ts), so it only evaluates x.
+  'CREATE OR REPLACE MACRO MONOTONIC(x) AS x',
+  // EXP_AVG's fast path (sql/kdaAggregates.ts): a row's weight within its chunk of c ms (t epoch ms, h the
+  // half-life in ms), counted only in the sum for its chunk number mod k (m); NULL for a NULL value.
+  // (DOUBLE throughout: the application's DuckDB divides integers as integers.)
+  `CREATE OR REPLACE MACRO kda_exp_avg_weight(t, x, m, k, c, h) AS CASE
+     WHEN x IS NOT NULL AND CAST(floor(CAST(t AS DOUBLE) / c) AS BIGINT) % k = m
+     THEN pow(2, (CAST(t AS DOUBLE) - floor(CAST(t AS DOUBLE) / c) * c) / CAST(h AS DOUBLE)) END`,
+  // … and the current row's (time tc) average from the k sums: residue m is the chunk cm among the
+  // current one and the k-1 before it; its sums scale by 2^((cm·c - tc) / h), taken relative to the
+  // newest chunk that has a value: its factor is 1, so only values over ~1000 half-lives older than it
+  // (weighing under 2^-1000 of it) can underflow to nothing.
+  `CREATE OR REPLACE MACRO kda_exp_avg_chunks(tc, nums, dens, k, c, h) AS list_transform(
+     [list_filter(list_transform(range(k), lambda m: {
+        'e': (CAST((CAST(floor(CAST(tc AS DOUBLE) / c) AS BIGINT) - ((CAST(floor(CAST(tc AS DOUBLE) / c) AS BIGINT) - m) % k + k) % k) * c - tc AS DOUBLE)) / CAST(h AS DOUBLE),
+        'n': nums[m + 1], 'd': dens[m + 1]}), lambda p: p.d > 0)], lambda ps:
+     list_transform([list_max(list_transform(ps, lambda p: p.e))], lambda top:
+       list_sum(list_transform(ps, lambda p: p.n * pow(2, p.e - top))) / list_sum(list_transform(ps, lambda p: p.d * pow(2, p.e - top))))[1])[1]`,
+  // EXP_AVG as sql/kdaAggregates.ts rewrites it over other frames: l is the frame's (t: epoch ms, v: DOUBLE) pairs, h the
+  // half-life in ms. Weights 2^((t - newest) / h) over the non-null values, relative to the newest so the
+  // largest weight is 1 (no overflow however far the epoch); NULL when no value is non-null.
+  `CREATE OR REPLACE MACRO kda_exp_avg(l, h) AS list_transform([list_filter(l, lambda e: e.v IS NOT NULL)], lambda nn:
+     list_transform([list_max(list_transform(nn, lambda e: e.t))], lambda ref:
+       list_sum(list_transform(nn, lambda e: e.v * pow(2, CAST(e.t - ref AS DOUBLE) / h))) / list_sum(list_transform(nn, lambda e: pow(2, CAST(e.t - ref AS DOUBLE) / h))))[1])[1]`,
   // TIMESTAMP_TO_CHAR / DATE_TO_CHAR with a pattern that is not a literal (pump.ts renames the call).
   javaFormatMacro('kda_ts_to_char'),
   // CHAR_TO_TIMESTAMP / CHAR_TO_DATE / CHAR_TO_TIME with a pattern that is not a literal.

@@ -5,4 +5,6 @@ export const AGGREGATES = new Set([
   'ARRAY_AGG', 'LIST', 'FIRST', 'LAST', 'ANY_VALUE', 'ARBITRARY', 'ARG_MAX', 'ARG_MIN', 'MAX_BY', 'MIN_BY', 'BOOL_AND', 'BOOL_OR',
   'BIT_AND', 'BIT_OR', 'BIT_XOR', 'PRODUCT', 'FSUM', 'KAHAN_SUM', 'HISTOGRAM', 'ENTROPY', 'KURTOSIS', 'SKEWNESS', 'CORR',
   'COVAR_POP', 'COVAR_SAMP', 'REGR_SLOPE', 'APPROX_QUANTILE', 'RESERVOIR_QUANTILE', 'GEOMEAN', 'AVG_DISTINCT',
+  // KDA's (sql/kdaAggregates.ts): they read the window's rows in order, so they are stateful too.
+  'FIRST_VALUE', 'LAST_VALUE', 'EXP_AVG',
 ]);

@@ -72,6 +72,16 @@ export type PartialTypes = Record<string, Record<string, string>>;
 /** An input stream of the application: its name and (for the general form) columns. */
 export interface DecomposeInput { name: string; columns?: { name: string; sqlType: string }[] }
 
+/**
+ * Aggregates that follow the window's row order (ROWTIME, then arrival on the one engine that saw the
+ * rows): partial rows from several shards have no such common order at equal ROWTIMEs, so these stay
+ * on one active replica, which gives the single-engine answer.
+ */
+const ORDERED: Record<string, string> = {
+  FIRST_VALUE: 'FIRST_VALUE follows the rows\' arrival order within a ROWTIME, which partial rows from several shards do not share',
+  LAST_VALUE: 'LAST_VALUE follows the rows\' arrival order within a ROWTIME, which partial rows from several shards do not share',
+};
+
 const SIMPLE: Record<string, ItemKind> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max', AVG: 'avg' };
 
 const text = (ts: Token[]) => ts.map((t) => t.text).join('');
@@ -298,7 +308,8 @@ function general(s: PumpStmt, plan: PumpPlan, sourceColumns: { name: string; sql
         partialSel.push(`COUNT(${argText}) AS "${a}"`, `AVG(${x}) AS "${a}M"`, `VAR_POP(${x}) * COUNT(${argText}) AS "${a}Q"`);
         partialCols.push({ name: a, sqlType: 'BIGINT' }, { name: `${a}M`, sqlType: 'DOUBLE' }, { name: `${a}Q`, sqlType: 'DOUBLE' });
         replace.set(k, { end: close, text: VARIANCE[fn](mergedMoments(a)) });
-      } else return `'${fn}' is not one of COUNT, SUM, MIN, MAX, AVG, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, COUNT(DISTINCT …), APPROX_COUNT_DISTINCT`;
+      } else if (ORDERED[fn]) return ORDERED[fn];
+      else return `'${fn}' is not one of COUNT, SUM, MIN, MAX, AVG, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, COUNT(DISTINCT …), APPROX_COUNT_DISTINCT`;
       k = close - 1;
     }
     return undefined;

@@ -5,6 +5,7 @@
 //   WINDOWED BY STAGGER (PARTITION BY … RANGE INTERVAL …)           → stagger
 //   FROM TABLE(TUMBLE|HOP|CUMULATE|SESSION(TABLE s, DESCRIPTOR(c), …)) → window table function
 //   FROM TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(SELECT …), 'col', k, seconds)) → tumbling, top k per window
+//   FROM TABLE(COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT …), 'col', seconds)) → tumbling, distinct count per window
 // DuckDB evaluates every expression; the rewrite only maps the streaming forms
 // onto plain SQL. Each output piece remembers the offset it came from so an
 // error DuckDB reports in the rewritten text points into the user's code.
@@ -12,6 +13,7 @@ import { SqlError, depths, isPunct, isWord, nameOf, stringValue, type Token } fr
 import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
+import { rewriteKdaAggregates } from './kdaAggregates.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -186,8 +188,9 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   const first = tokens[i];
   let topK: { alias: string } | undefined;
   let subquery = false;
-  if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(') && isWord(tokens[sig(sig(i + 1) + 1)], 'TOP_K_ITEMS_TUMBLING')) {
-    const t = topKItems(tokens, rw, i, fromEnd, workTable);
+  if (isWord(first, 'TABLE') && isPunct(tokens[sig(i + 1)], '(') && isWord(tokens[sig(sig(i + 1) + 1)], 'TOP_K_ITEMS_TUMBLING', 'COUNT_DISTINCT_ITEMS_TUMBLING')) {
+    const topKCall = isWord(tokens[sig(sig(i + 1) + 1)], 'TOP_K_ITEMS_TUMBLING');
+    const t = topKCall ? topKItems(tokens, rw, i, fromEnd, workTable) : countDistinctItems(tokens, rw, i, fromEnd, workTable);
     ({ source, sourcePos, alias } = t);
     window = { type: 'tumbling', sizeMs: t.sizeMs };
     topK = { alias };
@@ -369,6 +372,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
     }
   }
 
+  rewriteKdaAggregates(tokens, rw, A, interval);
+
   // Tumbling: GROUP BY holds STEP/FLOOR of ROWTIME.
   const groupAt = top('GROUP');
   const staggerAt = top('WINDOWED');
@@ -393,6 +398,10 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
       }
       if (window.type !== 'none') throw new SqlError('only one window per pump', t.pos);
       window = { type: 'tumbling', sizeMs: size };
+    }
+    if (window.type === 'none' && tokens.slice(groupAt, end).some((x) => isWord(x, 'MONOTONIC'))) {
+      // KDA would close a group whenever MONOTONIC(x) changes; groups here close on ROWTIME windows only.
+      throw new SqlError('GROUP BY MONOTONIC(…) is supported only together with a ROWTIME window (STEP(ROWTIME BY INTERVAL …) or FLOOR(ROWTIME TO …)): groups that close when a declared-monotonic value changes are not', tokens[groupAt]!.pos);
     }
     if (window.type === 'none') {
       throw new SqlError('GROUP BY on a stream needs a window: STEP(ROWTIME BY INTERVAL …), FLOOR(ROWTIME TO …), WINDOWED BY STAGGER or a window table function', tokens[groupAt]!.pos);
@@ -505,13 +514,11 @@ const TOPK_WID = '__TK_WID';
 const TOPK_WEND = '__TK_WEND';
 
 /**
- * `TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM … FROM s …), 'column', k, windowSeconds)) [[AS] alias]`
- * at index `at` (the TABLE keyword). KDA approximates the k most frequent values of the column per
- * tumbling window; here they are exact (a valid answer of the approximation): the cursor's query
- * over the work table, counted per window and value, ranked by count (ties by value), k kept. The
- * rows are ITEM (the value) and ITEM_COUNT, with the window's end as ROWTIME (which `*` leaves out).
+ * `TABLE(<fn>(CURSOR(SELECT STREAM … FROM s …), …))` at index `at` (the TABLE keyword): the cursor's
+ * query reads the work table (its stream is the pump's source) and passes the window's id and end on
+ * as __TK_WID and __TK_WEND. Returns where the arguments after the cursor start, for the caller to read.
  */
-function topKItems(tokens: Token[], rw: Rewriter, at: number, fromEnd: number, workTable: string) {
+function cursorCall(tokens: Token[], rw: Rewriter, at: number, workTable: string) {
   const sig = (i: number) => skip(tokens, i);
   const open = sig(at + 1);
   const close = closing(tokens, open);
@@ -545,30 +552,71 @@ function topKItems(tokens: Token[], rw: Rewriter, at: number, fromEnd: number, w
   rw.splice(srcAt, srcAt + 1, innerAlias ? quote(workTable) : `${quote(workTable)} AS ${quote(source)}`);
   const IA = quote(innerAlias ?? source);
   rw.insertBefore(innerFrom, `, ${IA}."__WID" AS ${quote(TOPK_WID)}, ${IA}."__WEND" AS ${quote(TOPK_WEND)} `);
-  // 'column', k, windowSeconds
   let j = sig(cclose);
-  const expectComma = () => { if (!isPunct(tokens[j], ',')) throw new SqlError(`expected ',' but found '${tokens[j]?.text ?? 'end'}'`, tokens[j]?.pos ?? fn.pos); j = sig(j + 1); };
-  expectComma();
-  const colTok = tokens[j];
-  if (colTok?.kind !== 'string') throw new SqlError(`${fn.upper}'s column name is a string in single quotes, e.g. 'column1'`, colTok?.pos ?? fn.pos);
-  j = sig(j + 1);
-  expectComma();
-  const kTok = tokens[j];
+  const next = () => tokens[j];
+  const advance = () => { j = sig(j + 1); };
+  const expectComma = () => { if (!isPunct(tokens[j], ',')) throw new SqlError(`expected ',' but found '${tokens[j]?.text ?? 'end'}'`, tokens[j]?.pos ?? fn.pos); advance(); };
+  /** 'column': the quoted column name. */
+  const column = () => {
+    expectComma();
+    const colTok = next();
+    if (colTok?.kind !== 'string') throw new SqlError(`${fn.upper}'s column name is a string in single quotes, e.g. 'column1'`, colTok?.pos ?? fn.pos);
+    advance();
+    return quote(stringValue(colTok));
+  };
+  /** The window size: whole seconds from 1 to 3600. */
+  const seconds = () => {
+    expectComma();
+    const wTok = next();
+    const n = Number(wTok?.text);
+    if (wTok?.kind !== 'number' || !Number.isInteger(n) || n < 1 || n > 3600) throw new SqlError(`${fn.upper}: the window size is whole seconds from 1 to 3600`, wTok?.pos ?? fn.pos);
+    advance();
+    return n;
+  };
+  const end = (usage: string) => { if (!isPunct(tokens[j], ')') || sig(j + 1) !== close - 1) throw new SqlError(`${fn.upper} takes ${usage}`, tokens[j]?.pos ?? fn.pos); };
+  return { fn, close, copen, cclose, source, sourcePos: src.pos, next, advance, expectComma, column, seconds, end };
+}
+
+/**
+ * `TABLE(TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM … FROM s …), 'column', k, windowSeconds)) [[AS] alias]`
+ * at index `at` (the TABLE keyword). KDA approximates the k most frequent values of the column per
+ * tumbling window; here they are exact (a valid answer of the approximation): the cursor's query
+ * over the work table, counted per window and value, ranked by count (ties by value), k kept. The
+ * rows are ITEM (the value) and ITEM_COUNT, with the window's end as ROWTIME (which `*` leaves out).
+ */
+function topKItems(tokens: Token[], rw: Rewriter, at: number, fromEnd: number, workTable: string) {
+  const c = cursorCall(tokens, rw, at, workTable);
+  const col = c.column();
+  c.expectComma();
+  const kTok = c.next();
   const k = Number(kTok?.text);
-  if (kTok?.kind !== 'number' || !Number.isInteger(k) || k < 1 || k > 100_000) throw new SqlError(`${fn.upper}: K must be an integer from 1 to 100000`, kTok?.pos ?? fn.pos);
-  j = sig(j + 1);
-  expectComma();
-  const wTok = tokens[j];
-  const seconds = Number(wTok?.text);
-  if (wTok?.kind !== 'number' || !Number.isInteger(seconds) || seconds < 1 || seconds > 3600) throw new SqlError(`${fn.upper}: the window size is whole seconds from 1 to 3600`, wTok?.pos ?? fn.pos);
-  j = sig(j + 1);
-  if (!isPunct(tokens[j], ')') || sig(j + 1) !== close - 1) throw new SqlError(`${fn.upper} takes (CURSOR(…), 'column', K, windowSize)`, tokens[j]?.pos ?? fn.pos);
-  const col = quote(stringValue(colTok));
-  const given = aliasAt(tokens, sig(close), fromEnd).alias;
+  if (kTok?.kind !== 'number' || !Number.isInteger(k) || k < 1 || k > 100_000) throw new SqlError(`${c.fn.upper}: K must be an integer from 1 to 100000`, kTok?.pos ?? c.fn.pos);
+  c.advance();
+  const seconds = c.seconds();
+  c.end("(CURSOR(…), 'column', K, windowSize)");
+  const given = aliasAt(tokens, skip(tokens, c.close), fromEnd).alias;
   const alias = given ?? 'TOP_K_ITEMS';
-  rw.splice(at, copen + 1, `(SELECT max(${quote(TOPK_WEND)}) AS ${quote(TOPK_WEND)}, max(${quote(TOPK_WEND)}) AS "ROWTIME", ${col} AS "ITEM", count(*) AS "ITEM_COUNT" FROM (`);
-  rw.splice(cclose - 1, close, `) AS "__TK_IN" GROUP BY ${quote(TOPK_WID)}, ${col} QUALIFY row_number() OVER (PARTITION BY ${quote(TOPK_WID)} ORDER BY count(*) DESC, ${col}) <= ${k})${given ? '' : ` AS ${quote(alias)}`}`);
-  return { source, sourcePos: src.pos, alias, sizeMs: seconds * 1000 };
+  rw.splice(at, c.copen + 1, `(SELECT max(${quote(TOPK_WEND)}) AS ${quote(TOPK_WEND)}, max(${quote(TOPK_WEND)}) AS "ROWTIME", ${col} AS "ITEM", count(*) AS "ITEM_COUNT" FROM (`);
+  rw.splice(c.cclose - 1, c.close, `) AS "__TK_IN" GROUP BY ${quote(TOPK_WID)}, ${col} QUALIFY row_number() OVER (PARTITION BY ${quote(TOPK_WID)} ORDER BY count(*) DESC, ${col}) <= ${k})${given ? '' : ` AS ${quote(alias)}`}`);
+  return { source: c.source, sourcePos: c.sourcePos, alias, sizeMs: seconds * 1000 };
+}
+
+/**
+ * `TABLE(COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM … FROM s …), 'column', windowSeconds)) [[AS] alias]`:
+ * one row per tumbling window that has rows, NUMBER_OF_DISTINCT_ITEMS (BIGINT) the number of distinct
+ * non-null values of the column, with the window's end as ROWTIME. KDA counts exactly up to 10,000
+ * items and estimates (HyperLogLog) above; here the count is always exact, within KDA's error.
+ */
+function countDistinctItems(tokens: Token[], rw: Rewriter, at: number, fromEnd: number, workTable: string) {
+  const c = cursorCall(tokens, rw, at, workTable);
+  const col = c.column();
+  const seconds = c.seconds();
+  c.end("(CURSOR(…), 'column', windowSize)");
+  const given = aliasAt(tokens, skip(tokens, c.close), fromEnd).alias;
+  const alias = given ?? 'COUNT_DISTINCT_ITEMS';
+  rw.splice(at, c.copen + 1, `(SELECT max(${quote(TOPK_WEND)}) AS ${quote(TOPK_WEND)}, max(${quote(TOPK_WEND)}) AS "ROWTIME", CAST(count(DISTINCT ${col}) AS BIGINT) AS "NUMBER_OF_DISTINCT_ITEMS" FROM (`);
+  rw.splice(c.cclose - 1, c.close, `) AS "__TK_IN" GROUP BY ${quote(TOPK_WID)})${given ? '' : ` AS ${quote(alias)}`}`);
+  return { source: c.source, sourcePos: c.sourcePos, alias, sizeMs: seconds * 1000 };
 }
 
 /** `[AS] alias` at significant index `i` (before `end`). */
