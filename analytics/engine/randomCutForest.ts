@@ -9,22 +9,24 @@
 // scored, rather than a tree kept and updated node by node: a random cut tree
 // over a set is a fixed distribution (the paper's insert/delete keep a tree
 // distributed as one drawn over its current set), so a fresh draw scores with
-// the same distribution, and the whole state is the samples plus the random
-// generator's four words. That is what a checkpoint holds (plain JSON, at
-// most trees × sample size points), and a restored forest continues with
-// exactly the scores an uninterrupted one gives.
+// the same distribution, and the whole state is the samples (each tree's
+// points by sequence number, each point's values once) plus the random
+// generator's four words. A point's sampling weight is a hash of its tree and
+// sequence number, so it is recomputed rather than stored. That is what a
+// checkpoint holds (plain JSON, at most trees × sample size points), and a
+// restored forest continues with exactly the scores an uninterrupted one gives.
 
 import type { ForestParams } from '../sql/randomCutForest.js';
 import { parseSqlType, type Base, type SqlType, type Value } from './types.js';
 
-/** A tree's sample: a max-heap on weight (the point evicted next at the root), points named by sequence number. */
-interface Sample { seqs: number[]; weights: number[] }
-
 /**
- * A sample with its points' values at hand (the same arrays the forest's point table holds) and,
- * for one-dimensional points, the values sorted; neither is in the state (both follow from it).
+ * A tree's sample: a max-heap on weight (the point evicted next at the root), points named by
+ * sequence number, with their values at hand (the same arrays the forest's point table holds) and,
+ * for one-dimensional points, the values sorted. Only `seqs` is in the state; the rest follows from it.
  */
-interface Tree extends Sample {
+interface Tree {
+  seqs: number[];
+  weights: number[];
   pts: number[][];
   sorted?: number[];
   /** The general walk's view of the sample, rebuilt after the sample changes (rare once it is full). */
@@ -32,13 +34,16 @@ interface Tree extends Sample {
 }
 
 export interface ForestState {
+  /** What the trees' sampling weights are hashed with. */
+  seed: number;
   /** xoshiro128** state. */
   rng: [number, number, number, number];
   /** Points offered to the model so far (shingles when shingling). */
   seen: number;
   /** The last shingleSize - 1 records' values (oldest first), to make the next shingle. */
   recent: number[][];
-  trees: Sample[];
+  /** Each tree's sample: its points' sequence numbers, in heap order. */
+  trees: number[][];
   /** Every point some tree holds, each once: [seq, values]. */
   points: [number, number[]][];
 }
@@ -60,18 +65,24 @@ export class RandomCutForest {
     return this.box;
   }
   private readonly lambda: number;
+  private readonly seed: number;
+  /** Per tree: the salt of its points' sampling weights. */
+  private readonly salts: number[];
 
   constructor(readonly params: ForestParams, seed = 0x5eed, state?: ForestState) {
     this.lambda = 1 / params.timeDecay;
+    this.seed = (state?.seed ?? seed) >>> 0;
+    this.salts = Array.from({ length: params.numberOfTrees }, (_, i) => fmix32(this.seed ^ Math.imul(i + 1, 0x9e3779b9)));
     if (state) {
+      if (state.trees.length !== params.numberOfTrees) throw new Error(`forest state: ${state.trees.length} trees, the function has ${params.numberOfTrees}`);
       this.rng = Uint32Array.from(state.rng);
       this.seen = state.seen;
       this.recent = state.recent.map((r) => [...r]);
       for (const [seq, v] of state.points) this.points.set(seq, { v: [...v], refs: 0 });
-      this.trees = state.trees.map((t) => ({
-        seqs: [...t.seqs],
-        weights: [...t.weights],
-        pts: t.seqs.map((s) => {
+      this.trees = state.trees.map((seqs, ti) => ({
+        seqs: [...seqs],
+        weights: seqs.map((seq) => this.weight(ti, seq)),
+        pts: seqs.map((s) => {
           const p = this.points.get(s);
           if (!p) throw new Error(`forest state: a tree holds point ${s}, which the state does not have`);
           p.refs++;
@@ -81,7 +92,7 @@ export class RandomCutForest {
     } else {
       this.rng = new Uint32Array(4);
       // splitmix32 spreads the seed over the four words (xoshiro must not start at zero).
-      let x = seed >>> 0;
+      let x = this.seed;
       for (let i = 0; i < 4; i++) {
         x = (x + 0x9e3779b9) >>> 0;
         let z = x;
@@ -132,10 +143,11 @@ export class RandomCutForest {
 
   state(): ForestState {
     return {
+      seed: this.seed,
       rng: [this.rng[0]!, this.rng[1]!, this.rng[2]!, this.rng[3]!],
       seen: this.seen,
       recent: this.recent.map((r) => [...r]),
-      trees: this.trees.map((t) => ({ seqs: [...t.seqs], weights: [...t.weights] })),
+      trees: this.trees.map((t) => [...t.seqs]),
       points: [...this.points].map(([seq, p]) => [seq, [...p.v]]),
     };
   }
@@ -342,9 +354,20 @@ export class RandomCutForest {
   }
 
   /**
-   * Offers the point to every tree's sample: weight -λ·seq + log(-log u) (λ = 1/timeDecay), kept while
-   * the sample is not full or when lighter than its heaviest point, so newer points are kept more
-   * often and older ones leave first; a point older than timeDecay points leaves in any case.
+   * A point's sampling weight in a tree: -λ·seq + log(-log u) (λ = 1/timeDecay), u uniform in (0, 1)
+   * hashed from the tree's salt and the sequence number, so a restored forest recomputes it.
+   */
+  private weight(ti: number, seq: number): number {
+    const lo = seq % 4294967296;
+    const hi = Math.floor(seq / 4294967296);
+    const h = fmix32(fmix32(Math.imul(lo, 0x9e3779b1) ^ this.salts[ti]!) ^ Math.imul(hi + 1, 0x85ebca77));
+    return -this.lambda * seq + Math.log(-Math.log((h + 0.5) / 4294967296));
+  }
+
+  /**
+   * Offers the point to every tree's sample: kept while the sample is not full or when lighter than
+   * its heaviest point, so newer points are kept more often and older ones leave first; a point
+   * older than timeDecay points leaves in any case.
    */
   private add(point: number[]): void {
     const seq = this.seen++;
@@ -353,7 +376,7 @@ export class RandomCutForest {
     let entry: { v: number[]; refs: number } | undefined;
     this.trees.forEach((t, ti) => {
       if (this.oldest[ti]! <= cutoff) this.expire(t, ti, cutoff);
-      const w = -this.lambda * seq + Math.log(-Math.log(this.next()));
+      const w = this.weight(ti, seq);
       if (t.seqs.length >= cap) {
         if (w >= t.weights[0]!) return;
         this.release(t.seqs[0]!);
@@ -430,6 +453,16 @@ function lowerBound(xs: number[], x: number): number {
     else b = mid;
   }
   return a;
+}
+
+/** murmur3's 32-bit finaliser: every input bit moves every output bit. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 const rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
