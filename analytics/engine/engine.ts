@@ -253,6 +253,8 @@ export class Engine {
     await duck.createTable(cursor.workTable, probe.workColumns);
     let described;
     try {
+      // The query alone first: DuckDB's error positions are then in the text the pieces map.
+      await duck.query(cursor.sql);
       described = await duck.query(`DESCRIBE ${cursor.sql}`);
     } catch (e) {
       return fail(cleanDuckMessage((e as Error).message), duckErrorPos((e as Error).message, cursor));

@@ -210,6 +210,40 @@ SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM CLICKCOUNT FRO
     expect(out[30]!.t).toBe(1_700_000_000_000 + 31_000);
   });
 
+  test("errors in the cursor's query or the pump's own point at the user's code", async () => {
+    const at = async (code: string, word: string) => {
+      const err = await Engine.compile({ code, inputs: [INPUT] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationSqlError);
+      const e = err as ApplicationSqlError;
+      expect(code.slice(e.pos, e.pos + word.length)).toBe(word);
+      return e.message;
+    };
+    expect(await at(app('', undefined, `SELECT STREAM "TEXT", "NOPE" FROM "${SRC}"`), '"NOPE"')).toMatch(/NOPE/);
+    expect(await at(app('', 'SELECT STREAM "TEXT", "VALUE", ANOMALY_SCOR'), 'ANOMALY_SCOR')).toMatch(/ANOMALY_SCOR/);
+  });
+
+  test('two forests in one application: each its own model in the snapshot', async () => {
+    const code = `CREATE OR REPLACE STREAM "A" ("VALUE" INTEGER, "ANOMALY_SCORE" DOUBLE);
+CREATE OR REPLACE STREAM "B" ("VALUE" INTEGER, "ANOMALY_SCORE" DOUBLE);
+CREATE OR REPLACE PUMP "PA" AS INSERT INTO "A" SELECT STREAM "VALUE", ANOMALY_SCORE FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM "VALUE" FROM "${SRC}"), 20, 16));
+CREATE OR REPLACE PUMP "PB" AS INSERT INTO "B" SELECT STREAM "VALUE", ANOMALY_SCORE FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM "VALUE" FROM "${SRC}" WHERE "VALUE" > 80), 10, 32));`;
+    const e = await Engine.compile({ code, inputs: [INPUT] });
+    try {
+      const rows = heartRates(200, [], 8);
+      await e.push(SRC, rows.map((v, i) => ({ t: i, v })));
+      const out = e.drain();
+      expect(out.get('A')).toHaveLength(200);
+      expect(out.get('B')).toHaveLength(rows.filter((v) => (v[1] as number) > 80).length);
+      const st = e.snapshot().forests!;
+      expect(Object.keys(st).sort()).toEqual(['PA', 'PB']);
+      expect(st.PA!.trees).toHaveLength(20);
+      expect(st.PB!.trees).toHaveLength(10);
+      expect(st.PB!.seen).toBe(out.get('B')!.length);
+    } finally {
+      e.close();
+    }
+  });
+
   const bad: [string, RegExp][] = [
     [', 0', /numberOfTrees must be an integer from 1 to 1000, not '0'/],
     [', 1001', /numberOfTrees must be an integer from 1 to 1000/],
