@@ -11,7 +11,7 @@ import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './ty
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 import { splitForestPump, type ForestSplit } from '../sql/randomCutForest.js';
-import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type ForestState } from './randomCutForest.js';
+import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './randomCutForest.js';
 
 export interface Row { t: number; seq: number; v: Value[] }
 
@@ -669,7 +669,7 @@ export interface EngineState {
   watermark: number | null;
   pumps: Record<string, RunnerState | SharedRowsState>;
   /** RANDOM_CUT_FOREST models by pump name. */
-  forests?: Record<string, ForestState>;
+  forests?: Record<string, StageState>;
 }
 
 /**

@@ -570,14 +570,23 @@ export class ForestStage {
     return JSON.stringify(out);
   }
 
-  state(): ForestState {
-    return this.forest.state();
+  state(): StageState {
+    return { ...this.forest.state(), params: this.params, columns: this.numeric.length };
   }
 
-  restore(state: ForestState): void {
-    this.forest = new RandomCutForest(this.params, seedOf(this.pump), state);
+  /**
+   * The model of a checkpoint, when it was made with the same parameters over the same number of
+   * numeric columns; otherwise (the application's code was updated) the forest starts learning
+   * afresh, as KDA's does when an application starts.
+   */
+  restore(state: StageState): void {
+    const same = state.columns === this.numeric.length && JSON.stringify(state.params) === JSON.stringify(this.params);
+    this.forest = new RandomCutForest(this.params, seedOf(this.pump), same ? state : undefined);
   }
 }
+
+/** A forest stage's checkpointed state: the model and what it was made with. */
+export interface StageState extends ForestState { params: ForestParams; columns: number }
 
 /** A seed from the pump's name (FNV-1a), so two forests of an application draw differently but every run alike. */
 function seedOf(name: string): number {

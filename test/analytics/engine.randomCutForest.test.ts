@@ -106,6 +106,32 @@ describe('RANDOM_CUT_FOREST', () => {
     expect(new Set(one.slice(64)).size).toBeGreaterThan(100);
   });
 
+  test("a checkpoint restored into updated code: the same forest resumes, a changed one starts afresh", async () => {
+    const rows = heartRates(300, [], 6);
+    const first = await Engine.compile({ code: app(', 20, 32'), inputs: [INPUT] });
+    let saved;
+    try {
+      await first.push(SRC, rows.map((v, i) => ({ t: i, v })));
+      saved = JSON.parse(JSON.stringify(first.snapshot()));
+    } finally {
+      first.close();
+    }
+    const after = async (code: string) => {
+      const e = await Engine.compile({ code, inputs: [INPUT] });
+      try {
+        e.restore(saved);
+        await e.push(SRC, [{ t: 1000, v: ['NORMAL', 80] }]);
+        return e.drain().get('TEMP_STREAM')![0]!.v[2] as number;
+      } finally {
+        e.close();
+      }
+    };
+    expect(await after(app(', 20, 32'))).toBeGreaterThan(0);
+    // More trees, or two numeric columns instead of one: a new model, learning again (score 0).
+    expect(await after(app(', 30, 32'))).toBe(0);
+    expect(await after(app(', 20, 32', undefined, `SELECT STREAM "TEXT", "VALUE", "VALUE" * 2 AS V2 FROM "${SRC}"`))).toBe(0);
+  });
+
   test('the checkpointed model is bounded: sample points per tree, none older than timeDecay', async () => {
     const e = await Engine.compile({ code: app(', 10, 32, 200, 1'), inputs: [INPUT] });
     try {
