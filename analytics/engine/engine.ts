@@ -11,7 +11,7 @@ import { coerce, parseSqlType, TypeError_, type SqlType, type Value } from './ty
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 import { splitForestPump, type ForestSplit } from '../sql/randomCutForest.js';
-import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './randomCutForest.js';
+import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './forestStage.js';
 
 export interface Row { t: number; seq: number; v: Value[] }
 
