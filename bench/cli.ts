@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   autoscale: async () => ({ run: (await import('./autoscale.js')).runAutoscale }),
   producer: async () => ({ run: (await import('./producer.js')).runProducer }),
   read: async () => ({ run: (await import('./read.js')).runRead }),
+  'read-windows': async () => ({ run: (await import('./readWindows.js')).runReadWindows }),
   scale: async () => ({ run: (await import('./scale.js')).runScale }),
   rcf: async () => ({ run: (await import('./randomCutForest.js')).runRandomCutForest }),
 };

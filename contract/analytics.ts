@@ -102,6 +102,10 @@ export const inAppStreamNames = (i: Pick<InputDef, 'namePrefix' | 'inAppName' | 
 
 /**
  * The consumer group (the consumer library's applicationName) an application's
- * workers form over one input: the operator reads its lag to scale them.
+ * workers form over one input: the operator reads its lag to scale them. An
+ * API-created application's run (its record's runId: a new one per fresh
+ * StartApplication) has a group of its own, so leases and their positions of
+ * an earlier run are never taken over by a new one ('#' is in no application
+ * name or input id).
  */
-export const analyticsConsumerGroup = (application: string, inputId: string) => `analytics.${application}.${inputId}`;
+export const analyticsConsumerGroup = (application: string, inputId: string, runId?: string) => `analytics.${application}.${inputId}${runId ? `#${runId}` : ''}`;

@@ -90,6 +90,8 @@ export const ENV = {
   apiLambdaFunctions: 'SHARDLINE_API_LAMBDA_FUNCTIONS',
   /** Worker autoscaling (JSON, a DeliveryStream's spec.autoscaling) for API-created delivery streams. */
   apiDeliveryAutoscaling: 'SHARDLINE_API_DELIVERY_AUTOSCALING',
+  /** Worker autoscaling (JSON, an AnalyticsApp's spec.autoscaling) for API-created analytics applications whose replicas split shards. */
+  apiAnalyticsAutoscaling: 'SHARDLINE_API_ANALYTICS_AUTOSCALING',
   kubeconfig: 'KUBECONFIG',
   failpoints: 'SHARDLINE_FAILPOINTS',
   /** From the downward API (config/manager/operator.yaml): Lease holder identity and namespace. */

@@ -65,6 +65,7 @@ export async function runOperator(input: string[] | Record<string, any>): Promis
       deliveryS3: v.apiDeliveryS3Endpoint ? { endpoint: v.apiDeliveryS3Endpoint, region: v.apiDeliveryS3Region ?? 'us-east-1', secret: v.apiDeliveryS3Secret } : undefined,
       lambdaFunctions: v.apiLambdaFunctions,
       deliveryAutoscaling: v.apiDeliveryAutoscaling,
+      analyticsAutoscaling: v.apiAnalyticsAutoscaling,
     } : undefined,
     log: (m: string) => logger.info(m),
   });

@@ -23,6 +23,15 @@ export interface ApplicationRecord<D = unknown> {
   tags: Record<string, string>;
   /** Set by StartApplication: where each input starts (input id → NOW | TRIM_HORIZON | LAST_STOPPED_POINT). */
   startingPositions?: Record<string, string>;
+  /**
+   * The run StartApplication began: a new id whenever it starts afresh (NOW or TRIM_HORIZON), kept for
+   * LAST_STOPPED_POINT and across UpdateApplication. Workers key per-shard state, message ids and the input's
+   * consumer group on it, so a fresh start never resumes an earlier run. Absent: never started (or started
+   * before run ids existed), and AnalyticsApp resources.
+   */
+  runId?: string;
+  /** When StartApplication began the run: where a run from NOW starts reading (the replicas' shard workers join later). */
+  runStartedAtMs?: number;
   /** Where it came from: the API, or an AnalyticsApp resource (namespace/name). */
   owner?: string;
   /** The last reason the worker could not run it (bad reference data, missing stream). */

@@ -58,19 +58,21 @@ const stored: MakeRecord<StoredRecord> = (partitionKey, data) => ({ partitionKey
 /**
  * Decodes a batch; records before `fromIndex` are skipped without copying.
  * `make` shapes each record (default StoredRecord): a reader builds what it
- * hands out directly, without an intermediate object per record.
+ * hands out directly, without an intermediate object per record. At most
+ * `max` records are decoded (a reader that can take only that many more).
  */
 export function decodeBatch(buf: Uint8Array, fromIndex?: number): DecodedBatch;
-export function decodeBatch<T>(buf: Uint8Array, fromIndex: number, make: MakeRecord<T>): { arrivalMs: number; records: T[] };
-export function decodeBatch<T>(buf: Uint8Array, fromIndex = 0, make?: MakeRecord<T>): { arrivalMs: number; records: (T | StoredRecord)[] } {
+export function decodeBatch<T>(buf: Uint8Array, fromIndex: number, make: MakeRecord<T>, max?: number): { arrivalMs: number; records: T[] };
+export function decodeBatch<T>(buf: Uint8Array, fromIndex = 0, make?: MakeRecord<T>, max = Infinity): { arrivalMs: number; records: (T | StoredRecord)[] } {
   const mk = (make ?? stored) as MakeRecord<T | StoredRecord>;
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < HEADER || b.readUInt8(0) !== VERSION) throw new Error('unsupported record batch');
   const arrivalMs = b.readDoubleBE(1);
   const count = b.readUInt32BE(9);
   const records: (T | StoredRecord)[] = [];
+  const end = Math.min(count, fromIndex + max);
   let at = HEADER;
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < end; i++) {
     const kl = b.readUInt16BE(at);
     at += 2;
     const keyAt = at;

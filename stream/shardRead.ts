@@ -6,6 +6,7 @@ import type { Store } from './connect.js';
 import { batchArrivalMs, batchCount, decodeBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
 import { isSealed, openBatch } from './batchCipher.js';
 import { defaultKeyRing, KeyError, type KeyRing } from './keyring.js';
+import { directRequest } from './directGets.js';
 
 export interface ReadRecord {
   jsSeq: number;
@@ -33,7 +34,36 @@ export interface ShardRead {
   atEnd: boolean;
 }
 
+/** Most direct gets in flight at once. */
 const WINDOW = 64;
+/** Gets of a read's first window, before it knows how many records a message holds. */
+const FIRST_WINDOW = 4;
+
+/**
+ * How many messages the next window asks for: enough to fill what is left of
+ * the read's record and byte limits at the records and bytes per message seen
+ * so far (plus one), never more than WINDOW, never more messages than records
+ * left (each message holds at least one). Asking a full WINDOW regardless
+ * fetched up to 64 messages of ~70 KB and hundreds of records each to hand
+ * out 10,000 records: most of them were received, parsed and dropped, then
+ * fetched again by the next read (2-3× the transport CPU per record handed out).
+ */
+function windowSize(recordsLeft: number, bytesLeft: number, seen: WindowStats): number {
+  let n = Math.min(WINDOW, recordsLeft);
+  if (seen.asked === 0) return Math.max(1, Math.min(n, FIRST_WINDOW));
+  // Messages that gave no records (expired, gone) say nothing about the next ones: over them, full windows.
+  if (seen.msgs > 0) n = Math.min(n, Math.ceil(recordsLeft / (seen.records / seen.msgs)) + 1, Math.ceil(bytesLeft / (seen.bytes / seen.msgs)) + 1);
+  return Math.max(1, n);
+}
+
+interface WindowStats {
+  /** Messages asked for so far. */
+  asked: number;
+  /** Messages that gave records, and the records and bytes they gave (from where the read took them). */
+  msgs: number;
+  records: number;
+  bytes: number;
+}
 
 /** Per-attempt timeout of the read path's JetStream requests, and attempts (the old single timeout was 10 s). */
 const ATTEMPT_MS = 2_000;
@@ -85,15 +115,18 @@ interface DirectMsg {
 const enc = new TextEncoder();
 
 /** JetStream direct get; undefined when no such message (expired or beyond the tip). */
-async function getMsg(store: Store, jsStream: string, seq: number, subject?: string): Promise<DirectMsg | undefined> {
-  const req = subject ? { seq, next_by_subj: subject } : { seq };
-  const m = await retryOnTimeout(() => store.nc.request(`$JS.API.DIRECT.GET.${jsStream}`, enc.encode(JSON.stringify(req)), { timeout: ATTEMPT_MS }));
-  const code = m.headers?.code ?? 0;
-  if (code === 404) return undefined;
-  if (code >= 400) throw new Error(`direct get ${jsStream}#${seq}: status ${code} ${m.headers?.description ?? ''}`);
-  const s = Number(m.headers?.get('Nats-Sequence'));
-  if (!Number.isFinite(s) || s <= 0) throw new Error(`direct get ${jsStream}#${seq}: no sequence header`);
-  return { seq: s, data: m.data };
+function getMsg(store: Store, jsStream: string, seq: number, subject?: string, baseline = false): Promise<DirectMsg | undefined> {
+  const api = `$JS.API.DIRECT.GET.${jsStream}`;
+  // The same bytes as JSON.stringify({ seq }), from Buffer's pool instead of a new ArrayBuffer per get.
+  const payload = () => (subject || baseline ? enc.encode(JSON.stringify(subject ? { seq, next_by_subj: subject } : { seq })) : Buffer.from(`{"seq":${seq}}`, 'latin1'));
+  return retryOnTimeout(() => (baseline ? store.nc.request(api, payload(), { timeout: ATTEMPT_MS }) : directRequest(store.nc, api, payload(), ATTEMPT_MS))).then((m) => {
+    const code = m.headers?.code ?? 0;
+    if (code === 404) return undefined;
+    if (code >= 400) throw new Error(`direct get ${jsStream}#${seq}: status ${code} ${m.headers?.description ?? ''}`);
+    const s = Number(m.headers?.get('Nats-Sequence'));
+    if (!Number.isFinite(s) || s <= 0) throw new Error(`direct get ${jsStream}#${seq}: no sequence header`);
+    return { seq: s, data: m.data };
+  });
 }
 
 /**
@@ -106,9 +139,11 @@ async function getMsg(store: Store, jsStream: string, seq: number, subject?: str
  * message the leader does not have either (expired since the tip was read) is
  * skipped. Rare, so reads stay on direct gets.
  */
-async function getMsgInTip(store: Store, jsStream: string, seq: number): Promise<DirectMsg | undefined> {
-  const m = await getMsg(store, jsStream, seq);
-  if (m) return m;
+function getMsgInTip(store: Store, jsStream: string, seq: number, baseline: boolean): Promise<DirectMsg | undefined> {
+  return getMsg(store, jsStream, seq, undefined, baseline).then((m) => m ?? getMsgFromLeader(store, jsStream, seq));
+}
+
+async function getMsgFromLeader(store: Store, jsStream: string, seq: number): Promise<DirectMsg | undefined> {
   try {
     const sm = await store.jsm.streams.getMessage(jsStream, { seq });
     return { seq: sm.seq, data: sm.data };
@@ -140,28 +175,43 @@ export type ShapeRecords<T> = (m: { jsSeq: number; arrivalMs: number; encrypted:
 /**
  * The one decode step of every read path: opens a sealed message with the key
  * it names (KeyUnavailableError when that key is not usable) and decodes the
- * records from `fromIndex` on. A message that arrived before `minArrivalMs` is
+ * records from `fromIndex` on (at most `max`). A message that arrived before `minArrivalMs` is
  * past retention: no records, and it is not decrypted (its key may be gone).
  */
 export function decodeMessage(
   data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>,
 ): DecodedMessage;
 export function decodeMessage<T>(
-  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted: ReadonlySet<string> | undefined, make: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>,
+  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted: ReadonlySet<string> | undefined, make: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>, max?: number,
 ): DecodedMessage<T>;
 export function decodeMessage<T>(
-  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>, make?: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>,
+  data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>, make?: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>, max?: number,
 ): DecodedMessage<T | StoredRecord> {
   const arrivalMs = batchArrivalMs(data);
   const count = batchCount(data);
   const encrypted = isSealed(data);
   if (arrivalMs < minArrivalMs) return { arrivalMs, count, encrypted, records: [] };
   const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing(), granted) : data;
-  return { arrivalMs, count, encrypted, records: make ? decodeBatch(plain, fromIndex, make({ arrivalMs, encrypted })).records : decodeBatch(plain, fromIndex).records };
+  return { arrivalMs, count, encrypted, records: make ? decodeBatch(plain, fromIndex, make({ arrivalMs, encrypted }), max).records : decodeBatch(plain, fromIndex).records };
 }
 
 /** readShard's own records (positions as JetStream sequence and index). */
 const readRecords: ShapeRecords<ReadRecord> = ({ jsSeq, arrivalMs, encrypted }) => (partitionKey, data, index) => ({ jsSeq, index, partitionKey, data, arrivalMs, encrypted });
+
+export interface ReadShardOptions {
+  limit: number;
+  maxBytes: number;
+  minArrivalMs: number;
+  keys?: KeyRing;
+  keptKeys?: ReadonlySet<string>;
+  /**
+   * Read as before windows and direct requests: 64 messages asked per round
+   * trip whatever the limits, every message decoded whole, each get an
+   * nc.request(). Only for comparisons (bench/readWindows.ts, the reader's
+   * tests); the records and positions are the same either way.
+   */
+  baseline?: boolean;
+}
 
 /**
  * The one read loop: records from `from` up to the tip read first, at most
@@ -172,19 +222,19 @@ export async function readShard(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string> },
+  opts: ReadShardOptions,
 ): Promise<ShardRead>;
 export async function readShard<T extends { partitionKey: string; data: Uint8Array }>(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string>; shape: ShapeRecords<T> },
+  opts: ReadShardOptions & { shape: ShapeRecords<T> },
 ): Promise<Omit<ShardRead, 'records'> & { records: T[] }>;
 export async function readShard<T extends { partitionKey: string; data: Uint8Array }>(
   store: Store,
   jsStream: string,
   from: { jsSeq: number; index: number },
-  opts: { limit: number; maxBytes: number; minArrivalMs: number; keys?: KeyRing; keptKeys?: ReadonlySet<string>; shape?: ShapeRecords<T> },
+  opts: ReadShardOptions & { shape?: ShapeRecords<T> },
 ): Promise<Omit<ShardRead, 'records'> & { records: (T | ReadRecord)[] }> {
   const shape = (opts.shape ?? readRecords) as ShapeRecords<T | ReadRecord>;
   const tip = await shardTip(store, jsStream);
@@ -199,9 +249,12 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
   const records: (T | ReadRecord)[] = [];
   let bytes = 0;
   let full = false;
+  const seen: WindowStats = { asked: 0, msgs: 0, records: 0, bytes: 0 };
+  const baseline = opts.baseline === true;
   while (!full && seq <= tip.lastSeq) {
-    const upto = Math.min(tip.lastSeq, seq + WINDOW - 1);
-    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i)));
+    const upto = Math.min(tip.lastSeq, seq + (baseline ? WINDOW : windowSize(opts.limit - records.length, opts.maxBytes - bytes, seen)) - 1);
+    seen.asked += upto - seq + 1;
+    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i, baseline)));
     for (const m of msgs) {
       if (!m) {
         seq++;
@@ -210,7 +263,10 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
       }
       let batch: DecodedMessage<T | ReadRecord>;
       try {
-        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }));
+        // Only as many records as the limit can still take, and the one after
+        // them, which finds the read full (the rest of the message is for the next read).
+        const max = baseline ? Infinity : Math.max(0, opts.limit - records.length) + 1;
+        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }), max);
       } catch (e) {
         // Hand out what came before it; the next read starts at it and fails.
         if (e instanceof KeyError && records.length > 0) {
@@ -220,8 +276,11 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
         throw e;
       }
       if (m.seq !== seq) index = 0;
+      if (batch.records.length > 0) seen.msgs++;
       for (const r of batch.records) {
         const size = recordBytes(r);
+        seen.records++;
+        seen.bytes += size;
         if (records.length >= opts.limit || (bytes + size > opts.maxBytes && records.length > 0)) {
           full = true;
           break;

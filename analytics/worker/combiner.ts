@@ -18,7 +18,7 @@ import { coerce, TypeError_, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 import type { CombinerState } from './checkpoint.js';
-import { definitionEpoch, partialsStreamName, type PartialMessage } from './partials.js';
+import { ensurePartialsStream, partialsStreamName, runEpoch, type PartialMessage } from './partials.js';
 
 const REFRESH_MS = 2000;
 
@@ -33,11 +33,11 @@ export class Combiner {
   private readonly stream: string;
   private readonly epoch: string;
 
-  constructor(private readonly store: Store, private readonly def: ApplicationDefinition, private readonly plan: Extract<Decomposition, { decomposable: true }>, private readonly log: (m: string) => void) {
+  constructor(private readonly store: Store, private readonly def: ApplicationDefinition, private readonly plan: Extract<Decomposition, { decomposable: true }>, private readonly log: (m: string) => void, private readonly runId?: string) {
     this.source = directSource(store);
     this.leases = kvLeaseStore(store);
     this.stream = partialsStreamName(def.name);
-    this.epoch = definitionEpoch(def);
+    this.epoch = runEpoch(def, runId);
   }
 
   private purgedAt = 0;
@@ -56,6 +56,15 @@ export class Combiner {
     if (s) this.state = structuredClone(s);
   }
 
+  /**
+   * A fresh run whose partial workers start only after this combiner (an API application's StartApplication
+   * from NOW or TRIM_HORIZON): earlier runs' partials are skipped by position instead of read one by one.
+   */
+  async startAtEnd(): Promise<void> {
+    await ensurePartialsStream(this.store, this.def.name);
+    this.state.seq = (await this.store.jsm.streams.info(this.stream)).state.last_seq;
+  }
+
   /** Input shards whose watermark must pass a window before it closes. */
   private async requiredShards(): Promise<string[] | undefined> {
     if (this.required && Date.now() - this.requiredAt < REFRESH_MS) return this.required;
@@ -64,7 +73,7 @@ export class Combiner {
       const ended = new Set(this.state.ended);
       for (const i of this.def.inputs) {
         const name = await inputStreamName(this.store, i);
-        const k = leaseKeys(InputFeed.consumerName(this.def.name, i.id), name);
+        const k = leaseKeys(InputFeed.consumerName(this.def.name, i.id, this.runId), name);
         const finished = new Set<string>();
         for (const [key, v] of await this.leases.list(k.all)) if (k.isLease(key) && (v.value as LeaseValue).checkpoint === SHARD_END) finished.add((v.value as LeaseValue).shardId);
         for (const s of await this.source.listShards(name)) {

@@ -70,6 +70,8 @@ export interface InputFeedOptions {
   store: Store;
   applicationName: string;
   inputId: string;
+  /** An API application's run (its own consumer group); absent for AnalyticsApp resources. */
+  runId?: string;
   streamName: string;
   /** Where shards without a lease start. */
   start: 'NOW' | 'TRIM_HORIZON';
@@ -98,7 +100,7 @@ export class InputFeed {
   constructor(private readonly o: InputFeedOptions) {
     this.leases = o.leaseStore ?? kvLeaseStore(o.store);
     this.source = o.source ?? directSource(o.store);
-    const appName = InputFeed.consumerName(o.applicationName, o.inputId);
+    const appName = InputFeed.consumerName(o.applicationName, o.inputId, o.runId);
     this.keys = leaseKeys(appName, o.streamName);
     this.consumer = new Consumer({
       applicationName: appName,
@@ -118,8 +120,8 @@ export class InputFeed {
   }
 
   /** One consumer application per analytics application and input. */
-  static consumerName(app: string, inputId: string): string {
-    return analyticsConsumerGroup(app, inputId);
+  static consumerName(app: string, inputId: string, runId?: string): string {
+    return analyticsConsumerGroup(app, inputId, runId);
   }
 
   async start(): Promise<void> {

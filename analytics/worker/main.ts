@@ -1,8 +1,8 @@
 // `shardline analytics --config <file>`: runs one analytics application. The
 // definition is in the config file (AnalyticsApp resources) or in the
 // application store (applications created through the Kinesis Data Analytics
-// API), where the worker also follows StartApplication, StopApplication,
-// UpdateApplication and DeleteApplication through the record's status.
+// API), where every replica follows StartApplication, StopApplication,
+// UpdateApplication and DeleteApplication through the record (follow.ts).
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -10,8 +10,8 @@ import { AnalyticsWorkerConfig, ApplicationDefinition } from '../../contract/ana
 import type { ConnectionOptions } from 'nats';
 import { connectStore, type Store } from '../../stream/connect.js';
 import { createLogger } from '../../common/log.js';
-import { applicationsKv, readApplication, updateApplication } from '../../stream/applications.js';
 import { ApplicationLease } from './lease.js';
+import { ApplicationFollower } from './follow.js';
 import { ApplicationRunner } from './runner.js';
 import { verifiedPlan } from './twoPhase.js';
 import { s3ReferenceLoader } from './s3.js';
@@ -66,6 +66,14 @@ class Worker {
   }
 
   private async main(): Promise<void> {
+    // An API application: every replica follows the record (follow.ts).
+    if (!this.config.application) {
+      await new ApplicationFollower({
+        store: this.store, config: this.config, log: this.log, signal: this.signal,
+        newRunner: (o) => this.newRunner(o.definition, o.versionId, o.resume, o.positions, o.combine, o.runId),
+      }).run();
+      return;
+    }
     // An AnalyticsApp whose aggregates decompose runs on every replica: shards split by lease, partials
     // combined by the replica holding the application lease. Anything else: one active replica.
     let partials: PartialWorkers | undefined;
@@ -117,17 +125,16 @@ class Worker {
     if (!ok) return;
     this.log('holds the application lease');
     try {
-      if (this.config.application) await this.runInline(this.config.application, plan);
-      else await this.followStore();
+      await this.runInline(this.config.application!, plan);
     } finally {
       lost.abort();
       await lease.release();
     }
   }
 
-  private newRunner(definition: ApplicationDefinition, versionId: number, resume: boolean, positions: Record<string, 'NOW' | 'TRIM_HORIZON'>, combine?: Extract<Decomposition, { decomposable: true }>) {
+  private newRunner(definition: ApplicationDefinition, versionId: number, resume: boolean, positions: Record<string, 'NOW' | 'TRIM_HORIZON'>, combine?: Extract<Decomposition, { decomposable: true }>, runId?: string) {
     return new ApplicationRunner({
-      combine,
+      combine, runId,
       store: this.store, definition, versionId, resume, startingPositions: positions,
       checkpointIntervalMs: this.config.checkpointIntervalMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs, leaseMs: this.config.leaseMs,
       loadReferences: s3ReferenceLoader(this.config.s3Endpoint), log: this.log,
@@ -146,50 +153,6 @@ class Worker {
     this.log(`running (${def.inputs.length} input(s), ${def.outputs.length} output(s))`);
     await new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
     await this.runner.stop();
-  }
-
-  /** API application: follow the record's status (STARTING → RUNNING, STOPPING → READY, UPDATING → RUNNING, deleted → exit). */
-  private async followStore(): Promise<void> {
-    const kv = await applicationsKv(this.store);
-    const name = this.config.applicationName;
-    let running: { versionId: number } | undefined;
-    while (!this.signal.aborted) {
-      const cur = await readApplication<ApplicationDefinition>(kv, name);
-      const r = cur?.record;
-      if (!r) {
-        if (this.runner) { await this.runner.stop(); this.runner = undefined; this.log('application deleted'); }
-        running = undefined;
-      } else if (r.status === 'STOPPING' && this.runner) {
-        await this.runner.stop();
-        this.runner = undefined;
-        running = undefined;
-        await updateApplication(kv, name, (x) => (x.status === 'STOPPING' ? { ...x, status: 'READY', updatedAtMs: Date.now() } : undefined));
-        this.log('stopped');
-      } else if (r.status === 'STOPPING') {
-        await updateApplication(kv, name, (x) => (x.status === 'STOPPING' ? { ...x, status: 'READY', updatedAtMs: Date.now() } : undefined));
-      } else if (r.status === 'STARTING' || r.status === 'UPDATING' || (r.status === 'RUNNING' && (!running || running.versionId !== r.versionId))) {
-        if (this.runner) { await this.runner.stop(); this.runner = undefined; }
-        const def = ApplicationDefinition.parse(r.definition);
-        const starting = r.status === 'STARTING';
-        const pos = r.startingPositions ?? {};
-        // A new StartApplication from NOW or TRIM_HORIZON starts afresh; LAST_STOPPED_POINT, an update or a restarted worker resumes.
-        const resume = !starting || Object.values(pos).every((p) => p === 'LAST_STOPPED_POINT');
-        const positions = Object.fromEntries(def.inputs.map((i) => [i.id, (pos[i.id] === 'TRIM_HORIZON' ? 'TRIM_HORIZON' : 'NOW') as 'NOW' | 'TRIM_HORIZON']));
-        const runner = this.newRunner(def, r.versionId, resume, positions);
-        try {
-          await runner.start();
-          this.runner = runner;
-          running = { versionId: r.versionId };
-          await updateApplication(kv, name, (x) => (x.status === 'STARTING' || x.status === 'UPDATING' ? { ...x, status: 'RUNNING', updatedAtMs: Date.now(), lastError: undefined } : undefined));
-          this.log(`running version ${r.versionId}`);
-        } catch (e) {
-          this.log(`cannot run: ${(e as Error).message}`);
-          await updateApplication(kv, name, (x) => ({ ...x, status: 'READY', updatedAtMs: Date.now(), lastError: (e as Error).message }));
-        }
-      }
-      await new Promise((res) => setTimeout(res, 250));
-    }
-    if (this.runner) await this.runner.stop();
   }
 }
 

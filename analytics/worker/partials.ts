@@ -43,6 +43,13 @@ const partialsSubject = (app: string) => `shardline.analytics.partials.${token(a
 /** The epoch of a definition: shard states and message ids of another definition are not reused. */
 export const definitionEpoch = (d: ApplicationDefinition) => createHash('sha256').update(JSON.stringify(d)).digest('hex').slice(0, 16);
 
+/**
+ * The epoch of a definition's run: an API application's fresh StartApplication (a new runId) neither resumes
+ * an earlier run's shard states nor has its messages dropped as duplicates of that run's. Without a run id
+ * (AnalyticsApp resources) the definition's epoch, as before.
+ */
+export const runEpoch = (d: ApplicationDefinition, runId?: string) => (runId ? `${definitionEpoch(d)}.${runId}` : definitionEpoch(d));
+
 export async function ensurePartialsStream(store: Store, app: string): Promise<string> {
   const name = partialsStreamName(app);
   try {
@@ -70,9 +77,13 @@ export interface PartialWorkersOptions {
   decomposition: Extract<Decomposition, { decomposable: true }>;
   references: ReferenceTable[];
   start: 'NOW' | 'TRIM_HORIZON';
+  /** With NOW: where an API run starts (shardState.ts ShardConsumerOptions). */
+  startAtMs?: number;
   failoverTimeMs: number;
   idleWatermarkLagMs: number;
   checkpointIntervalMs: number;
+  /** An API application's run (absent for AnalyticsApp resources): the epoch and consumer group are the run's. */
+  runId?: string;
   log: (m: string) => void;
 }
 
@@ -82,7 +93,7 @@ export class PartialWorkers {
   readonly epoch: string;
 
   constructor(private readonly o: PartialWorkersOptions) {
-    this.epoch = definitionEpoch(o.definition);
+    this.epoch = runEpoch(o.definition, o.runId);
   }
 
   async start(): Promise<void> {

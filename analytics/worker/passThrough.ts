@@ -30,7 +30,7 @@ import type { PendingMessage, ShardPos } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
 import { inAppIndexOf } from './inputFeed.js';
-import { definitionEpoch } from './partials.js';
+import { runEpoch } from './partials.js';
 import { shardRows } from './shardRows.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { combinerSpec, formatRow, outputStream } from './runner.js';
@@ -40,9 +40,13 @@ export interface PassThroughOptions {
   definition: ApplicationDefinition;
   references: ReferenceTable[];
   start: 'NOW' | 'TRIM_HORIZON';
+  /** With NOW: where an API run starts (shardState.ts ShardConsumerOptions). */
+  startAtMs?: number;
   failoverTimeMs: number;
   idleWatermarkLagMs: number;
   checkpointIntervalMs: number;
+  /** An API application's run (absent for AnalyticsApp resources): the epoch and consumer group are the run's. */
+  runId?: string;
   log: (m: string) => void;
 }
 
@@ -55,7 +59,7 @@ export class PassThroughWorkers {
   readonly epoch: string;
 
   constructor(readonly o: PassThroughOptions) {
-    this.epoch = definitionEpoch(o.definition);
+    this.epoch = runEpoch(o.definition, o.runId);
   }
 
   async start(): Promise<void> {

@@ -23,6 +23,8 @@ export interface RunnerOptions {
   store: Store;
   definition: ApplicationDefinition;
   versionId: number;
+  /** An API application's run: its inputs' consumer groups and the combiner's epoch (absent for AnalyticsApp resources). */
+  runId?: string;
   /** Resume from the checkpoint (worker restart, LAST_STOPPED_POINT) or start afresh at `startingPositions`. */
   resume: boolean;
   startingPositions: Record<string, 'NOW' | 'TRIM_HORIZON'>;
@@ -84,12 +86,14 @@ export class ApplicationRunner {
       this.undeliveredLambda = ckpt.pendingLambda ?? [];
     }
     if (this.o.combine) {
-      this.combiner = new Combiner(this.o.store, d, this.o.combine, this.o.log);
+      this.combiner = new Combiner(this.o.store, d, this.o.combine, this.o.log, this.o.runId);
       this.combiner.restore(ckpt?.combiner);
+      // A fresh API run: its replicas' partial workers start after this (once the application is RUNNING).
+      if (!this.o.resume) await this.combiner.startAtEnd();
     }
     for (const i of this.o.combine ? [] : d.inputs) {
       const feed = new InputFeed({
-        store: this.o.store, applicationName: this.name, inputId: i.id, streamName: await inputStreamName(this.o.store, i),
+        store: this.o.store, applicationName: this.name, inputId: i.id, runId: this.o.runId, streamName: await inputStreamName(this.o.store, i),
         start: this.o.startingPositions[i.id] ?? 'NOW', saved: { ...(ckpt?.sequences?.[i.id] ?? {}) }, fresh: !ckpt,
         failoverTimeMs: this.o.leaseMs, log: this.o.log,
       });

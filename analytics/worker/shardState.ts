@@ -85,19 +85,23 @@ export interface ShardConsumerOptions {
   store: Store;
   definition: ApplicationDefinition;
   start: 'NOW' | 'TRIM_HORIZON';
+  /** With NOW: records arrived from this time on (an API run's StartApplication), not only those after the shard is taken. */
+  startAtMs?: number;
   failoverTimeMs: number;
+  /** An API application's run: its consumer group (contract/analytics.ts analyticsConsumerGroup). */
+  runId?: string;
   log: (m: string) => void;
 }
 
 /** The consumer over one input whose shards a replica leases, with a processor per leased shard. */
 export async function shardConsumer(o: ShardConsumerOptions, input: ApplicationDefinition['inputs'][number], processor: (shardId: string) => RecordProcessor): Promise<Consumer> {
   return new Consumer({
-    applicationName: InputFeed.consumerName(o.definition.name, input.id),
+    applicationName: InputFeed.consumerName(o.definition.name, input.id, o.runId),
     streamName: await inputStreamName(o.store, input),
     source: directSource(o.store),
     leaseStore: kvLeaseStore(o.store),
     processorFactory: processor,
-    initialPosition: o.start === 'TRIM_HORIZON' ? { type: 'TRIM_HORIZON' } : { type: 'LATEST' },
+    initialPosition: o.start === 'TRIM_HORIZON' ? { type: 'TRIM_HORIZON' } : o.startAtMs !== undefined ? { type: 'AT_TIMESTAMP', timestampMs: o.startAtMs } : { type: 'LATEST' },
     failoverTimeMs: o.failoverTimeMs,
     idleTimeBetweenReadsMs: 200,
     shardSyncIntervalMs: 2000,

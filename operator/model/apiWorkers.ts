@@ -32,7 +32,8 @@ export interface ApiDeliveryS3 {
 export interface ApiDefinition { name: string; uid: string }
 
 /**
- * Annotation on an API delivery worker Deployment under --api-delivery-autoscaling:
+ * Annotation on an API delivery (or analytics) worker Deployment under --api-delivery-autoscaling
+ * (--api-analytics-autoscaling):
  * the autoscaler's state and decisions (JSON, the shape of a DeliveryStream's
  * status.autoscaling), since there is no resource status to hold them.
  */
@@ -80,8 +81,9 @@ function children(component: 'delivery' | 'analytics', d: ApiDefinition, namespa
   // The pseudo-owner only names the selector's instance label (the child's own name: unique per definition).
   const owner = { apiVersion: 'v1', kind: 'ApiDefinition', metadata: { name, namespace } };
   const labels = { [API_DEFINITION_LABEL]: component, [API_DEFINITION_UID_LABEL]: labelValue(d.uid), [API_OPERATOR_NAMESPACE_LABEL]: operatorNamespace };
-  // API applications run one active replica (docs/analytics.md); a delivery stream's one worker takes every shard,
-  // more split them through the consumer group's leases (--api-delivery-autoscaling).
+  // One replica unless autoscaled: a delivery stream's one worker takes every shard, more split them through the
+  // consumer group's leases (--api-delivery-autoscaling); so do an application's when its plan splits shards
+  // (--api-analytics-autoscaling; docs/analytics.md).
   return workerChildren(owner, component, name, replicas, config, env, s, keyRefs, { labels });
 }
 
@@ -105,13 +107,18 @@ export function apiDeliveryChildren(d: ApiDefinition, place: ApiDeliveryPlacemen
   return kids;
 }
 
-/** ConfigMap + Deployment running `shardline analytics` for an API-created application (the worker follows the record's status). */
-export function apiAnalyticsChildren(d: ApiDefinition, namespace: string, s: OperatorSettings, s3?: ApiDeliveryS3, functions?: Record<string, string>): { configMap: KubeObject; deployment: KubeObject } {
+/** An API application's worker replicas (default 1) and the autoscaler's state, annotated (--api-analytics-autoscaling). */
+export interface ApiAnalyticsScale { replicas?: number; autoscaling?: WorkerScalingStatus }
+
+/** ConfigMap + Deployment running `shardline analytics` for an API-created application (every replica follows the record's status). */
+export function apiAnalyticsChildren(d: ApiDefinition, namespace: string, s: OperatorSettings, s3?: ApiDeliveryS3, functions?: Record<string, string>, scale: ApiAnalyticsScale = {}): { configMap: KubeObject; deployment: KubeObject } {
   // Reference data (AddApplicationReferenceDataSource) is read from the same object storage, when one is configured.
   const env = s3?.secret
     ? [ENV.awsAccessKeyId, ENV.awsSecretAccessKey].map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: s3.secret, key } } }))
     : [];
   // LambdaOutput ARNs → URLs (the operator's map, narrowed to the ARNs its outputs name).
   const config = { applicationName: d.name, ...(s3 ? { s3Endpoint: s3.endpoint } : {}), ...(functions && Object.keys(functions).length ? { functions } : {}) };
-  return children('analytics', d, namespace, namespace, config, env, s);
+  const kids = children('analytics', d, namespace, namespace, config, env, s, [], scale.replicas);
+  if (scale.autoscaling) kids.deployment.metadata.annotations = { ...kids.deployment.metadata.annotations, [API_AUTOSCALING_ANNOTATION]: JSON.stringify(scale.autoscaling) };
+  return kids;
 }

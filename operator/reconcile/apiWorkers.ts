@@ -5,12 +5,15 @@
 // that kind labelled with this operator's namespace that no definition wants
 // any more deleted. A delivery stream's children get what a DeliveryStream
 // resource's do: an encrypted source's key set, Lambda ARNs mapped to URLs,
-// and (under --api-delivery-autoscaling) lag-driven replicas.
+// and (under --api-delivery-autoscaling) lag-driven replicas; an application
+// whose plan splits shards, lag-driven replicas under --api-analytics-autoscaling.
 import { ConfigMaps, Deployments, Secrets } from '../kube/resources.js';
 import type { KubeObject } from '../kube/client.js';
 import {
-  API_AUTOSCALING_ANNOTATION, API_DEFINITION_LABEL, API_OPERATOR_NAMESPACE_LABEL, apiAnalyticsChildren, apiDeliveryChildren, apiWorkerName, type ApiDeliveryPlacement,
+  API_AUTOSCALING_ANNOTATION, API_DEFINITION_LABEL, API_OPERATOR_NAMESPACE_LABEL, apiAnalyticsChildren, apiDeliveryChildren, apiWorkerName, type ApiAnalyticsScale, type ApiDeliveryPlacement,
 } from '../model/apiWorkers.js';
+import { analyticsConsumerGroup, ApplicationDefinition } from '../../contract/analytics.js';
+import { replicasSplitShards } from '../../analytics/sql/decompose.js';
 import { WorkerScalingStatus } from '../../crds/schema/workerAutoscaling.js';
 import { deliveryConsumerGroup } from '../../contract/delivery.js';
 import { scaleWorkers } from './workerScaling.js';
@@ -20,7 +23,7 @@ import { readyCondition } from '../status/conditions.js';
 import { ensureChildren } from './children.js';
 import type { Context, Result } from './context.js';
 import { workerKeyRefs } from './streamKeys.js';
-import { StoreNotReadyError, type ApiDelivery } from '../store/streamStore.js';
+import { StoreNotReadyError, type ApiApplication, type ApiDelivery } from '../store/streamStore.js';
 
 export type ApiWorkerKind = 'delivery' | 'analytics';
 
@@ -84,8 +87,53 @@ function annotatedScaling(dep: KubeObject | undefined): WorkerScalingStatus | un
   }
 }
 
-/** Sampler keys of API delivery streams being autoscaled, so a gone definition's lag is no longer sampled. */
+/** Sampler keys of API delivery streams and applications being autoscaled, so a gone definition's lag is no longer sampled. */
 const scaledKeys = new Set<string>();
+
+/**
+ * Step: an API application's worker replicas under --api-analytics-autoscaling,
+ * as scaleApiDelivery's: the same decider over the lag of the consumer group
+ * of the application's current run over its first input (contract/analytics.ts
+ * analyticsConsumerGroup), the state and decisions in the Deployment's
+ * annotation, an Event and a log line each. Only when the plan splits the
+ * shards (sql/decompose.ts replicasSplitShards: two-phase aggregation or
+ * pass-through); otherwise more replicas would only stand by: one, and no
+ * annotation.
+ */
+async function scaleApiAnalytics(ctx: Context, a: ApiApplication, namespace: string): Promise<{ scale: ApiAnalyticsScale; requeueAfterMs?: number }> {
+  const auto = ctx.apiWorkers?.analyticsAutoscaling;
+  const key = `api/analytics/${a.name}/${a.uid}`;
+  const def = ApplicationDefinition.safeParse(a.definition);
+  const first = def.success ? def.data.inputs[0] : undefined;
+  if (!auto || !def.success || !first || !a.readStream || !splits(def.data)) {
+    if (scaledKeys.delete(key)) ctx.workerLag?.untrack(key);
+    return { scale: {} };
+  }
+  scaledKeys.add(key);
+  const name = apiWorkerName('analytics', a);
+  const observed = ctx.caches.deployments.getByName(namespace, name);
+  const prev = annotatedScaling(observed);
+  const involved = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace, uid: observed?.metadata.uid }, status: { autoscaling: prev } };
+  const scale = await scaleWorkers(ctx, involved as any, key, auto, 1, { application: analyticsConsumerGroup(a.name, first.id, a.runId), stream: a.readStream });
+  const made = scale.status?.lastDecision;
+  if (made && made.time !== prev?.lastDecision?.time) {
+    ctx.log(`application ${a.name} (created through the Kinesis Analytics API): worker Deployment ${namespace}/${name} ${made.fromReplicas} → ${made.toReplicas} replicas (${made.action}): ${made.reason}`);
+  }
+  return { scale: { replicas: scale.replicas, autoscaling: scale.status }, requeueAfterMs: scale.requeueAfterMs };
+}
+
+/** replicasSplitShards, worked out once per definition (it parses the SQL). */
+const splitCache = new Map<string, boolean>();
+function splits(def: ApplicationDefinition): boolean {
+  const k = JSON.stringify(def);
+  let v = splitCache.get(k);
+  if (v === undefined) {
+    try { v = replicasSplitShards(def); } catch { v = false; }
+    if (splitCache.size > 256) splitCache.clear();
+    splitCache.set(k, v);
+  }
+  return v;
+}
 
 /**
  * Step: the worker replicas under --api-delivery-autoscaling, decided exactly
@@ -153,12 +201,16 @@ export async function reconcileApiWorkers(ctx: Context, kind: string): Promise<R
       live.add(`api/delivery/${d.name}/${d.uid}`);
       desired.push(apiDeliveryChildren(d, place, api.deliveryS3, ctx.settings));
     }
-    for (const k of [...scaledKeys]) if (!live.has(k)) { scaledKeys.delete(k); ctx.workerLag?.untrack(k); }
+    for (const k of [...scaledKeys]) if (k.startsWith('api/delivery/') && !live.has(k)) { scaledKeys.delete(k); ctx.workerLag?.untrack(k); }
   } else {
     for (const a of defs.applications) {
       const functions = mappedFunctions(ctx, a.lambdaArns, (arn) => `application ${a.name} (created through the Kinesis Analytics API): LambdaOutput ${arn} has no URL in the operator's --api-lambda-functions map; the worker cannot emit to it`, `app/${a.name}/${a.uid}`);
-      desired.push(apiAnalyticsChildren(a, api.namespace, ctx.settings, api.deliveryS3, functions));
+      const scaled = await scaleApiAnalytics(ctx, a, api.namespace);
+      if (scaled.requeueAfterMs) requeueAfterMs = Math.min(requeueAfterMs ?? Infinity, scaled.requeueAfterMs);
+      live.add(`api/analytics/${a.name}/${a.uid}`);
+      desired.push(apiAnalyticsChildren(a, api.namespace, ctx.settings, api.deliveryS3, functions, scaled.scale));
     }
+    for (const k of [...scaledKeys]) if (k.startsWith('api/analytics/') && !live.has(k)) { scaledKeys.delete(k); ctx.workerLag?.untrack(k); }
   }
 
   for (const c of desired) {

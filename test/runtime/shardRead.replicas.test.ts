@@ -24,17 +24,32 @@ function fakeStore(opts: { lagging: number[]; gone: number[]; timeouts?: number 
       },
     },
   };
+  // The reader's direct gets: a publish with a reply subject, answered on the
+  // reader's reply subscription (as a replica's direct get answers).
+  const answer = (payload: Uint8Array) => {
+    const { seq } = JSON.parse(new TextDecoder().decode(payload)) as { seq: number };
+    const data = opts.lagging.includes(seq) ? undefined : stored.get(seq);
+    return data
+      ? { data, headers: { code: 0, get: (h: string) => (h === 'Nats-Sequence' ? String(seq) : '') } }
+      : { data: new Uint8Array(), headers: { code: 404, description: 'Message Not Found', get: () => '' } };
+  };
+  const subs: { prefix: string; callback: (err: null, m: unknown) => void }[] = [];
   const store = {
     nc: {
       jetstreamManager: async () => jsm,
-      async request(_subject: string, payload: Uint8Array) {
+      isClosed: () => false,
+      isDraining: () => false,
+      closed: () => new Promise(() => undefined),
+      subscribe(subject: string, o: { callback: (err: null, m: unknown) => void }) {
+        subs.push({ prefix: subject.slice(0, -1), callback: o.callback });
+        return { isClosed: () => false };
+      },
+      publish(_subject: string, payload: Uint8Array, o: { reply: string }) {
         // An answer lost with a dead connection: the caller sees a timeout.
-        if (timeouts-- > 0) throw Object.assign(new Error('TIMEOUT'), { code: 'TIMEOUT' });
-        const { seq } = JSON.parse(new TextDecoder().decode(payload)) as { seq: number };
-        const data = opts.lagging.includes(seq) ? undefined : stored.get(seq);
-        return data
-          ? { data, headers: { code: 0, get: (h: string) => (h === 'Nats-Sequence' ? String(seq) : '') } }
-          : { data: new Uint8Array(), headers: { code: 404, description: 'Message Not Found', get: () => '' } };
+        if (timeouts-- > 0) return;
+        const m = { subject: o.reply, ...answer(payload) };
+        const sub = subs.find((x) => o.reply.startsWith(x.prefix))!;
+        queueMicrotask(() => sub.callback(null, m));
       },
     },
     jsm,

@@ -3,6 +3,7 @@
 // `shardline analytics` worker runs what they describe. Every change is a
 // compare-and-set against CurrentApplicationVersionId, as AWS does.
 import type { KV } from 'nats';
+import { randomUUID } from 'node:crypto';
 import { ApplicationDefinition, inAppStreamNames } from '../../../contract/analytics.js';
 import {
   applicationsKv, createApplication, deleteApplicationRecord, listApplications, readApplication, writeApplication,
@@ -174,6 +175,11 @@ const startApplication: Operation = async (ctx, p) => {
   }
   r.status = 'STARTING';
   r.startingPositions = positions;
+  // A fresh start (any input from NOW or TRIM_HORIZON) is a new run; LAST_STOPPED_POINT resumes the last one.
+  if (r.definition.inputs.some((i) => (positions[i.id] ?? 'NOW') !== 'LAST_STOPPED_POINT')) {
+    r.runId = randomUUID().replace(/-/g, '').slice(0, 16);
+    r.runStartedAtMs = Date.now();
+  }
   r.updatedAtMs = Date.now();
   await save(ctx, r, revision, () => inUse(`Application ${name} is being changed.`));
   return {};
