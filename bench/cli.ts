@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<void>
   read: async () => ({ run: (await import('./read.js')).runRead }),
   'read-windows': async () => ({ run: (await import('./readWindows.js')).runReadWindows }),
   scale: async () => ({ run: (await import('./scale.js')).runScale }),
+  rcf: async () => ({ run: (await import('./randomCutForest.js')).runRandomCutForest }),
 };
 
 async function main(argv: string[]): Promise<void> {

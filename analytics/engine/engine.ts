@@ -11,6 +11,8 @@ import { assignNumeric, coerce, parseSqlType, TypeError_, type SqlType, type Val
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 import { functionMacroSql } from '../sql/functions.js';
+import { splitForestPump, type ForestSplit } from '../sql/randomCutForest.js';
+import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './forestStage.js';
 
 export interface Row { t: number; seq: number; v: Value[] }
 
@@ -111,6 +113,8 @@ export class Engine {
   private seq = 0;
   private watermark = Number.NEGATIVE_INFINITY;
   private emitted = new Map<string, Row[]>();
+  /** RANDOM_CUT_FOREST models between their cursor's hidden stream and the pump's (sql/randomCutForest.ts). */
+  private forests: ForestStage[] = [];
 
   private constructor(
     readonly duck: Duck,
@@ -161,14 +165,25 @@ export class Engine {
         await duck.fill(r.name, cols(r.columns), r.rows);
         refs.add(r.name);
       }
+      // A RANDOM_CUT_FOREST pump runs as its cursor's pump, the forest and its own query (sql/randomCutForest.ts).
+      const splits: ForestSplit[] = [];
+      const expanded: PumpStmt[] = [];
+      for (const s of pumpStmts) {
+        let split: ForestSplit | undefined;
+        try { split = splitForestPump(s, splits.length); } catch (e) { fail(e); }
+        if (split) { splits.push(split); expanded.push(split.cursor, split.outer); } else expanded.push(s);
+      }
       const plans: PumpPlan[] = [];
-      pumpStmts.forEach((s, i) => { try { plans.push(planPump(s, i)); } catch (e) { fail(e); } });
+      expanded.forEach((s, i) => { try { plans.push(planPump(s, i)); } catch (e) { fail(e); } });
+      const forests: ForestStage[] = [];
+      for (const split of splits) forests.push(await Engine.forestStage(duck, code, split, plans.find((p) => p.target === split.inStream)!, streams));
+      const hidden = new Set(splits.map((x) => x.inStream));
       const names = new Set<string>();
       for (const p of plans) {
         if (names.has(p.name)) fail(new SqlError(`pump ${p.name} is defined twice`, p.pos));
         names.add(p.name);
         if (!streams.has(p.source)) fail(new SqlError(`stream ${p.source} does not exist`, p.sourcePos));
-        if (!streams.has(p.target) || p.target === ERROR_STREAM || !declared.has(p.target)) fail(new SqlError(`stream ${p.target} is not declared with CREATE OR REPLACE STREAM`, p.pos));
+        if (!streams.has(p.target) || p.target === ERROR_STREAM || !(declared.has(p.target) || hidden.has(p.target))) fail(new SqlError(`stream ${p.target} is not declared with CREATE OR REPLACE STREAM`, p.pos));
         for (const j of p.joins) if (!refs.has(j.name)) fail(new SqlError(`${j.name} is not a reference table (a join on a stream needs a window)`, j.pos));
       }
       const order = topological(plans, (p) => plans.filter((q) => q.target === p.source));
@@ -220,11 +235,53 @@ export class Engine {
         }
         pumps.push(pump);
       }
-      return new Engine(duck, streams, pumps, declared);
+      const engine = new Engine(duck, streams, pumps, declared);
+      engine.forests = forests;
+      return engine;
     } catch (e) {
       duck.close();
       throw e;
     }
+  }
+
+  /**
+   * A forest pump's cursor bound over its source: the cursor's columns as DuckDB types them make the
+   * hidden stream the forest reads, and with ANOMALY_SCORE appended the one the pump's query reads.
+   */
+  private static async forestStage(duck: Duck, code: string, split: ForestSplit, cursor: PumpPlan, streams: Map<string, StreamColumn[]>): Promise<ForestStage> {
+    const fail = (message: string, pos: number): never => {
+      const lc = lineCol(code, pos);
+      throw new ApplicationSqlError(message, pos, lc.line, lc.column);
+    };
+    const source = streams.get(cursor.source);
+    if (!source) return fail(`stream ${cursor.source} does not exist`, cursor.sourcePos);
+    const probe = new Pump(cursor, source, []);
+    await duck.createTable(cursor.workTable, probe.workColumns);
+    let described;
+    try {
+      // The query alone first: DuckDB's error positions are then in the text the pieces map.
+      await duck.query(cursor.sql);
+      described = await duck.query(`DESCRIBE ${cursor.sql}`);
+    } catch (e) {
+      return fail(cleanDuckMessage((e as Error).message), duckErrorPos((e as Error).message, cursor));
+    }
+    const columns: StreamColumn[] = [];
+    for (const [name, type] of described.rows as [string, string][]) {
+      if (name.startsWith('__')) continue;
+      // The cursor's rows keep their ROWTIME; a column of that name would clash with it in the hidden streams.
+      if (name.toUpperCase() === 'ROWTIME') return fail('RANDOM_CUT_FOREST: the cursor selects ROWTIME; leave it out (its rows keep their ROWTIME) or name it otherwise', cursor.pos);
+      const t = streamTypeOf(type);
+      if (!t) return fail(`RANDOM_CUT_FOREST: the cursor's column ${name} is of type ${type}, which a stream cannot hold`, cursor.pos);
+      const added = ForestStage.added(!!split.explain).find((c) => c.name === name.toUpperCase());
+      if (added) return fail(`RANDOM_CUT_FOREST: the cursor already has a column ${added.name}, which the function adds`, cursor.pos);
+      columns.push({ name, type: t });
+    }
+    const stage = new ForestStage(split.outer.name, split.inStream, split.outStream, split.params, columns, split.explain);
+    if (stage.numeric.length === 0) fail('RANDOM_CUT_FOREST needs a numeric column (DOUBLE, INTEGER, FLOAT, TINYINT, SMALLINT, REAL or BIGINT) in the cursor', cursor.pos);
+    if (stage.numeric.length > MAX_NUMERIC_COLUMNS) fail(`RANDOM_CUT_FOREST takes at most ${MAX_NUMERIC_COLUMNS} numeric columns; the cursor has ${stage.numeric.length}`, cursor.pos);
+    streams.set(split.inStream, columns);
+    streams.set(split.outStream, [...columns, ...ForestStage.added(!!split.explain)]);
+    return stage;
   }
 
   /** Columns of an in-application stream (inputs, declared streams, error_stream). */
@@ -318,6 +375,7 @@ export class Engine {
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
       pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, sharesRows(p) ? withSharedRows(p.state) : p.state])),
+      ...(this.forests.length ? { forests: Object.fromEntries(this.forests.map((f) => [f.pump, f.state()])) } : {}),
     };
   }
 
@@ -327,6 +385,10 @@ export class Engine {
     for (const p of this.pumps) {
       const st = s.pumps[p.plan.name];
       if (st) p.state = fromSharedRows(structuredClone(st));
+    }
+    for (const f of this.forests) {
+      const st = s.forests?.[f.pump];
+      if (st) f.restore(st);
     }
   }
 
@@ -349,6 +411,9 @@ export class Engine {
   private async deliver(stream: string, rows: Row[]): Promise<void> {
     if (rows.length === 0) return;
     if (this.declared.has(stream)) this.out(stream, rows);
+    for (const f of this.forests) {
+      if (f.source === stream) await this.deliver(f.target, f.score(rows).map((v, i) => ({ t: rows[i]!.t, seq: this.seq++, v })));
+    }
     for (const p of this.pumps) {
       if (p.plan.source !== stream) continue;
       const w = p.plan.window;
@@ -605,7 +670,13 @@ export class Engine {
   }
 }
 
-export interface EngineState { seq: number; watermark: number | null; pumps: Record<string, RunnerState | SharedRowsState> }
+export interface EngineState {
+  seq: number;
+  watermark: number | null;
+  pumps: Record<string, RunnerState | SharedRowsState>;
+  /** RANDOM_CUT_FOREST models by pump name. */
+  forests?: Record<string, StageState>;
+}
 
 /**
  * A pump's state with each row once: HOP and CUMULATE put one row into

@@ -27,6 +27,7 @@
 // replica instead.
 import { parseStatements, closing, skip, type PumpStmt, type StreamStmt } from './statements.js';
 import { planPump, type PumpPlan } from './pump.js';
+import { forestCall } from './randomCutForest.js';
 import { depths, isPunct, isWord, nameOf, tokenize, type Token } from './tokens.js';
 import { inAppStreamName, type ApplicationDefinition } from '../../contract/analytics.js';
 import { AGGREGATES } from './aggregates.js';
@@ -98,6 +99,9 @@ export function decompose(code: string, inputs: (string | DecomposeInput)[], out
   let index = 0;
   for (const s of stmts) {
     if (s.kind !== 'pump') continue;
+    // A forest learns from every row of the stream in order: one model per application, never per shard.
+    const forest = forestCall(s);
+    if (forest) return { decomposable: false, reason: `pump ${s.name}: ${forest.fn.upper} keeps one model of the whole stream` };
     const plan = planPump(s, index++);
     const input = byName.get(plan.source);
     if (!input) continue;

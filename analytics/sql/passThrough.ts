@@ -6,6 +6,7 @@
 // its rows itself, instead of one active replica running it all.
 import { parseStatements } from './statements.js';
 import { planPump } from './pump.js';
+import { forestCall } from './randomCutForest.js';
 import { depths, isPunct, isWord } from './tokens.js';
 import { AGGREGATES } from './aggregates.js';
 import type { ApplicationDefinition } from '../../contract/analytics.js';
@@ -26,6 +27,8 @@ export function passThroughPlan(def: ApplicationDefinition): PassThroughPlan {
   for (const s of stmts) {
     if (s.kind !== 'pump') continue;
     const why = (r: string): PassThroughPlan => ({ passThrough: false, reason: `pump ${s.name}: ${r}` });
+    const forest = forestCall(s);
+    if (forest) return why(`${forest.fn.upper} keeps one model of the whole stream (state across records)`);
     let plan;
     try {
       plan = planPump(s, pumps);

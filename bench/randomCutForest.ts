@@ -1,0 +1,60 @@
+// `npm run bench -- rcf`: rows/s through RANDOM_CUT_FOREST in the engine, in process (the
+// cursor's pump, the forest, the pump's query), for a few parameter sets: the cost is the forest's
+// (every tree's path per row), so the figure is what one active replica can score.
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { NATS_SERVER } from '../test/harness/nats.js';
+import { Engine } from '../analytics/engine/engine.js';
+import { rounded } from './lib/runs.js';
+import { machineInfo, writeResults } from './lib/results.js';
+import { renderTable } from './lib/table.js';
+
+const USAGE = `usage: npm run bench -- rcf [--rows N] [--batch N]
+  --rows N    rows per parameter set (default 20000)
+  --batch N   rows per engine batch (default 500)`;
+
+const SETS: { name: string; params: string; columns: number }[] = [
+  { name: 'defaults (100 trees, 256 sample), 1 column', params: '', columns: 1 },
+  { name: 'defaults, 3 columns', params: '', columns: 3 },
+  { name: '100 trees, 256 sample, shingle 8, 1 column', params: ', 100, 256, 100000, 8', columns: 1 },
+  { name: '30 trees, 64 sample, 1 column', params: ', 30, 64, 100000, 1', columns: 1 },
+];
+
+export async function runRandomCutForest(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { rows: { type: 'string' }, batch: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) { console.log(USAGE); return; }
+  const n = Number(values.rows ?? 20_000);
+  const batch = Number(values.batch ?? 500);
+  const startedAt = new Date().toISOString();
+  const load0 = os.loadavg()[0]!;
+  const rows: Record<string, string | number>[] = [];
+  for (const set of SETS) {
+    const cols = Array.from({ length: set.columns }, (_, i) => `"V${i}"`);
+    const code = `CREATE OR REPLACE STREAM "OUT" ("K" VARCHAR(8), ${cols.map((c) => `${c} DOUBLE`).join(', ')}, "ANOMALY_SCORE" DOUBLE);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "IN")${set.params}));`;
+    const engine = await Engine.compile({ code, inputs: [{ name: 'IN', columns: [{ name: 'K', sqlType: 'VARCHAR(8)' }, ...cols.map((c) => ({ name: c.slice(1, -1), sqlType: 'DOUBLE' }))] }] });
+    let seed = 1;
+    const u = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) + 0.5) / 2 ** 32;
+    const data = Array.from({ length: n }, (_, i) => ({ t: i, v: ['k', ...cols.map(() => 50 + 10 * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()))] }));
+    let out = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i += batch) {
+      await engine.push('IN', data.slice(i, i + batch));
+      out += engine.drain().get('OUT')?.length ?? 0;
+    }
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const bytes = JSON.stringify(engine.snapshot().forests).length;
+    engine.close();
+    if (out !== n) throw new Error(`${set.name}: ${out} rows out of ${n}`);
+    rows.push({ set: set.name, rows: n, 'rows/s': Math.round(n / wall), 'rows/s/core': Math.round(n / ((cpu.user + cpu.system) / 1e6)), 'state KiB': Math.round(bytes / 1024) });
+  }
+  const headers = Object.keys(rows[0]!);
+  const table = `RANDOM_CUT_FOREST in the engine, in process (load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end; ${os.cpus().length} cores, shared):\n`
+    + renderTable(headers, rows.map((r) => headers.map((h) => r[h]!)));
+  console.log(table);
+  const file = writeResults('rcf', rounded({ benchmark: 'rcf', startedAt, finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), rows: n, batch, results: rows, table }));
+  console.log(`results: ${path.relative(process.cwd(), file)}`);
+}
