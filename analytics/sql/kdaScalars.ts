@@ -14,10 +14,12 @@
 //   ABS                                                 → a macro that takes intervals too (DuckDB's abs does not);
 //   EXTRACT(SECOND FROM x)                              → seconds with milliseconds, DECIMAL(5,3);
 //   INTERVAL 'd h:m:s.f' DAY TO SECOND (and the other <unit> TO <unit> forms) → a DuckDB interval;
-//   STEP(n BY k) on integers, STEP(ts BY INTERVAL 'n' YEAR|MONTH).
+//   STEP(n BY k) on integers, STEP(ts BY INTERVAL 'n' YEAR|MONTH);
+//   temporal predicates ((s1, e1) OVERLAPS (s2, e2), …): sql/temporalPredicates.ts.
 import { SqlError, isPunct, isWord, stringValue, type Token } from './tokens.js';
 import { closing, skip } from './statements.js';
 import type { Splicer } from './kdaAggregates.js';
+import { rewriteTemporalPredicates } from './temporalPredicates.js';
 
 const COMPARISON = new Set(['=', '<', '>', '<=', '>=', '<>', '!=']);
 
@@ -47,6 +49,7 @@ export function rewriteKdaScalars(tokens: Token[], rw: Splicer, A: string): void
     else if (t.upper === 'MOD' || t.upper === 'POWER' || t.upper === 'ABS') rw.splice(k, k + 1, `kda_${t.upper.toLowerCase()}`);
     else if (t.upper === 'EXTRACT') extractSecond(tokens, rw, k, open, close);
   }
+  rewriteTemporalPredicates(tokens, rw);
 }
 
 /** `x = ANY (…)` is DuckDB's (and SQL's) quantified comparison, not KDA's aggregate. */
