@@ -306,3 +306,18 @@ export function refuseStreamingDistinct(tokens: Token[], select: number, windowe
     throw new SqlError('SELECT STREAM DISTINCT without a GROUP BY window is not supported (rows would be deduplicated only within a batch): use GROUP BY FLOOR(ROWTIME TO …) or STEP(ROWTIME BY …) with the columns', tokens[d]!.pos);
   }
 }
+
+/**
+ * `(FLOOR x TO unit)`, as the ANY and EVERY pages write their GROUP BY, is `FLOOR(x TO unit)`: the two
+ * tokens are swapped in place (each keeps its position), so every later step sees the usual form.
+ */
+export function normalizeFloorForm(tokens: Token[]): void {
+  for (let i = 0; i < tokens.length; i++) {
+    if (!isPunct(tokens[i], '(')) continue;
+    const f = skip(tokens, i + 1);
+    if (!isWord(tokens[f], 'FLOOR', 'CEIL', 'CEILING') || isPunct(tokens[skip(tokens, f + 1)], '(')) continue;
+    const close = closing(tokens, i);
+    if (!topLevel(tokens, i, close).some((k) => isWord(tokens[k], 'TO'))) continue;
+    [tokens[i], tokens[f]] = [tokens[f]!, tokens[i]!];
+  }
+}

@@ -14,7 +14,7 @@ import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 import { rewriteKdaAggregates } from './kdaAggregates.js';
-import { prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger } from './kdaScalars.js';
+import { normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger } from './kdaScalars.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -157,6 +157,7 @@ const mentionsRowtime = (tokens: Token[], from: number, to: number) =>
 
 export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   const tokens = stmt.select;
+  normalizeFloorForm(tokens);
   const rw = new Rewriter(tokens);
   const workTable = `__work_${index}`;
   const sig = (i: number) => skip(tokens, i);

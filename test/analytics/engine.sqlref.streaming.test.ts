@@ -14,6 +14,21 @@ describe('Boolean Functions', () => {
     expect((out.get('DESTINATION_SQL_STREAM') ?? []).map((r) => r.v).sort()).toEqual([['A', true, false], ['B', false, false], ['C', true, true]]);
   });
 
+  it("the pages' snippets unchanged: SELECT STREAM ANY / EVERY (price < 1) FROM trades GROUP BY (FLOOR trades.rowtime to hour)", async () => {
+    const code = (fn: string) => `CREATE OR REPLACE STREAM trades (ticker VARCHAR(4), price REAL);
+CREATE OR REPLACE PUMP "FEED" AS INSERT INTO trades SELECT STREAM TICKER_SYMBOL, PRICE FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (RESULT BOOLEAN);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+ SELECT STREAM ${fn} (price < 1) FROM trades
+  GROUP BY (FLOOR trades.rowtime to hour)`;
+    // Hour 1: one price below 1; hour 2: none; hour 3: all.
+    const rows = [[0, 5], [1, 0.5], [3_600_000, 2], [3_600_001, 3], [7_200_000, 0.1], [7_200_001, 0.2]].map(([at, p]) => ({ at: at!, v: ['A', 'TECH', 0, p!, 0, 0] as Value[] }));
+    const any = await runApp(code('ANY'), rows, 4 * 3_600_000);
+    const every = await runApp(code('EVERY'), rows, 4 * 3_600_000);
+    expect((any.get('DESTINATION_SQL_STREAM') ?? []).map((r) => r.v[0])).toEqual([true, false, true]);
+    expect((every.get('DESTINATION_SQL_STREAM') ?? []).map((r) => r.v[0])).toEqual([false, false, true]);
+  });
+
   it('`x = ANY (…)` keeps its meaning as a quantified comparison', async () => {
     const out = await runApp(pumpOf('HIT BOOLEAN', 'N = ANY ([1, 2])'), stock([['A', 1], ['A', 1], ['A', 1]]));
     expect((out.get('DESTINATION_SQL_STREAM') ?? []).map((r) => r.v[0])).toEqual([false, true, true]);
