@@ -321,3 +321,19 @@ export function normalizeFloorForm(tokens: Token[]): void {
     [tokens[i], tokens[f]] = [tokens[f]!, tokens[i]!];
   }
 }
+
+/** `CURRENT ROW` at i: the index after it, else 0. */
+export function currentRowAt(tokens: Token[], i: number): number {
+  return isWord(tokens[i], 'CURRENT') && isWord(tokens[skip(tokens, i + 1)], 'ROW') ? skip(tokens, i + 1) + 1 : 0;
+}
+
+/**
+ * A window frame `BETWEEN … AND <end>` (i: after the start bound) must end at CURRENT ROW: KDA supports
+ * windows that end with the current row; a FOLLOWING end would see rows that have not arrived.
+ */
+export function windowEndsAtCurrentRow(tokens: Token[], i: number): void {
+  const and = skip(tokens, i);
+  if (!isWord(tokens[and], 'AND') || !currentRowAt(tokens, skip(tokens, and + 1))) {
+    throw new SqlError('a window on a stream ends at the current row: use BETWEEN … PRECEDING AND CURRENT ROW (FOLLOWING is not allowed)', tokens[and]?.pos ?? tokens[i - 1]!.pos);
+  }
+}

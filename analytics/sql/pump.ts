@@ -14,7 +14,7 @@ import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 import { rewriteKdaAggregates } from './kdaAggregates.js';
-import { normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger } from './kdaScalars.js';
+import { currentRowAt, normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger, windowEndsAtCurrentRow } from './kdaScalars.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -666,23 +666,30 @@ function windowSpec(tokens: Token[], rw: Rewriter, open: number, A: string): Sli
   const between = isWord(tokens[n], 'BETWEEN');
   if (between) n = skip(tokens, n + 1);
   const spec: SlidingSpec = { partitionSql };
+  // `RANGE|ROWS CURRENT ROW` (the reference's `over (range current row)`): the row and its peers / the row alone.
+  const currentRow = currentRowAt(tokens, n);
   let after: number;
-  if (kind === 'RANGE') {
+  if (currentRow) {
+    if (kind === 'RANGE') spec.rangeMs = 0; else spec.rows = 0;
+    after = currentRow;
+  } else if (kind === 'RANGE') {
     if (isWord(tokens[n], 'UNBOUNDED')) throw new SqlError('an unbounded window never closes on a stream; use RANGE INTERVAL … PRECEDING', tokens[n]!.pos);
     const iv = interval(tokens, n);
     spec.rangeMs = iv.ms;
     after = iv.end;
   } else {
+    if (isWord(tokens[n], 'UNBOUNDED')) throw new SqlError('an unbounded window never closes on a stream; use ROWS n PRECEDING', tokens[n]!.pos);
     const num = tokens[n];
     if (num?.kind !== 'number') throw new SqlError(`expected a row count but found '${num?.text}'`, num?.pos ?? tokens[frame]!.pos);
     spec.rows = Number(num.text);
     after = n + 1;
   }
   const prec = skip(tokens, after);
-  if (!isWord(tokens[prec], 'PRECEDING')) throw new SqlError(`expected PRECEDING but found '${tokens[prec]?.text}'`, tokens[prec]?.pos ?? 0);
+  if (!currentRow && !isWord(tokens[prec], 'PRECEDING')) throw new SqlError(`expected PRECEDING but found '${tokens[prec]?.text}'`, tokens[prec]?.pos ?? 0);
+  if (between) windowEndsAtCurrentRow(tokens, currentRow ? after : prec + 1);
   if (!between) {
-    const lenText = rw.render(kind === 'RANGE' ? n : n, prec).trim();
-    rw.splice(frame, prec + 1, `${kind} BETWEEN ${lenText} PRECEDING AND CURRENT ROW`);
+    const lenText = currentRow ? 'CURRENT ROW' : `${rw.render(n, prec).trim()} PRECEDING`;
+    rw.splice(frame, currentRow ? after : prec + 1, `${kind} BETWEEN ${lenText} AND CURRENT ROW`);
   }
   if (!hasOrder) rw.insertBefore(frame, kind === 'RANGE' ? `ORDER BY ${A}."ROWTIME" ` : `ORDER BY ${A}."ROWTIME", ${A}."__SEQ" `);
   return spec;

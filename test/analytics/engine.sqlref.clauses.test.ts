@@ -31,6 +31,18 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
     expect(dest(distinct).sort()).toEqual([['A'], ['B'], ['C']]);
   });
 
+  it('WINDOW frames: BETWEEN … AND CURRENT ROW, RANGE / ROWS CURRENT ROW; FOLLOWING and UNBOUNDED refused', async () => {
+    // Two rows at each of three ROWTIMEs (peers share one).
+    const rows = [0, 0, 1000, 1000, 2000, 2000].map((at, i) => ({ at, v: ['A', 'TECH', 0, i, i, 0] as Value[] }));
+    const out = await runApp(pumpOf('R2 BIGINT, RB BIGINT, RC BIGINT, WC BIGINT',
+      "COUNT(*) OVER (ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), COUNT(*) OVER (RANGE BETWEEN INTERVAL '1' SECOND PRECEDING AND CURRENT ROW), COUNT(*) OVER (RANGE CURRENT ROW), COUNT(*) OVER (ROWS CURRENT ROW)"), rows, 10_000);
+    // RANGE frames hold the current ROWTIME's peers (as every sliding aggregate here).
+    expect(dest(out)).toEqual([[1, 2, 2, 1], [2, 2, 2, 1], [3, 4, 2, 1], [3, 4, 2, 1], [3, 4, 2, 1], [3, 4, 2, 1]]);
+    const compile = (frame: string) => Engine.compile({ code: pumpOf('N BIGINT', `COUNT(*) OVER (${frame})`), inputs: [STOCK] }).then((e) => e.close());
+    await expect(compile('ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING')).rejects.toThrow(/ends at the current row.*FOLLOWING is not allowed/);
+    await expect(compile('ROWS UNBOUNDED PRECEDING')).rejects.toThrow(/an unbounded window never closes on a stream/);
+  });
+
   it("CREATE FUNCTION … RETURN expr: the EXTRACT page's FLOOR30MIN unchanged, called from a pump; NULL on NULL input", async () => {
     const code = `CREATE or replace FUNCTION FLOOR30MIN( p_time TIMESTAMP )
 RETURNS  TIMESTAMP
