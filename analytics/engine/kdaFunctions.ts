@@ -30,12 +30,20 @@ export const KDA_MACROS: string[] = [
   // CEIL(ts TO unit), as pump.ts rewrites it: ts rounded up to the unit (unchanged when already on it).
   "CREATE OR REPLACE MACRO kda_ceil_to(u, x) AS CASE WHEN date_trunc(u, x) = x THEN x ELSE date_trunc(u, x) + CAST('1 ' || u AS INTERVAL) END",
   // REGEX_REPLACE(original, regex, replacement, startPosition, occurrence): from the 1-based start
-  // position, every match (occurrence 0) or the first (1) replaced; `$n` in the replacement is group n.
-  // Other occurrences fail the row (error_stream) rather than give a different answer.
+  // position, every match (occurrence 0) or the n-th (n >= 1) replaced; `$n` in the replacement is group n.
+  // A start below 1 or a negative occurrence fails the row (the reference: "an error is written to the
+  // error stream"); a start past the end returns the original. The n-th match: the text split at the
+  // matches and the matches themselves (both RE2's successive matches), put back with match n replaced.
+  `CREATE OR REPLACE MACRO kda_replace_nth(x, re, rep, n) AS list_transform([{'p': regexp_split_to_array(x, re), 'm': regexp_extract_all(x, re)}], lambda q:
+     CASE WHEN len(q.m) < n THEN x ELSE array_to_string(list_transform(range(1, len(q.p) + 1), lambda i:
+       q.p[i] || CASE WHEN i > len(q.m) THEN '' WHEN i = n THEN regexp_replace(q.m[i], re, ${JAVA_GROUPS}) ELSE q.m[i] END), '') END)[1]`,
   `CREATE OR REPLACE MACRO REGEX_REPLACE(s, re, rep, st, occ) AS CASE
+     WHEN st < 1 THEN error('REGEX_REPLACE: the start position ' || st || ' is below 1')
+     WHEN occ < 0 THEN error('REGEX_REPLACE: the occurrence ' || occ || ' is negative')
+     WHEN st > length(s) THEN s
      WHEN occ = 0 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS}, 'g')
      WHEN occ = 1 THEN left(s, st - 1) || regexp_replace(substr(s, st), re, ${JAVA_GROUPS})
-     ELSE error('REGEX_REPLACE: occurrence ' || occ || ' is not supported (0: every match, 1: the first)') END`,
+     ELSE left(s, st - 1) || kda_replace_nth(substr(s, st), re, rep, occ) END`,
   // SUBSTRING(s FROM n [FOR m]) / SUBSTRING(s, n [, m]) as sql/kdaScalars.ts rewrites them (c: the comma form).
   // A start below 1 counts as 1 and shortens the length by 1 - start (DuckDB would count from the end);
   // past the end the FROM form gives '' and the comma form NULL, as the reference's tables show.

@@ -187,14 +187,22 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "D"
     expect(want[1]![2]).toBe('My  Name Is Example');
   });
 
-  it('REGEX_REPLACE with an occurrence it does not support sends the row to error_stream', async () => {
+  it('REGEX_REPLACE with occurrence n > 1 replaces only the n-th match; a negative occurrence or a start below 1 sends the row to error_stream', async () => {
     const code = `CREATE OR REPLACE STREAM "D" (R VARCHAR(64));
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "D" SELECT STREAM REGEX_REPLACE(REFERRER, 'http', 'ftp', 1, 2) FROM "SOURCE_SQL_STREAM_001";`;
-    const out = await run(LOGS2, code, rows.slice(0, 3), rows[2]!.t + 1);
-    expect(out.get('D') ?? []).toEqual([]);
-    const errs = out.get('error_stream') ?? [];
-    expect(errs).toHaveLength(3);
-    expect(String(errs[0]!.v[3])).toContain('occurrence 2 is not supported');
+    const src = rows.slice(0, 3);
+    const out = await run(LOGS2, code, src, src[2]!.t + 1);
+    expect(out.get('error_stream') ?? []).toEqual([]);
+    // Oracle: the second 'http' (if any) becomes 'ftp'.
+    const nth = (x: string) => { const a = x.indexOf('http'); const b = a < 0 ? -1 : x.indexOf('http', a + 4); return b < 0 ? x : x.slice(0, b) + 'ftp' + x.slice(b + 4); };
+    const want = src.map((r) => [r.v[1] === null ? null : nth(r.v[1] as string)]);
+    expect(want.some(([w], i) => w !== src[i]!.v[1])).toBe(true);
+    expect((out.get('D') ?? []).map((r) => r.v)).toEqual(want);
+    for (const [args, msg] of [['1, -1', 'the occurrence -1 is negative'], ['0, 1', 'the start position 0 is below 1']]) {
+      const bad = await run(LOGS2, code.replace('1, 2)', `${args})`), src, src[2]!.t + 1);
+      expect(bad.get('D') ?? []).toEqual([]);
+      expect(String((bad.get('error_stream') ?? [])[0]?.v[3])).toContain(msg);
+    }
   });
 });
 
