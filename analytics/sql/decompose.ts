@@ -98,6 +98,12 @@ export function decompose(code: string, inputs: (string | DecomposeInput)[], out
   const finals: string[] = [];
   let index = 0;
   for (const s of stmts) {
+    if (s.kind === 'function') {
+      // The shards' engines call the application's SQL functions too (a macro each, engine.ts).
+      const last = s.body[s.body.length - 1]!;
+      parts.push(`${code.slice(s.pos, last.pos + last.text.length)};`);
+      continue;
+    }
     if (s.kind !== 'pump') continue;
     // A forest learns from every row of the stream in order: one model per application, never per shard.
     const forest = forestCall(s);

@@ -1,6 +1,7 @@
 // The SQL reference's statements and clauses through the engine: UNION ALL, SELECT DISTINCT, WHERE,
 // HAVING, ORDER BY within a window; forms that cannot be given KDA's meaning are refused by name.
 import { Engine } from '../../analytics/engine/engine.js';
+import { decompose } from '../../analytics/sql/decompose.js';
 import { runApp, pumpOf, STOCK, type Value } from './sqlref.js';
 
 const stock = (rows: [string, number][]) => rows.map(([t, p], i) => ({ at: i * 1000, v: [t, 'TECH', 0, p, i, 0] as Value[] }));
@@ -58,6 +59,17 @@ ${pumpOf('T TIMESTAMP, H TIMESTAMP', 'TS, FLOOR30MIN(TS)')}`;
     // A Java function (EXTERNAL NAME) is refused by name.
     await expect(Engine.compile({ code: `CREATE FUNCTION F(x INTEGER) RETURNS INTEGER LANGUAGE JAVA PARAMETER STYLE SYSTEM DEFINED JAVA NO SQL EXTERNAL NAME 'c.F';\n${pumpOf('A INTEGER', 'N')}`, inputs: [STOCK] }))
       .rejects.toThrow(/external \(Java\) functions are not supported/);
+  });
+
+  it("an application's functions go into the shards' partial code too, so a pump using one still scales out", async () => {
+    const w = `STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '10' SECOND)`;
+    const code = `CREATE FUNCTION CHEAP(p REAL) RETURNS BOOLEAN RETURN p < 10;
+${pumpOf('T VARCHAR(4), N BIGINT, W TIMESTAMP', `TICKER_SYMBOL, COUNT(*), ${w}`, ` WHERE CHEAP(price) GROUP BY TICKER_SYMBOL, ${w}`)}`;
+    const d = decompose(code, [STOCK.name], ['DESTINATION_SQL_STREAM']);
+    expect(d.decomposable).toBe(true);
+    if (!d.decomposable) return;
+    expect(d.partialCode).toContain('CREATE FUNCTION CHEAP(p REAL) RETURNS BOOLEAN RETURN p < 10;');
+    (await Engine.compile({ code: d.partialCode, inputs: [STOCK] })).close();
   });
 
   it('refused with the reason: streaming DISTINCT without a window, UNION without ALL, binary literals, EXISTS / IN sub-queries, a TRIM character of two, a stream-to-stream join', async () => {
