@@ -28,7 +28,8 @@ export function rewriteKdaScalars(tokens: Token[], rw: Splicer, A: string): void
   const sig = (i: number) => skip(tokens, i);
   for (let k = 0; k < tokens.length; k++) {
     const t = tokens[k]!;
-    if (isWord(t, 'INTERVAL')) { k = compoundInterval(tokens, rw, k) - 1; continue; }
+    // (An INTERVAL already consumed, e.g. by STEP's rewrite into a bucket width, renders as nothing.)
+    if (isWord(t, 'INTERVAL')) { if (rw.render(k, k + 1).trim()) k = compoundInterval(tokens, rw, k) - 1; continue; }
     if (t.kind !== 'ident' || isPunct(tokens[k - 1], '.')) continue;
     if (t.upper === 'X' && tokens[k + 1]?.kind === 'string') {
       // X'0FA1' (a BINARY/VARBINARY literal): DuckDB would read it as a string; refused, not mistranslated.
@@ -336,4 +337,28 @@ export function windowEndsAtCurrentRow(tokens: Token[], i: number): void {
   if (!isWord(tokens[and], 'AND') || !currentRowAt(tokens, skip(tokens, and + 1))) {
     throw new SqlError('a window on a stream ends at the current row: use BETWEEN … PRECEDING AND CURRENT ROW (FOLLOWING is not allowed)', tokens[and]?.pos ?? tokens[i - 1]!.pos);
   }
+}
+
+const FIELD_MS: Record<string, number> = { DAY: 86_400_000, HOUR: 3_600_000, MINUTE: 60_000, SECOND: 1000 };
+
+/**
+ * INTERVAL '<fields>' <unit> TO <unit> at i as milliseconds (window frames and STEP need a fixed
+ * length): DAY TO SECOND and its sub-ranges; undefined when i holds no compound interval.
+ */
+export function compoundIntervalMs(tokens: Token[], i: number): { ms: number; end: number } | undefined {
+  const sig = (n: number) => skip(tokens, n);
+  const lit = tokens[sig(i + 1)];
+  const from = tokens[sig(sig(i + 1) + 1)];
+  const to = sig(sig(sig(i + 1) + 1) + 1);
+  const until = tokens[sig(to + 1)];
+  if (!isWord(tokens[i], 'INTERVAL') || lit?.kind !== 'string' || !isWord(from, ...FIELDS) || !isWord(tokens[to], 'TO') || !isWord(until, ...FIELDS)) return undefined;
+  if (FIELD_MS[from!.upper] === undefined) throw new SqlError(`INTERVAL … ${from!.upper} TO ${until!.upper} has no fixed length: use DAY, HOUR, MINUTE or SECOND fields`, from!.pos);
+  const a = FIELDS.indexOf(from!.upper);
+  const nums = stringValue(lit).trim().split(/[: ]/);
+  if (nums.length !== FIELDS.indexOf(until!.upper) - a + 1 || nums.some((n) => !/^\d+(\.\d+)?$/.test(n))) {
+    throw new SqlError(`INTERVAL '${stringValue(lit)}' ${from!.upper} TO ${until!.upper} is not a valid interval literal`, lit.pos);
+  }
+  const ms = nums.reduce((sum, n, k) => sum + Number(n) * FIELD_MS[FIELDS[a + k]!]!, 0);
+  if (!(ms > 0)) throw new SqlError(`interval length must be a positive number, not '${stringValue(lit)}'`, lit.pos);
+  return { ms, end: sig(to + 1) + 1 };
 }

@@ -14,7 +14,7 @@ import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 import { rewriteKdaAggregates } from './kdaAggregates.js';
-import { currentRowAt, normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger, windowEndsAtCurrentRow } from './kdaScalars.js';
+import { compoundIntervalMs, currentRowAt, normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger, windowEndsAtCurrentRow } from './kdaScalars.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -135,6 +135,8 @@ class Rewriter {
 
 /** `INTERVAL '10' SECOND` at significant index `i` → milliseconds and the index after it. */
 function interval(tokens: Token[], i: number): { ms: number; end: number } {
+  const compound = compoundIntervalMs(tokens, i);
+  if (compound) return compound;
   const kw = tokens[i];
   if (!isWord(kw, 'INTERVAL')) throw new SqlError(`expected INTERVAL but found '${kw?.text ?? 'end'}'`, kw?.pos ?? 0);
   const v = skip(tokens, i + 1);

@@ -42,6 +42,11 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
     const compile = (frame: string) => Engine.compile({ code: pumpOf('N BIGINT', `COUNT(*) OVER (${frame})`), inputs: [STOCK] }).then((e) => e.close());
     await expect(compile('ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING')).rejects.toThrow(/ends at the current row.*FOLLOWING is not allowed/);
     await expect(compile('ROWS UNBOUNDED PRECEDING')).rejects.toThrow(/an unbounded window never closes on a stream/);
+    await expect(compile("RANGE INTERVAL '1-1' YEAR TO MONTH PRECEDING")).rejects.toThrow(/has no fixed length/);
+    // A compound interval as a frame's length: 1.5 minutes holds the row 60 s back, not the one 120 s back.
+    const spaced = [1, 2, 3].map((p, i) => ({ at: i * 60_000, v: ['A', 'TECH', 0, p, i, 0] as Value[] }));
+    const framed = await runApp(pumpOf('N BIGINT', "COUNT(*) OVER (RANGE INTERVAL '0:01:30' HOUR TO SECOND PRECEDING)"), spaced, 400_000);
+    expect(dest(framed)).toEqual([[1], [2], [2]]);
   });
 
   it("CREATE FUNCTION … RETURN expr: the EXTRACT page's FLOOR30MIN unchanged, called from a pump; NULL on NULL input", async () => {

@@ -71,6 +71,8 @@ describe('EXTRACT (SQL reference table)', () => {
       ["TIMESTAMP '2004-01-31 00:00:00' + INTERVAL '1-1' YEAR TO MONTH", at('2005-02-28 00:00:00')],
       ["TIMESTAMP '2004-01-01 00:00:00' + INTERVAL '1:30' HOUR TO MINUTE", at('2004-01-01 01:30:00')],
       ["TIMESTAMP '2004-01-01 00:00:00' + INTERVAL '-1 1' DAY TO HOUR", at('2003-12-30 23:00:00')],
+      // … and as STEP's width (multiples of 1.5 h from 1970-01-01).
+      ["STEP(TIMESTAMP '2004-09-30 13:48:23' BY INTERVAL '1:30' HOUR TO MINUTE)", at('2004-09-30 13:30:00')],
     ], 'TIMESTAMP');
   });
 });
