@@ -65,6 +65,8 @@ export const KDA_MACROS: string[] = [
   `CREATE OR REPLACE MACRO kda_lag(l, cur, n, d, ign) AS list_transform(
      [list_sort(list_filter(l, lambda e: e.s < cur AND (NOT ign OR e.v IS NOT NULL)))], lambda p:
        CASE WHEN n = 0 THEN list_filter(l, lambda e: e.s = cur)[1].v WHEN len(p) >= n THEN p[len(p) - n + 1].v ELSE d END)[1]`,
+  // `expr AS ROWTIME` (sql/kdaScalars.ts): the row's new ROWTIME, which cannot be NULL.
+  "CREATE OR REPLACE MACRO kda_rowtime(x) AS CASE WHEN x IS NULL THEN error('the ROWTIME given AS ROWTIME is NULL') ELSE x END",
   // MONOTONIC(x): x itself, of its type. KDA reads it as the user's promise that x never changes
   // direction, so a GROUP BY may close groups on x; here windows close on ROWTIME (pump.ts), so it only evaluates x.
   'CREATE OR REPLACE MACRO MONOTONIC(x) AS x',

@@ -362,3 +362,29 @@ export function compoundIntervalMs(tokens: Token[], i: number): { ms: number; en
   if (!(ms > 0)) throw new SqlError(`interval length must be a positive number, not '${stringValue(lit)}'`, lit.pos);
   return { ms, end: sig(to + 1) + 1 };
 }
+
+/**
+ * `<expr> AS ROWTIME` in the select list: "a column alias, to override the timestamp on the current
+ * row" (the reference's ROWTIME page). The item becomes the output row's ROWTIME ("__ROWTIME") instead
+ * of a column; a NULL fails the row (ROWTIME is NOT NULL). Only row-by-row and sliding-window pumps:
+ * a window's rows take its end. Returns whether the pump overrides ROWTIME.
+ */
+export function rowtimeAlias(tokens: Token[], rw: Splicer, select: number, from: number, rowByRow: boolean): boolean {
+  let d = 0;
+  let itemStart = skip(tokens, select + 1);
+  while (isWord(tokens[itemStart], 'STREAM', 'DISTINCT', 'ALL')) itemStart = skip(tokens, itemStart + 1);
+  for (let i = itemStart; i < from; i++) {
+    const t = tokens[i]!;
+    if (isPunct(t, '(')) d++;
+    else if (isPunct(t, ')')) d--;
+    else if (d === 0 && isPunct(t, ',')) itemStart = skip(tokens, i + 1);
+    else if (d === 0 && isWord(t, 'AS') && (tokens[skip(tokens, i + 1)]?.kind === 'ident' || tokens[skip(tokens, i + 1)]?.kind === 'quoted') && tokens[skip(tokens, i + 1)]!.upper === 'ROWTIME') {
+      if (!rowByRow) throw new SqlError('AS ROWTIME (overriding the row time) is supported in pumps without a GROUP BY window only: a window\'s rows take its end as ROWTIME', t.pos);
+      const name = skip(tokens, i + 1);
+      rw.insertBefore(itemStart, 'CAST(kda_rowtime(');
+      rw.splice(i, name + 1, ') AS TIMESTAMP) AS "__ROWTIME"');
+      return true;
+    }
+  }
+  return false;
+}

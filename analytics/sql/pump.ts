@@ -14,7 +14,7 @@ import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 import { rewriteKdaAggregates } from './kdaAggregates.js';
-import { compoundIntervalMs, currentRowAt, normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, stepCalendar, stepInteger, windowEndsAtCurrentRow } from './kdaScalars.js';
+import { compoundIntervalMs, currentRowAt, normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, rowtimeAlias, stepCalendar, stepInteger, windowEndsAtCurrentRow } from './kdaScalars.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
@@ -455,7 +455,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   }
   // The output row's ROWTIME: the input row's, or the window's end for aggregates.
   const aggregated = !topK && (window.type === 'tumbling' || window.type === 'stagger' || (window.type === 'tvf' && groupAt >= 0));
-  let extra = topK ? `, ${A}.${quote(TOPK_WEND)} AS "__ROWTIME"` : aggregated ? `, max(${A}."__WEND") AS "__ROWTIME"` : window.type === 'tvf' ? `, ${A}."__WEND" AS "__ROWTIME"` : `, ${A}."ROWTIME" AS "__ROWTIME"`;
+  const ownRowtime = rowtimeAlias(tokens, rw, selectAt, fromAt, !topK && (window.type === 'none' || window.type === 'sliding'));
+  let extra = topK ? `, ${A}.${quote(TOPK_WEND)} AS "__ROWTIME"` : aggregated ? `, max(${A}."__WEND") AS "__ROWTIME"` : window.type === 'tvf' ? `, ${A}."__WEND" AS "__ROWTIME"` : ownRowtime ? '' : `, ${A}."ROWTIME" AS "__ROWTIME"`;
   if (window.type === 'sliding') {
     extra += `, ${A}."__NEW" AS "__NEW"`;
     rw.prefix = 'SELECT * FROM (';

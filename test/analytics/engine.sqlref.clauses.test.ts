@@ -2,7 +2,7 @@
 // HAVING, ORDER BY within a window; forms that cannot be given KDA's meaning are refused by name.
 import { Engine } from '../../analytics/engine/engine.js';
 import { decompose } from '../../analytics/sql/decompose.js';
-import { runApp, pumpOf, STOCK, type Value } from './sqlref.js';
+import { runApp, pumpOf, STOCK, T0, type Value } from './sqlref.js';
 
 const stock = (rows: [string, number][]) => rows.map(([t, p], i) => ({ at: i * 1000, v: [t, 'TECH', 0, p, i, 0] as Value[] }));
 const dest = (out: Map<string, { v: Value[] }[]>) => (out.get('DESTINATION_SQL_STREAM') ?? []).map((r) => r.v);
@@ -75,6 +75,25 @@ ${pumpOf('T VARCHAR(4), N BIGINT, W TIMESTAMP', `TICKER_SYMBOL, COUNT(*), ${w}`,
     if (!d.decomposable) return;
     expect(d.partialCode).toContain('CREATE FUNCTION CHEAP(p REAL) RETURNS BOOLEAN RETURN p < 10;');
     (await Engine.compile({ code: d.partialCode, inputs: [STOCK] })).close();
+  });
+
+  it("`expr AS ROWTIME` sets the output row's ROWTIME (the ROWTIME page's column alias), seen by a downstream window", async () => {
+    const code = `CREATE OR REPLACE STREAM "HOURLY" (T VARCHAR(4));
+CREATE OR REPLACE PUMP "RETIME" AS INSERT INTO "HOURLY" SELECT STREAM CEIL(TS TO HOUR) AS ROWTIME, TICKER_SYMBOL FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (T VARCHAR(4), N BIGINT, AT_ROW TIMESTAMP);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM" SELECT STREAM T, COUNT(*) OVER w, ROWTIME FROM "HOURLY"
+  WINDOW w AS (PARTITION BY T RANGE INTERVAL '1' SECOND PRECEDING);`;
+    const ts = [Date.UTC(2024, 0, 1, 9, 10), Date.UTC(2024, 0, 1, 9, 50), Date.UTC(2024, 0, 1, 10, 5)];
+    // The downstream window evaluates a row once the ROWTIME watermark passes it: advance past 11:00.
+    const out = await runApp(code, ts.map((t, i) => ({ at: i, v: ['A', 'TECH', 0, 1, 1, t] as Value[] })), Date.UTC(2024, 0, 2) - T0);
+    const hourly = out.get('HOURLY')!;
+    expect(hourly.map((r) => [r.t, r.v])).toEqual(ts.map((t) => [Math.ceil(t / 3_600_000) * 3_600_000, ['A']]));
+    // The first two share ROWTIME 10:00, so the second sees both; ROWTIME in the next pump is the new one.
+    expect(dest(out)).toEqual([['A', 2, ts.map((t) => Math.ceil(t / 3_600_000) * 3_600_000)[0]], ['A', 2, Date.UTC(2024, 0, 1, 10)], ['A', 1, Date.UTC(2024, 0, 1, 11)]]);
+    const bad = await runApp(pumpOf('T VARCHAR(4)', 'CAST(NULL AS TIMESTAMP) AS ROWTIME, TICKER_SYMBOL'), [{ v: ['A', 'TECH', 0, 1, 1, 0] }]);
+    expect(String(bad.get('error_stream')![0]!.v[3])).toMatch(/the ROWTIME given AS ROWTIME is NULL/);
+    const compile = (c: string) => Engine.compile({ code: c, inputs: [STOCK] }).then((e) => e.close());
+    await expect(compile(pumpOf('N BIGINT', 'COUNT(*), FLOOR(ROWTIME TO HOUR) AS ROWTIME', ' GROUP BY FLOOR(ROWTIME TO MINUTE)'))).rejects.toThrow(/AS ROWTIME .* without a GROUP BY window only/);
   });
 
   it('refused with the reason: streaming DISTINCT without a window, UNION without ALL, binary literals, EXISTS / IN sub-queries, a TRIM character of two, a stream-to-stream join', async () => {
