@@ -14,7 +14,8 @@ import { closing, skip, type PumpStmt } from './statements.js';
 import { strftimeOf } from './javaDateFormat.js';
 import { LOG_PARSERS, PARAM, logParserSql, type LitArg } from './logParsers.js';
 import { rewriteKdaAggregates } from './kdaAggregates.js';
-import { compoundIntervalMs, currentRowAt, normalizeFloorForm, prevSig, refuseStreamingDistinct, rewriteKdaScalars, rowtimeAlias, stepCalendar, stepInteger, windowEndsAtCurrentRow } from './kdaScalars.js';
+import { prevSig, rewriteKdaScalars } from './kdaScalars.js';
+import { compoundIntervalMs, currentRowAt, normalizeFloorForm, refuseStreamingDistinct, rowtimeAlias, stepCalendar, stepInteger, windowEndsAtCurrentRow } from './kdaClauses.js';
 
 export interface Piece { text: string; pos: number; verbatim: boolean }
 
