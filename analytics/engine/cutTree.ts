@@ -171,11 +171,12 @@ export class CutTree {
   score(p: number[], path: Int32Array, high?: Float64Array, low?: Float64Array): number {
     const d = this.d;
     const m = this.size;
+    const { dim, cut, left, right, lo, hi } = this;
     let ref = this.root;
     let depth = 0;
     while (ref >= 0) {
       path[depth++] = ref;
-      ref = p[this.dim[ref]!]! <= this.cut[ref]! ? this.left[ref]! : this.right[ref]!;
+      ref = p[dim[ref]!]! <= cut[ref]! ? left[ref]! : right[ref]!;
     }
     const v = this.leafPt[~ref]!;
     const mass = this.leafMass[~ref]!;
@@ -197,8 +198,8 @@ export class CutTree {
       let outside = 0;
       let range = 0;
       for (let k = 0; k < d; k++) {
-        const mn = this.lo[base + k]!;
-        const mx = this.hi[base + k]!;
+        const mn = lo[base + k]!;
+        const mx = hi[base + k]!;
         const x = p[k]!;
         range += mx - mn;
         if (x < mn) outside += mn - x;
@@ -213,8 +214,8 @@ export class CutTree {
       if (high && low) {
         for (let k = 0; k < d; k++) {
           const x = p[k]!;
-          high[k] = (Math.max(x - this.hi[base + k]!, 0) / widened) * unseen + (1 - prob) * high[k]!;
-          low[k] = (Math.max(this.lo[base + k]! - x, 0) / widened) * unseen + (1 - prob) * low[k]!;
+          high[k] = (Math.max(x - hi[base + k]!, 0) / widened) * unseen + (1 - prob) * high[k]!;
+          low[k] = (Math.max(lo[base + k]! - x, 0) / widened) * unseen + (1 - prob) * low[k]!;
         }
       }
     }

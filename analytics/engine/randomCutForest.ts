@@ -65,6 +65,9 @@ export class RandomCutForest {
   private high = new Float64Array(0);
   private low = new Float64Array(0);
   private readonly draw = () => this.next();
+  /** Per tree: hashes up to skipBelow are turned away without their weight while seq ≤ skipUntil (see skipRejected). */
+  private skipBelow: Float64Array;
+  private skipUntil: Float64Array;
   private readonly lambda: number;
   private readonly seed: number;
   /** Per tree: the salt of its points' sampling weights. */
@@ -117,6 +120,8 @@ export class RandomCutForest {
       this.recent = [];
       this.trees = Array.from({ length: params.numberOfTrees }, () => ({ seqs: [], weights: [], pts: [] }));
     }
+    this.skipBelow = new Float64Array(this.trees.length);
+    this.skipUntil = new Float64Array(this.trees.length).fill(-1);
     this.oldest = this.trees.map((t) => t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY));
   }
 
@@ -223,10 +228,33 @@ export class RandomCutForest {
    * hashed from the tree's salt and the sequence number, so a restored forest recomputes it.
    */
   private weight(ti: number, seq: number): number {
+    return this.weightOf(this.hash(ti, seq), seq);
+  }
+
+  /** The 32 bits u is made of (u = (h + 0.5) / 2^32). */
+  private hash(ti: number, seq: number): number {
     const lo = seq % 4294967296;
     const hi = Math.floor(seq / 4294967296);
-    const h = fmix32(fmix32(Math.imul(lo, 0x9e3779b1) ^ this.salts[ti]!) ^ Math.imul(hi + 1, 0x85ebca77));
+    return fmix32(fmix32(Math.imul(lo, 0x9e3779b1) ^ this.salts[ti]!) ^ Math.imul(hi + 1, 0x85ebca77));
+  }
+
+  private weightOf(h: number, seq: number): number {
     return -this.lambda * seq + Math.log(-Math.log((h + 0.5) / 4294967296));
+  }
+
+  /**
+   * After a full sample turned a point away: the hashes that will be turned away too, without their
+   * weight's two logarithms, while the heaviest weight `top` stays and for the next 4096 points. The
+   * weight falls as u rises, so it is at least top when u ≤ exp(−exp(top + λ·seq)), which falls as
+   * seq grows; the bound sits below that at seq + 4096 by far more than rounding in computing the
+   * weight could move it, so a hash under it is turned away exactly when its weight would be.
+   */
+  private skipRejected(ti: number, seq: number, top: number): void {
+    const until = seq + 4096;
+    const x = this.lambda * until + top;
+    const bound = Math.exp(-Math.exp(x)) - 2 ** -40 * (Math.abs(x) + this.lambda * until + 64);
+    this.skipUntil[ti] = until;
+    this.skipBelow[ti] = bound > 0 ? Math.floor(bound * 4294967296 - 0.5) : -1;
   }
 
   /**
@@ -241,9 +269,14 @@ export class RandomCutForest {
     let entry: { v: number[]; refs: number } | undefined;
     this.trees.forEach((t, ti) => {
       if (this.oldest[ti]! <= cutoff) this.expire(t, ti, cutoff);
-      const w = this.weight(ti, seq);
+      const h = this.hash(ti, seq);
+      if (t.seqs.length >= cap && seq <= this.skipUntil[ti]! && h <= this.skipBelow[ti]!) return;
+      const w = this.weightOf(h, seq);
       if (t.seqs.length >= cap) {
-        if (w >= t.weights[0]!) return;
+        if (w >= t.weights[0]!) {
+          if (seq > this.skipUntil[ti]!) this.skipRejected(ti, seq, t.weights[0]!);
+          return;
+        }
         this.release(t.seqs[0]!);
         t.tree!.remove(t.pts[0]!);
         const lastSeq = t.seqs.pop()!;
@@ -256,6 +289,7 @@ export class RandomCutForest {
       t.seqs.push(seq);
       t.weights.push(w);
       t.pts.push(entry.v);
+      this.skipUntil[ti] = -1;
       siftUp(t, t.seqs.length - 1);
       t.tree ??= new CutTree(point.length, cap);
       t.tree.insert(entry.v, this.draw);
@@ -264,6 +298,7 @@ export class RandomCutForest {
   }
 
   private expire(t: Tree, ti: number, cutoff: number): void {
+    this.skipUntil[ti] = -1;
     const keep: number[] = [];
     for (let i = 0; i < t.seqs.length; i++) {
       if (t.seqs[i]! <= cutoff) {
