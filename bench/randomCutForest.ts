@@ -2,7 +2,8 @@
 // cursor's pump, the forest, the pump's query), for a few parameter sets: the cost is mostly the
 // forest's (every tree's path per row), so the figure is what one active replica can score. Then the
 // forest alone over the same values, the kept trees against the first version's peer (each tree
-// redrawn over its sample for every point, bench/randomCutForestRedraw.ts) on fewer rows.
+// redrawn over its sample for every point, bench/randomCutForestRedraw.ts) on fewer rows, timed
+// after a warm-up (the sample full, a tree's new points rarer).
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,8 @@ import { renderTable } from './lib/table.js';
 const USAGE = `usage: npm run bench -- rcf [--rows N] [--batch N] [--peer-rows N]
   --rows N       rows per parameter set (default 20000)
   --batch N      rows per engine batch (default 500)
-  --peer-rows N  rows for the forest alone, kept and redrawn trees (default 3000)`;
+  --peer-rows N  rows timed for the forest alone, kept and redrawn trees (default 3000)
+  --peer-warm N  rows each of those forests takes in untimed first (default 2000)`;
 
 const SETS: { name: string; params: string; columns: number; forest: ForestParams }[] = [
   { name: 'defaults (100 trees, 256 sample), 1 column', params: '', columns: 1, forest: FOREST_DEFAULTS },
@@ -27,8 +29,10 @@ const SETS: { name: string; params: string; columns: number; forest: ForestParam
   { name: '30 trees, 64 sample, 1 column', params: ', 30, 64, 100000, 1', columns: 1, forest: { numberOfTrees: 30, subSampleSize: 64, timeDecay: 100_000, shingleSize: 1 } },
 ];
 
-/** Rows per CPU second of scoreAndAdd over `data`. */
-function perCpuSecond(forest: { scoreAndAdd(v: number[]): number }, data: number[][]): number {
+/** Rows per CPU second of scoreAndAdd over `data` after the first `warm` rows. */
+function perCpuSecond(forest: { scoreAndAdd(v: number[]): number }, data: number[][], warm: number): number {
+  for (const v of data.slice(0, warm)) forest.scoreAndAdd(v);
+  data = data.slice(warm);
   const cpu0 = process.cpuUsage();
   for (const v of data) forest.scoreAndAdd(v);
   const cpu = process.cpuUsage(cpu0);
@@ -36,11 +40,12 @@ function perCpuSecond(forest: { scoreAndAdd(v: number[]): number }, data: number
 }
 
 export async function runRandomCutForest(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { rows: { type: 'string' }, batch: { type: 'string' }, 'peer-rows': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args: argv, options: { rows: { type: 'string' }, batch: { type: 'string' }, 'peer-rows': { type: 'string' }, 'peer-warm': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) { console.log(USAGE); return; }
   const n = Number(values.rows ?? 20_000);
   const batch = Number(values.batch ?? 500);
   const peerRows = Number(values['peer-rows'] ?? 3000);
+  const peerWarm = Number(values['peer-warm'] ?? 2000);
   const startedAt = new Date().toISOString();
   const load0 = os.loadavg()[0]!;
   const rows: Record<string, string | number>[] = [];
@@ -65,12 +70,12 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM * FROM TABLE(RANDO
     engine.close();
     if (out !== n) throw new Error(`${set.name}: ${out} rows out of ${n}`);
     // The forest alone over the same values, the kept trees and the redrawn ones.
-    const values = data.slice(0, peerRows).map((r) => r.v.slice(1) as number[]);
-    const kept = perCpuSecond(new RandomCutForest(set.forest), values);
-    const redrawn = perCpuSecond(new RedrawnRandomCutForest(set.forest), values);
+    const values = data.slice(0, peerWarm + peerRows).map((r) => r.v.slice(1) as number[]);
+    const kept = perCpuSecond(new RandomCutForest(set.forest), values, peerWarm);
+    const redrawn = perCpuSecond(new RedrawnRandomCutForest(set.forest), values, peerWarm);
     rows.push({
       set: set.name, rows: n, 'rows/s': Math.round(n / wall), 'rows/s/core': Math.round(n / ((cpu.user + cpu.system) / 1e6)), 'state KiB': Math.round(bytes / 1024),
-      'peer rows': values.length, 'forest rows/s/core': kept, 'redrawn rows/s/core': redrawn, speed_up: Math.round((10 * kept) / redrawn) / 10,
+      'peer rows': `${peerWarm}+${values.length - peerWarm}`, 'forest rows/s/core': kept, 'redrawn rows/s/core': redrawn, speed_up: Math.round((10 * kept) / redrawn) / 10,
     });
   }
   const headers = Object.keys(rows[0]!);

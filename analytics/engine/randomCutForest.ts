@@ -5,16 +5,18 @@
 // depth, folded along the path with 1/(depth+1) terms, normalised by log2 of
 // the sample size) and averaged over the trees.
 //
-// Each tree is a random cut tree drawn over its current sample when a point is
-// scored, rather than a tree kept and updated node by node: a random cut tree
-// over a set is a fixed distribution (the paper's insert/delete keep a tree
-// distributed as one drawn over its current set), so a fresh draw scores with
-// the same distribution, and the whole state is the samples (each tree's
-// points by sequence number, each point's values once) plus the random
-// generator's four words. A point's sampling weight is a hash of its tree and
-// sequence number, so it is recomputed rather than stored. That is what a
-// checkpoint holds (plain JSON, at most trees × sample size points), and a
-// restored forest continues with exactly the scores an uninterrupted one gives.
+// Each tree is a random cut tree kept node by node (cutTree.ts) over its sample: a point the sample
+// takes is inserted (descending, possibly cut off above a node by a cut drawn over the node's box
+// widened by the point), the point it evicts deleted (its leaf removed, the sibling spliced up, the
+// boxes above refitted), so scoring a point is one walk down and up its path, O(depth × dimensions)
+// a tree. The random draws come from one seeded xoshiro128** generator; a point's sampling weight is
+// a hash of its tree and sequence number, so it is recomputed rather than stored. A checkpoint holds
+// (plain JSON) each tree's points by sequence number, each point's values once, each tree's shape
+// (its cuts in pre-order, base64: 12 bytes a cut) and the generator's four words: bounded by trees ×
+// sample size points and cuts. A restored forest rebuilds the same trees (the sample's points
+// dropped down the cuts, the boxes recomputed, exactly) and continues with exactly the scores an
+// uninterrupted one gives. (The first version drew each tree afresh over its sample for every point:
+// the same distribution of trees, but O(sample × dimensions) a tree; it is the bench's peer now.)
 
 import type { ForestParams } from '../sql/randomCutForest.js';
 import { CutTree, type TreeNode } from './cutTree.js';
