@@ -230,14 +230,8 @@ export class RandomCutForest {
    * hashed from the tree's salt and the sequence number, so a restored forest recomputes it.
    */
   private weight(ti: number, seq: number): number {
-    return this.weightOf(this.hash(ti, seq), seq);
-  }
-
-  /** The 32 bits u is made of (u = (h + 0.5) / 2^32). */
-  private hash(ti: number, seq: number): number {
-    const lo = seq % 4294967296;
-    const hi = Math.floor(seq / 4294967296);
-    return fmix32(fmix32(Math.imul(lo, 0x9e3779b1) ^ this.salts[ti]!) ^ Math.imul(hi + 1, 0x85ebca77));
+    const [a, b] = seqMix(seq);
+    return this.weightOf(fmix32(fmix32(a ^ this.salts[ti]!) ^ b), seq);
   }
 
   private weightOf(h: number, seq: number): number {
@@ -269,15 +263,18 @@ export class RandomCutForest {
     const cutoff = seq - this.params.timeDecay;
     const cap = this.params.subSampleSize;
     let entry: { v: number[]; refs: number } | undefined;
-    this.trees.forEach((t, ti) => {
+    // The sequence number's part of every tree's hash (u = (h + 0.5) / 2^32), once.
+    const [a, b] = seqMix(seq);
+    for (let ti = 0; ti < this.trees.length; ti++) {
+      const t = this.trees[ti]!;
       if (this.oldest[ti]! <= cutoff) this.expire(t, ti, cutoff);
-      const h = this.hash(ti, seq);
-      if (t.seqs.length >= cap && seq <= this.skipUntil[ti]! && h <= this.skipBelow[ti]!) return;
+      const h = fmix32(fmix32(a ^ this.salts[ti]!) ^ b);
+      if (t.seqs.length >= cap && seq <= this.skipUntil[ti]! && h <= this.skipBelow[ti]!) continue;
       const w = this.weightOf(h, seq);
       if (t.seqs.length >= cap) {
         if (w >= t.weights[0]!) {
           if (seq > this.skipUntil[ti]!) this.skipRejected(ti, seq, t.weights[0]!);
-          return;
+          continue;
         }
         this.release(t.seqs[0]!);
         t.tree!.remove(t.pts[0]!);
@@ -296,7 +293,7 @@ export class RandomCutForest {
       t.tree ??= new CutTree(point.length, cap);
       t.tree.insert(entry.v, this.draw);
       if (seq < this.oldest[ti]!) this.oldest[ti] = seq;
-    });
+    }
   }
 
   private expire(t: Tree, ti: number, cutoff: number): void {
@@ -319,6 +316,13 @@ export class RandomCutForest {
     const p = this.points.get(seq)!;
     if (--p.refs === 0) this.points.delete(seq);
   }
+}
+
+/** A sequence number's two words, multiplied in as a tree's hash of it mixes them. */
+function seqMix(seq: number): [number, number] {
+  const lo = seq % 4294967296;
+  const hi = Math.floor(seq / 4294967296);
+  return [Math.imul(lo, 0x9e3779b1), Math.imul(hi + 1, 0x85ebca77)];
 }
 
 /** murmur3's 32-bit finaliser: every input bit moves every output bit. */
