@@ -105,9 +105,17 @@ export class CutTree {
       }
       const x = p[k]!;
       // Between the point and the box (points at or below a cut go left).
-      const pointLeft = x < mn && c >= x && c < mn;
+      let pointLeft = x < mn && c >= x && c < mn;
       const pointRight = x > mx && c >= mx && c < x;
-      if (pointLeft || pointRight) {
+      if (!pointLeft && !pointRight && leafV) {
+        // A leaf must be cut off, and a draw that rounding (or a range too wide for a double) left on
+        // the box's edge did not: cut at the first dimension where they differ, at the lower value.
+        k = 0;
+        while (!(p[k]! < leafV[k]! || p[k]! > leafV[k]!)) k++;
+        c = Math.min(p[k]!, leafV[k]!);
+        pointLeft = p[k]! < leafV[k]!;
+      }
+      if (pointLeft || pointRight || leafV) {
         const up = ref < 0 ? this.leafParent[~ref]! : this.parent[ref]!;
         const n = this.newNode(k, c, up);
         const l = this.newLeaf(p, n);
@@ -126,8 +134,6 @@ export class CutTree {
         this.size++;
         return;
       }
-      // A leaf must be cut off: a draw that rounding left on the box's edge is drawn again.
-      if (ref < 0) continue;
       // Not here: the node's box takes the point, which goes down the node's own cut.
       for (let j = 0; j < d; j++) {
         const y = p[j]!;
@@ -208,7 +214,8 @@ export class CutTree {
       // Inside this box, inside every box above: no cut there could separate the point.
       if (outside === 0) break;
       const widened = range + outside;
-      const prob = outside / widened;
+      // (Both infinite only when a gap overflows a double: the point is then as far out as can be.)
+      const prob = widened === Infinity && outside === Infinity ? 1 : outside / widened;
       const unseen = 1 / (n + 1);
       score = prob * unseen + (1 - prob) * score;
       if (high && low) {

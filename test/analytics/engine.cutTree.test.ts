@@ -101,6 +101,15 @@ describe('random cut trees kept by insert and delete', () => {
     }
   });
 
+  test('values whose ranges overflow a double still make trees (no endless redraw) and finite scores', () => {
+    const params = { numberOfTrees: 4, subSampleSize: 10, timeDecay: 100_000, shingleSize: 1 };
+    const f = new RandomCutForest(params, 8);
+    const r = rng(3);
+    const scores = Array.from({ length: 200 }, (_, i) => f.scoreAndAdd([i % 2 ? 1.7e308 * r() : -1.7e308 * r(), i % 3 === 0 ? Number.MAX_VALUE : -Number.MAX_VALUE]));
+    for (let i = 0; i < 4; i++) checkTree(f.inspect(i).tree, f.inspect(i).sample);
+    expect(scores.slice(10).every((s) => Number.isFinite(s) && s > 0)).toBe(true);
+  });
+
   test('the state is bounded: per tree its sample and a shape of 12 bytes a cut (base64)', () => {
     const params = { numberOfTrees: 5, subSampleSize: 50, timeDecay: 100_000, shingleSize: 1 };
     const f = new RandomCutForest(params);
