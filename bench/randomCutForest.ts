@@ -1,31 +1,51 @@
 // `npm run bench -- rcf`: rows/s through RANDOM_CUT_FOREST in the engine, in process (the
-// cursor's pump, the forest, the pump's query), for a few parameter sets: the cost is the forest's
-// (every tree's path per row), so the figure is what one active replica can score.
+// cursor's pump, the forest, the pump's query), for a few parameter sets: the cost is mostly the
+// forest's (every tree's path per row), so the figure is what one active replica can score. Then the
+// forest alone over the same values, the kept trees against the first version's peer (each tree
+// redrawn over its sample for every point, bench/randomCutForestRedraw.ts) on fewer rows, timed
+// after a warm-up (the sample full, a tree's new points rarer).
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { NATS_SERVER } from '../test/harness/nats.js';
 import { Engine } from '../analytics/engine/engine.js';
+import { RandomCutForest } from '../analytics/engine/randomCutForest.js';
+import { FOREST_DEFAULTS, type ForestParams } from '../analytics/sql/randomCutForest.js';
+import { RedrawnRandomCutForest } from './randomCutForestRedraw.js';
 import { rounded } from './lib/runs.js';
 import { machineInfo, writeResults } from './lib/results.js';
 import { renderTable } from './lib/table.js';
 
-const USAGE = `usage: npm run bench -- rcf [--rows N] [--batch N]
-  --rows N    rows per parameter set (default 20000)
-  --batch N   rows per engine batch (default 500)`;
+const USAGE = `usage: npm run bench -- rcf [--rows N] [--batch N] [--peer-rows N]
+  --rows N       rows per parameter set (default 20000)
+  --batch N      rows per engine batch (default 500)
+  --peer-rows N  rows timed for the forest alone, kept and redrawn trees (default 3000)
+  --peer-warm N  rows each of those forests takes in untimed first (default 2000)`;
 
-const SETS: { name: string; params: string; columns: number }[] = [
-  { name: 'defaults (100 trees, 256 sample), 1 column', params: '', columns: 1 },
-  { name: 'defaults, 3 columns', params: '', columns: 3 },
-  { name: '100 trees, 256 sample, shingle 8, 1 column', params: ', 100, 256, 100000, 8', columns: 1 },
-  { name: '30 trees, 64 sample, 1 column', params: ', 30, 64, 100000, 1', columns: 1 },
+const SETS: { name: string; params: string; columns: number; forest: ForestParams }[] = [
+  { name: 'defaults (100 trees, 256 sample), 1 column', params: '', columns: 1, forest: FOREST_DEFAULTS },
+  { name: 'defaults, 3 columns', params: '', columns: 3, forest: FOREST_DEFAULTS },
+  { name: '100 trees, 256 sample, shingle 8, 1 column', params: ', 100, 256, 100000, 8', columns: 1, forest: { ...FOREST_DEFAULTS, shingleSize: 8 } },
+  { name: '30 trees, 64 sample, 1 column', params: ', 30, 64, 100000, 1', columns: 1, forest: { numberOfTrees: 30, subSampleSize: 64, timeDecay: 100_000, shingleSize: 1 } },
 ];
 
+/** Rows per CPU second of scoreAndAdd over `data` after the first `warm` rows. */
+function perCpuSecond(forest: { scoreAndAdd(v: number[]): number }, data: number[][], warm: number): number {
+  for (const v of data.slice(0, warm)) forest.scoreAndAdd(v);
+  data = data.slice(warm);
+  const cpu0 = process.cpuUsage();
+  for (const v of data) forest.scoreAndAdd(v);
+  const cpu = process.cpuUsage(cpu0);
+  return Math.round(data.length / ((cpu.user + cpu.system) / 1e6));
+}
+
 export async function runRandomCutForest(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { rows: { type: 'string' }, batch: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args: argv, options: { rows: { type: 'string' }, batch: { type: 'string' }, 'peer-rows': { type: 'string' }, 'peer-warm': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) { console.log(USAGE); return; }
   const n = Number(values.rows ?? 20_000);
   const batch = Number(values.batch ?? 500);
+  const peerRows = Number(values['peer-rows'] ?? 3000);
+  const peerWarm = Number(values['peer-warm'] ?? 2000);
   const startedAt = new Date().toISOString();
   const load0 = os.loadavg()[0]!;
   const rows: Record<string, string | number>[] = [];
@@ -49,7 +69,14 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM * FROM TABLE(RANDO
     const bytes = JSON.stringify(engine.snapshot().forests).length;
     engine.close();
     if (out !== n) throw new Error(`${set.name}: ${out} rows out of ${n}`);
-    rows.push({ set: set.name, rows: n, 'rows/s': Math.round(n / wall), 'rows/s/core': Math.round(n / ((cpu.user + cpu.system) / 1e6)), 'state KiB': Math.round(bytes / 1024) });
+    // The forest alone over the same values, the kept trees and the redrawn ones.
+    const values = data.slice(0, peerWarm + peerRows).map((r) => r.v.slice(1) as number[]);
+    const kept = perCpuSecond(new RandomCutForest(set.forest), values, peerWarm);
+    const redrawn = perCpuSecond(new RedrawnRandomCutForest(set.forest), values, peerWarm);
+    rows.push({
+      set: set.name, rows: n, 'rows/s': Math.round(n / wall), 'rows/s/core': Math.round(n / ((cpu.user + cpu.system) / 1e6)), 'state KiB': Math.round(bytes / 1024),
+      'peer rows': `${peerWarm}+${values.length - peerWarm}`, 'forest rows/s/core': kept, 'redrawn rows/s/core': redrawn, speed_up: Math.round((10 * kept) / redrawn) / 10,
+    });
   }
   const headers = Object.keys(rows[0]!);
   const table = `RANDOM_CUT_FOREST in the engine, in process (load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end; ${os.cpus().length} cores, shared):\n`

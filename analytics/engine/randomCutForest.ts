@@ -5,31 +5,33 @@
 // depth, folded along the path with 1/(depth+1) terms, normalised by log2 of
 // the sample size) and averaged over the trees.
 //
-// Each tree is a random cut tree drawn over its current sample when a point is
-// scored, rather than a tree kept and updated node by node: a random cut tree
-// over a set is a fixed distribution (the paper's insert/delete keep a tree
-// distributed as one drawn over its current set), so a fresh draw scores with
-// the same distribution, and the whole state is the samples (each tree's
-// points by sequence number, each point's values once) plus the random
-// generator's four words. A point's sampling weight is a hash of its tree and
-// sequence number, so it is recomputed rather than stored. That is what a
-// checkpoint holds (plain JSON, at most trees × sample size points), and a
-// restored forest continues with exactly the scores an uninterrupted one gives.
+// Each tree is a random cut tree kept node by node (cutTree.ts) over its sample: a point the sample
+// takes is inserted (descending, possibly cut off above a node by a cut drawn over the node's box
+// widened by the point), the point it evicts deleted (its leaf removed, the sibling spliced up, the
+// boxes above refitted), so scoring a point is one walk down and up its path, O(depth × dimensions)
+// a tree. The random draws come from one seeded xoshiro128** generator; a point's sampling weight is
+// a hash of its tree and sequence number, so it is recomputed rather than stored. A checkpoint holds
+// (plain JSON) each tree's points by sequence number, each point's values once, each tree's shape
+// (its cuts in pre-order, base64: 12 bytes a cut) and the generator's four words: bounded by trees ×
+// sample size points and cuts. A restored forest rebuilds the same trees (the sample's points
+// dropped down the cuts, the boxes recomputed, exactly) and continues with exactly the scores an
+// uninterrupted one gives. (The first version drew each tree afresh over its sample for every point:
+// the same distribution of trees, but O(sample × dimensions) a tree; it is the bench's peer now.)
 
 import type { ForestParams } from '../sql/randomCutForest.js';
+import { CutTree, type TreeNode } from './cutTree.js';
 
 /**
  * A tree's sample: a max-heap on weight (the point evicted next at the root), points named by
- * sequence number, with their values at hand (the same arrays the forest's point table holds) and,
- * for one-dimensional points, the values sorted. Only `seqs` is in the state; the rest follows from it.
+ * sequence number, with their values at hand (the same arrays the forest's point table holds), and
+ * the random cut tree over it (made with the first point, when the dimensions are known). In the
+ * state: `seqs` and the tree's shape; the rest follows from them.
  */
 interface Tree {
   seqs: number[];
   weights: number[];
   pts: number[][];
-  sorted?: number[];
-  /** The general walk's view of the sample, rebuilt after the sample changes (rare once it is full). */
-  walk?: { xs: Float64Array; order: Int32Array; min: Float64Array; max: Float64Array; stale: boolean };
+  tree?: CutTree;
 }
 
 export interface ForestState {
@@ -43,6 +45,11 @@ export interface ForestState {
   recent: number[][];
   /** Each tree's sample: its points' sequence numbers, in heap order. */
   trees: number[][];
+  /**
+   * Each tree's shape (CutTree.encode: its cuts in pre-order, base64). Absent in a checkpoint of the
+   * first version, which redrew its trees: then each tree is built by inserting its sample in order.
+   */
+  shapes?: string[];
   /** Every point some tree holds, each once: [seq, values]. */
   points: [number, number[]][];
 }
@@ -55,14 +62,14 @@ export class RandomCutForest {
   private points = new Map<number, { v: number[]; refs: number }>();
   /** Per tree: the lowest sequence number it may hold (a bound: points older than timeDecay go first). */
   private oldest: number[];
-  /** Scratch for scoreTree. */
-  private box: Float64Array[] = [];
-
-  /** Four scratch arrays of d numbers: the current box and the box of the side a cut leaves the point on. */
-  private boxes(d: number): Float64Array[] {
-    if (this.box[0]?.length !== d) this.box = Array.from({ length: 4 }, () => new Float64Array(d));
-    return this.box;
-  }
+  /** Scratch for scoring: a path, a tree's attribution above and below. */
+  private path = new Int32Array(0);
+  private high = new Float64Array(0);
+  private low = new Float64Array(0);
+  private readonly draw = () => this.next();
+  /** Per tree: hashes up to skipBelow are turned away without their weight while seq ≤ skipUntil (see skipRejected). */
+  private skipBelow: Float64Array;
+  private skipUntil: Float64Array;
   private readonly lambda: number;
   private readonly seed: number;
   /** Per tree: the salt of its points' sampling weights. */
@@ -74,6 +81,7 @@ export class RandomCutForest {
     this.salts = Array.from({ length: params.numberOfTrees }, (_, i) => fmix32(this.seed ^ Math.imul(i + 1, 0x9e3779b9)));
     if (state) {
       if (state.trees.length !== params.numberOfTrees) throw new Error(`forest state: ${state.trees.length} trees, the function has ${params.numberOfTrees}`);
+      if (state.shapes && state.shapes.length !== state.trees.length) throw new Error(`forest state: ${state.shapes.length} tree shapes for ${state.trees.length} trees`);
       this.rng = Uint32Array.from(state.rng);
       this.seen = state.seen;
       this.recent = state.recent.map((r) => [...r]);
@@ -88,6 +96,17 @@ export class RandomCutForest {
           return p.v;
         }),
       }));
+      for (const [ti, t] of this.trees.entries()) {
+        if (t.pts.length === 0) continue;
+        const d = t.pts[0]!.length;
+        if (state.shapes) t.tree = CutTree.decode(state.shapes[ti]!, d, params.subSampleSize, t.pts);
+        else {
+          // A checkpoint of the redrawing version: the same sample, its tree built afresh (oldest point first).
+          t.tree = new CutTree(d, params.subSampleSize);
+          const byAge = t.seqs.map((seq, i) => [seq, i] as const).sort((a, b) => a[0] - b[0]);
+          for (const [, i] of byAge) t.tree.insert(t.pts[i]!, this.draw);
+        }
+      }
     } else {
       this.rng = new Uint32Array(4);
       // splitmix32 spreads the seed over the four words (xoshiro must not start at zero).
@@ -103,8 +122,9 @@ export class RandomCutForest {
       this.recent = [];
       this.trees = Array.from({ length: params.numberOfTrees }, () => ({ seqs: [], weights: [], pts: [] }));
     }
+    this.skipBelow = new Float64Array(this.trees.length);
+    this.skipUntil = new Float64Array(this.trees.length).fill(-1);
     this.oldest = this.trees.map((t) => t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY));
-    for (const t of this.trees) if (t.pts[0]?.length === 1) t.sorted = t.pts.map((v) => v[0]!).sort((a, b) => a - b);
   }
 
   /**
@@ -147,6 +167,7 @@ export class RandomCutForest {
       seen: this.seen,
       recent: this.recent.map((r) => [...r]),
       trees: this.trees.map((t) => [...t.seqs]),
+      shapes: this.trees.map((t) => t.tree?.encode() ?? ''),
       points: [...this.points].map(([seq, p]) => [seq, [...p.v]]),
     };
   }
@@ -154,6 +175,12 @@ export class RandomCutForest {
   /** Points held (each once), for tests of the state's bound. */
   get size(): number {
     return this.points.size;
+  }
+
+  /** Tree i as plain data and its sample's points (tests check the tree's invariants against them). */
+  inspect(i: number): { tree?: TreeNode; sample: number[][] } {
+    const t = this.trees[i]!;
+    return { tree: t.tree?.describe(), sample: t.pts.map((v) => [...v]) };
   }
 
   /** Uniform in (0, 1) from xoshiro128**. */
@@ -174,182 +201,28 @@ export class RandomCutForest {
 
   /** The trees' mean score; with `attr` (high then low, 2 × dimensions) their mean attribution too. */
   private score(point: number[], attr?: Float64Array): number {
+    const d = point.length;
+    if (this.path.length < this.params.subSampleSize) this.path = new Int32Array(this.params.subSampleSize);
+    if (attr && this.high.length !== d) { this.high = new Float64Array(d); this.low = new Float64Array(d); }
+    const high = attr ? this.high : undefined;
+    const low = attr ? this.low : undefined;
     let sum = 0;
     let n = 0;
     for (const t of this.trees) {
-      if (t.seqs.length === 0) continue;
-      sum += this.scoreTree(t, point, attr);
+      const tree = t.tree;
+      if (!tree || tree.size === 0) continue;
+      const norm = Math.log2(tree.size + 1);
+      sum += tree.score(point, this.path, high, low) * norm;
       n++;
+      if (attr) {
+        for (let k = 0; k < d; k++) {
+          attr[k]! += high![k]! * norm;
+          attr[d + k]! += low![k]! * norm;
+        }
+      }
     }
     if (attr && n) for (let k = 0; k < attr.length; k++) attr[k]! /= n;
     return n ? sum / n : 0;
-  }
-
-  /**
-   * A random cut tree drawn over the sample, followed along the query point's side of each cut to a
-   * leaf; on the way back up each node mixes in the chance that a cut of its box widened by the point
-   * would have separated the point there (the point would then sit at that depth).
-   */
-  private scoreTree(t: Tree, p: number[], attr?: Float64Array): number {
-    const m = t.seqs.length;
-    const d = p.length;
-    if (t.sorted) return this.scoreTree1(t.sorted, p[0]!, attr);
-    // The sample's coordinates in one flat array, the points' order (any order: the walk partitions it in
-    // place cut by cut, and only which points are on a side matters) and the sample's box.
-    const w = t.walk && !t.walk.stale ? t.walk : (t.walk = walkOf(t, d, t.walk));
-    const { xs, order } = w;
-    const box = this.boxes(d);
-    let [mins, maxs] = [box[0]!, box[1]!];
-    mins.set(w.min);
-    maxs.set(w.max);
-    const probs: number[] = [];
-    // Explaining: per node on the path (and the leaf), each dimension's gap above and below the box, and the widened box's size.
-    const gaps: number[] = [];
-    const wides: number[] = [];
-    let lo = 0;
-    let hi = m;
-    for (;;) {
-      let range = 0;
-      let widened = 0;
-      let outside = 0;
-      for (let k = 0; k < d; k++) {
-        const r = maxs[k]! - mins[k]!;
-        range += r;
-        const w = Math.max(maxs[k]!, p[k]!) - Math.min(mins[k]!, p[k]!);
-        widened += w;
-        outside += w - r;
-      }
-      if (attr) {
-        // A cut that failed to split is drawn again at the same node: its entries are replaced.
-        gaps.length = probs.length * 2 * d;
-        wides.length = probs.length;
-        for (let k = 0; k < d; k++) gaps.push(Math.max(p[k]! - maxs[k]!, 0), Math.max(mins[k]! - p[k]!, 0));
-        wides.push(widened);
-      }
-      if (hi - lo === 1 || range === 0) break;
-      // The cut: a dimension with probability proportional to its range, a value uniform in it.
-      let r = this.next() * range;
-      let dim = 0;
-      while (dim < d - 1 && r >= maxs[dim]! - mins[dim]!) { r -= maxs[dim]! - mins[dim]!; dim++; }
-      const cut = Math.min(mins[dim]! + r, maxs[dim]!);
-      // Partition [lo, hi): points at or below the cut first, and the box of the side the point follows as it goes.
-      const goLeft = p[dim]! <= cut;
-      const nmin = box[2]!;
-      const nmax = box[3]!;
-      nmin.fill(Number.POSITIVE_INFINITY);
-      nmax.fill(Number.NEGATIVE_INFINITY);
-      let i = lo;
-      let j = hi - 1;
-      while (i <= j) {
-        const o = order[i]!;
-        const left = xs[o + dim]! <= cut;
-        if (left === goLeft) {
-          for (let k = 0; k < d; k++) {
-            const x = xs[o + k]!;
-            if (x < nmin[k]!) nmin[k] = x;
-            if (x > nmax[k]!) nmax[k] = x;
-          }
-        }
-        if (left) i++;
-        else { order[i] = order[j]!; order[j] = o; j--; }
-      }
-      // A cut at the box's maximum (rounding) leaves one side empty: no split, draw again.
-      if (i === lo || i === hi) continue;
-      probs.push(widened > 0 ? outside / widened : 0);
-      if (goLeft) hi = i;
-      else lo = i;
-      // The side followed becomes the box; the old box's arrays become the scratch.
-      box[2] = mins;
-      box[3] = maxs;
-      box[0] = mins = nmin;
-      box[1] = maxs = nmax;
-    }
-    const leaf = order[lo]!;
-    let same = true;
-    for (let k = 0; k < d && same; k++) same = xs[leaf + k] === p[k];
-    return this.finish(m, hi - lo, same, d, probs, gaps, wides, attr);
-  }
-
-  /**
-   * scoreTree() for one-dimensional points over the sample's sorted values: a node's points are a
-   * range of them, its box their first and last, a cut's side a binary search. The same draws, cuts
-   * and result as the general walk, without a pass over the node's points at every level.
-   */
-  private scoreTree1(sorted: number[], p: number, attr?: Float64Array): number {
-    const m = sorted.length;
-    const probs: number[] = [];
-    const gaps: number[] = [];
-    const wides: number[] = [];
-    let lo = 0;
-    let hi = m;
-    for (;;) {
-      const min = sorted[lo]!;
-      const max = sorted[hi - 1]!;
-      const range = max - min;
-      const widened = Math.max(max, p) - Math.min(min, p);
-      if (attr) {
-        gaps.length = probs.length * 2;
-        wides.length = probs.length;
-        gaps.push(Math.max(p - max, 0), Math.max(min - p, 0));
-        wides.push(widened);
-      }
-      if (hi - lo === 1 || range === 0) break;
-      const cut = Math.min(min + this.next() * range, max);
-      // The first point above the cut.
-      let a = lo;
-      let b = hi;
-      while (a < b) {
-        const mid = (a + b) >> 1;
-        if (sorted[mid]! <= cut) a = mid + 1;
-        else b = mid;
-      }
-      if (a === lo || a === hi) continue;
-      probs.push(widened > 0 ? (widened - range) / widened : 0);
-      if (p <= cut) hi = a;
-      else lo = a;
-    }
-    return this.finish(m, hi - lo, sorted[lo] === p, 1, probs, gaps, wides, attr);
-  }
-
-  /** The tree's score from the path's separation chances and its leaf (mass, whether it is the point), normalised. */
-  private finish(m: number, mass: number, same: boolean, d: number, probs: number[], gaps: number[], wides: number[], attr?: Float64Array): number {
-    const depth = probs.length;
-    let score = same ? (1 - mass / (2 * m)) / (depth + Math.log2(mass + 1)) : 1 / (depth + 1);
-    if (attr) this.attribute(attr, score, same, d, depth, probs, gaps, wides, Math.log2(m + 1));
-    for (let k = depth - 1; k >= 0; k--) score = probs[k]! / (k + 1) + (1 - probs[k]!) * score;
-    return score * Math.log2(m + 1);
-  }
-
-  /**
-   * The tree's score split over the dimensions, as AWS's attribution visitor does: at the leaf by
-   * each dimension's share of the gap between the point and the leaf (evenly when the point is the
-   * leaf's), then at each node up the path the share of the chance of being cut off there that
-   * comes from the dimension's gap above (high) or below (low) the node's box.
-   */
-  private attribute(attr: Float64Array, leafScore: number, same: boolean, d: number, depth: number, probs: number[], gaps: number[], wides: number[], norm: number): void {
-    const high = new Float64Array(d);
-    const low = new Float64Array(d);
-    const leafWide = wides[depth]!;
-    for (let k = 0; k < d; k++) {
-      if (same || leafWide <= 0) high[k] = low[k] = leafScore / (2 * d);
-      else {
-        high[k] = (leafScore * gaps[2 * (depth * d + k)]!) / leafWide;
-        low[k] = (leafScore * gaps[2 * (depth * d + k) + 1]!) / leafWide;
-      }
-    }
-    for (let n = depth - 1; n >= 0; n--) {
-      const prob = probs[n]!;
-      if (prob <= 0) continue;
-      const unseen = 1 / (n + 1);
-      for (let k = 0; k < d; k++) {
-        high[k] = (gaps[2 * (n * d + k)]! / wides[n]!) * unseen + (1 - prob) * high[k]!;
-        low[k] = (gaps[2 * (n * d + k) + 1]! / wides[n]!) * unseen + (1 - prob) * low[k]!;
-      }
-    }
-    for (let k = 0; k < d; k++) {
-      attr[k]! += high[k]! * norm;
-      attr[d + k]! += low[k]! * norm;
-    }
   }
 
   /**
@@ -357,10 +230,27 @@ export class RandomCutForest {
    * hashed from the tree's salt and the sequence number, so a restored forest recomputes it.
    */
   private weight(ti: number, seq: number): number {
-    const lo = seq % 4294967296;
-    const hi = Math.floor(seq / 4294967296);
-    const h = fmix32(fmix32(Math.imul(lo, 0x9e3779b1) ^ this.salts[ti]!) ^ Math.imul(hi + 1, 0x85ebca77));
+    const [a, b] = seqMix(seq);
+    return this.weightOf(fmix32(fmix32(a ^ this.salts[ti]!) ^ b), seq);
+  }
+
+  private weightOf(h: number, seq: number): number {
     return -this.lambda * seq + Math.log(-Math.log((h + 0.5) / 4294967296));
+  }
+
+  /**
+   * After a full sample turned a point away: the hashes that will be turned away too, without their
+   * weight's two logarithms, while the heaviest weight `top` stays and for the next 4096 points. The
+   * weight falls as u rises, so it is at least top when u ≤ exp(−exp(top + λ·seq)), which falls as
+   * seq grows; the bound sits below that at seq + 4096 by far more than rounding in computing the
+   * weight could move it, so a hash under it is turned away exactly when its weight would be.
+   */
+  private skipRejected(ti: number, seq: number, top: number): void {
+    const until = seq + 4096;
+    const x = this.lambda * until + top;
+    const bound = Math.exp(-Math.exp(x)) - 2 ** -40 * (Math.abs(x) + this.lambda * until + 64);
+    this.skipUntil[ti] = until;
+    this.skipBelow[ti] = bound > 0 ? Math.floor(bound * 4294967296 - 0.5) : -1;
   }
 
   /**
@@ -373,13 +263,21 @@ export class RandomCutForest {
     const cutoff = seq - this.params.timeDecay;
     const cap = this.params.subSampleSize;
     let entry: { v: number[]; refs: number } | undefined;
-    this.trees.forEach((t, ti) => {
+    // The sequence number's part of every tree's hash (u = (h + 0.5) / 2^32), once.
+    const [a, b] = seqMix(seq);
+    for (let ti = 0; ti < this.trees.length; ti++) {
+      const t = this.trees[ti]!;
       if (this.oldest[ti]! <= cutoff) this.expire(t, ti, cutoff);
-      const w = this.weight(ti, seq);
+      const h = fmix32(fmix32(a ^ this.salts[ti]!) ^ b);
+      if (t.seqs.length >= cap && seq <= this.skipUntil[ti]! && h <= this.skipBelow[ti]!) continue;
+      const w = this.weightOf(h, seq);
       if (t.seqs.length >= cap) {
-        if (w >= t.weights[0]!) return;
+        if (w >= t.weights[0]!) {
+          if (seq > this.skipUntil[ti]!) this.skipRejected(ti, seq, t.weights[0]!);
+          continue;
+        }
         this.release(t.seqs[0]!);
-        if (t.sorted) t.sorted.splice(lowerBound(t.sorted, t.pts[0]![0]!), 1);
+        t.tree!.remove(t.pts[0]!);
         const lastSeq = t.seqs.pop()!;
         const lastW = t.weights.pop()!;
         const lastP = t.pts.pop()!;
@@ -390,27 +288,26 @@ export class RandomCutForest {
       t.seqs.push(seq);
       t.weights.push(w);
       t.pts.push(entry.v);
-      if (t.walk) t.walk.stale = true;
+      this.skipUntil[ti] = -1;
       siftUp(t, t.seqs.length - 1);
-      if (point.length === 1) {
-        t.sorted ??= [];
-        t.sorted.splice(lowerBound(t.sorted, point[0]!), 0, point[0]!);
-      }
+      t.tree ??= new CutTree(point.length, cap);
+      t.tree.insert(entry.v, this.draw);
       if (seq < this.oldest[ti]!) this.oldest[ti] = seq;
-    });
+    }
   }
 
   private expire(t: Tree, ti: number, cutoff: number): void {
+    this.skipUntil[ti] = -1;
     const keep: number[] = [];
     for (let i = 0; i < t.seqs.length; i++) {
-      if (t.seqs[i]! <= cutoff) this.release(t.seqs[i]!);
-      else keep.push(i);
+      if (t.seqs[i]! <= cutoff) {
+        this.release(t.seqs[i]!);
+        t.tree!.remove(t.pts[i]!);
+      } else keep.push(i);
     }
     t.seqs = keep.map((i) => t.seqs[i]!);
     t.weights = keep.map((i) => t.weights[i]!);
     t.pts = keep.map((i) => t.pts[i]!);
-    if (t.walk) t.walk.stale = true;
-    if (t.sorted) t.sorted = t.pts.map((v) => v[0]!).sort((a, b) => a - b);
     for (let i = (t.seqs.length >> 1) - 1; i >= 0; i--) siftDown(t, i);
     this.oldest[ti] = t.seqs.reduce((m, s) => Math.min(m, s), Number.POSITIVE_INFINITY);
   }
@@ -421,37 +318,11 @@ export class RandomCutForest {
   }
 }
 
-/** A tree's sample laid out for the general walk (in `old`'s arrays when they fit). */
-function walkOf(t: Tree, d: number, old?: Tree['walk']): NonNullable<Tree['walk']> {
-  const m = t.pts.length;
-  const fits = old !== undefined && old.order.length === m && old.min.length === d;
-  const xs = fits ? old.xs : new Float64Array(m * d);
-  const order = fits ? old.order : new Int32Array(m);
-  const min = (fits ? old.min : new Float64Array(d)).fill(Number.POSITIVE_INFINITY);
-  const max = (fits ? old.max : new Float64Array(d)).fill(Number.NEGATIVE_INFINITY);
-  for (let i = 0; i < m; i++) {
-    order[i] = i * d;
-    const v = t.pts[i]!;
-    for (let k = 0; k < d; k++) {
-      const x = v[k]!;
-      xs[i * d + k] = x;
-      if (x < min[k]!) min[k] = x;
-      if (x > max[k]!) max[k] = x;
-    }
-  }
-  return { xs, order, min, max, stale: false };
-}
-
-/** The first index of `xs` (ascending) whose value is not below `x`. */
-function lowerBound(xs: number[], x: number): number {
-  let a = 0;
-  let b = xs.length;
-  while (a < b) {
-    const mid = (a + b) >> 1;
-    if (xs[mid]! < x) a = mid + 1;
-    else b = mid;
-  }
-  return a;
+/** A sequence number's two words, multiplied in as a tree's hash of it mixes them. */
+function seqMix(seq: number): [number, number] {
+  const lo = seq % 4294967296;
+  const hi = Math.floor(seq / 4294967296);
+  return [Math.imul(lo, 0x9e3779b1), Math.imul(hi + 1, 0x85ebca77)];
 }
 
 /** murmur3's 32-bit finaliser: every input bit moves every output bit. */

@@ -368,7 +368,8 @@ const ruleOf = (c: Command) => RULES.filter((r) => r.match.test(c.text));
 /** The long flags `shardline <command> --help` lists. */
 async function helpFlags(command: string): Promise<string[]> {
   const { stdout } = await run(process.execPath, [CLI, command, '--help']);
-  return [...stdout.matchAll(/^\s+(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]).filter((f) => f !== '--help');
+  // An option starts at commander's two-space indent; a wrapped description line (deeper) may begin with a flag it names.
+  return [...stdout.matchAll(/^ {2}(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]).filter((f) => f !== '--help');
 }
 
 test('the operator docs list exactly the flags of `shardline operator --help`', async () => {
