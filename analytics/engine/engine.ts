@@ -85,6 +85,8 @@ class Pump {
   /** Result columns → target columns. */
   outIndex: number[] = [];
   rowtimeIndex = -1;
+  /** The source row's arrival number (row-by-row and sliding pumps): peers of one ROWTIME leave in arrival order. */
+  seqIndex = -1;
   newIndex = -1;
   targetIndex: number[] = [];
   eventIndex = -1;
@@ -217,6 +219,7 @@ export class Engine {
         const outIndex = result.names.map((n, i) => (n.startsWith('__') ? -1 : i)).filter((i) => i >= 0);
         pump.outIndex = outIndex;
         pump.rowtimeIndex = result.names.indexOf('__ROWTIME');
+        pump.seqIndex = result.names.indexOf('__SEQ_OUT');
         pump.newIndex = result.names.indexOf('__NEW');
         const targetCols = plan.targetColumns ?? pump.target.map((c) => c.name);
         pump.targetIndex = targetCols.map((n) => {
@@ -445,7 +448,8 @@ export class Engine {
     }
     const out: Row[] = [];
     const rows = res.rows.filter((r) => p.newIndex < 0 || r[p.newIndex] === true);
-    rows.sort((a, b) => (a[p.rowtimeIndex] as number) - (b[p.rowtimeIndex] as number));
+    const si = p.seqIndex;
+    rows.sort((a, b) => (a[p.rowtimeIndex] as number) - (b[p.rowtimeIndex] as number) || (si >= 0 ? (a[si] as number) - (b[si] as number) : 0));
     const { outIndex, targetIndex, target } = p;
     for (const r of rows) {
       const v: Value[] = new Array(target.length).fill(null);

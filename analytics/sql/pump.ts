@@ -458,6 +458,8 @@ export function planPump(stmt: PumpStmt, index: number): PumpPlan {
   const aggregated = !topK && (window.type === 'tumbling' || window.type === 'stagger' || (window.type === 'tvf' && groupAt >= 0));
   const ownRowtime = rowtimeAlias(tokens, rw, selectAt, fromAt, !topK && (window.type === 'none' || window.type === 'sliding'));
   let extra = topK ? `, ${A}.${quote(TOPK_WEND)} AS "__ROWTIME"` : aggregated ? `, max(${A}."__WEND") AS "__ROWTIME"` : window.type === 'tvf' ? `, ${A}."__WEND" AS "__ROWTIME"` : ownRowtime ? '' : `, ${A}."ROWTIME" AS "__ROWTIME"`;
+  // Peers of one ROWTIME leave in arrival order (KDA's order; DuckDB's result order is unspecified).
+  if ((window.type === 'none' || window.type === 'sliding') && !topK && !tokens.some((t, i) => depth[i] === 0 && isWord(t, 'DISTINCT'))) extra += `, ${A}."__SEQ" AS "__SEQ_OUT"`;
   if (window.type === 'sliding') {
     extra += `, ${A}."__NEW" AS "__NEW"`;
     rw.prefix = 'SELECT * FROM (';
