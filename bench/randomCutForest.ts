@@ -1,8 +1,8 @@
 // `npm run bench -- rcf`: rows/s through RANDOM_CUT_FOREST in the engine, in process (the
 // cursor's pump, the forest, the pump's query), for a few parameter sets: the cost is mostly the
-// forest's (every tree's path per row), so the figure is what one active replica can score. Then the
-// forest alone over the same values, the kept trees against the first version's peer (each tree
-// redrawn over its sample for every point, bench/randomCutForestRedraw.ts) on fewer rows, timed
+// forest's (every tree's path per row), so the figure is what one active replica can score. Beside it,
+// in the same run: the same rows through the same engine with a plain SELECT STREAM * pump (what the
+// engine costs without the forest: the ceiling), and the forest alone over the same values, timed
 // after a warm-up (the sample full, a tree's new points rarer).
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +11,6 @@ import { NATS_SERVER } from '../test/harness/nats.js';
 import { Engine } from '../analytics/engine/engine.js';
 import { RandomCutForest } from '../analytics/engine/randomCutForest.js';
 import { FOREST_DEFAULTS, type ForestParams } from '../analytics/sql/randomCutForest.js';
-import { RedrawnRandomCutForest } from './randomCutForestRedraw.js';
 import { rounded } from './lib/runs.js';
 import { machineInfo, writeResults } from './lib/results.js';
 import { renderTable } from './lib/table.js';
@@ -19,8 +18,8 @@ import { renderTable } from './lib/table.js';
 const USAGE = `usage: npm run bench -- rcf [--rows N] [--batch N] [--peer-rows N]
   --rows N       rows per parameter set (default 20000)
   --batch N      rows per engine batch (default 500)
-  --peer-rows N  rows timed for the forest alone, kept and redrawn trees (default 3000)
-  --peer-warm N  rows each of those forests takes in untimed first (default 2000)`;
+  --peer-rows N  rows timed for the forest alone (default 3000)
+  --peer-warm N  rows the forest takes in untimed first (default 2000)`;
 
 const SETS: { name: string; params: string; columns: number; forest: ForestParams }[] = [
   { name: 'defaults (100 trees, 256 sample), 1 column', params: '', columns: 1, forest: FOREST_DEFAULTS },
@@ -39,6 +38,23 @@ function perCpuSecond(forest: { scoreAndAdd(v: number[]): number }, data: number
   return Math.round(data.length / ((cpu.user + cpu.system) / 1e6));
 }
 
+/** Rows through an engine in batches: per wall second, per CPU second, and the JSON size of its forests' state. */
+async function throughEngine(engine: Engine, data: { t: number; v: (string | number)[] }[], batch: number, name: string) {
+  let out = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < data.length; i += batch) {
+    await engine.push('IN', data.slice(i, i + batch));
+    out += engine.drain().get('OUT')?.length ?? 0;
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const stateBytes = JSON.stringify(engine.snapshot().forests ?? {}).length;
+  engine.close();
+  if (out !== data.length) throw new Error(`${name}: ${out} rows out of ${data.length}`);
+  return { perSecond: Math.round(data.length / wall), perCore: Math.round(data.length / ((cpu.user + cpu.system) / 1e6)), stateBytes };
+}
+
 export async function runRandomCutForest(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { rows: { type: 'string' }, batch: { type: 'string' }, 'peer-rows': { type: 'string' }, 'peer-warm': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) { console.log(USAGE); return; }
@@ -51,31 +67,20 @@ export async function runRandomCutForest(argv: string[]): Promise<void> {
   const rows: Record<string, string | number>[] = [];
   for (const set of SETS) {
     const cols = Array.from({ length: set.columns }, (_, i) => `"V${i}"`);
-    const code = `CREATE OR REPLACE STREAM "OUT" ("K" VARCHAR(8), ${cols.map((c) => `${c} DOUBLE`).join(', ')}, "ANOMALY_SCORE" DOUBLE);
-CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "IN")${set.params}));`;
-    const engine = await Engine.compile({ code, inputs: [{ name: 'IN', columns: [{ name: 'K', sqlType: 'VARCHAR(8)' }, ...cols.map((c) => ({ name: c.slice(1, -1), sqlType: 'DOUBLE' }))] }] });
+    const out = `CREATE OR REPLACE STREAM "OUT" ("K" VARCHAR(8), ${cols.map((c) => `${c} DOUBLE`).join(', ')}, "ANOMALY_SCORE" DOUBLE);\n`;
+    const forest = `${out}CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM * FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM "IN")${set.params}));`;
+    const plain = `${out}CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM *, 0.0 FROM "IN";`;
+    const inputs = [{ name: 'IN', columns: [{ name: 'K', sqlType: 'VARCHAR(8)' }, ...cols.map((c) => ({ name: c.slice(1, -1), sqlType: 'DOUBLE' }))] }];
     let seed = 1;
     const u = () => ((seed = (seed * 1664525 + 1013904223) >>> 0) + 0.5) / 2 ** 32;
     const data = Array.from({ length: n }, (_, i) => ({ t: i, v: ['k', ...cols.map(() => 50 + 10 * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()))] }));
-    let out = 0;
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (let i = 0; i < n; i += batch) {
-      await engine.push('IN', data.slice(i, i + batch));
-      out += engine.drain().get('OUT')?.length ?? 0;
-    }
-    const wall = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const bytes = JSON.stringify(engine.snapshot().forests).length;
-    engine.close();
-    if (out !== n) throw new Error(`${set.name}: ${out} rows out of ${n}`);
-    // The forest alone over the same values, the kept trees and the redrawn ones.
+    const withForest = await throughEngine(await Engine.compile({ code: forest, inputs }), data, batch, set.name);
+    const ceiling = await throughEngine(await Engine.compile({ code: plain, inputs }), data, batch, set.name);
+    // The forest alone over the same values.
     const values = data.slice(0, peerWarm + peerRows).map((r) => r.v.slice(1) as number[]);
-    const kept = perCpuSecond(new RandomCutForest(set.forest), values, peerWarm);
-    const redrawn = perCpuSecond(new RedrawnRandomCutForest(set.forest), values, peerWarm);
     rows.push({
-      set: set.name, rows: n, 'rows/s': Math.round(n / wall), 'rows/s/core': Math.round(n / ((cpu.user + cpu.system) / 1e6)), 'state KiB': Math.round(bytes / 1024),
-      'peer rows': `${peerWarm}+${values.length - peerWarm}`, 'forest rows/s/core': kept, 'redrawn rows/s/core': redrawn, speed_up: Math.round((10 * kept) / redrawn) / 10,
+      set: set.name, rows: n, 'rows/s': withForest.perSecond, 'rows/s/core': withForest.perCore, 'state KiB': Math.round(withForest.stateBytes / 1024),
+      'no forest rows/s/core': ceiling.perCore, 'forest alone rows/s/core': perCpuSecond(new RandomCutForest(set.forest), values, peerWarm), 'forest rows': `${peerWarm}+${values.length - peerWarm}`,
     });
   }
   const headers = Object.keys(rows[0]!);
