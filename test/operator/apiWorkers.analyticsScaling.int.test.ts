@@ -19,14 +19,14 @@ import {
 } from '@aws-sdk/client-kinesis-analytics';
 import { startControlPlane, CRD_FILES, markPodsReady, until, type ControlPlane } from '../harness/kube.js';
 import { startNats, type NatsServers } from '../harness/nats.js';
+import { runLagPods } from '../harness/lagPods.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import { analyticsClient, createStream } from '../analytics/helpers.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
-import { Deployments, Pods } from '../../operator/kube/resources.js';
+import { Deployments } from '../../operator/kube/resources.js';
 import { connectStore, type Store } from '../../stream/connect.js';
 import { applicationsKv, readApplication } from '../../stream/applications.js';
 import { analyticsConsumerGroup } from '../../contract/analytics.js';
-import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 
 let cp: ControlPlane;
@@ -76,51 +76,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** One pod's capacity: `perSec` records a second, whatever the number of shards it holds. */
-function capacity(perSec: number) {
-  let next = Date.now();
-  return async (n: number) => {
-    const now = Date.now();
-    next = Math.max(next, now) + (n * 1000) / perSec;
-    await sleep(next - now);
-  };
-}
-
-/** The kubelet: one consumer-group worker per live Pod of the Deployment, stopped (leases released) when its Pod goes. */
-function runPods(namespace: string, deployment: string, application: string, stream: string) {
-  const workers = new Map<string, Consumer>();
-  let done = false;
-  const loop = (async () => {
-    while (!done) {
-      const dep = await cp.client.get<any>(Deployments, namespace, deployment);
-      if (dep) {
-        const selector = Object.entries(dep.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
-        const pods = (await cp.client.list<any>(Pods, namespace, { labelSelector: selector })).items.filter((p: any) => !p.metadata.deletionTimestamp);
-        const names = new Set(pods.map((p: any) => p.metadata.name as string));
-        for (const name of names) {
-          if (workers.has(name)) continue;
-          const take = capacity(100);
-          const c = new Consumer({
-            applicationName: application, streamName: stream, workerId: name,
-            source: directSource(store), leaseStore: kvLeaseStore(store), initialPosition: { type: 'TRIM_HORIZON' },
-            failoverTimeMs: 3000, idleTimeBetweenReadsMs: 100, shardSyncIntervalMs: 1000, maxRecords: 50,
-            processorFactory: () => ({
-              async processRecords(batch, cp) { await take(batch.records.length); await cp.checkpoint(); },
-              async shardEnded(cp) { await cp.checkpoint(); },
-              async shutdownRequested(cp) { await cp.checkpoint(); },
-            }),
-          });
-          workers.set(name, c);
-          await c.start();
-        }
-        for (const [name, c] of [...workers]) if (!names.has(name)) { workers.delete(name); await c.stop(); }
-      }
-      await sleep(200);
-    }
-  })();
-  return { workers, async stop() { done = true; await loop; await Promise.all([...workers.values()].map((c) => c.stop())); } };
-}
 
 /** `perSecond` records a second through the Kinesis API, spread over the shards, until stopped. */
 function load(stream: string, perSecond: number) {
@@ -177,7 +132,7 @@ test('an API application whose replicas split shards scales with its run\'s lag 
   // The lag read is the current run's consumer group's (the record's runId, set by StartApplication).
   const runId = (await readApplication<any>(await applicationsKv(store), 'views-by-page'))!.record.runId as string;
   expect(runId).toBeTruthy();
-  const pods = runPods(opNs, name, analyticsConsumerGroup('views-by-page', inputId, runId), 'views');
+  const pods = runLagPods({ client: cp.client, store, namespace: opNs, deployment: name, application: analyticsConsumerGroup('views-by-page', inputId, runId), stream: 'views', initialPosition: { type: 'TRIM_HORIZON' } });
   const seen: number[] = [];
   const watchReplicas = setInterval(() => void cp.client.get<any>(Deployments, opNs, name).then((d) => d && seen.push(d.spec.replicas)), 100);
   try {

@@ -11,12 +11,13 @@ import fs from 'node:fs';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { startControlPlane, CRD_FILES, markPodsReady, until, type ControlPlane } from '../harness/kube.js';
 import { startNats, type NatsServers } from '../harness/nats.js';
+import { runLagPods } from '../harness/lagPods.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import { startOperator, type OperatorHandle } from '../../operator/manager.js';
-import { AnalyticsApps, DataStreams, DeliveryStreams, Deployments, Pods } from '../../operator/kube/resources.js';
+import { AnalyticsApps, DataStreams, DeliveryStreams, Deployments } from '../../operator/kube/resources.js';
 import { connectStore, type Store } from '../../stream/connect.js';
 import { getDeliveryStream, openDeliveryStore } from '../../stream/deliveryStreams.js';
-import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
+import { kvLeaseStore } from '../../consumer/index.js';
 import { keys as leaseKeys } from '../../consumer/leaseRecords.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 
@@ -57,51 +58,6 @@ afterAll(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cond = (o: any, type = 'Ready') => o?.status?.conditions?.find((c: any) => c.type === type);
 
-/** One pod's capacity: `perSec` records a second, whatever the number of shards it holds. */
-function capacity(perSec: number) {
-  let next = Date.now();
-  return async (n: number) => {
-    const now = Date.now();
-    next = Math.max(next, now) + (n * 1000) / perSec;
-    await sleep(next - now);
-  };
-}
-
-/** The kubelet: one consumer-group worker per live Pod of the Deployment, stopped (leases released) when its Pod goes. */
-function runPods(namespace: string, deployment: string, application: string, stream: string) {
-  const workers = new Map<string, Consumer>();
-  let done = false;
-  const loop = (async () => {
-    while (!done) {
-      const dep = await cp.client.get<any>(Deployments, namespace, deployment);
-      if (dep) {
-        const selector = Object.entries(dep.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
-        const pods = (await cp.client.list<any>(Pods, namespace, { labelSelector: selector })).items.filter((p: any) => !p.metadata.deletionTimestamp);
-        const names = new Set(pods.map((p: any) => p.metadata.name as string));
-        for (const name of names) {
-          if (workers.has(name)) continue;
-          const take = capacity(100);
-          const c = new Consumer({
-            applicationName: application, streamName: stream, workerId: name,
-            source: directSource(store), leaseStore: kvLeaseStore(store),
-            failoverTimeMs: 3000, idleTimeBetweenReadsMs: 100, shardSyncIntervalMs: 1000, maxRecords: 50,
-            processorFactory: () => ({
-              async processRecords(batch, cp) { await take(batch.records.length); await cp.checkpoint(); },
-              async shardEnded(cp) { await cp.checkpoint(); },
-              async shutdownRequested(cp) { await cp.checkpoint(); },
-            }),
-          });
-          workers.set(name, c);
-          await c.start();
-        }
-        for (const [name, c] of [...workers]) if (!names.has(name)) { workers.delete(name); await c.stop(); }
-      }
-      await sleep(200);
-    }
-  })();
-  return { workers, async stop() { done = true; await loop; await Promise.all([...workers.values()].map((c) => c.stop())); } };
-}
-
 /** `perSecond` records a second through the Kinesis API, spread over the shards, until stopped. */
 function load(stream: string, perSecond: number) {
   let stop = false;
@@ -134,7 +90,7 @@ test('a lagging delivery consumer group: replicas double up to the shard count (
   }, 60_000);
   expect(ready.status.autoscaling).toMatchObject({ desiredReplicas: 1, specReplicas: 1 });
   const def = await getDeliveryStream(await openDeliveryStore(store), 'to-lake');
-  const pods = runPods(n, 'to-lake-delivery', `firehose-${def!.uid}`, `clicks-${n}`);
+  const pods = runLagPods({ client: cp.client, store, namespace: n, deployment: 'to-lake-delivery', application: `firehose-${def!.uid}`, stream: `clicks-${n}` });
   const seen: number[] = [];
   const watchReplicas = setInterval(() => void cp.client.get<any>(Deployments, n, 'to-lake-delivery').then((d) => d && seen.push(d.spec.replicas)), 100);
   try {
@@ -235,8 +191,8 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM MEDIAN(CHAR_LENGTH
   expect(cond(await cp.client.get<any>(AnalyticsApps, n, 'distinct')).message).toMatch(/one active replica/);
   // The group the analytics worker forms over its first input (analytics/worker/inputFeed.ts), read by both.
   const group = (name: string) => `analytics.k8s.${n}.${name}.1.1`;
-  const counts = runPods(n, 'counts-analytics', group('counts'), `ticks-${n}`);
-  const distinct = runPods(n, 'distinct-analytics', group('distinct'), `ticks-${n}`);
+  const counts = runLagPods({ client: cp.client, store, namespace: n, deployment: 'counts-analytics', application: group('counts'), stream: `ticks-${n}` });
+  const distinct = runLagPods({ client: cp.client, store, namespace: n, deployment: 'distinct-analytics', application: group('distinct'), stream: `ticks-${n}` });
   try {
     await until('one worker each holds both shards', async () => [counts, distinct].every((p) => [...p.workers.values()].some((c) => c.heldShards().length === 2)), 30_000);
     // 160 records/s over 2 shards; a pod carries 100/s: one pod falls behind, two keep up.
