@@ -3,7 +3,7 @@
 import {
   CreateStreamCommand, DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, MergeShardsCommand,
   PutRecordsCommand, SplitShardCommand, UpdateShardCountCommand, InvalidArgumentException, KinesisClient,
-  ListShardsCommand,
+  ListShardsCommand, waitUntilStreamExists,
 } from '@aws-sdk/client-kinesis';
 import type { NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess, startStack, type Stack } from '../harness/runtime.js';
@@ -52,6 +52,9 @@ test('split and merge change the shard map with lineage and exact ending sequenc
   await ca.send(new PutRecordsCommand({ StreamName: 'rs1', Records: Array.from({ length: 20 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from(`v${i}`) })) }));
   const mid = (1n << 126n).toString();
   await ca.send(new SplitShardCommand({ StreamName: 'rs1', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: mid }));
+  // The other runtime learns of the reshard through its watched cache, so it may
+  // still say UPDATING for a moment (as Kinesis does): wait as a client would.
+  await waitUntilStreamExists({ client: cb, maxWaitTime: 30, minDelay: 1 }, { StreamName: 'rs1' });
   let d = (await cb.send(new DescribeStreamCommand({ StreamName: 'rs1' }))).StreamDescription!;
   expect(d.StreamStatus).toBe('ACTIVE');
   const byId = Object.fromEntries(d.Shards!.map((s) => [s.ShardId, s]));
@@ -61,6 +64,7 @@ test('split and merge change the shard map with lineage and exact ending sequenc
   await expect(ca.send(new SplitShardCommand({ StreamName: 'rs1', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: mid }))).rejects.toBeInstanceOf(InvalidArgumentException);
   await expect(ca.send(new MergeShardsCommand({ StreamName: 'rs1', ShardToMerge: 'shardId-000000000002', AdjacentShardToMerge: 'shardId-000000000001' }))).rejects.toBeInstanceOf(InvalidArgumentException);
   await ca.send(new MergeShardsCommand({ StreamName: 'rs1', ShardToMerge: 'shardId-000000000003', AdjacentShardToMerge: 'shardId-000000000001' }));
+  await waitUntilStreamExists({ client: ca, maxWaitTime: 30, minDelay: 1 }, { StreamName: 'rs1' });
   d = (await ca.send(new DescribeStreamCommand({ StreamName: 'rs1' }))).StreamDescription!;
   const merged = d.Shards!.find((s) => s.ShardId === 'shardId-000000000004')!;
   expect(merged).toMatchObject({ ParentShardId: 'shardId-000000000003', AdjacentParentShardId: 'shardId-000000000001', HashKeyRange: { StartingHashKey: mid, EndingHashKey: (2n ** 128n - 1n).toString() } });
