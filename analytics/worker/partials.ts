@@ -16,11 +16,12 @@ import type { Store } from '../../stream/connect.js';
 import type { Consumer } from '../../consumer/index.js';
 import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
-import type { Value } from '../engine/types.js';
+import { parseSqlType, type Value } from '../engine/types.js';
+import { ColumnBatch } from '../engine/columnBatch.js';
 import { RecordMapper } from '../mapping.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { inAppIndexOf, type ShardPos } from './inputFeed.js';
-import { shardRows } from './shardRows.js';
+import { shardColumns, type BatchDecoder } from './shardColumns.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { preAggregation } from './preAggregation.js';
 
@@ -130,6 +131,9 @@ class ShardAggregator implements RecordProcessor {
   private outbox: { m: PartialMessage; id: string }[] = [];
   private inApp: string[];
   private mapper: RecordMapper;
+  /** Records are decoded into this batch's columns (those the partial pumps read), reused batch after batch. */
+  private batch?: ColumnBatch;
+  private decoder?: BatchDecoder;
   private readonly app: string;
 
   constructor(private readonly w: PartialWorkers, private readonly input: string, private readonly shard: string) {
@@ -154,6 +158,8 @@ class ShardAggregator implements RecordProcessor {
         return pre ? [[p.name, pre]] : [];
       })),
     });
+    const def = o.definition.inputs.find((i) => i.id === this.input)!;
+    this.batch = new ColumnBatch(def.columns.map((c) => parseSqlType(c.sqlType)), this.engine.inputColumnsRead(this.inApp[this.inAppIndex()]!));
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
     const st = await this.state.claim();
     if (st && st.epoch === this.w.epoch) {
@@ -169,15 +175,14 @@ class ShardAggregator implements RecordProcessor {
     if (this.fenced || !this.engine) return;
     const engine = this.engine;
     const o = this.w.opts;
-    // A shard feeds one in-application stream.
-    const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
     const errors: PartialMessage & { type: 'errors' } = { type: 'errors', input: this.input, shard: this.shard, errors: [] };
-    const { rows, first: firstPos, last, maxArrivalMs } = shardRows(batch.records, this.pos, this.mapper, (e, t, r) => {
+    const cols = this.batch!;
+    const { first: firstPos, last, maxArrivalMs, fullRow } = shardColumns(batch.records, this.pos, this.decoder, this.mapper, cols, (e, t, r) => {
       errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
     });
     if (last) this.pos = last;
     if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
-    if (rows.length) await engine.pushInput(this.inApp[k]!, rows);
+    if (cols.n) await engine.pushColumns(this.inApp[this.inAppIndex()]!, cols, fullRow);
     const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
     if (batch.records.length) this.rowsAt = Date.now();
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
@@ -195,6 +200,11 @@ class ShardAggregator implements RecordProcessor {
       this.sentWm = wm;
     }
     if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
+  }
+
+  /** The in-application stream this shard feeds (one per shard), as an index of inApp. */
+  private inAppIndex(): number {
+    return this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
   }
 
   /**
