@@ -14,14 +14,14 @@ import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
 import type { Consumer } from '../../consumer/index.js';
-import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
+import type { Checkpointer, PackedRecordBatch, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
 import { parseSqlType, type Value } from '../engine/types.js';
 import { ColumnBatch } from '../engine/columnBatch.js';
 import { RecordMapper } from '../mapping.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { inAppIndexOf, type ShardPos } from './inputFeed.js';
-import { shardColumns, type BatchDecoder } from './shardColumns.js';
+import { packedColumns, shardColumns, type BatchDecoder, type MappingErrors, type ShardColumns } from './shardColumns.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { preAggregation } from './preAggregation.js';
 
@@ -173,18 +173,36 @@ class ShardAggregator implements RecordProcessor {
 
   async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
     if (this.fenced || !this.engine) return;
-    const engine = this.engine;
+    const errors = this.errorsMessage();
+    const cols = shardColumns(batch.records, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(errors));
+    await this.process(cols, batch.records.length, batch.millisBehindLatest, errors, cp);
+  }
+
+  /** A backlog batch as stored: records decoded where they lie in their messages. */
+  async processPackedRecords(batch: PackedRecordBatch, cp: Checkpointer): Promise<void> {
+    if (this.fenced || !this.engine) return;
+    const errors = this.errorsMessage();
+    const cols = packedColumns(batch.packed, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(errors));
+    await this.process(cols, batch.packed.count, batch.millisBehindLatest, errors, cp);
+  }
+
+  private errorsMessage(): PartialMessage & { type: 'errors' } {
+    return { type: 'errors', input: this.input, shard: this.shard, errors: [] };
+  }
+
+  private mappingError(errors: PartialMessage & { type: 'errors' }): MappingErrors {
+    return (e, t, data) => void errors.errors.push(['MAPPING_ERROR', e, t, data.toString('utf8').slice(0, 49152), '']);
+  }
+
+  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, errors: PartialMessage & { type: 'errors' }, cp: Checkpointer): Promise<void> {
+    const engine = this.engine!;
     const o = this.w.opts;
-    const errors: PartialMessage & { type: 'errors' } = { type: 'errors', input: this.input, shard: this.shard, errors: [] };
-    const cols = this.batch!;
-    const { first: firstPos, last, maxArrivalMs, fullRow } = shardColumns(batch.records, this.pos, this.decoder, this.mapper, cols, (e, t, r) => {
-      errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
-    });
+    const { first: firstPos, last, maxArrivalMs, fullRow } = cols;
     if (last) this.pos = last;
     if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
-    if (cols.n) await engine.pushColumns(this.inApp[this.inAppIndex()]!, cols, fullRow);
-    const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
-    if (batch.records.length) this.rowsAt = Date.now();
+    if (this.batch!.n) await engine.pushColumns(this.inApp[this.inAppIndex()]!, this.batch!, fullRow);
+    const idle = records === 0 && millisBehindLatest === 0;
+    if (records) this.rowsAt = Date.now();
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
     // Idle (caught up, no records for EVENT_IDLE_MS): the shard's event-time windows close now, so that the

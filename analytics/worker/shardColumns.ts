@@ -1,11 +1,15 @@
-// shardRows() into a ColumnBatch, for the two-phase partial workers: each new
-// record is decoded straight into the batch's columns (columnDecoder.ts) when
-// the decoder is sure of the result, else mapped by RecordMapper (rows or
-// mapping errors, the exact path) and its rows appended. `fullRow` gives a
-// row back with every column, for error_stream's DATA_ROW: the batch holds
-// only the columns the pumps read.
+// A leased shard's batch → a ColumnBatch of its in-application stream, for the
+// two-phase partial workers. Records at or before the shard's saved position
+// are skipped (read again after a crash or a move, or a batch retried). Each
+// new record is decoded straight into the batch's columns (columnDecoder.ts)
+// when the decoder is sure of the result, else mapped by RecordMapper (rows
+// or mapping errors, the exact path) and its rows appended. Records come as
+// ConsumerRecords or packed in their stored messages (no object per record).
+// `fullRow` gives a row back with every column, for error_stream's DATA_ROW:
+// the batch holds only the columns the pumps read.
 import { compareSequence } from '../../consumer/userRecords.js';
 import type { ConsumerRecord } from '../../consumer/types.js';
+import type { PackedRecords } from '../../stream/packedRecords.js';
 import type { ColumnBatch } from '../engine/columnBatch.js';
 import type { Value } from '../engine/types.js';
 import type { RecordMapper } from '../mapping.js';
@@ -26,63 +30,99 @@ export interface ShardColumns {
   fullRow(r: number): Value[];
 }
 
-/** Fills `batch` (cleared first); `onError(reason, arrivalMs, record)` for each record that does not map. */
-export function shardColumns(
-  records: ConsumerRecord[], after: ShardPos | undefined, decoder: BatchDecoder | undefined, mapper: RecordMapper, batch: ColumnBatch,
-  onError: (reason: string, arrivalMs: number, r: ConsumerRecord) => void,
-): ShardColumns {
-  batch.clear();
-  let first: ShardPos | undefined;
+/** `onError(reason, arrivalMs, data)` for each record that does not map (it goes to error_stream). */
+export type MappingErrors = (reason: string, arrivalMs: number, data: Buffer) => void;
+
+export function shardColumns(records: ConsumerRecord[], after: ShardPos | undefined, decoder: BatchDecoder | undefined, mapper: RecordMapper, batch: ColumnBatch, onError: MappingErrors): ShardColumns {
+  const b = new Builder(after, decoder, mapper, batch, onError);
   let last: ConsumerRecord | undefined;
-  let maxArrivalMs = Number.NEGATIVE_INFINITY;
-  // Batch row → its record and its place among the record's rows (a row path can give several).
-  let sub: Map<number, number> | undefined;
-  let grow: Int32Array = new Int32Array(records.length + 16);
-  const reasons: string[] = [];
-  const rows: Value[][] = [];
-  const keep = (v: Value[]) => v;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    // A batch is in shard order: once one record is new, the rest are too.
-    if (!first) {
-      const pos = { seq: r.sequenceNumber, sub: r.subSequenceNumber };
-      if (after && (compareSequence(pos.seq, after.seq) < 0 || (pos.seq === after.seq && (pos.sub ?? -1) <= (after.sub ?? -1)))) continue;
-      first = pos;
-    }
+  for (const r of records) {
+    if (!b.started && b.old(r.sequenceNumber, r.subSequenceNumber)) continue;
     last = r;
-    const t = r.approximateArrivalTimestamp.getTime();
-    if (t > maxArrivalMs) maxArrivalMs = t;
-    const at = batch.n;
-    if (decoder?.decode(r.data, 0, r.data.length, batch, t)) {
-      if (at >= grow.length) grow = copyGrown(grow);
-      grow[at] = i;
-      continue;
-    }
-    mapper.mapTo(r.data, rows, reasons, keep);
-    for (let k = 0; k < rows.length; k++) {
-      const row = batch.n;
-      batch.pushRow(t, rows[k]!);
-      if (row >= grow.length) grow = copyGrown(grow);
-      grow[row] = i;
-      if (k > 0) (sub ??= new Map()).set(row, k);
-    }
-    rows.length = 0;
-    if (reasons.length) {
-      for (const e of reasons) onError(e, t, r);
-      reasons.length = 0;
-    }
+    b.add(r.data, 0, r.data.length, r.approximateArrivalTimestamp.getTime());
   }
-  const src = grow;
-  return {
-    first,
-    last: last ? { seq: last.sequenceNumber, sub: last.subSequenceNumber } : undefined,
-    maxArrivalMs,
-    fullRow: (row) => mapper.map(records[src[row]!]!.data).rows[sub?.get(row) ?? 0] ?? batch.row(row),
-  };
+  return b.result(last && { seq: last.sequenceNumber, sub: last.subSequenceNumber });
 }
 
-function copyGrown(a: Int32Array): Int32Array {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
-  return b;
+/** shardColumns() over packed records: the decoder reads each record's data where it lies in its message. */
+export function packedColumns(packed: PackedRecords, after: ShardPos | undefined, decoder: BatchDecoder | undefined, mapper: RecordMapper, batch: ColumnBatch, onError: MappingErrors): ShardColumns {
+  const b = new Builder(after, decoder, mapper, batch, onError);
+  packed.forEach((m, index, c) => {
+    if (!b.started && b.old(packed.sequenceNumber(m, index))) return;
+    b.add(m.payload, c.dataStart, c.dataEnd, m.arrivalMs);
+  });
+  const last = b.started ? packed.lastSequenceNumber() : undefined;
+  return b.result(last === undefined ? undefined : { seq: last });
+}
+
+class Builder {
+  started = false;
+  private first?: ShardPos;
+  private maxArrivalMs = Number.NEGATIVE_INFINITY;
+  // Each batch row's record (its bytes) and its place among the record's rows (a row path can give several).
+  private srcBuf: Buffer[] = [];
+  private srcStart: number[] = [];
+  private srcEnd: number[] = [];
+  private sub?: Map<number, number>;
+  private readonly reasons: string[] = [];
+  private readonly rows: Value[][] = [];
+
+  constructor(
+    private readonly after: ShardPos | undefined,
+    private readonly decoder: BatchDecoder | undefined,
+    private readonly mapper: RecordMapper,
+    private readonly batch: ColumnBatch,
+    private readonly onError: MappingErrors,
+  ) {
+    batch.clear();
+  }
+
+  /** True for a record at or before `after` (a batch is in shard order: once one record is new, the rest are too). */
+  old(seq: string, sub?: number): boolean {
+    const a = this.after;
+    if (a && (compareSequence(seq, a.seq) < 0 || (seq === a.seq && (sub ?? -1) <= (a.sub ?? -1)))) return true;
+    this.started = true;
+    this.first = { seq, sub };
+    return false;
+  }
+
+  add(buf: Buffer, start: number, end: number, t: number): void {
+    const batch = this.batch;
+    if (t > this.maxArrivalMs) this.maxArrivalMs = t;
+    const at = batch.n;
+    if (this.decoder?.decode(buf, start, end, batch, t)) {
+      this.source(at, buf, start, end);
+      return;
+    }
+    const data = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    this.mapper.mapTo(data, this.rows, this.reasons, (v) => v);
+    for (let k = 0; k < this.rows.length; k++) {
+      const row = batch.n;
+      batch.pushRow(t, this.rows[k]!);
+      this.source(row, buf, start, end);
+      if (k > 0) (this.sub ??= new Map()).set(row, k);
+    }
+    this.rows.length = 0;
+    if (this.reasons.length) {
+      for (const e of this.reasons) this.onError(e, t, data);
+      this.reasons.length = 0;
+    }
+  }
+
+  private source(row: number, buf: Buffer, start: number, end: number): void {
+    this.srcBuf[row] = buf;
+    this.srcStart[row] = start;
+    this.srcEnd[row] = end;
+  }
+
+  result(last: ShardPos | undefined): ShardColumns {
+    const { mapper, batch, srcBuf, srcStart, srcEnd } = this;
+    const sub = this.sub;
+    return {
+      first: this.first,
+      last,
+      maxArrivalMs: this.maxArrivalMs,
+      fullRow: (row) => mapper.map(srcBuf[row]!.subarray(srcStart[row], srcEnd[row])).rows[sub?.get(row) ?? 0] ?? batch.row(row),
+    };
+  }
 }
