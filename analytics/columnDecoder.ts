@@ -184,7 +184,8 @@ export class ColumnDecoder {
     if (!this.fast) return false;
     this.d = data;
     this.end = end;
-    this.kind.fill(MISSING);
+    const kind = this.kind;
+    for (let i = 0; i < kind.length; i++) kind[i] = MISSING;
     let p = start;
     while (p < end && WS[data[p]!]) p++;
     // A top-level array or scalar maps to a row of NULLs in RecordMapper; rare enough to leave to it.
@@ -320,21 +321,27 @@ export class ColumnDecoder {
     if (p < end && d[p] === 0x7d) { this.p = p + 1; return true; }
     for (;;) {
       if (p >= end || d[p] !== 0x22) return false;
-      this.p = p;
-      const f = this.str();
-      if (f < 0) return false;
-      const ks = this.s0;
-      const ke = this.s1;
-      p = this.p;
+      // The key: plain ASCII is the rule, scanned here; anything else through str().
+      const ks = p + 1;
+      let ke = ks;
+      while (ke < end && STR_CLASS[d[ke]!] === 0) ke++;
+      if (ke < end && d[ke] === 0x22) p = ke + 1;
+      else {
+        this.p = p;
+        const f = this.str();
+        if (f < 0) return false;
+        // An escaped key might spell a mapped one: comparing it would need decoding; rare, so the exact path.
+        if (node !== null && f & F_ESC) return false;
+        ke = this.s1;
+        p = this.p;
+      }
       while (p < end && WS[d[p]!]) p++;
       if (p >= end || d[p] !== 0x3a) return false;
       p++;
       while (p < end && WS[d[p]!]) p++;
-      this.p = p;
       const k = node === null ? -1 : node.find(d, ks, ke);
-      // An escaped key might spell a mapped one: comparing it would need decoding; rare, so the exact path.
-      if (node !== null && f & F_ESC) return false;
       if (k >= 0) {
+        this.p = p;
         const below = node!.below[k]!;
         for (let j = 0; j < below.length; j++) this.kind[below[j]!] = MISSING;
         const leaf = node!.leaf[k]!;
@@ -347,8 +354,25 @@ export class ColumnDecoder {
           this.ve[c] = this.s1;
           this.num[c] = this.n0;
         }
-      } else if (this.value(null, depth, false) < 0) return false;
-      p = this.p;
+        p = this.p;
+      } else {
+        // A value no column reads, validated only: plain strings scanned here.
+        const c = p < end ? d[p]! : -1;
+        let q = end;
+        if (c === 0x22) {
+          q = p + 1;
+          while (q < end && STR_CLASS[d[q]!] === 0) q++;
+        }
+        if (q < end && d[q] === 0x22) p = q + 1;
+        else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+          p = skipNumber(d, p, end);
+          if (p < 0) return false;
+        } else {
+          this.p = p;
+          if (this.value(null, depth, false) < 0) return false;
+          p = this.p;
+        }
+      }
       while (p < end && WS[d[p]!]) p++;
       if (p >= end) return false;
       if (d[p] === 0x2c) {
@@ -507,6 +531,29 @@ export class ColumnDecoder {
     this.n0 = neg ? -v : v;
     return true;
   }
+}
+
+/** The end of the JSON number at d[p] ('-' or a digit), or -1: number()'s grammar without the value. */
+function skipNumber(d: Buffer, p: number, end: number): number {
+  if (d[p] === 0x2d) p++;
+  if (p >= end) return -1;
+  let c = d[p]!;
+  if (c === 0x30) p++;
+  else if (c >= 0x31 && c <= 0x39) { p++; while (p < end && (c = d[p]!) >= 0x30 && c <= 0x39) p++; }
+  else return -1;
+  if (p < end && d[p] === 0x2e) {
+    const f0 = ++p;
+    while (p < end && (c = d[p]!) >= 0x30 && c <= 0x39) p++;
+    if (p === f0) return -1;
+  }
+  if (p < end && (d[p] === 0x65 || d[p] === 0x45)) {
+    p++;
+    if (p < end && (d[p] === 0x2b || d[p] === 0x2d)) p++;
+    const e0 = p;
+    while (p < end && (c = d[p]!) >= 0x30 && c <= 0x39) p++;
+    if (p === e0) return -1;
+  }
+  return p;
 }
 
 /** The length of the valid UTF-8 sequence at d[p] (a non-ASCII lead byte), or 0. */

@@ -206,6 +206,17 @@ test('invalid UTF-8 (which JSON.parse would read as U+FFFD) is left to the exact
   expect(one(cols, '{"s":"aé中😀"}')).toBe(true);
 });
 
+test('the timestamp cache: repeats, and texts of the same length differing in their first or last byte only', () => {
+  const cols: RecordColumn[] = [{ name: 'T', sqlType: 'TIMESTAMP', mapping: '$.t' }, { name: 'D', sqlType: 'DATE', mapping: '$.t' }, { name: 'U', sqlType: 'TIMESTAMP', mapping: '$.u' }];
+  const texts = ['2024-01-02 03:04:05.671', '2024-01-02 03:04:05.671', '2024-01-02 03:04:05.672', '1024-01-02 03:04:05.672', '2024-01-02 03:04:05.672', '2024-01-02 03:04:05.67Z', '2024-01-02 03:04:05.672', '2024-01-02 03:04:05.67x', '2024-01-02 03:04:05.672', '1700000000001', '1700000000002', '1700000000002'];
+  const records = texts.flatMap((t, i) => [`{"t":"${t}","u":"${texts[texts.length - 1 - i]}"}`, `{"t":"${t}"}`]);
+  for (const materialise of [[true, true, true], [true, false, true]]) {
+    const o = run(cols, materialise, records);
+    expectClean(o);
+    expect(o.slow).toBe(3); // the three records holding '…05.67x'
+  }
+});
+
 test('CSV, other row paths and index or wildcard mappings always take the exact path', () => {
   expect(run([{ name: 'A', sqlType: 'INTEGER' }], [true], ['1'], { type: 'CSV', rowDelimiter: '\n', columnDelimiter: ',' }).fast).toBe(0);
   expect(run([{ name: 'A', sqlType: 'INTEGER', mapping: '$.a' }], [true], ['{"items":[{"a":1}]}'], { type: 'JSON', rowPath: '$.items[*]' }).fast).toBe(0);
