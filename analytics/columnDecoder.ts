@@ -130,6 +130,8 @@ export class ColumnDecoder {
   private readonly tsBytes: Buffer[];
   private readonly tsLen: Int32Array;
   private readonly tsVal: Float64Array;
+  /** VARCHAR columns: their recent short texts, so a repeated symbol or category is not a new string each record. */
+  private readonly shortStrings: StringCache[];
 
   // The scan in progress (fields, so the recursive scanner makes no closures).
   private d: Buffer = Buffer.alloc(0);
@@ -172,6 +174,7 @@ export class ColumnDecoder {
     this.tsBytes = this.types.map((t) => Buffer.alloc(t.base === 'TIMESTAMP' || t.base === 'DATE' ? TS_CACHE_BYTES : 0));
     this.tsLen = new Int32Array(n).fill(-1);
     this.tsVal = new Float64Array(n);
+    this.shortStrings = columns.map(() => new StringCache());
   }
 
   /**
@@ -240,7 +243,7 @@ export class ColumnDecoder {
           if (k === STR) {
             if (this.ve[i]! - this.vs[i]! > this.maxLen[i]!) return false;
             if (col === undefined) continue;
-            v = d.latin1Slice(this.vs[i]!, this.ve[i]!);
+            v = this.shortStrings[i]!.get(d, this.vs[i]!, this.ve[i]!);
           } else if (k === STR8 && col === undefined) {
             // Only the length matters: UTF-16 units of valid UTF-8, counted without decoding.
             if (this.maxLen[i] !== Infinity && utf16Length(d, this.vs[i]!, this.ve[i]!) > this.maxLen[i]!) return false;
@@ -530,6 +533,54 @@ export class ColumnDecoder {
     else return (this.n0 = Number((d as Latin1).latin1Slice(s, p))), true;
     this.n0 = neg ? -v : v;
     return true;
+  }
+}
+
+/**
+ * A column's recent short ASCII strings by their bytes (direct-mapped, 16
+ * slots): KDA streams carry ticker symbols, sectors, channels, event names,
+ * few distinct values repeated every record. A hit costs a byte compare
+ * instead of a string (and its garbage). A column whose strings rarely
+ * repeat turns the cache off for a while (a miss costs a copy on top).
+ */
+class StringCache {
+  static readonly SLOTS = 16;
+  static readonly MAX = 32;
+  private readonly bytes = new Uint8Array(StringCache.SLOTS * StringCache.MAX);
+  private readonly lens = new Int32Array(StringCache.SLOTS).fill(-1);
+  private readonly strings: string[] = new Array<string>(StringCache.SLOTS).fill('');
+  private tries = 0;
+  private hits = 0;
+  /** Records left to go uncached after a poor run. */
+  private off = 0;
+
+  get(d: Buffer, s: number, e: number): string {
+    const len = e - s;
+    if (len === 0) return '';
+    if (len > StringCache.MAX || this.off > 0) {
+      if (this.off > 0) this.off--;
+      return (d as Latin1).latin1Slice(s, e);
+    }
+    const slot = (len * 7 + d[s]! * 3 + d[e - 1]! + d[s + (len >> 1)]!) & (StringCache.SLOTS - 1);
+    const at = slot * StringCache.MAX;
+    const bytes = this.bytes;
+    if (++this.tries === 4096) {
+      if (this.hits < 2048) this.off = 65536;
+      this.tries = this.hits = 0;
+    }
+    if (this.lens[slot] === len) {
+      let j = 0;
+      while (j < len && bytes[at + j] === d[s + j]) j++;
+      if (j === len) {
+        this.hits++;
+        return this.strings[slot]!;
+      }
+    }
+    const str = (d as Latin1).latin1Slice(s, e);
+    for (let j = 0; j < len; j++) bytes[at + j] = d[s + j]!;
+    this.lens[slot] = len;
+    this.strings[slot] = str;
+    return str;
   }
 }
 

@@ -217,6 +217,20 @@ test('the timestamp cache: repeats, and texts of the same length differing in th
   }
 });
 
+test('materialised strings: repeated short ones (kept by their bytes), distinct ones, long ones, colliding ones', () => {
+  const rnd = prng(5);
+  const cols: RecordColumn[] = [{ name: 'S', sqlType: 'VARCHAR(40)', mapping: '$.s' }, { name: 'U', sqlType: 'VARCHAR', mapping: '$.u' }];
+  const few = ['QXZ', 'AAPL', 'ab', 'ba', 'aab', 'abb', 'a_b', 'ab_', 'x'.repeat(32), 'x'.repeat(31) + 'y', ''];
+  const records: string[] = [];
+  // Few values, then distinct ones long enough for the cache to give up, then few again after it comes back.
+  for (let k = 0; k < 5000; k++) records.push(JSON.stringify({ s: few[Math.floor(rnd() * few.length)], u: 'z'.repeat(Math.floor(rnd() * 40)) }));
+  for (let k = 0; k < 70_000; k++) records.push(JSON.stringify({ s: `v${k}`, u: few[k % few.length] }));
+  for (let k = 0; k < 5000; k++) records.push(JSON.stringify({ s: few[Math.floor(rnd() * few.length)], u: `${k}` }));
+  const o = run(cols, [true, true], records);
+  expectClean(o);
+  expect(o.fast).toBe(records.length);
+});
+
 test('CSV, other row paths and index or wildcard mappings always take the exact path', () => {
   expect(run([{ name: 'A', sqlType: 'INTEGER' }], [true], ['1'], { type: 'CSV', rowDelimiter: '\n', columnDelimiter: ',' }).fast).toBe(0);
   expect(run([{ name: 'A', sqlType: 'INTEGER', mapping: '$.a' }], [true], ['{"items":[{"a":1}]}'], { type: 'JSON', rowPath: '$.items[*]' }).fast).toBe(0);
