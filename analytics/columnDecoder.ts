@@ -520,7 +520,8 @@ export class ColumnDecoder {
       let eneg = false;
       if (p < end && (d[p] === 0x2b || d[p] === 0x2d)) { eneg = d[p] === 0x2d; p++; }
       const e0 = p;
-      while (p < end && (c = d[p]!) >= 0x30 && c <= 0x39) { if (exp < 1e6) exp = exp * 10 + (c - 0x30); p++; }
+      // Past a million the exponent only needs to stay out of the fast path's range.
+      while (p < end && (c = d[p]!) >= 0x30 && c <= 0x39) { exp = exp < 1e6 ? exp * 10 + (c - 0x30) : Infinity; p++; }
       if (p === e0) return false;
       if (eneg) exp = -exp;
     }
