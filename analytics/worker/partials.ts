@@ -19,6 +19,7 @@ import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../
 import { parseSqlType, type Value } from '../engine/types.js';
 import { ColumnBatch } from '../engine/columnBatch.js';
 import { RecordMapper } from '../mapping.js';
+import { ColumnDecoder } from '../columnDecoder.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { inAppIndexOf, type ShardPos } from './inputFeed.js';
 import { packedColumns, shardColumns, type BatchDecoder, type MappingErrors, type ShardColumns } from './shardColumns.js';
@@ -140,6 +141,7 @@ class ShardAggregator implements RecordProcessor {
     const def = w.opts.definition.inputs.find((i) => i.id === input)!;
     this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
     this.mapper = new RecordMapper(def.format, def.columns);
+    this.decoder = new ColumnDecoder(def.format, def.columns);
     this.app = w.opts.definition.name;
     this.state = new ShardStateStore(w.opts.store, shardStateKey('part', this.app, input, shard));
   }
