@@ -102,7 +102,8 @@ export class Duck {
    * arrays as writeColumn() puts them, without a row array per record.
    */
   async fillColumns(name: string, columns: TableColumn[], m: number, data: FillColumn[]): Promise<void> {
-    await this.conn.run(`DELETE FROM ${quote(name)}`);
+    // A new table rather than DELETE: appending behind deleted rows cost ~50% more (~175 vs ~117 ns a row of 5 columns here).
+    await this.createTable(name, columns);
     if (m === 0) return;
     const a = await this.conn.createAppender(name);
     try {
