@@ -743,8 +743,13 @@ export class Engine {
     }
     const nSource = p.source.length;
     const idx = p.tableIndex ?? p.workColumns.map((_, i) => i);
+    // The usual batch (one window, no late rows) is taken as it lies: column views, no gather.
+    let identity = true;
+    for (let k = 0; k < m && identity; k++) identity = sel[k] === k;
+    const one = wins.length === 1 ? wins[0]! : undefined;
+    let scratch = 0;
     const numbers = (f: (r: number) => number): FillColumn => {
-      const out = new Float64Array(m);
+      const out = this.scratch(scratch++, m);
       for (let k = 0; k < m; k++) out[k] = f(sel[k]!);
       return { numbers: out };
     };
@@ -753,27 +758,28 @@ export class Engine {
         const col = b.cols[c];
         if (!col) return { constant: null };
         if (col.kind === 'value') {
+          if (identity) return { values: col.values };
           const out = new Array<Value>(m);
           for (let k = 0; k < m; k++) out[k] = col.values[sel[k]!] ?? null;
           return { values: out };
         }
-        const out = new Float64Array(m);
+        if (identity) return { numbers: col.values.subarray(0, m), nulls: col.nulls.subarray(0, m) };
+        const out = this.scratch(scratch++, m);
         const nulls = new Uint8Array(m);
-        let any = false;
         for (let k = 0; k < m; k++) {
           const r = sel[k]!;
           out[k] = col.values[r]!;
-          if (col.nulls[r]) { nulls[k] = 1; any = true; }
+          nulls[k] = col.nulls[r]!;
         }
-        return any ? { numbers: out, nulls } : { numbers: out };
+        return { numbers: out, nulls };
       }
       switch (c - nSource) {
-        case 0: return numbers((r) => b.t[r]!);
+        case 0: return identity ? { numbers: b.t.subarray(0, m) } : numbers((r) => b.t[r]!);
         case 1: return numbers((r) => seq0 + r);
-        case 2: return numbers((r) => slotOf[r]!);
-        case 3: case 6: return numbers((r) => wins[slotOf[r]!]!.end);
+        case 2: return one ? { constant: 0 } : numbers((r) => slotOf[r]!);
+        case 3: case 6: return one ? { constant: one.end } : numbers((r) => wins[slotOf[r]!]!.end);
         case 4: return { constant: true };
-        default: return numbers((r) => wins[slotOf[r]!]!.start);
+        default: return one ? { constant: one.start } : numbers((r) => wins[slotOf[r]!]!.start);
       }
     });
     await this.duck.fillColumns(p.plan.workTable, p.tableColumns, m, data);
@@ -785,6 +791,14 @@ export class Engine {
       return;
     }
     this.fold(p, this.results(p, res), new Map(wins.map((x) => [x.end, x])));
+  }
+
+  /** Reused number columns for preAggregateColumns (a new Float64Array per column and batch kept the GC busy). */
+  private scratchColumns: Float64Array[] = [];
+  private scratch(i: number, m: number): Float64Array {
+    let a = this.scratchColumns[i];
+    if (!a || a.length < m) this.scratchColumns[i] = a = new Float64Array(Math.max(m, 1024));
+    return a.subarray(0, m);
   }
 
   /** Evaluates a batch's rows of each window (one query) and folds the results into the windows' rows. */
