@@ -5,6 +5,7 @@ import type { ConsumerMetrics } from './metrics.js';
 import { SHARD_END } from './leaseRecords.js';
 import { compareSequence, userRecords } from './userRecords.js';
 import type { Checkpointer, ConsumerRecord, RecordProcessor, ShardReader, ShardSource, SourceStart } from './types.js';
+import type { PackedRecords } from '../stream/packedRecords.js';
 
 /** The lease is no longer this worker's: nothing it does for the shard counts any more. */
 export class LeaseLostError extends Error {
@@ -121,13 +122,27 @@ export class ShardRunner {
       while (!this.stopping) {
         try {
           reader ??= await o.source.openShard(o.streamName, o.shardId, startOf(o.checkpoint, o.subSequenceNumber));
-          const batch = await reader.next({ limit: o.maxRecords, waitMs: o.idleTimeBetweenReadsMs, signal: this.abort.signal });
+          const batch = await reader.next({ limit: o.maxRecords, waitMs: o.idleTimeBetweenReadsMs, signal: this.abort.signal, packed: o.processor.processPackedRecords !== undefined });
           if (this.stopping) break;
-          let records = userRecords(o.shardId, batch.records, { deaggregate: o.deaggregate });
+          const packed = batch.packed;
+          if (packed && !skip && !(o.deaggregate && packed.hasAggregates())) {
+            o.metrics.millisBehindLatest.set(labels, batch.millisBehindLatest);
+            this.lag.millisBehindLatest = batch.millisBehindLatest;
+            if (batch.millisBehindLatest === 0 && packed.count === 0) this.lag.iteratorAgeMs = 0;
+            if (packed.count > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.processPacked(packed, batch.millisBehindLatest);
+            if (batch.shardEnded) {
+              await this.finishShard();
+              return;
+            }
+            continue;
+          }
+          // Packed records that need de-aggregation or skipping go the ordinary way.
+          const source = packed ? packed.toRecords() : batch.records;
+          let records = userRecords(o.shardId, source, { deaggregate: o.deaggregate });
           if (skip) {
             const s = skip;
             records = records.filter((r) => r.sequenceNumber !== s.seq || (r.subSequenceNumber ?? 0) > s.sub);
-            if (batch.records.length > 0) skip = undefined;
+            if (source.length > 0) skip = undefined;
           }
           o.metrics.millisBehindLatest.set(labels, batch.millisBehindLatest);
           this.lag.millisBehindLatest = batch.millisBehindLatest;
@@ -154,14 +169,35 @@ export class ShardRunner {
 
   /** processRecords, again after a pause when it throws (records are never skipped). */
   private async process(records: ConsumerRecord[], millisBehindLatest: number): Promise<void> {
-    const { o } = this;
     const last = records[records.length - 1];
+    await this.handOut({
+      count: records.length,
+      last: last && { seq: last.sequenceNumber, sub: last.subSequenceNumber, arrivalMs: last.approximateArrivalTimestamp.getTime() },
+      bytes: () => records.reduce((n, r) => n + r.data.length, 0),
+      call: () => this.o.processor.processRecords({ shardId: this.o.shardId, records, millisBehindLatest }, this.checkpointer),
+    });
+  }
+
+  /** processPackedRecords, as process() does processRecords. */
+  private async processPacked(packed: PackedRecords, millisBehindLatest: number): Promise<void> {
+    const seq = packed.lastSequenceNumber();
+    await this.handOut({
+      count: packed.count,
+      last: seq === undefined ? undefined : { seq, arrivalMs: packed.lastArrivalMs()! },
+      bytes: () => packed.dataBytes(),
+      call: () => this.o.processor.processPackedRecords!({ shardId: this.o.shardId, packed, millisBehindLatest }, this.checkpointer),
+    });
+  }
+
+  private async handOut(b: { count: number; last?: { seq: string; sub?: number; arrivalMs: number }; bytes(): number; call(): Promise<void> }): Promise<void> {
+    const { o } = this;
+    const last = b.last;
     const before = this.lastHandedOut;
-    if (last) this.lastHandedOut = { seq: last.sequenceNumber, sub: last.subSequenceNumber };
+    if (last) this.lastHandedOut = { seq: last.seq, sub: last.sub };
     for (;;) {
       const t0 = process.hrtime.bigint();
       try {
-        await o.processor.processRecords({ shardId: o.shardId, records, millisBehindLatest }, this.checkpointer);
+        await b.call();
         o.metrics.latency.observe({ application: o.applicationName, stream: o.streamName }, Number(process.hrtime.bigint() - t0) / 1e9);
         break;
       } catch (e) {
@@ -175,14 +211,12 @@ export class ShardRunner {
         }
       }
     }
-    if (records.length === 0) return;
+    if (b.count === 0) return;
     const labels = { application: o.applicationName, stream: o.streamName, shard: o.shardId };
-    let bytes = 0;
-    for (const r of records) bytes += r.data.length;
-    this.processed += records.length;
-    o.metrics.records.inc(labels, records.length);
-    o.metrics.bytes.inc(labels, bytes);
-    this.lag.iteratorAgeMs = Math.max(0, Date.now() - last!.approximateArrivalTimestamp.getTime());
+    this.processed += b.count;
+    o.metrics.records.inc(labels, b.count);
+    o.metrics.bytes.inc(labels, b.bytes());
+    this.lag.iteratorAgeMs = Math.max(0, Date.now() - last!.arrivalMs);
     o.metrics.iteratorAgeMs.set(labels, this.lag.iteratorAgeMs);
   }
 

@@ -2,6 +2,7 @@
 // application implements (RecordProcessor) and the two seams it plugs in
 // (ShardSource: where records come from; LeaseStore: where leases and
 // checkpoints live). Other packages (delivery, analytics) build on these.
+import type { PackedRecords } from '../stream/packedRecords.js';
 
 /** One user record handed to processRecords (a de-aggregated KPL record carries its subSequenceNumber). */
 export interface ConsumerRecord {
@@ -21,6 +22,13 @@ export interface RecordBatch {
   millisBehindLatest: number;
 }
 
+/** A batch as stored: records not made into objects (RecordProcessor.processPackedRecords). */
+export interface PackedRecordBatch {
+  shardId: string;
+  packed: PackedRecords;
+  millisBehindLatest: number;
+}
+
 export interface Checkpointer {
   /** No argument: the last record handed out (SHARD_END inside shardEnded). Rejects with LeaseLostError when the lease is gone. */
   checkpoint(sequenceNumber?: string, subSequenceNumber?: number): Promise<void>;
@@ -29,6 +37,13 @@ export interface Checkpointer {
 export interface RecordProcessor {
   initialize?(input: { shardId: string; checkpoint?: string }): Promise<void> | void;
   processRecords(batch: RecordBatch, checkpointer: Checkpointer): Promise<void>;
+  /**
+   * Optional, for processors that decode the data themselves: a batch the
+   * source read without an object per record (the in-cluster source, while
+   * it reads a backlog) comes here instead of processRecords. Never a batch
+   * that needs de-aggregation or lies partly before a sub-sequence checkpoint.
+   */
+  processPackedRecords?(batch: PackedRecordBatch, checkpointer: Checkpointer): Promise<void>;
   /** The shard is closed and fully read: must checkpoint() to let its children start. */
   shardEnded(checkpointer: Checkpointer): Promise<void>;
   /** Graceful hand-off (stop() or rebalance): the place for a final checkpoint. */
@@ -64,7 +79,10 @@ export interface SourceRecord {
 }
 
 export interface SourceBatch {
+  /** Empty when `packed` holds the records. */
   records: SourceRecord[];
+  /** The records left in their stored messages (a reader asked for packed batches may give them so). */
+  packed?: PackedRecords;
   millisBehindLatest: number;
   /** The shard is closed and everything in it has been returned. */
   shardEnded: boolean;
@@ -77,7 +95,7 @@ export interface ShardReader {
    * then returns an empty batch. Rejects only on errors the consumer should
    * log and retry after a pause.
    */
-  next(opts: { limit: number; waitMs: number; signal: AbortSignal }): Promise<SourceBatch>;
+  next(opts: { limit: number; waitMs: number; signal: AbortSignal; packed?: boolean }): Promise<SourceBatch>;
   close(): Promise<void> | void;
 }
 

@@ -87,6 +87,52 @@ export function decodeBatch<T>(buf: Uint8Array, fromIndex = 0, make?: MakeRecord
   return { arrivalMs, records };
 }
 
+/**
+ * The records from `fromIndex` on (at most `max`) without decoding them:
+ * their sizes as read limits count them (data plus partition key bytes) and
+ * the byte offset of record `fromIndex` (packed reads walk from there).
+ */
+export function walkBatch(buf: Buffer, fromIndex: number, max: number): { count: number; sizes: number[]; at: number } {
+  if (buf.length < HEADER || (buf[0] !== VERSION)) throw new Error('unsupported record batch');
+  const count = buf.readUInt32BE(9);
+  const end = Math.min(count, fromIndex + max);
+  const sizes: number[] = [];
+  let at = HEADER;
+  let start = HEADER;
+  for (let i = 0; i < end; i++) {
+    if (i === fromIndex) start = at;
+    const kl = buf.readUInt16BE(at);
+    const dl = buf.readUInt32BE(at + 2 + kl);
+    if (i >= fromIndex) sizes.push(kl + dl);
+    at += 6 + kl + dl;
+  }
+  return { count: sizes.length, sizes, at: fromIndex < end ? start : at };
+}
+
+/**
+ * Steps through a plain batch's records from the byte offset of one record
+ * (walkBatch's `at`): each call of next() moves to the next record and sets
+ * where its partition key and data are. No object per record.
+ */
+export class RecordCursor {
+  keyStart = 0;
+  keyEnd = 0;
+  dataStart = 0;
+  dataEnd = 0;
+  constructor(readonly buf: Buffer, private at: number) {}
+
+  next(): void {
+    const b = this.buf;
+    const kl = b.readUInt16BE(this.at);
+    this.keyStart = this.at + 2;
+    this.keyEnd = this.keyStart + kl;
+    const dl = b.readUInt32BE(this.keyEnd);
+    this.dataStart = this.keyEnd + 4;
+    this.dataEnd = this.dataStart + dl;
+    this.at = this.dataEnd;
+  }
+}
+
 /** Arrival time without decoding the records (AT_TIMESTAMP search). */
 export function batchArrivalMs(buf: Uint8Array): number {
   return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).readDoubleBE(1);

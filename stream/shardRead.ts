@@ -3,7 +3,8 @@
 // gets (any replica may answer them).
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Store } from './connect.js';
-import { batchArrivalMs, batchCount, decodeBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
+import { batchArrivalMs, batchCount, decodeBatch, walkBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
+import type { PackedMessage } from './packedRecords.js';
 import { isSealed, openBatch } from './batchCipher.js';
 import { defaultKeyRing, KeyError, type KeyRing } from './keyring.js';
 import { directRequest } from './directGets.js';
@@ -214,6 +215,18 @@ export interface ReadShardOptions {
 }
 
 /**
+ * What the read loop does with one message's records from `fromIndex`: how
+ * many it offers (at most `max`), each one's bytes, and taking one. Throws
+ * KeyError when the message cannot be opened.
+ */
+interface MessageRecords {
+  count: number;
+  size(k: number): number;
+  take(k: number): void;
+}
+type OpenMessage = (m: DirectMsg, fromIndex: number, max: number) => MessageRecords;
+
+/**
  * The one read loop: records from `from` up to the tip read first, at most
  * `limit` records and `maxBytes` bytes (always at least one record). `shape`
  * builds the records handed out (default ReadRecord) as they are decoded.
@@ -237,6 +250,55 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
   opts: ReadShardOptions & { shape?: ShapeRecords<T> },
 ): Promise<Omit<ShardRead, 'records'> & { records: (T | ReadRecord)[] }> {
   const shape = (opts.shape ?? readRecords) as ShapeRecords<T | ReadRecord>;
+  const records: (T | ReadRecord)[] = [];
+  const baseline = opts.baseline === true;
+  const read = await readLoop(store, jsStream, from, opts, (m, fromIndex, max) => {
+    const batch = decodeMessage(m.data, fromIndex, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }), baseline ? Infinity : max);
+    const recs = batch.records;
+    return { count: recs.length, size: (k) => recordBytes(recs[k]!), take: (k) => void records.push(recs[k]!) };
+  });
+  return { records, ...read };
+}
+
+/**
+ * readShard() without an object per record: the records stay in their
+ * messages' bytes (PackedMessage: the plain batch and the range of records
+ * taken), for readers that decode the data themselves (analytics' shard
+ * workers). The same records, limits, positions and errors as readShard().
+ */
+export async function readShardPacked(
+  store: Store,
+  jsStream: string,
+  from: { jsSeq: number; index: number },
+  opts: Omit<ReadShardOptions, 'baseline'>,
+): Promise<Omit<ShardRead, 'records'> & { messages: PackedMessage[] }> {
+  const messages: PackedMessage[] = [];
+  const read = await readLoop(store, jsStream, from, opts, (m, fromIndex, max) => {
+    const arrivalMs = batchArrivalMs(m.data);
+    if (arrivalMs < opts.minArrivalMs) return { count: 0, size: () => 0, take: () => undefined };
+    const encrypted = isSealed(m.data);
+    const payload = encrypted ? openBatch(m.data, opts.keys ?? defaultKeyRing(), opts.keptKeys) : Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+    const walked = walkBatch(payload, fromIndex, max);
+    let msg: PackedMessage | undefined;
+    return {
+      count: walked.count,
+      size: (k) => walked.sizes[k]!,
+      take: (k) => {
+        if (!msg) messages.push((msg = { jsSeq: m.seq, arrivalMs, encrypted, payload, from: fromIndex, to: fromIndex, at: walked.at }));
+        msg.to = fromIndex + k + 1;
+      },
+    };
+  });
+  return { messages, ...read };
+}
+
+async function readLoop(
+  store: Store,
+  jsStream: string,
+  from: { jsSeq: number; index: number },
+  opts: Pick<ReadShardOptions, 'limit' | 'maxBytes' | 'baseline'>,
+  open: OpenMessage,
+): Promise<Omit<ShardRead, 'records'>> {
   const tip = await shardTip(store, jsStream);
   let seq = from.jsSeq;
   let index = from.index;
@@ -246,13 +308,13 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
     seq = first;
     index = 0;
   }
-  const records: (T | ReadRecord)[] = [];
+  let taken = 0;
   let bytes = 0;
   let full = false;
   const seen: WindowStats = { asked: 0, msgs: 0, records: 0, bytes: 0 };
   const baseline = opts.baseline === true;
   while (!full && seq <= tip.lastSeq) {
-    const upto = Math.min(tip.lastSeq, seq + (baseline ? WINDOW : windowSize(opts.limit - records.length, opts.maxBytes - bytes, seen)) - 1);
+    const upto = Math.min(tip.lastSeq, seq + (baseline ? WINDOW : windowSize(opts.limit - taken, opts.maxBytes - bytes, seen)) - 1);
     seen.asked += upto - seq + 1;
     const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i, baseline)));
     for (const m of msgs) {
@@ -261,31 +323,31 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
         index = 0;
         continue;
       }
-      let batch: DecodedMessage<T | ReadRecord>;
+      let recs: MessageRecords;
       try {
         // Only as many records as the limit can still take, and the one after
         // them, which finds the read full (the rest of the message is for the next read).
-        const max = baseline ? Infinity : Math.max(0, opts.limit - records.length) + 1;
-        batch = decodeMessage(m.data, m.seq === seq ? index : 0, opts.minArrivalMs, opts.keys, opts.keptKeys, (d) => shape({ jsSeq: m.seq, ...d }), max);
+        recs = open(m, m.seq === seq ? index : 0, Math.max(0, opts.limit - taken) + 1);
       } catch (e) {
         // Hand out what came before it; the next read starts at it and fails.
-        if (e instanceof KeyError && records.length > 0) {
+        if (e instanceof KeyError && taken > 0) {
           full = true;
           break;
         }
         throw e;
       }
       if (m.seq !== seq) index = 0;
-      if (batch.records.length > 0) seen.msgs++;
-      for (const r of batch.records) {
-        const size = recordBytes(r);
+      if (recs.count > 0) seen.msgs++;
+      for (let k = 0; k < recs.count; k++) {
+        const size = recs.size(k);
         seen.records++;
         seen.bytes += size;
-        if (records.length >= opts.limit || (bytes + size > opts.maxBytes && records.length > 0)) {
+        if (taken >= opts.limit || (bytes + size > opts.maxBytes && taken > 0)) {
           full = true;
           break;
         }
-        records.push(r);
+        recs.take(k);
+        taken++;
         bytes += size;
         index++;
       }
@@ -294,7 +356,7 @@ export async function readShard<T extends { partitionKey: string; data: Uint8Arr
       index = 0;
     }
   }
-  return { records, next: { jsSeq: seq, index }, tip, atEnd: !full && seq > tip.lastSeq };
+  return { next: { jsSeq: seq, index }, tip, atEnd: !full && seq > tip.lastSeq };
 }
 
 /** The first message sequence whose arrival is at or after `ms` (tip+1 when none). */

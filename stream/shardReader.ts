@@ -12,8 +12,9 @@ import { KeyError, type KeyRing } from './keyring.js';
 import { readerKeys } from './storeKeys.js';
 import { decodeSequence, sequenceIndex, sequencePrefix } from './kinesis/sequence.js';
 import { jsStreamName, jsSubject, shardIdOf, shardIndexOf } from './names.js';
-import { decodeMessage, readShard, recordBytes, seqAtTimestamp, shardTip, type ShapeRecords, type ShardTip } from './shardRead.js';
+import { decodeMessage, readShard, readShardPacked, recordBytes, seqAtTimestamp, shardTip, type ShapeRecords, type ShardTip } from './shardRead.js';
 import { retentionHorizonMs } from './retention.js';
+import { PackedRecords } from './packedRecords.js';
 import { keptKeyGrant } from './streamEncryption.js';
 import { getStream } from './streams.js';
 import type { ShardRecord, StreamRecord } from './streamRecord.js';
@@ -144,22 +145,7 @@ export async function readBatch(
   opts: { limit: number; maxBytes: number; keys?: KeyRing; nowMs?: number },
 ): Promise<ShardBatchOut> {
   const shard = shardOf(stream, shardId);
-  // The store's default key and kept key materials, attached once per ring.
-  const keys = await readerKeys(store, opts.keys);
-  const read = await readShard(store, jsStreamName(stream.uid, shard.index), from, {
-    limit: opts.limit,
-    maxBytes: opts.maxBytes,
-    minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
-    keys,
-    keptKeys: keptKeyGrant(keys, stream),
-    shape: recordsOf(shard.index),
-  }).catch(async (e) => {
-    // The caller's record may be older than a DeleteStream (or a recreation)
-    // whose storage is already gone: the storage's "stream not found" / "no
-    // responders" then means no such shard, not a fault.
-    if (!(e instanceof KeyError) && (await shardGone(store, stream))) throw new ShardNotFoundError(stream.name, shardId);
-    throw e;
-  });
+  const read = await readOf(store, stream, shardId, opts, (o) => readShard(store, jsStreamName(stream.uid, shard.index), from, { ...o, shape: recordsOf(shard.index) }));
   const last = read.records[read.records.length - 1];
   return {
     records: read.records,
@@ -167,6 +153,55 @@ export async function readBatch(
     millisBehindLatest: read.atEnd || !last ? 0 : Math.max(0, read.tip.lastMs - last.arrivalMs),
     shardEnded: shard.endingSequenceNumber !== undefined && read.atEnd,
   };
+}
+
+/** readBatch() with the records left in their messages (PackedRecords): no object per record. */
+export async function readBatchPacked(
+  store: Store,
+  stream: StreamRecord,
+  shardId: string,
+  from: Position,
+  opts: { limit: number; maxBytes: number; keys?: KeyRing; nowMs?: number },
+): Promise<PackedBatchOut> {
+  const shard = shardOf(stream, shardId);
+  const read = await readOf(store, stream, shardId, opts, (o) => readShardPacked(store, jsStreamName(stream.uid, shard.index), from, o));
+  const packed = new PackedRecords(shard.index, read.messages);
+  const lastMs = packed.lastArrivalMs();
+  return {
+    packed,
+    next: read.next,
+    millisBehindLatest: read.atEnd || lastMs === undefined ? 0 : Math.max(0, read.tip.lastMs - lastMs),
+    shardEnded: shard.endingSequenceNumber !== undefined && read.atEnd,
+  };
+}
+
+export interface PackedBatchOut extends Omit<ShardBatchOut, 'records'> {
+  packed: PackedRecords;
+}
+
+/** A read of the shard with the stream's keys and retention; a storage error of a deleted stream is ShardNotFoundError. */
+async function readOf<T>(
+  store: Store,
+  stream: StreamRecord,
+  shardId: string,
+  opts: { limit: number; maxBytes: number; keys?: KeyRing; nowMs?: number },
+  read: (o: { limit: number; maxBytes: number; minArrivalMs: number; keys: KeyRing; keptKeys: ReadonlySet<string> | undefined }) => Promise<T>,
+): Promise<T> {
+  // The store's default key and kept key materials, attached once per ring.
+  const keys = await readerKeys(store, opts.keys);
+  return read({
+    limit: opts.limit,
+    maxBytes: opts.maxBytes,
+    minArrivalMs: retentionHorizonMs(stream, opts.nowMs),
+    keys,
+    keptKeys: keptKeyGrant(keys, stream),
+  }).catch(async (e) => {
+    // The caller's record may be older than a DeleteStream (or a recreation)
+    // whose storage is already gone: the storage's "stream not found" / "no
+    // responders" then means no such shard, not a fault.
+    if (!(e instanceof KeyError) && (await shardGone(store, stream))) throw new ShardNotFoundError(stream.name, shardId);
+    throw e;
+  });
 }
 
 /**

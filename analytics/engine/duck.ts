@@ -83,7 +83,34 @@ export class Duck {
       for (let from = 0; from < rows.length; from += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, rows.length - from);
         const chunk = DuckDBDataChunk.create(types, n);
-        columns.forEach((c, i) => writeColumn(chunk.getColumnVector(i) as unknown as RawVector, c.type, rows, from, n, index ? index[i]! : i));
+        columns.forEach((c, i) => {
+          const col = index ? index[i]! : i;
+          writeColumn(chunk.getColumnVector(i) as unknown as RawVector, c.type, (k) => rows[k]![col], from, n);
+        });
+        a.appendDataChunk(chunk);
+      }
+      a.flushSync();
+    } finally {
+      a.closeSync();
+    }
+  }
+
+  /**
+   * fill() from columns instead of rows (engine pushColumns): `m` rows, each
+   * table column given as numbers (a Float64Array, with a null flag per row),
+   * values, or one value for every row. Numbers go into the vectors' typed
+   * arrays as writeColumn() puts them, without a row array per record.
+   */
+  async fillColumns(name: string, columns: TableColumn[], m: number, data: FillColumn[]): Promise<void> {
+    await this.conn.run(`DELETE FROM ${quote(name)}`);
+    if (m === 0) return;
+    const a = await this.conn.createAppender(name);
+    try {
+      const types = columns.map((_, i) => a.columnType(i));
+      for (let from = 0; from < m; from += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, m - from);
+        const chunk = DuckDBDataChunk.create(types, n);
+        columns.forEach((c, i) => writeFillColumn(chunk.getColumnVector(i) as unknown as RawVector, c.type, data[i]!, from, n));
         a.appendDataChunk(chunk);
       }
       a.flushSync();
@@ -113,6 +140,12 @@ export class Duck {
     this.instance.closeSync();
   }
 }
+
+/** One table column for fillColumns(). */
+export type FillColumn =
+  | { numbers: Float64Array; nulls?: Uint8Array }
+  | { values: readonly Value[] }
+  | { constant: Value };
 
 /** What writeColumn uses of @duckdb/node-api's vector classes: their typed array over the vector's data, validity and flush. */
 interface RawVector {
@@ -169,7 +202,7 @@ const TWO32 = 4294967296;
  * built here (the library's per-item validity update costs BigInt shifts).
  * Other types go through the vector's setItem.
  */
-function writeColumn(vec: RawVector, t: SqlType, rows: Value[][], from: number, n: number, col: number): void {
+function writeColumn(vec: RawVector, t: SqlType, at: (i: number) => Value | undefined, from: number, n: number): void {
   const words = Math.ceil(n / 64);
   let mask: Uint32Array | undefined;
   const isNull = (r: number) => {
@@ -183,7 +216,7 @@ function writeColumn(vec: RawVector, t: SqlType, rows: Value[][], from: number, 
     const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
     const scale = base === 'TIMESTAMP' ? 1000 : 1;
     for (let r = 0; r < n; r++) {
-      const v = rows[from + r]![col];
+      const v = at(from + r);
       if (v === null || v === undefined) { isNull(r); continue; }
       const x = (v as number) * scale;
       const h = Math.floor(x / TWO32);
@@ -194,17 +227,61 @@ function writeColumn(vec: RawVector, t: SqlType, rows: Value[][], from: number, 
     (items instanceof Float64Array || items instanceof Float32Array || items instanceof Int32Array || items instanceof Int16Array || items instanceof Int8Array)) {
     const arr = items as unknown as { [i: number]: number };
     for (let r = 0; r < n; r++) {
-      const v = rows[from + r]![col];
+      const v = at(from + r);
       if (v === null || v === undefined) { isNull(r); continue; }
       arr[r] = v as number;
     }
   } else {
     const conv = toDuck(t);
     for (let r = 0; r < n; r++) {
-      const v = rows[from + r]![col] ?? null;
+      const v = at(from + r) ?? null;
       if (v === null) { isNull(r); continue; }
       vec.setItem(r, conv(v));
     }
+  }
+  if (mask) vec.validity.data = new BigUint64Array(mask.buffer);
+  vec.flush();
+}
+
+/** writeColumn() for a FillColumn: rows from..from+n of it into the vector. */
+function writeFillColumn(vec: RawVector, t: SqlType, d: FillColumn, from: number, n: number): void {
+  if ('values' in d) {
+    const values = d.values;
+    writeColumn(vec, t, (i) => values[i], from, n);
+    return;
+  }
+  if ('constant' in d) {
+    const v = d.constant;
+    writeColumn(vec, t, () => v, from, n);
+    return;
+  }
+  const { numbers, nulls } = d;
+  const items = vec.items;
+  const base = t.base;
+  let mask: Uint32Array | undefined;
+  if (nulls) {
+    for (let r = 0; r < n; r++) {
+      if (!nulls[from + r]) continue;
+      mask ??= new Uint32Array(Math.ceil(n / 64) * 2).fill(0xffffffff);
+      mask[r >>> 5]! &= ~(1 << (r & 31));
+    }
+  }
+  if (items && LITTLE_ENDIAN && (base === 'BIGINT' || base === 'TIMESTAMP') && items instanceof BigInt64Array) {
+    const lo = new Uint32Array(items.buffer, items.byteOffset, n * 2);
+    const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
+    const scale = base === 'TIMESTAMP' ? 1000 : 1;
+    for (let r = 0; r < n; r++) {
+      const x = numbers[from + r]! * scale;
+      const h = Math.floor(x / TWO32);
+      lo[2 * r] = x - h * TWO32;
+      hi[2 * r + 1] = h;
+    }
+  } else if (items && (items instanceof Float64Array || items instanceof Float32Array || items instanceof Int32Array || items instanceof Int16Array || items instanceof Int8Array) &&
+    (base === 'DOUBLE' || base === 'DECIMAL' || base === 'REAL' || base === 'INTEGER' || base === 'SMALLINT' || base === 'TINYINT')) {
+    (items as unknown as { set(a: ArrayLike<number>): void }).set(numbers.subarray(from, from + n));
+  } else {
+    const conv = toDuck(t);
+    for (let r = 0; r < n; r++) if (!nulls?.[from + r]) vec.setItem(r, conv(numbers[from + r]!));
   }
   if (mask) vec.validity.data = new BigUint64Array(mask.buffer);
   vec.flush();

@@ -6,7 +6,8 @@
 import { parseStatements, type PumpStmt } from '../sql/statements.js';
 import { INTERNAL_COLUMNS, planPump, quote, type PumpPlan } from '../sql/pump.js';
 import { SqlError, lineCol } from '../sql/tokens.js';
-import { Duck, type TableColumn } from './duck.js';
+import { Duck, type FillColumn, type TableColumn } from './duck.js';
+import type { ColumnBatch } from './columnBatch.js';
 import { assignNumeric, coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
@@ -315,6 +316,56 @@ export class Engine {
     await this.push(stream, rows);
   }
 
+  /**
+   * pushInput() for rows held column by column. When every pump reading
+   * `stream` is a pre-aggregated tumbling pump (a shard worker's two-phase
+   * partials), the columns go into the work table as they are, with no row
+   * object or work row per record; otherwise the batch becomes rows. Same
+   * windows, results, errors and state either way (engine.columns.test.ts).
+   * `fullRow(r)`: row r with every column (error_stream's DATA_ROW), when the
+   * batch holds only the columns the pumps read.
+   */
+  async pushColumns(stream: string, b: ColumnBatch, fullRow: (r: number) => Value[] = (r) => b.row(r)): Promise<void> {
+    const pumps = this.columnarPumps(stream);
+    if (!pumps) {
+      const rows = new Array<{ t: number; v: Value[] }>(b.n);
+      for (let r = 0; r < b.n; r++) rows[r] = { t: b.t[r]!, v: fullRow(r) };
+      return this.pushInput(stream, rows);
+    }
+    if (b.n === 0) return;
+    const wm = this.watermark;
+    if (wm !== Number.NEGATIVE_INFINITY) for (let r = 0; r < b.n; r++) if (b.t[r]! < wm) b.t[r] = wm;
+    const seq0 = this.seq;
+    this.seq += b.n;
+    for (const p of pumps) await this.assignTumblingColumns(p, b, seq0, fullRow);
+  }
+
+  /** The pumps reading `stream` when all of them take columns (pre-aggregated tumbling), else undefined. */
+  private columnarPumps(stream: string): Pump[] | undefined {
+    if (this.declared.has(stream) || this.forests.some((f) => f.source === stream)) return undefined;
+    const pumps = this.pumps.filter((p) => p.plan.source === stream);
+    return pumps.every((p) => p.pre !== undefined) ? pumps : undefined;
+  }
+
+  /**
+   * Which columns of input `stream` a ColumnBatch must hold for pushColumns:
+   * those its pumps' work tables take (and an event-time column), or all of
+   * them when the batch will become rows.
+   */
+  inputColumnsRead(stream: string): boolean[] {
+    const n = this.streams.get(stream)?.length ?? 0;
+    const all = Array.from({ length: n }, () => true);
+    const pumps = this.columnarPumps(stream);
+    if (!pumps) return all;
+    const read = Array.from({ length: n }, () => false);
+    for (const p of pumps) {
+      if (!p.tableIndex) return all;
+      for (const c of p.tableIndex) if (c < n) read[c] = true;
+      if (p.eventIndex >= 0) read[p.eventIndex] = true;
+    }
+    return read;
+  }
+
   /** A record that could not be mapped or evaluated: a row of error_stream. */
   error(name: string, message: string, dataRowtime: number | null, dataRow: string, pump = ''): void {
     const row: Row = { t: dataRowtime ?? Date.now(), seq: this.seq++, v: [Date.now(), 'ERROR', name, message, dataRowtime, dataRow.slice(0, 49152), pump] };
@@ -429,7 +480,7 @@ export class Engine {
   /** Fills the pump's work table (rows made by work(), one per source row), runs its query, turns result rows into target rows. */
   private async run(p: Pump, workRows: Value[][], sources: Row[], splits?: { left: number }): Promise<Row[]> {
     await this.duck.fill(p.plan.workTable, p.tableColumns, workRows);
-    let res;
+    let res: { names: string[]; rows: Value[][] };
     try {
       res = await this.duck.query(p.plan.sql);
     } catch (e) {
@@ -446,6 +497,11 @@ export class Engine {
       for (const r of sources) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), r.t, JSON.stringify(r.v), p.plan.name);
       return [];
     }
+    return this.results(p, res);
+  }
+
+  /** The pump's query result as target rows: its new rows in ROWTIME (then arrival) order, coerced to the target's types. */
+  private results(p: Pump, res: { rows: Value[][] }): Row[] {
     const out: Row[] = [];
     const rows = res.rows.filter((r) => p.newIndex < 0 || r[p.newIndex] === true);
     const si = p.seqIndex;
@@ -613,9 +669,126 @@ export class Engine {
     if (p.eventTime && st.maxEvent !== null) await this.closeWindows(p, st.maxEvent - p.delayMs);
   }
 
+  /**
+   * assignTumbling() and preAggregate() over a ColumnBatch: the same windows,
+   * late rows and errors row by row, then the placed rows' columns, grouped by
+   * window in the order the windows first appear (as the row path orders its
+   * work rows), straight into the work table, one query, and the fold.
+   */
+  private async assignTumblingColumns(p: Pump, b: ColumnBatch, seq0: number, fullRow: (r: number) => Value[]): Promise<void> {
+    const w = p.plan.window as { sizeMs: number };
+    const sizeMs = w.sizeMs;
+    const st = p.state;
+    const byId = new Map(st.windows.map((x) => [x.id, x]));
+    const n = b.n;
+    const slotOf = new Int32Array(n).fill(-1);
+    const wins: Win[] = [];
+    const slots = new Map<Win, number>();
+    let last: Win | undefined;
+    let lastSlot = -1;
+    for (let r = 0; r < n; r++) {
+      const t = p.eventIndex >= 0 ? (b.get(r, p.eventIndex) as number | null) : b.t[r]!;
+      if (t === null) {
+        this.error('NULL_EVENT_TIME', `the event-time column of ${p.plan.source} is null`, b.t[r]!, JSON.stringify(fullRow(r)), p.plan.name);
+        continue;
+      }
+      const running = p.eventTime && st.maxEvent !== null ? st.maxEvent - p.delayMs : Number.NEGATIVE_INFINITY;
+      const closed = Math.max(st.closedUpTo ?? Number.NEGATIVE_INFINITY, running);
+      if (p.eventTime && (st.maxEvent === null || t > st.maxEvent)) st.maxEvent = t;
+      const start = tumbleStart(t, sizeMs);
+      const end = start + sizeMs;
+      if (end <= closed) {
+        this.error('LATE_ROW', `row at ${new Date(t).toISOString()} arrived after its window closed (watermark ${new Date(closed).toISOString()})`, b.t[r]!, JSON.stringify(fullRow(r)), p.plan.name);
+        continue;
+      }
+      let win = last !== undefined && last.start === start ? last : byId.get(String(start));
+      if (win === undefined) {
+        win = { id: String(start), start, end, key: undefined, rows: [], folded: true };
+        byId.set(win.id, win);
+        st.windows.push(win);
+      }
+      // A window restored from a checkpoint written before pre-aggregation keeps input rows.
+      if (!win.folded) {
+        win.rows.push({ t: b.t[r]!, seq: seq0 + r, v: fullRow(r) });
+        last = win;
+        continue;
+      }
+      if (win !== last || lastSlot < 0) {
+        let k = slots.get(win);
+        if (k === undefined) {
+          k = wins.length;
+          wins.push(win);
+          slots.set(win, k);
+        }
+        lastSlot = k;
+      }
+      slotOf[r] = lastSlot;
+      last = win;
+    }
+    if (wins.length) await this.preAggregateColumns(p, b, seq0, slotOf, wins, fullRow);
+    if (p.eventTime && st.maxEvent !== null) await this.closeWindows(p, st.maxEvent - p.delayMs);
+  }
+
+  private async preAggregateColumns(p: Pump, b: ColumnBatch, seq0: number, slotOf: Int32Array, wins: Win[], fullRow: (r: number) => Value[]): Promise<void> {
+    // The placed rows, window by window (a counting sort on the slot), each window's in arrival order.
+    const counts = new Int32Array(wins.length + 1);
+    for (let r = 0; r < b.n; r++) if (slotOf[r]! >= 0) counts[slotOf[r]! + 1]!++;
+    for (let k = 1; k <= wins.length; k++) counts[k]! += counts[k - 1]!;
+    const m = counts[wins.length]!;
+    const sel = new Int32Array(m);
+    const at = counts.slice(0, wins.length);
+    for (let r = 0; r < b.n; r++) {
+      const k = slotOf[r]!;
+      if (k >= 0) sel[at[k]!++] = r;
+    }
+    const nSource = p.source.length;
+    const idx = p.tableIndex ?? p.workColumns.map((_, i) => i);
+    const numbers = (f: (r: number) => number): FillColumn => {
+      const out = new Float64Array(m);
+      for (let k = 0; k < m; k++) out[k] = f(sel[k]!);
+      return { numbers: out };
+    };
+    const data: FillColumn[] = idx.map((c): FillColumn => {
+      if (c < nSource) {
+        const col = b.cols[c];
+        if (!col) return { constant: null };
+        if (col.kind === 'value') {
+          const out = new Array<Value>(m);
+          for (let k = 0; k < m; k++) out[k] = col.values[sel[k]!] ?? null;
+          return { values: out };
+        }
+        const out = new Float64Array(m);
+        const nulls = new Uint8Array(m);
+        let any = false;
+        for (let k = 0; k < m; k++) {
+          const r = sel[k]!;
+          out[k] = col.values[r]!;
+          if (col.nulls[r]) { nulls[k] = 1; any = true; }
+        }
+        return any ? { numbers: out, nulls } : { numbers: out };
+      }
+      switch (c - nSource) {
+        case 0: return numbers((r) => b.t[r]!);
+        case 1: return numbers((r) => seq0 + r);
+        case 2: return numbers((r) => slotOf[r]!);
+        case 3: case 6: return numbers((r) => wins[slotOf[r]!]!.end);
+        case 4: return { constant: true };
+        default: return numbers((r) => wins[slotOf[r]!]!.start);
+      }
+    });
+    await this.duck.fillColumns(p.plan.workTable, p.tableColumns, m, data);
+    let res: { names: string[]; rows: Value[][] };
+    try {
+      res = await this.duck.query(p.plan.sql);
+    } catch (e) {
+      for (let k = 0; k < m; k++) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), b.t[sel[k]!]!, JSON.stringify(fullRow(sel[k]!)), p.plan.name);
+      return;
+    }
+    this.fold(p, this.results(p, res), new Map(wins.map((x) => [x.end, x])));
+  }
+
   /** Evaluates a batch's rows of each window (one query) and folds the results into the windows' rows. */
   private async preAggregate(p: Pump, batch: Map<Win, Row[]>): Promise<void> {
-    const pre = p.pre!;
     const rows: Value[][] = [];
     const sources: Row[] = [];
     const byEnd = new Map<number, Win>();
@@ -625,7 +798,13 @@ export class Engine {
       for (const r of list) { rows.push(work(p, r, o)); sources.push(r); }
       byEnd.set(win.end, win);
     }
-    for (const r of await this.run(p, rows, sources)) {
+    this.fold(p, await this.run(p, rows, sources), byEnd);
+  }
+
+  /** A pre-aggregated pump's result rows of a batch folded into their windows' rows (one per group). */
+  private fold(p: Pump, results: Row[], byEnd: Map<number, Win>): void {
+    const pre = p.pre!;
+    for (const r of results) {
       // An aggregated pump's row time is its window's end (max of __WEND).
       const win = byEnd.get(r.t);
       if (!win) throw new Error(`pump ${p.plan.name}: a result row at ${r.t} is in no window of the batch`);

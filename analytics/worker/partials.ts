@@ -14,13 +14,14 @@ import type { ApplicationDefinition } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
 import type { Consumer } from '../../consumer/index.js';
-import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
+import type { Checkpointer, PackedRecordBatch, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
-import type { Value } from '../engine/types.js';
+import { parseSqlType, type Value } from '../engine/types.js';
+import { ColumnBatch } from '../engine/columnBatch.js';
 import { RecordMapper } from '../mapping.js';
 import type { Decomposition } from '../sql/decompose.js';
 import { inAppIndexOf, type ShardPos } from './inputFeed.js';
-import { shardRows } from './shardRows.js';
+import { packedColumns, shardColumns, type BatchDecoder, type MappingErrors, type ShardColumns } from './shardColumns.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { preAggregation } from './preAggregation.js';
 
@@ -130,6 +131,9 @@ class ShardAggregator implements RecordProcessor {
   private outbox: { m: PartialMessage; id: string }[] = [];
   private inApp: string[];
   private mapper: RecordMapper;
+  /** Records are decoded into this batch's columns (those the partial pumps read), reused batch after batch. */
+  private batch?: ColumnBatch;
+  private decoder?: BatchDecoder;
   private readonly app: string;
 
   constructor(private readonly w: PartialWorkers, private readonly input: string, private readonly shard: string) {
@@ -154,6 +158,8 @@ class ShardAggregator implements RecordProcessor {
         return pre ? [[p.name, pre]] : [];
       })),
     });
+    const def = o.definition.inputs.find((i) => i.id === this.input)!;
+    this.batch = new ColumnBatch(def.columns.map((c) => parseSqlType(c.sqlType)), this.engine.inputColumnsRead(this.inApp[this.inAppIndex()]!));
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
     const st = await this.state.claim();
     if (st && st.epoch === this.w.epoch) {
@@ -167,19 +173,36 @@ class ShardAggregator implements RecordProcessor {
 
   async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
     if (this.fenced || !this.engine) return;
-    const engine = this.engine;
+    const errors = this.errorsMessage();
+    const cols = shardColumns(batch.records, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(errors));
+    await this.process(cols, batch.records.length, batch.millisBehindLatest, errors, cp);
+  }
+
+  /** A backlog batch as stored: records decoded where they lie in their messages. */
+  async processPackedRecords(batch: PackedRecordBatch, cp: Checkpointer): Promise<void> {
+    if (this.fenced || !this.engine) return;
+    const errors = this.errorsMessage();
+    const cols = packedColumns(batch.packed, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(errors));
+    await this.process(cols, batch.packed.count, batch.millisBehindLatest, errors, cp);
+  }
+
+  private errorsMessage(): PartialMessage & { type: 'errors' } {
+    return { type: 'errors', input: this.input, shard: this.shard, errors: [] };
+  }
+
+  private mappingError(errors: PartialMessage & { type: 'errors' }): MappingErrors {
+    return (e, t, data) => void errors.errors.push(['MAPPING_ERROR', e, t, data.toString('utf8').slice(0, 49152), '']);
+  }
+
+  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, errors: PartialMessage & { type: 'errors' }, cp: Checkpointer): Promise<void> {
+    const engine = this.engine!;
     const o = this.w.opts;
-    // A shard feeds one in-application stream.
-    const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
-    const errors: PartialMessage & { type: 'errors' } = { type: 'errors', input: this.input, shard: this.shard, errors: [] };
-    const { rows, first: firstPos, last, maxArrivalMs } = shardRows(batch.records, this.pos, this.mapper, (e, t, r) => {
-      errors.errors.push(['MAPPING_ERROR', e, t, r.data.toString('utf8').slice(0, 49152), '']);
-    });
+    const { first: firstPos, last, maxArrivalMs, fullRow } = cols;
     if (last) this.pos = last;
     if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
-    if (rows.length) await engine.pushInput(this.inApp[k]!, rows);
-    const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
-    if (batch.records.length) this.rowsAt = Date.now();
+    if (this.batch!.n) await engine.pushColumns(this.inApp[this.inAppIndex()]!, this.batch!, fullRow);
+    const idle = records === 0 && millisBehindLatest === 0;
+    if (records) this.rowsAt = Date.now();
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
     // Idle (caught up, no records for EVENT_IDLE_MS): the shard's event-time windows close now, so that the
@@ -195,6 +218,11 @@ class ShardAggregator implements RecordProcessor {
       this.sentWm = wm;
     }
     if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
+  }
+
+  /** The in-application stream this shard feeds (one per shard), as an index of inApp. */
+  private inAppIndex(): number {
+    return this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
   }
 
   /**

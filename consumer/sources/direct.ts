@@ -7,7 +7,7 @@
 import type { Store } from '../../stream/connect.js';
 import { StreamNotFoundError } from '../../stream/errors.js';
 import type { KeyRing } from '../../stream/keyring.js';
-import { follow, readBatch, resolveStart, type Position, type ShardBatchOut } from '../../stream/shardReader.js';
+import { follow, readBatch, readBatchPacked, resolveStart, type PackedBatchOut, type Position, type ShardBatchOut } from '../../stream/shardReader.js';
 import { getStream } from '../../stream/streams.js';
 import type { StreamRecord } from '../../stream/streamRecord.js';
 import type { ShardReader, ShardSource, SourceBatch } from '../types.js';
@@ -38,7 +38,10 @@ export function directSource(store: Store, opts: { keys?: KeyRing } = {}): Shard
   };
 }
 
-const toSource = (b: ShardBatchOut): SourceBatch => ({ records: b.records, millisBehindLatest: b.millisBehindLatest, shardEnded: b.shardEnded });
+const toSource = (b: ShardBatchOut | PackedBatchOut): SourceBatch => ('packed' in b
+  ? { records: [], packed: b.packed, millisBehindLatest: b.millisBehindLatest, shardEnded: b.shardEnded }
+  : { records: b.records, millisBehindLatest: b.millisBehindLatest, shardEnded: b.shardEnded });
+const countOf = (b: ShardBatchOut | PackedBatchOut) => ('packed' in b ? b.packed.count : b.records.length);
 
 class DirectReader implements ShardReader {
   private live?: { ctl: AbortController; it: AsyncIterator<ShardBatchOut>; pending?: Promise<IteratorResult<ShardBatchOut>> };
@@ -47,7 +50,7 @@ class DirectReader implements ShardReader {
    * out is read while the application processes that one, so reading and
    * processing overlap (one batch in memory ahead, per shard).
    */
-  private ahead?: { from: Position; limit: number; batch: Promise<ShardBatchOut> };
+  private ahead?: { from: Position; limit: number; packed: boolean; batch: Promise<ShardBatchOut | PackedBatchOut> };
 
   constructor(
     private readonly store: Store,
@@ -57,25 +60,28 @@ class DirectReader implements ShardReader {
     private readonly keys?: KeyRing,
   ) {}
 
-  /** A batch from `from`, on a fresh stream record each time (a reshard may have closed the shard). */
-  private async read(from: Position, limit: number): Promise<ShardBatchOut> {
+  /** A batch from `from`, on a fresh stream record each time (a reshard may have closed the shard); packed: records left in their messages. */
+  private async read(from: Position, limit: number, packed: boolean): Promise<ShardBatchOut | PackedBatchOut> {
     this.rec = await streamRecord(this.store, this.rec.name);
-    return readBatch(this.store, this.rec, this.shardId, from, { limit, maxBytes: MAX_BYTES, keys: this.keys });
+    const o = { limit, maxBytes: MAX_BYTES, keys: this.keys };
+    return packed ? readBatchPacked(this.store, this.rec, this.shardId, from, o) : readBatch(this.store, this.rec, this.shardId, from, o);
   }
 
-  async next(opts: { limit: number; waitMs: number; signal: AbortSignal }): Promise<SourceBatch> {
+  async next(opts: { limit: number; waitMs: number; signal: AbortSignal; packed?: boolean }): Promise<SourceBatch> {
     if (!this.live) {
       const a = this.ahead;
       this.ahead = undefined;
-      // The read-ahead counts only if it starts here and holds no more than asked for now.
-      const b = a && a.from === this.pos && a.limit <= opts.limit ? await a.batch : await this.read(this.pos, opts.limit);
+      const packed = opts.packed === true;
+      // The read-ahead counts only if it starts here, holds no more than asked for now, and in the form asked for.
+      const b = a && a.from === this.pos && a.limit <= opts.limit && a.packed === packed ? await a.batch : await this.read(this.pos, opts.limit, packed);
       this.pos = b.next;
-      if (b.records.length > 0 && !b.shardEnded) {
-        const batch = this.read(b.next, opts.limit);
+      const n = countOf(b);
+      if (n > 0 && !b.shardEnded) {
+        const batch = this.read(b.next, opts.limit, packed);
         batch.catch(() => undefined); // a failed read-ahead fails the next call, not the process
-        this.ahead = { from: b.next, limit: opts.limit, batch };
+        this.ahead = { from: b.next, limit: opts.limit, packed, batch };
       }
-      if (b.records.length > 0 || b.shardEnded) return toSource(b);
+      if (n > 0 || b.shardEnded) return toSource(b);
       const ctl = new AbortController();
       const it = follow(this.store, this.rec, this.shardId, this.pos, { signal: ctl.signal, keys: this.keys, limit: opts.limit })[Symbol.asyncIterator]();
       this.live = { ctl, it };

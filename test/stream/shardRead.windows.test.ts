@@ -11,7 +11,9 @@ import { connectStore, type Store } from '../../stream/connect.js';
 import { ensureStream } from '../../stream/streams.js';
 import { jsStreamName, jsSubject } from '../../stream/names.js';
 import { encodeBatch } from '../../stream/recordBatch.js';
-import { readShard, type ReadRecord, type ReadShardOptions } from '../../stream/shardRead.js';
+import { readShard, readShardPacked, type ReadRecord, type ReadShardOptions } from '../../stream/shardRead.js';
+import { PackedRecords } from '../../stream/packedRecords.js';
+import { encodeSequence } from '../../stream/kinesis/sequence.js';
 
 interface Written { jsSeq: number; index: number; partitionKey: string; data: Buffer }
 
@@ -136,3 +138,34 @@ test('a read starting inside a message, at its last record, and past the tip', a
   expect(past.atEnd).toBe(true);
   expect(past.next).toEqual(end.next);
 });
+
+test.each([
+  { limit: 7, maxBytes: 10 << 20 },
+  { limit: 10_000, maxBytes: 10 << 20 },
+  { limit: 10_000, maxBytes: 5_000 },
+  { limit: 499, maxBytes: 64 * 1024 },
+])('packed reads (no object per record), limit $limit, maxBytes $maxBytes: the records, positions and ends of readShard, read after read', async (limits) => {
+  let pos = { jsSeq: 0, index: 0 };
+  let n = 0;
+  for (let reads = 0; ; reads++) {
+    if (reads > oracle.length + 5) throw new Error('reads do not advance');
+    const o = { ...limits, minArrivalMs: MIN_ARRIVAL };
+    const plain = await readShard(store, jsStream, pos, o);
+    const packed = await readShardPacked(store, jsStream, pos, o);
+    expect({ next: packed.next, atEnd: packed.atEnd }).toEqual({ next: plain.next, atEnd: plain.atEnd });
+    const p = new PackedRecords(0, packed.messages);
+    expect(p.count).toBe(plain.records.length);
+    const got = p.toRecords();
+    got.forEach((r, i) => {
+      const w = oracle[n + i]!;
+      if (r.partitionKey !== w.partitionKey || !r.data.equals(w.data) || r.sequenceNumber !== encodeSequence({ shardIndex: 0, jsSeq: w.jsSeq, index: w.index })) {
+        throw new Error(`record ${n + i}: got ${r.partitionKey}, written ${w.jsSeq}/${w.index} ${w.partitionKey}`);
+      }
+    });
+    expect(p.dataBytes()).toBe(plain.records.reduce((a, r) => a + r.data.length, 0));
+    n += got.length;
+    pos = plain.next;
+    if (plain.atEnd) break;
+  }
+  expect(n).toBe(oracle.length);
+}, 60_000);

@@ -1,0 +1,128 @@
+// A leased shard's batch → a ColumnBatch of its in-application stream, for the
+// two-phase partial workers. Records at or before the shard's saved position
+// are skipped (read again after a crash or a move, or a batch retried). Each
+// new record is decoded straight into the batch's columns (columnDecoder.ts)
+// when the decoder is sure of the result, else mapped by RecordMapper (rows
+// or mapping errors, the exact path) and its rows appended. Records come as
+// ConsumerRecords or packed in their stored messages (no object per record).
+// `fullRow` gives a row back with every column, for error_stream's DATA_ROW:
+// the batch holds only the columns the pumps read.
+import { compareSequence } from '../../consumer/userRecords.js';
+import type { ConsumerRecord } from '../../consumer/types.js';
+import type { PackedRecords } from '../../stream/packedRecords.js';
+import type { ColumnBatch } from '../engine/columnBatch.js';
+import type { Value } from '../engine/types.js';
+import type { RecordMapper } from '../mapping.js';
+import type { ShardPos } from './checkpoint.js';
+
+/** What decodes a record's bytes into one row of a batch (ColumnDecoder); false: not sure, map it the exact way. */
+export interface BatchDecoder {
+  decode(data: Buffer, start: number, end: number, batch: ColumnBatch, t: number): boolean;
+}
+
+export interface ShardColumns {
+  /** The first and last new records' positions (undefined: nothing new). */
+  first?: ShardPos;
+  last?: ShardPos;
+  /** The newest arrival among the new records (-Infinity: none). */
+  maxArrivalMs: number;
+  /** Batch row r with every input column. */
+  fullRow(r: number): Value[];
+}
+
+/** `onError(reason, arrivalMs, data)` for each record that does not map (it goes to error_stream). */
+export type MappingErrors = (reason: string, arrivalMs: number, data: Buffer) => void;
+
+export function shardColumns(records: ConsumerRecord[], after: ShardPos | undefined, decoder: BatchDecoder | undefined, mapper: RecordMapper, batch: ColumnBatch, onError: MappingErrors): ShardColumns {
+  const b = new Builder(after, decoder, mapper, batch, onError);
+  let last: ConsumerRecord | undefined;
+  for (const r of records) {
+    if (!b.started && b.old(r.sequenceNumber, r.subSequenceNumber)) continue;
+    last = r;
+    b.add(r.data, 0, r.data.length, r.approximateArrivalTimestamp.getTime());
+  }
+  return b.result(last && { seq: last.sequenceNumber, sub: last.subSequenceNumber });
+}
+
+/** shardColumns() over packed records: the decoder reads each record's data where it lies in its message. */
+export function packedColumns(packed: PackedRecords, after: ShardPos | undefined, decoder: BatchDecoder | undefined, mapper: RecordMapper, batch: ColumnBatch, onError: MappingErrors): ShardColumns {
+  const b = new Builder(after, decoder, mapper, batch, onError);
+  packed.forEach((m, index, c) => {
+    if (!b.started && b.old(packed.sequenceNumber(m, index))) return;
+    b.add(m.payload, c.dataStart, c.dataEnd, m.arrivalMs);
+  });
+  const last = b.started ? packed.lastSequenceNumber() : undefined;
+  return b.result(last === undefined ? undefined : { seq: last });
+}
+
+class Builder {
+  started = false;
+  private first?: ShardPos;
+  private maxArrivalMs = Number.NEGATIVE_INFINITY;
+  // Each batch row's record (its bytes) and its place among the record's rows (a row path can give several).
+  private srcBuf: Buffer[] = [];
+  private srcStart: number[] = [];
+  private srcEnd: number[] = [];
+  private sub?: Map<number, number>;
+  private readonly reasons: string[] = [];
+  private readonly rows: Value[][] = [];
+
+  constructor(
+    private readonly after: ShardPos | undefined,
+    private readonly decoder: BatchDecoder | undefined,
+    private readonly mapper: RecordMapper,
+    private readonly batch: ColumnBatch,
+    private readonly onError: MappingErrors,
+  ) {
+    batch.clear();
+  }
+
+  /** True for a record at or before `after` (a batch is in shard order: once one record is new, the rest are too). */
+  old(seq: string, sub?: number): boolean {
+    const a = this.after;
+    if (a && (compareSequence(seq, a.seq) < 0 || (seq === a.seq && (sub ?? -1) <= (a.sub ?? -1)))) return true;
+    this.started = true;
+    this.first = { seq, sub };
+    return false;
+  }
+
+  add(buf: Buffer, start: number, end: number, t: number): void {
+    const batch = this.batch;
+    if (t > this.maxArrivalMs) this.maxArrivalMs = t;
+    const at = batch.n;
+    if (this.decoder?.decode(buf, start, end, batch, t)) {
+      this.source(at, buf, start, end);
+      return;
+    }
+    const data = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    this.mapper.mapTo(data, this.rows, this.reasons, (v) => v);
+    for (let k = 0; k < this.rows.length; k++) {
+      const row = batch.n;
+      batch.pushRow(t, this.rows[k]!);
+      this.source(row, buf, start, end);
+      if (k > 0) (this.sub ??= new Map()).set(row, k);
+    }
+    this.rows.length = 0;
+    if (this.reasons.length) {
+      for (const e of this.reasons) this.onError(e, t, data);
+      this.reasons.length = 0;
+    }
+  }
+
+  private source(row: number, buf: Buffer, start: number, end: number): void {
+    this.srcBuf[row] = buf;
+    this.srcStart[row] = start;
+    this.srcEnd[row] = end;
+  }
+
+  result(last: ShardPos | undefined): ShardColumns {
+    const { mapper, batch, srcBuf, srcStart, srcEnd } = this;
+    const sub = this.sub;
+    return {
+      first: this.first,
+      last,
+      maxArrivalMs: this.maxArrivalMs,
+      fullRow: (row) => mapper.map(srcBuf[row]!.subarray(srcStart[row], srcEnd[row])).rows[sub?.get(row) ?? 0] ?? batch.row(row),
+    };
+  }
+}

@@ -1,0 +1,104 @@
+// Processors that take packed batches (processPackedRecords: records left in
+// their stored messages, no object per record) over the direct source on a
+// real nats-server: a backlog arrives packed, KPL aggregates (de-aggregated)
+// and live records (once followed) the ordinary way; together every record once, in
+// order, with the sequence numbers a plain processor sees (the oracle), and a
+// checkpoint after a packed batch resumes after its last record.
+import { CreateStreamCommand, PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { Registry } from 'prom-client';
+import { startNats, type NatsServers } from '../harness/nats.js';
+import { sdkClient, startInProcess } from '../harness/runtime.js';
+import { aggAggregate } from '../harness/kplAgg.js';
+import type { RunningRuntime } from '../../runtime/server.js';
+import { Consumer, directSource, memoryLeaseStore, type LeaseStore, type RecordProcessor } from '../../consumer/index.js';
+import { putRange, recordingFactory, waitFor, type Seen } from './helpers.js';
+
+let nats: NatsServers;
+let rt: RunningRuntime & { endpoint: string };
+let client: KinesisClient;
+
+beforeAll(async () => {
+  nats = await startNats();
+  rt = await startInProcess(nats.url);
+  client = sdkClient(rt.endpoint, { http1: true });
+});
+afterAll(async () => {
+  client?.destroy();
+  await rt?.close();
+  await nats?.stop();
+});
+
+interface Got extends Seen { packed: boolean; sub?: number }
+
+function packedFactory(got: Got[]) {
+  return (shardId: string): RecordProcessor => ({
+    async processPackedRecords(batch, cp) {
+      batch.packed.forEach((m, i, c) => got.push({
+        value: Number(m.payload.toString('utf8', c.dataStart, c.dataEnd)), key: m.payload.toString('utf8', c.keyStart, c.keyEnd),
+        shardId, sequenceNumber: batch.packed.sequenceNumber(m, i), worker: 'p', packed: true,
+      }));
+      await cp.checkpoint();
+    },
+    async processRecords(batch, cp) {
+      for (const r of batch.records) got.push({ value: Number(r.data.toString()), key: r.partitionKey, shardId, sequenceNumber: r.sequenceNumber, worker: 'p', packed: false, sub: r.subSequenceNumber });
+      await cp.checkpoint();
+    },
+    async shardEnded(cp) { await cp.checkpoint(); },
+    async shutdownRequested(cp) { await cp.checkpoint(); },
+  });
+}
+
+function consumer(app: string, leases: LeaseStore, factory: (shardId: string) => RecordProcessor): Consumer {
+  return new Consumer({
+    applicationName: app, streamName: 'packed', source: directSource(rt.ctx.store), leaseStore: leases,
+    processorFactory: factory, failoverTimeMs: 1_500, idleTimeBetweenReadsMs: 100, shardSyncIntervalMs: 500,
+    maxRecords: 250, metricsRegistry: new Registry(),
+  });
+}
+
+test('a backlog comes packed, aggregates the ordinary way; every record once, in order, as a plain processor sees them', async () => {
+  await client.send(new CreateStreamCommand({ StreamName: 'packed', ShardCount: 2 }));
+  await putRange(client, 'packed', 0, 1000, 100);
+  // A KPL aggregate in the backlog: the consumer de-aggregates it, so that batch comes as records.
+  const users = Array.from({ length: 5 }, (_, i) => ({ partitionKey: `agg-${i}`, data: Buffer.from(String(5000 + i)) }));
+  for (const e of await aggAggregate(users)) await client.send(new PutRecordCommand({ StreamName: 'packed', PartitionKey: e.partitionKey, Data: e.data }));
+  await putRange(client, 'packed', 1000, 1500, 100);
+
+  const leases = memoryLeaseStore();
+  const got: Got[] = [];
+  const a = consumer('packed-app', leases, packedFactory(got));
+  await a.start();
+  await waitFor(() => got.length >= 1505, 30_000, 'the backlog');
+  // Live now: records written from here on.
+  await putRange(client, 'packed', 1500, 1600, 100);
+  await waitFor(() => got.length >= 1605, 30_000, 'live records');
+  await a.stop();
+
+  // The oracle: a processor without processPackedRecords over the same stream.
+  const plain: Seen[] = [];
+  const b = consumer('plain-app', memoryLeaseStore(), recordingFactory('plain', plain));
+  await b.start();
+  await waitFor(() => plain.length >= 1605, 30_000, 'the plain consumer');
+  await b.stop();
+
+  const view = (s: Seen) => `${s.shardId}|${s.sequenceNumber}|${s.key}|${s.value}`;
+  const byShard = (xs: Seen[]) => xs.map(view).sort();
+  expect(byShard(got)).toEqual(byShard(plain));
+  // In shard order within each shard.
+  for (const shard of new Set(got.map((g) => g.shardId))) {
+    const seqs = got.filter((g) => g.shardId === shard).map((g) => BigInt(g.sequenceNumber) * 1000n + BigInt(g.sub ?? 0));
+    expect(seqs).toEqual([...seqs].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+  }
+  expect(got.filter((g) => g.packed).length).toBeGreaterThan(1000);
+  expect(got.filter((g) => g.value >= 5000).map((g) => [g.packed, g.sub])).toEqual([0, 1, 2, 3, 4].map((i) => [false, i]));
+
+  // A later worker of the packed app resumes after the last checkpoint: only new records.
+  await putRange(client, 'packed', 1600, 1700, 100);
+  const again: Got[] = [];
+  const c = consumer('packed-app', leases, packedFactory(again));
+  await c.start();
+  await waitFor(() => again.length >= 100, 30_000, 'the new records');
+  await c.stop();
+  expect(again.map((g) => g.value).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => 1600 + i));
+  expect(again.every((g) => g.packed)).toBe(true);
+}, 120_000);
