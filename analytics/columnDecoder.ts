@@ -361,19 +361,20 @@ export class ColumnDecoder {
     const d = this.d as Latin1;
     const s = this.vs[i]!;
     const e = this.ve[i]!;
-    let js: unknown;
-    switch (k) {
-      case NUM: js = this.num[i]; break;
-      case STR: js = d.latin1Slice(s, e); break;
-      case STR8: js = d.toString('utf8', s, e); break;
-      // Escapes (lone surrogates included) and nested values: JSON.parse of the span is exactly the whole parse's part.
-      case STRESC: js = JSON.parse(d.toString('utf8', s - 1, e + 1)); break;
-      case TRUE: js = true; break;
-      case FALSE: js = false; break;
-      case OBJ: case ARR: js = JSON.parse(d.toString('utf8', s, e)); break;
-      default: return null;
-    }
+    // Any throw (coerce()'s reason, or a JSON.parse the scanner should have ruled out) means: not sure.
     try {
+      let js: unknown;
+      switch (k) {
+        case NUM: js = this.num[i]; break;
+        case STR: js = d.latin1Slice(s, e); break;
+        case STR8: js = d.toString('utf8', s, e); break;
+        // Escapes (lone surrogates included) and nested values: JSON.parse of the span is exactly the whole parse's part.
+        case STRESC: js = JSON.parse(d.toString('utf8', s - 1, e + 1)); break;
+        case TRUE: js = true; break;
+        case FALSE: js = false; break;
+        case OBJ: case ARR: js = JSON.parse(d.toString('utf8', s, e)); break;
+        default: return null;
+      }
       return coerce(js, this.types[i]!, this.columns[i]!.name);
     } catch {
       return undefined;
