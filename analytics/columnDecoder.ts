@@ -2,9 +2,10 @@
 // path. JSON: a byte scanner validates the whole record as JSON.parse would
 // and, on the way, notes where each mapped value sits; CSV: the record's one
 // line is cut at the delimiters. Only the mapped values are converted
-// (numbers from their digits, ASCII strings as latin1 slices, timestamps from
-// a per-column cache of the last text). No document, no objects and no row
-// array are made per record.
+// (numbers from their digits, ASCII strings as latin1 slices or, when short
+// and repeated, the column's earlier string; timestamps from a per-column
+// cache of the last text). No document, no objects and no row array are made
+// per record.
 //
 // It is a fast path, never a second definition of the mapping: a record it
 // cannot be sure of (row paths other than `$`, escaped keys, CSV records of

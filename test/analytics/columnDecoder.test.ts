@@ -418,7 +418,7 @@ function csvField(rnd: () => number): string {
   const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
   const r = rnd();
   if (r < 0.35) return numberText(rnd);
-  if (r < 0.5) return pick(['007', '1.', '.5', '+1', '-', '.', '1e', ' 12 ', '0x10', 'Infinity', '-0', '+.5e-3', '1_000', '12\r', '\uFEFF1', '1.e5', '.e5', 'e5', '99999999999999999999', '9007199254740993']).replace('\\r', '\r').replace('\\uFEFF', '\uFEFF');
+  if (r < 0.5) return pick(['007', '1.', '.5', '+1', '-', '.', '1e', ' 12 ', '0x10', 'Infinity', '-0', '+.5e-3', '1_000', '12\r', '\uFEFF1', '1.e5', '.e5', 'e5', '99999999999999999999', '9007199254740993']);
   if (r < 0.65) return pick(TIMESTAMPS);
   if (r < 0.72) return pick(['true', 'FALSE', 'yes', '']);
   return Array.from({ length: Math.floor(rnd() * 10) }, () => pick(['a', 'Z', ' ', '"', "'", 'é', '中', '😀', ',', '|', ':', '\t'])).join('');
