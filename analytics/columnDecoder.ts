@@ -417,7 +417,21 @@ export class ColumnDecoder {
         const below = node!.below[k]!;
         for (let j = 0; j < below.length; j++) this.kind[below[j]!] = MISSING;
         const leaf = node!.leaf[k]!;
-        const kind = this.value(node!.child[k]!, depth, leaf.length > 0);
+        // Numbers and plain strings, the usual mapped values, without value()'s dispatch.
+        const c = p < end ? d[p]! : -1;
+        let kind: number;
+        let q = end;
+        if (c === 0x22) {
+          q = p + 1;
+          while (q < end && STR_CLASS[d[q]!] === 0) q++;
+        }
+        if (q < end && d[q] === 0x22) {
+          kind = STR;
+          this.s0 = p + 1;
+          this.s1 = q;
+          this.p = q + 1;
+        } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) kind = this.number(leaf.length > 0) ? NUM : -1;
+        else kind = this.value(node!.child[k]!, depth, leaf.length > 0);
         if (kind < 0) return false;
         for (let j = 0; j < leaf.length; j++) {
           const c = leaf[j]!;
