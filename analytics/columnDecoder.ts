@@ -1,19 +1,22 @@
-// JSON records decoded straight into a ColumnBatch, for the shard workers'
-// hot path: a byte scanner validates the whole record as JSON.parse would
-// and, on the way, notes where each mapped value sits; only those values are
-// converted (numbers from their digits, ASCII strings as latin1 slices,
-// timestamps from a per-column cache of the last text). No document, no
-// objects and no row array are made per record.
+// Records decoded straight into a ColumnBatch, for the shard workers' hot
+// path. JSON: a byte scanner validates the whole record as JSON.parse would
+// and, on the way, notes where each mapped value sits; CSV: the record's one
+// line is cut at the delimiters. Only the mapped values are converted
+// (numbers from their digits, ASCII strings as latin1 slices or, when short
+// and repeated, the column's earlier string; timestamps from a per-column
+// cache of the last text). No document, no objects and no row array are made
+// per record.
 //
 // It is a fast path, never a second definition of the mapping: a record it
-// cannot be sure of (CSV, row paths other than `$`, escaped keys, values
-// coerce() would reject, anything not plain JSON) makes decode() return
-// false with the batch unchanged, and the caller maps that record with
-// RecordMapper (mapping.ts), the exact path that also reports the error.
+// cannot be sure of (row paths other than `$`, escaped keys, CSV records of
+// several lines, values coerce() would reject, anything not plain JSON or
+// UTF-8) makes decode() return false with the batch unchanged, and the caller
+// maps that record with RecordMapper (mapping.ts), the exact path that also
+// reports the error.
 import type { RecordColumn, RecordFormat } from '../contract/analytics.js';
 import type { ColumnBatch } from './engine/columnBatch.js';
 import { coerce, parseSqlType, type SqlType, type Value } from './engine/types.js';
-import { parsePath } from './mapping.js';
+import { parsePath, unescape } from './mapping.js';
 
 // What a mapped column's path found in the record (the kind of JSON value).
 const MISSING = 0; // key absent or a step through a non-object: undefined → NULL
@@ -111,9 +114,12 @@ class PathNode {
 
 export class ColumnDecoder {
   private readonly types: SqlType[];
-  /** False: every record goes the exact path (CSV, other row paths, indexes or wildcards in a mapping). */
+  /** False: every record goes the exact path (other row paths, indexes or wildcards in a mapping). */
   private readonly fast: boolean;
   private readonly root = new PathNode();
+  /** CSV: the delimiters' bytes (columns are positional). */
+  private readonly rowDelim?: Buffer;
+  private readonly colDelim?: Buffer;
   private readonly conv: Uint8Array;
   private readonly lo: Float64Array;
   private readonly hi: Float64Array;
@@ -146,13 +152,21 @@ export class ColumnDecoder {
     const n = columns.length;
     this.types = columns.map((c) => parseSqlType(c.sqlType));
     const paths = columns.map((c) => parsePath(c.mapping ?? `$.${c.name}`));
-    let fast = format.type === 'JSON' && parsePath(format.rowPath).length === 0;
-    paths.forEach((p, i) => {
-      const keys = p.map((s) => ('key' in s ? s.key : undefined));
-      // A key with a lone surrogate has no UTF-8 form to compare bytes with.
-      if (p.length === 0 || keys.some((k) => k === undefined || Buffer.from(k, 'utf8').toString('utf8') !== k)) fast = false;
-      else this.root.add(keys as string[], i);
-    });
+    // A key or delimiter with a lone surrogate has no UTF-8 form to compare bytes with.
+    const utf8 = (k: string) => (Buffer.from(k, 'utf8').toString('utf8') === k ? Buffer.from(k, 'utf8') : undefined);
+    let fast = true;
+    if (format.type === 'CSV') {
+      this.rowDelim = utf8(unescape(format.rowDelimiter));
+      this.colDelim = utf8(unescape(format.columnDelimiter));
+      fast = this.rowDelim !== undefined && this.colDelim !== undefined;
+    } else {
+      fast = parsePath(format.rowPath).length === 0;
+      paths.forEach((p, i) => {
+        const keys = p.map((s) => ('key' in s ? s.key : undefined));
+        if (p.length === 0 || keys.some((k) => k === undefined || utf8(k) === undefined)) fast = false;
+        else this.root.add(keys as string[], i);
+      });
+    }
     this.fast = fast;
     this.conv = new Uint8Array(n);
     this.lo = new Float64Array(n);
@@ -189,6 +203,7 @@ export class ColumnDecoder {
     this.end = end;
     const kind = this.kind;
     for (let i = 0; i < kind.length; i++) kind[i] = MISSING;
+    if (this.colDelim !== undefined) return this.csv(start, end) && this.commit(batch, t);
     let p = start;
     while (p < end && WS[data[p]!]) p++;
     // A top-level array or scalar maps to a row of NULLs in RecordMapper; rare enough to leave to it.
@@ -198,10 +213,68 @@ export class ColumnDecoder {
     p = this.p;
     while (p < end && WS[data[p]!]) p++;
     if (p !== end) return false;
+    return this.commit(batch, t);
+  }
+
+  /** put(), or the batch as it was. */
+  private commit(batch: ColumnBatch, t: number): boolean {
     if (this.put(batch, t)) return true;
     // A value column may have got row n's slot before a later column failed: drop it, so the batch is as it was.
     for (const c of batch.cols) if (c?.kind === 'value' && c.values.length > batch.n) c.values.length = batch.n;
     return false;
+  }
+
+  /**
+   * A CSV record's fields into the columns' spans (empty or absent: NULL),
+   * as RecordMapper splits the text: at the row delimiter (empty lines
+   * skipped), then each line at the column delimiter, left to right. False
+   * unless there is exactly one line and the record is valid UTF-8.
+   */
+  private csv(start: number, end: number): boolean {
+    const d = this.d;
+    const rd = this.rowDelim!;
+    const cd = this.colDelim!;
+    let ls = -1;
+    let le = -1;
+    let lineStart = start;
+    for (let q = start; ;) {
+      if (q === end || (d[q] === rd[0] && delimiterAt(d, q, end, rd))) {
+        if (q > lineStart) {
+          if (ls >= 0) return false;
+          ls = lineStart;
+          le = q;
+        }
+        if (q === end) break;
+        q += rd.length;
+        lineStart = q;
+      } else if (d[q]! < 0x80) q++;
+      else {
+        const n = utf8Sequence(d, q, end);
+        if (n === 0) return false;
+        q += n;
+      }
+    }
+    if (ls < 0) return false;
+    const ncol = this.kind.length;
+    let j = 0;
+    let fs = ls;
+    let u8 = false;
+    for (let q = ls; ;) {
+      if (q === le || (d[q] === cd[0] && delimiterAt(d, q, le, cd))) {
+        if (j < ncol && q > fs) {
+          this.kind[j] = u8 ? STR8 : STR;
+          this.vs[j] = fs;
+          this.ve[j] = q;
+        }
+        if (q === le || ++j >= ncol) return true;
+        q += cd.length;
+        fs = q;
+        u8 = false;
+      } else {
+        if (d[q]! >= 0x80) u8 = true;
+        q++;
+      }
+    }
   }
 
   /** Converts and validates every mapped column as coerce() would, writing the materialised ones into row batch.n. */
@@ -223,19 +296,14 @@ export class ColumnDecoder {
       let v: Value | undefined;
       switch (this.conv[i]) {
         case T_INT:
-          if (k === NUM) {
-            const x = this.num[i]!;
-            if (!Number.isInteger(x) || x < this.lo[i]! || x > this.hi[i]!) return false;
-            v = x;
-          } else v = this.slow(i, k);
+        case T_FLOAT: {
+          // A number, or text of plain digits (CSV fields, quoted JSON numbers) read as Number(text) would.
+          const x = k === NUM ? this.num[i]! : k === STR ? textNumber(d, this.vs[i]!, this.ve[i]!, this.conv[i] === T_INT) : NaN;
+          if (x !== x) v = this.slow(i, k);
+          else if (this.conv[i] === T_INT ? !Number.isInteger(x) || x < this.lo[i]! || x > this.hi[i]! : !Number.isFinite(x)) return false;
+          else v = x;
           break;
-        case T_FLOAT:
-          if (k === NUM) {
-            const x = this.num[i]!;
-            if (!Number.isFinite(x)) return false;
-            v = x;
-          } else v = this.slow(i, k);
-          break;
+        }
         case T_TS:
           v = k === STR ? this.timestamp(i) : this.slow(i, k);
           break;
@@ -294,19 +362,20 @@ export class ColumnDecoder {
     const d = this.d as Latin1;
     const s = this.vs[i]!;
     const e = this.ve[i]!;
-    let js: unknown;
-    switch (k) {
-      case NUM: js = this.num[i]; break;
-      case STR: js = d.latin1Slice(s, e); break;
-      case STR8: js = d.toString('utf8', s, e); break;
-      // Escapes (lone surrogates included) and nested values: JSON.parse of the span is exactly the whole parse's part.
-      case STRESC: js = JSON.parse(d.toString('utf8', s - 1, e + 1)); break;
-      case TRUE: js = true; break;
-      case FALSE: js = false; break;
-      case OBJ: case ARR: js = JSON.parse(d.toString('utf8', s, e)); break;
-      default: return null;
-    }
+    // Any throw (coerce()'s reason, or a JSON.parse the scanner should have ruled out) means: not sure.
     try {
+      let js: unknown;
+      switch (k) {
+        case NUM: js = this.num[i]; break;
+        case STR: js = d.latin1Slice(s, e); break;
+        case STR8: js = d.toString('utf8', s, e); break;
+        // Escapes (lone surrogates included) and nested values: JSON.parse of the span is exactly the whole parse's part.
+        case STRESC: js = JSON.parse(d.toString('utf8', s - 1, e + 1)); break;
+        case TRUE: js = true; break;
+        case FALSE: js = false; break;
+        case OBJ: case ARR: js = JSON.parse(d.toString('utf8', s, e)); break;
+        default: return null;
+      }
       return coerce(js, this.types[i]!, this.columns[i]!.name);
     } catch {
       return undefined;
@@ -348,7 +417,21 @@ export class ColumnDecoder {
         const below = node!.below[k]!;
         for (let j = 0; j < below.length; j++) this.kind[below[j]!] = MISSING;
         const leaf = node!.leaf[k]!;
-        const kind = this.value(node!.child[k]!, depth, leaf.length > 0);
+        // Numbers and plain strings, the usual mapped values, without value()'s dispatch.
+        const c = p < end ? d[p]! : -1;
+        let kind: number;
+        let q = end;
+        if (c === 0x22) {
+          q = p + 1;
+          while (q < end && STR_CLASS[d[q]!] === 0) q++;
+        }
+        if (q < end && d[q] === 0x22) {
+          kind = STR;
+          this.s0 = p + 1;
+          this.s1 = q;
+          this.p = q + 1;
+        } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) kind = this.number(leaf.length > 0) ? NUM : -1;
+        else kind = this.value(node!.child[k]!, depth, leaf.length > 0);
         if (kind < 0) return false;
         for (let j = 0; j < leaf.length; j++) {
           const c = leaf[j]!;
@@ -583,6 +666,51 @@ class StringCache {
     this.strings[slot] = str;
     return str;
   }
+}
+
+/** Whether delimiter `delim` starts at d[q] (before `end`). */
+function delimiterAt(d: Buffer, q: number, end: number, delim: Buffer): boolean {
+  if (q + delim.length > end) return false;
+  for (let j = 1; j < delim.length; j++) if (d[q + j] !== delim[j]) return false;
+  return true;
+}
+
+/**
+ * Number(text) of ASCII text d[s, e) in the plain forms coerce() takes for
+ * number columns — integers `-?digits` (`int`), else also a sign, a point and
+ * an exponent as Number() reads them ("1.", ".5", "+1", "007") — or NaN for
+ * anything else (spaces, hex, Infinity…), which then goes through coerce().
+ */
+function textNumber(d: Buffer, s: number, e: number, int: boolean): number {
+  let p = s;
+  let neg = false;
+  if (p < e && (d[p] === 0x2d || (!int && d[p] === 0x2b))) { neg = d[p] === 0x2d; p++; }
+  let m = 0;
+  let digits = 0;
+  let c = 0;
+  while (p < e && (c = d[p]!) >= 0x30 && c <= 0x39) { m = m * 10 + (c - 0x30); p++; digits++; }
+  let frac = 0;
+  let exp = 0;
+  if (!int) {
+    if (p < e && d[p] === 0x2e) {
+      p++;
+      while (p < e && (c = d[p]!) >= 0x30 && c <= 0x39) { m = m * 10 + (c - 0x30); p++; frac++; }
+    }
+    if (p < e && (d[p] === 0x65 || d[p] === 0x45)) {
+      p++;
+      let eneg = false;
+      if (p < e && (d[p] === 0x2b || d[p] === 0x2d)) { eneg = d[p] === 0x2d; p++; }
+      const e0 = p;
+      while (p < e && (c = d[p]!) >= 0x30 && c <= 0x39) { exp = exp < 1e6 ? exp * 10 + (c - 0x30) : Infinity; p++; }
+      if (p === e0) return NaN;
+      if (eneg) exp = -exp;
+    }
+  }
+  if (p !== e || digits + frac === 0) return NaN;
+  const e10 = exp - frac;
+  if (m >= TWO_53 || e10 < -22 || e10 > 22) return Number((d as Latin1).latin1Slice(s, e));
+  const v = e10 >= 0 ? m * POW10[e10]! : m / POW10[-e10]!;
+  return neg ? -v : v;
 }
 
 /** The end of the JSON number at d[p] ('-' or a digit), or -1: number()'s grammar without the value. */

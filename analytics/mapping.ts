@@ -188,7 +188,7 @@ export class RecordMapper {
 }
 
 /** Delimiters arrive as typed in JSON ("\n") or escaped by a console ("\\n"). */
-const unescape = (d: string) => d.replace(/\\n/g, '\n').replace(/\\r/g, '\r').replace(/\\t/g, '\t');
+export const unescape = (d: string) => d.replace(/\\n/g, '\n').replace(/\\r/g, '\r').replace(/\\t/g, '\t');
 
 /** DiscoverInputSchema: columns inferred from sample records (JSON objects flattened, else CSV). */
 export function inferSchema(samples: Buffer[]): { format: RecordFormat; columns: RecordColumn[]; parsed: string[][] } | undefined {

@@ -231,8 +231,7 @@ test('materialised strings: repeated short ones (kept by their bytes), distinct 
   expect(o.fast).toBe(records.length);
 });
 
-test('CSV, other row paths and index or wildcard mappings always take the exact path', () => {
-  expect(run([{ name: 'A', sqlType: 'INTEGER' }], [true], ['1'], { type: 'CSV', rowDelimiter: '\n', columnDelimiter: ',' }).fast).toBe(0);
+test('other row paths and index or wildcard mappings always take the exact path', () => {
   expect(run([{ name: 'A', sqlType: 'INTEGER', mapping: '$.a' }], [true], ['{"items":[{"a":1}]}'], { type: 'JSON', rowPath: '$.items[*]' }).fast).toBe(0);
   expect(run([{ name: 'A', sqlType: 'INTEGER', mapping: '$.a[0]' }], [true], ['{"a":[1]}']).fast).toBe(0);
 });
@@ -408,4 +407,74 @@ test('fuzz: the same layouts on records built to fit them mostly take the fast p
     expectClean(o);
     expect(o.fast).toBeGreaterThan(0.99 * records.length);
   }
+});
+
+// ---- CSV
+
+const CSV_TYPES = ['INTEGER', 'BIGINT', 'TINYINT', 'DOUBLE', 'REAL', 'VARCHAR(4)', 'VARCHAR(16)', 'VARCHAR', 'BOOLEAN', 'TIMESTAMP', 'DATE', 'TIME'];
+
+/** A random CSV field: numbers in Number()'s forms and others, text, timestamps, empty. */
+function csvField(rnd: () => number): string {
+  const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+  const r = rnd();
+  if (r < 0.35) return numberText(rnd);
+  if (r < 0.5) return pick(['007', '1.', '.5', '+1', '-', '.', '1e', ' 12 ', '0x10', 'Infinity', '-0', '+.5e-3', '1_000', '12\r', '\uFEFF1', '1.e5', '.e5', 'e5', '99999999999999999999', '9007199254740993']);
+  if (r < 0.65) return pick(TIMESTAMPS);
+  if (r < 0.72) return pick(['true', 'FALSE', 'yes', '']);
+  return Array.from({ length: Math.floor(rnd() * 10) }, () => pick(['a', 'Z', ' ', '"', "'", 'é', '中', '😀', ',', '|', ':', '\t'])).join('');
+}
+
+test('CSV: typical records (one line) take the fast path and agree with RecordMapper', () => {
+  const rnd = prng(17);
+  const cols: RecordColumn[] = [{ name: 'SYM', sqlType: 'VARCHAR(4)' }, { name: 'SECTOR', sqlType: 'VARCHAR(16)' }, { name: 'CHANGE', sqlType: 'REAL' }, { name: 'PRICE', sqlType: 'DOUBLE' }, { name: 'N', sqlType: 'INTEGER' }, { name: 'T', sqlType: 'TIMESTAMP' }];
+  const records = Array.from({ length: 5000 }, (_, k) => `${['QXZ', 'AAPL', 'WAS'][k % 3]},${['RETAIL', 'ENERGY'][k % 2]},${Math.round((rnd() - 0.5) * 1000) / 100},${Math.round(rnd() * 100_000) / 100},${Math.floor(rnd() * 1e6) - 5e5},2026-01-01 00:00:0${k % 10}.${k % 1000}${k % 2 ? '\n' : ''}`);
+  for (const materialise of [cols.map(() => true), cols.map((_, i) => i % 2 === 1)]) {
+    const o = run(cols, materialise, records, { type: 'CSV', rowDelimiter: '\n', columnDelimiter: ',' });
+    expectClean(o);
+    expect(o.fast).toBe(records.length);
+  }
+  // Several lines, no line, or a too-long value: the exact path.
+  const fmt: RecordFormat = { type: 'CSV', rowDelimiter: '\n', columnDelimiter: ',' };
+  const two: RecordColumn[] = [{ name: 'A', sqlType: 'INTEGER' }, { name: 'B', sqlType: 'VARCHAR(2)' }];
+  expect(run(two, [true, true], ['1,a\n2,b', '', '\n\n', '1,abc', '1.5,a', 'x,a'], fmt).fast).toBe(0);
+  expect(run(two, [true, true], ['1,ab', '\n\n1,a\n', '1', ',', '1,a,extra,fields', '-0,'], fmt).fast).toBe(6);
+});
+
+test('fuzz: CSV records under random delimiters and layouts agree with RecordMapper', () => {
+  const rnd = prng(404);
+  const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+  let fast = 0;
+  let total = 0;
+  for (let layout = 0; layout < 200; layout++) {
+    const format: RecordFormat = { type: 'CSV', rowDelimiter: pick(['\n', '\\n', '\r\n', '||', '中']), columnDelimiter: pick([',', '\t', '\\t', '|', '::', ',,', 'é']) };
+    const row = format.rowDelimiter.replace('\\n', '\n');
+    const col = format.columnDelimiter.replace('\\t', '\t');
+    const n = 1 + Math.floor(rnd() * 6);
+    const columns = Array.from({ length: n }, (_, i) => ({ name: `C${i}`, sqlType: pick(CSV_TYPES) }));
+    const materialise = columns.map(() => rnd() < 0.7);
+    const records: (string | Buffer)[] = Array.from({ length: 100 }, () => {
+      const lines = pick([1, 1, 1, 1, 0, 2]);
+      // Mostly fields that fit their column's type (so whole rows can), sometimes anything.
+      const fitting = (i: number) => {
+        const t = columns[i]?.sqlType ?? 'VARCHAR';
+        if (rnd() < 0.15) return csvField(rnd);
+        if (/INT/.test(t)) return String(Math.floor((rnd() - 0.5) * (t === 'TINYINT' ? 250 : 1e6)));
+        if (/DOUBLE|REAL/.test(t)) return numberText(rnd);
+        if (/TIMESTAMP|DATE/.test(t)) return pick(TIMESTAMPS.slice(0, 6));
+        if (t === 'TIME') return '12:34:56';
+        if (t === 'BOOLEAN') return pick(['true', 'FALSE']);
+        return pick(['ab', 'é', '😀', '', 'abcd']);
+      };
+      let text = Array.from({ length: lines }, () => Array.from({ length: Math.floor(rnd() * (n + 2)) }, (_, i) => fitting(i)).join(col)).join(row);
+      if (rnd() < 0.2) text = pick([row, '']) + text + pick([row, row + row, '']);
+      if (rnd() < 0.05) return Buffer.concat([Buffer.from(text), Buffer.from(pick([[0xff], [0xc3], [0xed, 0xa0, 0x80]]))]);
+      return text;
+    });
+    const o = run(columns, materialise, records, format);
+    expectClean(o);
+    fast += o.fast;
+    total += records.length;
+  }
+  expect(fast).toBeGreaterThan(0.2 * total);
+  expect(total - fast).toBeGreaterThan(0.2 * total);
 });
