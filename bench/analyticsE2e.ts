@@ -22,7 +22,10 @@ import { AnalyticsAppSpec } from '../crds/schema/analyticsapp.js';
 import { analyticsChildren } from '../operator/model/workers.js';
 import { connectStore, type Store } from '../stream/connect.js';
 import { getStream } from '../stream/streams.js';
-import { readBatch, type Position } from '../stream/shardReader.js';
+import { readBatch, readBatchPacked, type Position } from '../stream/shardReader.js';
+import { ColumnDecoder } from '../analytics/columnDecoder.js';
+import { ColumnBatch } from '../analytics/engine/columnBatch.js';
+import { parseSqlType } from '../analytics/engine/types.js';
 import { setAutoscaling } from '../stream/autoscaling.js';
 import { KinesisHttp, createStreamAndWait } from './lib/kinesis.js';
 import { Nexmark, nexmarkRecord, EVENT_TYPE, type Bid } from './lib/nexmark.js';
@@ -146,8 +149,12 @@ export interface LatencyResult {
 /** A generated input: the stream holding it and the bids the oracle reads. */
 interface Input { stream: string; events: number; bids: OracleBid[]; ceiling?: Ceiling }
 
-/** What any worker must do per event, measured in this process: read the input with the one shard reader, then also JSON.parse each record. */
-export interface Ceiling { stream: string; events: number; readPerCore: number; readParsePerCore: number }
+/**
+ * What any worker must do per event, measured in this process: read the input with the one shard reader, then also
+ * JSON.parse each record; and the partial workers' own input path: packed reads, then also ColumnDecoder into the
+ * columns the tumbling queries read.
+ */
+export interface Ceiling { stream: string; events: number; readPerCore: number; readParsePerCore: number; packedPerCore: number; packedDecodePerCore: number }
 
 /**
  * The ceiling for a worker's events/s per core over `stream`: its 4 shards
@@ -158,16 +165,32 @@ export interface Ceiling { stream: string; events: number; readPerCore: number; 
  */
 async function ceilingOf(store: Store, stream: string): Promise<Ceiling> {
   const rec = (await getStream(store, stream))!;
-  const pass = async (parse: boolean) => {
+  const types = COLUMNS.map((c) => parseSqlType(c.sqlType));
+  // The tumbling queries' columns: EVENT_TYPE (their WHERE), BIDDER, PRICE.
+  const tumbling = COLUMNS.map((c) => ['EVENT_TYPE', 'BIDDER', 'PRICE'].includes(c.name));
+  const pass = async (mode: 'read' | 'parse' | 'packed' | 'decode') => {
     const c0 = process.cpuUsage();
     const counts = await Promise.all(rec.shards.map(async (s) => {
       let pos: Position = { jsSeq: 0, index: 0 };
       let n = 0;
       let sink = 0;
+      const decoder = new ColumnDecoder({ type: 'JSON', rowPath: '$' }, COLUMNS);
+      const batch = new ColumnBatch(types, tumbling, 10_000);
       for (;;) {
+        if (mode === 'packed' || mode === 'decode') {
+          const b = await readBatchPacked(store, rec, s.shardId, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024 });
+          if (b.packed.count === 0) return n + (sink < 0 ? 1 : 0);
+          if (mode === 'decode') {
+            batch.clear();
+            b.packed.forEach((m, _i, c) => { if (!decoder.decode(m.payload, c.dataStart, c.dataEnd, batch, m.arrivalMs)) sink--; });
+          }
+          n += b.packed.count;
+          pos = b.next;
+          continue;
+        }
         const b = await readBatch(store, rec, s.shardId, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024 });
         if (b.records.length === 0) return n + (sink < 0 ? 1 : 0);
-        if (parse) for (const r of b.records) sink += (JSON.parse(r.data.toString('utf8')) as { event_type: number }).event_type;
+        if (mode === 'parse') for (const r of b.records) sink += (JSON.parse(r.data.toString('utf8')) as { event_type: number }).event_type;
         n += b.records.length;
         pos = b.next;
       }
@@ -175,10 +198,13 @@ async function ceilingOf(store: Store, stream: string): Promise<Ceiling> {
     const cpu = process.cpuUsage(c0);
     return counts.reduce((a, b) => a + b, 0) / ((cpu.user + cpu.system) / 1e6);
   };
-  await pass(false); // warm-up: compiled code and connections, as a running worker has them
-  const readPerCore = await pass(false);
-  const readParsePerCore = await pass(true);
-  return { stream, events: 0, readPerCore, readParsePerCore };
+  await pass('read'); // warm-up: compiled code and connections, as a running worker has them
+  await pass('decode');
+  const readPerCore = await pass('read');
+  const readParsePerCore = await pass('parse');
+  const packedPerCore = await pass('packed');
+  const packedDecodePerCore = await pass('decode');
+  return { stream, events: 0, readPerCore, readParsePerCore, packedPerCore, packedDecodePerCore };
 }
 
 /** One PutRecords of pre-serialised records, retried until every entry is stored. */
@@ -510,7 +536,7 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; ceilings:
         inputs.set(q.keys, (input = await writeInput(k, store, `nexmark-${q.keys || 'bids'}`, o.events, o.rate, q.keys)));
         input.ceiling = { ...(await ceilingOf(store, input.stream)), events: input.events };
         ceilings.push(input.ceiling);
-        log(`  ceiling over ${input.stream}: read ${Math.round(input.ceiling.readPerCore).toLocaleString('en-US')} events/s per core, read + JSON.parse ${Math.round(input.ceiling.readParsePerCore).toLocaleString('en-US')}`);
+        log(`  ceiling over ${input.stream}: read ${Math.round(input.ceiling.readPerCore).toLocaleString('en-US')} events/s per core, read + JSON.parse ${Math.round(input.ceiling.readParsePerCore).toLocaleString('en-US')}, packed read ${Math.round(input.ceiling.packedPerCore).toLocaleString('en-US')}, packed read + decode ${Math.round(input.ceiling.packedDecodePerCore).toLocaleString('en-US')}`);
       }
       log(`${name}: one \`shardline analytics\` worker over ${input.stream}`);
       // A query that fails (its worker exits, say) is reported; the others still run.
