@@ -328,8 +328,10 @@ export class Engine {
   async pushColumns(stream: string, b: ColumnBatch, fullRow: (r: number) => Value[] = (r) => b.row(r)): Promise<void> {
     const pumps = this.columnarPumps(stream);
     if (!pumps) {
+      // inputColumnsRead() asked for every column then: the batch's own rows are whole.
+      const whole = b.cols.every((c) => c !== undefined);
       const rows = new Array<{ t: number; v: Value[] }>(b.n);
-      for (let r = 0; r < b.n; r++) rows[r] = { t: b.t[r]!, v: fullRow(r) };
+      for (let r = 0; r < b.n; r++) rows[r] = { t: b.t[r]!, v: whole ? b.row(r) : fullRow(r) };
       return this.pushInput(stream, rows);
     }
     if (b.n === 0) return;

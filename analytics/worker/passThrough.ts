@@ -23,7 +23,7 @@ import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
 import type { Consumer } from '../../consumer/index.js';
-import type { Checkpointer, RecordBatch, RecordProcessor } from '../../consumer/types.js';
+import type { Checkpointer, PackedRecordBatch, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, type EngineState, type ReferenceTable, type Row } from '../engine/engine.js';
 import { RecordMapper } from '../mapping.js';
 import type { PendingMessage, ShardPos } from './checkpoint.js';
@@ -31,7 +31,10 @@ import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
 import { inAppIndexOf } from './inputFeed.js';
 import { runEpoch } from './partials.js';
-import { shardRows } from './shardRows.js';
+import { packedColumns, shardColumns, type ShardColumns } from './shardColumns.js';
+import { ColumnDecoder } from '../columnDecoder.js';
+import { ColumnBatch } from '../engine/columnBatch.js';
+import { parseSqlType } from '../engine/types.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { combinerSpec, formatRow, outputStream } from './runner.js';
 
@@ -98,12 +101,16 @@ class ShardPassThrough implements RecordProcessor {
   private savedPending = false;
   private readonly inApp: string[];
   private readonly mapper: RecordMapper;
+  private readonly decoder: ColumnDecoder;
+  /** Records decoded into every column (the pumps take rows), reused batch after batch. */
+  private batch?: ColumnBatch;
   private readonly app: string;
 
   constructor(private readonly w: PassThroughWorkers, private readonly input: string, private readonly shard: string) {
     const def = w.o.definition.inputs.find((i) => i.id === input)!;
     this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
     this.mapper = new RecordMapper(def.format, def.columns);
+    this.decoder = new ColumnDecoder(def.format, def.columns);
     this.app = w.o.definition.name;
     this.state = new ShardStateStore(w.o.store, shardStateKey('pass', this.app, input, shard));
   }
@@ -111,6 +118,8 @@ class ShardPassThrough implements RecordProcessor {
   async initialize(): Promise<void> {
     const o = this.w.o;
     this.engine = await Engine.compile(combinerSpec(o.definition, o.references));
+    const def = o.definition.inputs.find((i) => i.id === this.input)!;
+    this.batch = new ColumnBatch(def.columns.map((c) => parseSqlType(c.sqlType)), def.columns.map(() => true));
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
     const st = await this.state.claim();
     if (st && st.epoch === this.w.epoch) {
@@ -128,18 +137,32 @@ class ShardPassThrough implements RecordProcessor {
 
   async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
     if (this.fenced || !this.engine) return;
-    const engine = this.engine;
-    const o = this.w.o;
-    // An emit saved but not (fully) published by the previous call.
     if (this.pending.length) await this.publish();
+    const engine = this.engine;
+    const cols = shardColumns(batch.records, this.pos, this.decoder, this.mapper, this.batch!, (e, t, data) => engine.error('MAPPING_ERROR', e, t, data.toString('utf8')));
+    await this.process(cols, batch.records.length, batch.millisBehindLatest, cp);
+  }
+
+  /** A backlog batch as stored: records decoded where they lie in their messages. */
+  async processPackedRecords(batch: PackedRecordBatch, cp: Checkpointer): Promise<void> {
+    if (this.fenced || !this.engine) return;
+    if (this.pending.length) await this.publish();
+    const engine = this.engine;
+    const cols = packedColumns(batch.packed, this.pos, this.decoder, this.mapper, this.batch!, (e, t, data) => engine.error('MAPPING_ERROR', e, t, data.toString('utf8')));
+    await this.process(cols, batch.packed.count, batch.millisBehindLatest, cp);
+  }
+
+  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, cp: Checkpointer): Promise<void> {
+    const engine = this.engine!;
+    const o = this.w.o;
     // A shard feeds one in-application stream.
     const k = this.inApp.length === 1 ? 0 : inAppIndexOf(this.shard, this.inApp.length) - 1;
-    const { rows, first, last, maxArrivalMs } = shardRows(batch.records, this.pos, this.mapper, (e, t, r) => engine.error('MAPPING_ERROR', e, t, r.data.toString('utf8')));
+    const { first, last, maxArrivalMs, fullRow } = cols;
     if (first) this.rowsFrom ??= first;
     if (last) this.pos = last;
     if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
-    if (rows.length) await engine.pushInput(this.inApp[k]!, rows);
-    const idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
+    if (this.batch!.n) await engine.pushColumns(this.inApp[k]!, this.batch!, fullRow);
+    const idle = records === 0 && millisBehindLatest === 0;
     const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
     for (const [s, list] of engine.drain()) {
