@@ -4,22 +4,26 @@
 // and live records (once followed) the ordinary way; together every record once, in
 // order, with the sequence numbers a plain processor sees (the oracle), and a
 // checkpoint after a packed batch resumes after its last record.
-import { CreateStreamCommand, PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { randomBytes } from 'node:crypto';
+import { CreateStreamCommand, PutRecordCommand, StartStreamEncryptionCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { Registry } from 'prom-client';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import { aggAggregate } from '../harness/kplAgg.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { Consumer, directSource, memoryLeaseStore, type LeaseStore, type RecordProcessor } from '../../consumer/index.js';
+import { KeyRing } from '../../stream/keyring.js';
 import { putRange, recordingFactory, waitFor, type Seen } from './helpers.js';
 
 let nats: NatsServers;
 let rt: RunningRuntime & { endpoint: string };
 let client: KinesisClient;
+const KEY_ID = '1234abcd-12ab-34cd-56ef-1234567890ab';
+const KEY = `${KEY_ID}:${randomBytes(32).toString('base64')}`;
 
 beforeAll(async () => {
   nats = await startNats();
-  rt = await startInProcess(nats.url);
+  rt = await startInProcess(nats.url, { kmsKeys: KEY });
   client = sdkClient(rt.endpoint, { http1: true });
 });
 afterAll(async () => {
@@ -102,3 +106,28 @@ test('a backlog comes packed, aggregates the ordinary way; every record once, in
   expect(again.map((g) => g.value).sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => 1600 + i));
   expect(again.every((g) => g.packed)).toBe(true);
 }, 120_000);
+
+test('an encrypted stream: packed batches hold the opened messages', async () => {
+  await client.send(new CreateStreamCommand({ StreamName: 'packed-enc', ShardCount: 1 }));
+  await client.send(new StartStreamEncryptionCommand({ StreamName: 'packed-enc', EncryptionType: 'KMS', KeyId: KEY_ID }));
+  await putRange(client, 'packed-enc', 0, 300, 100);
+  const values: number[] = [];
+  let sealed = 0;
+  const c = new Consumer({
+    applicationName: 'packed-enc-app', streamName: 'packed-enc', source: directSource(rt.ctx.store, { keys: new KeyRing({ inline: KEY }) }),
+    leaseStore: memoryLeaseStore(), metricsRegistry: new Registry(),
+    processorFactory: () => ({
+      async processPackedRecords(batch, cp) {
+        batch.packed.forEach((m, _i, cur) => { values.push(Number(m.payload.toString('utf8', cur.dataStart, cur.dataEnd))); if (m.encrypted) sealed++; });
+        await cp.checkpoint();
+      },
+      async processRecords(batch, cp) { for (const r of batch.records) values.push(Number(r.data.toString())); await cp.checkpoint(); },
+      async shardEnded(cp) { await cp.checkpoint(); },
+    }),
+  });
+  await c.start();
+  await waitFor(() => values.length >= 300, 20_000, '300 records');
+  await c.stop();
+  expect(values).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  expect(sealed).toBe(300);
+}, 60_000);
