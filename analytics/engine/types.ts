@@ -160,10 +160,20 @@ export function fromDuck(v: DuckDBValue): Value {
   return String(v);
 }
 
+let lastTimestamp = Number.NaN;
+let lastTimestampText = '';
+
 /** How a value is written in an output record (TIMESTAMP as 'YYYY-MM-DD HH:MM:SS.mmm', as KDA writes it). */
 export function render(v: Value, t: SqlType | undefined): string | number | boolean | null {
   if (v === null || t === undefined) return v;
-  if (t.base === 'TIMESTAMP' && typeof v === 'number') return new Date(v).toISOString().replace('T', ' ').replace('Z', '');
+  if (t.base === 'TIMESTAMP' && typeof v === 'number') {
+    // A window's output rows share its timestamps: the last one's text is kept (a Date and two copies per row before).
+    if (v !== lastTimestamp) {
+      lastTimestampText = new Date(v).toISOString().replace('T', ' ').replace('Z', '');
+      lastTimestamp = v;
+    }
+    return lastTimestampText;
+  }
   if (t.base === 'DATE' && typeof v === 'number') return new Date(v).toISOString().slice(0, 10);
   // TIME as 'HH:MM:SS', with '.mmm' only when there are milliseconds.
   if (t.base === 'TIME' && typeof v === 'number') return new Date(v).toISOString().slice(11, v % 1000 ? 23 : 19);

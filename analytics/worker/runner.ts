@@ -287,9 +287,32 @@ export function formatRow(r: Row, cols: { name: string; type: import('../engine/
       return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
     }).join(',') + '\n');
   }
-  const obj: Record<string, unknown> = {};
-  r.v.forEach((v, i) => { obj[cols[i]?.name ?? `COL${i}`] = render(v, cols[i]?.type); });
-  return Buffer.from(JSON.stringify(obj));
+  const keys = jsonKeys(cols, r.v.length);
+  if (!keys) {
+    const obj: Record<string, unknown> = {};
+    r.v.forEach((v, i) => { obj[cols[i]?.name ?? `COL${i}`] = render(v, cols[i]?.type); });
+    return Buffer.from(JSON.stringify(obj));
+  }
+  // The object JSON.stringify would write, without the object: each `"NAME":` made once per stream.
+  let s = '{';
+  for (let i = 0; i < r.v.length; i++) s += keys[i]! + JSON.stringify(render(r.v[i]!, cols[i]?.type));
+  return Buffer.from(s + '}');
+}
+
+const keyTexts = new WeakMap<object, string[] | null>();
+
+/**
+ * `"NAME":` per column (`,` before all but the first), or null when an object would not keep the columns
+ * in order, once each (a name twice, an array-index-like name: JSON.stringify of the object differs then).
+ */
+function jsonKeys(cols: { name: string }[], n: number): string[] | null {
+  let k = keyTexts.get(cols);
+  if (k === undefined || (k !== null && k.length !== n)) {
+    const names = Array.from({ length: n }, (_, i) => cols[i]?.name ?? `COL${i}`);
+    k = new Set(names).size !== n || names.some((x) => /^(0|[1-9]\d*)$/.test(x)) ? null : names.map((x, i) => `${i ? ',' : ''}${JSON.stringify(x)}:`);
+    keyTexts.set(cols, k);
+  }
+  return k;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
