@@ -125,29 +125,23 @@ export class ShardRunner {
           const batch = await reader.next({ limit: o.maxRecords, waitMs: o.idleTimeBetweenReadsMs, signal: this.abort.signal, packed: o.processor.processPackedRecords !== undefined });
           if (this.stopping) break;
           const packed = batch.packed;
-          if (packed && !skip && !(o.deaggregate && packed.hasAggregates())) {
-            o.metrics.millisBehindLatest.set(labels, batch.millisBehindLatest);
-            this.lag.millisBehindLatest = batch.millisBehindLatest;
-            if (batch.millisBehindLatest === 0 && packed.count === 0) this.lag.iteratorAgeMs = 0;
-            if (packed.count > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.processPacked(packed, batch.millisBehindLatest);
-            if (batch.shardEnded) {
-              await this.finishShard();
-              return;
-            }
-            continue;
-          }
-          // Packed records that need de-aggregation or skipping go the ordinary way.
-          const source = packed ? packed.toRecords() : batch.records;
-          let records = userRecords(o.shardId, source, { deaggregate: o.deaggregate });
-          if (skip) {
-            const s = skip;
-            records = records.filter((r) => r.sequenceNumber !== s.seq || (r.subSequenceNumber ?? 0) > s.sub);
-            if (source.length > 0) skip = undefined;
-          }
           o.metrics.millisBehindLatest.set(labels, batch.millisBehindLatest);
           this.lag.millisBehindLatest = batch.millisBehindLatest;
-          if (batch.millisBehindLatest === 0 && records.length === 0) this.lag.iteratorAgeMs = 0;
-          if (records.length > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.process(records, batch.millisBehindLatest);
+          if (packed && !skip && !(o.deaggregate && packed.hasAggregates())) {
+            if (batch.millisBehindLatest === 0 && packed.count === 0) this.lag.iteratorAgeMs = 0;
+            if (packed.count > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.processPacked(packed, batch.millisBehindLatest);
+          } else {
+            // Packed records that need de-aggregation or skipping go the ordinary way.
+            const source = packed ? packed.toRecords() : batch.records;
+            let records = userRecords(o.shardId, source, { deaggregate: o.deaggregate });
+            if (skip) {
+              const s = skip;
+              records = records.filter((r) => r.sequenceNumber !== s.seq || (r.subSequenceNumber ?? 0) > s.sub);
+              if (source.length > 0) skip = undefined;
+            }
+            if (batch.millisBehindLatest === 0 && records.length === 0) this.lag.iteratorAgeMs = 0;
+            if (records.length > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.process(records, batch.millisBehindLatest);
+          }
           if (batch.shardEnded) {
             await this.finishShard();
             return;

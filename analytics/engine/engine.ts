@@ -634,21 +634,11 @@ export class Engine {
     // Pre-aggregated: this batch's rows per window, evaluated and folded below.
     const batch = p.pre ? new Map<Win, Row[]>() : undefined;
     let lastBatch: Row[] | undefined;
+    const dataRow = (r: Row) => JSON.stringify(r.v);
     for (const r of rows) {
-      const t = p.eventIndex >= 0 ? (r.v[p.eventIndex] as number | null) : r.t;
-      if (t === null) {
-        this.error('NULL_EVENT_TIME', `the event-time column of ${p.plan.source} is null`, r.t, JSON.stringify(r.v), p.plan.name);
-        continue;
-      }
-      const running = p.eventTime && st.maxEvent !== null ? st.maxEvent - p.delayMs : Number.NEGATIVE_INFINITY;
-      const closed = Math.max(st.closedUpTo ?? Number.NEGATIVE_INFINITY, running);
-      if (p.eventTime && (st.maxEvent === null || t > st.maxEvent)) st.maxEvent = t;
-      const start = tumbleStart(t, sizeMs);
+      const start = this.tumbleStartOf(p, p.eventIndex >= 0 ? (r.v[p.eventIndex] as number | null) : r.t, sizeMs, r.t, dataRow, r);
+      if (start === undefined) continue;
       const end = start + sizeMs;
-      if (end <= closed) {
-        this.error('LATE_ROW', `row at ${new Date(t).toISOString()} arrived after its window closed (watermark ${new Date(closed).toISOString()})`, r.t, JSON.stringify(r.v), p.plan.name);
-        continue;
-      }
       const same = last !== undefined && last.start === start;
       let win = same ? last! : byId.get(String(start));
       if (win === undefined) {
@@ -672,6 +662,28 @@ export class Engine {
   }
 
   /**
+   * The start of the tumbling window a row at time `t` (event time or ROWTIME) goes to, moving the pump's
+   * event-time watermark; undefined when it goes nowhere, reported to error_stream (NULL event time, or
+   * its window already closed: late). `dataRow(row)` is the row's text for the report.
+   */
+  private tumbleStartOf<R>(p: Pump, t: number | null, sizeMs: number, rowtime: number, dataRow: (row: R) => string, row: R): number | undefined {
+    const st = p.state;
+    if (t === null) {
+      this.error('NULL_EVENT_TIME', `the event-time column of ${p.plan.source} is null`, rowtime, dataRow(row), p.plan.name);
+      return undefined;
+    }
+    const running = p.eventTime && st.maxEvent !== null ? st.maxEvent - p.delayMs : Number.NEGATIVE_INFINITY;
+    const closed = Math.max(st.closedUpTo ?? Number.NEGATIVE_INFINITY, running);
+    if (p.eventTime && (st.maxEvent === null || t > st.maxEvent)) st.maxEvent = t;
+    const start = tumbleStart(t, sizeMs);
+    if (start + sizeMs <= closed) {
+      this.error('LATE_ROW', `row at ${new Date(t).toISOString()} arrived after its window closed (watermark ${new Date(closed).toISOString()})`, rowtime, dataRow(row), p.plan.name);
+      return undefined;
+    }
+    return start;
+  }
+
+  /**
    * assignTumbling() and preAggregate() over a ColumnBatch: the same windows,
    * late rows and errors row by row, then the placed rows' columns, grouped by
    * window in the order the windows first appear (as the row path orders its
@@ -688,21 +700,11 @@ export class Engine {
     const slots = new Map<Win, number>();
     let last: Win | undefined;
     let lastSlot = -1;
+    const dataRow = (r: number) => JSON.stringify(fullRow(r));
     for (let r = 0; r < n; r++) {
-      const t = p.eventIndex >= 0 ? (b.get(r, p.eventIndex) as number | null) : b.t[r]!;
-      if (t === null) {
-        this.error('NULL_EVENT_TIME', `the event-time column of ${p.plan.source} is null`, b.t[r]!, JSON.stringify(fullRow(r)), p.plan.name);
-        continue;
-      }
-      const running = p.eventTime && st.maxEvent !== null ? st.maxEvent - p.delayMs : Number.NEGATIVE_INFINITY;
-      const closed = Math.max(st.closedUpTo ?? Number.NEGATIVE_INFINITY, running);
-      if (p.eventTime && (st.maxEvent === null || t > st.maxEvent)) st.maxEvent = t;
-      const start = tumbleStart(t, sizeMs);
+      const start = this.tumbleStartOf(p, p.eventIndex >= 0 ? (b.get(r, p.eventIndex) as number | null) : b.t[r]!, sizeMs, b.t[r]!, dataRow, r);
+      if (start === undefined) continue;
       const end = start + sizeMs;
-      if (end <= closed) {
-        this.error('LATE_ROW', `row at ${new Date(t).toISOString()} arrived after its window closed (watermark ${new Date(closed).toISOString()})`, b.t[r]!, JSON.stringify(fullRow(r)), p.plan.name);
-        continue;
-      }
       let win = last !== undefined && last.start === start ? last : byId.get(String(start));
       if (win === undefined) {
         win = { id: String(start), start, end, key: undefined, rows: [], folded: true };
