@@ -3,7 +3,6 @@
 // records taken, so a reader that decodes the data itself (analytics' shard
 // workers) makes no object per record. Sequence numbers, records as objects
 // and the data of one record are made on demand.
-import { isAggregatedAt } from './kinesis/aggregation.js';
 import { sequenceIndex, sequencePrefix } from './kinesis/sequence.js';
 import { RecordCursor } from './recordBatch.js';
 
@@ -19,6 +18,8 @@ export interface PackedMessage {
   to: number;
   /** Byte offset of record `from` in the payload. */
   at: number;
+  /** A record taken is a KPL aggregate (seen while packing). */
+  aggregates: boolean;
 }
 
 /** What a packed read hands out in place of records (one shard). */
@@ -66,9 +67,7 @@ export class PackedRecords {
 
   /** True when a record is a KPL aggregate (a consumer that de-aggregates takes the records as objects then). */
   hasAggregates(): boolean {
-    let found = false;
-    this.forEach((m, _i, c) => { found ||= isAggregatedAt(m.payload, c.dataStart, c.dataEnd); });
-    return found;
+    return this.messages.some((m) => m.aggregates);
   }
 
   /** The records as the ordinary reads hand them out. */

@@ -89,24 +89,29 @@ export function decodeBatch<T>(buf: Uint8Array, fromIndex = 0, make?: MakeRecord
 
 /**
  * The records from `fromIndex` on (at most `max`) without decoding them:
- * their sizes as read limits count them (data plus partition key bytes) and
- * the byte offset of record `fromIndex` (packed reads walk from there).
+ * their sizes as read limits count them (data plus partition key bytes), the
+ * byte offset of record `fromIndex` (packed reads walk from there), and
+ * which of them (counted from `fromIndex`) `isAggregate` says are KPL aggregates.
  */
-export function walkBatch(buf: Buffer, fromIndex: number, max: number): { count: number; sizes: number[]; at: number } {
+export function walkBatch(buf: Buffer, fromIndex: number, max: number, isAggregate?: (buf: Buffer, start: number, end: number) => boolean): { count: number; sizes: number[]; at: number; aggregates?: Set<number> } {
   if (buf.length < HEADER || (buf[0] !== VERSION)) throw new Error('unsupported record batch');
   const count = buf.readUInt32BE(9);
   const end = Math.min(count, fromIndex + max);
   const sizes: number[] = [];
+  let aggregates: Set<number> | undefined;
   let at = HEADER;
   let start = HEADER;
   for (let i = 0; i < end; i++) {
     if (i === fromIndex) start = at;
     const kl = buf.readUInt16BE(at);
     const dl = buf.readUInt32BE(at + 2 + kl);
-    if (i >= fromIndex) sizes.push(kl + dl);
+    if (i >= fromIndex) {
+      sizes.push(kl + dl);
+      if (isAggregate?.(buf, at + 6 + kl, at + 6 + kl + dl)) (aggregates ??= new Set()).add(i - fromIndex);
+    }
     at += 6 + kl + dl;
   }
-  return { count: sizes.length, sizes, at: fromIndex < end ? start : at };
+  return { count: sizes.length, sizes, at: fromIndex < end ? start : at, aggregates };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Store } from './connect.js';
 import { batchArrivalMs, batchCount, decodeBatch, walkBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
 import type { PackedMessage } from './packedRecords.js';
+import { isAggregatedAt } from './kinesis/aggregation.js';
 import { isSealed, openBatch } from './batchCipher.js';
 import { defaultKeyRing, KeyError, type KeyRing } from './keyring.js';
 import { directRequest } from './directGets.js';
@@ -278,14 +279,15 @@ export async function readShardPacked(
     if (arrivalMs < opts.minArrivalMs) return { count: 0, size: () => 0, take: () => undefined };
     const encrypted = isSealed(m.data);
     const payload = encrypted ? openBatch(m.data, opts.keys ?? defaultKeyRing(), opts.keptKeys) : Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-    const walked = walkBatch(payload, fromIndex, max);
+    const walked = walkBatch(payload, fromIndex, max, isAggregatedAt);
     let msg: PackedMessage | undefined;
     return {
       count: walked.count,
       size: (k) => walked.sizes[k]!,
       take: (k) => {
-        if (!msg) messages.push((msg = { jsSeq: m.seq, arrivalMs, encrypted, payload, from: fromIndex, to: fromIndex, at: walked.at }));
+        if (!msg) messages.push((msg = { jsSeq: m.seq, arrivalMs, encrypted, payload, from: fromIndex, to: fromIndex, at: walked.at, aggregates: false }));
         msg.to = fromIndex + k + 1;
+        if (walked.aggregates?.has(k)) msg.aggregates = true;
       },
     };
   });
