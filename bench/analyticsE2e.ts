@@ -22,10 +22,7 @@ import { AnalyticsAppSpec } from '../crds/schema/analyticsapp.js';
 import { analyticsChildren } from '../operator/model/workers.js';
 import { connectStore, type Store } from '../stream/connect.js';
 import { getStream } from '../stream/streams.js';
-import { readBatch, readBatchPacked, type Position } from '../stream/shardReader.js';
-import { ColumnDecoder } from '../analytics/columnDecoder.js';
-import { ColumnBatch } from '../analytics/engine/columnBatch.js';
-import { parseSqlType } from '../analytics/engine/types.js';
+import { readBatch, type Position } from '../stream/shardReader.js';
 import { setAutoscaling } from '../stream/autoscaling.js';
 import { KinesisHttp, createStreamAndWait } from './lib/kinesis.js';
 import { Nexmark, nexmarkRecord, EVENT_TYPE, type Bid } from './lib/nexmark.js';
@@ -41,7 +38,7 @@ const INPUT = 'SOURCE_SQL_STREAM_001';
 const START_MS = Date.UTC(2026, 0, 1);
 
 /** The input as an AnalyticsApp declares it: Nexmark's source row, bids' fields under `bid`. */
-const COLUMNS = [
+export const COLUMNS = [
   { name: 'EVENT_TYPE', sqlType: 'INTEGER', mapping: '$.event_type' },
   { name: 'DATETIME', sqlType: 'TIMESTAMP', mapping: '$.dateTime' },
   { name: 'AUCTION', sqlType: 'BIGINT', mapping: '$.bid.auction' },
@@ -157,54 +154,20 @@ interface Input { stream: string; events: number; bids: OracleBid[]; ceiling?: C
 export interface Ceiling { stream: string; events: number; readPerCore: number; readParsePerCore: number; packedPerCore: number; packedDecodePerCore: number }
 
 /**
- * The ceiling for a worker's events/s per core over `stream`: its 4 shards
- * read in parallel with readBatch (10,000 records a batch, as the workers
- * read), by this process's CPU time; then again with JSON.parse of each
- * record, which every query over JSON input does before anything else.
- * After a warm-up pass, like a worker past its start-up.
+ * The ceiling for a worker's events/s per core over `stream`, measured in a
+ * process of its own (bench/ceilingChild.ts), as a worker runs in its own:
+ * measured in this process it paid for marking the oracle's bids (millions
+ * of objects) at every major GC, and read slower than the worker it bounds.
  */
-async function ceilingOf(store: Store, stream: string): Promise<Ceiling> {
-  const rec = (await getStream(store, stream))!;
-  const types = COLUMNS.map((c) => parseSqlType(c.sqlType));
-  // The tumbling queries' columns: EVENT_TYPE (their WHERE), BIDDER, PRICE.
-  const tumbling = COLUMNS.map((c) => ['EVENT_TYPE', 'BIDDER', 'PRICE'].includes(c.name));
-  const pass = async (mode: 'read' | 'parse' | 'packed' | 'decode') => {
-    const c0 = process.cpuUsage();
-    const counts = await Promise.all(rec.shards.map(async (s) => {
-      let pos: Position = { jsSeq: 0, index: 0 };
-      let n = 0;
-      let sink = 0;
-      const decoder = new ColumnDecoder({ type: 'JSON', rowPath: '$' }, COLUMNS);
-      const batch = new ColumnBatch(types, tumbling, 10_000);
-      for (;;) {
-        if (mode === 'packed' || mode === 'decode') {
-          const b = await readBatchPacked(store, rec, s.shardId, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024 });
-          if (b.packed.count === 0) return n + (sink < 0 ? 1 : 0);
-          if (mode === 'decode') {
-            batch.clear();
-            b.packed.forEach((m, _i, c) => { if (!decoder.decode(m.payload, c.dataStart, c.dataEnd, batch, m.arrivalMs)) sink--; });
-          }
-          n += b.packed.count;
-          pos = b.next;
-          continue;
-        }
-        const b = await readBatch(store, rec, s.shardId, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024 });
-        if (b.records.length === 0) return n + (sink < 0 ? 1 : 0);
-        if (mode === 'parse') for (const r of b.records) sink += (JSON.parse(r.data.toString('utf8')) as { event_type: number }).event_type;
-        n += b.records.length;
-        pos = b.next;
-      }
-    }));
-    const cpu = process.cpuUsage(c0);
-    return counts.reduce((a, b) => a + b, 0) / ((cpu.user + cpu.system) / 1e6);
-  };
-  await pass('read'); // warm-up: compiled code and connections, as a running worker has them
-  await pass('decode');
-  const readPerCore = await pass('read');
-  const readParsePerCore = await pass('parse');
-  const packedPerCore = await pass('packed');
-  const packedDecodePerCore = await pass('decode');
-  return { stream, events: 0, readPerCore, readParsePerCore, packedPerCore, packedDecodePerCore };
+async function ceilingOf(natsUrl: string, stream: string): Promise<Ceiling> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/bench/ceilingChild.js'), natsUrl, stream], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`ceiling over ${stream}: exit ${code}: ${err.slice(-2000)}`);
+  return JSON.parse(out) as Ceiling;
 }
 
 /** One PutRecords of pre-serialised records, retried until every entry is stored. */
@@ -534,7 +497,7 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; ceilings:
       let input = inputs.get(q.keys);
       if (!input) {
         inputs.set(q.keys, (input = await writeInput(k, store, `nexmark-${q.keys || 'bids'}`, o.events, o.rate, q.keys)));
-        input.ceiling = { ...(await ceilingOf(store, input.stream)), events: input.events };
+        input.ceiling = { ...(await ceilingOf(cluster.nats.url, input.stream)), events: input.events };
         ceilings.push(input.ceiling);
         log(`  ceiling over ${input.stream}: read ${Math.round(input.ceiling.readPerCore).toLocaleString('en-US')} events/s per core, read + JSON.parse ${Math.round(input.ceiling.readParsePerCore).toLocaleString('en-US')}, packed read ${Math.round(input.ceiling.packedPerCore).toLocaleString('en-US')}, packed read + decode ${Math.round(input.ceiling.packedDecodePerCore).toLocaleString('en-US')}`);
       }
