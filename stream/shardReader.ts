@@ -229,6 +229,12 @@ export interface FollowOptions {
   current?: () => StreamRecord | undefined | Promise<StreamRecord | undefined>;
   /** How often the record is checked while no records arrive (default 1000 ms). */
   recheckMs?: number;
+  /**
+   * A batch not yet full is held this long after its first record (default
+   * 0: handed out as soon as nothing more is pending). Readers that pay per
+   * batch (analytics evaluates each batch in DuckDB) take fewer, larger ones.
+   */
+  lingerMs?: number;
 }
 
 /** A live follow of one shard; iterate it once, after awaiting ready() if the subscription must be in place first. */
@@ -303,6 +309,7 @@ async function* followShard(
   const limit = opts.limit ?? 10_000;
   const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
   const recheckMs = opts.recheckMs ?? 1000;
+  const lingerMs = opts.lingerMs ?? 0;
   const jsStream = jsStreamName(stream.uid, shard.index);
   const shape = recordsOf(shard.index);
   const { consumer, messages } = await start();
@@ -406,7 +413,7 @@ async function* followShard(
       if (opts.signal.aborted) return;
       if (!arrived) {
         if (!asking) ask();
-        const woke = await wait(records.length > 0 ? Math.max(0, firstAt + PENDING_FLUSH_MS - Date.now()) : recheckMs);
+        const woke = await wait(records.length > 0 ? Math.max(0, firstAt + Math.max(PENDING_FLUSH_MS, lingerMs) - Date.now()) : recheckMs);
         if (woke === 'abort') return;
         if (woke === 'timer') {
           if (records.length > 0) {
@@ -460,7 +467,8 @@ async function* followShard(
         return;
       }
       // Nothing pending: hand out even an empty batch (expired messages), so the caller sees `next` move.
-      if ((pending === 0 && buffered === 0) || records.length >= limit || bytes >= maxBytes) yield await take(false);
+      const lingered = records.length === 0 || Date.now() - firstAt >= lingerMs;
+      if ((pending === 0 && buffered === 0 && lingered) || records.length >= limit || bytes >= maxBytes) yield await take(false);
     }
   } finally {
     messages.stop();

@@ -20,7 +20,8 @@ async function streamRecord(store: Store, name: string): Promise<StreamRecord> {
   return rec;
 }
 
-export function directSource(store: Store, opts: { keys?: KeyRing } = {}): ShardSource {
+/** `lingerMs`: while following a shard live, a batch not yet full is held this long after its first record (FollowOptions). */
+export function directSource(store: Store, opts: { keys?: KeyRing; lingerMs?: number } = {}): ShardSource {
   return {
     async listShards(name) {
       const rec = await streamRecord(store, name);
@@ -33,7 +34,7 @@ export function directSource(store: Store, opts: { keys?: KeyRing } = {}): Shard
     },
     async openShard(name, shardId, start) {
       const rec = await streamRecord(store, name);
-      return new DirectReader(store, rec, shardId, await resolveStart(store, rec, shardId, start), opts.keys);
+      return new DirectReader(store, rec, shardId, await resolveStart(store, rec, shardId, start), opts.keys, opts.lingerMs);
     },
   };
 }
@@ -58,6 +59,7 @@ class DirectReader implements ShardReader {
     private readonly shardId: string,
     private pos: Position,
     private readonly keys?: KeyRing,
+    private readonly lingerMs?: number,
   ) {}
 
   /** A batch from `from`, on a fresh stream record each time (a reshard may have closed the shard); packed: records left in their messages. */
@@ -83,7 +85,7 @@ class DirectReader implements ShardReader {
       }
       if (n > 0 || b.shardEnded) return toSource(b);
       const ctl = new AbortController();
-      const it = follow(this.store, this.rec, this.shardId, this.pos, { signal: ctl.signal, keys: this.keys, limit: opts.limit })[Symbol.asyncIterator]();
+      const it = follow(this.store, this.rec, this.shardId, this.pos, { signal: ctl.signal, keys: this.keys, limit: opts.limit, lingerMs: this.lingerMs })[Symbol.asyncIterator]();
       this.live = { ctl, it };
     }
     const live = this.live;

@@ -209,6 +209,35 @@ describe('follow', () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  test('lingerMs: records written one by one within the linger come out as one batch, without it one batch each', async () => {
+    /** The sizes of the batches that bring 5 records written one by one (PutRecord each: a message each). */
+    const batchesOf = async (name: string, lingerMs?: number) => {
+      await create(name);
+      await putEach(name, ['first']);
+      const rec = await stream(name);
+      const ac = new AbortController();
+      const sizes: number[] = [];
+      let writer: Promise<string[]> | undefined;
+      let seen = 0;
+      for await (const b of follow(rt.ctx.store, rec, S0, { jsSeq: 0, index: 0 }, { signal: ac.signal, lingerMs })) {
+        if (b.records.length === 0) continue;
+        // The first batch is the record already there; the writes start after it.
+        if (!writer) writer = putEach(name, ['r1', 'r2', 'r3', 'r4', 'r5']);
+        else {
+          sizes.push(b.records.length);
+          seen += b.records.length;
+        }
+        if (seen >= 5) ac.abort();
+      }
+      await writer;
+      return sizes;
+    };
+    const plain = await batchesOf('fl-plain');
+    expect(plain.reduce((a, b) => a + b, 0)).toBe(5);
+    expect(plain.length).toBeGreaterThan(1);
+    expect(await batchesOf('fl-linger', 2_000)).toEqual([5]);
+  });
+
   test('a shard closed by a split: the rest, then a last batch with shardEnded', async () => {
     await create('fsplit');
     await putEach('fsplit', ['a']);
