@@ -33,6 +33,9 @@ export type PartialMessage =
   | { type: 'watermark'; input: string; shard: string; wm: number; ewm?: Record<string, number>; idle?: boolean }
   | { type: 'end'; input: string; shard: string };
 
+type ErrorRow = [name: string, message: string, dataRowtime: number | null, dataRow: string, pump: string];
+interface RecordErrors { pos: ShardPos; message: PartialMessage & { type: 'errors' } }
+
 /** Partial rows per message (a row is a few dozen bytes of JSON; NATS takes 1 MiB by default). Tests lower it to exercise chunks. */
 const PARTIAL_CHUNK_ROWS = Number(process.env.SHARDLINE_TEST_PARTIAL_CHUNK_ROWS ?? 2000);
 
@@ -175,28 +178,35 @@ class ShardAggregator implements RecordProcessor {
 
   async processRecords(batch: RecordBatch, cp: Checkpointer): Promise<void> {
     if (this.fenced || !this.engine) return;
-    const errors = this.errorsMessage();
-    const cols = shardColumns(batch.records, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(errors));
-    await this.process(cols, batch.records.length, batch.millisBehindLatest, errors, cp);
+    const mapping: RecordErrors[] = [];
+    const cols = shardColumns(batch.records, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(mapping));
+    await this.process(cols, batch.records.length, batch.millisBehindLatest, mapping, cp);
   }
 
   /** A backlog batch as stored: records decoded where they lie in their messages. */
   async processPackedRecords(batch: PackedRecordBatch, cp: Checkpointer): Promise<void> {
     if (this.fenced || !this.engine) return;
-    const errors = this.errorsMessage();
-    const cols = packedColumns(batch.packed, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(errors));
-    await this.process(cols, batch.packed.count, batch.millisBehindLatest, errors, cp);
+    const mapping: RecordErrors[] = [];
+    const cols = packedColumns(batch.packed, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(mapping));
+    await this.process(cols, batch.packed.count, batch.millisBehindLatest, mapping, cp);
   }
 
   private errorsMessage(): PartialMessage & { type: 'errors' } {
     return { type: 'errors', input: this.input, shard: this.shard, errors: [] };
   }
 
-  private mappingError(errors: PartialMessage & { type: 'errors' }): MappingErrors {
-    return (e, t, data) => void errors.errors.push(['MAPPING_ERROR', e, t, data.toString('utf8').slice(0, 49152), '']);
+  /** A record's mapping errors, one message per record (named by its position, however reads batch it). */
+  private mappingError(list: RecordErrors[]): MappingErrors {
+    return (e, t, data, pos) => {
+      const row: ErrorRow = ['MAPPING_ERROR', e, t, data.toString('utf8').slice(0, 49152), ''];
+      const last = list[list.length - 1];
+      if (last && last.pos.seq === pos.seq && last.pos.sub === pos.sub) last.message.errors.push(row);
+      else list.push({ pos, message: { ...this.errorsMessage(), errors: [row] } });
+    };
   }
 
-  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, errors: PartialMessage & { type: 'errors' }, cp: Checkpointer): Promise<void> {
+  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, mapping: RecordErrors[], cp: Checkpointer): Promise<void> {
+    const errors = this.errorsMessage();
     const engine = this.engine!;
     const o = this.w.opts;
     const { first: firstPos, last, maxArrivalMs, fullRow } = cols;
@@ -211,7 +221,7 @@ class ShardAggregator implements RecordProcessor {
     // combiner can leave it out of its event-time watermark without losing its rows; later rows for them are late.
     const eventIdle = idle && Date.now() - this.rowsAt >= EVENT_IDLE_MS;
     if (eventIdle) await engine.closeEventTimeWindows();
-    this.collect(errors, firstPos);
+    this.collect(errors, firstPos, mapping);
     const published = await this.publishOutbox();
     // Watermarks at most every 250 ms (they only matter at window ends), and with every partial.
     if (Number.isFinite(wm) && wm > this.sentWm && (published || Date.now() - this.sentWmAt >= 250)) {
@@ -245,7 +255,7 @@ class ShardAggregator implements RecordProcessor {
   }
 
   /** Messages for the windows the engine closed (one per window) and error rows, into the outbox. */
-  private collect(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined): void {
+  private collect(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined, mapping: RecordErrors[] = []): void {
     for (const [stream, list] of this.engine!.drain()) {
       if (stream === ERROR_STREAM) {
         for (const r of list) errors.errors.push([String(r.v[2]), String(r.v[3]), r.v[4] as number | null, String(r.v[5]), String(r.v[6] ?? '')]);
@@ -264,7 +274,9 @@ class ShardAggregator implements RecordProcessor {
         }
       }
     }
-    // Named by the batch's records: a mapping error is reported once per record.
+    // A record's mapping errors are named by the record: reported once even when a successor reads it again in other batches.
+    for (const x of mapping) this.outbox.push({ m: x.message, id: `${this.w.epoch}:m:${this.input}:${this.shard}:${x.pos.seq}:${x.pos.sub ?? ''}` });
+    // The engine's (late rows, evaluation errors) are named by the batch's records.
     if (errors.errors.length) this.outbox.push({ m: errors, id: `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}` });
   }
 

@@ -30,26 +30,29 @@ export interface ShardColumns {
   fullRow(r: number): Value[];
 }
 
-/** `onError(reason, arrivalMs, data)` for each record that does not map (it goes to error_stream). */
-export type MappingErrors = (reason: string, arrivalMs: number, data: Buffer) => void;
+/** `onError(reason, arrivalMs, data, pos)` for each record that does not map (it goes to error_stream); `pos` is the record's position. */
+export type MappingErrors = (reason: string, arrivalMs: number, data: Buffer, pos: ShardPos) => void;
 
 export function shardColumns(records: ConsumerRecord[], after: ShardPos | undefined, decoder: BatchDecoder | undefined, mapper: RecordMapper, batch: ColumnBatch, onError: MappingErrors): ShardColumns {
-  const b = new Builder(after, decoder, mapper, batch, onError);
+  const b = new Builder(after, decoder, mapper, batch);
   let last: ConsumerRecord | undefined;
   for (const r of records) {
     if (!b.started && b.old(r.sequenceNumber, r.subSequenceNumber)) continue;
     last = r;
-    b.add(r.data, 0, r.data.length, r.approximateArrivalTimestamp.getTime());
+    const t = r.approximateArrivalTimestamp.getTime();
+    const reasons = b.add(r.data, 0, r.data.length, t);
+    if (reasons) for (const e of reasons) onError(e, t, r.data, { seq: r.sequenceNumber, sub: r.subSequenceNumber });
   }
   return b.result(last && { seq: last.sequenceNumber, sub: last.subSequenceNumber });
 }
 
 /** shardColumns() over packed records: the decoder reads each record's data where it lies in its message. */
 export function packedColumns(packed: PackedRecords, after: ShardPos | undefined, decoder: BatchDecoder | undefined, mapper: RecordMapper, batch: ColumnBatch, onError: MappingErrors): ShardColumns {
-  const b = new Builder(after, decoder, mapper, batch, onError);
+  const b = new Builder(after, decoder, mapper, batch);
   packed.forEach((m, index, c) => {
     if (!b.started && b.old(packed.sequenceNumber(m, index))) return;
-    b.add(m.payload, c.dataStart, c.dataEnd, m.arrivalMs);
+    const reasons = b.add(m.payload, c.dataStart, c.dataEnd, m.arrivalMs);
+    if (reasons) for (const e of reasons) onError(e, m.arrivalMs, m.payload.subarray(c.dataStart, c.dataEnd), { seq: packed.sequenceNumber(m, index) });
   });
   const last = b.started ? packed.lastSequenceNumber() : undefined;
   return b.result(last === undefined ? undefined : { seq: last });
@@ -72,7 +75,6 @@ class Builder {
     private readonly decoder: BatchDecoder | undefined,
     private readonly mapper: RecordMapper,
     private readonly batch: ColumnBatch,
-    private readonly onError: MappingErrors,
   ) {
     batch.clear();
   }
@@ -86,13 +88,14 @@ class Builder {
     return false;
   }
 
-  add(buf: Buffer, start: number, end: number, t: number): void {
+  /** One record into the batch; the reasons it does not map, if any (the caller reports them with its position). */
+  add(buf: Buffer, start: number, end: number, t: number): string[] | undefined {
     const batch = this.batch;
     if (t > this.maxArrivalMs) this.maxArrivalMs = t;
     const at = batch.n;
     if (this.decoder?.decode(buf, start, end, batch, t)) {
       this.source(at, buf, start, end);
-      return;
+      return undefined;
     }
     const data = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     this.mapper.mapTo(data, this.rows, this.reasons, (v) => v);
@@ -103,10 +106,10 @@ class Builder {
       if (k > 0) (this.sub ??= new Map()).set(row, k);
     }
     this.rows.length = 0;
-    if (this.reasons.length) {
-      for (const e of this.reasons) this.onError(e, t, data);
-      this.reasons.length = 0;
-    }
+    if (this.reasons.length === 0) return undefined;
+    const reasons = [...this.reasons];
+    this.reasons.length = 0;
+    return reasons;
   }
 
   private source(row: number, buf: Buffer, start: number, end: number): void {
