@@ -189,12 +189,24 @@ export function decodeMessage<T>(
 export function decodeMessage<T>(
   data: Uint8Array, fromIndex: number, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>, make?: (m: { arrivalMs: number; encrypted: boolean }) => MakeRecord<T>, max?: number,
 ): DecodedMessage<T | StoredRecord> {
+  const { arrivalMs, count, encrypted, plain } = openMessage(data, minArrivalMs, keys, granted);
+  if (!plain) return { arrivalMs, count, encrypted, records: [] };
+  return { arrivalMs, count, encrypted, records: make ? decodeBatch(plain, fromIndex, make({ arrivalMs, encrypted }), max).records : decodeBatch(plain, fromIndex).records };
+}
+
+/**
+ * A stored message's header and its plain batch: opened with the key it
+ * names when sealed (KeyUnavailableError when that key is not usable); no
+ * batch when it arrived before `minArrivalMs` (past retention: not
+ * decrypted, its key may be gone).
+ */
+function openMessage(data: Uint8Array, minArrivalMs: number, keys: KeyRing | undefined, granted?: ReadonlySet<string>): { arrivalMs: number; count: number; encrypted: boolean; plain?: Buffer } {
   const arrivalMs = batchArrivalMs(data);
   const count = batchCount(data);
   const encrypted = isSealed(data);
-  if (arrivalMs < minArrivalMs) return { arrivalMs, count, encrypted, records: [] };
-  const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing(), granted) : data;
-  return { arrivalMs, count, encrypted, records: make ? decodeBatch(plain, fromIndex, make({ arrivalMs, encrypted }), max).records : decodeBatch(plain, fromIndex).records };
+  if (arrivalMs < minArrivalMs) return { arrivalMs, count, encrypted };
+  const plain = encrypted ? openBatch(data, keys ?? defaultKeyRing(), granted) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return { arrivalMs, count, encrypted, plain };
 }
 
 /** readShard's own records (positions as JetStream sequence and index). */
@@ -275,10 +287,8 @@ export async function readShardPacked(
 ): Promise<Omit<ShardRead, 'records'> & { messages: PackedMessage[] }> {
   const messages: PackedMessage[] = [];
   const read = await readLoop(store, jsStream, from, opts, (m, fromIndex, max) => {
-    const arrivalMs = batchArrivalMs(m.data);
-    if (arrivalMs < opts.minArrivalMs) return { count: 0, size: () => 0, take: () => undefined };
-    const encrypted = isSealed(m.data);
-    const payload = encrypted ? openBatch(m.data, opts.keys ?? defaultKeyRing(), opts.keptKeys) : Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+    const { arrivalMs, encrypted, plain: payload } = openMessage(m.data, opts.minArrivalMs, opts.keys, opts.keptKeys);
+    if (!payload) return { count: 0, size: () => 0, take: () => undefined };
     const walked = walkBatch(payload, fromIndex, max, isAggregatedAt);
     let msg: PackedMessage | undefined;
     return {

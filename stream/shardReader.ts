@@ -146,11 +146,14 @@ export async function readBatch(
 ): Promise<ShardBatchOut> {
   const shard = shardOf(stream, shardId);
   const read = await readOf(store, stream, shardId, opts, (o) => readShard(store, jsStreamName(stream.uid, shard.index), from, { ...o, shape: recordsOf(shard.index) }));
-  const last = read.records[read.records.length - 1];
+  return { records: read.records, ...batchEnd(read, shard, read.records[read.records.length - 1]?.arrivalMs) };
+}
+
+/** Where a read leaves off: the next position, its lag behind the shard's newest record, and whether the closed shard is done. */
+function batchEnd(read: { next: Position; tip: ShardTip; atEnd: boolean }, shard: ShardRecord, lastArrivalMs: number | undefined): Omit<ShardBatchOut, 'records'> {
   return {
-    records: read.records,
     next: read.next,
-    millisBehindLatest: read.atEnd || !last ? 0 : Math.max(0, read.tip.lastMs - last.arrivalMs),
+    millisBehindLatest: read.atEnd || lastArrivalMs === undefined ? 0 : Math.max(0, read.tip.lastMs - lastArrivalMs),
     shardEnded: shard.endingSequenceNumber !== undefined && read.atEnd,
   };
 }
@@ -166,13 +169,7 @@ export async function readBatchPacked(
   const shard = shardOf(stream, shardId);
   const read = await readOf(store, stream, shardId, opts, (o) => readShardPacked(store, jsStreamName(stream.uid, shard.index), from, o));
   const packed = new PackedRecords(shard.index, read.messages);
-  const lastMs = packed.lastArrivalMs();
-  return {
-    packed,
-    next: read.next,
-    millisBehindLatest: read.atEnd || lastMs === undefined ? 0 : Math.max(0, read.tip.lastMs - lastMs),
-    shardEnded: shard.endingSequenceNumber !== undefined && read.atEnd,
-  };
+  return { packed, ...batchEnd(read, shard, packed.lastArrivalMs()) };
 }
 
 export interface PackedBatchOut extends Omit<ShardBatchOut, 'records'> {

@@ -259,31 +259,12 @@ function writeFillColumn(vec: RawVector, t: SqlType, d: FillColumn, from: number
   const { numbers, nulls } = d;
   const items = vec.items;
   const base = t.base;
-  let mask: Uint32Array | undefined;
-  if (nulls) {
-    for (let r = 0; r < n; r++) {
-      if (!nulls[from + r]) continue;
-      mask ??= new Uint32Array(Math.ceil(n / 64) * 2).fill(0xffffffff);
-      mask[r >>> 5]! &= ~(1 << (r & 31));
-    }
-  }
-  if (items && LITTLE_ENDIAN && (base === 'BIGINT' || base === 'TIMESTAMP') && items instanceof BigInt64Array) {
-    const lo = new Uint32Array(items.buffer, items.byteOffset, n * 2);
-    const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
-    const scale = base === 'TIMESTAMP' ? 1000 : 1;
-    for (let r = 0; r < n; r++) {
-      const x = numbers[from + r]! * scale;
-      const h = Math.floor(x / TWO32);
-      lo[2 * r] = x - h * TWO32;
-      hi[2 * r + 1] = h;
-    }
-  } else if (items && (items instanceof Float64Array || items instanceof Float32Array || items instanceof Int32Array || items instanceof Int16Array || items instanceof Int8Array) &&
+  // Doubles and 32-bit integers without NULLs: one copy of the typed array; anything else as writeColumn writes it.
+  if (!nulls?.subarray(from, from + n).includes(1) && items && (items instanceof Float64Array || items instanceof Float32Array || items instanceof Int32Array || items instanceof Int16Array || items instanceof Int8Array) &&
     (base === 'DOUBLE' || base === 'DECIMAL' || base === 'REAL' || base === 'INTEGER' || base === 'SMALLINT' || base === 'TINYINT')) {
     (items as unknown as { set(a: ArrayLike<number>): void }).set(numbers.subarray(from, from + n));
-  } else {
-    const conv = toDuck(t);
-    for (let r = 0; r < n; r++) if (!nulls?.[from + r]) vec.setItem(r, conv(numbers[from + r]!));
+    vec.flush();
+    return;
   }
-  if (mask) vec.validity.data = new BigUint64Array(mask.buffer);
-  vec.flush();
+  writeColumn(vec, t, nulls ? (i) => (nulls[i] ? null : numbers[i]!) : (i) => numbers[i]!, from, n);
 }

@@ -16,7 +16,7 @@ import type { Store } from '../../stream/connect.js';
 import type { Consumer } from '../../consumer/index.js';
 import type { Checkpointer, PackedRecordBatch, RecordBatch, RecordProcessor } from '../../consumer/types.js';
 import { Engine, ERROR_STREAM, type EngineState, type ReferenceTable } from '../engine/engine.js';
-import { parseSqlType, type Value } from '../engine/types.js';
+import { parseSqlType, type SqlType, type Value } from '../engine/types.js';
 import { ColumnBatch } from '../engine/columnBatch.js';
 import { RecordMapper } from '../mapping.js';
 import { ColumnDecoder } from '../columnDecoder.js';
@@ -137,6 +137,7 @@ class ShardAggregator implements RecordProcessor {
   private mapper: RecordMapper;
   /** Records are decoded into this batch's columns (those the partial pumps read), reused batch after batch. */
   private batch?: ColumnBatch;
+  private readonly types: SqlType[];
   private decoder?: BatchDecoder;
   private readonly app: string;
 
@@ -145,6 +146,7 @@ class ShardAggregator implements RecordProcessor {
     this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
     this.mapper = new RecordMapper(def.format, def.columns);
     this.decoder = new ColumnDecoder(def.format, def.columns);
+    this.types = def.columns.map((c) => parseSqlType(c.sqlType));
     this.app = w.opts.definition.name;
     this.state = new ShardStateStore(w.opts.store, shardStateKey('part', this.app, input, shard));
   }
@@ -163,8 +165,7 @@ class ShardAggregator implements RecordProcessor {
         return pre ? [[p.name, pre]] : [];
       })),
     });
-    const def = o.definition.inputs.find((i) => i.id === this.input)!;
-    this.batch = new ColumnBatch(def.columns.map((c) => parseSqlType(c.sqlType)), this.engine.inputColumnsRead(this.inApp[this.inAppIndex()]!));
+    this.batch = new ColumnBatch(this.types, this.engine.inputColumnsRead(this.inApp[this.inAppIndex()]!));
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
     const st = await this.state.claim();
     if (st && st.epoch === this.w.epoch) {

@@ -34,7 +34,7 @@ import { runEpoch } from './partials.js';
 import { packedColumns, shardColumns, type ShardColumns } from './shardColumns.js';
 import { ColumnDecoder } from '../columnDecoder.js';
 import { ColumnBatch } from '../engine/columnBatch.js';
-import { parseSqlType } from '../engine/types.js';
+import { parseSqlType, type SqlType } from '../engine/types.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { combinerSpec, formatRow, outputStream } from './runner.js';
 
@@ -104,6 +104,7 @@ class ShardPassThrough implements RecordProcessor {
   private readonly decoder: ColumnDecoder;
   /** Records decoded into every column (the pumps take rows), reused batch after batch. */
   private batch?: ColumnBatch;
+  private readonly types: SqlType[];
   private readonly app: string;
 
   constructor(private readonly w: PassThroughWorkers, private readonly input: string, private readonly shard: string) {
@@ -111,6 +112,7 @@ class ShardPassThrough implements RecordProcessor {
     this.inApp = Array.from({ length: def.parallelism }, (_, k) => inAppStreamName(def, k + 1));
     this.mapper = new RecordMapper(def.format, def.columns);
     this.decoder = new ColumnDecoder(def.format, def.columns);
+    this.types = def.columns.map((c) => parseSqlType(c.sqlType));
     this.app = w.o.definition.name;
     this.state = new ShardStateStore(w.o.store, shardStateKey('pass', this.app, input, shard));
   }
@@ -118,8 +120,7 @@ class ShardPassThrough implements RecordProcessor {
   async initialize(): Promise<void> {
     const o = this.w.o;
     this.engine = await Engine.compile(combinerSpec(o.definition, o.references));
-    const def = o.definition.inputs.find((i) => i.id === this.input)!;
-    this.batch = new ColumnBatch(def.columns.map((c) => parseSqlType(c.sqlType)), def.columns.map(() => true));
+    this.batch = new ColumnBatch(this.types, this.types.map(() => true));
     // Claim the shard's state: from now on a write by an earlier holder fails its compare-and-set.
     const st = await this.state.claim();
     if (st && st.epoch === this.w.epoch) {

@@ -33,16 +33,13 @@ export interface DeaggregatedRecord {
 }
 
 /** True when the blob starts with the KPL magic and is long enough to carry a digest; the MD5 is not checked here. */
+export function isAggregated(data: Uint8Array): boolean {
+  return isAggregatedAt(data, 0, data.length);
+}
+
 /** isAggregated() of buf[start, end), without a view of it. */
 export function isAggregatedAt(buf: Uint8Array, start: number, end: number): boolean {
   return end - start >= AGGREGATION_OVERHEAD_BYTES && buf[start] === 0xf3 && buf[start + 1] === 0x89 && buf[start + 2] === 0x9a && buf[start + 3] === 0xc2;
-}
-
-export function isAggregated(data: Uint8Array): boolean {
-  return (
-    data.length >= AGGREGATION_OVERHEAD_BYTES &&
-    data[0] === 0xf3 && data[1] === 0x89 && data[2] === 0x9a && data[3] === 0xc2
-  );
 }
 
 export function varintSize(n: number): number {
