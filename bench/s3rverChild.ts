@@ -7,17 +7,9 @@
 // S3, measured by the S3 server and not by the worker that wrote it, without
 // listing the bucket (s3rver's listings slow down with many objects).
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { localS3 } from '../common/localS3.js';
 
-const require = createRequire(import.meta.url);
-type S3Event = { Records: { eventName: string; s3: { bucket: { name: string }; object: { key: string } } }[] };
-const S3rver = require('s3rver') as new (o: Record<string, unknown>) => {
-  run(): Promise<unknown>;
-  close(): Promise<void>;
-  on(e: 'event', f: (ev: S3Event) => void): void;
-};
-
-const server = new S3rver({ port: Number(process.argv[2]), address: '127.0.0.1', silent: true, directory: process.argv[3] });
+const server = localS3({ port: Number(process.argv[2]), directory: process.argv[3] });
 const eventsFile = process.argv[4];
 if (eventsFile) {
   const out = fs.createWriteStream(eventsFile, { flags: 'a' });

@@ -1,12 +1,12 @@
-// Delivery in `shardline dev`: an S3-protocol server (s3rver) on
+// Delivery in `shardline dev`: an S3-protocol server (s3rver, common/localS3.ts) on
 // 127.0.0.1:4569 with its data under the dev data directory, and a delivery
 // worker for every ACTIVE delivery stream in the store (started and stopped
 // as delivery streams come and go), so records put to a delivery stream show
 // up in `aws --endpoint-url http://127.0.0.1:4569 s3 ls`.
 import { assertPortFree } from '../dev/portFree.js';
+import { localS3 } from '../../common/localS3.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { Client } from 'minio';
 import { ENV } from '../../contract/env.js';
 import { connectStore } from '../../stream/connect.js';
@@ -18,9 +18,6 @@ import { DeliveryStreamSpec, type DeliveryStream } from '../../crds/schema/deliv
 import { deliveryDefinitionOf } from '../../operator/model/deliveryDefinition.js';
 import { ensureDeliveryDefinition } from '../../stream/deliveryStreams.js';
 
-const require = createRequire(import.meta.url);
-type S3rver = { run(): Promise<unknown>; close(): Promise<void> };
-const S3rverClass = require('s3rver') as new (o: Record<string, unknown>) => S3rver;
 
 export const DEV_S3_PORT = 4569;
 const SUPERVISE_MS = 1000;
@@ -37,7 +34,7 @@ export async function startDevDelivery(o: { dataDir: string; natsUrl: string; lo
   fs.mkdirSync(dir, { recursive: true });
   // s3rver throws an unhandled 'error' on a busy port: check first, and say which setting moves it.
   await assertPortFree(port, 'local S3 server', ENV.devS3Port);
-  const server = new S3rverClass({ port, address: '127.0.0.1', silent: true, directory: dir });
+  const server = localS3({ port, directory: dir });
   await server.run();
   const s3Endpoint = `http://127.0.0.1:${port}`;
   // s3rver's built-in account; local only.

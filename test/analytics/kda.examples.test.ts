@@ -5,17 +5,13 @@
 // the SQL reference's TOP_K_ITEMS_TUMBLING Example 1, their SQL unchanged (Parsing
 // Web Logs with two columns widened, as its test says).
 // Results equal oracles computed here from the input records as stored.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import {
   AddApplicationReferenceDataSourceCommand, CreateApplicationCommand, DescribeApplicationCommand, StartApplicationCommand,
   type KinesisAnalyticsClient,
 } from '@aws-sdk/client-kinesis-analytics';
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
+import { startS3, type S3Server } from '../harness/s3.js';
 import { startStack, type Stack } from '../harness/runtime.js';
-import { freePort } from '../harness/ports.js';
 import { analyticsClient, createStream, putJson, readAll, sleep, startWorker, waitFor, type WorkerProcess } from './helpers.js';
 
 const TICKERS = ['AMZN', 'MSFT', 'AAPL', 'TSLA'];
@@ -24,23 +20,22 @@ const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace(
 
 let stack: Stack;
 let ka: KinesisAnalyticsClient;
-let s3rver: { run(): Promise<unknown>; close(): Promise<unknown> };
+let s3: S3Server;
 let s3Endpoint: string;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
   stack = await startStack(1);
   ka = analyticsClient(stack.runtimes[0]!.endpoint);
-  const port = await freePort();
-  s3rver = new S3rver({ port, address: '127.0.0.1', silent: true, directory: fs.mkdtempSync(path.join(os.tmpdir(), 's3rver-')), configureBuckets: [{ name: 'kda-refs', configs: [] }] });
-  await s3rver.run();
-  s3Endpoint = `http://127.0.0.1:${port}`;
+  s3 = await startS3();
+  await s3.createBucket('kda-refs');
+  s3Endpoint = s3.endpoint;
 });
 
 afterAll(async () => {
   for (const w of workers) await w.kill();
   ka?.destroy();
-  await s3rver?.close();
+  await s3?.stop();
   await stack?.stop();
 });
 

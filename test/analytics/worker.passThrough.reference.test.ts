@@ -3,31 +3,26 @@
 // the rows of the shards it leases and emits them; every row once, equal to a
 // JavaScript oracle over the records read back. (AnalyticsApp resources carry
 // no reference data; the worker config does, as for API-created applications.)
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
+import { startS3, type S3Server } from '../harness/s3.js';
 import { startStack, type Stack } from '../harness/runtime.js';
-import { freePort } from '../harness/ports.js';
 import { createStream, putJson, readAll, sleep, startWorker, waitFor, type WorkerProcess } from './helpers.js';
 
 let stack: Stack;
-let s3rver: { run(): Promise<unknown>; close(): Promise<unknown> };
+let s3: S3Server;
 let s3Endpoint: string;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
   stack = await startStack(1);
-  const port = await freePort();
-  s3rver = new S3rver({ port, address: '127.0.0.1', silent: true, directory: fs.mkdtempSync(path.join(os.tmpdir(), 's3rver-')), configureBuckets: [{ name: 'refs', configs: [] }] });
-  await s3rver.run();
-  s3Endpoint = `http://127.0.0.1:${port}`;
+  s3 = await startS3();
+  await s3.createBucket('refs');
+  s3Endpoint = s3.endpoint;
 });
 
 afterAll(async () => {
   for (const w of workers) await w.kill();
-  await s3rver?.close();
+  await s3?.stop();
   await stack?.stop();
 });
 

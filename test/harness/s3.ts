@@ -1,15 +1,13 @@
-// A real S3-protocol server for tests: s3rver on a free port, data in a temp
+// A real S3-protocol server for tests: s3rver (atomic PUTs, common/localS3.ts) on a free port, data in a temp
 // directory, and an @aws-sdk/client-s3 client to read back what was written.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { S3Client, ListObjectsV2Command, GetObjectCommand, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { freePort } from './ports.js';
+import { localS3 } from '../../common/localS3.js';
 
-const require = createRequire(import.meta.url);
-const S3rver = require('s3rver') as new (o: Record<string, unknown>) => { run(): Promise<unknown>; close(): Promise<void> };
 
 export interface S3Server {
   endpoint: string;
@@ -25,7 +23,7 @@ export interface S3Server {
 export async function startS3(): Promise<S3Server> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shardline-s3-'));
-  const server = new S3rver({ port, address: '127.0.0.1', silent: true, directory: dir });
+  const server = localS3({ port, directory: dir });
   await server.run();
   return s3Access(`http://127.0.0.1:${port}`, dir, () => server.close());
 }
