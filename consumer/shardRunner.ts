@@ -122,6 +122,7 @@ export class ShardRunner {
       while (!this.stopping) {
         try {
           reader ??= await o.source.openShard(o.streamName, o.shardId, startOf(o.checkpoint, o.subSequenceNumber));
+          const readAtMs = Date.now();
           const batch = await reader.next({ limit: o.maxRecords, waitMs: o.idleTimeBetweenReadsMs, signal: this.abort.signal, packed: o.processor.processPackedRecords !== undefined });
           if (this.stopping) break;
           const packed = batch.packed;
@@ -129,7 +130,7 @@ export class ShardRunner {
           this.lag.millisBehindLatest = batch.millisBehindLatest;
           if (packed && !skip && !(o.deaggregate && packed.hasAggregates())) {
             if (batch.millisBehindLatest === 0 && packed.count === 0) this.lag.iteratorAgeMs = 0;
-            if (packed.count > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.processPacked(packed, batch.millisBehindLatest);
+            if (packed.count > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.processPacked(packed, batch.millisBehindLatest, readAtMs);
           } else {
             // Packed records that need de-aggregation or skipping go the ordinary way.
             const source = packed ? packed.toRecords() : batch.records;
@@ -140,7 +141,7 @@ export class ShardRunner {
               if (source.length > 0) skip = undefined;
             }
             if (batch.millisBehindLatest === 0 && records.length === 0) this.lag.iteratorAgeMs = 0;
-            if (records.length > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.process(records, batch.millisBehindLatest);
+            if (records.length > 0 || o.callProcessRecordsEvenForEmptyRecordList) await this.process(records, batch.millisBehindLatest, readAtMs);
           }
           if (batch.shardEnded) {
             await this.finishShard();
@@ -162,24 +163,24 @@ export class ShardRunner {
   }
 
   /** processRecords, again after a pause when it throws (records are never skipped). */
-  private async process(records: ConsumerRecord[], millisBehindLatest: number): Promise<void> {
+  private async process(records: ConsumerRecord[], millisBehindLatest: number, readAtMs: number): Promise<void> {
     const last = records[records.length - 1];
     await this.handOut({
       count: records.length,
       last: last && { seq: last.sequenceNumber, sub: last.subSequenceNumber, arrivalMs: last.approximateArrivalTimestamp.getTime() },
       bytes: () => records.reduce((n, r) => n + r.data.length, 0),
-      call: () => this.o.processor.processRecords({ shardId: this.o.shardId, records, millisBehindLatest }, this.checkpointer),
+      call: () => this.o.processor.processRecords({ shardId: this.o.shardId, records, millisBehindLatest, readAtMs }, this.checkpointer),
     });
   }
 
   /** processPackedRecords, as process() does processRecords. */
-  private async processPacked(packed: PackedRecords, millisBehindLatest: number): Promise<void> {
+  private async processPacked(packed: PackedRecords, millisBehindLatest: number, readAtMs: number): Promise<void> {
     const seq = packed.lastSequenceNumber();
     await this.handOut({
       count: packed.count,
       last: seq === undefined ? undefined : { seq, arrivalMs: packed.lastArrivalMs()! },
       bytes: () => packed.dataBytes(),
-      call: () => this.o.processor.processPackedRecords!({ shardId: this.o.shardId, packed, millisBehindLatest }, this.checkpointer),
+      call: () => this.o.processor.processPackedRecords!({ shardId: this.o.shardId, packed, millisBehindLatest, readAtMs }, this.checkpointer),
     });
   }
 

@@ -20,6 +20,13 @@ export interface RecordBatch {
   shardId: string;
   records: ConsumerRecord[];
   millisBehindLatest: number;
+  /**
+   * When the read that returned this batch was issued (epoch ms). A caught-up batch
+   * (millisBehindLatest 0) holds every record stored before then: a watermark that
+   * follows the clock takes this time, not the time the batch is processed, which
+   * can be much later (a process paused past its lease, a long GC).
+   */
+  readAtMs?: number;
 }
 
 /** A batch as stored: records not made into objects (RecordProcessor.processPackedRecords). */
@@ -27,6 +34,8 @@ export interface PackedRecordBatch {
   shardId: string;
   packed: PackedRecords;
   millisBehindLatest: number;
+  /** As RecordBatch.readAtMs. */
+  readAtMs?: number;
 }
 
 export interface Checkpointer {

@@ -177,7 +177,8 @@ export class InputFeed {
           if (arrivalMs > buf.maxArrivalMs) buf.maxArrivalMs = arrivalMs;
         }
         buf.idle = batch.records.length === 0 && batch.millisBehindLatest === 0;
-        if (buf.idle) buf.caughtUpAtMs = Date.now();
+        // Caught up as of the read, not of now (RecordBatch.readAtMs).
+        if (buf.idle) buf.caughtUpAtMs = batch.readAtMs ?? Date.now();
         await leaseUpTo(cp);
         while (buf.records.length > MAX_BUFFERED && !this.stopped && !buf.gone) await new Promise((r) => setTimeout(r, 50));
       },

@@ -181,7 +181,7 @@ class ShardAggregator implements RecordProcessor {
     if (this.fenced || !this.engine) return;
     const mapping: RecordErrors[] = [];
     const cols = shardColumns(batch.records, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(mapping));
-    await this.process(cols, batch.records.length, batch.millisBehindLatest, mapping, cp);
+    await this.process(cols, batch.records.length, batch.millisBehindLatest, batch.readAtMs ?? Date.now(), mapping, cp);
   }
 
   /** A backlog batch as stored: records decoded where they lie in their messages. */
@@ -189,7 +189,7 @@ class ShardAggregator implements RecordProcessor {
     if (this.fenced || !this.engine) return;
     const mapping: RecordErrors[] = [];
     const cols = packedColumns(batch.packed, this.pos, this.decoder, this.mapper, this.batch!, this.mappingError(mapping));
-    await this.process(cols, batch.packed.count, batch.millisBehindLatest, mapping, cp);
+    await this.process(cols, batch.packed.count, batch.millisBehindLatest, batch.readAtMs ?? Date.now(), mapping, cp);
   }
 
   private errorsMessage(): PartialMessage & { type: 'errors' } {
@@ -206,7 +206,8 @@ class ShardAggregator implements RecordProcessor {
     };
   }
 
-  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, mapping: RecordErrors[], cp: Checkpointer): Promise<void> {
+  /** `readAtMs`: when the batch was read (RecordBatch.readAtMs), the clock a caught-up shard's watermarks follow. */
+  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, readAtMs: number, mapping: RecordErrors[], cp: Checkpointer): Promise<void> {
     const errors = this.errorsMessage();
     const engine = this.engine!;
     const o = this.w.opts;
@@ -215,12 +216,15 @@ class ShardAggregator implements RecordProcessor {
     if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
     if (this.batch!.n) await engine.pushColumns(this.inApp[this.inAppIndex()]!, this.batch!, fullRow);
     const idle = records === 0 && millisBehindLatest === 0;
-    if (records) this.rowsAt = Date.now();
-    const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
+    if (records) this.rowsAt = readAtMs;
+    // Caught up, the watermark follows the time of the read, not of now: a replica paused past its lease
+    // (SIGSTOP, a long GC) and resumed would otherwise close, with the clock, windows whose later records
+    // it never read, and publish them first under the ids its successor's complete partials then take.
+    const wm = (idle ? Math.max(this.maxArrivalMs, readAtMs) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
     // Idle (caught up, no records for EVENT_IDLE_MS): the shard's event-time windows close now, so that the
     // combiner can leave it out of its event-time watermark without losing its rows; later rows for them are late.
-    const eventIdle = idle && Date.now() - this.rowsAt >= EVENT_IDLE_MS;
+    const eventIdle = idle && readAtMs - this.rowsAt >= EVENT_IDLE_MS;
     if (eventIdle) await engine.closeEventTimeWindows();
     this.collect(errors, firstPos, mapping);
     const published = await this.publishOutbox();

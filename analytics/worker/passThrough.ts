@@ -141,7 +141,7 @@ class ShardPassThrough implements RecordProcessor {
     if (this.pending.length) await this.publish();
     const engine = this.engine;
     const cols = shardColumns(batch.records, this.pos, this.decoder, this.mapper, this.batch!, (e, t, data) => engine.error('MAPPING_ERROR', e, t, data.toString('utf8')));
-    await this.process(cols, batch.records.length, batch.millisBehindLatest, cp);
+    await this.process(cols, batch.records.length, batch.millisBehindLatest, batch.readAtMs ?? Date.now(), cp);
   }
 
   /** A backlog batch as stored: records decoded where they lie in their messages. */
@@ -150,10 +150,11 @@ class ShardPassThrough implements RecordProcessor {
     if (this.pending.length) await this.publish();
     const engine = this.engine;
     const cols = packedColumns(batch.packed, this.pos, this.decoder, this.mapper, this.batch!, (e, t, data) => engine.error('MAPPING_ERROR', e, t, data.toString('utf8')));
-    await this.process(cols, batch.packed.count, batch.millisBehindLatest, cp);
+    await this.process(cols, batch.packed.count, batch.millisBehindLatest, batch.readAtMs ?? Date.now(), cp);
   }
 
-  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, cp: Checkpointer): Promise<void> {
+  /** `readAtMs`: when the batch was read (RecordBatch.readAtMs), the clock a caught-up shard's watermark follows. */
+  private async process(cols: ShardColumns, records: number, millisBehindLatest: number, readAtMs: number, cp: Checkpointer): Promise<void> {
     const engine = this.engine!;
     const o = this.w.o;
     // A shard feeds one in-application stream.
@@ -164,7 +165,7 @@ class ShardPassThrough implements RecordProcessor {
     if (maxArrivalMs > this.maxArrivalMs) this.maxArrivalMs = maxArrivalMs;
     if (this.batch!.n) await engine.pushColumns(this.inApp[k]!, this.batch!, fullRow);
     const idle = records === 0 && millisBehindLatest === 0;
-    const wm = (idle ? Math.max(this.maxArrivalMs, Date.now()) : this.maxArrivalMs) - o.idleWatermarkLagMs;
+    const wm = (idle ? Math.max(this.maxArrivalMs, readAtMs) : this.maxArrivalMs) - o.idleWatermarkLagMs;
     if (Number.isFinite(wm)) await engine.advance(wm);
     for (const [s, list] of engine.drain()) {
       const l = this.rows.get(s);

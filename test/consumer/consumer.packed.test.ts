@@ -11,7 +11,7 @@ import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
 import { aggAggregate } from '../harness/kplAgg.js';
 import type { RunningRuntime } from '../../runtime/server.js';
-import { Consumer, directSource, memoryLeaseStore, type LeaseStore, type RecordProcessor } from '../../consumer/index.js';
+import { Consumer, directSource, memoryLeaseStore, type LeaseStore, type RecordProcessor, type ShardSource } from '../../consumer/index.js';
 import { KeyRing } from '../../stream/keyring.js';
 import { putRange, recordingFactory, waitFor, type Seen } from './helpers.js';
 
@@ -130,4 +130,66 @@ test('an encrypted stream: packed batches hold the opened messages', async () =>
   await c.stop();
   expect(values).toEqual(Array.from({ length: 300 }, (_, i) => i));
   expect(sealed).toBe(300);
+}, 60_000);
+
+test('a batch says when it was read: a caught-up batch whose processing comes late holds every record stored before its readAtMs', async () => {
+  // What a watermark that follows the clock relies on (analytics workers): the time of the read, not of the
+  // processing, which a process paused past its lease (SIGSTOP) or a long GC can push far out. The pause is
+  // put between a read and its processing by a source whose reader holds one caught-up empty batch 1.5 s.
+  await client.send(new CreateStreamCommand({ StreamName: 'read-at', ShardCount: 1 }));
+  await putRange(client, 'read-at', 0, 50, 50);
+  const batches: { readAtMs?: number; processedAtMs: number; arrivals: number[]; behind: number }[] = [];
+  const direct = directSource(rt.ctx.store);
+  let heldAt: number | undefined;
+  const source: ShardSource = {
+    listShards: (s) => direct.listShards(s),
+    openShard: async (...a) => {
+      const r = await direct.openShard(...a);
+      return {
+        next: async (o) => {
+          const b = await r.next(o);
+          if (heldAt === undefined && b.millisBehindLatest === 0 && b.records.length === 0 && !b.packed?.count) {
+            heldAt = Date.now();
+            await new Promise((res) => setTimeout(res, 1500));
+          }
+          return b;
+        },
+        close: () => r.close(),
+      };
+    },
+  };
+  const record = (readAtMs: number | undefined, behind: number, arrivals: number[]) => batches.push({ readAtMs, processedAtMs: Date.now(), arrivals, behind });
+  const c = new Consumer({
+    applicationName: 'read-at-app', streamName: 'read-at', source, leaseStore: memoryLeaseStore(), metricsRegistry: new Registry(),
+    failoverTimeMs: 10_000, idleTimeBetweenReadsMs: 50, shardSyncIntervalMs: 500, maxRecords: 1000, callProcessRecordsEvenForEmptyRecordList: true,
+    processorFactory: () => ({
+      async processRecords(batch, cp) {
+        record(batch.readAtMs, batch.millisBehindLatest, batch.records.map((r) => r.approximateArrivalTimestamp.getTime()));
+        await cp.checkpoint();
+      },
+      async processPackedRecords(batch, cp) {
+        const arrivals: number[] = [];
+        batch.packed.forEach((m) => arrivals.push(m.arrivalMs));
+        record(batch.readAtMs, batch.millisBehindLatest, arrivals);
+        await cp.checkpoint();
+      },
+      async shardEnded(cp) { await cp.checkpoint(); },
+    }),
+  });
+  await c.start();
+  await waitFor(() => heldAt !== undefined, 30_000, 'a caught-up read');
+  // Written while that read's batch waits for its processing.
+  await putRange(client, 'read-at', 50, 60, 10);
+  await waitFor(() => batches.reduce((n, b) => n + b.arrivals.length, 0) >= 60, 30_000, 'every record');
+  await c.stop();
+
+  const held = batches.find((b) => b.behind === 0 && b.arrivals.length === 0 && b.processedAtMs >= heldAt! + 1400)!;
+  expect(held).toBeDefined();
+  const during = batches.flatMap((b) => b.arrivals).slice(50);
+  // Processed after the records written during the pause arrived, but stamped with the time of its read:
+  // a watermark from readAtMs does not pass them (one from the processing time would).
+  expect(Math.min(...during)).toBeLessThan(held.processedAtMs);
+  expect(held.readAtMs!).toBeLessThanOrEqual(heldAt!);
+  expect(held.readAtMs!).toBeLessThan(Math.min(...during));
+  for (const b of batches) expect(b.readAtMs).toBeLessThanOrEqual(b.processedAtMs);
 }, 60_000);
