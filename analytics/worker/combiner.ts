@@ -19,6 +19,7 @@ import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 import type { CombinerState } from './checkpoint.js';
 import { ensurePartialsStream, partialsStreamName, runEpoch, type PartialMessage } from './partials.js';
+import { partialFolding } from './preAggregation.js';
 
 const REFRESH_MS = 2000;
 
@@ -171,12 +172,14 @@ export class Combiner {
     }
     const cols = engine.columns(p.target)!;
     const at = p.targetColumns.map((c) => cols.findIndex((x) => x.name === c));
+    const types = at.map((i) => cols[i]!.type);
+    const names = at.map((i) => cols[i]!.name);
     const out: { t: number; v: Value[] }[] = [];
     for (const t of ends) {
       for (const v of combine(p, Object.values(wins[String(t)]!).flat())) {
         const row: Value[] = new Array(cols.length).fill(null);
         try {
-          v.forEach((x, k) => { row[at[k]!] = coerce(x, cols[at[k]!]!.type, cols[at[k]!]!.name); });
+          for (let k = 0; k < v.length; k++) row[at[k]!] = coerce(v[k], types[k]!, names[k]!);
         } catch (e) {
           if (!(e instanceof TypeError_)) throw e;
           engine.error('TYPE_ERROR', e.message, t, JSON.stringify(v), p.name);
@@ -210,44 +213,36 @@ export function eventWatermark(state: Pick<CombinerState, 'ewms' | 'idle'>, requ
   return active ? min : max;
 }
 
-/** Simple form: one row per key from the partial rows of one window: COUNT and SUM add up, MIN/MAX compare, AVG divides the sums. */
+/**
+ * Simple form: one row per key from the partial rows of one window, folded as a shard's engine folds
+ * them (preAggregation.ts): COUNT and SUM add up, MIN/MAX compare, AVG divides the summed SUM by the
+ * summed COUNT. Keys in the order they first appear.
+ */
 export function combine(p: PartialPump, partials: Value[][]): Value[][] {
-  const groups = new Map<string, Value[][]>();
-  const keyOf = (r: Value[]) => {
-    const key: Value[] = [];
-    let c = 0;
-    for (const it of p.items) {
-      if (it === 'key') key.push(r[c]!);
-      c += it === 'avg' ? 2 : 1;
-    }
-    return JSON.stringify(key);
-  };
+  const f = partialFolding(p);
+  const groups = new Map<unknown, Value[]>();
   for (const r of partials) {
-    const k = keyOf(r);
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = []));
-    g.push(r);
+    const k = f.key(r);
+    const acc = groups.get(k);
+    if (acc) f.fold(acc, r);
+    else groups.set(k, r.slice());
   }
   const out: Value[][] = [];
-  for (const rows of groups.values()) {
-    const v: Value[] = [];
+  for (const acc of groups.values()) {
+    const v: Value[] = new Array(p.items.length);
     let c = 0;
-    for (const it of p.items) {
-      const col = rows.map((r) => r[c]).filter((x): x is Exclude<Value, null> => x !== null && x !== undefined);
-      switch (it) {
-        case 'key': v.push(rows[0]![c]!); break;
-        case 'count': v.push(col.reduce((a: number, b) => a + Number(b), 0)); break;
-        case 'sum': v.push(col.length ? col.reduce((a: number, b) => a + Number(b), 0) : null); break;
-        case 'min': v.push(col.length ? col.reduce((a, b) => (b < a ? b : a)) : null); break;
-        case 'max': v.push(col.length ? col.reduce((a, b) => (b > a ? b : a)) : null); break;
-        case 'avg': {
-          const sums = rows.map((r) => r[c]).filter((x) => x !== null).map(Number);
-          const count = rows.map((r) => r[c + 1]).filter((x) => x !== null).reduce((a: number, b) => a + Number(b), 0);
-          v.push(count > 0 ? sums.reduce((a, b) => a + b, 0) / count : null);
-          break;
-        }
+    for (let i = 0; i < p.items.length; i++) {
+      const it = p.items[i]!;
+      const x = acc[c] ?? null;
+      if (it === 'avg') {
+        const count = Number(acc[c + 1] ?? 0);
+        v[i] = count > 0 ? Number(x ?? 0) / count : null;
+        c += 2;
+        continue;
       }
-      c += it === 'avg' ? 2 : 1;
+      // COUNT and SUM as numbers, as they were added up (a COUNT partial is never NULL; 0 if one were).
+      v[i] = it === 'count' ? Number(x ?? 0) : it === 'sum' && x !== null ? Number(x) : x;
+      c++;
     }
     out.push(v);
   }

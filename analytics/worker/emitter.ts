@@ -57,9 +57,11 @@ export async function planStreamEmit(
   const open = cached.routes.map((x) => x.shard).sort((a, b) => a.index - b.index);
   const byShard = new Map<number, OutRecord[]>();
   let i = 0;
+  // One open shard holds the whole hash key range: no MD5 per record (100k-key windows emit ~0.6 rows per event).
+  const only = open.length === 1 ? open[0] : undefined;
   for (const r of records) {
     // `spread`: Direct PUT's placement (runtime/api/firehose/ops.ts putDirect), round robin over the open shards.
-    const shard = opts.spread ? open[i++ % open.length] : routeOfHex(cached, hashKeyHexOf(r.partitionKey));
+    const shard = only ?? (opts.spread ? open[i++ % open.length] : routeOfHex(cached, hashKeyHexOf(r.partitionKey)));
     if (!shard) throw new Error(`no open shard of ${label} for partition key ${r.partitionKey}`);
     let list = byShard.get(shard.index);
     if (!list) byShard.set(shard.index, (list = []));

@@ -4,7 +4,8 @@
 // When the shard's ROWTIME watermark passes a window, the window's partial
 // rows go to the application's partials stream (JetStream) under a
 // deterministic message id, then the shard's watermark; the shard's state
-// (position, open windows) is saved after that and the lease follows it.
+// (position, open windows) is saved every checkpoint interval, after what it
+// covers is published, and the lease follows it.
 // A replica killed mid-window leaves its shards to others, which resume from
 // the saved state: partials published again carry the same ids (JetStream's
 // duplicate window, and the combiner keeps one partial per window and shard).
@@ -133,6 +134,8 @@ class ShardAggregator implements RecordProcessor {
   private rowsAt = Date.now();
   private fenced = false;
   private outbox: { m: PartialMessage; id: string }[] = [];
+  /** Engine errors (named by their batch) went into the outbox since the last save. */
+  private batchNamedSent = false;
   private inApp: string[];
   private mapper: RecordMapper;
   /** Records are decoded into this batch's columns (those the partial pumps read), reused batch after batch. */
@@ -234,7 +237,12 @@ class ShardAggregator implements RecordProcessor {
       await publish(o.store, this.app, this.w.epoch, { type: 'watermark', input: this.input, shard: this.shard, wm, ...this.eventTime(eventIdle) });
       this.sentWm = wm;
     }
-    if (published || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
+    // Partials and mapping errors are named by what they hold: a successor resuming from an older state
+    // publishes them again under the same ids, which JetStream drops (its duplicate window outlasts any
+    // checkpoint interval, and a purge keeps it). Engine errors are named by the batch, so a state that
+    // has published them is saved at once; otherwise every checkpointIntervalMs (saving at every window
+    // close wrote each shard's open windows, 20k rows at 100k keys, once a second).
+    if (this.batchNamedSent || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
   }
 
   /** The in-application stream this shard feeds (one per shard), as an index of inApp. */
@@ -282,7 +290,10 @@ class ShardAggregator implements RecordProcessor {
     // A record's mapping errors are named by the record: reported once even when a successor reads it again in other batches.
     for (const x of mapping) this.outbox.push({ m: x.message, id: `${this.w.epoch}:m:${this.input}:${this.shard}:${x.pos.seq}:${x.pos.sub ?? ''}` });
     // The engine's (late rows, evaluation errors) are named by the batch's records.
-    if (errors.errors.length) this.outbox.push({ m: errors, id: `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}` });
+    if (errors.errors.length) {
+      this.outbox.push({ m: errors, id: `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}` });
+      this.batchNamedSent = true;
+    }
   }
 
   /** Publishes the outbox in order; what fails stays for the next call (the engine has already let go of it). */
@@ -307,6 +318,7 @@ class ShardAggregator implements RecordProcessor {
       throw new StateFencedError(`shard ${this.input}/${this.shard}: ${e.message}`);
     }
     this.savedAt = Date.now();
+    this.batchNamedSent = false;
     const p = this.pos;
     if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {
       await cp.checkpoint(p.seq, p.sub);

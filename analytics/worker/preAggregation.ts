@@ -28,9 +28,14 @@ function compareValues(a: Value, b: Value): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** The pump's folding, or undefined when its rows do not fold (general form, or a window other than tumbling). */
+/** The pump's folding in a shard's engine, or undefined when its rows do not fold there (general form, or a window other than tumbling). */
 export function preAggregation(p: PartialPump): PreAggregation | undefined {
   if (p.general || p.items.length === 0 || p.window.fn !== 'TUMBLE') return undefined;
+  return partialFolding(p);
+}
+
+/** How a simple-form pump's partial rows fold, whatever its window (the combiner folds HOP's too). */
+export function partialFolding(p: PartialPump): PreAggregation {
   const cols = columnsOf(p.items);
   const keys = cols.flatMap((c, i) => (c === 'key' ? [i] : []));
   const folds = cols.flatMap((c, i) => (c === 'key' ? [] : [[i, c] as const]));

@@ -1,0 +1,79 @@
+// The combiner's simple form (combiner.ts combine()): the partial rows of one
+// window, from several shards, become one row per key. The oracle is written
+// here from the aggregates' definitions: per key, COUNT adds the counts, SUM
+// adds the non-NULL sums (NULL if none), MIN/MAX take the least/greatest
+// non-NULL value, AVG divides the summed sums by the summed counts.
+import { combine } from '../../analytics/worker/combiner.js';
+import type { Value } from '../../analytics/engine/types.js';
+import type { PartialPump } from '../../analytics/sql/decompose.js';
+
+const pump = (items: PartialPump['items'], fn: 'TUMBLE' | 'HOP' = 'TUMBLE'): PartialPump =>
+  ({ name: 'P', partialStream: 'P$PARTIAL', target: 'OUT', targetColumns: [], items, window: { fn, sizeMs: 1000 }, eventTime: false }) as unknown as PartialPump;
+
+/** A seeded generator (mulberry32): the same partials every run. */
+function random(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('COUNT, SUM, MIN, MAX and AVG over two key columns, with NULL keys and NULL partials, equal the oracle', () => {
+  // Partial columns: K1, K2, COUNT, SUM, MIN, MAX, AVG's SUM, AVG's COUNT.
+  const p = pump(['key', 'key', 'count', 'sum', 'min', 'max', 'avg']);
+  const rnd = random(7);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const partials: Value[][] = [];
+  for (let i = 0; i < 3000; i++) {
+    const n = Math.floor(rnd() * 5);
+    const empty = n === 0 || rnd() < 0.1;
+    const vals = Array.from({ length: n }, () => Math.round(rnd() * 2000 - 1000) / 4);
+    partials.push([
+      pick(['a', 'b', 'c', null]), pick([1, 2, '1', null]), n,
+      empty ? null : vals.reduce((a, b) => a + b, 0),
+      empty ? null : Math.min(...vals), empty ? null : Math.max(...vals),
+      empty ? null : vals.reduce((a, b) => a + b, 0), empty ? 0 : n,
+    ]);
+  }
+  const oracle = new Map<string, Value[][]>();
+  for (const r of partials) {
+    const k = JSON.stringify([r[0], r[1]]);
+    oracle.set(k, [...(oracle.get(k) ?? []), r]);
+  }
+  const expected = [...oracle.values()].map((rows) => {
+    const nonNull = (c: number) => rows.map((r) => r[c]).filter((x): x is number => x !== null);
+    const sums = nonNull(3);
+    const avgCount = nonNull(7).reduce((a, b) => a + b, 0);
+    return [
+      rows[0]![0], rows[0]![1], nonNull(2).reduce((a, b) => a + b, 0),
+      sums.length ? sums.reduce((a, b) => a + b, 0) : null,
+      nonNull(4).length ? Math.min(...nonNull(4)) : null, nonNull(5).length ? Math.max(...nonNull(5)) : null,
+      avgCount > 0 ? nonNull(6).reduce((a, b) => a + b, 0) / avgCount : null,
+    ];
+  });
+  const got = combine(p, partials);
+  // One row per key, keys in the order they first appear ('1' and 1 are different keys, as in SQL's typed rows).
+  expect(got.map((v) => JSON.stringify([v[0], v[1]]))).toEqual([...oracle.keys()]);
+  expect(got.length).toBe(16);
+  for (let i = 0; i < got.length; i++) {
+    const [g, e] = [got[i]!, expected[i]!];
+    expect(g.slice(0, 6)).toEqual(e.slice(0, 6));
+    if (e[6] === null) expect(g[6]).toBeNull();
+    else expect(g[6] as number).toBeCloseTo(e[6] as number, 9);
+  }
+  // The partial rows are not changed by folding.
+  expect(partials[0]!.length).toBe(8);
+});
+
+test('a HOP window (folded only by the combiner) and string MIN/MAX', () => {
+  const p = pump(['key', 'min', 'max', 'count'], 'HOP');
+  const got = combine(p, [['x', 'pear', 'pear', 2], ['y', null, null, 0], ['x', 'apple', 'zoo', 3], ['x', null, null, 0], ['y', 'm', 'm', 1]]);
+  expect(got).toEqual([['x', 'apple', 'zoo', 5], ['y', 'm', 'm', 1]]);
+});
+
+test('counts and sums that arrive as text add up as numbers', () => {
+  const got = combine(pump(['key', 'count', 'sum']), [[1, '2', '1.5'], [1, '3', null]]);
+  expect(got).toEqual([[1, 5, 1.5]]);
+});
