@@ -1,9 +1,9 @@
 // How a simple-form partial pump's result rows fold together (Engine's
 // PreAggregation), so a shard's engine keeps one partial row per window and
-// group instead of every input row until the window closes. The folding is
-// the combiner's own arithmetic (combiner.ts combine()): COUNT and SUM add
-// up (a SUM of nothing is NULL), MIN and MAX compare, AVG is a SUM and a
-// COUNT; group keys are the `key` items.
+// group instead of every input row until the window closes; the combiner
+// folds the shards' partial rows with it too (combiner.ts combine()). COUNT
+// and SUM add up (a SUM of nothing is NULL), MIN and MAX compare, AVG is a
+// SUM and a COUNT; group keys are the `key` items.
 import type { PreAggregation } from '../engine/engine.js';
 import type { Value } from '../engine/types.js';
 import type { PartialPump } from '../sql/decompose.js';
