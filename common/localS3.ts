@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 const require = createRequire(import.meta.url);
 
@@ -50,30 +51,14 @@ async function putAtomically(store: FilesystemStore, object: S3rverObject): Prom
       size = object.content.length;
       await fs.promises.writeFile(partial, object.content);
     } else {
-      const body = object.content;
-      const out = fs.createWriteStream(partial);
-      await new Promise<void>((resolve, reject) => {
-        let ended = false;
-        body.on('data', (chunk: Buffer) => {
+      // pipeline() rejects when the request closes before its end: a client that died mid-body.
+      await pipeline(object.content, async function* (body: AsyncIterable<Buffer>) {
+        for await (const chunk of body) {
           hash.update(chunk);
           size += chunk.length;
-          if (!out.write(chunk)) {
-            body.pause();
-            out.once('drain', () => body.resume());
-          }
-        });
-        body.on('end', () => {
-          ended = true;
-          out.end();
-        });
-        // A client that dies mid-body: the request closes without an end (or errors).
-        body.on('close', () => {
-          if (!ended) reject(new Error('the request ended before its body'));
-        });
-        body.on('error', reject);
-        out.on('error', reject);
-        out.on('finish', resolve);
-      });
+          yield chunk;
+        }
+      }, fs.createWriteStream(partial));
     }
     const md5 = hash.digest('hex');
     await store.putMetadata(object.bucket, object.key, object.metadata, md5);
