@@ -528,9 +528,9 @@ export class Engine {
   }
 
   /**
-   * Sliding frames (RANGE … PRECEDING) take in every row with the same ROWTIME
-   * (peers), so a row is evaluated once the ROWTIME watermark has passed it and
-   * no more peers can come: the result does not depend on how reads were split.
+   * A row is evaluated once the ROWTIME watermark has passed it: rows of an
+   * earlier ROWTIME can no longer come, so its frame (rows in ROWTIME then
+   * arrival order up to it, pump.ts windowSpec) does not depend on how reads were split.
    */
   private async slide(p: Pump, incoming: Row[]): Promise<void> {
     const w = p.plan.window;

@@ -5,8 +5,8 @@
 //   LAST_VALUE(x)  [IGNORE|RESPECT NULLS] [OVER w] → arg_max_null(…); IGNORE NULLS: arg_min / arg_max
 //   EXP_AVG(x, INTERVAL …) OVER w                  → windowed sums of exponentially weighted x (see expAvg)
 // The same call is an aggregate of a GROUP BY window or, with OVER, a window
-// function over a sliding window (the frame's rows, peers included, as the
-// engine evaluates every sliding aggregate).
+// function over a sliding window (the frame's rows: up to the current row in
+// ROWTIME then arrival order, as every sliding aggregate's frame, pump.ts windowSpec).
 import { SqlError, isPunct, isWord, nameOf, type Token } from './tokens.js';
 import { closing, skip } from './statements.js';
 

@@ -672,7 +672,7 @@ function windowSpec(tokens: Token[], rw: Rewriter, open: number, A: string): Sli
   const between = isWord(tokens[n], 'BETWEEN');
   if (between) n = skip(tokens, n + 1);
   const spec: SlidingSpec = { partitionSql };
-  // `RANGE|ROWS CURRENT ROW` (the reference's `over (range current row)`): the row and its peers / the row alone.
+  // `RANGE|ROWS CURRENT ROW` (the reference's `over (range current row)`): the rows of the current ROWTIME that arrived up to it / the row alone.
   const currentRow = currentRowAt(tokens, n);
   let after: number;
   if (currentRow) {
@@ -692,11 +692,26 @@ function windowSpec(tokens: Token[], rw: Rewriter, open: number, A: string): Sli
   }
   const prec = skip(tokens, after);
   if (!currentRow && !isWord(tokens[prec], 'PRECEDING')) throw new SqlError(`expected PRECEDING but found '${tokens[prec]?.text}'`, tokens[prec]?.pos ?? 0);
-  if (between) windowEndsAtCurrentRow(tokens, currentRow ? after : prec + 1);
+  const startEnd = currentRow ? after : prec + 1;
+  if (between) windowEndsAtCurrentRow(tokens, startEnd);
+  // The whole frame: up to `AND CURRENT ROW` with BETWEEN, else the start bound.
+  const frameEnd = between ? currentRowAt(tokens, skip(tokens, skip(tokens, startEnd) + 1)) : startEnd;
+  if (kind === 'RANGE' && !hasOrder) {
+    // KDA evaluates a row's window when the row arrives: rows of the same ROWTIME that arrive after it
+    // are not in its frame (SQL's RANGE would take them in as peers). Ordered by ROWTIME then arrival
+    // (__SEQ), one key per row, the frame starts rangeMs before the row's ROWTIME whatever its __SEQ
+    // (the offset subtracts the row's own __SEQ back out) and ends at the row itself.
+    const key = `(epoch_us(${A}."ROWTIME")::HUGEINT * ${SEQ_SPAN} + ${A}."__SEQ")`;
+    rw.splice(frame, frameEnd, `ORDER BY ${key} RANGE BETWEEN (${spec.rangeMs! * 1000}::HUGEINT * ${SEQ_SPAN} + ${A}."__SEQ") PRECEDING AND CURRENT ROW`);
+    return spec;
+  }
   if (!between) {
     const lenText = currentRow ? 'CURRENT ROW' : `${rw.render(n, prec).trim()} PRECEDING`;
-    rw.splice(frame, currentRow ? after : prec + 1, `${kind} BETWEEN ${lenText} AND CURRENT ROW`);
+    rw.splice(frame, startEnd, `${kind} BETWEEN ${lenText} AND CURRENT ROW`);
   }
   if (!hasOrder) rw.insertBefore(frame, kind === 'RANGE' ? `ORDER BY ${A}."ROWTIME" ` : `ORDER BY ${A}."ROWTIME", ${A}."__SEQ" `);
   return spec;
 }
+
+/** Above any arrival number (__SEQ) an engine gives: a RANGE frame's key is ROWTIME (µs) × this + __SEQ. */
+const SEQ_SPAN = 2 ** 40;

@@ -56,6 +56,11 @@ function stockRows(seed: number, n = 300): In[] {
 
 /** Rows with their arrival index, in window order (ROWTIME, then arrival). */
 const ordered = (rows: In[]) => rows.map((r, i) => ({ ...r, i })).sort((a, b) => a.t - b.t || a.i - b.i);
+/**
+ * x is at or before r in that order. A RANGE frame ends at the current row: KDA evaluates a row's window
+ * as the row arrives, so rows of its ROWTIME that arrive after it are not in it (SQL's peers would be).
+ */
+const upTo = (x: { t: number; i: number }, r: { t: number; i: number }) => x.t < r.t || (x.t === r.t && x.i <= r.i);
 
 describe('FIRST_VALUE / LAST_VALUE as aggregates of a tumbling window', () => {
   const code = (group: string) => `CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(4), FIRST_PRICE DOUBLE, LAST_PRICE DOUBLE, FIRST_NN DOUBLE, LAST_NN DOUBLE, RESPECTED DOUBLE);
@@ -120,9 +125,9 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
   SELECT STREAM TICKER_SYMBOL, PRICE, FIRST_VALUE(PRICE) OVER W, LAST_VALUE(PRICE) OVER W, FIRST_VALUE(PRICE) IGNORE NULLS OVER W
   FROM "${SRC}" WINDOW W AS (PARTITION BY TICKER_SYMBOL ${spec});`;
 
-  it("RANGE INTERVAL '1' MINUTE PRECEDING: the frame's first and last row (peers of the current ROWTIME included)", async () => {
+  it("RANGE INTERVAL '1' MINUTE PRECEDING: the frame's first and last row (of the current ROWTIME, only those that arrived up to this one)", async () => {
     const rows = stockRows(11);
-    const want = expected(rows, (r, all) => all.filter((x) => x.v[0] === r.v[0] && x.t >= r.t - 60_000 && x.t <= r.t));
+    const want = expected(rows, (r, all) => all.filter((x) => x.v[0] === r.v[0] && x.t >= r.t - 60_000 && upTo(x, r)));
     for (const batch of [37, 300]) {
       const out = (await run(code("RANGE INTERVAL '1' MINUTE PRECEDING"), rows, t0 + 10 * 60_000, batch)).get('DEST')!;
       expect(sortRows(out.map((r) => [r.t, ...r.v]))).toEqual(sortRows(want));
@@ -185,7 +190,7 @@ window w as (partition by ticker_symbol range interval '30' second preceding);`.
   }
   const sliding = (call: string, over: string) => `CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(4), PRICE DOUBLE, AVG_PRICE DOUBLE);
 CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST" SELECT STREAM ticker_symbol, price, ${call} ${over} FROM "${SRC}" ${over === 'OVER w' ? "WINDOW w AS (PARTITION BY ticker_symbol RANGE INTERVAL '30' SECOND PRECEDING)" : ''};`;
-  const range30 = (r: ReturnType<typeof ordered>[number], all: ReturnType<typeof ordered>) => all.filter((x) => x.v[0] === r.v[0] && x.t >= r.t - 30_000 && x.t <= r.t);
+  const range30 = (r: ReturnType<typeof ordered>[number], all: ReturnType<typeof ordered>) => all.filter((x) => x.v[0] === r.v[0] && x.t >= r.t - 30_000 && upTo(x, r));
   // Rows in pairs on both sides of multiples of 5 s (the 10 ms half-life's chunk boundaries), sparse
   // ones between, NULLs, peers, and a last row alone after a gap whose frame has only a NULL.
   const edgeRows: In[] = [];

@@ -49,4 +49,36 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
       e.close();
     }
   });
+
+  it("MIN, MAX over RANGE INTERVAL '1' DAY PRECEDING globally: a frame ends at the current row, so of two rows at one ROWTIME the first does not see the second", async () => {
+    // The page's query as a pump (its ROWTIME column is each output row's ROWTIME here).
+    const code = `CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (WMIN_TEMP INTEGER, WMAX_TEMP INTEGER);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+ SELECT STREAM
+        MIN(TEMP) OVER W1 AS WMIN_TEMP,
+        MAX(TEMP) OVER W1 AS WMAX_TEMP
+ FROM WEATHERSTREAM
+ WINDOW W1 AS (
+    RANGE INTERVAL '1' DAY PRECEDING
+ );`;
+    const e = await Engine.compile({ code, inputs: [INPUT] });
+    try {
+      // Two reads, split between the two rows of 2018-11-02 01:00: the result does not depend on it.
+      const input = ROWS.map(([t, city, temp]) => ({ t: at(t), v: [city, temp] }));
+      await e.push(SRC, input.slice(0, 10));
+      await e.push(SRC, input.slice(10));
+      await e.advance(at('2018-11-04 00:00:00'));
+      const out = e.drain().get('DESTINATION_SQL_STREAM')!.map((r) => [r.t, ...r.v]);
+      // The definition, in JS: the rows that arrived up to this one and are at most a day older.
+      const want = input.map((r, i) => {
+        const frame = input.slice(0, i + 1).filter((x) => x.t >= r.t - 86_400_000).map((x) => x.v[1] as number);
+        return [r.t, Math.min(...frame), Math.max(...frame)];
+      });
+      expect(out).toEqual(want);
+      // The page's Results table begins so: the first 01:00 row (Denver, 29) has MIN 29, the second (Anchorage, 2) MIN 2.
+      expect(out.slice(0, 9).map((r) => r.slice(1))).toEqual([[29, 29], [2, 29], [2, 65], [2, 65], [2, 65], [2, 65], [2, 65], [2, 71], [2, 71]]);
+    } finally {
+      e.close();
+    }
+  });
 });

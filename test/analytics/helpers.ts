@@ -85,11 +85,12 @@ export async function readAll(k: KinesisClient, stream: string): Promise<ReadBac
   return out;
 }
 
-export async function putJson(k: KinesisClient, stream: string, docs: unknown[]): Promise<void> {
+/** `partitionKey`: each document's key (default `pk-<its index>`, spreading the call's documents over the shards). */
+export async function putJson(k: KinesisClient, stream: string, docs: unknown[], partitionKey: (doc: unknown, i: number) => string = (_d, i) => `pk-${i}`): Promise<void> {
   for (let i = 0; i < docs.length; i += 500) {
     const r = await k.send(new PutRecordsCommand({
       StreamName: stream,
-      Records: docs.slice(i, i + 500).map((d, j) => ({ Data: Buffer.from(typeof d === 'string' ? d : JSON.stringify(d)), PartitionKey: `pk-${i + j}` })),
+      Records: docs.slice(i, i + 500).map((d, j) => ({ Data: Buffer.from(typeof d === 'string' ? d : JSON.stringify(d)), PartitionKey: partitionKey(d, i + j) })),
     }));
     if (r.FailedRecordCount) throw new Error(`${r.FailedRecordCount} records failed`);
   }

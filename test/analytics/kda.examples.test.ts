@@ -63,11 +63,11 @@ async function runApp(name: string, code: string, cols: [string, string][], befo
   return w;
 }
 
-async function produce(stream: string, ms: number, doc: (n: number) => unknown) {
+async function produce(stream: string, ms: number, doc: (n: number) => unknown, partitionKey?: (doc: unknown, i: number) => string) {
   const until = Date.now() + ms;
   let n = 0;
   while (Date.now() < until) {
-    await putJson(stack.clients[0]!, stream, Array.from({ length: 8 }, () => doc(n++)));
+    await putJson(stack.clients[0]!, stream, Array.from({ length: 8 }, () => doc(n++)), partitionKey);
     await sleep(150);
   }
 }
@@ -78,10 +78,14 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
   SELECT STREAM ticker_symbol, AVG(price) OVER W1 AS avg_price
   FROM "SOURCE_SQL_STREAM_001"
   WINDOW W1 AS (PARTITION BY ticker_symbol RANGE INTERVAL '2' SECOND PRECEDING);`, [['TICKER_SYMBOL', 'VARCHAR(4)'], ['PRICE', 'DOUBLE']]);
-  await produce('sliding-avg-in', 3000, (n) => ({ TICKER_SYMBOL: TICKERS[n % 4], PRICE: (n * 37) % 100 }));
-  const input = (await readAll(stack.clients[0]!, 'sliding-avg-in')).map((r) => ({ ...JSON.parse(r.data), t: r.arrivalMs }));
+  // Keyed by ticker: a ticker's rows are in one shard, so they arrive in the order it holds them (rows of one
+  // millisecond in two shards have no order an oracle could know).
+  await produce('sliding-avg-in', 3000, (n) => ({ TICKER_SYMBOL: TICKERS[n % 4], PRICE: (n * 37) % 100 }), (d) => (d as { TICKER_SYMBOL: string }).TICKER_SYMBOL);
+  // readAll lists each shard in sequence order: `i` orders a ticker's rows as they arrive.
+  const input = (await readAll(stack.clients[0]!, 'sliding-avg-in')).map((r, i) => ({ ...JSON.parse(r.data), t: r.arrivalMs, i }));
   const expected = input.map((x) => {
-    const frame = input.filter((y) => y.TICKER_SYMBOL === x.TICKER_SYMBOL && y.t <= x.t && y.t >= x.t - 2000);
+    // The frame ends at the current row: of its ROWTIME, only the rows that arrived up to it (as KDA evaluates it).
+    const frame = input.filter((y) => y.TICKER_SYMBOL === x.TICKER_SYMBOL && (y.t < x.t || (y.t === x.t && y.i <= x.i)) && y.t >= x.t - 2000);
     return `${x.TICKER_SYMBOL}:${(frame.reduce((s, y) => s + y.PRICE, 0) / frame.length).toFixed(6)}`;
   }).sort();
   const got = await waitFor('every row', async () => {

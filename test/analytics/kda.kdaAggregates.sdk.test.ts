@@ -93,7 +93,8 @@ test('FIRST_VALUE / LAST_VALUE, EXP_AVG and COUNT_DISTINCT_ITEMS_TUMBLING throug
     return JSON.stringify([g[0]!.TICKER_SYMBOL, g[0]!.PRICE, g[g.length - 1]!.PRICE, known[known.length - 1]?.PRICE ?? null]);
   }).sort();
   const exp = input.map((x) => {
-    const frame = input.filter((y) => y.TICKER_SYMBOL === x.TICKER_SYMBOL && y.t <= x.t && y.t >= x.t - 2000);
+    // The frame ends at the current row: of its ROWTIME, the rows read before it (one shard: in sequence order).
+    const frame = input.filter((y) => y.TICKER_SYMBOL === x.TICKER_SYMBOL && (y.t < x.t || (y.t === x.t && y.i <= x.i)) && y.t >= x.t - 2000);
     const known = frame.filter((y) => y.PRICE !== null);
     const newest = Math.max(...known.map((y) => y.t));
     const w = known.map((y) => 2 ** ((y.t - newest) / 1000));
