@@ -40,6 +40,9 @@ interface RecordErrors { pos: ShardPos; message: PartialMessage & { type: 'error
 /** Partial rows per message (a row is a few dozen bytes of JSON; NATS takes 1 MiB by default). Tests lower it to exercise chunks. */
 const PARTIAL_CHUNK_ROWS = Number(process.env.SHARDLINE_TEST_PARTIAL_CHUNK_ROWS ?? 2000);
 
+/** Most records a shard's batch holds (shardConsumer): five times GetRecords' limit; ~11 MB of Nexmark bids as stored. */
+const SHARD_BATCH_RECORDS = 50_000;
+
 /** A caught-up shard without records this long stops holding event-time windows back (tests lower it). */
 const EVENT_IDLE_MS = Number(process.env.SHARDLINE_EVENT_IDLE_MS ?? 5000);
 
@@ -105,7 +108,7 @@ export class PartialWorkers {
   async start(): Promise<void> {
     await ensurePartialsStream(this.o.store, this.o.definition.name);
     for (const input of this.o.definition.inputs) {
-      const c = await shardConsumer(this.o, input, (shardId) => new ShardAggregator(this, input.id, shardId));
+      const c = await shardConsumer(this.o, input, (shardId) => new ShardAggregator(this, input.id, shardId), SHARD_BATCH_RECORDS);
       this.consumers.push(c);
       await c.start();
     }

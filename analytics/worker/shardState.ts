@@ -93,14 +93,17 @@ export interface ShardConsumerOptions {
   log: (m: string) => void;
 }
 
-/** Most records per batch a shard's processor is handed. */
-export const SHARD_BATCH_RECORDS = 50_000;
-
 /** How long a live batch waits for more records (well inside the workers' 1 s ROWTIME watermark lag). */
 const LIVE_LINGER_MS = 100;
 
-/** The consumer over one input whose shards a replica leases, with a processor per leased shard. */
-export async function shardConsumer(o: ShardConsumerOptions, input: ApplicationDefinition['inputs'][number], processor: (shardId: string) => RecordProcessor): Promise<Consumer> {
+/**
+ * The consumer over one input whose shards a replica leases, with a processor per leased shard.
+ * `maxRecords`: most records per batch. Each batch costs DuckDB a table, an appender's flush and a
+ * query (~2 ms whatever its size), so fewer, larger ones for the partial workers (50,000 rather than
+ * 10,000 took ~10% off the tumbling aggregation's CPU per event, bench/README); pass-through workers
+ * keep GetRecords' 10,000 (at 50,000 q0 cost ~15% more per event: each batch's output rows are held at once).
+ */
+export async function shardConsumer(o: ShardConsumerOptions, input: ApplicationDefinition['inputs'][number], processor: (shardId: string) => RecordProcessor, maxRecords = 10_000): Promise<Consumer> {
   return new Consumer({
     applicationName: InputFeed.consumerName(o.definition.name, input.id, o.runId),
     streamName: await inputStreamName(o.store, input),
@@ -113,10 +116,7 @@ export async function shardConsumer(o: ShardConsumerOptions, input: ApplicationD
     failoverTimeMs: o.failoverTimeMs,
     idleTimeBetweenReadsMs: 200,
     shardSyncIntervalMs: 2000,
-    // Five times GetRecords' limit: a backlog batch costs a DuckDB table, an appender's flush and a query
-    // (~2 ms in all, whatever its size), so fewer, larger ones. 50,000 rather than 10,000 took ~10% off the
-    // tumbling aggregation's CPU per event (bench/README). A batch of Nexmark bids is ~11 MB as stored.
-    maxRecords: SHARD_BATCH_RECORDS,
+    maxRecords,
     // A caught-up shard's ROWTIME watermark follows the clock.
     callProcessRecordsEvenForEmptyRecordList: true,
     log: (m) => o.log(`input ${input.id}: ${m}`),
