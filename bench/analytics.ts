@@ -220,7 +220,7 @@ const engineCore = (engine: Record<string, unknown>[], query: string) => {
 function e2eTables(rows: E2eRow[], ceilings: Ceiling[], latency: LatencyResult | undefined, engine: Record<string, unknown>[]): string[] {
   const out: string[] = [];
   if (rows.length) {
-    out.push(`End to end: ${int(rows[0]!.events)} Nexmark events (persons, auctions, bids 1 : 3 : 46) as JSON in a 4-shard DataStream, written first; one \`shardline analytics\` process per query (the AnalyticsApp Deployment's command line) from TRIM_HORIZON into a 1-shard DataStream; seconds = last output record's arrival − worker spawned (start-up included); per core = events / worker CPU seconds (after start-up: less the CPU up to its "running" line)`);
+    out.push(`End to end: ${int(rows[0]!.events)} Nexmark events (persons, auctions, bids 1 : 3 : 46) as JSON in a 4-shard DataStream, written first; one \`shardline analytics\` process per query (the AnalyticsApp Deployment's command line) from TRIM_HORIZON into a 1-shard DataStream; seconds = last output record's arrival − worker spawned (start-up included); per core = events / worker CPU seconds (after start-up: less the CPU up to its "reading inputs" line, logged before it reads a record)`);
     out.push(renderTable(
       ['query', 'oracle', 'events', 'rows out', 'start-up s', 'seconds', 'events/s', 'worker CPU s', 'events/s/core', 'after start-up /core', 'engine alone /core', 'Flink 1.13 /core', 'load'],
       rows.map((r) => [

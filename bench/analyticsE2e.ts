@@ -10,7 +10,8 @@
 //   events/s = events / (last output record's arrival − worker spawned), so
 //   start-up (process, modules, NATS, leases, DuckDB) is included and shown;
 //   events/s per core = events / the worker's CPU seconds from /proc (also
-//   without its start-up, up to its "running" line).
+//   without its start-up: the CPU up to its "reading inputs" line, logged
+//   before it reads a record).
 // - Latency: a fresh stream written at a steady rate while a worker runs the
 //   ROWTIME tumbling query; per 1 s window, the arrival of its output rows
 //   − the window's end, p50/p99 over windows.
@@ -265,7 +266,9 @@ function startWorker(d: ReturnType<typeof deploymentOf>, profile: string | undef
   const w: Worker = { proc, spawnedMs, logs: () => out };
   const onData = (b: Buffer) => {
     out = (out + b).slice(-20_000);
-    if (w.runningMs === undefined && /"running \(/.test(out)) {
+    // Start-up ends where the worker starts reading (main.ts logs it before any consumer starts; the
+    // "running" line comes after the partial workers have begun, and took their first batches' CPU with it).
+    if (w.runningMs === undefined && /"reading inputs: /.test(out)) {
       w.runningMs = Date.now();
       w.runningCpu = cpuSeconds(proc.pid);
     }
@@ -411,7 +414,7 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
       if (w.proc.exitCode !== null) throw new Error(`worker exited (${w.proc.exitCode}): ${w.logs().slice(-3000)}`);
       await sleep(100);
     }
-    // Its shard leases are taken right after "running": a moment more, so the first writes are read live.
+    // Its shard leases are taken right after "reading inputs": a moment more, so the first writes are read live.
     await sleep(2000);
     const loadAtStart = os.loadavg()[0]!;
     const gen = new Nexmark(7, Date.now(), o.latencyRate, 1000);

@@ -90,6 +90,8 @@ class Worker {
           failoverTimeMs: this.config.leaseMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
           checkpointIntervalMs: this.config.checkpointIntervalMs, log: this.log,
         });
+        // Before any shard is read: the benchmark's start-up ends here (bench/analyticsE2e.ts).
+        this.log('reading inputs: two-phase aggregation');
         await partials.start();
         this.log(`two-phase aggregation: this replica aggregates the shards it leases (${d.pumps.map((p) => p.name).join(', ')}); the application lease holder combines`);
       } else if ((pt = passThroughPlan(def)).passThrough) {
@@ -100,6 +102,7 @@ class Worker {
           failoverTimeMs: this.config.leaseMs, idleWatermarkLagMs: this.config.idleWatermarkLagMs,
           checkpointIntervalMs: this.config.checkpointIntervalMs, log: this.log,
         });
+        this.log('reading inputs: pass-through');
         await pass.start();
         this.log(`running (${def.inputs.length} input(s), ${def.outputs.length} output(s)); pass-through: every pump is stateless; this replica runs the application over the shards it leases and emits their rows`);
         await new Promise<void>((r) => (this.signal.aborted ? r() : this.signal.addEventListener('abort', () => r(), { once: true })));
@@ -149,6 +152,7 @@ class Worker {
   private async runInline(def: ApplicationDefinition, plan?: Extract<Decomposition, { decomposable: true }>): Promise<void> {
     const positions = Object.fromEntries(def.inputs.map((i) => [i.id, this.config.startingPosition]));
     this.runner = this.newRunner(def, 0, true, positions, plan);
+    if (!plan) this.log('reading inputs: one active replica');
     await this.runner.start();
     this.log(`running (${def.inputs.length} input(s), ${def.outputs.length} output(s))`);
     await new Promise<void>((r) => this.signal.addEventListener('abort', () => r(), { once: true }));
