@@ -40,7 +40,7 @@ interface RecordErrors { pos: ShardPos; message: PartialMessage & { type: 'error
 /** Partial rows per message (a row is a few dozen bytes of JSON; NATS takes 1 MiB by default). Tests lower it to exercise chunks. */
 const PARTIAL_CHUNK_ROWS = Number(process.env.SHARDLINE_TEST_PARTIAL_CHUNK_ROWS ?? 2000);
 
-/** Most records a shard's batch holds (shardConsumer): five times GetRecords' limit; ~11 MB of Nexmark bids as stored. */
+/** Most records a shard's batch holds (shardConsumer): five times GetRecords' limit. A read also stops at 10 MiB (consumer/sources/direct.ts): ~45,000 Nexmark records. */
 const SHARD_BATCH_RECORDS = 50_000;
 
 /** A caught-up shard without records this long stops holding event-time windows back (tests lower it). */
