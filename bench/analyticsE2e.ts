@@ -256,7 +256,7 @@ function deploymentOf(app: string, q: E2eQuery, input: string, output: string, e
   return { args, env, configFile };
 }
 
-interface Worker { proc: ChildProcess; spawnedMs: number; runningMs?: number; runningCpu?: number; logs(): string }
+interface Worker { proc: ChildProcess; spawnedMs: number; readingMs?: number; readingCpu?: number; logs(): string }
 
 function startWorker(d: ReturnType<typeof deploymentOf>, profile: string | undefined, name: string): Worker {
   const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `analytics-${name}-${Date.now()}.cpuprofile`] : [];
@@ -268,9 +268,9 @@ function startWorker(d: ReturnType<typeof deploymentOf>, profile: string | undef
     out = (out + b).slice(-20_000);
     // Start-up ends where the worker starts reading (main.ts logs it before any consumer starts; the
     // "running" line comes after the partial workers have begun, and took their first batches' CPU with it).
-    if (w.runningMs === undefined && /"reading inputs: /.test(out)) {
-      w.runningMs = Date.now();
-      w.runningCpu = cpuSeconds(proc.pid);
+    if (w.readingMs === undefined && /"reading inputs: /.test(out)) {
+      w.readingMs = Date.now();
+      w.readingCpu = cpuSeconds(proc.pid);
     }
   };
   proc.stdout!.on('data', onData);
@@ -374,8 +374,8 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
   const errs = errorSummary(errorRows.rows);
   const problems = [complete ? expect.check(got) : `incomplete after ${timeoutMs / 1000} s: ${reader.count} rows; ${expect.check(got)}`, errs.text].filter(Boolean).join('; ');
   const seconds = (reader.lastArrivalMs - w.spawnedMs) / 1000;
-  const startupCpuS = w.runningCpu ?? NaN;
-  const startupS = w.runningMs !== undefined ? (w.runningMs - w.spawnedMs) / 1000 : NaN;
+  const startupCpuS = w.readingCpu ?? NaN;
+  const startupS = w.readingMs !== undefined ? (w.readingMs - w.spawnedMs) / 1000 : NaN;
   return {
     query: name, events: input.events, bids: input.bids.length, rowsOut: reader.count, oracle: problems || 'ok', complete, errorRows: errorRows.count,
     startupS, seconds, eventsPerSec: input.events / seconds, workerCpuS: cpuAtEnd, startupCpuS,
@@ -410,7 +410,7 @@ async function latencyRun(k: KinesisHttp, store: Store, cluster: Cluster, o: E2e
   });
   const w = startWorker(d, o.profile, 'latency');
   try {
-    for (let i = 0; i < 600 && w.runningMs === undefined; i++) {
+    for (let i = 0; i < 600 && w.readingMs === undefined; i++) {
       if (w.proc.exitCode !== null) throw new Error(`worker exited (${w.proc.exitCode}): ${w.logs().slice(-3000)}`);
       await sleep(100);
     }

@@ -74,12 +74,15 @@ export function currentRowAt(tokens: Token[], i: number): number {
 /**
  * A window frame `BETWEEN … AND <end>` (i: after the start bound) must end at CURRENT ROW: KDA supports
  * windows that end with the current row; a FOLLOWING end would see rows that have not arrived.
+ * Returns the index after `CURRENT ROW`.
  */
-export function windowEndsAtCurrentRow(tokens: Token[], i: number): void {
+export function windowEndsAtCurrentRow(tokens: Token[], i: number): number {
   const and = skip(tokens, i);
-  if (!isWord(tokens[and], 'AND') || !currentRowAt(tokens, skip(tokens, and + 1))) {
+  const end = isWord(tokens[and], 'AND') ? currentRowAt(tokens, skip(tokens, and + 1)) : 0;
+  if (!end) {
     throw new SqlError('a window on a stream ends at the current row: use BETWEEN … PRECEDING AND CURRENT ROW (FOLLOWING is not allowed)', tokens[and]?.pos ?? tokens[i - 1]!.pos);
   }
+  return end;
 }
 
 const FIELD_MS: Record<string, number> = { DAY: 86_400_000, HOUR: 3_600_000, MINUTE: 60_000, SECOND: 1000 };

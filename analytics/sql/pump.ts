@@ -693,9 +693,8 @@ function windowSpec(tokens: Token[], rw: Rewriter, open: number, A: string): Sli
   const prec = skip(tokens, after);
   if (!currentRow && !isWord(tokens[prec], 'PRECEDING')) throw new SqlError(`expected PRECEDING but found '${tokens[prec]?.text}'`, tokens[prec]?.pos ?? 0);
   const startEnd = currentRow ? after : prec + 1;
-  if (between) windowEndsAtCurrentRow(tokens, startEnd);
   // The whole frame: up to `AND CURRENT ROW` with BETWEEN, else the start bound.
-  const frameEnd = between ? currentRowAt(tokens, skip(tokens, skip(tokens, startEnd) + 1)) : startEnd;
+  const frameEnd = between ? windowEndsAtCurrentRow(tokens, startEnd) : startEnd;
   if (kind === 'RANGE' && !hasOrder) {
     // KDA evaluates a row's window when the row arrives: rows of the same ROWTIME that arrive after it
     // are not in its frame (SQL's RANGE would take them in as peers). Ordered by ROWTIME then arrival
