@@ -63,6 +63,10 @@ export function routeOf(s: CachedStream, key: bigint): ShardRecord | undefined {
   return undefined;
 }
 
+/** How often the watch's progress is compared with the bucket, and how long it may lag before it is replaced. */
+const WATCH_CHECK_MS = 2_000;
+const WATCH_STALL_MS = 5_000;
+
 export class StreamCache {
   private readonly byName = new Map<string, CachedStream>();
   /**
@@ -78,6 +82,12 @@ export class StreamCache {
   private reopening = false;
   /** The bucket the watch reads through (see start()). */
   private watchKv: KV;
+  /** The highest revision the watch delivered, and the bucket's last sequence before the current watch opened. */
+  private seenRevision = 0;
+  private coveredSeq = 0;
+  /** Since when the bucket has held a sequence the watch has not delivered, and which (watchLiveness). */
+  private behind?: { since: number; seq: number };
+  private livenessTimer?: NodeJS.Timeout;
 
   /** With `nc`, the watch is opened again after every reconnect (see restartOnReconnect). */
   constructor(
@@ -99,6 +109,39 @@ export class StreamCache {
     if (this.nc && bucket) this.watchKv = await this.nc.jetstream({ timeout: 2_000 }).views.kv(bucket, { bindOnly: true });
     await (await this.open()).initial;
     if (this.nc) void this.restartOnReconnect(this.nc);
+    this.livenessTimer = setInterval(() => void this.watchLiveness(), WATCH_CHECK_MS);
+    this.livenessTimer.unref();
+  }
+
+  /**
+   * A watch whose ordered consumer lived on a server that died can stay
+   * silent without an error, also in a runtime whose own connection did not
+   * move (restartOnReconnect does not see it): seen on a 3-server cluster,
+   * the other runtime's cache missed a retention change for good. When the
+   * bucket has held a sequence the watch has not delivered for WATCH_STALL_MS,
+   * the watch is replaced (its loop ends and reopens).
+   */
+  private async watchLiveness(): Promise<void> {
+    if (this.stopped || this.reopening) return;
+    let last: number;
+    try {
+      last = (await this.watchKv.status()).streamInfo.state.last_seq;
+    } catch {
+      return; // no answer (no leader yet): asked again at the next check
+    }
+    if (last <= Math.max(this.seenRevision, this.coveredSeq)) {
+      this.behind = undefined;
+      return;
+    }
+    const now = Date.now();
+    if (!this.behind) {
+      this.behind = { since: now, seq: last };
+      return;
+    }
+    if (now - this.behind.since < WATCH_STALL_MS || this.seenRevision >= this.behind.seq) return;
+    this.log(`stream cache: the KV watch delivered nothing past revision ${Math.max(this.seenRevision, this.coveredSeq)} in ${now - this.behind.since} ms while the bucket is at ${last}; opening it again`);
+    this.behind = undefined;
+    this.watcher?.stop();
   }
 
   /**
@@ -113,7 +156,10 @@ export class StreamCache {
     const initial = new Promise<void>((r) => (ready = r));
     // Every key: headers (stream.>) and their shard-map pages (shards.>); nats-server 2.9 takes one filter.
     const opts: KvWatchOptions = { key: '>', initializedFn: () => ready() };
+    // What the new watch covers: every entry up to here that still exists (a purged one never comes).
+    const covered = await this.watchKv.status().then((st) => st.streamInfo.state.last_seq, () => undefined);
     const w = await this.watchKv.watch(opts);
+    if (covered !== undefined) this.coveredSeq = Math.max(this.coveredSeq, covered);
     this.watcher = w;
     void (async () => {
       try {
@@ -157,6 +203,7 @@ export class StreamCache {
   }
 
   private apply(e: KvEntry): void {
+    if (e.revision > this.seenRevision) this.seenRevision = e.revision;
     if (isPageKey(e.key)) return this.applyPage(e);
     const name = nameFromStreamKey(e.key);
     if (name === undefined) return;
@@ -269,6 +316,7 @@ export class StreamCache {
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.livenessTimer);
     this.watcher?.stop();
   }
 }
