@@ -122,18 +122,30 @@ export class Duck {
 
   /** Result rows, read chunk by chunk and column by column (readColumn). */
   async query(sql: string): Promise<{ names: string[]; rows: Value[][] }> {
+    const { names, cols, n } = await this.queryColumns(sql);
+    const rows: Value[][] = new Array(n);
+    for (let r = 0; r < n; r++) {
+      const v: Value[] = new Array(names.length);
+      for (let c = 0; c < names.length; c++) v[c] = cols[c]![r]!;
+      rows[r] = v;
+    }
+    return { names, rows };
+  }
+
+  /** The result column by column (`n` rows): no array per row, and numbers stay unboxed in their columns. */
+  async queryColumns(sql: string): Promise<{ names: string[]; cols: Value[][]; n: number }> {
     const res = await this.conn.run(sql);
     const names = res.columnNames();
-    const rows: Value[][] = [];
+    const cols: Value[][] = names.map(() => []);
+    let at = 0;
     for (;;) {
       const chunk = await res.fetchChunk();
       if (!chunk || chunk.rowCount === 0) break;
       const n = chunk.rowCount;
-      const at = rows.length;
-      for (let r = 0; r < n; r++) rows.push(new Array<Value>(names.length));
-      for (let c = 0; c < names.length; c++) readColumn(chunk.getColumnVector(c), rows, at, n, c);
+      for (let c = 0; c < names.length; c++) readColumn(chunk.getColumnVector(c), cols[c]!, at, n);
+      at += n;
     }
-    return { names, rows };
+    return { names, cols, n: at };
   }
 
   close(): void {
@@ -158,12 +170,12 @@ interface RawVector {
 }
 
 /**
- * One result column into the rows: int64 (BIGINT, TIMESTAMP µs) from its two
+ * One result chunk's column into `out` from index `at`: int64 (BIGINT, TIMESTAMP µs) from its two
  * 32-bit halves, other numbers straight from the typed array, validity from
  * its bits; no BigInt or value object per item while the value fits a double
  * exactly. Everything else through getItem and fromDuck.
  */
-function readColumn(vec: DuckDBVector, rows: Value[][], at: number, n: number, col: number): void {
+function readColumn(vec: DuckDBVector, out: Value[], at: number, n: number): void {
   const raw = vec as unknown as RawVector;
   const data = raw.validity.data;
   const bits = data ? new Uint32Array(data.buffer, data.byteOffset, Math.ceil(n / 32)) : undefined;
@@ -174,23 +186,23 @@ function readColumn(vec: DuckDBVector, rows: Value[][], at: number, n: number, c
     const lo = new Uint32Array(items.buffer, items.byteOffset, n * 2);
     const hi = new Int32Array(items.buffer, items.byteOffset, n * 2);
     for (let r = 0; r < n; r++) {
-      if (!valid(r)) { rows[at + r]![col] = null; continue; }
+      if (!valid(r)) { out[at + r] = null; continue; }
       const h = hi[2 * r + 1]!;
       // |value| < 2^52: exact as a double; beyond, the BigInt path (as fromDuck does it).
       if (h >= -0x100000 && h < 0x100000) {
         const x = h * TWO32 + lo[2 * r]!;
-        rows[at + r]![col] = timestamp ? Math.trunc(x / 1000) : x;
-      } else rows[at + r]![col] = fromDuck(vec.getItem(r));
+        out[at + r] = timestamp ? Math.trunc(x / 1000) : x;
+      } else out[at + r] = fromDuck(vec.getItem(r));
     }
     return;
   }
   if (vec instanceof DuckDBDoubleVector || vec instanceof DuckDBIntegerVector || vec instanceof DuckDBDateVector) {
     const items = raw.items as unknown as { [i: number]: number };
     const scale = vec instanceof DuckDBDateVector ? 86_400_000 : 1;
-    for (let r = 0; r < n; r++) rows[at + r]![col] = valid(r) ? items[r]! * scale : null;
+    for (let r = 0; r < n; r++) out[at + r] = valid(r) ? items[r]! * scale : null;
     return;
   }
-  for (let r = 0; r < n; r++) rows[at + r]![col] = fromDuck(vec.getItem(r));
+  for (let r = 0; r < n; r++) out[at + r] = fromDuck(vec.getItem(r));
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -42,18 +42,30 @@ export interface EngineSpec {
 /**
  * How a tumbling pump's result rows fold into one row per group, so its
  * windows hold result rows instead of input rows: each batch's rows are
- * evaluated at once and folded into the window's rows, and the rows die
- * young (no input row lives until its window closes or sits in a checkpoint).
- * Only for pumps whose results of part of a window combine into the result of
- * all of it (COUNT, SUM, MIN, MAX partials: two-phase aggregation's partials).
+ * evaluated at once and folded into the window's groups, and no input row
+ * lives until its window closes or sits in a checkpoint. Only for pumps whose
+ * results of part of a window combine into the result of all of it (COUNT,
+ * SUM, MIN, MAX partials: two-phase aggregation's partials).
  */
 export interface PreAggregation {
-  /** The group of a result row (target columns), as a Map key. */
-  key(v: Value[]): unknown;
-  /** Folds result row `v` of the same group into `acc` (both in target column order). */
-  fold(acc: Value[], v: Value[]): void;
-  /** The order of a window's result rows when it closes, the same whatever the batches were. */
-  compare(a: Value[], b: Value[]): number;
+  /** An empty table of one window's groups (`width`: target columns). */
+  table(width: number): FoldTable;
+}
+
+/** A closed pre-aggregated window's rows (at its end), column by column: `n` rows in group key order. */
+export interface FoldedWindow { t: number; cols: Value[][]; n: number }
+
+/** A pre-aggregated window's result rows so far, one per group. */
+export interface FoldTable {
+  readonly size: number;
+  /** Folds result row `v` (target columns) into its group's (`v` is read, not kept). */
+  add(v: readonly Value[]): void;
+  /** Folds row `r` of `cols` (target columns, column by column) into its group's. */
+  addAt(cols: readonly (readonly Value[])[], r: number): void;
+  /** The groups' columns, rows in group key order (the same whatever the batches were), or in the order the groups first came. */
+  columns(order?: 'key' | 'first'): Value[][];
+  /** One new row per group, in group key order, or in the order the groups first came. */
+  rows(order?: 'key' | 'first'): Value[][];
 }
 
 /** Bad application code: the reason and where, as DuckDB or the translator found it. */
@@ -99,8 +111,8 @@ class Pump {
   tableIndex?: number[];
   /** Results fold batch by batch (EngineSpec.preAggregate): a window's rows are its result rows so far. */
   pre?: PreAggregation;
-  /** Each pre-aggregated window's rows by group (rebuilt from the rows after a restore). */
-  groups = new WeakMap<Win, Map<unknown, Row>>();
+  /** Each pre-aggregated window's groups (its `rows` are empty meanwhile; snapshot() writes them out, restore() reads them back). */
+  tables = new WeakMap<Win, FoldTable>();
 
   constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
     this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
@@ -116,6 +128,7 @@ export class Engine {
   private seq = 0;
   private watermark = Number.NEGATIVE_INFINITY;
   private emitted = new Map<string, Row[]>();
+  private foldedOut = new Map<string, FoldedWindow[]>();
   /** RANDOM_CUT_FOREST models between their cursor's hidden stream and the pump's (sql/randomCutForest.ts). */
   private forests: ForestStage[] = [];
 
@@ -415,22 +428,47 @@ export class Engine {
     if (rows.length) await this.deliver(p.plan.target, await this.run(p, rows, sources));
   }
 
+  /** Where pump `name` has closed its windows (null: none yet), without a snapshot. */
+  closedUpTo(name: string): number | null {
+    return this.pumps.find((x) => x.plan.name === name)?.state.closedUpTo ?? null;
+  }
+
   get rowtimeWatermark(): number {
     return this.watermark;
   }
 
   /** Rows emitted into each declared stream (and error_stream) since the last drain. */
   drain(): Map<string, Row[]> {
+    // Folded windows nobody took as columns: rows, ahead of the stream's other rows.
+    for (const [stream, blocks] of this.drainFolded()) {
+      const rows: Row[] = [];
+      for (const b of blocks) {
+        for (let r = 0; r < b.n; r++) rows.push({ t: b.t, seq: this.seq++, v: b.cols.map((c) => c[r]!) });
+      }
+      this.emitted.set(stream, [...rows, ...(this.emitted.get(stream) ?? [])]);
+    }
     const out = this.emitted;
     this.emitted = new Map();
     return out;
+  }
+
+  /** The closed windows of pre-aggregated pumps, by target stream: each window's rows as columns, in key order. */
+  drainFolded(): Map<string, FoldedWindow[]> {
+    const out = this.foldedOut;
+    this.foldedOut = new Map();
+    return out;
+  }
+
+  /** A pump or a forest reads `stream`. */
+  private readers(stream: string): boolean {
+    return this.pumps.some((p) => p.plan.source === stream) || this.forests.some((f) => f.source === stream);
   }
 
   snapshot(): EngineState {
     return {
       seq: this.seq,
       watermark: Number.isFinite(this.watermark) ? this.watermark : null,
-      pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, sharesRows(p) ? withSharedRows(p.state) : p.state])),
+      pumps: Object.fromEntries(this.pumps.map((p) => [p.plan.name, sharesRows(p) ? withSharedRows(p.state) : p.pre ? withTableRows(p) : p.state])),
       ...(this.forests.length ? { forests: Object.fromEntries(this.forests.map((f) => [f.pump, f.state()])) } : {}),
     };
   }
@@ -441,6 +479,7 @@ export class Engine {
     for (const p of this.pumps) {
       const st = s.pumps[p.plan.name];
       if (st) p.state = fromSharedRows(structuredClone(st));
+      p.tables = new WeakMap();
     }
     for (const f of this.forests) {
       const st = s.forests?.[f.pump];
@@ -787,14 +826,52 @@ export class Engine {
       }
     });
     await this.duck.fillColumns(p.plan.workTable, p.tableColumns, m, data);
-    let res: { names: string[]; rows: Value[][] };
+    let res: { cols: Value[][]; n: number };
     try {
-      res = await this.duck.query(p.plan.sql);
+      res = await this.duck.queryColumns(p.plan.sql);
     } catch (e) {
       for (let k = 0; k < m; k++) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), b.t[sel[k]!]!, JSON.stringify(fullRow(sel[k]!)), p.plan.name);
       return;
     }
-    this.fold(p, this.results(p, res), new Map(wins.map((x) => [x.end, x])));
+    this.foldColumns(p, res, new Map(wins.map((x) => [x.end, x])));
+  }
+
+  /**
+   * fold() over the result's columns, as results() makes target rows of them: new rows only, each value
+   * coerced to its target column's type (a TYPE_ERROR row leaves the batch), into one reused row, folded
+   * into its window's groups. Result rows go to the windows in DuckDB's order, as results()'s stable sort
+   * on the window's end keeps it.
+   */
+  private foldColumns(p: Pump, res: { cols: Value[][]; n: number }, byEnd: Map<number, Win>): void {
+    const { outIndex, targetIndex, target } = p;
+    const rowtime = res.cols[p.rowtimeIndex]!;
+    const isNew = p.newIndex >= 0 ? res.cols[p.newIndex] : undefined;
+    const out = outIndex.map((i) => res.cols[i]!);
+    const v: Value[] = new Array(target.length).fill(null);
+    let win: Win | undefined;
+    let table: FoldTable | undefined;
+    for (let r = 0; r < res.n; r++) {
+      if (isNew && isNew[r] !== true) continue;
+      const t = rowtime[r] as number;
+      try {
+        for (let k = 0; k < out.length; k++) {
+          const ti = targetIndex[k]!;
+          v[ti] = coerce(assignNumeric(out[k]![r]!, target[ti]!.type), target[ti]!.type, target[ti]!.name);
+        }
+      } catch (e) {
+        this.error('TYPE_ERROR', (e as Error).message, t, JSON.stringify(out.map((c) => c[r])), p.plan.name);
+        continue;
+      }
+      // An aggregated pump's row time is its window's end (max of __WEND).
+      if (win?.end !== t) {
+        win = byEnd.get(t);
+        if (!win) throw new Error(`pump ${p.plan.name}: a result row at ${t} is in no window of the batch`);
+        table = foldTable(p, win);
+      }
+      table!.add(v);
+      // Numbered as results() numbers its rows: the row path and this one leave the same engine state.
+      this.seq++;
+    }
   }
 
   /** Reused number columns for preAggregateColumns (a new Float64Array per column and batch kept the GC busy). */
@@ -821,24 +898,16 @@ export class Engine {
 
   /** A pre-aggregated pump's result rows of a batch folded into their windows' rows (one per group). */
   private fold(p: Pump, results: Row[], byEnd: Map<number, Win>): void {
-    const pre = p.pre!;
+    let win: Win | undefined;
+    let table: FoldTable | undefined;
     for (const r of results) {
       // An aggregated pump's row time is its window's end (max of __WEND).
-      const win = byEnd.get(r.t);
-      if (!win) throw new Error(`pump ${p.plan.name}: a result row at ${r.t} is in no window of the batch`);
-      let groups = p.groups.get(win);
-      if (!groups) {
-        groups = new Map();
-        for (const x of win.rows) groups.set(pre.key(x.v), x);
-        p.groups.set(win, groups);
+      if (win?.end !== r.t) {
+        win = byEnd.get(r.t);
+        if (!win) throw new Error(`pump ${p.plan.name}: a result row at ${r.t} is in no window of the batch`);
+        table = foldTable(p, win);
       }
-      const k = pre.key(r.v);
-      const acc = groups.get(k);
-      if (acc) pre.fold(acc.v, r.v);
-      else {
-        groups.set(k, r);
-        win.rows.push(r);
-      }
+      table!.add(r.v);
     }
   }
 
@@ -850,12 +919,22 @@ export class Engine {
     const closing = st.windows.filter((x) => x.end <= wm).sort((a, b) => a.end - b.end || a.start - b.start || (a.key ?? '').localeCompare(b.key ?? ''));
     if (closing.length === 0) return;
     st.windows = st.windows.filter((x) => x.end > wm);
-    // Folded windows' rows are their results already, put in an order that does not depend on the batches.
+    // Folded windows' rows are their results already, put in an order that does not depend on the batches:
+    // as columns (drainFolded) when nothing in this engine reads them, the partial workers' case.
+    if (closing.every((w) => w.folded) && this.declared.has(p.plan.target) && !this.readers(p.plan.target)) {
+      let list = this.foldedOut.get(p.plan.target);
+      if (!list) this.foldedOut.set(p.plan.target, (list = []));
+      for (const win of closing) {
+        const table = foldTable(p, win);
+        if (table.size) list.push({ t: win.end, cols: table.columns(), n: table.size });
+      }
+      return;
+    }
     const folded: Row[] = [];
     for (const win of closing) {
       if (!win.folded) continue;
-      const cmp = p.pre?.compare;
-      for (const r of cmp ? win.rows.sort((a, b) => cmp(a.v, b.v)) : win.rows) folded.push({ t: r.t, seq: this.seq++, v: r.v });
+      // The row time of a pre-aggregated pump's rows is their window's end (fold()).
+      for (const v of foldTable(p, win).rows()) folded.push({ t: win.end, seq: this.seq++, v });
     }
     const rows: Value[][] = [];
     const sources: Row[] = [];
@@ -869,6 +948,29 @@ export class Engine {
     const out = folded.length === 0 ? evaluated : evaluated.length === 0 ? folded : [...folded, ...evaluated].sort((a, b) => a.t - b.t);
     await this.deliver(p.plan.target, out);
   }
+}
+
+/** A pre-aggregated window's groups, made from its rows the first time (a window restored from a checkpoint). */
+function foldTable(p: Pump, win: Win): FoldTable {
+  let t = p.tables.get(win);
+  if (!t) {
+    t = p.pre!.table(p.target.length);
+    for (const r of win.rows) t.add(r.v);
+    win.rows = [];
+    p.tables.set(win, t);
+  }
+  return t;
+}
+
+/** A pre-aggregated pump's state with each folded window's groups as its rows (their seq is given at close). */
+function withTableRows(p: Pump): RunnerState {
+  return {
+    ...p.state,
+    windows: p.state.windows.map((w) => {
+      const t = p.tables.get(w);
+      return t ? { ...w, rows: t.rows().map((v) => ({ t: w.end, seq: 0, v })) } : w;
+    }),
+  };
 }
 
 export interface EngineState {

@@ -6,17 +6,21 @@ import type { Store } from '../../stream/connect.js';
 import type { EngineState } from '../engine/engine.js';
 import type { PendingHttp } from './httpOutput.js';
 import { putObject } from './objectPut.js';
+import type { Value } from '../engine/types.js';
 
 export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
 
 /** A record's position in a shard (sub: inside a KPL aggregate). */
 export interface ShardPos { seq: string; sub?: number }
 
+/** A chunk of a window's partial rows: rows, or column by column (what shard engines publish). */
+export type PartialRows = Value[][] | { cols: Value[][] };
+
 export interface CombinerState {
   /** Last partials-stream sequence applied. */
   seq: number;
   /** partial stream → window end → shard#chunk → partial rows. */
-  windows: Record<string, Record<string, Record<string, import('../engine/types.js').Value[][]>>>;
+  windows: Record<string, Record<string, Record<string, PartialRows>>>;
   closedUpTo: Record<string, number>;
   /** input/shard → its watermark; shards that ended. */
   wms: Record<string, number>;

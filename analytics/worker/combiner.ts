@@ -17,7 +17,7 @@ import type { Engine } from '../engine/engine.js';
 import { coerce, TypeError_, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
-import type { CombinerState } from './checkpoint.js';
+import type { CombinerState, PartialRows } from './checkpoint.js';
 import { ensurePartialsStream, partialsStreamName, runEpoch, type PartialMessage } from './partials.js';
 import { partialFolding } from './preAggregation.js';
 
@@ -108,13 +108,13 @@ export class Combiner {
       if (m.t <= (st.closedUpTo[m.stream] ?? Number.NEGATIVE_INFINITY)) {
         const p = this.plan.pumps.find((x) => x.partialStream === m.stream);
         if (p?.eventTime && this.engine) {
-          for (const r of m.rows) this.engine.error('LATE_ROW', `partial aggregate of shard ${id} for the window ending ${new Date(m.t).toISOString()} arrived after the window closed on the other shards' event-time watermarks`, m.t, JSON.stringify(r), p.name);
+          for (const r of partialRows(m)) this.engine.error('LATE_ROW', `partial aggregate of shard ${id} for the window ending ${new Date(m.t).toISOString()} arrived after the window closed on the other shards' event-time watermarks`, m.t, JSON.stringify(r), p.name);
         }
         return;
       }
       const w = ((st.windows[m.stream] ??= {})[String(m.t)] ??= {});
       // One entry per shard and chunk: the same chunk published again replaces itself.
-      w[`${id}#${m.chunk ?? 0}`] = m.rows;
+      w[`${id}#${m.chunk ?? 0}`] = m.cols ? { cols: m.cols } : m.rows ?? [];
     }
   }
 
@@ -162,7 +162,7 @@ export class Combiner {
       const start = (end: number) => (p.window.fn === 'CUMULATE' ? Math.floor((end - 1) / p.window.sizeMs) * p.window.sizeMs : end - p.window.sizeMs);
       const windows = ends.map((end) => {
         const ws = start(end);
-        const rows = Object.values(wins[String(end)]!).flat().map((v) => ({ t: ws, v: g.timeColumn ? [...v, ws] : v }));
+        const rows = Object.values(wins[String(end)]!).flatMap(partialRows).map((v) => ({ t: ws, v: g.timeColumn ? [...v, ws] : v }));
         delete wins[String(end)];
         return { start: ws, end, rows };
       });
@@ -176,7 +176,7 @@ export class Combiner {
     const names = at.map((i) => cols[i]!.name);
     const out: { t: number; v: Value[] }[] = [];
     for (const t of ends) {
-      for (const v of combine(p, Object.values(wins[String(t)]!).flat())) {
+      for (const v of combineWindow(p, Object.values(wins[String(t)]!))) {
         const row: Value[] = new Array(cols.length).fill(null);
         try {
           for (let k = 0; k < v.length; k++) row[at[k]!] = coerce(v[k], types[k]!, names[k]!);
@@ -213,29 +213,42 @@ export function eventWatermark(state: Pick<CombinerState, 'ewms' | 'idle'>, requ
   return active ? min : max;
 }
 
+/** A partial message's or a window entry's rows (columnar ones turned into rows). */
+export function partialRows(m: PartialRows | { rows?: Value[][]; cols?: Value[][] }): Value[][] {
+  if (Array.isArray(m)) return m;
+  const cols = m.cols;
+  if (!cols) return 'rows' in m ? m.rows ?? [] : [];
+  const n = cols[0]?.length ?? 0;
+  return Array.from({ length: n }, (_, r) => cols.map((c) => c[r] ?? null));
+}
+
 /**
  * Simple form: one row per key from the partial rows of one window, folded as a shard's engine folds
- * them (preAggregation.ts): COUNT and SUM add up, MIN/MAX compare, AVG divides the summed SUM by the
+ * them (foldTable.ts): COUNT and SUM add up, MIN/MAX compare, AVG divides the summed SUM by the
  * summed COUNT. Keys in the order they first appear.
  */
 export function combine(p: PartialPump, partials: Value[][]): Value[][] {
-  const f = partialFolding(p);
-  const groups = new Map<unknown, Value[]>();
-  for (const r of partials) {
-    const k = f.key(r);
-    const acc = groups.get(k);
-    if (acc) f.fold(acc, r);
-    else groups.set(k, r.slice());
+  return combineWindow(p, [partials]);
+}
+
+/** combine() over a window's entries as the combiner holds them: rows, or (from shard engines) columns. */
+export function combineWindow(p: PartialPump, entries: PartialRows[]): Value[][] {
+  const width = p.items.reduce((n, it) => n + (it === 'avg' ? 2 : 1), 0);
+  const table = partialFolding(p).table(width);
+  for (const e of entries) {
+    if (Array.isArray(e)) for (const r of e) table.add(r);
+    else for (let r = 0, n = e.cols[0]?.length ?? 0; r < n; r++) table.addAt(e.cols, r);
   }
-  const out: Value[][] = [];
-  for (const acc of groups.values()) {
+  const acc = table.columns('first');
+  const out: Value[][] = new Array(table.size);
+  for (let r = 0; r < table.size; r++) {
     const v: Value[] = new Array(p.items.length);
     let c = 0;
     for (let i = 0; i < p.items.length; i++) {
       const it = p.items[i]!;
-      const x = acc[c] ?? null;
+      const x = acc[c]![r] ?? null;
       if (it === 'avg') {
-        const count = Number(acc[c + 1] ?? 0);
+        const count = Number(acc[c + 1]![r] ?? 0);
         v[i] = count > 0 ? Number(x ?? 0) / count : null;
         c += 2;
         continue;
@@ -244,7 +257,7 @@ export function combine(p: PartialPump, partials: Value[][]): Value[][] {
       v[i] = it === 'count' ? Number(x ?? 0) : it === 'sum' && x !== null ? Number(x) : x;
       c++;
     }
-    out.push(v);
+    out[r] = v;
   }
   return out;
 }

@@ -29,7 +29,7 @@ import { preAggregation } from './preAggregation.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
 export type PartialMessage =
-  | { type: 'partial'; input: string; shard: string; stream: string; t: number; chunk: number; rows: Value[][] }
+  | { type: 'partial'; input: string; shard: string; stream: string; t: number; chunk: number; rows?: Value[][]; cols?: Value[][] }
   | { type: 'errors'; input: string; shard: string; errors: [name: string, message: string, dataRowtime: number | null, dataRow: string, pump: string][] }
   | { type: 'watermark'; input: string; shard: string; wm: number; ewm?: Record<string, number>; idle?: boolean }
   | { type: 'end'; input: string; shard: string };
@@ -261,10 +261,9 @@ class ShardAggregator implements RecordProcessor {
   private eventTime(idle: boolean): { ewm?: Record<string, number>; idle?: boolean } {
     const pumps = this.w.opts.decomposition.pumps.filter((p) => p.eventTime);
     if (!pumps.length) return {};
-    const st = this.engine!.snapshot().pumps;
     const ewm: Record<string, number> = {};
     for (const p of pumps) {
-      const c = st[p.name]?.closedUpTo;
+      const c = this.engine!.closedUpTo(p.name);
       if (c !== null && c !== undefined) ewm[p.partialStream] = c;
     }
     return { ewm, idle };
@@ -272,6 +271,15 @@ class ShardAggregator implements RecordProcessor {
 
   /** Messages for the windows the engine closed (one per window) and error rows, into the outbox. */
   private collect(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined, mapping: RecordErrors[] = []): void {
+    // Pre-aggregated windows come as columns, in key order: chunks of them, column by column.
+    for (const [stream, list] of this.engine!.drainFolded()) {
+      for (const w of list) {
+        for (let c = 0, i = 0; i < w.n; c++, i += PARTIAL_CHUNK_ROWS) {
+          const cols = i === 0 && w.n <= PARTIAL_CHUNK_ROWS ? w.cols : w.cols.map((col) => col.slice(i, i + PARTIAL_CHUNK_ROWS));
+          this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t: w.t, chunk: c, cols }, id: this.partialId(stream, w.t, c) });
+        }
+      }
+    }
     for (const [stream, list] of this.engine!.drain()) {
       if (stream === ERROR_STREAM) {
         for (const r of list) errors.errors.push([String(r.v[2]), String(r.v[3]), r.v[4] as number | null, String(r.v[5]), String(r.v[6] ?? '')]);
@@ -286,7 +294,7 @@ class ShardAggregator implements RecordProcessor {
       for (const [t, rows] of [...byT].sort((a, b) => a[0] - b[0])) {
         // Chunks keep each message under NATS's payload limit (many keys in one window).
         for (let c = 0, i = 0; i < rows.length; c++, i += PARTIAL_CHUNK_ROWS) {
-          this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t, chunk: c, rows: rows.slice(i, i + PARTIAL_CHUNK_ROWS) }, id: `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}:${c}` });
+          this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t, chunk: c, rows: rows.slice(i, i + PARTIAL_CHUNK_ROWS) }, id: this.partialId(stream, t, c) });
         }
       }
     }
@@ -297,6 +305,11 @@ class ShardAggregator implements RecordProcessor {
       this.outbox.push({ m: errors, id: `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}` });
       this.batchNamedSent = true;
     }
+  }
+
+  /** A partial chunk's message id: what it holds, whoever publishes it. */
+  private partialId(stream: string, t: number, chunk: number): string {
+    return `${this.w.epoch}:p:${this.input}:${this.shard}:${stream}:${t}:${chunk}`;
   }
 
   /** Publishes the outbox in order; what fails stays for the next call (the engine has already let go of it). */

@@ -3,7 +3,7 @@
 // here from the aggregates' definitions: per key, COUNT adds the counts, SUM
 // adds the non-NULL sums (NULL if none), MIN/MAX take the least/greatest
 // non-NULL value, AVG divides the summed sums by the summed counts.
-import { combine } from '../../analytics/worker/combiner.js';
+import { combine, combineWindow } from '../../analytics/worker/combiner.js';
 import type { Value } from '../../analytics/engine/types.js';
 import type { PartialPump } from '../../analytics/sql/decompose.js';
 
@@ -76,4 +76,14 @@ test('a HOP window (folded only by the combiner) and string MIN/MAX', () => {
 test('counts and sums that arrive as text add up as numbers', () => {
   const got = combine(pump(['key', 'count', 'sum']), [[1, '2', '1.5'], [1, '3', null]]);
   expect(got).toEqual([[1, 5, 1.5]]);
+});
+
+test('a window whose chunks came as rows (older workers, checkpoints) and as columns (shard engines) combines as one list of rows', () => {
+  const p = pump(['key', 'count', 'sum', 'min']);
+  const rnd = random(11);
+  const rows: Value[][] = Array.from({ length: 900 }, () => [Math.floor(rnd() * 40), 1 + Math.floor(rnd() * 3), rnd() < 0.1 ? null : Math.round(rnd() * 100), Math.floor(rnd() * 9)]);
+  const asCols = (rs: Value[][]) => ({ cols: rs[0]!.map((_, c) => rs.map((r) => r[c]!)) });
+  const got = combineWindow(p, [rows.slice(0, 300), asCols(rows.slice(300, 700)), rows.slice(700, 800), asCols(rows.slice(800))]);
+  expect(got).toEqual(combine(p, rows));
+  expect(got.length).toBe(new Set(rows.map((r) => r[0])).size);
 });

@@ -1,0 +1,62 @@
+// Group key → slot, for the fold tables (foldTable.ts). Numbers, the usual
+// key (a bidder, an id), go into an open-addressing table of two typed arrays:
+// no entry object per key and no Map rehash copying 100k entries as a window
+// fills; anything else (strings, NULL, several keys as one JSON text, NaN)
+// into a Map. Keys are equal as a Map's are (SameValueZero: 0 and -0 are one
+// key, NaN is one key).
+
+/** Bits of a double, for its hash. */
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+function hashOf(k: number): number {
+  f64[0] = k;
+  return Math.imul(u32[0]! ^ Math.imul(u32[1]!, 0x85ebca6b), 0x9e3779b1);
+}
+
+export class KeySlots {
+  private keys = new Float64Array(1024);
+  private slots = new Int32Array(1024).fill(-1);
+  private used = 0;
+  private other?: Map<unknown, number>;
+
+  /** The key's slot, or -1. */
+  find(k: unknown): number {
+    if (typeof k !== 'number' || k !== k) return this.other?.get(k) ?? -1;
+    const { keys, slots } = this;
+    const mask = slots.length - 1;
+    const x = k + 0; // -0 → 0
+    for (let i = hashOf(x) & mask; ; i = (i + 1) & mask) {
+      const s = slots[i]!;
+      if (s < 0) return -1;
+      if (keys[i] === x) return s;
+    }
+  }
+
+  /** Gives a key that find() does not know its slot. */
+  insert(k: unknown, slot: number): void {
+    if (typeof k !== 'number' || k !== k) {
+      (this.other ??= new Map()).set(k, slot);
+      return;
+    }
+    if (2 * (this.used + 1) > this.slots.length) this.grow();
+    this.place(k + 0, slot);
+    this.used++;
+  }
+
+  private place(x: number, slot: number): void {
+    const { keys, slots } = this;
+    const mask = slots.length - 1;
+    let i = hashOf(x) & mask;
+    while (slots[i]! >= 0) i = (i + 1) & mask;
+    keys[i] = x;
+    slots[i] = slot;
+  }
+
+  private grow(): void {
+    const { keys, slots } = this;
+    this.keys = new Float64Array(slots.length * 2);
+    this.slots = new Int32Array(slots.length * 2).fill(-1);
+    for (let i = 0; i < slots.length; i++) if (slots[i]! >= 0) this.place(keys[i]!, slots[i]!);
+  }
+}

@@ -1,0 +1,117 @@
+// The fold tables of pre-aggregated windows and the combiner (foldTable.ts,
+// keySlots.ts) against an oracle written here: a Map of JSON key tuples
+// folding rows one by one (COUNT/SUM add as numbers, a SUM of only NULLs
+// stays NULL, MIN/MAX by value with NULLs ignored). Keys that are numbers of
+// every kind (-0 and 0 as one key, NaN, beyond 31 bits, fractions), strings
+// and NULL; tables whose group key column changes as rows come (the column
+// first taken for fixed varies, or two key columns vary).
+import { ColumnFoldTable, type Fold } from '../../analytics/worker/foldTable.js';
+import { KeySlots } from '../../analytics/worker/keySlots.js';
+import type { Value } from '../../analytics/engine/types.js';
+
+function rnd(seed: number): () => number {
+  let s = seed;
+  return () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+}
+
+/** Nulls first, numbers by value, else text by code unit; a number and a text compare as texts. */
+function order(a: Value, b: Value): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
+  const [x, y] = [String(a), String(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The oracle: groups in first-appearance order, each folded row by row. */
+function oracle(rows: Value[][], keys: number[], folds: [number, Fold][]): Value[][] {
+  const groups = new Map<string, Value[]>();
+  for (const r of rows) {
+    // Map keys as SameValueZero: -0 is 0 (JSON writes both as 0; NaN as null, so it is tagged).
+    const k = JSON.stringify(keys.map((i) => (typeof r[i] === 'number' && Number.isNaN(r[i]) ? 'NaN!' : r[i] === null ? null : [typeof r[i], r[i]])));
+    const g = groups.get(k);
+    if (!g) { groups.set(k, [...r]); continue; }
+    for (const [i, f] of folds) {
+      const x = r[i]!;
+      if (x === null) continue;
+      if (g[i] === null) g[i] = f === 'count' || f === 'sum' ? Number(x) : x;
+      else if (f === 'count' || f === 'sum') g[i] = Number(g[i]) + Number(x);
+      else if (f === 'min' ? order(x, g[i]!) < 0 : order(x, g[i]!) > 0) g[i] = x;
+    }
+  }
+  return [...groups.values()];
+}
+
+const byKeys = (keys: number[]) => (a: Value[], b: Value[]) => {
+  for (const i of keys) {
+    const c = order(a[i]!, b[i]!);
+    if (c !== 0) return c;
+  }
+  return 0;
+};
+
+/** Rows into a table, half as rows (add) and half as columns (addAt), then its outputs against the oracle. */
+function check(rows: Value[][], keys: number[], folds: [number, Fold][]): ColumnFoldTable {
+  const width = rows[0]!.length;
+  const t = new ColumnFoldTable(width, keys, folds);
+  const cols = Array.from({ length: width }, (_, c) => rows.map((r) => r[c]!));
+  rows.forEach((r, i) => (i % 2 ? t.add(r) : t.addAt(cols, i)));
+  const want = oracle(rows, keys, folds);
+  expect(t.size).toBe(want.length);
+  expect(t.rows('first')).toEqual(want);
+  const sorted = [...want].sort(byKeys(keys));
+  // Keys equal under `order` but different (1 and '1') keep no particular order: compare as sets then.
+  expect(new Set(t.rows('key').map((r) => JSON.stringify(r)))).toEqual(new Set(sorted.map((r) => JSON.stringify(r))));
+  const got = t.rows('key');
+  for (let i = 1; i < got.length; i++) expect(byKeys(keys)(got[i - 1]!, got[i]!)).toBeLessThanOrEqual(0);
+  const c = t.columns();
+  expect(c.map((col) => col.length)).toEqual(Array(width).fill(want.length));
+  expect(got.map((_, r) => c.map((col) => col[r]))).toEqual(got);
+  expect(t.columns('first').map((col, i) => col.map((_, r) => want[r]![i]))).toEqual(t.columns('first'));
+  return t;
+}
+
+const FOLDS: [number, Fold][] = [[2, 'count'], [3, 'sum'], [4, 'min'], [5, 'max']];
+
+test('one window of integer keys (the 100k-key case): a STEP column beside the key', () => {
+  const r = rnd(1);
+  const rows = Array.from({ length: 20_000 }, () => [60_000, Math.floor(r() * 5000) - 100, 1, r() < 0.1 ? null : Math.round(r() * 1e4) / 100, Math.floor(r() * 50), r() < 0.2 ? null : Math.floor(r() * 50)]);
+  check(rows, [0, 1], FOLDS);
+});
+
+test('keys of every kind: -0 and 0, NaN, beyond 31 bits, fractions, text, NULL', () => {
+  const r = rnd(2);
+  const kinds: Value[] = [0, -0, NaN, 2 ** 40 + 1, -(2 ** 33), 0.5, -1.25, 'a', 'b', '1', 1, null, 7, 2 ** 31, -(2 ** 31)];
+  const rows = Array.from({ length: 3000 }, () => [kinds[Math.floor(r() * kinds.length)]!, 5, 2, Math.floor(r() * 9), r() < 0.5 ? 'x' : 'y', r() < 0.3 ? null : r() * 10]);
+  const t = check(rows, [0], FOLDS);
+  // -0 and 0 are one group.
+  expect(t.rows('first').filter((v) => v[0] === 0).length).toBe(1);
+});
+
+test('the key column changes as rows come: the column first taken for fixed varies, then both vary', () => {
+  const r = rnd(3);
+  // Rows 0..1: one group; row 2 differs only in column 0 (that is the varying one); from row 500 column 1 varies too.
+  const rows: Value[][] = [[10, 'k', 1, 1, 1, 1], [10, 'k', 1, 2, 2, 2], [11, 'k', 1, 3, 3, 3]];
+  for (let i = 0; i < 1000; i++) rows.push([Math.floor(r() * 40), i < 500 ? 'k' : `k${Math.floor(r() * 3)}`, 1, r(), Math.floor(r() * 5), Math.floor(r() * 5)]);
+  check(rows, [0, 1], FOLDS);
+  // The second group differs in both key columns at once.
+  check([[1, 'a', 1, 1, 1, 1], [2, 'b', 1, 1, 1, 1], [1, 'a', 1, 5, 0, 9], [2, 'a', 1, 1, 1, 1]], [0, 1], FOLDS);
+  // Three key columns, no key columns at all.
+  check(Array.from({ length: 400 }, (_, i) => [i % 3, 'x', i % 7, 1, i, i]), [0, 1, 2], [[3, 'count'], [4, 'min'], [5, 'max']]);
+  check(Array.from({ length: 50 }, (_, i) => [1, i, i]), [], [[0, 'count'], [1, 'sum'], [2, 'max']]);
+});
+
+test('counts and sums given as text add up as numbers; MIN and MAX of text', () => {
+  check([[1, '2', '1.5', 'pear', 'pear'], [1, '3', null, 'apple', 'zoo'], [2, null, null, null, null], [2, 4, '2', 'm', 'm']], [0], [[1, 'count'], [2, 'sum'], [3, 'min'], [4, 'max']]);
+});
+
+test('KeySlots: numeric keys past its first table, -0 as 0, NaN and text beside them', () => {
+  const k = new KeySlots();
+  const keys = Array.from({ length: 5000 }, (_, i) => (i % 2 ? i * 7919 : -i * 1.5));
+  keys.forEach((x, i) => { expect(k.find(x)).toBe(i === 0 ? -1 : -1); k.insert(x, i); });
+  keys.forEach((x, i) => expect(k.find(x)).toBe(i));
+  expect(k.find(-0)).toBe(0);
+  expect(k.find(NaN)).toBe(-1);
+  k.insert(NaN, 9001);
+  k.insert('a', 9002);
+  expect([k.find(NaN), k.find('a'), k.find('b'), k.find(123.25)]).toEqual([9001, 9002, -1, -1]);
+});
