@@ -301,7 +301,13 @@ export class ColumnDecoder {
           const x = k === NUM ? this.num[i]! : k === STR ? textNumber(d, this.vs[i]!, this.ve[i]!, this.conv[i] === T_INT) : NaN;
           if (x !== x) v = this.slow(i, k);
           else if (this.conv[i] === T_INT ? !Number.isInteger(x) || x < this.lo[i]! || x > this.hi[i]! : !Number.isFinite(x)) return false;
-          else v = x;
+          else if (col === undefined) continue;
+          else if (col.kind === 'number') {
+            // Straight into the column: through `v` a fraction or a large integer became a heap number per value.
+            col.nulls[r] = 0;
+            col.values[r] = x;
+            continue;
+          } else v = x;
           break;
         }
         case T_TS:

@@ -136,7 +136,8 @@ export class Duck {
   async queryColumns(sql: string): Promise<{ names: string[]; cols: Value[][]; n: number }> {
     const res = await this.conn.run(sql);
     const names = res.columnNames();
-    const cols: Value[][] = names.map(() => []);
+    // Sized once (a materialised result knows its rows): no growing copies of 100k-row columns.
+    const cols: Value[][] = names.map(() => new Array(res.rowCount));
     let at = 0;
     for (;;) {
       const chunk = await res.fetchChunk();
@@ -145,6 +146,7 @@ export class Duck {
       for (let c = 0; c < names.length; c++) readColumn(chunk.getColumnVector(c), cols[c]!, at, n);
       at += n;
     }
+    for (const c of cols) c.length = at;
     return { names, cols, n: at };
   }
 

@@ -8,7 +8,7 @@ import { INTERNAL_COLUMNS, planPump, quote, type PumpPlan } from '../sql/pump.js
 import { SqlError, lineCol } from '../sql/tokens.js';
 import { Duck, type FillColumn, type TableColumn } from './duck.js';
 import type { ColumnBatch } from './columnBatch.js';
-import { assignNumeric, coerce, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
+import { assignNumeric, coerce, numberFits, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 import { functionMacroSql } from '../sql/functions.js';
@@ -838,28 +838,32 @@ export class Engine {
 
   /**
    * fold() over the result's columns, as results() makes target rows of them: new rows only, each value
-   * coerced to its target column's type (a TYPE_ERROR row leaves the batch), into one reused row, folded
-   * into its window's groups. Result rows go to the windows in DuckDB's order, as results()'s stable sort
-   * on the window's end keeps it.
+   * coerced to its target column's type (a row with a TYPE_ERROR leaves the batch), folded into its
+   * window's groups. Coerced column by column (a column whose values are already of the type is used as
+   * it is), so no array or boxed number per row. Result rows go to the windows in DuckDB's order, as
+   * results()'s stable sort on the window's end keeps it.
    */
   private foldColumns(p: Pump, res: { cols: Value[][]; n: number }, byEnd: Map<number, Win>): void {
     const { outIndex, targetIndex, target } = p;
     const rowtime = res.cols[p.rowtimeIndex]!;
     const isNew = p.newIndex >= 0 ? res.cols[p.newIndex] : undefined;
-    const out = outIndex.map((i) => res.cols[i]!);
-    const v: Value[] = new Array(target.length).fill(null);
+    // Target columns no result column fills read as NULL (an empty column).
+    const cols: Value[][] = Array.from({ length: target.length }, () => []);
+    let bad: Map<number, string> | undefined;
+    for (let k = 0; k < outIndex.length; k++) {
+      const ti = targetIndex[k]!;
+      cols[ti] = coerceColumn(res.cols[outIndex[k]!]!, res.n, target[ti]!.type, target[ti]!.name, (r, m) => {
+        if (!(bad ??= new Map()).has(r)) bad.set(r, m);
+      });
+    }
     let win: Win | undefined;
     let table: FoldTable | undefined;
     for (let r = 0; r < res.n; r++) {
       if (isNew && isNew[r] !== true) continue;
       const t = rowtime[r] as number;
-      try {
-        for (let k = 0; k < out.length; k++) {
-          const ti = targetIndex[k]!;
-          v[ti] = coerce(assignNumeric(out[k]![r]!, target[ti]!.type), target[ti]!.type, target[ti]!.name);
-        }
-      } catch (e) {
-        this.error('TYPE_ERROR', (e as Error).message, t, JSON.stringify(out.map((c) => c[r])), p.plan.name);
+      const e = bad?.get(r);
+      if (e !== undefined) {
+        this.error('TYPE_ERROR', e, t, JSON.stringify(outIndex.map((c) => res.cols[c]![r])), p.plan.name);
         continue;
       }
       // An aggregated pump's row time is its window's end (max of __WEND).
@@ -868,7 +872,7 @@ export class Engine {
         if (!win) throw new Error(`pump ${p.plan.name}: a result row at ${t} is in no window of the batch`);
         table = foldTable(p, win);
       }
-      table!.add(v);
+      table!.addAt(cols, r);
       // Numbered as results() numbers its rows: the row path and this one leave the same engine state.
       this.seq++;
     }
@@ -948,6 +952,31 @@ export class Engine {
     const out = folded.length === 0 ? evaluated : evaluated.length === 0 ? folded : [...folded, ...evaluated].sort((a, b) => a.t - b.t);
     await this.deliver(p.plan.target, out);
   }
+}
+
+/**
+ * A result column as its target column's type (assignNumeric, then coerce), `n` rows: the column
+ * itself when every value already is one (numberFits), else a coerced copy; `bad(r, message)` for
+ * each value that does not convert (NULL in the copy).
+ */
+function coerceColumn(col: Value[], n: number, t: SqlType, name: string, bad: (r: number, message: string) => void): Value[] {
+  let r = 0;
+  for (; r < n; r++) {
+    const x = col[r];
+    if (x !== null && (typeof x !== 'number' || !numberFits(x, t))) break;
+  }
+  if (r === n) return col;
+  const out = col.slice(0, n);
+  for (; r < n; r++) {
+    try {
+      out[r] = coerce(assignNumeric(col[r] ?? null, t), t, name);
+    } catch (e) {
+      if (!(e instanceof TypeError_)) throw e;
+      bad(r, e.message);
+      out[r] = null;
+    }
+  }
+  return out;
 }
 
 /** A pre-aggregated window's groups, made from its rows the first time (a window restored from a checkpoint). */

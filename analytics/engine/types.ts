@@ -75,6 +75,14 @@ export function assignNumeric(v: unknown, t: SqlType): unknown {
   return typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v) && INT_RANGE[t.base] !== undefined ? Math.trunc(v) : v;
 }
 
+/** Number `x` is already a value of numeric type `t`: coerce(assignNumeric(x, t), t) gives it back as it is. */
+export function numberFits(x: number, t: SqlType): boolean {
+  if (!Number.isFinite(x)) return false;
+  const range = INT_RANGE[t.base];
+  if (range) return Number.isInteger(x) && x >= range[0] && x <= range[1];
+  return t.base === 'DOUBLE' || t.base === 'REAL' || t.base === 'DECIMAL' || (t.base === 'TIMESTAMP' && Number.isInteger(x));
+}
+
 /** A mapped value converted to the column's type, or a TypeError_ with the reason. */
 export function coerce(v: unknown, t: SqlType, column: string): Value {
   if (v === null || v === undefined) return null;
