@@ -312,63 +312,90 @@ async function readLoop(
   open: OpenMessage,
 ): Promise<Omit<ShardRead, 'records'>> {
   const tip = await shardTip(store, jsStream);
-  let seq = from.jsSeq;
-  let index = from.index;
-  // JetStream sequences start at 1; an empty stream reports first_seq 0.
-  const first = Math.max(tip.firstSeq, 1);
-  if (seq < first) {
-    seq = first;
-    index = 0;
+  const r = new ReadCursor(from, tip, opts);
+  while (!r.full && r.seq <= tip.lastSeq) {
+    const upto = r.windowEnd();
+    const msgs = await Promise.all(Array.from({ length: upto - r.seq + 1 }, (_, i) => getMsgInTip(store, jsStream, r.seq + i, r.baseline)));
+    r.take(msgs, open);
   }
-  let taken = 0;
-  let bytes = 0;
-  let full = false;
-  const seen: WindowStats = { asked: 0, msgs: 0, records: 0, bytes: 0 };
-  const baseline = opts.baseline === true;
-  while (!full && seq <= tip.lastSeq) {
-    const upto = Math.min(tip.lastSeq, seq + (baseline ? WINDOW : windowSize(opts.limit - taken, opts.maxBytes - bytes, seen)) - 1);
-    seen.asked += upto - seq + 1;
-    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i, baseline)));
+  return { next: { jsSeq: r.seq, index: r.index }, tip, atEnd: !r.full && r.seq > tip.lastSeq };
+}
+
+/**
+ * Where a read is and what it has taken, and the taking of each window of messages: a small
+ * synchronous step of its own, so that V8 optimises it once rather than recompiling the whole
+ * async read loop around it (readLoop was compiled eight times in a worker's first million records).
+ */
+class ReadCursor {
+  seq: number;
+  index: number;
+  taken = 0;
+  bytes = 0;
+  full = false;
+  readonly baseline: boolean;
+  private readonly seen: WindowStats = { asked: 0, msgs: 0, records: 0, bytes: 0 };
+
+  constructor(from: { jsSeq: number; index: number }, private readonly tip: { firstSeq: number; lastSeq: number }, private readonly opts: Pick<ReadShardOptions, 'limit' | 'maxBytes' | 'baseline'>) {
+    this.seq = from.jsSeq;
+    this.index = from.index;
+    // JetStream sequences start at 1; an empty stream reports first_seq 0.
+    const first = Math.max(tip.firstSeq, 1);
+    if (this.seq < first) {
+      this.seq = first;
+      this.index = 0;
+    }
+    this.baseline = opts.baseline === true;
+  }
+
+  /** The last message of the next window to fetch. */
+  windowEnd(): number {
+    const { opts, seen } = this;
+    const upto = Math.min(this.tip.lastSeq, this.seq + (this.baseline ? WINDOW : windowSize(opts.limit - this.taken, opts.maxBytes - this.bytes, seen)) - 1);
+    seen.asked += upto - this.seq + 1;
+    return upto;
+  }
+
+  /** Takes the window's records, in order, until the read is full. */
+  take(msgs: (DirectMsg | undefined)[], open: OpenMessage): void {
+    const { opts, seen } = this;
     for (const m of msgs) {
       if (!m) {
-        seq++;
-        index = 0;
+        this.seq++;
+        this.index = 0;
         continue;
       }
       let recs: MessageRecords;
       try {
         // Only as many records as the limit can still take, and the one after
         // them, which finds the read full (the rest of the message is for the next read).
-        recs = open(m, m.seq === seq ? index : 0, Math.max(0, opts.limit - taken) + 1);
+        recs = open(m, m.seq === this.seq ? this.index : 0, Math.max(0, opts.limit - this.taken) + 1);
       } catch (e) {
         // Hand out what came before it; the next read starts at it and fails.
-        if (e instanceof KeyError && taken > 0) {
-          full = true;
-          break;
+        if (e instanceof KeyError && this.taken > 0) {
+          this.full = true;
+          return;
         }
         throw e;
       }
-      if (m.seq !== seq) index = 0;
+      if (m.seq !== this.seq) this.index = 0;
       if (recs.count > 0) seen.msgs++;
       for (let k = 0; k < recs.count; k++) {
         const size = recs.size(k);
         seen.records++;
         seen.bytes += size;
-        if (taken >= opts.limit || (bytes + size > opts.maxBytes && taken > 0)) {
-          full = true;
-          break;
+        if (this.taken >= opts.limit || (this.bytes + size > opts.maxBytes && this.taken > 0)) {
+          this.full = true;
+          return;
         }
         recs.take(k);
-        taken++;
-        bytes += size;
-        index++;
+        this.taken++;
+        this.bytes += size;
+        this.index++;
       }
-      if (full) break;
-      seq = m.seq + 1;
-      index = 0;
+      this.seq = m.seq + 1;
+      this.index = 0;
     }
   }
-  return { next: { jsSeq: seq, index }, tip, atEnd: !full && seq > tip.lastSeq };
 }
 
 /** The first message sequence whose arrival is at or after `ms` (tip+1 when none). */
