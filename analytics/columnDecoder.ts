@@ -47,6 +47,17 @@ const INT_RANGE: Record<string, [number, number]> = {
 const MAX_DEPTH = 512;
 /** Timestamp texts longer than this are not cached. */
 const TS_CACHE_BYTES = 64;
+
+/** `yyyy-mm-dd[T ]hh:mm:ss.mmm` with an optional `Z`, the milliseconds at 20..22. */
+function msForm(b: Buffer, len: number): boolean {
+  if (len !== 23 && !(len === 24 && b[23] === 0x5a)) return false;
+  for (let k = 0; k < 23; k++) {
+    const c = b[k]!;
+    const want = k === 4 || k === 7 ? 0x2d : k === 13 || k === 16 ? 0x3a : k === 19 ? 0x2e : k === 10 ? -1 : 0;
+    if (want === -1 ? c !== 0x54 && c !== 0x20 : want ? c !== want : c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
 const TWO_53 = 2 ** 53;
 /** Powers of ten exactly representable as doubles (Clinger's fast path). */
 const POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
@@ -136,6 +147,8 @@ export class ColumnDecoder {
   private readonly tsBytes: Buffer[];
   private readonly tsLen: Int32Array;
   private readonly tsVal: Float64Array;
+  /** TIMESTAMP columns whose last text is `yyyy-mm-dd[T ]hh:mm:ss.mmm[Z]`: where its milliseconds are (-1: another form, or DATE). */
+  private readonly tsMsAt: Int32Array;
   /** VARCHAR columns: their recent short texts, so a repeated symbol or category is not a new string each record. */
   private readonly shortStrings: StringCache[];
 
@@ -188,6 +201,7 @@ export class ColumnDecoder {
     this.tsBytes = this.types.map((t) => Buffer.alloc(t.base === 'TIMESTAMP' || t.base === 'DATE' ? TS_CACHE_BYTES : 0));
     this.tsLen = new Int32Array(n).fill(-1);
     this.tsVal = new Float64Array(n);
+    this.tsMsAt = new Int32Array(n).fill(-1);
     this.shortStrings = columns.map(() => new StringCache());
   }
 
@@ -311,6 +325,18 @@ export class ColumnDecoder {
           break;
         }
         case T_TS:
+          if (k === STR && col?.kind !== 'value') {
+            // The usual case, a text like the last one: straight into the column (no heap number per value),
+            // or only validated when no pump reads it.
+            const x = this.timestampFast(i);
+            if (x === x) {
+              if (col) {
+                col.nulls[r] = 0;
+                col.values[r] = x;
+              }
+              continue;
+            }
+          }
           v = k === STR ? this.timestamp(i) : this.slow(i, k);
           break;
         case T_STR:
@@ -343,6 +369,35 @@ export class ColumnDecoder {
   }
 
   /** A TIMESTAMP/DATE given as ASCII text: the cached value when the bytes repeat the last text's. */
+  /**
+   * A TIMESTAMP text's value when it repeats the last text of its column, or differs from it only in
+   * the milliseconds of the form `yyyy-mm-dd[T ]hh:mm:ss.mmm[Z]` (the last value moved by the
+   * difference: the form is UTC, as timestampMs reads it); NaN otherwise (timestamp() then).
+   */
+  private timestampFast(i: number): number {
+    const d = this.d;
+    const s = this.vs[i]!;
+    const len = this.ve[i]! - s;
+    if (len !== this.tsLen[i]) return NaN;
+    const last = this.tsBytes[i]!;
+    let j = len - 1;
+    while (j >= 0 && last[j] === d[s + j]) j--;
+    if (j < 0) return this.tsVal[i]!;
+    const at = this.tsMsAt[i]!;
+    if (at < 0 || j < at || j >= at + 3) return NaN;
+    for (let k = 0; k < at; k++) if (last[k] !== d[s + k]) return NaN;
+    let ms = 0;
+    let was = 0;
+    for (let k = at; k < at + 3; k++) {
+      const c = d[s + k]!;
+      if (c < 0x30 || c > 0x39) return NaN;
+      ms = ms * 10 + c - 0x30;
+      was = was * 10 + last[k]! - 0x30;
+      last[k] = c;
+    }
+    return (this.tsVal[i] = this.tsVal[i]! + ms - was);
+  }
+
   private timestamp(i: number): Value | undefined {
     const d = this.d;
     const s = this.vs[i]!;
@@ -359,6 +414,7 @@ export class ColumnDecoder {
       d.copy(last, 0, s, s + len);
       this.tsLen[i] = len;
       this.tsVal[i] = v;
+      this.tsMsAt[i] = this.types[i]!.base === 'TIMESTAMP' && msForm(last, len) ? 20 : -1;
     }
     return v;
   }

@@ -217,6 +217,22 @@ test('the timestamp cache: repeats, and texts of the same length differing in th
   }
 });
 
+test('the timestamp cache across milliseconds: texts differing from the last in their milliseconds only, and in more', () => {
+  const cols: RecordColumn[] = [{ name: 'T', sqlType: 'TIMESTAMP', mapping: '$.t' }, { name: 'D', sqlType: 'DATE', mapping: '$.t' }];
+  const texts = [
+    '2026-01-01 00:00:00.123', '2026-01-01 00:00:00.124', '2026-01-01 00:00:00.199', '2026-01-01 00:00:00.100', '2026-01-01 00:00:00.999',
+    '2026-01-01 00:00:01.000', '2026-01-01 00:00:01.001', '2026-01-01 00:00:01.0x1', '2026-01-01 00:00:01.002', '2026-12-31 23:59:59.998',
+    '2026-12-31 23:59:59.999', '2027-12-31 23:59:59.997', '2026-01-01T00:00:00.500Z', '2026-01-01T00:00:00.501Z', '2026-01-01T00:00:00.502+', '2026-01-01T00:00:00.503Z',
+    '2026-01-01 00:00:00.5000', '2026-01-01 00:00:00.5001', '2026-02-29 00:00:00.001', '2026-02-29 00:00:00.002', '+26-01-01 00:00:00.123', '+26-01-01 00:00:00.124',
+  ];
+  const records = texts.map((t) => `{"t":"${t}"}`);
+  for (const materialise of [[true, true], [true, false], [false, true]]) {
+    const o = run(cols, materialise, records);
+    expectClean(o);
+    expect(o.fast).toBeGreaterThan(10);
+  }
+});
+
 test('materialised strings: repeated short ones (kept by their bytes), distinct ones, long ones, colliding ones', () => {
   const rnd = prng(5);
   const cols: RecordColumn[] = [{ name: 'S', sqlType: 'VARCHAR(40)', mapping: '$.s' }, { name: 'U', sqlType: 'VARCHAR', mapping: '$.u' }];
