@@ -72,7 +72,7 @@ export class ColumnFoldTable implements FoldTable {
   size = 0;
 
   /** `keys`: the group key columns; `folds`: the other columns and how each folds. */
-  constructor(private readonly width: number, private readonly keys: readonly number[], private readonly folds: readonly (readonly [number, Fold])[]) {
+  constructor(private readonly width: number, private readonly keys: readonly number[], folds: readonly (readonly [number, Fold])[]) {
     this.cols = Array.from({ length: width }, () => []);
     this.foldAt = folds.map(([i]) => i);
     this.foldAdds = folds.map(([, f]) => f === 'count' || f === 'sum');

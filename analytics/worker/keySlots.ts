@@ -9,9 +9,15 @@
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
 
+/** Both words of the double, then murmur3's finaliser: the low bits (the table's index) depend on every bit of the key (an integer's bits sit high in its double). */
 function hashOf(k: number): number {
   f64[0] = k;
-  return Math.imul(u32[0]! ^ Math.imul(u32[1]!, 0x85ebca6b), 0x9e3779b1);
+  let h = u32[0]! ^ Math.imul(u32[1]!, 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
 export class KeySlots {
