@@ -729,8 +729,19 @@ export class Engine {
    * work rows), straight into the work table, one query, and the fold.
    */
   private async assignTumblingColumns(p: Pump, b: ColumnBatch, seq0: number, fullRow: (r: number) => Value[]): Promise<void> {
-    const w = p.plan.window as { sizeMs: number };
-    const sizeMs = w.sizeMs;
+    const { slotOf, wins } = this.placeTumbling(p, b, seq0, fullRow);
+    if (wins.length) await this.preAggregateColumns(p, b, seq0, slotOf, wins, fullRow);
+    if (p.eventTime && p.state.maxEvent !== null) await this.closeWindows(p, p.state.maxEvent - p.delayMs);
+  }
+
+  // The per-row loops of the column path are functions of their own, apart from the async steps that
+  // call them once a batch: V8 optimizes a loop's function while the loop runs (on-stack replacement),
+  // and code of that function the first batch had not reached yet had no type feedback, so each later
+  // part deoptimized it in turn; a 1M-event worker recompiled these two steps eight times each.
+
+  /** Each row's window slot (-1: late, error or a row-holding window) and the windows, in order of first row. */
+  private placeTumbling(p: Pump, b: ColumnBatch, seq0: number, fullRow: (r: number) => Value[]): { slotOf: Int32Array; wins: Win[] } {
+    const sizeMs = (p.plan.window as { sizeMs: number }).sizeMs;
     const st = p.state;
     const byId = new Map(st.windows.map((x) => [x.id, x]));
     const n = b.n;
@@ -768,63 +779,13 @@ export class Engine {
       slotOf[r] = lastSlot;
       last = win;
     }
-    if (wins.length) await this.preAggregateColumns(p, b, seq0, slotOf, wins, fullRow);
-    if (p.eventTime && st.maxEvent !== null) await this.closeWindows(p, st.maxEvent - p.delayMs);
+    return { slotOf, wins };
   }
 
   private async preAggregateColumns(p: Pump, b: ColumnBatch, seq0: number, slotOf: Int32Array, wins: Win[], fullRow: (r: number) => Value[]): Promise<void> {
-    // The placed rows, window by window (a counting sort on the slot), each window's in arrival order.
-    const counts = new Int32Array(wins.length + 1);
-    for (let r = 0; r < b.n; r++) if (slotOf[r]! >= 0) counts[slotOf[r]! + 1]!++;
-    for (let k = 1; k <= wins.length; k++) counts[k]! += counts[k - 1]!;
-    const m = counts[wins.length]!;
-    const sel = new Int32Array(m);
-    const at = counts.slice(0, wins.length);
-    for (let r = 0; r < b.n; r++) {
-      const k = slotOf[r]!;
-      if (k >= 0) sel[at[k]!++] = r;
-    }
-    const nSource = p.source.length;
-    const idx = p.tableIndex ?? p.workColumns.map((_, i) => i);
-    // The usual batch (one window, no late rows) is taken as it lies: column views, no gather.
-    let identity = true;
-    for (let k = 0; k < m && identity; k++) identity = sel[k] === k;
-    const one = wins.length === 1 ? wins[0]! : undefined;
-    let scratch = 0;
-    const numbers = (f: (r: number) => number): FillColumn => {
-      const out = this.scratch(scratch++, m);
-      for (let k = 0; k < m; k++) out[k] = f(sel[k]!);
-      return { numbers: out };
-    };
-    const data: FillColumn[] = idx.map((c): FillColumn => {
-      if (c < nSource) {
-        const col = b.cols[c];
-        if (!col) return { constant: null };
-        if (col.kind === 'value') {
-          if (identity) return { values: col.values };
-          const out = new Array<Value>(m);
-          for (let k = 0; k < m; k++) out[k] = col.values[sel[k]!] ?? null;
-          return { values: out };
-        }
-        if (identity) return { numbers: col.values.subarray(0, m), nulls: col.nulls.subarray(0, m) };
-        const out = this.scratch(scratch++, m);
-        const nulls = new Uint8Array(m);
-        for (let k = 0; k < m; k++) {
-          const r = sel[k]!;
-          out[k] = col.values[r]!;
-          nulls[k] = col.nulls[r]!;
-        }
-        return { numbers: out, nulls };
-      }
-      switch (c - nSource) {
-        case 0: return identity ? { numbers: b.t.subarray(0, m) } : numbers((r) => b.t[r]!);
-        case 1: return numbers((r) => seq0 + r);
-        case 2: return one ? { constant: 0 } : numbers((r) => slotOf[r]!);
-        case 3: case 6: return one ? { constant: one.end } : numbers((r) => wins[slotOf[r]!]!.end);
-        case 4: return { constant: true };
-        default: return one ? { constant: one.start } : numbers((r) => wins[slotOf[r]!]!.start);
-      }
-    });
+    const sel = windowOrder(slotOf, b.n, wins.length);
+    const data = this.workData(p, b, seq0, slotOf, wins, sel);
+    const m = sel.length;
     await this.duck.fillColumns(p.plan.workTable, p.tableColumns, m, data);
     let res: { cols: Value[][]; n: number };
     try {
@@ -834,6 +795,48 @@ export class Engine {
       return;
     }
     this.foldColumns(p, res, new Map(wins.map((x) => [x.end, x])));
+  }
+
+  /** The work table's columns for the placed rows `sel`: the usual batch (one window, no late rows) as it lies, column views, no gather. */
+  private workData(p: Pump, b: ColumnBatch, seq0: number, slotOf: Int32Array, wins: Win[], sel: Int32Array): FillColumn[] {
+    const m = sel.length;
+    const nSource = p.source.length;
+    const idx = p.tableIndex ?? p.workColumns.map((_, i) => i);
+    const identity = isIdentity(sel);
+    const one = wins.length === 1 ? wins[0]! : undefined;
+    let scratch = 0;
+    const numbers = (what: 'seq' | 'slot' | 'end' | 'start'): FillColumn => {
+      const out = this.scratch(scratch++, m);
+      if (what === 'seq') for (let k = 0; k < m; k++) out[k] = seq0 + sel[k]!;
+      else if (what === 'slot') gatherInts(slotOf, sel, out);
+      else windowBounds(slotOf, sel, wins, what === 'end', out);
+      return { numbers: out };
+    };
+    return idx.map((c): FillColumn => {
+      if (c < nSource) {
+        const col = b.cols[c];
+        if (!col) return { constant: null };
+        if (col.kind === 'value') return identity ? { values: col.values } : { values: gatherValues(col.values, sel) };
+        if (identity) return { numbers: col.values.subarray(0, m), nulls: col.nulls.subarray(0, m) };
+        const nulls = new Uint8Array(m);
+        const out = this.scratch(scratch++, m);
+        gatherNumbers(col.values, col.nulls, sel, out, nulls);
+        return { numbers: out, nulls };
+      }
+      switch (c - nSource) {
+        case 0: {
+          if (identity) return { numbers: b.t.subarray(0, m) };
+          const out = this.scratch(scratch++, m);
+          gatherNumbers(b.t, undefined, sel, out, undefined);
+          return { numbers: out };
+        }
+        case 1: return numbers('seq');
+        case 2: return one ? { constant: 0 } : numbers('slot');
+        case 3: case 6: return one ? { constant: one.end } : numbers('end');
+        case 4: return { constant: true };
+        default: return one ? { constant: one.start } : numbers('start');
+      }
+    });
   }
 
   /**
@@ -1163,3 +1166,46 @@ export function duckErrorPos(message: string, plan: PumpPlan): number {
 }
 
 export { INTERNAL_COLUMNS };
+
+// ---- The column path's row loops (assignTumblingColumns), each a small function V8 optimizes whole.
+
+/** The placed rows (slot >= 0), window by window (a counting sort on the slot), each window's in arrival order. */
+function windowOrder(slotOf: Int32Array, n: number, nWins: number): Int32Array {
+  const counts = new Int32Array(nWins + 1);
+  for (let r = 0; r < n; r++) if (slotOf[r]! >= 0) counts[slotOf[r]! + 1]!++;
+  for (let k = 1; k <= nWins; k++) counts[k]! += counts[k - 1]!;
+  const sel = new Int32Array(counts[nWins]!);
+  const at = counts.subarray(0, nWins);
+  for (let r = 0; r < n; r++) {
+    const k = slotOf[r]!;
+    if (k >= 0) sel[at[k]!++] = r;
+  }
+  return sel;
+}
+
+function isIdentity(sel: Int32Array): boolean {
+  for (let k = 0; k < sel.length; k++) if (sel[k] !== k) return false;
+  return true;
+}
+
+function gatherValues(values: readonly Value[], sel: Int32Array): Value[] {
+  const out = new Array<Value>(sel.length);
+  for (let k = 0; k < sel.length; k++) out[k] = values[sel[k]!] ?? null;
+  return out;
+}
+
+function gatherNumbers(values: Float64Array, nulls: Uint8Array | undefined, sel: Int32Array, out: Float64Array, outNulls: Uint8Array | undefined): void {
+  for (let k = 0; k < sel.length; k++) out[k] = values[sel[k]!]!;
+  if (nulls && outNulls) for (let k = 0; k < sel.length; k++) outNulls[k] = nulls[sel[k]!]!;
+}
+
+function gatherInts(values: Int32Array, sel: Int32Array, out: Float64Array): void {
+  for (let k = 0; k < sel.length; k++) out[k] = values[sel[k]!]!;
+}
+
+function windowBounds(slotOf: Int32Array, sel: Int32Array, wins: readonly Win[], end: boolean, out: Float64Array): void {
+  for (let k = 0; k < sel.length; k++) {
+    const w = wins[slotOf[sel[k]!]!]!;
+    out[k] = end ? w.end : w.start;
+  }
+}
