@@ -33,6 +33,7 @@ const USAGE = `usage: npm run bench -- analytics [flags]
   --latency-rate N       events/s written during the latency run (default 20000)
   --latency-duration S   seconds of the latency run (default 15)
   --latency-warmup S     windows starting in the first S seconds are not counted (default 3)
+  --tumble-seconds S     window of tumble-1k and tumble-100k, ROWTIME seconds (default 1; the latency run keeps 1)
   --profile DIR  write V8 CPU profiles of the e2e worker processes into DIR`;
 
 const BID_COLUMNS = [
@@ -46,8 +47,9 @@ const BID_COLUMNS = [
 ];
 
 const OUT = (cols: string) => `CREATE OR REPLACE STREAM "OUT" (${cols});\n`;
-const TUMBLE_SQL = OUT('WS TIMESTAMP, BIDDER BIGINT, N BIGINT, TOTAL DOUBLE') +
-  `CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM STEP("BID".ROWTIME BY INTERVAL '1' SECOND), BIDDER, COUNT(*), SUM(PRICE) FROM "BID" GROUP BY BIDDER, STEP("BID".ROWTIME BY INTERVAL '1' SECOND);`;
+const tumbleSql = (seconds: number) => OUT('WS TIMESTAMP, BIDDER BIGINT, N BIGINT, TOTAL DOUBLE') +
+  `CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM STEP("BID".ROWTIME BY INTERVAL '${seconds}' SECOND), BIDDER, COUNT(*), SUM(PRICE) FROM "BID" GROUP BY BIDDER, STEP("BID".ROWTIME BY INTERVAL '${seconds}' SECOND);`;
+const TUMBLE_SQL = tumbleSql(1);
 const QUERIES: Record<string, { sql: string; keys?: number; anchor?: number }> = {
   q0: { anchor: 155_000, sql: OUT('AUCTION BIGINT, BIDDER BIGINT, PRICE DOUBLE, CHANNEL VARCHAR(16), URL VARCHAR(128), DATETIME TIMESTAMP, EXTRA VARCHAR(64)') +
     'CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM * FROM "BID";' },
@@ -74,12 +76,14 @@ const QUERIES: Record<string, { sql: string; keys?: number; anchor?: number }> =
 export async function runAnalyticsBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: {
     events: { type: 'string' }, rate: { type: 'string' }, batch: { type: 'string' }, queries: { type: 'string' }, phases: { type: 'string' },
-    'latency-rate': { type: 'string' }, 'latency-duration': { type: 'string' }, 'latency-warmup': { type: 'string' }, profile: { type: 'string' },
+    'latency-rate': { type: 'string' }, 'latency-duration': { type: 'string' }, 'latency-warmup': { type: 'string' }, 'tumble-seconds': { type: 'string' }, profile: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) { console.log(USAGE); return; }
   const events = Number(values.events ?? 1_000_000);
   const rate = Number(values.rate ?? 100_000);
+  const tumbleSeconds = Number(values['tumble-seconds'] ?? 1);
+  if (!Number.isInteger(tumbleSeconds) || tumbleSeconds < 1) throw new Error(`--tumble-seconds: a whole number of seconds, 1 or more (got ${values['tumble-seconds']})`);
   const batch = Number(values.batch ?? 10_000);
   const names = (values.queries ?? Object.keys(QUERIES).join(',')).split(',');
   const phases = new Set((values.phases ?? 'engine,e2e,latency').split(','));
@@ -87,8 +91,9 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
   const load0 = os.loadavg()[0]!;
   const rows: Record<string, unknown>[] = [];
   for (const name of phases.has('engine') ? names : []) {
-    const q = QUERIES[name];
-    if (!q) throw new Error(`unknown query ${name}`);
+    const named = QUERIES[name];
+    if (!named) throw new Error(`unknown query ${name}`);
+    const q = named.sql === TUMBLE_SQL ? { ...named, sql: tumbleSql(tumbleSeconds) } : named;
     const mapper = new RecordMapper({ type: 'JSON', rowPath: '$' }, BID_COLUMNS);
     const gen = new Nexmark(42, Date.UTC(2026, 0, 1), rate, q.keys ?? 0);
     // The records are generated before the clock starts: the figure is mapping + engine, not the generator.
@@ -125,15 +130,16 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
   if (phases.has('e2e') || phases.has('latency')) {
     e2e = await runE2e({
       events, rate, queries: phases.has('e2e') ? names : [], latency: phases.has('latency'),
-      latencyRate: Number(values['latency-rate'] ?? 20_000), latencyDurationS: Number(values['latency-duration'] ?? 15), latencyWarmupS: Number(values['latency-warmup'] ?? 3),
+      latencyRate: Number(values['latency-rate'] ?? 20_000), latencyDurationS: Number(values['latency-duration'] ?? 15), latencyWarmupS: Number(values['latency-warmup'] ?? 3), tumbleSeconds,
       profile: values.profile ? path.resolve(values.profile) : undefined,
     });
     out.push(...e2eTables(e2e.rows, e2e.ceilings, e2e.latency, rows));
+    if (names.some((n) => n.startsWith('tumble-'))) out.push(`tumble-1k and tumble-100k: COUNT(*), SUM(PRICE) by BIDDER per ${tumbleSeconds} s ROWTIME window (STEP), so a window holds the bids that arrived in ${tumbleSeconds} s of the input's writing`);
   }
   out.push(`Machine: ${os.cpus().length} cores, shared; load average ${load0.toFixed(2)} at start, ${os.loadavg()[0]!.toFixed(2)} at end`);
   const table = out.join('\n\n');
   console.log(table);
-  const file = writeResults('analytics', rounded({ benchmark: 'analytics', startedAt, finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), events, rate, batch, phases: [...phases], engine: rows, e2e: e2e.rows, ceilings: e2e.ceilings, latency: e2e.latency, errors: e2e.errors, table }));
+  const file = writeResults('analytics', rounded({ benchmark: 'analytics', startedAt, finishedAt: new Date().toISOString(), machine: machineInfo(NATS_SERVER), events, rate, batch, tumbleSeconds, phases: [...phases], engine: rows, e2e: e2e.rows, ceilings: e2e.ceilings, latency: e2e.latency, errors: e2e.errors, table }));
   console.log(`results: ${path.relative(process.cwd(), file)}`);
   if (e2e.errors.length) {
     console.error(`\n${e2e.errors.length} error(s):\n${e2e.errors.join('\n')}`);

@@ -52,8 +52,10 @@ export const COLUMNS = [
 
 const BIDS = `FROM "${INPUT}" WHERE EVENT_TYPE = ${EVENT_TYPE.bid}`;
 const OUT = (cols: string) => `CREATE OR REPLACE STREAM "OUT" (${cols});\n`;
-const TUMBLE_SQL = OUT('WS TIMESTAMP, BIDDER BIGINT, N BIGINT, TOTAL DOUBLE') +
-  `CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM STEP("${INPUT}".ROWTIME BY INTERVAL '1' SECOND), BIDDER, COUNT(*), SUM(PRICE) ${BIDS} GROUP BY BIDDER, STEP("${INPUT}".ROWTIME BY INTERVAL '1' SECOND);`;
+/** The tumbling COUNT/SUM by bidder over ROWTIME windows of `seconds`. */
+const tumbleSql = (seconds: number) => OUT('WS TIMESTAMP, BIDDER BIGINT, N BIGINT, TOTAL DOUBLE') +
+  `CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM STEP("${INPUT}".ROWTIME BY INTERVAL '${seconds}' SECOND), BIDDER, COUNT(*), SUM(PRICE) ${BIDS} GROUP BY BIDDER, STEP("${INPUT}".ROWTIME BY INTERVAL '${seconds}' SECOND);`;
+const TUMBLE_SQL = tumbleSql(1);
 
 export interface E2eQuery {
   sql: string;
@@ -99,6 +101,8 @@ export interface E2eOptions {
   latencyRate: number;
   latencyDurationS: number;
   latencyWarmupS: number;
+  /** Window of the tumbling queries (tumble-1k, tumble-100k; the latency run keeps 1 s). */
+  tumbleSeconds: number;
   profile?: string;
 }
 
@@ -495,8 +499,9 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; ceilings:
   try {
     const inputs = new Map<number, Input>();
     for (const name of o.queries) {
-      const q = E2E_QUERIES[name];
-      if (!q) throw new Error(`unknown query ${name}`);
+      const named = E2E_QUERIES[name];
+      if (!named) throw new Error(`unknown query ${name}`);
+      const q = named.sql === TUMBLE_SQL ? { ...named, sql: tumbleSql(o.tumbleSeconds) } : named;
       let input = inputs.get(q.keys);
       if (!input) {
         inputs.set(q.keys, (input = await writeInput(k, store, `nexmark-${q.keys || 'bids'}`, o.events, o.rate, q.keys)));
