@@ -19,6 +19,7 @@ import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 import type { CombinerState, PartialRows } from './checkpoint.js';
 import { ensurePartialsStream, partialsStreamName, runEpoch, type PartialMessage } from './partials.js';
+import { decodePartialMessage } from './partialFrame.js';
 import { partialFolding } from './preAggregation.js';
 
 const REFRESH_MS = 2000;
@@ -129,7 +130,7 @@ export class Combiner {
     for (let seq = Math.max(this.state.seq + 1, info.state.first_seq); seq <= last; seq++) {
       try {
         const sm = await this.store.jsm.streams.getMessage(this.stream, { seq });
-        const m = JSON.parse(Buffer.from(sm.data).toString('utf8')) as PartialMessage & { epoch?: string };
+        const m = decodePartialMessage<PartialMessage & { epoch?: string }>(sm.data);
         if (m.epoch !== this.epoch) { /* an earlier definition's */ }
         else if (m.type === 'errors') for (const e of m.errors) engine.error(e[0], e[1], e[2], e[3], e[4]);
         else this.apply(m);

@@ -26,6 +26,7 @@ import { inAppIndexOf, type ShardPos } from './inputFeed.js';
 import { packedColumns, shardColumns, type BatchDecoder, type MappingErrors, type ShardColumns } from './shardColumns.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
 import { preAggregation } from './preAggregation.js';
+import { encodePartialMessage } from './partialFrame.js';
 
 /** What phase 1 publishes, in order per shard: partials of the windows a watermark closes, then the watermark. */
 export type PartialMessage =
@@ -75,7 +76,7 @@ export async function ensurePartialsStream(store: Store, app: string): Promise<s
 
 /** Messages carry the definition's epoch: the combiner ignores those of an earlier definition. */
 async function publish(store: Store, app: string, epoch: string, m: PartialMessage, msgID?: string): Promise<void> {
-  await store.js.publish(partialsSubject(app), Buffer.from(JSON.stringify({ ...m, epoch })), msgID ? { msgID } : {});
+  await store.js.publish(partialsSubject(app), encodePartialMessage({ ...m, epoch }), msgID ? { msgID } : {});
 }
 
 interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState }

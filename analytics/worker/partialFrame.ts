@@ -1,0 +1,71 @@
+// The bytes of a partials-stream message (partials.ts publishes, combiner.ts
+// reads). A message is JSON, except a columnar partial with columns of plain
+// numbers (a window's keys, counts and sums): those columns travel as
+// little-endian doubles after the JSON, which names them. Numbers written as
+// JSON text and parsed back cost ~0.25 µs a partial row, in a worker that at
+// 100k keys publishes ~0.8 partial rows per event; as doubles, ~0.04 µs.
+// What the combiner reads back equals what JSON would have given it: only
+// finite numbers go as doubles, -0 as 0 (JSON writes "0"). Messages are
+// JSON text otherwise, and JSON text (what earlier workers published) reads
+// as before.
+import os from 'node:os';
+import type { Value } from '../engine/types.js';
+
+/** First byte of a framed message; JSON text starts with '{'. */
+const FRAMED = 0x00;
+/** Doubles are written in the machine's order; a big-endian writer sends JSON text. */
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+interface Envelope { cols?: Value[][]; f64?: number[]; n?: number }
+
+/** A message's bytes: `m` as JSON, its all-finite-number `cols` as doubles after it. */
+export function encodePartialMessage(m: { cols?: Value[][]; [field: string]: unknown }): Buffer {
+  const cols = m.cols;
+  const n = cols?.[0]?.length ?? 0;
+  const numeric = cols && LITTLE_ENDIAN ? cols.flatMap((c, i) => (c.length === n && finiteNumbers(c) ? [i] : [])) : [];
+  if (!cols || numeric.length === 0) return Buffer.from(JSON.stringify(m));
+  const f64 = new Float64Array(numeric.length * n);
+  numeric.forEach((c, k) => copyDoubles(cols[c] as number[], f64, k * n));
+  const head = Buffer.from(JSON.stringify({ ...m, cols: cols.map((c, i) => (numeric.includes(i) ? null : c)), f64: numeric, n }));
+  const out = Buffer.allocUnsafe(5 + head.length + f64.byteLength);
+  out[0] = FRAMED;
+  out.writeUInt32LE(head.length, 1);
+  head.copy(out, 5);
+  Buffer.from(f64.buffer).copy(out, 5 + head.length);
+  return out;
+}
+
+/** A message from its bytes (framed or JSON text). */
+export function decodePartialMessage<T>(data: Uint8Array): T {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.length === 0 || b[0] !== FRAMED) return JSON.parse(b.toString('utf8')) as T;
+  const len = b.readUInt32LE(1);
+  const { f64: numeric = [], n = 0, ...m } = JSON.parse(b.toString('utf8', 5, 5 + len)) as Envelope;
+  const at = 5 + len;
+  if (b.length !== at + numeric.length * n * 8) throw new Error(`partial message: ${b.length - at} bytes of columns, ${numeric.length} columns of ${n} rows expected`);
+  const bytes = numeric.length * n * 8;
+  // Copied out of the message (a Float64Array needs 8-byte alignment); a big-endian reader reads them one by one.
+  const f64 = LITTLE_ENDIAN ? new Float64Array(b.buffer.slice(b.byteOffset + at, b.byteOffset + at + bytes)) : undefined;
+  const view = f64 ? undefined : new DataView(b.buffer, b.byteOffset + at, bytes);
+  numeric.forEach((c, k) => { m.cols![c] = f64 ? numbersOf(f64, k * n, n) : Array.from({ length: n }, (_, r) => view!.getFloat64((k * n + r) * 8, true)); });
+  return m as T;
+}
+
+function finiteNumbers(c: readonly Value[]): boolean {
+  for (let r = 0; r < c.length; r++) {
+    const v = c[r];
+    if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+  }
+  return true;
+}
+
+function copyDoubles(c: readonly number[], out: Float64Array, at: number): void {
+  // `+ 0` writes -0 as 0, as JSON text does.
+  for (let r = 0; r < c.length; r++) out[at + r] = c[r]! + 0;
+}
+
+function numbersOf(f: Float64Array, at: number, n: number): number[] {
+  const out = new Array<number>(n);
+  for (let r = 0; r < n; r++) out[r] = f[at + r]!;
+  return out;
+}
