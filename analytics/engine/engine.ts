@@ -48,8 +48,8 @@ export interface EngineSpec {
  * SUM, MIN, MAX partials: two-phase aggregation's partials).
  */
 export interface PreAggregation {
-  /** An empty table of one window's groups (`width`: target columns). */
-  table(width: number): FoldTable;
+  /** An empty table of one window's groups (`width`: target columns; `expected`: groups it will likely hold). */
+  table(width: number, expected?: number): FoldTable;
 }
 
 /** A closed pre-aggregated window's rows (at its end), column by column: `n` rows in group key order. */
@@ -113,6 +113,8 @@ class Pump {
   pre?: PreAggregation;
   /** Each pre-aggregated window's groups (its `rows` are empty meanwhile; snapshot() writes them out, restore() reads them back). */
   tables = new WeakMap<Win, FoldTable>();
+  /** Groups of the last window that closed: the next window's table is sized for as many. */
+  lastGroups = 0;
 
   constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
     this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
@@ -933,6 +935,7 @@ export class Engine {
       if (!list) this.foldedOut.set(p.plan.target, (list = []));
       for (const win of closing) {
         const table = foldTable(p, win);
+        p.lastGroups = table.size;
         if (table.size) list.push({ t: win.end, cols: table.columns(), n: table.size });
       }
       return;
@@ -986,7 +989,7 @@ function coerceColumn(col: Value[], n: number, t: SqlType, name: string, bad: (r
 function foldTable(p: Pump, win: Win): FoldTable {
   let t = p.tables.get(win);
   if (!t) {
-    t = p.pre!.table(p.target.length);
+    t = p.pre!.table(p.target.length, p.lastGroups);
     for (const r of win.rows) t.add(r.v);
     win.rows = [];
     p.tables.set(win, t);

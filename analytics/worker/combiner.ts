@@ -235,7 +235,10 @@ export function combine(p: PartialPump, partials: Value[][]): Value[][] {
 /** combine() over a window's entries as the combiner holds them: rows, or (from shard engines) columns. */
 export function combineWindow(p: PartialPump, entries: PartialRows[]): Value[][] {
   const width = p.items.reduce((n, it) => n + (it === 'avg' ? 2 : 1), 0);
-  const table = partialFolding(p).table(width);
+  // At most one group per partial row: sized for them all.
+  let rows = 0;
+  for (const e of entries) rows += Array.isArray(e) ? e.length : e.cols[0]?.length ?? 0;
+  const table = partialFolding(p).table(width, rows);
   for (const e of entries) {
     if (Array.isArray(e)) for (const r of e) table.add(r);
     else for (let r = 0, n = e.cols[0]?.length ?? 0; r < n; r++) table.addAt(e.cols, r);

@@ -57,7 +57,7 @@ function packedOrder(keys: readonly number[], n: number): Int32Array | undefined
  * column varies too, by all of them as one JSON text.
  */
 export class ColumnFoldTable implements FoldTable {
-  private slots = new KeySlots();
+  private slots: KeySlots;
   private readonly cols: Value[][];
   /** Every key so far is a number (single-column keys): the order sorts them as numbers. */
   private numericKey = true;
@@ -72,7 +72,9 @@ export class ColumnFoldTable implements FoldTable {
   size = 0;
 
   /** `keys`: the group key columns; `folds`: the other columns and how each folds. */
-  constructor(private readonly width: number, private readonly keys: readonly number[], folds: readonly (readonly [number, Fold])[]) {
+  /** `expected`: groups it will likely hold (the hash table is sized for them). */
+  constructor(private readonly width: number, private readonly keys: readonly number[], folds: readonly (readonly [number, Fold])[], expected = 0) {
+    this.slots = new KeySlots(expected);
     this.cols = Array.from({ length: width }, () => []);
     this.foldAt = folds.map(([i]) => i);
     this.foldAdds = folds.map(([, f]) => f === 'count' || f === 'sum');
@@ -102,7 +104,7 @@ export class ColumnFoldTable implements FoldTable {
 
   /** The slots keyed anew (the key column changed). */
   private reindex(): void {
-    this.slots = new KeySlots();
+    this.slots = new KeySlots(this.size);
     this.numericKey = this.one >= 0;
     for (let s = 0; s < this.size; s++) {
       const k = this.one >= 0 ? this.cols[this.one]![s] ?? NULL_KEY : JSON.stringify(this.keys.map((i) => this.cols[i]![s] ?? null));
@@ -121,10 +123,10 @@ export class ColumnFoldTable implements FoldTable {
 
   addAt(cols: readonly (readonly Value[])[], r: number): void {
     const k = this.keyOf(cols, r);
-    const s = this.slots.find(k);
+    const s = this.slots.slotOrInsert(k, this.size);
     const own = this.cols;
     if (s < 0) {
-      this.slots.insert(k, this.size++);
+      this.size++;
       for (let c = 0; c < this.width; c++) own[c]!.push(cols[c]![r] ?? null);
       if (typeof k !== 'number') this.numericKey = false;
       return;

@@ -21,10 +21,18 @@ function hashOf(k: number): number {
 }
 
 export class KeySlots {
-  private keys = new Float64Array(1024);
-  private slots = new Int32Array(1024).fill(-1);
+  private keys: Float64Array;
+  private slots: Int32Array;
   private used = 0;
   private other?: Map<unknown, number>;
+
+  /** `expected`: keys it will likely hold (a window like the last one): sized for them, no growing as it fills. */
+  constructor(expected = 0) {
+    let size = 1024;
+    while (size < 2 * expected) size *= 2;
+    this.keys = new Float64Array(size);
+    this.slots = new Int32Array(size).fill(-1);
+  }
 
   /** The key's slot, or -1. */
   find(k: unknown): number {
@@ -37,6 +45,29 @@ export class KeySlots {
       if (s < 0) return -1;
       if (keys[i] === x) return s;
     }
+  }
+
+  /** The key's slot; a key it does not know gets `slot` and -1 is returned (one probe for both). */
+  slotOrInsert(k: unknown, slot: number): number {
+    if (typeof k !== 'number' || k !== k) {
+      const s = this.other?.get(k);
+      if (s !== undefined) return s;
+      (this.other ??= new Map()).set(k, slot);
+      return -1;
+    }
+    if (2 * (this.used + 1) > this.slots.length) this.grow();
+    const { keys, slots } = this;
+    const mask = slots.length - 1;
+    const x = k + 0; // -0 → 0
+    let i = hashOf(x) & mask;
+    for (let s = slots[i]!; s >= 0; s = slots[i]!) {
+      if (keys[i] === x) return s;
+      i = (i + 1) & mask;
+    }
+    keys[i] = x;
+    slots[i] = slot;
+    this.used++;
+    return -1;
   }
 
   /** Gives a key that find() does not know its slot. */

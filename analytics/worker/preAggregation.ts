@@ -24,5 +24,5 @@ export function partialFolding(p: PartialPump): PreAggregation {
   const cols = columnsOf(p.items);
   const keys = cols.flatMap((c, i) => (c === 'key' ? [i] : []));
   const folds = cols.flatMap((c, i) => (c === 'key' ? [] : [[i, c] as const]));
-  return { table: (width) => new ColumnFoldTable(width, keys, folds) };
+  return { table: (width, expected) => new ColumnFoldTable(width, keys, folds, expected) };
 }

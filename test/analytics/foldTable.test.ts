@@ -50,9 +50,9 @@ const byKeys = (keys: number[]) => (a: Value[], b: Value[]) => {
 };
 
 /** Rows into a table, half as rows (add) and half as columns (addAt), then its outputs against the oracle. */
-function check(rows: Value[][], keys: number[], folds: [number, Fold][]): ColumnFoldTable {
+function check(rows: Value[][], keys: number[], folds: [number, Fold][], expected?: number): ColumnFoldTable {
   const width = rows[0]!.length;
-  const t = new ColumnFoldTable(width, keys, folds);
+  const t = new ColumnFoldTable(width, keys, folds, expected);
   const cols = Array.from({ length: width }, (_, c) => rows.map((r) => r[c]!));
   rows.forEach((r, i) => (i % 2 ? t.add(r) : t.addAt(cols, i)));
   const want = oracle(rows, keys, folds);
@@ -76,6 +76,12 @@ test('one window of integer keys (the 100k-key case): a STEP column beside the k
   const r = rnd(1);
   const rows = Array.from({ length: 20_000 }, () => [60_000, Math.floor(r() * 5000) - 100, 1, r() < 0.1 ? null : Math.round(r() * 1e4) / 100, Math.floor(r() * 50), r() < 0.2 ? null : Math.floor(r() * 50)]);
   check(rows, [0, 1], FOLDS);
+});
+
+test('a table sized for the groups it expects (the last window\'s) folds the same, whether they are fewer or more', () => {
+  const r = rnd(4);
+  const rows = Array.from({ length: 20_000 }, () => [60_000, Math.floor(r() * 30_000), 1, Math.round(r() * 1e4) / 100, Math.floor(r() * 50), Math.floor(r() * 50)]);
+  for (const expected of [0, 100, 17_000, 100_000]) check(rows, [0, 1], FOLDS, expected);
 });
 
 test('keys of every kind: -0 and 0, NaN, beyond 31 bits, fractions, text, NULL', () => {
@@ -114,4 +120,23 @@ test('KeySlots: numeric keys past its first table, -0 as 0, NaN and text beside 
   k.insert(NaN, 9001);
   k.insert('a', 9002);
   expect([k.find(NaN), k.find('a'), k.find('b'), k.find(123.25)]).toEqual([9001, 9002, -1, -1]);
+});
+
+test('KeySlots.slotOrInsert: a known key\'s slot, or the new key placed, against a Map (SameValueZero) as the oracle', () => {
+  const r = rnd(5);
+  const kinds = (): unknown => {
+    const x = r();
+    return x < 0.6 ? Math.floor(r() * 20_000) : x < 0.7 ? -Math.floor(r() * 50) * 0.5 : x < 0.75 ? -0 : x < 0.8 ? NaN : x < 0.9 ? `k${Math.floor(r() * 100)}` : null;
+  };
+  for (const expected of [0, 50_000]) {
+    const k = new KeySlots(expected);
+    const want = new Map<unknown, number>();
+    for (let i = 0; i < 30_000; i++) {
+      const key = kinds();
+      const known = want.get(key);
+      expect(k.slotOrInsert(key, i)).toBe(known ?? -1);
+      if (known === undefined) want.set(key, i);
+    }
+    for (const [key, slot] of want) expect(k.find(key)).toBe(slot);
+  }
 });
