@@ -47,6 +47,9 @@ const INT_RANGE: Record<string, [number, number]> = {
 const MAX_DEPTH = 512;
 /** Timestamp texts longer than this are not cached. */
 const TS_CACHE_BYTES = 64;
+const TWO_53 = 2 ** 53;
+/** Powers of ten exactly representable as doubles (Clinger's fast path). */
+const POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /** `yyyy-mm-dd[T ]hh:mm:ss.mmm` with an optional `Z`, the milliseconds at 20..22. */
 function msForm(b: Buffer, len: number): boolean {
@@ -58,9 +61,6 @@ function msForm(b: Buffer, len: number): boolean {
   }
   return true;
 }
-const TWO_53 = 2 ** 53;
-/** Powers of ten exactly representable as doubles (Clinger's fast path). */
-const POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 /** Byte classes inside a string: 0 plain ASCII, 1 quote, 2 backslash, 3 control (invalid), 4 non-ASCII. */
 const STR_CLASS = new Uint8Array(256);
@@ -368,7 +368,6 @@ export class ColumnDecoder {
     return true;
   }
 
-  /** A TIMESTAMP/DATE given as ASCII text: the cached value when the bytes repeat the last text's. */
   /**
    * A TIMESTAMP text's value when it repeats the last text of its column, or differs from it only in
    * the milliseconds of the form `yyyy-mm-dd[T ]hh:mm:ss.mmm[Z]` (the last value moved by the
@@ -398,6 +397,7 @@ export class ColumnDecoder {
     return (this.tsVal[i] = this.tsVal[i]! + ms - was);
   }
 
+  /** A TIMESTAMP/DATE given as ASCII text: the cached value when the bytes repeat the last text's. */
   private timestamp(i: number): Value | undefined {
     const d = this.d;
     const s = this.vs[i]!;

@@ -71,8 +71,7 @@ export class ColumnFoldTable implements FoldTable {
   private readonly foldMin: boolean[];
   size = 0;
 
-  /** `keys`: the group key columns; `folds`: the other columns and how each folds. */
-  /** `expected`: groups it will likely hold (the hash table is sized for them). */
+  /** `keys`: the group key columns; `folds`: the other columns and how each folds; `expected`: groups it will likely hold (the hash table is sized for them). */
   constructor(private readonly width: number, private readonly keys: readonly number[], folds: readonly (readonly [number, Fold])[], expected = 0) {
     this.slots = new KeySlots(expected);
     this.cols = Array.from({ length: width }, () => []);

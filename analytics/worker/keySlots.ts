@@ -72,13 +72,7 @@ export class KeySlots {
 
   /** Gives a key that find() does not know its slot. */
   insert(k: unknown, slot: number): void {
-    if (typeof k !== 'number' || k !== k) {
-      (this.other ??= new Map()).set(k, slot);
-      return;
-    }
-    if (2 * (this.used + 1) > this.slots.length) this.grow();
-    this.place(k + 0, slot);
-    this.used++;
+    this.slotOrInsert(k, slot);
   }
 
   private place(x: number, slot: number): void {
