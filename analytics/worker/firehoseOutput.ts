@@ -8,13 +8,13 @@
 import type { Store } from '../../stream/connect.js';
 import { getDeliveryStream, openDeliveryStore } from '../../stream/deliveryStreams.js';
 import type { PendingMessage } from './checkpoint.js';
-import { planStreamEmit, type OutRecord } from './emitter.js';
+import { planStreamEmit } from './emitter.js';
+import type { OutputRecords } from './outputRecords.js';
 
-export async function planFirehoseEmit(store: Store, outputId: string, deliveryStream: string, idPrefix: string, rows: Buffer[]): Promise<PendingMessage[]> {
+export async function planFirehoseEmit(store: Store, outputId: string, deliveryStream: string, idPrefix: string, rows: OutputRecords): Promise<PendingMessage[]> {
   const rec = await getDeliveryStream(await openDeliveryStore(store), deliveryStream);
   if (!rec || rec.status === 'DELETING') throw new Error(`output delivery stream ${deliveryStream} does not exist`);
   if (rec.type !== 'DirectPut') throw new Error(`output delivery stream ${deliveryStream} reads a Kinesis stream (KinesisStreamAsSource); only Direct PUT delivery streams take records`);
   if (rec.status !== 'ACTIVE') throw new Error(`output delivery stream ${deliveryStream} is ${rec.status}, not ACTIVE`);
-  const records: OutRecord[] = rows.map((data) => ({ partitionKey: '', data }));
-  return planStreamEmit(store, outputId, rec.sourceStream, idPrefix, records, { spread: true, label: `output delivery stream ${deliveryStream}` });
+  return planStreamEmit(store, outputId, rec.sourceStream, idPrefix, rows.withoutKeys(), { spread: true, label: `output delivery stream ${deliveryStream}` });
 }

@@ -36,7 +36,8 @@ import { ColumnDecoder } from '../columnDecoder.js';
 import { ColumnBatch } from '../engine/columnBatch.js';
 import { parseSqlType, type SqlType } from '../engine/types.js';
 import { shardConsumer, shardStateKey, ShardStateStore, StateFencedError } from './shardState.js';
-import { combinerSpec, formatRow, outputStream } from './runner.js';
+import { combinerSpec, outputStream } from './runner.js';
+import { formatRows } from './outputRecords.js';
 
 export interface PassThroughOptions {
   store: Store;
@@ -203,9 +204,9 @@ class ShardPassThrough implements RecordProcessor {
     for (const x of outputs) {
       const rows = this.rowsOf(x)!;
       const cols = this.engine!.columns(this.streamOf(x)) ?? [];
-      const records = rows.map((r, i) => ({ partitionKey: `${pkBase}-${i}`, data: formatRow(r, cols, x.format) }));
+      const records = formatRows(rows, cols, x.format, pkBase);
       if (x.destination.kind === 'stream') for (const m of await planStreamEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records)) msgs.push(m);
-      else if (x.destination.kind === 'firehose') for (const m of await planFirehoseEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records.map((r) => r.data))) msgs.push(m);
+      else if (x.destination.kind === 'firehose') for (const m of await planFirehoseEmit(this.w.o.store, x.id, x.destination.name, idPrefix, records)) msgs.push(m);
     }
     this.rows.clear();
     this.rowsFrom = undefined;

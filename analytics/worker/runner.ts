@@ -6,12 +6,13 @@ import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
 import { Engine, ERROR_STREAM, type EngineSpec, type ReferenceTable, type Row } from '../engine/engine.js';
-import { render, type Value } from '../engine/types.js';
+import type { Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
 import { InputFeed, inAppIndexOf, inputStreamName } from './inputFeed.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingLambda, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
+import { formatRows } from './outputRecords.js';
 import { deliverToFunction, functionUrl } from './lambdaOutput.js';
 import { httpEmit, postWithRetry, type PendingHttp } from './httpOutput.js';
 import type { ObjectStore } from 'nats';
@@ -198,14 +199,14 @@ export class ApplicationRunner {
       const rows = this.rowsFor(o) ?? [];
       if (!rows.length) continue;
       const cols = this.engine.columns(this.streamOf(o)) ?? [];
-      const records = rows.map((r, i) => ({ partitionKey: `${seq}-${i}`, data: formatRow(r, cols, o.format) }));
+      const records = formatRows(rows, cols, o.format, String(seq));
       this.emittedRows.set(o.id, (this.emittedRows.get(o.id) ?? 0) + rows.length);
       const idPrefix = `${this.epoch}:${seq}`;
       if (o.destination.kind === 'stream') for (const m of await planStreamEmit(this.o.store, o.id, o.destination.name, idPrefix, records)) pending.push(m);
-      else if (o.destination.kind === 'firehose') for (const m of await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records.map((r) => r.data))) pending.push(m);
+      else if (o.destination.kind === 'firehose') for (const m of await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records)) pending.push(m);
       else if (o.destination.kind === 'lambda') {
-        lambda.push({ outputId: o.id, arn: o.destination.arn, records: records.map((r, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: r.data.toString('base64') })) });
-      } else pendingHttp.push(httpEmit(o.destination.url, records.map((r) => r.data), o.format));
+        lambda.push({ outputId: o.id, arn: o.destination.arn, records: rows.map((_, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: records.data(i).toString('base64') })) });
+      } else pendingHttp.push(httpEmit(o.destination.url, rows.map((_, i) => records.data(i)), o.format));
     }
     for (const l of lambda) this.undeliveredLambda.push(l);
     this.pendingRows.clear();
@@ -271,48 +272,11 @@ export function combinerSpec(d: ApplicationDefinition, references: ReferenceTabl
   };
 }
 
-/** One output record: a JSON object of the stream's columns, or a CSV line. */
 /** The in-application stream among `streams` an output names (case-insensitively; error_stream by any case). */
 export function outputStream(o: OutputDef, streams: Iterable<string>): string | undefined {
   if (o.name.toLowerCase() === ERROR_STREAM) return ERROR_STREAM;
   for (const s of streams) if (s === o.name || s.toUpperCase() === o.name.toUpperCase()) return s;
   return undefined;
-}
-
-export function formatRow(r: Row, cols: { name: string; type: import('../engine/types.js').SqlType }[], format: 'JSON' | 'CSV'): Buffer {
-  if (format === 'CSV') {
-    return Buffer.from(r.v.map((v, i) => {
-      const x = render(v, cols[i]?.type);
-      const s = x === null ? '' : String(x);
-      return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-    }).join(',') + '\n');
-  }
-  const keys = jsonKeys(cols, r.v.length);
-  if (!keys) {
-    const obj: Record<string, unknown> = {};
-    r.v.forEach((v, i) => { obj[cols[i]?.name ?? `COL${i}`] = render(v, cols[i]?.type); });
-    return Buffer.from(JSON.stringify(obj));
-  }
-  // The object JSON.stringify would write, without the object: each `"NAME":` made once per stream.
-  let s = '{';
-  for (let i = 0; i < r.v.length; i++) s += keys[i]! + JSON.stringify(render(r.v[i]!, cols[i]?.type));
-  return Buffer.from(s + '}');
-}
-
-const keyTexts = new WeakMap<object, string[] | null>();
-
-/**
- * `"NAME":` per column (`,` before all but the first), or null when an object would not keep the columns
- * in order, once each (a name twice, an array-index-like name: JSON.stringify of the object differs then).
- */
-function jsonKeys(cols: { name: string }[], n: number): string[] | null {
-  let k = keyTexts.get(cols);
-  if (k === undefined || (k !== null && k.length !== n)) {
-    const names = Array.from({ length: n }, (_, i) => cols[i]?.name ?? `COL${i}`);
-    k = new Set(names).size !== n || names.some((x) => /^(0|[1-9]\d*)$/.test(x)) ? null : names.map((x, i) => `${i ? ',' : ''}${JSON.stringify(x)}:`);
-    keyTexts.set(cols, k);
-  }
-  return k;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

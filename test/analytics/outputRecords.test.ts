@@ -1,0 +1,72 @@
+// Output records (outputRecords.ts, each JSON row written as bytes into one
+// buffer) against JSON.stringify of the object KDA's JSON output describes,
+// name → rendered value, written here as the oracle; CSV lines as KDA's CSV
+// output quotes them; and the emit's message encoding against encodeBatch of
+// the same records, one object each.
+import { formatRows } from '../../analytics/worker/outputRecords.js';
+import { parseSqlType, type Value } from '../../analytics/engine/types.js';
+import { decodeBatch, encodeBatch, encodePackedBatch } from '../../stream/recordBatch.js';
+
+const col = (name: string, t: string) => ({ name, type: parseSqlType(t) });
+const oracle = (cols: { name: string }[], v: Value[], shown: (x: Value, i: number) => unknown) => {
+  const o: Record<string, unknown> = {};
+  v.forEach((x, i) => { o[cols[i]!.name] = shown(x, i); });
+  return JSON.stringify(o);
+};
+const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+const rowsOf = (vs: Value[][]) => vs.map((v, i) => ({ t: 0, seq: i, v }));
+
+const cols = [col('WS', 'TIMESTAMP'), col('TICKER', 'VARCHAR(16)'), col('N', 'BIGINT'), col('AVG_PRICE', 'DOUBLE'), col('UP', 'BOOLEAN'), col('d', 'DATE'), col('Ünï "q"', 'VARCHAR(8)')];
+const shown = (x: Value, i: number) => (x === null ? null : i === 0 ? ts(x as number) : i === 5 ? new Date(x as number).toISOString().slice(0, 10) : x);
+const values: Value[][] = [
+  [1767225600000, 'AMZN', 12, 84.5, true, 1767225600000, 'a"b\\c\n'],
+  [1767225600000, null, 0, -0, false, null, 'é€😀'],
+  [1767225601000, 'x', -5, Number.NaN, null, 86_400_000, ''],
+  [1767225600000, 'back', 2 ** 53, 1e-7, true, 0, '\u0001'],
+  [1767225600000, '\ud800 lone', 1e21, Number.NEGATIVE_INFINITY, false, 0, '~ \u007f'],
+];
+
+test('JSON rows equal the object a JSON.stringify would write, value for value, each its own record', () => {
+  const recs = formatRows(rowsOf(values), cols, 'JSON', 'p');
+  expect(recs.length).toBe(values.length);
+  values.forEach((v, i) => {
+    const got = recs.data(i).toString('utf8');
+    expect(got).toBe(oracle(cols, v, shown));
+    expect(JSON.parse(got)).toBeInstanceOf(Object);
+    expect(recs.partitionKey(i)).toBe(`p-${i}`);
+  });
+  expect(recs.withoutKeys().partitionKey(3)).toBe('');
+});
+
+test('many rows: the buffer grows and every record keeps its bytes', () => {
+  const many: Value[][] = Array.from({ length: 5000 }, (_, i) => [1767225600000 + (i % 3) * 1000, `t${i}`.repeat(i % 7), i * 7, i / 3, i % 2 === 0, null, 'é'.repeat(i % 4)]);
+  const recs = formatRows(rowsOf(many), cols, 'JSON', '9');
+  many.forEach((v, i) => expect(recs.data(i).toString('utf8')).toBe(oracle(cols, v, shown)));
+});
+
+test('names an object would reorder or merge go through the object, as before', () => {
+  const c = [col('B', 'INTEGER'), col('1', 'INTEGER'), col('B', 'INTEGER')];
+  const v: Value[] = [1, 2, 3];
+  const recs = formatRows(rowsOf([v, v]), c, 'JSON', 'k');
+  expect(recs.data(1).toString()).toBe(oracle(c, v, (x) => x));
+  expect(recs.data(1).toString()).toBe('{"1":2,"B":3}');
+});
+
+test('CSV lines quote fields with a comma, a quote or a newline', () => {
+  const c = [col('A', 'VARCHAR(8)'), col('B', 'INTEGER'), col('C', 'VARCHAR(8)')];
+  const recs = formatRows(rowsOf([['x,y', 1, 'say "hi"'], [null, 2, 'a\nb'], ['plain', null, '']]), c, 'CSV', 'k');
+  expect([0, 1, 2].map((i) => recs.data(i).toString())).toEqual(['"x,y",1,"say ""hi"""\n', ',2,"a\nb"\n', 'plain,,\n']);
+});
+
+test('an emit message of packed records is the bytes encodeBatch writes for the same records', () => {
+  const recs = formatRows(rowsOf(values), cols, 'JSON', 'émit-7');
+  const order = [4, 0, 2];
+  const packed = encodePackedBatch(1234.5, recs, order, 0, 3);
+  const plain = encodeBatch(1234.5, order.map((i) => ({ partitionKey: `émit-7-${i}`, partitionKeyBytes: Buffer.byteLength(`émit-7-${i}`), data: Buffer.from(oracle(cols, values[i]!, shown)) })));
+  expect(packed.equals(plain)).toBe(true);
+  const back = decodeBatch(encodePackedBatch(1, recs.withoutKeys(), order, 1, 3));
+  expect(back.records.map((r) => [r.partitionKey, r.data.toString()])).toEqual([0, 2].map((i) => ['', oracle(cols, values[i]!, shown)]));
+  // A long record (past the byte loop) keeps its bytes too.
+  const long = formatRows(rowsOf([[0, 'z'.repeat(16), 1, 2, true, 0, 'w'.repeat(8)]]), cols, 'JSON', 'L');
+  expect(decodeBatch(encodePackedBatch(1, long, [0], 0, 1)).records[0]!.data.toString()).toBe(long.data(0).toString());
+});
