@@ -1,11 +1,13 @@
 // Worker checkpoints: shard positions, the engine's state and the emit in
-// flight, as one JSON object in a JetStream object store (window state can
-// outgrow a KV value). One object per application, replaced atomically.
+// flight, as one object in a JetStream object store (window state can
+// outgrow a KV value): JSON, the emit's bytes after it (stateBlob.ts).
+// One object per application, replaced atomically.
 import type { ObjectStore } from 'nats';
 import type { Store } from '../../stream/connect.js';
 import type { EngineState } from '../engine/engine.js';
 import type { PendingHttp } from './httpOutput.js';
 import { putObject } from './objectPut.js';
+import { decodeState, encodeState } from './stateBlob.js';
 import type { Value } from '../engine/types.js';
 
 export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
@@ -34,7 +36,7 @@ export interface CombinerState {
 /** Records for a Lambda output not yet delivered (runner.ts, lambdaOutput.ts). */
 export interface PendingLambda { outputId: string; arn: string; records: import('./lambdaOutput.js').LambdaRecord[] }
 
-export interface PendingMessage { outputId: string; stream: string; jsStream: string; subject: string; msgId: string; fromSeq: number; payload: string }
+export interface PendingMessage { outputId: string; stream: string; jsStream: string; subject: string; msgId: string; fromSeq: number; payload: Buffer }
 
 export interface Checkpoint {
   /** Changes each time the application is (re)started from NOW/TRIM_HORIZON: older checkpoints are not resumed. */
@@ -48,7 +50,7 @@ export interface Checkpoint {
   combiner?: CombinerState;
   /** Emits so far; names the messages of the next one. */
   emitSeq: number;
-  /** Messages of the emit that was being written when this checkpoint was taken (base64 payloads). */
+  /** Messages of the emit that was being written when this checkpoint was taken (their payloads after the JSON, stateBlob.ts). */
   pending: PendingMessage[];
   /** HTTP rows not yet acknowledged (at-least-once). */
   pendingHttp?: PendingHttp[];
@@ -64,12 +66,12 @@ const objectName = (app: string) => `app-${Buffer.from(app).toString('base64url'
 
 export async function loadCheckpoint(os: ObjectStore, app: string): Promise<Checkpoint | undefined> {
   const data = await os.getBlob(objectName(app));
-  return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as Checkpoint) : undefined;
+  return data ? decodeState<Checkpoint>(data) : undefined;
 }
 
 /** Written with putObject (node:crypto's SHA-256), read back by nats.js's ObjectStore. */
 export async function saveCheckpoint(store: Store, app: string, c: Checkpoint): Promise<void> {
-  await putObject(store, CHECKPOINT_BUCKET, objectName(app), Buffer.from(JSON.stringify(c)));
+  await putObject(store, CHECKPOINT_BUCKET, objectName(app), encodeState(c));
 }
 
 export async function deleteCheckpoint(os: ObjectStore, app: string): Promise<void> {

@@ -81,7 +81,7 @@ export async function planStreamEmit(
       if (to === from) return;
       const plain = encodePackedBatch(Date.now(), records, list, from, to);
       const payload = key ? sealBatch(plain, key) : plain;
-      out.push({ outputId, stream: streamName, jsStream, subject: jsSubject(rec.uid, index), msgId: `${idPrefix}:${outputId}:${index}:${n++}`, fromSeq: tip.lastSeq + 1, payload: payload.toString('base64') });
+      out.push({ outputId, stream: streamName, jsStream, subject: jsSubject(rec.uid, index), msgId: `${idPrefix}:${outputId}:${index}:${n++}`, fromSeq: tip.lastSeq + 1, payload });
       from = to;
       bytes = overhead;
     };
@@ -127,7 +127,7 @@ export async function publishPending(store: Store, msgs: PendingMessage[], recov
     if (present.has(m.msgId)) continue;
     const h = natsHeaders();
     h.set(EMIT_HEADER, m.msgId);
-    await store.js.publish(m.subject, Buffer.from(m.payload, 'base64'), { msgID: m.msgId, headers: h });
+    await store.js.publish(m.subject, m.payload, { msgID: m.msgId, headers: h });
     published++;
   }
   return { published, skipped: present.size };

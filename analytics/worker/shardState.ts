@@ -12,6 +12,8 @@ import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
 import type { RecordProcessor } from '../../consumer/types.js';
 import { checkpointStore, CHECKPOINT_BUCKET } from './checkpoint.js';
 import { putObject } from './objectPut.js';
+import { decodeState, encodeState } from './stateBlob.js';
+import type { PendingMessage } from './checkpoint.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 
 export const SHARD_HEADS_BUCKET = 'shardline_analytics_shards';
@@ -38,7 +40,7 @@ function buckets(store: Store): Promise<{ heads: KV; objects: ObjectStore }> {
 export const shardStateKey = (kind: 'part' | 'pass', app: string, input: string, shard: string) =>
   `${kind}.${Buffer.from(`${app}\u0000${input}\u0000${shard}`).toString('base64url')}`;
 
-export class ShardStateStore<T> {
+export class ShardStateStore<T extends object> {
   private head?: { revision: number; value: StateHead };
   private readonly holder = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   private writes = 0;
@@ -54,14 +56,14 @@ export class ShardStateStore<T> {
     const revision = e && e.operation === 'PUT' ? await heads.update(this.key, JSON.stringify(value), e.revision) : await heads.create(this.key, JSON.stringify(value));
     this.head = { revision, value };
     const blob = cur?.object ? await objects.getBlob(cur.object) : null;
-    return blob ? (JSON.parse(Buffer.from(blob).toString('utf8')) as T) : undefined;
+    return blob ? decodeState<T & { pending?: PendingMessage[] }>(blob) : undefined;
   }
 
   /** Writes `state` as a new object and makes it current; StateFencedError when another holder claimed the shard. */
   async save(state: T): Promise<void> {
     const { heads, objects } = await buckets(this.store);
     const object = `${this.key}.${this.holder}.${++this.writes}`;
-    await putObject(this.store, CHECKPOINT_BUCKET, object, Buffer.from(JSON.stringify(state)), { fresh: true });
+    await putObject(this.store, CHECKPOINT_BUCKET, object, encodeState(state), { fresh: true });
     const head = this.head!;
     const value: StateHead = { object, holder: this.holder };
     try {
