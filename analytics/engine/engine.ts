@@ -11,6 +11,7 @@ import type { ColumnBatch } from './columnBatch.js';
 import { assignNumeric, coerce, numberFits, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
+import { copiedValue, projectionOf } from './projection.js';
 import { functionMacroSql } from '../sql/functions.js';
 import { splitForestPump, type ForestSplit } from '../sql/randomCutForest.js';
 import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './forestStage.js';
@@ -115,6 +116,8 @@ class Pump {
   tables = new WeakMap<Win, FoldTable>();
   /** Groups of the last window that closed: the next window's table is sized for as many. */
   lastGroups = 0;
+  /** A pump that copies columns (projection.ts): the table column each result column is, and its type. */
+  projection?: { at: number[]; types: SqlType[] };
 
   constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
     this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
@@ -232,6 +235,10 @@ export class Engine {
         }
         // Only plan.sql reads the work table of these windows (sliding and stagger pumps run more queries on it).
         if (plan.window.type !== 'sliding' && plan.window.type !== 'stagger') await narrowWorkTable(duck, pump, result.names);
+        if (plan.window.type === 'none' && plan.joins.length === 0) {
+          const at = await projectionOf(duck, plan.sql, plan.workTable, plan.alias, pump.tableColumns);
+          if (at) pump.projection = { at, types: at.map((k) => pump.tableColumns[k]!.type) };
+        }
         const outIndex = result.names.map((n, i) => (n.startsWith('__') ? -1 : i)).filter((i) => i >= 0);
         pump.outIndex = outIndex;
         pump.rowtimeIndex = result.names.indexOf('__ROWTIME');
@@ -514,10 +521,32 @@ export class Engine {
     for (const p of this.pumps) {
       if (p.plan.source !== stream) continue;
       const w = p.plan.window;
-      if (w.type === 'none') await this.deliver(p.plan.target, await this.run(p, rows.map((r) => work(p, r, NEW)), rows));
+      if (w.type === 'none') await this.deliver(p.plan.target, this.copy(p, rows) ?? await this.run(p, rows.map((r) => work(p, r, NEW)), rows));
       else if (w.type === 'sliding') await this.slide(p, rows);
       else await this.assign(p, rows);
     }
+  }
+
+  /**
+   * A copying pump's target rows (projection.ts), as run() would make them from DuckDB's result;
+   * undefined for other pumps, or when a value of the batch must go through DuckDB.
+   */
+  private copy(p: Pump, rows: Row[]): Row[] | undefined {
+    const proj = p.projection;
+    if (!proj) return undefined;
+    const { at, types } = proj;
+    const res: Value[][] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const w = work(p, rows[i]!, NEW);
+      const v: Value[] = new Array(at.length);
+      for (let j = 0; j < at.length; j++) {
+        const x = copiedValue(w[at[j]!]!, types[j]!);
+        if (x === undefined) return undefined;
+        v[j] = x;
+      }
+      res[i] = v;
+    }
+    return this.results(p, { rows: res });
   }
 
   /** Fills the pump's work table (rows made by work(), one per source row), runs its query, turns result rows into target rows. */

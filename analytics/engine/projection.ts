@@ -1,0 +1,90 @@
+// Pumps that only copy columns: `SELECT STREAM *` or a list of column names
+// from the source, and nothing else (no WHERE, expression, alias of an
+// expression, join, window, DISTINCT, ORDER BY or LIMIT). Their result rows
+// are their source rows' values, so the streaming layer copies them rather
+// than filling a work table and reading the same values back from DuckDB
+// (most of a pass-through worker's time at q0: strings written into DuckDB's
+// vectors and decoded out again). Whether a query is such a copy is read from
+// DuckDB's own parse of it (json_serialize_sql), and only columns whose values
+// come back from DuckDB as they went in are copied (the types below); a batch
+// holding a value DuckDB would change goes through DuckDB as before.
+import type { Duck } from './duck.js';
+import type { Value, SqlType } from './types.js';
+
+/** Types a coerced value of which DuckDB gives back unchanged (REAL rounds to float, DECIMAL to its scale, DATE/TIME are rebuilt). */
+const COPIED = new Set(['VARCHAR', 'BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DOUBLE', 'TIMESTAMP']);
+
+interface AstNode { [k: string]: unknown }
+
+/**
+ * For a query that copies columns of its work table: the table column each result column is, in
+ * result order; undefined for any other query.
+ */
+export async function projectionOf(duck: Duck, sql: string, table: string, alias: string, columns: { name: string; type: SqlType }[]): Promise<number[] | undefined> {
+  let ast: AstNode;
+  try {
+    const r = await duck.query(`SELECT json_serialize_sql(${sqlString(sql)})`);
+    ast = JSON.parse(String(r.rows[0]?.[0])) as AstNode;
+  } catch {
+    return undefined;
+  }
+  const stmts = ast.statements as AstNode[] | undefined;
+  if (ast.error !== false || stmts?.length !== 1) return undefined;
+  const node = stmts[0]!.node as AstNode;
+  const from = node.from_table as AstNode | null;
+  const plain = node.type === 'SELECT_NODE' && empty(node.modifiers) && empty((node.cte_map as AstNode | undefined)?.map)
+    && node.where_clause === null && empty(node.group_expressions) && empty(node.group_sets)
+    && node.having === null && node.qualify === null && node.sample === null
+    && from?.type === 'BASE_TABLE' && same(from.table_name, table) && !from.schema_name && !from.catalog_name && from.sample === null && empty(from.column_name_alias);
+  if (!plain) return undefined;
+  const fromAlias = typeof from!.alias === 'string' && from!.alias ? from!.alias : table;
+  const index = (name: unknown): number => {
+    const at = columns.flatMap((c, i) => (same(c.name, name) ? [i] : []));
+    return at.length === 1 ? at[0]! : -1;
+  };
+  const out: number[] = [];
+  for (const item of node.select_list as AstNode[]) {
+    if (item.class === 'COLUMN_REF') {
+      const names = item.column_names as string[];
+      if (names.length === 2 && !same(names[0], fromAlias) && !same(names[0], alias)) return undefined;
+      if (names.length !== 1 && names.length !== 2) return undefined;
+      const k = index(names[names.length - 1]);
+      if (k < 0) return undefined;
+      out.push(k);
+    } else if (item.class === 'STAR') {
+      if (item.relation_name && !same(item.relation_name, fromAlias)) return undefined;
+      if (item.columns !== false || item.expr !== null || !empty(item.replace_list) || !empty(item.rename_list) || !empty(item.qualified_exclude_list)) return undefined;
+      const exclude = (item.exclude_list as unknown[]).map((x) => (typeof x === 'string' ? x.toUpperCase() : null));
+      if (exclude.includes(null)) return undefined;
+      columns.forEach((c, i) => { if (!exclude.includes(c.name.toUpperCase())) out.push(i); });
+    } else return undefined;
+  }
+  return out.every((k) => COPIED.has(columns[k]!.type.base)) ? out : undefined;
+}
+
+/**
+ * The value as DuckDB gives it back (undefined: DuckDB would change it or refuse it, so the batch
+ * goes through DuckDB): text with a lone surrogate comes back with U+FFFD, as UTF-8 holds it.
+ */
+export function copiedValue(v: Value, t: SqlType): Value | undefined {
+  if (v === null) return null;
+  switch (t.base) {
+    case 'VARCHAR':
+      if (typeof v !== 'string') return undefined;
+      return (v as unknown as { isWellFormed(): boolean }).isWellFormed() ? v : (v as unknown as { toWellFormed(): string }).toWellFormed();
+    case 'BOOLEAN': return typeof v === 'boolean' ? v : undefined;
+    case 'DOUBLE': return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+    // Integers in their type's range; BIGINT and TIMESTAMP (epoch ms) DuckDB holds exactly as safe integers.
+    default: {
+      const range = INT_BITS[t.base];
+      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return undefined;
+      return range === undefined || (v >= -range && v < range) ? v : undefined;
+    }
+  }
+}
+
+const INT_BITS: Record<string, number> = { TINYINT: 2 ** 7, SMALLINT: 2 ** 15, INTEGER: 2 ** 31 };
+
+const empty = (x: unknown) => Array.isArray(x) && x.length === 0;
+const same = (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a.toUpperCase() === b.toUpperCase();
+const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
