@@ -33,7 +33,8 @@ export class OutputRecords {
 
 /** The rows as records, keys `<keyPrefix>-<row index>`. */
 export function formatRows(rows: Row[], cols: Columns, format: 'JSON' | 'CSV', keyPrefix: string | null): OutputRecords {
-  const w = new ByteWriter(Buffer.allocUnsafe(rows.length * 48 + 256));
+  // ~80 bytes a row of a few columns: one buffer, seldom grown.
+  const w = new ByteWriter(Buffer.allocUnsafe(rows.length * 80 + 256));
   const ends = new Int32Array(rows.length);
   const keys = format === 'JSON' ? jsonKeys(cols, rows[0]?.v.length ?? 0) : null;
   for (let i = 0; i < rows.length; i++) {
@@ -114,9 +115,19 @@ class ByteWriter {
     this.at += s.length;
   }
 
+  // The last plain string written, as it was written: a window's rows share their timestamps' text (render()).
+  private last = '';
+  private lastAt = -1;
+
   /** A string as JSON.stringify writes it: printable ASCII without `"` or `\` as it is, anything else through JSON.stringify. */
   jsonString(s: string): void {
     const n = s.length;
+    if (s === this.last && n > 8) {
+      this.room(n + 2);
+      this.buf.copy(this.buf, this.at, this.lastAt, this.lastAt + n + 2);
+      this.at += n + 2;
+      return;
+    }
     let plain = true;
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
@@ -131,6 +142,8 @@ class ByteWriter {
     this.room(n + 2);
     const b = this.buf;
     let at = this.at;
+    this.last = s;
+    this.lastAt = at;
     b[at++] = 0x22;
     for (let i = 0; i < n; i++) b[at++] = s.charCodeAt(i);
     b[at++] = 0x22;
