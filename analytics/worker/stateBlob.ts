@@ -9,18 +9,18 @@
 //
 // A state without pending messages is plain JSON text; JSON text with base64
 // payloads (what earlier workers saved) reads as before.
-import type { PendingMessage } from './checkpoint.js';
-
 /** First byte of a framed state; JSON text starts with '{'. */
 const FRAMED = 0x00;
 
-type WithPending = { pending?: PendingMessage[] };
-type Stored = Omit<PendingMessage, 'payload'> & { payload: number | string };
+/** A pending message (checkpoint.ts PendingMessage): only its payload matters here. */
+type Pending = { payload: Buffer };
+type WithPending = { pending?: Pending[] };
+type Stored = { payload: number | string };
 
 export function encodeState(state: object & WithPending): Buffer {
   const pending = state.pending;
   if (!pending?.length) return Buffer.from(JSON.stringify(state));
-  const head = Buffer.from(JSON.stringify({ ...state, pending: pending.map((m): Stored => ({ ...m, payload: m.payload.length })) }));
+  const head = Buffer.from(JSON.stringify({ ...state, pending: pending.map((m) => ({ ...m, payload: m.payload.length })) }));
   let size = 5 + head.length;
   for (const m of pending) size += m.payload.length;
   const out = Buffer.allocUnsafe(size);
@@ -37,14 +37,14 @@ export function decodeState<T extends WithPending>(data: Uint8Array): T {
   if (b.length === 0 || b[0] !== FRAMED) {
     const st = JSON.parse(b.toString('utf8')) as Omit<T, 'pending'> & { pending?: Stored[] };
     if (!st.pending) return st as T;
-    return { ...st, pending: st.pending.map((m): PendingMessage => ({ ...m, payload: Buffer.from(m.payload as string, 'base64') })) } as T;
+    return { ...st, pending: st.pending.map((m): Pending => ({ ...m, payload: Buffer.from(m.payload as string, 'base64') })) } as T;
   }
   if (b.length < 5) throw new Error('truncated state');
   const len = b.readUInt32LE(1);
   if (5 + len > b.length) throw new Error('truncated state');
   const st = JSON.parse(b.toString('utf8', 5, 5 + len)) as Omit<T, 'pending'> & { pending: Stored[] };
   let at = 5 + len;
-  const pending = st.pending.map((m): PendingMessage => {
+  const pending = st.pending.map((m): Pending => {
     const n = m.payload as number;
     if (at + n > b.length) throw new Error('truncated state');
     // A copy: the state outlives the blob nats.js read it into.
