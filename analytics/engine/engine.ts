@@ -11,7 +11,7 @@ import type { ColumnBatch } from './columnBatch.js';
 import { assignNumeric, coerce, numberFits, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
-import { copiedValue, projectionOf } from './projection.js';
+import { copiedValue, copyFilter, projectionOf, type CopyFilter } from './projection.js';
 import { functionMacroSql } from '../sql/functions.js';
 import { splitForestPump, type ForestSplit } from '../sql/randomCutForest.js';
 import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './forestStage.js';
@@ -116,8 +116,8 @@ class Pump {
   tables = new WeakMap<Win, FoldTable>();
   /** Groups of the last window that closed: the next window's table is sized for as many. */
   lastGroups = 0;
-  /** A pump that copies columns (projection.ts): the table column each result column is, and its type. */
-  projection?: { at: number[]; types: SqlType[] };
+  /** A pump that copies columns (projection.ts): the table column each result column is, its type, the WHERE's filter. */
+  projection?: { at: number[]; types: SqlType[]; filter?: CopyFilter };
 
   constructor(readonly plan: PumpPlan, readonly source: StreamColumn[], readonly target: StreamColumn[]) {
     this.workColumns = [...source, ...INTERNAL_TYPES, ...(plan.window.type === 'tvf' ? WINDOW_COLUMNS : [])];
@@ -236,8 +236,9 @@ export class Engine {
         // Only plan.sql reads the work table of these windows (sliding and stagger pumps run more queries on it).
         if (plan.window.type !== 'sliding' && plan.window.type !== 'stagger') await narrowWorkTable(duck, pump, result.names);
         if (plan.window.type === 'none' && plan.joins.length === 0) {
-          const at = await projectionOf(duck, plan.sql, plan.workTable, plan.alias, pump.tableColumns);
-          if (at) pump.projection = { at, types: at.map((k) => pump.tableColumns[k]!.type) };
+          const copy = await projectionOf(duck, plan.sql, plan.workTable, plan.alias, pump.tableColumns);
+          const filter = copy?.where ? await copyFilter(duck, plan.sql, plan.workTable, plan.alias, pump.tableColumns) : undefined;
+          if (copy && (!copy.where || filter)) pump.projection = { at: copy.at, types: copy.at.map((k) => pump.tableColumns[k]!.type), filter };
         }
         const outIndex = result.names.map((n, i) => (n.startsWith('__') ? -1 : i)).filter((i) => i >= 0);
         pump.outIndex = outIndex;
@@ -521,30 +522,43 @@ export class Engine {
     for (const p of this.pumps) {
       if (p.plan.source !== stream) continue;
       const w = p.plan.window;
-      if (w.type === 'none') await this.deliver(p.plan.target, this.copy(p, rows) ?? await this.run(p, rows.map((r) => work(p, r, NEW)), rows));
+      if (w.type === 'none') await this.deliver(p.plan.target, (await this.copy(p, rows)) ?? await this.run(p, rows.map((r) => work(p, r, NEW)), rows));
       else if (w.type === 'sliding') await this.slide(p, rows);
       else await this.assign(p, rows);
     }
   }
 
   /**
-   * A copying pump's target rows (projection.ts), as run() would make them from DuckDB's result;
-   * undefined for other pumps, or when a value of the batch must go through DuckDB.
+   * A copying pump's target rows (projection.ts), as run() would make them from DuckDB's result:
+   * the rows its WHERE passes (DuckDB's answer), copied. Undefined for other pumps, or when a value
+   * of the batch must go through DuckDB or the WHERE fails (run() then sends the failing rows to
+   * error_stream).
    */
-  private copy(p: Pump, rows: Row[]): Row[] | undefined {
+  private async copy(p: Pump, rows: Row[]): Promise<Row[] | undefined> {
     const proj = p.projection;
     if (!proj) return undefined;
-    const { at, types } = proj;
-    const res: Value[][] = new Array(rows.length);
+    const { at, types, filter } = proj;
+    const works = rows.map((r) => work(p, r, NEW));
+    let pass: Set<number> | undefined;
+    if (filter) {
+      try {
+        await this.duck.fill(filter.table, filter.columns, works.map((w) => filter.at.map((k) => w[k]!)));
+        pass = new Set((await this.duck.query(filter.sql)).rows.map((r) => r[0] as number));
+      } catch {
+        return undefined;
+      }
+    }
+    const res: Value[][] = [];
     for (let i = 0; i < rows.length; i++) {
-      const w = work(p, rows[i]!, NEW);
+      if (pass && !pass.has(rows[i]!.seq)) continue;
+      const w = works[i]!;
       const v: Value[] = new Array(at.length);
       for (let j = 0; j < at.length; j++) {
         const x = copiedValue(w[at[j]!]!, types[j]!);
         if (x === undefined) return undefined;
         v[j] = x;
       }
-      res[i] = v;
+      res.push(v);
     }
     return this.results(p, { rows: res });
   }

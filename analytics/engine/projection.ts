@@ -1,14 +1,17 @@
 // Pumps that only copy columns: `SELECT STREAM *` or a list of column names
-// from the source, and nothing else (no WHERE, expression, alias of an
-// expression, join, window, DISTINCT, ORDER BY or LIMIT). Their result rows
-// are their source rows' values, so the streaming layer copies them rather
-// than filling a work table and reading the same values back from DuckDB
-// (most of a pass-through worker's time at q0: strings written into DuckDB's
-// vectors and decoded out again). Whether a query is such a copy is read from
-// DuckDB's own parse of it (json_serialize_sql), and only columns whose values
-// come back from DuckDB as they went in are copied (the types below); a batch
-// holding a value DuckDB would change goes through DuckDB as before.
-import type { Duck } from './duck.js';
+// from the source, maybe with a WHERE, and nothing else (no expression, alias
+// of an expression, join, window, DISTINCT, ORDER BY or LIMIT). Their result
+// rows are their source rows' values, so the streaming layer copies them
+// rather than filling a work table and reading the same values back from
+// DuckDB (most of a pass-through worker's time at q0: strings written into
+// DuckDB's vectors and decoded out again). A WHERE is still DuckDB's to
+// evaluate, over a table of only the columns it reads: which rows pass.
+// Whether a query is such a copy is read from DuckDB's own parse of it
+// (json_serialize_sql), and only columns whose values come back from DuckDB as
+// they went in are copied (the types below); a batch holding a value DuckDB
+// would change, or whose WHERE fails, goes through DuckDB as before.
+import type { Duck, TableColumn } from './duck.js';
+import { quote } from '../sql/pump.js';
 import type { Value, SqlType } from './types.js';
 
 /** Types a coerced value of which DuckDB gives back unchanged (REAL rounds to float, DECIMAL to its scale, DATE/TIME are rebuilt). */
@@ -18,9 +21,9 @@ interface AstNode { [k: string]: unknown }
 
 /**
  * For a query that copies columns of its work table: the table column each result column is, in
- * result order; undefined for any other query.
+ * result order, and whether it has a WHERE; undefined for any other query.
  */
-export async function projectionOf(duck: Duck, sql: string, table: string, alias: string, columns: { name: string; type: SqlType }[]): Promise<number[] | undefined> {
+export async function projectionOf(duck: Duck, sql: string, table: string, alias: string, columns: { name: string; type: SqlType }[]): Promise<{ at: number[]; where: boolean } | undefined> {
   let ast: AstNode;
   try {
     const r = await duck.query(`SELECT json_serialize_sql(${sqlString(sql)})`);
@@ -33,7 +36,7 @@ export async function projectionOf(duck: Duck, sql: string, table: string, alias
   const node = stmts[0]!.node as AstNode;
   const from = node.from_table as AstNode | null;
   const plain = node.type === 'SELECT_NODE' && empty(node.modifiers) && empty((node.cte_map as AstNode | undefined)?.map)
-    && node.where_clause === null && empty(node.group_expressions) && empty(node.group_sets)
+    && empty(node.group_expressions) && empty(node.group_sets)
     && node.having === null && node.qualify === null && node.sample === null
     && from?.type === 'BASE_TABLE' && same(from.table_name, table) && !from.schema_name && !from.catalog_name && from.sample === null && empty(from.column_name_alias);
   if (!plain) return undefined;
@@ -59,7 +62,43 @@ export async function projectionOf(duck: Duck, sql: string, table: string, alias
       columns.forEach((c, i) => { if (!exclude.includes(c.name.toUpperCase())) out.push(i); });
     } else return undefined;
   }
-  return out.every((k) => COPIED.has(columns[k]!.type.base)) ? out : undefined;
+  return out.every((k) => COPIED.has(columns[k]!.type.base)) ? { at: out, where: node.where_clause !== null } : undefined;
+}
+
+/** Which rows of a batch a copying pump's WHERE passes: DuckDB's, over a table of the columns it reads. */
+export interface CopyFilter {
+  table: string;
+  /** The table's columns, as indexes of the work table's. */
+  at: number[];
+  columns: TableColumn[];
+  /** `SELECT "__SEQ" … WHERE …`: the arrival numbers of the rows that pass. */
+  sql: string;
+}
+
+/**
+ * The filter of a copying pump with a WHERE (`sql` as the pump's plan writes it: `… FROM "<table>" AS
+ * "<alias>" WHERE …`), its table created; undefined when the query is not of that shape or DuckDB
+ * refuses the filter (the pump then runs through DuckDB).
+ */
+export async function copyFilter(duck: Duck, sql: string, table: string, alias: string, columns: TableColumn[]): Promise<CopyFilter | undefined> {
+  const from = `FROM ${quote(table)} AS ${quote(alias)}`;
+  const i = sql.indexOf(from);
+  const rest = i < 0 ? '' : sql.slice(i + from.length);
+  const seq = columns.findIndex((c) => c.name === '__SEQ');
+  if (!/^\s*WHERE\s/i.test(rest) || seq < 0 || sql.indexOf(from, i + 1) >= 0) return undefined;
+  const name = `${table}_where`;
+  const filterSql = `SELECT "__SEQ" FROM ${quote(name)} AS ${quote(alias)}${rest}`;
+  try {
+    await duck.createTable(name, columns);
+    const read = await duck.columnsRead(filterSql, name, columns);
+    const at = columns.map((_, k) => k).filter((k) => read[k] || k === seq);
+    const kept = at.map((k) => columns[k]!);
+    await duck.createTable(name, kept);
+    await duck.query(filterSql);
+    return { table: name, at, columns: kept, sql: filterSql };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,7 +1,9 @@
-// Pumps that only copy columns (projection.ts: the streaming layer copies the
-// values instead of a DuckDB round trip) against the same pump with
-// `WHERE 1 = 1`, which DuckDB evaluates: twin engines fed the same rows must
-// emit the same rows, value for value, and leave the same state. Values cover
+// Pumps that only copy columns, maybe with a WHERE (projection.ts: the
+// streaming layer copies the values instead of a DuckDB round trip, DuckDB
+// evaluating only the WHERE) against the same pump run through DuckDB as any
+// other (its twin engine with the copy taken away): twin engines fed the same
+// rows must emit the same rows, value for value, and leave the same state.
+// Values cover
 // each copied type's edges (empty and non-ASCII text, a NUL, a lone
 // surrogate, -0, the safe-integer bounds, negative timestamps, NULLs) and a
 // batch with a value DuckDB must see (a fractional timestamp).
@@ -34,12 +36,16 @@ function rows(n: number, seed: number): { t: number; v: Value[] }[] {
   return Array.from({ length: n }, (_, i) => ({ t: 1_767_225_600_000 + Math.floor(i / 3) * 10, v: COLS.map(([name]) => EDGES[name]![Math.floor(r() * EDGES[name]!.length)]!) }));
 }
 
-async function twins(select: string, cols = COLS, target = cols): Promise<[Engine, Engine]> {
-  const code = (where: string) => `${outDecl(target)}CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" ${select} FROM "${SRC}"${where};`;
-  return [await Engine.compile({ code: code(''), inputs: [input(cols)] }), await Engine.compile({ code: code(' WHERE 1 = 1'), inputs: [input(cols)] })];
-}
+const pumpOf = (e: Engine) => (e as unknown as { pumps: { projection?: unknown }[] }).pumps[0]!;
+const copying = (e: Engine) => pumpOf(e).projection !== undefined;
 
-const copying = (e: Engine) => (e as unknown as { pumps: { projection?: unknown }[] }).pumps[0]!.projection !== undefined;
+/** The pump, and its twin run through DuckDB (the copy taken away). */
+async function twins(select: string, cols = COLS, target = cols, where = ''): Promise<[Engine, Engine]> {
+  const code = `${outDecl(target)}CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" ${select} FROM "${SRC}"${where};`;
+  const [a, b] = [await Engine.compile({ code, inputs: [input(cols)] }), await Engine.compile({ code, inputs: [input(cols)] })];
+  pumpOf(b).projection = undefined;
+  return [a, b];
+}
 
 /** `e` with its DuckDB evaluation of row-by-row pumps refused: every batch must be copied. */
 function copyOnly(e: Engine): Engine {
@@ -47,8 +53,12 @@ function copyOnly(e: Engine): Engine {
   return e;
 }
 
+/** Rows emitted into each stream by the last same(). */
+const emitted = new Map<string, number>();
+
 async function same(a: Engine, b: Engine, batches: { t: number; v: Value[] }[][]): Promise<number> {
   let n = 0;
+  emitted.clear();
   for (const batch of batches) {
     await a.pushInput(SRC, batch.map((r) => ({ ...r, v: [...r.v] })));
     await b.pushInput(SRC, batch.map((r) => ({ ...r, v: [...r.v] })));
@@ -61,10 +71,11 @@ async function same(a: Engine, b: Engine, batches: { t: number; v: Value[] }[][]
       list.forEach((row, i) => {
         expect(row.t).toBe(other[i]!.t);
         expect(row.seq).toBe(other[i]!.seq);
-        // Object.is: -0 stays -0 on both paths, or on neither.
-        row.v.forEach((v, c) => expect([c, Object.is(v, other[i]!.v[c]) ? 'same' : v]).toEqual([c, 'same']));
+        // Object.is: -0 stays -0 on both paths, or on neither. An error_stream row's first column is when it was made.
+        row.v.forEach((v, c) => expect([c, Object.is(v, other[i]!.v[c]) || (s === 'error_stream' && c === 0) ? 'same' : v]).toEqual([c, 'same']));
       });
       n += list.length;
+      emitted.set(s, (emitted.get(s) ?? 0) + list.length);
     }
   }
   expect(a.snapshot()).toEqual(b.snapshot());
@@ -89,6 +100,32 @@ test('columns under names of their own are copies too', async () => {
   const [a, b] = await twins('SELECT STREAM S AS X, B, TI, SI, I, BI AS "bi", D, TS AS T2');
   expect(copying(a)).toBe(true);
   expect(await same(copyOnly(a), b, [rows(100, 10)])).toBe(100);
+});
+
+test('a WHERE: DuckDB says which rows pass, over the columns it reads; the rows are copied', async () => {
+  const wheres = [
+    ' WHERE TI > 0',
+    ' WHERE S LIKE \'%b%\' OR B',
+    ' WHERE D IS NULL OR (BI % 3 = 0 AND TS > TIMESTAMP \'2000-01-01 00:00:00\')',
+    ' WHERE ROWTIME >= TIMESTAMP \'2026-01-01 00:00:00.500\'',
+  ];
+  for (const w of wheres) {
+    const [a, b] = await twins('SELECT STREAM *', COLS, COLS, w);
+    expect([w, copying(a)]).toEqual([w, true]);
+    const n = await same(copyOnly(a), b, [rows(300, 11), rows(200, 12)]);
+    expect([w, n > 0 && n < 500]).toEqual([w, true]);
+  }
+});
+
+test('a WHERE that fails at run time goes through DuckDB: the failing rows to error_stream, as before', async () => {
+  const [a, b] = await twins('SELECT STREAM S, I', COLS, [['S', 'VARCHAR(8)'], ['I', 'INTEGER']], ' WHERE CAST(S AS INTEGER) > 0');
+  expect(copying(a)).toBe(true);
+  const batch = rows(40, 13).map((r, i) => ({ ...r, v: r.v.map((x, c) => (c === 0 ? (i % 5 === 0 ? 'x' : String(i)) : x)) }));
+  await same(a, b, [batch]);
+  // Rows 0, 5, … 35 hold 'x' and fail; every row is emitted or an error (past the splitting budget a
+  // failing chunk's rows are errors whole, as run() does).
+  const errors = emitted.get('error_stream') ?? 0;
+  expect([(emitted.get('OUT') ?? 0) + errors, errors >= 8]).toEqual([40, true]);
 });
 
 test('a batch with a value DuckDB must see goes through DuckDB, rows and errors as before', async () => {
