@@ -10,9 +10,8 @@
 // as before.
 import os from 'node:os';
 import type { Value } from '../engine/types.js';
+import { frameJson, unframeJson } from './jsonFrame.js';
 
-/** First byte of a framed message; JSON text starts with '{'. */
-const FRAMED = 0x00;
 /** Doubles are written in the machine's order; a big-endian writer sends JSON text. */
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
@@ -26,22 +25,16 @@ export function encodePartialMessage(m: { cols?: Value[][]; [field: string]: unk
   if (!cols || numeric.length === 0) return Buffer.from(JSON.stringify(m));
   const f64 = new Float64Array(numeric.length * n);
   numeric.forEach((c, k) => copyDoubles(cols[c] as number[], f64, k * n));
-  const head = Buffer.from(JSON.stringify({ ...m, cols: cols.map((c, i) => (numeric.includes(i) ? null : c)), f64: numeric, n }));
-  const out = Buffer.allocUnsafe(5 + head.length + f64.byteLength);
-  out[0] = FRAMED;
-  out.writeUInt32LE(head.length, 1);
-  head.copy(out, 5);
-  Buffer.from(f64.buffer).copy(out, 5 + head.length);
-  return out;
+  return frameJson({ ...m, cols: cols.map((c, i) => (numeric.includes(i) ? null : c)), f64: numeric, n }, [new Uint8Array(f64.buffer)]);
 }
 
 /** A message from its bytes (framed or JSON text). */
 export function decodePartialMessage<T>(data: Uint8Array): T {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (b.length === 0 || b[0] !== FRAMED) return JSON.parse(b.toString('utf8')) as T;
-  const len = b.readUInt32LE(1);
-  const { f64: numeric = [], n = 0, ...m } = JSON.parse(b.toString('utf8', 5, 5 + len)) as Envelope;
-  const at = 5 + len;
+  const frame = unframeJson(b, 'partial message');
+  if (!frame) return JSON.parse(b.toString('utf8')) as T;
+  const { f64: numeric = [], n = 0, ...m } = frame.head as Envelope;
+  const at = frame.at;
   if (b.length !== at + numeric.length * n * 8) throw new Error(`partial message: ${b.length - at} bytes of columns, ${numeric.length} columns of ${n} rows expected`);
   const bytes = numeric.length * n * 8;
   // Copied out of the message (a Float64Array needs 8-byte alignment); a big-endian reader reads them one by one.

@@ -5,12 +5,11 @@
 // base64 inside the JSON cost an encoding, a third more bytes written and
 // parsed, and a decoding before each publish.
 //
-//   0x00 | u32 LE JSON length | JSON (each pending payload replaced by its length) | payloads, in order
+//   a jsonFrame.ts frame: JSON (each pending payload replaced by its length), then the payloads in order
 //
 // A state without pending messages is plain JSON text; JSON text with base64
 // payloads (what earlier workers saved) reads as before.
-/** First byte of a framed state; JSON text starts with '{'. */
-const FRAMED = 0x00;
+import { frameJson, unframeJson } from './jsonFrame.js';
 
 /** A pending message (checkpoint.ts PendingMessage): only its payload matters here. */
 type Pending = { payload: Buffer };
@@ -20,30 +19,19 @@ type Stored = { payload: number | string };
 export function encodeState(state: object & WithPending): Buffer {
   const pending = state.pending;
   if (!pending?.length) return Buffer.from(JSON.stringify(state));
-  const head = Buffer.from(JSON.stringify({ ...state, pending: pending.map((m) => ({ ...m, payload: m.payload.length })) }));
-  let size = 5 + head.length;
-  for (const m of pending) size += m.payload.length;
-  const out = Buffer.allocUnsafe(size);
-  out[0] = FRAMED;
-  out.writeUInt32LE(head.length, 1);
-  head.copy(out, 5);
-  let at = 5 + head.length;
-  for (const m of pending) at += m.payload.copy(out, at);
-  return out;
+  return frameJson({ ...state, pending: pending.map((m) => ({ ...m, payload: m.payload.length })) }, pending.map((m) => m.payload));
 }
 
 export function decodeState<T extends WithPending>(data: Uint8Array): T {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (b.length === 0 || b[0] !== FRAMED) {
+  const frame = unframeJson(b, 'state');
+  if (!frame) {
     const st = JSON.parse(b.toString('utf8')) as Omit<T, 'pending'> & { pending?: Stored[] };
     if (!st.pending) return st as T;
     return { ...st, pending: st.pending.map((m): Pending => ({ ...m, payload: Buffer.from(m.payload as string, 'base64') })) } as T;
   }
-  if (b.length < 5) throw new Error('truncated state');
-  const len = b.readUInt32LE(1);
-  if (5 + len > b.length) throw new Error('truncated state');
-  const st = JSON.parse(b.toString('utf8', 5, 5 + len)) as Omit<T, 'pending'> & { pending: Stored[] };
-  let at = 5 + len;
+  const st = frame.head as Omit<T, 'pending'> & { pending: Stored[] };
+  let at = frame.at;
   const pending = st.pending.map((m): Pending => {
     const n = m.payload as number;
     if (at + n > b.length) throw new Error('truncated state');

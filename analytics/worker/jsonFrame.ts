@@ -1,0 +1,35 @@
+// JSON followed by raw bytes in one buffer, for the worker's messages and
+// states that carry bulk data beside their JSON (partialFrame.ts: columns of
+// doubles; stateBlob.ts: the emit in flight's payloads):
+//
+//   0x00 | u32 LE JSON length | JSON | bytes
+//
+// JSON text never starts with 0x00, so a reader tells a frame from plain JSON
+// text (what earlier workers wrote) by the first byte.
+
+const FRAMED = 0x00;
+
+/** `head` as JSON, then `tail`'s bytes one after the other. */
+export function frameJson(head: unknown, tail: readonly Uint8Array[]): Buffer {
+  const json = Buffer.from(JSON.stringify(head));
+  let size = 5 + json.length;
+  for (const t of tail) size += t.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = FRAMED;
+  out.writeUInt32LE(json.length, 1);
+  json.copy(out, 5);
+  let at = 5 + json.length;
+  for (const t of tail) {
+    out.set(t, at);
+    at += t.byteLength;
+  }
+  return out;
+}
+
+/** A frame's JSON and where its bytes start in `b`; undefined when `b` is JSON text; an error when truncated. */
+export function unframeJson(b: Buffer, what: string): { head: unknown; at: number } | undefined {
+  if (b.length === 0 || b[0] !== FRAMED) return undefined;
+  if (b.length < 5 || 5 + b.readUInt32LE(1) > b.length) throw new Error(`truncated ${what}`);
+  const len = b.readUInt32LE(1);
+  return { head: JSON.parse(b.toString('utf8', 5, 5 + len)), at: 5 + len };
+}
