@@ -24,30 +24,35 @@ export function encodedSize(r: { partitionKeyBytes: number; data: Buffer }): num
 export function encodeBatch(arrivalMs: number, records: { partitionKey: string; partitionKeyBytes: number; data: Buffer }[]): Buffer {
   let size = HEADER;
   for (const r of records) size += encodedSize(r);
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt8(VERSION, 0);
-  out.writeDoubleBE(arrivalMs, 1);
-  out.writeUInt32BE(records.length, 9);
+  const out = batchHeader(size, arrivalMs, records.length);
   let at = HEADER;
   for (const r of records) {
-    const pk = r.partitionKey;
-    const kl = r.partitionKeyBytes;
-    out.writeUInt16BE(kl, at);
-    at += 2;
-    if (kl === pk.length) {
-      // ASCII (any other character takes more UTF-8 bytes than UTF-16 units):
-      // the bytes are the char codes. Cheaper than a native write per record.
-      for (let i = 0; i < kl; i++) out[at + i] = pk.charCodeAt(i);
-      at += kl;
-    } else {
-      at += out.write(pk, at, 'utf8');
-    }
-    out.writeUInt32BE(r.data.length, at);
-    at += 4;
+    at = writeRecordHead(out, at, r.partitionKey, r.partitionKeyBytes, r.data.length);
     out.set(r.data, at);
     at += r.data.length;
   }
   return out;
+}
+
+/** A batch's buffer of `size` bytes with its header written. */
+function batchHeader(size: number, arrivalMs: number, count: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt8(VERSION, 0);
+  out.writeDoubleBE(arrivalMs, 1);
+  out.writeUInt32BE(count, 9);
+  return out;
+}
+
+/** A record's key length, key and data length at `at`; where its data goes. */
+function writeRecordHead(out: Buffer, at: number, pk: string, kl: number, dl: number): number {
+  out.writeUInt16BE(kl, at);
+  at += 2;
+  // ASCII (any other character takes more UTF-8 bytes than UTF-16 units):
+  // the bytes are the char codes. Cheaper than a native write per record.
+  if (kl === pk.length) for (let i = 0; i < kl; i++) out[at++] = pk.charCodeAt(i);
+  else at += out.write(pk, at, 'utf8');
+  out.writeUInt32BE(dl, at);
+  return at + 4;
 }
 
 /** Records whose data lie back to back in one buffer, record i ending at ends[i] (the analytics emitter's formatted rows). */
@@ -71,23 +76,13 @@ export function encodePackedBatch(arrivalMs: number, src: PackedRecordSource, id
     keyBytes.push(kl);
     size += 6 + kl + src.ends[i]! - src.start(i);
   }
-  const out = Buffer.allocUnsafe(size);
-  out.writeUInt8(VERSION, 0);
-  out.writeDoubleBE(arrivalMs, 1);
-  out.writeUInt32BE(to - from, 9);
+  const out = batchHeader(size, arrivalMs, to - from);
   let at = HEADER;
   for (let k = from; k < to; k++) {
     const i = idx[k]!;
-    const pk = keys[k - from]!;
-    const kl = keyBytes[k - from]!;
-    out.writeUInt16BE(kl, at);
-    at += 2;
-    if (kl === pk.length) for (let j = 0; j < kl; j++) out[at++] = pk.charCodeAt(j);
-    else at += out.write(pk, at, 'utf8');
     const s = src.start(i);
     const dl = src.ends[i]! - s;
-    out.writeUInt32BE(dl, at);
-    at += 4;
+    at = writeRecordHead(out, at, keys[k - from]!, keyBytes[k - from]!, dl);
     // A row is tens of bytes: a loop costs less than a view and a native copy.
     const b = src.bytes;
     if (dl > 64) out.set(b.subarray(s, s + dl), at);
