@@ -134,11 +134,14 @@ export class StreamCache {
       return;
     }
     const now = Date.now();
-    if (!this.behind) {
+    // A new mark once the watch has passed the last one: on a bucket written
+    // without pause the watch is always a little behind, and an old mark it
+    // has passed must not hide a stall that starts later.
+    if (!this.behind || this.seenRevision >= this.behind.seq) {
       this.behind = { since: now, seq: last };
       return;
     }
-    if (now - this.behind.since < WATCH_STALL_MS || this.seenRevision >= this.behind.seq) return;
+    if (now - this.behind.since < WATCH_STALL_MS) return;
     this.log(`stream cache: the KV watch delivered nothing past revision ${Math.max(this.seenRevision, this.coveredSeq)} in ${now - this.behind.since} ms while the bucket is at ${last}; opening it again`);
     this.behind = undefined;
     this.watcher?.stop();

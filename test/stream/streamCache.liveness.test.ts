@@ -5,7 +5,7 @@
 // dropping what the watch delivers until it is opened again.
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { connectStore, type Store } from '../../stream/connect.js';
-import { beginStream, getStream } from '../../stream/streams.js';
+import { beginStream, getStream, updateStream } from '../../stream/streams.js';
 import { StreamCache } from '../../stream/streamCache.js';
 
 let nats: NatsServers;
@@ -50,6 +50,58 @@ test('a watch that delivers nothing while the bucket moves is opened again, and 
     await new Promise((r) => setTimeout(r, 5_000));
     expect(logs.filter((l) => /opening it again/.test(l))).toHaveLength(1);
   } finally {
+    cache.stop();
+  }
+}, 60_000);
+
+test('on a bucket the watch is always a write behind, a watch that goes silent later is still opened again', async () => {
+  await beginStream(store, { name: 'busy', shardCount: 1, mode: 'PROVISIONED', retentionHours: 24, replicas: 1 });
+  const logs: string[] = [];
+  const cache = new StreamCache(other.streams, other.nc, (m) => logs.push(m));
+  await cache.start();
+  // A bucket whose every check finds one write the watch has not delivered
+  // yet: its status answers one revision past the real one, and a write
+  // every 50 ms moves the real one on.
+  const kv = (cache as unknown as { watchKv: { status(): Promise<{ streamInfo: { state: { last_seq: number } } }> } }).watchKv;
+  const status = kv.status.bind(kv);
+  kv.status = async () => {
+    const st = await status();
+    st.streamInfo.state.last_seq += 1;
+    return st;
+  };
+  let writing = true;
+  let n = 0;
+  const writer = (async () => {
+    while (writing) {
+      await updateStream(store, 'busy', (r) => ({ ...r, tags: { n: String(++n) } }));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  try {
+    // Healthy for 7 s (past the stall allowance, so an old mark would be stale): no replacement.
+    await new Promise((r) => setTimeout(r, 7_000));
+    expect(logs.filter((l) => /opening it again/.test(l))).toHaveLength(0);
+    expect(Number(cache.get('busy')!.record.tags?.n)).toBeGreaterThan(n - 20);
+    // Then silent while the writes go on.
+    const c = cache as unknown as { apply(e: unknown): void; open(): Promise<unknown> };
+    const apply = c.apply;
+    const open = c.open;
+    c.apply = () => undefined;
+    c.open = function (this: unknown) {
+      c.apply = apply;
+      return open.call(this);
+    };
+    const silentAt = Date.now();
+    while (Date.now() - silentAt < 20_000 && !logs.some((l) => /opening it again/.test(l))) await new Promise((r) => setTimeout(r, 100));
+    expect(logs.filter((l) => /opening it again/.test(l))).toHaveLength(1);
+    // A check notices within 2 s, a stall is called after 5 s more, at the next check.
+    expect(Date.now() - silentAt).toBeGreaterThanOrEqual(5_000);
+    expect(Date.now() - silentAt).toBeLessThan(10_000);
+    const before = n;
+    while (Number(cache.get('busy')!.record.tags?.n) < before) await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    writing = false;
+    await writer;
     cache.stop();
   }
 }, 60_000);
