@@ -75,11 +75,17 @@ export async function ensurePartialsStream(store: Store, app: string): Promise<s
 }
 
 /** Messages carry the definition's epoch: the combiner ignores those of an earlier definition. */
-async function publish(store: Store, app: string, epoch: string, m: PartialMessage, msgID?: string): Promise<void> {
-  await store.js.publish(partialsSubject(app), encodePartialMessage({ ...m, epoch }), msgID ? { msgID } : {});
+const encode = (epoch: string, m: PartialMessage) => encodePartialMessage({ ...m, epoch });
+
+async function publish(store: Store, app: string, epoch: string, m: PartialMessage): Promise<void> {
+  await store.js.publish(partialsSubject(app), encode(epoch, m));
 }
 
-interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState }
+/** A message of the shard's outbox: encoded when planned, published under its id. */
+interface Planned { id: string; payload: Buffer }
+
+/** `pending`: the outbox as it was when a batch's engine errors were planned (see process()). */
+interface ShardState { epoch: string; pos?: ShardPos; maxArrivalMs: number | null; engine: EngineState; pending?: Planned[] }
 
 export interface PartialWorkersOptions {
   store: Store;
@@ -137,9 +143,7 @@ class ShardAggregator implements RecordProcessor {
   private readonly state: ShardStateStore<ShardState>;
   private rowsAt = Date.now();
   private fenced = false;
-  private outbox: { m: PartialMessage; id: string }[] = [];
-  /** Engine errors (named by their batch) went into the outbox since the last save. */
-  private batchNamedSent = false;
+  private outbox: Planned[] = [];
   private inApp: string[];
   private mapper: RecordMapper;
   /** Records are decoded into this batch's columns (those the partial pumps read), reused batch after batch. */
@@ -180,6 +184,8 @@ class ShardAggregator implements RecordProcessor {
       this.pos = st.pos;
       this.leased = st.pos;
       this.maxArrivalMs = st.maxArrivalMs ?? Number.NEGATIVE_INFINITY;
+      // What its holder had planned when it saved: published first (JetStream drops what it already has).
+      this.outbox = st.pending ?? [];
       o.log(`shard ${this.input}/${this.shard}: resumed at ${st.pos?.seq ?? 'its start'}`);
     }
   }
@@ -233,8 +239,15 @@ class ShardAggregator implements RecordProcessor {
     // combiner can leave it out of its event-time watermark without losing its rows; later rows for them are late.
     const eventIdle = idle && readAtMs - this.rowsAt >= EVENT_IDLE_MS;
     if (eventIdle) await engine.closeEventTimeWindows();
-    this.collect(errors, firstPos, mapping);
+    // Engine errors are named by their batch, and which rows are late or fail depends on the batches: a
+    // successor resuming from an earlier state reads other batches and would report them again, otherwise.
+    // So the state after such a batch is saved, with the outbox, before anything of it is published: a
+    // successor publishes the same messages and never evaluates those records again.
+    const errorsPlanned = this.collect(errors, firstPos, mapping);
+    if (errorsPlanned) await this.save(cp, true);
+    crashForTest(errorsPlanned, 'errors-saved');
     const published = await this.publishOutbox();
+    crashForTest(errorsPlanned, 'errors-published');
     // Watermarks at most every 250 ms (they only matter at window ends), and with every partial.
     if (Number.isFinite(wm) && wm > this.sentWm && (published || Date.now() - this.sentWmAt >= 250)) {
       this.sentWmAt = Date.now();
@@ -243,10 +256,9 @@ class ShardAggregator implements RecordProcessor {
     }
     // Partials and mapping errors are named by what they hold: a successor resuming from an older state
     // publishes them again under the same ids, which JetStream drops (its duplicate window outlasts any
-    // checkpoint interval, and a purge keeps it). Engine errors are named by the batch, so a state that
-    // has published them is saved at once; otherwise every checkpointIntervalMs (saving at every window
-    // close wrote each shard's open windows, 20k rows at 100k keys, once a second).
-    if (this.batchNamedSent || Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
+    // checkpoint interval, and a purge keeps it). So the state is saved every checkpointIntervalMs (saving
+    // at every window close wrote each shard's open windows, 20k rows at 100k keys, once a second).
+    if (Date.now() - this.savedAt >= o.checkpointIntervalMs) await this.save(cp);
   }
 
   /** The in-application stream this shard feeds (one per shard), as an index of inApp. */
@@ -270,14 +282,14 @@ class ShardAggregator implements RecordProcessor {
     return { ewm, idle };
   }
 
-  /** Messages for the windows the engine closed (one per window) and error rows, into the outbox. */
-  private collect(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined, mapping: RecordErrors[] = []): void {
+  /** Messages for the windows the engine closed (one per window) and error rows, into the outbox; true when it planned engine errors. */
+  private collect(errors: PartialMessage & { type: 'errors' }, firstPos: ShardPos | undefined, mapping: RecordErrors[] = []): boolean {
     // Pre-aggregated windows come as columns, in key order: chunks of them, column by column.
     for (const [stream, list] of this.engine!.drainFolded()) {
       for (const w of list) {
         for (let c = 0, i = 0; i < w.n; c++, i += PARTIAL_CHUNK_ROWS) {
           const cols = i === 0 && w.n <= PARTIAL_CHUNK_ROWS ? w.cols : w.cols.map((col) => col.slice(i, i + PARTIAL_CHUNK_ROWS));
-          this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t: w.t, chunk: c, cols }, id: this.partialId(stream, w.t, c) });
+          this.plan({ type: 'partial', input: this.input, shard: this.shard, stream, t: w.t, chunk: c, cols }, this.partialId(stream, w.t, c));
         }
       }
     }
@@ -295,17 +307,20 @@ class ShardAggregator implements RecordProcessor {
       for (const [t, rows] of [...byT].sort((a, b) => a[0] - b[0])) {
         // Chunks keep each message under NATS's payload limit (many keys in one window).
         for (let c = 0, i = 0; i < rows.length; c++, i += PARTIAL_CHUNK_ROWS) {
-          this.outbox.push({ m: { type: 'partial', input: this.input, shard: this.shard, stream, t, chunk: c, rows: rows.slice(i, i + PARTIAL_CHUNK_ROWS) }, id: this.partialId(stream, t, c) });
+          this.plan({ type: 'partial', input: this.input, shard: this.shard, stream, t, chunk: c, rows: rows.slice(i, i + PARTIAL_CHUNK_ROWS) }, this.partialId(stream, t, c));
         }
       }
     }
     // A record's mapping errors are named by the record: reported once even when a successor reads it again in other batches.
-    for (const x of mapping) this.outbox.push({ m: x.message, id: `${this.w.epoch}:m:${this.input}:${this.shard}:${x.pos.seq}:${x.pos.sub ?? ''}` });
+    for (const x of mapping) this.plan(x.message, `${this.w.epoch}:m:${this.input}:${this.shard}:${x.pos.seq}:${x.pos.sub ?? ''}`);
     // The engine's (late rows, evaluation errors) are named by the batch's records.
-    if (errors.errors.length) {
-      this.outbox.push({ m: errors, id: `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}` });
-      this.batchNamedSent = true;
-    }
+    if (!errors.errors.length) return false;
+    this.plan(errors, `${this.w.epoch}:e:${this.input}:${this.shard}:${firstPos?.seq ?? 'x'}:${firstPos?.sub ?? ''}:${this.pos?.seq ?? ''}`);
+    return true;
+  }
+
+  private plan(m: PartialMessage, id: string): void {
+    this.outbox.push({ id, payload: encode(this.w.epoch, m) });
   }
 
   /** A partial chunk's message id: what it holds, whoever publishes it. */
@@ -317,15 +332,17 @@ class ShardAggregator implements RecordProcessor {
   private async publishOutbox(): Promise<boolean> {
     const n = this.outbox.length;
     while (this.outbox.length) {
-      const { m, id } = this.outbox[0]!;
-      await publish(this.w.opts.store, this.app, this.w.epoch, m, id);
+      const { payload, id } = this.outbox[0]!;
+      await this.w.opts.store.js.publish(partialsSubject(this.app), payload, { msgID: id });
       this.outbox.shift();
     }
     return n > 0;
   }
 
-  private async save(cp: Checkpointer): Promise<void> {
+  /** `withOutbox`: the messages planned and not yet published go into the state (see process()). */
+  private async save(cp: Checkpointer, withOutbox = false): Promise<void> {
     const st: ShardState = { epoch: this.w.epoch, pos: this.pos, maxArrivalMs: Number.isFinite(this.maxArrivalMs) ? this.maxArrivalMs : null, engine: this.engine!.snapshot() };
+    if (withOutbox && this.outbox.length) st.pending = [...this.outbox];
     try {
       await this.state.save(st);
     } catch (e) {
@@ -335,7 +352,6 @@ class ShardAggregator implements RecordProcessor {
       throw new StateFencedError(`shard ${this.input}/${this.shard}: ${e.message}`);
     }
     this.savedAt = Date.now();
-    this.batchNamedSent = false;
     const p = this.pos;
     if (p && (!this.leased || p.seq !== this.leased.seq || p.sub !== this.leased.sub)) {
       await cp.checkpoint(p.seq, p.sub);
@@ -348,7 +364,7 @@ class ShardAggregator implements RecordProcessor {
     // Every window of a finished shard is complete.
     await this.engine.advance(Number.MAX_SAFE_INTEGER);
     await this.engine.closeEventTimeWindows();
-    this.collect({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined);
+    if (this.collect({ type: 'errors', input: this.input, shard: this.shard, errors: [] }, undefined)) await this.save(cp, true);
     await this.publishOutbox();
     await this.save(cp);
     await publish(this.w.opts.store, this.app, this.w.epoch, { type: 'end', input: this.input, shard: this.shard });
@@ -370,4 +386,9 @@ class ShardAggregator implements RecordProcessor {
     this.engine?.close();
     this.engine = undefined;
   }
+}
+
+/** Fault injection for the exactly-once tests (SHARDLINE_TEST_CRASH_AT): die at a named point of a batch with engine errors. */
+function crashForTest(errorsPlanned: boolean, at: 'errors-saved' | 'errors-published'): void {
+  if (errorsPlanned && process.env.SHARDLINE_TEST_CRASH_AT === at) process.kill(process.pid, 'SIGKILL');
 }

@@ -38,6 +38,15 @@ test('JSON rows equal the object a JSON.stringify would write, value for value, 
   expect(recs.withoutKeys().partitionKey(3)).toBe('');
 });
 
+test('integers of every length and sign, around the 15-digit fast path and past it, as JSON.stringify writes them', () => {
+  const c = [col('N', 'BIGINT'), col('X', 'DOUBLE')];
+  const ints = [0, -0, 1, -1, 9, 10, -10, 99, 100, 101, 1234567890, 99999999999999, 100000000000000, 999999999999999, -999999999999999, 1e15, -1e15, 1e15 + 1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 1e21];
+  for (let p = 1; p < 1e16; p *= 10) ints.push(p - 1, p, p + 1, -p);
+  const vs: Value[][] = ints.map((n) => [n, n]);
+  const recs = formatRows(rowsOf(vs), c, 'JSON', 'k');
+  vs.forEach((v, i) => expect(recs.data(i).toString('utf8')).toBe(oracle(c, v, (x) => x)));
+});
+
 test('many rows: the buffer grows and every record keeps its bytes', () => {
   const many: Value[][] = Array.from({ length: 5000 }, (_, i) => [1767225600000 + (i % 3) * 1000, `t${i}`.repeat(i % 7), i * 7, i / 3, i % 2 === 0, null, 'é'.repeat(i % 4)]);
   const recs = formatRows(rowsOf(many), cols, 'JSON', '9');

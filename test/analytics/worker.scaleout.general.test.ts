@@ -118,17 +118,24 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
   expect((await readAll(k, 'g-errors')).length).toBe(0);
 }, 180000);
 
-test('TUMBLE on event time across two replicas: out-of-order and late records, SIGKILL of the combiner mid-window', async () => {
+/**
+ * Event-time TUMBLE over two replicas with out-of-order and late records. The first replica (the
+ * combiner) is SIGKILLed mid-window, or (`crashAt`, SHARDLINE_TEST_CRASH_AT) kills itself in its first
+ * batch with late rows: after saving that shard's state, before publishing, or right after publishing.
+ * Every window equals the oracle and every late record reaches error_stream exactly once.
+ */
+async function eventTimeTwoReplicas(name: string, crashAt?: 'errors-saved' | 'errors-published') {
   const k = stack.clients[0]!;
-  await createStream(k, 'e-in', 4);
-  await createStream(k, 'e-out', 1);
-  await createStream(k, 'e-counts', 1);
-  await createStream(k, 'e-late', 1);
+  const [inS, outS, countsS, lateS] = ['in', 'out', 'counts', 'late'].map((x) => `${name}-${x}`) as [string, string, string, string];
+  await createStream(k, inS, 4);
+  await createStream(k, outS, 1);
+  await createStream(k, countsS, 1);
+  await createStream(k, lateS, 1);
   const tvf = `TABLE(TUMBLE(TABLE "SOURCE_SQL_STREAM_001", DESCRIPTOR(EVENT_TIME), INTERVAL '1' SECOND))`;
   // The AnalyticsApp's own Deployment command line: the input declares the event-time column and its lateness.
   const spec = AnalyticsAppSpec.parse({
     inputs: [{
-      name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: 'e-in' }, startingPosition: 'TRIM_HORIZON',
+      name: 'SOURCE_SQL_STREAM_001', dataStreamRef: { name: inS }, startingPosition: 'TRIM_HORIZON',
       columns: [
         { name: 'SENSOR', sqlType: 'VARCHAR(8)', mapping: '$.sensor' }, { name: 'KIND', sqlType: 'VARCHAR(8)', mapping: '$.kind' },
         { name: 'READING', sqlType: 'DOUBLE', mapping: '$.reading' }, { name: 'EVENT_TIME', sqlType: 'TIMESTAMP', mapping: '$.at' },
@@ -144,15 +151,15 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "STATS"
 CREATE OR REPLACE PUMP "C" AS INSERT INTO "COUNTS"
   SELECT STREAM window_start, window_end, SENSOR, COUNT(*) FROM ${tvf} GROUP BY window_start, window_end, SENSOR;`,
     outputs: [
-      { name: 'STATS', dataStreamRef: { name: 'e-out' }, format: 'JSON' },
-      { name: 'COUNTS', dataStreamRef: { name: 'e-counts' }, format: 'JSON' },
-      { name: 'error_stream', dataStreamRef: { name: 'e-late' }, format: 'JSON' },
+      { name: 'STATS', dataStreamRef: { name: outS }, format: 'JSON' },
+      { name: 'COUNTS', dataStreamRef: { name: countsS }, format: 'JSON' },
+      { name: 'error_stream', dataStreamRef: { name: lateS }, format: 'JSON' },
     ],
     replicas: 2,
   });
-  const cmd = deploymentCommand(stack, 'esensors', spec, ['e-in', 'e-out', 'e-counts', 'e-late']);
+  const cmd = deploymentCommand(stack, name, spec, [inS, outS, countsS, lateS]);
   const env = { ...cmd.env, SHARDLINE_EVENT_IDLE_MS: '4000' };
-  const a = spawnWorker(cmd.args, cmd.configFile, env);
+  const a = spawnWorker(cmd.args, cmd.configFile, crashAt ? { ...env, SHARDLINE_TEST_CRASH_AT: crashAt } : env);
   workers.push(a);
   await waitFor('the first replica to combine', async () => /holds the application lease/.test(a.logs()));
   expect(a.logs()).toMatch(/two-phase aggregation: this replica aggregates the shards it leases \(P, C\)/);
@@ -173,7 +180,7 @@ CREATE OR REPLACE PUMP "C" AS INSERT INTO "COUNTS"
         const at = isLate ? now - 30_000 : now - ((n * 37) % 1500);
         docs.push({ n, sensor: `s${n % 3}`, kind: `k${(n * 5) % 7}`, reading: (n * 13) % 97, at: new Date(at).toISOString(), ...(isLate ? { late: true } : {}) });
       }
-      await putJson(k, 'e-in', docs);
+      await putJson(k, inS, docs);
       await sleep(100);
     }
   };
@@ -183,7 +190,13 @@ CREATE OR REPLACE PUMP "C" AS INSERT INTO "COUNTS"
     return held(b.logs()).size >= 1;
   }, 40000);
   await produce(10);
-  await a.kill('SIGKILL');
+  if (!crashAt) await a.kill('SIGKILL');
+  else {
+    await waitFor('the first replica to kill itself in a batch with late rows', async () => {
+      await produce(2);
+      return a.proc.signalCode === 'SIGKILL' || undefined;
+    }, 40000);
+  }
   await produce(25);
   // Records keep coming while the survivor waits out the lease: a shard without records for
   // SHARDLINE_EVENT_IDLE_MS counts as idle and closes its event-time windows (later rows are late).
@@ -198,7 +211,7 @@ CREATE OR REPLACE PUMP "C" AS INSERT INTO "COUNTS"
   // every other window closes. (The producer marks the records it made 30 s late: the same ones.)
   type Doc = { n: number; sensor: string; kind: string; reading: number; at: string; late?: boolean };
   const byShard = new Map<string, Doc[]>();
-  for (const r of await readAll(k, 'e-in')) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), JSON.parse(r.data)]);
+  for (const r of await readAll(k, inS)) byShard.set(r.shardId, [...(byShard.get(r.shardId) ?? []), JSON.parse(r.data)]);
   expect(byShard.size).toBe(4);
   const onTime: Doc[] = [];
   const late: Doc[] = [];
@@ -229,17 +242,34 @@ CREATE OR REPLACE PUMP "C" AS INSERT INTO "COUNTS"
   }).sort();
   expect(stats.length).toBeGreaterThan(10);
   expect(counts.length).toBeGreaterThan(stats.length); // HAVING left some windows out
-  await waitFor('every window', async () => (await readAll(k, 'e-out')).length >= stats.length && (await readAll(k, 'e-counts')).length >= counts.length, 60000)
+  await waitFor('every window', async () => (await readAll(k, outS)).length >= stats.length && (await readAll(k, countsS)).length >= counts.length, 60000)
     .catch(async (e) => {
-      const out = (await readAll(k, 'e-counts')).map((r) => r.data).sort();
-      throw new Error(`${(e as Error).message}: ${out.length}/${counts.length} counts; missing ${counts.filter((c) => !out.includes(c)).slice(0, 5).join(' ')}; extra ${out.filter((c) => !counts.includes(c)).slice(0, 5).join(' ')}; errors ${(await readAll(k, 'e-late')).length}; survivor: ${b.logs().slice(-3000)}`);
+      const out = (await readAll(k, countsS)).map((r) => r.data).sort();
+      throw new Error(`${(e as Error).message}: ${out.length}/${counts.length} counts; missing ${counts.filter((c) => !out.includes(c)).slice(0, 5).join(' ')}; extra ${out.filter((c) => !counts.includes(c)).slice(0, 5).join(' ')}; errors ${(await readAll(k, lateS)).length}; survivor: ${b.logs().slice(-3000)}`);
     });
   await sleep(2000);
-  expect((await readAll(k, 'e-out')).map((r) => r.data).sort()).toEqual(stats);
-  expect((await readAll(k, 'e-counts')).map((r) => r.data).sort()).toEqual(counts);
-  // The late records reach error_stream (a shard's rows may be reported again after a move: at least once).
-  const errors = (await readAll(k, 'e-late')).map((r) => JSON.parse(r.data));
+  expect((await readAll(k, outS)).map((r) => r.data).sort()).toEqual(stats);
+  expect((await readAll(k, countsS)).map((r) => r.data).sort()).toEqual(counts);
+  // Every late record reaches error_stream once per pump that reads it (each judges lateness for its own
+  // windows), whichever replica read it and wherever the other died.
+  const errors = (await readAll(k, lateS)).map((r) => JSON.parse(r.data));
   expect(errors.every((e) => e.ERROR_NAME === 'LATE_ROW')).toBe(true);
-  const lateRows = new Set(errors.map((e) => JSON.parse(e.DATA_ROW)).map((v: unknown[]) => JSON.stringify(v)));
-  expect(lateRows.size).toBe(late.length);
+  for (const pump of ['P', 'C']) {
+    const lateRows = errors.filter((e) => e.PUMP_NAME === pump).map((e) => JSON.stringify(JSON.parse(e.DATA_ROW)));
+    expect(new Set(lateRows).size).toBe(late.length);
+    expect(lateRows.length).toBe(late.length);
+  }
+  expect(errors).toHaveLength(2 * late.length);
+}
+
+test('TUMBLE on event time across two replicas: out-of-order and late records, SIGKILL of the combiner mid-window', async () => {
+  await eventTimeTwoReplicas('e');
+}, 180000);
+
+test('a replica killed in a batch with late rows after saving its state, before publishing: each late row reported once', async () => {
+  await eventTimeTwoReplicas('es', 'errors-saved');
+}, 180000);
+
+test('a replica killed in a batch with late rows right after publishing: each late row reported once', async () => {
+  await eventTimeTwoReplicas('ep', 'errors-published');
 }, 180000);
