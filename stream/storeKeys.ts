@@ -36,6 +36,7 @@ import { defaultKeyRing, keyFingerprint, type DataKey, type KeyRing } from './ke
 import { jsStreamName } from './names.js';
 import { getStream, listStreamNames } from './streams.js';
 import { kvKeys } from './kvKeys.js';
+import { firstWriterValue } from './kvFirstWriter.js';
 
 export const KEYS_BUCKET = 'shardline_keys';
 export const DEFAULT_KEY_ALIAS = 'alias/aws/kinesis';
@@ -88,24 +89,12 @@ export async function keysBucket(store: Store): Promise<KV> {
   return store.js.views.kv(KEYS_BUCKET, { history: 1, replicas: store.replicas });
 }
 
-/** The installation's default key, created by whichever process asks first. */
-export async function ensureDefaultKey(kv: KV): Promise<DataKey> {
-  const read = async () => {
-    const e = await kv.get(DEFAULT_ENTRY);
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
-    const v = e.json<{ id: string; key: string }>();
-    return { id: v.id, key: Buffer.from(v.key, 'base64'), state: 'Enabled' } satisfies DataKey;
-  };
-  const existing = await read();
-  if (existing) return existing;
-  try {
-    await kv.create(DEFAULT_ENTRY, JSON.stringify({ id: randomUUID(), key: randomBytes(32).toString('base64'), createdAtMs: Date.now() }));
-  } catch {
-    // another process created it first
-  }
-  const created = await read();
-  if (!created) throw new Error(`the default encryption key could not be read back from ${KEYS_BUCKET}`);
-  return created;
+/** The installation's default key, created by whichever process asks first (see kvFirstWriter.ts). */
+export async function ensureDefaultKey(kv: KV, timeoutMs?: number): Promise<DataKey> {
+  const e = await firstWriterValue(kv, DEFAULT_ENTRY, () => JSON.stringify({ id: randomUUID(), key: randomBytes(32).toString('base64'), createdAtMs: Date.now() }),
+    `the default encryption key (${KEYS_BUCKET} ${DEFAULT_ENTRY})`, timeoutMs);
+  const v = e.json<{ id: string; key: string }>();
+  return { id: v.id, key: Buffer.from(v.key, 'base64'), state: 'Enabled' } satisfies DataKey;
 }
 
 /** True when some shard still stores a message that arrived at or before `t`. */

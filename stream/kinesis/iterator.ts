@@ -3,6 +3,7 @@
 // shared through the config KV bucket.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KV } from 'nats';
+import { firstWriterValue } from '../kvFirstWriter.js';
 
 export interface IteratorState {
   streamName: string;
@@ -23,15 +24,8 @@ export class IteratorCodec {
 
   /** Loads the cluster's key, creating it if this is the first process. */
   static async fromKv(kv: KV): Promise<IteratorCodec> {
-    const existing = await kv.get('iterator-key');
-    if (existing && existing.length > 0) return new IteratorCodec(Buffer.from(existing.string(), 'base64'));
-    try {
-      await kv.create('iterator-key', randomBytes(32).toString('base64'));
-    } catch {
-      // another process created it first
-    }
-    const e = await kv.get('iterator-key');
-    return new IteratorCodec(Buffer.from(e!.string(), 'base64'));
+    const e = await firstWriterValue(kv, 'iterator-key', () => randomBytes(32).toString('base64'), 'the shard iterator key (iterator-key)');
+    return new IteratorCodec(Buffer.from(e.string(), 'base64'));
   }
 
   encode(s: IteratorState): string {
