@@ -23,6 +23,18 @@ afterAll(async () => {
   await nats?.stop();
 });
 
+/** From now on what the cache's watch delivers is dropped, until the cache opens a new watch. */
+function silence(cache: StreamCache): void {
+  const c = cache as unknown as { apply(e: unknown): void; open(): Promise<unknown> };
+  const apply = c.apply;
+  const open = c.open;
+  c.apply = () => undefined;
+  c.open = function (this: unknown) {
+    c.apply = apply;
+    return open.call(this);
+  };
+}
+
 test('a watch that delivers nothing while the bucket moves is opened again, and the cache catches up', async () => {
   await beginStream(store, { name: 'before', shardCount: 1, mode: 'PROVISIONED', retentionHours: 24, replicas: 1 });
   const logs: string[] = [];
@@ -31,14 +43,7 @@ test('a watch that delivers nothing while the bucket moves is opened again, and 
   try {
     expect(cache.get('before')).toBeDefined();
     // From here the watch is silent: what it delivers is dropped until the cache opens a new one.
-    const c = cache as unknown as { apply(e: unknown): void; open(): Promise<unknown> };
-    const apply = c.apply;
-    const open = c.open;
-    c.apply = () => undefined;
-    c.open = function (this: unknown) {
-      c.apply = apply;
-      return open.call(this);
-    };
+    silence(cache);
     const openedAt = Date.now();
     await beginStream(store, { name: 'after', shardCount: 2, mode: 'PROVISIONED', retentionHours: 24, replicas: 1 });
     for (let i = 0; i < 200 && !cache.get('after'); i++) await new Promise((r) => setTimeout(r, 100));
@@ -83,14 +88,7 @@ test('on a bucket the watch is always a write behind, a watch that goes silent l
     expect(logs.filter((l) => /opening it again/.test(l))).toHaveLength(0);
     expect(Number(cache.get('busy')!.record.tags?.n)).toBeGreaterThan(n - 20);
     // Then silent while the writes go on.
-    const c = cache as unknown as { apply(e: unknown): void; open(): Promise<unknown> };
-    const apply = c.apply;
-    const open = c.open;
-    c.apply = () => undefined;
-    c.open = function (this: unknown) {
-      c.apply = apply;
-      return open.call(this);
-    };
+    silence(cache);
     const silentAt = Date.now();
     while (Date.now() - silentAt < 20_000 && !logs.some((l) => /opening it again/.test(l))) await new Promise((r) => setTimeout(r, 100));
     expect(logs.filter((l) => /opening it again/.test(l))).toHaveLength(1);
