@@ -74,7 +74,9 @@ export class ColumnFoldTable implements FoldTable {
   /** `keys`: the group key columns; `folds`: the other columns and how each folds; `expected`: groups it will likely hold (the hash table is sized for them). */
   constructor(private readonly width: number, private readonly keys: readonly number[], folds: readonly (readonly [number, Fold])[], expected = 0) {
     this.slots = new KeySlots(expected);
-    this.cols = Array.from({ length: width }, () => []);
+    // Each column allocated once for the groups expected: grown by push from empty, a 100k-group
+    // window's columns were copied ~20 times each, into large-object space, which drove V8's major GCs.
+    this.cols = Array.from({ length: width }, () => new Array(expected));
     this.foldAt = folds.map(([i]) => i);
     this.foldAdds = folds.map(([, f]) => f === 'count' || f === 'sum');
     this.foldMin = folds.map(([, f]) => f === 'min');
@@ -125,8 +127,9 @@ export class ColumnFoldTable implements FoldTable {
     const s = this.slots.slotOrInsert(k, this.size);
     const own = this.cols;
     if (s < 0) {
-      this.size++;
-      for (let c = 0; c < this.width; c++) own[c]!.push(cols[c]![r] ?? null);
+      // Past the allocated length the store appends, as push would.
+      const at = this.size++;
+      for (let c = 0; c < this.width; c++) own[c]![at] = cols[c]![r] ?? null;
       if (typeof k !== 'number') this.numericKey = false;
       return;
     }
