@@ -14,7 +14,7 @@ import type { Store } from '../../stream/connect.js';
 import { directSource, kvLeaseStore, SHARD_END } from '../../consumer/index.js';
 import { keys as leaseKeys, type LeaseValue } from '../../consumer/leaseRecords.js';
 import type { Engine } from '../engine/engine.js';
-import { coerce, TypeError_, type Value } from '../engine/types.js';
+import { coerce, numberFits, TypeError_, type SqlType, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 import type { CombinerState, PartialRows } from './checkpoint.js';
@@ -175,23 +175,18 @@ export class Combiner {
     const at = p.targetColumns.map((c) => cols.findIndex((x) => x.name === c));
     const types = at.map((i) => cols[i]!.type);
     const names = at.map((i) => cols[i]!.name);
-    const out: { t: number; v: Value[] }[] = [];
     for (const t of ends) {
-      for (const v of combineWindow(p, Object.values(wins[String(t)]!))) {
-        const row: Value[] = new Array(cols.length).fill(null);
-        try {
-          for (let k = 0; k < v.length; k++) row[at[k]!] = coerce(v[k], types[k]!, names[k]!);
-        } catch (e) {
-          if (!(e instanceof TypeError_)) throw e;
-          engine.error('TYPE_ERROR', e.message, t, JSON.stringify(v), p.name);
-          continue;
-        }
-        out.push({ t, v: row });
-      }
+      const items = combineColumns(p, Object.values(wins[String(t)]!));
+      const { cols: typed, bad } = coerceItems(items.cols, items.n, types, names);
+      // A row a value of which its column's type does not take: error_stream (its combined values), not the target.
+      for (const [r, message] of bad) engine.error('TYPE_ERROR', message, t, JSON.stringify(items.cols.map((c) => c[r] ?? null)), p.name);
+      const keep = bad.size ? rowsWithout(typed, items.n, bad) : { cols: typed, n: items.n };
+      const block: Value[][] = Array.from({ length: cols.length }, () => []);
+      at.forEach((i, k) => { block[i] = keep.cols[k]!; });
+      await engine.emitColumns(p.target, { t, cols: block, n: keep.n });
       delete wins[String(t)];
     }
     this.state.closedUpTo[p.partialStream] = Math.max(this.state.closedUpTo[p.partialStream] ?? Number.NEGATIVE_INFINITY, ends[ends.length - 1]!);
-    await engine.push(p.target, out);
   }
 }
 
@@ -234,6 +229,14 @@ export function combine(p: PartialPump, partials: Value[][]): Value[][] {
 
 /** combine() over a window's entries as the combiner holds them: rows, or (from shard engines) columns. */
 export function combineWindow(p: PartialPump, entries: PartialRows[]): Value[][] {
+  const { cols, n } = combineColumns(p, entries);
+  const out: Value[][] = new Array(n);
+  for (let r = 0; r < n; r++) out[r] = cols.map((c) => c[r] ?? null);
+  return out;
+}
+
+/** combineWindow()'s rows as columns, one per item of the pump (`n` rows): the form the combiner emits them in. */
+export function combineColumns(p: PartialPump, entries: PartialRows[]): { cols: Value[][]; n: number } {
   const width = p.items.reduce((n, it) => n + (it === 'avg' ? 2 : 1), 0);
   // At most one group per partial row: sized for them all.
   let rows = 0;
@@ -243,25 +246,64 @@ export function combineWindow(p: PartialPump, entries: PartialRows[]): Value[][]
     if (Array.isArray(e)) for (const r of e) table.add(r);
     else for (let r = 0, n = e.cols[0]?.length ?? 0; r < n; r++) table.addAt(e.cols, r);
   }
+  // Fresh arrays (a slice each): the item columns are made in place.
   const acc = table.columns('first');
-  const out: Value[][] = new Array(table.size);
-  for (let r = 0; r < table.size; r++) {
-    const v: Value[] = new Array(p.items.length);
-    let c = 0;
-    for (let i = 0; i < p.items.length; i++) {
-      const it = p.items[i]!;
-      const x = acc[c]![r] ?? null;
-      if (it === 'avg') {
-        const count = Number(acc[c + 1]![r] ?? 0);
-        v[i] = count > 0 ? Number(x ?? 0) / count : null;
-        c += 2;
-        continue;
+  const n = table.size;
+  const cols: Value[][] = [];
+  let c = 0;
+  for (const it of p.items) {
+    const x = acc[c]!;
+    if (it === 'avg') {
+      const count = acc[c + 1]!;
+      const avg: Value[] = new Array(n);
+      for (let r = 0; r < n; r++) {
+        const k = Number(count[r] ?? 0);
+        avg[r] = k > 0 ? Number(x[r] ?? 0) / k : null;
       }
-      // COUNT and SUM as numbers, as they were added up (a COUNT partial is never NULL; 0 if one were).
-      v[i] = it === 'count' ? Number(x ?? 0) : it === 'sum' && x !== null ? Number(x) : x;
-      c++;
+      cols.push(avg);
+      c += 2;
+      continue;
     }
-    out[r] = v;
+    // COUNT and SUM as numbers, as they were added up (a COUNT partial is never NULL; 0 if one were).
+    if (it === 'count') for (let r = 0; r < n; r++) x[r] = Number(x[r] ?? 0);
+    else if (it === 'sum') for (let r = 0; r < n; r++) x[r] = x[r] === null || x[r] === undefined ? null : Number(x[r]);
+    cols.push(x);
+    c++;
   }
-  return out;
+  return { cols, n };
+}
+
+/**
+ * Combined item columns as their target columns' types (coerce(), value by value, as a row is
+ * inserted): a column is itself when every value already is one (numberFits: a count, a sum), else a
+ * coerced copy. `bad`: each row a value of which does not convert, with the first such value's reason.
+ */
+export function coerceItems(cols: readonly Value[][], n: number, types: readonly SqlType[], names: readonly string[]): { cols: Value[][]; bad: Map<number, string> } {
+  const bad = new Map<number, string>();
+  const out = cols.map((col, k) => {
+    const t = types[k]!;
+    let copy: Value[] | undefined;
+    for (let r = 0; r < n; r++) {
+      const x = col[r] ?? null;
+      if (x === null || (typeof x === 'number' && numberFits(x, t))) continue;
+      copy ??= col.slice(0, n);
+      try {
+        copy[r] = coerce(x, t, names[k]!);
+      } catch (e) {
+        if (!(e instanceof TypeError_)) throw e;
+        if (!bad.has(r)) bad.set(r, e.message);
+        copy[r] = null;
+      }
+    }
+    return copy ?? col;
+  });
+  // Reported in row order, as rows are inserted.
+  return { cols: out, bad: new Map([...bad].sort((a, b) => a[0] - b[0])) };
+}
+
+/** The columns without the rows in `drop`. */
+function rowsWithout(cols: readonly Value[][], n: number, drop: ReadonlyMap<number, unknown>): { cols: Value[][]; n: number } {
+  const kept: number[] = [];
+  for (let r = 0; r < n; r++) if (!drop.has(r)) kept.push(r);
+  return { cols: cols.map((c) => kept.map((r) => c[r] ?? null)), n: kept.length };
 }

@@ -4,7 +4,7 @@
 // pass-through query one: a string per row, one more per column and a Buffer
 // per row (~0.6 KB allocated a row) kept the collector busy, so the JSON form
 // writes each row's bytes straight into the batch's buffer.
-import type { Row } from '../engine/engine.js';
+import type { FoldedWindow, Row } from '../engine/engine.js';
 import { render, type SqlType, type Value } from '../engine/types.js';
 
 type Columns = { name: string; type: SqlType }[];
@@ -31,19 +31,88 @@ export class OutputRecords {
   }
 }
 
-/** The rows as records, keys `<keyPrefix>-<row index>`. */
-export function formatRows(rows: Row[], cols: Columns, format: 'JSON' | 'CSV', keyPrefix: string | null): OutputRecords {
-  // ~80 bytes a row of a few columns: one buffer, seldom grown.
-  const w = new ByteWriter(Buffer.allocUnsafe(rows.length * 80 + 256));
-  const ends = new Int32Array(rows.length);
-  const keys = format === 'JSON' ? jsonKeys(cols, rows[0]?.v.length ?? 0) : null;
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]!.v;
-    if (keys && v.length === keys.length) writeJsonRow(w, v, cols, keys);
-    else w.bytes(formatRow(rows[i]!, cols, format));
-    ends[i] = w.at;
+/**
+ * A stream's rows awaiting an emit, in order: row objects, and windows' rows
+ * held as columns (the combiner's, Engine.emitColumns), which are formatted
+ * from their columns with no object per row.
+ */
+export class EmitRows {
+  readonly parts: (Row[] | FoldedWindow)[] = [];
+  length = 0;
+
+  rows(rows: Row[]): void {
+    if (!rows.length) return;
+    this.parts.push(rows);
+    this.length += rows.length;
   }
-  return new OutputRecords(w.buf, ends, rows.length, keyPrefix);
+
+  window(w: FoldedWindow): void {
+    if (!w.n) return;
+    this.parts.push(w);
+    this.length += w.n;
+  }
+}
+
+/** The rows as records, keys `<keyPrefix>-<row index>`. */
+export function formatRows(rows: Row[] | EmitRows, cols: Columns, format: 'JSON' | 'CSV', keyPrefix: string | null): OutputRecords {
+  const parts = Array.isArray(rows) ? [rows] : rows.parts;
+  const total = rows.length;
+  // ~80 bytes a row of a few columns: one buffer, seldom grown.
+  const w = new ByteWriter(Buffer.allocUnsafe(total * 80 + 256));
+  const ends = new Int32Array(total);
+  let i = 0;
+  for (const part of parts) {
+    if (!Array.isArray(part)) {
+      i = formatWindow(w, ends, i, part, cols, format);
+      continue;
+    }
+    const keys = format === 'JSON' ? jsonKeys(cols, part[0]?.v.length ?? 0) : null;
+    for (const r of part) {
+      const v = r.v;
+      if (keys && v.length === keys.length) writeJsonRow(w, v, cols, keys);
+      else w.bytes(formatRow(r, cols, format));
+      ends[i++] = w.at;
+    }
+  }
+  return new OutputRecords(w.buf, ends, total, keyPrefix);
+}
+
+/**
+ * A window's rows from its columns, records ends[i…]; the next record's index. A value equal to the
+ * one above it in its column is copied from the bytes written for that one (a window's start, small
+ * counts): no text made for it again.
+ */
+function formatWindow(w: ByteWriter, ends: Int32Array, i: number, b: FoldedWindow, cols: Columns, format: 'JSON' | 'CSV'): number {
+  const width = b.cols.length;
+  const keys = format === 'JSON' ? jsonKeys(cols, width) : null;
+  if (!keys) {
+    for (let r = 0; r < b.n; r++) {
+      w.bytes(formatRow({ t: b.t, seq: 0, v: b.cols.map((c) => c[r] ?? null) }, cols, format));
+      ends[i++] = w.at;
+    }
+    return i;
+  }
+  const last: Value[] = new Array(width).fill(undefined);
+  const lastAt = new Int32Array(width);
+  const lastLen = new Int32Array(width);
+  for (let r = 0; r < b.n; r++) {
+    for (let c = 0; c < width; c++) {
+      w.bytes(keys[c]!);
+      const x = b.cols[c]![r] ?? null;
+      if (r > 0 && x === last[c]) {
+        w.within(lastAt[c]!, lastLen[c]!);
+        continue;
+      }
+      const from = w.at;
+      writeJsonValue(w, x, cols[c]?.type);
+      last[c] = x;
+      lastAt[c] = from;
+      lastLen[c] = w.at - from;
+    }
+    w.ascii('}');
+    ends[i++] = w.at;
+  }
+  return i;
 }
 
 /** One output record: a JSON object of the stream's columns, or a CSV line. */
@@ -63,12 +132,17 @@ export function formatRow(r: Row, cols: Columns, format: 'JSON' | 'CSV'): Buffer
 function writeJsonRow(w: ByteWriter, v: Value[], cols: Columns, keys: Buffer[]): void {
   for (let c = 0; c < v.length; c++) {
     w.bytes(keys[c]!);
-    const x = render(v[c]!, cols[c]?.type);
-    if (typeof x === 'number') w.ascii(Number.isFinite(x) ? String(x) : 'null');
-    else if (typeof x === 'string') w.jsonString(x);
-    else w.ascii(x === null ? 'null' : x ? 'true' : 'false');
+    writeJsonValue(w, v[c]!, cols[c]?.type);
   }
   w.ascii('}');
+}
+
+/** A value as JSON.stringify writes render() of it. */
+function writeJsonValue(w: ByteWriter, v: Value, type: SqlType | undefined): void {
+  const x = render(v, type);
+  if (typeof x === 'number') w.ascii(Number.isFinite(x) ? String(x) : 'null');
+  else if (typeof x === 'string') w.jsonString(x);
+  else w.ascii(x === null ? 'null' : x ? 'true' : 'false');
 }
 
 const keyTexts = new WeakMap<object, Buffer[] | null>();
@@ -106,6 +180,15 @@ class ByteWriter {
     if (b.length > 32) this.buf.set(b, this.at);
     else for (let i = 0; i < b.length; i++) this.buf[this.at + i] = b[i]!;
     this.at += b.length;
+  }
+
+  /** `n` bytes written before, from `from`, again. */
+  within(from: number, n: number): void {
+    this.room(n);
+    const b = this.buf;
+    if (n > 32) b.copy(b, this.at, from, from + n);
+    else for (let i = 0; i < n; i++) b[this.at + i] = b[from + i]!;
+    this.at += n;
   }
 
   /** Text known to be ASCII. */

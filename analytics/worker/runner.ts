@@ -5,14 +5,14 @@ import { randomUUID } from 'node:crypto';
 import type { ApplicationDefinition, OutputDef } from '../../contract/analytics.js';
 import { inAppStreamName } from '../../contract/analytics.js';
 import type { Store } from '../../stream/connect.js';
-import { Engine, ERROR_STREAM, type EngineSpec, type ReferenceTable, type Row } from '../engine/engine.js';
+import { Engine, ERROR_STREAM, type EngineSpec, type ReferenceTable } from '../engine/engine.js';
 import type { Value } from '../engine/types.js';
 import { RecordMapper } from '../mapping.js';
 import { InputFeed, inAppIndexOf, inputStreamName } from './inputFeed.js';
 import { checkpointStore, loadCheckpoint, saveCheckpoint, type Checkpoint, type PendingLambda, type PendingMessage } from './checkpoint.js';
 import { planStreamEmit, publishPending } from './emitter.js';
 import { planFirehoseEmit } from './firehoseOutput.js';
-import { formatRows } from './outputRecords.js';
+import { EmitRows, formatRows } from './outputRecords.js';
 import { deliverToFunction, functionUrl } from './lambdaOutput.js';
 import { httpEmit, postWithRetry, type PendingHttp } from './httpOutput.js';
 import type { ObjectStore } from 'nats';
@@ -167,19 +167,21 @@ export class ApplicationRunner {
     return n;
   }
 
-  private pendingRows = new Map<string, Row[]>();
+  private pendingRows = new Map<string, EmitRows>();
 
   private hasOutputRows(): boolean {
-    for (const [s, rows] of this.engine.drain()) {
-      const list = this.pendingRows.get(s) ?? [];
-      // One push per row: a spread of a window's rows (100k keys) overflows the call stack.
-      for (const r of rows) list.push(r);
-      this.pendingRows.set(s, list);
-    }
+    const pending = (s: string) => {
+      let list = this.pendingRows.get(s);
+      if (!list) this.pendingRows.set(s, (list = new EmitRows()));
+      return list;
+    };
+    // Windows the combiner emitted as columns, then rows (the order drain() would give them in).
+    for (const [s, windows] of this.engine.drainFolded()) for (const w of windows) pending(s).window(w);
+    for (const [s, rows] of this.engine.drain()) pending(s).rows(rows);
     return this.o.definition.outputs.some((o) => (this.rowsFor(o)?.length ?? 0) > 0);
   }
 
-  private rowsFor(o: OutputDef): Row[] | undefined {
+  private rowsFor(o: OutputDef): EmitRows | undefined {
     const s = outputStream(o, this.pendingRows.keys());
     return s === undefined ? undefined : this.pendingRows.get(s);
   }
@@ -196,8 +198,8 @@ export class ApplicationRunner {
     const lambda: PendingLambda[] = [];
     const seq = this.emitSeq;
     for (const o of this.o.definition.outputs) {
-      const rows = this.rowsFor(o) ?? [];
-      if (!rows.length) continue;
+      const rows = this.rowsFor(o);
+      if (!rows?.length) continue;
       const cols = this.engine.columns(this.streamOf(o)) ?? [];
       const records = formatRows(rows, cols, o.format, String(seq));
       this.emittedRows.set(o.id, (this.emittedRows.get(o.id) ?? 0) + rows.length);
@@ -205,8 +207,8 @@ export class ApplicationRunner {
       if (o.destination.kind === 'stream') for (const m of await planStreamEmit(this.o.store, o.id, o.destination.name, idPrefix, records)) pending.push(m);
       else if (o.destination.kind === 'firehose') for (const m of await planFirehoseEmit(this.o.store, o.id, o.destination.name, idPrefix, records)) pending.push(m);
       else if (o.destination.kind === 'lambda') {
-        lambda.push({ outputId: o.id, arn: o.destination.arn, records: rows.map((_, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: records.data(i).toString('base64') })) });
-      } else pendingHttp.push(httpEmit(o.destination.url, rows.map((_, i) => records.data(i)), o.format));
+        lambda.push({ outputId: o.id, arn: o.destination.arn, records: Array.from({ length: records.length }, (_, i) => ({ recordId: `${idPrefix}:${o.id}:${i}`, data: records.data(i).toString('base64') })) });
+      } else pendingHttp.push(httpEmit(o.destination.url, Array.from({ length: records.length }, (_, i) => records.data(i)), o.format));
     }
     for (const l of lambda) this.undeliveredLambda.push(l);
     this.pendingRows.clear();

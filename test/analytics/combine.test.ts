@@ -3,8 +3,8 @@
 // here from the aggregates' definitions: per key, COUNT adds the counts, SUM
 // adds the non-NULL sums (NULL if none), MIN/MAX take the least/greatest
 // non-NULL value, AVG divides the summed sums by the summed counts.
-import { combine, combineWindow } from '../../analytics/worker/combiner.js';
-import type { Value } from '../../analytics/engine/types.js';
+import { coerceItems, combine, combineWindow } from '../../analytics/worker/combiner.js';
+import { parseSqlType, type Value } from '../../analytics/engine/types.js';
 import type { PartialPump } from '../../analytics/sql/decompose.js';
 
 const pump = (items: PartialPump['items'], fn: 'TUMBLE' | 'HOP' = 'TUMBLE'): PartialPump =>
@@ -86,4 +86,25 @@ test('a window whose chunks came as rows (older workers, checkpoints) and as col
   const got = combineWindow(p, [rows.slice(0, 300), asCols(rows.slice(300, 700)), rows.slice(700, 800), asCols(rows.slice(800))]);
   expect(got).toEqual(combine(p, rows));
   expect(got.length).toBe(new Set(rows.map((r) => r[0])).size);
+});
+
+test('combined values as their target columns\' types: kept as they are when they fit, else converted; a row with a value that does not convert is named with the first such value\'s reason', () => {
+  const t = (s: string) => parseSqlType(s);
+  const counts: Value[] = [1, 2, 3];
+  const sums: Value[] = [2 ** 40, 7.5, null];
+  const keys: Value[] = ['7', 'x', 9];
+  const { cols, bad } = coerceItems([counts, sums, keys], 3, [t('BIGINT'), t('INTEGER'), t('BIGINT')], ['N', 'S', 'K']);
+  // Counts already BIGINT: the same array, no copy.
+  expect(cols[0]).toBe(counts);
+  // 2^40 and 7.5 are no INTEGER, 'x' no BIGINT; '7' converts to 7; the input columns stay as they were.
+  expect([...bad.keys()]).toEqual([0, 1]);
+  expect(bad.get(0)).toMatch(/\bS\b/);
+  expect(bad.get(1)).toMatch(/\bS\b/);
+  expect(cols[2]![0]).toBe(7);
+  expect(cols[1]![2]).toBeNull();
+  expect(sums).toEqual([2 ** 40, 7.5, null]);
+  expect(keys).toEqual(['7', 'x', 9]);
+  // Every value of S fits here: the rows are named by K's.
+  const second = coerceItems([[1, 2], ['y', 'x']], 2, [t('INTEGER'), t('BIGINT')], ['S', 'K']);
+  expect([...second.bad]).toEqual([[0, expect.stringMatching(/\bK\b/)], [1, expect.stringMatching(/\bK\b/)]]);
 });

@@ -3,7 +3,7 @@
 // name → rendered value, written here as the oracle; CSV lines as KDA's CSV
 // output quotes them; and the emit's message encoding against encodeBatch of
 // the same records, one object each.
-import { formatRows } from '../../analytics/worker/outputRecords.js';
+import { EmitRows, formatRows } from '../../analytics/worker/outputRecords.js';
 import { parseSqlType, type Value } from '../../analytics/engine/types.js';
 import { decodeBatch, encodeBatch, encodePackedBatch } from '../../stream/recordBatch.js';
 
@@ -51,6 +51,33 @@ test('many rows: the buffer grows and every record keeps its bytes', () => {
   const many: Value[][] = Array.from({ length: 5000 }, (_, i) => [1767225600000 + (i % 3) * 1000, `t${i}`.repeat(i % 7), i * 7, i / 3, i % 2 === 0, null, 'é'.repeat(i % 4)]);
   const recs = formatRows(rowsOf(many), cols, 'JSON', '9');
   many.forEach((v, i) => expect(recs.data(i).toString('utf8')).toBe(oracle(cols, v, shown)));
+});
+
+test('windows held as columns (the combiner\'s) and rows, in one emit, in order, each row as the oracle writes it', () => {
+  // Runs of equal values in a column (a window's start, small counts, repeated text) are copied from
+  // the bytes written above them: the oracle is per row, so a copy of the wrong bytes shows.
+  const win: Value[][] = Array.from({ length: 700 }, (_, i) => [1767225600000 + Math.floor(i / 300) * 1000, i % 5 === 0 ? null : `k${i % 3}`, i % 4, i % 9 === 0 ? Number.NaN : Math.floor(i / 2) / 4, i % 3 === 0, i % 2 ? null : 86_400_000, i % 6 ? 'a"b' : 'é']);
+  const asCols = (vs: Value[][]) => cols.map((_, c) => vs.map((v) => v[c]!));
+  const e = new EmitRows();
+  e.window({ t: 1, cols: asCols(win.slice(0, 400)), n: 400 });
+  e.rows(rowsOf(values));
+  e.window({ t: 2, cols: asCols(win.slice(400)), n: 300 });
+  e.window({ t: 3, cols: asCols([]), n: 0 });
+  const all = [...win.slice(0, 400), ...values, ...win.slice(400)];
+  const recs = formatRows(e, cols, 'JSON', 'w');
+  expect(recs.length).toBe(all.length);
+  all.forEach((v, i) => expect(recs.data(i).toString('utf8')).toBe(oracle(cols, v, shown)));
+  expect(recs.partitionKey(all.length - 1)).toBe(`w-${all.length - 1}`);
+  // A column left empty (a target column no item fills) is NULL in every row; CSV from columns too.
+  const c = [col('A', 'VARCHAR(8)'), col('B', 'INTEGER'), col('C', 'VARCHAR(8)')];
+  const csv = new EmitRows();
+  csv.window({ t: 1, cols: [['x,y', 'z'], [], ['say "hi"', '']], n: 2 });
+  const lines = formatRows(csv, c, 'CSV', 'k');
+  expect([0, 1].map((i) => lines.data(i).toString())).toEqual(['"x,y",,"say ""hi"""\n', 'z,,\n']);
+  const json = new EmitRows();
+  json.window({ t: 1, cols: [['x', 'y'], [], [null, 'q']], n: 2 });
+  const objs = formatRows(json, c, 'JSON', 'k');
+  expect([0, 1].map((i) => objs.data(i).toString())).toEqual(['{"A":"x","B":null,"C":null}', '{"A":"y","B":null,"C":"q"}']);
 });
 
 test('names an object would reorder or merge go through the object, as before', () => {
