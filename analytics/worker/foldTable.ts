@@ -10,7 +10,7 @@
 // unit), a group's first row is taken as it is.
 import type { FoldTable } from '../engine/engine.js';
 import type { Value } from '../engine/types.js';
-import { KeySlots } from './keySlots.js';
+import { KeySlots } from '../engine/keySlots.js';
 
 export type Fold = 'count' | 'sum' | 'min' | 'max';
 

@@ -6,7 +6,7 @@
 // and NULL; tables whose group key column changes as rows come (the column
 // first taken for fixed varies, or two key columns vary).
 import { ColumnFoldTable, type Fold } from '../../analytics/worker/foldTable.js';
-import { KeySlots } from '../../analytics/worker/keySlots.js';
+import { KeySlots } from '../../analytics/engine/keySlots.js';
 import type { Value } from '../../analytics/engine/types.js';
 
 function rnd(seed: number): () => number {

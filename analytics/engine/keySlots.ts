@@ -1,5 +1,6 @@
-// Group key → slot, for the fold tables (foldTable.ts). Numbers, the usual
-// key (a bidder, an id), go into an open-addressing table of two typed arrays:
+// Group key → slot, for the fold tables (worker/foldTable.ts) and a batch's
+// groups (batchFold.ts). Numbers, the usual key (a bidder, an id), go into an
+// open-addressing table of two typed arrays:
 // no entry object per key and no Map rehash copying 100k entries as a window
 // fills; anything else (strings, NULL, several keys as one JSON text, NaN)
 // into a Map. Keys are equal as a Map's are (SameValueZero: 0 and -0 are one
