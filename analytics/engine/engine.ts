@@ -12,6 +12,7 @@ import { assignNumeric, coerce, numberFits, parseSqlType, TypeError_, type SqlTy
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 import { copiedValue, copyFilter, projectionOf, type CopyFilter } from './projection.js';
+import { batchFoldOf, evaluateBatchFold, type BatchFold } from './batchFold.js';
 import { functionMacroSql } from '../sql/functions.js';
 import { splitForestPump, type ForestSplit } from '../sql/randomCutForest.js';
 import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './forestStage.js';
@@ -116,6 +117,8 @@ class Pump {
   tables = new WeakMap<Win, FoldTable>();
   /** Groups of the last window that closed: the next window's table is sized for as many. */
   lastGroups = 0;
+  /** A pre-aggregated pump of the plain shape (batchFold.ts): its batches' groups are made here, not in DuckDB. */
+  batchFold?: BatchFold;
   /** A pump that copies columns (projection.ts): the table column each result column is, its type, the WHERE's filter. */
   projection?: { at: number[]; types: SqlType[]; filter?: CopyFilter };
 
@@ -259,6 +262,7 @@ export class Engine {
           const w = plan.window;
           if (!(w.type === 'tumbling' || (w.type === 'tvf' && w.fn === 'TUMBLE'))) throw new Error(`pump ${plan.name}: only tumbling windows pre-aggregate`);
           pump.pre = pre;
+          if (w.type === 'tumbling') pump.batchFold = await batchFoldOf(duck, plan.sql, plan.workTable, plan.alias, pump.source, w.sizeMs);
         }
         pumps.push(pump);
       }
@@ -849,6 +853,9 @@ export class Engine {
 
   private async preAggregateColumns(p: Pump, b: ColumnBatch, seq0: number, slotOf: Int32Array, wins: Win[], fullRow: (r: number) => Value[]): Promise<void> {
     const sel = windowOrder(slotOf, b.n, wins.length);
+    const byEnd = new Map(wins.map((x) => [x.end, x]));
+    const folded = p.batchFold && evaluateBatchFold(p.batchFold, b, sel, slotOf, wins);
+    if (folded) return this.foldColumns(p, folded, byEnd);
     const data = this.workData(p, b, seq0, slotOf, wins, sel);
     const m = sel.length;
     await this.duck.fillColumns(p.plan.workTable, p.tableColumns, m, data);
@@ -859,7 +866,7 @@ export class Engine {
       for (let k = 0; k < m; k++) this.error('EVALUATION_ERROR', cleanDuckMessage((e as Error).message), b.t[sel[k]!]!, JSON.stringify(fullRow(sel[k]!)), p.plan.name);
       return;
     }
-    this.foldColumns(p, res, new Map(wins.map((x) => [x.end, x])));
+    this.foldColumns(p, res, byEnd);
   }
 
   /** The work table's columns for the placed rows `sel`: the usual batch (one window, no late rows) as it lies, column views, no gather. */
