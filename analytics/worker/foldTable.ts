@@ -88,7 +88,13 @@ export class ColumnFoldTable implements FoldTable {
     if (this.one >= 0) {
       const fixed = this.fixed;
       let k = 0;
-      while (k < fixed.length && (cols[fixed[k]!]![r] ?? null) === (this.size ? this.cols[fixed[k]!]![0] : cols[fixed[k]!]![r] ?? null)) k++;
+      // Compared as they are loaded, NULL and undefined as one (`?? null` on each boxed every number, a window's start in every row).
+      for (; k < fixed.length; k++) {
+        const c = fixed[k]!;
+        const x = cols[c]![r];
+        const y = this.size ? this.cols[c]![0] : x;
+        if (x !== y && !((x === null || x === undefined) && (y === null || y === undefined))) break;
+      }
       if (k === fixed.length) return cols[this.one]![r] ?? NULL_KEY;
       if (this.size === 1 && fixed.length === 1 && (cols[this.one]![r] ?? null) === this.cols[this.one]![0]) {
         // The second group differs from the first in the column thought fixed only: that one is the key column.
@@ -129,19 +135,24 @@ export class ColumnFoldTable implements FoldTable {
     if (s < 0) {
       // Past the allocated length the store appends, as push would.
       const at = this.size++;
-      for (let c = 0; c < this.width; c++) own[c]![at] = cols[c]![r] ?? null;
+      for (let c = 0; c < this.width; c++) {
+        const x = cols[c]![r];
+        own[c]![at] = x === undefined ? null : x;
+      }
       if (typeof k !== 'number') this.numericKey = false;
       return;
     }
     const { foldAt, foldAdds, foldMin } = this;
     for (let j = 0; j < foldAt.length; j++) {
       const i = foldAt[j]!;
-      const x = cols[i]![r] ?? null;
-      if (x === null) continue;
+      const x = cols[i]![r];
+      if (x === null || x === undefined) continue;
       const col = own[i]!;
-      const a = col[s] ?? null;
-      if (foldAdds[j]) col[s] = a === null ? Number(x) : Number(a) + Number(x);
-      else if (a === null || (foldMin[j] ? compareValues(x, a) < 0 : compareValues(x, a) > 0)) col[s] = x;
+      // Loaded without `?? null`, which boxed each running sum.
+      const a = col[s];
+      if (a === null || a === undefined) col[s] = foldAdds[j] ? Number(x) : x;
+      else if (foldAdds[j]) col[s] = Number(a) + Number(x);
+      else if (foldMin[j] ? compareValues(x, a) < 0 : compareValues(x, a) > 0) col[s] = x;
     }
   }
 
