@@ -8,7 +8,7 @@ import { INTERNAL_COLUMNS, planPump, quote, type PumpPlan } from '../sql/pump.js
 import { SqlError, lineCol } from '../sql/tokens.js';
 import { Duck, type FillColumn, type TableColumn } from './duck.js';
 import type { ColumnBatch } from './columnBatch.js';
-import { assignNumeric, coerce, numberFits, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
+import { assignNumeric, coerce, firstUnfit, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 import { copiedValue, copyFilter, projectionOf, type CopyFilter } from './projection.js';
@@ -1036,11 +1036,7 @@ export class Engine {
  * each value that does not convert (NULL in the copy).
  */
 function coerceColumn(col: Value[], n: number, t: SqlType, name: string, bad: (r: number, message: string) => void): Value[] {
-  let r = 0;
-  for (; r < n; r++) {
-    const x = col[r];
-    if (x !== null && (typeof x !== 'number' || !numberFits(x, t))) break;
-  }
+  let r = firstUnfit(col, n, t);
   if (r === n) return col;
   const out = col.slice(0, n);
   for (; r < n; r++) {

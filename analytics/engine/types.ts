@@ -83,6 +83,27 @@ export function numberFits(x: number, t: SqlType): boolean {
   return t.base === 'DOUBLE' || t.base === 'REAL' || t.base === 'DECIMAL' || (t.base === 'TIMESTAMP' && Number.isInteger(x));
 }
 
+/**
+ * The first of the column's `n` values that is neither NULL nor a number numberFits() takes as `t`;
+ * `n` when every one is. One loop with no call per value: numberFits() called per value boxed each
+ * double it was given (a window's start, a sum), ~40 bytes a value.
+ */
+export function firstUnfit(col: readonly unknown[], n: number, t: SqlType): number {
+  const range = INT_RANGE[t.base];
+  const integer = range !== undefined || t.base === 'TIMESTAMP';
+  const numeric = integer || t.base === 'DOUBLE' || t.base === 'REAL' || t.base === 'DECIMAL';
+  const lo = range ? range[0] : Number.NEGATIVE_INFINITY;
+  const hi = range ? range[1] : Number.POSITIVE_INFINITY;
+  for (let r = 0; r < n; r++) {
+    const x = col[r];
+    if (x === null) continue;
+    // x - x is 0 for a finite number only.
+    if (!numeric || typeof x !== 'number' || x - x !== 0) return r;
+    if (integer && (Math.floor(x) !== x || x < lo || x > hi)) return r;
+  }
+  return n;
+}
+
 /** A mapped value converted to the column's type, or a TypeError_ with the reason. */
 export function coerce(v: unknown, t: SqlType, column: string): Value {
   if (v === null || v === undefined) return null;

@@ -14,7 +14,7 @@ import type { Store } from '../../stream/connect.js';
 import { directSource, kvLeaseStore, SHARD_END } from '../../consumer/index.js';
 import { keys as leaseKeys, type LeaseValue } from '../../consumer/leaseRecords.js';
 import type { Engine } from '../engine/engine.js';
-import { coerce, numberFits, TypeError_, type SqlType, type Value } from '../engine/types.js';
+import { coerce, firstUnfit, numberFits, TypeError_, type SqlType, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 import type { CombinerState, PartialRows } from './checkpoint.js';
@@ -282,11 +282,12 @@ export function coerceItems(cols: readonly Value[][], n: number, types: readonly
   const bad = new Map<number, string>();
   const out = cols.map((col, k) => {
     const t = types[k]!;
-    let copy: Value[] | undefined;
-    for (let r = 0; r < n; r++) {
+    const first = firstUnfit(col, n, t);
+    if (first === n) return col;
+    const copy = col.slice(0, n);
+    for (let r = first; r < n; r++) {
       const x = col[r] ?? null;
       if (x === null || (typeof x === 'number' && numberFits(x, t))) continue;
-      copy ??= col.slice(0, n);
       try {
         copy[r] = coerce(x, t, names[k]!);
       } catch (e) {
@@ -295,7 +296,7 @@ export function coerceItems(cols: readonly Value[][], n: number, types: readonly
         copy[r] = null;
       }
     }
-    return copy ?? col;
+    return copy;
   });
   // Reported in row order, as rows are inserted.
   return { cols: out, bad: new Map([...bad].sort((a, b) => a[0] - b[0])) };
