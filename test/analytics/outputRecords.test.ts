@@ -47,6 +47,18 @@ test('integers of every length and sign, around the 15-digit fast path and past 
   vs.forEach((v, i) => expect(recs.data(i).toString('utf8')).toBe(oracle(c, v, (x) => x)));
 });
 
+test('timestamps of every era as toISOString writes them: negative, day and year edges, years 0 and 9999 and past them, fractions', () => {
+  const c = [col('T', 'TIMESTAMP'), col('U', 'TIMESTAMP')];
+  let seed = 3;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const edges = [0, -1, 1, 999, 1000, 86_399_999, 86_400_000, -86_400_000, -86_400_001, 951_782_400_000 /* 2000-02-29 */, -62_167_219_200_000, -62_167_219_200_001,
+    253_402_300_799_999, 253_402_300_800_000, 1_767_225_599_999.5, -0.5, 4102444800000];
+  const ms = [...edges, ...Array.from({ length: 3000 }, () => Math.floor((rnd() * 2 - 1) * 2.6e14)), ...Array.from({ length: 500 }, () => 1_767_225_600_000 + Math.floor(rnd() * 3e9))];
+  const vs: Value[][] = ms.map((m, i) => [m, ms[(i + 1) % ms.length]!]);
+  const recs = formatRows(rowsOf(vs), c, 'JSON', 'k');
+  vs.forEach((v, i) => expect(recs.data(i).toString('utf8')).toBe(oracle(c, v, (x) => ts(x as number))));
+});
+
 test('many rows: the buffer grows and every record keeps its bytes', () => {
   const many: Value[][] = Array.from({ length: 5000 }, (_, i) => [1767225600000 + (i % 3) * 1000, `t${i}`.repeat(i % 7), i * 7, i / 3, i % 2 === 0, null, 'é'.repeat(i % 4)]);
   const recs = formatRows(rowsOf(many), cols, 'JSON', '9');
