@@ -137,11 +137,11 @@ function writeJsonRow(w: ByteWriter, v: Value[], cols: Columns, keys: Buffer[]):
   w.ascii('}');
 }
 
-/** A value as JSON.stringify writes render() of it. */
 /** TIMESTAMPs toISOString() writes with a four-digit year: 0000-01-01 to 9999-12-31. */
 const FIRST_MS = -62_167_219_200_000;
 const LAST_MS = 253_402_300_799_999;
 
+/** A value as JSON.stringify writes render() of it. */
 function writeJsonValue(w: ByteWriter, v: Value, type: SqlType | undefined): void {
   if (type?.base === 'TIMESTAMP' && typeof v === 'number' && Number.isInteger(v) && v >= FIRST_MS && v <= LAST_MS) {
     w.timestamp(v);
@@ -151,8 +151,7 @@ function writeJsonValue(w: ByteWriter, v: Value, type: SqlType | undefined): voi
   if (typeof x === 'number') {
     if (Number.isSafeInteger(x)) w.integer(x);
     else w.ascii(Number.isFinite(x) ? String(x) : 'null');
-  }
-  else if (typeof x === 'string') w.jsonString(x);
+  } else if (typeof x === 'string') w.jsonString(x);
   else w.ascii(x === null ? 'null' : x ? 'true' : 'false');
 }
 
