@@ -15,6 +15,7 @@ import type { Duck } from './duck.js';
 import type { ColumnBatch } from './columnBatch.js';
 import { copiedValue } from './projection.js';
 import { KeySlots } from './keySlots.js';
+import { empty, plainSelect, same, type AstNode } from './selectAst.js';
 import type { Span } from './windows.js';
 import type { SqlType, Value } from './types.js';
 
@@ -53,29 +54,16 @@ const INTEGER = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT']);
 /** Key types whose values come back from DuckDB as they went in (projection.ts). */
 const KEYS = new Set(['VARCHAR', 'BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DOUBLE', 'TIMESTAMP']);
 
-interface AstNode { [k: string]: unknown }
-
 /**
  * The pump's query (`sql`, over work table `table` AS `alias`) as a BatchFold, or undefined when it is
  * not of the plain shape. `source`: the source stream's columns; `sizeMs`: the tumbling window's size.
  */
 export async function batchFoldOf(duck: Duck, sql: string, table: string, alias: string, source: readonly { name: string; type: SqlType }[], sizeMs: number): Promise<BatchFold | undefined> {
-  let ast: AstNode;
-  try {
-    const r = await duck.query(`SELECT json_serialize_sql('${sql.replace(/'/g, "''")}')`);
-    ast = JSON.parse(String(r.rows[0]?.[0])) as AstNode;
-  } catch {
-    return undefined;
-  }
-  const stmts = ast.statements as AstNode[] | undefined;
-  if (ast.error !== false || stmts?.length !== 1) return undefined;
-  const node = stmts[0]!.node as AstNode;
-  const from = node.from_table as AstNode | null;
-  const plain = node.type === 'SELECT_NODE' && empty(node.modifiers) && empty((node.cte_map as AstNode | undefined)?.map)
-    && node.having === null && node.qualify === null && node.sample === null && (node.aggregate_handling === undefined || node.aggregate_handling === 'STANDARD_HANDLING')
-    && from?.type === 'BASE_TABLE' && same(from.table_name, table) && !from.schema_name && !from.catalog_name && from.sample === null && empty(from.column_name_alias);
-  if (!plain) return undefined;
-  const names = [alias, typeof from!.alias === 'string' && from!.alias ? from!.alias : table];
+  const select = await plainSelect(duck, sql, table);
+  if (!select) return undefined;
+  const { node } = select;
+  if (node.aggregate_handling !== undefined && node.aggregate_handling !== 'STANDARD_HANDLING') return undefined;
+  const names = [alias, select.fromAlias];
   /** A column reference's name (qualified by the table's name or alias, or not), or undefined. */
   const refName = (x: AstNode): string | undefined => {
     if (x.class !== 'COLUMN_REF') return undefined;
@@ -275,6 +263,3 @@ export function evaluateBatchFold(f: BatchFold, b: ColumnBatch, sel: Int32Array,
   });
   return { cols, n };
 }
-
-const empty = (x: unknown) => Array.isArray(x) && x.length === 0;
-const same = (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a.toUpperCase() === b.toUpperCase();

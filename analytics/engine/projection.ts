@@ -13,34 +13,19 @@
 import type { Duck, TableColumn } from './duck.js';
 import { quote } from '../sql/pump.js';
 import type { Value, SqlType } from './types.js';
+import { empty, plainSelect, same, type AstNode } from './selectAst.js';
 
 /** Types a coerced value of which DuckDB gives back unchanged (REAL rounds to float, DECIMAL to its scale, DATE/TIME are rebuilt). */
 const COPIED = new Set(['VARCHAR', 'BOOLEAN', 'TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'DOUBLE', 'TIMESTAMP']);
-
-interface AstNode { [k: string]: unknown }
 
 /**
  * For a query that copies columns of its work table: the table column each result column is, in
  * result order, and whether it has a WHERE; undefined for any other query.
  */
 export async function projectionOf(duck: Duck, sql: string, table: string, alias: string, columns: { name: string; type: SqlType }[]): Promise<{ at: number[]; where: boolean } | undefined> {
-  let ast: AstNode;
-  try {
-    const r = await duck.query(`SELECT json_serialize_sql(${sqlString(sql)})`);
-    ast = JSON.parse(String(r.rows[0]?.[0])) as AstNode;
-  } catch {
-    return undefined;
-  }
-  const stmts = ast.statements as AstNode[] | undefined;
-  if (ast.error !== false || stmts?.length !== 1) return undefined;
-  const node = stmts[0]!.node as AstNode;
-  const from = node.from_table as AstNode | null;
-  const plain = node.type === 'SELECT_NODE' && empty(node.modifiers) && empty((node.cte_map as AstNode | undefined)?.map)
-    && empty(node.group_expressions) && empty(node.group_sets)
-    && node.having === null && node.qualify === null && node.sample === null
-    && from?.type === 'BASE_TABLE' && same(from.table_name, table) && !from.schema_name && !from.catalog_name && from.sample === null && empty(from.column_name_alias);
-  if (!plain) return undefined;
-  const fromAlias = typeof from!.alias === 'string' && from!.alias ? from!.alias : table;
+  const select = await plainSelect(duck, sql, table);
+  if (!select || !empty(select.node.group_expressions) || !empty(select.node.group_sets)) return undefined;
+  const { node, fromAlias } = select;
   const index = (name: unknown): number => {
     const at = columns.flatMap((c, i) => (same(c.name, name) ? [i] : []));
     return at.length === 1 ? at[0]! : -1;
@@ -123,7 +108,3 @@ export function copiedValue(v: Value, t: SqlType): Value | undefined {
 }
 
 const INT_BITS: Record<string, number> = { TINYINT: 2 ** 7, SMALLINT: 2 ** 15, INTEGER: 2 ** 31 };
-
-const empty = (x: unknown) => Array.isArray(x) && x.length === 0;
-const same = (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a.toUpperCase() === b.toUpperCase();
-const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
