@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from './ports.js';
+import { freePort } from './ports.js';
 
 export interface NatsNode {
   /** server_name: n0, n1, ... */
@@ -58,22 +58,53 @@ function configFor(node: NatsNode, routes: number[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** `listenTimeoutMs`: how long nats-server may take to listen (it restores every stream first; ~1 min for 10,000). */
-async function launch(node: NatsNode, listenTimeoutMs?: number): Promise<void> {
+/**
+ * Starts the node's nats-server and resolves once *that process* says it is
+ * ready. A connectable port is not proof: freePort() only says a port was free
+ * a moment ago, and a server from another test file may take it first. Ours
+ * then exits ("address already in use") after its JetStream start, while a
+ * port probe would already have reached the other server, and the test would
+ * run against a stranger's NATS (SIGSTOP to ours freezes nothing).
+ * `listenTimeoutMs`: how long nats-server may take to be ready (it restores
+ * every stream first; ~1 min for 10,000).
+ */
+async function launch(node: NatsNode, listenTimeoutMs = 15_000): Promise<void> {
   // With a descriptor limit, prlimit sets it, soft and hard (Go raises its soft limit to the hard one at start),
   // and execs nats-server.
   const [cmd, args] = node.nofile
     ? ['prlimit', [`--nofile=${node.nofile}:${node.nofile}`, '--', NATS_SERVER, '-c', node.configFile]]
     : [NATS_SERVER, ['-c', node.configFile]];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  node.proc = proc;
   let stderr = '';
-  proc.stderr!.on('data', (d) => { stderr = (stderr + d.toString()).slice(-4000); });
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  proc.stderr!.on('data', (d) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+    if (stderr.includes('Server is ready')) markReady();
+  });
   const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${stderr}`))),
+    proc.once('exit', (code) => reject(new NatsExit(code, stderr))),
   );
   exited.catch(() => undefined);
-  node.proc = proc;
-  await Promise.race([waitForPort(node.port, listenTimeoutMs), exited]);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`nats-server ${node.name} not ready after ${listenTimeoutMs} ms: ${stderr}`)), listenTimeoutMs);
+  });
+  try {
+    await Promise.race([ready, exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class NatsExit extends Error {
+  constructor(code: number | null, readonly stderr: string) {
+    super(`nats-server exited (${code}): ${stderr}`);
+  }
+  get portTaken(): boolean {
+    return this.stderr.includes('address already in use');
+  }
 }
 
 interface MetaCluster {
@@ -145,13 +176,6 @@ export async function startNats(opts: { servers?: number; nofile?: number } = {}
       nofile: opts.nofile,
     });
   }
-  for (const n of nodes) {
-    // Every server lists every route, its own included (the server skips it).
-    const routes = count > 1 ? nodes.map((m) => m.clusterPort) : [];
-    fs.writeFileSync(n.configFile, configFor(n, routes));
-  }
-  await Promise.all(nodes.map((n) => launch(n)));
-  if (count > 1) await waitForMetaGroup(nodes);
   const killProc = async (n: NatsNode, signal: NodeJS.Signals) => {
     const p = n.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
@@ -159,6 +183,32 @@ export async function startNats(opts: { servers?: number; nofile?: number } = {}
     p.kill(signal);
     await gone;
   };
+  const writeConfigs = () => {
+    for (const n of nodes) {
+      // Every server lists every route, its own included (the server skips it).
+      const routes = count > 1 ? nodes.map((m) => m.clusterPort) : [];
+      fs.writeFileSync(n.configFile, configFor(n, routes));
+    }
+  };
+  writeConfigs();
+  // A port taken by another test file between freePort() and the server's
+  // bind: every server stopped, new ports and empty stores for all, start again.
+  for (let attempt = 1; ; attempt++) {
+    const results = await Promise.allSettled(nodes.map((n) => launch(n)));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+    if (failed.length === 0) break;
+    await Promise.all(nodes.map((n) => killProc(n, 'SIGKILL')));
+    if (attempt === 3 || !failed.every((e) => e instanceof NatsExit && e.portTaken)) throw failed[0]!;
+    for (const n of nodes) {
+      n.port = await port();
+      n.clusterPort = await port();
+      if (count > 1) n.monitorPort = await port();
+      fs.rmSync(n.storeDir, { recursive: true, force: true });
+      fs.mkdirSync(n.storeDir);
+    }
+    writeConfigs();
+  }
+  if (count > 1) await waitForMetaGroup(nodes);
   const urlOf = (i: number) => `nats://127.0.0.1:${nodes[i]!.port}`;
   return {
     url: nodes.map((_, i) => urlOf(i)).join(','),

@@ -2,6 +2,7 @@
 // (SIGSTOP keeps its TCP connections open) makes the runtime unready within
 // the probe's deadline, while /healthz (liveness) stays up; SIGCONT makes it
 // ready again. The server is always resumed, even when an assertion fails.
+import fs from 'node:fs';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { startInProcess } from '../harness/runtime.js';
 import type { RunningRuntime } from '../../runtime/server.js';
@@ -26,11 +27,33 @@ async function probe(path: string): Promise<{ status: number; text: string; ms: 
   return { status: res.status, text: await res.text(), ms: Date.now() - t0 };
 }
 
+/**
+ * Resolves once every thread of the process is stopped. kill() only queues
+ * SIGSTOP: one thread takes it and then stops the others, and on a busy
+ * machine another thread can still read a request and answer it first.
+ */
+async function stopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  // A thread's state is the field after its parenthesized name; a thread gone meanwhile stops nothing.
+  const state = (tid: string) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
+    } catch {
+      return 'T';
+    }
+  };
+  while (!fs.readdirSync(`/proc/${pid}/task`).every((tid) => state(tid) === 'T')) {
+    if (Date.now() > deadline) throw new Error(`nats-server ${pid} not stopped 5 s after SIGSTOP`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 test('a stopped nats-server makes /readyz 503 within its deadline; resumed, 200 again', async () => {
   expect(await probe('/readyz')).toMatchObject({ status: 200, text: 'ok' });
   const proc = nats.nodes[0]!.proc!;
   proc.kill('SIGSTOP');
   try {
+    await stopped(proc.pid!);
     const frozen = await probe('/readyz');
     expect(frozen.status).toBe(503);
     expect(frozen.text).toMatch(/jetstream did not answer within 500 ms/);
