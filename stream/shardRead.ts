@@ -109,7 +109,7 @@ export async function shardTip(store: Store, jsStream: string): Promise<ShardTip
   };
 }
 
-interface DirectMsg {
+export interface DirectMsg {
   seq: number;
   data: Uint8Array;
 }
@@ -153,6 +153,23 @@ async function getMsgFromLeader(store: Store, jsStream: string, seq: number): Pr
     const err = e as { api_error?: { err_code?: number }; message?: string };
     if (err.api_error?.err_code === 10037 || /no message found/i.test(String(err.message))) return undefined;
     throw e;
+  }
+}
+
+/** Direct gets in flight at once for messagesInRange(). */
+const RANGE_WINDOW = 16;
+
+/**
+ * Messages `from`..`to` of a stream, all inside the tip its caller read, in
+ * order: RANGE_WINDOW direct gets at a time (as a shard read fetches its
+ * windows), those the leader no longer has left out. For streams that are not
+ * shards (analytics' partials stream); the stream needs allow_direct.
+ */
+export async function* messagesInRange(store: Store, jsStream: string, from: number, to: number): AsyncGenerator<DirectMsg> {
+  for (let seq = Math.max(from, 1); seq <= to; seq += RANGE_WINDOW) {
+    const upto = Math.min(to, seq + RANGE_WINDOW - 1);
+    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i, false)));
+    for (const m of msgs) if (m) yield m;
   }
 }
 

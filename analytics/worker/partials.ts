@@ -62,15 +62,21 @@ export const runEpoch = (d: ApplicationDefinition, runId?: string) => (runId ? `
 
 export async function ensurePartialsStream(store: Store, app: string): Promise<string> {
   const name = partialsStreamName(app);
+  let info;
   try {
-    await store.jsm.streams.info(name);
+    info = await store.jsm.streams.info(name);
   } catch {
     await store.jsm.streams.add({
       name, subjects: [partialsSubject(app)], storage: StorageType.File, num_replicas: store.replicas,
       // Longer than any restart: a partial published again after a crash is dropped by id.
       duplicate_window: nanos(10 * 60_000), max_age: nanos(24 * 3600_000),
+      // The combiner reads it with direct gets (messagesInRange).
+      allow_direct: true,
     }).catch(async (e) => { await store.jsm.streams.info(name).catch(() => { throw e; }); });
+    return name;
   }
+  // A stream an earlier worker created without direct gets.
+  if (!info.config.allow_direct) await store.jsm.streams.update(name, { ...info.config, allow_direct: true });
   return name;
 }
 
