@@ -87,8 +87,8 @@ export async function planStreamEmit(
     };
     for (let k = 0; k < list.length; k++) {
       const i = list[k]!;
-      // A key's UTF-16 unit is at most 3 UTF-8 bytes; 16 for the lengths and a sealed message's share.
-      const size = records.ends[i]! - records.start(i) + records.partitionKey(i).length * 3 + 16;
+      // 16 for the lengths and a sealed message's share.
+      const size = records.ends[i]! - records.start(i) + records.keyBytes(i) + 16;
       if (k > from && (bytes + size > MAX_MESSAGE_BYTES || k - from >= MAX_RECORDS_PER_MESSAGE)) flush(k);
       bytes += size;
     }

@@ -100,6 +100,25 @@ test('names an object would reorder or merge go through the object, as before', 
   expect(recs.data(1).toString()).toBe('{"1":2,"B":3}');
 });
 
+test('partition keys written as bytes are the UTF-8 bytes of <prefix>-<i>, for every length of i', () => {
+  for (const prefix of ['7', 'émit-12', '€']) {
+    const rows = Array.from({ length: 12_345 }, (_, i): Value[] => [i]);
+    const recs = formatRows(rowsOf(rows), [col('A', 'INTEGER')], 'JSON', prefix);
+    for (const i of [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 9999, 10_000, 12_344]) {
+      const key = Buffer.from(`${prefix}-${i}`);
+      expect(recs.keyBytes(i)).toBe(key.length);
+      const out = Buffer.alloc(key.length + 2, 0xee);
+      recs.writeKey(i, out, 1);
+      expect(out).toEqual(Buffer.concat([Buffer.from([0xee]), key, Buffer.from([0xee])]));
+    }
+    const order = [12_344, 0, 10_000, 9, 100];
+    const packed = encodePackedBatch(5, recs, order, 0, order.length);
+    expect(decodeBatch(packed).records.map((r) => r.partitionKey)).toEqual(order.map((i) => `${prefix}-${i}`));
+  }
+  const none = formatRows(rowsOf([[1]]), [col('A', 'INTEGER')], 'JSON', null);
+  expect(none.keyBytes(0)).toBe(0);
+});
+
 test('CSV lines quote fields with a comma, a quote or a newline', () => {
   const c = [col('A', 'VARCHAR(8)'), col('B', 'INTEGER'), col('C', 'VARCHAR(8)')];
   const recs = formatRows(rowsOf([['x,y', 1, 'say "hi"'], [null, 2, 'a\nb'], ['plain', null, '']]), c, 'CSV', 'k');
