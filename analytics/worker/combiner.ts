@@ -134,8 +134,9 @@ export class Combiner {
     }
     const info = await this.store.jsm.streams.info(this.stream);
     const last = Math.min(info.state.last_seq, this.state.seq + 2000);
-    // Pipelined direct gets: one STREAM.MSG.GET at a time (a round trip, JSON and base64 of up to ~100 KB
-    // each) took ~0.1 µs of CPU per event at 100k keys, and its wait held the window's close back.
+    // Pipelined direct gets. One STREAM.MSG.GET at a time (JSON and base64 of up to ~100 KB each, and a
+    // request object with its error built) took ~0.06 µs of CPU per event at 100k keys (profile of a
+    // 3M-event run), and waited out one round trip per message.
     for await (const sm of messagesInRange(this.store, this.stream, Math.max(this.state.seq + 1, info.state.first_seq), last)) {
       const m = decodePartialMessage<PartialMessage & { epoch?: string }>(sm.data);
       if (m.epoch !== this.epoch) { /* an earlier definition's */ }
