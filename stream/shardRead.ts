@@ -156,6 +156,11 @@ async function getMsgFromLeader(store: Store, jsStream: string, seq: number): Pr
   }
 }
 
+/** Messages `from`..`upto`, inside the tip, fetched at once (undefined: gone). */
+function messagesAt(store: Store, jsStream: string, from: number, upto: number, baseline: boolean): Promise<(DirectMsg | undefined)[]> {
+  return Promise.all(Array.from({ length: upto - from + 1 }, (_, i) => getMsgInTip(store, jsStream, from + i, baseline)));
+}
+
 /** Direct gets in flight at once for messagesInRange(). */
 const RANGE_WINDOW = 16;
 
@@ -168,8 +173,7 @@ const RANGE_WINDOW = 16;
 export async function* messagesInRange(store: Store, jsStream: string, from: number, to: number): AsyncGenerator<DirectMsg> {
   for (let seq = Math.max(from, 1); seq <= to; seq += RANGE_WINDOW) {
     const upto = Math.min(to, seq + RANGE_WINDOW - 1);
-    const msgs = await Promise.all(Array.from({ length: upto - seq + 1 }, (_, i) => getMsgInTip(store, jsStream, seq + i, false)));
-    for (const m of msgs) if (m) yield m;
+    for (const m of await messagesAt(store, jsStream, seq, upto, false)) if (m) yield m;
   }
 }
 
@@ -332,8 +336,7 @@ async function readLoop(
   const r = new ReadCursor(from, tip, opts);
   while (!r.full && r.seq <= tip.lastSeq) {
     const upto = r.windowEnd();
-    const msgs = await Promise.all(Array.from({ length: upto - r.seq + 1 }, (_, i) => getMsgInTip(store, jsStream, r.seq + i, r.baseline)));
-    r.take(msgs, open);
+    r.take(await messagesAt(store, jsStream, r.seq, upto, r.baseline), open);
   }
   return { next: { jsSeq: r.seq, index: r.index }, tip, atEnd: !r.full && r.seq > tip.lastSeq };
 }
