@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './ports.js';
+import { freePort, loggedLine } from './ports.js';
 
 export interface NatsNode {
   /** server_name: n0, n1, ... */
@@ -60,11 +60,8 @@ function configFor(node: NatsNode, routes: number[]): string {
 
 /**
  * Starts the node's nats-server and resolves once *that process* says it is
- * ready. A connectable port is not proof: freePort() only says a port was free
- * a moment ago, and a server from another test file may take it first. Ours
- * then exits ("address already in use") after its JetStream start, while a
- * port probe would already have reached the other server, and the test would
- * run against a stranger's NATS (SIGSTOP to ours freezes nothing).
+ * ready (loggedLine: a port probe could reach another test file's server,
+ * and the test would run against a stranger's NATS).
  * `listenTimeoutMs`: how long nats-server may take to be ready (it restores
  * every stream first; ~1 min for 10,000).
  */
@@ -76,26 +73,7 @@ async function launch(node: NatsNode, listenTimeoutMs = 15_000): Promise<void> {
     : [NATS_SERVER, ['-c', node.configFile]];
   const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   node.proc = proc;
-  let stderr = '';
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  proc.stderr!.on('data', (d) => {
-    stderr = (stderr + d.toString()).slice(-4000);
-    if (stderr.includes('Server is ready')) markReady();
-  });
-  const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code) => reject(new NatsExit(code, stderr))),
-  );
-  exited.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nats-server ${node.name} not ready after ${listenTimeoutMs} ms: ${stderr}`)), listenTimeoutMs);
-  });
-  try {
-    await Promise.race([ready, exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await loggedLine(proc, 'Server is ready', listenTimeoutMs, `nats-server ${node.name}`, (code, stderr) => new NatsExit(code, stderr));
 }
 
 class NatsExit extends Error {

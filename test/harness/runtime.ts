@@ -6,7 +6,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { runtimeConfig, type RuntimeConfig } from '../../runtime/config.js';
 import { startRuntime, type RunningRuntime } from '../../runtime/server.js';
-import { freePort } from './ports.js';
+import { freePort, loggedLine } from './ports.js';
 
 export async function startInProcess(natsUrl: string, overrides: Partial<RuntimeConfig> = {}): Promise<RunningRuntime & { endpoint: string }> {
   // The access log is off unless a test asks for it: one line per request would bury test output.
@@ -31,28 +31,8 @@ export async function startChild(natsUrl: string, env: Record<string, string> = 
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  // Ready when *this* process logs that it listens: a port that accepts
-  // connections may belong to another test file's server (freePort() only
-  // says it was free a moment ago), and ours would then have exited.
-  const listening = `listening on 127.0.0.1:${p}"`;
-  let stderr = '';
-  let markListening: () => void = () => undefined;
-  const up = new Promise<void>((resolve) => (markListening = resolve));
-  proc.stderr!.on('data', (d) => {
-    stderr = (stderr + d).slice(-4000);
-    if (stderr.includes(listening)) markListening();
-  });
-  const exited = new Promise<never>((_, reject) => proc.once('exit', (c) => reject(new Error(`runtime exited (${c}): ${stderr}`))));
-  exited.catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`runtime not listening on ${p} after 15 s: ${stderr}`)), 15_000);
-  });
-  try {
-    await Promise.race([up, exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  // Ready when *this* process logs that it listens on the port (loggedLine).
+  await loggedLine(proc, `listening on 127.0.0.1:${p}"`, 15_000, 'runtime');
   return {
     endpoint: `http://127.0.0.1:${p}`,
     port: p,
