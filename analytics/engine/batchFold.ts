@@ -263,3 +263,110 @@ export function evaluateBatchFold(f: BatchFold, b: ColumnBatch, sel: Int32Array,
   });
   return { cols, n };
 }
+
+/**
+ * A BatchFold whose rows fold straight into their windows' groups (FoldTable.directFolder), with no
+ * grouping of the batch of its own: one key column, and result columns that fit their target columns
+ * whatever the values (no TYPE_ERROR can come of a group: integers into integer columns as wide or into
+ * DOUBLE, counts into BIGINT, INTEGER or DOUBLE). A SUM adds the window's rows in row order, batch after
+ * batch, as DuckDB's SUM of the whole window in one query would (the batch path added each batch's own sum:
+ * a DOUBLE sum then depended on where batches split, so a successor reading other batches after a
+ * failover could publish other low bits). At 100k keys a shard batch's grouping left ~0.8 groups per row
+ * (809k groups from 1M rows), each then hashed again into the window's table.
+ */
+export interface DirectFold {
+  /** The GROUP BY source column and its target column; `maxLength`: a VARCHAR target's length. */
+  key: { col: number; target: number; maxLength?: number };
+  /** Target columns of the window's start or end. */
+  bounds: { target: number; kind: 'start' | 'end' }[];
+  /** Each aggregate's target column and source column (-1: COUNT(*)). */
+  aggs: { kind: 'count' | 'countOf' | 'sum' | 'min' | 'max'; col: number; target: number }[];
+}
+
+/** Integer types, narrowest first: a value of one fits each wider one. */
+const WIDTH = ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT'];
+
+/** Whether every value of source type `s` (as copiedValue gives it) is already a value of target type `t`. */
+function fitsUnchanged(s: SqlType, t: SqlType): boolean {
+  if (INTEGER.has(s.base)) return t.base === 'DOUBLE' || (INTEGER.has(t.base) && WIDTH.indexOf(t.base) >= WIDTH.indexOf(s.base));
+  return s.base === 'DOUBLE' && t.base === 'DOUBLE';
+}
+
+/**
+ * `f` as a DirectFold, or undefined when a group's values might not fit a target column as they are.
+ * `outIndex[k]`: the result column (an item of `f`) that goes to target column `targetIndex[k]`.
+ */
+export function directFoldOf(f: BatchFold, outIndex: readonly number[], targetIndex: readonly number[], target: readonly { type: SqlType }[]): DirectFold | undefined {
+  if (f.keys.length !== 1) return undefined;
+  let key: DirectFold['key'] | undefined;
+  const bounds: DirectFold['bounds'] = [];
+  const aggs: DirectFold['aggs'] = [];
+  for (let k = 0; k < outIndex.length; k++) {
+    const it = f.items[outIndex[k]!]!;
+    const to = targetIndex[k]!;
+    const t = target[to]!.type;
+    if (it.kind === 'key') {
+      const s = f.types[it.col]!;
+      if (key || it.col !== f.keys[0]) return undefined;
+      if (s.base === 'VARCHAR' && t.base === 'VARCHAR') key = { col: it.col, target: to, maxLength: t.length };
+      else if (fitsUnchanged(s, t)) key = { col: it.col, target: to };
+      else return undefined;
+    } else if (it.kind === 'start' || it.kind === 'end') {
+      // Epoch milliseconds (whole numbers); the engine checks each window's against the column.
+      if (t.base !== 'TIMESTAMP' && t.base !== 'BIGINT' && t.base !== 'DOUBLE') return undefined;
+      bounds.push({ target: to, kind: it.kind });
+    } else if (it.kind === 'count' || it.kind === 'countOf') {
+      if (t.base !== 'BIGINT' && t.base !== 'INTEGER' && t.base !== 'DOUBLE') return undefined;
+      aggs.push({ kind: it.kind, col: it.kind === 'count' ? -1 : it.col, target: to });
+    } else {
+      const s = f.types[it.col]!;
+      // A sum of integers as BIGINT or DOUBLE (directRows keeps each batch's within 2^53, as the batch path does).
+      const fits = it.kind === 'sum' ? (INTEGER.has(s.base) ? t.base === 'BIGINT' || t.base === 'DOUBLE' : s.base === 'DOUBLE' && t.base === 'DOUBLE') : fitsUnchanged(s, t);
+      if (!fits) return undefined;
+      aggs.push({ kind: it.kind, col: it.col, target: to });
+    }
+  }
+  return key ? { key, bounds, aggs } : undefined;
+}
+
+/**
+ * The rows of `sel` that pass the WHERE, in order, and per aggregate of `d` the sum of its values' magnitudes
+ * in them when it is a SUM of integers (else 0: a group's sum moves by at most that much, FoldTable.directFolder
+ * keeps it exact); or undefined when a row must go through the batch path (a value DuckDB would change or
+ * refuse, a NaN compared, a key longer than its target column, a sum of integers that may pass 2^53).
+ * Checked before any row is folded: a window's groups are never half folded.
+ */
+export function directRows(f: BatchFold, d: DirectFold, b: ColumnBatch, sel: Int32Array): { rows: Int32Array; magnitude: number[] } | undefined {
+  const { types } = f;
+  const kc = b.cols[d.key.col];
+  const kt = types[d.key.col]!;
+  const maxLength = d.key.maxLength ?? Number.POSITIVE_INFINITY;
+  const out = f.where.length ? new Int32Array(sel.length) : sel;
+  let n = 0;
+  // Per integer SUM: the sum of its values' magnitudes in the batch (every group's sum is then exact).
+  const magnitude = d.aggs.map(() => 0);
+  for (let k = 0; k < sel.length; k++) {
+    const r = sel[k]!;
+    if (f.where.length) {
+      const p = passes(f, b, r);
+      if (p < 0) return undefined;
+      if (p === 0) continue;
+      out[n] = r;
+    }
+    n++;
+    if (kc) {
+      const v = kc.kind === 'number' ? (kc.nulls[r] ? null : kc.values[r]!) : kc.values[r] ?? null;
+      if (v !== null && (copiedValue(v, kt) !== v || (typeof v === 'string' && v.length > maxLength))) return undefined;
+    }
+    for (let a = 0; a < d.aggs.length; a++) {
+      const { col, kind } = d.aggs[a]!;
+      if (col < 0) continue;
+      const v = valueAt(b, col, r);
+      if (v === null) continue;
+      if (kind === 'countOf') continue;
+      if (copiedValue(v, types[col]!) !== v) return undefined;
+      if (kind === 'sum' && INTEGER.has(types[col]!.base) && (magnitude[a] += Math.abs(v as number)) > Number.MAX_SAFE_INTEGER) return undefined;
+    }
+  }
+  return { rows: out === sel ? sel : out.subarray(0, n), magnitude };
+}

@@ -8,11 +8,11 @@ import { INTERNAL_COLUMNS, planPump, quote, type PumpPlan } from '../sql/pump.js
 import { SqlError, lineCol } from '../sql/tokens.js';
 import { Duck, type FillColumn, type TableColumn } from './duck.js';
 import type { ColumnBatch } from './columnBatch.js';
-import { assignNumeric, coerce, firstUnfit, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
+import { assignNumeric, coerce, firstUnfit, numberFits, parseSqlType, TypeError_, type SqlType, type Value } from './types.js';
 import { cumulate, hop, tumbleStart, type Span } from './windows.js';
 import { KDA_MACROS } from './kdaFunctions.js';
 import { copiedValue, copyFilter, projectionOf, type CopyFilter } from './projection.js';
-import { batchFoldOf, evaluateBatchFold, type BatchFold } from './batchFold.js';
+import { batchFoldOf, directFoldOf, directRows, evaluateBatchFold, type BatchFold, type DirectFold } from './batchFold.js';
 import { functionMacroSql } from '../sql/functions.js';
 import { splitForestPump, type ForestSplit } from '../sql/randomCutForest.js';
 import { ForestStage, MAX_NUMERIC_COLUMNS, streamTypeOf, type StageState } from './forestStage.js';
@@ -68,7 +68,17 @@ export interface FoldTable {
   columns(order?: 'key' | 'first'): Value[][];
   /** One new row per group, in group key order, or in the order the groups first came. */
   rows(order?: 'key' | 'first'): Value[][];
+  /**
+   * Folds rows of a batch straight into this window's groups (batchFold.ts DirectFold), or undefined when
+   * the table's groups are not keyed by `d`'s key column beside the window's bounds, or when a sum could
+   * pass 2^53 (`magnitude[a]`: how far the batch moves aggregate a's sums at most). The folder takes rows
+   * `rows[from..to)` of `b` and returns how many of the groups it folded into it had not folded into since
+   * `stamp` changed (one per batch: the groups the batch path would have made of them).
+   */
+  directFolder?(d: DirectFold, win: Span, magnitude: readonly number[]): DirectFolder | undefined;
 }
+
+export interface DirectFolder { fold(b: ColumnBatch, rows: Int32Array, from: number, to: number, stamp: number): number }
 
 /** Bad application code: the reason and where, as DuckDB or the translator found it. */
 export class ApplicationSqlError extends Error {
@@ -119,6 +129,8 @@ class Pump {
   lastGroups = 0;
   /** A pre-aggregated pump of the plain shape (batchFold.ts): its batches' groups are made here, not in DuckDB. */
   batchFold?: BatchFold;
+  /** A batchFold whose rows fold straight into the windows' groups (batchFold.ts DirectFold). */
+  directFold?: DirectFold;
   /** A pump that copies columns (projection.ts): the table column each result column is, its type, the WHERE's filter. */
   projection?: { at: number[]; types: SqlType[]; filter?: CopyFilter };
 
@@ -263,6 +275,7 @@ export class Engine {
           if (!(w.type === 'tumbling' || (w.type === 'tvf' && w.fn === 'TUMBLE'))) throw new Error(`pump ${plan.name}: only tumbling windows pre-aggregate`);
           pump.pre = pre;
           if (w.type === 'tumbling') pump.batchFold = await batchFoldOf(duck, plan.sql, plan.workTable, plan.alias, pump.source, w.sizeMs);
+          if (pump.batchFold) pump.directFold = directFoldOf(pump.batchFold, pump.outIndex, pump.targetIndex, pump.target);
         }
         pumps.push(pump);
       }
@@ -853,6 +866,11 @@ export class Engine {
 
   private async preAggregateColumns(p: Pump, b: ColumnBatch, seq0: number, slotOf: Int32Array, wins: Win[], fullRow: (r: number) => Value[]): Promise<void> {
     const sel = windowOrder(slotOf, b.n, wins.length);
+    if (p.directFold) {
+      const groups = this.foldDirect(p, p.directFold, b, sel, slotOf, wins);
+      // Numbered as foldColumns() numbers the batch path's result rows: the same engine state either way.
+      if (groups >= 0) { this.seq += groups; return; }
+    }
     const byEnd = new Map(wins.map((x) => [x.end, x]));
     const folded = p.batchFold && evaluateBatchFold(p.batchFold, b, sel, slotOf, wins);
     if (folded) return this.foldColumns(p, folded, byEnd);
@@ -867,6 +885,37 @@ export class Engine {
       return;
     }
     this.foldColumns(p, res, byEnd);
+  }
+
+  /** Batches folded straight into window tables so far: each one's stamp (DirectFolder). */
+  private directBatches = 0;
+
+  /**
+   * Rows `sel` (grouped by window, `slotOf`) folded straight into their windows' groups: the number of
+   * groups the batch path would have made of them, or -1 (nothing folded) when it must take the batch
+   * (directRows), a window's table is not keyed for it, or a window's bound does not fit its column.
+   */
+  private foldDirect(p: Pump, d: DirectFold, b: ColumnBatch, sel: Int32Array, slotOf: Int32Array, wins: Win[]): number {
+    const direct = directRows(p.batchFold!, d, b, sel);
+    if (!direct) return -1;
+    const { rows, magnitude } = direct;
+    const folders: DirectFolder[] = [];
+    for (const win of wins) {
+      if (!d.bounds.every((x) => numberFits(win[x.kind], p.target[x.target]!.type))) return -1;
+      const f = foldTable(p, win).directFolder?.(d, win, magnitude);
+      if (!f) return -1;
+      folders.push(f);
+    }
+    const stamp = ++this.directBatches;
+    let groups = 0;
+    for (let k = 0; k < rows.length;) {
+      const s = slotOf[rows[k]!]!;
+      let e = k + 1;
+      while (e < rows.length && slotOf[rows[e]!] === s) e++;
+      groups += folders[s]!.fold(b, rows, k, e, stamp);
+      k = e;
+    }
+    return groups;
   }
 
   /** The work table's columns for the placed rows `sel`: the usual batch (one window, no late rows) as it lies, column views, no gather. */

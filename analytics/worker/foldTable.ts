@@ -7,8 +7,14 @@
 // worker's 7.8 s CPU per million events (perf).
 // Folding: COUNT and SUM add up as numbers (a SUM of nothing stays NULL),
 // MIN and MAX compare (compareValues: nulls first, numbers, then text by code
-// unit), a group's first row is taken as it is.
-import type { FoldTable } from '../engine/engine.js';
+// unit), a group's first row is taken as it is. The folded columns hold their
+// numbers in a Float64Array (a state byte per group: NULL, a number, or
+// another value kept aside): in an array of values each new running sum that
+// is not a small integer was a heap number, one per row folded.
+import type { DirectFolder, FoldTable } from '../engine/engine.js';
+import type { DirectFold } from '../engine/batchFold.js';
+import type { ColumnBatch } from '../engine/columnBatch.js';
+import type { Span } from '../engine/windows.js';
 import type { Value } from '../engine/types.js';
 import { KeySlots } from '../engine/keySlots.js';
 
@@ -51,6 +57,32 @@ function packedOrder(keys: readonly number[], n: number): Int32Array | undefined
   return order;
 }
 
+/** What a TableFolder folds with: the table's columns for `DirectFold`'s key, bounds and aggregates (foldRows). */
+interface FolderPlan {
+  keyAt: number; fixed: number[]; fixedValues: number[]; rest: number[]; keyCol: number;
+  aggCol: number[]; aggJ: number[];
+  /** 0 COUNT(*), 1 COUNT(col), 2 SUM, 3 MIN, 4 MAX. */
+  aggKind: number[];
+  /** The table's fold magnitudes (kept as sums grow). */
+  mag: number[];
+}
+
+/**
+ * A window table's DirectFolder: an object whose fold is the table's one method (a closure per window and
+ * batch was a new function each time, which V8 optimized anew: ~30 compiles, ~0.5 s of a 3M-event worker).
+ */
+class TableFolder implements DirectFolder {
+  constructor(private readonly table: ColumnFoldTable, private readonly plan: FolderPlan) {}
+  fold(b: ColumnBatch, rows: Int32Array, from: number, to: number, stamp: number): number {
+    return this.table.foldRows(this.plan, b, rows, from, to, stamp);
+  }
+}
+
+/** A fold column's value of a group: none yet (NULL), a number (in `nums`), or another value (in `others`). */
+const NONE = 0;
+const NUMBER = 1;
+const OTHER = 2;
+
 /**
  * Groups are keyed by one key column while the table's other key columns hold one value each (a
  * window's STEP beside its GROUP BY key, the usual case): no key text per row. Once another key
@@ -58,6 +90,7 @@ function packedOrder(keys: readonly number[], n: number): Int32Array | undefined
  */
 export class ColumnFoldTable implements FoldTable {
   private slots: KeySlots;
+  /** The key columns' (and any other column's) values; fold columns' are in nums, state and others. */
   private readonly cols: Value[][];
   /** Every key so far is a number (single-column keys): the order sorts them as numbers. */
   private numericKey = true;
@@ -69,6 +102,13 @@ export class ColumnFoldTable implements FoldTable {
   private readonly foldAt: number[];
   private readonly foldAdds: boolean[];
   private readonly foldMin: boolean[];
+  /** Column → its fold's index, or -1. */
+  private readonly foldOf: Int32Array;
+  /** Per fold, per slot: its number, its state (NONE, NUMBER, OTHER) and its other value. */
+  private nums: Float64Array[];
+  private state: Uint8Array[];
+  private readonly others: Value[][];
+  private capacity: number;
   size = 0;
 
   /** `keys`: the group key columns; `folds`: the other columns and how each folds; `expected`: groups it will likely hold (the hash table is sized for them). */
@@ -76,12 +116,47 @@ export class ColumnFoldTable implements FoldTable {
     this.slots = new KeySlots(expected);
     // Each column allocated once for the groups expected: grown by push from empty, a 100k-group
     // window's columns were copied ~20 times each, into large-object space, which drove V8's major GCs.
-    this.cols = Array.from({ length: width }, () => new Array(expected));
+    this.capacity = Math.max(16, expected);
+    this.foldOf = new Int32Array(width).fill(-1);
+    folds.forEach(([c], j) => { this.foldOf[c] = j; });
+    this.cols = Array.from({ length: width }, (_, c) => (this.foldOf[c]! >= 0 ? [] : new Array(expected)));
     this.foldAt = folds.map(([i]) => i);
     this.foldAdds = folds.map(([, f]) => f === 'count' || f === 'sum');
     this.foldMin = folds.map(([, f]) => f === 'min');
+    this.nums = folds.map(() => new Float64Array(this.capacity));
+    this.state = folds.map(() => new Uint8Array(this.capacity));
+    this.others = folds.map(() => []);
     this.one = keys.length ? keys[keys.length - 1]! : -1;
     this.fixed = keys.slice(0, -1);
+  }
+
+  /** Room for slot `size` (call before taking it). */
+  private reserve(): void {
+    if (this.size < this.capacity) return;
+    const cap = this.capacity * 2;
+    this.nums = this.nums.map((a) => { const b = new Float64Array(cap); b.set(a); return b; });
+    this.state = this.state.map((a) => { const b = new Uint8Array(cap); b.set(a); return b; });
+    this.capacity = cap;
+  }
+
+  /** Column c's value of slot s. */
+  private valueAt(c: number, s: number): Value {
+    const j = this.foldOf[c]!;
+    if (j < 0) return this.cols[c]![s] ?? null;
+    const st = this.state[j]![s];
+    return st === NUMBER ? this.nums[j]![s]! : st === OTHER ? this.others[j]![s] ?? null : null;
+  }
+
+  /** Fold j of slot s becomes `x` as it is. */
+  private setFold(j: number, s: number, x: Value | undefined): void {
+    if (x === null || x === undefined) this.state[j]![s] = NONE;
+    else if (typeof x === 'number') {
+      this.nums[j]![s] = x;
+      this.state[j]![s] = NUMBER;
+    } else {
+      this.others[j]![s] = x;
+      this.state[j]![s] = OTHER;
+    }
   }
 
   private keyOf(cols: readonly (readonly Value[])[], r: number): unknown {
@@ -129,31 +204,162 @@ export class ColumnFoldTable implements FoldTable {
   }
 
   addAt(cols: readonly (readonly Value[])[], r: number): void {
+    this.measured = false;
     const k = this.keyOf(cols, r);
     const s = this.slots.slotOrInsert(k, this.size);
     const own = this.cols;
+    const foldOf = this.foldOf;
     if (s < 0) {
+      this.reserve();
       // Past the allocated length the store appends, as push would.
       const at = this.size++;
       for (let c = 0; c < this.width; c++) {
         const x = cols[c]![r];
-        own[c]![at] = x === undefined ? null : x;
+        const j = foldOf[c]!;
+        if (j >= 0) this.setFold(j, at, x);
+        else own[c]![at] = x === undefined ? null : x;
       }
       if (typeof k !== 'number') this.numericKey = false;
       return;
     }
-    const { foldAt, foldAdds, foldMin } = this;
+    const { foldAt, foldAdds, foldMin, nums, state } = this;
     for (let j = 0; j < foldAt.length; j++) {
-      const i = foldAt[j]!;
-      const x = cols[i]![r];
+      const x = cols[foldAt[j]!]![r];
       if (x === null || x === undefined) continue;
-      const col = own[i]!;
-      // Loaded without `?? null`, which boxed each running sum.
-      const a = col[s];
-      if (a === null || a === undefined) col[s] = foldAdds[j] ? Number(x) : x;
-      else if (foldAdds[j]) col[s] = Number(a) + Number(x);
-      else if (foldMin[j] ? compareValues(x, a) < 0 : compareValues(x, a) > 0) col[s] = x;
+      const st = state[j]![s];
+      if (st === NONE) {
+        if (foldAdds[j]) {
+          nums[j]![s] = Number(x);
+          state[j]![s] = NUMBER;
+        } else this.setFold(j, s, x);
+      } else if (foldAdds[j]) {
+        nums[j]![s] = (st === NUMBER ? nums[j]![s]! : Number(this.others[j]![s])) + Number(x);
+        state[j]![s] = NUMBER;
+      } else if (st === NUMBER && typeof x === 'number') {
+        const a = nums[j]![s]!;
+        if (foldMin[j] ? x < a : x > a) nums[j]![s] = x;
+      } else {
+        const a = this.valueAt(foldAt[j]!, s);
+        if (foldMin[j] ? compareValues(x, a) < 0 : compareValues(x, a) > 0) this.setFold(j, s, x);
+      }
     }
+  }
+
+  /** Per slot, the stamp of the last batch a DirectFolder folded into it (0: none). */
+  private stamps = new Int32Array(0);
+  /** Per fold column, the greatest magnitude a value of it has had (kept by DirectFolders; addAt leaves it to be measured). */
+  private magnitude: number[] = [];
+  private measured = true;
+
+  /** magnitude, measured again when addAt has folded since. */
+  private magnitudes(): number[] {
+    if (this.measured && this.magnitude.length === this.foldAt.length) return this.magnitude;
+    this.magnitude = this.foldAt.map((c) => {
+      let m = 0;
+      for (let s = 0; s < this.size; s++) {
+        const x = this.valueAt(c, s);
+        if (typeof x === 'number' && !(Math.abs(x) <= m)) m = Math.abs(x);
+      }
+      return m;
+    });
+    this.measured = true;
+    return this.magnitude;
+  }
+
+  directFolder(d: DirectFold, win: Span, magnitude: readonly number[]): DirectFolder | undefined {
+    const keyAt = d.key.target;
+    // Key columns other than the key hold the window's bounds (its STEP): one value in every group.
+    const fixed = this.keys.filter((c) => c !== keyAt);
+    const bound = fixed.map((c) => d.bounds.find((x) => x.target === c));
+    if (!this.keys.includes(keyAt) || bound.some((x) => !x)) return undefined;
+    const fixedValues = bound.map((x) => win[x!.kind]);
+    if (this.size === 0) {
+      this.one = keyAt;
+      this.fixed = fixed;
+    } else if (this.one !== keyAt || fixed.some((c, i) => this.cols[c]![0] !== fixedValues[i])) return undefined;
+    // Each aggregate folds as its target column does (COUNT and SUM add, MIN and MAX compare).
+    const aggJ = d.aggs.map((a) => this.foldOf[a.target]!);
+    for (const [i, a] of d.aggs.entries()) {
+      const j = aggJ[i]!;
+      const adds = a.kind === 'count' || a.kind === 'countOf' || a.kind === 'sum';
+      if (j < 0 || this.foldAdds[j] !== adds || (!adds && this.foldMin[j] !== (a.kind === 'min'))) return undefined;
+    }
+    // Integer sums stay exact (every running sum within 2^53), as the batch path's: a batch's own sum, then one addition.
+    if (d.aggs.some((_, i) => magnitude[i]! > 0 && !(this.magnitudes()[aggJ[i]!]! + magnitude[i]! <= Number.MAX_SAFE_INTEGER))) return undefined;
+    const mag = this.magnitudes();
+    const aggCol = d.aggs.map((a) => a.col);
+    const aggKind = d.aggs.map((a) => ['count', 'countOf', 'sum', 'min', 'max'].indexOf(a.kind));
+    // Columns of a new group other than its key, its bounds and its folds: NULL.
+    const rest = Array.from({ length: this.width }, (_, c) => c).filter((c) => c !== keyAt && !fixed.includes(c) && this.foldOf[c]! < 0);
+    return new TableFolder(this, { keyAt, fixed, fixedValues, rest, keyCol: d.key.col, aggCol, aggJ, aggKind, mag });
+  }
+
+  /** A DirectFolder's fold (TableFolder): rows `rows[from..to)` of `b` into their groups; the groups not folded into since `stamp` changed. */
+  foldRows(plan: FolderPlan, b: ColumnBatch, rows: Int32Array, from: number, to: number, stamp: number): number {
+    const { keyAt, fixed, fixedValues, rest, aggCol, aggJ, aggKind, mag } = plan;
+    if (this.stamps.length < this.size + (to - from)) {
+      const grown = new Int32Array(Math.max(1024, 2 * (this.size + (to - from))));
+      grown.set(this.stamps);
+      this.stamps = grown;
+    }
+    const stamps = this.stamps;
+    const own = this.cols;
+    const kc = b.cols[plan.keyCol];
+    let groups = 0;
+    for (let k = from; k < to; k++) {
+      const r = rows[k]!;
+      const key: Value = !kc ? null : kc.kind === 'number' ? (kc.nulls[r] ? null : kc.values[r]!) : kc.values[r] ?? null;
+      let s = this.slots.slotOrInsert(key === null ? NULL_KEY : key, this.size);
+      if (s < 0) {
+        this.reserve();
+        s = this.size++;
+        own[keyAt]![s] = key;
+        for (let i = 0; i < fixed.length; i++) own[fixed[i]!]![s] = fixedValues[i]!;
+        for (let i = 0; i < rest.length; i++) own[rest[i]!]![s] = null;
+        for (let j = 0; j < this.state.length; j++) this.state[j]![s] = NONE;
+        if (typeof key !== 'number') this.numericKey = false;
+      }
+      if (stamps[s] !== stamp) {
+        stamps[s] = stamp;
+        groups++;
+      }
+      for (let a = 0; a < aggKind.length; a++) {
+        const kind = aggKind[a]!;
+        const j = aggJ[a]!;
+        const nums = this.nums[j]!;
+        const state = this.state[j]!;
+        let st = state[s]!;
+        // A value other than a number (a table restored from rows): added as a number, as addAt adds it; MIN and MAX compare it below.
+        if (st === OTHER && kind <= 2) {
+          nums[s] = Number(this.others[j]![s]);
+          state[s] = st = NUMBER;
+        }
+        if (kind === 0) {
+          nums[s] = st === NONE ? 1 : nums[s]! + 1;
+          state[s] = NUMBER;
+          continue;
+        }
+        const c = b.cols[aggCol[a]!];
+        const v = !c ? null : c.kind === 'number' ? (c.nulls[r] ? null : c.values[r]!) : c.values[r] ?? null;
+        if (kind === 1) {
+          nums[s] = (st === NONE ? 0 : nums[s]!) + (v === null ? 0 : 1);
+          state[s] = NUMBER;
+        } else if (v === null) continue;
+        else if (kind === 2) {
+          // From 0, as the batch path's sums start (a sum of -0 alone is 0).
+          const sum = (st === NONE ? 0 : nums[s]!) + (v as number);
+          nums[s] = sum;
+          state[s] = NUMBER;
+          if (!(Math.abs(sum) <= mag[j]!)) mag[j] = Math.abs(sum);
+        } else if (st === OTHER) {
+          if (kind === 3 ? compareValues(v, this.others[j]![s] ?? null) < 0 : compareValues(v, this.others[j]![s] ?? null) > 0) this.setFold(j, s, v);
+        } else if (st === NONE || (kind === 3 ? (v as number) < nums[s]! : (v as number) > nums[s]!)) {
+          nums[s] = v as number;
+          state[s] = NUMBER;
+        }
+      }
+    }
+    return groups;
   }
 
   /** Slots in key order (numbers as numbers, else compareValues key by key). */
@@ -175,24 +381,37 @@ export class ColumnFoldTable implements FoldTable {
     });
   }
 
-  columns(order: 'key' | 'first' = 'key'): Value[][] {
-    if (order === 'first') return this.cols.map((col) => col.slice(0, this.size));
-    const at = this.sorted();
-    return this.cols.map((col) => {
-      const out: Value[] = new Array(at.length);
-      for (let r = 0; r < at.length; r++) out[r] = col[at[r]!] ?? null;
+  /** Column c's values of slots `at` (all slots in order when undefined). */
+  private column(c: number, at: Int32Array | undefined): Value[] {
+    const n = this.size;
+    const j = this.foldOf[c]!;
+    const out: Value[] = new Array(n);
+    if (j < 0) {
+      const col = this.cols[c]!;
+      for (let r = 0; r < n; r++) out[r] = col[at ? at[r]! : r] ?? null;
       return out;
-    });
+    }
+    const nums = this.nums[j]!;
+    const state = this.state[j]!;
+    for (let r = 0; r < n; r++) {
+      const s = at ? at[r]! : r;
+      const st = state[s];
+      out[r] = st === NUMBER ? nums[s]! : st === OTHER ? this.others[j]![s] ?? null : null;
+    }
+    return out;
+  }
+
+  columns(order: 'key' | 'first' = 'key'): Value[][] {
+    const at = order === 'key' ? this.sorted() : undefined;
+    return Array.from({ length: this.width }, (_, c) => this.column(c, at));
   }
 
   rows(order: 'key' | 'first' = 'key'): Value[][] {
-    const n = this.size;
-    const at = order === 'key' ? this.sorted() : undefined;
-    const out: Value[][] = new Array(n);
-    for (let r = 0; r < n; r++) {
-      const s = at ? at[r]! : r;
+    const cols = this.columns(order);
+    const out: Value[][] = new Array(this.size);
+    for (let r = 0; r < this.size; r++) {
       const v: Value[] = new Array(this.width);
-      for (let c = 0; c < this.width; c++) v[c] = this.cols[c]![s] ?? null;
+      for (let c = 0; c < this.width; c++) v[c] = cols[c]![r]!;
       out[r] = v;
     }
     return out;

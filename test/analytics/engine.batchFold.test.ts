@@ -6,7 +6,10 @@
 // surrogate and non-ASCII text in keys, integer sums near 2^53 and a NaN
 // (batches DuckDB must see), late rows, and batches across window ends. Which
 // shapes are taken is checked too, and that a taken pump's batches never
-// reach DuckDB unless a value needs it.
+// reach DuckDB unless a value needs it. The same for the direct fold (rows
+// folded straight into their windows' groups, no grouping of the batch of its
+// own), against DuckDB where sums are exact whatever their order, and against
+// a plain row-order sum where they are not.
 import { ColumnBatch } from '../../analytics/engine/columnBatch.js';
 import { Engine, type EngineInput } from '../../analytics/engine/engine.js';
 import { parseSqlType, type Value } from '../../analytics/engine/types.js';
@@ -27,11 +30,14 @@ const INPUT: EngineInput = { name: SRC, columns: [
 ] };
 const W = `STEP("${SRC}".ROWTIME BY INTERVAL '10' SECOND)`;
 
-type Pump = { batchFold?: unknown };
+type Pump = { batchFold?: unknown; directFold?: unknown };
 const pumpOf = (e: Engine) => (e as unknown as { pumps: Pump[] }).pumps[0]!;
 
-/** The partial engines of `code`: `a` evaluates batches in DuckDB (its fold taken away), `b` folds them here when it can. */
-async function twins(code: string): Promise<[Engine, Engine]> {
+/**
+ * The partial engines of `code`: `a` evaluates batches in DuckDB (its fold taken away), `b` folds them here
+ * when it can: each batch's groups made first (the batch path), or with `direct` straight into the windows' groups.
+ */
+async function twins(code: string, direct = false): Promise<[Engine, Engine]> {
   const d = decompose(code, [SRC], ['OUT']);
   if (!d.decomposable) throw new Error(d.reason);
   const pre = Object.fromEntries(d.pumps.flatMap((p) => {
@@ -41,7 +47,22 @@ async function twins(code: string): Promise<[Engine, Engine]> {
   const make = () => Engine.compile({ code: d.partialCode, inputs: [INPUT], preAggregate: pre });
   const [a, b] = [await make(), await make()];
   pumpOf(a).batchFold = undefined;
+  pumpOf(a).directFold = undefined;
+  if (!direct) pumpOf(b).directFold = undefined;
   return [a, b];
+}
+
+/** Counts `e`'s batches folded straight into window groups, and those it left to the batch path. */
+function directBatches(e: Engine): { folded: number; refused: number } {
+  const count = { folded: 0, refused: 0 };
+  const x = e as unknown as { foldDirect: (...a: unknown[]) => number };
+  const fold = x.foldDirect.bind(e);
+  x.foldDirect = (...a: unknown[]) => {
+    const groups = fold(...a);
+    count[groups < 0 ? 'refused' : 'folded']++;
+    return groups;
+  };
+  return count;
 }
 
 /** Counts the batches `e` hands DuckDB. */
@@ -86,12 +107,16 @@ async function same(a: Engine, b: Engine): Promise<[string, unknown[]][]> {
 
 const KEYS = ['k0', 'k1', 'é€', '\ud800x', '', null];
 
-function rows(n: number, seed: number, value: (i: number, r: () => number) => Partial<Record<'I' | 'V' | 'B' | 'D', Value>> = () => ({})): In[] {
+/** Keys the direct fold takes as they are (a lone surrogate sends its batch the batch path: DuckDB holds it as U+FFFD). */
+const WELL_FORMED = KEYS.filter((k) => k === null || (k as unknown as { isWellFormed(): boolean }).isWellFormed());
+
+/** `quarters`: V in quarters (exact sums whatever their order), else in cents. */
+function rows(n: number, seed: number, value: (i: number, r: () => number) => Partial<Record<'I' | 'V' | 'B' | 'D', Value>> = () => ({}), quarters = false, keys = KEYS): In[] {
   const r = rnd(seed);
   return Array.from({ length: n }, (_, i) => {
     const base = {
       I: i % 13 === 0 ? null : Math.floor(r() * 40) - 20,
-      V: i % 17 === 0 ? null : i % 29 === 0 ? -0 : Math.round(r() * 1e6) / 100 - 2000,
+      V: i % 17 === 0 ? null : i % 29 === 0 ? -0 : quarters ? Math.round(r() * 16000) / 4 - 2000 : Math.round(r() * 1e6) / 100 - 2000,
       B: i % 11 === 0 ? null : Math.floor(r() * 1000),
       D: [0, -0, 1.5, -2.25, null][i % 5]!,
     };
@@ -99,7 +124,7 @@ function rows(n: number, seed: number, value: (i: number, r: () => number) => Pa
     return {
       // Mostly increasing, jitter across window ends, and some rows far behind (entering at the watermark).
       t: 1_000_000 + i * 37 + Math.floor(r() * 3000) - (i % 160 === 0 ? 60_000 : 0),
-      v: [KEYS[Math.floor(r() * KEYS.length)]!, v.I, v.V, v.B, v.D, r() < 0.8 ? 'bid' : 'ask', `pad${i}`],
+      v: [keys[Math.floor(r() * keys.length)]!, v.I, v.V, v.B, v.D, r() < 0.8 ? 'bid' : 'ask', `pad${i}`],
     };
   });
 }
@@ -204,6 +229,101 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, COUNT(*), ${W} 
     expect(duck.n).toBe(1);
   } finally {
     a.close();
+    b.close();
+  }
+});
+
+test('direct: every aggregate, text and numeric keys, a WHERE: the rows, errors, numbering and checkpoint DuckDB gives, no batch grouped', async () => {
+  const numeric = (k: string) => `CREATE OR REPLACE STREAM "OUT" (${k}X ${k === 'B' ? 'BIGINT' : 'DOUBLE'}, N BIGINT, NI BIGINT, SV DOUBLE, SI BIGINT, LO INTEGER, HI DOUBLE, W TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM ${k}, COUNT(*), COUNT(I), SUM(V), SUM(I), MIN(I), MAX(V), ${W} FROM "${SRC}" GROUP BY ${k}, ${W};`;
+  for (const code of [SHAPE, numeric('B'), numeric('D')]) {
+    const [a, b] = await twins(code, true);
+    const duck = duckBatches(b);
+    const direct = directBatches(b);
+    try {
+      expect(pumpOf(b).directFold).toBeDefined();
+      await feed(a, b, rows(6000, 5, () => ({}), true, WELL_FORMED), [1, 700, 2048, 33]);
+      const x = await same(a, b);
+      expect(x.find(([s]) => s.startsWith('__PARTIAL'))![1].length).toBeGreaterThan(50);
+      expect(duck.n).toBe(0);
+      expect(direct.refused).toBe(0);
+      // Every batch: 6000 rows in batches of 1, 700, 2048 and 33 in turn, the last of 435.
+      expect(direct.folded).toBe(10);
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+});
+
+test('direct: a batch it cannot take (a key longer than its column, a NaN, an integer sum past 2^53) goes the batch path or to DuckDB, with their results', async () => {
+  const code = `CREATE OR REPLACE STREAM "OUT" (K VARCHAR(8), N BIGINT, SB BIGINT, SD DOUBLE, W TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, COUNT(*), SUM(B), SUM(V), ${W} FROM "${SRC}" GROUP BY K, ${W};`;
+  const [a, b] = await twins(code, true);
+  const duck = duckBatches(b);
+  const direct = directBatches(b);
+  try {
+    const rs = rows(3000, 13, (i) => (i === 1000 ? { V: Number.NaN } : i >= 2000 && i < 2004 ? { B: 2 ** 52 + i } : {}), true, WELL_FORMED);
+    // A key of 9 characters: the batch path's TYPE_ERROR for its group, as DuckDB's.
+    rs[500]!.v[0] = 'k-longer!';
+    await feed(a, b, rs, [100]);
+    const x = await same(a, b);
+    expect(x.find(([s]) => s === 'error_stream')![1].length).toBeGreaterThan(0);
+    expect(duck.n).toBeGreaterThanOrEqual(2);
+    // The batches holding row 500, row 1000 and rows 2000–2003 (and those after whose sums of B pass 2^53).
+    expect(direct.refused).toBeGreaterThanOrEqual(3);
+    expect(direct.folded).toBeGreaterThan(20);
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test('direct: a DOUBLE sum adds the window\'s rows in row order from 0, whatever the batches (a plain sum over the rows as oracle)', async () => {
+  const code = `CREATE OR REPLACE STREAM "OUT" (K VARCHAR(8), SV DOUBLE, N BIGINT, W TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, SUM(V), COUNT(*), ${W} FROM "${SRC}" GROUP BY K, ${W};`;
+  // No row behind the watermark (feed() holds it 5 s back): every row is in its window.
+  const rs = rows(8000, 21, () => ({}), false, WELL_FORMED).map((x, i) => ({ ...x, t: 1_000_000 + i * 37 + (i * 7919) % 3000 }));
+  const oracle = new Map<string, { sum: number | null; n: number }>();
+  for (const x of rs) {
+    const id = JSON.stringify([Math.floor(x.t / 10_000) * 10_000 + 10_000, x.v[0]]);
+    const g = oracle.get(id) ?? { sum: null, n: 0 };
+    if (x.v[2] !== null) g.sum = (g.sum ?? 0) + (x.v[2] as number);
+    g.n++;
+    oracle.set(id, g);
+  }
+  const outputs: unknown[] = [];
+  for (const sizes of [[1, 700, 2048, 33], [5000], [64]]) {
+    const [a, b] = await twins(code, true);
+    const direct = directBatches(b);
+    try {
+      await feed(a, b, rs, sizes);
+      const partial = [...b.drain()].find(([s]) => s.startsWith('__PARTIAL'))![1];
+      const cols = b.columns(partial === undefined ? '' : [...(b as unknown as { streams: Map<string, unknown> }).streams.keys()].find((s) => s.startsWith('__PARTIAL'))!)!;
+      const at = (re: RegExp) => cols.findIndex((c) => re.test(c.name));
+      const [k, sv, n] = [at(/^K/), at(/^S/), at(/^C/)];
+      const got = new Map(partial.map((r) => [JSON.stringify([r.t, r.v[k]]), { sum: r.v[sv], n: r.v[n] }]));
+      expect(got).toEqual(oracle);
+      expect(direct.refused).toBe(0);
+      outputs.push(partial.map((r) => exact([r.t, r.v])));
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+  // The same partial rows, bit for bit, whatever the batches.
+  expect(outputs[1]).toEqual(outputs[0]);
+  expect(outputs[2]).toEqual(outputs[0]);
+});
+
+test('direct: two key columns keep the batch path', async () => {
+  const code = `CREATE OR REPLACE STREAM "OUT" (K VARCHAR(8), B BIGINT, N BIGINT, W TIMESTAMP);
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "OUT" SELECT STREAM K, B, COUNT(*), ${W} FROM "${SRC}" GROUP BY K, B, ${W};`;
+  const [, b] = await twins(code, true);
+  try {
+    expect(pumpOf(b).batchFold).toBeDefined();
+    expect(pumpOf(b).directFold).toBeUndefined();
+  } finally {
     b.close();
   }
 });
