@@ -74,27 +74,38 @@ export async function planStreamEmit(
     if (!list.length) continue;
     const jsStream = jsStreamName(rec.uid, index);
     const tip = await shardTip(store, jsStream);
-    let n = 0;
-    let from = 0;
-    let bytes = overhead;
-    const flush = (to: number) => {
-      if (to === from) return;
-      const plain = encodePackedBatch(Date.now(), records, list, from, to);
+    const cuts = messageCuts(records, list, overhead);
+    for (let m = 0; m + 1 < cuts.length; m++) {
+      const plain = encodePackedBatch(Date.now(), records, list, cuts[m]!, cuts[m + 1]!);
       const payload = key ? sealBatch(plain, key) : plain;
-      out.push({ outputId, stream: streamName, jsStream, subject: jsSubject(rec.uid, index), msgId: `${idPrefix}:${outputId}:${index}:${n++}`, fromSeq: tip.lastSeq + 1, payload });
-      from = to;
-      bytes = overhead;
-    };
-    for (let k = 0; k < list.length; k++) {
-      const i = list[k]!;
-      // 16 for the lengths and a sealed message's share.
-      const size = records.ends[i]! - records.start(i) + records.keyBytes(i) + 16;
-      if (k > from && (bytes + size > MAX_MESSAGE_BYTES || k - from >= MAX_RECORDS_PER_MESSAGE)) flush(k);
-      bytes += size;
+      out.push({ outputId, stream: streamName, jsStream, subject: jsSubject(rec.uid, index), msgId: `${idPrefix}:${outputId}:${index}:${m}`, fromSeq: tip.lastSeq + 1, payload });
     }
-    flush(list.length);
   }
   return out;
+}
+
+/**
+ * Where a shard's records (`list`, indexes into `records`) split into messages: 0, each message's end, the
+ * last at list.length. A function of its own, apart from the async planStreamEmit: V8 optimized the loop
+ * there on stack anew at almost every emit (16 compiles, ~0.25 s of a 3M-event worker at 100k keys).
+ */
+function messageCuts(records: OutputRecords, list: readonly number[], overhead: number): number[] {
+  const cuts = [0];
+  let from = 0;
+  let bytes = overhead;
+  for (let k = 0; k < list.length; k++) {
+    const i = list[k]!;
+    // 16 for the lengths and a sealed message's share.
+    const size = records.ends[i]! - records.start(i) + records.keyBytes(i) + 16;
+    if (k > from && (bytes + size > MAX_MESSAGE_BYTES || k - from >= MAX_RECORDS_PER_MESSAGE)) {
+      cuts.push(k);
+      from = k;
+      bytes = overhead;
+    }
+    bytes += size;
+  }
+  if (list.length > 0) cuts.push(list.length);
+  return cuts;
 }
 
 /**

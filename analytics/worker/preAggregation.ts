@@ -19,8 +19,20 @@ export function preAggregation(p: PartialPump): PreAggregation | undefined {
   return partialFolding(p);
 }
 
-/** How a simple-form pump's partial rows fold, whatever its window (the combiner folds HOP's too). */
+const foldings = new WeakMap<PartialPump, PreAggregation>();
+
+/**
+ * How a simple-form pump's partial rows fold, whatever its window (the combiner folds HOP's too). One per
+ * pump: the combiner asks at every window it closes, and code V8 had optimized around a new one each time
+ * was dropped when the last one was collected ("weak objects"), then optimized again.
+ */
 export function partialFolding(p: PartialPump): PreAggregation {
+  let f = foldings.get(p);
+  if (!f) foldings.set(p, (f = folding(p)));
+  return f;
+}
+
+function folding(p: PartialPump): PreAggregation {
   const cols = columnsOf(p.items);
   const keys = cols.flatMap((c, i) => (c === 'key' ? [i] : []));
   const folds = cols.flatMap((c, i) => (c === 'key' ? [] : [[i, c] as const]));
