@@ -78,6 +78,18 @@ test('one window of integer keys (the 100k-key case): a STEP column beside the k
   check(rows, [0, 1], FOLDS);
 });
 
+test('integer keys across 32 bits (both ends, negatives, -0 beside 0) come out in key order (the radix order)', () => {
+  const r = rnd(6);
+  const ends = [-(2 ** 31), 2 ** 31 - 1, 0, -0, -1, 1, 2 ** 22, -(2 ** 22)];
+  const rows = Array.from({ length: 30_000 }, (_, i) => [60_000, i < ends.length * 3 ? ends[i % ends.length]! : Math.floor(r() * 2 ** 32) - 2 ** 31, 1, r(), 3, 4]);
+  const t = check(rows, [0, 1], FOLDS);
+  const keys = t.columns()[1]!.map(Number);
+  expect(keys[0]).toBe(-(2 ** 31));
+  expect(keys[keys.length - 1]).toBe(2 ** 31 - 1);
+  // Keys of up to 12 bits: one radix pass is skipped.
+  check(Array.from({ length: 5000 }, () => [60_000, Math.floor(r() * 4000), 1, r(), 3, 4]), [0, 1], FOLDS);
+});
+
 test('a table sized for the groups it expects (the last window\'s) folds the same, whether they are fewer or more', () => {
   const r = rnd(4);
   const rows = Array.from({ length: 20_000 }, () => [60_000, Math.floor(r() * 30_000), 1, Math.round(r() * 1e4) / 100, Math.floor(r() * 50), Math.floor(r() * 50)]);
