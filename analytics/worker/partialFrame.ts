@@ -28,14 +28,18 @@ export function encodePartialMessage(m: { cols?: Value[][]; [field: string]: unk
   return frameJson({ ...m, cols: cols.map((c, i) => (numeric.includes(i) ? null : c)), f64: numeric, n }, [new Uint8Array(f64.buffer)]);
 }
 
-/** A message from its bytes (framed or JSON text). */
-export function decodePartialMessage<T>(data: Uint8Array): T {
+/**
+ * A message from its bytes (framed or JSON text). `columns: false`: a framed message's columns of doubles are
+ * left NULL (the combiner reads a partial's place first and its columns when the window closes).
+ */
+export function decodePartialMessage<T>(data: Uint8Array, columns = true): T {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const frame = unframeJson(b, 'partial message');
   if (!frame) return JSON.parse(b.toString('utf8')) as T;
   const { f64: numeric = [], n = 0, ...m } = frame.head as Envelope;
   const at = frame.at;
   if (b.length !== at + numeric.length * n * 8) throw new Error(`partial message: ${b.length - at} bytes of columns, ${numeric.length} columns of ${n} rows expected`);
+  if (!columns) return m as T;
   const bytes = numeric.length * n * 8;
   // Copied out of the message (a Float64Array needs 8-byte alignment); a big-endian reader reads them one by one.
   const f64 = LITTLE_ENDIAN ? new Float64Array(b.buffer.slice(b.byteOffset + at, b.byteOffset + at + bytes)) : undefined;

@@ -7,22 +7,28 @@
 //
 //   a jsonFrame.ts frame: JSON (each pending payload replaced by its length), then the payloads in order
 //
-// A state without pending messages is plain JSON text; JSON text with base64
+// A state may also carry `blobs`, other bytes (a checkpoint's combiner keeps
+// its open windows' partial messages as they came, checkpoint.ts): written
+// after the payloads the same way.
+//
+// A state without pending messages or blobs is plain JSON text; JSON text with base64
 // payloads (what earlier workers saved) reads as before.
 import { frameJson, unframeJson } from './jsonFrame.js';
 
 /** A pending message (checkpoint.ts PendingMessage): only its payload matters here. */
 type Pending = { payload: Buffer };
-type WithPending = { pending?: Pending[] };
+type WithBytes = { pending?: Pending[]; blobs?: Uint8Array[] };
 type Stored = { payload: number | string };
 
-export function encodeState(state: object & WithPending): Buffer {
-  const pending = state.pending;
-  if (!pending?.length) return Buffer.from(JSON.stringify(state));
-  return frameJson({ ...state, pending: pending.map((m) => ({ ...m, payload: m.payload.length })) }, pending.map((m) => m.payload));
+export function encodeState(state: object & WithBytes): Buffer {
+  const pending = state.pending ?? [];
+  const blobs = state.blobs ?? [];
+  if (!pending.length && !blobs.length) return Buffer.from(JSON.stringify(state));
+  const head = { ...state, pending: pending.map((m) => ({ ...m, payload: m.payload.length })), ...(blobs.length ? { blobs: blobs.map((b) => b.byteLength) } : {}) };
+  return frameJson(head, [...pending.map((m) => m.payload), ...blobs]);
 }
 
-export function decodeState<T extends WithPending>(data: Uint8Array): T {
+export function decodeState<T extends WithBytes>(data: Uint8Array): T {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const frame = unframeJson(b, 'state');
   if (!frame) {
@@ -30,15 +36,16 @@ export function decodeState<T extends WithPending>(data: Uint8Array): T {
     if (!st.pending) return st as T;
     return { ...st, pending: st.pending.map((m): Pending => ({ ...m, payload: Buffer.from(m.payload as string, 'base64') })) } as T;
   }
-  const st = frame.head as Omit<T, 'pending'> & { pending: Stored[] };
+  const st = frame.head as Omit<T, 'pending' | 'blobs'> & { pending: Stored[]; blobs?: number[] };
   let at = frame.at;
-  const pending = st.pending.map((m): Pending => {
-    const n = m.payload as number;
+  // Copies: the state outlives the blob nats.js read it into.
+  const take = (n: number) => {
     if (at + n > b.length) throw new Error('truncated state');
-    // A copy: the state outlives the blob nats.js read it into.
-    const payload = Buffer.from(b.subarray(at, at + n));
+    const out = b.subarray(at, at + n);
     at += n;
-    return { ...m, payload };
-  });
-  return { ...st, pending } as T;
+    return out;
+  };
+  const pending = st.pending.map((m): Pending => ({ ...m, payload: Buffer.from(take(m.payload as number)) }));
+  if (!st.blobs) return { ...st, pending } as T;
+  return { ...st, pending, blobs: st.blobs.map((n) => new Uint8Array(take(n))) } as unknown as T;
 }

@@ -3,7 +3,8 @@
 // here from the aggregates' definitions: per key, COUNT adds the counts, SUM
 // adds the non-NULL sums (NULL if none), MIN/MAX take the least/greatest
 // non-NULL value, AVG divides the summed sums by the summed counts.
-import { coerceItems, combine, combineWindow } from '../../analytics/worker/combiner.js';
+import { coerceItems, combine, combineWindow, partialRows } from '../../analytics/worker/combiner.js';
+import { encodePartialMessage } from '../../analytics/worker/partialFrame.js';
 import { parseSqlType, type Value } from '../../analytics/engine/types.js';
 import type { PartialPump } from '../../analytics/sql/decompose.js';
 
@@ -86,6 +87,13 @@ test('a window whose chunks came as rows (older workers, checkpoints) and as col
   const got = combineWindow(p, [rows.slice(0, 300), asCols(rows.slice(300, 700)), rows.slice(700, 800), asCols(rows.slice(800))]);
   expect(got).toEqual(combine(p, rows));
   expect(got.length).toBe(new Set(rows.map((r) => r[0])).size);
+  // Held as the partial messages that brought them (what the combiner keeps until the window closes):
+  // columns of doubles, columns with a NULL (JSON), and rows.
+  const message = (m: object) => ({ message: new Uint8Array(encodePartialMessage({ type: 'partial', input: 'i', shard: 's', stream: 'P', t: 1, chunk: 0, ...m })) });
+  const held = [message(asCols(rows.slice(0, 300))), message(asCols(rows.slice(300, 700))), message({ rows: rows.slice(700) })];
+  expect(combineWindow(p, held)).toEqual(got);
+  expect(partialRows(held[2]!)).toEqual(rows.slice(700));
+  expect(() => combineWindow(p, [{ blob: 0 }])).toThrow(/blob/);
 });
 
 test('combined values as their target columns\' types: kept as they are when they fit, else converted; a row with a value that does not convert is named with the first such value\'s reason', () => {

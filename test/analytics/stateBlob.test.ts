@@ -41,3 +41,17 @@ test('a truncated state is an error, not a shorter emit', () => {
   const inner = Buffer.concat([Buffer.from('zz'), blob]).subarray(2);
   expect(decodeState<{ pending: PendingMessage[] }>(inner).pending[0]!.payload.equals(randomBytes(100, 4))).toBe(true);
 });
+
+test('blobs (a checkpoint\'s combiner messages) come back byte for byte after the pending payloads, with or without an emit in flight', () => {
+  const blobs = [new Uint8Array(randomBytes(500, 5)), new Uint8Array(0), new Uint8Array(randomBytes(90_000, 6))];
+  for (const pending of [[], [msg(0, randomBytes(1000, 7))]]) {
+    const state = { epoch: 'x', pending, blobs, engine: { seq: 1 } };
+    const blob = encodeState(state);
+    expect(blob[0]).toBe(0);
+    const back = decodeState<typeof state>(blob);
+    expect(back.blobs.map((b) => Buffer.from(b).toString('hex'))).toEqual(blobs.map((b) => Buffer.from(b).toString('hex')));
+    expect(back.pending.map((m) => m.payload.toString('hex'))).toEqual(pending.map((m) => m.payload.toString('hex')));
+    expect({ ...back, blobs: [], pending: [] }).toEqual({ ...state, blobs: [], pending: [] });
+    expect(() => decodeState(blob.subarray(0, blob.length - 1))).toThrow(/truncated/);
+  }
+});
