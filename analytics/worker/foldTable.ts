@@ -306,8 +306,8 @@ export class ColumnFoldTable implements FoldTable {
       if (j < 0 || this.foldAdds[j] !== adds || (!adds && this.foldMin[j] !== (a.kind === 'min'))) return undefined;
     }
     // Integer sums stay exact (every running sum within 2^53), as the batch path's: a batch's own sum, then one addition.
-    if (d.aggs.some((_, i) => magnitude[i]! > 0 && !(this.magnitudes()[aggJ[i]!]! + magnitude[i]! <= Number.MAX_SAFE_INTEGER))) return undefined;
     const mag = this.magnitudes();
+    if (d.aggs.some((_, i) => magnitude[i]! > 0 && !(mag[aggJ[i]!]! + magnitude[i]! <= Number.MAX_SAFE_INTEGER))) return undefined;
     const aggCol = d.aggs.map((a) => a.col);
     const aggKind = d.aggs.map((a) => ['count', 'countOf', 'sum', 'min', 'max'].indexOf(a.kind));
     // Columns of a new group other than its key, its bounds and its folds: NULL.
