@@ -76,6 +76,11 @@ export interface FoldTable {
    * `stamp` changed (one per batch: the groups the batch path would have made of them).
    */
   directFolder?(d: DirectFold, win: Span, magnitude: readonly number[]): DirectFolder | undefined;
+  /**
+   * Folds rows [0, n) of `cols`, every column doubles (a partial message's, partialFrame.ts), as addAt of
+   * each row in turn would; false, nothing folded, when it cannot so (the caller then folds row by row).
+   */
+  foldNumbers?(cols: readonly Float64Array[], n: number): boolean;
 }
 
 export interface DirectFolder { fold(b: ColumnBatch, rows: Int32Array, from: number, to: number, stamp: number): number }

@@ -222,7 +222,8 @@ export function eventWatermark(state: Pick<CombinerState, 'ewms' | 'idle'>, requ
 function entryOf(e: PartialRows): Value[][] | { cols: Value[][] } {
   if (Array.isArray(e) || 'cols' in e) return e;
   if ('blob' in e) throw new Error('a combiner window entry still names a checkpoint blob');
-  const m = decodePartialMessage<{ rows?: Value[][]; cols?: Value[][] }>(e.message);
+  // Columns of doubles as Float64Arrays: combineColumns folds them so (foldNumbers).
+  const m = decodePartialMessage<{ rows?: Value[][]; cols?: Value[][] }>(e.message, 'typed');
   return m.cols ? { cols: m.cols } : m.rows ?? [];
 }
 
@@ -263,7 +264,11 @@ export function combineColumns(p: PartialPump, held: PartialRows[]): { cols: Val
   const table = partialFolding(p).table(width, rows);
   for (const e of entries) {
     if (Array.isArray(e)) for (const r of e) table.add(r);
-    else for (let r = 0, n = e.cols[0]?.length ?? 0; r < n; r++) table.addAt(e.cols, r);
+    else {
+      const n = e.cols[0]?.length ?? 0;
+      if (table.foldNumbers?.(e.cols as unknown as Float64Array[], n)) continue;
+      for (let r = 0; r < n; r++) table.addAt(e.cols, r);
+    }
   }
   // Fresh arrays (a slice each): the item columns are made in place.
   const acc = table.columns('first');

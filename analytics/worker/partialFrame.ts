@@ -17,22 +17,30 @@ const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 interface Envelope { cols?: Value[][]; f64?: number[]; n?: number }
 
-/** A message's bytes: `m` as JSON, its all-finite-number `cols` as doubles after it. */
-export function encodePartialMessage(m: { cols?: Value[][]; [field: string]: unknown }): Buffer {
-  const cols = m.cols;
-  const n = cols?.[0]?.length ?? 0;
-  const numeric = cols && LITTLE_ENDIAN ? cols.flatMap((c, i) => (c.length === n && finiteNumbers(c) ? [i] : [])) : [];
-  if (!cols || numeric.length === 0) return Buffer.from(JSON.stringify(m));
+/**
+ * A message's bytes: `m` as JSON, its all-finite-number `cols` as doubles after it. With `from`/`to`, the
+ * message holds rows [from, to) of `m.cols` (a chunk of a window's columns, not sliced out first).
+ */
+export function encodePartialMessage(m: { cols?: Value[][]; [field: string]: unknown }, from = 0, to?: number): Buffer {
+  const all = m.cols;
+  // A chunk's columns are sliced only where they go as JSON text.
+  const chunk = !!all && to !== undefined && !(from === 0 && all.every((c) => c.length === to));
+  const end = to ?? all?.[0]?.length ?? 0;
+  const n = end - from;
+  const part = (c: Value[]) => (chunk ? c.slice(from, end) : c);
+  const numeric = all && LITTLE_ENDIAN ? all.flatMap((c, i) => ((chunk ? c.length >= end : c.length === n) && finiteNumbers(c, from, end) ? [i] : [])) : [];
+  if (!all || numeric.length === 0) return Buffer.from(JSON.stringify(chunk ? { ...m, cols: all.map(part) } : m));
   const f64 = new Float64Array(numeric.length * n);
-  numeric.forEach((c, k) => copyDoubles(cols[c] as number[], f64, k * n));
-  return frameJson({ ...m, cols: cols.map((c, i) => (numeric.includes(i) ? null : c)), f64: numeric, n }, [new Uint8Array(f64.buffer)]);
+  numeric.forEach((c, k) => copyDoubles(all[c] as number[], from, end, f64, k * n));
+  return frameJson({ ...m, cols: all.map((c, i) => (numeric.includes(i) ? null : part(c))), f64: numeric, n }, [new Uint8Array(f64.buffer)]);
 }
 
 /**
  * A message from its bytes (framed or JSON text). `columns: false`: a framed message's columns of doubles are
- * left NULL (the combiner reads a partial's place first and its columns when the window closes).
+ * left NULL (the combiner reads a partial's place first and its columns when the window closes); 'typed':
+ * they come as Float64Arrays (the combiner folds them so, foldTable.ts foldNumbers), not arrays of numbers.
  */
-export function decodePartialMessage<T>(data: Uint8Array, columns = true): T {
+export function decodePartialMessage<T>(data: Uint8Array, columns: boolean | 'typed' = true): T {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const frame = unframeJson(b, 'partial message');
   if (!frame) return JSON.parse(b.toString('utf8')) as T;
@@ -44,21 +52,21 @@ export function decodePartialMessage<T>(data: Uint8Array, columns = true): T {
   // Copied out of the message (a Float64Array needs 8-byte alignment); a big-endian reader reads them one by one.
   const f64 = LITTLE_ENDIAN ? new Float64Array(b.buffer.slice(b.byteOffset + at, b.byteOffset + at + bytes)) : undefined;
   const view = f64 ? undefined : new DataView(b.buffer, b.byteOffset + at, bytes);
-  numeric.forEach((c, k) => { m.cols![c] = f64 ? numbersOf(f64, k * n, n) : Array.from({ length: n }, (_, r) => view!.getFloat64((k * n + r) * 8, true)); });
+  numeric.forEach((c, k) => { m.cols![c] = f64 ? (columns === 'typed' ? f64.subarray(k * n, (k + 1) * n) as unknown as Value[] : numbersOf(f64, k * n, n)) : Array.from({ length: n }, (_, r) => view!.getFloat64((k * n + r) * 8, true)); });
   return m as T;
 }
 
-function finiteNumbers(c: readonly Value[]): boolean {
-  for (let r = 0; r < c.length; r++) {
+function finiteNumbers(c: readonly Value[], from: number, to: number): boolean {
+  for (let r = from; r < to; r++) {
     const v = c[r];
     if (typeof v !== 'number' || !Number.isFinite(v)) return false;
   }
   return true;
 }
 
-function copyDoubles(c: readonly number[], out: Float64Array, at: number): void {
+function copyDoubles(c: readonly number[], from: number, to: number, out: Float64Array, at: number): void {
   // `+ 0` writes -0 as 0, as JSON text does.
-  for (let r = 0; r < c.length; r++) out[at + r] = c[r]! + 0;
+  for (let r = from; r < to; r++) out[at + r - from] = c[r]! + 0;
 }
 
 function numbersOf(f: Float64Array, at: number, n: number): number[] {

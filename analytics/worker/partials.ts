@@ -81,7 +81,7 @@ export async function ensurePartialsStream(store: Store, app: string): Promise<s
 }
 
 /** Messages carry the definition's epoch: the combiner ignores those of an earlier definition. */
-const encode = (epoch: string, m: PartialMessage) => encodePartialMessage({ ...m, epoch });
+const encode = (epoch: string, m: PartialMessage, from?: number, to?: number) => encodePartialMessage({ ...m, epoch }, from, to);
 
 async function publish(store: Store, app: string, epoch: string, m: PartialMessage): Promise<void> {
   await store.js.publish(partialsSubject(app), encode(epoch, m));
@@ -293,9 +293,10 @@ class ShardAggregator implements RecordProcessor {
     // Pre-aggregated windows come as columns, in key order: chunks of them, column by column.
     for (const [stream, list] of this.engine!.drainFolded()) {
       for (const w of list) {
+        // Each chunk encoded from the window's columns (rows i…), not from slices of them.
         for (let c = 0, i = 0; i < w.n; c++, i += PARTIAL_CHUNK_ROWS) {
-          const cols = i === 0 && w.n <= PARTIAL_CHUNK_ROWS ? w.cols : w.cols.map((col) => col.slice(i, i + PARTIAL_CHUNK_ROWS));
-          this.plan({ type: 'partial', input: this.input, shard: this.shard, stream, t: w.t, chunk: c, cols }, this.partialId(stream, w.t, c));
+          const m: PartialMessage = { type: 'partial', input: this.input, shard: this.shard, stream, t: w.t, chunk: c, cols: w.cols };
+          this.outbox.push({ id: this.partialId(stream, w.t, c), payload: encode(this.w.epoch, m, i, Math.min(w.n, i + PARTIAL_CHUNK_ROWS)) });
         }
       }
     }

@@ -122,6 +122,40 @@ test('counts and sums given as text add up as numbers; MIN and MAX of text', () 
   check([[1, '2', '1.5', 'pear', 'pear'], [1, '3', null, 'apple', 'zoo'], [2, null, null, null, null], [2, 4, '2', 'm', 'm']], [0], [[1, 'count'], [2, 'sum'], [3, 'min'], [4, 'max']]);
 });
 
+/** Columns of doubles, as the combiner decodes a partial message's. */
+const doubles = (rows: Value[][]) => Array.from({ length: rows[0]!.length }, (_, c) => Float64Array.from(rows.map((r) => r[c] as number)));
+
+test('partial messages\' columns of doubles fold (foldNumbers) as their rows would, entries it cannot take row by row', () => {
+  const r = rnd(8);
+  const entry = (step: number) => Array.from({ length: 3000 }, () => [step, Math.floor(r() * 4000) - 7, 1 + Math.floor(r() * 3), Math.round(r() * 1e4) / 100 - 20, Math.floor(r() * 50), -0 * Math.floor(r() * 2) + Math.floor(r() * 50)]);
+  const entries = [entry(60_000), entry(60_000), [[60_000, -0, 1, -0, 0, -0]], entry(60_000), entry(120_000)];
+  const t = new ColumnFoldTable(6, [0, 1], FOLDS);
+  const taken = entries.map((rows) => {
+    const cols = doubles(rows);
+    if (t.foldNumbers(cols, rows.length)) return true;
+    rows.forEach((_, i) => t.addAt(cols as unknown as Value[][], i));
+    return false;
+  });
+  // The last entry is another window (its STEP column is not the table's): row by row.
+  expect(taken).toEqual([true, true, true, true, false]);
+  expect(t.rows('first')).toEqual(oracle(entries.flat(), [0, 1], FOLDS));
+  // After it the table is keyed by both columns: foldNumbers declines, addAt folds.
+  const more = entry(60_000);
+  expect(t.foldNumbers(doubles(more), more.length)).toBe(false);
+});
+
+test('foldNumbers declines when a fold holds a value other than a number, and folds nothing then', () => {
+  const t = new ColumnFoldTable(3, [0], [[1, 'sum'], [2, 'max']]);
+  t.add([1, '2.5', 'pear']);
+  const rows = [[1, 2, 3], [2, 4, 5]];
+  expect(t.foldNumbers(doubles(rows), 2)).toBe(false);
+  expect(t.rows('first')).toEqual([[1, '2.5', 'pear']]); // a group's first row as it came
+  const u = new ColumnFoldTable(3, [0], [[1, 'sum'], [2, 'max']]);
+  expect(u.foldNumbers(doubles(rows), 2)).toBe(true);
+  expect(u.foldNumbers(doubles([[1, 1, 9], [1, 1, 1]]), 2)).toBe(true);
+  expect(u.rows('first')).toEqual([[1, 4, 9], [2, 4, 5]]);
+});
+
 test('KeySlots: numeric keys past its first table, -0 as 0, NaN and text beside them', () => {
   const k = new KeySlots();
   const keys = Array.from({ length: 5000 }, (_, i) => (i % 2 ? i * 7919 : -i * 1.5));

@@ -92,3 +92,24 @@ test('a framed message cut short is an error, not columns made up', () => {
   const b = encodePartialMessage(partial([[1, 2, 3], [4, 5, 6]]));
   expect(() => decodePartialMessage(b.subarray(0, b.length - 8))).toThrow(/bytes of columns/);
 });
+
+test('a chunk of a window\'s columns (rows from…to) encodes as the same rows sliced out, and reads back as JSON gives them', () => {
+  const r = rnd(9);
+  const n = 5000;
+  const cols: Value[][] = [Array(n).fill(1767225601000), Array.from({ length: n }, (_, i) => i * 3 - 7), Array.from({ length: n }, () => r() * 100), Array.from({ length: n }, (_, i) => (i === 4100 ? 'x' : i))];
+  for (const [from, to] of [[0, 2000], [2000, 4000], [4000, 5000], [0, 5000]] as const) {
+    const sliced = partial(cols.map((c) => c.slice(from, to)));
+    const chunk = encodePartialMessage(partial(cols), from, to);
+    expect(decodePartialMessage(inLargerBuffer(chunk))).toEqual(viaJson(sliced));
+    expect(chunk.equals(encodePartialMessage(sliced))).toBe(true);
+  }
+});
+
+test('typed decoding gives the columns of doubles as Float64Arrays of the same values, the others as JSON gives them', () => {
+  const m = partial([[7, 8, 9], ['a', null, 'c'], [0.5, -0, 1e300]]);
+  const got = decodePartialMessage<{ cols: unknown[] }>(inLargerBuffer(encodePartialMessage(m)), 'typed');
+  expect(got.cols[0]).toBeInstanceOf(Float64Array);
+  expect(got.cols[2]).toBeInstanceOf(Float64Array);
+  expect(got.cols.map((c) => Array.from(c as ArrayLike<unknown>))).toEqual(viaJson(m).cols);
+  expect(Object.is((got.cols[2] as Float64Array)[1], 0)).toBe(true);
+});
