@@ -337,26 +337,37 @@ export function directFoldOf(f: BatchFold, outIndex: readonly number[], targetIn
  * Checked before any row is folded: a window's groups are never half folded.
  */
 export function directRows(f: BatchFold, d: DirectFold, b: ColumnBatch, sel: Int32Array): { rows: Int32Array; magnitude: number[] } | undefined {
+  const out = f.where.length ? new Int32Array(sel.length) : sel;
+  // Per integer SUM: the sum of its values' magnitudes in the batch (every group's sum is then exact).
+  const magnitude = d.aggs.map(() => 0);
+  const n = directScan(f, d, b, sel, out, magnitude);
+  if (n < 0) return undefined;
+  return { rows: out === sel ? sel : out.subarray(0, n), magnitude };
+}
+
+/**
+ * directRows' loop: the rows kept written to `out` (when it is not `sel`), their count, or -1. A function of
+ * its own: V8 compiles a long loop while it runs (on-stack replacement), and code after it that had not run
+ * yet threw that code away at every batch's end (six compiles a million events).
+ */
+function directScan(f: BatchFold, d: DirectFold, b: ColumnBatch, sel: Int32Array, out: Int32Array, magnitude: number[]): number {
   const { types } = f;
   const kc = b.cols[d.key.col];
   const kt = types[d.key.col]!;
   const maxLength = d.key.maxLength ?? Number.POSITIVE_INFINITY;
-  const out = f.where.length ? new Int32Array(sel.length) : sel;
   let n = 0;
-  // Per integer SUM: the sum of its values' magnitudes in the batch (every group's sum is then exact).
-  const magnitude = d.aggs.map(() => 0);
   for (let k = 0; k < sel.length; k++) {
     const r = sel[k]!;
     if (f.where.length) {
       const p = passes(f, b, r);
-      if (p < 0) return undefined;
+      if (p < 0) return -1;
       if (p === 0) continue;
       out[n] = r;
     }
     n++;
     if (kc) {
       const v = kc.kind === 'number' ? (kc.nulls[r] ? null : kc.values[r]!) : kc.values[r] ?? null;
-      if (v !== null && (copiedValue(v, kt) !== v || (typeof v === 'string' && v.length > maxLength))) return undefined;
+      if (v !== null && (copiedValue(v, kt) !== v || (typeof v === 'string' && v.length > maxLength))) return -1;
     }
     for (let a = 0; a < d.aggs.length; a++) {
       const { col, kind } = d.aggs[a]!;
@@ -364,9 +375,9 @@ export function directRows(f: BatchFold, d: DirectFold, b: ColumnBatch, sel: Int
       const v = valueAt(b, col, r);
       if (v === null) continue;
       if (kind === 'countOf') continue;
-      if (copiedValue(v, types[col]!) !== v) return undefined;
-      if (kind === 'sum' && INTEGER.has(types[col]!.base) && (magnitude[a] += Math.abs(v as number)) > Number.MAX_SAFE_INTEGER) return undefined;
+      if (copiedValue(v, types[col]!) !== v) return -1;
+      if (kind === 'sum' && INTEGER.has(types[col]!.base) && (magnitude[a] += Math.abs(v as number)) > Number.MAX_SAFE_INTEGER) return -1;
     }
   }
-  return { rows: out === sel ? sel : out.subarray(0, n), magnitude };
+  return n;
 }

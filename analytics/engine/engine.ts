@@ -1290,20 +1290,30 @@ export function duckErrorPos(message: string, plan: PumpPlan): number {
 
 export { INTERNAL_COLUMNS };
 
-// ---- The column path's row loops (assignTumblingColumns), each a small function V8 optimizes whole.
+// ---- The column path's row loops (assignTumblingColumns), each a small function V8 optimizes whole:
+// V8 compiles a long loop while it runs (on-stack replacement), and code after the loop that had not run
+// yet made it throw that code away at the end of a call, then compile it again at the next batch.
 
 /** The placed rows (slot >= 0), window by window (a counting sort on the slot), each window's in arrival order. */
 function windowOrder(slotOf: Int32Array, n: number, nWins: number): Int32Array {
   const counts = new Int32Array(nWins + 1);
-  for (let r = 0; r < n; r++) if (slotOf[r]! >= 0) counts[slotOf[r]! + 1]!++;
+  countSlots(slotOf, n, counts);
   for (let k = 1; k <= nWins; k++) counts[k]! += counts[k - 1]!;
   const sel = new Int32Array(counts[nWins]!);
-  const at = counts.subarray(0, nWins);
+  placeBySlot(slotOf, n, counts.subarray(0, nWins), sel);
+  return sel;
+}
+
+function countSlots(slotOf: Int32Array, n: number, counts: Int32Array): void {
+  for (let r = 0; r < n; r++) if (slotOf[r]! >= 0) counts[slotOf[r]! + 1]!++;
+}
+
+/** Each placed row at its window's next place (`at`: where each window's rows start). */
+function placeBySlot(slotOf: Int32Array, n: number, at: Int32Array, sel: Int32Array): void {
   for (let r = 0; r < n; r++) {
     const k = slotOf[r]!;
     if (k >= 0) sel[at[k]!++] = r;
   }
-  return sel;
 }
 
 function isIdentity(sel: Int32Array): boolean {

@@ -289,12 +289,20 @@ export function combineColumns(p: PartialPump, held: PartialRows[]): { cols: Val
       continue;
     }
     // COUNT and SUM as numbers, as they were added up (a COUNT partial is never NULL; 0 if one were).
-    if (it === 'count') for (let r = 0; r < n; r++) x[r] = Number(x[r] ?? 0);
-    else if (it === 'sum') for (let r = 0; r < n; r++) x[r] = x[r] === null || x[r] === undefined ? null : Number(x[r]);
+    if (it === 'count' || it === 'sum') asNumbers(x, n, it === 'count');
     cols.push(x);
     c++;
   }
   return { cols, n };
+}
+
+/**
+ * x[0…n) as numbers in place; NULL as 0 when `count`, else kept. A function of its own: the loop, compiled
+ * while it ran (on-stack replacement), threw the code away at the code after it, at every window.
+ */
+function asNumbers(x: Value[], n: number, count: boolean): void {
+  if (count) for (let r = 0; r < n; r++) x[r] = Number(x[r] ?? 0);
+  else for (let r = 0; r < n; r++) x[r] = x[r] === null || x[r] === undefined ? null : Number(x[r]);
 }
 
 /**

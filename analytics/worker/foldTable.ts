@@ -47,12 +47,7 @@ const RADIX = 1 << DIGIT;
 function packedOrder(keys: readonly number[], n: number): Int32Array | undefined {
   let u = new Uint32Array(n);
   let order = new Int32Array(n);
-  for (let s = 0; s < n; s++) {
-    const k = keys[s]!;
-    if (!Number.isInteger(k) || k >= 2 ** 31 || k < -(2 ** 31)) return undefined;
-    u[s] = k + 2 ** 31;
-    order[s] = s;
-  }
+  if (!unsignedKeys(keys, n, u, order)) return undefined;
   let u2 = new Uint32Array(n);
   let order2 = new Int32Array(n);
   const count = new Int32Array(RADIX);
@@ -75,6 +70,28 @@ function packedOrder(keys: readonly number[], n: number): Int32Array | undefined
     [u, u2] = [u2, u];
     [order, order2] = [order2, order];
   }
+  return order;
+}
+
+/**
+ * The keys offset to unsigned, and slots in order; false when a key is not an integer of 32 bits. The loop
+ * is a function of its own (as are column()'s): compiled while it ran (on-stack replacement), the code after
+ * it that had not run yet threw that code away at the end of the call, once per window.
+ */
+function unsignedKeys(keys: readonly number[], n: number, u: Uint32Array, order: Int32Array): boolean {
+  for (let s = 0; s < n; s++) {
+    const k = keys[s]!;
+    if (!Number.isInteger(k) || k >= 2 ** 31 || k < -(2 ** 31)) return false;
+    u[s] = k + 2 ** 31;
+    order[s] = s;
+  }
+  return true;
+}
+
+/** Slots 0…n-1 in order. */
+function identity(n: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
   return order;
 }
 
@@ -438,15 +455,13 @@ export class ColumnFoldTable implements FoldTable {
 
   /** Slots in key order (numbers as numbers, else compareValues key by key). */
   private sorted(): Int32Array {
-    const order = new Int32Array(this.size);
-    for (let i = 0; i < order.length; i++) order[i] = i;
     const cols = this.cols;
     if (this.one >= 0 && this.numericKey) {
       // The other key columns hold one value each: the order is this column's.
       const kc = cols[this.one] as number[];
-      return packedOrder(kc, this.size) ?? order.sort((a, b) => kc[a]! - kc[b]!);
+      return packedOrder(kc, this.size) ?? identity(this.size).sort((a, b) => kc[a]! - kc[b]!);
     }
-    return order.sort((a, b) => {
+    return identity(this.size).sort((a, b) => {
       for (const i of this.keys) {
         const c = compareValues(cols[i]![a] ?? null, cols[i]![b] ?? null);
         if (c !== 0) return c;
@@ -457,22 +472,8 @@ export class ColumnFoldTable implements FoldTable {
 
   /** Column c's values of slots `at` (all slots in order when undefined). */
   private column(c: number, at: Int32Array | undefined): Value[] {
-    const n = this.size;
     const j = this.foldOf[c]!;
-    const out: Value[] = new Array(n);
-    if (j < 0) {
-      const col = this.cols[c]!;
-      for (let r = 0; r < n; r++) out[r] = col[at ? at[r]! : r] ?? null;
-      return out;
-    }
-    const nums = this.nums[j]!;
-    const state = this.state[j]!;
-    for (let r = 0; r < n; r++) {
-      const s = at ? at[r]! : r;
-      const st = state[s];
-      out[r] = st === NUMBER ? nums[s]! : st === OTHER ? this.others[j]![s] ?? null : null;
-    }
-    return out;
+    return j < 0 ? valuesAt(this.cols[c]!, at, this.size) : foldedAt(this.nums[j]!, this.state[j]!, this.others[j]!, at, this.size);
   }
 
   columns(order: 'key' | 'first' = 'key'): Value[][] {
@@ -490,4 +491,22 @@ export class ColumnFoldTable implements FoldTable {
     }
     return out;
   }
+}
+
+/** A column's values of slots `at` (slots 0…n-1 when undefined), NULL for none. */
+function valuesAt(col: readonly Value[], at: Int32Array | undefined, n: number): Value[] {
+  const out: Value[] = new Array(n);
+  for (let r = 0; r < n; r++) out[r] = col[at ? at[r]! : r] ?? null;
+  return out;
+}
+
+/** A fold's values of slots `at` (slots 0…n-1 when undefined): its number, its other value, or NULL. */
+function foldedAt(nums: Float64Array, state: Uint8Array, others: readonly Value[], at: Int32Array | undefined, n: number): Value[] {
+  const out: Value[] = new Array(n);
+  for (let r = 0; r < n; r++) {
+    const s = at ? at[r]! : r;
+    const st = state[s];
+    out[r] = st === NUMBER ? nums[s]! : st === OTHER ? others[s] ?? null : null;
+  }
+  return out;
 }
