@@ -99,7 +99,15 @@ export const ERROR_COLUMNS: StreamColumn[] = [
 ].map(([name, t]) => ({ name: name!, type: parseSqlType(t!) }));
 
 /** A window and its rows: input rows, or (folded, a pre-aggregated pump's) its result rows so far. */
-interface Win extends Span { id: string; key?: string; rows: Row[]; folded?: true }
+interface Win extends Span {
+  id: string; key?: string; rows: Row[]; folded?: true;
+  /**
+   * A folded window as a checkpoint holds it: its groups as columns, in key order (foldTable() folds them
+   * into its table when the window is next used). Rows as objects ({t, seq, v} per group) were ~60 bytes of
+   * JSON a group, written for every open window at every shard's checkpoint.
+   */
+  cols?: Value[][];
+}
 
 interface RunnerState { closedUpTo: number | null; maxEvent: number | null; windows: Win[]; history: Row[]; pending?: Row[] }
 
@@ -1110,20 +1118,24 @@ function foldTable(p: Pump, win: Win): FoldTable {
   let t = p.tables.get(win);
   if (!t) {
     t = p.pre!.table(p.target.length, p.lastGroups);
+    // Checkpoints hold a window's groups as columns; earlier ones as rows.
+    const cols = win.cols;
+    if (cols) for (let r = 0, n = cols[0]?.length ?? 0; r < n; r++) t.addAt(cols, r);
     for (const r of win.rows) t.add(r.v);
     win.rows = [];
+    delete win.cols;
     p.tables.set(win, t);
   }
   return t;
 }
 
-/** A pre-aggregated pump's state with each folded window's groups as its rows (their seq is given at close). */
+/** A pre-aggregated pump's state with each folded window's groups as its columns (Win.cols; their seq is given at close). */
 function withTableRows(p: Pump): RunnerState {
   return {
     ...p.state,
     windows: p.state.windows.map((w) => {
       const t = p.tables.get(w);
-      return t ? { ...w, rows: t.rows().map((v) => ({ t: w.end, seq: 0, v })) } : w;
+      return t ? { ...w, rows: [], cols: t.columns() } : w;
     }),
   };
 }

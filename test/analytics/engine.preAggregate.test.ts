@@ -130,14 +130,53 @@ test('a checkpoint mid-window, restored with other batch sizes; and one written 
   }
 });
 
-test('the checkpoint of a folded pump holds a row per window and key, not the input rows', async () => {
+test('the checkpoint of a folded pump holds a window\'s groups as columns, one value per key, not the input rows', async () => {
   const e = await compile(true);
   try {
     await feed(e, rows(3000).map((r) => ({ t: 2_000_000 + (r.t % 9_000), v: r.v })), [400]);
-    const st = e.snapshot().pumps.P as { windows: { rows: unknown[] }[] };
+    const st = e.snapshot().pumps.P as { windows: { rows: unknown[]; cols: unknown[][] }[] };
     expect(st.windows.length).toBe(1);
-    expect(st.windows[0]!.rows.length).toBeLessThanOrEqual(10);
+    expect(st.windows[0]!.rows).toEqual([]);
+    const lengths = new Set(st.windows[0]!.cols.map((c) => c.length));
+    expect(lengths.size).toBe(1);
+    const groups = [...lengths][0]!;
+    expect(groups).toBeGreaterThan(1);
+    expect(groups).toBeLessThanOrEqual(10);
   } finally {
     e.close();
+  }
+});
+
+test('a checkpoint whose folded windows hold their groups as rows (what earlier workers wrote) restores as the columns do', async () => {
+  const input = rows(6000);
+  const half = 3100;
+  const whole = await compile(true);
+  await feed(whole, input, [700]);
+  await whole.advance(Number.MAX_SAFE_INTEGER);
+  const expected = sorted(drained(whole).partials);
+  whole.close();
+  const first = await compile(true);
+  await feed(first, input.slice(0, half), [333]);
+  const before = drained(first).partials;
+  const state = JSON.parse(JSON.stringify(first.snapshot())) as EngineState;
+  first.close();
+  // The earlier form: each group a row {t: window end, seq: 0, v}, no columns.
+  let asRows = 0;
+  for (const w of (state.pumps.P as unknown as { windows: { end: number; rows: unknown[]; cols?: unknown[][] }[] }).windows) {
+    if (!w.cols) continue;
+    const cols = w.cols;
+    w.rows = cols[0]!.map((_, r) => ({ t: w.end, seq: 0, v: cols.map((c) => c[r]) }));
+    asRows += w.rows.length;
+    delete w.cols;
+  }
+  expect(asRows).toBeGreaterThan(0);
+  const second = await compile(true);
+  try {
+    second.restore(state);
+    await feed(second, input.slice(half), [1, 2048, 17]);
+    await second.advance(Number.MAX_SAFE_INTEGER);
+    expect(sorted([...before, ...drained(second).partials])).toEqual(expected);
+  } finally {
+    second.close();
   }
 });
