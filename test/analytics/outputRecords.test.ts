@@ -47,6 +47,26 @@ test('integers of every length and sign, around the 15-digit fast path and past 
   vs.forEach((v, i) => expect(recs.data(i).toString('utf8')).toBe(oracle(c, v, (x) => x)));
 });
 
+test('fractions as JSON.stringify writes them: prices and their sums, one or two decimals, every magnitude and sign, and the rest', () => {
+  const c = [col('X', 'DOUBLE')];
+  let seed = 11;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const price = () => 100 + Math.floor(rnd() * 10_000_000) / 100;
+  const xs: number[] = [0.01, 0.1, 0.05, 0.07, 0.015, 0.3, 0.1 + 0.2, 0.009, 1.5, 2.25, 9.99, 99.995, 0.995, 1e12 - 0.01, 1e12 + 0.5, 999999999999.99, 123456789.12, 5e-324, 1e-7, 1e21 + 0.5, Math.PI];
+  for (let i = 0; i < 20_000; i++) {
+    let sum = 0;
+    for (let k = 1 + Math.floor(rnd() * 4); k > 0; k--) sum += price();
+    xs.push(sum, price(), rnd() * 1000, Math.floor(rnd() * 1e6) / 10, Math.floor(rnd() * 1e14) / 100, (Math.floor(rnd() * 2e4) - 1e4) / 100);
+  }
+  for (let e = -3; e <= 13; e++) xs.push(1.25 * 10 ** e, 10 ** e + 0.01, 10 ** e - 0.01);
+  const vs: Value[][] = [...xs, ...xs.map((x) => -x)].map((x) => [x]);
+  const recs = formatRows(rowsOf(vs), c, 'JSON', 'k');
+  vs.forEach((v, i) => {
+    const got = recs.data(i).toString('utf8');
+    if (got !== oracle(c, v, (x) => x)) throw new Error(`${String(v[0])}: wrote ${got}`);
+  });
+});
+
 test('timestamps of every era as toISOString writes them: negative, day and year edges, years 0 and 9999 and past them, fractions', () => {
   const c = [col('T', 'TIMESTAMP'), col('U', 'TIMESTAMP')];
   let seed = 3;
