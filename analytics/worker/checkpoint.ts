@@ -7,7 +7,7 @@ import type { Store } from '../../stream/connect.js';
 import type { EngineState } from '../engine/engine.js';
 import type { PendingHttp } from './httpOutput.js';
 import { putObject } from './objectPut.js';
-import { decodeState, encodeState } from './stateBlob.js';
+import { decodeState, encodeStateParts } from './stateBlob.js';
 import type { Value } from '../engine/types.js';
 
 export const CHECKPOINT_BUCKET = 'shardline_analytics_state';
@@ -87,7 +87,7 @@ export async function saveCheckpoint(store: Store, app: string, c: Checkpoint): 
   const blobs: Uint8Array[] = [];
   const combiner = c.combiner && { ...c.combiner, windows: mapEntries(c.combiner.windows, (e) => ('message' in e ? { blob: blobs.push(e.message) - 1 } : e)) };
   const saved: Checkpoint & { blobs?: Uint8Array[] } = combiner ? { ...c, combiner, blobs } : c;
-  await putObject(store, CHECKPOINT_BUCKET, objectName(app), encodeState(saved));
+  await putObject(store, CHECKPOINT_BUCKET, objectName(app), encodeStateParts(saved));
 }
 
 /** The combiner's windows with each entry replaced by `f` of it. */

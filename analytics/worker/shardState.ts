@@ -12,7 +12,7 @@ import { Consumer, directSource, kvLeaseStore } from '../../consumer/index.js';
 import type { RecordProcessor } from '../../consumer/types.js';
 import { checkpointStore, CHECKPOINT_BUCKET } from './checkpoint.js';
 import { putObject } from './objectPut.js';
-import { decodeState, encodeState } from './stateBlob.js';
+import { decodeState, encodeStateParts } from './stateBlob.js';
 import type { PendingMessage } from './checkpoint.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 
@@ -63,7 +63,7 @@ export class ShardStateStore<T extends object> {
   async save(state: T): Promise<void> {
     const { heads, objects } = await buckets(this.store);
     const object = `${this.key}.${this.holder}.${++this.writes}`;
-    await putObject(this.store, CHECKPOINT_BUCKET, object, encodeState(state), { fresh: true });
+    await putObject(this.store, CHECKPOINT_BUCKET, object, encodeStateParts(state), { fresh: true });
     const head = this.head!;
     const value: StateHead = { object, holder: this.holder };
     try {

@@ -13,7 +13,7 @@
 //
 // A state without pending messages or blobs is plain JSON text; JSON text with base64
 // payloads (what earlier workers saved) reads as before.
-import { frameJson, unframeJson } from './jsonFrame.js';
+import { frameParts, unframeJson } from './jsonFrame.js';
 
 /** A pending message (checkpoint.ts PendingMessage): only its payload matters here. */
 type Pending = { payload: Buffer };
@@ -21,11 +21,16 @@ type WithBytes = { pending?: Pending[]; blobs?: Uint8Array[] };
 type Stored = { payload: number | string };
 
 export function encodeState(state: object & WithBytes): Buffer {
+  return Buffer.concat(encodeStateParts(state));
+}
+
+/** encodeState's bytes as parts: the payloads and blobs are not copied (putObject writes the parts). */
+export function encodeStateParts(state: object & WithBytes): Uint8Array[] {
   const pending = state.pending ?? [];
   const blobs = state.blobs ?? [];
-  if (!pending.length && !blobs.length) return Buffer.from(JSON.stringify(state));
+  if (!pending.length && !blobs.length) return [Buffer.from(JSON.stringify(state))];
   const head = { ...state, pending: pending.map((m) => ({ ...m, payload: m.payload.length })), ...(blobs.length ? { blobs: blobs.map((b) => b.byteLength) } : {}) };
-  return frameJson(head, [...pending.map((m) => m.payload), ...blobs]);
+  return frameParts(head, [...pending.map((m) => m.payload), ...blobs]);
 }
 
 export function decodeState<T extends WithBytes>(data: Uint8Array): T {

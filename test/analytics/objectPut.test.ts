@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { ObjectStore } from 'nats';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { connectStore, type Store } from '../../stream/connect.js';
-import { putObject } from '../../analytics/worker/objectPut.js';
+import { chunksOf, putObject } from '../../analytics/worker/objectPut.js';
 
 const BUCKET = 'objput_test';
 let nats: NatsServers;
@@ -39,6 +39,25 @@ test.each([
   expect(info?.chunks).toBe(Math.ceil(size / (128 * 1024)));
   const back = await os.getBlob(name);
   expect(Buffer.from(back!).equals(data)).toBe(true);
+});
+
+test('parts (a checkpoint\'s JSON, then its emit\'s payloads) are written as their concatenation would be, chunk for chunk', async () => {
+  const C = 128 * 1024;
+  const shapes = [[], [0], [5, 0, 7], [C], [C, C], [C - 1, 1, C + 1], [3, C * 2 + 5, 0, 11, C - 3], [C * 3 + 17]];
+  for (const sizes of shapes) {
+    const parts = sizes.map((n) => randomBytes(n));
+    const whole = Buffer.concat(parts);
+    const chunks = [...chunksOf(parts, C)];
+    const want = Array.from({ length: Math.ceil(whole.length / C) }, (_, i) => whole.subarray(i * C, (i + 1) * C));
+    expect(chunks.map((c) => c.length)).toEqual(want.map((c) => c.length));
+    chunks.forEach((c, i) => expect(Buffer.from(c).equals(want[i]!)).toBe(true));
+  }
+  const parts = [randomBytes(300), randomBytes(C * 2 + 9), randomBytes(0), randomBytes(77)];
+  await putObject(store, BUCKET, 'parts', parts);
+  const info = await os.info('parts');
+  expect(info?.size).toBe(300 + C * 2 + 9 + 77);
+  expect(info?.chunks).toBe(3);
+  expect(Buffer.from((await os.getBlob('parts'))!).equals(Buffer.concat(parts))).toBe(true);
 });
 
 test('a new version replaces the old and purges its chunks; versions nats.js wrote too', async () => {
