@@ -67,12 +67,26 @@ export interface PackedRecordSource {
 
 /** encodeBatch of the source's records idx[from], …, idx[to - 1]: each record's bytes copied once, no object per record. */
 export function encodePackedBatch(arrivalMs: number, src: PackedRecordSource, idx: ArrayLike<number>, from: number, to: number): Buffer {
+  const out = batchHeader(packedSize(src, idx, from, to), arrivalMs, to - from);
+  writePacked(out, src, idx, from, to);
+  return out;
+}
+
+/**
+ * encodePackedBatch's loops, each a function of its own: V8 compiled the first while it ran (on-stack
+ * replacement), and the second, not run yet, threw that code away at every message (four compiles a
+ * million events).
+ */
+function packedSize(src: PackedRecordSource, idx: ArrayLike<number>, from: number, to: number): number {
   let size = HEADER;
   for (let k = from; k < to; k++) {
     const i = idx[k]!;
     size += 6 + src.keyBytes(i) + src.ends[i]! - src.start(i);
   }
-  const out = batchHeader(size, arrivalMs, to - from);
+  return size;
+}
+
+function writePacked(out: Buffer, src: PackedRecordSource, idx: ArrayLike<number>, from: number, to: number): void {
   let at = HEADER;
   const b = src.bytes;
   for (let k = from; k < to; k++) {
@@ -90,7 +104,6 @@ export function encodePackedBatch(arrivalMs: number, src: PackedRecordSource, id
     else for (let j = 0; j < dl; j++) out[at + j] = b[s + j]!;
     at += dl;
   }
-  return out;
 }
 
 /** Builds a caller's record from a stored one (its index in the message): readers make their own shape in one step. */
