@@ -104,30 +104,41 @@ test('late rows and several windows per batch: the same partial rows and errors 
   }
 });
 
-test('a checkpoint mid-window, restored with other batch sizes; and one written before folding', async () => {
-  const input = rows(6000);
-  const half = 3100;
-  const whole = await compile(false);
-  await feed(whole, input, [700]);
+const INPUT = rows(6000);
+const HALF = 3100;
+
+/** The partial rows of the whole input through one engine (the oracle's side), sorted. */
+async function wholeRun(folds: boolean): Promise<unknown[]> {
+  const whole = await compile(folds);
+  await feed(whole, INPUT, [700]);
   await whole.advance(Number.MAX_SAFE_INTEGER);
   const expected = sorted(drained(whole).partials);
   whole.close();
-  for (const firstFolds of [true, false]) {
-    const first = await compile(firstFolds);
-    await feed(first, input.slice(0, half), [333]);
-    const before = drained(first).partials;
-    const state = JSON.parse(JSON.stringify(first.snapshot())) as EngineState;
-    first.close();
-    const second = await compile(true);
-    try {
-      second.restore(state);
-      await feed(second, input.slice(half), [1, 2048, 17]);
-      await second.advance(Number.MAX_SAFE_INTEGER);
-      expect(sorted([...before, ...drained(second).partials])).toEqual(expected);
-    } finally {
-      second.close();
-    }
+  return expected;
+}
+
+/** The input's first rows through one engine, its checkpoint (as JSON gives it back) changed by `edit`, and the rest through a folding engine restored from it: every partial row of both. */
+async function resumed(firstFolds: boolean, edit: (s: EngineState) => void = () => undefined): Promise<unknown[]> {
+  const first = await compile(firstFolds);
+  await feed(first, INPUT.slice(0, HALF), [333]);
+  const before = drained(first).partials;
+  const state = JSON.parse(JSON.stringify(first.snapshot())) as EngineState;
+  first.close();
+  edit(state);
+  const second = await compile(true);
+  try {
+    second.restore(state);
+    await feed(second, INPUT.slice(HALF), [1, 2048, 17]);
+    await second.advance(Number.MAX_SAFE_INTEGER);
+    return sorted([...before, ...drained(second).partials]);
+  } finally {
+    second.close();
   }
+}
+
+test('a checkpoint mid-window, restored with other batch sizes; and one written before folding', async () => {
+  const expected = await wholeRun(false);
+  for (const firstFolds of [true, false]) expect(await resumed(firstFolds)).toEqual(expected);
 });
 
 test('the checkpoint of a folded pump holds a window\'s groups as columns, one value per key, not the input rows', async () => {
@@ -148,35 +159,18 @@ test('the checkpoint of a folded pump holds a window\'s groups as columns, one v
 });
 
 test('a checkpoint whose folded windows hold their groups as rows (what earlier workers wrote) restores as the columns do', async () => {
-  const input = rows(6000);
-  const half = 3100;
-  const whole = await compile(true);
-  await feed(whole, input, [700]);
-  await whole.advance(Number.MAX_SAFE_INTEGER);
-  const expected = sorted(drained(whole).partials);
-  whole.close();
-  const first = await compile(true);
-  await feed(first, input.slice(0, half), [333]);
-  const before = drained(first).partials;
-  const state = JSON.parse(JSON.stringify(first.snapshot())) as EngineState;
-  first.close();
-  // The earlier form: each group a row {t: window end, seq: 0, v}, no columns.
+  const expected = await wholeRun(true);
   let asRows = 0;
-  for (const w of (state.pumps.P as unknown as { windows: { end: number; rows: unknown[]; cols?: unknown[][] }[] }).windows) {
-    if (!w.cols) continue;
-    const cols = w.cols;
-    w.rows = cols[0]!.map((_, r) => ({ t: w.end, seq: 0, v: cols.map((c) => c[r]) }));
-    asRows += w.rows.length;
-    delete w.cols;
-  }
+  // The earlier form: each group a row {t: window end, seq: 0, v}, no columns.
+  const got = await resumed(true, (state) => {
+    for (const w of (state.pumps.P as unknown as { windows: { end: number; rows: unknown[]; cols?: unknown[][] }[] }).windows) {
+      if (!w.cols) continue;
+      const cols = w.cols;
+      w.rows = cols[0]!.map((_, r) => ({ t: w.end, seq: 0, v: cols.map((c) => c[r]) }));
+      asRows += w.rows.length;
+      delete w.cols;
+    }
+  });
   expect(asRows).toBeGreaterThan(0);
-  const second = await compile(true);
-  try {
-    second.restore(state);
-    await feed(second, input.slice(half), [1, 2048, 17]);
-    await second.advance(Number.MAX_SAFE_INTEGER);
-    expect(sorted([...before, ...drained(second).partials])).toEqual(expected);
-  } finally {
-    second.close();
-  }
+  expect(got).toEqual(expected);
 });
