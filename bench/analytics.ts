@@ -6,6 +6,7 @@
 // - e2e, latency: persons, auctions and bids in a DataStream, each query run
 //   by a real `shardline analytics` process into an output DataStream,
 //   checked against an oracle (analyticsE2e.ts).
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -34,7 +35,10 @@ const USAGE = `usage: npm run bench -- analytics [flags]
   --latency-duration S   seconds of the latency run (default 15)
   --latency-warmup S     windows starting in the first S seconds are not counted (default 3)
   --tumble-seconds S     window of tumble-1k and tumble-100k, ROWTIME seconds (default 1; the latency run keeps 1)
-  --profile DIR  write V8 CPU profiles of the e2e worker processes into DIR`;
+  --profile DIR  write V8 CPU profiles of the e2e worker processes into DIR
+  --compare DIR  e2e: each query's worker also runs from the built checkout DIR (its dist/), alternating
+                 with this one's over the same written input (the figures move with how fast an input was written)
+  --rounds N     e2e: workers per query and build (default 1)`;
 
 const BID_COLUMNS = [
   { name: 'AUCTION', sqlType: 'BIGINT', mapping: '$.auction' },
@@ -77,6 +81,7 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: {
     events: { type: 'string' }, rate: { type: 'string' }, batch: { type: 'string' }, queries: { type: 'string' }, phases: { type: 'string' },
     'latency-rate': { type: 'string' }, 'latency-duration': { type: 'string' }, 'latency-warmup': { type: 'string' }, 'tumble-seconds': { type: 'string' }, profile: { type: 'string' },
+    compare: { type: 'string' }, rounds: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) { console.log(USAGE); return; }
@@ -84,6 +89,10 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
   const rate = Number(values.rate ?? 100_000);
   const tumbleSeconds = Number(values['tumble-seconds'] ?? 1);
   if (!Number.isInteger(tumbleSeconds) || tumbleSeconds < 1) throw new Error(`--tumble-seconds: a whole number of seconds, 1 or more (got ${values['tumble-seconds']})`);
+  const rounds = Number(values.rounds ?? 1);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: a whole number, 1 or more (got ${values.rounds})`);
+  const compare = values.compare ? path.resolve(values.compare) : undefined;
+  if (compare && !fs.existsSync(path.join(compare, 'dist/runtime/cli.js'))) throw new Error(`--compare ${compare}: no dist/runtime/cli.js there (build that checkout first)`);
   const batch = Number(values.batch ?? 10_000);
   const names = (values.queries ?? Object.keys(QUERIES).join(',')).split(',');
   const phases = new Set((values.phases ?? 'engine,e2e,latency').split(','));
@@ -132,6 +141,7 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
       events, rate, queries: phases.has('e2e') ? names : [], latency: phases.has('latency'),
       latencyRate: Number(values['latency-rate'] ?? 20_000), latencyDurationS: Number(values['latency-duration'] ?? 15), latencyWarmupS: Number(values['latency-warmup'] ?? 3), tumbleSeconds,
       profile: values.profile ? path.resolve(values.profile) : undefined,
+      compare, rounds,
     });
     out.push(...e2eTables(e2e.rows, e2e.ceilings, e2e.latency, rows));
     if (names.some((n) => n.startsWith('tumble-'))) out.push(`tumble-1k and tumble-100k: COUNT(*), SUM(PRICE) by BIDDER per ${tumbleSeconds} s ROWTIME window (STEP), so a window holds the bids that arrived in ${tumbleSeconds} s of the input's writing`);
@@ -232,7 +242,7 @@ function e2eTables(rows: E2eRow[], ceilings: Ceiling[], latency: LatencyResult |
     out.push(renderTable(
       ['query', 'oracle', 'events', 'rows out', 'start-up s', 'seconds', 'events/s', 'worker CPU s', 'events/s/core', 'after start-up /core', 'engine alone /core', 'Flink 1.13 /core', 'load'],
       rows.map((r) => [
-        r.query, r.oracle.length > 40 ? `${r.oracle.slice(0, 40)}…` : r.oracle, int(r.events), int(r.rowsOut), fmt(r.startupS), fmt(r.seconds), int(r.eventsPerSec), fmt(r.workerCpuS),
+        r.build ? `${r.query} [${r.build}]` : r.query, r.oracle.length > 40 ? `${r.oracle.slice(0, 40)}…` : r.oracle, int(r.events), int(r.rowsOut), fmt(r.startupS), fmt(r.seconds), int(r.eventsPerSec), fmt(r.workerCpuS),
         int(r.eventsPerCore), int(r.eventsPerCoreAfterStartup), engineCore(engine, r.query),
         QUERIES[r.query]?.anchor ? int(QUERIES[r.query]!.anchor!) : '-', `${r.loadAtStart.toFixed(1)}→${r.loadAtEnd.toFixed(1)}`,
       ]),

@@ -104,10 +104,20 @@ export interface E2eOptions {
   /** Window of the tumbling queries (tumble-1k, tumble-100k; the latency run keeps 1 s). */
   tumbleSeconds: number;
   profile?: string;
+  /**
+   * Another built checkout (its dist/): each query's worker also runs from it, alternating with this
+   * build's, over the same written input. A 1 s ROWTIME window holds what arrived in 1 s of the input's
+   * writing, so inputs written at other speeds give other figures: builds are compared on one input.
+   */
+  compare?: string;
+  /** Workers per query and build (default 1). */
+  rounds?: number;
 }
 
 export interface E2eRow {
   query: string;
+  /** The checkout whose worker ran ('' this one; else --compare's directory). */
+  build: string;
   events: number;
   bids: number;
   rowsOut: number;
@@ -262,10 +272,10 @@ function deploymentOf(app: string, q: E2eQuery, input: string, output: string, e
 
 interface Worker { proc: ChildProcess; spawnedMs: number; readingMs?: number; readingCpu?: number; logs(): string }
 
-function startWorker(d: ReturnType<typeof deploymentOf>, profile: string | undefined, name: string): Worker {
+function startWorker(d: ReturnType<typeof deploymentOf>, profile: string | undefined, name: string, root = REPO_ROOT): Worker {
   const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', profile, '--cpu-prof-name', `analytics-${name}-${Date.now()}.cpuprofile`] : [];
   const spawnedMs = Date.now();
-  const proc = spawn(process.execPath, [...prof, path.join(REPO_ROOT, 'dist/runtime/cli.js'), ...d.args], { env: { ...process.env, ...d.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...prof, path.join(root, 'dist/runtime/cli.js'), ...d.args], { env: { ...process.env, ...d.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const w: Worker = { proc, spawnedMs, logs: () => out };
   const onData = (b: Buffer) => {
@@ -332,18 +342,22 @@ function errorSummary(rows: Record<string, unknown>[]): { byName: Record<string,
   return { byName, lateBids, text };
 }
 
-/** Runs one query over its input until the output is complete by the oracle (or `timeoutMs`), then stops the worker. */
-async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: string, q: E2eQuery, input: Input, profile: string | undefined, timeoutMs: number): Promise<E2eRow> {
-  const output = `out-${name}`;
+/**
+ * Runs one query over its input until the output is complete by the oracle (or `timeoutMs`), then stops the
+ * worker. `run`: the worker's checkout (`root`, `build` its label) and a tag making its streams its own.
+ */
+async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: string, q: E2eQuery, input: Input, profile: string | undefined, timeoutMs: number, run = { root: REPO_ROOT, build: '', tag: '' }): Promise<E2eRow> {
+  const id = `${name}${run.tag}`;
+  const output = `out-${id}`;
   await createStreamAndWait(k, output, 1, 'PROVISIONED');
-  await createStreamAndWait(k, `err-${name}`, 1, 'PROVISIONED');
+  await createStreamAndWait(k, `err-${id}`, 1, 'PROVISIONED');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-analytics-'));
-  const d = deploymentOf(`nexmark-${name}`, q, input.stream, output, `err-${name}`, cluster.nats.url, dir);
+  const d = deploymentOf(`nexmark-${id}`, q, input.stream, output, `err-${id}`, cluster.nats.url, dir);
   const expect = q.oracle(input.bids);
   const reader = new OutputReader(store, output, q.keepRows);
-  const errorRows = new OutputReader(store, `err-${name}`, true);
+  const errorRows = new OutputReader(store, `err-${id}`, true);
   const loadAtStart = os.loadavg()[0]!;
-  const w = startWorker(d, profile, name);
+  const w = startWorker(d, profile, id, run.root);
   let complete = false;
   let cpuAtEnd = NaN;
   let threadCpuS: Record<string, number> = {};
@@ -381,7 +395,7 @@ async function drainQuery(k: KinesisHttp, store: Store, cluster: Cluster, name: 
   const startupCpuS = w.readingCpu ?? NaN;
   const startupS = w.readingMs !== undefined ? (w.readingMs - w.spawnedMs) / 1000 : NaN;
   return {
-    query: name, events: input.events, bids: input.bids.length, rowsOut: reader.count, oracle: problems || 'ok', complete, errorRows: errorRows.count,
+    query: name, build: run.build, events: input.events, bids: input.bids.length, rowsOut: reader.count, oracle: problems || 'ok', complete, errorRows: errorRows.count,
     startupS, seconds, eventsPerSec: input.events / seconds, workerCpuS: cpuAtEnd, startupCpuS,
     eventsPerCore: input.events / cpuAtEnd, eventsPerCoreAfterStartup: input.events / (cpuAtEnd - startupCpuS),
     loadAtStart, loadAtEnd: os.loadavg()[0]!, threadCpuS,
@@ -510,14 +524,23 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; ceilings:
         log(`  ceiling over ${input.stream}: read ${Math.round(input.ceiling.readPerCore).toLocaleString('en-US')} events/s per core, read + JSON.parse ${Math.round(input.ceiling.readParsePerCore).toLocaleString('en-US')}, packed read ${Math.round(input.ceiling.packedPerCore).toLocaleString('en-US')}, packed read + decode ${Math.round(input.ceiling.packedDecodePerCore).toLocaleString('en-US')}`);
       }
       log(`${name}: one \`shardline analytics\` worker over ${input.stream}`);
-      // A query that fails (its worker exits, say) is reported; the others still run.
-      try {
-        const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5));
-        if (row.oracle !== 'ok') errors.push(`${name}: ${row.oracle}`);
-        log(`  ${name}: worker CPU by thread: ${Object.entries(row.threadCpuS).sort((a, b) => b[1] - a[1]).map(([t, s]) => `${t} ${s.toFixed(2)} s`).join(', ')}`);
-        rows.push(row);
-      } catch (e) {
-        errors.push(`${name}: ${String((e as Error)?.message ?? e).slice(0, 4000)}`);
+      // Each round runs this build's worker, then --compare's, over the same input.
+      const builds = [{ root: REPO_ROOT, build: '' }, ...(o.compare ? [{ root: o.compare, build: o.compare }] : [])];
+      const rounds = o.rounds ?? 1;
+      for (let round = 0; round < rounds; round++) {
+        for (const [b, build] of builds.entries()) {
+          const run = { ...build, tag: rounds > 1 || builds.length > 1 ? `-${round}-${b}` : '' };
+          const label = `${name}${build.build ? ` [${build.build}]` : ''}`;
+          // A query that fails (its worker exits, say) is reported; the others still run.
+          try {
+            const row = await drainQuery(k, store, cluster, name, q, input, o.profile, Math.max(120_000, o.events / 5), run);
+            if (row.oracle !== 'ok') errors.push(`${label}: ${row.oracle}`);
+            log(`  ${label}: worker CPU by thread: ${Object.entries(row.threadCpuS).sort((a, b) => b[1] - a[1]).map(([t, s]) => `${t} ${s.toFixed(2)} s`).join(', ')}`);
+            rows.push(row);
+          } catch (e) {
+            errors.push(`${label}: ${String((e as Error)?.message ?? e).slice(0, 4000)}`);
+          }
+        }
       }
     }
     if (o.latency) {
