@@ -243,7 +243,7 @@ function e2eTables(rows: E2eRow[], ceilings: Ceiling[], latency: LatencyResult |
       ['query', 'oracle', 'events', 'rows out', 'start-up s', 'seconds', 'events/s', 'worker CPU s', 'events/s/core', 'after start-up /core', 'engine alone /core', 'Flink 1.13 /core', 'load'],
       rows.map((r) => [
         r.build ? `${r.query} [${r.build}]` : r.query, r.oracle.length > 40 ? `${r.oracle.slice(0, 40)}…` : r.oracle, int(r.events), int(r.rowsOut), fmt(r.startupS), fmt(r.seconds), int(r.eventsPerSec), fmt(r.workerCpuS),
-        int(r.eventsPerCore), int(r.eventsPerCoreAfterStartup), engineCore(engine, r.query),
+        int(r.eventsPerCore), int(r.eventsPerCoreAfterStartup), r.build ? '-' : engineCore(engine, r.query),
         QUERIES[r.query]?.anchor ? int(QUERIES[r.query]!.anchor!) : '-', `${r.loadAtStart.toFixed(1)}→${r.loadAtEnd.toFixed(1)}`,
       ]),
     ));
