@@ -20,11 +20,7 @@ type Pending = { payload: Buffer };
 type WithBytes = { pending?: Pending[]; blobs?: Uint8Array[] };
 type Stored = { payload: number | string };
 
-export function encodeState(state: object & WithBytes): Buffer {
-  return Buffer.concat(encodeStateParts(state));
-}
-
-/** encodeState's bytes as parts: the payloads and blobs are not copied (putObject writes the parts). */
+/** A state's bytes as parts, one after the other: the payloads and blobs are not copied (putObject writes the parts). */
 export function encodeStateParts(state: object & WithBytes): Uint8Array[] {
   const pending = state.pending ?? [];
   const blobs = state.blobs ?? [];

@@ -2,8 +2,11 @@
 // bytes after the JSON. The oracle is the state itself (what goes in comes
 // back, byte for byte) and, for states saved by earlier workers, JSON text
 // with base64 payloads written here by hand.
-import { decodeState, encodeState } from '../../analytics/worker/stateBlob.js';
+import { decodeState, encodeStateParts } from '../../analytics/worker/stateBlob.js';
 import type { PendingMessage } from '../../analytics/worker/checkpoint.js';
+
+/** The bytes putObject stores: the parts one after the other. */
+const encodeState = (state: Parameters<typeof encodeStateParts>[0]) => Buffer.concat(encodeStateParts(state));
 
 const msg = (i: number, payload: Buffer): PendingMessage => ({ outputId: `o${i}`, stream: 'out', jsStream: `S${i}`, subject: `s.${i}`, msgId: `e:${i}`, fromSeq: i + 1, payload });
 const randomBytes = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + seed * 17) & 0xff));
