@@ -516,7 +516,7 @@ export async function runE2e(o: E2eOptions): Promise<{ rows: E2eRow[]; ceilings:
       const named = E2E_QUERIES[name];
       if (!named) throw new Error(`unknown query ${name}`);
       const q = named.sql === TUMBLE_SQL ? { ...named, sql: tumbleSql(o.tumbleSeconds) } : named;
-      // An input's oracle bids (~9M objects at the default size) go once no later query reads it: three held at once nearly filled the heap.
+      // An input's oracle bids (9.2M objects at the default size, in a heap of ~4 GB) go once no later query reads it, not at the end.
       const later = new Set(o.queries.slice(at).map((n) => E2E_QUERIES[n]?.keys));
       for (const keys of inputs.keys()) if (!later.has(keys)) inputs.delete(keys);
       let input = inputs.get(q.keys);
