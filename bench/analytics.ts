@@ -78,6 +78,13 @@ const QUERIES: Record<string, { sql: string; keys?: number; anchor?: number }> =
   'tumble-100k': { keys: 100_000, sql: TUMBLE_SQL },
 };
 
+/** Flag --`name`'s whole number, 1 or more (`dflt` when not given). */
+function wholeFlag(name: string, raw: string | undefined, dflt: number): number {
+  const n = Number(raw ?? dflt);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: a whole number, 1 or more (got ${raw})`);
+  return n;
+}
+
 export async function runAnalyticsBench(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: {
     events: { type: 'string' }, 'engine-events': { type: 'string' }, rate: { type: 'string' }, batch: { type: 'string' }, queries: { type: 'string' }, phases: { type: 'string' },
@@ -88,16 +95,11 @@ export async function runAnalyticsBench(argv: string[]): Promise<void> {
   if (values.help) { console.log(USAGE); return; }
   // A worker's first million events carry V8's warm-up (at 100k keys about a third of its CPU compiles
   // code), which a throughput per core is not about: Nexmark's own suite runs 100M events a query.
-  const events = Number(values.events ?? 10_000_000);
-  const engineEvents = Number(values['engine-events'] ?? 1_000_000);
-  for (const [flag, n] of [['--events', events], ['--engine-events', engineEvents]] as const) {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: a whole number, 1 or more`);
-  }
+  const events = wholeFlag('events', values.events, 10_000_000);
+  const engineEvents = wholeFlag('engine-events', values['engine-events'], 1_000_000);
   const rate = Number(values.rate ?? 100_000);
-  const tumbleSeconds = Number(values['tumble-seconds'] ?? 1);
-  if (!Number.isInteger(tumbleSeconds) || tumbleSeconds < 1) throw new Error(`--tumble-seconds: a whole number of seconds, 1 or more (got ${values['tumble-seconds']})`);
-  const rounds = Number(values.rounds ?? 1);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: a whole number, 1 or more (got ${values.rounds})`);
+  const tumbleSeconds = wholeFlag('tumble-seconds', values['tumble-seconds'], 1);
+  const rounds = wholeFlag('rounds', values.rounds, 1);
   const compare = values.compare ? path.resolve(values.compare) : undefined;
   if (compare && !fs.existsSync(path.join(compare, 'dist/runtime/cli.js'))) throw new Error(`--compare ${compare}: no dist/runtime/cli.js there (build that checkout first)`);
   const batch = Number(values.batch ?? 10_000);
