@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { connect, type ConnectionOptions, type JetStreamClient, type JetStreamManager, type KV, type NatsConnection } from 'nats';
 import { CONFIG_BUCKET, STREAMS_BUCKET } from './names.js';
+import { presizeSplitMessages } from './natsSplitMessages.js';
 
 /** One NATS connection and the handles every part of the runtime shares. */
 export interface Store {
@@ -81,8 +82,8 @@ async function whenReady<T>(what: string, f: () => Promise<T>, log: ((m: string)
   }
 }
 
-
 export async function connectStore(opts: StoreOptions): Promise<Store> {
+  presizeSplitMessages();
   const nc = await whenReady('NATS at ' + opts.natsUrl, () => connect({
     servers: opts.natsUrl.split(','),
     name: opts.name ?? 'shardline',
