@@ -81,6 +81,8 @@ export interface FoldTable {
    * each row in turn would; false, nothing folded, when it cannot so (the caller then folds row by row).
    */
   foldNumbers?(cols: readonly Float64Array[], n: number): boolean;
+  /** Done with: its memory may go to the next window's table (it must not be used again). */
+  release?(): void;
 }
 
 export interface DirectFolder { fold(b: ColumnBatch, rows: Int32Array, from: number, to: number, stamp: number): number }
@@ -1069,6 +1071,7 @@ export class Engine {
         const table = foldTable(p, win);
         p.lastGroups = table.size;
         if (table.size) list.push({ t: win.end, cols: table.columns(), n: table.size });
+        releaseTable(p, win);
       }
       return;
     }
@@ -1077,6 +1080,7 @@ export class Engine {
       if (!win.folded) continue;
       // The row time of a pre-aggregated pump's rows is their window's end (fold()).
       for (const v of foldTable(p, win).rows()) folded.push({ t: win.end, seq: this.seq++, v });
+      releaseTable(p, win);
     }
     const rows: Value[][] = [];
     const sources: Row[] = [];
@@ -1127,6 +1131,12 @@ function foldTable(p: Pump, win: Win): FoldTable {
     p.tables.set(win, t);
   }
   return t;
+}
+
+/** A closed window's table, read for the last time: its arrays go to the next windows' tables. */
+function releaseTable(p: Pump, win: Win): void {
+  p.tables.get(win)?.release?.();
+  p.tables.delete(win);
 }
 
 /** A pre-aggregated pump's state with each folded window's groups as its columns (Win.cols; their seq is given at close). */

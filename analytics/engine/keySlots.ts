@@ -4,7 +4,8 @@
 // no entry object per key and no Map rehash copying 100k entries as a window
 // fills; anything else (strings, NULL, several keys as one JSON text, NaN)
 // into a Map. Keys are equal as a Map's are (SameValueZero: 0 and -0 are one
-// key, NaN is one key).
+// key, NaN is one key). Its arrays come from and go back to arrayPool.ts.
+import { float64s, int32s } from './arrayPool.js';
 
 /** Bits of a double, for its hash. */
 const f64 = new Float64Array(1);
@@ -31,8 +32,18 @@ export class KeySlots {
   constructor(expected = 0) {
     let size = 1024;
     while (size < 2 * expected) size *= 2;
-    this.keys = new Float64Array(size);
-    this.slots = new Int32Array(size).fill(-1);
+    this.keys = float64s.take(size);
+    this.slots = int32s.take(size).fill(-1);
+  }
+
+  /** Its arrays back to the pool: the table must not be used again. */
+  release(): void {
+    float64s.give(this.keys);
+    int32s.give(this.slots);
+    this.keys = new Float64Array(0);
+    this.slots = new Int32Array(0);
+    this.used = 0;
+    this.other = undefined;
   }
 
   /** The key's slot, or -1. */
@@ -43,7 +54,8 @@ export class KeySlots {
     const x = k + 0; // -0 → 0
     for (let i = hashOf(x) & mask; ; i = (i + 1) & mask) {
       const s = slots[i]!;
-      if (s < 0) return -1;
+      // (Not `s < 0`: a released table's empty arrays give undefined.)
+      if (!(s >= 0)) return -1;
       if (keys[i] === x) return s;
     }
   }
@@ -87,8 +99,11 @@ export class KeySlots {
 
   private grow(): void {
     const { keys, slots } = this;
-    this.keys = new Float64Array(slots.length * 2);
-    this.slots = new Int32Array(slots.length * 2).fill(-1);
+    if (slots.length === 0) throw new Error('a released KeySlots was used');
+    this.keys = float64s.take(slots.length * 2);
+    this.slots = int32s.take(slots.length * 2).fill(-1);
     for (let i = 0; i < slots.length; i++) if (slots[i]! >= 0) this.place(keys[i]!, slots[i]!);
+    float64s.give(keys);
+    int32s.give(slots);
   }
 }

@@ -279,6 +279,7 @@ export function combineColumns(p: PartialPump, held: PartialRows[]): { cols: Val
   // Fresh arrays (a slice each): the item columns are made in place.
   const acc = table.columns('first');
   const n = table.size;
+  table.release?.();
   lastGroups.set(p, n);
   const cols: Value[][] = [];
   let c = 0;

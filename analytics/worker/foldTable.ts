@@ -17,6 +17,7 @@ import type { ColumnBatch } from '../engine/columnBatch.js';
 import type { Span } from '../engine/windows.js';
 import type { Value } from '../engine/types.js';
 import { KeySlots } from '../engine/keySlots.js';
+import { float64s, int32s, powerOfTwo, uint8s } from '../engine/arrayPool.js';
 
 export type Fold = 'count' | 'sum' | 'min' | 'max';
 
@@ -154,15 +155,15 @@ export class ColumnFoldTable implements FoldTable {
     this.slots = new KeySlots(expected);
     // Each column allocated once for the groups expected: grown by push from empty, a 100k-group
     // window's columns were copied ~20 times each, into large-object space, which drove V8's major GCs.
-    this.capacity = Math.max(16, expected);
+    this.capacity = powerOfTwo(expected);
     this.foldOf = new Int32Array(width).fill(-1);
     folds.forEach(([c], j) => { this.foldOf[c] = j; });
     this.cols = Array.from({ length: width }, (_, c) => (this.foldOf[c]! >= 0 ? [] : new Array(expected)));
     this.foldAt = folds.map(([i]) => i);
     this.foldAdds = folds.map(([, f]) => f === 'count' || f === 'sum');
     this.foldMin = folds.map(([, f]) => f === 'min');
-    this.nums = folds.map(() => new Float64Array(this.capacity));
-    this.state = folds.map(() => new Uint8Array(this.capacity));
+    this.nums = folds.map(() => float64s.take(this.capacity));
+    this.state = folds.map(() => uint8s.take(this.capacity));
     this.others = folds.map(() => []);
     this.one = keys.length ? keys[keys.length - 1]! : -1;
     this.fixed = keys.slice(0, -1);
@@ -172,9 +173,24 @@ export class ColumnFoldTable implements FoldTable {
   private reserve(): void {
     if (this.size < this.capacity) return;
     const cap = this.capacity * 2;
-    this.nums = this.nums.map((a) => { const b = new Float64Array(cap); b.set(a); return b; });
-    this.state = this.state.map((a) => { const b = new Uint8Array(cap); b.set(a); return b; });
+    if (cap === 0) throw new Error('a released fold table was used');
+    this.nums = this.nums.map((a) => { const b = float64s.take(cap); b.set(a); float64s.give(a); return b; });
+    this.state = this.state.map((a) => { const b = uint8s.take(cap); b.set(a); uint8s.give(a); return b; });
     this.capacity = cap;
+  }
+
+  /** Its arrays back to the pool (arrayPool.ts), once its groups have been read for the last time. */
+  release(): void {
+    this.slots.release();
+    for (const a of this.nums) float64s.give(a);
+    for (const a of this.state) uint8s.give(a);
+    int32s.give(this.stamps);
+    // Empty: a use after this reads nothing rather than another window's groups.
+    this.nums = this.nums.map(() => new Float64Array(0));
+    this.state = this.state.map(() => new Uint8Array(0));
+    this.stamps = new Int32Array(0);
+    this.capacity = 0;
+    this.size = 0;
   }
 
   /** Column c's value of slot s. */
@@ -224,6 +240,7 @@ export class ColumnFoldTable implements FoldTable {
 
   /** The slots keyed anew (the key column changed). */
   private reindex(): void {
+    this.slots.release();
     this.slots = new KeySlots(this.size);
     this.numericKey = this.one >= 0;
     for (let s = 0; s < this.size; s++) {
@@ -335,7 +352,7 @@ export class ColumnFoldTable implements FoldTable {
   }
 
   /** Per slot, the stamp of the last batch a DirectFolder folded into it (0: none). */
-  private stamps = new Int32Array(0);
+  private stamps: Int32Array = new Int32Array(0);
   /** Per fold column, the greatest magnitude a value of it has had (kept by DirectFolders; addAt leaves it to be measured). */
   // Doubles from the start: an array of small integers that later took a fraction changed its kind, and with
   // it the table's shape, which threw away the code V8 had compiled for tables (twice a million events).
@@ -389,8 +406,9 @@ export class ColumnFoldTable implements FoldTable {
   foldRows(plan: FolderPlan, b: ColumnBatch, rows: Int32Array, from: number, to: number, stamp: number): number {
     const { keyAt, fixed, fixedValues, rest, aggCol, aggJ, aggKind, mag } = plan;
     if (this.stamps.length < this.size + (to - from)) {
-      const grown = new Int32Array(Math.max(1024, 2 * (this.size + (to - from))));
+      const grown = int32s.take(powerOfTwo(2 * (this.size + (to - from)), 1024));
       grown.set(this.stamps);
+      int32s.give(this.stamps);
       this.stamps = grown;
     }
     const stamps = this.stamps;

@@ -7,6 +7,7 @@
 // first taken for fixed varies, or two key columns vary).
 import { ColumnFoldTable, type Fold } from '../../analytics/worker/foldTable.js';
 import { KeySlots } from '../../analytics/engine/keySlots.js';
+import { float64s, uint8s } from '../../analytics/engine/arrayPool.js';
 import type { Value } from '../../analytics/engine/types.js';
 
 function rnd(seed: number): () => number {
@@ -185,4 +186,48 @@ test('KeySlots.slotOrInsert: a known key\'s slot, or the new key placed, against
     }
     for (const [key, slot] of want) expect(k.find(key)).toBe(slot);
   }
+});
+
+test('a released table\'s arrays go to the next windows\' tables, which fold as new ones do (no group of the last window shows)', () => {
+  const r = rnd(7);
+  const window = (n: number, keys: number) => Array.from({ length: n }, () => [60_000, Math.floor(r() * keys), 1, Math.round(r() * 1e4) / 100, Math.floor(r() * 50), Math.floor(r() * 50)]);
+  const first = check(window(20_000, 8000), [0, 1], FOLDS, 8000);
+  const arrays = (t: ColumnFoldTable) => (t as unknown as { nums: Float64Array[] }).nums.map((a) => a.buffer);
+  const used = new Set(arrays(first));
+  first.release();
+  // Fewer keys, then more than the last window had (its arrays grow into pooled ones too).
+  const second = check(window(3000, 500), [0, 1], FOLDS, 8000);
+  expect(arrays(second).some((b) => used.has(b))).toBe(true);
+  second.release();
+  check(window(40_000, 30_000), [0, 1], FOLDS, 500).release();
+});
+
+test('a released table or KeySlots is not used again unnoticed', () => {
+  const t = check([[1, 2, 1, 5, 5, 5], [1, 3, 1, 6, 6, 6]], [0, 1], FOLDS);
+  t.release();
+  expect(t.size).toBe(0);
+  expect(() => t.add([1, 4, 1, 1, 1, 1])).toThrow(/released/);
+  const k = new KeySlots();
+  k.insert(5, 0);
+  k.release();
+  expect(k.find(5)).toBe(-1);
+  expect(() => k.slotOrInsert(5, 1)).toThrow(/released/);
+});
+
+test('the array pool: a taken array is zeroed, whole arrays only are kept, a few of each length', () => {
+  const a = float64s.take(4096);
+  a.fill(7);
+  float64s.give(a);
+  const b = float64s.take(4096);
+  expect(b).toBe(a);
+  expect(b.every((x) => x === 0)).toBe(true);
+  // A view of part of a buffer is not kept (its buffer holds more than it).
+  const whole = new Uint8Array(8192);
+  uint8s.give(whole.subarray(0, 4096));
+  expect(uint8s.take(4096).buffer).not.toBe(whole.buffer);
+  const many = Array.from({ length: 40 }, () => new Uint8Array(2048));
+  many.forEach((x) => uint8s.give(x));
+  const back = new Set(Array.from({ length: 40 }, () => uint8s.take(2048)));
+  expect(many.filter((x) => back.has(x)).length).toBeLessThan(40);
+  expect(many.filter((x) => back.has(x)).length).toBeGreaterThan(0);
 });
