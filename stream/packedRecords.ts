@@ -5,6 +5,7 @@
 // and the data of one record are made on demand.
 import { sequenceIndex, sequencePrefix } from './kinesis/sequence.js';
 import { RecordCursor } from './recordBatch.js';
+import { recycleMessageBytes } from './natsSplitMessages.js';
 
 export interface PackedMessage {
   jsSeq: number;
@@ -20,6 +21,8 @@ export interface PackedMessage {
   at: number;
   /** A record taken is a KPL aggregate (seen while packing). */
   aggregates: boolean;
+  /** Data bytes of the records taken (the consumer's byte metric). */
+  dataBytes: number;
 }
 
 /** What a packed read hands out in place of records (one shard). */
@@ -61,8 +64,13 @@ export class PackedRecords {
   /** Data bytes of all records (the consumer's byte metric). */
   dataBytes(): number {
     let n = 0;
-    this.forEach((_m, _i, c) => { n += c.dataEnd - c.dataStart; });
+    for (const m of this.messages) n += m.dataBytes;
     return n;
+  }
+
+  /** The messages' buffers back to the connection's pool (natsSplitMessages.ts): nothing may read these records after. */
+  recycle(): void {
+    recycleMessageBytes(this.messages.map((m) => m.payload));
   }
 
   /** True when a record is a KPL aggregate (a consumer that de-aggregates takes the records as objects then). */

@@ -194,6 +194,21 @@ export class RecordCursor {
   }
 }
 
+/**
+ * Data bytes of `count` records from byte offset `at` (walkBatch's): their length fields only, read as
+ * bytes (a cursor step per record made a packed batch's byte metric ~3% of an analytics worker's CPU).
+ */
+export function recordsDataBytes(b: Uint8Array, at: number, count: number): number {
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    const p = at + 2 + ((b[at]! << 8) | b[at + 1]!);
+    const dl = b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+    n += dl;
+    at = p + 4 + dl;
+  }
+  return n;
+}
+
 /** Arrival time without decoding the records (AT_TIMESTAMP search). */
 export function batchArrivalMs(buf: Uint8Array): number {
   return Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).readDoubleBE(1);

@@ -3,7 +3,7 @@
 // gets (any replica may answer them).
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Store } from './connect.js';
-import { batchArrivalMs, batchCount, decodeBatch, walkBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
+import { batchArrivalMs, batchCount, decodeBatch, recordsDataBytes, walkBatch, type MakeRecord, type StoredRecord } from './recordBatch.js';
 import type { PackedMessage } from './packedRecords.js';
 import { isAggregatedAt } from './kinesis/aggregation.js';
 import { isSealed, openBatch } from './batchCipher.js';
@@ -318,7 +318,10 @@ export async function readShardPacked(
       take: (n) => {
         let aggregates = false;
         if (walked.aggregates) for (const k of walked.aggregates) if (k < n) aggregates = true;
-        messages.push({ jsSeq: m.seq, arrivalMs, encrypted, payload, from: fromIndex, to: fromIndex + n, at: walked.at, aggregates });
+        // Their data bytes now, while walkBatch has just read their length fields (counted after processing,
+        // a backlog batch's ~10 MB had left the cache: ~2.5% of an analytics worker's CPU).
+        const dataBytes = recordsDataBytes(payload, walked.at, n);
+        messages.push({ jsSeq: m.seq, arrivalMs, encrypted, payload, from: fromIndex, to: fromIndex + n, at: walked.at, aggregates, dataBytes });
       },
     };
   });
