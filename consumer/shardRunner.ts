@@ -182,6 +182,8 @@ export class ShardRunner {
       bytes: () => packed.dataBytes(),
       call: () => this.o.processor.processPackedRecords!({ shardId: this.o.shardId, packed, millisBehindLatest, readAtMs }, this.checkpointer),
     });
+    // Processed (a failed call is retried with the same bytes above, so not before).
+    if (this.o.processor.packedBytesDuringCallOnly) packed.recycle();
   }
 
   private async handOut(b: { count: number; last?: { seq: string; sub?: number; arrivalMs: number }; bytes(): number; call(): Promise<void> }): Promise<void> {

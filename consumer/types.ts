@@ -53,6 +53,12 @@ export interface RecordProcessor {
    * that needs de-aggregation or lies partly before a sub-sequence checkpoint.
    */
   processPackedRecords?(batch: PackedRecordBatch, checkpointer: Checkpointer): Promise<void>;
+  /**
+   * True when nothing (the processor, or anything it handed them to) reads a packed batch's bytes once
+   * processPackedRecords has resolved: the runner then gives the batch's message buffers back to the
+   * connection for later reads (stream/natsSplitMessages.ts), and a backlog is read into the same memory.
+   */
+  readonly packedBytesDuringCallOnly?: boolean;
   /** The shard is closed and fully read: must checkpoint() to let its children start. */
   shardEnded(checkpointer: Checkpointer): Promise<void>;
   /** Graceful hand-off (stop() or rebalance): the place for a final checkpoint. */

@@ -203,6 +203,9 @@ class ShardAggregator implements RecordProcessor {
     await this.process(cols, batch.records.length, batch.millisBehindLatest, batch.readAtMs ?? Date.now(), mapping, cp);
   }
 
+  /** Decoded into columns (strings copied out, mapping errors' data as text): the bytes are not read after processing. */
+  readonly packedBytesDuringCallOnly = true;
+
   /** A backlog batch as stored: records decoded where they lie in their messages. */
   async processPackedRecords(batch: PackedRecordBatch, cp: Checkpointer): Promise<void> {
     if (this.fenced || !this.engine) return;

@@ -3,9 +3,10 @@
 // real nats-server: a backlog arrives packed, KPL aggregates (de-aggregated)
 // and live records (once followed) the ordinary way; together every record once, in
 // order, with the sequence numbers a plain processor sees (the oracle), and a
-// checkpoint after a packed batch resumes after its last record.
+// checkpoint after a packed batch resumes after its last record. A processor
+// done with a batch's bytes at return has its message buffers reused.
 import { randomBytes } from 'node:crypto';
-import { CreateStreamCommand, PutRecordCommand, StartStreamEncryptionCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, PutRecordCommand, PutRecordsCommand, StartStreamEncryptionCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { Registry } from 'prom-client';
 import { startNats, type NatsServers } from '../harness/nats.js';
 import { sdkClient, startInProcess } from '../harness/runtime.js';
@@ -13,6 +14,7 @@ import { aggAggregate } from '../harness/kplAgg.js';
 import type { RunningRuntime } from '../../runtime/server.js';
 import { Consumer, directSource, memoryLeaseStore, type LeaseStore, type RecordProcessor, type ShardSource } from '../../consumer/index.js';
 import { KeyRing } from '../../stream/keyring.js';
+import { pooledMessageBytes } from '../../stream/natsSplitMessages.js';
 import { putRange, recordingFactory, waitFor, type Seen } from './helpers.js';
 
 let nats: NatsServers;
@@ -193,3 +195,65 @@ test('a batch says when it was read: a caught-up batch whose processing comes la
   expect(held.readAtMs!).toBeLessThan(Math.min(...during));
   for (const b of batches) expect(b.readAtMs).toBeLessThanOrEqual(b.processedAtMs);
 }, 60_000);
+
+test('a processor done with packed bytes at return has its batches\' buffers reused by later reads, never before a failed batch is retried', async () => {
+  // Messages of 100 records of ~2 KB: ~200 KB each, longer than a socket read, so collected in pooled buffers.
+  await client.send(new CreateStreamCommand({ StreamName: 'packed-recycle', ShardCount: 2 }));
+  const dataOf = (i: number) => Buffer.from(`${i}:`.padEnd(2000, String.fromCharCode(97 + (i % 26))));
+  const N = 3000;
+  for (let at = 0; at < N; at += 100) {
+    // Throttled records (a shard takes 1 MB/s) are sent again.
+    let pending = Array.from({ length: 100 }, (_, k) => ({ PartitionKey: `k${(at + k) % 7}`, Data: dataOf(at + k) }));
+    while (pending.length) {
+      const res = await client.send(new PutRecordsCommand({ StreamName: 'packed-recycle', Records: pending }));
+      pending = pending.filter((_, i) => res.Records?.[i]?.ErrorCode);
+      if (pending.length) await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const seen = new Set<number>();
+  let bad = 0;
+  let failed = 0;
+  let calls = 0;
+  const pooledBefore = pooledMessageBytes();
+  const c = new Consumer({
+    applicationName: 'packed-recycle-app', streamName: 'packed-recycle', source: directSource(rt.ctx.store), leaseStore: memoryLeaseStore(),
+    failoverTimeMs: 1_500, idleTimeBetweenReadsMs: 100, shardSyncIntervalMs: 500, maxRecords: 300, metricsRegistry: new Registry(),
+    processorFactory: () => ({
+      packedBytesDuringCallOnly: true,
+      async processPackedRecords(batch, cp) {
+        // Every record's bytes as written, on the first call and on the retry after a failure.
+        const values: number[] = [];
+        batch.packed.forEach((m, _i, cur) => {
+          const data = m.payload.subarray(cur.dataStart, cur.dataEnd);
+          const v = Number(data.toString('utf8', 0, data.indexOf(0x3a)));
+          if (!data.equals(dataOf(v))) bad++;
+          values.push(v);
+        });
+        // Every third batch fails once; the other shard reads on while it waits to be retried.
+        if (++calls % 3 === 0) {
+          failed++;
+          throw new Error('failed once');
+        }
+        for (const v of values) seen.add(v);
+        await cp.checkpoint();
+      },
+      async processRecords(batch, cp) {
+        for (const r of batch.records) seen.add(Number(r.data.toString('utf8', 0, r.data.indexOf(0x3a))));
+        await cp.checkpoint();
+      },
+      async shardEnded(cp) { await cp.checkpoint(); },
+      async shutdownRequested(cp) { await cp.checkpoint(); },
+    }),
+  });
+  await c.start();
+  try {
+    await waitFor(() => seen.size >= N || bad > 0, 60_000, 'every record');
+  } finally {
+    await c.stop();
+  }
+  expect(bad).toBe(0);
+  expect(seen.size).toBe(N);
+  expect(failed).toBeGreaterThan(2);
+  // Buffers came back to the pool (later reads took some of them again).
+  expect(pooledMessageBytes()).toBeGreaterThan(pooledBefore);
+}, 120_000);
