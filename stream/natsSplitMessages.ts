@@ -22,8 +22,8 @@ interface ParserFields {
 
 const PATCHED = Symbol.for('shardline.presizedSplitMessages');
 
-/** Pooled sizes: powers of two from one socket read to 4 MiB (NATS's largest payload setting is 64 MiB: those are not pooled). */
-const MIN_POOLED = 64 * 1024;
+/** Pooled sizes: powers of two from 16 KiB (a message split over two reads) to 4 MiB (NATS's largest payload setting is 64 MiB: those are not pooled). */
+const MIN_POOLED = 16 * 1024;
 const MAX_POOLED = 4 * 1024 * 1024;
 /** Free pooled memory kept at most (what readers give back beyond it is left to the collector). */
 const MAX_FREE_BYTES = 64 * 1024 * 1024;

@@ -17,6 +17,7 @@ import type { Engine } from '../engine/engine.js';
 import { coerce, firstUnfit, numberFits, TypeError_, type SqlType, type Value } from '../engine/types.js';
 import type { Decomposition, PartialPump } from '../sql/decompose.js';
 import { messagesInRange } from '../../stream/shardRead.js';
+import { recycleMessageBytes } from '../../stream/natsSplitMessages.js';
 import { InputFeed, inputStreamName } from './inputFeed.js';
 import type { CombinerState, PartialRows } from './checkpoint.js';
 import { ensurePartialsStream, partialsStreamName, runEpoch, type PartialMessage } from './partials.js';
@@ -144,6 +145,8 @@ export class Combiner {
       if (m.epoch !== this.epoch) { /* an earlier definition's */ }
       else if (m.type === 'errors') for (const e of m.errors) engine.error(e[0], e[1], e[2], e[3], e[4]);
       else this.apply(m, sm.data);
+      // Applied (a partial's window keeps a copy): its buffer goes back for the next reads.
+      recycleMessageBytes([sm.data]);
       n++;
       this.state.seq = sm.seq;
     }
