@@ -43,6 +43,10 @@ const INT_RANGE: Record<string, [number, number]> = {
   BIGINT: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
+/** Key positions per object level whose key is predicted, unmapped keys kept per level to predict, and their longest. */
+const MAX_PREDICTED = 32;
+const MAX_OTHERS = 16;
+const MAX_OTHER_BYTES = 64;
 /** Nesting deeper than this returns false (the scanner recurses; JSON.parse does not). */
 const MAX_DEPTH = 512;
 /** Timestamp texts longer than this are not cached. */
@@ -89,6 +93,14 @@ class PathNode {
   readonly child: (PathNode | null)[] = [];
   /** Columns whose path goes on under this key: reset when the key appears again (JSON.parse keeps the last). */
   readonly below: number[][] = [];
+  /** Plain ASCII keys seen at this level that no column maps (a few), so they can be predicted too. */
+  readonly others: Uint8Array[] = [];
+  /**
+   * Per key position in an object at this level, the key last seen there: k < names.length a name,
+   * names.length + j others[j], -1 none. A stream's records put their keys in the same order, so a key
+   * is mostly compared with the one expected instead of scanned, then looked up among the names.
+   */
+  readonly lastAt = new Int32Array(MAX_PREDICTED).fill(-1);
 
   add(keys: string[], col: number): void {
     let node: PathNode = this;
@@ -107,6 +119,45 @@ class PathNode {
         node = node.child[k] ??= new PathNode();
       }
     }
+  }
+
+  /**
+   * The key expected at position `pos` when d[s…] spells it and ends with a quote: its length (the key's
+   * index is then keyIndex(pos)); -1 when there is no expectation or it does not match.
+   */
+  predicted(pos: number, d: Buffer, s: number, end: number): number {
+    if (pos >= MAX_PREDICTED) return -1;
+    const c = this.lastAt[pos]!;
+    if (c < 0) return -1;
+    const n = c < this.names.length ? this.names[c]! : this.others[c - this.names.length]!;
+    const len = n.length;
+    if (s + len >= end) return -1;
+    for (let j = 0; j < len; j++) if (n[j] !== d[s + j]) return -1;
+    return d[s + len] === 0x22 ? len : -1;
+  }
+
+  /** The names index of the key predicted at `pos` (-1: a key no column maps). */
+  keyIndex(pos: number): number {
+    const c = this.lastAt[pos]!;
+    return c < this.names.length ? c : -1;
+  }
+
+  /** Key bytes d[s, e) (plain ASCII, names index k or -1) were at position `pos`: the next record's expectation there. */
+  saw(pos: number, k: number, d: Buffer, s: number, e: number): void {
+    if (pos >= MAX_PREDICTED) return;
+    if (k >= 0) { this.lastAt[pos] = k; return; }
+    const others = this.others;
+    const len = e - s;
+    outer: for (let j = 0; j < others.length; j++) {
+      const n = others[j]!;
+      if (n.length !== len) continue;
+      for (let i = 0; i < len; i++) if (n[i] !== d[s + i]) continue outer;
+      this.lastAt[pos] = this.names.length + j;
+      return;
+    }
+    if (others.length >= MAX_OTHERS || len > MAX_OTHER_BYTES) { this.lastAt[pos] = -1; return; }
+    others.push(Uint8Array.from(d.subarray(s, e)));
+    this.lastAt[pos] = this.names.length + others.length - 1;
   }
 
   /** The index of key bytes d[s, e), or -1. */
@@ -453,27 +504,39 @@ export class ColumnDecoder {
     let p = this.p + 1;
     while (p < end && WS[d[p]!]) p++;
     if (p < end && d[p] === 0x7d) { this.p = p + 1; return true; }
-    for (;;) {
+    for (let pos = 0; ; pos++) {
       if (p >= end || d[p] !== 0x22) return false;
-      // The key: plain ASCII is the rule, scanned here; anything else through str().
       const ks = p + 1;
-      let ke = ks;
-      while (ke < end && STR_CLASS[d[ke]!] === 0) ke++;
-      if (ke < end && d[ke] === 0x22) p = ke + 1;
-      else {
-        this.p = p;
-        const f = this.str();
-        if (f < 0) return false;
-        // An escaped key might spell a mapped one: comparing it would need decoding; rare, so the exact path.
-        if (node !== null && f & F_ESC) return false;
-        ke = this.s1;
-        p = this.p;
+      let ke: number;
+      let k: number;
+      // The key this position had last time, when it spells it (its bytes are plain ASCII, so it is valid as it is).
+      const len = node === null ? -1 : node.predicted(pos, d, ks, end);
+      if (len >= 0) {
+        ke = ks + len;
+        p = ke + 1;
+        k = node!.keyIndex(pos);
+      } else {
+        // The key: plain ASCII is the rule, scanned here; anything else through str().
+        ke = ks;
+        while (ke < end && STR_CLASS[d[ke]!] === 0) ke++;
+        const plain = ke < end && d[ke] === 0x22;
+        if (plain) p = ke + 1;
+        else {
+          this.p = p;
+          const f = this.str();
+          if (f < 0) return false;
+          // An escaped key might spell a mapped one: comparing it would need decoding; rare, so the exact path.
+          if (node !== null && f & F_ESC) return false;
+          ke = this.s1;
+          p = this.p;
+        }
+        k = node === null ? -1 : node.find(d, ks, ke);
+        if (node !== null && plain) node.saw(pos, k, d, ks, ke);
       }
       while (p < end && WS[d[p]!]) p++;
       if (p >= end || d[p] !== 0x3a) return false;
       p++;
       while (p < end && WS[d[p]!]) p++;
-      const k = node === null ? -1 : node.find(d, ks, ke);
       if (k >= 0) {
         this.p = p;
         const below = node!.below[k]!;

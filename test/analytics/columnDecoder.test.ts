@@ -149,6 +149,29 @@ test('duplicate keys: the last one wins, as JSON.parse keeps it (also for the ob
   expect(decodeRow(cols, '{"o":{"x":1},"o":7}')).toEqual([null, null, null]);
 });
 
+test('keys predicted from the records before: order changes, keys that extend or cut an expected one, unmapped and escaped keys', () => {
+  const cols: RecordColumn[] = [
+    { name: 'A', sqlType: 'INTEGER', mapping: '$.a' }, { name: 'AB', sqlType: 'INTEGER', mapping: '$.ab' },
+    { name: 'X', sqlType: 'VARCHAR(8)', mapping: '$.o.x' }, { name: 'Z', sqlType: 'INTEGER', mapping: '$.z' },
+  ];
+  const typical = '{"a":1,"ab":2,"u":"skip","o":{"x":"v","w":0},"z":3}';
+  const records = [
+    ...Array(5).fill(typical),
+    // The expected key with more after it, cut short, or another in its place.
+    '{"ab":5,"a":6,"u":"skip","o":{"x":"v"},"z":3}', '{"abc":5,"a":6,"o":{"w":1,"x":"y"},"z":3}', '{"a":1,"a":2,"u":1,"o":{},"z":4}',
+    typical, '{"a":1,"ab":2,"uu":"skip","o":{"x":"v","w":0},"zz":3,"z":9}', typical,
+    // Escaped spellings of expected keys, keys with non-ASCII, and invalid JSON where an expected key is.
+    '{"\\u0061":7,"ab":2,"u":"skip","o":{"x":"v"},"z":3}', '{"a":1,"ab":2,"ü":"skip","o":{"x":"v"},"z":3}', '{"a":1,"ab":2,"u":"skip","o":{"x":"v"},"z":3', '{"a":1,"ab"2,"o":{"x":"v"}}',
+    '{"a":1,"ab":2,"u":"skip","o":{"x" :"v","w":0},"z":3}', '{ "a" : 1 , "ab" : 2 }', typical, '{"a":1}', '{}', typical,
+  ];
+  const o = run(cols, [true, true, true, true], records);
+  expectClean(o);
+  expect(o.fast).toBeGreaterThanOrEqual(records.length - 3);
+  // Unmapped keys at more positions than are predicted, and more distinct ones than are kept.
+  const wide = Array.from({ length: 40 }, (_, r) => `{${Array.from({ length: 40 }, (_, k) => `"k${(k + r) % 45}":${k}`).join(',')},"a":${r}}`);
+  expectClean(run(cols, [true, false, false, false], wide));
+});
+
 test('a VARCHAR value longer than its column is left to the exact path, which reports it', () => {
   const cols: RecordColumn[] = [{ name: 'C', sqlType: 'VARCHAR(4)', mapping: '$.c' }, { name: 'N', sqlType: 'INTEGER', mapping: '$.n' }];
   expect(one(cols, '{"c":"abcd","n":1}')).toBe(true);
