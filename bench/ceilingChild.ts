@@ -7,8 +7,9 @@
 // connections, as a running worker has them): with readBatch (a record
 // object each), then also JSON.parse of each record, which every query over
 // JSON input did before anything else; then the partial workers' own input
-// path: packed reads (no object per record), then also ColumnDecoder of each
-// record into the 3 columns the tumbling queries read (all 8 validated).
+// path: packed reads (no object per record, the messages' buffers reused once
+// read, as theirs are), then also ColumnDecoder of each record into the 3
+// columns the tumbling queries read (all 8 validated).
 import { ColumnDecoder } from '../analytics/columnDecoder.js';
 import { ColumnBatch } from '../analytics/engine/columnBatch.js';
 import { parseSqlType } from '../analytics/engine/types.js';
@@ -41,6 +42,8 @@ async function pass(mode: 'read' | 'parse' | 'packed' | 'decode'): Promise<numbe
         }
         n += b.packed.count;
         pos = b.next;
+        // Its message buffers back for the next reads, as the partial workers give theirs (packedBytesDuringCallOnly).
+        b.packed.recycle();
         continue;
       }
       const b = await readBatch(store, rec, s.shardId, pos, { limit: 10_000, maxBytes: 10 * 1024 * 1024 });
