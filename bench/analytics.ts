@@ -258,7 +258,7 @@ function e2eTables(rows: E2eRow[], ceilings: Ceiling[], latency: LatencyResult |
     ));
   }
   if (ceilings.length) {
-    out.push('Ceiling for any worker over the same input, measured in a process of its own (bench/ceilingChild.ts, CPU time): the one shard reader over the 4 shards, and the reader plus JSON.parse of every record; then the partial workers\' own input path: packed reads (no object per record), and packed reads plus ColumnDecoder of every record into the 3 columns the tumbling queries read (all 8 validated)');
+    out.push('Ceiling for any worker over the same input, measured in a process of its own (bench/ceilingChild.ts, CPU time): the one shard reader over the 4 shards, and the reader plus JSON.parse of every record; then the partial workers\' own input path: packed reads (no object per record, message buffers reused as the partial workers reuse theirs), and packed reads plus ColumnDecoder of every record into the 3 columns the tumbling queries read (all 8 validated)');
     out.push(renderTable(['input stream', 'events', 'read /core', 'read + JSON.parse /core', 'packed read /core', 'packed read + decode /core'], ceilings.map((c) => [c.stream, int(c.events), int(c.readPerCore), int(c.readParsePerCore), int(c.packedPerCore), int(c.packedDecodePerCore)])));
   }
   if (latency) {
