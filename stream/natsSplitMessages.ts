@@ -22,7 +22,7 @@ interface ParserFields {
 
 const PATCHED = Symbol.for('shardline.presizedSplitMessages');
 
-/** Pooled sizes: powers of two from 16 KiB (a message split over two reads) to 4 MiB (NATS's largest payload setting is 64 MiB: those are not pooled). */
+/** Pooled sizes: powers of two from 16 KiB to 4 MiB. Smaller and larger messages (NATS takes up to 64 MiB when so configured) get a buffer each time. */
 const MIN_POOLED = 16 * 1024;
 const MAX_POOLED = 4 * 1024 * 1024;
 /** Free pooled memory kept at most (what readers give back beyond it is left to the collector). */
