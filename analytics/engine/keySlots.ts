@@ -5,7 +5,7 @@
 // fills; anything else (strings, NULL, several keys as one JSON text, NaN)
 // into a Map. Keys are equal as a Map's are (SameValueZero: 0 and -0 are one
 // key, NaN is one key). Its arrays come from and go back to arrayPool.ts.
-import { float64s, int32s } from './arrayPool.js';
+import { float64s, int32s, powerOfTwo } from './arrayPool.js';
 
 /** Bits of a double, for its hash. */
 const f64 = new Float64Array(1);
@@ -30,8 +30,7 @@ export class KeySlots {
 
   /** `expected`: keys it will likely hold (a window like the last one): sized for them, no growing as it fills. */
   constructor(expected = 0) {
-    let size = 1024;
-    while (size < 2 * expected) size *= 2;
+    const size = powerOfTwo(2 * expected, 1024);
     this.keys = float64s.take(size);
     this.slots = int32s.take(size).fill(-1);
   }
